@@ -1,0 +1,593 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { sendEmpty, sendJson, type Ctx } from "../context";
+import { EmulatorError, conflict, invalidParameter, notAllowed, resourceNotFound } from "../errors";
+import { transitional, type Emulator } from "../emulator";
+import type { Router } from "../http/router";
+import { operationDurationInMs } from "../latency";
+import type { DiskRecord, PowerState, VmDiskRef, VmOsDiskRef, VmRecord } from "../model";
+import { createSparse } from "../storage/files";
+import {
+  answerAccepted,
+  answerPut,
+  COMPUTE,
+  envelope,
+  listBody,
+  nowIso,
+  requireLocation,
+  requireResourceGroup,
+  requireSameLocation,
+  requireSubscription,
+  resourceId,
+} from "./common";
+import { diskSizeGB, GiB, deleteDiskRecord } from "./disks";
+import { get, invalid, missing, oneOf, optArray, optBoolean, optInteger, optObject, optString, optTags, reqString, type Json } from "./input";
+import { validateName } from "./names";
+import { findVmSize, PREMIUM_SKUS, VM_SIZES, ZRS_SKUS } from "./vm-sizes";
+
+const VM = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines/{vmName}";
+const TYPE = "Microsoft.Compute/virtualMachines";
+
+const DISPLAY: Record<PowerState, string> = {
+  running: "VM running",
+  starting: "VM starting",
+  stopping: "VM stopping",
+  stopped: "VM stopped",
+  deallocating: "VM deallocating",
+  deallocated: "VM deallocated",
+};
+
+function instanceView(emu: Emulator, vm: VmRecord) {
+  const time = vm.timeCreated;
+  const prov = vm.provisioningState.toLowerCase();
+  const diskStatus = (name: string) => ({
+    name,
+    statuses: [{ code: "ProvisioningState/succeeded", level: "Info", displayStatus: "Provisioning succeeded", time }],
+  });
+  return {
+    ...(vm.osProfile?.computerName ? { computerName: vm.osProfile.computerName } : {}),
+    disks: [diskStatus(vm.osDisk.name), ...vm.dataDisks.map((d) => diskStatus(d.name))],
+    statuses: [
+      { code: `ProvisioningState/${prov}`, level: prov === "failed" ? "Error" : "Info", displayStatus: `Provisioning ${prov}`, time: nowIsoOf(emu) },
+      { code: `PowerState/${vm.power}`, level: "Info", displayStatus: DISPLAY[vm.power] },
+    ],
+  };
+}
+
+function nowIsoOf(emu: Emulator): string {
+  return new Date(emu.now()).toISOString();
+}
+
+export function serializeVm(emu: Emulator, vm: VmRecord, withInstanceView = false) {
+  const disk = (id: string) => emu.state.get(id, "disk");
+  const osDisk = disk(vm.osDisk.diskId);
+  const { adminPassword: _secret, ...osProfile } = (vm.osProfile ?? {}) as Json;
+  return {
+    ...envelope(vm, TYPE),
+    ...(vm.zones.length ? { zones: vm.zones } : {}),
+    ...(vm.identity ? { identity: vm.identity } : {}),
+    properties: {
+      vmId: vm.vmId,
+      hardwareProfile: { vmSize: vm.vmSize },
+      storageProfile: {
+        ...(vm.imageReference ? { imageReference: vm.imageReference } : {}),
+        osDisk: {
+          osType: vm.osDisk.osType,
+          name: vm.osDisk.name,
+          createOption: vm.osDisk.createOption,
+          caching: vm.osDisk.caching,
+          managedDisk: { id: vm.osDisk.diskId, ...(osDisk ? { storageAccountType: osDisk.sku } : {}) },
+          ...(osDisk ? { diskSizeGB: diskSizeGB(osDisk) } : {}),
+          deleteOption: vm.osDisk.deleteOption,
+        },
+        dataDisks: vm.dataDisks.map((d) => {
+          const rec = disk(d.diskId);
+          return {
+            lun: d.lun,
+            name: d.name,
+            createOption: d.createOption,
+            caching: d.caching,
+            managedDisk: { id: d.diskId, ...(rec ? { storageAccountType: rec.sku } : {}) },
+            ...(rec ? { diskSizeGB: diskSizeGB(rec) } : {}),
+            deleteOption: d.deleteOption,
+            toBeDetached: false,
+            writeAcceleratorEnabled: d.writeAcceleratorEnabled ?? false,
+          };
+        }),
+      },
+      ...(vm.osProfile ? { osProfile } : {}),
+      networkProfile: {
+        networkInterfaces: vm.nics.map((n) => ({ id: n.id, properties: { primary: n.primary ?? vm.nics.length === 1, deleteOption: n.deleteOption } })),
+      },
+      provisioningState: vm.provisioningState,
+      timeCreated: vm.timeCreated,
+      ...(withInstanceView ? { instanceView: instanceView(emu, vm) } : {}),
+    },
+  };
+}
+
+interface DataDiskSpec {
+  lun: number;
+  createOption: "Attach" | "Empty";
+  diskId?: string;
+  name?: string;
+  sizeGB?: number;
+  sku?: string;
+  caching: string;
+  deleteOption: "Delete" | "Detach";
+  writeAcceleratorEnabled?: boolean;
+}
+
+function readDataDisks(body: unknown): DataDiskSpec[] {
+  const raw = optArray(body, "properties.storageProfile.dataDisks") ?? [];
+  const out: DataDiskSpec[] = [];
+  const luns = new Set<number>();
+  raw.forEach((d, i) => {
+    const path = `storageProfile.dataDisks[${i}]`;
+    if (optBoolean(d, "toBeDetached") === true) return;
+    const lun = optInteger(d, "lun");
+    if (lun === undefined) throw missing(`${path}.lun`);
+    if (lun < 0 || lun > 63) throw invalid(`${path}.lun`, "LUNs are from 0 to 63.");
+    if (luns.has(lun)) throw invalidParameter(`A disk at LUN ${lun} already exists.`);
+    luns.add(lun);
+    const createOption = oneOf(optString(d, "createOption"), `${path}.createOption`, ["Attach", "Empty", "FromImage", "Copy", "Restore"] as const);
+    if (!createOption) throw missing(`${path}.createOption`);
+    if (createOption !== "Attach" && createOption !== "Empty") {
+      throw invalid(`${path}.createOption`, `The ferry emulator attaches data disks with Attach or Empty, not ${createOption}.`);
+    }
+    const diskId = optString(d, "managedDisk.id");
+    if (createOption === "Attach" && !diskId) throw missing(`${path}.managedDisk.id`);
+    if (createOption === "Empty" && diskId) {
+      throw new EmulatorError(400, "InvalidParameterConflictingProperties", "The property 'dataDisk.createOption' cannot have the value 'Empty' when property 'dataDisk.managedDisk.id' is set.");
+    }
+    const sizeGB = optInteger(d, "diskSizeGB");
+    if (createOption === "Empty" && sizeGB === undefined) throw missing(`${path}.diskSizeGB`);
+    const name = optString(d, "name");
+    const sku = optString(d, "managedDisk.storageAccountType");
+    const wa = optBoolean(d, "writeAcceleratorEnabled");
+    out.push({
+      lun,
+      createOption,
+      caching: optString(d, "caching") ?? "None",
+      deleteOption: oneOf(optString(d, "deleteOption"), `${path}.deleteOption`, ["Delete", "Detach"] as const) ?? (createOption === "Empty" ? "Delete" : "Detach"),
+      ...(diskId ? { diskId } : {}),
+      ...(name ? { name } : {}),
+      ...(sizeGB !== undefined ? { sizeGB } : {}),
+      ...(sku ? { sku } : {}),
+      ...(wa !== undefined ? { writeAcceleratorEnabled: wa } : {}),
+    });
+  });
+  return out;
+}
+
+function readNics(ctx: Ctx, body: unknown, location: string): VmRecord["nics"] {
+  const raw = optArray(body, "properties.networkProfile.networkInterfaces");
+  if (!raw || raw.length === 0) throw missing("networkProfile.networkInterfaces");
+  const nics = raw.map((n, i) => {
+    const id = optString(n, "id");
+    if (!id) throw missing(`networkProfile.networkInterfaces[${i}].id`);
+    const nic = ctx.emu.state.get(id, "nic");
+    if (!nic) throw new EmulatorError(404, "NotFound", `Network interface '${id}' was not found.`);
+    ctx.touchRegion(nic.location);
+    if (nic.location !== location) {
+      throw invalidParameter(`Network interface '${nic.name}' is in location '${nic.location}'; a VM in '${location}' needs a network interface in its own location.`);
+    }
+    const primary = optBoolean(n, "properties.primary");
+    const deleteOption = oneOf(optString(n, "properties.deleteOption"), `networkProfile.networkInterfaces[${i}].properties.deleteOption`, ["Delete", "Detach"] as const) ?? "Detach";
+    return { id: nic.id, deleteOption, ...(primary !== undefined ? { primary } : {}) };
+  });
+  if (nics.length > 1 && nics.filter((n) => n.primary).length !== 1) {
+    throw invalidParameter("Virtual machine with more than one network interface must have exactly one marked as primary.");
+  }
+  return nics;
+}
+
+/** Checks that a disk can be attached to a VM, as Azure checks it. */
+function checkAttachable(ctx: Ctx, disk: DiskRecord | undefined, diskId: string, vm: { id: string; name: string; location: string; zones: string[]; vmSize: string }): DiskRecord {
+  if (!disk) throw new EmulatorError(404, "NotFound", `Disk '${diskId}' was not found.`);
+  ctx.touchRegion(disk.location);
+  if (disk.location !== vm.location) {
+    throw invalidParameter(`Disk '${disk.name}' is in location '${disk.location}'; VM '${vm.name}' in '${vm.location}' can only attach disks of its own location.`);
+  }
+  if (disk.zones.length && vm.zones.length && disk.zones[0] !== vm.zones[0] && !ZRS_SKUS.has(disk.sku)) {
+    throw invalidParameter(`Disk '${disk.name}' is in zone ${disk.zones[0]} and VM '${vm.name}' in zone ${vm.zones[0]}; a zonal disk attaches only to VMs in its zone.`);
+  }
+  if (disk.zones.length && !vm.zones.length) {
+    throw invalidParameter(`Disk '${disk.name}' is zonal (zone ${disk.zones[0]}); VM '${vm.name}' must be in the same zone to attach it.`);
+  }
+  if (disk.upload === "ready") throw notAllowed(`Disk '${disk.name}' is waiting for an upload (ReadyToUpload/ActiveUpload) and cannot be attached.`);
+  if (ctx.emu.state.activeGrants(disk.id, ctx.emu.now()).length) {
+    throw notAllowed(`Disk '${disk.name}' has an active SAS (ActiveSAS). Revoke access before attaching it.`);
+  }
+  const others = disk.managedBy.filter((id) => id.toLowerCase() !== vm.id.toLowerCase());
+  if (others.length >= disk.maxShares) {
+    throw conflict("ConflictingUserInput", `Disk '${disk.id}' cannot be attached as the disk is already owned by VM '${others[0]}'.`);
+  }
+  const size = VM_SIZES[vm.vmSize];
+  if (PREMIUM_SKUS.has(disk.sku) && size && !size.premiumIO) {
+    throw notAllowed(`Disk '${disk.name}' is ${disk.sku}, which VM size '${vm.vmSize}' does not support. Use a size with premium storage (an 's' size) or another disk SKU.`);
+  }
+  return disk;
+}
+
+function osTypeFromImage(image: Json): "Linux" | "Windows" {
+  const text = `${get(image, "publisher") ?? ""} ${get(image, "offer") ?? ""}`;
+  return /windows/i.test(text) ? "Windows" : "Linux";
+}
+
+function validateOsProfile(profile: Json | undefined, osType: "Linux" | "Windows"): void {
+  if (!profile) throw missing("osProfile");
+  const computerName = reqString(profile, "computerName");
+  if (osType === "Windows" && (computerName.length > 15 || /^\d+$/.test(computerName) || /[\\/"[\]:|<>+=;,?*@&~!#$%^()_{}' .]/.test(computerName))) {
+    throw invalidParameter("Windows computer name cannot be more than 15 characters long, be entirely numeric, or contain the following characters: ` ~ ! @ # $ % ^ & * ( ) = + _ [ ] { } \\ | ; : . ' \" , < > / ?.");
+  }
+  if (osType === "Linux" && (computerName.length > 64 || !/^[a-zA-Z0-9-.]+$/.test(computerName))) {
+    throw invalidParameter("Linux host name cannot exceed 64 characters in length or contain the following characters: ` ~ ! @ # $ % ^ & * ( ) = + _ [ ] { } \\ | ; : ' \" , < > / ?.");
+  }
+  reqString(profile, "adminUsername");
+}
+
+function readVmSize(body: unknown): string {
+  const name = reqString(body, "properties.hardwareProfile.vmSize");
+  const found = findVmSize(name);
+  if (!found) {
+    throw invalidParameter(`The requested VM size ${name} is not available in the current region. The sizes available in the current region are: ${Object.keys(VM_SIZES).join(", ")}.`);
+  }
+  return found[0];
+}
+
+function checkDataDiskCount(vmSize: string, count: number): void {
+  const max = VM_SIZES[vmSize]!.maxDataDisks;
+  if (count > max) throw notAllowed(`The maximum number of data disks allowed to be attached to a VM of this size is ${max}.`);
+}
+
+async function newManagedDisk(ctx: Ctx, vm: { resourceGroup: string; location: string; zones: string[] }, name: string, sizeGB: number, sku: string, osType?: "Linux" | "Windows"): Promise<DiskRecord> {
+  const id = resourceId(ctx, vm.resourceGroup, COMPUTE, "disks", name);
+  if (ctx.emu.state.get(id, "disk")) throw invalidParameter(`A disk named '${name}' already exists.`);
+  const uniqueId = randomUUID();
+  const disk: DiskRecord = {
+    kind: "disk",
+    id,
+    name,
+    resourceGroup: vm.resourceGroup,
+    location: vm.location,
+    tags: {},
+    provisioningState: "Succeeded",
+    sku,
+    zones: vm.zones,
+    uniqueId,
+    timeCreated: nowIso(ctx),
+    sizeBytes: sizeGB * GiB,
+    createOption: osType ? "FromImage" : "Empty",
+    maxShares: 1,
+    managedBy: [],
+    familyId: randomUUID(),
+    file: `disks/${uniqueId}.img`,
+    ...(osType ? { osType } : {}),
+  };
+  await createSparse(ctx.emu.diskPath(disk.file), disk.sizeBytes);
+  ctx.emu.state.put(disk);
+  return disk;
+}
+
+function attach(disk: DiskRecord, vmId: string): void {
+  if (!disk.managedBy.some((id) => id.toLowerCase() === vmId.toLowerCase())) disk.managedBy.push(vmId);
+}
+
+function detach(ctx: Ctx, diskId: string, vmId: string): DiskRecord | undefined {
+  const disk = ctx.emu.state.get(diskId, "disk");
+  if (disk) disk.managedBy = disk.managedBy.filter((id) => id.toLowerCase() !== vmId.toLowerCase());
+  return disk;
+}
+
+/** Resolves the data-disk list of a create or update into attachments, creating `Empty` disks. */
+async function resolveDataDisks(ctx: Ctx, vm: VmRecord, specs: DataDiskSpec[]): Promise<VmDiskRef[]> {
+  const refs: VmDiskRef[] = [];
+  const seen = new Set<string>([vm.osDisk.diskId.toLowerCase()]);
+  for (const spec of specs) {
+    const current = vm.dataDisks.find((d) => d.lun === spec.lun);
+    if (spec.createOption === "Empty") {
+      if (current && !spec.diskId) {
+        // An Empty entry already created on an earlier PUT refers to the disk it made.
+        refs.push(current);
+        continue;
+      }
+      const sku = spec.sku ?? (VM_SIZES[vm.vmSize]!.premiumIO ? "Premium_LRS" : "Standard_LRS");
+      const name = spec.name ?? `${vm.name}_lun_${spec.lun}_${randomBytes(16).toString("hex")}`;
+      const disk = await newManagedDisk(ctx, vm, name, spec.sizeGB!, sku);
+      attach(disk, vm.id);
+      refs.push({ lun: spec.lun, name: disk.name, diskId: disk.id, caching: spec.caching, createOption: "Empty", deleteOption: spec.deleteOption });
+      continue;
+    }
+    const disk = ctx.emu.state.get(spec.diskId!, "disk");
+    if (seen.has(spec.diskId!.toLowerCase())) throw invalidParameter(`Disk '${spec.diskId}' is attached to this VM more than once.`);
+    seen.add(spec.diskId!.toLowerCase());
+    if (!current || current.diskId.toLowerCase() !== spec.diskId!.toLowerCase()) checkAttachable(ctx, disk, spec.diskId!, vm);
+    refs.push({
+      lun: spec.lun,
+      name: disk!.name,
+      diskId: disk!.id,
+      caching: spec.caching,
+      createOption: "Attach",
+      deleteOption: spec.deleteOption,
+      ...(spec.writeAcceleratorEnabled !== undefined ? { writeAcceleratorEnabled: spec.writeAcceleratorEnabled } : {}),
+    });
+  }
+  return refs;
+}
+
+async function createVm(ctx: Ctx, rgName: string, name: string, id: string): Promise<VmRecord> {
+  const body = ctx.body;
+  validateName("virtualMachine", name);
+  const location = requireLocation(body, TYPE);
+  ctx.touchRegion(location);
+  const vmSize = readVmSize(body);
+  const zones = (optArray(body, "zones") ?? []) as string[];
+  if (zones.length > 1 || zones.some((z) => !["1", "2", "3"].includes(z))) throw invalid("zones", "A VM lives in at most one zone: \"1\", \"2\" or \"3\".");
+  const osDiskBody = optObject(body, "properties.storageProfile.osDisk");
+  if (!osDiskBody) throw missing("storageProfile.osDisk");
+  const createOption = oneOf(optString(osDiskBody, "createOption"), "storageProfile.osDisk.createOption", ["Attach", "FromImage", "Empty"] as const);
+  if (!createOption) throw missing("storageProfile.osDisk.createOption");
+  const imageReference = optObject(body, "properties.storageProfile.imageReference");
+  const osProfile = optObject(body, "properties.osProfile");
+  const vm: VmRecord = {
+    kind: "vm",
+    id,
+    name,
+    resourceGroup: rgName,
+    location,
+    tags: optTags(body) ?? {},
+    provisioningState: "Creating",
+    vmId: randomUUID(),
+    zones,
+    vmSize,
+    osDisk: undefined as unknown as VmOsDiskRef,
+    dataDisks: [],
+    nics: readNics(ctx, body, location),
+    power: "starting",
+    timeCreated: nowIso(ctx),
+    ...(optObject(body, "identity") ? { identity: optObject(body, "identity")! } : {}),
+  };
+  const dataSpecs = readDataDisks(body);
+  checkDataDiskCount(vmSize, dataSpecs.length);
+  for (const nic of vm.nics) {
+    const rec = ctx.emu.state.get(nic.id, "nic")!;
+    if (rec.virtualMachineId && rec.virtualMachineId.toLowerCase() !== id.toLowerCase()) {
+      throw new EmulatorError(400, "NicInUse", `Network Interface ${rec.id} is used by existing resource ${rec.virtualMachineId}. In order to use this network interface, you must first delete or detach it from that resource.`);
+    }
+  }
+  const deleteOption = oneOf(optString(osDiskBody, "deleteOption"), "storageProfile.osDisk.deleteOption", ["Delete", "Detach"] as const) ?? "Detach";
+  const caching = optString(osDiskBody, "caching") ?? "ReadWrite";
+  let osDisk: DiskRecord;
+  if (createOption === "Attach") {
+    const osType = oneOf(optString(osDiskBody, "osType"), "storageProfile.osDisk.osType", ["Linux", "Windows"] as const);
+    if (!osType) throw missing("osDisk.osType");
+    if (imageReference) throw invalidParameter("Cannot attach an existing OS disk if the VM is created from a platform or user image.");
+    if (osProfile) throw invalidParameter("Parameter 'osProfile' is not allowed when the OS disk is attached (createOption Attach): the VM keeps the identity of its disk.");
+    const diskId = optString(osDiskBody, "managedDisk.id");
+    if (!diskId) throw missing("osDisk.managedDisk.id");
+    osDisk = checkAttachable(ctx, ctx.emu.state.get(diskId, "disk"), diskId, vm);
+    if (osDisk.osType && osDisk.osType !== osType) {
+      throw invalidParameter(`Disk '${osDisk.name}' holds a ${osDisk.osType} OS; it cannot be attached as the OS disk of a ${osType} VM.`);
+    }
+    vm.osDisk = { name: osDisk.name, diskId: osDisk.id, osType, caching, createOption: "Attach", deleteOption };
+  } else if (createOption === "FromImage") {
+    if (!imageReference) throw missing("storageProfile.imageReference");
+    const osType = osTypeFromImage(imageReference);
+    validateOsProfile(osProfile, osType);
+    const sizeGB = optInteger(osDiskBody, "diskSizeGB") ?? (osType === "Windows" ? 127 : 30);
+    const sku = optString(osDiskBody, "managedDisk.storageAccountType") ?? (VM_SIZES[vmSize]!.premiumIO ? "Premium_LRS" : "Standard_LRS");
+    const diskName = optString(osDiskBody, "name") ?? `${name}_OsDisk_1_${randomBytes(16).toString("hex")}`;
+    osDisk = await newManagedDisk(ctx, vm, diskName, sizeGB, sku, osType);
+    vm.osDisk = { name: osDisk.name, diskId: osDisk.id, osType, caching, createOption: "FromImage", deleteOption };
+    vm.imageReference = imageReference;
+    vm.osProfile = osProfile!;
+  } else {
+    throw invalid("storageProfile.osDisk.createOption", "An OS disk is created FromImage or attached (Attach).");
+  }
+  vm.dataDisks = await resolveDataDisks(ctx, vm, dataSpecs);
+  attach(osDisk, id);
+  for (const nic of vm.nics) ctx.emu.state.get(nic.id, "nic")!.virtualMachineId = id;
+  return vm;
+}
+
+/** A PUT on an existing VM or a PATCH: disk attach/detach, OS-disk swap, size, NICs, tags. */
+async function updateVm(ctx: Ctx, vm: VmRecord, patch: boolean): Promise<void> {
+  const body = ctx.body;
+  const emu = ctx.emu;
+  const sizeGiven = optString(body, "properties.hardwareProfile.vmSize");
+  const vmSize = sizeGiven ? readVmSize(body) : vm.vmSize;
+  const storage = optObject(body, "properties.storageProfile");
+  if (!patch && !storage) throw missing("storageProfile");
+  const next: VmRecord = { ...vm, vmSize };
+  // OS disk: a swap needs a deallocated VM; removing it is never allowed.
+  const osDiskBody = optObject(body, "properties.storageProfile.osDisk");
+  if (storage && !osDiskBody && !patch) throw notAllowed("The OS disk of a VM cannot be detached or removed.");
+  let swapTo: DiskRecord | undefined;
+  if (osDiskBody) {
+    const newId = optString(osDiskBody, "managedDisk.id");
+    if (newId && newId.toLowerCase() !== vm.osDisk.diskId.toLowerCase()) {
+      if (vm.power !== "deallocated") {
+        throw notAllowed(`Operation 'Swap OS disk' is not allowed on VM '${vm.name}' since the VM is not deallocated. Deallocate the VM first.`);
+      }
+      const osType = oneOf(optString(osDiskBody, "osType"), "storageProfile.osDisk.osType", ["Linux", "Windows"] as const) ?? vm.osDisk.osType;
+      if (osType !== vm.osDisk.osType) throw invalidParameter(`The OS type of VM '${vm.name}' cannot change from ${vm.osDisk.osType} to ${osType}.`);
+      swapTo = checkAttachable(ctx, emu.state.get(newId, "disk"), newId, next);
+      if (swapTo.osType && swapTo.osType !== vm.osDisk.osType) {
+        throw invalidParameter(`Disk '${swapTo.name}' holds a ${swapTo.osType} OS; VM '${vm.name}' runs ${vm.osDisk.osType}.`);
+      }
+    }
+  }
+  const dataGiven = get(body, "properties.storageProfile.dataDisks") !== undefined || !patch;
+  if (dataGiven) {
+    const specs = readDataDisks(body);
+    checkDataDiskCount(vmSize, specs.length);
+    if (swapTo) next.osDisk = { ...vm.osDisk, diskId: swapTo.id, name: swapTo.name, createOption: "Attach" };
+    next.dataDisks = await resolveDataDisks(ctx, next, specs);
+  } else {
+    checkDataDiskCount(vmSize, vm.dataDisks.length);
+  }
+  if (get(body, "properties.networkProfile") !== undefined) {
+    const nics = readNics(ctx, body, vm.location);
+    const same = nics.length === vm.nics.length && nics.every((n) => vm.nics.some((m) => m.id.toLowerCase() === n.id.toLowerCase()));
+    if (!same && vm.power !== "deallocated") {
+      throw notAllowed(`Network interfaces of VM '${vm.name}' can only be added or removed while it is deallocated.`);
+    }
+    next.nics = nics;
+  }
+  // Apply: detach what left, attach what came, swap the OS disk.
+  for (const old of vm.dataDisks) {
+    if (!next.dataDisks.some((d) => d.diskId.toLowerCase() === old.diskId.toLowerCase())) detach(ctx, old.diskId, vm.id);
+  }
+  for (const d of next.dataDisks) attach(emu.state.get(d.diskId, "disk")!, vm.id);
+  if (swapTo) {
+    detach(ctx, vm.osDisk.diskId, vm.id);
+    attach(swapTo, vm.id);
+    next.osDisk = { ...vm.osDisk, diskId: swapTo.id, name: swapTo.name, createOption: "Attach" };
+  }
+  for (const n of vm.nics) if (!next.nics.some((m) => m.id.toLowerCase() === n.id.toLowerCase())) {
+    const rec = emu.state.get(n.id, "nic");
+    if (rec) delete rec.virtualMachineId;
+  }
+  for (const n of next.nics) emu.state.get(n.id, "nic")!.virtualMachineId = vm.id;
+  const tags = optTags(body);
+  Object.assign(vm, next, { tags: tags ?? (patch ? vm.tags : {}), provisioningState: "Updating" });
+  emu.guest.sync(vm);
+}
+
+/** Deletes a VM: disks and NICs are deleted or detached per their deleteOption. */
+export function deleteVmRecord(ctx: Ctx, vm: VmRecord, options: { forceDeleteDisks: boolean }): void {
+  const emu = ctx.emu;
+  emu.guest.remove(vm);
+  const refs: { diskId: string; deleteOption: string }[] = [vm.osDisk, ...vm.dataDisks];
+  for (const ref of refs) {
+    const disk = detach(ctx, ref.diskId, vm.id);
+    if (disk && (ref.deleteOption === "Delete" || options.forceDeleteDisks) && disk.managedBy.length === 0) deleteDiskRecord(ctx, disk);
+  }
+  for (const n of vm.nics) {
+    const nic = emu.state.get(n.id, "nic");
+    if (!nic) continue;
+    delete nic.virtualMachineId;
+    if (n.deleteOption === "Delete") emu.state.delete(nic.id);
+  }
+  emu.state.delete(vm.id);
+  ctx.mutated = true;
+}
+
+function requireVm(ctx: Ctx, p: Record<string, string>): VmRecord {
+  const rg = requireResourceGroup(ctx, p.subscriptionId!, p.resourceGroupName!);
+  const vm = ctx.emu.state.get(resourceId(ctx, rg.name, COMPUTE, "virtualMachines", p.vmName!), "vm");
+  if (!vm) throw resourceNotFound(TYPE, p.vmName!, p.resourceGroupName!);
+  ctx.touchRegion(vm.location);
+  return vm;
+}
+
+const BUSY: ReadonlySet<PowerState> = new Set<PowerState>(["starting", "stopping", "deallocating"]);
+
+function powerAction(ctx: Ctx, vm: VmRecord, to: PowerState, action: string): void {
+  const emu = ctx.emu;
+  if (BUSY.has(vm.power) && vm.power !== transitional(to)) {
+    throw notAllowed(`Operation '${action}' is not allowed on VM '${vm.name}' since another operation is in progress.`);
+  }
+  if (to === "running") {
+    const sas = [vm.osDisk, ...vm.dataDisks].find((d) => emu.state.activeGrants(d.diskId, emu.now()).length > 0);
+    if (sas) throw notAllowed(`VM '${vm.name}' cannot start while its disk '${sas.name}' has an active SAS. Revoke access first.`);
+  }
+  const from = vm.power;
+  if (from === to || from === transitional(to)) {
+    answerAccepted(ctx, emu.startOperation(ctx, { provider: COMPUTE, location: vm.location, completion: { kind: "none" } }));
+    return;
+  }
+  if (to === "stopped" && from === "deallocated") {
+    answerAccepted(ctx, emu.startOperation(ctx, { provider: COMPUTE, location: vm.location, completion: { kind: "none" } }));
+    return;
+  }
+  if (!ctx.lroFault) {
+    // A stopping guest loses its devices at once: nothing writes a stopping VM's disks after this answer.
+    vm.power = transitional(to);
+    emu.guest.sync(vm);
+  }
+  ctx.mutated = true;
+  const op = emu.startOperation(ctx, {
+    provider: COMPUTE,
+    location: vm.location,
+    completion: ctx.lroFault ? { kind: "none" } : { kind: "power", vmId: vm.id, from, to },
+  });
+  answerAccepted(ctx, op);
+}
+
+export function registerVms(router: Router<Ctx>): void {
+  router.add("PUT", VM, "VirtualMachines_CreateOrUpdate", async (ctx, p) => {
+    const rg = requireResourceGroup(ctx, p.subscriptionId!, p.resourceGroupName!);
+    const id = resourceId(ctx, rg.name, COMPUTE, "virtualMachines", p.vmName!);
+    const existing = ctx.emu.state.get(id, "vm");
+    if (existing) {
+      ctx.touchRegion(existing.location);
+      requireSameLocation(existing, ctx.body);
+      await updateVm(ctx, existing, false);
+      const op = ctx.emu.startOperation(ctx, {
+        provider: COMPUTE,
+        location: existing.location,
+        durationInMs: operationDurationInMs(ctx.emu.profile, "VirtualMachines_Update"),
+        completion: { kind: "provisioned", resourceId: id },
+      });
+      answerPut(ctx, op, false, serializeVm(ctx.emu, existing));
+      return;
+    }
+    const vm = await createVm(ctx, rg.name, p.vmName!, id);
+    ctx.emu.state.put(vm);
+    const op = ctx.emu.startOperation(ctx, { provider: COMPUTE, location: vm.location, completion: { kind: "provisioned", resourceId: id } });
+    answerPut(ctx, op, true, serializeVm(ctx.emu, vm));
+  });
+
+  router.add("PATCH", VM, "VirtualMachines_Update", async (ctx, p) => {
+    const vm = requireVm(ctx, p);
+    if (get(ctx.body, "location") !== undefined) requireSameLocation(vm, ctx.body);
+    await updateVm(ctx, vm, true);
+    const op = ctx.emu.startOperation(ctx, { provider: COMPUTE, location: vm.location, completion: { kind: "provisioned", resourceId: vm.id } });
+    answerPut(ctx, op, false, serializeVm(ctx.emu, vm));
+  });
+
+  router.add("GET", VM, "VirtualMachines_Get", (ctx, p) => {
+    const vm = requireVm(ctx, p);
+    const expand = ctx.url.searchParams.get("$expand");
+    sendJson(ctx, 200, serializeVm(ctx.emu, vm, expand?.toLowerCase() === "instanceview"));
+  });
+
+  router.add("GET", `${VM}/instanceView`, "VirtualMachines_InstanceView", (ctx, p) => {
+    sendJson(ctx, 200, instanceView(ctx.emu, requireVm(ctx, p)));
+  });
+
+  router.add("DELETE", VM, "VirtualMachines_Delete", (ctx, p) => {
+    const rg = requireResourceGroup(ctx, p.subscriptionId!, p.resourceGroupName!);
+    const vm = ctx.emu.state.get(resourceId(ctx, rg.name, COMPUTE, "virtualMachines", p.vmName!), "vm");
+    if (!vm) return sendEmpty(ctx, 204);
+    ctx.touchRegion(vm.location);
+    deleteVmRecord(ctx, vm, { forceDeleteDisks: false });
+    answerAccepted(ctx, ctx.emu.startOperation(ctx, { provider: COMPUTE, location: vm.location, completion: { kind: "none" } }));
+  });
+
+  router.add("POST", `${VM}/start`, "VirtualMachines_Start", (ctx, p) => powerAction(ctx, requireVm(ctx, p), "running", "Start"));
+  router.add("POST", `${VM}/powerOff`, "VirtualMachines_PowerOff", (ctx, p) => powerAction(ctx, requireVm(ctx, p), "stopped", "Power off"));
+  router.add("POST", `${VM}/deallocate`, "VirtualMachines_Deallocate", (ctx, p) => powerAction(ctx, requireVm(ctx, p), "deallocated", "Deallocate"));
+  router.add("POST", `${VM}/restart`, "VirtualMachines_Restart", (ctx, p) => {
+    const vm = requireVm(ctx, p);
+    if (vm.power !== "running") {
+      throw notAllowed(`Operation 'Restart' is not allowed on VM '${vm.name}': the operation requires the VM to be running (it is ${vm.power}).`);
+    }
+    answerAccepted(ctx, ctx.emu.startOperation(ctx, { provider: COMPUTE, location: vm.location, completion: { kind: "none" } }));
+  });
+
+  router.add("GET", "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines", "VirtualMachines_List", (ctx, p) => {
+    requireResourceGroup(ctx, p.subscriptionId!, p.resourceGroupName!);
+    const vms = ctx.emu.state.list("vm", p.resourceGroupName!);
+    for (const vm of vms) ctx.touchRegion(vm.location);
+    sendJson(ctx, 200, listBody(vms.map((vm) => serializeVm(ctx.emu, vm))));
+  });
+
+  router.add("GET", "/subscriptions/{subscriptionId}/providers/Microsoft.Compute/virtualMachines", "VirtualMachines_ListAll", (ctx, p) => {
+    requireSubscription(ctx, p.subscriptionId!);
+    const vms = ctx.emu.state.list("vm");
+    for (const vm of vms) ctx.touchRegion(vm.location);
+    sendJson(ctx, 200, listBody(vms.map((vm) => serializeVm(ctx.emu, vm))));
+  });
+}

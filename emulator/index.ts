@@ -1,0 +1,104 @@
+import { mkdirSync } from "node:fs";
+import { resolve } from "node:path";
+import { Emulator, type RequestLogEntry } from "./emulator";
+import { Faults, type FaultFile, type FaultRule } from "./faults";
+import { Guest } from "./guest";
+import { latencyProfile, spedUp, type LatencyProfileName } from "./latency";
+import { EmulatorServer } from "./server";
+import { State } from "./state";
+import { ChunkStore } from "./storage/chunks";
+import { loadOrCreateTls } from "./tls";
+
+export type { FaultAction, FaultFile, FaultRule } from "./faults";
+export type { RequestLogEntry } from "./emulator";
+export type { LatencyProfileName } from "./latency";
+
+export interface StartEmulatorOptions {
+  /** Folder for state, disk files, snapshots and the TLS material. Created when missing. */
+  dataDir: string;
+  /** TCP port on 127.0.0.1. Default 0: any free port. */
+  port?: number;
+  /** Latency profile. Default `zero`. */
+  latency?: LatencyProfileName;
+  /** Divides every duration of the profile (≥ 1). Default 1. */
+  speedup?: number;
+  /** Fault rules and region outages to start with (or a path to a JSON fault file). */
+  faults?: FaultFile | string;
+  /** Subscription id for a new data folder. Default: a random one, kept in the folder. */
+  subscriptionId?: string;
+}
+
+/** What the emulator prints on stdout when ready, and what in-process callers get. */
+export interface EmulatorInfo {
+  endpoint: string;
+  caCertPath: string;
+  subscriptionId: string;
+  dataDir: string;
+}
+
+export interface RunningEmulator extends EmulatorInfo {
+  /** The CA certificate in PEM, for an https.Agent of the Azure SDK clients. */
+  caCertPem: string;
+  faults: {
+    add(rule: FaultRule): string;
+    remove(id: string): boolean;
+    clear(): void;
+    setRegionOutage(region: string, down: boolean): void;
+    stats(): { id: string; fired: number }[];
+  };
+  /** Every request served, newest last (paths only: no query strings, so no SAS). */
+  readonly requests: readonly RequestLogEntry[];
+  /** The device path a VM's guest sees for a disk: `"os"` or a data-disk LUN. */
+  devicePath(resourceGroup: string, vmName: string, lun: number | "os"): string;
+  /** The device folder of a VM (its `lun<N>` and `os` entries exist while it runs). */
+  deviceDir(resourceGroup: string, vmName: string): string;
+  close(): Promise<void>;
+}
+
+export async function startEmulator(options: StartEmulatorOptions): Promise<RunningEmulator> {
+  const dataDir = resolve(options.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const tls = await loadOrCreateTls(dataDir);
+  const state = State.load(dataDir, options.subscriptionId);
+  mkdirSync(resolve(dataDir, "chunks"), { recursive: true });
+  const chunks = await ChunkStore.open(resolve(dataDir, "chunks"));
+  const speedup = options.speedup ?? 1;
+  const profile = spedUp(latencyProfile(options.latency ?? "zero"), speedup);
+  const faults = typeof options.faults === "string" ? Faults.fromFile(options.faults) : new Faults(options.faults);
+  const guest = new Guest(state);
+  const emu = new Emulator(state, chunks, profile, faults, guest);
+  emu.snapshotWindowInMs = (5 * 60_000) / speedup;
+  // Operations in flight when the emulator stopped have no timers any more: they complete now.
+  emu.settleAll();
+  guest.syncAll();
+  state.save();
+  const server = new EmulatorServer(emu);
+  const port = await server.listen(tls, options.port ?? 0);
+  emu.endpoint = `https://127.0.0.1:${port}`;
+  let closed = false;
+  return {
+    endpoint: emu.endpoint,
+    caCertPath: tls.caCertPath,
+    caCertPem: tls.caCertPem,
+    subscriptionId: state.subscriptionId,
+    dataDir,
+    faults: {
+      add: (rule) => faults.add(rule),
+      remove: (id) => faults.remove(id),
+      clear: () => faults.clear(),
+      setRegionOutage: (region, down) => faults.setRegionOutage(region, down),
+      stats: () => faults.stats(),
+    },
+    get requests() {
+      return emu.requestLog;
+    },
+    devicePath: (rg, vm, lun) => guest.devicePath(rg, vm, lun),
+    deviceDir: (rg, vm) => guest.deviceDir(rg, vm),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await server.close();
+      await emu.close();
+    },
+  };
+}

@@ -1,0 +1,177 @@
+/** The emulator's records of Azure resources. Serialised to ARM JSON by the handlers in `arm/`. */
+
+export type Tags = Record<string, string>;
+
+interface Base {
+  /** The resource id with the casing it was created with. */
+  id: string;
+  name: string;
+  resourceGroup: string;
+  location: string;
+  tags: Tags;
+  provisioningState: string;
+}
+
+export interface ResourceGroupRecord {
+  kind: "resourceGroup";
+  id: string;
+  name: string;
+  location: string;
+  tags: Tags;
+  provisioningState: string;
+}
+
+export type DiskCreateOption = "Empty" | "Copy" | "Upload" | "FromImage";
+
+export interface DiskRecord extends Base {
+  kind: "disk";
+  sku: string;
+  zones: string[];
+  uniqueId: string;
+  timeCreated: string;
+  sizeBytes: number;
+  osType?: "Linux" | "Windows";
+  hyperVGeneration?: "V1" | "V2";
+  createOption: DiskCreateOption;
+  sourceResourceId?: string;
+  sourceUniqueId?: string;
+  uploadSizeBytes?: number;
+  maxShares: number;
+  /** Ids of the VMs the disk is attached to. */
+  managedBy: string[];
+  /** Upload disks: `ready` until the first write SAS is revoked, then `sealed` (never writable again). */
+  upload?: "ready" | "sealed";
+  /** Incremental snapshots of this disk share this family; it changes when a resize crosses 4 TiB. */
+  familyId: string;
+  /** File holding the disk's bytes, relative to the data folder. */
+  file: string;
+}
+
+export interface SnapshotRecord extends Base {
+  kind: "snapshot";
+  sku: string;
+  uniqueId: string;
+  timeCreated: string;
+  sizeBytes: number;
+  osType?: "Linux" | "Windows";
+  hyperVGeneration?: "V1" | "V2";
+  incremental: boolean;
+  familyId?: string;
+  createOption: "Copy" | "CopyStart";
+  sourceResourceId: string;
+  sourceUniqueId: string;
+  /** Cross-region copies (`CopyStart`) reach 100 when their data has arrived. */
+  completionPercent: number;
+  /** Epoch milliseconds at which a `CopyStart` copy completes. */
+  copyStartedAt?: number;
+  copyReadyAt?: number;
+  copyCompletionError?: { errorCode: string; errorMessage: string };
+  /** Manifest file, relative to the data folder. */
+  manifest: string;
+}
+
+export interface VmDiskRef {
+  lun: number;
+  name: string;
+  diskId: string;
+  caching: string;
+  createOption: "Attach" | "Empty" | "FromImage";
+  deleteOption: "Delete" | "Detach";
+  writeAcceleratorEnabled?: boolean;
+}
+
+export interface VmOsDiskRef {
+  name: string;
+  diskId: string;
+  osType: "Linux" | "Windows";
+  caching: string;
+  createOption: "Attach" | "FromImage";
+  deleteOption: "Delete" | "Detach";
+}
+
+export type PowerState = "running" | "starting" | "stopping" | "stopped" | "deallocating" | "deallocated";
+
+export interface VmRecord extends Base {
+  kind: "vm";
+  vmId: string;
+  zones: string[];
+  vmSize: string;
+  osDisk: VmOsDiskRef;
+  dataDisks: VmDiskRef[];
+  nics: { id: string; primary?: boolean; deleteOption: "Delete" | "Detach" }[];
+  osProfile?: Record<string, unknown>;
+  imageReference?: Record<string, unknown>;
+  identity?: Record<string, unknown>;
+  power: PowerState;
+  timeCreated: string;
+}
+
+export interface NicIpConfig {
+  name: string;
+  subnetId: string;
+  privateIPAllocationMethod: "Static" | "Dynamic";
+  privateIPAddress: string;
+  primary: boolean;
+  publicIPAddressId?: string;
+}
+
+export interface NicRecord extends Base {
+  kind: "nic";
+  ipConfigurations: NicIpConfig[];
+  networkSecurityGroupId?: string;
+  enableAcceleratedNetworking: boolean;
+  macAddress: string;
+  virtualMachineId?: string;
+  resourceGuid: string;
+}
+
+export interface SubnetRecord {
+  name: string;
+  addressPrefix: string;
+  networkSecurityGroupId?: string;
+  provisioningState: string;
+}
+
+export interface VnetRecord extends Base {
+  kind: "vnet";
+  addressPrefixes: string[];
+  subnets: SubnetRecord[];
+  resourceGuid: string;
+}
+
+export interface NsgRecord extends Base {
+  kind: "nsg";
+  securityRules: Record<string, unknown>[];
+  resourceGuid: string;
+}
+
+export type ResourceRecord = DiskRecord | SnapshotRecord | VmRecord | NicRecord | VnetRecord | NsgRecord;
+
+export interface OperationRecord {
+  id: string;
+  provider: string;
+  location: string;
+  status: "InProgress" | "Succeeded" | "Failed";
+  startTime: string;
+  endsAt: number;
+  endTime?: string;
+  error?: { code: string; message: string };
+  /** What to do when the operation ends; see `arm/operations.ts`. */
+  completion: Completion;
+  /** Result body served by the operation's Location URL. */
+  output?: unknown;
+}
+
+export type Completion =
+  | { kind: "none" }
+  | { kind: "provisioned"; resourceId: string }
+  | { kind: "power"; vmId: string; from: PowerState; to: PowerState }
+  | { kind: "resourceGroupDeleted"; name: string };
+
+/** A shared access signature granted on a disk or snapshot. */
+export interface GrantRecord {
+  id: string;
+  resourceId: string;
+  access: "Read" | "Write";
+  expiresAt: number;
+}

@@ -1,0 +1,106 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { GrantRecord, OperationRecord, ResourceGroupRecord, ResourceRecord } from "./model";
+
+interface Saved {
+  version: 1;
+  subscriptionId: string;
+  sasSecret: string;
+  resourceGroups: ResourceGroupRecord[];
+  resources: ResourceRecord[];
+  operations: OperationRecord[];
+  grants: GrantRecord[];
+  snapshotTimes: [string, number[]][];
+}
+
+/**
+ * Everything the emulator knows, kept in memory and written to `<data>/state.json` (atomically)
+ * after each change, so a restart with the same data folder finds it again.
+ */
+export class State {
+  readonly resourceGroups = new Map<string, ResourceGroupRecord>();
+  readonly resources = new Map<string, ResourceRecord>();
+  readonly operations = new Map<string, OperationRecord>();
+  readonly grants = new Map<string, GrantRecord>();
+  /** Creation times of incremental snapshots per family, for Azure's rate limit. */
+  readonly snapshotTimes = new Map<string, number[]>();
+
+  private constructor(
+    readonly dataDir: string,
+    readonly subscriptionId: string,
+    readonly sasSecret: Buffer,
+  ) {}
+
+  static load(dataDir: string, subscriptionId?: string): State {
+    mkdirSync(dataDir, { recursive: true });
+    const path = join(dataDir, "state.json");
+    if (!existsSync(path)) {
+      const state = new State(dataDir, subscriptionId ?? randomUUID(), randomBytes(32));
+      state.save();
+      return state;
+    }
+    const saved = JSON.parse(readFileSync(path, "utf8")) as Saved;
+    if (subscriptionId && subscriptionId !== saved.subscriptionId) {
+      throw new Error(
+        `The data folder ${dataDir} belongs to subscription ${saved.subscriptionId}, not ${subscriptionId}. Use another folder or drop the subscription option.`,
+      );
+    }
+    const state = new State(dataDir, saved.subscriptionId, Buffer.from(saved.sasSecret, "base64"));
+    for (const rg of saved.resourceGroups) state.resourceGroups.set(rg.name.toLowerCase(), rg);
+    for (const r of saved.resources) state.resources.set(r.id.toLowerCase(), r);
+    for (const op of saved.operations) state.operations.set(op.id, op);
+    for (const g of saved.grants) state.grants.set(g.id, g);
+    for (const [family, times] of saved.snapshotTimes) state.snapshotTimes.set(family, times);
+    return state;
+  }
+
+  save(): void {
+    const saved: Saved = {
+      version: 1,
+      subscriptionId: this.subscriptionId,
+      sasSecret: this.sasSecret.toString("base64"),
+      resourceGroups: [...this.resourceGroups.values()],
+      resources: [...this.resources.values()],
+      operations: [...this.operations.values()],
+      grants: [...this.grants.values()],
+      snapshotTimes: [...this.snapshotTimes.entries()],
+    };
+    const path = join(this.dataDir, "state.json");
+    writeFileSync(`${path}.tmp`, JSON.stringify(saved));
+    renameSync(`${path}.tmp`, path);
+  }
+
+  get<K extends ResourceRecord["kind"]>(id: string, kind: K): Extract<ResourceRecord, { kind: K }> | undefined {
+    const r = this.resources.get(id.toLowerCase());
+    return r && r.kind === kind ? (r as Extract<ResourceRecord, { kind: K }>) : undefined;
+  }
+
+  list<K extends ResourceRecord["kind"]>(kind: K, resourceGroup?: string): Extract<ResourceRecord, { kind: K }>[] {
+    const out: Extract<ResourceRecord, { kind: K }>[] = [];
+    for (const r of this.resources.values()) {
+      if (r.kind !== kind) continue;
+      if (resourceGroup !== undefined && r.resourceGroup.toLowerCase() !== resourceGroup.toLowerCase()) continue;
+      out.push(r as Extract<ResourceRecord, { kind: K }>);
+    }
+    return out;
+  }
+
+  put(r: ResourceRecord): void {
+    this.resources.set(r.id.toLowerCase(), r);
+  }
+
+  delete(id: string): void {
+    this.resources.delete(id.toLowerCase());
+  }
+
+  resourceGroup(name: string): ResourceGroupRecord | undefined {
+    return this.resourceGroups.get(name.toLowerCase());
+  }
+
+  /** Grants on a resource that have not expired. */
+  activeGrants(resourceId: string, now: number): GrantRecord[] {
+    const key = resourceId.toLowerCase();
+    return [...this.grants.values()].filter((g) => g.resourceId.toLowerCase() === key && g.expiresAt > now);
+  }
+}

@@ -1,0 +1,190 @@
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { open, type FileHandle } from "node:fs/promises";
+import { join } from "node:path";
+import { CHUNK_SIZE, HASH_SIZE, Manifest, chunkCount, chunkLength } from "./manifest";
+
+interface Entry {
+  slot: number;
+  refs: number;
+}
+
+const ZERO_CHUNK = Buffer.alloc(CHUNK_SIZE);
+const READ_BLOCK = 16 * CHUNK_SIZE;
+
+/**
+ * Content-addressed store of 64 KiB chunks, shared by every snapshot: an incremental snapshot costs
+ * only the chunks that changed, as in Azure. Chunks are reference-counted by manifests and their
+ * slots reused once no manifest refers to them.
+ */
+export class ChunkStore {
+  private readonly index = new Map<string, Entry>();
+  private readonly free: number[] = [];
+  private nextSlot = 0;
+  private readonly pending = new Map<string, Promise<void>>();
+  private dirty = false;
+
+  private constructor(
+    private readonly dir: string,
+    private readonly file: FileHandle,
+  ) {}
+
+  static async open(dir: string): Promise<ChunkStore> {
+    const file = await open(join(dir, "store.bin"), existsSync(join(dir, "store.bin")) ? "r+" : "w+");
+    const store = new ChunkStore(dir, file);
+    const indexPath = join(dir, "index.json");
+    if (existsSync(indexPath)) {
+      const saved = JSON.parse(readFileSync(indexPath, "utf8")) as { nextSlot: number; entries: [string, number, number][] };
+      store.nextSlot = saved.nextSlot;
+      const used = new Set<number>();
+      for (const [hash, slot, refs] of saved.entries) {
+        store.index.set(hash, { slot, refs });
+        used.add(slot);
+      }
+      for (let s = 0; s < saved.nextSlot; s++) if (!used.has(s)) store.free.push(s);
+    }
+    return store;
+  }
+
+  /** Chunks currently stored (for tests and metrics). */
+  get size(): number {
+    return this.index.size;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.pending.values());
+    this.save();
+    await this.file.close();
+  }
+
+  /** Writes the index if it changed since the last save (atomic rename). */
+  save(): void {
+    if (!this.dirty) return;
+    const entries = [...this.index.entries()].map(([h, e]) => [h, e.slot, e.refs]);
+    const path = join(this.dir, "index.json");
+    writeFileSync(`${path}.tmp`, JSON.stringify({ nextSlot: this.nextSlot, entries }));
+    renameSync(`${path}.tmp`, path);
+    this.dirty = false;
+  }
+
+  /** Adds one reference to a chunk, storing its bytes when they are new. */
+  async put(hash: Buffer, data: Buffer): Promise<void> {
+    const key = hash.toString("hex");
+    const entry = this.index.get(key);
+    this.dirty = true;
+    if (entry) {
+      entry.refs++;
+      await this.pending.get(key);
+      return;
+    }
+    const slot = this.free.pop() ?? this.nextSlot++;
+    this.index.set(key, { slot, refs: 1 });
+    const write = this.file.write(data, 0, data.length, slot * CHUNK_SIZE).then(() => undefined);
+    this.pending.set(key, write);
+    try {
+      await write;
+    } finally {
+      this.pending.delete(key);
+    }
+  }
+
+  /** Adds one reference to every chunk of a manifest (a copy shares its chunks). */
+  refAll(m: Manifest): void {
+    for (let p = 0; p < m.count; p++) {
+      const entry = this.index.get(m.hashAt(p).toString("hex"));
+      if (!entry) throw new Error("chunk store: manifest refers to a missing chunk");
+      entry.refs++;
+    }
+    this.dirty = true;
+  }
+
+  /** Drops one reference to every chunk of a manifest; chunks no manifest refers to free their slot. */
+  unrefAll(m: Manifest): void {
+    for (let p = 0; p < m.count; p++) {
+      const key = m.hashAt(p).toString("hex");
+      const entry = this.index.get(key);
+      if (!entry) continue;
+      if (--entry.refs <= 0) {
+        this.index.delete(key);
+        this.free.push(entry.slot);
+      }
+    }
+    this.dirty = true;
+  }
+
+  /** Reads `length` bytes of one chunk, starting `offsetInChunk` into it, into `target` at `targetOffset`. */
+  async readChunk(hash: Buffer, offsetInChunk: number, length: number, target: Buffer, targetOffset: number): Promise<void> {
+    const entry = this.index.get(hash.toString("hex"));
+    if (!entry) throw new Error("chunk store: missing chunk");
+    await this.pending.get(hash.toString("hex"));
+    await this.file.read(target, targetOffset, length, entry.slot * CHUNK_SIZE + offsetInChunk);
+  }
+
+  /** Reads [offset, offset+length) of the content a manifest describes. */
+  async readRange(m: Manifest, offset: number, length: number): Promise<Buffer> {
+    const out = Buffer.alloc(length);
+    let pos = offset;
+    const end = offset + length;
+    let p = m.lowerBound(Math.floor(offset / CHUNK_SIZE));
+    while (pos < end && p < m.count) {
+      const index = m.indices[p]!;
+      const chunkStart = index * CHUNK_SIZE;
+      if (chunkStart >= end) break;
+      const from = Math.max(pos, chunkStart);
+      const to = Math.min(end, chunkStart + chunkLength(index, m.sizeBytes));
+      await this.readChunk(m.hashAt(p), from - chunkStart, to - from, out, from - offset);
+      pos = to;
+      p++;
+    }
+    return out;
+  }
+
+  /**
+   * Reads a disk file and returns its manifest, storing every non-zero chunk unless `store` is false
+   * (a scan of a live disk for a diff). The file is read as it is while being read: writers that
+   * need a point in time pause first.
+   */
+  async ingestFile(path: string, sizeBytes: number, store = true): Promise<Manifest> {
+    const fh = await open(path, "r");
+    const indices: number[] = [];
+    const hashes: Buffer[] = [];
+    try {
+      const block = Buffer.allocUnsafe(READ_BLOCK);
+      const total = chunkCount(sizeBytes);
+      for (let base = 0; base < total; base += READ_BLOCK / CHUNK_SIZE) {
+        const want = Math.min(READ_BLOCK, sizeBytes - base * CHUNK_SIZE);
+        const { bytesRead } = await fh.read(block, 0, want, base * CHUNK_SIZE);
+        if (bytesRead < want) block.fill(0, bytesRead, want);
+        for (let i = 0; i * CHUNK_SIZE < want; i++) {
+          const len = Math.min(CHUNK_SIZE, want - i * CHUNK_SIZE);
+          const chunk = block.subarray(i * CHUNK_SIZE, i * CHUNK_SIZE + len);
+          if (len === CHUNK_SIZE ? chunk.equals(ZERO_CHUNK) : chunk.equals(ZERO_CHUNK.subarray(0, len))) continue;
+          const hash = createHash("sha1").update(chunk).digest();
+          if (store) await this.put(hash, chunk);
+          indices.push(base + i);
+          hashes.push(hash);
+        }
+      }
+    } finally {
+      await fh.close();
+    }
+    return new Manifest(sizeBytes, Uint32Array.from(indices), Buffer.concat(hashes, hashes.length * HASH_SIZE));
+  }
+
+  /** Writes the content a manifest describes into a (new, sparse) disk file of at least its size. */
+  async materialize(m: Manifest, path: string): Promise<void> {
+    const fh = await open(path, "r+");
+    try {
+      const buf = Buffer.allocUnsafe(CHUNK_SIZE);
+      for (let p = 0; p < m.count; p++) {
+        const index = m.indices[p]!;
+        const len = chunkLength(index, m.sizeBytes);
+        await this.readChunk(m.hashAt(p), 0, len, buf, 0);
+        await fh.write(buf, 0, len, index * CHUNK_SIZE);
+      }
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  }
+}
