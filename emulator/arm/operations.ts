@@ -46,7 +46,8 @@ export function registerOperations(router: Router<Ctx>): void {
       return;
     }
     if (op.output === undefined) {
-      ctx.res.writeHead(204, { "content-length": 0 });
+      // Azure answers 200 with no body for actions without a result (revoke access, power actions).
+      ctx.res.writeHead(200, { "content-length": 0 });
       ctx.res.end();
       return;
     }

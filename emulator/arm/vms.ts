@@ -386,6 +386,7 @@ async function createVm(ctx: Ctx, rgName: string, name: string, id: string): Pro
   }
   vm.dataDisks = await resolveDataDisks(ctx, vm, dataSpecs);
   attach(osDisk, id);
+  for (const d of vm.dataDisks) attach(ctx.emu.state.get(d.diskId, "disk")!, id);
   for (const nic of vm.nics) ctx.emu.state.get(nic.id, "nic")!.virtualMachineId = id;
   return vm;
 }

@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
-import { CHUNK_SIZE, HASH_SIZE, Manifest, chunkCount, chunkLength } from "./manifest";
+import { alignExtents, dataExtents } from "./extents";
+import { CHUNK_SIZE, HASH_SIZE, Manifest, chunkLength } from "./manifest";
 
 interface Entry {
   slot: number;
@@ -145,24 +146,26 @@ export class ChunkStore {
    * need a point in time pause first.
    */
   async ingestFile(path: string, sizeBytes: number, store = true): Promise<Manifest> {
+    const extents = alignExtents((await dataExtents(path)) ?? [[0, sizeBytes]], CHUNK_SIZE, sizeBytes);
     const fh = await open(path, "r");
     const indices: number[] = [];
     const hashes: Buffer[] = [];
     try {
       const block = Buffer.allocUnsafe(READ_BLOCK);
-      const total = chunkCount(sizeBytes);
-      for (let base = 0; base < total; base += READ_BLOCK / CHUNK_SIZE) {
-        const want = Math.min(READ_BLOCK, sizeBytes - base * CHUNK_SIZE);
-        const { bytesRead } = await fh.read(block, 0, want, base * CHUNK_SIZE);
-        if (bytesRead < want) block.fill(0, bytesRead, want);
-        for (let i = 0; i * CHUNK_SIZE < want; i++) {
-          const len = Math.min(CHUNK_SIZE, want - i * CHUNK_SIZE);
-          const chunk = block.subarray(i * CHUNK_SIZE, i * CHUNK_SIZE + len);
-          if (len === CHUNK_SIZE ? chunk.equals(ZERO_CHUNK) : chunk.equals(ZERO_CHUNK.subarray(0, len))) continue;
-          const hash = createHash("sha1").update(chunk).digest();
-          if (store) await this.put(hash, chunk);
-          indices.push(base + i);
-          hashes.push(hash);
+      for (const [start, end] of extents) {
+        for (let pos = start; pos < end; pos += READ_BLOCK) {
+          const want = Math.min(READ_BLOCK, end - pos);
+          const { bytesRead } = await fh.read(block, 0, want, pos);
+          if (bytesRead < want) block.fill(0, bytesRead, want);
+          for (let off = 0; off < want; off += CHUNK_SIZE) {
+            const len = Math.min(CHUNK_SIZE, want - off);
+            const chunk = block.subarray(off, off + len);
+            if (chunk.equals(ZERO_CHUNK.subarray(0, len))) continue;
+            const hash = createHash("sha1").update(chunk).digest();
+            if (store) await this.put(hash, chunk);
+            indices.push((pos + off) / CHUNK_SIZE);
+            hashes.push(hash);
+          }
         }
       }
     } finally {

@@ -1,4 +1,5 @@
 import { open, rm, truncate } from "node:fs/promises";
+import { alignExtents, dataExtents } from "./extents";
 import { CHUNK_SIZE } from "./manifest";
 
 const ZERO = Buffer.alloc(CHUNK_SIZE);
@@ -25,18 +26,21 @@ export async function removeFile(path: string): Promise<void> {
 
 /** Copies the non-zero 64 KiB chunks of `from` into `to` (a new sparse file), so holes stay holes. */
 export async function copySparse(from: string, to: string, sizeBytes: number): Promise<void> {
+  const extents = alignExtents((await dataExtents(from)) ?? [[0, sizeBytes]], CHUNK_SIZE, sizeBytes);
   const src = await open(from, "r");
   const dst = await open(to, "r+");
   try {
     const block = Buffer.allocUnsafe(BLOCK);
-    for (let pos = 0; pos < sizeBytes; pos += BLOCK) {
-      const want = Math.min(BLOCK, sizeBytes - pos);
-      const { bytesRead } = await src.read(block, 0, want, pos);
-      for (let off = 0; off < bytesRead; off += CHUNK_SIZE) {
-        const len = Math.min(CHUNK_SIZE, bytesRead - off);
-        const chunk = block.subarray(off, off + len);
-        if (chunk.equals(ZERO.subarray(0, len))) continue;
-        await dst.write(chunk, 0, len, pos + off);
+    for (const [start, end] of extents) {
+      for (let pos = start; pos < end; pos += BLOCK) {
+        const want = Math.min(BLOCK, end - pos);
+        const { bytesRead } = await src.read(block, 0, want, pos);
+        for (let off = 0; off < bytesRead; off += CHUNK_SIZE) {
+          const len = Math.min(CHUNK_SIZE, bytesRead - off);
+          const chunk = block.subarray(off, off + len);
+          if (chunk.equals(ZERO.subarray(0, len))) continue;
+          await dst.write(chunk, 0, len, pos + off);
+        }
       }
     }
     await dst.sync();
