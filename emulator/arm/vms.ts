@@ -136,9 +136,7 @@ function readDataDisks(body: unknown): DataDiskSpec[] {
     }
     const diskId = optString(d, "managedDisk.id");
     if (createOption === "Attach" && !diskId) throw missing(`${path}.managedDisk.id`);
-    if (createOption === "Empty" && diskId) {
-      throw new EmulatorError(400, "InvalidParameterConflictingProperties", "The property 'dataDisk.createOption' cannot have the value 'Empty' when property 'dataDisk.managedDisk.id' is set.");
-    }
+    // Empty with a managedDisk.id is what a GET answers for a disk made Empty: resolveDataDisks accepts it for the disk already at that LUN.
     const sizeGB = optInteger(d, "diskSizeGB");
     if (createOption === "Empty" && sizeGB === undefined) throw missing(`${path}.diskSizeGB`);
     const name = optString(d, "name");
@@ -240,6 +238,23 @@ function checkDataDiskCount(vmSize: string, count: number): void {
   if (count > max) throw notAllowed(`The maximum number of data disks allowed to be attached to a VM of this size is ${max}.`);
 }
 
+/** Disks a VM create or update made so far, removed again when the request is refused part-way. */
+const madeByRequest = new WeakMap<Ctx, DiskRecord[]>();
+
+/** Runs a VM create or update; a refusal leaves no disks behind, as a refused request changes nothing in Azure. */
+async function undoDisksOnError<T>(ctx: Ctx, work: () => Promise<T>): Promise<T> {
+  const made: DiskRecord[] = [];
+  madeByRequest.set(ctx, made);
+  try {
+    return await work();
+  } catch (e) {
+    for (const disk of made) deleteDiskRecord(ctx, disk);
+    throw e;
+  } finally {
+    madeByRequest.delete(ctx);
+  }
+}
+
 async function newManagedDisk(ctx: Ctx, vm: { resourceGroup: string; location: string; zones: string[] }, name: string, sizeGB: number, sku: string, osType?: "Linux" | "Windows"): Promise<DiskRecord> {
   const id = resourceId(ctx, vm.resourceGroup, COMPUTE, "disks", name);
   if (ctx.emu.state.get(id, "disk")) throw invalidParameter(`A disk named '${name}' already exists.`);
@@ -266,6 +281,7 @@ async function newManagedDisk(ctx: Ctx, vm: { resourceGroup: string; location: s
   };
   await createSparse(ctx.emu.diskPath(disk.file), disk.sizeBytes);
   ctx.emu.state.put(disk);
+  madeByRequest.get(ctx)?.push(disk);
   return disk;
 }
 
@@ -286,10 +302,15 @@ async function resolveDataDisks(ctx: Ctx, vm: VmRecord, specs: DataDiskSpec[]): 
   for (const spec of specs) {
     const current = vm.dataDisks.find((d) => d.lun === spec.lun);
     if (spec.createOption === "Empty") {
-      if (current && !spec.diskId) {
-        // An Empty entry already created on an earlier PUT refers to the disk it made.
+      if (current && (!spec.diskId || spec.diskId.toLowerCase() === current.diskId.toLowerCase())) {
+        // An Empty entry already created on an earlier PUT (or read back by a GET) refers to the disk it made.
+        if (seen.has(current.diskId.toLowerCase())) throw invalidParameter(`Disk '${current.diskId}' is attached to this VM more than once.`);
+        seen.add(current.diskId.toLowerCase());
         refs.push(current);
         continue;
+      }
+      if (spec.diskId) {
+        throw new EmulatorError(400, "InvalidParameterConflictingProperties", "The property 'dataDisk.createOption' cannot have the value 'Empty' when property 'dataDisk.managedDisk.id' is set.");
       }
       const sku = spec.sku ?? (VM_SIZES[vm.vmSize]!.premiumIO ? "Premium_LRS" : "Standard_LRS");
       const name = spec.name ?? `${vm.name}_lun_${spec.lun}_${randomBytes(16).toString("hex")}`;
@@ -524,7 +545,7 @@ export function registerVms(router: Router<Ctx>): void {
     if (existing) {
       ctx.touchRegion(existing.location);
       requireSameLocation(existing, ctx.body);
-      await updateVm(ctx, existing, false);
+      await undoDisksOnError(ctx, () => updateVm(ctx, existing, false));
       const op = ctx.emu.startOperation(ctx, {
         provider: COMPUTE,
         location: existing.location,
@@ -534,7 +555,7 @@ export function registerVms(router: Router<Ctx>): void {
       answerPut(ctx, op, false, serializeVm(ctx.emu, existing));
       return;
     }
-    const vm = await createVm(ctx, rg.name, p.vmName!, id);
+    const vm = await undoDisksOnError(ctx, () => createVm(ctx, rg.name, p.vmName!, id));
     ctx.emu.state.put(vm);
     const op = ctx.emu.startOperation(ctx, { provider: COMPUTE, location: vm.location, completion: { kind: "provisioned", resourceId: id } });
     answerPut(ctx, op, true, serializeVm(ctx.emu, vm));
@@ -543,7 +564,7 @@ export function registerVms(router: Router<Ctx>): void {
   router.add("PATCH", VM, "VirtualMachines_Update", async (ctx, p) => {
     const vm = requireVm(ctx, p);
     if (get(ctx.body, "location") !== undefined) requireSameLocation(vm, ctx.body);
-    await updateVm(ctx, vm, true);
+    await undoDisksOnError(ctx, () => updateVm(ctx, vm, true));
     const op = ctx.emu.startOperation(ctx, { provider: COMPUTE, location: vm.location, completion: { kind: "provisioned", resourceId: vm.id } });
     answerPut(ctx, op, false, serializeVm(ctx.emu, vm));
   });

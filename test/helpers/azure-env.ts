@@ -1,5 +1,8 @@
 import type { AzureClients } from "../../core/azure/clients";
 
+/** Pollers ask often: the emulator's operations are short, and the SDK's default waits 2 s between polls. */
+const POLL = { updateIntervalInMs: 10 };
+
 /** Builds small primary environments (group, network, VM with disks) through the SDK clients. */
 export async function createGroup(azure: AzureClients, name: string, location: string): Promise<void> {
   await azure.resources.resourceGroups.createOrUpdate(name, { location });
@@ -10,7 +13,7 @@ export async function createSubnet(azure: AzureClients, rg: string, location: st
     location,
     addressSpace: { addressPrefixes: ["10.0.0.0/16"] },
     subnets: [{ name: "default", addressPrefix: "10.0.1.0/24" }],
-  });
+  }, POLL);
   return vnet.subnets![0]!.id!;
 }
 
@@ -18,7 +21,7 @@ export async function createNic(azure: AzureClients, rg: string, location: strin
   const nic = await azure.network.networkInterfaces.beginCreateOrUpdateAndWait(rg, name, {
     location,
     ipConfigurations: [{ name: "ipconfig1", subnet: { id: subnetId }, privateIPAllocationMethod: "Dynamic" }],
-  });
+  }, POLL);
   return nic.id!;
 }
 
@@ -28,7 +31,7 @@ export async function createEmptyDisk(azure: AzureClients, rg: string, location:
     creationData: { createOption: "Empty" },
     diskSizeGB: sizeGB,
     ...extra,
-  } as Parameters<AzureClients["compute"]["disks"]["createOrUpdate"]>[2]);
+  } as Parameters<AzureClients["compute"]["disks"]["createOrUpdate"]>[2], POLL);
   return disk.id!;
 }
 
@@ -48,5 +51,5 @@ export async function createVm(
       dataDisks: (options.dataDisks ?? []).map((d) => ({ lun: d.lun, createOption: "Attach", managedDisk: { id: d.diskId } })),
     },
     networkProfile: { networkInterfaces: [{ id: options.nicId }] },
-  } as Parameters<AzureClients["compute"]["virtualMachines"]["createOrUpdate"]>[2]);
+  } as Parameters<AzureClients["compute"]["virtualMachines"]["createOrUpdate"]>[2], POLL);
 }
