@@ -1,0 +1,162 @@
+import { z } from "zod";
+import { normalizeResourceId } from "../azure/resource-id";
+import { formatIssuePath } from "../validate";
+import { azureRegion, resourceName, vmSizeName } from "./fields";
+import { diskId, virtualMachineId } from "./ids";
+import { evenWithFieldIssues, isRecord } from "./refine";
+import { lun } from "./source";
+import { TargetSchema } from "./target";
+
+/**
+ * How a recovered VM gets a disk: "attachAsIs" attaches the staging disk itself (fastest; that
+ * disk stops syncing), "fromSnapshot" creates a new disk from a snapshot of it (staging keeps syncing).
+ */
+export const diskStrategies = ["attachAsIs", "fromSnapshot"] as const;
+export type DiskStrategy = (typeof diskStrategies)[number];
+export const DiskStrategySchema = z.enum(diskStrategies);
+
+export const osTypes = ["Linux", "Windows"] as const;
+export type OsType = (typeof osTypes)[number];
+export const OsTypeSchema = z.enum(osTypes);
+
+/** Largest hostname per OS: NetBIOS limits Windows computer names to 15 characters. */
+export const maxHostnameLength: Record<OsType, number> = { Windows: 15, Linux: 64 };
+
+export const OsDiskSchema = z.strictObject({
+  sourceDiskId: diskId,
+  osType: OsTypeSchema,
+  /** Size in GiB; OS disks are at most 4095 GiB. */
+  sizeGiB: z.int().min(1).max(4095),
+});
+
+export const DataDiskSchema = z.strictObject({
+  lun,
+  sourceDiskId: diskId,
+  /** Size in GiB. */
+  sizeGiB: z.int().min(1).max(65536),
+});
+
+/** One VM of a blueprint: where it comes from and how it is recovered. */
+export const BlueprintRowSchema = z
+  .strictObject({
+    /** Row name; the recovered VM and its NIC are named after it. */
+    name: resourceName,
+    sourceVmId: virtualMachineId,
+    sourceRegion: azureRegion,
+    osDisk: OsDiskSchema,
+    dataDisks: z.array(DataDiskSchema),
+    vmSize: vmSizeName,
+    /** Computer name of the recovered VM. Default: the source VM's. */
+    hostname: z.string().optional(),
+    /** Static private IP of the recovered NIC. Default: dynamic. */
+    privateIpAddress: z.ipv4().optional(),
+    osStrategy: DiskStrategySchema,
+    dataStrategy: DiskStrategySchema,
+  })
+  .superRefine((row, ctx) => {
+    if (typeof row.hostname === "string") {
+      const osType = isRecord(row.osDisk) ? row.osDisk.osType : undefined;
+      const problem = hostnameProblem(row.hostname, osType === "Windows" || osType === "Linux" ? osType : undefined);
+      if (problem !== undefined) ctx.addIssue({ code: "custom", path: ["hostname"], message: problem });
+    }
+    if (Array.isArray(row.dataDisks)) {
+      const firstByLun = new Map<number, number>();
+      row.dataDisks.forEach((disk: unknown, index) => {
+        const diskLun = isRecord(disk) ? disk.lun : undefined;
+        if (typeof diskLun !== "number") return;
+        const first = firstByLun.get(diskLun);
+        if (first === undefined) {
+          firstByLun.set(diskLun, index);
+        } else {
+          ctx.addIssue({
+            code: "custom",
+            path: ["dataDisks", index, "lun"],
+            message: `LUN ${diskLun} is already used by dataDisks[${first}]. Give each data disk its own LUN (0-63)`,
+          });
+        }
+      });
+    }
+  }, evenWithFieldIssues);
+export type BlueprintRow = z.infer<typeof BlueprintRowSchema>;
+
+/** Why a hostname is unusable for this OS, or undefined when it is fine. */
+export function hostnameProblem(hostname: string, osType: OsType | undefined): string | undefined {
+  const max = osType === undefined ? maxHostnameLength.Linux : maxHostnameLength[osType];
+  if (!/^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$/.test(hostname)) {
+    return "is not a valid hostname. Use letters, digits and hyphens, starting and ending with a letter or digit";
+  }
+  if (hostname.length > max) {
+    return `is ${hostname.length} characters, longer than ${osType ?? "any OS"} allows (${max}). Shorten it to ${max} characters or fewer`;
+  }
+  if (osType === "Windows" && /^\d+$/.test(hostname)) {
+    return "is all digits, which Windows refuses. Add at least one letter";
+  }
+  return undefined;
+}
+
+/** A protected workload: VMs that fail over together, and where to. */
+export const BlueprintSchema = z
+  .strictObject({
+    name: resourceName,
+    target: TargetSchema,
+    rows: z.array(BlueprintRowSchema).min(1),
+  })
+  .superRefine((blueprint, ctx) => {
+    if (!Array.isArray(blueprint.rows)) return;
+    const rows: unknown[] = blueprint.rows;
+    const target: unknown = blueprint.target;
+    const vmSizes = isRecord(target) && Array.isArray(target.vmSizes) ? target.vmSizes.filter((s) => typeof s === "string") : undefined;
+    const region = isRecord(target) && typeof target.region === "string" ? target.region : undefined;
+
+    const rowByName = new Map<string, number>();
+    const diskUse = new Map<string, string>();
+    rows.forEach((row, i) => {
+      if (!isRecord(row)) return;
+      const here = (...path: (string | number)[]) => ["rows", i, ...path];
+
+      if (typeof row.name === "string") {
+        // Names become Azure resource names, which compare case-insensitively.
+        const first = rowByName.get(row.name.toLowerCase());
+        if (first === undefined) rowByName.set(row.name.toLowerCase(), i);
+        else ctx.addIssue({ code: "custom", path: here("name"), message: `"${row.name}" is already the name of rows[${first}]. Give each row a unique name` });
+      }
+
+      const disks: { id: unknown; path: (string | number)[] }[] = [];
+      if (isRecord(row.osDisk)) disks.push({ id: row.osDisk.sourceDiskId, path: ["osDisk", "sourceDiskId"] });
+      if (Array.isArray(row.dataDisks)) {
+        row.dataDisks.forEach((d: unknown, j) => {
+          if (isRecord(d)) disks.push({ id: d.sourceDiskId, path: ["dataDisks", j, "sourceDiskId"] });
+        });
+      }
+      for (const disk of disks) {
+        if (typeof disk.id !== "string") continue;
+        const key = normalizeResourceId(disk.id);
+        const where = formatIssuePath(here(...disk.path));
+        const first = diskUse.get(key);
+        if (first === undefined) diskUse.set(key, where);
+        else ctx.addIssue({ code: "custom", path: here(...disk.path), message: `is already used by ${first}. A source disk belongs to one row only; remove the duplicate` });
+      }
+
+      // A malformed size already has its own problem; "not in vmSizes" would only repeat it.
+      const sizeIsWellFormed = vmSizeName.safeParse(row.vmSize).success;
+      if (typeof row.vmSize === "string" && sizeIsWellFormed && vmSizes !== undefined && vmSizes.length > 0) {
+        const wanted = row.vmSize.toLowerCase();
+        if (!vmSizes.some((s) => s.toLowerCase() === wanted)) {
+          ctx.addIssue({
+            code: "custom",
+            path: here("vmSize"),
+            message: `"${row.vmSize}" is not in target.vmSizes. Use one of: ${vmSizes.join(", ")}, or add it to target.vmSizes`,
+          });
+        }
+      }
+
+      if (typeof row.sourceRegion === "string" && region !== undefined && row.sourceRegion === region) {
+        ctx.addIssue({
+          code: "custom",
+          path: here("sourceRegion"),
+          message: `is the same as target.region ("${region}"). Disaster recovery into the source region does not survive a regional outage: choose a target in another region`,
+        });
+      }
+    });
+  }, evenWithFieldIssues);
+export type Blueprint = z.infer<typeof BlueprintSchema>;

@@ -1,0 +1,7 @@
+export * from "./blueprint";
+export * from "./fields";
+export * from "./ids";
+export * from "./recovery-point";
+export * from "./source";
+export * from "./target";
+export { evenWithFieldIssues } from "./refine";

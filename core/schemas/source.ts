@@ -1,0 +1,88 @@
+import { z } from "zod";
+import { normalizeResourceId } from "../azure/resource-id";
+import { isoDateTime } from "./fields";
+import { diskId } from "./ids";
+import { RecoveryPointSchema } from "./recovery-point";
+import { evenWithFieldIssues } from "./refine";
+
+/** Life cycle of a protected source disk; see core/source-state.ts for the transitions. */
+export const sourceStates = ["disabled", "pending", "backfilling", "verifying", "healthy", "degraded"] as const;
+export type SourceState = (typeof sourceStates)[number];
+export const SourceStateSchema = z.enum(sourceStates);
+
+/**
+ * How the staging disk is prepared before the first sync: "wipe" zeroes it, "keep" continues
+ * without wiping (ranges outside the source's valid ranges are zeroed during backfill), "empty"
+ * skips both because the target is known to be new and empty.
+ */
+export const prepareModes = ["wipe", "keep", "empty"] as const;
+export type PrepareMode = (typeof prepareModes)[number];
+export const PrepareModeSchema = z.enum(prepareModes);
+
+/** A data-disk LUN on a VM: 0-63. */
+export const lun = z
+  .int()
+  .min(0, "is not a LUN. Use an integer from 0 to 63")
+  .max(63, "is not a LUN. Use an integer from 0 to 63");
+
+/** The last failure recorded for a source, for people and precheck output. */
+export const SourceErrorSchema = z.strictObject({
+  /** Stable error code, e.g. "SnapshotFailed". */
+  code: z.string().min(1),
+  message: z.string(),
+  /** When it happened (ISO 8601). */
+  at: isoDateTime,
+});
+export type SourceError = z.infer<typeof SourceErrorSchema>;
+
+/** A source disk under protection and where its staging disk stands (one state-store row). */
+export const SourceSchema = z
+  .strictObject({
+    /** ARM id of the protected disk in the primary region. */
+    sourceDiskId: diskId,
+    /** ARM id of the staging disk in the DR region that mirrors it. */
+    stagingDiskId: diskId,
+    /** LUN of the staging disk on the sync appliance. */
+    applianceLun: lun,
+    state: SourceStateSchema,
+    prepare: PrepareModeSchema,
+    /** Newest snapshot the staging disk should reach. */
+    desired: RecoveryPointSchema.optional(),
+    /** Snapshot being written; while set, the staging disk is torn (at no recovery point). */
+    applying: RecoveryPointSchema.optional(),
+    /** Snapshot durably on the staging disk. */
+    applied: RecoveryPointSchema.optional(),
+    /** Bytes written to the staging disk since protection began. */
+    bytesCopied: z.int().min(0),
+    /** Age of `applied` when last measured, in milliseconds. */
+    lagInMs: z.number().min(0).optional(),
+    lastError: SourceErrorSchema.optional(),
+    /** When this record last changed (ISO 8601). */
+    updatedAt: isoDateTime,
+  })
+  .superRefine(
+    (source, ctx) => {
+      if (typeof source.sourceDiskId !== "string") return;
+      const own = normalizeResourceId(source.sourceDiskId);
+      if (typeof source.stagingDiskId === "string" && normalizeResourceId(source.stagingDiskId) === own) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["stagingDiskId"],
+          message: "is the source disk itself. Use a separate disk in the DR region as the staging disk",
+        });
+      }
+      for (const key of ["desired", "applying", "applied"] as const) {
+        const point: unknown = source[key];
+        const pointDisk = (point as { sourceDiskId?: unknown } | undefined)?.sourceDiskId;
+        if (typeof pointDisk === "string" && normalizeResourceId(pointDisk) !== own) {
+          ctx.addIssue({
+            code: "custom",
+            path: [key, "sourceDiskId"],
+            message: "is a snapshot of another disk. A recovery point must be a snapshot of this source's sourceDiskId",
+          });
+        }
+      }
+    },
+    evenWithFieldIssues,
+  );
+export type Source = z.infer<typeof SourceSchema>;
