@@ -116,6 +116,25 @@ function deleteResourceGroupContents(ctx: Ctx, rg: ResourceGroupRecord): void {
       throw new EmulatorError(409, "ResourceGroupDeletionBlocked", `Deletion of resource group '${rg.name}' failed: network interface '${nic.name}' is used by VM '${nic.virtualMachineId}' in another resource group.`);
     }
   }
+  // A vnet or NSG of the group still used from another group cannot go either (Azure: InUseSubnet/InUseNetworkSecurityGroup).
+  const nicsOutside = state.list("nic").filter((n) => !inGroup(n));
+  for (const vnet of state.list("vnet").filter(inGroup)) {
+    const prefix = `${vnet.id.toLowerCase()}/subnets/`;
+    const user = nicsOutside.find((n) => n.ipConfigurations.some((c) => c.subnetId.toLowerCase().startsWith(prefix)));
+    if (user) {
+      throw new EmulatorError(409, "ResourceGroupDeletionBlocked", `Deletion of resource group '${rg.name}' failed: a subnet of virtual network '${vnet.name}' is used by network interface '${user.id}' in another resource group.`);
+    }
+  }
+  const vnetsOutside = state.list("vnet").filter((v) => !inGroup(v));
+  for (const nsg of state.list("nsg").filter(inGroup)) {
+    const key = nsg.id.toLowerCase();
+    const user =
+      nicsOutside.find((n) => n.networkSecurityGroupId?.toLowerCase() === key)?.id ??
+      vnetsOutside.find((v) => v.subnets.some((s) => s.networkSecurityGroupId?.toLowerCase() === key))?.id;
+    if (user) {
+      throw new EmulatorError(409, "ResourceGroupDeletionBlocked", `Deletion of resource group '${rg.name}' failed: network security group '${nsg.name}' is used by '${user}' in another resource group.`);
+    }
+  }
   for (const vm of vms) deleteVmRecord(ctx, vm, { forceDeleteDisks: false });
   for (const r of [...state.resources.values()].filter(inGroup)) {
     if (r.kind === "disk") deleteDiskRecord(ctx, r);
