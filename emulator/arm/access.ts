@@ -132,7 +132,8 @@ export function diskState(emu: Emulator, disk: DiskRecord): string {
   if (disk.upload === "ready") return grants.some((g) => g.access === "Write") ? "ActiveUpload" : "ReadyToUpload";
   const vms = disk.managedBy.map((id) => emu.state.get(id, "vm")).filter((v) => v !== undefined);
   const reserved = vms.length > 0 && vms.every((v) => v.power === "deallocated");
-  if (grants.length > 0) return reserved ? "ActiveSASFrozen" : "ActiveSAS";
+  // ActiveSASFrozen is for hibernated VMs, which the emulator does not have.
+  if (grants.length > 0) return "ActiveSAS";
   if (vms.length === 0) return "Unattached";
   return reserved ? "Reserved" : "Attached";
 }
