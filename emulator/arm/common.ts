@@ -1,6 +1,8 @@
 import { sendJson, type Ctx } from "../context";
+import type { Emulator } from "../emulator";
+import type { Router } from "../http/router";
 import { EmulatorError, resourceGroupNotFound } from "../errors";
-import type { OperationRecord, ResourceGroupRecord } from "../model";
+import type { OperationRecord, ResourceGroupRecord, ResourceRecord } from "../model";
 import { canonicalRegion } from "../regions";
 import { reqString } from "./input";
 
@@ -79,4 +81,33 @@ export function parseId(id: string): { subscriptionId: string; resourceGroup: st
   const m = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/([^/]+)\/([^/]+)\/([^/]+)$/i.exec(id);
   if (!m) return undefined;
   return { subscriptionId: m[1]!, resourceGroup: m[2]!, provider: m[3]!, type: m[4]!, name: m[5]! };
+}
+
+/**
+ * The two list operations of a resource type: by resource group and by subscription. A list
+ * touches the region of every item it returns, so it fails while one of them is down.
+ */
+export function registerLists<K extends ResourceRecord["kind"]>(
+  router: Router<Ctx>,
+  spec: {
+    provider: string;
+    type: string;
+    kind: K;
+    byGroup: string;
+    bySubscription: string;
+    serialize: (emu: Emulator, r: Extract<ResourceRecord, { kind: K }>) => unknown;
+  },
+): void {
+  const answer = (ctx: Ctx, items: Extract<ResourceRecord, { kind: K }>[]) => {
+    for (const r of items) ctx.touchRegion(r.location);
+    sendJson(ctx, 200, listBody(items.map((r) => spec.serialize(ctx.emu, r))));
+  };
+  router.add("GET", `/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/${spec.provider}/${spec.type}`, spec.byGroup, (ctx, p) => {
+    requireResourceGroup(ctx, p.subscriptionId!, p.resourceGroupName!);
+    answer(ctx, ctx.emu.state.list(spec.kind, p.resourceGroupName!));
+  });
+  router.add("GET", `/subscriptions/{subscriptionId}/providers/${spec.provider}/${spec.type}`, spec.bySubscription, (ctx, p) => {
+    requireSubscription(ctx, p.subscriptionId!);
+    answer(ctx, ctx.emu.state.list(spec.kind));
+  });
 }

@@ -13,13 +13,12 @@ import {
   answerPut,
   COMPUTE,
   envelope,
-  listBody,
   nowIso,
+  registerLists,
   parseId,
   requireLocation,
   requireResourceGroup,
   requireSameLocation,
-  requireSubscription,
   resourceId,
 } from "./common";
 import { get, invalid, missing, oneOf, optArray, optInteger, optString, optTags, reqString } from "./input";
@@ -317,18 +316,6 @@ export function registerDisks(router: Router<Ctx>): void {
   router.add("POST", `${DISK}/beginGetAccess`, "Disks_GrantAccess", (ctx, p) => grantAccess(ctx, requireDisk(ctx, p)));
   router.add("POST", `${DISK}/endGetAccess`, "Disks_RevokeAccess", (ctx, p) => revokeAccess(ctx, requireDisk(ctx, p)));
 
-  router.add("GET", "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/disks", "Disks_ListByResourceGroup", (ctx, p) => {
-    requireResourceGroup(ctx, p.subscriptionId!, p.resourceGroupName!);
-    const disks = ctx.emu.state.list("disk", p.resourceGroupName!);
-    for (const d of disks) ctx.touchRegion(d.location);
-    sendJson(ctx, 200, listBody(disks.map((d) => serializeDisk(ctx.emu, d))));
-  });
-
-  router.add("GET", "/subscriptions/{subscriptionId}/providers/Microsoft.Compute/disks", "Disks_List", (ctx, p) => {
-    requireSubscription(ctx, p.subscriptionId!);
-    const disks = ctx.emu.state.list("disk");
-    for (const d of disks) ctx.touchRegion(d.location);
-    sendJson(ctx, 200, listBody(disks.map((d) => serializeDisk(ctx.emu, d))));
-  });
+  registerLists(router, { provider: COMPUTE, type: "disks", kind: "disk", byGroup: "Disks_ListByResourceGroup", bySubscription: "Disks_List", serialize: serializeDisk });
 }
 

@@ -10,10 +10,10 @@ import {
   envelope,
   listBody,
   NETWORK,
+  registerLists,
   requireLocation,
   requireResourceGroup,
   requireSameLocation,
-  requireSubscription,
   resourceId,
 } from "./common";
 import { invalid, missing, oneOf, optArray, optBoolean, optString, optTags, reqString, type Json } from "./input";
@@ -249,20 +249,6 @@ function startNetworkOp(ctx: Ctx, location: string, resourceIdValue?: string) {
   });
 }
 
-function lists(router: Router<Ctx>, type: string, kind: "vnet" | "nsg" | "nic", op: string, serialize: (ctx: Ctx, r: never) => unknown): void {
-  router.add("GET", `${BASE}/${type}`, `${op}_List`, (ctx, p) => {
-    requireResourceGroup(ctx, p.subscriptionId!, p.resourceGroupName!);
-    const items = ctx.emu.state.list(kind, p.resourceGroupName!);
-    for (const r of items) ctx.touchRegion(r.location);
-    sendJson(ctx, 200, listBody(items.map((r) => serialize(ctx, r as never))));
-  });
-  router.add("GET", `/subscriptions/{subscriptionId}/providers/Microsoft.Network/${type}`, `${op}_ListAll`, (ctx, p) => {
-    requireSubscription(ctx, p.subscriptionId!);
-    const items = ctx.emu.state.list(kind);
-    for (const r of items) ctx.touchRegion(r.location);
-    sendJson(ctx, 200, listBody(items.map((r) => serialize(ctx, r as never))));
-  });
-}
 
 export function registerNetwork(router: Router<Ctx>): void {
   // Virtual networks (with their subnets inline).
@@ -307,7 +293,7 @@ export function registerNetwork(router: Router<Ctx>): void {
     ctx.mutated = true;
     answerAccepted(ctx, startNetworkOp(ctx, vnet.location));
   });
-  lists(router, "virtualNetworks", "vnet", "VirtualNetworks", (ctx, r: VnetRecord) => serializeVnet(ctx.emu, r));
+  registerLists(router, { provider: NETWORK, type: "virtualNetworks", kind: "vnet", byGroup: "VirtualNetworks_List", bySubscription: "VirtualNetworks_ListAll", serialize: serializeVnet });
 
   // Subnets as child resources.
   router.add("PUT", SUBNET, "Subnets_CreateOrUpdate", (ctx, p) => {
@@ -386,7 +372,7 @@ export function registerNetwork(router: Router<Ctx>): void {
     ctx.mutated = true;
     answerAccepted(ctx, startNetworkOp(ctx, nsg.location));
   });
-  lists(router, "networkSecurityGroups", "nsg", "NetworkSecurityGroups", (ctx, r: NsgRecord) => serializeNsg(ctx.emu, r));
+  registerLists(router, { provider: NETWORK, type: "networkSecurityGroups", kind: "nsg", byGroup: "NetworkSecurityGroups_List", bySubscription: "NetworkSecurityGroups_ListAll", serialize: serializeNsg });
 
   // Network interfaces.
   router.add("PUT", NIC, "NetworkInterfaces_CreateOrUpdate", (ctx, p) => {
@@ -429,5 +415,5 @@ export function registerNetwork(router: Router<Ctx>): void {
     ctx.mutated = true;
     answerAccepted(ctx, startNetworkOp(ctx, nic.location));
   });
-  lists(router, "networkInterfaces", "nic", "NetworkInterfaces", (_ctx, r: NicRecord) => serializeNic(r));
+  registerLists(router, { provider: NETWORK, type: "networkInterfaces", kind: "nic", byGroup: "NetworkInterfaces_List", bySubscription: "NetworkInterfaces_ListAll", serialize: (_emu, r) => serializeNic(r) });
 }

@@ -12,12 +12,11 @@ import {
   answerPut,
   COMPUTE,
   envelope,
-  listBody,
   nowIso,
+  registerLists,
   requireLocation,
   requireResourceGroup,
   requireSameLocation,
-  requireSubscription,
   resourceId,
 } from "./common";
 import { GiB } from "./disks";
@@ -326,18 +325,6 @@ export function registerSnapshots(router: Router<Ctx>): void {
   router.add("POST", `${SNAPSHOT}/beginGetAccess`, "Snapshots_GrantAccess", (ctx, p) => grantAccess(ctx, requireSnapshot(ctx, p)));
   router.add("POST", `${SNAPSHOT}/endGetAccess`, "Snapshots_RevokeAccess", (ctx, p) => revokeAccess(ctx, requireSnapshot(ctx, p)));
 
-  router.add("GET", "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/snapshots", "Snapshots_ListByResourceGroup", (ctx, p) => {
-    requireResourceGroup(ctx, p.subscriptionId!, p.resourceGroupName!);
-    const items = ctx.emu.state.list("snapshot", p.resourceGroupName!);
-    for (const s of items) ctx.touchRegion(s.location);
-    sendJson(ctx, 200, listBody(items.map((s) => serializeSnapshot(ctx.emu, s))));
-  });
-
-  router.add("GET", "/subscriptions/{subscriptionId}/providers/Microsoft.Compute/snapshots", "Snapshots_List", (ctx, p) => {
-    requireSubscription(ctx, p.subscriptionId!);
-    const items = ctx.emu.state.list("snapshot");
-    for (const s of items) ctx.touchRegion(s.location);
-    sendJson(ctx, 200, listBody(items.map((s) => serializeSnapshot(ctx.emu, s))));
-  });
+  registerLists(router, { provider: COMPUTE, type: "snapshots", kind: "snapshot", byGroup: "Snapshots_ListByResourceGroup", bySubscription: "Snapshots_List", serialize: serializeSnapshot });
 }
 

@@ -11,12 +11,11 @@ import {
   answerPut,
   COMPUTE,
   envelope,
-  listBody,
   nowIso,
+  registerLists,
   requireLocation,
   requireResourceGroup,
   requireSameLocation,
-  requireSubscription,
   resourceId,
 } from "./common";
 import { diskSizeGB, GiB, deleteDiskRecord } from "./disks";
@@ -599,17 +598,5 @@ export function registerVms(router: Router<Ctx>): void {
     answerAccepted(ctx, ctx.emu.startOperation(ctx, { provider: COMPUTE, location: vm.location, completion: { kind: "none" } }));
   });
 
-  router.add("GET", "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines", "VirtualMachines_List", (ctx, p) => {
-    requireResourceGroup(ctx, p.subscriptionId!, p.resourceGroupName!);
-    const vms = ctx.emu.state.list("vm", p.resourceGroupName!);
-    for (const vm of vms) ctx.touchRegion(vm.location);
-    sendJson(ctx, 200, listBody(vms.map((vm) => serializeVm(ctx.emu, vm))));
-  });
-
-  router.add("GET", "/subscriptions/{subscriptionId}/providers/Microsoft.Compute/virtualMachines", "VirtualMachines_ListAll", (ctx, p) => {
-    requireSubscription(ctx, p.subscriptionId!);
-    const vms = ctx.emu.state.list("vm");
-    for (const vm of vms) ctx.touchRegion(vm.location);
-    sendJson(ctx, 200, listBody(vms.map((vm) => serializeVm(ctx.emu, vm))));
-  });
+  registerLists(router, { provider: COMPUTE, type: "virtualMachines", kind: "vm", byGroup: "VirtualMachines_List", bySubscription: "VirtualMachines_ListAll", serialize: (emu, vm) => serializeVm(emu, vm) });
 }

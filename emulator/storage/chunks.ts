@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
-import { alignExtents, dataExtents } from "./extents";
+import { nonZeroChunks } from "./files";
 import { CHUNK_SIZE, HASH_SIZE, Manifest, chunkLength } from "./manifest";
 
 interface Entry {
@@ -10,8 +10,6 @@ interface Entry {
   refs: number;
 }
 
-const ZERO_CHUNK = Buffer.alloc(CHUNK_SIZE);
-const READ_BLOCK = 16 * CHUNK_SIZE;
 
 /**
  * Content-addressed store of 64 KiB chunks, shared by every snapshot: an incremental snapshot costs
@@ -146,30 +144,13 @@ export class ChunkStore {
    * need a point in time pause first.
    */
   async ingestFile(path: string, sizeBytes: number, store = true): Promise<Manifest> {
-    const extents = alignExtents((await dataExtents(path)) ?? [[0, sizeBytes]], CHUNK_SIZE, sizeBytes);
-    const fh = await open(path, "r");
     const indices: number[] = [];
     const hashes: Buffer[] = [];
-    try {
-      const block = Buffer.allocUnsafe(READ_BLOCK);
-      for (const [start, end] of extents) {
-        for (let pos = start; pos < end; pos += READ_BLOCK) {
-          const want = Math.min(READ_BLOCK, end - pos);
-          const { bytesRead } = await fh.read(block, 0, want, pos);
-          if (bytesRead < want) block.fill(0, bytesRead, want);
-          for (let off = 0; off < want; off += CHUNK_SIZE) {
-            const len = Math.min(CHUNK_SIZE, want - off);
-            const chunk = block.subarray(off, off + len);
-            if (chunk.equals(ZERO_CHUNK.subarray(0, len))) continue;
-            const hash = createHash("sha1").update(chunk).digest();
-            if (store) await this.put(hash, chunk);
-            indices.push((pos + off) / CHUNK_SIZE);
-            hashes.push(hash);
-          }
-        }
-      }
-    } finally {
-      await fh.close();
+    for await (const { offset, chunk } of nonZeroChunks(path, sizeBytes)) {
+      const hash = createHash("sha1").update(chunk).digest();
+      if (store) await this.put(hash, chunk);
+      indices.push(offset / CHUNK_SIZE);
+      hashes.push(hash);
     }
     return new Manifest(sizeBytes, Uint32Array.from(indices), Buffer.concat(hashes, hashes.length * HASH_SIZE));
   }

@@ -24,28 +24,39 @@ export async function removeFile(path: string): Promise<void> {
   await rm(path, { force: true });
 }
 
-/** Copies the non-zero 64 KiB chunks of `from` into `to` (a new sparse file), so holes stay holes. */
-export async function copySparse(from: string, to: string, sizeBytes: number): Promise<void> {
-  const extents = alignExtents((await dataExtents(from)) ?? [[0, sizeBytes]], CHUNK_SIZE, sizeBytes);
-  const src = await open(from, "r");
-  const dst = await open(to, "r+");
+/**
+ * Every 64 KiB chunk of a file that holds anything but zeros, with its offset, read from the file's
+ * data extents only (holes are skipped unread). The buffer is reused: use it before the next step.
+ */
+export async function* nonZeroChunks(path: string, sizeBytes: number): AsyncGenerator<{ offset: number; chunk: Buffer }> {
+  const extents = alignExtents((await dataExtents(path)) ?? [[0, sizeBytes]], CHUNK_SIZE, sizeBytes);
+  const fh = await open(path, "r");
   try {
     const block = Buffer.allocUnsafe(BLOCK);
     for (const [start, end] of extents) {
       for (let pos = start; pos < end; pos += BLOCK) {
         const want = Math.min(BLOCK, end - pos);
-        const { bytesRead } = await src.read(block, 0, want, pos);
-        for (let off = 0; off < bytesRead; off += CHUNK_SIZE) {
-          const len = Math.min(CHUNK_SIZE, bytesRead - off);
+        const { bytesRead } = await fh.read(block, 0, want, pos);
+        if (bytesRead < want) block.fill(0, bytesRead, want);
+        for (let off = 0; off < want; off += CHUNK_SIZE) {
+          const len = Math.min(CHUNK_SIZE, want - off);
           const chunk = block.subarray(off, off + len);
-          if (chunk.equals(ZERO.subarray(0, len))) continue;
-          await dst.write(chunk, 0, len, pos + off);
+          if (!chunk.equals(ZERO.subarray(0, len))) yield { offset: pos + off, chunk };
         }
       }
     }
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Copies the non-zero 64 KiB chunks of `from` into `to` (a new sparse file), so holes stay holes. */
+export async function copySparse(from: string, to: string, sizeBytes: number): Promise<void> {
+  const dst = await open(to, "r+");
+  try {
+    for await (const { offset, chunk } of nonZeroChunks(from, sizeBytes)) await dst.write(chunk, 0, chunk.length, offset);
     await dst.sync();
   } finally {
-    await src.close();
     await dst.close();
   }
 }

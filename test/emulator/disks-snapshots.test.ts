@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { describe, expect, it, beforeAll } from "vitest";
+import { refusal } from "../helpers/errors";
 import { pattern, readAt, writeAt } from "../helpers/bytes";
 import { createEmptyDisk, createGroup, createNic, createSubnet, createVm } from "../helpers/azure-env";
 import { useEmulator } from "../helpers/emulator";
@@ -11,14 +12,6 @@ const RG = "primary";
 const LOC = "eastus";
 
 /** The error an SDK call throws, for asserting its code and status. */
-async function failure(p: Promise<unknown>): Promise<{ code?: string; statusCode?: number; message: string }> {
-  try {
-    await p;
-  } catch (e) {
-    return e as { code?: string; statusCode?: number; message: string };
-  }
-  throw new Error("expected the call to fail");
-}
 
 describe("managed disks, incremental snapshots and the disk data plane", () => {
   const f = useEmulator();
@@ -115,17 +108,17 @@ describe("managed disks, incremental snapshots and the disk data plane", () => {
     const blob = (url: string) => f.azure.pageBlob(url).downloadToBuffer(0, 512);
     expect((await blob(sas)).length).toBe(512);
     const noSig = sas.replace(/&sig=[^&]+/, "");
-    expect((await failure(blob(noSig))).statusCode).toBe(403);
+    expect((await refusal(blob(noSig))).statusCode).toBe(403);
     const tampered = sas.replace(/sp=r/, "sp=rw");
-    expect((await failure(blob(tampered))).statusCode).toBe(403);
+    expect((await refusal(blob(tampered))).statusCode).toBe(403);
     await f.azure.compute.snapshots.revokeAccess(RG, "snap-1");
-    const revoked = await failure(blob(sas));
+    const revoked = await refusal(blob(sas));
     expect(revoked.statusCode).toBe(403);
     expect(revoked.code).toBe("AuthenticationFailed");
 
     const short = await grant("snap-1", 1);
     await new Promise((r) => setTimeout(r, 1100));
-    expect((await failure(blob(short))).statusCode).toBe(403);
+    expect((await refusal(blob(short))).statusCode).toBe(403);
     await f.azure.compute.snapshots.revokeAccess(RG, "snap-1");
   });
 
@@ -133,7 +126,7 @@ describe("managed disks, incremental snapshots and the disk data plane", () => {
     const names = ["fam-1", "fam-2", "fam-3", "fam-4", "fam-5", "fam-6"];
     for (const n of names) await snapshot(n);
     for (const n of names.slice(0, 5)) await grant(n);
-    const sixth = await failure(grant("fam-6"));
+    const sixth = await refusal(grant("fam-6"));
     expect(sixth.statusCode).toBe(409);
     expect(sixth.code).toBe("OperationNotAllowed");
     expect(sixth.message).toMatch(/At most 5/);
@@ -152,12 +145,12 @@ describe("managed disks, incremental snapshots and the disk data plane", () => {
     const mine = await grant("snap-2");
     const other = await grant("other-1");
     const full = await grant("full-1");
-    const cross = await failure(f.azure.pageBlob(mine).getPageRangesDiffForManagedDisks(0, GiB, other));
+    const cross = await refusal(f.azure.pageBlob(mine).getPageRangesDiffForManagedDisks(0, GiB, other));
     expect(cross.statusCode).toBe(409);
     expect(cross.code).toBe("PreviousSnapshotOperationNotSupported");
-    const againstFull = await failure(f.azure.pageBlob(mine).getPageRangesDiffForManagedDisks(0, GiB, full));
+    const againstFull = await refusal(f.azure.pageBlob(mine).getPageRangesDiffForManagedDisks(0, GiB, full));
     expect(againstFull.code).toBe("PreviousSnapshotOperationNotSupported");
-    const backwards = await failure(f.azure.pageBlob(await grant("snap-1")).getPageRangesDiffForManagedDisks(0, GiB, mine));
+    const backwards = await refusal(f.azure.pageBlob(await grant("snap-1")).getPageRangesDiffForManagedDisks(0, GiB, mine));
     expect(backwards.code).toBe("PreviousSnapshotCannotBeNewer");
     for (const n of ["snap-1", "snap-2", "other-1", "full-1"]) await f.azure.compute.snapshots.revokeAccess(RG, n);
   });
@@ -188,27 +181,27 @@ describe("managed disks, incremental snapshots and the disk data plane", () => {
     expect(props.contentLength).toBe(2 * GiB);
     await f.azure.compute.disks.revokeAccess(RG, "restored-copy");
 
-    const tooSmall = await failure(
+    const tooSmall = await refusal(
       f.azure.compute.disks.createOrUpdate(RG, "too-small", { location: LOC, diskSizeGB: 1, creationData: { createOption: "Copy", sourceResourceId: bigger.id! } }),
     );
     expect(tooSmall.code).toBe("InvalidParameter");
-    const wrongRegion = await failure(
+    const wrongRegion = await refusal(
       f.azure.compute.disks.createOrUpdate(RG, "elsewhere", { location: "westus", creationData: { createOption: "Copy", sourceResourceId: fromSnap.id! } }),
     );
     expect(wrongRegion.statusCode).toBe(400);
   });
 
   it("refuses SAS on a disk attached to a running VM, and resizes only unattached or deallocated disks, never shrinking", async () => {
-    const attached = await failure(f.azure.compute.disks.grantAccess(RG, "app-data", { access: "Read", durationInSeconds: 60 }));
+    const attached = await refusal(f.azure.compute.disks.grantAccess(RG, "app-data", { access: "Read", durationInSeconds: 60 }));
     expect(attached.statusCode).toBe(409);
     expect(attached.code).toBe("Conflict");
-    const resizeAttached = await failure(f.azure.compute.disks.update(RG, "app-data", { diskSizeGB: 2 }));
+    const resizeAttached = await refusal(f.azure.compute.disks.update(RG, "app-data", { diskSizeGB: 2 }));
     expect(resizeAttached.statusCode).toBe(409);
 
     const grown = await f.azure.compute.disks.update(RG, "restored", { diskSizeGB: 3 });
     expect(grown.diskSizeGB).toBe(3);
     expect(grown.diskSizeBytes).toBe(3 * GiB);
-    const shrink = await failure(f.azure.compute.disks.update(RG, "restored", { diskSizeGB: 2 }));
+    const shrink = await refusal(f.azure.compute.disks.update(RG, "restored", { diskSizeGB: 2 }));
     expect(shrink.statusCode).toBe(400);
   });
 
@@ -228,7 +221,7 @@ describe("managed disks, incremental snapshots and the disk data plane", () => {
     expect(after.incrementalSnapshotFamilyId).not.toBe(before.incrementalSnapshotFamilyId);
     const a = await grant("huge-1");
     const b = await grant("huge-2");
-    expect((await failure(f.azure.pageBlob(b).getPageRangesDiffForManagedDisks(0, GiB, a))).code).toBe("PreviousSnapshotOperationNotSupported");
+    expect((await refusal(f.azure.pageBlob(b).getPageRangesDiffForManagedDisks(0, GiB, a))).code).toBe("PreviousSnapshotOperationNotSupported");
     await f.azure.compute.snapshots.revokeAccess(RG, "huge-1");
     await f.azure.compute.snapshots.revokeAccess(RG, "huge-2");
     await f.azure.compute.snapshots.delete(RG, "huge-1");
@@ -262,9 +255,9 @@ describe("managed disks, incremental snapshots and the disk data plane", () => {
     await f.azure.compute.snapshots.revokeAccess("dr", "snap-1-dr");
     await f.azure.compute.snapshots.revokeAccess("dr", "snap-2-dr");
 
-    const sameRegion = await failure(copy("nope", (await f.azure.compute.snapshots.get("dr", "snap-2-dr")).id!));
+    const sameRegion = await refusal(copy("nope", (await f.azure.compute.snapshots.get("dr", "snap-2-dr")).id!));
     expect(sameRegion.statusCode).toBe(400);
-    const plainCopyAcross = await failure(
+    const plainCopyAcross = await refusal(
       f.azure.compute.snapshots.createOrUpdate("dr", "nope2", { location: "westus", incremental: true, creationData: { createOption: "Copy", sourceResourceId: src1 } }),
     );
     expect(plainCopyAcross.statusCode).toBe(400);
@@ -283,16 +276,16 @@ describe("managed disks, incremental snapshots and the disk data plane", () => {
     const data = pattern(7, 4 * 1024 * 1024);
     await blob.uploadPages(data, 0, data.length);
     await blob.uploadPages(pattern(8, 512), uploadSizeBytes - 512, 512);
-    expect((await failure(blob.uploadPages(pattern(9, 1000), 512, 1000))).statusCode).toBe(416);
+    expect((await refusal(blob.uploadPages(pattern(9, 1000), 512, 1000))).statusCode).toBe(416);
     const tooBig = pattern(10, 4 * 1024 * 1024 + 512);
-    expect((await failure(blob.uploadPages(tooBig, 0, tooBig.length))).statusCode).toBe(413);
+    expect((await refusal(blob.uploadPages(tooBig, 0, tooBig.length))).statusCode).toBe(413);
     expect((await blob.downloadToBuffer(0, data.length)).equals(data)).toBe(true);
     await f.azure.compute.disks.revokeAccess(RG, "upload");
     expect((await f.azure.compute.disks.get(RG, "upload")).diskState).toBe("Unattached");
-    const again = await failure(f.azure.compute.disks.grantAccess(RG, "upload", { access: "Write", durationInSeconds: 60 }));
+    const again = await refusal(f.azure.compute.disks.grantAccess(RG, "upload", { access: "Write", durationInSeconds: 60 }));
     expect(again.code).toBe("OperationNotAllowed");
     const read = (await f.azure.compute.disks.grantAccess(RG, "upload", { access: "Read", durationInSeconds: 60 })).accessSAS!;
-    expect((await failure(f.azure.pageBlob(read).uploadPages(pattern(1, 512), 0, 512))).statusCode).toBe(403);
+    expect((await refusal(f.azure.pageBlob(read).uploadPages(pattern(1, 512), 0, 512))).statusCode).toBe(403);
     await f.azure.compute.disks.revokeAccess(RG, "upload");
   });
 
@@ -301,7 +294,7 @@ describe("managed disks, incremental snapshots and the disk data plane", () => {
     for (let i = 0; i < 500; i++) {
       await f.azure.compute.snapshots.createOrUpdate(RG, `many-${i}`, { location: LOC, incremental: true, creationData: { createOption: "Copy", sourceResourceId: id } });
     }
-    const over = await failure(
+    const over = await refusal(
       f.azure.compute.snapshots.createOrUpdate(RG, "many-500", { location: LOC, incremental: true, creationData: { createOption: "Copy", sourceResourceId: id } }),
     );
     expect(over.code).toBe("OperationNotAllowed");

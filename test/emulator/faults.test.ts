@@ -3,18 +3,11 @@ import { request } from "node:https";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { startEmulator } from "../../emulator/index";
+import { refusal, thrownBy } from "../helpers/errors";
 import { pattern } from "../helpers/bytes";
 import { createEmptyDisk, createGroup } from "../helpers/azure-env";
 import { clientsFor, tempDir, useEmulator } from "../helpers/emulator";
 
-async function failure(p: Promise<unknown>): Promise<{ code?: string; statusCode?: number; message: string }> {
-  try {
-    await p;
-  } catch (e) {
-    return e as { code?: string; statusCode?: number; message: string };
-  }
-  throw new Error("expected the call to fail");
-}
 
 function admin(endpoint: string, ca: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
   return new Promise((resolve, reject) => {
@@ -58,7 +51,7 @@ describe("fault injection", () => {
 
   it("a client that does not retry sees the 429 and its code", async () => {
     f.emu.faults.add({ match: { operation: "Disks_Get" }, action: { kind: "throttle", retryAfterSeconds: 5 }, times: 1 });
-    const err = await failure(f.clients({ maxRetries: 0 }).compute.disks.get("east", "e1"));
+    const err = await refusal(f.clients({ maxRetries: 0 }).compute.disks.get("east", "e1"));
     expect(err.statusCode).toBe(429);
     expect(err.code).toBe("TooManyRequests");
   });
@@ -67,20 +60,20 @@ describe("fault injection", () => {
     f.emu.faults.add({ match: { operation: "Disks_Get", method: "GET" }, action: { kind: "error", status: 503 }, times: 1 });
     expect((await f.azure.compute.disks.get("east", "e1")).name).toBe("e1");
     f.emu.faults.add({ match: { operation: "Disks_Get" }, action: { kind: "error", status: 500, code: "InternalServerError" }, times: 1 });
-    const err = await failure(f.clients({ maxRetries: 0 }).compute.disks.get("east", "e1"));
+    const err = await refusal(f.clients({ maxRetries: 0 }).compute.disks.get("east", "e1"));
     expect(err.statusCode).toBe(500);
   });
 
   it("a long-running operation can end Failed; the resource is left Failed", async () => {
     f.emu.faults.add({ match: { operation: "Disks_CreateOrUpdate" }, action: { kind: "lroFail", code: "AllocationFailed", message: "no capacity" }, times: 1 });
-    const err = await failure(createEmptyDisk(f.azure, "east", "eastus", "doomed", 1));
+    const err = await thrownBy(createEmptyDisk(f.azure, "east", "eastus", "doomed", 1));
     expect(err.message).toMatch(/AllocationFailed|no capacity/);
     expect((await f.azure.compute.disks.get("east", "doomed")).provisioningState).toBe("Failed");
   });
 
   it("a failed grant issues no SAS", async () => {
     f.emu.faults.add({ match: { operation: "Disks_GrantAccess" }, action: { kind: "lroFail" }, times: 1 });
-    await failure(f.azure.compute.disks.grantAccess("east", "e1", { access: "Read", durationInSeconds: 60 }));
+    await thrownBy(f.azure.compute.disks.grantAccess("east", "e1", { access: "Read", durationInSeconds: 60 }));
     expect((await f.azure.compute.disks.get("east", "e1")).diskState).toBe("Unattached");
   });
 
@@ -88,7 +81,7 @@ describe("fault injection", () => {
     // Mid-body: the response stream breaks. The storage SDK reports that as an abort and does not
     // resume it, so callers (the sync daemon) retry the range themselves.
     const id = f.emu.faults.add({ match: { operation: "Blob_Download" }, action: { kind: "drop", afterBytes: 3 * C + 17 }, times: 1 });
-    const broken = await failure(f.azure.pageBlob(sas).downloadToBuffer(0, 4 * 1024 * 1024));
+    const broken = await thrownBy(f.azure.pageBlob(sas).downloadToBuffer(0, 4 * 1024 * 1024));
     expect(broken.message).toMatch(/abort|socket|closed|less data/i);
     expect(f.emu.faults.stats().find((s) => s.id === id)?.fired).toBe(1);
     const bytes = await f.azure.pageBlob(sas).downloadToBuffer(0, 4 * 1024 * 1024);
@@ -105,9 +98,9 @@ describe("fault injection", () => {
     const noRetry = f.clients({ maxRetries: 0 });
     f.emu.faults.setRegionOutage("East US", true);
     try {
-      const arm = await failure(noRetry.compute.disks.get("east", "e1"));
+      const arm = await refusal(noRetry.compute.disks.get("east", "e1"));
       expect(arm.statusCode).toBe(503);
-      const data = await failure(f.clients({ maxRetries: 0 }).pageBlob(sas).downloadToBuffer(0, 512));
+      const data = await thrownBy(f.clients({ maxRetries: 0 }).pageBlob(sas).downloadToBuffer(0, 512));
       expect(data.message).toMatch(/socket|ECONNRESET|hang up|closed/i);
       expect((await noRetry.compute.disks.get("west", "w1")).name).toBe("w1");
       expect((await noRetry.resources.resourceGroups.get("west")).location).toBe("westus");
@@ -128,9 +121,9 @@ describe("fault injection", () => {
     expect(added.status).toBe(201);
     const noRetry = f.clients({ maxRetries: 0 });
     expect((await noRetry.compute.disks.get("east", "e1")).name).toBe("e1");
-    expect((await failure(noRetry.compute.disks.get("west", "w1"))).statusCode).toBe(500);
+    expect((await refusal(noRetry.compute.disks.get("west", "w1"))).statusCode).toBe(500);
     expect((await admin(f.emu.endpoint, f.emu.caCertPem, "PUT", "/_emulator/regions/westus/outage")).json).toEqual({ regionOutages: ["westus"] });
-    expect((await failure(noRetry.compute.disks.get("west", "w1"))).statusCode).toBe(503);
+    expect((await refusal(noRetry.compute.disks.get("west", "w1"))).statusCode).toBe(503);
     await admin(f.emu.endpoint, f.emu.caCertPem, "DELETE", "/_emulator/regions/westus/outage");
     expect((await noRetry.compute.disks.get("west", "w1")).name).toBe("w1");
     const bad = await admin(f.emu.endpoint, f.emu.caCertPem, "POST", "/_emulator/faults", { action: { kind: "explode" } });
@@ -145,8 +138,8 @@ describe("fault injection", () => {
     try {
       const az = clientsFor(emu, { maxRetries: 0 });
       await az.resources.resourceGroups.createOrUpdate("g", { location: "westeurope" });
-      expect((await failure(az.resources.resourceGroups.get("g"))).statusCode).toBe(500);
-      expect((await failure(az.resources.resourceGroups.createOrUpdate("n", { location: "northeurope" }))).statusCode).toBe(503);
+      expect((await refusal(az.resources.resourceGroups.get("g"))).statusCode).toBe(500);
+      expect((await refusal(az.resources.resourceGroups.createOrUpdate("n", { location: "northeurope" }))).statusCode).toBe(503);
     } finally {
       await emu.close();
     }

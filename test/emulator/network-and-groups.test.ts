@@ -1,8 +1,8 @@
 import { existsSync } from "node:fs";
 import { request } from "node:https";
-import { isRestError } from "@azure/core-rest-pipeline";
 import { describe, expect, it } from "vitest";
 import { useEmulator } from "../helpers/emulator";
+import { expectRefused, refusal } from "../helpers/errors";
 
 const fixture = useEmulator();
 const LOCATION = "westeurope";
@@ -10,24 +10,6 @@ const LOCATION = "westeurope";
 let counter = 0;
 /** A unique name per call: every test works in its own resources. */
 const unique = (prefix: string) => `${prefix}-${++counter}`;
-
-/** Resolves to the RestError a call was refused with; fails the test when the call succeeds. */
-async function refusal(call: PromiseLike<unknown>): Promise<{ statusCode: number | undefined; code: string | undefined; message: string }> {
-  let thrown: unknown;
-  try {
-    await call;
-  } catch (e) {
-    thrown = e;
-  }
-  if (!isRestError(thrown)) throw new Error(`expected a RestError, got ${thrown === undefined ? "success" : String(thrown)}`);
-  return { statusCode: thrown.statusCode, code: thrown.code, message: thrown.message };
-}
-
-async function expectRefused(call: PromiseLike<unknown>, statusCode: number, code: string): Promise<string> {
-  const e = await refusal(call);
-  expect({ statusCode: e.statusCode, code: e.code }).toEqual({ statusCode, code });
-  return e.message;
-}
 
 async function newGroup(prefix = "rg", location = LOCATION): Promise<string> {
   const name = unique(prefix);

@@ -1,8 +1,9 @@
-import { closeSync, existsSync, lstatSync, openSync, readSync, statSync, writeSync } from "node:fs";
+import { existsSync, lstatSync, statSync } from "node:fs";
 import type { DataDisk, VirtualMachine } from "@azure/arm-compute";
-import { isRestError } from "@azure/core-rest-pipeline";
 import { describe, expect, it } from "vitest";
+import { readAt, writeAt } from "../helpers/bytes";
 import { useEmulator } from "../helpers/emulator";
+import { expectRefused } from "../helpers/errors";
 
 const fixture = useEmulator();
 const LOCATION = "westeurope";
@@ -12,19 +13,6 @@ const GiB = 1024 ** 3;
 let counter = 0;
 /** A unique name per call: every test works in its own resources. */
 const unique = (prefix: string) => `${prefix}-${++counter}`;
-
-/** Resolves to the RestError a call was refused with; fails the test when the call succeeds. */
-async function expectRefused(call: PromiseLike<unknown>, statusCode: number, code: string): Promise<string> {
-  let thrown: unknown;
-  try {
-    await call;
-  } catch (e) {
-    thrown = e;
-  }
-  if (!isRestError(thrown)) throw new Error(`expected a RestError, got ${thrown === undefined ? "success" : String(thrown)}`);
-  expect({ statusCode: thrown.statusCode, code: thrown.code }).toEqual({ statusCode, code });
-  return thrown.message;
-}
 
 /** A resource group with a vnet in each region used here. */
 async function newGroup(): Promise<string> {
@@ -110,26 +98,6 @@ async function diskNames(rg: string): Promise<string[]> {
   return names.sort();
 }
 
-function writeAt(path: string, offset: number, data: Buffer): void {
-  // r+ writes in place: the disk keeps its size (a plain writeFile would truncate it).
-  const fd = openSync(path, "r+");
-  try {
-    writeSync(fd, data, 0, data.length, offset);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function readAt(path: string, offset: number, length: number): Buffer {
-  const fd = openSync(path, "r");
-  try {
-    const buf = Buffer.alloc(length);
-    readSync(fd, buf, 0, length, offset);
-    return buf;
-  } finally {
-    closeSync(fd);
-  }
-}
 
 const device = (rg: string, vm: string, lun: number | "os") => fixture.emu.devicePath(rg, vm, lun);
 
