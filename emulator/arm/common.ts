@@ -1,7 +1,7 @@
 import { sendJson, type Ctx } from "../context";
 import type { Emulator } from "../emulator";
 import type { Router } from "../http/router";
-import { EmulatorError, resourceGroupNotFound } from "../errors";
+import { EmulatorError, resourceGroupNotFound, resourceNotFound } from "../errors";
 import type { OperationRecord, ResourceGroupRecord, ResourceRecord } from "../model";
 import { canonicalRegion } from "../regions";
 import { reqString } from "./input";
@@ -110,4 +110,27 @@ export function registerLists<K extends ResourceRecord["kind"]>(
     requireSubscription(ctx, p.subscriptionId!);
     answer(ctx, ctx.emu.state.list(spec.kind));
   });
+}
+
+/** Where a resource type lives: its provider, type segment, record kind and the path parameter naming it. */
+export interface ResourceKind<K extends ResourceRecord["kind"]> {
+  provider: string;
+  type: string;
+  kind: K;
+  nameParam: string;
+}
+
+/** The record a request path names, or undefined when there is none; touches its region when found. */
+export function findResource<K extends ResourceRecord["kind"]>(ctx: Ctx, p: Record<string, string>, rk: ResourceKind<K>): Extract<ResourceRecord, { kind: K }> | undefined {
+  const rg = requireResourceGroup(ctx, p.subscriptionId!, p.resourceGroupName!);
+  const r = ctx.emu.state.get(resourceId(ctx, rg.name, rk.provider, rk.type, p[rk.nameParam]!), rk.kind);
+  if (r) ctx.touchRegion(r.location);
+  return r;
+}
+
+/** The record a request path names, or Azure's `ResourceNotFound`. */
+export function requireResource<K extends ResourceRecord["kind"]>(ctx: Ctx, p: Record<string, string>, rk: ResourceKind<K>): Extract<ResourceRecord, { kind: K }> {
+  const r = findResource(ctx, p, rk);
+  if (!r) throw resourceNotFound(`${rk.provider}/${rk.type}`, p[rk.nameParam]!, p.resourceGroupName!);
+  return r;
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync, rmSync } from "node:fs";
 import { sendEmpty, sendJson, type Ctx } from "../context";
-import { EmulatorError, badRequest, conflict, notAllowed, resourceNotFound } from "../errors";
+import { EmulatorError, badRequest, conflict, notAllowed } from "../errors";
 import type { Router } from "../http/router";
 import type { DiskCreateOption, DiskRecord } from "../model";
 import type { Emulator } from "../emulator";
@@ -13,6 +13,7 @@ import {
   answerPut,
   COMPUTE,
   envelope,
+  findResource,
   nowIso,
   registerLists,
   parseId,
@@ -20,6 +21,8 @@ import {
   requireResourceGroup,
   requireSameLocation,
   resourceId,
+  requireResource,
+  type ResourceKind,
 } from "./common";
 import { get, invalid, missing, oneOf, optArray, optInteger, optString, optTags, reqString } from "./input";
 import { validateName } from "./names";
@@ -254,13 +257,8 @@ export function deleteDiskRecord(ctx: Ctx, disk: DiskRecord): void {
   ctx.mutated = true;
 }
 
-function requireDisk(ctx: Ctx, p: Record<string, string>): DiskRecord {
-  const rg = requireResourceGroup(ctx, p.subscriptionId!, p.resourceGroupName!);
-  const disk = ctx.emu.state.get(resourceId(ctx, rg.name, COMPUTE, "disks", p.diskName!), "disk");
-  if (!disk) throw resourceNotFound(TYPE, p.diskName!, p.resourceGroupName!);
-  ctx.touchRegion(disk.location);
-  return disk;
-}
+const DISKS: ResourceKind<"disk"> = { provider: COMPUTE, type: "disks", kind: "disk", nameParam: "diskName" };
+const requireDisk = (ctx: Ctx, p: Record<string, string>) => requireResource(ctx, p, DISKS);
 
 export function registerDisks(router: Router<Ctx>): void {
   router.add("PUT", DISK, "Disks_CreateOrUpdate", async (ctx, p) => {
@@ -299,10 +297,8 @@ export function registerDisks(router: Router<Ctx>): void {
   });
 
   router.add("DELETE", DISK, "Disks_Delete", (ctx, p) => {
-    const rg = requireResourceGroup(ctx, p.subscriptionId!, p.resourceGroupName!);
-    const disk = ctx.emu.state.get(resourceId(ctx, rg.name, COMPUTE, "disks", p.diskName!), "disk");
+    const disk = findResource(ctx, p, DISKS);
     if (!disk) return sendEmpty(ctx, 204);
-    ctx.touchRegion(disk.location);
     if (disk.managedBy.length) {
       throw notAllowed(`Disk ${disk.name} is attached to VM ${disk.managedBy[0]}. Detach it before deleting it.`);
     }

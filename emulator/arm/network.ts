@@ -8,6 +8,7 @@ import {
   answerAccepted,
   answerPut,
   envelope,
+  findResource,
   listBody,
   NETWORK,
   registerLists,
@@ -15,6 +16,8 @@ import {
   requireResourceGroup,
   requireSameLocation,
   resourceId,
+  requireResource,
+  type ResourceKind,
 } from "./common";
 import { invalid, missing, oneOf, optArray, optBoolean, optString, optTags, reqString, type Json } from "./input";
 import { contains, formatIp, overlaps, parseCidr, parseIp, usable, type Cidr } from "./ipv4";
@@ -233,13 +236,9 @@ function readIpConfigurations(ctx: Ctx, body: unknown, nic: { id: string; locati
   return configs;
 }
 
-function require<K extends "vnet" | "nsg" | "nic">(ctx: Ctx, p: Record<string, string>, kind: K, type: string, nameParam: string) {
-  const rg = requireResourceGroup(ctx, p.subscriptionId!, p.resourceGroupName!);
-  const r = ctx.emu.state.get(resourceId(ctx, rg.name, NETWORK, type, p[nameParam]!), kind) as (VnetRecord | NsgRecord | NicRecord) & { kind: K } | undefined;
-  if (!r) throw resourceNotFound(`Microsoft.Network/${type}`, p[nameParam]!, p.resourceGroupName!);
-  ctx.touchRegion(r.location);
-  return r as Extract<VnetRecord | NsgRecord | NicRecord, { kind: K }>;
-}
+const VNETS: ResourceKind<"vnet"> = { provider: NETWORK, type: "virtualNetworks", kind: "vnet", nameParam: "vnetName" };
+const NSGS: ResourceKind<"nsg"> = { provider: NETWORK, type: "networkSecurityGroups", kind: "nsg", nameParam: "nsgName" };
+const NICS: ResourceKind<"nic"> = { provider: NETWORK, type: "networkInterfaces", kind: "nic", nameParam: "nicName" };
 
 function startNetworkOp(ctx: Ctx, location: string, resourceIdValue?: string) {
   return ctx.emu.startOperation(ctx, {
@@ -282,12 +281,10 @@ export function registerNetwork(router: Router<Ctx>): void {
     ctx.emu.state.put(vnet);
     answerPut(ctx, startNetworkOp(ctx, location, id), !existing, serializeVnet(ctx.emu, vnet));
   });
-  router.add("GET", VNET, "VirtualNetworks_Get", (ctx, p) => sendJson(ctx, 200, serializeVnet(ctx.emu, require(ctx, p, "vnet", "virtualNetworks", "vnetName"))));
+  router.add("GET", VNET, "VirtualNetworks_Get", (ctx, p) => sendJson(ctx, 200, serializeVnet(ctx.emu, requireResource(ctx, p, VNETS))));
   router.add("DELETE", VNET, "VirtualNetworks_Delete", (ctx, p) => {
-    const rg = requireResourceGroup(ctx, p.subscriptionId!, p.resourceGroupName!);
-    const vnet = ctx.emu.state.get(resourceId(ctx, rg.name, NETWORK, "virtualNetworks", p.vnetName!), "vnet");
+    const vnet = findResource(ctx, p, VNETS);
     if (!vnet) return sendEmpty(ctx, 204);
-    ctx.touchRegion(vnet.location);
     checkSubnetChanges(ctx, vnet, []);
     ctx.emu.state.delete(vnet.id);
     ctx.mutated = true;
@@ -297,7 +294,7 @@ export function registerNetwork(router: Router<Ctx>): void {
 
   // Subnets as child resources.
   router.add("PUT", SUBNET, "Subnets_CreateOrUpdate", (ctx, p) => {
-    const vnet = require(ctx, p, "vnet", "virtualNetworks", "vnetName");
+    const vnet = requireResource(ctx, p, VNETS);
     validateName("network", p.subnetName!);
     const addressPrefix = reqString(ctx.body, "properties.addressPrefix");
     const nsg = requireNsgRef(ctx, optString(ctx.body, "properties.networkSecurityGroup.id"), vnet.location);
@@ -311,13 +308,13 @@ export function registerNetwork(router: Router<Ctx>): void {
     answerPut(ctx, startNetworkOp(ctx, vnet.location), !existing, serializeSubnet(ctx.emu, vnet, subnet));
   });
   router.add("GET", SUBNET, "Subnets_Get", (ctx, p) => {
-    const vnet = require(ctx, p, "vnet", "virtualNetworks", "vnetName");
+    const vnet = requireResource(ctx, p, VNETS);
     const s = vnet.subnets.find((x) => x.name.toLowerCase() === p.subnetName!.toLowerCase());
     if (!s) throw resourceNotFound("Microsoft.Network/virtualNetworks/subnets", `${vnet.name}/${p.subnetName}`, p.resourceGroupName!);
     sendJson(ctx, 200, serializeSubnet(ctx.emu, vnet, s));
   });
   router.add("DELETE", SUBNET, "Subnets_Delete", (ctx, p) => {
-    const vnet = require(ctx, p, "vnet", "virtualNetworks", "vnetName");
+    const vnet = requireResource(ctx, p, VNETS);
     const next = vnet.subnets.filter((s) => s.name.toLowerCase() !== p.subnetName!.toLowerCase());
     if (next.length === vnet.subnets.length) return sendEmpty(ctx, 204);
     checkSubnetChanges(ctx, vnet, next);
@@ -326,7 +323,7 @@ export function registerNetwork(router: Router<Ctx>): void {
     answerAccepted(ctx, startNetworkOp(ctx, vnet.location));
   });
   router.add("GET", `${VNET}/subnets`, "Subnets_List", (ctx, p) => {
-    const vnet = require(ctx, p, "vnet", "virtualNetworks", "vnetName");
+    const vnet = requireResource(ctx, p, VNETS);
     sendJson(ctx, 200, listBody(vnet.subnets.map((s) => serializeSubnet(ctx.emu, vnet, s))));
   });
 
@@ -358,12 +355,10 @@ export function registerNetwork(router: Router<Ctx>): void {
     ctx.emu.state.put(nsg);
     answerPut(ctx, startNetworkOp(ctx, location, id), !existing, serializeNsg(ctx.emu, nsg));
   });
-  router.add("GET", NSG, "NetworkSecurityGroups_Get", (ctx, p) => sendJson(ctx, 200, serializeNsg(ctx.emu, require(ctx, p, "nsg", "networkSecurityGroups", "nsgName"))));
+  router.add("GET", NSG, "NetworkSecurityGroups_Get", (ctx, p) => sendJson(ctx, 200, serializeNsg(ctx.emu, requireResource(ctx, p, NSGS))));
   router.add("DELETE", NSG, "NetworkSecurityGroups_Delete", (ctx, p) => {
-    const rg = requireResourceGroup(ctx, p.subscriptionId!, p.resourceGroupName!);
-    const nsg = ctx.emu.state.get(resourceId(ctx, rg.name, NETWORK, "networkSecurityGroups", p.nsgName!), "nsg");
+    const nsg = findResource(ctx, p, NSGS);
     if (!nsg) return sendEmpty(ctx, 204);
-    ctx.touchRegion(nsg.location);
     const used = serializeNsg(ctx.emu, nsg).properties;
     if (used.subnets || used.networkInterfaces) {
       throw badRequest("InUseNetworkSecurityGroupCannotBeDeleted", `Network security group ${nsg.id} cannot be deleted because it is in use by ${(used.subnets ?? used.networkInterfaces)![0]!.id}.`);
@@ -402,12 +397,10 @@ export function registerNetwork(router: Router<Ctx>): void {
     ctx.emu.state.put(nic);
     answerPut(ctx, startNetworkOp(ctx, location, id), !existing, serializeNic(nic));
   });
-  router.add("GET", NIC, "NetworkInterfaces_Get", (ctx, p) => sendJson(ctx, 200, serializeNic(require(ctx, p, "nic", "networkInterfaces", "nicName"))));
+  router.add("GET", NIC, "NetworkInterfaces_Get", (ctx, p) => sendJson(ctx, 200, serializeNic(requireResource(ctx, p, NICS))));
   router.add("DELETE", NIC, "NetworkInterfaces_Delete", (ctx, p) => {
-    const rg = requireResourceGroup(ctx, p.subscriptionId!, p.resourceGroupName!);
-    const nic = ctx.emu.state.get(resourceId(ctx, rg.name, NETWORK, "networkInterfaces", p.nicName!), "nic");
+    const nic = findResource(ctx, p, NICS);
     if (!nic) return sendEmpty(ctx, 204);
-    ctx.touchRegion(nic.location);
     if (nic.virtualMachineId) {
       throw badRequest("NicInUse", `Network Interface ${nic.id} is used by existing resource ${nic.virtualMachineId}. In order to delete the network interface, you must first delete the resource or detach the network interface from it.`);
     }

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { sendEmpty, sendJson, type Ctx } from "../context";
-import { EmulatorError, badRequest, notAllowed, resourceNotFound } from "../errors";
+import { EmulatorError, badRequest, notAllowed } from "../errors";
 import type { Emulator } from "../emulator";
 import type { Router } from "../http/router";
 import type { DiskRecord, SnapshotRecord } from "../model";
@@ -12,12 +12,15 @@ import {
   answerPut,
   COMPUTE,
   envelope,
+  findResource,
   nowIso,
   registerLists,
   requireLocation,
   requireResourceGroup,
   requireSameLocation,
   resourceId,
+  requireResource,
+  type ResourceKind,
 } from "./common";
 import { GiB } from "./disks";
 import { get, invalid, missing, oneOf, optBoolean, optString, optTags, reqString } from "./input";
@@ -262,13 +265,8 @@ export function deleteSnapshotRecord(ctx: Ctx, s: SnapshotRecord): void {
   ctx.mutated = true;
 }
 
-function requireSnapshot(ctx: Ctx, p: Record<string, string>): SnapshotRecord {
-  const rg = requireResourceGroup(ctx, p.subscriptionId!, p.resourceGroupName!);
-  const s = ctx.emu.state.get(resourceId(ctx, rg.name, COMPUTE, "snapshots", p.snapshotName!), "snapshot");
-  if (!s) throw resourceNotFound(TYPE, p.snapshotName!, p.resourceGroupName!);
-  ctx.touchRegion(s.location);
-  return s;
-}
+const SNAPSHOTS: ResourceKind<"snapshot"> = { provider: COMPUTE, type: "snapshots", kind: "snapshot", nameParam: "snapshotName" };
+const requireSnapshot = (ctx: Ctx, p: Record<string, string>) => requireResource(ctx, p, SNAPSHOTS);
 
 function updateSnapshot(ctx: Ctx, s: SnapshotRecord, patch: boolean): void {
   const incremental = optBoolean(ctx.body, "properties.incremental");
@@ -311,10 +309,8 @@ export function registerSnapshots(router: Router<Ctx>): void {
   router.add("GET", SNAPSHOT, "Snapshots_Get", (ctx, p) => sendJson(ctx, 200, serializeSnapshot(ctx.emu, requireSnapshot(ctx, p))));
 
   router.add("DELETE", SNAPSHOT, "Snapshots_Delete", (ctx, p) => {
-    const rg = requireResourceGroup(ctx, p.subscriptionId!, p.resourceGroupName!);
-    const s = ctx.emu.state.get(resourceId(ctx, rg.name, COMPUTE, "snapshots", p.snapshotName!), "snapshot");
+    const s = findResource(ctx, p, SNAPSHOTS);
     if (!s) return sendEmpty(ctx, 204);
-    ctx.touchRegion(s.location);
     if (ctx.emu.state.activeGrants(s.id, ctx.emu.now()).length) {
       throw notAllowed(`Snapshot ${s.name} has an active SAS. Revoke access before deleting it.`);
     }

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { sendEmpty, sendJson, type Ctx } from "../context";
-import { EmulatorError, conflict, invalidParameter, notAllowed, resourceNotFound } from "../errors";
+import { EmulatorError, conflict, invalidParameter, notAllowed } from "../errors";
 import { transitional, type Emulator } from "../emulator";
 import type { Router } from "../http/router";
 import { operationDurationInMs } from "../latency";
@@ -11,12 +11,15 @@ import {
   answerPut,
   COMPUTE,
   envelope,
+  findResource,
   nowIso,
   registerLists,
   requireLocation,
   requireResourceGroup,
   requireSameLocation,
   resourceId,
+  requireResource,
+  type ResourceKind,
 } from "./common";
 import { diskSizeGB, GiB, deleteDiskRecord } from "./disks";
 import { get, invalid, missing, oneOf, optArray, optBoolean, optInteger, optObject, optString, optTags, reqString, type Json } from "./input";
@@ -494,13 +497,8 @@ export function deleteVmRecord(ctx: Ctx, vm: VmRecord, options: { forceDeleteDis
   ctx.mutated = true;
 }
 
-function requireVm(ctx: Ctx, p: Record<string, string>): VmRecord {
-  const rg = requireResourceGroup(ctx, p.subscriptionId!, p.resourceGroupName!);
-  const vm = ctx.emu.state.get(resourceId(ctx, rg.name, COMPUTE, "virtualMachines", p.vmName!), "vm");
-  if (!vm) throw resourceNotFound(TYPE, p.vmName!, p.resourceGroupName!);
-  ctx.touchRegion(vm.location);
-  return vm;
-}
+const VMS: ResourceKind<"vm"> = { provider: COMPUTE, type: "virtualMachines", kind: "vm", nameParam: "vmName" };
+const requireVm = (ctx: Ctx, p: Record<string, string>) => requireResource(ctx, p, VMS);
 
 const BUSY: ReadonlySet<PowerState> = new Set<PowerState>(["starting", "stopping", "deallocating"]);
 
@@ -579,10 +577,8 @@ export function registerVms(router: Router<Ctx>): void {
   });
 
   router.add("DELETE", VM, "VirtualMachines_Delete", (ctx, p) => {
-    const rg = requireResourceGroup(ctx, p.subscriptionId!, p.resourceGroupName!);
-    const vm = ctx.emu.state.get(resourceId(ctx, rg.name, COMPUTE, "virtualMachines", p.vmName!), "vm");
+    const vm = findResource(ctx, p, VMS);
     if (!vm) return sendEmpty(ctx, 204);
-    ctx.touchRegion(vm.location);
     deleteVmRecord(ctx, vm, { forceDeleteDisks: false });
     answerAccepted(ctx, ctx.emu.startOperation(ctx, { provider: COMPUTE, location: vm.location, completion: { kind: "none" } }));
   });
