@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { normalizeResourceId } from "../azure/resource-id";
 import { isoDateTime } from "./fields";
-import { diskId } from "./ids";
+import { diskId, virtualMachineId } from "./ids";
+import { resourceGroupName } from "./fields";
 import { RecoveryPointSchema } from "./recovery-point";
 import { evenWithFieldIssues } from "./refine";
 
@@ -59,6 +60,24 @@ export const SourceSchema = z
     lastError: SourceErrorSchema.optional(),
     /** When this record last changed (ISO 8601). */
     updatedAt: isoDateTime,
+    /** ARM id of the sync appliance VM whose daemon keeps this source in sync. */
+    applianceId: virtualMachineId,
+    /** Size of the source disk in bytes when it was enabled; the staging disk is at least this large. */
+    sourceSizeBytes: z.int().min(1),
+    /** Resource group (in the source's subscription and region) that holds ferry's snapshots. Default: the source disk's group. */
+    snapshotResourceGroup: resourceGroupName.optional(),
+    /** Set by a runbook to stop syncing at the next apply boundary (attach-as-is failover). */
+    paused: z.boolean().default(false),
+    /** Set by a runbook to ask for a sync cycle now instead of at the next interval (ISO 8601). */
+    syncRequestedAt: isoDateTime.optional(),
+    /** What `applying` is: a full copy of the snapshot's data (backfill) or the diff from `applied`. */
+    applyingMode: z.enum(["full", "delta"]).optional(),
+    /** The daemon instance that may write this source's staging disk, until when (ISO 8601). */
+    lease: z.strictObject({ owner: z.string().min(1), until: isoDateTime }).optional(),
+    /** Sync cycles that failed in a row (reset by a success). */
+    consecutiveFailures: z.int().min(0).default(0),
+    /** When the staging disk was last hashed against its applied snapshot and matched (ISO 8601). */
+    lastVerifiedAt: isoDateTime.optional(),
   })
   .superRefine(
     (source, ctx) => {

@@ -34,6 +34,8 @@ export function validSource(): Json {
     bytesCopied: 1024,
     lagInMs: 120_000,
     updatedAt: "2025-03-01T10:02:00.123Z",
+    applianceId: vmIdOf("ferry-appliance", "dr-rg"),
+    sourceSizeBytes: 32 * 1024 ** 3,
   };
 }
 
