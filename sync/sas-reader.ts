@@ -1,0 +1,86 @@
+import type { PageBlobClient } from "@azure/storage-blob";
+import { withRetry, type WithRetryOptions } from "../core/retry";
+import type { RangeSource } from "./apply";
+import type { Range } from "./ranges";
+
+export interface SasRangeSourceOptions {
+  /** A page-blob client for a SAS URL (`AzureClients.pageBlob`). */
+  pageBlob: (sasUrl: string) => PageBlobClient;
+  /** The SAS URL to read through now. */
+  sasUrl: () => Promise<string>;
+  /** Grants a new SAS after the current one was refused (expired or revoked); returns it. */
+  regrant: () => Promise<string>;
+  /** Retries of a read whose connection broke mid-body. Default: the shared policy's defaults. */
+  retry?: WithRetryOptions;
+}
+
+/**
+ * Reads recovery-point ranges through a SAS URL with ranged GETs. The storage SDK retries what
+ * fails before an answer; a connection that breaks mid-body it reports as an abort and does not
+ * resume, so those reads are retried here with the shared policy. A refused SAS is granted anew once
+ * per attempt.
+ */
+export function sasRangeSource(options: SasRangeSourceOptions): RangeSource {
+  const clients = new Map<string, PageBlobClient>();
+  const client = (url: string) => {
+    let c = clients.get(url);
+    if (!c) {
+      clients.clear();
+      c = options.pageBlob(url);
+      clients.set(url, c);
+    }
+    return c;
+  };
+  const readOnce = async (url: string, range: Range, abortSignal?: AbortSignal) => {
+    const count = range.end - range.start;
+    const response = await client(url).download(range.start, count, { abortSignal, maxRetryRequests: 0 });
+    return collect(response.readableStreamBody, count, abortSignal);
+  };
+  return {
+    read(range, abortSignal) {
+      return withRetry(
+        async () => {
+          const url = await options.sasUrl();
+          try {
+            return await readOnce(url, range, abortSignal);
+          } catch (e) {
+            if (statusOf(e) !== 403) throw e;
+            return readOnce(await options.regrant(), range, abortSignal);
+          }
+        },
+        { ...options.retry, ...(abortSignal ? { abortSignal } : {}) },
+      );
+    },
+  };
+}
+
+function statusOf(e: unknown): number | undefined {
+  const s = (e as { statusCode?: unknown } | null)?.statusCode;
+  return typeof s === "number" ? s : undefined;
+}
+
+/** A broken response stream, told apart from a caller's abort so that the retry policy retries it. */
+function connectionDropped(cause: unknown): Error {
+  return Object.assign(new Error(`the connection dropped while reading: ${(cause as Error)?.message ?? String(cause)}`), {
+    code: "ECONNRESET",
+    cause,
+  });
+}
+
+async function collect(stream: NodeJS.ReadableStream | undefined, count: number, abortSignal?: AbortSignal): Promise<Buffer> {
+  if (!stream) throw new Error("the data plane answered without a body");
+  const out = Buffer.allocUnsafe(count);
+  let filled = 0;
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      if (filled + chunk.length > count) throw new Error(`the data plane sent more than the ${count} bytes asked for`);
+      chunk.copy(out, filled);
+      filled += chunk.length;
+    }
+  } catch (e) {
+    if (abortSignal?.aborted) throw abortSignal.reason;
+    throw connectionDropped(e);
+  }
+  if (filled !== count) throw connectionDropped(new Error(`got ${filled} of ${count} bytes`));
+  return out;
+}

@@ -1,0 +1,44 @@
+import type { RangeSource } from "./apply";
+import { intersect, type Range } from "./ranges";
+
+export interface VerifyInput {
+  device: { read(offset: number, length: number): Promise<Buffer> };
+  /** Reads the recovery point's bytes. */
+  source: RangeSource;
+  /** Where the recovery point holds data; everything else must read as zeros. */
+  dataRanges: Range[];
+  /** Bytes of the recovery point (the device may be larger; beyond this it is not compared). */
+  sizeBytes: number;
+  /** Bytes compared per step. Default 4 MiB. */
+  chunkBytes?: number;
+  abortSignal?: AbortSignal;
+}
+
+export type VerifyResult = { ok: true; bytesCompared: number } | { ok: false; firstDifferenceAt: number; bytesCompared: number };
+
+/**
+ * Compares a staging device with a recovery point, chunk by chunk: the recovery point's data
+ * ranges read through its SAS, zeros elsewhere. Stops at the first difference and gives its
+ * absolute byte offset. Memory: two chunks.
+ */
+export async function verifyDevice(input: VerifyInput): Promise<VerifyResult> {
+  const chunk = input.chunkBytes ?? 4 * 1024 * 1024;
+  let compared = 0;
+  for (let pos = 0; pos < input.sizeBytes; pos += chunk) {
+    input.abortSignal?.throwIfAborted();
+    const len = Math.min(chunk, input.sizeBytes - pos);
+    const expected = Buffer.alloc(len);
+    for (const r of intersect(input.dataRanges, [{ start: pos, end: pos + len }])) {
+      const bytes = await input.source.read(r, input.abortSignal);
+      bytes.copy(expected, r.start - pos);
+    }
+    const actual = await input.device.read(pos, len);
+    if (!actual.equals(expected)) {
+      let i = 0;
+      while (i < len && actual[i] === expected[i]) i++;
+      return { ok: false, firstDifferenceAt: pos + i, bytesCompared: compared + i };
+    }
+    compared += len;
+  }
+  return { ok: true, bytesCompared: compared };
+}
