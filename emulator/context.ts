@@ -28,6 +28,8 @@ export interface Ctx {
   lroFault?: { code: string; message: string };
   /** Set when a fault rule drops the connection part-way through the response body. */
   dropAfterBytes?: number;
+  /** Set when a fault rule delays the answer, in milliseconds. */
+  delayInMs?: number;
   /** Whether the request changed state (then it is saved). */
   mutated: boolean;
   /** Declares that the request touches a region: fails when it is down, applies region-scoped faults. */

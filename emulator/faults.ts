@@ -9,7 +9,9 @@ export type FaultAction =
   /** The long-running operation starts, then ends `Failed` with this error. */
   | { kind: "lroFail"; code?: string; message?: string }
   /** The connection is destroyed after `afterBytes` bytes of the response body (0: before any answer). */
-  | { kind: "drop"; afterBytes?: number };
+  | { kind: "drop"; afterBytes?: number }
+  /** The answer comes `ms` milliseconds late (a slow region or a saturated disk). */
+  | { kind: "delay"; ms: number };
 
 export interface FaultMatch {
   /** Azure operation ids, e.g. `Disks_GrantAccess`, `VirtualMachines_CreateOrUpdate`, `Blob_Download`. */
@@ -141,9 +143,12 @@ export function normalizeRegion(region: string): string {
 }
 
 function validateRule(rule: FaultRule): void {
-  const kinds = ["throttle", "error", "lroFail", "drop"];
+  const kinds = ["throttle", "error", "lroFail", "drop", "delay"];
   if (!rule || typeof rule !== "object" || !rule.action || !kinds.includes(rule.action.kind)) {
     throw new Error(`A fault rule needs an action whose kind is one of ${kinds.join(", ")}; got ${JSON.stringify(rule)}.`);
+  }
+  if (rule.action.kind === "delay" && !(rule.action.ms >= 0)) {
+    throw new Error(`A delay fault needs ms ≥ 0; got ${JSON.stringify(rule.action.ms)}.`);
   }
   if (rule.action.kind === "error" && !(rule.action.status >= 400 && rule.action.status <= 599)) {
     throw new Error(`An error fault needs a status between 400 and 599; got ${JSON.stringify(rule.action.status)}.`);

@@ -81,6 +81,9 @@ function sendError(ctx: Ctx, e: EmulatorError): void {
 /** Turns a fault action into an answer, or records it on the context for the handler. Returns true when answered. */
 function applyFault(ctx: Ctx, action: FaultAction): boolean {
   switch (action.kind) {
+    case "delay":
+      ctx.delayInMs = (ctx.delayInMs ?? 0) + action.ms;
+      return false;
     case "throttle":
       sendError(ctx, new EmulatorError(429, action.code ?? "TooManyRequests", "The request is being throttled (injected fault).", faultHeaders(action)));
       return true;
@@ -185,6 +188,7 @@ export class EmulatorServer {
       if (latency > 0) await sleep(latency);
       const action = emu.faults.check({ operationId, method: req.method ?? "GET", path: url.pathname, plane });
       if (action && applyFault(ctx, action)) return;
+      if (ctx.delayInMs) await sleep(ctx.delayInMs);
       if (plane === "arm") {
         const raw = await readBody(req, MAX_JSON_BODY);
         if (raw.length) {

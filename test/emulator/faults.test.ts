@@ -94,6 +94,16 @@ describe("fault injection", () => {
     expect(dropped).toEqual([0, 200]);
   });
 
+  it("delays answers as told, without holding up other requests", async () => {
+    f.emu.faults.add({ match: { operation: "Disks_Get", pathIncludes: "/disks/e1" }, action: { kind: "delay", ms: 300 }, times: 1 });
+    const order: string[] = [];
+    const slow = f.azure.compute.disks.get("east", "e1").then(() => order.push("delayed"));
+    await new Promise((r) => setTimeout(r, 20));
+    const fast = f.azure.compute.disks.get("west", "w1").then(() => order.push("other"));
+    await Promise.all([slow, fast]);
+    expect(order).toEqual(["other", "delayed"]);
+  });
+
   it("a region outage fails control- and data-plane calls to that region only", async () => {
     const noRetry = f.clients({ maxRetries: 0 });
     f.emu.faults.setRegionOutage("East US", true);
