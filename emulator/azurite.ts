@@ -126,7 +126,9 @@ function startOnce(main: string, port: number, options: StartAzuriteOptions): Pr
     // this Azurite knows would fail every request.
     "--skipApiVersionCheck",
   ];
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: process.env });
+  // The parent's NODE_OPTIONS (--inspect, a test runner's loaders) are not Azurite's business.
+  const { NODE_OPTIONS: _parentNodeOptions, ...env } = process.env;
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env });
   const output = { stdout: "", stderr: "" };
   const keep = (which: "stdout" | "stderr") => (chunk: Buffer) => {
     output[which] = (output[which] + chunk.toString("utf8")).slice(-keptOutputChars);

@@ -1,0 +1,103 @@
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { z } from "zod";
+import { UserError } from "../core/errors";
+import { virtualMachineId } from "../core/schemas/ids";
+import { parseWith } from "../core/validate";
+
+/**
+ * Azure allows 7 incremental snapshots per disk per 5 minutes: one every 300/7 ≈ 43 s at most.
+ * A shorter interval cannot be sustained, so the config refuses it.
+ */
+export const MIN_SYNC_INTERVAL_SECONDS = 43;
+
+const credential = z.discriminatedUnion("kind", [
+  /** The appliance's managed identity (the default on Azure). */
+  z.strictObject({ kind: z.literal("managedIdentity"), clientId: z.string().optional() }),
+  /** The DefaultAzureCredential chain (workstations). */
+  z.strictObject({ kind: z.literal("default"), clientId: z.string().optional(), tenantId: z.string().optional() }),
+  /** Workload identity federation. */
+  z.strictObject({ kind: z.literal("workloadIdentity"), clientId: z.string().optional(), tenantId: z.string().optional() }),
+  /** Any bearer token: the local emulator only. */
+  z.strictObject({ kind: z.literal("emulator") }),
+]);
+
+const stateStore = z.discriminatedUnion("kind", [
+  /** Azure Table storage signed in with the same identity as ARM (no keys on the appliance). */
+  z.strictObject({ kind: z.literal("identity"), url: z.url(), tableName: z.string().regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, "is not a table name. Use 3-63 letters and digits, starting with a letter") }),
+  /** A connection string read from this environment variable (Azurite locally). Never the string itself in the file. */
+  z.strictObject({
+    kind: z.literal("connectionStringEnv"),
+    variable: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "is not an environment variable name"),
+    tableName: z.string().regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, "is not a table name. Use 3-63 letters and digits, starting with a letter"),
+  }),
+]);
+
+export const SyncConfigSchema = z.strictObject({
+  /** This daemon instance: the owner of the leases it takes. Default: the host name. */
+  instanceId: z.string().min(1).default(() => hostname()),
+  /** The appliance VM this daemon runs on; it syncs the sources whose `applianceId` is this. */
+  applianceId: virtualMachineId,
+  /** Folder where the staging disks appear by LUN. Default the Azure VM's `/dev/disk/azure/scsi1`. */
+  deviceDir: z.string().min(1).default("/dev/disk/azure/scsi1"),
+  azure: z.strictObject({
+    subscriptionId: z.guid(),
+    /** Resource Manager endpoint. Default public Azure. */
+    armEndpoint: z.url().optional(),
+    /** A CA certificate (PEM file) to trust, for the local emulator. */
+    caCertPath: z.string().optional(),
+    credential: credential.default({ kind: "managedIdentity" }),
+    /** Polling interval of long-running operations, in milliseconds. Default 2000. */
+    pollIntervalInMs: z.int().min(1).default(2000),
+  }),
+  stateStore,
+  sync: z
+    .strictObject({
+      /** Seconds between two syncs of a source. Default 60; at least 43 (Azure's snapshot limit). */
+      intervalInSeconds: z.number().min(MIN_SYNC_INTERVAL_SECONDS, `is below Azure's limit of 7 incremental snapshots per disk per 5 minutes. Use ${MIN_SYNC_INTERVAL_SECONDS} or more`).default(60),
+      /** Hours between two scheduled verifications of a healthy source. Default 24; 0 turns them off. */
+      verifyIntervalInHours: z.number().min(0).default(24),
+      /** Sources synced at the same time. Default 4. */
+      maxParallelSources: z.int().min(1).max(64).default(4),
+      /** Bytes in flight across all sources, in MiB: the daemon's memory bound. Default 64. */
+      maxInFlightMiB: z.int().min(4).max(4096).default(64),
+      /** Largest single read, in MiB. Default 4. */
+      readSizeMiB: z.int().min(1).max(64).default(4),
+      /** Reads in flight per source. Default 8. */
+      readConcurrency: z.int().min(1).max(64).default(8),
+      /** Lifetime of a read SAS, in seconds. Default 3600. */
+      sasDurationInSeconds: z.int().min(60).default(3600),
+      /** Window of one page-range query, in GiB. Default 4. */
+      diffSegmentGiB: z.number().positive().default(4),
+      /** Lease on a source, in seconds; renewed while syncing. Default 120. */
+      leaseSeconds: z.int().min(5).default(120),
+      /** How often the daemon looks for due sources and new rows, in seconds. Default 5. */
+      tickSeconds: z.number().positive().default(5),
+    })
+    .prefault({}),
+  metrics: z
+    .strictObject({
+      /** Interface for /healthz and /metrics. Default loopback only. */
+      host: z.string().default("127.0.0.1"),
+      /** Port; 0 picks a free one. Default 9464. */
+      port: z.int().min(0).max(65535).default(9464),
+      enabled: z.boolean().default(true),
+    })
+    .prefault({}),
+  /** Seconds SIGTERM waits for copies to stop at a checkpoint before the daemon exits. Default 30. */
+  shutdownTimeoutInSeconds: z.number().positive().default(30),
+  logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+export type SyncConfig = z.output<typeof SyncConfigSchema>;
+
+/** Reads and validates a config file; every problem is reported with its path and fix. */
+export function loadSyncConfig(path: string): SyncConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw new UserError(`Cannot read the sync config ${path}: ${(e as Error).message}. It must be a JSON file (see sync/README.md).`, { code: "InvalidConfig", cause: e });
+  }
+  return parseWith(SyncConfigSchema, raw, { what: `sync config ${path}` });
+}

@@ -1,0 +1,364 @@
+import type { PageBlobClient } from "@azure/storage-blob";
+import type { Logger } from "pino";
+import { FerryError, isFerryError, isUserError } from "../core/errors";
+import type { RecoveryPoint } from "../core/schemas/recovery-point";
+import type { Source, SourceError } from "../core/schemas/source";
+import { applyPlan, type ApplyResult } from "./apply";
+import type { ByteBudget } from "./budget";
+import { changedRanges, validRanges } from "./page-ranges";
+import { complement, type Range } from "./ranges";
+import { Row } from "./row";
+import { sasRangeSource } from "./sas-reader";
+import type { SnapshotService } from "./snapshots";
+import type { SourceStore, StoredSource } from "./store";
+import { verifyDevice } from "./verify";
+
+/** A staging device as the cycle uses it (see sync/device.ts). */
+export interface StagingDevice {
+  sizeBytes: number;
+  read(offset: number, length: number): Promise<Buffer>;
+  write(offset: number, data: Buffer): Promise<void>;
+  zero(ranges: Range[]): Promise<void>;
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface SyncContext {
+  store: SourceStore;
+  snapshots: SnapshotService;
+  pageBlob: (sasUrl: string) => PageBlobClient;
+  /** This daemon instance: the lease owner. */
+  owner: string;
+  devicePath: (source: Source) => string;
+  openDevice: (path: string, options: { write: boolean }) => Promise<StagingDevice>;
+  /** The enable checks run before a pending source's staging disk is first written. */
+  checkTarget: (source: Source, devicePath: string) => Promise<void>;
+  /** Zeroes signatures, then the whole device (prepare `wipe`). */
+  wipe: (device: StagingDevice) => Promise<void>;
+  budget: ByteBudget;
+  logger: Logger;
+  now: () => Date;
+  tuning: SyncTuning;
+  onProgress?: (sourceDiskId: string, progress: { bytesDone: number; bytesTotal: number }) => void;
+}
+
+export interface SyncTuning {
+  /** Lease length, in milliseconds. */
+  leaseMs: number;
+  readSizeInBytes: number;
+  readConcurrency: number;
+  diffSegmentBytes: number;
+  verifyChunkBytes: number;
+}
+
+export type CycleOutcome =
+  /** Nothing to do (disabled, paused, degraded, or held by another daemon). */
+  | { kind: "skipped"; reason: string }
+  | { kind: "applied"; mode: "full" | "delta"; point: RecoveryPoint; result: ApplyResult; verified?: boolean }
+  /** The cycle stopped at a checkpoint (shutdown): `applying` is left for the next start. */
+  | { kind: "interrupted" }
+  | { kind: "failed"; error: SourceError; degraded: boolean };
+
+/** Errors a person must act on: retrying alone will not fix them. */
+const NEEDS_PERSON = new Set(["DeviceMissing", "TargetRejected", "TargetTooSmall", "VerifyMismatch"]);
+
+/**
+ * One sync cycle of one source, following the data path of the design: claim the lease; for a
+ * pending source run the enable checks (and wipe); re-apply an interrupted `applying` before
+ * anything else; otherwise take the next snapshot, record it as `applying`, copy (full backfill or
+ * delta), fsync, and only then record it as `applied`; finally revoke the SAS and delete the
+ * snapshot that is no longer needed. Never throws for a source's own failure: it records it on the
+ * row and reports it (so one bad source never stops the others).
+ */
+export async function syncSource(stored: StoredSource, ctx: SyncContext, abortSignal?: AbortSignal): Promise<CycleOutcome> {
+  const src = stored.source;
+  if (src.state === "disabled") return { kind: "skipped", reason: "disabled" };
+  if (src.state === "degraded" && !src.applying) return { kind: "skipped", reason: "degraded: waiting for retry-backfill or check-health" };
+  if (src.paused && !src.applying) return { kind: "skipped", reason: "paused" };
+  const log = ctx.logger.child({ sourceDiskId: src.sourceDiskId });
+  const row = new Row(stored, ctx.store, ctx.owner, ctx.tuning.leaseMs, ctx.now);
+  try {
+    await row.save({});
+  } catch (e) {
+    if (isFerryError(e) && (e.code === "LeaseHeld" || e.code === "ConcurrentUpdate")) {
+      log.warn({ err: e }, "another daemon holds this source; not writing it");
+      return { kind: "skipped", reason: e.message };
+    }
+    throw e;
+  }
+  const controller = new AbortController();
+  const signal = abortSignal ? AbortSignal.any([abortSignal, controller.signal]) : controller.signal;
+  const lease = row.keepLease(controller);
+  try {
+    return await runCycle(row, ctx, log, signal);
+  } catch (e) {
+    if (abortSignal?.aborted) return { kind: "interrupted" };
+    return await recordFailure(row, e, log);
+  } finally {
+    lease.stop();
+  }
+}
+
+async function runCycle(row: Row, ctx: SyncContext, log: Logger, signal: AbortSignal): Promise<CycleOutcome> {
+  const path = ctx.devicePath(row.source);
+  if (row.source.state === "pending") {
+    await ctx.checkTarget(row.source, path);
+    if (row.source.prepare === "wipe") {
+      const device = await ctx.openDevice(path, { write: true });
+      try {
+        await ctx.wipe(device);
+      } finally {
+        await device.close();
+      }
+      log.info("staging disk wiped and zeroed");
+    }
+    await row.save({ state: "backfilling" });
+  }
+
+  const device = await ctx.openDevice(path, { write: true });
+  try {
+    let point = row.source.applying;
+    let mode = row.source.applyingMode ?? (row.source.applied ? "delta" : "full");
+    if (point) {
+      log.info({ snapshotId: point.snapshotId, mode }, "re-applying the recovery point an earlier run left half-written");
+    } else {
+      const next = await takeNext(row, ctx, device);
+      point = next.point;
+      mode = next.mode;
+    }
+    let result: ApplyResult;
+    try {
+      result = await apply(row, ctx, device, point, mode, signal, log);
+    } catch (e) {
+      if (!isFerryError(e) || (e.code !== "DiffUnavailable" && e.code !== "SnapshotGone")) throw e;
+      // The diff cannot be had, or the point vanished mid-apply: the device may be torn anywhere, so
+      // start over from a new snapshot with a full backfill that also zeroes everything else.
+      log.warn({ err: e }, "restarting with a full backfill");
+      if (e.code === "SnapshotGone") point = (await takeNext(row, ctx, device, { forceFull: true, reason: e.message })).point;
+      else await row.save({ applyingMode: "full", prepare: "keep", lastError: errorOf("FullBackfillRestarted", `${e.message} Restarting with a full backfill.`, ctx) });
+      mode = "full";
+      result = await apply(row, ctx, device, point, "full", signal, log);
+    }
+    if (signal.aborted) throw signal.reason;
+    // Durable first, then recorded: `applied` never claims more than the device holds.
+    await device.sync();
+    const base = row.source.applied;
+    const now = ctx.now();
+    await row.save({
+      applied: point,
+      applying: undefined,
+      applyingMode: undefined,
+      // A backfill is checked before the source counts as healthy.
+    state: mode === "full" || row.source.state === "backfilling" ? "verifying" : row.source.state,
+      bytesCopied: row.source.bytesCopied + result.bytesRead,
+      lagInMs: Math.max(0, now.getTime() - Date.parse(point.createdAt)),
+      lastError: undefined,
+      consecutiveFailures: 0,
+    });
+    log.info({ snapshotId: point.snapshotId, mode, bytesRead: result.bytesRead, bytesZeroed: result.bytesZeroed }, "applied recovery point");
+    await cleanUp(row, ctx, point, base, log);
+    let verified: boolean | undefined;
+    if (row.source.state === "verifying") verified = await verifyAndRecord(row, ctx, device, signal, log);
+    return { kind: "applied", mode, point, result, ...(verified !== undefined ? { verified } : {}) };
+  } finally {
+    await device.close();
+  }
+}
+
+/** Takes the next snapshot and records it as `applying` before anything is written. */
+async function takeNext(
+  row: Row,
+  ctx: SyncContext,
+  device: StagingDevice,
+  options: { forceFull?: boolean; reason?: string } = {},
+): Promise<{ point: RecoveryPoint; mode: "full" | "delta" }> {
+  const source = row.source;
+  const disk = await ctx.snapshots.sourceDisk(source);
+  if (disk.sizeBytes > device.sizeBytes) {
+    throw new FerryError(
+      `The source disk is now ${disk.sizeBytes} bytes but the staging disk holds ${device.sizeBytes}. Resize the staging disk to at least ${Math.ceil(disk.sizeBytes / 1024 ** 3)} GiB, then run retry-backfill.`,
+      { code: "TargetTooSmall" },
+    );
+  }
+  const snap = await ctx.snapshots.take(source);
+  const point: RecoveryPoint = { snapshotId: snap.snapshotId, sourceDiskId: snap.sourceDiskId, createdAt: snap.createdAt };
+  let mode: "full" | "delta" = source.applied && !options.forceFull ? "delta" : "full";
+  let reason = options.reason;
+  if (mode === "delta") {
+    const base = await ctx.snapshots.get(source.applied!.snapshotId);
+    if (!base) {
+      mode = "full";
+      reason = `The applied recovery point ${source.applied!.snapshotId} no longer exists, so no diff can be taken.`;
+    } else if (base.familyId !== snap.familyId) {
+      mode = "full";
+      reason = "The new snapshot belongs to another incremental family than the applied one (the disk was resized across 4 TiB or recreated), so no diff can be taken.";
+    }
+  }
+  // Anything but the very first backfill of a known-empty disk must zero what the snapshot does not hold.
+  const touched = source.applied !== undefined || source.applying !== undefined || source.bytesCopied > 0;
+  await row.save({
+    applying: point,
+    applyingMode: mode,
+    desired: point,
+    ...(mode === "full" ? { state: "backfilling" as const } : {}),
+    ...(mode === "full" && touched ? { prepare: "keep" as const } : {}),
+    ...(reason ? { lastError: errorOf("FullBackfillRestarted", `${reason} Restarting with a full backfill.`, ctx) } : {}),
+  });
+  return { point, mode };
+}
+
+/** Copies a recovery point onto the device: its data ranges (full), or the diff from `applied` (delta). */
+async function apply(row: Row, ctx: SyncContext, device: StagingDevice, point: RecoveryPoint, mode: "full" | "delta", signal: AbortSignal, log: Logger): Promise<ApplyResult> {
+  const snap = await ctx.snapshots.get(point.snapshotId);
+  if (!snap) throw new FerryError(`The recovery point ${point.snapshotId} no longer exists.`, { code: "SnapshotGone" });
+  const base = mode === "delta" ? row.source.applied : undefined;
+  try {
+    let sas = await ctx.snapshots.grantRead(point.snapshotId);
+    const source = sasRangeSource({
+      pageBlob: ctx.pageBlob,
+      sasUrl: async () => sas,
+      regrant: async () => (sas = await ctx.snapshots.grantRead(point.snapshotId)),
+    });
+    let plan: { copy: Range[]; zero: Range[] };
+    if (!base) {
+      const copy = await validRanges(ctx.pageBlob(sas), snap.sizeBytes, ctx.tuning.diffSegmentBytes, signal);
+      plan = { copy, zero: row.source.prepare === "keep" ? complement(copy, snap.sizeBytes) : [] };
+    } else {
+      const baseSas = await ctx.snapshots.grantRead(base.snapshotId).catch((e: unknown) => {
+        if ((e as { statusCode?: unknown }).statusCode !== 404) throw e;
+        throw new FerryError(`The applied recovery point ${base.snapshotId} no longer exists.`, { code: "DiffUnavailable", cause: e });
+      });
+      const diff = await changedRanges(ctx.pageBlob(sas), baseSas, snap.sizeBytes, ctx.tuning.diffSegmentBytes, signal);
+      plan = { copy: diff.changed, zero: diff.cleared };
+    }
+    log.debug({ mode, copyRanges: plan.copy.length, zeroRanges: plan.zero.length }, "plan ready");
+    return await applyPlan(plan, {
+      source,
+      device,
+      budget: ctx.budget,
+      readSizeInBytes: ctx.tuning.readSizeInBytes,
+      concurrency: ctx.tuning.readConcurrency,
+      abortSignal: signal,
+      onProgress: (p) => ctx.onProgress?.(row.source.sourceDiskId, p),
+    });
+  } finally {
+    // Azure lets only 5 snapshots of a family hold a SAS at once: end them whatever happened.
+    await revokeQuietly(ctx, log, point.snapshotId, base?.snapshotId);
+  }
+}
+
+async function revokeQuietly(ctx: SyncContext, log: Logger, ...snapshotIds: (string | undefined)[]): Promise<void> {
+  for (const id of snapshotIds) {
+    if (!id) continue;
+    await ctx.snapshots.revoke(id).catch((e: unknown) => log.warn({ err: e, snapshotId: id }, "revoking access failed; the SAS expires on its own"));
+  }
+}
+
+/** After a commit: the SAS granted for it end, and snapshots no longer needed go (the applied one stays). */
+async function cleanUp(row: Row, ctx: SyncContext, point: RecoveryPoint, base: RecoveryPoint | undefined, log: Logger): Promise<void> {
+  try {
+    if (base && base.snapshotId.toLowerCase() !== point.snapshotId.toLowerCase()) await ctx.snapshots.delete(base.snapshotId);
+    // Snapshots a crash left behind (taken but never recorded, or applied but not yet deleted).
+    const keep = new Set([point.snapshotId.toLowerCase()]);
+    for (const id of await ctx.snapshots.listOwn(row.source)) {
+      if (!keep.has(id.toLowerCase())) await ctx.snapshots.delete(id);
+    }
+  } catch (e) {
+    // The point is applied; a snapshot left over is deleted by a later cycle.
+    log.warn({ err: e }, "cleaning up snapshots failed; a later cycle retries");
+  }
+}
+
+async function verifyAndRecord(row: Row, ctx: SyncContext, device: StagingDevice, signal: AbortSignal, log: Logger): Promise<boolean> {
+  const point = row.source.applied!;
+  const result = await verifyAgainst(ctx, device, point, signal);
+  await ctx.snapshots.revoke(point.snapshotId);
+  await recordVerify(row, ctx, point, result, log);
+  return result.ok;
+}
+
+async function recordVerify(row: Row, ctx: SyncContext, point: RecoveryPoint, result: { ok: boolean; firstDifferenceAt?: number; bytesCompared: number }, log: Logger): Promise<void> {
+  if (result.ok) {
+    await row.save({ state: "healthy", lastVerifiedAt: ctx.now().toISOString() });
+    log.info({ snapshotId: point.snapshotId, bytesCompared: result.bytesCompared }, "staging disk verified against its recovery point");
+    return;
+  }
+  await row.save({
+    state: "degraded",
+    lastError: errorOf(
+      "VerifyMismatch",
+      `The staging disk differs from recovery point ${point.snapshotId} first at byte offset ${result.firstDifferenceAt}. Run retry-backfill to copy it again.`,
+      ctx,
+    ),
+  });
+  log.error({ snapshotId: point.snapshotId, offset: result.firstDifferenceAt }, "staging disk differs from its recovery point");
+}
+
+/** Compares the device with a recovery point (its data ranges, and zeros everywhere else). */
+export async function verifyAgainst(ctx: SyncContext, device: StagingDevice, point: RecoveryPoint, signal?: AbortSignal) {
+  const snap = await ctx.snapshots.get(point.snapshotId);
+  if (!snap) throw new FerryError(`The recovery point ${point.snapshotId} no longer exists.`, { code: "SnapshotGone" });
+  let sas = await ctx.snapshots.grantRead(point.snapshotId);
+  const ranges = await validRanges(ctx.pageBlob(sas), snap.sizeBytes, ctx.tuning.diffSegmentBytes, signal);
+  const source = sasRangeSource({ pageBlob: ctx.pageBlob, sasUrl: async () => sas, regrant: async () => (sas = await ctx.snapshots.grantRead(point.snapshotId)) });
+  return verifyDevice({ device, source, dataRanges: ranges, sizeBytes: snap.sizeBytes, chunkBytes: ctx.tuning.verifyChunkBytes, ...(signal ? { abortSignal: signal } : {}) });
+}
+
+async function recordFailure(row: Row, e: unknown, log: Logger): Promise<CycleOutcome> {
+  const code = isFerryError(e) ? e.code : typeof (e as { code?: unknown }).code === "string" ? String((e as { code: string }).code) : "SyncFailed";
+  const degraded = isUserError(e) || NEEDS_PERSON.has(code);
+  const error: SourceError = { code, message: (e as Error).message ?? String(e), at: new Date().toISOString() };
+  log.error({ err: e, degraded }, degraded ? "sync needs a person" : "sync cycle failed; retrying later");
+  try {
+    await row.save({
+      lastError: error,
+      consecutiveFailures: row.source.consecutiveFailures + 1,
+      ...(degraded ? { state: "degraded" as const } : {}),
+    });
+  } catch (saveError) {
+    log.error({ err: saveError }, "could not record the failure");
+  }
+  return { kind: "failed", error, degraded };
+}
+
+function errorOf(code: string, message: string, ctx: SyncContext): SourceError {
+  return { code, message, at: ctx.now().toISOString() };
+}
+
+/**
+ * Check health: hashes the staging device against its applied recovery point and records the
+ * outcome (healthy, or degraded with the first differing offset). Read-only on the device; refuses
+ * while a recovery point is being applied (the disk is torn then, by design).
+ */
+export async function checkHealth(stored: StoredSource, ctx: SyncContext, abortSignal?: AbortSignal): Promise<CycleOutcome | { kind: "verified"; ok: boolean; firstDifferenceAt?: number }> {
+  const src = stored.source;
+  const log = ctx.logger.child({ sourceDiskId: src.sourceDiskId });
+  if (!src.applied || src.applying) return { kind: "skipped", reason: src.applying ? "a recovery point is being applied" : "nothing applied yet" };
+  const row = new Row(stored, ctx.store, ctx.owner, ctx.tuning.leaseMs, ctx.now);
+  try {
+    await row.save({ state: "verifying" });
+  } catch (e) {
+    if (isFerryError(e) && (e.code === "LeaseHeld" || e.code === "ConcurrentUpdate")) return { kind: "skipped", reason: e.message };
+    throw e;
+  }
+  const controller = new AbortController();
+  const signal = abortSignal ? AbortSignal.any([abortSignal, controller.signal]) : controller.signal;
+  const lease = row.keepLease(controller);
+  try {
+    const device = await ctx.openDevice(ctx.devicePath(row.source), { write: false });
+    try {
+      const point = row.source.applied!;
+      const result = await verifyAgainst(ctx, device, point, signal);
+      await ctx.snapshots.revoke(point.snapshotId);
+      await recordVerify(row, ctx, point, result, log);
+      return result.ok ? { kind: "verified", ok: true } : { kind: "verified", ok: false, firstDifferenceAt: result.firstDifferenceAt };
+    } finally {
+      await device.close();
+    }
+  } catch (e) {
+    if (abortSignal?.aborted) return { kind: "interrupted" };
+    return await recordFailure(row, e, log);
+  } finally {
+    lease.stop();
+  }
+}

@@ -1,0 +1,139 @@
+import type { Logger } from "pino";
+import type { Source } from "../core/schemas/source";
+import { checkHealth, syncSource, type CycleOutcome, type SyncContext } from "./cycle";
+import { SyncMetrics } from "./metrics";
+import type { StoredSource } from "./store";
+
+export interface SchedulerOptions {
+  /** The appliance whose sources this daemon syncs. */
+  applianceId: string;
+  /** Time between two syncs of a source, in milliseconds. */
+  intervalInMs: number;
+  /** Time between two scheduled verifications of a healthy source, in milliseconds; 0 never. */
+  verifyIntervalInMs: number;
+  maxParallelSources: number;
+  /** How often due sources are looked for, in milliseconds. */
+  tickInMs: number;
+}
+
+type Outcome = CycleOutcome | { kind: "verified"; ok: boolean; firstDifferenceAt?: number };
+
+/** Failed cycles back off: the interval doubled per failure in a row, at most eight times it. */
+function backoff(intervalInMs: number, failures: number): number {
+  return failures <= 0 ? intervalInMs : intervalInMs * Math.min(8, 2 ** (failures - 1));
+}
+
+/**
+ * The sync daemon's scheduler: every tick it reads the sources of its appliance from the state
+ * store and starts a cycle for each one that is due — an interrupted apply or a pending source at
+ * once, a requested sync at once, otherwise one interval after the last snapshot (longer after
+ * failures) — at most `maxParallelSources` at a time. A failing source never stops the others.
+ */
+export class SyncDaemon {
+  readonly metrics = new SyncMetrics();
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly lastAttemptAt = new Map<string, number>();
+  private readonly controller = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> | undefined;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly ctx: SyncContext,
+    private readonly options: SchedulerOptions,
+  ) {
+    this.log = ctx.logger.child({ component: "scheduler" });
+  }
+
+  /** Whether a source needs a cycle now; `"verify"` when only a scheduled verification is due. */
+  due(source: Source, now: number): boolean | "verify" {
+    if (source.state === "disabled") return false;
+    if (source.applying) return true;
+    if (source.paused) return false;
+    if (source.state === "degraded") return false;
+    if (source.state === "pending") return true;
+    const last = Math.max(this.lastAttemptAt.get(key(source)) ?? 0, source.desired ? Date.parse(source.desired.createdAt) : 0);
+    if (source.syncRequestedAt && Date.parse(source.syncRequestedAt) > (this.lastAttemptAt.get(key(source)) ?? 0)) return true;
+    if (now >= last + backoff(this.options.intervalInMs, source.consecutiveFailures)) return true;
+    if (
+      this.options.verifyIntervalInMs > 0 &&
+      source.state === "healthy" &&
+      (!source.lastVerifiedAt || now >= Date.parse(source.lastVerifiedAt) + this.options.verifyIntervalInMs)
+    ) {
+      return "verify";
+    }
+    return false;
+  }
+
+  /** One pass: starts cycles for due sources, and resolves when the ones it started have ended. */
+  async tick(filter?: (s: Source) => boolean): Promise<Map<string, Outcome>> {
+    const outcomes = new Map<string, Outcome>();
+    let rows: StoredSource[];
+    try {
+      rows = await this.ctx.store.list({ applianceId: this.options.applianceId });
+      this.metrics.lastStoreError = undefined;
+    } catch (e) {
+      this.metrics.lastStoreError = (e as Error).message;
+      this.log.error({ err: e }, "cannot read the state store");
+      return outcomes;
+    }
+    const now = this.ctx.now();
+    this.metrics.lastTickAt = Date.now();
+    const started: Promise<void>[] = [];
+    for (const stored of rows) {
+      const source = stored.source;
+      this.metrics.observe(source, now);
+      if (filter && !filter(source)) continue;
+      const k = key(source);
+      if (this.running.has(k) || this.controller.signal.aborted) continue;
+      const due = this.due(source, now.getTime());
+      if (!due) continue;
+      if (this.running.size >= this.options.maxParallelSources) break;
+      this.lastAttemptAt.set(k, now.getTime());
+      const work = (async () => {
+        const outcome = due === "verify" ? await checkHealth(stored, this.ctx, this.controller.signal) : await syncSource(stored, this.ctx, this.controller.signal);
+        outcomes.set(source.sourceDiskId, outcome);
+        if (outcome.kind !== "skipped" && outcome.kind !== "interrupted") {
+          this.metrics.recordCycle(source.sourceDiskId, outcome.kind === "applied" || (outcome.kind === "verified" && outcome.ok), this.ctx.now());
+        }
+        const after = await this.ctx.store.get(source.sourceDiskId).catch(() => undefined);
+        if (after) this.metrics.observe(after.source, this.ctx.now());
+      })()
+        .catch((e: unknown) => this.log.error({ err: e, sourceDiskId: source.sourceDiskId }, "sync cycle crashed"))
+        .finally(() => this.running.delete(k));
+      this.running.set(k, work);
+      started.push(work);
+    }
+    await Promise.all(started);
+    return outcomes;
+  }
+
+  /** Ticks every `tickInMs` until `stop()`. */
+  start(): void {
+    const loop = () => {
+      if (this.controller.signal.aborted) return;
+      this.ticking = this.tick().then(() => undefined);
+      void this.ticking.finally(() => {
+        if (!this.controller.signal.aborted) this.timer = setTimeout(loop, this.options.tickInMs);
+      });
+    };
+    loop();
+  }
+
+  /**
+   * Stops starting cycles and asks the running ones to stop at a checkpoint (a copy in progress
+   * keeps its `applying`, re-applied at the next start). Resolves when they have stopped, or after
+   * `timeoutInMs` at most.
+   */
+  async stop(timeoutInMs: number): Promise<boolean> {
+    if (this.timer) clearTimeout(this.timer);
+    this.controller.abort(new Error("the sync daemon is stopping"));
+    const all = Promise.all([...this.running.values(), this.ticking]).then(() => true);
+    const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), timeoutInMs).unref());
+    return Promise.race([all, timeout]);
+  }
+}
+
+function key(source: Source): string {
+  return source.sourceDiskId.toLowerCase();
+}
