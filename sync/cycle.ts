@@ -93,6 +93,7 @@ export async function syncSource(stored: StoredSource, ctx: SyncContext, abortSi
     return await runCycle(row, ctx, log, signal);
   } catch (e) {
     if (abortSignal?.aborted) return { kind: "interrupted" };
+    if (isFerryError(e) && e.code === "SourceDisabled") return { kind: "skipped", reason: e.message };
     return await recordFailure(row, e, log);
   } finally {
     lease.stop();

@@ -65,12 +65,19 @@ export class SyncDaemon {
     return false;
   }
 
-  /** One pass: starts cycles for due sources, and resolves when the ones it started have ended. */
-  async tick(filter?: (s: Source) => boolean): Promise<Map<string, Outcome>> {
+  /**
+   * One pass: starts cycles for due sources (with `force`, for every source the filter keeps), and
+   * resolves when the ones it started have ended.
+   */
+  async tick(options: { filter?: (s: Source) => boolean; force?: boolean } = {}): Promise<Map<string, Outcome>> {
+    const { filter, force } = options;
     const outcomes = new Map<string, Outcome>();
     let rows: StoredSource[];
     try {
-      rows = await this.ctx.store.list({ applianceId: this.options.applianceId });
+      rows = await this.ctx.store.list(
+        { applianceId: this.options.applianceId },
+        { onCorrupt: (rowKey, e) => this.log.error({ err: e, rowKey }, "skipping a source row that does not parse; fix or delete it") },
+      );
       this.metrics.lastStoreError = undefined;
     } catch (e) {
       this.metrics.lastStoreError = (e as Error).message;
@@ -86,7 +93,7 @@ export class SyncDaemon {
       if (filter && !filter(source)) continue;
       const k = key(source);
       if (this.running.has(k) || this.controller.signal.aborted) continue;
-      const due = this.due(source, now.getTime());
+      const due = force && source.state !== "disabled" ? true : this.due(source, now.getTime());
       if (!due) continue;
       if (this.running.size >= this.options.maxParallelSources) break;
       this.lastAttemptAt.set(k, now.getTime());

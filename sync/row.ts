@@ -1,3 +1,4 @@
+import { FerryError, isFerryError } from "../core/errors";
 import type { Source } from "../core/schemas/source";
 import { claim } from "./lease";
 import type { SourceStore, StoredSource } from "./store";
@@ -21,18 +22,38 @@ export class Row {
     return this.stored.source;
   }
 
-  /** Writes `patch` (and a renewed lease). Throws LeaseHeld or ConcurrentUpdate when another writer got there first. */
+  /**
+   * Writes `patch` (and a renewed lease). When a runbook changed the row meanwhile (pause, a sync
+   * request), the patch is applied again on top of its change; when another daemon took the lease,
+   * or the source was disabled, it throws (LeaseHeld, ConcurrentUpdate or SourceDisabled).
+   */
   save(patch: Partial<Source>): Promise<Source> {
     const write = this.chain.then(async () => {
-      const now = this.now();
-      const next = claim({ ...this.stored.source, ...patch, updatedAt: now.toISOString() }, this.owner, now, this.leaseMs);
-      // Optional fields set to undefined in a patch are removed, not kept.
-      for (const key of Object.keys(patch) as (keyof Source)[]) if (patch[key] === undefined) delete next[key];
-      this.stored = await this.store.update(this.stored, next);
+      try {
+        this.stored = await this.store.update(this.stored, this.next(patch));
+      } catch (e) {
+        if (!isFerryError(e) || e.code !== "ConcurrentUpdate") throw e;
+        const fresh = await this.store.get(this.stored.source.sourceDiskId);
+        if (!fresh) throw e;
+        if (fresh.source.lease && fresh.source.lease.owner !== this.owner) throw e;
+        if (fresh.source.state === "disabled") {
+          throw new FerryError("The source was disabled while it was being synced; the sync stops here.", { code: "SourceDisabled", cause: e });
+        }
+        this.stored = fresh;
+        this.stored = await this.store.update(this.stored, this.next(patch));
+      }
       return this.stored.source;
     });
     this.chain = write.catch(() => undefined);
     return write;
+  }
+
+  private next(patch: Partial<Source>): Source {
+    const now = this.now();
+    const next = claim({ ...this.stored.source, ...patch, updatedAt: now.toISOString() }, this.owner, now, this.leaseMs);
+    // Optional fields set to undefined in a patch are removed, not kept.
+    for (const key of Object.keys(patch) as (keyof Source)[]) if (patch[key] === undefined) delete next[key];
+    return next;
   }
 
   /** Renews the lease every third of its length until `stop()`; a failed renewal aborts `controller`. */

@@ -199,8 +199,14 @@ export class SourceStore {
     return new SourceStore(client);
   }
 
-  /** Every source, or those of one appliance, in row-key order. A row that does not parse fails the whole call. */
-  async list(filter: ListSourcesFilter = {}, options: SourceStoreOperationOptions = {}): Promise<StoredSource[]> {
+  /**
+   * Every source, or those of one appliance, in row-key order. A row that does not parse fails the
+   * whole call, unless `onCorrupt` takes it (the daemon skips such a row and keeps the others syncing).
+   */
+  async list(
+    filter: ListSourcesFilter = {},
+    options: SourceStoreOperationOptions & { onCorrupt?: (rowKey: string, error: unknown) => void } = {},
+  ): Promise<StoredSource[]> {
     const query =
       filter.applianceId === undefined
         ? odata`PartitionKey eq ${partitionKey}`
@@ -208,7 +214,14 @@ export class SourceStore {
         odata`PartitionKey eq ${partitionKey} and applianceKey eq ${normalizeResourceId(filter.applianceId)}`;
     const stored: StoredSource[] = [];
     const entities = this.client.listEntities<Record<string, unknown>>({ ...operationOptions(options), queryOptions: { filter: query } });
-    for await (const entity of entities) stored.push(this.fromEntity(entity));
+    for await (const entity of entities) {
+      try {
+        stored.push(this.fromEntity(entity));
+      } catch (e) {
+        if (!options.onCorrupt) throw e;
+        options.onCorrupt(String(entity.rowKey), e);
+      }
+    }
     return stored;
   }
 

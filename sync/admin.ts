@@ -1,0 +1,124 @@
+import type { AzureClients } from "../core/azure/clients";
+import { parseResourceId, sameResourceId } from "../core/azure/resource-id";
+import { FerryError, UserError } from "../core/errors";
+import { nextSourceState, type SourceEvent } from "../core/source-state";
+import type { PrepareMode, Source } from "../core/schemas/source";
+import type { SourceStore, StoredSource } from "./store";
+
+/** Changes a runbook or an operator makes to sources; the daemon picks them up at its next tick. */
+
+export interface EnableSourceInput {
+  sourceDiskId: string;
+  stagingDiskId: string;
+  applianceId: string;
+  applianceLun: number;
+  prepare: PrepareMode;
+  snapshotResourceGroup?: string;
+}
+
+/**
+ * Registers a source as `pending` after the checks ARM can answer: both disks exist, the staging
+ * disk is at least as large as the source and in another region, it is attached to the appliance at
+ * that LUN, and no other source uses it. The daemon runs the device checks (mounted, signatures)
+ * on the appliance before it writes anything.
+ */
+export async function enableSource(store: SourceStore, azure: AzureClients, input: EnableSourceInput, now = new Date()): Promise<StoredSource> {
+  const problems: string[] = [];
+  const disk = async (id: string, what: string) => {
+    const p = parseResourceId(id);
+    try {
+      return await azure.compute.disks.get(p.resourceGroup, p.name);
+    } catch (e) {
+      if ((e as { statusCode?: unknown }).statusCode === 404) problems.push(`The ${what} ${id} does not exist. Check the id (az disk show --query id -o tsv).`);
+      else throw e;
+      return undefined;
+    }
+  };
+  const source = await disk(input.sourceDiskId, "source disk");
+  const staging = await disk(input.stagingDiskId, "staging disk");
+  const sizeOf = (d: NonNullable<typeof source>) => d.diskSizeBytes ?? (d.diskSizeGB ?? 0) * 1024 ** 3;
+  if (source && staging) {
+    if (sizeOf(staging) < sizeOf(source)) {
+      problems.push(`The staging disk holds ${sizeOf(staging)} bytes, less than the source's ${sizeOf(source)}. Resize it to at least ${Math.ceil(sizeOf(source) / 1024 ** 3)} GiB.`);
+    }
+    if (staging.location === source.location) {
+      problems.push(`The staging disk is in ${staging.location}, the source's own region. Use a staging disk in the DR region.`);
+    }
+    if (!staging.managedBy || !sameResourceId(staging.managedBy, input.applianceId)) {
+      problems.push(
+        staging.managedBy
+          ? `The staging disk is attached to ${staging.managedBy}, not to the appliance ${input.applianceId}. Detach it there first.`
+          : `The staging disk is not attached to the appliance. Attach it at LUN ${input.applianceLun}.`,
+      );
+    } else {
+      const a = parseResourceId(input.applianceId);
+      const vm = await azure.compute.virtualMachines.get(a.resourceGroup, a.name);
+      const at = vm.storageProfile?.dataDisks?.find((d) => d.managedDisk?.id && sameResourceId(d.managedDisk.id, input.stagingDiskId));
+      if (at && at.lun !== input.applianceLun) problems.push(`The staging disk is attached to the appliance at LUN ${at.lun}, not ${input.applianceLun}. Use --lun ${at.lun}.`);
+    }
+  }
+  for (const row of await store.list()) {
+    if (sameResourceId(row.source.stagingDiskId, input.stagingDiskId) && !sameResourceId(row.source.sourceDiskId, input.sourceDiskId)) {
+      problems.push(`The staging disk already serves source ${row.source.sourceDiskId}. Use another staging disk, or disable that source first.`);
+    }
+  }
+  if (await store.get(input.sourceDiskId)) problems.push(`DR is already enabled for ${input.sourceDiskId}. Disable it first to enable it again.`);
+  if (problems.length) throw new UserError(`Cannot enable DR for ${input.sourceDiskId}:\n  ${problems.join("\n  ")}`, { code: "EnableRefused", details: { problems } });
+  return store.create({
+    sourceDiskId: source!.id!,
+    stagingDiskId: staging!.id!,
+    applianceId: input.applianceId,
+    applianceLun: input.applianceLun,
+    state: nextSourceState("disabled", { type: "enable" }),
+    prepare: input.prepare,
+    sourceSizeBytes: sizeOf(source!),
+    bytesCopied: 0,
+    paused: false,
+    consecutiveFailures: 0,
+    updatedAt: now.toISOString(),
+    ...(input.snapshotResourceGroup ? { snapshotResourceGroup: input.snapshotResourceGroup } : {}),
+  });
+}
+
+/** Applies a state event (retry-backfill, check-health, disable) to a source row, under its ETag. */
+export async function transitionSource(store: SourceStore, sourceDiskId: string, event: SourceEvent, now = new Date()): Promise<StoredSource> {
+  const current = await store.get(sourceDiskId);
+  if (!current) throw new UserError(`No source ${sourceDiskId} is registered. List them with \`ferry-sync list\`.`, { code: "SourceNotFound" });
+  const s = current.source;
+  if (s.applying && event.type === "checkHealth") {
+    throw new UserError(`Recovery point ${s.applying.snapshotId} is being applied to ${sourceDiskId}; check its health once that ends.`, { code: "SourceBusy" });
+  }
+  const next: Source = { ...s, state: nextSourceState(s.state, event), updatedAt: now.toISOString() };
+  if (event.type === "retryBackfill") {
+    // Copy everything again from a new snapshot, zeroing what it does not hold: the staging disk
+    // may hold anything by now.
+    delete next.applied;
+    delete next.applying;
+    delete next.applyingMode;
+    next.prepare = "keep";
+    next.consecutiveFailures = 0;
+    delete next.lastError;
+  }
+  if (event.type === "checkHealth") next.syncRequestedAt = now.toISOString();
+  try {
+    return await store.update(current, next);
+  } catch (e) {
+    throw e instanceof FerryError && e.code === "ConcurrentUpdate"
+      ? new UserError(`${sourceDiskId} changed while it was being updated. Run the command again.`, { code: "ConcurrentUpdate", cause: e })
+      : e;
+  }
+}
+
+/** Sets `paused` (and, when resuming, asks for a sync at once). */
+export async function setPaused(store: SourceStore, sourceDiskId: string, paused: boolean, now = new Date()): Promise<StoredSource> {
+  const current = await store.get(sourceDiskId);
+  if (!current) throw new UserError(`No source ${sourceDiskId} is registered.`, { code: "SourceNotFound" });
+  return store.update(current, { ...current.source, paused, ...(paused ? {} : { syncRequestedAt: now.toISOString() }), updatedAt: now.toISOString() });
+}
+
+/** Asks the daemon for a sync cycle at its next tick instead of at the next interval. */
+export async function requestSync(store: SourceStore, sourceDiskId: string, now = new Date()): Promise<StoredSource> {
+  const current = await store.get(sourceDiskId);
+  if (!current) throw new UserError(`No source ${sourceDiskId} is registered.`, { code: "SourceNotFound" });
+  return store.update(current, { ...current.source, syncRequestedAt: now.toISOString(), updatedAt: now.toISOString() });
+}
