@@ -2,9 +2,9 @@ import { closeSync, openSync, readSync, writeSync } from "node:fs";
 
 /** Deterministic pseudo-random bytes (xorshift32), so a test can write and later expect the same data. */
 export function pattern(seed: number, length: number): Buffer {
-  const out = Buffer.allocUnsafe(length);
+  const out = Buffer.allocUnsafe(Math.ceil(length / 4) * 4);
   let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < length; i += 4) {
+  for (let i = 0; i < out.length; i += 4) {
     x ^= x << 13;
     x >>>= 0;
     x ^= x >>> 17;
