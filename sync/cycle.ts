@@ -17,6 +17,8 @@ import { verifyDevice } from "./verify";
 export interface StagingDevice {
   sizeBytes: number;
   read(offset: number, length: number): Promise<Buffer>;
+  readInto(offset: number, target: Buffer): Promise<void>;
+  dataExtents(): Promise<Range[] | undefined>;
   write(offset: number, data: Buffer): Promise<void>;
   zero(ranges: Range[]): Promise<void>;
   sync(): Promise<void>;
@@ -123,7 +125,7 @@ async function runCycle(row: Row, ctx: SyncContext, log: Logger, signal: AbortSi
     if (point) {
       log.info({ snapshotId: point.snapshotId, mode }, "re-applying the recovery point an earlier run left half-written");
     } else {
-      const next = await takeNext(row, ctx, device);
+      const next = await takeNext(row, ctx, device, { log });
       point = next.point;
       mode = next.mode;
     }
@@ -135,7 +137,7 @@ async function runCycle(row: Row, ctx: SyncContext, log: Logger, signal: AbortSi
       // The diff cannot be had, or the point vanished mid-apply: the device may be torn anywhere, so
       // start over from a new snapshot with a full backfill that also zeroes everything else.
       log.warn({ err: e }, "restarting with a full backfill");
-      if (e.code === "SnapshotGone") point = (await takeNext(row, ctx, device, { forceFull: true, reason: e.message })).point;
+      if (e.code === "SnapshotGone") point = (await takeNext(row, ctx, device, { forceFull: true, reason: e.message, log })).point;
       else await row.save({ applyingMode: "full", prepare: "keep", lastError: errorOf("FullBackfillRestarted", `${e.message} Restarting with a full backfill.`, ctx) });
       mode = "full";
       result = await apply(row, ctx, device, point, "full", signal, log);
@@ -171,7 +173,7 @@ async function takeNext(
   row: Row,
   ctx: SyncContext,
   device: StagingDevice,
-  options: { forceFull?: boolean; reason?: string } = {},
+  options: { forceFull?: boolean; reason?: string; log: Logger },
 ): Promise<{ point: RecoveryPoint; mode: "full" | "delta" }> {
   const source = row.source;
   const disk = await ctx.snapshots.sourceDisk(source);
@@ -195,6 +197,7 @@ async function takeNext(
       reason = "The new snapshot belongs to another incremental family than the applied one (the disk was resized across 4 TiB or recreated), so no diff can be taken.";
     }
   }
+  if (reason && !options.reason) options.log.warn({ snapshotId: point.snapshotId }, `${reason} Restarting with a full backfill.`);
   // Anything but the very first backfill of a known-empty disk must zero what the snapshot does not hold.
   const touched = source.applied !== undefined || source.applying !== undefined || source.bytesCopied > 0;
   await row.save({
@@ -302,7 +305,16 @@ export async function verifyAgainst(ctx: SyncContext, device: StagingDevice, poi
   let sas = await ctx.snapshots.grantRead(point.snapshotId);
   const ranges = await validRanges(ctx.pageBlob(sas), snap.sizeBytes, ctx.tuning.diffSegmentBytes, signal);
   const source = sasRangeSource({ pageBlob: ctx.pageBlob, sasUrl: async () => sas, regrant: async () => (sas = await ctx.snapshots.grantRead(point.snapshotId)) });
-  return verifyDevice({ device, source, dataRanges: ranges, sizeBytes: snap.sizeBytes, chunkBytes: ctx.tuning.verifyChunkBytes, ...(signal ? { abortSignal: signal } : {}) });
+  const deviceExtents = await device.dataExtents();
+  return verifyDevice({
+    device,
+    source,
+    dataRanges: ranges,
+    sizeBytes: snap.sizeBytes,
+    chunkBytes: ctx.tuning.verifyChunkBytes,
+    ...(deviceExtents ? { deviceExtents } : {}),
+    ...(signal ? { abortSignal: signal } : {}),
+  });
 }
 
 async function recordFailure(row: Row, e: unknown, log: Logger): Promise<CycleOutcome> {

@@ -7,6 +7,7 @@ import { open, readFile, realpath, stat } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { promisify } from "node:util";
+import { dataExtents } from "../core/sparse";
 import { FerryError } from "../core/errors";
 import { createLogger } from "../core/logger";
 import type { Logger } from "../core/logger";
@@ -55,6 +56,16 @@ export interface Device {
   readonly writable: boolean;
   /** Exactly `length` bytes at `offset`; a read that comes up short (past the end) is an error. */
   read(offset: number, length: number): Promise<Buffer>;
+  /**
+   * Fills `target` from `offset`, like `read`. Reusing one buffer matters on long scans: a fresh
+   * multi-MiB buffer per read costs more in page faults than the read itself.
+   */
+  readInto(offset: number, target: Buffer): Promise<void>;
+  /**
+   * Where a file-backed device holds data (its holes read as zeros without being read), or
+   * undefined when that cannot be told (block devices: every byte may hold data).
+   */
+  dataExtents(): Promise<Range[] | undefined>;
   /** All of `data` at `offset` (positional writes can be short: this loops until done). */
   write(offset: number, data: Buffer): Promise<void>;
   /**
@@ -213,8 +224,20 @@ class OpenDevice implements Device {
   }
 
   async read(offset: number, length: number): Promise<Buffer> {
-    this.#checkRange("read", offset, offset + length);
     const buf = Buffer.allocUnsafe(length);
+    await this.readInto(offset, buf);
+    return buf;
+  }
+
+  async dataExtents(): Promise<Range[] | undefined> {
+    if (this.kind !== "file") return undefined;
+    const extents = await dataExtents(this.realPath);
+    return extents?.map(([start, end]) => ({ start, end }));
+  }
+
+  async readInto(offset: number, buf: Buffer): Promise<void> {
+    const length = buf.length;
+    this.#checkRange("read", offset, offset + length);
     let done = 0;
     while (done < length) {
       const { bytesRead } = await this.#fh.read(buf, done, Math.min(length - done, MAX_IO), offset + done);
@@ -226,7 +249,6 @@ class OpenDevice implements Device {
       }
       done += bytesRead;
     }
-    return buf;
   }
 
   async write(offset: number, data: Buffer): Promise<void> {

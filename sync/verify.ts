@@ -2,13 +2,15 @@ import type { RangeSource } from "./apply";
 import { intersect, type Range } from "./ranges";
 
 export interface VerifyInput {
-  device: { read(offset: number, length: number): Promise<Buffer> };
+  device: { readInto(offset: number, target: Buffer): Promise<void> };
   /** Reads the recovery point's bytes. */
   source: RangeSource;
   /** Where the recovery point holds data; everything else must read as zeros. */
   dataRanges: Range[];
   /** Bytes of the recovery point (the device may be larger; beyond this it is not compared). */
   sizeBytes: number;
+  /** Where the device holds data, when it can tell (file-backed devices); elsewhere it reads as zeros unread. */
+  deviceExtents?: Range[];
   /** Bytes compared per step. Default 4 MiB. */
   chunkBytes?: number;
   abortSignal?: AbortSignal;
@@ -23,16 +25,22 @@ export type VerifyResult = { ok: true; bytesCompared: number } | { ok: false; fi
  */
 export async function verifyDevice(input: VerifyInput): Promise<VerifyResult> {
   const chunk = input.chunkBytes ?? 4 * 1024 * 1024;
+  // Two buffers for the whole scan: allocating per chunk costs more than reading.
+  const expectedBuf = Buffer.allocUnsafe(chunk);
+  const actualBuf = Buffer.allocUnsafe(chunk);
   let compared = 0;
   for (let pos = 0; pos < input.sizeBytes; pos += chunk) {
     input.abortSignal?.throwIfAborted();
     const len = Math.min(chunk, input.sizeBytes - pos);
-    const expected = Buffer.alloc(len);
+    const expected = expectedBuf.subarray(0, len).fill(0);
     for (const r of intersect(input.dataRanges, [{ start: pos, end: pos + len }])) {
       const bytes = await input.source.read(r, input.abortSignal);
       bytes.copy(expected, r.start - pos);
     }
-    const actual = await input.device.read(pos, len);
+    const actual = actualBuf.subarray(0, len);
+    const window = [{ start: pos, end: pos + len }];
+    if (input.deviceExtents && intersect(input.deviceExtents, window).length === 0) actual.fill(0);
+    else await input.device.readInto(pos, actual);
     if (!actual.equals(expected)) {
       let i = 0;
       while (i < len && actual[i] === expected[i]) i++;

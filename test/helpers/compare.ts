@@ -1,4 +1,5 @@
 import { open } from "node:fs/promises";
+import { dataExtents } from "../../core/sparse";
 
 /** Whether two files (or device paths) hold the same bytes (`length` of them, or both whole files). */
 export async function filesEqual(a: string, b: string, length?: number): Promise<boolean> {
@@ -17,8 +18,14 @@ export async function firstDifference(a: string, b: string, length?: number): Pr
     const block = 8 * 1024 * 1024;
     const ba = Buffer.allocUnsafe(block);
     const bb = Buffer.allocUnsafe(block);
+    // Where both files are holes they are equal (zeros) without being read.
+    const ea = await dataExtents(a);
+    const eb = await dataExtents(b);
+    const hasData = (pos: number, end: number) =>
+      !ea || !eb || [...ea, ...eb].some(([s, e]) => s < end && e > pos);
     for (let pos = 0; pos < n; pos += block) {
       const len = Math.min(block, n - pos);
+      if (!hasData(pos, pos + len)) continue;
       await fa.read(ba, 0, len, pos);
       await fb.read(bb, 0, len, pos);
       if (!ba.subarray(0, len).equals(bb.subarray(0, len))) {

@@ -231,6 +231,8 @@ function memoryDevice(image: Buffer, options: { zeroTakes?: boolean } = {}): Dev
     sizeBytes: image.length,
     writable: true,
     read: reader(image),
+    readInto: async (offset, target) => void image.copy(target, 0, offset, offset + target.length),
+    dataExtents: async () => undefined,
     write: async (offset, data) => void data.copy(image, offset),
     zero: async (ranges) => {
       calls.push(`zero ${ranges.map((r) => `[${r.start}, ${r.end})`).join(" ")}`);

@@ -1,5 +1,11 @@
 import { execFile } from "node:child_process";
 
+/**
+ * Where a sparse file holds data. Shared by the emulator (snapshots of disk files) and the sync
+ * (verifying a file-backed staging device): reading a mostly empty 1 GiB file costs seconds the
+ * first time, because every hole page is materialised; asking the file system costs milliseconds.
+ */
+
 /** Byte ranges [start, end) of a file that hold data; everything else is a hole and reads as zeros. */
 export type Extent = [number, number];
 

@@ -1,0 +1,219 @@
+import { statSync } from "node:fs";
+import { realpathSync } from "node:fs";
+import { afterAll, describe, expect, it } from "vitest";
+import { requestSync } from "../../sync/admin";
+import { pattern, readAt, writeAt } from "../helpers/bytes";
+import { useAzurite } from "../helpers/azurite";
+import { filesEqual } from "../helpers/compare";
+import { useEmulator } from "../helpers/emulator";
+import { spawnSync } from "../helpers/processes";
+import { createSyncEnv, DR, type SyncEnv } from "../helpers/sync-env";
+
+const MiB = 1024 * 1024;
+
+async function state(env: SyncEnv, lun = 0) {
+  return (await env.store.get(env.sourceDiskId(lun)))!.source;
+}
+
+describe("sync: faults, rules and refusals", () => {
+  const f = useEmulator();
+  const a = useAzurite();
+  const envs: SyncEnv[] = [];
+  const make = async (luns: Parameters<typeof createSyncEnv>[2]) => {
+    const env = await createSyncEnv(f, a, luns);
+    envs.push(env);
+    return env;
+  };
+
+  it("keeps the staging disk byte-equal through throttling, 5xx, a refused SAS and dropped connections", async () => {
+    const env = await make([{ lun: 0 }]);
+    writeAt(env.sourceDevice(0), 10 * MiB, pattern(1, 8 * MiB));
+    await env.store.create(env.sourceRow(0));
+    const rt = await env.runtime({ overrides: { sync: { intervalInSeconds: 43, readSizeMiB: 1, readConcurrency: 4 } } });
+    const rules = [
+      f.emu.faults.add({ match: { operation: "Snapshots_CreateOrUpdate" }, action: { kind: "throttle", retryAfterSeconds: 1, retryAfterMs: 20 }, times: 2 }),
+      f.emu.faults.add({ match: { operation: "Disks_Get" }, action: { kind: "error", status: 503 }, times: 1 }),
+      f.emu.faults.add({ match: { operation: "Snapshots_GrantAccess" }, action: { kind: "throttle", retryAfterMs: 10 }, times: 1 }),
+      f.emu.faults.add({ match: { operation: "Blob_Download" }, action: { kind: "drop", afterBytes: 100_000 }, times: 3 }),
+      f.emu.faults.add({ match: { operation: "Blob_Download" }, action: { kind: "drop" }, times: 2 }),
+      f.emu.faults.add({ match: { operation: "Blob_Download" }, action: { kind: "error", status: 403, code: "AuthenticationFailed" }, times: 1 }),
+    ];
+    const grantsBefore = f.emu.requests.filter((r) => r.operationId === "Snapshots_GrantAccess").length;
+    const out = await rt.daemon.tick();
+    expect(out.get(env.sourceDiskId(0))?.kind).toBe("applied");
+    expect(await filesEqual(env.sourceDevice(0), env.stagingDevice(0))).toBe(true);
+    const fired = f.emu.faults.stats().filter((s) => rules.includes(s.id));
+    expect(fired.every((s) => s.fired > 0)).toBe(true);
+    // The refused SAS was granted again.
+    expect(f.emu.requests.filter((r) => r.operationId === "Snapshots_GrantAccess").length - grantsBefore).toBeGreaterThanOrEqual(3);
+
+    // A delta through dropped connections too.
+    writeAt(env.sourceDevice(0), 500 * MiB, pattern(2, 3 * MiB));
+    writeAt(env.sourceDevice(0), 12 * MiB, Buffer.alloc(MiB));
+    await requestSync(env.store, env.sourceDiskId(0));
+    f.emu.faults.add({ match: { operation: "Blob_Download" }, action: { kind: "drop", afterBytes: 4096 }, times: 2 });
+    const again = await rt.daemon.tick();
+    expect(again.get(env.sourceDiskId(0))?.kind).toBe("applied");
+    expect(await filesEqual(env.sourceDevice(0), env.stagingDevice(0))).toBe(true);
+    for (const r of rules) f.emu.faults.remove(r);
+  });
+
+  it("two daemons on the same source: one writes, the other refuses", async () => {
+    const env = await make([{ lun: 0 }]);
+    writeAt(env.sourceDevice(0), 0, pattern(3, 4 * MiB));
+    await env.store.create(env.sourceRow(0));
+    const first = await env.runtime({ overrides: { instanceId: "appliance-a" } });
+    const second = await env.runtime({ overrides: { instanceId: "appliance-b" } });
+    const [x, y] = await Promise.all([first.daemon.tick(), second.daemon.tick()]);
+    const kinds = [x.get(env.sourceDiskId(0))?.kind, y.get(env.sourceDiskId(0))?.kind].sort();
+    expect(kinds).toEqual(["applied", "skipped"]);
+    const row = await state(env);
+    const winner = x.get(env.sourceDiskId(0))?.kind === "applied" ? "appliance-a" : "appliance-b";
+    expect(row.lease?.owner).toBe(winner);
+    // While its lease lives, the other daemon still refuses, even when asked to sync now.
+    const loser = winner === "appliance-a" ? second : first;
+    await requestSync(env.store, env.sourceDiskId(0));
+    const later = await loser.daemon.tick({ force: true });
+    expect(later.get(env.sourceDiskId(0))).toMatchObject({ kind: "skipped" });
+    expect((later.get(env.sourceDiskId(0)) as { reason: string }).reason).toMatch(/leased by "appliance-[ab]"/);
+    expect(await filesEqual(env.sourceDevice(0), env.stagingDevice(0))).toBe(true);
+  });
+
+  it("refuses a staging disk smaller than the source, and touches nothing", async () => {
+    const env = await make([{ lun: 0, sizeGB: 2, stagingSizeGB: 1 }]);
+    writeAt(env.sourceDevice(0), 0, pattern(4, MiB));
+    const before = readAt(env.stagingDevice(0), 0, 2 * MiB);
+    const mtime = statSync(env.stagingDevice(0)).mtimeMs;
+    await env.store.create(env.sourceRow(0));
+    const rt = await env.runtime();
+    const out = await rt.daemon.tick();
+    expect(out.get(env.sourceDiskId(0))).toMatchObject({ kind: "failed", degraded: true });
+    const row = await state(env);
+    expect(row.state).toBe("degraded");
+    expect(row.lastError?.code).toBe("TargetRejected");
+    expect(row.lastError?.message).toMatch(/less than the source/i);
+    expect(row.lastError?.message).toMatch(/resize/i);
+    expect(readAt(env.stagingDevice(0), 0, 2 * MiB).equals(before)).toBe(true);
+    expect(statSync(env.stagingDevice(0)).mtimeMs).toBe(mtime);
+    expect(f.emu.requests.some((r) => r.operationId === "Snapshots_CreateOrUpdate" && r.path.includes(env.appVm))).toBe(false);
+  });
+
+  it("refuses a mounted staging disk, and touches nothing", async () => {
+    const env = await make([{ lun: 0 }]);
+    await env.store.create(env.sourceRow(0));
+    const real = realpathSync(env.stagingDevice(0));
+    const rt = await env.runtime({ readMounts: async () => `/dev/sda1 / ext4 rw 0 0\n${real} /mnt/data xfs rw 0 0\n` });
+    const mtime = statSync(env.stagingDevice(0)).mtimeMs;
+    await rt.daemon.tick();
+    const row = await state(env);
+    expect(row.state).toBe("degraded");
+    expect(row.lastError?.message).toMatch(/mounted at \/mnt\/data/);
+    expect(statSync(env.stagingDevice(0)).mtimeMs).toBe(mtime);
+  });
+
+  it("refuses a staging disk holding a filesystem unless wipe or keep was chosen; wipe erases it, keep zeroes around the data", async () => {
+    const env = await make([{ lun: 0 }, { lun: 1 }, { lun: 2 }]);
+    const ext4 = Buffer.alloc(2);
+    ext4.writeUInt16LE(0xef53);
+    for (const lun of [0, 1, 2]) {
+      writeAt(env.sourceDevice(lun), 64 * MiB, pattern(10 + lun, 2 * MiB));
+      // Old data on the staging disk: an ext4 superblock and some bytes where the source has none.
+      writeAt(env.stagingDevice(lun), 1080, ext4);
+      writeAt(env.stagingDevice(lun), 900 * MiB, pattern(20 + lun, MiB));
+    }
+    await env.store.create(env.sourceRow(0, { prepare: "empty" }));
+    await env.store.create(env.sourceRow(1, { prepare: "wipe" }));
+    await env.store.create(env.sourceRow(2, { prepare: "keep" }));
+    const before = readAt(env.stagingDevice(0), 0, 4096);
+    const rt = await env.runtime();
+    const out = await rt.daemon.tick();
+    expect(out.get(env.sourceDiskId(0))).toMatchObject({ kind: "failed", degraded: true });
+    const refused = await state(env, 0);
+    expect(refused.lastError?.message).toMatch(/ext[234] at offset 1080/);
+    expect(refused.lastError?.message).toMatch(/wipe.*keep|keep.*wipe/);
+    expect(readAt(env.stagingDevice(0), 0, 4096).equals(before)).toBe(true);
+    for (const lun of [1, 2]) {
+      expect(out.get(env.sourceDiskId(lun))?.kind).toBe("applied");
+      expect((await state(env, lun)).state).toBe("healthy");
+      expect(await filesEqual(env.sourceDevice(lun), env.stagingDevice(lun))).toBe(true);
+    }
+  });
+
+  it("restarts with a full backfill, and says why, when the applied recovery point vanished", async () => {
+    const env = await make([{ lun: 0 }]);
+    writeAt(env.sourceDevice(0), 0, pattern(5, 2 * MiB));
+    await env.store.create(env.sourceRow(0));
+    const rt = await env.runtime();
+    await rt.daemon.tick();
+    const applied = (await state(env)).applied!;
+    const [, , , , rg, , , , name] = applied.snapshotId.split("/");
+    await f.azure.compute.snapshots.delete(rg!, name!);
+    writeAt(env.sourceDevice(0), 700 * MiB, pattern(6, MiB));
+    await requestSync(env.store, env.sourceDiskId(0));
+    const out = await rt.daemon.tick();
+    expect(out.get(env.sourceDiskId(0))).toMatchObject({ kind: "applied", mode: "full" });
+    expect(env.logLines.some((l) => /no longer exists/.test(l) && /full backfill/.test(l))).toBe(true);
+    expect(await filesEqual(env.sourceDevice(0), env.stagingDevice(0))).toBe(true);
+    expect((await state(env)).state).toBe("healthy");
+  });
+
+  it("marks a source whose device disappeared degraded, and keeps syncing the others", async () => {
+    const env = await make([{ lun: 0 }, { lun: 1 }]);
+    for (const lun of [0, 1]) writeAt(env.sourceDevice(lun), 0, pattern(30 + lun, MiB));
+    await env.store.create(env.sourceRow(0));
+    await env.store.create(env.sourceRow(1));
+    const rt = await env.runtime();
+    await rt.daemon.tick();
+    // The staging disk of LUN 0 is detached from the appliance behind the daemon's back.
+    const applianceName = env.applianceId.split("/").pop()!;
+    const vm = await f.azure.compute.virtualMachines.get(DR.rg, applianceName);
+    await f.azure.compute.virtualMachines.createOrUpdate(DR.rg, applianceName, { ...vm, storageProfile: { ...vm.storageProfile, dataDisks: vm.storageProfile!.dataDisks!.filter((d) => d.lun !== 0) } }, { updateIntervalInMs: 10 });
+    for (const lun of [0, 1]) writeAt(env.sourceDevice(lun), 5 * MiB, pattern(40 + lun, MiB));
+    for (const lun of [0, 1]) await requestSync(env.store, env.sourceDiskId(lun));
+    const out = await rt.daemon.tick();
+    expect(out.get(env.sourceDiskId(0))).toMatchObject({ kind: "failed", degraded: true });
+    const gone = await state(env, 0);
+    expect(gone.state).toBe("degraded");
+    expect(gone.lastError?.code).toBe("DeviceMissing");
+    expect(out.get(env.sourceDiskId(1))?.kind).toBe("applied");
+    expect(await filesEqual(env.sourceDevice(1), env.stagingDevice(1))).toBe(true);
+  });
+
+  it("verify finds the first differing byte and moves the source to degraded", async () => {
+    const env = await make([{ lun: 0 }]);
+    writeAt(env.sourceDevice(0), 0, pattern(7, 2 * MiB));
+    await env.store.create(env.sourceRow(0));
+    const rt = await env.runtime();
+    await rt.daemon.tick();
+    // A bit flips on the staging disk.
+    writeAt(env.stagingDevice(0), MiB + 77, Buffer.from([0xff]));
+    const { path, env: procEnv } = env.configFile();
+    const verify = spawnSync(["verify", env.sourceDiskId(0), "--config", path, "--json"], procEnv);
+    const exit = await verify.exited;
+    expect(exit.code, verify.stderr.join("")).toBe(3);
+    expect(JSON.parse(verify.stdout.at(-1)!)).toMatchObject({ kind: "verified", ok: false, firstDifferenceAt: MiB + 77 });
+    const row = await state(env);
+    expect(row.state).toBe("degraded");
+    expect(row.lastError?.message).toMatch(new RegExp(`offset ${MiB + 77}\\b`));
+  });
+
+  it("refuses a bad config with a clear message and exit code 2", async () => {
+    const env = await make([{ lun: 0 }]);
+    const { path, env: procEnv } = env.configFile({ sync: { intervalInSeconds: 30, readConcurrency: 0 }, deviceDir: 42 });
+    const run = spawnSync(["run", "--config", path], procEnv);
+    const exit = await run.exited;
+    expect(exit.code).toBe(2);
+    const err = run.stderr.join("");
+    expect(err).toMatch(/sync\.intervalInSeconds: is below Azure's limit/);
+    expect(err).toMatch(/sync\.readConcurrency/);
+    expect(err).toMatch(/deviceDir/);
+    expect(err).not.toMatch(/\n\s+at /);
+  });
+
+  afterAll(() => {
+    // Nothing any daemon of this file logged carries a SAS signature or a bearer token.
+    const lines = envs.flatMap((e) => e.logLines);
+    expect(lines.length).toBeGreaterThan(20);
+    expect(lines.filter((l) => /sig=|Bearer\s+(?!<redacted>)\S/i.test(l))).toEqual([]);
+  });
+});
