@@ -7,6 +7,7 @@ import { operationDurationInMs, type LatencyProfile } from "./latency";
 import type { Completion, OperationRecord, PowerState } from "./model";
 import type { State } from "./state";
 import type { ChunkStore } from "./storage/chunks";
+import type { Manifest } from "./storage/manifest";
 import type { Guest } from "./guest";
 
 /** One line of the request log. Paths carry no query string, so no SAS signature is ever kept. */
@@ -39,9 +40,13 @@ export class Emulator {
   readonly requestLog: RequestLogEntry[] = [];
   /** Per disk: when its file was last read into a snapshot, so an unchanged disk is not read again. */
   readonly ingestCache = new Map<string, { snapshotId: string; mtimeNs: bigint; sizeBytes: number; readStartedAt: number }>();
+  /** Snapshot manifests by file, newest last (see loadManifest). */
+  readonly manifests = new Map<string, Manifest>();
   /** Azure's 5-minute window for the snapshot rate limit, shortened by the profile's speed-up. */
   snapshotWindowInMs = 5 * 60_000;
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Operations still in progress: every request settles the due ones, so this stays small. */
+  private readonly pending = new Set<OperationRecord>();
   endpoint = "";
 
   constructor(
@@ -85,6 +90,7 @@ export class Emulator {
       ...(ctx.lroFault ? { error: ctx.lroFault } : {}),
     };
     this.state.operations.set(op.id, op);
+    this.pending.add(op);
     ctx.mutated = true;
     if (durationInMs <= 0) this.settle(op);
     else {
@@ -101,10 +107,11 @@ export class Emulator {
 
   /** Settles every operation whose time has come (timers can lag; requests call this first). */
   settleDue(): boolean {
+    if (this.pending.size === 0) return false;
     const now = this.now();
     let any = false;
-    for (const op of this.state.operations.values()) {
-      if (op.status === "InProgress" && op.endsAt <= now) {
+    for (const op of this.pending) {
+      if (op.endsAt <= now) {
         this.settle(op);
         any = true;
       }
@@ -120,6 +127,7 @@ export class Emulator {
   }
 
   private settle(op: OperationRecord): void {
+    this.pending.delete(op);
     if (op.status !== "InProgress") return;
     const failed = op.error !== undefined;
     op.status = failed ? "Failed" : "Succeeded";

@@ -3,7 +3,8 @@ import { normalize, split, totalBytes, type Range } from "./ranges";
 
 /** Reads exactly the bytes of a range of a recovery point. */
 export interface RangeSource {
-  read(range: Range, abortSignal?: AbortSignal): Promise<Buffer>;
+  /** The range's bytes: in `target` (exactly the range's length) when given, else in a new buffer. */
+  read(range: Range, abortSignal?: AbortSignal, target?: Buffer): Promise<Buffer>;
 }
 
 /** The part of a staging device the copy writes to. */
@@ -23,7 +24,7 @@ export interface ApplyOptions {
   device: WritableDevice;
   /** Largest single read, in bytes. Default 4 MiB (one Put Page's worth; large reads reach a page blob's throughput). */
   readSizeInBytes?: number;
-  /** Reads in flight at once for this copy. Default 8. */
+  /** Reads in flight at once for this copy. Default 16 (small diff ranges need many in flight; the byte budget bounds memory). */
   concurrency?: number;
   /** Bytes in flight, shared with other copies. Default: a budget of 64 MiB for this copy alone. */
   budget?: ByteBudget;
@@ -49,9 +50,9 @@ export const DEFAULT_IN_FLIGHT = 64 * 1024 * 1024;
  * device must be durable. On the first failure the other reads stop and the error is thrown.
  */
 export async function applyPlan(plan: ApplyPlan, options: ApplyOptions): Promise<ApplyResult> {
-  const readSize = options.readSizeInBytes ?? DEFAULT_READ_SIZE;
-  const concurrency = Math.max(1, options.concurrency ?? 8);
   const budget = options.budget ?? new ByteBudget(DEFAULT_IN_FLIGHT);
+  const readSize = Math.min(options.readSizeInBytes ?? DEFAULT_READ_SIZE, budget.capacity);
+  const concurrency = Math.max(1, options.concurrency ?? 16);
   const zero = normalize(plan.zero);
   const pieces = split(normalize(plan.copy), readSize);
   const bytesZeroed = totalBytes(zero);
@@ -74,9 +75,9 @@ export async function applyPlan(plan: ApplyPlan, options: ApplyOptions): Promise
   const worker = async () => {
     while (failure === undefined && next < pieces.length) {
       const piece = pieces[next++]!;
-      const release = await budget.acquire(piece.end - piece.start, signal);
+      const taken = await budget.take(piece.end - piece.start, signal);
       try {
-        const data = await options.source.read(piece, signal);
+        const data = await options.source.read(piece, signal, taken.buffer);
         if (data.length !== piece.end - piece.start) {
           throw new Error(`read of [${piece.start}, ${piece.end}) returned ${data.length} bytes`);
         }
@@ -85,7 +86,7 @@ export async function applyPlan(plan: ApplyPlan, options: ApplyOptions): Promise
         bytesDone += data.length;
         options.onProgress?.({ bytesDone, bytesTotal });
       } finally {
-        release();
+        taken.release();
       }
     }
   };

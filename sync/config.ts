@@ -63,8 +63,8 @@ export const SyncConfigSchema = z.strictObject({
       maxInFlightMiB: z.int().min(4).max(4096).default(64),
       /** Largest single read, in MiB. Default 4. */
       readSizeMiB: z.int().min(1).max(64).default(4),
-      /** Reads in flight per source. Default 8. */
-      readConcurrency: z.int().min(1).max(64).default(8),
+      /** Reads in flight per source. Default 16 (diffs are many small ranges; the byte budget bounds memory). */
+      readConcurrency: z.int().min(1).max(64).default(16),
       /** Lifetime of a read SAS, in seconds. Default 3600. */
       sasDurationInSeconds: z.int().min(60).default(3600),
       /** Window of one page-range query, in GiB. Default 4. */

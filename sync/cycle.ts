@@ -311,7 +311,8 @@ export async function verifyAgainst(ctx: SyncContext, device: StagingDevice, poi
     source,
     dataRanges: ranges,
     sizeBytes: snap.sizeBytes,
-    chunkBytes: ctx.tuning.verifyChunkBytes,
+    chunkBytes: Math.min(ctx.tuning.verifyChunkBytes, ctx.budget.capacity / 2),
+    budget: ctx.budget,
     ...(deviceExtents ? { deviceExtents } : {}),
     ...(signal ? { abortSignal: signal } : {}),
   });

@@ -31,21 +31,22 @@ export function sasRangeSource(options: SasRangeSourceOptions): RangeSource {
     }
     return c;
   };
-  const readOnce = async (url: string, range: Range, abortSignal?: AbortSignal) => {
+  const readOnce = async (url: string, range: Range, abortSignal: AbortSignal | undefined, target: Buffer | undefined) => {
     const count = range.end - range.start;
     const response = await client(url).download(range.start, count, { abortSignal, maxRetryRequests: 0 });
-    return collect(response.readableStreamBody, count, abortSignal);
+    return collect(response.readableStreamBody, count, abortSignal, target);
   };
   return {
-    read(range, abortSignal) {
+    read(range, abortSignal, target) {
+      if (target && target.length !== range.end - range.start) throw new RangeError("the target buffer must be exactly the range's length");
       return withRetry(
         async () => {
           const url = await options.sasUrl();
           try {
-            return await readOnce(url, range, abortSignal);
+            return await readOnce(url, range, abortSignal, target);
           } catch (e) {
             if (statusOf(e) !== 403) throw e;
-            return readOnce(await options.regrant(), range, abortSignal);
+            return readOnce(await options.regrant(), range, abortSignal, target);
           }
         },
         { ...options.retry, ...(abortSignal ? { abortSignal } : {}) },
@@ -67,9 +68,9 @@ function connectionDropped(cause: unknown): Error {
   });
 }
 
-async function collect(stream: NodeJS.ReadableStream | undefined, count: number, abortSignal?: AbortSignal): Promise<Buffer> {
+async function collect(stream: NodeJS.ReadableStream | undefined, count: number, abortSignal: AbortSignal | undefined, target: Buffer | undefined): Promise<Buffer> {
   if (!stream) throw new Error("the data plane answered without a body");
-  const out = Buffer.allocUnsafe(count);
+  const out = target ?? Buffer.allocUnsafe(count);
   let filled = 0;
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {

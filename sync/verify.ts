@@ -1,4 +1,5 @@
 import type { RangeSource } from "./apply";
+import type { ByteBudget } from "./budget";
 import { intersect, type Range } from "./ranges";
 
 export interface VerifyInput {
@@ -13,6 +14,8 @@ export interface VerifyInput {
   deviceExtents?: Range[];
   /** Bytes compared per step. Default 4 MiB. */
   chunkBytes?: number;
+  /** Where the two chunk buffers come from. Default: allocated for this scan. */
+  budget?: ByteBudget;
   abortSignal?: AbortSignal;
 }
 
@@ -25,17 +28,24 @@ export type VerifyResult = { ok: true; bytesCompared: number } | { ok: false; fi
  */
 export async function verifyDevice(input: VerifyInput): Promise<VerifyResult> {
   const chunk = input.chunkBytes ?? 4 * 1024 * 1024;
-  // Two buffers for the whole scan: allocating per chunk costs more than reading.
-  const expectedBuf = Buffer.allocUnsafe(chunk);
-  const actualBuf = Buffer.allocUnsafe(chunk);
+  // Two buffers for the whole scan (allocating per chunk costs more than reading), from the shared
+  // budget when there is one, so that verifications count in the daemon's memory bound.
+  const taken = input.budget ? [await input.budget.take(chunk, input.abortSignal), await input.budget.take(chunk, input.abortSignal)] : undefined;
+  try {
+    return await compare(input, chunk, taken?.[0]!.buffer ?? Buffer.allocUnsafe(chunk), taken?.[1]!.buffer ?? Buffer.allocUnsafe(chunk));
+  } finally {
+    for (const t of taken ?? []) t.release();
+  }
+}
+
+async function compare(input: VerifyInput, chunk: number, expectedBuf: Buffer, actualBuf: Buffer): Promise<VerifyResult> {
   let compared = 0;
   for (let pos = 0; pos < input.sizeBytes; pos += chunk) {
     input.abortSignal?.throwIfAborted();
     const len = Math.min(chunk, input.sizeBytes - pos);
     const expected = expectedBuf.subarray(0, len).fill(0);
     for (const r of intersect(input.dataRanges, [{ start: pos, end: pos + len }])) {
-      const bytes = await input.source.read(r, input.abortSignal);
-      bytes.copy(expected, r.start - pos);
+      await input.source.read(r, input.abortSignal, expected.subarray(r.start - pos, r.end - pos));
     }
     const actual = actualBuf.subarray(0, len);
     const window = [{ start: pos, end: pos + len }];

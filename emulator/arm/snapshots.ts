@@ -36,9 +36,14 @@ export const SNAPSHOT_WINDOW_MS = 5 * 60_000;
 /** Azure runs at most 100 cross-region copies per subscription and region at once. */
 export const MAX_PARALLEL_COPIES = 100;
 
-/** Reads the manifest of a snapshot. */
+/** The manifest of a snapshot (immutable, so kept in a small cache: every data-plane read needs it). */
 export function loadManifest(emu: Emulator, s: SnapshotRecord): Manifest {
-  return Manifest.parse(readFileSync(emu.diskPath(s.manifest)));
+  const cached = emu.manifests.get(s.manifest);
+  if (cached) return cached;
+  const m = Manifest.parse(readFileSync(emu.diskPath(s.manifest)));
+  emu.manifests.set(s.manifest, m);
+  if (emu.manifests.size > 64) emu.manifests.delete(emu.manifests.keys().next().value!);
+  return m;
 }
 
 /** Brings a cross-region copy's `completionPercent` up to date. */
@@ -261,6 +266,7 @@ export function deleteSnapshotRecord(ctx: Ctx, s: SnapshotRecord): void {
     // A manifest that never got written holds no references.
   }
   rmSync(emu.diskPath(s.manifest), { force: true });
+  emu.manifests.delete(s.manifest);
   emu.state.delete(s.id);
   ctx.mutated = true;
 }

@@ -1,0 +1,32 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { printResults, type BenchResult } from "./report";
+import { runSyncBenches } from "./sync";
+
+/** `npm run bench -- [sync] [--only backfill,delta,memory] [--json] [--keep]`: benchmarks with their reference tools, measured in the same run. */
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const json = args.includes("--json");
+  const keep = args.includes("--keep");
+  const onlyAt = args.indexOf("--only");
+  const only = onlyAt >= 0 ? args[onlyAt + 1]?.split(",") : undefined;
+  const suites = args.filter((a, i) => !a.startsWith("--") && (onlyAt < 0 || i !== onlyAt + 1));
+  const known = ["sync"];
+  const unknown = suites.filter((s) => !known.includes(s));
+  if (unknown.length) throw new Error(`Unknown benchmark suite ${unknown.join(", ")}. Suites: ${known.join(", ")}.`);
+  const workDir = mkdtempSync(join(tmpdir(), "ferry-bench-"));
+  const log = (m: string) => process.stderr.write(`bench: ${m}\n`);
+  const results: BenchResult[] = [];
+  try {
+    if (suites.length === 0 || suites.includes("sync")) results.push(...(await runSyncBenches({ workDir: join(workDir, "sync"), log, ...(only ? { only } : {}) })));
+  } finally {
+    if (!keep) rmSync(workDir, { recursive: true, force: true });
+  }
+  printResults(results, json);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench failed: ${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});
