@@ -9,6 +9,7 @@ import type { AzureClients } from "../core/azure/clients";
 import { startAzurite } from "../emulator/azurite";
 import { applyPlan } from "../sync/apply";
 import { buildSync } from "../sync/build";
+import { DAEMON_ENV, DAEMON_NODE_FLAGS } from "../sync/launch";
 import { openDevice } from "../sync/device";
 import { changedRanges, validRanges } from "../sync/page-ranges";
 import { totalBytes } from "../sync/ranges";
@@ -319,12 +320,14 @@ async function benchMemory(emu: EmulatorProcess, workDir: string, log: (m: strin
       }),
     );
     const env = { ...process.env, FERRY_BENCH_TABLE: azurite.connectionString };
-    // Measured as deployed on the appliance: the bundle (npm run build:sync) on plain node.
+    // Measured as deployed on the appliance: the bundle (npm run build:sync) on plain node, with the
+    // unit's flags and environment.
     const bundle = await buildSync(join(workDir, "ferry-sync.mjs"));
     log("memory: reference (the same command listing the sources: the process's own footprint)");
-    const idle = await peakRss([bundle, "list", "--config", config], env);
+    const launch = { ...env, ...DAEMON_ENV };
+    const idle = await peakRss([...DAEMON_NODE_FLAGS, bundle, "list", "--config", config], launch);
     log(`memory: ferry-sync once, ${disks} sources backfilled at the same time`);
-    const busy = await peakRss([bundle, "once", "--config", config], env);
+    const busy = await peakRss([...DAEMON_NODE_FLAGS, bundle, "once", "--config", config], launch);
     if (busy.code !== 0) throw new Error(`memory bench: ferry-sync once failed (${busy.code}): ${busy.stderr}`);
     const rows = await store.list();
     const healthy = rows.filter((r) => r.source.state === "healthy").length;

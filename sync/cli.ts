@@ -1,7 +1,7 @@
 import { writeSync } from "node:fs";
 import yargs, { type Argv } from "yargs";
 import { hideBin } from "yargs/helpers";
-import { formatErrorForCli, isUserError } from "../core/errors";
+import { formatErrorForCli, isUserError, UserError } from "../core/errors";
 import type { Source } from "../core/schemas/source";
 import { enableSource, transitionSource } from "./admin";
 import { loadSyncConfig, type SyncConfig } from "./config";
@@ -101,7 +101,7 @@ async function main(argv: string[]): Promise<number> {
       async (a) => {
         const rt = await runtimeFor(a.config, false);
         const stored = await rt.store.get(a.source);
-        if (!stored) throw Object.assign(new Error(`No source ${a.source} is registered.`), { exitCode: EXIT.usage });
+        if (!stored) throw new UserError(`No source ${a.source} is registered. List them with \`ferry-sync list\`.`, { code: "SourceNotFound" });
         const outcome = await checkHealth(stored, rt.ctx);
         if (a.json) print(JSON.stringify(outcome));
         else if (outcome.kind === "verified") print(outcome.ok ? "identical to the applied recovery point" : `differs from the applied recovery point at byte ${outcome.firstDifferenceAt}`);
@@ -162,7 +162,7 @@ async function main(argv: string[]): Promise<number> {
     .epilogue("Exit codes: 0 ok, 1 a sync failed, 2 bad config or usage, 3 verify found a difference, 130 interrupted twice.")
     .strict()
     .fail((msg, err) => {
-      throw err ?? Object.assign(new Error(msg), { exitCode: EXIT.usage });
+      throw err ?? new UserError(`${msg} Run \`ferry-sync --help\` for the commands and options.`, { code: "Usage" });
     })
     .help()
     .parseAsync();
@@ -173,7 +173,6 @@ main(hideBin(process.argv)).then(
   (code) => process.exit(code),
   (e: unknown) => {
     process.stderr.write(`ferry-sync: ${formatErrorForCli(e)}\n`);
-    const exitCode = (e as { exitCode?: number }).exitCode;
-    process.exit(exitCode ?? (isUserError(e) ? EXIT.usage : EXIT.failed));
+    process.exit(isUserError(e) ? EXIT.usage : EXIT.failed);
   },
 );

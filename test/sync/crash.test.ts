@@ -1,10 +1,10 @@
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { requestSync } from "../../sync/admin";
 import { pattern, writeAt } from "../helpers/bytes";
 import { useAzurite } from "../helpers/azurite";
 import { filesEqual } from "../helpers/compare";
 import { useEmulator } from "../helpers/emulator";
-import { spawnSync, waitFor } from "../helpers/processes";
+import { spawnSync as spawn, waitFor, type Spawned } from "../helpers/processes";
 import { createSyncEnv, type SyncEnv } from "../helpers/sync-env";
 
 const MiB = 1024 * 1024;
@@ -14,7 +14,21 @@ function writeScattered(env: SyncEnv, seed: number): void {
   for (let i = 0; i < 24; i++) writeAt(env.sourceDevice(0), (i * 37 + seed) % 1000 * MiB, pattern(seed * 100 + i, 4 * MiB));
 }
 
+const spawned: Spawned[] = [];
+function spawnSync(args: string[], env: NodeJS.ProcessEnv): Spawned {
+  const s = spawn(args, env);
+  spawned.push(s);
+  return s;
+}
+
 describe("sync: crash safety (kill -9) and graceful stop", () => {
+  afterAll(() => {
+    // The daemons' own logs (pino JSON on stdout) never carry a SAS signature or a bearer token.
+    const lines = spawned.flatMap((s) => s.stdout);
+    expect(lines.some((l) => l.includes("applied recovery point"))).toBe(true);
+    expect(lines.filter((l) => /sig=|Bearer\s+(?!<redacted>)\S/i.test(l))).toEqual([]);
+  });
+
   const f = useEmulator();
   const a = useAzurite();
   // Slow reads make a copy last long enough to be interrupted in the middle.
@@ -56,6 +70,12 @@ describe("sync: crash safety (kill -9) and graceful stop", () => {
       expect(after.applying).toBeUndefined();
       expect(after.state).toBe("healthy");
       expect(await filesEqual(env.sourceDevice(0), env.stagingDevice(0))).toBe(true);
+      // Snapshots the killed run took or left are cleaned up: only the applied point remains.
+      const own: string[] = [];
+      for await (const snap of f.azure.compute.snapshots.listByResourceGroup("prod")) {
+        if (snap.tags?.["ferry-source"] === env.sourceDiskId(0).toLowerCase()) own.push(snap.id!.toLowerCase());
+      }
+      expect(own).toEqual([after.applied!.snapshotId.toLowerCase()]);
     }
     f.emu.faults.remove(slow);
   });

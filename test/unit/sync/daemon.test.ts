@@ -1,0 +1,144 @@
+import { readFileSync } from "node:fs";
+import { request } from "node:http";
+import { Writable } from "node:stream";
+import { describe, expect, it } from "vitest";
+import { createLogger } from "../../../core/logger";
+import type { Source } from "../../../core/schemas/source";
+import type { SyncContext } from "../../../sync/cycle";
+import { SyncDaemon } from "../../../sync/daemon";
+import { DAEMON_ENV, DAEMON_NODE_FLAGS } from "../../../sync/launch";
+import { startMetricsServer, SyncMetrics } from "../../../sync/metrics";
+import { ProgressPrinter } from "../../../sync/progress";
+
+const disk = (name: string) => `/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/prod/providers/Microsoft.Compute/disks/${name}`;
+const point = (at: string) => ({ snapshotId: `/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/prod/providers/Microsoft.Compute/snapshots/s-${at}`, sourceDiskId: disk("d1"), createdAt: at });
+
+function source(overrides: Partial<Source> = {}): Source {
+  return {
+    sourceDiskId: disk("d1"),
+    stagingDiskId: disk("d1-staging"),
+    applianceLun: 0,
+    applianceId: "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/dr/providers/Microsoft.Compute/virtualMachines/app",
+    state: "healthy",
+    prepare: "empty",
+    bytesCopied: 0,
+    sourceSizeBytes: 1024,
+    paused: false,
+    consecutiveFailures: 0,
+    updatedAt: "2026-01-01T00:00:00.000Z",
+    ...overrides,
+  };
+}
+
+const daemon = new SyncDaemon({ logger: createLogger({ level: "silent" }) } as unknown as SyncContext, {
+  applianceId: "x",
+  intervalInMs: 60_000,
+  verifyIntervalInMs: 3_600_000,
+  maxParallelSources: 4,
+  tickInMs: 1000,
+});
+const T = Date.parse("2026-01-01T01:00:00.000Z");
+
+describe("when a source is due", () => {
+  it("never when disabled, paused or degraded (unless a copy was left half-done)", () => {
+    expect(daemon.due(source({ state: "disabled" }), T)).toBe(false);
+    expect(daemon.due(source({ paused: true, desired: point("2026-01-01T00:00:00.000Z") }), T)).toBe(false);
+    expect(daemon.due(source({ state: "degraded" }), T)).toBe(false);
+    expect(daemon.due(source({ paused: true, applying: point("2026-01-01T00:59:59.000Z") }), T)).toBe(true);
+  });
+
+  it("at once when pending, when a copy is half-done, or when a sync was asked for", () => {
+    expect(daemon.due(source({ state: "pending" }), T)).toBe(true);
+    expect(daemon.due(source({ applying: point("2026-01-01T00:59:59.000Z") }), T)).toBe(true);
+    expect(daemon.due(source({ desired: point("2026-01-01T00:59:59.000Z"), lastVerifiedAt: "2026-01-01T00:59:00.000Z", syncRequestedAt: "2026-01-01T00:59:59.500Z" }), T)).toBe(true);
+  });
+
+  it("one interval after the last snapshot, longer after failures in a row", () => {
+    const fresh = { lastVerifiedAt: "2026-01-01T00:59:00.000Z" };
+    expect(daemon.due(source({ ...fresh, desired: point("2026-01-01T00:59:30.000Z") }), T)).toBe(false);
+    expect(daemon.due(source({ ...fresh, desired: point("2026-01-01T00:59:00.000Z") }), T)).toBe(true);
+    // Three failures: four intervals.
+    expect(daemon.due(source({ ...fresh, desired: point("2026-01-01T00:57:30.000Z"), consecutiveFailures: 3 }), T)).toBe(false);
+    expect(daemon.due(source({ ...fresh, desired: point("2026-01-01T00:55:59.000Z"), consecutiveFailures: 3 }), T)).toBe(true);
+  });
+
+  it("for a verification when a healthy source was last verified an interval ago", () => {
+    const recent = point("2026-01-01T00:59:30.000Z");
+    expect(daemon.due(source({ desired: recent, lastVerifiedAt: "2025-12-31T23:59:00.000Z" }), T)).toBe("verify");
+    expect(daemon.due(source({ desired: recent, lastVerifiedAt: "2026-01-01T00:30:00.000Z" }), T)).toBe(false);
+  });
+});
+
+describe("metrics and health", () => {
+  it("renders per-source lag, bytes, state and errors in Prometheus' text format", () => {
+    const m = new SyncMetrics();
+    m.observe(source({ applied: point("2026-01-01T00:58:00.000Z"), bytesCopied: 4096 }), new Date(T));
+    m.recordCycle(disk("d1"), true, new Date(T));
+    m.recordCycle(disk("d1"), false, new Date(T));
+    const text = m.render();
+    expect(text).toContain(`ferry_sync_lag_seconds{source="${disk("d1")}"} 120`);
+    expect(text).toContain(`ferry_sync_bytes_copied_total{source="${disk("d1")}"} 4096`);
+    expect(text).toContain(`ferry_sync_state{source="${disk("d1")}",state="healthy"} 1`);
+    expect(text).toContain(`ferry_sync_state{source="${disk("d1")}",state="degraded"} 0`);
+    expect(text).toContain(`ferry_sync_errors_total{source="${disk("d1")}"} 1`);
+    expect(text).toContain("# TYPE ferry_sync_cycles_total counter");
+  });
+
+  it("answers /healthz 200 while the daemon ticks and 503 when it stalled or lost the state store", async () => {
+    const m = new SyncMetrics();
+    let now = 1_000_000;
+    const server = await startMetricsServer({ host: "127.0.0.1", port: 0, metrics: m, staleAfterInMs: 30_000, now: () => now });
+    const get = (path: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        request({ host: "127.0.0.1", port: server.port, path }, (res) => {
+          let body = "";
+          res.on("data", (d: Buffer) => (body += d.toString()));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        })
+          .on("error", reject)
+          .end();
+      });
+    try {
+      expect((await get("/healthz")).status).toBe(503);
+      m.lastTickAt = now - 1000;
+      expect(await get("/healthz")).toMatchObject({ status: 200 });
+      m.lastStoreError = "connection refused";
+      expect((await get("/healthz")).body).toContain("connection refused");
+      m.lastStoreError = undefined;
+      now += 60_000;
+      expect((await get("/healthz")).status).toBe(503);
+      expect((await get("/metrics")).body).toContain("# HELP ferry_sync_lag_seconds");
+      expect((await get("/nope")).status).toBe(404);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("terminal progress", () => {
+  it("prints percent, rate and ETA per source on one line, rewritten in place", () => {
+    let out = "";
+    const stream = new Writable({ write: (c: Buffer, _e, done) => ((out += c.toString()), done()) }) as unknown as NodeJS.WriteStream;
+    let t = 0;
+    const p = new ProgressPrinter(stream, (id) => id, () => t);
+    p.update("lun0", { bytesDone: 0, bytesTotal: 100 * 1024 * 1024 });
+    t = 1000;
+    p.update("lun0", { bytesDone: 50 * 1024 * 1024, bytesTotal: 100 * 1024 * 1024 });
+    expect(out).toMatch(/\rlun0\s+50\.0%\s+50\.0\/100\.0 MiB\s+50\.0 MiB\/s\s+ETA 1 s/);
+    t = 2000;
+    p.update("lun0", { bytesDone: 100 * 1024 * 1024, bytesTotal: 100 * 1024 * 1024 });
+    expect(out.endsWith("\n")).toBe(true);
+  });
+});
+
+describe("how the daemon is launched", () => {
+  it("the systemd unit starts the bundle with the flags and environment the memory benchmark measured", () => {
+    const unit = readFileSync("sync/ferry-sync.service", "utf8");
+    const exec = unit.split("\n").find((l) => l.startsWith("ExecStart="))!;
+    for (const flag of DAEMON_NODE_FLAGS) expect(exec).toContain(flag);
+    expect(exec).toMatch(/ferry-sync\.mjs run --config /);
+    for (const [k, v] of Object.entries(DAEMON_ENV)) expect(unit).toContain(`Environment=${k}=${v}`);
+    // SIGTERM's bound (30 s by default) fits in systemd's stop timeout.
+    expect(Number(/TimeoutStopSec=(\d+)/.exec(unit)![1])).toBeGreaterThan(30);
+  });
+});
