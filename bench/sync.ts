@@ -172,7 +172,7 @@ async function benchBackfill(emu: EmulatorProcess, env: Primary, workDir: string
   });
   if (!(await sameBytes(env.staging, env.device, env.sizeBytes))) throw new Error("backfill bench: the staging file differs from the source disk");
 
-  log("backfill: reference (curl, the same ranges, 8 in parallel, into files)");
+  log("backfill: reference (curl, the same ranges, 8 in parallel, into files, then sync)");
   const dir = join(workDir, "curl");
   mkdirSync(dir, { recursive: true });
   // One operation per range (`next` resets per-URL options such as the range and the CA).
@@ -183,6 +183,9 @@ async function benchBackfill(emu: EmulatorProcess, env: Primary, workDir: string
   const curlSeconds = await bestOf(REPS, async () => {
     const t = performance.now();
     await exec("curl", ["--parallel", "--parallel-max", "8", "--config", join(dir, "config")], { maxBuffer: 1024 * 1024 });
+    // ferry's copy ends with an fsync (applied never runs ahead of durable data); curl's ends when
+    // its files are durable too, so both measure the same work.
+    await exec("sync", ["-f", join(dir, "part-0")]);
     return (performance.now() - t) / 1000;
   });
   for (const [i, r] of ranges.entries()) {
@@ -193,7 +196,7 @@ async function benchBackfill(emu: EmulatorProcess, env: Primary, workDir: string
   log(`backfill: ${bytes / MiB} MiB, ferry ${ferrySeconds.toFixed(2)} s, curl ${curlSeconds.toFixed(2)} s (best of ${REPS})`);
   const ratio = ferryRate / curlRate;
   return {
-    result: { bench: "backfill", value: ferryRate, unit: "MiB/s", reference: curlRate, ratio, goal: "ferry ≥ 0.8 × curl throughput (4 GiB disk, 1 GiB scattered data)", ok: ratio >= 0.8 },
+    result: { bench: "backfill", value: ferryRate, unit: "MiB/s", reference: curlRate, ratio, goal: "ferry ≥ 0.8 × curl throughput, both to durable files (4 GiB disk, 1 GiB scattered data)", ok: ratio >= 0.8 },
     sas: s0.sas,
   };
 }

@@ -68,20 +68,34 @@ function connectionDropped(cause: unknown): Error {
   });
 }
 
-async function collect(stream: NodeJS.ReadableStream | undefined, count: number, abortSignal: AbortSignal | undefined, target: Buffer | undefined): Promise<Buffer> {
-  if (!stream) throw new Error("the data plane answered without a body");
+/** Copies a response body into one buffer with 'data' events (an async iterator costs a promise per chunk). */
+function collect(stream: NodeJS.ReadableStream | undefined, count: number, abortSignal: AbortSignal | undefined, target: Buffer | undefined): Promise<Buffer> {
+  if (!stream) return Promise.reject(new Error("the data plane answered without a body"));
   const out = target ?? Buffer.allocUnsafe(count);
   let filled = 0;
-  try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      if (filled + chunk.length > count) throw new Error(`the data plane sent more than the ${count} bytes asked for`);
+  return new Promise<Buffer>((resolve, reject) => {
+    let settled = false;
+    const fail = (e: unknown) => {
+      if (settled) return;
+      settled = true;
+      reject(abortSignal?.aborted ? abortSignal.reason : connectionDropped(e));
+    };
+    stream.on("data", (chunk: Buffer) => {
+      if (settled) return;
+      if (filled + chunk.length > count) {
+        fail(new Error(`the data plane sent more than the ${count} bytes asked for`));
+        return;
+      }
       chunk.copy(out, filled);
       filled += chunk.length;
-    }
-  } catch (e) {
-    if (abortSignal?.aborted) throw abortSignal.reason;
-    throw connectionDropped(e);
-  }
-  if (filled !== count) throw connectionDropped(new Error(`got ${filled} of ${count} bytes`));
-  return out;
+    });
+    stream.once("error", fail);
+    stream.once("close", () => fail(new Error("the stream closed before its end")));
+    stream.once("end", () => {
+      if (settled) return;
+      if (filled !== count) return fail(new Error(`got ${filled} of ${count} bytes`));
+      settled = true;
+      resolve(out);
+    });
+  });
 }
