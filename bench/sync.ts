@@ -145,7 +145,7 @@ async function sameBytes(a: string, b: string, size: number): Promise<boolean> {
 }
 
 /** Each side of a comparison runs this many times; the best run counts (the machine is shared and noisy). */
-const REPS = 2;
+const REPS = 3;
 
 async function bestOf(n: number, run: () => Promise<number>): Promise<number> {
   let best = Number.POSITIVE_INFINITY;
