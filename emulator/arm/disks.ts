@@ -94,8 +94,8 @@ function readSizeGB(body: unknown): number | undefined {
   return gb;
 }
 
-/** Finds the source of a `Copy`: a disk or a snapshot. */
-function copySource(ctx: Ctx, id: string) {
+/** Finds the source of a `Copy` (of a disk or a snapshot): a disk or a snapshot. */
+export function copySource(ctx: Ctx, id: string) {
   const parsed = parseId(id);
   if (!parsed) throw invalid("properties.creationData.sourceResourceId", `'${id}' is not a resource id.`);
   const r = ctx.emu.state.resources.get(id.toLowerCase());

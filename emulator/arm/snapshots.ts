@@ -22,7 +22,7 @@ import {
   requireResource,
   type ResourceKind,
 } from "./common";
-import { GiB } from "./disks";
+import { copySource, GiB } from "./disks";
 import { get, invalid, missing, oneOf, optBoolean, optString, optTags, reqString } from "./input";
 import { validateName } from "./names";
 
@@ -156,10 +156,7 @@ async function createSnapshot(ctx: Ctx, rgName: string, name: string, id: string
   }
   const incremental = optBoolean(body, "properties.incremental") ?? false;
   const sourceId = reqString(body, "properties.creationData.sourceResourceId");
-  const source = emu.state.resources.get(sourceId.toLowerCase());
-  if (!source || (source.kind !== "disk" && source.kind !== "snapshot")) {
-    throw new EmulatorError(404, "NotFound", `Source resource '${sourceId}' was not found: a disk or a snapshot is expected.`);
-  }
+  const source = copySource(ctx, sourceId);
   ctx.touchRegion(source.location);
   const uniqueId = randomUUID();
   const manifestFile = `snapshots/${uniqueId}.manifest`;
