@@ -157,6 +157,28 @@ describe("sync: faults, rules and refusals", () => {
     expect((await state(env)).state).toBe("healthy");
   });
 
+  it("restarts with a full backfill, and says why, when a new snapshot is of another incremental family", async () => {
+    const env = await make([{ lun: 0 }]);
+    writeAt(env.sourceDevice(0), 0, pattern(8, 2 * MiB));
+    await env.store.create(env.sourceRow(0));
+    const rt = await env.runtime();
+    await rt.daemon.tick();
+    const applied = (await state(env)).applied!;
+    // Azure starts a new family when a disk is resized across 4 TiB: the applied point reports another one.
+    const snapshots = rt.ctx.snapshots;
+    const get = snapshots.get.bind(snapshots);
+    snapshots.get = async (id) => {
+      const facts = await get(id);
+      return facts && id.toLowerCase() === applied.snapshotId.toLowerCase() ? { ...facts, familyId: "an-older-family" } : facts;
+    };
+    writeAt(env.sourceDevice(0), 600 * MiB, pattern(9, MiB));
+    await requestSync(env.store, env.sourceDiskId(0));
+    const out = await rt.daemon.tick();
+    expect(out.get(env.sourceDiskId(0))).toMatchObject({ kind: "applied", mode: "full" });
+    expect(env.logLines.some((l) => /another incremental family/.test(l) && /full backfill/.test(l))).toBe(true);
+    expect(await filesEqual(env.sourceDevice(0), env.stagingDevice(0))).toBe(true);
+  });
+
   it("marks a source whose device disappeared degraded, and keeps syncing the others", async () => {
     const env = await make([{ lun: 0 }, { lun: 1 }]);
     for (const lun of [0, 1]) writeAt(env.sourceDevice(lun), 0, pattern(30 + lun, MiB));
