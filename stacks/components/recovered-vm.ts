@@ -1,0 +1,118 @@
+import * as compute from "@pulumi/azure-native/compute";
+import * as network from "@pulumi/azure-native/network";
+import * as pulumi from "@pulumi/pulumi";
+import { TAGS, type RecoveredDiskPlan, type RecoveredRowPlan } from "../plan";
+import type { StagingDisk } from "./staging-disk";
+
+/**
+ * `ferry:dr:RecoveredVm`: one blueprint row brought up in the DR region — its NIC (no public IP),
+ * its disks (the staging disks attached as they are, or new disks from snapshots of them), and the
+ * VM on its existing OS disk (`createOption: Attach`: the VM keeps the disk's identity; a Windows
+ * disk is attached specialized, never treated as a generalized image).
+ */
+export class RecoveredVm extends pulumi.ComponentResource {
+  readonly vm: compute.VirtualMachine;
+  readonly nic: network.NetworkInterface;
+  readonly id: pulumi.Output<string>;
+
+  constructor(
+    plan: RecoveredRowPlan,
+    args: { resourceGroupName: pulumi.Input<string>; location: string; staging: Map<string, StagingDisk> },
+    opts?: pulumi.ComponentResourceOptions,
+  ) {
+    super("ferry:dr:RecoveredVm", plan.row + (plan.tags[TAGS.role] === "test" ? "-test" : ""), {}, opts);
+    const { resourceGroupName, location } = args;
+    const diskId = (d: RecoveredDiskPlan): pulumi.Output<string> => {
+      const staging = args.staging.get(d.staging);
+      if (!staging) throw new Error(`no staging disk ${d.staging} for row ${plan.row}`);
+      if (d.strategy === "attachAsIs") return staging.id;
+      const tags = {
+        ...plan.tags,
+        [TAGS.recoveryPoint]: d.recoveryPoint.snapshotId,
+        [TAGS.sourceDisk]: d.sourceDiskId.toLowerCase(),
+        [TAGS.sourceSizeGiB]: String(d.sizeGiB),
+      };
+      const snapshot = new compute.Snapshot(
+        d.snapshot!.logicalName,
+        {
+          snapshotName: d.snapshot!.name,
+          resourceGroupName,
+          location,
+          incremental: true,
+          creationData: { createOption: compute.DiskCreateOption.Copy, sourceResourceId: staging.id },
+          tags,
+        },
+        { parent: this },
+      );
+      const disk = new compute.Disk(
+        d.disk!.logicalName,
+        {
+          diskName: d.disk!.name,
+          resourceGroupName,
+          location,
+          creationData: { createOption: compute.DiskCreateOption.Copy, sourceResourceId: snapshot.id },
+          diskSizeGB: d.disk!.sizeGiB,
+          sku: { name: d.disk!.sku },
+          ...(d.role === "os" ? { osType: osTypeOf(plan) } : {}),
+          tags,
+        },
+        { parent: this },
+      );
+      return disk.id;
+    };
+
+    this.nic = new network.NetworkInterface(
+      plan.nic.logicalName,
+      {
+        networkInterfaceName: plan.nic.name,
+        resourceGroupName,
+        location,
+        ipConfigurations: [
+          {
+            name: "ipconfig1",
+            subnet: { id: plan.nic.subnetId },
+            primary: true,
+            privateIPAllocationMethod: plan.nic.privateIpAddress ? network.IPAllocationMethod.Static : network.IPAllocationMethod.Dynamic,
+            ...(plan.nic.privateIpAddress ? { privateIPAddress: plan.nic.privateIpAddress } : {}),
+          },
+        ],
+        tags: plan.tags,
+      },
+      { parent: this },
+    );
+
+    this.vm = new compute.VirtualMachine(
+      plan.vmName,
+      {
+        vmName: plan.vmName,
+        resourceGroupName,
+        location,
+        hardwareProfile: { vmSize: plan.vmSize },
+        storageProfile: {
+          osDisk: {
+            createOption: compute.DiskCreateOptionTypes.Attach,
+            osType: osTypeOf(plan),
+            managedDisk: { id: diskId(plan.osDisk) },
+            // ferry owns its disks: deleting the VM never deletes a staging disk or a recovered disk behind Pulumi's back.
+            deleteOption: compute.DiskDeleteOptionTypes.Detach,
+          },
+          dataDisks: plan.dataDisks.map((d) => ({
+            lun: d.lun!,
+            createOption: compute.DiskCreateOptionTypes.Attach,
+            managedDisk: { id: diskId(d) },
+            deleteOption: compute.DiskDeleteOptionTypes.Detach,
+          })),
+        },
+        networkProfile: { networkInterfaces: [{ id: this.nic.id, primary: true, deleteOption: compute.DeleteOptions.Detach }] },
+        tags: plan.tags,
+      },
+      { parent: this },
+    );
+    this.id = this.vm.id;
+    this.registerOutputs({ id: this.id, nicId: this.nic.id });
+  }
+}
+
+function osTypeOf(plan: RecoveredRowPlan): compute.OperatingSystemTypes {
+  return plan.osType === "Windows" ? compute.OperatingSystemTypes.Windows : compute.OperatingSystemTypes.Linux;
+}

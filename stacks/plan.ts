@@ -1,0 +1,237 @@
+import { sameResourceId } from "../core/azure/resource-id";
+import { UserError } from "../core/errors";
+import type { Blueprint, BlueprintRow, DiskStrategy, OsType } from "../core/schemas/blueprint";
+import type { RecoveryPoint } from "../core/schemas/recovery-point";
+
+/**
+ * What a blueprint stack declares, as data: the pure planner the Pulumi program turns into
+ * resources (STYLE 1). Modes: `standby` (staging disks only), `failover` (plus the recovered VMs,
+ * per row strategy), `test` (a drill: every disk from a snapshot, in the isolated test subnet,
+ * the staging disks untouched), `failback` (as failover: the recovered VMs stay while data flows
+ * home; nothing is added).
+ */
+export const blueprintModes = ["standby", "failover", "test", "failback"] as const;
+export type BlueprintMode = (typeof blueprintModes)[number];
+
+/** Tag keys ferry puts on what it creates (policy `ferry-required-tags` checks them). */
+export const TAGS = {
+  blueprint: "ferry-blueprint",
+  row: "ferry-row",
+  role: "ferry-role",
+  sourceDisk: "ferry-source-disk",
+  sourceSizeGiB: "ferry-source-size-gib",
+  recoveryPoint: "ferry-recovery-point",
+  operation: "ferry-operation",
+  mode: "ferry-mode",
+  osStrategy: "ferry-os-strategy",
+  dataStrategy: "ferry-data-strategy",
+} as const;
+
+export interface StagingDiskPlan {
+  /** Pulumi resource name. */
+  logicalName: string;
+  /** Azure disk name. */
+  diskName: string;
+  row: string;
+  role: "os" | "data";
+  lun?: number;
+  sourceDiskId: string;
+  sizeGiB: number;
+  sku: string;
+  osType?: OsType;
+  tags: Record<string, string>;
+}
+
+export interface RecoveredDiskPlan {
+  role: "os" | "data";
+  lun?: number;
+  strategy: DiskStrategy;
+  sourceDiskId: string;
+  /** Size of the source disk, in GiB: a disk made from its snapshot is at least this large. */
+  sizeGiB: number;
+  /** The staging disk it comes from. */
+  staging: string;
+  recoveryPoint: RecoveryPoint;
+  /** fromSnapshot: a snapshot of the staging disk, and the disk created from it. */
+  snapshot?: { logicalName: string; name: string };
+  disk?: { logicalName: string; name: string; sizeGiB: number; sku: string };
+}
+
+export interface RecoveredRowPlan {
+  row: string;
+  vmName: string;
+  vmSize: string;
+  osType: OsType;
+  nic: { logicalName: string; name: string; subnetId: string; privateIpAddress?: string };
+  osDisk: RecoveredDiskPlan;
+  dataDisks: RecoveredDiskPlan[];
+  tags: Record<string, string>;
+}
+
+export interface BlueprintPlan {
+  blueprint: string;
+  mode: BlueprintMode;
+  location: string;
+  resourceGroup: string;
+  staging: StagingDiskPlan[];
+  rows: RecoveredRowPlan[];
+}
+
+export interface PlanOptions {
+  mode: BlueprintMode;
+  /** The recovery point of each source disk (by its ARM id): required outside standby. */
+  recoveryPoints?: Record<string, RecoveryPoint>;
+  /** Id of the operation (failover, drill) that applies this plan; tagged on what it creates. */
+  operationId?: string;
+  /** SKU of the staging disks. Default Premium_LRS (same or better than the sources). */
+  stagingSku?: string;
+}
+
+function stagingName(row: string, role: "os" | "data", lun?: number): string {
+  return role === "os" ? `${row}-os-staging` : `${row}-lun${lun}-staging`;
+}
+
+function subnetId(blueprint: Blueprint, test: boolean): string {
+  const t = blueprint.target;
+  const vnet = test ? t.testVirtualNetwork : t.virtualNetwork;
+  const subnet = test ? t.testSubnet : t.subnet;
+  if (!vnet || !subnet) {
+    throw new UserError(`Blueprint '${blueprint.name}' has no test network: set target.testVirtualNetwork and target.testSubnet to run a test failover.`, {
+      code: "NoTestNetwork",
+    });
+  }
+  return `/subscriptions/${t.subscriptionId}/resourceGroups/${t.networkResourceGroup}/providers/Microsoft.Network/virtualNetworks/${vnet}/subnets/${subnet}`;
+}
+
+function pointFor(blueprint: Blueprint, options: PlanOptions, sourceDiskId: string): RecoveryPoint {
+  const points = options.recoveryPoints ?? {};
+  const key = Object.keys(points).find((k) => sameResourceId(k, sourceDiskId));
+  const point = key === undefined ? undefined : points[key];
+  if (!point) {
+    throw new UserError(
+      `Blueprint '${blueprint.name}' has no recovery point for ${sourceDiskId}. Run the precheck (ferry precheck ${blueprint.name}): it hands the applied recovery point of every disk to the stack.`,
+      { code: "MissingRecoveryPoint" },
+    );
+  }
+  return point;
+}
+
+/** The staging disks of every source disk of a blueprint (declared in every mode). */
+export function planStaging(blueprint: Blueprint, options: Pick<PlanOptions, "stagingSku"> = {}): StagingDiskPlan[] {
+  const sku = options.stagingSku ?? "Premium_LRS";
+  const out: StagingDiskPlan[] = [];
+  for (const row of blueprint.rows) {
+    const disks: { role: "os" | "data"; lun?: number; sourceDiskId: string; sizeGiB: number }[] = [
+      { role: "os", sourceDiskId: row.osDisk.sourceDiskId, sizeGiB: row.osDisk.sizeGiB },
+      ...row.dataDisks.map((d) => ({ role: "data" as const, lun: d.lun, sourceDiskId: d.sourceDiskId, sizeGiB: d.sizeGiB })),
+    ];
+    for (const d of disks) {
+      const name = stagingName(row.name, d.role, d.lun);
+      out.push({
+        logicalName: name,
+        diskName: name,
+        row: row.name,
+        role: d.role,
+        ...(d.lun !== undefined ? { lun: d.lun } : {}),
+        sourceDiskId: d.sourceDiskId,
+        sizeGiB: d.sizeGiB,
+        sku,
+        ...(d.role === "os" ? { osType: row.osDisk.osType } : {}),
+        tags: {
+          [TAGS.blueprint]: blueprint.name,
+          [TAGS.row]: row.name,
+          [TAGS.role]: "staging",
+          [TAGS.sourceDisk]: d.sourceDiskId.toLowerCase(),
+          [TAGS.sourceSizeGiB]: String(d.sizeGiB),
+        },
+      });
+    }
+  }
+  return out;
+}
+
+function recoveredDisk(
+  blueprint: Blueprint,
+  row: BlueprintRow,
+  options: PlanOptions,
+  strategy: DiskStrategy,
+  role: "os" | "data",
+  sourceDiskId: string,
+  sizeGiB: number,
+  suffix: string,
+  lun?: number,
+): RecoveredDiskPlan {
+  const staging = stagingName(row.name, role, lun);
+  const base = `${row.name}${suffix}-${role === "os" ? "os" : `lun${lun}`}`;
+  const point = pointFor(blueprint, options, sourceDiskId);
+  return {
+    role,
+    ...(lun !== undefined ? { lun } : {}),
+    strategy,
+    sourceDiskId,
+    sizeGiB,
+    staging,
+    recoveryPoint: point,
+    ...(strategy === "fromSnapshot"
+      ? {
+          snapshot: { logicalName: `${base}-snapshot`, name: `${base}-snapshot` },
+          disk: { logicalName: `${base}-disk`, name: `${base}-disk`, sizeGiB, sku: options.stagingSku ?? "Premium_LRS" },
+        }
+      : {}),
+  };
+}
+
+/** The whole plan of a blueprint stack in a mode. */
+export function planBlueprint(blueprint: Blueprint, options: PlanOptions): BlueprintPlan {
+  const staging = planStaging(blueprint, options);
+  const plan: BlueprintPlan = {
+    blueprint: blueprint.name,
+    mode: options.mode,
+    location: blueprint.target.region,
+    resourceGroup: blueprint.target.resourceGroup,
+    staging,
+    rows: [],
+  };
+  if (options.mode === "standby") return plan;
+  const test = options.mode === "test";
+  // A drill never touches the staging disks: every disk comes from a snapshot, in the test network.
+  const suffix = test ? "-test" : "";
+  const subnet = subnetId(blueprint, test);
+  for (const row of blueprint.rows) {
+    const osStrategy: DiskStrategy = test ? "fromSnapshot" : row.osStrategy;
+    const dataStrategy: DiskStrategy = test ? "fromSnapshot" : row.dataStrategy;
+    const vmName = `${row.hostname ?? row.name}${suffix}`;
+    const osPoint = pointFor(blueprint, options, row.osDisk.sourceDiskId);
+    plan.rows.push({
+      row: row.name,
+      vmName,
+      vmSize: row.vmSize,
+      osType: row.osDisk.osType,
+      nic: {
+        logicalName: `${row.name}${suffix}-nic`,
+        name: `${vmName}-nic`,
+        subnetId: subnet,
+        // A drill's isolated network need not share the production range: it takes what it gets.
+        ...(row.privateIpAddress && !test ? { privateIpAddress: row.privateIpAddress } : {}),
+      },
+      osDisk: recoveredDisk(blueprint, row, options, osStrategy, "os", row.osDisk.sourceDiskId, row.osDisk.sizeGiB, suffix),
+      dataDisks: row.dataDisks.map((d) => recoveredDisk(blueprint, row, options, dataStrategy, "data", d.sourceDiskId, d.sizeGiB, suffix, d.lun)),
+      tags: {
+        [TAGS.blueprint]: blueprint.name,
+        [TAGS.row]: row.name,
+        [TAGS.role]: test ? "test" : "recovered",
+        [TAGS.mode]: options.mode,
+        [TAGS.recoveryPoint]: osPoint.snapshotId,
+        [TAGS.operation]: options.operationId ?? "unspecified",
+        [TAGS.osStrategy]: osStrategy,
+        [TAGS.dataStrategy]: dataStrategy,
+      },
+    });
+  }
+  return plan;
+}
+
+/** The failover plan (STYLE 1's `planFailover(blueprint, recoveryPoint)`). */
+export function planFailover(blueprint: Blueprint, recoveryPoints: Record<string, RecoveryPoint>, operationId?: string): BlueprintPlan {
+  return planBlueprint(blueprint, { mode: "failover", recoveryPoints, ...(operationId ? { operationId } : {}) });
+}
