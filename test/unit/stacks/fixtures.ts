@@ -1,0 +1,22 @@
+import { BlueprintSchema, type Blueprint } from "../../../core/schemas/blueprint";
+import type { RecoveryPoint } from "../../../core/schemas/recovery-point";
+import { validBlueprint } from "../core/fixtures";
+
+/** The core blueprint fixture (web1: Linux, OS attach-as-is, data from snapshot; db1: Windows), parsed. */
+export function blueprint(mutate?: (raw: ReturnType<typeof validBlueprint>) => void): Blueprint {
+  const raw = validBlueprint();
+  mutate?.(raw);
+  return BlueprintSchema.parse(raw);
+}
+
+/** A recovery point for every source disk of a blueprint. */
+export function recoveryPoints(b: Blueprint, at = "2026-11-22T05:00:00.000Z"): Record<string, RecoveryPoint> {
+  const out: Record<string, RecoveryPoint> = {};
+  for (const row of b.rows) {
+    for (const id of [row.osDisk.sourceDiskId, ...row.dataDisks.map((d) => d.sourceDiskId)]) {
+      const name = id.split("/").pop();
+      out[id] = { snapshotId: id.replace(/\/disks\/[^/]+$/, `/snapshots/ferry-${name}-20261122T050000Z-ab12`), sourceDiskId: id, createdAt: at };
+    }
+  }
+  return out;
+}

@@ -1,0 +1,107 @@
+import { describe, expect, it } from "vitest";
+import { isUserError } from "../../../core/errors";
+import { planBlueprint, planFailover, TAGS } from "../../../stacks/plan";
+import { blueprint, recoveryPoints } from "./fixtures";
+
+describe("planBlueprint", () => {
+  const b = blueprint();
+  const points = recoveryPoints(b);
+
+  it("standby: one staging disk per source disk, at least its size, tagged with its source; nothing else", () => {
+    const plan = planBlueprint(b, { mode: "standby" });
+    expect(plan.rows).toEqual([]);
+    expect(plan.staging.map((s) => [s.logicalName, s.sizeGiB, s.role, s.lun ?? null, s.osType ?? null])).toEqual([
+      ["web1-os-staging", 30, "os", null, "Linux"],
+      ["web1-lun0-staging", 128, "data", 0, null],
+      ["web1-lun1-staging", 256, "data", 1, null],
+      ["db1-os-staging", 127, "os", null, "Windows"],
+      ["db1-lun0-staging", 512, "data", 0, null],
+    ]);
+    const os = plan.staging[0]!;
+    expect(os.tags).toEqual({
+      [TAGS.blueprint]: "web",
+      [TAGS.row]: "web1",
+      [TAGS.role]: "staging",
+      [TAGS.sourceDisk]: b.rows[0]!.osDisk.sourceDiskId.toLowerCase(),
+      [TAGS.sourceSizeGiB]: "30",
+    });
+    expect(plan.staging.every((s) => s.sku === "Premium_LRS")).toBe(true);
+    expect(plan.location).toBe("northeurope");
+    expect(plan.resourceGroup).toBe("dr-rg");
+  });
+
+  it("failover: each row per its strategies — the staging disk attached as-is, or a snapshot and a disk from it", () => {
+    const plan = planFailover(b, points, "op-42");
+    const web = plan.rows.find((r) => r.row === "web1")!;
+    expect(web.vmName).toBe("web1");
+    expect(web.osDisk).toMatchObject({ strategy: "attachAsIs", staging: "web1-os-staging" });
+    expect(web.osDisk.snapshot).toBeUndefined();
+    expect(web.dataDisks.map((d) => [d.lun, d.strategy, d.snapshot?.name, d.disk?.name, d.disk?.sizeGiB])).toEqual([
+      [0, "fromSnapshot", "web1-lun0-snapshot", "web1-lun0-disk", 128],
+      [1, "fromSnapshot", "web1-lun1-snapshot", "web1-lun1-disk", 256],
+    ]);
+    expect(web.nic).toEqual({
+      logicalName: "web1-nic",
+      name: "web1-nic",
+      subnetId: "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/dr-network-rg/providers/Microsoft.Network/virtualNetworks/dr-vnet/subnets/app".replace(
+        "11111111-1111-1111-1111-111111111111",
+        b.target.subscriptionId,
+      ),
+      privateIpAddress: "10.1.0.4",
+    });
+    expect(web.tags).toMatchObject({ [TAGS.mode]: "failover", [TAGS.role]: "recovered", [TAGS.operation]: "op-42", [TAGS.osStrategy]: "attachAsIs", [TAGS.dataStrategy]: "fromSnapshot" });
+    expect(web.tags[TAGS.recoveryPoint]).toBe(points[b.rows[0]!.osDisk.sourceDiskId]!.snapshotId);
+    const db = plan.rows.find((r) => r.row === "db1")!;
+    // A hostname override names the recovered VM (an attached OS disk keeps its own computer name).
+    expect(db.vmName).toBe("DB1");
+    expect(db.osType).toBe("Windows");
+    expect(db.nic.privateIpAddress).toBeUndefined();
+    // Staging disks stay declared: a mode switch never removes them.
+    expect(plan.staging).toHaveLength(5);
+  });
+
+  it("test: every disk from a snapshot, in the test subnet, named apart, with no static address", () => {
+    const plan = planBlueprint(b, { mode: "test", recoveryPoints: points, operationId: "drill-1" });
+    const web = plan.rows.find((r) => r.row === "web1")!;
+    expect(web.vmName).toBe("web1-test");
+    expect(web.osDisk.strategy).toBe("fromSnapshot");
+    expect(web.osDisk.snapshot?.name).toBe("web1-test-os-snapshot");
+    expect(web.dataDisks.every((d) => d.strategy === "fromSnapshot")).toBe(true);
+    expect(web.nic.subnetId).toMatch(/virtualNetworks\/dr-test-vnet\/subnets\/app$/);
+    expect(web.nic.privateIpAddress).toBeUndefined();
+    expect(web.tags).toMatchObject({ [TAGS.role]: "test", [TAGS.mode]: "test", [TAGS.osStrategy]: "fromSnapshot", [TAGS.dataStrategy]: "fromSnapshot" });
+  });
+
+  it("failback keeps the recovered VMs as they are", () => {
+    const failover = planBlueprint(b, { mode: "failover", recoveryPoints: points });
+    const failback = planBlueprint(b, { mode: "failback", recoveryPoints: points });
+    expect(failback.rows.map((r) => [r.vmName, r.osDisk.strategy, r.nic.name])).toEqual(failover.rows.map((r) => [r.vmName, r.osDisk.strategy, r.nic.name]));
+  });
+
+  it("refuses a failover without a recovery point for every disk, saying to run the precheck", () => {
+    const partial = { ...points };
+    delete partial[b.rows[1]!.dataDisks[0]!.sourceDiskId];
+    let thrown: unknown;
+    try {
+      planBlueprint(b, { mode: "failover", recoveryPoints: partial });
+    } catch (e) {
+      thrown = e;
+    }
+    expect(isUserError(thrown)).toBe(true);
+    expect((thrown as Error).message).toMatch(/no recovery point for .*db1-data0.*ferry precheck web/);
+  });
+
+  it("refuses a test failover when the target has no test network", () => {
+    const noTest = blueprint((raw) => {
+      const t = raw.target as Record<string, unknown>;
+      delete t.testVirtualNetwork;
+      delete t.testSubnet;
+    });
+    expect(() => planBlueprint(noTest, { mode: "test", recoveryPoints: recoveryPoints(noTest) })).toThrow(/testVirtualNetwork and target.testSubnet/);
+  });
+
+  it("matches recovery points to disks whatever the case of their ids, as ARM does", () => {
+    const upper = Object.fromEntries(Object.entries(points).map(([k, v]) => [k.toUpperCase(), v]));
+    expect(planFailover(b, upper).rows).toHaveLength(2);
+  });
+});
