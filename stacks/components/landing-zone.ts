@@ -5,6 +5,7 @@ import * as network from "@pulumi/azure-native/network";
 import * as resources from "@pulumi/azure-native/resources";
 import * as storage from "@pulumi/azure-native/storage";
 import * as pulumi from "@pulumi/pulumi";
+import { parseResourceId } from "../../core/azure/resource-id";
 import type { LandingZoneConfig } from "../config";
 import { APPLIANCE_ACTIONS, APPLIANCE_DATA_ACTIONS, APPLIANCE_IMAGE, planLandingZone } from "../landing-zone-plan";
 
@@ -23,11 +24,13 @@ export class LandingZone extends pulumi.ComponentResource {
     const group = new resources.ResourceGroup("dr", { resourceGroupName: config.resourceGroup, location, tags: plan.tags }, { parent: this });
     const resourceGroupName = group.name;
 
+    // The drills' isolated network lives beside the target network: blueprints name one network
+    // resource group for both (target.networkResourceGroup).
     const testNetwork = new network.VirtualNetwork(
       "test-network",
       {
         virtualNetworkName: config.testNetwork.name,
-        resourceGroupName,
+        resourceGroupName: parseResourceId(config.targetSubnetId).resourceGroup,
         location,
         addressSpace: { addressPrefixes: [config.testNetwork.addressPrefix] },
         subnets: [{ name: config.testNetwork.subnetName, addressPrefix: config.testNetwork.subnetPrefix }],

@@ -1,0 +1,65 @@
+/** How runbooks drive the stacks: the Pulumi Automation API where the CLI exists, the local deployer elsewhere. */
+
+export interface ResourceChanges {
+  create: number;
+  update: number;
+  delete: number;
+  same: number;
+}
+
+export interface PolicyViolationReport {
+  policy: string;
+  enforcementLevel: "advisory" | "mandatory";
+  message: string;
+  resource?: string;
+}
+
+export interface UpOptions {
+  /** Recorded in the stack history: say which operation this is ("failover web (planned) op-42"). */
+  message: string;
+  /** Switches `ferry:mode` before the update (a blueprint's standby → failover → failback → standby). */
+  mode?: string;
+  /** Stack config to set before the update (`ferry:` keys without the prefix). */
+  config?: Record<string, unknown>;
+  /** Config of the policy pack, by policy name (the precheck's facts). */
+  policyConfig?: Record<string, unknown>;
+  abortSignal?: AbortSignal;
+}
+
+export interface UpResult {
+  version: number;
+  changes: ResourceChanges;
+  outputs: Record<string, unknown>;
+  /** Advisory violations (mandatory ones stop the update before anything changes). */
+  advisories: PolicyViolationReport[];
+}
+
+export interface PreviewResult {
+  changes: ResourceChanges;
+  violations: PolicyViolationReport[];
+}
+
+export interface HistoryEntry {
+  version: number;
+  kind: "update" | "destroy";
+  message: string;
+  startTime: string;
+  endTime: string;
+  result: "succeeded" | "failed";
+  resourceChanges: ResourceChanges;
+  /** The `ferry:` config the operation ran with. */
+  config: Record<string, unknown>;
+  error?: string;
+}
+
+export interface Deployer {
+  /** Sets `ferry:` config keys of a stack (creating the stack if needed). */
+  setConfig(stack: string, values: Record<string, unknown>): Promise<void>;
+  getConfig(stack: string): Promise<Record<string, unknown>>;
+  up(stack: string, options: UpOptions): Promise<UpResult>;
+  preview(stack: string, options: Omit<UpOptions, "message"> & { message?: string }): Promise<PreviewResult>;
+  destroy(stack: string, options: { message: string }): Promise<{ version: number; changes: ResourceChanges }>;
+  /** Newest first, like `pulumi stack history`. */
+  history(stack: string): Promise<HistoryEntry[]>;
+  outputs(stack: string): Promise<Record<string, unknown>>;
+}

@@ -1,0 +1,303 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { isDeepStrictEqual } from "node:util";
+import type { Logger } from "pino";
+import type { AzureClients } from "../../core/azure/clients";
+import { FerryError, UserError } from "../../core/errors";
+import { parseStackConfig } from "../../stacks/config";
+import type { Deployer, HistoryEntry, PreviewResult, ResourceChanges, UpOptions, UpResult } from "./deployer";
+import { evaluatePolicies, type PolicyLike, type PolicyViolation } from "./policy-eval";
+import { runProgram, type DeclaredResource } from "./program-run";
+import { RESOURCE_KINDS, type Props } from "./resource-kinds";
+
+interface StateResource {
+  key: string;
+  type: string;
+  name: string;
+  id: string;
+  inputs: Props;
+  outputs: Props;
+  order: number;
+  protect: boolean;
+  retainOnDelete: boolean;
+}
+
+interface StackState {
+  config: Record<string, unknown>;
+  resources: StateResource[];
+  outputs: Record<string, unknown>;
+  history: HistoryEntry[];
+}
+
+export interface LocalDeployerOptions {
+  /** Folder of the deployer's state: one JSON file per stack. */
+  stateDir: string;
+  /** Clients of the Azure to apply to (the local emulator). */
+  azure: AzureClients;
+  /** The policy pack's rules, evaluated before anything is created. */
+  policies: readonly PolicyLike[];
+  logger: Logger;
+  /** Polling of long-running operations, in milliseconds. Default 10 (the emulator answers at once). */
+  pollIntervalInMs?: number;
+  now?: () => Date;
+}
+
+const none = (): ResourceChanges => ({ create: 0, update: 0, delete: 0, same: 0 });
+
+/**
+ * Runs ferry's Pulumi program in-process (Pulumi's mocks interface, with an asynchronous
+ * `newResource`) and applies what it declares to Azure through the Azure SDK, in dependency order:
+ * first a preview pass that the policy pack judges (a mandatory violation stops everything before
+ * any change), then the update pass. It keeps each stack's resources, outputs and a history of
+ * operations in `stateDir`, so a second `up` updates or deletes what the first created.
+ */
+export class LocalDeployer implements Deployer {
+  private readonly poll: { updateIntervalInMs: number };
+  private readonly now: () => Date;
+
+  constructor(private readonly options: LocalDeployerOptions) {
+    mkdirSync(options.stateDir, { recursive: true });
+    this.poll = { updateIntervalInMs: options.pollIntervalInMs ?? 10 };
+    this.now = options.now ?? (() => new Date());
+  }
+
+  private path(stack: string): string {
+    if (!/^[A-Za-z0-9._-]+$/.test(stack)) throw new UserError(`'${stack}' is not a stack name: use letters, digits, '.', '_' and '-'.`, { code: "InvalidStackName" });
+    return join(this.options.stateDir, `${stack}.json`);
+  }
+
+  private load(stack: string): StackState {
+    const p = this.path(stack);
+    if (!existsSync(p)) return { config: {}, resources: [], outputs: {}, history: [] };
+    return JSON.parse(readFileSync(p, "utf8")) as StackState;
+  }
+
+  private save(stack: string, state: StackState): void {
+    const p = this.path(stack);
+    writeFileSync(`${p}.tmp`, JSON.stringify(state, null, 2));
+    renameSync(`${p}.tmp`, p);
+  }
+
+  async setConfig(stack: string, values: Record<string, unknown>): Promise<void> {
+    const state = this.load(stack);
+    state.config = { ...state.config, ...values };
+    this.save(stack, state);
+  }
+
+  async getConfig(stack: string): Promise<Record<string, unknown>> {
+    return this.load(stack).config;
+  }
+
+  async history(stack: string): Promise<HistoryEntry[]> {
+    return [...this.load(stack).history].reverse();
+  }
+
+  async outputs(stack: string): Promise<Record<string, unknown>> {
+    return this.load(stack).outputs;
+  }
+
+  private configFor(state: StackState, options: Pick<UpOptions, "mode" | "config">, stack: string) {
+    const raw = { ...state.config, ...options.config, ...(options.mode ? { mode: options.mode } : {}) };
+    return { raw, parsed: parseStackConfig(raw, stack) };
+  }
+
+  /** Declares the program with what is known (stored outputs, or ids Azure will give) and judges it. */
+  private async plan(stack: string, state: StackState, options: Pick<UpOptions, "mode" | "config" | "policyConfig">) {
+    const { raw, parsed } = this.configFor(state, options, stack);
+    const known = new Map(state.resources.map((r) => [r.key, r]));
+    const sub = this.options.azure.subscriptionId;
+    const { declared } = await runProgram(parsed, stack, true, async (r) => {
+      const existing = known.get(r.key);
+      if (existing) return { id: existing.id, outputs: existing.outputs };
+      const kind = RESOURCE_KINDS[r.type];
+      const id = kind ? kind.armId(r.inputs, sub) : `${r.type}/${r.name}`;
+      return { id, outputs: { ...r.inputs, id, name: kind ? r.inputs[kind.nameInput] : r.name } };
+    });
+    const violations = await evaluatePolicies(this.options.policies, declared, options.policyConfig ?? {}, stack);
+    const changes = none();
+    const keys = new Set(declared.filter((d) => d.custom).map((d) => d.key));
+    for (const d of declared) {
+      if (!d.custom) continue;
+      const existing = known.get(d.key);
+      if (!existing) changes.create++;
+      else if (sameInputs(existing.inputs, d.inputs, d.ignoreChanges)) changes.same++;
+      else changes.update++;
+    }
+    for (const r of state.resources) if (!keys.has(r.key) && !r.retainOnDelete) changes.delete++;
+    return { raw, parsed, declared, violations, changes };
+  }
+
+  async preview(stack: string, options: Omit<UpOptions, "message">): Promise<PreviewResult> {
+    const { changes, violations } = await this.plan(stack, this.load(stack), options);
+    return { changes, violations };
+  }
+
+  async up(stack: string, options: UpOptions): Promise<UpResult> {
+    const log = this.options.logger.child({ stack, operation: options.message });
+    const state = this.load(stack);
+    const startTime = this.now().toISOString();
+    const version = (state.history.at(-1)?.version ?? 0) + 1;
+    const changes = none();
+    let raw: Record<string, unknown> = { ...state.config, ...options.config, ...(options.mode ? { mode: options.mode } : {}) };
+    const finish = (result: "succeeded" | "failed", error?: unknown) => {
+      state.history.push({
+        version,
+        kind: "update",
+        message: options.message,
+        startTime,
+        endTime: this.now().toISOString(),
+        result,
+        resourceChanges: { ...changes },
+        config: raw,
+        ...(error ? { error: (error as Error).message } : {}),
+      });
+      this.save(stack, state);
+    };
+    try {
+      const planned = await this.plan(stack, state, options);
+      raw = planned.raw;
+      const mandatory = planned.violations.filter((v) => v.enforcementLevel === "mandatory");
+      const advisories = planned.violations.filter((v) => v.enforcementLevel === "advisory");
+      for (const a of advisories) log.warn({ policy: a.policy, resource: a.resource }, a.message);
+      if (mandatory.length) {
+        throw new UserError(
+          `The policy pack refused the update of stack ${stack}; nothing was changed:\n${mandatory.map((v) => `  [${v.policy}] ${v.message}${v.resource ? ` (${v.resource})` : ""}`).join("\n")}`,
+          { code: "PolicyViolation", details: { violations: mandatory } },
+        );
+      }
+      state.config = raw;
+      const { declared, outputs } = await runProgram(planned.parsed, stack, false, (r) => this.applyResource(state, r, changes, log));
+      await this.deleteUndeclared(state, declared, changes, log);
+      state.outputs = outputs;
+      finish("succeeded");
+      log.info({ version, changes }, "stack updated");
+      return { version, changes, outputs, advisories: advisories.map(toReport) };
+    } catch (e) {
+      finish("failed", e);
+      throw e;
+    }
+  }
+
+  async destroy(stack: string, options: { message: string }): Promise<{ version: number; changes: ResourceChanges }> {
+    const state = this.load(stack);
+    const startTime = this.now().toISOString();
+    const version = (state.history.at(-1)?.version ?? 0) + 1;
+    const changes = none();
+    let error: unknown;
+    try {
+      await this.deleteUndeclared(state, [], changes, this.options.logger.child({ stack }));
+      state.outputs = {};
+    } catch (e) {
+      error = e;
+    }
+    state.history.push({
+      version,
+      kind: "destroy",
+      message: options.message,
+      startTime,
+      endTime: this.now().toISOString(),
+      result: error ? "failed" : "succeeded",
+      resourceChanges: changes,
+      config: state.config,
+      ...(error ? { error: (error as Error).message } : {}),
+    });
+    this.save(stack, state);
+    if (error) throw error;
+    return { version, changes };
+  }
+
+  /** Creates or updates one declared resource in Azure, recording it in the state as soon as it exists. */
+  private async applyResource(state: StackState, r: DeclaredResource, changes: ResourceChanges, log: Logger): Promise<{ id: string; outputs: Props }> {
+    const kind = RESOURCE_KINDS[r.type];
+    if (!kind) throw new FerryError(`The local deployer cannot create ${r.type} (${r.name}): add it to runbooks/deployers/resource-kinds.ts.`, { code: "UnsupportedResource" });
+    const existing = state.resources.find((s) => s.key === r.key);
+    if (existing && sameInputs(existing.inputs, r.inputs, r.ignoreChanges)) {
+      changes.same++;
+      return { id: existing.id, outputs: existing.outputs };
+    }
+    const sub = this.options.azure.subscriptionId;
+    const id = kind.armId(r.inputs, sub);
+    let inputs = r.inputs;
+    if (existing && r.ignoreChanges.length) {
+      inputs = kind.live ? await kind.live(this.options.azure, existing.id, keepIgnored(r.inputs, existing.inputs, r.ignoreChanges), r.ignoreChanges) : keepIgnored(r.inputs, existing.inputs, r.ignoreChanges);
+    }
+    const started = Date.now();
+    const result = kind.apply ? await kind.apply(this.options.azure, inputs, this.poll) : { ...kind.synthesize?.(inputs, id) };
+    const outputs: Props = { ...inputs, ...result, id: (result.id as string | undefined) ?? id, name: (result.name as string | undefined) ?? inputs[kind.nameInput] };
+    const record: StateResource = {
+      key: r.key,
+      type: r.type,
+      name: r.name,
+      id: outputs.id as string,
+      inputs: r.inputs,
+      outputs,
+      order: existing?.order ?? Math.max(-1, ...state.resources.map((s) => s.order)) + 1,
+      protect: r.protect,
+      retainOnDelete: r.retainOnDelete,
+    };
+    state.resources = [...state.resources.filter((s) => s.key !== r.key), record];
+    if (existing) changes.update++;
+    else changes.create++;
+    log.info({ type: r.type, name: r.name, id: record.id, ms: Date.now() - started }, existing ? "updated" : "created");
+    return { id: record.id, outputs };
+  }
+
+  /** Deletes what the state holds and the program no longer declares, newest first; retained resources are only forgotten. */
+  private async deleteUndeclared(state: StackState, declared: DeclaredResource[], changes: ResourceChanges, log: Logger): Promise<void> {
+    const keep = new Set(declared.filter((d) => d.custom).map((d) => d.key));
+    const gone = state.resources.filter((r) => !keep.has(r.key)).sort((a, b) => b.order - a.order);
+    for (const r of gone) {
+      if (r.protect) throw new UserError(`${r.type} ${r.name} is protected and would be deleted. Unprotect it first if that is intended.`, { code: "ProtectedResource" });
+      if (!r.retainOnDelete) {
+        const kind = RESOURCE_KINDS[r.type];
+        await kind?.remove?.(this.options.azure, r.id, this.poll).catch((e: unknown) => {
+          if ((e as { statusCode?: unknown }).statusCode !== 404) throw e;
+        });
+        changes.delete++;
+        log.info({ type: r.type, name: r.name, id: r.id }, "deleted");
+      } else {
+        log.info({ type: r.type, name: r.name, id: r.id }, "retained (retainOnDelete): no longer managed, not deleted");
+      }
+      state.resources = state.resources.filter((s) => s.key !== r.key);
+    }
+  }
+}
+
+function toReport(v: PolicyViolation) {
+  return { ...v };
+}
+
+/** Whether two input sets are equal outside the ignored property paths (`a.b.c`). */
+function sameInputs(a: Props, b: Props, ignore: string[]): boolean {
+  return isDeepStrictEqual(strip(a, ignore), strip(b, ignore));
+}
+
+function strip(p: Props, ignore: string[]): Props {
+  const copy = JSON.parse(JSON.stringify(p)) as Props;
+  for (const path of ignore) {
+    const parts = path.split(".");
+    let cur: Props | undefined = copy;
+    for (const part of parts.slice(0, -1)) cur = cur?.[part] as Props | undefined;
+    if (cur) delete cur[parts.at(-1)!];
+  }
+  return copy;
+}
+
+/** Inputs with the ignored paths taken from what was applied before (ignoreChanges). */
+function keepIgnored(next: Props, previous: Props, ignore: string[]): Props {
+  const out = JSON.parse(JSON.stringify(next)) as Props;
+  for (const path of ignore) {
+    const parts = path.split(".");
+    let src: Props | undefined = previous;
+    let dst: Props = out;
+    for (const part of parts.slice(0, -1)) {
+      src = src?.[part] as Props | undefined;
+      dst[part] ??= {};
+      dst = dst[part] as Props;
+    }
+    const last = parts.at(-1)!;
+    if (src && last in src) dst[last] = src[last];
+    else delete dst[last];
+  }
+  return out;
+}

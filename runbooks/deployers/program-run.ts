@@ -1,0 +1,114 @@
+import * as pulumi from "@pulumi/pulumi";
+import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
+import { setMockOptions } from "@pulumi/pulumi/runtime/settings";
+import type { Mocks, MockResourceArgs } from "@pulumi/pulumi/runtime/mocks";
+import type { StackConfig } from "../../stacks/config";
+import { ferryProgram } from "../../stacks/program";
+import type { Props } from "./resource-kinds";
+
+/** A resource as the program declared it, with the options the engine would honour. */
+export interface DeclaredResource {
+  /** `type::name`: unique in a ferry stack. */
+  key: string;
+  type: string;
+  name: string;
+  custom: boolean;
+  inputs: Props;
+  parent?: string;
+  dependencies: string[];
+  protect: boolean;
+  retainOnDelete: boolean;
+  ignoreChanges: string[];
+  /** Registration order: dependencies always come first. */
+  order: number;
+}
+
+export type ResolveResource = (resource: DeclaredResource) => Promise<{ id: string; outputs: Props }>;
+
+/** The monitor of Pulumi's mocks, also recording the options of each registration (the mocks API does not pass them). */
+class RecordingMonitor extends MockMonitor {
+  readonly options = new Map<string, { parent: string; dependencies: string[]; protect: boolean; retainOnDelete: boolean; ignoreChanges: string[] }>();
+
+  override async registerResource(req: any, callback: (err: any, response: any) => void): Promise<void> {
+    this.options.set(`${req.getType()}::${req.getName()}`, {
+      parent: req.getParent(),
+      dependencies: req.getDependenciesList(),
+      protect: req.getProtect() === true,
+      retainOnDelete: req.getRetainondelete() === true,
+      ignoreChanges: req.getIgnorechangesList(),
+    });
+    return super.registerResource(req, callback);
+  }
+}
+
+/**
+ * Runs ferry's program in-process under Pulumi's mocks. Each resource, as the program registers it
+ * (its inputs resolved, so after everything it depends on), goes to `resolve`, which decides its id
+ * and outputs: fake ones for a preview, Azure's for an update. Resolves when every registration
+ * has settled, with what was declared; throws the first failure.
+ */
+export async function runProgram(config: StackConfig, stack: string, preview: boolean, resolve: ResolveResource): Promise<{ declared: DeclaredResource[]; outputs: Props }> {
+  const declared: DeclaredResource[] = [];
+  const pending = new Set<Promise<unknown>>();
+  const failures: unknown[] = [];
+  let monitor: RecordingMonitor | undefined;
+  const mocks: Mocks = {
+    call: () => ({}),
+    newResource: (args: MockResourceArgs) => {
+      const key = `${args.type}::${args.name}`;
+      const o = monitor!.options.get(key);
+      const resource: DeclaredResource = {
+        key,
+        type: args.type,
+        name: args.name,
+        custom: args.custom !== false,
+        inputs: args.inputs as Props,
+        ...(o?.parent ? { parent: o.parent } : {}),
+        dependencies: o?.dependencies ?? [],
+        protect: o?.protect ?? false,
+        retainOnDelete: o?.retainOnDelete ?? false,
+        ignoreChanges: o?.ignoreChanges ?? [],
+        order: declared.length,
+      };
+      declared.push(resource);
+      if (!resource.custom) return { id: undefined, state: {} };
+      const work = resolve(resource).then(
+        (r) => ({ id: r.id, state: r.outputs }),
+        (e: unknown) => {
+          failures.push(e);
+          throw e;
+        },
+      );
+      pending.add(work);
+      void work.catch(() => undefined).finally(() => pending.delete(work));
+      return work;
+    },
+  };
+  await pulumi.runtime.setMocks(mocks, "ferry", stack, preview);
+  monitor = new RecordingMonitor(mocks);
+  setMockOptions(monitor, "ferry", stack, preview);
+
+  let outputs: Props = {};
+  const result = pulumi.output(ferryProgram(config));
+  const settled = new Promise<void>((resolveOutputs) => {
+    result.apply((o) => {
+      outputs = o as Props;
+      resolveOutputs();
+    });
+  });
+  // Outputs resolve once what they name exists; other registrations may still be in flight, and a
+  // failed one leaves the outputs waiting forever: wait for quiet instead.
+  for (;;) {
+    await new Promise((r) => setImmediate(r));
+    if (failures.length) break;
+    if (pending.size === 0) {
+      await new Promise((r) => setTimeout(r, 5));
+      if (pending.size === 0) break;
+      continue;
+    }
+    await Promise.race([Promise.allSettled([...pending]), settled]);
+  }
+  if (failures.length) throw failures[0];
+  await Promise.race([settled, new Promise((r) => setTimeout(r, 50))]);
+  return { declared, outputs };
+}

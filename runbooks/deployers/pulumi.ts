@@ -1,0 +1,148 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { LocalWorkspace, type EngineEvent, type Stack } from "@pulumi/pulumi/automation";
+import type { Logger } from "pino";
+import { redactSecrets } from "../../core/redact";
+import type { Deployer, HistoryEntry, PolicyViolationReport, PreviewResult, ResourceChanges, UpOptions, UpResult } from "./deployer";
+
+export interface PulumiDeployerOptions {
+  /** The project root (where Pulumi.yaml is; stack files live in stacks/). */
+  workDir: string;
+  /** The policy pack's folder. Default `<workDir>/policies`. */
+  policyPackDir?: string;
+  logger: Logger;
+  /** Environment for the Pulumi CLI (credentials come from the pipeline: workload identity, ARM_* variables). */
+  envVars?: Record<string, string>;
+}
+
+const CONFIG_PREFIX = "ferry:";
+
+/**
+ * The deployer where the Pulumi CLI exists: the Automation API on the project's own program
+ * (`LocalWorkspace`, `stackConfigDir: stacks`), every `up` and `preview` judged by the policy pack
+ * with the precheck's facts as its config, the CLI's output into the logger, and messages that name
+ * the operation (stack history is the operation log).
+ */
+export class PulumiDeployer implements Deployer {
+  private readonly workDir: string;
+  private readonly policyPackDir: string;
+
+  constructor(private readonly options: PulumiDeployerOptions) {
+    this.workDir = resolve(options.workDir);
+    this.policyPackDir = resolve(options.policyPackDir ?? join(this.workDir, "policies"));
+  }
+
+  private stack(name: string): Promise<Stack> {
+    return LocalWorkspace.createOrSelectStack({ stackName: name, workDir: this.workDir }, { ...(this.options.envVars ? { envVars: this.options.envVars } : {}) });
+  }
+
+  async setConfig(stack: string, values: Record<string, unknown>): Promise<void> {
+    const s = await this.stack(stack);
+    const config: Record<string, { value: string }> = {};
+    for (const [k, v] of Object.entries(values)) config[`${CONFIG_PREFIX}${k}`] = { value: typeof v === "string" ? v : JSON.stringify(v) };
+    await s.setAllConfig(config);
+  }
+
+  async getConfig(stack: string): Promise<Record<string, unknown>> {
+    const all = await (await this.stack(stack)).getAllConfig();
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(all)) {
+      if (!k.startsWith(CONFIG_PREFIX)) continue;
+      try {
+        out[k.slice(CONFIG_PREFIX.length)] = JSON.parse(v.value);
+      } catch {
+        out[k.slice(CONFIG_PREFIX.length)] = v.value;
+      }
+    }
+    return out;
+  }
+
+  /** Runs `fn` with the policy pack's config in a file the CLI reads, removed afterwards. */
+  private async withPolicyConfig<T>(policyConfig: Record<string, unknown> | undefined, fn: (files: string[]) => Promise<T>): Promise<T> {
+    if (!policyConfig) return fn([]);
+    const dir = mkdtempSync(join(tmpdir(), "ferry-policy-"));
+    const file = join(dir, "policy-config.json");
+    writeFileSync(file, JSON.stringify(policyConfig), { mode: 0o600 });
+    try {
+      return await fn([file]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  private onOutput(stack: string) {
+    const log = this.options.logger.child({ stack, component: "pulumi" });
+    return (out: string) => {
+      for (const line of out.split("\n")) if (line.trim()) log.info({ pulumi: redactSecrets(line) }, "pulumi");
+    };
+  }
+
+  async up(stack: string, options: UpOptions): Promise<UpResult> {
+    const s = await this.stack(stack);
+    await this.setConfig(stack, { ...options.config, ...(options.mode ? { mode: options.mode } : {}) });
+    const advisories: PolicyViolationReport[] = [];
+    const result = await this.withPolicyConfig(options.policyConfig, (files) =>
+      s.up({
+        message: options.message,
+        policyPacks: [this.policyPackDir],
+        policyPackConfigs: files,
+        onOutput: this.onOutput(stack),
+        onEvent: (e) => collectPolicy(e, advisories),
+        ...(options.abortSignal ? { signal: options.abortSignal } : {}),
+      }),
+    );
+    const summary = result.summary;
+    const outputs = result.outputs.outputs?.value as Record<string, unknown> | undefined;
+    return { version: summary.version, changes: changesOf(summary.resourceChanges), outputs: outputs ?? {}, advisories: advisories.filter((a) => a.enforcementLevel === "advisory") };
+  }
+
+  async preview(stack: string, options: Omit<UpOptions, "message"> & { message?: string }): Promise<PreviewResult> {
+    const s = await this.stack(stack);
+    await this.setConfig(stack, { ...options.config, ...(options.mode ? { mode: options.mode } : {}) });
+    const violations: PolicyViolationReport[] = [];
+    const result = await this.withPolicyConfig(options.policyConfig, (files) =>
+      s.preview({ ...(options.message ? { message: options.message } : {}), policyPacks: [this.policyPackDir], policyPackConfigs: files, onOutput: this.onOutput(stack), onEvent: (e) => collectPolicy(e, violations) }),
+    );
+    return { changes: changesOf(result.changeSummary as Record<string, number>), violations };
+  }
+
+  async destroy(stack: string, options: { message: string }): Promise<{ version: number; changes: ResourceChanges }> {
+    const result = await (await this.stack(stack)).destroy({ message: options.message, onOutput: this.onOutput(stack) });
+    return { version: result.summary.version, changes: changesOf(result.summary.resourceChanges) };
+  }
+
+  async history(stack: string): Promise<HistoryEntry[]> {
+    const entries = await (await this.stack(stack)).history();
+    return entries.map((h) => ({
+      version: h.version,
+      kind: h.kind === "destroy" ? "destroy" : "update",
+      message: h.message,
+      startTime: new Date(h.startTime).toISOString(),
+      endTime: new Date(h.endTime).toISOString(),
+      result: h.result === "succeeded" ? "succeeded" : "failed",
+      resourceChanges: changesOf(h.resourceChanges),
+      config: Object.fromEntries(Object.entries(h.config ?? {}).filter(([k]) => k.startsWith(CONFIG_PREFIX)).map(([k, v]) => [k.slice(CONFIG_PREFIX.length), v.value])),
+    }));
+  }
+
+  async outputs(stack: string): Promise<Record<string, unknown>> {
+    const out = await (await this.stack(stack)).outputs();
+    return (out.outputs?.value as Record<string, unknown> | undefined) ?? {};
+  }
+}
+
+function changesOf(c: Record<string, number> | undefined): ResourceChanges {
+  return { create: c?.create ?? 0, update: c?.update ?? 0, delete: c?.delete ?? 0, same: c?.same ?? 0 };
+}
+
+function collectPolicy(e: EngineEvent, into: PolicyViolationReport[]): void {
+  const p = e.policyEvent;
+  if (!p) return;
+  into.push({
+    policy: p.policyName,
+    enforcementLevel: p.enforcementLevel === "mandatory" ? "mandatory" : "advisory",
+    message: p.message,
+    ...(p.resourceUrn ? { resource: p.resourceUrn } : {}),
+  });
+}

@@ -1,0 +1,139 @@
+import type { AzureClients } from "../../core/azure/clients";
+import { parseResourceId } from "../../core/azure/resource-id";
+import { stableGuid } from "../../stacks/landing-zone-plan";
+
+/** Inputs and outputs of a declared resource, JSON-shaped. */
+export type Props = Record<string, any>;
+
+/**
+ * How the local deployer applies one azure-native resource type to Azure (the emulator) through
+ * the Azure SDK: its name input, its ARM id, and the create-or-update and delete calls. Types the
+ * emulator does not serve (storage, identities, roles) are kept as records with the outputs Azure
+ * would give them.
+ */
+export interface ResourceKind {
+  /** The input that names the resource in Azure (its `name` output). */
+  nameInput: string;
+  /** ARM id of the resource the inputs describe. */
+  armId(inputs: Props, subscriptionId: string): string;
+  apply?(azure: AzureClients, inputs: Props, poll: { updateIntervalInMs: number }, current?: Props): Promise<Props>;
+  remove?(azure: AzureClients, id: string, poll: { updateIntervalInMs: number }): Promise<void>;
+  /** Outputs Azure computes for a record-only resource. */
+  synthesize?(inputs: Props, id: string): Props;
+  /**
+   * For an update with ignoreChanges: the inputs with the ignored properties as they are in Azure
+   * now (what changed at run time, e.g. disks attached to the appliance, is kept).
+   */
+  live?(azure: AzureClients, id: string, inputs: Props, ignore: string[]): Promise<Props>;
+}
+
+const inGroup = (provider: string, type: string, nameInput: string) => (inputs: Props, sub: string) =>
+  `/subscriptions/${sub}/resourceGroups/${inputs.resourceGroupName}/providers/${provider}/${type}/${inputs[nameInput]}`;
+
+/** Inputs without the ones that are part of the URL (name, group). */
+function body(inputs: Props, ...path: string[]): Props {
+  const out: Props = {};
+  for (const [k, v] of Object.entries(inputs)) if (!path.includes(k) && k !== "resourceGroupName") out[k] = v;
+  return out;
+}
+
+/** SDK results carry Dates and class instances: outputs are plain JSON. */
+const plain = (v: unknown): Props => JSON.parse(JSON.stringify(v ?? {})) as Props;
+
+function group(id: string): { rg: string; name: string } {
+  const p = parseResourceId(id);
+  return { rg: p.resourceGroup, name: p.name };
+}
+
+export const RESOURCE_KINDS: Record<string, ResourceKind> = {
+  "azure-native:resources:ResourceGroup": {
+    nameInput: "resourceGroupName",
+    armId: (i, sub) => `/subscriptions/${sub}/resourceGroups/${i.resourceGroupName}`,
+    apply: async (az, i) => plain(await az.resources.resourceGroups.createOrUpdate(i.resourceGroupName, { location: i.location, tags: i.tags })),
+    remove: async (az, id, poll) => {
+      await az.resources.resourceGroups.beginDeleteAndWait(id.split("/").pop()!, poll);
+    },
+  },
+  "azure-native:network:VirtualNetwork": {
+    nameInput: "virtualNetworkName",
+    armId: inGroup("Microsoft.Network", "virtualNetworks", "virtualNetworkName"),
+    apply: async (az, i, poll) => plain(await az.network.virtualNetworks.beginCreateOrUpdateAndWait(i.resourceGroupName, i.virtualNetworkName, body(i, "virtualNetworkName"), poll)),
+    remove: async (az, id, poll) => {
+      const { rg, name } = group(id);
+      await az.network.virtualNetworks.beginDeleteAndWait(rg, name, poll);
+    },
+  },
+  "azure-native:network:NetworkInterface": {
+    nameInput: "networkInterfaceName",
+    armId: inGroup("Microsoft.Network", "networkInterfaces", "networkInterfaceName"),
+    apply: async (az, i, poll) => plain(await az.network.networkInterfaces.beginCreateOrUpdateAndWait(i.resourceGroupName, i.networkInterfaceName, body(i, "networkInterfaceName"), poll)),
+    remove: async (az, id, poll) => {
+      const { rg, name } = group(id);
+      await az.network.networkInterfaces.beginDeleteAndWait(rg, name, poll);
+    },
+  },
+  "azure-native:compute:Disk": {
+    nameInput: "diskName",
+    armId: inGroup("Microsoft.Compute", "disks", "diskName"),
+    apply: async (az, i, poll) => plain(await az.compute.disks.createOrUpdate(i.resourceGroupName, i.diskName, body(i, "diskName") as never, poll)),
+    remove: async (az, id, poll) => {
+      const { rg, name } = group(id);
+      await az.compute.disks.delete(rg, name, poll);
+    },
+  },
+  "azure-native:compute:Snapshot": {
+    nameInput: "snapshotName",
+    armId: inGroup("Microsoft.Compute", "snapshots", "snapshotName"),
+    apply: async (az, i, poll) => plain(await az.compute.snapshots.createOrUpdate(i.resourceGroupName, i.snapshotName, body(i, "snapshotName") as never, poll)),
+    remove: async (az, id, poll) => {
+      const { rg, name } = group(id);
+      await az.compute.snapshots.delete(rg, name, poll);
+    },
+  },
+  "azure-native:compute:VirtualMachine": {
+    nameInput: "vmName",
+    armId: inGroup("Microsoft.Compute", "virtualMachines", "vmName"),
+    apply: async (az, i, poll) => plain(await az.compute.virtualMachines.createOrUpdate(i.resourceGroupName, i.vmName, vmBody(i) as never, poll)),
+    live: async (az, id, i, ignore) => {
+      if (!ignore.includes("storageProfile.dataDisks")) return i;
+      const { rg, name } = group(id);
+      const vm = await az.compute.virtualMachines.get(rg, name);
+      const dataDisks = (vm.storageProfile?.dataDisks ?? []).map((d) => ({ lun: d.lun, createOption: "Attach", managedDisk: { id: d.managedDisk?.id }, ...(d.deleteOption ? { deleteOption: d.deleteOption } : {}) }));
+      return { ...i, storageProfile: { ...i.storageProfile, dataDisks } };
+    },
+    remove: async (az, id, poll) => {
+      const { rg, name } = group(id);
+      await az.compute.virtualMachines.delete(rg, name, poll);
+    },
+  },
+  "azure-native:storage:StorageAccount": {
+    nameInput: "accountName",
+    armId: inGroup("Microsoft.Storage", "storageAccounts", "accountName"),
+    synthesize: (i) => ({ primaryEndpoints: { table: `https://${i.accountName}.table.core.windows.net/` }, provisioningState: "Succeeded" }),
+  },
+  "azure-native:storage:Table": {
+    nameInput: "tableName",
+    armId: (i, sub) => `/subscriptions/${sub}/resourceGroups/${i.resourceGroupName}/providers/Microsoft.Storage/storageAccounts/${i.accountName}/tableServices/default/tables/${i.tableName}`,
+  },
+  "azure-native:managedidentity:UserAssignedIdentity": {
+    nameInput: "resourceName",
+    armId: inGroup("Microsoft.ManagedIdentity", "userAssignedIdentities", "resourceName"),
+    synthesize: (_i, id) => ({ principalId: stableGuid("principal", id), clientId: stableGuid("client", id), tenantId: stableGuid("tenant", id) }),
+  },
+  "azure-native:authorization:RoleDefinition": {
+    nameInput: "roleDefinitionId",
+    armId: (i) => `${i.scope}/providers/Microsoft.Authorization/roleDefinitions/${i.roleDefinitionId}`,
+  },
+  "azure-native:authorization:RoleAssignment": {
+    nameInput: "roleAssignmentName",
+    armId: (i) => `${i.scope}/providers/Microsoft.Authorization/roleAssignments/${i.roleAssignmentName}`,
+  },
+};
+
+/** A VM's ARM body: azure-native's `identity.userAssignedIdentities` is a list of ids; ARM's is a map. */
+function vmBody(i: Props): Props {
+  const b = body(i, "vmName");
+  const ids = b.identity?.userAssignedIdentities;
+  if (Array.isArray(ids)) b.identity = { ...b.identity, userAssignedIdentities: Object.fromEntries(ids.map((id: string) => [id, {}])) };
+  return b;
+}
