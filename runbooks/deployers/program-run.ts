@@ -84,8 +84,33 @@ export async function runProgram(config: StackConfig, stack: string, preview: bo
       return work;
     },
   };
+  // A resource that fails to register rejects promises deep inside Pulumi's runtime that nothing
+  // awaits: while the program runs they are failures of this run, not of the process.
+  const onUnhandled = (reason: unknown) => {
+    if (failures.length === 0) failures.push(reason);
+  };
+  process.on("unhandledRejection", onUnhandled);
+  try {
+    return await run(config, stack, preview, mocks, declared, pending, failures, (m) => (monitor = m));
+  } finally {
+    // Late rejections of this run still land here for a moment.
+    setTimeout(() => process.off("unhandledRejection", onUnhandled), 100).unref();
+  }
+}
+
+async function run(
+  config: StackConfig,
+  stack: string,
+  preview: boolean,
+  mocks: Mocks,
+  declared: DeclaredResource[],
+  pending: Set<Promise<unknown>>,
+  failures: unknown[],
+  setMonitor: (m: RecordingMonitor) => void,
+): Promise<{ declared: DeclaredResource[]; outputs: Props }> {
   await pulumi.runtime.setMocks(mocks, "ferry", stack, preview);
-  monitor = new RecordingMonitor(mocks);
+  const monitor = new RecordingMonitor(mocks);
+  setMonitor(monitor);
   setMockOptions(monitor, "ferry", stack, preview);
 
   let outputs: Props = {};
