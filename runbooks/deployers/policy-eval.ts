@@ -26,7 +26,8 @@ type Validate = (args: Record<string, unknown>, report: (message: string, urn?: 
  * `config` holds each policy's config by policy name (the shape of a policy-pack config file).
  */
 export async function evaluatePolicies(policies: readonly PolicyLike[], declared: DeclaredResource[], config: Record<string, unknown>, stack: string): Promise<PolicyViolation[]> {
-  const urnOf = (r: DeclaredResource) => `urn:pulumi:${stack}::ferry::${r.type}::${r.name}`;
+  // The engine's URN (parent types included) when the run recorded it: dependencies name those.
+  const urnOf = (r: DeclaredResource) => r.urn ?? `urn:pulumi:${stack}::ferry::${r.type}::${r.name}`;
   const custom = declared.filter((r) => r.custom);
   const base = (r: DeclaredResource) => ({
     type: r.type,

@@ -10,6 +10,8 @@ import type { Props } from "./resource-kinds";
 export interface DeclaredResource {
   /** `type::name`: unique in a ferry stack. */
   key: string;
+  /** The URN the engine gives it (parent types included), known once it is registered. */
+  urn?: string;
   type: string;
   name: string;
   custom: boolean;
@@ -29,15 +31,21 @@ export type ResolveResource = (resource: DeclaredResource) => Promise<{ id: stri
 class RecordingMonitor extends MockMonitor {
   readonly options = new Map<string, { parent: string; dependencies: string[]; protect: boolean; retainOnDelete: boolean; ignoreChanges: string[] }>();
 
+  readonly urns = new Map<string, string>();
+
   override async registerResource(req: any, callback: (err: any, response: any) => void): Promise<void> {
-    this.options.set(`${req.getType()}::${req.getName()}`, {
+    const key = `${req.getType()}::${req.getName()}`;
+    this.options.set(key, {
       parent: req.getParent(),
       dependencies: req.getDependenciesList(),
       protect: req.getProtect() === true,
       retainOnDelete: req.getRetainondelete() === true,
       ignoreChanges: req.getIgnorechangesList(),
     });
-    return super.registerResource(req, callback);
+    return super.registerResource(req, (err, response) => {
+      if (response) this.urns.set(key, response.getUrn());
+      callback(err, response);
+    });
   }
 }
 
@@ -135,5 +143,9 @@ async function run(
   }
   if (failures.length) throw failures[0];
   await Promise.race([settled, new Promise((r) => setTimeout(r, 50))]);
+  for (const d of declared) {
+    const urn = monitor.urns.get(d.key);
+    if (urn) d.urn = urn;
+  }
   return { declared, outputs };
 }
