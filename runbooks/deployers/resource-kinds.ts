@@ -30,6 +30,29 @@ export interface ResourceKind {
 const inGroup = (provider: string, type: string, nameInput: string) => (inputs: Props, sub: string) =>
   `/subscriptions/${sub}/resourceGroups/${inputs.resourceGroupName}/providers/${provider}/${type}/${inputs[nameInput]}`;
 
+type Poll = { updateIntervalInMs: number };
+
+/**
+ * A resource in a resource group served by the emulator: created with its SDK's create-or-update
+ * (the inputs minus the name and group, which are in the URL), deleted by name.
+ */
+function inGroupKind(
+  nameInput: string,
+  provider: string,
+  type: string,
+  calls: (az: AzureClients) => { put(rg: string, name: string, body: Props, poll: Poll): Promise<unknown>; del(rg: string, name: string, poll: Poll): Promise<unknown> },
+): ResourceKind {
+  return {
+    nameInput,
+    armId: inGroup(provider, type, nameInput),
+    apply: async (az, i, poll) => plain(await calls(az).put(i.resourceGroupName, i[nameInput], body(i, nameInput), poll)),
+    remove: async (az, id, poll) => {
+      const { rg, name } = group(id);
+      await calls(az).del(rg, name, poll);
+    },
+  };
+}
+
 /** Inputs without the ones that are part of the URL (name, group). */
 function body(inputs: Props, ...path: string[]): Props {
   const out: Props = {};
@@ -54,42 +77,22 @@ export const RESOURCE_KINDS: Record<string, ResourceKind> = {
       await az.resources.resourceGroups.beginDeleteAndWait(id.split("/").pop()!, poll);
     },
   },
-  "azure-native:network:VirtualNetwork": {
-    nameInput: "virtualNetworkName",
-    armId: inGroup("Microsoft.Network", "virtualNetworks", "virtualNetworkName"),
-    apply: async (az, i, poll) => plain(await az.network.virtualNetworks.beginCreateOrUpdateAndWait(i.resourceGroupName, i.virtualNetworkName, body(i, "virtualNetworkName"), poll)),
-    remove: async (az, id, poll) => {
-      const { rg, name } = group(id);
-      await az.network.virtualNetworks.beginDeleteAndWait(rg, name, poll);
-    },
-  },
-  "azure-native:network:NetworkInterface": {
-    nameInput: "networkInterfaceName",
-    armId: inGroup("Microsoft.Network", "networkInterfaces", "networkInterfaceName"),
-    apply: async (az, i, poll) => plain(await az.network.networkInterfaces.beginCreateOrUpdateAndWait(i.resourceGroupName, i.networkInterfaceName, body(i, "networkInterfaceName"), poll)),
-    remove: async (az, id, poll) => {
-      const { rg, name } = group(id);
-      await az.network.networkInterfaces.beginDeleteAndWait(rg, name, poll);
-    },
-  },
-  "azure-native:compute:Disk": {
-    nameInput: "diskName",
-    armId: inGroup("Microsoft.Compute", "disks", "diskName"),
-    apply: async (az, i, poll) => plain(await az.compute.disks.createOrUpdate(i.resourceGroupName, i.diskName, body(i, "diskName") as never, poll)),
-    remove: async (az, id, poll) => {
-      const { rg, name } = group(id);
-      await az.compute.disks.delete(rg, name, poll);
-    },
-  },
-  "azure-native:compute:Snapshot": {
-    nameInput: "snapshotName",
-    armId: inGroup("Microsoft.Compute", "snapshots", "snapshotName"),
-    apply: async (az, i, poll) => plain(await az.compute.snapshots.createOrUpdate(i.resourceGroupName, i.snapshotName, body(i, "snapshotName") as never, poll)),
-    remove: async (az, id, poll) => {
-      const { rg, name } = group(id);
-      await az.compute.snapshots.delete(rg, name, poll);
-    },
-  },
+  "azure-native:network:VirtualNetwork": inGroupKind("virtualNetworkName", "Microsoft.Network", "virtualNetworks", (az) => ({
+    put: (rg, name, b, poll) => az.network.virtualNetworks.beginCreateOrUpdateAndWait(rg, name, b, poll),
+    del: (rg, name, poll) => az.network.virtualNetworks.beginDeleteAndWait(rg, name, poll),
+  })),
+  "azure-native:network:NetworkInterface": inGroupKind("networkInterfaceName", "Microsoft.Network", "networkInterfaces", (az) => ({
+    put: (rg, name, b, poll) => az.network.networkInterfaces.beginCreateOrUpdateAndWait(rg, name, b, poll),
+    del: (rg, name, poll) => az.network.networkInterfaces.beginDeleteAndWait(rg, name, poll),
+  })),
+  "azure-native:compute:Disk": inGroupKind("diskName", "Microsoft.Compute", "disks", (az) => ({
+    put: (rg, name, b, poll) => az.compute.disks.createOrUpdate(rg, name, b as never, poll),
+    del: (rg, name, poll) => az.compute.disks.delete(rg, name, poll),
+  })),
+  "azure-native:compute:Snapshot": inGroupKind("snapshotName", "Microsoft.Compute", "snapshots", (az) => ({
+    put: (rg, name, b, poll) => az.compute.snapshots.createOrUpdate(rg, name, b as never, poll),
+    del: (rg, name, poll) => az.compute.snapshots.delete(rg, name, poll),
+  })),
   "azure-native:compute:VirtualMachine": {
     nameInput: "vmName",
     armId: inGroup("Microsoft.Compute", "virtualMachines", "vmName"),
