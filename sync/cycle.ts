@@ -99,7 +99,15 @@ export async function syncSource(stored: StoredSource, ctx: SyncContext, abortSi
     return await recordFailure(row, e, log);
   } finally {
     lease.stop();
+    // A paused source is being handed to a runbook (failover): the released lease tells it this
+    // cycle is over. Otherwise the daemon keeps the source until its lease runs out.
+    const now = await ctx.store.get(row.source.sourceDiskId).catch(() => undefined);
+    if (now?.source.paused) await releaseLease(row, log);
   }
+}
+
+async function releaseLease(row: Row, log: Logger): Promise<void> {
+  await row.save({ lease: undefined }).catch((e: unknown) => log.debug({ err: e }, "lease not released; it expires on its own"));
 }
 
 async function runCycle(row: Row, ctx: SyncContext, log: Logger, signal: AbortSignal): Promise<CycleOutcome> {

@@ -50,7 +50,9 @@ export class Row {
 
   private next(patch: Partial<Source>): Source {
     const now = this.now();
-    const next = claim({ ...this.stored.source, ...patch, updatedAt: now.toISOString() }, this.owner, now, this.leaseMs);
+    const merged = { ...this.stored.source, ...patch, updatedAt: now.toISOString() };
+    // Releasing the lease is the one write that does not renew it.
+    const next = "lease" in patch && patch.lease === undefined ? merged : claim(merged, this.owner, now, this.leaseMs);
     // Optional fields set to undefined in a patch are removed, not kept.
     for (const key of Object.keys(patch) as (keyof Source)[]) if (patch[key] === undefined) delete next[key];
     return next;
