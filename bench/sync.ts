@@ -14,7 +14,7 @@ import { openDevice } from "../sync/device";
 import { changedRanges, validRanges } from "../sync/page-ranges";
 import { totalBytes } from "../sync/ranges";
 import { sasRangeSource } from "../sync/sas-reader";
-import { SourceStore, sourceStoreClient } from "../sync/store";
+import { SourceStore, sourceStoreClient } from "../core/state/store";
 import { startEmulatorProcess, type EmulatorProcess } from "./emulator-process";
 import type { BenchResult } from "./report";
 

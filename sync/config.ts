@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { z } from "zod";
 import { UserError } from "../core/errors";
+import { AzureConnectionSchema, StateStoreConnectionSchema } from "../core/schemas/connection";
 import { virtualMachineId } from "../core/schemas/ids";
 import { parseWith } from "../core/validate";
 
@@ -11,28 +12,6 @@ import { parseWith } from "../core/validate";
  */
 export const MIN_SYNC_INTERVAL_SECONDS = 43;
 
-const credential = z.discriminatedUnion("kind", [
-  /** The appliance's managed identity (the default on Azure). */
-  z.strictObject({ kind: z.literal("managedIdentity"), clientId: z.string().optional() }),
-  /** The DefaultAzureCredential chain (workstations). */
-  z.strictObject({ kind: z.literal("default"), clientId: z.string().optional(), tenantId: z.string().optional() }),
-  /** Workload identity federation. */
-  z.strictObject({ kind: z.literal("workloadIdentity"), clientId: z.string().optional(), tenantId: z.string().optional() }),
-  /** Any bearer token: the local emulator only. */
-  z.strictObject({ kind: z.literal("emulator") }),
-]);
-
-const stateStore = z.discriminatedUnion("kind", [
-  /** Azure Table storage signed in with the same identity as ARM (no keys on the appliance). */
-  z.strictObject({ kind: z.literal("identity"), url: z.url(), tableName: z.string().regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, "is not a table name. Use 3-63 letters and digits, starting with a letter") }),
-  /** A connection string read from this environment variable (Azurite locally). Never the string itself in the file. */
-  z.strictObject({
-    kind: z.literal("connectionStringEnv"),
-    variable: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "is not an environment variable name"),
-    tableName: z.string().regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, "is not a table name. Use 3-63 letters and digits, starting with a letter"),
-  }),
-]);
-
 export const SyncConfigSchema = z.strictObject({
   /** This daemon instance: the owner of the leases it takes. Default: the host name. */
   instanceId: z.string().min(1).default(() => hostname()),
@@ -40,17 +19,8 @@ export const SyncConfigSchema = z.strictObject({
   applianceId: virtualMachineId,
   /** Folder where the staging disks appear by LUN. Default the Azure VM's `/dev/disk/azure/scsi1`. */
   deviceDir: z.string().min(1).default("/dev/disk/azure/scsi1"),
-  azure: z.strictObject({
-    subscriptionId: z.guid(),
-    /** Resource Manager endpoint. Default public Azure. */
-    armEndpoint: z.url().optional(),
-    /** A CA certificate (PEM file) to trust, for the local emulator. */
-    caCertPath: z.string().optional(),
-    credential: credential.default({ kind: "managedIdentity" }),
-    /** Polling interval of long-running operations, in milliseconds. Default 2000. */
-    pollIntervalInMs: z.int().min(1).default(2000),
-  }),
-  stateStore,
+  azure: AzureConnectionSchema,
+  stateStore: StateStoreConnectionSchema,
   sync: z
     .strictObject({
       /** Seconds between two syncs of a source. Default 60; at least 43 (Azure's snapshot limit). */

@@ -10,7 +10,7 @@ import { complement, type Range } from "./ranges";
 import { Row } from "./row";
 import { sasRangeSource } from "./sas-reader";
 import type { SnapshotService } from "./snapshots";
-import type { SourceStore, StoredSource } from "./store";
+import type { SourceStore, StoredSource } from "../core/state/store";
 import { verifyDevice } from "./verify";
 
 /** A staging device as the cycle uses it (see sync/device.ts). */

@@ -1,10 +1,7 @@
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import { createAzureClients, type AzureClients } from "../core/azure/clients";
-import { azureCredential, staticTokenCredential } from "../core/azure/credentials";
+import type { AzureClients } from "../core/azure/clients";
 import { sameResourceId } from "../core/azure/resource-id";
-import { UserError } from "../core/errors";
 import { createLogger } from "../core/logger";
 import type { Source } from "../core/schemas/source";
 import { ByteBudget } from "./budget";
@@ -13,7 +10,8 @@ import type { SyncContext } from "./cycle";
 import { SyncDaemon } from "./daemon";
 import { openDevice, type Device } from "./device";
 import { wipeSignatures } from "./signatures";
-import { SourceStore, sourceStoreClient } from "./store";
+import { connectAzure, openStateStore } from "../core/state/connect";
+import type { SourceStore } from "../core/state/store";
 import { checkTarget, type TargetCheckContext } from "./target-check";
 import { SnapshotService } from "./snapshots";
 
@@ -43,29 +41,8 @@ export interface SyncRuntime {
 export async function createSyncRuntime(config: SyncConfig, options: SyncRuntimeOptions = {}): Promise<SyncRuntime> {
   const env = options.env ?? process.env;
   const logger = options.logger ?? createLogger({ name: "ferry-sync", level: config.logLevel, env });
-  const caCertPem = config.azure.caCertPath ? readCa(config.azure.caCertPath) : undefined;
-  const c = config.azure.credential;
-  const credential = c.kind === "emulator" ? staticTokenCredential() : azureCredential(c);
-  const azure = createAzureClients({
-    subscriptionId: config.azure.subscriptionId,
-    credential,
-    ...(config.azure.armEndpoint ? { armEndpoint: config.azure.armEndpoint } : {}),
-    ...(caCertPem ? { caCertPem } : {}),
-  });
-  const s = config.stateStore;
-  let client;
-  if (s.kind === "connectionStringEnv") {
-    const connectionString = env[s.variable];
-    if (!connectionString) {
-      throw new UserError(`The state store's connection string is read from the environment variable ${s.variable}, which is not set. Set it, or use stateStore.kind "identity".`, {
-        code: "InvalidConfig",
-      });
-    }
-    client = sourceStoreClient({ connectionString, tableName: s.tableName });
-  } else {
-    client = sourceStoreClient({ url: s.url, tableName: s.tableName, credential });
-  }
-  const store = await SourceStore.open({ client });
+  const { azure, credential } = connectAzure(config.azure);
+  const store = await openStateStore(config.stateStore, credential, env);
   const snapshots = new SnapshotService(azure, {
     pollIntervalInMs: config.azure.pollIntervalInMs,
     sasDurationInSeconds: config.sync.sasDurationInSeconds,
@@ -123,12 +100,4 @@ export async function createSyncRuntime(config: SyncConfig, options: SyncRuntime
     tickInMs: config.sync.tickSeconds * 1000,
   });
   return { config, azure, store, ctx, daemon, logger };
-}
-
-function readCa(path: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch (e) {
-    throw new UserError(`Cannot read azure.caCertPath ${path}: ${(e as Error).message}. Point it at the emulator's ca.pem, or remove it for real Azure.`, { code: "InvalidConfig", cause: e });
-  }
 }

@@ -3,7 +3,7 @@ import { rmSync } from "node:fs";
 import type { TableClient } from "@azure/data-tables";
 import { afterAll, beforeAll } from "vitest";
 import { startAzurite, type RunningAzurite } from "../../emulator/azurite";
-import { SourceStore, sourceStoreClient } from "../../sync/store";
+import { SourceStore, sourceStoreClient } from "../../core/state/store";
 import { tempDir } from "./emulator";
 
 export interface AzuriteFixture {

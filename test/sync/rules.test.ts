@@ -1,7 +1,7 @@
 import { statSync } from "node:fs";
 import { realpathSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
-import { requestSync } from "../../sync/admin";
+import { requestSync } from "../../core/state/admin";
 import { pattern, readAt, writeAt } from "../helpers/bytes";
 import { useAzurite } from "../helpers/azurite";
 import { filesEqual } from "../helpers/compare";

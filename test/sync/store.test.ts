@@ -3,7 +3,7 @@ import { AZURITE_ACCOUNT_KEY } from "../../emulator/azurite";
 import { isFerryError, isUserError } from "../../core/errors";
 import { SourceSchema, type Source } from "../../core/schemas/source";
 import { parseWith } from "../../core/validate";
-import { sourceRowKey, sourceStoreClient, type StoredSource } from "../../sync/store";
+import { sourceRowKey, sourceStoreClient, type StoredSource } from "../../core/state/store";
 import { useAzurite } from "../helpers/azurite";
 import { thrownBy } from "../helpers/errors";
 import { diskIdOf, snapshotIdOf, validRecoveryPoint, validSource, vmIdOf } from "../unit/core/fixtures";

@@ -1,0 +1,43 @@
+import { z } from "zod";
+
+/**
+ * How a ferry process reaches Azure and the source-state table: shared by the sync daemon's config
+ * and the ferry CLI's.
+ */
+
+export const AzureCredentialConfigSchema = z.discriminatedUnion("kind", [
+  /** A managed identity (the default on Azure). */
+  z.strictObject({ kind: z.literal("managedIdentity"), clientId: z.string().optional() }),
+  /** The DefaultAzureCredential chain (workstations). */
+  z.strictObject({ kind: z.literal("default"), clientId: z.string().optional(), tenantId: z.string().optional() }),
+  /** Workload identity federation (pipelines). */
+  z.strictObject({ kind: z.literal("workloadIdentity"), clientId: z.string().optional(), tenantId: z.string().optional() }),
+  /** Any bearer token: the local emulator only. */
+  z.strictObject({ kind: z.literal("emulator") }),
+]);
+
+const tableName = z.string().regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, "is not a table name. Use 3-63 letters and digits, starting with a letter");
+
+export const StateStoreConnectionSchema = z.discriminatedUnion("kind", [
+  /** Azure Table storage signed in with the same identity as ARM (no keys). */
+  z.strictObject({ kind: z.literal("identity"), url: z.url(), tableName }),
+  /** A connection string read from this environment variable (Azurite locally). Never the string itself in a file. */
+  z.strictObject({
+    kind: z.literal("connectionStringEnv"),
+    variable: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "is not an environment variable name"),
+    tableName,
+  }),
+]);
+export type StateStoreConnection = z.output<typeof StateStoreConnectionSchema>;
+
+export const AzureConnectionSchema = z.strictObject({
+  subscriptionId: z.guid(),
+  /** Resource Manager endpoint. Default public Azure. */
+  armEndpoint: z.url().optional(),
+  /** A CA certificate (PEM file) to trust, for the local emulator. */
+  caCertPath: z.string().optional(),
+  credential: AzureCredentialConfigSchema.default({ kind: "managedIdentity" }),
+  /** Polling interval of long-running operations, in milliseconds. Default 2000. */
+  pollIntervalInMs: z.int().min(1).default(2000),
+});
+export type AzureConnection = z.output<typeof AzureConnectionSchema>;
