@@ -1,0 +1,87 @@
+import { createInterface } from "node:readline/promises";
+import type { Logger } from "pino";
+import type { AzureClients } from "../core/azure/clients";
+import { createLogger } from "../core/logger";
+import { connectAzure, openStateStore } from "../core/state/connect";
+import type { SourceStore } from "../core/state/store";
+import { createFerryPolicies } from "../policies/pack";
+import type { FerryConfig } from "./config";
+import type { Deployer } from "./deployers/deployer";
+import { LocalDeployer } from "./deployers/local";
+import { PulumiDeployer } from "./deployers/pulumi";
+import { Journal } from "./journal";
+
+/** What every runbook receives (STYLE 3): side effects come in here, never through module mocking. */
+export interface RunbookContext {
+  config: FerryConfig;
+  logger: Logger;
+  azure: AzureClients;
+  store: SourceStore;
+  deployer: Deployer;
+  journal: Journal;
+  /** Asks a yes/no question; the answer is no unless the person says yes. */
+  confirm(question: string): Promise<boolean>;
+  /** Asks to pick one of `choices`; undefined when nobody can answer (not a terminal). */
+  choose(question: string, choices: readonly string[]): Promise<string | undefined>;
+  now(): Date;
+  sleep(ms: number): Promise<void>;
+  poll: { updateIntervalInMs: number };
+}
+
+export interface CreateContextOptions {
+  logger?: Logger;
+  env?: NodeJS.ProcessEnv;
+  now?: () => Date;
+  deployer?: Deployer;
+  /** Prompts; default: the terminal when stdin is one, else nobody. */
+  confirm?: RunbookContext["confirm"];
+  choose?: RunbookContext["choose"];
+}
+
+export async function createContext(config: FerryConfig, options: CreateContextOptions = {}): Promise<RunbookContext> {
+  const env = options.env ?? process.env;
+  const logger = options.logger ?? createLogger({ name: "ferry", env });
+  const { azure, credential } = connectAzure(config.azure);
+  const store = await openStateStore(config.stateStore, credential, env);
+  const now = options.now ?? (() => new Date());
+  const deployer =
+    options.deployer ??
+    (config.deployer.kind === "local"
+      ? new LocalDeployer({ stateDir: config.deployer.stateDir, azure, policies: createFerryPolicies(), logger: logger.child({ component: "deployer" }), pollIntervalInMs: config.azure.pollIntervalInMs, now })
+      : new PulumiDeployer({ workDir: config.deployer.workDir, logger: logger.child({ component: "deployer" }) }));
+  const terminal = process.stdin.isTTY === true;
+  return {
+    config,
+    logger,
+    azure,
+    store,
+    deployer,
+    journal: new Journal(config.journalDir, now),
+    confirm: options.confirm ?? (terminal ? askYesNo : async () => false),
+    choose: options.choose ?? (terminal ? askChoice : async () => undefined),
+    now,
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    poll: { updateIntervalInMs: config.azure.pollIntervalInMs },
+  };
+}
+
+async function askYesNo(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+async function askChoice(question: string, choices: readonly string[]): Promise<string | undefined> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    for (;;) {
+      const answer = (await rl.question(`${question} (${choices.join("/")}) `)).trim();
+      if (choices.includes(answer)) return answer;
+    }
+  } finally {
+    rl.close();
+  }
+}

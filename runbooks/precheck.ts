@@ -1,0 +1,153 @@
+import { parseResourceId, sameResourceId } from "../core/azure/resource-id";
+import type { Source } from "../core/schemas/source";
+import type { PrecheckFacts } from "../policies/facts";
+import type { BlueprintStackConfig } from "../stacks/config";
+import { planBlueprint, TAGS } from "../stacks/plan";
+import { loadBlueprint, sourceDisks } from "./blueprints";
+import type { RunbookContext } from "./context";
+
+export interface PrecheckCheck {
+  name: string;
+  ok: boolean;
+  /** What is wrong and what to do, or what was found. */
+  message: string;
+  row?: string;
+  sourceDiskId?: string;
+}
+
+export interface PrecheckResult {
+  blueprint: string;
+  mode: "failover" | "test";
+  passed: boolean;
+  checkedAt: string;
+  checks: PrecheckCheck[];
+  /** What the policy pack is handed (policies/facts.ts); absent when the blueprint itself is unreadable. */
+  facts?: PrecheckFacts;
+  /** The applied recovery point of every source disk, for the stack's `ferry:recoveryPoints`. */
+  recoveryPoints: BlueprintStackConfig["recoveryPoints"];
+}
+
+/**
+ * The strict checks before a failover or a drill: DR enabled for every disk of the blueprint, every
+ * source healthy, nothing being applied and the applied point the desired one, the target and every
+ * row complete, and target-side checks (subnet exists, recovered VM names free). It reads only the
+ * state store and the DR region: it works while the primary region is down.
+ */
+export async function precheck(ctx: RunbookContext, stack: string, options: { mode?: "failover" | "test"; operation?: string } = {}): Promise<PrecheckResult> {
+  const mode = options.mode ?? "failover";
+  const checks: PrecheckCheck[] = [];
+  const checkedAt = ctx.now().toISOString();
+  let config: BlueprintStackConfig;
+  try {
+    config = await loadBlueprint(ctx, stack);
+    checks.push({ name: "blueprint configuration", ok: true, message: "target and every row are complete (region, resource group, network, VM size, both disk strategies)" });
+  } catch (e) {
+    checks.push({ name: "blueprint configuration", ok: false, message: (e as Error).message });
+    return { blueprint: stack, mode, passed: false, checkedAt, checks, recoveryPoints: {} };
+  }
+  const b = config.blueprint;
+  const rows = await ctx.store.list();
+  const recoveryPoints: BlueprintStackConfig["recoveryPoints"] = {};
+  for (const d of sourceDisks(b)) {
+    const name = `${d.row} ${d.role === "os" ? "OS disk" : `data disk LUN ${d.lun}`}`;
+    const row = rows.find((r) => sameResourceId(r.source.sourceDiskId, d.sourceDiskId))?.source;
+    checks.push(...sourceChecks(name, d.row, d.sourceDiskId, row, stack));
+    if (row?.applied) recoveryPoints[d.sourceDiskId] = row.applied;
+  }
+
+  const t = b.target;
+  const test = mode === "test";
+  const vnet = test ? t.testVirtualNetwork : t.virtualNetwork;
+  const subnetName = test ? t.testSubnet : t.subnet;
+  let subnetId = "";
+  if (!vnet || !subnetName) {
+    checks.push({ name: "test network", ok: false, message: `Blueprint ${stack} has no test network: set target.testVirtualNetwork and target.testSubnet to run a drill.` });
+  } else {
+    try {
+      const subnet = await ctx.azure.network.subnets.get(t.networkResourceGroup, vnet, subnetName);
+      subnetId = subnet.id!;
+      checks.push({ name: `${test ? "test " : ""}subnet exists`, ok: true, message: `${vnet}/${subnetName} (${subnet.addressPrefix ?? "?"})` });
+    } catch (e) {
+      const missing = (e as { statusCode?: number }).statusCode === 404;
+      checks.push({
+        name: `${test ? "test " : ""}subnet exists`,
+        ok: false,
+        message: missing ? `Subnet ${vnet}/${subnetName} does not exist in ${t.networkResourceGroup}. Create it, or fix target.${test ? "testVirtualNetwork/testSubnet" : "virtualNetwork/subnet"}.` : `Cannot read subnet ${vnet}/${subnetName}: ${(e as Error).message}`,
+      });
+    }
+  }
+
+  // Recovered VM names must be free in the DR group, or belong to this blueprint already (a re-run).
+  if (Object.keys(recoveryPoints).length === sourceDisks(b).length) {
+    const plan = planBlueprint(b, { mode, recoveryPoints, ...(options.operation ? { operationId: options.operation } : {}) });
+    for (const r of plan.rows) {
+      try {
+        const existing = await ctx.azure.compute.virtualMachines.get(t.resourceGroup, r.vmName);
+        const ours = existing.tags?.[TAGS.blueprint] === b.name;
+        checks.push({
+          name: `VM name ${r.vmName} free`,
+          ok: ours,
+          row: r.row,
+          message: ours ? "held by this blueprint already (a re-run continues it)" : `A VM named ${r.vmName} already exists in ${t.resourceGroup} and is not this blueprint's. Rename the row (hostname) or remove that VM.`,
+        });
+      } catch (e) {
+        if ((e as { statusCode?: number }).statusCode !== 404) throw e;
+        checks.push({ name: `VM name ${r.vmName} free`, ok: true, row: r.row, message: "free" });
+      }
+    }
+  }
+
+  const passed = checks.every((c) => c.ok);
+  const facts: PrecheckFacts = {
+    blueprint: b.name,
+    passed,
+    checkedAt,
+    mode,
+    ...(options.operation ? { operation: options.operation } : {}),
+    targetRegion: t.region,
+    sourceRegions: [...new Set(b.rows.map((r) => r.sourceRegion))],
+    allowedSubnetIds: subnetId ? [subnetId] : [],
+    recoveryPoints: Object.fromEntries(Object.entries(recoveryPoints).map(([disk, p]) => [disk, p.snapshotId])),
+    sourceSizesGiB: Object.fromEntries(sourceDisks(b).map((d) => [d.sourceDiskId, d.sizeGiB])),
+    ...(passed ? {} : { problems: checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.message}`) }),
+  };
+  return { blueprint: b.name, mode, passed, checkedAt, checks, facts, recoveryPoints };
+}
+
+function sourceChecks(name: string, row: string, sourceDiskId: string, s: Source | undefined, stack: string): PrecheckCheck[] {
+  const base = { row, sourceDiskId };
+  if (!s || s.state === "disabled") {
+    return [{ ...base, name: `${name}: DR enabled`, ok: false, message: `DR is not enabled for ${sourceDiskId}. Run \`ferry sources enable ${stack}\`.` }];
+  }
+  const out: PrecheckCheck[] = [{ ...base, name: `${name}: DR enabled`, ok: true, message: `staging disk ${parseResourceId(s.stagingDiskId).name}` }];
+  out.push(
+    s.state === "healthy"
+      ? { ...base, name: `${name}: healthy`, ok: true, message: "healthy" }
+      : { ...base, name: `${name}: healthy`, ok: false, message: `The source is ${s.state}${s.lastError ? ` (${s.lastError.code}: ${s.lastError.message})` : ""}. Wait for the sync${s.state === "degraded" ? ", or fix the cause and run `ferry sources retry-backfill`" : ""}.` },
+  );
+  if (s.applying) {
+    out.push({ ...base, name: `${name}: at a recovery point`, ok: false, message: `Recovery point ${s.applying.snapshotId} is being applied: the staging disk is torn until it ends. Wait and run the precheck again.` });
+  } else if (!s.applied) {
+    out.push({ ...base, name: `${name}: at a recovery point`, ok: false, message: "Nothing has been applied yet: wait for the backfill." });
+  } else if (s.desired && s.desired.snapshotId.toLowerCase() !== s.applied.snapshotId.toLowerCase()) {
+    out.push({ ...base, name: `${name}: at a recovery point`, ok: false, message: `Applied ${s.applied.snapshotId} is not the desired ${s.desired.snapshotId}. Wait for the sync.` });
+  } else {
+    out.push({ ...base, name: `${name}: at a recovery point`, ok: true, message: `${s.applied.snapshotId} of ${s.applied.createdAt}` });
+  }
+  return out;
+}
+
+/** The precheck for people: one line per check. */
+export function formatPrecheck(r: PrecheckResult): string {
+  const width = Math.max(...r.checks.map((c) => c.name.length));
+  const lines = r.checks.map((c) => `${c.ok ? "ok  " : "FAIL"}  ${c.name.padEnd(width)}  ${c.message}`);
+  return [`precheck of ${r.blueprint} for ${r.mode}: ${r.passed ? "PASSED" : "FAILED"}`, ...lines].join("\n");
+}
+
+/** The precheck as a JUnit report, for the pipeline's test tab. */
+export function precheckJunit(r: PrecheckResult): string {
+  const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+  const failures = r.checks.filter((c) => !c.ok).length;
+  const cases = r.checks.map((c) => `  <testcase classname="ferry.precheck.${esc(r.blueprint)}" name="${esc(c.name)}">${c.ok ? "" : `<failure message="${esc(c.message)}"/>`}</testcase>`);
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="ferry precheck ${esc(r.blueprint)} (${r.mode})" tests="${r.checks.length}" failures="${failures}" timestamp="${r.checkedAt}">\n${cases.join("\n")}\n</testsuite>\n`;
+}
