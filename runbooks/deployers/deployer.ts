@@ -23,7 +23,18 @@ export interface UpOptions {
   config?: Record<string, unknown>;
   /** Config of the policy pack, by policy name (the precheck's facts). */
   policyConfig?: Record<string, unknown>;
+  /** Told of each resource created, updated or deleted, as it happens (row-level logs, RTO). */
+  onResource?: (event: ResourceEvent) => void;
   abortSignal?: AbortSignal;
+}
+
+export interface ResourceEvent {
+  type: string;
+  name: string;
+  action: "created" | "updated" | "deleted";
+  at: Date;
+  /** How long the operation took, in milliseconds, when known. */
+  ms?: number;
 }
 
 export interface UpResult {

@@ -166,8 +166,8 @@ export class LocalDeployer implements Deployer {
         );
       }
       state.config = raw;
-      const { declared, outputs } = await runProgram(planned.parsed, stack, false, (r) => this.applyResource(state, r, changes, log));
-      await this.deleteUndeclared(state, declared, changes, log);
+      const { declared, outputs } = await runProgram(planned.parsed, stack, false, (r) => this.applyResource(state, r, changes, log, options.onResource));
+      await this.deleteUndeclared(state, declared, changes, log, options.onResource);
       state.outputs = outputs;
       finish("succeeded");
       log.info({ version, changes }, "stack updated");
@@ -207,7 +207,7 @@ export class LocalDeployer implements Deployer {
   }
 
   /** Creates or updates one declared resource in Azure, recording it in the state as soon as it exists. */
-  private async applyResource(state: StackState, r: DeclaredResource, changes: ResourceChanges, log: Logger): Promise<{ id: string; outputs: Props }> {
+  private async applyResource(state: StackState, r: DeclaredResource, changes: ResourceChanges, log: Logger, onResource?: UpOptions["onResource"]): Promise<{ id: string; outputs: Props }> {
     const kind = RESOURCE_KINDS[r.type];
     if (!kind) throw new FerryError(`The local deployer cannot create ${r.type} (${r.name}): add it to runbooks/deployers/resource-kinds.ts.`, { code: "UnsupportedResource" });
     const existing = state.resources.find((s) => s.key === r.key);
@@ -239,11 +239,12 @@ export class LocalDeployer implements Deployer {
     if (existing) changes.update++;
     else changes.create++;
     log.info({ type: r.type, name: r.name, id: record.id, ms: Date.now() - started }, existing ? "updated" : "created");
+    onResource?.({ type: r.type, name: r.name, action: existing ? "updated" : "created", at: this.now(), ms: Date.now() - started });
     return { id: record.id, outputs };
   }
 
   /** Deletes what the state holds and the program no longer declares, newest first; retained resources are only forgotten. */
-  private async deleteUndeclared(state: StackState, declared: DeclaredResource[], changes: ResourceChanges, log: Logger): Promise<void> {
+  private async deleteUndeclared(state: StackState, declared: DeclaredResource[], changes: ResourceChanges, log: Logger, onResource?: UpOptions["onResource"]): Promise<void> {
     const keep = new Set(declared.filter((d) => d.custom).map((d) => d.key));
     const gone = state.resources.filter((r) => !keep.has(r.key)).sort((a, b) => b.order - a.order);
     for (const r of gone) {
@@ -255,6 +256,7 @@ export class LocalDeployer implements Deployer {
         });
         changes.delete++;
         log.info({ type: r.type, name: r.name, id: r.id }, "deleted");
+        onResource?.({ type: r.type, name: r.name, action: "deleted", at: this.now() });
       } else {
         log.info({ type: r.type, name: r.name, id: r.id }, "retained (retainOnDelete): no longer managed, not deleted");
       }

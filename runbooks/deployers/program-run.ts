@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import { setMockOptions } from "@pulumi/pulumi/runtime/settings";
 import type { Mocks, MockResourceArgs } from "@pulumi/pulumi/runtime/mocks";
+import { FerryError } from "../../core/errors";
 import type { StackConfig } from "../../stacks/config";
 import { ferryProgram } from "../../stacks/program";
 import type { Props } from "./resource-kinds";
@@ -53,12 +54,13 @@ class RecordingMonitor extends MockMonitor {
  * Runs ferry's program in-process under Pulumi's mocks. Each resource, as the program registers it
  * (its inputs resolved, so after everything it depends on), goes to `resolve`, which decides its id
  * and outputs: fake ones for a preview, Azure's for an update. Resolves when every registration
- * has settled, with what was declared; throws the first failure.
+ * has settled, with what was declared. A failed resource stops only what depends on it: the rest
+ * goes on, and once it has settled the run throws every failure, each with its resource.
  */
 export async function runProgram(config: StackConfig, stack: string, preview: boolean, resolve: ResolveResource): Promise<{ declared: DeclaredResource[]; outputs: Props }> {
   const declared: DeclaredResource[] = [];
   const pending = new Set<Promise<unknown>>();
-  const failures: unknown[] = [];
+  const failures: ResourceFailure[] = [];
   let monitor: RecordingMonitor | undefined;
   const mocks: Mocks = {
     call: () => ({}),
@@ -83,7 +85,7 @@ export async function runProgram(config: StackConfig, stack: string, preview: bo
       const work = resolve(resource).then(
         (r) => ({ id: r.id, state: r.outputs }),
         (e: unknown) => {
-          failures.push(e);
+          failures.push({ resource: `${args.type.split(":").pop()} ${args.name}`, error: e });
           throw e;
         },
       );
@@ -95,7 +97,7 @@ export async function runProgram(config: StackConfig, stack: string, preview: bo
   // A resource that fails to register rejects promises deep inside Pulumi's runtime that nothing
   // awaits: while the program runs they are failures of this run, not of the process.
   const onUnhandled = (reason: unknown) => {
-    if (failures.length === 0) failures.push(reason);
+    if (failures.length === 0) failures.push({ error: reason });
   };
   process.on("unhandledRejection", onUnhandled);
   try {
@@ -113,7 +115,7 @@ async function run(
   mocks: Mocks,
   declared: DeclaredResource[],
   pending: Set<Promise<unknown>>,
-  failures: unknown[],
+  failures: ResourceFailure[],
   setMonitor: (m: RecordingMonitor) => void,
 ): Promise<{ declared: DeclaredResource[]; outputs: Props }> {
   await pulumi.runtime.setMocks(mocks, "ferry", stack, preview);
@@ -130,10 +132,9 @@ async function run(
     });
   });
   // Outputs resolve once what they name exists; other registrations may still be in flight, and a
-  // failed one leaves the outputs waiting forever: wait for quiet instead.
+  // failed one leaves the outputs (and whatever depends on it) waiting forever: wait for quiet.
   for (;;) {
     await new Promise((r) => setImmediate(r));
-    if (failures.length) break;
     if (pending.size === 0) {
       await new Promise((r) => setTimeout(r, 5));
       if (pending.size === 0) break;
@@ -141,11 +142,33 @@ async function run(
     }
     await Promise.race([Promise.allSettled([...pending]), settled]);
   }
-  if (failures.length) throw failures[0];
+  if (failures.length === 1 && !failures[0]!.resource) throw failures[0]!.error;
+  if (failures.length) throw new ResourcesFailedError(failures);
   await Promise.race([settled, new Promise((r) => setTimeout(r, 50))]);
   for (const d of declared) {
     const urn = monitor.urns.get(d.key);
     if (urn) d.urn = urn;
   }
   return { declared, outputs };
+}
+
+export interface ResourceFailure {
+  /** `Type name` of the resource, when the failure came from one. */
+  resource?: string;
+  error: unknown;
+}
+
+/** One or more resources of a run failed; each failure keeps its resource and cause. */
+export class ResourcesFailedError extends FerryError {
+  readonly failures: ResourceFailure[];
+
+  constructor(failures: ResourceFailure[]) {
+    const lines = failures.map((f) => `  ${f.resource ?? "program"}: ${f.error instanceof Error ? f.error.message : String(f.error)}`);
+    super(`${failures.length === 1 ? "A resource" : `${failures.length} resources`} failed; what did not depend on ${failures.length === 1 ? "it" : "them"} was deployed:\n${lines.join("\n")}`, {
+      code: "ResourcesFailed",
+      cause: failures[0]!.error,
+      details: { failures: failures.map((f) => ({ resource: f.resource, error: f.error instanceof Error ? f.error.message : String(f.error) })) },
+    });
+    this.failures = failures;
+  }
 }

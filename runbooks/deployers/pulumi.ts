@@ -88,7 +88,13 @@ export class PulumiDeployer implements Deployer {
         policyPacks: [this.policyPackDir],
         policyPackConfigs: files,
         onOutput: this.onOutput(stack),
-        onEvent: (e) => collectPolicy(e, advisories),
+        onEvent: (e) => {
+          collectPolicy(e, advisories);
+          const done = e.resOutputsEvent?.metadata;
+          if (done && options.onResource && (done.op === "create" || done.op === "update" || done.op === "delete")) {
+            options.onResource({ type: done.type, name: done.urn.split("::").pop() ?? done.urn, action: done.op === "create" ? "created" : done.op === "update" ? "updated" : "deleted", at: new Date() });
+          }
+        },
         ...(options.abortSignal ? { signal: options.abortSignal } : {}),
       }),
     );

@@ -1,0 +1,187 @@
+import { parseResourceId, sameResourceId } from "../core/azure/resource-id";
+import { UserError } from "../core/errors";
+import { requestSync, setPaused } from "../core/state/admin";
+import { leaseHolder } from "../core/state/lease";
+import { packConfigFromFacts } from "../policies/pack";
+import { planBlueprint } from "../stacks/plan";
+import { detachFromAppliance } from "./appliance";
+import { landingZone, loadBlueprint, sourceDisks } from "./blueprints";
+import type { RunbookContext } from "./context";
+import type { ResourceEvent } from "./deployers/deployer";
+import type { Operation } from "./journal";
+import { formatPrecheck, precheck } from "./precheck";
+
+export type FailoverKind = "planned" | "unplanned" | "test";
+
+export interface FailoverOptions {
+  kind: FailoverKind;
+  /** `latest` (default) or the snapshot id of a recovery point: only the applied point is on the staging disks. */
+  recoveryPoint?: string;
+}
+
+/**
+ * Fails a blueprint over to the DR region — planned (source VMs powered off, a final sync: no data
+ * lost), unplanned (from the last applied point, with no call to the primary region at all), or
+ * test (a drill: copies in the isolated network while replication goes on). The sync stops at an
+ * apply boundary first; attach-as-is staging disks leave the appliance; the stack goes to its mode
+ * in one `up`, judged by the policy pack on the precheck's facts. Every step is journaled with its
+ * timing, and each row's RTO (VM created) recorded. A failed run can be run again: it converges.
+ */
+export async function failover(ctx: RunbookContext, stack: string, options: FailoverOptions): Promise<Operation> {
+  const config = await loadBlueprint(ctx, stack);
+  const b = config.blueprint;
+  const mode = options.kind === "test" ? "test" : "failover";
+  const op = ctx.journal.start(`failover-${options.kind}`, b.name);
+  const started = Date.now();
+  const log = ctx.logger.child({ blueprint: b.name, operation: op.id, kind: options.kind });
+  const disks = sourceDisks(b);
+  const attachAsIs = new Set<string>();
+  if (mode === "failover") {
+    for (const r of b.rows) {
+      if (r.osStrategy === "attachAsIs") attachAsIs.add(r.osDisk.sourceDiskId.toLowerCase());
+      if (r.dataStrategy === "attachAsIs") for (const d of r.dataDisks) attachAsIs.add(d.sourceDiskId.toLowerCase());
+    }
+  }
+  const sourceOf = async (id: string) => {
+    const s = await ctx.store.get(id);
+    if (!s) throw new UserError(`DR is not enabled for ${id}. Run \`ferry sources enable ${stack}\`.`, { code: "NotEnabled" });
+    return s.source;
+  };
+  // Until staging disks leave the appliance, a failed failover gives the disks back to the sync.
+  let detached = false;
+  try {
+    if (options.kind === "planned") {
+      await ctx.journal.step(op, "power off the source VMs", () =>
+        Promise.all(
+          b.rows.map(async (r) => {
+            const vm = parseResourceId(r.sourceVmId);
+            await ctx.azure.compute.virtualMachines.powerOff(vm.resourceGroup, vm.name, ctx.poll);
+            log.info({ row: r.name, vm: r.sourceVmId }, "source VM powered off");
+          }),
+        ),
+      );
+      const poweredOffAt = ctx.now();
+      await ctx.journal.step(op, "final sync", async () => {
+        for (const d of disks) await requestSync(ctx.store, d.sourceDiskId, ctx.now());
+        await waitFor(ctx, ctx.config.timeouts.finalSyncSeconds, "the final sync of every disk", async () => {
+          const all = await Promise.all(disks.map((d) => sourceOf(d.sourceDiskId)));
+          return all.every((s) => !s.applying && s.applied && Date.parse(s.applied.createdAt) >= poweredOffAt.getTime() - 1000);
+        });
+      });
+    }
+
+    await ctx.journal.step(op, "pause the sync at an apply boundary", async () => {
+      for (const d of disks) await setPaused(ctx.store, d.sourceDiskId, true, ctx.now());
+      await waitFor(ctx, ctx.config.timeouts.pauseSeconds, "the sync to stop at an apply boundary", async () => {
+        const all = await Promise.all(disks.map((d) => sourceOf(d.sourceDiskId)));
+        return all.every((s) => !s.applying && leaseHolder(s, ctx.now()) === undefined);
+      });
+    });
+
+    const check = await ctx.journal.step(op, "precheck", async () => {
+      const r = await precheck(ctx, stack, { mode, operation: op.id });
+      if (!r.passed) throw new UserError(`The precheck failed; nothing was failed over.\n${formatPrecheck(r)}`, { code: "PrecheckFailed", details: { checks: r.checks } });
+      return r;
+    });
+    op.recoveryPoints = check.facts!.recoveryPoints;
+    op.rpoSeconds = Math.max(...Object.values(check.recoveryPoints).map((p) => (ctx.now().getTime() - Date.parse(p.createdAt)) / 1000));
+    if (options.recoveryPoint && options.recoveryPoint !== "latest" && !Object.values(op.recoveryPoints).some((id) => sameResourceId(id, options.recoveryPoint!))) {
+      throw new UserError(`Recovery point ${options.recoveryPoint} is not on the staging disks (they hold the applied points: ${Object.values(op.recoveryPoints).join(", ")}). Use --recovery-point latest.`, { code: "UnknownRecoveryPoint" });
+    }
+    for (const d of disks) log.info({ row: d.row, sourceDiskId: d.sourceDiskId, recoveryPoint: check.recoveryPoints[d.sourceDiskId]?.snapshotId }, "source selected");
+
+    if (attachAsIs.size) {
+      const zone = await landingZone(ctx);
+      await ctx.journal.step(op, "detach attach-as-is staging disks from the appliance", async () => {
+        const staging = (await Promise.all([...attachAsIs].map((id) => sourceOf(id)))).map((s) => s.stagingDiskId);
+        detached = true;
+        const n = await detachFromAppliance(ctx, zone.applianceId, staging);
+        log.info({ detached: n }, "staging disks detached");
+      });
+    }
+
+    const plan = planBlueprint(b, { mode, recoveryPoints: check.recoveryPoints, operationId: op.id });
+    const rowOf = (name: string) => plan.rows.find((r) => name === r.vmName || name.startsWith(`${r.row}${mode === "test" ? "-test" : ""}-`) || name === r.nic.logicalName)?.row;
+    const snapshotsLeft = new Set(plan.rows.flatMap((r) => [r.osDisk, ...r.dataDisks].filter((d) => d.snapshot).map((d) => d.snapshot!.logicalName)));
+    const resumeAfterSnapshots = disks.filter((d) => !attachAsIs.has(d.sourceDiskId.toLowerCase()));
+    let resumed = false;
+    const resume = async () => {
+      if (resumed) return;
+      resumed = true;
+      for (const d of resumeAfterSnapshots) await setPaused(ctx.store, d.sourceDiskId, false, ctx.now());
+      log.info({ disks: resumeAfterSnapshots.length }, "sync resumed for the disks recovered from snapshots");
+    };
+    const pendingResume: Promise<void>[] = [];
+    const onResource = (e: ResourceEvent) => {
+      const row = rowOf(e.name);
+      const seconds = (e.at.getTime() - started) / 1000;
+      log.info({ row, resource: e.type.split(":").pop(), name: e.name, action: e.action, ms: e.ms, atSeconds: Math.round(seconds * 10) / 10 }, `${row ?? "stack"}: ${kindOf(e.type)} ${e.action}`);
+      if (e.type === "azure-native:compute:VirtualMachine" && e.action === "created") {
+        const r = plan.rows.find((x) => x.vmName === e.name);
+        if (r) op.rto.push({ row: r.row, vm: r.vmName, strategy: r.osDisk.strategy, vmCreatedSeconds: Math.round(seconds * 10) / 10 });
+      }
+      if (e.type === "azure-native:compute:Snapshot") {
+        snapshotsLeft.delete(e.name);
+        // Snapshots of the staging disks exist: replication of those disks may go on.
+        if (snapshotsLeft.size === 0) pendingResume.push(resume());
+      }
+    };
+    await ctx.journal.step(op, `pulumi up (mode ${mode})`, () =>
+      ctx.deployer.up(stack, {
+        message: `${options.kind} failover of ${b.name} (${op.id})`,
+        mode,
+        config: { recoveryPoints: check.recoveryPoints, operation: op.id },
+        policyConfig: packConfigFromFacts(check.facts!, { maxAgeMinutes: ctx.config.precheck.maxAgeMinutes }),
+        onResource,
+      }),
+    );
+    await Promise.all(pendingResume);
+    await resume();
+    for (const r of op.rto) log.info({ row: r.row, vm: r.vm, strategy: r.strategy, rtoSeconds: r.vmCreatedSeconds }, `${r.row}: recovered`);
+    ctx.journal.end(op, "succeeded");
+    return op;
+  } catch (e) {
+    if (!detached) {
+      for (const d of disks) await setPaused(ctx.store, d.sourceDiskId, false, ctx.now()).catch(() => undefined);
+    }
+    ctx.journal.end(op, "failed", e);
+    log.error({ err: e }, detached ? "failover failed; run it again to continue from where it stopped" : "failover failed before any change; the sync goes on");
+    throw e;
+  }
+}
+
+/** Ends a drill: the stack back to standby (the test VMs and their disks go), replication untouched. */
+export async function cleanup(ctx: RunbookContext, stack: string): Promise<Operation> {
+  const config = await loadBlueprint(ctx, stack);
+  if (config.mode !== "test" && config.mode !== "standby") {
+    throw new UserError(`Blueprint ${stack} is in ${config.mode}: cleanup ends a drill. To end a failover, fail back (ferry failback).`, { code: "NotADrill" });
+  }
+  const op = ctx.journal.start("cleanup", config.blueprint.name);
+  try {
+    await ctx.journal.step(op, "pulumi up (mode standby)", () => ctx.deployer.up(stack, { message: `cleanup of ${config.blueprint.name} (${op.id})`, mode: "standby" }));
+    for (const d of sourceDisks(config.blueprint)) {
+      const s = await ctx.store.get(d.sourceDiskId);
+      if (s?.source.paused) await setPaused(ctx.store, d.sourceDiskId, false, ctx.now());
+    }
+    ctx.journal.end(op, "succeeded");
+    return op;
+  } catch (e) {
+    ctx.journal.end(op, "failed", e);
+    throw e;
+  }
+}
+
+function kindOf(type: string): string {
+  const t = type.split(":").pop() ?? type;
+  return { NetworkInterface: "NIC", VirtualMachine: "VM", Disk: "disk", Snapshot: "snapshot" }[t] ?? t;
+}
+
+async function waitFor(ctx: RunbookContext, seconds: number, what: string, check: () => Promise<boolean>): Promise<void> {
+  const until = Date.now() + seconds * 1000;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > until) throw new UserError(`Timed out after ${seconds} s waiting for ${what}. Check the sync daemon (ferry-sync list), then run the failover again.`, { code: "Timeout" });
+    await ctx.sleep(Math.min(500, Math.max(50, ctx.poll.updateIntervalInMs * 5)));
+  }
+}
+
