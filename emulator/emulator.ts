@@ -19,6 +19,8 @@ export interface RequestLogEntry {
   plane: "arm" | "data" | "admin";
   regions: string[];
   status: number;
+  /** The caller's User-Agent (ferry's clients put `ferry` or `ferry-sync` first). */
+  userAgent: string;
 }
 
 export interface LroSpec {
@@ -140,6 +142,8 @@ export class Emulator {
         // A new VM boots once it is provisioned.
         if (r?.kind === "vm" && r.power === "starting") {
           r.power = failed ? "stopped" : "running";
+          if (failed) r.neverBooted = true;
+          else delete r.neverBooted;
           this.guest.sync(r);
         }
         break;

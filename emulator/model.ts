@@ -104,6 +104,8 @@ export interface VmRecord extends Base {
   identity?: Record<string, unknown>;
   power: PowerState;
   timeCreated: string;
+  /** Its create failed before it ever booted (e.g. AllocationFailed): a PUT that succeeds boots it, as Azure's retry of the create does. */
+  neverBooted?: boolean;
 }
 
 export interface NicIpConfig {

@@ -162,11 +162,10 @@ export class EmulatorServer {
         if (action && applyFault(ctx, action)) throw new FaultAnswered();
       },
     };
-    res.on("finish", () =>
-      emu.log({ at: new Date().toISOString(), method: req.method ?? "", path: url.pathname, operationId, plane, regions: [...ctx.regions], status: res.statusCode }),
-    );
+    const entry = (status: number) => ({ at: new Date().toISOString(), method: req.method ?? "", path: url.pathname, operationId, plane, regions: [...ctx.regions], status, userAgent: String(req.headers["user-agent"] ?? "") });
+    res.on("finish", () => emu.log(entry(res.statusCode)));
     res.on("close", () => {
-      if (!res.writableFinished) emu.log({ at: new Date().toISOString(), method: req.method ?? "", path: url.pathname, operationId, plane, regions: [...ctx.regions], status: 0 });
+      if (!res.writableFinished) emu.log(entry(0));
     });
     try {
       if (emu.settleDue()) ctx.mutated = true;

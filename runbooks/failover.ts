@@ -31,7 +31,15 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
   const config = await loadBlueprint(ctx, stack);
   const b = config.blueprint;
   const mode = options.kind === "test" ? "test" : "failover";
+  // A failed run of the same failover that got its staging disks off the appliance is continued:
+  // its final sync is done and those disks can no longer be synced, so it goes straight to `up`.
+  const previous = ctx.journal.list(b.name).find((o) => o.kind.startsWith("failover-") || o.kind === "cleanup");
+  const resumes = previous?.status === "failed" && previous.kind === `failover-${options.kind}` && previous.steps.some((s) => s.name.startsWith("detach")) ? previous : undefined;
   const op = ctx.journal.start(`failover-${options.kind}`, b.name);
+  if (resumes) {
+    op.details = { resumes: resumes.id };
+    ctx.journal.save(op);
+  }
   const started = Date.now();
   const log = ctx.logger.child({ blueprint: b.name, operation: op.id, kind: options.kind });
   const disks = sourceDisks(b);
@@ -48,9 +56,10 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
     return s.source;
   };
   // Until staging disks leave the appliance, a failed failover gives the disks back to the sync.
-  let detached = false;
+  let detached = resumes !== undefined;
   try {
-    if (options.kind === "planned") {
+    if (resumes) log.info({ resumes: resumes.id }, "continuing the failed failover: its final sync and detach are done");
+    if (options.kind === "planned" && !resumes) {
       await ctx.journal.step(op, "power off the source VMs", () =>
         Promise.all(
           b.rows.map(async (r) => {
@@ -60,12 +69,19 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
           }),
         ),
       );
-      const poweredOffAt = ctx.now();
+      const poweredOffAt = ctx.now().getTime();
       await ctx.journal.step(op, "final sync", async () => {
-        for (const d of disks) await requestSync(ctx.store, d.sourceDiskId, ctx.now());
+        // Points known now were taken before the power-off ended; the final one is any other,
+        // taken after it (the clock check covers a snapshot not yet recorded as applying).
+        const before = new Map<string, Set<string>>();
+        for (const d of disks) {
+          const s = await sourceOf(d.sourceDiskId);
+          before.set(d.sourceDiskId, new Set([s.applied?.snapshotId, s.applying?.snapshotId, s.desired?.snapshotId].filter((x): x is string => !!x).map((x) => x.toLowerCase())));
+          await requestSync(ctx.store, d.sourceDiskId, ctx.now());
+        }
         await waitFor(ctx, ctx.config.timeouts.finalSyncSeconds, "the final sync of every disk", async () => {
-          const all = await Promise.all(disks.map((d) => sourceOf(d.sourceDiskId)));
-          return all.every((s) => !s.applying && s.applied && Date.parse(s.applied.createdAt) >= poweredOffAt.getTime() - 1000);
+          const all = await Promise.all(disks.map(async (d) => ({ d, s: await sourceOf(d.sourceDiskId) })));
+          return all.every(({ d, s }) => !s.applying && s.applied && !before.get(d.sourceDiskId)!.has(s.applied.snapshotId.toLowerCase()) && Date.parse(s.applied.createdAt) >= poweredOffAt - 1000);
         });
       });
     }

@@ -78,7 +78,7 @@ export async function precheck(ctx: RunbookContext, stack: string, options: { mo
   }
 
   // Recovered VM names must be free in the DR group, or belong to this blueprint already (a re-run).
-  if (Object.keys(recoveryPoints).length === sourceDisks(b).length) {
+  if (vnet && subnetName && Object.keys(recoveryPoints).length === sourceDisks(b).length) {
     const plan = planBlueprint(b, { mode, recoveryPoints, ...(options.operation ? { operationId: options.operation } : {}) });
     for (const r of plan.rows) {
       try {

@@ -76,8 +76,12 @@ export async function syncSource(stored: StoredSource, ctx: SyncContext, abortSi
   const src = stored.source;
   if (src.state === "disabled") return { kind: "skipped", reason: "disabled" };
   if (src.state === "degraded" && !src.applying) return { kind: "skipped", reason: "degraded: waiting for retry-backfill or check-health" };
-  if (src.paused && !src.applying) return { kind: "skipped", reason: "paused" };
   const log = ctx.logger.child({ sourceDiskId: src.sourceDiskId });
+  if (src.paused && !src.applying) {
+    // A lease this daemon still holds from its last cycle would keep a failover waiting: give it up.
+    if (src.lease?.owner === ctx.owner) await releaseLease(new Row(stored, ctx.store, ctx.owner, ctx.tuning.leaseMs, ctx.now), log);
+    return { kind: "skipped", reason: "paused" };
+  }
   const row = new Row(stored, ctx.store, ctx.owner, ctx.tuning.leaseMs, ctx.now);
   try {
     await row.save({});

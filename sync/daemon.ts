@@ -49,7 +49,8 @@ export class SyncDaemon {
   due(source: Source, now: number): boolean | "verify" {
     if (source.state === "disabled") return false;
     if (source.applying) return true;
-    if (source.paused) return false;
+    // A paused source still leased by this daemon gets one more (empty) cycle, which releases it.
+    if (source.paused) return source.lease?.owner === this.ctx.owner;
     if (source.state === "degraded") return false;
     if (source.state === "pending") return true;
     const last = Math.max(this.lastAttemptAt.get(key(source)) ?? 0, source.desired ? Date.parse(source.desired.createdAt) : 0);

@@ -41,7 +41,7 @@ export interface SyncRuntime {
 export async function createSyncRuntime(config: SyncConfig, options: SyncRuntimeOptions = {}): Promise<SyncRuntime> {
   const env = options.env ?? process.env;
   const logger = options.logger ?? createLogger({ name: "ferry-sync", level: config.logLevel, env });
-  const { azure, credential } = connectAzure(config.azure);
+  const { azure, credential } = connectAzure(config.azure, "ferry-sync");
   const store = await openStateStore(config.stateStore, credential, env);
   const snapshots = new SnapshotService(azure, {
     pollIntervalInMs: config.azure.pollIntervalInMs,

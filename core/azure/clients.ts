@@ -35,6 +35,8 @@ export interface AzureClientsOptions {
   retryOptions?: AzureRetryOptions;
   /** Sends every request. Default: `createHttpClient({ caCertPem })`; tests pass a fake. */
   httpClient?: HttpClient;
+  /** Put first in the User-Agent of every request (`ferry`, `ferry-sync`): who called shows in Azure's activity logs. */
+  userAgentPrefix?: string;
 }
 
 /** The Azure clients ferry uses, all on one HttpClient. */
@@ -61,6 +63,7 @@ export function createAzureClients(options: AzureClientsOptions): AzureClients {
   // The token audience follows the endpoint; the clients would otherwise ask for public Azure's.
   const scopes = [`${armEndpoint}/.default`];
   const { credential, subscriptionId } = options;
+  const userAgentOptions = options.userAgentPrefix ? { userAgentPrefix: options.userAgentPrefix } : undefined;
 
   // arm-compute v24 is the modular client (@azure-rest/core-client options: endpoint, credentials.scopes).
   const compute = new ComputeManagementClient(credential, subscriptionId, {
@@ -68,9 +71,10 @@ export function createAzureClients(options: AzureClientsOptions): AzureClients {
     credentials: { scopes },
     httpClient,
     retryOptions,
+    ...(userAgentOptions ? { userAgentOptions } : {}),
   });
   // arm-network and arm-resources are core-client clients: endpoint (their $host too) and credentialScopes.
-  const coreClientOptions = { endpoint: armEndpoint, $host: armEndpoint, credentialScopes: scopes, httpClient, retryOptions };
+  const coreClientOptions = { endpoint: armEndpoint, $host: armEndpoint, credentialScopes: scopes, httpClient, retryOptions, ...(userAgentOptions ? { userAgentOptions } : {}) };
   const network = new NetworkManagementClient(credential, subscriptionId, coreClientOptions);
   const resources = new ResourceManagementClient(credential, subscriptionId, coreClientOptions);
 
@@ -83,7 +87,7 @@ export function createAzureClients(options: AzureClientsOptions): AzureClients {
   const pageBlob = (sasUrl: string) =>
     new PageBlobClient(
       sasUrl,
-      newPipeline(new AnonymousCredential(), { httpClient: storageHttpClient, retryOptions: storageRetryOptions }),
+      newPipeline(new AnonymousCredential(), { httpClient: storageHttpClient, retryOptions: storageRetryOptions, ...(userAgentOptions ? { userAgentOptions } : {}) }),
     );
 
   return { compute, network, resources, pageBlob, subscriptionId, armEndpoint };

@@ -39,5 +39,13 @@ export const AzureConnectionSchema = z.strictObject({
   credential: AzureCredentialConfigSchema.default({ kind: "managedIdentity" }),
   /** Polling interval of long-running operations, in milliseconds. Default 2000. */
   pollIntervalInMs: z.int().min(1).default(2000),
+  /** The SDKs' own retries of throttled and failed requests. Default: 5 retries, 800 ms base delay, 60 s cap. */
+  retry: z
+    .strictObject({
+      maxRetries: z.int().min(0).max(20).optional(),
+      retryDelayInMs: z.int().min(1).optional(),
+      maxRetryDelayInMs: z.int().min(1).optional(),
+    })
+    .optional(),
 });
 export type AzureConnection = z.output<typeof AzureConnectionSchema>;

@@ -7,7 +7,7 @@ import type { AzureConnection, StateStoreConnection } from "../schemas/connectio
 import { SourceStore, sourceStoreClient } from "./store";
 
 /** Azure clients (and their credential) for a connection config: real Azure or the local emulator. */
-export function connectAzure(conn: AzureConnection): { azure: AzureClients; credential: TokenCredential } {
+export function connectAzure(conn: AzureConnection, userAgentPrefix?: string): { azure: AzureClients; credential: TokenCredential } {
   const caCertPem = conn.caCertPath ? readCa(conn.caCertPath) : undefined;
   const c = conn.credential;
   const credential = c.kind === "emulator" ? staticTokenCredential() : azureCredential(c);
@@ -16,6 +16,8 @@ export function connectAzure(conn: AzureConnection): { azure: AzureClients; cred
     credential,
     ...(conn.armEndpoint ? { armEndpoint: conn.armEndpoint } : {}),
     ...(caCertPem ? { caCertPem } : {}),
+    ...(userAgentPrefix ? { userAgentPrefix } : {}),
+    ...(conn.retry ? { retryOptions: conn.retry } : {}),
   });
   return { azure, credential };
 }

@@ -543,6 +543,7 @@ export function registerVms(router: Router<Ctx>): void {
       ctx.touchRegion(existing.location);
       requireSameLocation(existing, ctx.body);
       await undoDisksOnError(ctx, () => updateVm(ctx, existing, false));
+      if (existing.neverBooted && existing.power === "stopped") existing.power = "starting";
       const op = ctx.emu.startOperation(ctx, {
         provider: COMPUTE,
         location: existing.location,

@@ -3,7 +3,7 @@ import type { DataDisk, VirtualMachine } from "@azure/arm-compute";
 import { describe, expect, it } from "vitest";
 import { readAt, writeAt } from "../helpers/bytes";
 import { useEmulator } from "../helpers/emulator";
-import { expectRefused } from "../helpers/errors";
+import { expectRefused, thrownBy } from "../helpers/errors";
 
 const fixture = useEmulator();
 const LOCATION = "westeurope";
@@ -488,6 +488,28 @@ describe("power operations", () => {
     expect(view.statuses?.[1]?.displayStatus).toBe("VM running");
     const expanded = await compute.virtualMachines.get(rg, "vm", { expand: "instanceView" });
     expect(expanded.instanceView?.statuses?.[1]?.code).toBe("PowerState/running");
+  });
+
+  it("a create that failed (AllocationFailed) leaves a stopped, Failed VM; a PUT that succeeds boots it", async () => {
+    const { compute } = fixture.azure;
+    const rg = await newGroup();
+    const rule = fixture.emu.faults.add({ match: { operation: "VirtualMachines_CreateOrUpdate", pathIncludes: `/resourceGroups/${rg}/` }, action: { kind: "lroFail", code: "AllocationFailed", message: "no capacity" }, times: 1 });
+    const osDiskId = await newDisk(rg, "vm-os", { osType: "Linux" });
+    const nicId = await newNic(rg, "vm-nic");
+    const body = attachedVm({ osDiskId, nicId });
+    expect((await thrownBy(compute.virtualMachines.createOrUpdate(rg, "vm", body))).message).toContain("no capacity");
+    fixture.emu.faults.remove(rule);
+    const view = await compute.virtualMachines.instanceView(rg, "vm");
+    expect(view.statuses?.map((s) => s.code)).toEqual(["ProvisioningState/failed", "PowerState/stopped"]);
+    expect(existsSync(device(rg, "vm", "os"))).toBe(false);
+
+    await compute.virtualMachines.createOrUpdate(rg, "vm", body);
+    expect(await powerState(rg, "vm")).toBe("PowerState/running");
+    expect(existsSync(device(rg, "vm", "os"))).toBe(true);
+    // An ordinary stopped VM stays stopped through an update.
+    await compute.virtualMachines.powerOff(rg, "vm");
+    await compute.virtualMachines.createOrUpdate(rg, "vm", body);
+    expect(await powerState(rg, "vm")).toBe("PowerState/stopped");
   });
 
   it("refuses to start a VM whose disk has an active SAS", async () => {

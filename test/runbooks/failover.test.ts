@@ -1,0 +1,327 @@
+import { execFileSync } from "node:child_process";
+import { realpathSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseResourceId } from "../../core/azure/resource-id";
+import { isFerryError } from "../../core/errors";
+import type { Source } from "../../core/schemas/source";
+import { loadBlueprint, sourceDisks } from "../../runbooks/blueprints";
+import { cleanup, failover } from "../../runbooks/failover";
+import { formatHistory, history } from "../../runbooks/history";
+import { precheck } from "../../runbooks/precheck";
+import { enableDr } from "../../runbooks/sources";
+import { planBlueprint, TAGS } from "../../stacks/plan";
+import { useAzurite } from "../helpers/azurite";
+import { pattern, writeAt } from "../helpers/bytes";
+import { firstDifference } from "../helpers/compare";
+import { createDrWorld, DR, PRIMARY, type DrWorld, type Workload } from "../helpers/dr-env";
+import { tempDir, useEmulator } from "../helpers/emulator";
+import { createEmptyDisk, createNic, createVm } from "../helpers/azure-env";
+
+const f = useEmulator();
+const a = useAzurite();
+let world: DrWorld;
+const MiB = 1024 * 1024;
+
+beforeAll(async () => {
+  world = await createDrWorld(f, a);
+});
+afterAll(async () => {
+  await world?.close();
+});
+
+/** Writes a few MiB of distinct data into every disk of a workload. */
+function writeWorkload(w: Workload, seed: number): void {
+  for (const v of w.vms) {
+    writeAt(v.sourceDevice("os"), 0, pattern(seed, 2 * MiB));
+    for (const lun of v.dataDiskIds.keys()) writeAt(v.sourceDevice(lun), (seed % 64) * MiB, pattern(seed + lun + 1, 3 * MiB));
+  }
+}
+
+/** Enables DR for a workload and syncs until every disk is healthy at a recovery point. */
+async function protect(w: Workload): Promise<void> {
+  await enableDr(world.ctx, w.stack, { prepare: "empty" });
+  const disks = sourceDisks((await loadBlueprint(world.ctx, w.stack)).blueprint);
+  await world.syncUntil(async () => {
+    const rows = await Promise.all(disks.map((d) => world.ctx.store.get(d.sourceDiskId)));
+    return rows.every((r) => r?.source.state === "healthy" && r.source.applied && !r.source.applying);
+  }, `${w.stack} healthy`, of(w));
+}
+
+/** Copies each source disk of a workload (the disk's own file, readable while its VM is off too). */
+function snapshotFiles(w: Workload): Map<string, string> {
+  const dir = tempDir("ferry-expected-");
+  const out = new Map<string, string>();
+  for (const v of w.vms) {
+    for (const lun of ["os" as const, ...v.dataDiskIds.keys()]) {
+      const copy = join(dir, `${v.vm}-${lun}`);
+      execFileSync("cp", ["--sparse=always", realpathSync(v.sourceDevice(lun)), copy]);
+      out.set(`${v.vm}/${lun}`, copy);
+    }
+  }
+  return out;
+}
+
+/** The disk files of the source disks, by `vm/lun` (stable paths, whatever the VM's power state). */
+function sourceFiles(w: Workload): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const v of w.vms) for (const lun of ["os" as const, ...v.dataDiskIds.keys()]) out.set(`${v.vm}/${lun}`, realpathSync(v.sourceDevice(lun)));
+  return out;
+}
+
+/** Every recovered disk of a workload equals the expected file of its source disk. */
+async function expectRecovered(w: Workload, vmSuffix: string, expected: Map<string, string>): Promise<void> {
+  for (const v of w.vms) {
+    for (const lun of ["os" as const, ...v.dataDiskIds.keys()]) {
+      const device = f.emu.devicePath(DR.rg, `${v.vm}${vmSuffix}`, lun);
+      expect(await firstDifference(expected.get(`${v.vm}/${lun}`)!, device), `${v.vm}${vmSuffix} ${lun}`).toBeUndefined();
+    }
+  }
+}
+
+async function drVms(stack: string) {
+  const out = [];
+  for await (const vm of f.azure.compute.virtualMachines.list(DR.rg)) if (vm.tags?.[TAGS.blueprint] === stack) out.push(vm);
+  return out;
+}
+
+async function applianceDisks(): Promise<string[]> {
+  const vm = await f.azure.compute.virtualMachines.get(DR.rg, "ferry-appliance");
+  return (vm.storageProfile?.dataDisks ?? []).map((d) => d.managedDisk!.id!.toLowerCase());
+}
+
+async function stagingIds(w: Workload): Promise<string[]> {
+  const disks = sourceDisks((await loadBlueprint(world.ctx, w.stack)).blueprint);
+  return Promise.all(disks.map(async (d) => (await world.ctx.store.get(d.sourceDiskId))!.source.stagingDiskId.toLowerCase()));
+}
+
+/** Only the sources of one workload (the other tests' sources stay still). */
+function of(w: Workload) {
+  const ids = new Set(w.vms.flatMap((v) => [v.osDiskId, ...v.dataDiskIds.values()].map((id) => id.toLowerCase())));
+  return (s: Source) => ids.has(s.sourceDiskId.toLowerCase());
+}
+
+function failing(r: Awaited<ReturnType<typeof precheck>>): string[] {
+  return r.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.message}`);
+}
+
+describe("precheck", () => {
+  it("fails on each of its conditions with a message that says what to do, and passes once all hold", async () => {
+    const w = await world.workload("pc");
+    const ctx = world.ctx;
+
+    let r = await precheck(ctx, w.stack);
+    expect(r.passed).toBe(false);
+    expect(failing(r)).toEqual(expect.arrayContaining([expect.stringMatching(/pc OS disk: DR enabled: DR is not enabled for .*pc-os\. Run `ferry sources enable bp-pc`/)]));
+    expect(failing(r).filter((m) => m.includes("DR is not enabled"))).toHaveLength(2);
+
+    await enableDr(ctx, w.stack, { prepare: "empty" });
+    r = await precheck(ctx, w.stack);
+    expect(failing(r)).toEqual(expect.arrayContaining([expect.stringMatching(/healthy: The source is pending\. Wait for the sync/), expect.stringMatching(/at a recovery point: Nothing has been applied yet: wait for the backfill/)]));
+
+    writeWorkload(w, 3);
+    await protect(w);
+    r = await precheck(ctx, w.stack);
+    expect(failing(r)).toEqual([]);
+    expect(r.passed).toBe(true);
+    expect(Object.keys(r.facts!.recoveryPoints)).toHaveLength(2);
+
+    // A point being applied: the staging disk is torn until it ends.
+    const os = (await ctx.store.get(w.osDiskId))!;
+    const applying = { ...os.source.applied!, snapshotId: `${os.source.applied!.snapshotId}-next` };
+    const torn = await ctx.store.update(os, { ...os.source, applying, desired: applying });
+    r = await precheck(ctx, w.stack);
+    expect(failing(r)).toEqual([expect.stringMatching(/pc OS disk: at a recovery point: Recovery point .*-next is being applied: the staging disk is torn until it ends\. Wait and run the precheck again\./)]);
+
+    // Applied is not the desired point.
+    const behind = await ctx.store.update(torn, { ...torn.source, applying: undefined });
+    r = await precheck(ctx, w.stack);
+    expect(failing(r)).toEqual([expect.stringMatching(/at a recovery point: Applied .* is not the desired .*-next\. Wait for the sync\./)]);
+
+    // Degraded.
+    const degraded = await ctx.store.update(behind, { ...behind.source, desired: behind.source.applied, state: "degraded", lastError: { code: "VerifyFailed", message: "differs at 4096", at: new Date().toISOString() } });
+    r = await precheck(ctx, w.stack);
+    expect(failing(r)).toEqual([expect.stringMatching(/healthy: The source is degraded \(VerifyFailed: differs at 4096\)\. Wait for the sync, or fix the cause and run `ferry sources retry-backfill`/)]);
+    await ctx.store.update(degraded, { ...degraded.source, state: "healthy", lastError: undefined });
+    expect((await precheck(ctx, w.stack)).passed).toBe(true);
+
+    // A VM of another owner holds the recovered VM's name.
+    const nic = await createNic(f.azure, DR.rg, DR.location, "squatter-nic", world.targetSubnetId);
+    const disk = await createEmptyDisk(f.azure, DR.rg, DR.location, "squatter-os", 1, { osType: "Linux" });
+    await createVm(f.azure, DR.rg, DR.location, "pc", { osDiskId: disk, nicId: nic });
+    r = await precheck(ctx, w.stack);
+    expect(failing(r)).toEqual([expect.stringMatching(/VM name pc free: A VM named pc already exists in dr-rg and is not this blueprint's\. Rename the row \(hostname\) or remove that VM\./)]);
+    await f.azure.compute.virtualMachines.beginDeleteAndWait(DR.rg, "pc", { updateIntervalInMs: 10 });
+    expect((await precheck(ctx, w.stack)).passed).toBe(true);
+
+    // The drill's test network: missing from the blueprint, then naming a subnet that does not exist.
+    const config = await ctx.deployer.getConfig(w.stack);
+    const blueprint = config.blueprint as { target: Record<string, unknown> };
+    const { testVirtualNetwork: _v, testSubnet: _s, ...noTest } = blueprint.target;
+    await ctx.deployer.setConfig(w.stack, { ...config, blueprint: { ...blueprint, target: noTest } });
+    r = await precheck(ctx, w.stack, { mode: "test" });
+    expect(failing(r)).toEqual([expect.stringMatching(/test network: Blueprint bp-pc has no test network: set target\.testVirtualNetwork and target\.testSubnet/)]);
+    await ctx.deployer.setConfig(w.stack, { ...config, blueprint: { ...blueprint, target: { ...blueprint.target, testSubnet: "nowhere" } } });
+    r = await precheck(ctx, w.stack, { mode: "test" });
+    expect(failing(r)).toEqual([expect.stringMatching(/test subnet exists: Subnet dr-test-vnet\/nowhere does not exist in dr-network-rg\. Create it, or fix target\.testVirtualNetwork\/testSubnet/)]);
+
+    // An incomplete blueprint: the path and the fix.
+    await ctx.deployer.setConfig(w.stack, { ...config, blueprint: { ...blueprint, target: { ...blueprint.target, region: undefined } } });
+    r = await precheck(ctx, w.stack);
+    expect(r.passed).toBe(false);
+    expect(failing(r)[0]).toMatch(/blueprint configuration: .*target\.region/s);
+    await ctx.deployer.setConfig(w.stack, config);
+    expect((await precheck(ctx, w.stack, { mode: "test" })).passed).toBe(true);
+  });
+});
+
+describe("failover", () => {
+  it("planned: powers the source off, syncs the last writes and brings the VM up on its staging disks, byte for byte", async () => {
+    const w = await world.workload("web", { dataLuns: [0, 1] });
+    writeWorkload(w, 11);
+    await protect(w);
+    // Writes after the last sync: a planned failover must not lose them.
+    writeWorkload(w, 12);
+    const expected = sourceFiles(w);
+    const staging = await stagingIds(w);
+
+    const op = await world.whileSyncing(() => failover(world.ctx, w.stack, { kind: "planned" }), of(w));
+
+    const source = await f.azure.compute.virtualMachines.instanceView(PRIMARY.rg, "web");
+    expect(source.statuses?.map((s) => s.code)).toContain("PowerState/stopped");
+    const vms = await drVms(w.stack);
+    expect(vms.map((v) => v.name)).toEqual(["web"]);
+    // The recovered VM runs on the staging disks themselves, which have left the appliance.
+    const attached = [vms[0]!.storageProfile!.osDisk!.managedDisk!.id!, ...vms[0]!.storageProfile!.dataDisks!.map((d) => d.managedDisk!.id!)].map((id) => id.toLowerCase());
+    expect(attached.sort()).toEqual([...staging].sort());
+    expect((await applianceDisks()).filter((id) => staging.includes(id))).toEqual([]);
+    await expectRecovered(w, "", expected);
+
+    expect(op.status).toBe("succeeded");
+    expect(op.steps.map((s) => s.name)).toEqual([
+      "power off the source VMs",
+      "final sync",
+      "pause the sync at an apply boundary",
+      "precheck",
+      "detach attach-as-is staging disks from the appliance",
+      "pulumi up (mode failover)",
+    ]);
+    expect(op.rto).toEqual([expect.objectContaining({ row: "web", vm: "web", strategy: "attachAsIs", vmCreatedSeconds: expect.any(Number) })]);
+    expect(op.rto[0]!.vmCreatedSeconds).toBeGreaterThan(0);
+    expect(op.rpoSeconds).toBeGreaterThanOrEqual(0);
+    // Row-level logs: source selection, NIC, VM, completion.
+    const rowLogs = world.logLines.map((l) => JSON.parse(l) as { msg: string; operation?: string }).filter((l) => l.operation === op.id).map((l) => l.msg);
+    expect(rowLogs).toEqual(expect.arrayContaining(["source selected", "web: NIC created", "web: VM created", "web: recovered"]));
+
+    const lines = await history(world.ctx, w.stack);
+    expect(lines.find((l) => l.source === "runbook")).toMatchObject({ kind: "failover-planned", source: "runbook", status: "succeeded", rto: [expect.objectContaining({ row: "web" })] });
+    expect(lines.some((l) => l.source === "stack" && /planned failover of bp-web/.test(l.message) && l.status === "succeeded")).toBe(true);
+    expect(formatHistory(lines)).toMatch(/failover-planned\s+succeeded .* RTO web [\d.]+ s/);
+  });
+
+  it("unplanned: fails over from the last applied point during an outage of the primary region, with no call to it", async () => {
+    const w = await world.workload("db", { osStrategy: "attachAsIs", dataStrategy: "fromSnapshot" });
+    writeWorkload(w, 21);
+    await protect(w);
+    const expected = snapshotFiles(w);
+    // Lost with the region: written after the last recovery point.
+    writeWorkload(w, 22);
+
+    f.emu.faults.setRegionOutage(PRIMARY.location, true);
+    const from = f.emu.requests.length;
+    let op;
+    try {
+      // The daemon goes on (and fails where it needs the primary region); the failover does not need it.
+      op = await world.whileSyncing(() => failover(world.ctx, w.stack, { kind: "unplanned" }), of(w));
+    } finally {
+      f.emu.faults.setRegionOutage(PRIMARY.location, false);
+    }
+    // The runbook's own calls (the daemon goes on, and fails, on its side).
+    const calls = f.emu.requests.slice(from).filter((c) => c.userAgent.startsWith("ferry "));
+    expect(f.emu.requests.slice(from).some((c) => c.userAgent.startsWith("ferry-sync "))).toBe(true);
+    expect(calls.length).toBeGreaterThan(10);
+    expect(calls.filter((c) => c.regions.includes(PRIMARY.location)).map((c) => `${c.method} ${c.path} ${c.status}`)).toEqual([]);
+    expect(calls.filter((c) => c.path.toLowerCase().includes(`/resourcegroups/${PRIMARY.rg}/`))).toEqual([]);
+
+    expect(op.status).toBe("succeeded");
+    expect(op.steps.map((s) => s.name)).not.toContain("power off the source VMs");
+    await expectRecovered(w, "", expected);
+    // The data disk came from a snapshot of its staging disk, which went back to the sync; the OS disk's stays with the VM.
+    const data = (await world.ctx.store.get(w.dataDiskIds.get(0)!))!.source;
+    const os = (await world.ctx.store.get(w.osDiskId))!.source;
+    expect(data.paused).toBe(false);
+    expect(os.paused).toBe(true);
+    expect(await applianceDisks()).toContain(data.stagingDiskId.toLowerCase());
+    expect(await applianceDisks()).not.toContain(os.stagingDiskId.toLowerCase());
+    const vm = (await drVms(w.stack))[0]!;
+    expect(vm.storageProfile!.dataDisks![0]!.managedDisk!.id!.toLowerCase()).not.toBe(data.stagingDiskId.toLowerCase());
+    expect(op.recoveryPoints![w.osDiskId]).toBe(os.applied!.snapshotId);
+  });
+
+  it("test: copies from snapshots in the test network while replication goes on; cleanup removes them", async () => {
+    const w = await world.workload("app");
+    writeWorkload(w, 31);
+    await protect(w);
+    const expected = snapshotFiles(w);
+    const staging = await stagingIds(w);
+    const zone = await world.ctx.deployer.outputs("lz");
+
+    const op = await world.whileSyncing(() => failover(world.ctx, w.stack, { kind: "test" }), of(w));
+    expect(op.steps.map((s) => s.name)).not.toContain("detach attach-as-is staging disks from the appliance");
+    const [vm] = await drVms(w.stack);
+    expect(vm!.name).toBe("app-test");
+    expect(vm!.tags?.[TAGS.role]).toBe("test");
+    const nic = await f.azure.network.networkInterfaces.get(DR.rg, parseResourceId(vm!.networkProfile!.networkInterfaces![0]!.id!).name);
+    expect(nic.ipConfigurations![0]!.subnet!.id!.toLowerCase()).toBe(String(zone.testSubnetId).toLowerCase());
+    await expectRecovered(w, "-test", expected);
+    // The staging disks never moved, and the sync goes on.
+    expect((await applianceDisks()).filter((id) => staging.includes(id)).sort()).toEqual([...staging].sort());
+    for (const d of [w.osDiskId, w.dataDiskIds.get(0)!]) expect((await world.ctx.store.get(d))!.source.paused).toBe(false);
+    writeWorkload(w, 32);
+    const after = snapshotFiles(w);
+    await world.sync.daemon.tick({ force: true, filter: of(w) });
+    const os = (await world.ctx.store.get(w.osDiskId))!.source;
+    expect(os.applied!.snapshotId).not.toBe(op.recoveryPoints![w.osDiskId]);
+    const osStaging = f.emu.devicePath(DR.rg, "ferry-appliance", os.applianceLun);
+    expect(await firstDifference(after.get("app/os")!, osStaging)).toBeUndefined();
+
+    const done = await cleanup(world.ctx, w.stack);
+    expect(done.status).toBe("succeeded");
+    expect(await drVms(w.stack)).toEqual([]);
+    const left = [];
+    for await (const d of f.azure.compute.disks.listByResourceGroup(DR.rg)) if (d.tags?.[TAGS.blueprint] === w.stack && d.tags?.[TAGS.role] === "test") left.push(d.name);
+    for await (const s of f.azure.compute.snapshots.listByResourceGroup(DR.rg)) if (s.tags?.[TAGS.blueprint] === w.stack) left.push(s.name);
+    expect(left).toEqual([]);
+    expect((await world.ctx.deployer.getConfig(w.stack)).mode).toBe("standby");
+    expect((await applianceDisks()).filter((id) => staging.includes(id)).sort()).toEqual([...staging].sort());
+  });
+
+  it("a failure in one row is reported with its cause, the other row comes up, and a re-run converges without duplicates", async () => {
+    const w = await world.workload("mix", { vms: 2 });
+    writeWorkload(w, 41);
+    await protect(w);
+    const expected = snapshotFiles(w);
+    const fault = f.emu.faults.add({ match: { operation: "VirtualMachines_CreateOrUpdate", pathIncludes: "/virtualMachines/mixb" }, action: { kind: "lroFail", code: "AllocationFailed", message: "No capacity for Standard_D2s_v5 in northeurope." }, times: 1 });
+
+    const first = await world.whileSyncing(() => failover(world.ctx, w.stack, { kind: "unplanned" }), of(w)).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isFerryError(first)).toBe(true);
+    expect((first as Error).message).toMatch(/VirtualMachine mixb: .*AllocationFailed|VirtualMachine mixb: .*No capacity/);
+    expect(f.emu.faults.stats().find((s) => s.id === fault)?.fired).toBe(1);
+    const failed = world.ctx.journal.list(w.stack)[0]!;
+    expect(failed.status).toBe("failed");
+    expect(failed.error).toMatch(/mixb/);
+    expect(failed.rto.map((r) => r.row)).toEqual(["mixa"]);
+    expect((await drVms(w.stack)).map((v) => v.name)).toContain("mixa");
+
+    const again = await world.whileSyncing(() => failover(world.ctx, w.stack, { kind: "unplanned" }), of(w));
+    expect(again.status).toBe("succeeded");
+    expect(again.details).toEqual({ resumes: failed.id });
+    expect((await drVms(w.stack)).map((v) => v.name).sort()).toEqual(["mixa", "mixb"]);
+    await expectRecovered(w, "", expected);
+    const plan = planBlueprint((await loadBlueprint(world.ctx, w.stack)).blueprint, { mode: "failover", recoveryPoints: (await loadBlueprint(world.ctx, w.stack)).recoveryPoints });
+    expect(plan.rows.map((r) => r.vmName)).toEqual(["mixa", "mixb"]);
+  });
+});
