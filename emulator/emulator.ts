@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { DEFAULT_REGIONAL_CORES } from "./arm/quotas";
 import type { Ctx } from "./context";
 import type { Faults } from "./faults";
 import { operationDurationInMs, type LatencyProfile } from "./latency";
@@ -50,6 +51,8 @@ export class Emulator {
   /** Operations still in progress: every request settles the due ones, so this stays small. */
   private readonly pending = new Set<OperationRecord>();
   endpoint = "";
+  /** Regional vCPU quotas set by tests or drills (region → vCPUs); others have the default. */
+  private readonly coreQuotas = new Map<string, number>();
 
   constructor(
     readonly state: State,
@@ -61,6 +64,14 @@ export class Emulator {
   ) {
     mkdirSync(join(state.dataDir, "disks"), { recursive: true });
     mkdirSync(join(state.dataDir, "snapshots"), { recursive: true });
+  }
+
+  coresQuota(region: string): number {
+    return this.coreQuotas.get(region.toLowerCase()) ?? DEFAULT_REGIONAL_CORES;
+  }
+
+  setCoresQuota(region: string, limit: number): void {
+    this.coreQuotas.set(region.toLowerCase(), limit);
   }
 
   get subscriptionId(): string {

@@ -46,6 +46,8 @@ export interface RunningEmulator extends EmulatorInfo {
     setRegionOutage(region: string, down: boolean): void;
     stats(): { id: string; fired: number }[];
   };
+  /** Sets a region's vCPU quota (default 10000), as a quota request would. */
+  setCoresQuota(region: string, vCPUs: number): void;
   /** Every request served, newest last (paths only: no query strings, so no SAS). */
   readonly requests: readonly RequestLogEntry[];
   /** The device path a VM's guest sees for a disk: `"os"` or a data-disk LUN. */
@@ -89,6 +91,7 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Runn
       setRegionOutage: (region, down) => faults.setRegionOutage(region, down),
       stats: () => faults.stats(),
     },
+    setCoresQuota: (region, vCPUs) => emu.setCoresQuota(region, vCPUs),
     get requests() {
       return emu.requestLog;
     },

@@ -7,6 +7,7 @@ import { registerNetwork } from "./arm/network";
 import { registerOperations } from "./arm/operations";
 import { registerResourceGroups } from "./arm/resource-groups";
 import { registerSnapshots } from "./arm/snapshots";
+import { registerQuotas } from "./arm/quotas";
 import { registerVms } from "./arm/vms";
 import { faultHeaders, RegionOutage, sendJson, type Ctx } from "./context";
 import type { Emulator } from "./emulator";
@@ -25,6 +26,7 @@ function armRouter(): Router<Ctx> {
   registerDisks(r);
   registerSnapshots(r);
   registerVms(r);
+  registerQuotas(r);
   registerOperations(r);
   return r;
 }

@@ -33,8 +33,10 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
   const mode = options.kind === "test" ? "test" : "failover";
   // A failed run of the same failover that got its staging disks off the appliance is continued:
   // its final sync is done and those disks can no longer be synced, so it goes straight to `up`.
+  const busy = ctx.journal.running(b.name);
+  if (busy) throw new UserError(`A ${busy.kind} of ${b.name} is running (pid ${busy.pid}, since ${busy.startedAt}). Wait for it to end, or stop it first.`, { code: "OperationRunning" });
   const previous = ctx.journal.list(b.name).find((o) => o.kind.startsWith("failover-") || o.kind === "cleanup");
-  const resumes = previous?.status === "failed" && previous.kind === `failover-${options.kind}` && previous.steps.some((s) => s.name.startsWith("detach")) ? previous : undefined;
+  const resumes = (previous?.status === "failed" || previous?.status === "canceled" || previous?.status === "running") && previous.kind === `failover-${options.kind}` && previous.steps.some((s) => s.name.startsWith("detach")) ? previous : undefined;
   const op = ctx.journal.start(`failover-${options.kind}`, b.name);
   if (resumes) {
     op.details = { resumes: resumes.id };

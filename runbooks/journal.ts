@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 
 /** One step of a runbook operation, with its timing. */
@@ -35,10 +36,16 @@ export interface Operation {
   rto: RowRto[];
   error?: string;
   details?: Record<string, unknown>;
+  /** The process that runs it, to tell a live operation from one whose process died. */
+  pid?: number;
+  host?: string;
 }
 
 /** The operation journal: one JSON file per operation, under a folder per blueprint, written atomically. */
 export class Journal {
+  /** Operations of this process not yet ended (marked canceled if the process is interrupted). */
+  private readonly open = new Set<Operation>();
+
   constructor(
     private readonly dir: string,
     private readonly now: () => Date = () => new Date(),
@@ -49,9 +56,29 @@ export class Journal {
   }
 
   start(kind: string, blueprint: string, id = `${kind}-${this.now().toISOString().replace(/[-:.]/g, "").slice(0, 15)}Z`): Operation {
-    const op: Operation = { id, kind, blueprint, startedAt: this.now().toISOString(), status: "running", steps: [], rto: [] };
+    const op: Operation = { id, kind, blueprint, startedAt: this.now().toISOString(), status: "running", steps: [], rto: [], pid: process.pid, host: hostname() };
     this.save(op);
+    this.open.add(op);
     return op;
+  }
+
+  /** An operation of `blueprint` still running in a live process (this machine's), if any. */
+  running(blueprint: string): Operation | undefined {
+    return this.list(blueprint).find((o) => o.status === "running" && o.pid !== undefined && o.host === hostname() && alive(o.pid));
+  }
+
+  /** Marks this process's unfinished operations canceled (on Ctrl-C): their steps say how far they got. */
+  cancelOpen(reason: string): void {
+    for (const op of this.open) {
+      for (const s of op.steps) {
+        if (s.status === "running") {
+          s.status = "failed";
+          s.detail = reason;
+          s.endedAt = this.now().toISOString();
+        }
+      }
+      this.end(op, "canceled", new Error(reason));
+    }
   }
 
   save(op: Operation): void {
@@ -81,6 +108,7 @@ export class Journal {
   }
 
   end(op: Operation, status: "succeeded" | "failed" | "canceled", error?: unknown): void {
+    this.open.delete(op);
     op.status = status;
     op.endedAt = this.now().toISOString();
     if (error) op.error = (error as Error).message;
@@ -95,5 +123,14 @@ export class Journal {
       .filter((f) => f.endsWith(".json"))
       .map((f) => JSON.parse(readFileSync(join(dir, f), "utf8")) as Operation)
       .sort((a, b) => b.startedAt.localeCompare(a.startedAt));
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }

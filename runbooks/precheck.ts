@@ -2,7 +2,7 @@ import { parseResourceId, sameResourceId } from "../core/azure/resource-id";
 import type { Source } from "../core/schemas/source";
 import type { PrecheckFacts } from "../policies/facts";
 import type { BlueprintStackConfig } from "../stacks/config";
-import { planBlueprint, TAGS } from "../stacks/plan";
+import { planBlueprint, recoveredVmName, TAGS } from "../stacks/plan";
 import { loadBlueprint, sourceDisks } from "./blueprints";
 import type { RunbookContext } from "./context";
 
@@ -97,6 +97,8 @@ export async function precheck(ctx: RunbookContext, stack: string, options: { mo
     }
   }
 
+  checks.push(...(await capacityChecks(ctx, b, mode)));
+
   const passed = checks.every((c) => c.ok);
   const facts: PrecheckFacts = {
     blueprint: b.name,
@@ -112,6 +114,58 @@ export async function precheck(ctx: RunbookContext, stack: string, options: { mo
     ...(passed ? {} : { problems: checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.message}`) }),
   };
   return { blueprint: b.name, mode, passed, checkedAt, checks, facts, recoveryPoints };
+}
+
+/**
+ * Quota-like limits of the DR region: each row's VM size is offered there and takes its data disks,
+ * and the regional vCPU quota has room for the VMs this failover creates (a re-run's are there already).
+ */
+async function capacityChecks(ctx: RunbookContext, b: BlueprintStackConfig["blueprint"], mode: "failover" | "test"): Promise<PrecheckCheck[]> {
+  const t = b.target;
+  const checks: PrecheckCheck[] = [];
+  const sizes = new Map<string, { cores: number; maxDataDisks: number }>();
+  for await (const s of ctx.azure.compute.virtualMachineSizes.list(t.region)) {
+    if (s.name) sizes.set(s.name.toLowerCase(), { cores: s.numberOfCores ?? 0, maxDataDisks: s.maxDataDiskCount ?? 0 });
+  }
+  let needed = 0;
+  for (const r of b.rows) {
+    const size = sizes.get(r.vmSize.toLowerCase());
+    const name = `${r.name}: VM size ${r.vmSize}`;
+    if (!size) {
+      checks.push({ name, ok: false, row: r.name, message: `${r.vmSize} is not offered in ${t.region}. Pick a size the region offers (az vm list-sizes -l ${t.region}) for rows[].vmSize.` });
+      continue;
+    }
+    const fits = r.dataDisks.length <= size.maxDataDisks;
+    checks.push({
+      name,
+      ok: fits,
+      row: r.name,
+      message: fits ? `${size.cores} vCPUs, up to ${size.maxDataDisks} data disks` : `${r.vmSize} takes ${size.maxDataDisks} data disks; the row has ${r.dataDisks.length}. Pick a larger size.`,
+    });
+    const vmName = recoveredVmName(r, mode);
+    const exists = await ctx.azure.compute.virtualMachines.get(t.resourceGroup, vmName).then(
+      () => true,
+      (e: { statusCode?: number }) => {
+        if (e.statusCode === 404) return false;
+        throw e;
+      },
+    );
+    if (!exists) needed += size.cores;
+  }
+  let cores: { currentValue: number; limit: number } | undefined;
+  for await (const u of ctx.azure.compute.usage.list(t.region)) if (u.name.value === "cores") cores = u;
+  if (cores) {
+    const free = cores.limit - cores.currentValue;
+    checks.push({
+      name: "regional vCPU quota",
+      ok: needed <= free,
+      message:
+        needed <= free
+          ? `${needed} vCPUs needed, ${free} free (limit ${cores.limit}, in use ${cores.currentValue})`
+          : `The recovered VMs need ${needed} vCPUs in ${t.region}; the quota leaves ${free} (limit ${cores.limit}, in use ${cores.currentValue}). Request a quota increase for ${t.region}, or free vCPUs there.`,
+    });
+  }
+  return checks;
 }
 
 function sourceChecks(name: string, row: string, sourceDiskId: string, s: Source | undefined, stack: string): PrecheckCheck[] {

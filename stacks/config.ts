@@ -1,4 +1,8 @@
+import { existsSync, readFileSync } from "node:fs";
+import { basename } from "node:path";
+import { load } from "js-yaml";
 import { z } from "zod";
+import { UserError } from "../core/errors";
 import { azureRegion, resourceGroupName, resourceName, subnetName, virtualNetworkName, vmSizeName } from "../core/schemas/fields";
 import { BlueprintSchema } from "../core/schemas/blueprint";
 import { armResourceId } from "../core/schemas/ids";
@@ -82,3 +86,35 @@ export const CONFIG_KEYS: Record<string, "string" | "object"> = {
   appliance: "object",
   sourceScopes: "object",
 };
+
+/**
+ * The `ferry:` keys of a stack file (`stacks/Pulumi.<stack>.yaml`), unparsed, and the stack's name.
+ * Values may be YAML structures, or JSON strings as `pulumi config set` writes them.
+ */
+export function readStackFile(path: string): { stack: string; raw: Record<string, unknown> } {
+  if (!existsSync(path)) throw new UserError(`No stack file at ${path}. Stack files are stacks/Pulumi.<stack>.yaml.`, { code: "InvalidConfig" });
+  let doc: unknown;
+  try {
+    doc = load(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw new UserError(`${path} is not valid YAML: ${(e as Error).message.split("\n")[0]}. Fix the indentation or quoting there.`, { code: "InvalidConfig", cause: e });
+  }
+  const config = (doc as { config?: unknown } | null)?.config;
+  if (!config || typeof config !== "object") throw new UserError(`${path} has no config: section. A stack file holds \`config:\` with ferry:* keys.`, { code: "InvalidConfig" });
+  const raw: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(config)) {
+    if (!k.startsWith("ferry:")) continue;
+    const key = k.slice("ferry:".length);
+    raw[key] = typeof v === "string" && CONFIG_KEYS[key] === "object" ? parseJson(v) : v;
+  }
+  const stack = basename(path).replace(/^Pulumi\./, "").replace(/\.ya?ml$/, "");
+  return { stack, raw };
+}
+
+function parseJson(v: string): unknown {
+  try {
+    return JSON.parse(v);
+  } catch {
+    return v;
+  }
+}

@@ -200,7 +200,7 @@ export function planBlueprint(blueprint: Blueprint, options: PlanOptions): Bluep
   for (const row of blueprint.rows) {
     const osStrategy: DiskStrategy = test ? "fromSnapshot" : row.osStrategy;
     const dataStrategy: DiskStrategy = test ? "fromSnapshot" : row.dataStrategy;
-    const vmName = `${row.hostname ?? row.name}${suffix}`;
+    const vmName = recoveredVmName(row, options.mode);
     const osPoint = pointFor(blueprint, options, row.osDisk.sourceDiskId);
     plan.rows.push({
       row: row.name,
@@ -229,6 +229,11 @@ export function planBlueprint(blueprint: Blueprint, options: PlanOptions): Bluep
     });
   }
   return plan;
+}
+
+/** The name of a row's recovered VM: its hostname (or row name), with `-test` in a drill. */
+export function recoveredVmName(row: Pick<BlueprintRow, "name" | "hostname">, mode: string): string {
+  return `${row.hostname ?? row.name}${mode === "test" ? "-test" : ""}`;
 }
 
 /** The failover plan (STYLE 1's `planFailover(blueprint, recoveryPoint)`). */

@@ -24,6 +24,7 @@ import {
 import { diskSizeGB, GiB, deleteDiskRecord } from "./disks";
 import { get, invalid, missing, oneOf, optArray, optBoolean, optInteger, optObject, optString, optTags, reqString, type Json } from "./input";
 import { validateName } from "./names";
+import { checkCoresQuota } from "./quotas";
 import { findVmSize, PREMIUM_SKUS, VM_SIZES, ZRS_SKUS } from "./vm-sizes";
 
 const VM = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines/{vmName}";
@@ -344,6 +345,7 @@ async function createVm(ctx: Ctx, rgName: string, name: string, id: string): Pro
   const location = requireLocation(body, TYPE);
   ctx.touchRegion(location);
   const vmSize = readVmSize(body);
+  checkCoresQuota(ctx, location, vmSize);
   const zones = (optArray(body, "zones") ?? []) as string[];
   if (zones.length > 1 || zones.some((z) => !["1", "2", "3"].includes(z))) throw invalid("zones", "A VM lives in at most one zone: \"1\", \"2\" or \"3\".");
   const osDiskBody = optObject(body, "properties.storageProfile.osDisk");

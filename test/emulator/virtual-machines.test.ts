@@ -3,7 +3,7 @@ import type { DataDisk, VirtualMachine } from "@azure/arm-compute";
 import { describe, expect, it } from "vitest";
 import { readAt, writeAt } from "../helpers/bytes";
 import { useEmulator } from "../helpers/emulator";
-import { expectRefused, thrownBy } from "../helpers/errors";
+import { expectRefused, refusal, thrownBy } from "../helpers/errors";
 
 const fixture = useEmulator();
 const LOCATION = "westeurope";
@@ -454,6 +454,37 @@ describe("OS disk swap", () => {
     const put = fixture.azure.compute.virtualMachines.createOrUpdate(rg, "vm", { location: LOCATION, hardwareProfile: vm.hardwareProfile!, storageProfile: withoutOs, networkProfile: vm.networkProfile! });
     await expectRefused(put, 409, "OperationNotAllowed");
     expect(await diskView(rg, "vm-os")).toEqual({ managedBy: vm.id, diskState: "Attached" });
+  });
+});
+
+describe("quotas and sizes", () => {
+  it("reports regional vCPU usage and limit, lists sizes, and refuses a VM past the quota as Azure does", async () => {
+    const { compute } = fixture.azure;
+    const rg = await newGroup();
+    const usage = async () => {
+      const all = [];
+      for await (const u of compute.usage.list(LOCATION)) all.push(u);
+      return all.find((u) => u.name.value === "cores")!;
+    };
+    const before = await usage();
+    await newVm(rg, "small", [], "Standard_D2s_v5");
+    expect((await usage()).currentValue).toBe(before.currentValue + 2);
+    const sizes = [];
+    for await (const s of compute.virtualMachineSizes.list(LOCATION)) sizes.push(s);
+    expect(sizes.find((s) => s.name === "Standard_D4s_v5")).toMatchObject({ numberOfCores: 4, maxDataDiskCount: 8 });
+
+    fixture.emu.setCoresQuota(LOCATION, (await usage()).currentValue + 3);
+    try {
+      expect((await usage()).limit).toBe(before.currentValue + 5);
+      const message = await expectRefused(newVm(rg, "big", [], "Standard_D4s_v5"), 409, "OperationNotAllowed");
+      expect(message).toMatch(/exceeding approved Total Regional Cores quota.*Additional Required: 4/);
+      expect((await refusal(compute.virtualMachines.get(rg, "big"))).statusCode).toBe(404);
+      // Deallocating does not give vCPUs back to the quota.
+      await compute.virtualMachines.deallocate(rg, "small");
+      await expectRefused(newVm(rg, "big2", [], "Standard_D4s_v5"), 409, "OperationNotAllowed");
+    } finally {
+      fixture.emu.setCoresQuota(LOCATION, 10_000);
+    }
   });
 });
 

@@ -154,6 +154,20 @@ describe("precheck", () => {
     await f.azure.compute.virtualMachines.beginDeleteAndWait(DR.rg, "pc", { updateIntervalInMs: 10 });
     expect((await precheck(ctx, w.stack)).passed).toBe(true);
 
+    // Not enough vCPU quota in the DR region for the recovered VM (2 vCPUs).
+    const cores = async () => {
+      for await (const u of f.azure.compute.usage.list(DR.location)) if (u.name.value === "cores") return u.currentValue;
+      throw new Error("no cores usage");
+    };
+    f.emu.setCoresQuota(DR.location, (await cores()) + 1);
+    try {
+      r = await precheck(ctx, w.stack);
+      expect(failing(r)).toEqual([expect.stringMatching(/regional vCPU quota: The recovered VMs need 2 vCPUs in northeurope; the quota leaves 1 .*Request a quota increase for northeurope/)]);
+    } finally {
+      f.emu.setCoresQuota(DR.location, 10_000);
+    }
+    expect(r.checks.find((c) => c.name === "pc: VM size Standard_D2s_v5")).toMatchObject({ ok: true, message: "2 vCPUs, up to 4 data disks" });
+
     // The drill's test network: missing from the blueprint, then naming a subnet that does not exist.
     const config = await ctx.deployer.getConfig(w.stack);
     const blueprint = config.blueprint as { target: Record<string, unknown> };

@@ -1,7 +1,6 @@
-import { readdirSync, readFileSync } from "node:fs";
-import { load } from "js-yaml";
+import { readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { parseStackConfig } from "../../../stacks/config";
+import { parseStackConfig, readStackFile } from "../../../stacks/config";
 import { planBlueprint } from "../../../stacks/plan";
 
 /** The example stack files a user copies must stay valid: every `ferry:` key parses. */
@@ -14,8 +13,8 @@ describe("example stack files in stacks/", () => {
 
   for (const file of files) {
     it(`${file} parses and plans`, () => {
-      const doc = load(readFileSync(`stacks/${file}`, "utf8")) as { config: Record<string, unknown> };
-      const raw = Object.fromEntries(Object.entries(doc.config).filter(([k]) => k.startsWith("ferry:")).map(([k, v]) => [k.slice("ferry:".length), v]));
+      const { stack, raw } = readStackFile(`stacks/${file}`);
+      expect(file).toBe(`Pulumi.${stack}.yaml`);
       const config = parseStackConfig(raw, file);
       if (config.kind === "blueprint") {
         const plan = planBlueprint(config.blueprint, { mode: config.mode });

@@ -1,0 +1,70 @@
+import { sendJson, type Ctx } from "../context";
+import { EmulatorError } from "../errors";
+import type { Router } from "../http/router";
+import { canonicalRegion } from "../regions";
+import { COMPUTE, requireSubscription } from "./common";
+import { VM_SIZES } from "./vm-sizes";
+
+/** The regional vCPU quota unless one is set (setCoresQuota): high, so that only tests of quotas meet it. */
+export const DEFAULT_REGIONAL_CORES = 10_000;
+const VIRTUAL_MACHINES_LIMIT = 25_000;
+
+const LOCATION = "/subscriptions/{subscriptionId}/providers/Microsoft.Compute/locations/{location}";
+
+function region(ctx: Ctx, raw: string): string {
+  const r = canonicalRegion(raw);
+  if (!r) throw new EmulatorError(404, "NoRegisteredProviderFound", `No registered resource provider found for location '${raw}' and resource type 'locations/usages' of ${COMPUTE}.`);
+  ctx.touchRegion(r);
+  return r;
+}
+
+/** vCPUs of every VM in the region, whatever its power state: deallocated VMs still count against the quota. */
+export function coresInUse(ctx: Ctx, location: string): number {
+  return ctx.emu.state
+    .list("vm")
+    .filter((vm) => vm.location === location)
+    .reduce((n, vm) => n + (VM_SIZES[vm.vmSize]?.vCPUs ?? 0), 0);
+}
+
+/** Refuses a new VM that would take the region's vCPUs past the quota, as Azure does at deployment. */
+export function checkCoresQuota(ctx: Ctx, location: string, vmSize: string): void {
+  const limit = ctx.emu.coresQuota(location);
+  const used = coresInUse(ctx, location);
+  const needed = VM_SIZES[vmSize]?.vCPUs ?? 0;
+  if (used + needed > limit) {
+    throw new EmulatorError(
+      409,
+      "OperationNotAllowed",
+      `Operation could not be completed as it results in exceeding approved Total Regional Cores quota. Location: ${location}, Current Limit: ${limit}, Current Usage: ${used}, Additional Required: ${needed}, (Minimum) New Limit Required: ${used + needed}. Submit a request for Quota increase.`,
+    );
+  }
+}
+
+/** Compute usages (vCPU quota) and the VM sizes of a region. */
+export function registerQuotas(router: Router<Ctx>): void {
+  router.add("GET", `${LOCATION}/usages`, "Usage_List", (ctx, p) => {
+    requireSubscription(ctx, p.subscriptionId!);
+    const r = region(ctx, p.location!);
+    const vms = ctx.emu.state.list("vm").filter((vm) => vm.location === r).length;
+    sendJson(ctx, 200, {
+      value: [
+        { unit: "Count", currentValue: coresInUse(ctx, r), limit: ctx.emu.coresQuota(r), name: { value: "cores", localizedValue: "Total Regional vCPUs" } },
+        { unit: "Count", currentValue: vms, limit: VIRTUAL_MACHINES_LIMIT, name: { value: "virtualMachines", localizedValue: "Virtual Machines" } },
+      ],
+    });
+  });
+  router.add("GET", `${LOCATION}/vmSizes`, "VirtualMachineSizes_List", (ctx, p) => {
+    requireSubscription(ctx, p.subscriptionId!);
+    region(ctx, p.location!);
+    sendJson(ctx, 200, {
+      value: Object.entries(VM_SIZES).map(([name, s]) => ({
+        name,
+        numberOfCores: s.vCPUs,
+        osDiskSizeInMB: 1_047_552,
+        resourceDiskSizeInMB: s.vCPUs * 16_384,
+        memoryInMB: s.memoryGiB * 1024,
+        maxDataDiskCount: s.maxDataDisks,
+      })),
+    });
+  });
+}
