@@ -1,3 +1,4 @@
+import { loadBlueprint } from "./blueprints";
 import type { RunbookContext } from "./context";
 import type { RowRto } from "./journal";
 
@@ -27,7 +28,8 @@ export async function history(ctx: RunbookContext, stack: string): Promise<Histo
       message: `${h.message} (mode ${String(h.config.mode ?? "?")}; +${h.resourceChanges.create} ~${h.resourceChanges.update} -${h.resourceChanges.delete})`,
     });
   }
-  for (const op of ctx.journal.list(stack)) {
+  const { blueprint } = await loadBlueprint(ctx, stack);
+  for (const op of ctx.journal.list(blueprint.name)) {
     lines.push({
       kind: op.kind,
       source: "runbook",

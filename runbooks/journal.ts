@@ -43,8 +43,13 @@ export interface Operation {
 
 /** The operation journal: one JSON file per operation, under a folder per blueprint, written atomically. */
 export class Journal {
-  /** Operations of this process not yet ended (marked canceled if the process is interrupted). */
-  private readonly open = new Set<Operation>();
+  /** Operations of this process not yet ended, with their journal (marked canceled if the process is interrupted). */
+  private static readonly open = new Map<Operation, Journal>();
+
+  /** Marks every unfinished operation of this process canceled (on Ctrl-C): their steps say how far they got. */
+  static cancelOpenOperations(reason: string): void {
+    for (const [op, journal] of Journal.open) journal.cancel(op, reason);
+  }
 
   constructor(
     private readonly dir: string,
@@ -58,7 +63,7 @@ export class Journal {
   start(kind: string, blueprint: string, id = `${kind}-${this.now().toISOString().replace(/[-:.]/g, "").slice(0, 15)}Z`): Operation {
     const op: Operation = { id, kind, blueprint, startedAt: this.now().toISOString(), status: "running", steps: [], rto: [], pid: process.pid, host: hostname() };
     this.save(op);
-    this.open.add(op);
+    Journal.open.set(op, this);
     return op;
   }
 
@@ -67,18 +72,15 @@ export class Journal {
     return this.list(blueprint).find((o) => o.status === "running" && o.pid !== undefined && o.host === hostname() && alive(o.pid));
   }
 
-  /** Marks this process's unfinished operations canceled (on Ctrl-C): their steps say how far they got. */
-  cancelOpen(reason: string): void {
-    for (const op of this.open) {
-      for (const s of op.steps) {
-        if (s.status === "running") {
-          s.status = "failed";
-          s.detail = reason;
-          s.endedAt = this.now().toISOString();
-        }
+  private cancel(op: Operation, reason: string): void {
+    for (const s of op.steps) {
+      if (s.status === "running") {
+        s.status = "failed";
+        s.detail = reason;
+        s.endedAt = this.now().toISOString();
       }
-      this.end(op, "canceled", new Error(reason));
     }
+    this.end(op, "canceled", new Error(reason));
   }
 
   save(op: Operation): void {
@@ -108,7 +110,7 @@ export class Journal {
   }
 
   end(op: Operation, status: "succeeded" | "failed" | "canceled", error?: unknown): void {
-    this.open.delete(op);
+    Journal.open.delete(op);
     op.status = status;
     op.endedAt = this.now().toISOString();
     if (error) op.error = (error as Error).message;

@@ -1,0 +1,83 @@
+import { writeSync } from "node:fs";
+import yargs from "yargs";
+import { formatErrorForCli, isFerryError, isUserError, UserError } from "../core/errors";
+import { blueprintsCommand, targetsCommand } from "./commands/blueprints";
+import { EXIT, EXIT_EPILOGUE, globalOptions, type CliIo } from "./commands/common";
+import { drillCommand } from "./commands/drill";
+import { cleanupCommand, failoverCommand } from "./commands/failover";
+import { historyCommand } from "./commands/history";
+import { precheckCommand } from "./commands/precheck";
+import { sourcesCommand } from "./commands/sources";
+import { Journal } from "./journal";
+
+/** Error codes that mean a gate said no (exit 3), not that something broke. */
+const REFUSALS = new Set(["PrecheckFailed", "PolicyViolation", "NotReady"]);
+
+/** The exit code for an error: refused by a gate, bad input, or failed. */
+export function exitCodeOf(e: unknown): number {
+  if (isFerryError(e) && REFUSALS.has(e.code)) return EXIT.refused;
+  if (isFerryError(e) && e.code === "DataMismatch") return EXIT.mismatch;
+  return isUserError(e) ? EXIT.usage : EXIT.failed;
+}
+
+/** Runs the `ferry` CLI on `argv`; resolves with the exit code (errors are printed, not thrown). */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  const state = { code: EXIT.ok as number };
+  let helpText: string | undefined;
+  try {
+    await globalOptions(yargs(argv))
+      .scriptName("ferry")
+      .usage("$0 <command> [options]\n\nAzure-to-Azure disaster recovery: protect disks, check, fail over, drill.\nConfig: --config, $FERRY_CONFIG, or ./ferry.json (see README).")
+      .command(sourcesCommand(io))
+      .command(targetsCommand(io, state))
+      .command(blueprintsCommand(io, state))
+      .command(precheckCommand(io, state))
+      .command(failoverCommand(io))
+      .command(cleanupCommand(io))
+      .command(historyCommand(io))
+      .command(drillCommand(io, state))
+      .demandCommand(1, "Name a command.")
+      .example("$0 sources enable web --prepare empty", "Protect the disks of blueprint web")
+      .example("$0 precheck web --junit precheck.xml", "Check before a failover (exit 3 when it fails)")
+      .example("$0 failover web --test", "A drill in the test network (then: ferry cleanup web)")
+      .example("$0 failover web --planned --yes", "A planned failover")
+      .epilogue(EXIT_EPILOGUE)
+      .strict()
+      .wrap(Math.min(120, process.stdout.columns ?? 100))
+      .fail((msg, err) => {
+        throw err ?? new UserError(`${msg} Run \`ferry --help\`, or \`ferry <command> --help\`, for the commands and options.`, { code: "Usage" });
+      })
+      .help()
+      .version(false)
+      .parseAsync(argv, {}, (_err, _argv, output) => {
+        if (output) helpText = output;
+      });
+    if (helpText) io.out(helpText);
+    return state.code;
+  } catch (e) {
+    const code = exitCodeOf(e);
+    writeErr(io, `ferry: ${formatErrorForCli(e)}\n`);
+    return code;
+  }
+}
+
+function writeErr(io: CliIo, text: string): void {
+  io.logStream.write(text);
+}
+
+/** The process's own I/O. */
+export function processIo(): CliIo {
+  return {
+    out: (text) => writeSync(1, text.endsWith("\n") ? text : `${text}\n`),
+    logStream: process.stderr,
+    logIsTty: process.stderr.isTTY === true,
+    env: process.env,
+  };
+}
+
+/** Ctrl-C: operations of this process are marked canceled (a re-run continues them), then exit 130. */
+export function interrupted(): void {
+  Journal.cancelOpenOperations("interrupted (Ctrl-C)");
+  process.stderr.write("\nferry: interrupted. Run the same command again: it continues where this one stopped.\n");
+  process.exit(EXIT.interrupted);
+}

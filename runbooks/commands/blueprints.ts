@@ -1,0 +1,143 @@
+import type { Argv, CommandModule } from "yargs";
+import { isUserError, UserError } from "../../core/errors";
+import { parseStackConfig } from "../../stacks/config";
+import { planBlueprint, recoveredVmName } from "../../stacks/plan";
+import { loadBlueprint, nameOf, sourceDisks } from "../blueprints";
+import { checkTarget } from "../targets";
+import { TargetSchema } from "../../core/schemas/target";
+import { parseWith } from "../../core/validate";
+import { contextFor, emit, EXIT, table, type CliIo, type GlobalArgs } from "./common";
+import { stackConfigOf, stackFiles } from "./stack-config";
+
+type ValidateArgs = GlobalArgs & { stacks?: string[]; offline: boolean };
+
+interface Verdict {
+  stack: string;
+  from: string;
+  ok: boolean;
+  problems: string[];
+  checks?: { name: string; ok: boolean; message: string }[];
+}
+
+async function validateEach(args: ValidateArgs, io: CliIo, one: (stack: string, raw: Record<string, unknown>) => Promise<Omit<Verdict, "stack" | "from">>): Promise<Verdict[]> {
+  const names = args.stacks?.length ? args.stacks : stackFiles();
+  if (names.length === 0) throw new UserError("No stacks to validate: name stack files or stacks, or run from the project root (stacks/Pulumi.<stack>.yaml).", { code: "Usage" });
+  const out: Verdict[] = [];
+  for (const name of names) {
+    try {
+      const { stack, raw, from } = await stackConfigOf(name, args, io);
+      out.push({ stack, from, ...(await one(stack, raw)) });
+    } catch (e) {
+      if (!isUserError(e)) throw e;
+      const stack = name.replace(/^.*\//, "").replace(/^Pulumi\./, "").replace(/\.ya?ml$/i, "");
+      out.push({ stack, from: name, ok: false, problems: [e.message] });
+    }
+  }
+  return out;
+}
+
+function report(verdicts: Verdict[]): string {
+  return verdicts
+    .map((v) => {
+      const head = `${v.ok ? "ok  " : "FAIL"}  ${v.stack}  (${v.from})`;
+      const problems = v.problems.map((p) => p.split("\n").map((l) => `      ${l}`).join("\n"));
+      const checks = (v.checks ?? []).map((c) => `      ${c.ok ? "ok  " : "FAIL"}  ${c.name}: ${c.message}`);
+      return [head, ...problems, ...checks].join("\n");
+    })
+    .join("\n");
+}
+
+export function blueprintsCommand(io: CliIo, state: { code: number }): CommandModule<GlobalArgs, ValidateArgs & { blueprint?: string }> {
+  return {
+    command: "blueprints <action>",
+    describe: "Blueprint stacks: validate their config, show one",
+    builder: (y) =>
+      (y as Argv<GlobalArgs>)
+        .command<ValidateArgs>(
+          "validate [stacks..]",
+          "Validate blueprint and landing-zone stack config: every problem with its path and fix (default: every stacks/Pulumi.*.yaml)",
+          (c) =>
+            c
+              .positional("stacks", { type: "string", array: true, describe: "Stack names or stack files" })
+              .example("$0 blueprints validate", "Every stack file in stacks/")
+              .example("$0 blueprints validate stacks/Pulumi.web.yaml", "One file"),
+          async (a) => {
+            const verdicts = await validateEach(a, io, async (stack, raw) => {
+              const config = parseStackConfig(raw, stack);
+              if (config.kind === "blueprint") planBlueprint(config.blueprint, { mode: "standby" });
+              return { ok: true, problems: [] };
+            });
+            emit(io, a, verdicts, () => report(verdicts));
+            if (verdicts.some((v) => !v.ok)) state.code = EXIT.usage;
+          },
+        )
+        .command<GlobalArgs & { blueprint: string }>(
+          "show <blueprint>",
+          "A blueprint: mode, rows, strategies, recovered VM names and the state of every source disk",
+          (c) => c.positional("blueprint", { type: "string", demandOption: true }),
+          async (a) => {
+            const ctx = await contextFor(a, io);
+            const config = await loadBlueprint(ctx, a.blueprint);
+            const b = config.blueprint;
+            const rows = await ctx.store.list();
+            const disks = sourceDisks(b).map((d) => {
+              const s = rows.find((r) => r.source.sourceDiskId.toLowerCase() === d.sourceDiskId.toLowerCase())?.source;
+              return { ...d, state: s?.state ?? "not enabled", paused: s?.paused ?? false, appliedAt: s?.applied?.createdAt };
+            });
+            const view = {
+              stack: a.blueprint,
+              name: b.name,
+              mode: config.mode,
+              target: { region: b.target.region, resourceGroup: b.target.resourceGroup, subnet: `${b.target.virtualNetwork}/${b.target.subnet}`, testSubnet: b.target.testVirtualNetwork ? `${b.target.testVirtualNetwork}/${b.target.testSubnet}` : undefined },
+              rows: b.rows.map((r) => ({ row: r.name, vm: recoveredVmName(r, "failover"), testVm: recoveredVmName(r, "test"), vmSize: r.vmSize, osStrategy: r.osStrategy, dataStrategy: r.dataStrategy, sourceVmId: r.sourceVmId })),
+              disks,
+            };
+            emit(io, a, view, () =>
+              [
+                `blueprint ${b.name} (stack ${a.blueprint}): mode ${config.mode}`,
+                `target: ${view.target.region}, group ${view.target.resourceGroup}, subnet ${view.target.subnet}${view.target.testSubnet ? `, test subnet ${view.target.testSubnet}` : ", no test network"}`,
+                "",
+                table(["ROW", "RECOVERED VM", "SIZE", "OS DISK", "DATA DISKS"], view.rows.map((r) => [r.row, r.vm, r.vmSize, r.osStrategy, r.dataStrategy])),
+                "",
+                table(["DISK", "ROW", "ROLE", "STATE", "APPLIED"], disks.map((d) => [nameOf(d.sourceDiskId), d.row, d.role === "os" ? "OS" : `LUN ${d.lun}`, `${d.state}${d.paused ? " (paused)" : ""}`, d.appliedAt])),
+              ].join("\n"),
+            );
+          },
+        )
+        .demandCommand(1, "Name an action: validate, show.") as never,
+    handler: () => undefined,
+  };
+}
+
+export function targetsCommand(io: CliIo, state: { code: number }): CommandModule<GlobalArgs, ValidateArgs> {
+  return {
+    command: "targets <action>",
+    describe: "The DR targets of blueprints: validate them",
+    builder: (y) =>
+      (y as Argv<GlobalArgs>)
+        .command<ValidateArgs>(
+          "validate [stacks..]",
+          "Validate each blueprint's target: the config (path and fix), then the DR subscription (groups, networks, VM sizes, vCPU quota) unless --offline",
+          (c) =>
+            c
+              .positional("stacks", { type: "string", array: true, describe: "Blueprint stack names or stack files (default: every stacks/Pulumi.*.yaml blueprint)" })
+              .option("offline", { type: "boolean", default: false, describe: "Only the config (no Azure calls, no ferry config needed)" })
+              .example("$0 targets validate web --config ferry.json", "Config and the DR subscription")
+              .example("$0 targets validate --offline", "Every stack file's target, offline"),
+          async (a) => {
+            const ctx = a.offline ? undefined : await contextFor(a, io);
+            const verdicts = await validateEach(a, io, async (stack, raw) => {
+              if (raw.kind !== "blueprint") return { ok: true, problems: [], checks: [{ name: "kind", ok: true, message: `${String(raw.kind)} stack: no target` }] };
+              const target = parseWith(TargetSchema, (raw.blueprint as { target?: unknown } | undefined)?.target, { what: `blueprint.target of stack ${stack}` });
+              if (!ctx) return { ok: true, problems: [] };
+              const checks = await checkTarget(ctx, target);
+              return { ok: checks.every((c) => c.ok), problems: [], checks };
+            });
+            emit(io, a, verdicts, () => report(verdicts));
+            if (verdicts.some((v) => !v.ok)) state.code = EXIT.usage;
+          },
+        )
+        .demandCommand(1, "Name an action: validate.") as never,
+    handler: () => undefined,
+  };
+}

@@ -1,0 +1,80 @@
+import type { CommandModule } from "yargs";
+import { UserError } from "../../core/errors";
+import { loadBlueprint } from "../blueprints";
+import { cleanup, failover, type FailoverKind } from "../failover";
+import type { Operation } from "../journal";
+import { contextFor, emit, seconds, table, type CliIo, type GlobalArgs } from "./common";
+
+type Args = GlobalArgs & { blueprint: string; planned: boolean; unplanned: boolean; test: boolean; "recovery-point"?: string; yes: boolean };
+
+const WHAT: Record<FailoverKind, string> = {
+  planned: "power off the source VMs, sync their last writes and bring them up in the DR region (no data lost)",
+  unplanned: "bring the VMs up in the DR region from the last applied recovery point, without touching the primary region",
+  test: "bring copies up in the isolated test network while replication goes on (end it with ferry cleanup)",
+};
+
+export function formatOperation(op: Operation): string {
+  const steps = table(
+    ["STEP", "STATUS", "TIME"],
+    op.steps.map((s) => [s.name, s.status, s.endedAt ? seconds((Date.parse(s.endedAt) - Date.parse(s.startedAt)) / 1000) : undefined]),
+  );
+  const rto = op.rto.length ? `\n\n${table(["ROW", "VM", "STRATEGY", "RTO (VM CREATED)"], op.rto.map((r) => [r.row, r.vm, r.strategy, seconds(r.vmCreatedSeconds)]))}` : "";
+  const rpo = op.rpoSeconds !== undefined ? `\nRPO at failover: ${op.rpoSeconds.toFixed(1)} s` : "";
+  return `${op.kind} of ${op.blueprint}: ${op.status} (${op.id})\n\n${steps}${rto}${rpo}`;
+}
+
+export function failoverCommand(io: CliIo): CommandModule<GlobalArgs, Args> {
+  return {
+    command: "failover <blueprint>",
+    describe: "Fail a blueprint over to the DR region: --planned, --unplanned or --test",
+    builder: (y) =>
+      y
+        .positional("blueprint", { type: "string", demandOption: true, describe: "Blueprint stack" })
+        .option("planned", { type: "boolean", default: false, describe: "Power off the sources, final sync, fail over: no data lost" })
+        .option("unplanned", { type: "boolean", default: false, describe: "From the last applied point; no call to the primary region" })
+        .option("test", { type: "boolean", default: false, describe: "A drill: copies in the test network, replication goes on" })
+        .option("recovery-point", { type: "string", default: "latest", describe: "latest, or the snapshot id of the applied point (the staging disks hold no other)" })
+        .option("yes", { type: "boolean", default: false, describe: "Do not ask for confirmation (pipelines: the approval gate asks)" })
+        .check((a) => {
+          const n = [a.planned, a.unplanned, a.test].filter(Boolean).length;
+          if (n !== 1) throw new UserError("Say which failover: exactly one of --planned, --unplanned or --test.", { code: "Usage" });
+          return true;
+        })
+        .example("$0 failover web --test", "A drill in the test network")
+        .example("$0 failover web --planned --yes", "A planned failover, from a pipeline")
+        .example("$0 failover web --unplanned --yes", "The primary region is down")
+        .example("$0 failover web --unplanned --yes  # again", "After a failure: continues where it stopped") as never,
+    handler: async (a) => {
+      const ctx = await contextFor(a, io);
+      const kind: FailoverKind = a.planned ? "planned" : a.unplanned ? "unplanned" : "test";
+      const b = (await loadBlueprint(ctx, a.blueprint)).blueprint;
+      if (!a.yes && !(await ctx.confirm(`${kind} failover of ${b.name} (${b.rows.length} VM${b.rows.length === 1 ? "" : "s"}): ${WHAT[kind]}. Go on?`))) {
+        throw new UserError("Not confirmed: nothing was done. Add --yes where nobody can answer (pipelines).", { code: "NotConfirmed" });
+      }
+      const op = await failover(ctx, a.blueprint, { kind, recoveryPoint: a["recovery-point"] ?? "latest" });
+      emit(io, a, op, () => formatOperation(op));
+    },
+  };
+}
+
+type CleanupArgs = GlobalArgs & { blueprint: string; yes: boolean };
+
+export function cleanupCommand(io: CliIo): CommandModule<GlobalArgs, CleanupArgs> {
+  return {
+    command: "cleanup <blueprint>",
+    describe: "End a test failover: remove the test VMs, NICs, disks and snapshots (replication is untouched)",
+    builder: (y) =>
+      y
+        .positional("blueprint", { type: "string", demandOption: true })
+        .option("yes", { type: "boolean", default: false, describe: "Do not ask" })
+        .example("$0 cleanup web", "After ferry failover web --test") as never,
+    handler: async (a) => {
+      const ctx = await contextFor(a, io);
+      if (!a.yes && !(await ctx.confirm(`Remove what the test failover of ${a.blueprint} created?`))) {
+        throw new UserError("Not confirmed: nothing was removed. Add --yes in a pipeline.", { code: "NotConfirmed" });
+      }
+      const op = await cleanup(ctx, a.blueprint);
+      emit(io, a, op, () => formatOperation(op));
+    },
+  };
+}

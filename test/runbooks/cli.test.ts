@@ -1,0 +1,154 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EXIT, type CliIo } from "../../runbooks/commands/common";
+import { runCli } from "../../runbooks/cli";
+import { useAzurite } from "../helpers/azurite";
+import { pattern, writeAt } from "../helpers/bytes";
+import { createDrWorld, DR, type DrWorld, type Workload } from "../helpers/dr-env";
+import { tempDir, useEmulator } from "../helpers/emulator";
+
+const f = useEmulator();
+const a = useAzurite();
+let world: DrWorld;
+let configPath: string;
+let env: NodeJS.ProcessEnv;
+
+beforeAll(async () => {
+  world = await createDrWorld(f, a);
+  configPath = join(tempDir("ferry-cli-"), "ferry.json");
+  writeFileSync(configPath, JSON.stringify(world.config));
+  env = { ...process.env, FERRY_TEST_TABLE: a.azurite.connectionString, FERRY_LOG_LEVEL: "info" };
+});
+afterAll(async () => {
+  await world?.close();
+});
+
+/** Runs `ferry` in-process: exit code, stdout, and the log/error stream. */
+async function ferry(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err = new PassThrough();
+  const chunks: Buffer[] = [];
+  err.on("data", (c: Buffer) => chunks.push(c));
+  const io: CliIo = { out: (t) => out.push(t), logStream: err, logIsTty: false, env };
+  const code = await runCli([...args, "--config", configPath], io);
+  return { code, out: out.join("\n"), err: Buffer.concat(chunks).toString() };
+}
+
+function json<T>(r: { out: string }): T {
+  return JSON.parse(r.out) as T;
+}
+
+async function synced(w: Workload): Promise<void> {
+  const ids = [w.osDiskId, ...w.dataDiskIds.values()];
+  const of = (s: { sourceDiskId: string }) => ids.some((id) => id.toLowerCase() === s.sourceDiskId.toLowerCase());
+  await world.syncUntil(async () => (await Promise.all(ids.map((id) => world.ctx.store.get(id)))).every((r) => r?.source.state === "healthy" && !r.source.applying), "healthy", of);
+}
+
+describe("ferry CLI", () => {
+  it("prints help with examples and exit codes, and refuses bad usage with exit 2", async () => {
+    const help = await ferry("--help");
+    expect(help.code).toBe(EXIT.ok);
+    for (const c of ["sources", "targets", "blueprints", "precheck", "failover", "cleanup", "history", "drill"]) expect(help.out).toContain(`ferry ${c}`);
+    expect(help.out).toMatch(/Exit codes: 0 ok; 1 .*; 2 .*; 3 .*; 4 .*/s);
+    const sub = await ferry("failover", "--help");
+    expect(sub.out).toMatch(/Examples:[\s\S]*ferry failover web --planned --yes/);
+
+    const unknown = await ferry("nonsense");
+    expect(unknown.code).toBe(EXIT.usage);
+    expect(unknown.err).toMatch(/Unknown argument: nonsense/);
+    const twoKinds = await ferry("failover", "bp-x", "--planned", "--test");
+    expect(twoKinds.code).toBe(EXIT.usage);
+    expect(twoKinds.err).toContain("exactly one of --planned, --unplanned or --test");
+    const noConfig = await runCli(["history", "bp-x", "--config", "/nonexistent/ferry.json"], { out: () => undefined, logStream: new PassThrough(), logIsTty: false, env });
+    expect(noConfig).toBe(EXIT.usage);
+  });
+
+  it("validates stack files: every problem with its path and fix, exit 2; targets against the DR subscription", async () => {
+    const dir = tempDir("ferry-stacks-");
+    const good = readFileSync("stacks/Pulumi.web-linux.yaml", "utf8");
+    const bad = join(dir, "Pulumi.broken.yaml");
+    writeFileSync(bad, good.replace("osStrategy: attachAsIs", "osStrategy: teleport").replace("region: northeurope", "region: Narnia"));
+    const r = await ferry("blueprints", "validate", bad, join("stacks", "Pulumi.web-linux.yaml"));
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.out).toMatch(/FAIL +broken/);
+    expect(r.out).toMatch(/blueprint\.target\.region: is not an Azure region name\..* Use the lowercase name/);
+    expect(r.out).toMatch(/blueprint\.rows\[0\]\.osStrategy: .*attachAsIs.*fromSnapshot/);
+    expect(r.out).toMatch(/ok +web-linux/);
+
+    const w = await world.workload("tv");
+    const live = await ferry("targets", "validate", w.stack, "--json");
+    expect(live.code).toBe(EXIT.ok);
+    const verdict = json<{ ok: boolean; checks: { name: string; ok: boolean }[] }[]>(live)[0]!;
+    expect(verdict.checks.map((c) => c.name)).toEqual(expect.arrayContaining(["target.resourceGroup dr-rg", "target.virtualNetwork/subnet", "target.testVirtualNetwork/testSubnet", "target.vmSizes Standard_D2s_v5", "regional vCPU quota"]));
+    const config = await world.ctx.deployer.getConfig(w.stack);
+    const blueprint = config.blueprint as { target: Record<string, unknown> };
+    await world.ctx.deployer.setConfig(w.stack, { blueprint: { ...blueprint, target: { ...blueprint.target, testSubnet: "gone", vmSizes: ["Standard_D2s_v5", "Standard_M416ms_v2"] } } });
+    const missing = await ferry("targets", "validate", w.stack);
+    await world.ctx.deployer.setConfig(w.stack, config);
+    expect(missing.code).toBe(EXIT.usage);
+    expect(missing.out).toMatch(/FAIL +target\.testVirtualNetwork\/testSubnet: dr-test-vnet has no subnet gone \(it has: app\)\. Create it, or fix target\.testVirtualNetwork\/testSubnet/);
+    expect(missing.out).toMatch(/FAIL +target\.vmSizes Standard_M416ms_v2: Standard_M416ms_v2 is not offered in northeurope/);
+  });
+
+  it("runs a drill by hand: enable, list, precheck (table, JSON, JUnit), test failover, history, cleanup, disable", async () => {
+    const w = await world.workload("cli");
+    writeAt(w.sourceDevice("os"), 0, pattern(7, 1024 * 1024));
+
+    const ask = await ferry("sources", "enable", w.stack);
+    expect(ask.code).toBe(EXIT.usage);
+    expect(ask.err).toContain("--prepare wipe");
+    expect((await ferry("sources", "enable", w.stack, "--prepare", "empty")).out).toMatch(/enabled: cli-os → .* at appliance LUN \d+ \(pending\)/);
+
+    const early = await ferry("precheck", w.stack);
+    expect(early.code).toBe(EXIT.refused);
+    expect(early.out).toMatch(/FAILED[\s\S]*FAIL {2}cli OS disk: healthy +The source is pending/);
+    const junitPath = join(tempDir("ferry-junit-"), "precheck.xml");
+    await ferry("precheck", w.stack, "--junit", junitPath);
+    const junit = readFileSync(junitPath, "utf8");
+    expect(junit).toMatch(/<testsuite name="ferry precheck bp-cli \(failover\)" tests="\d+" failures="[1-9]\d*"/);
+    expect(junit).toMatch(/<testcase classname="ferry.precheck.bp-cli" name="cli OS disk: healthy"><failure message="The source is pending/);
+
+    await synced(w);
+    const list = json<{ disk: string; state: string; lagSeconds: number }[]>(await ferry("sources", "list", w.stack, "--json"));
+    expect(list.map((l) => [l.disk, l.state])).toEqual([["cli-data0", "healthy"], ["cli-os", "healthy"]]);
+    const ok = await ferry("precheck", w.stack, "--test", "--json");
+    expect(ok.code).toBe(EXIT.ok);
+    expect(json<{ passed: boolean; facts: { mode: string; recoveryPoints: Record<string, string> } }>(ok)).toMatchObject({ passed: true, facts: { mode: "test" } });
+
+    const unconfirmed = await ferry("failover", w.stack, "--test");
+    expect(unconfirmed.code).toBe(EXIT.usage);
+    expect(unconfirmed.err).toContain("Not confirmed: nothing was done. Add --yes");
+    const drill = await world.whileSyncing(() => ferry("failover", w.stack, "--test", "--yes"));
+    expect(drill.code).toBe(EXIT.ok);
+    expect(drill.out).toMatch(/failover-test of bp-cli: succeeded/);
+    expect(drill.out).toMatch(/cli +cli-test +fromSnapshot +\d+\.\d s/);
+    // Row-level logs, as pino JSON lines on stderr.
+    const logs = drill.err.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { msg: string });
+    expect(logs.map((l) => l.msg)).toEqual(expect.arrayContaining(["source selected", "cli: snapshot created", "cli: disk created", "cli: NIC created", "cli: VM created", "cli: recovered"]));
+
+    const history = json<{ kind: string; status: string; rto?: unknown[] }[]>(await ferry("history", w.stack, "--json"));
+    expect(history.find((h) => h.kind === "failover-test")).toMatchObject({ status: "succeeded", rto: [expect.objectContaining({ row: "cli" })] });
+    expect((await ferry("cleanup", w.stack, "--yes")).code).toBe(EXIT.ok);
+    expect((await ferry("blueprints", "show", w.stack)).out).toMatch(/mode standby[\s\S]*cli-os +cli +OS +healthy/);
+
+    expect((await ferry("sources", "check-health", w.stack, "--disk", "cli-data0")).out).toBe("cli-data0: verifying");
+    const disabled = await ferry("sources", "disable", w.stack, "--yes");
+    expect(disabled.out).toMatch(/disabled: cli-os; staging disk .* kept/);
+    const appliance = await f.azure.compute.virtualMachines.get(DR.rg, "ferry-appliance");
+    expect(appliance.storageProfile!.dataDisks!.map((d) => d.managedDisk!.id!.toLowerCase()).filter((id) => id.includes("/cli-"))).toEqual([]);
+    expect((await ferry("precheck", w.stack)).out).toMatch(/DR is not enabled for .*cli-os\. Run `ferry sources enable bp-cli`/);
+  });
+
+  it("runs as a command: bin/ferry.mjs with exit codes", () => {
+    const help = spawnSync("node", ["bin/ferry.mjs", "precheck", "--help"], { encoding: "utf8" });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain("--junit");
+    const bad = spawnSync("node", ["bin/ferry.mjs", "precheck"], { encoding: "utf8" });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/Not enough non-option arguments/);
+    expect(execFileSync("node", ["--version"], { encoding: "utf8" })).toMatch(/^v2[2-9]\./);
+  });
+});
