@@ -133,7 +133,9 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
     const onResource = (e: ResourceEvent) => {
       const row = rowOf(e.name);
       const seconds = (e.at.getTime() - started) / 1000;
-      log.info({ row, resource: e.type.split(":").pop(), name: e.name, action: e.action, ms: e.ms, atSeconds: Math.round(seconds * 10) / 10 }, `${row ?? "stack"}: ${kindOf(e.type)} ${e.action}`);
+      const atSeconds = Math.round(seconds * 10) / 10;
+      log.info({ row, resource: e.type.split(":").pop(), name: e.name, action: e.action, ms: e.ms, atSeconds }, `${row ?? "stack"}: ${kindOf(e.type)} ${e.action}`);
+      (op.events ??= []).push({ ...(row ? { row } : {}), resource: kindOf(e.type), name: e.name, action: e.action, atSeconds, ...(e.ms !== undefined ? { ms: e.ms } : {}) });
       if (e.type === "azure-native:compute:VirtualMachine" && e.action === "created") {
         const r = plan.rows.find((x) => x.vmName === e.name);
         if (r) op.rto.push({ row: r.row, vm: r.vmName, strategy: r.osDisk.strategy, vmCreatedSeconds: Math.round(seconds * 10) / 10 });

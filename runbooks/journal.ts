@@ -22,6 +22,16 @@ export interface RowRto {
   appReadySeconds?: number;
 }
 
+/** A resource an operation created, updated or deleted: seconds from the operation's start, and how long it took. */
+export interface OperationEvent {
+  row?: string;
+  resource: string;
+  name: string;
+  action: string;
+  atSeconds: number;
+  ms?: number;
+}
+
 /** A runbook operation (failover, drill, cleanup…), kept as it progresses: resumable state and history. */
 export interface Operation {
   id: string;
@@ -34,6 +44,8 @@ export interface Operation {
   rpoSeconds?: number;
   steps: JournalStep[];
   rto: RowRto[];
+  /** Per-row resource events (the timeline of each row). */
+  events?: OperationEvent[];
   error?: string;
   details?: Record<string, unknown>;
   /** The process that runs it, to tell a live operation from one whose process died. */

@@ -20,7 +20,7 @@ beforeAll(async () => {
   world = await createDrWorld(f, a);
   configPath = join(tempDir("ferry-cli-"), "ferry.json");
   writeFileSync(configPath, JSON.stringify(world.config));
-  env = { ...process.env, FERRY_TEST_TABLE: a.azurite.connectionString, FERRY_LOG_LEVEL: "info" };
+  env = { ...world.env, FERRY_LOG_LEVEL: "info" };
 });
 afterAll(async () => {
   await world?.close();
@@ -43,8 +43,7 @@ function json<T>(r: { out: string }): T {
 
 async function synced(w: Workload): Promise<void> {
   const ids = [w.osDiskId, ...w.dataDiskIds.values()];
-  const of = (s: { sourceDiskId: string }) => ids.some((id) => id.toLowerCase() === s.sourceDiskId.toLowerCase());
-  await world.syncUntil(async () => (await Promise.all(ids.map((id) => world.ctx.store.get(id)))).every((r) => r?.source.state === "healthy" && !r.source.applying), "healthy", of);
+  await world.syncUntil(async () => (await Promise.all(ids.map((id) => world.ctx.store.get(id)))).every((r) => r?.source.state === "healthy" && !r.source.applying), "healthy", world.sourcesOf(w));
 }
 
 describe("ferry CLI", () => {

@@ -4,7 +4,6 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseResourceId } from "../../core/azure/resource-id";
 import { isFerryError } from "../../core/errors";
-import type { Source } from "../../core/schemas/source";
 import { loadBlueprint, sourceDisks } from "../../runbooks/blueprints";
 import { cleanup, failover } from "../../runbooks/failover";
 import { formatHistory, history } from "../../runbooks/history";
@@ -45,7 +44,7 @@ async function protect(w: Workload): Promise<void> {
   await world.syncUntil(async () => {
     const rows = await Promise.all(disks.map((d) => world.ctx.store.get(d.sourceDiskId)));
     return rows.every((r) => r?.source.state === "healthy" && r.source.applied && !r.source.applying);
-  }, `${w.stack} healthy`, of(w));
+  }, `${w.stack} healthy`, world.sourcesOf(w));
 }
 
 /** Copies each source disk of a workload (the disk's own file, readable while its VM is off too). */
@@ -93,12 +92,6 @@ async function applianceDisks(): Promise<string[]> {
 async function stagingIds(w: Workload): Promise<string[]> {
   const disks = sourceDisks((await loadBlueprint(world.ctx, w.stack)).blueprint);
   return Promise.all(disks.map(async (d) => (await world.ctx.store.get(d.sourceDiskId))!.source.stagingDiskId.toLowerCase()));
-}
-
-/** Only the sources of one workload (the other tests' sources stay still). */
-function of(w: Workload) {
-  const ids = new Set(w.vms.flatMap((v) => [v.osDiskId, ...v.dataDiskIds.values()].map((id) => id.toLowerCase())));
-  return (s: Source) => ids.has(s.sourceDiskId.toLowerCase());
 }
 
 function failing(r: Awaited<ReturnType<typeof precheck>>): string[] {
@@ -199,7 +192,7 @@ describe("failover", () => {
     const expected = sourceFiles(w);
     const staging = await stagingIds(w);
 
-    const op = await world.whileSyncing(() => failover(world.ctx, w.stack, { kind: "planned" }), of(w));
+    const op = await world.whileSyncing(() => failover(world.ctx, w.stack, { kind: "planned" }), world.sourcesOf(w));
 
     const source = await f.azure.compute.virtualMachines.instanceView(PRIMARY.rg, "web");
     expect(source.statuses?.map((s) => s.code)).toContain("PowerState/stopped");
@@ -246,7 +239,7 @@ describe("failover", () => {
     let op;
     try {
       // The daemon goes on (and fails where it needs the primary region); the failover does not need it.
-      op = await world.whileSyncing(() => failover(world.ctx, w.stack, { kind: "unplanned" }), of(w));
+      op = await world.whileSyncing(() => failover(world.ctx, w.stack, { kind: "unplanned" }), world.sourcesOf(w));
     } finally {
       f.emu.faults.setRegionOutage(PRIMARY.location, false);
     }
@@ -280,7 +273,7 @@ describe("failover", () => {
     const staging = await stagingIds(w);
     const zone = await world.ctx.deployer.outputs("lz");
 
-    const op = await world.whileSyncing(() => failover(world.ctx, w.stack, { kind: "test" }), of(w));
+    const op = await world.whileSyncing(() => failover(world.ctx, w.stack, { kind: "test" }), world.sourcesOf(w));
     expect(op.steps.map((s) => s.name)).not.toContain("detach attach-as-is staging disks from the appliance");
     const [vm] = await drVms(w.stack);
     expect(vm!.name).toBe("app-test");
@@ -293,7 +286,7 @@ describe("failover", () => {
     for (const d of [w.osDiskId, w.dataDiskIds.get(0)!]) expect((await world.ctx.store.get(d))!.source.paused).toBe(false);
     writeWorkload(w, 32);
     const after = snapshotFiles(w);
-    await world.sync.daemon.tick({ force: true, filter: of(w) });
+    await world.sync.daemon.tick({ force: true, filter: world.sourcesOf(w) });
     const os = (await world.ctx.store.get(w.osDiskId))!.source;
     expect(os.applied!.snapshotId).not.toBe(op.recoveryPoints![w.osDiskId]);
     const osStaging = f.emu.devicePath(DR.rg, "ferry-appliance", os.applianceLun);
@@ -317,7 +310,7 @@ describe("failover", () => {
     const expected = snapshotFiles(w);
     const fault = f.emu.faults.add({ match: { operation: "VirtualMachines_CreateOrUpdate", pathIncludes: "/virtualMachines/mixb" }, action: { kind: "lroFail", code: "AllocationFailed", message: "No capacity for Standard_D2s_v5 in northeurope." }, times: 1 });
 
-    const first = await world.whileSyncing(() => failover(world.ctx, w.stack, { kind: "unplanned" }), of(w)).then(
+    const first = await world.whileSyncing(() => failover(world.ctx, w.stack, { kind: "unplanned" }), world.sourcesOf(w)).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -330,7 +323,7 @@ describe("failover", () => {
     expect(failed.rto.map((r) => r.row)).toEqual(["mixa"]);
     expect((await drVms(w.stack)).map((v) => v.name)).toContain("mixa");
 
-    const again = await world.whileSyncing(() => failover(world.ctx, w.stack, { kind: "unplanned" }), of(w));
+    const again = await world.whileSyncing(() => failover(world.ctx, w.stack, { kind: "unplanned" }), world.sourcesOf(w));
     expect(again.status).toBe("succeeded");
     expect(again.details).toEqual({ resumes: failed.id });
     expect((await drVms(w.stack)).map((v) => v.name).sort()).toEqual(["mixa", "mixb"]);

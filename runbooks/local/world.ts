@@ -1,0 +1,249 @@
+import { join } from "node:path";
+import type { Logger } from "pino";
+import { createAzureClients, type AzureClients } from "../../core/azure/clients";
+import { staticTokenCredential } from "../../core/azure/credentials";
+import type { Source } from "../../core/schemas/source";
+import type { RunningEmulator } from "../../emulator/index";
+import { SyncConfigSchema } from "../../sync/config";
+import { createSyncRuntime, type SyncRuntime } from "../../sync/runtime";
+import { FerryConfigSchema, type FerryConfig } from "../config";
+import { createContext, type RunbookContext } from "../context";
+import { createEmptyDisk, createGroup, createNic, createVm } from "./primary";
+
+/**
+ * A DR setup on the local Azure (the emulator) and Table storage (Azurite), built the way an
+ * operator would build it: a primary region with a network, a DR region with its network, the
+ * landing zone deployed, a ferry context, and the appliance's sync daemon. Used by the local drill,
+ * the failover benchmark and the end-to-end tests.
+ */
+
+export const PRIMARY = { rg: "prod", location: "westeurope" };
+export const DR = { rg: "dr-rg", networkRg: "dr-network-rg", location: "northeurope", appliance: "ferry-appliance" };
+
+export interface LocalWorldOptions {
+  emu: RunningEmulator;
+  /** Azurite's connection string (handed to ferry through an environment variable, never a file). */
+  tableConnectionString: string;
+  tableName: string;
+  /** Where the local deployer's stacks and the runbook journal live. */
+  dir: string;
+  logger: Logger;
+  /** Long-running operation polls, in milliseconds. Default 10 (the emulator's operations are short). */
+  pollIntervalInMs?: number;
+  /** The SDKs' retries. Default: 3 retries from 20 ms (a test must not wait out Azure's back-off). */
+  retry?: { maxRetries?: number; retryDelayInMs?: number; maxRetryDelayInMs?: number };
+  /** Appliance size: how many staging disks it takes. Default Standard_D16s_v5 (32). */
+  applianceVmSize?: string;
+  /** Sync daemon's seconds between a source's cycles (≥ Azure's snapshot-rate floor). Default 43. */
+  syncIntervalSeconds?: number;
+}
+
+export interface WorkloadOptions {
+  osStrategy?: "attachAsIs" | "fromSnapshot";
+  dataStrategy?: "attachAsIs" | "fromSnapshot";
+  dataLuns?: number[];
+  /** VMs (blueprint rows): `<name>` alone, or `<name>a`, `<name>b`… Default 1. */
+  vms?: number;
+  /** Per-row strategies, overriding the two above (row i gets strategies[i]). */
+  strategies?: { os: "attachAsIs" | "fromSnapshot"; data: "attachAsIs" | "fromSnapshot" }[];
+  diskSizeGiB?: number;
+  vmSize?: string;
+  /** Writes each OS disk before the VM boots (a file system, say), by device path. */
+  prepareOsDisk?: (devicePath: string, vm: string) => Promise<void>;
+}
+
+/** A primary VM of a workload: one blueprint row. */
+export interface WorkloadVm {
+  vm: string;
+  vmId: string;
+  osDiskId: string;
+  dataDiskIds: Map<number, string>;
+  strategies: { os: "attachAsIs" | "fromSnapshot"; data: "attachAsIs" | "fromSnapshot" };
+  sourceDevice(lun: number | "os"): string;
+}
+
+/** A blueprint stack (`bp-<name>`) of one or more VMs; the first VM's fields are repeated at the top. */
+export interface Workload extends WorkloadVm {
+  stack: string;
+  vms: WorkloadVm[];
+}
+
+export interface LocalWorld {
+  ctx: RunbookContext;
+  config: FerryConfig;
+  /** The environment the runbooks read their state-store connection string from. */
+  env: NodeJS.ProcessEnv;
+  sync: SyncRuntime;
+  /** Clients of the person building the environment (not ferry's). */
+  builder: AzureClients;
+  targetSubnetId: string;
+  workload(name: string, options?: WorkloadOptions): Promise<Workload>;
+  /** Runs `fn` while the daemon ticks in the background (for the sources `only` keeps). */
+  whileSyncing<T>(fn: () => Promise<T>, only?: (s: Source) => boolean): Promise<T>;
+  /** Runs the daemon's ticks until `until` holds (or fails after `timeoutInMs`, default 60 s). */
+  syncUntil(until: () => Promise<boolean>, what: string, only?: (s: Source) => boolean, timeoutInMs?: number): Promise<void>;
+  /** Only the sources of one workload. */
+  sourcesOf(w: Workload): (s: Source) => boolean;
+  close(): Promise<void>;
+}
+
+export async function createLocalWorld(o: LocalWorldOptions): Promise<LocalWorld> {
+  const { emu } = o;
+  const poll = { updateIntervalInMs: o.pollIntervalInMs ?? 10 };
+  const builder = createAzureClients({ subscriptionId: emu.subscriptionId, credential: staticTokenCredential(), armEndpoint: emu.endpoint, caCertPem: emu.caCertPem, userAgentPrefix: "ferry-local-env", retryOptions: { maxRetries: 3, retryDelayInMs: 20, maxRetryDelayInMs: 200 } });
+  await createGroup(builder, PRIMARY.rg, PRIMARY.location);
+  const primaryVnet = await builder.network.virtualNetworks.beginCreateOrUpdateAndWait(
+    PRIMARY.rg,
+    "prod-vnet",
+    { location: PRIMARY.location, addressSpace: { addressPrefixes: ["10.0.0.0/16"] }, subnets: [{ name: "app", addressPrefix: "10.0.0.0/22" }] },
+    poll,
+  );
+  const primarySubnet = primaryVnet.subnets![0]!.id!;
+  await createGroup(builder, DR.networkRg, DR.location);
+  const vnet = await builder.network.virtualNetworks.beginCreateOrUpdateAndWait(
+    DR.networkRg,
+    "dr-vnet",
+    { location: DR.location, addressSpace: { addressPrefixes: ["10.1.0.0/16"] }, subnets: [{ name: "app", addressPrefix: "10.1.0.0/22" }] },
+    poll,
+  );
+  const targetSubnetId = vnet.subnets![0]!.id!;
+  const env = { ...process.env, FERRY_LOCAL_TABLE: o.tableConnectionString };
+  const azure = {
+    subscriptionId: emu.subscriptionId,
+    armEndpoint: emu.endpoint,
+    caCertPath: emu.caCertPath,
+    credential: { kind: "emulator" as const },
+    pollIntervalInMs: poll.updateIntervalInMs,
+    retry: o.retry ?? { maxRetries: 3, retryDelayInMs: 20, maxRetryDelayInMs: 200 },
+  };
+  const stateStore = { kind: "connectionStringEnv" as const, variable: "FERRY_LOCAL_TABLE", tableName: o.tableName };
+  const config = FerryConfigSchema.parse({
+    azure,
+    stateStore,
+    deployer: { kind: "local", stateDir: join(o.dir, "stacks") },
+    landingZoneStack: "lz",
+    journalDir: join(o.dir, "journal"),
+    timeouts: { pauseSeconds: 60, finalSyncSeconds: 120 },
+  });
+  const ctx = await createContext(config, { env, logger: o.logger });
+  await ctx.deployer.setConfig("lz", {
+    kind: "landing-zone",
+    region: DR.location,
+    resourceGroup: DR.rg,
+    targetSubnetId,
+    testNetwork: { name: "dr-test-vnet", addressPrefix: "10.99.0.0/16", subnetName: "app", subnetPrefix: "10.99.0.0/22" },
+    stateStore: { accountName: "ferrystate01", tableName: o.tableName },
+    appliance: { sshPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5 local", vmSize: o.applianceVmSize ?? "Standard_D16s_v5" },
+    sourceScopes: [`/subscriptions/${emu.subscriptionId}/resourceGroups/${PRIMARY.rg}`],
+  });
+  const lz = await ctx.deployer.up("lz", { message: "landing zone" });
+  const applianceId = (lz.outputs.appliance as { vmId: string }).vmId;
+  const sync = await createSyncRuntime(
+    SyncConfigSchema.parse({
+      instanceId: "appliance",
+      applianceId,
+      deviceDir: emu.deviceDir(DR.rg, DR.appliance),
+      azure,
+      stateStore,
+      sync: { intervalInSeconds: o.syncIntervalSeconds ?? 43, tickSeconds: 0.05, leaseSeconds: 10 },
+      metrics: { enabled: false, port: 0 },
+    }),
+    { env, logger: o.logger.child({ component: "sync" }) },
+  );
+  let n = 0;
+  const world: LocalWorld = {
+    ctx,
+    config,
+    env,
+    sync,
+    builder,
+    targetSubnetId,
+    async workload(name, options = {}) {
+      const luns = options.dataLuns ?? [0];
+      const count = options.strategies?.length ?? options.vms ?? 1;
+      const names = count === 1 ? [name] : Array.from({ length: count }, (_, i) => `${name}${String.fromCharCode(97 + i)}`);
+      const size = options.diskSizeGiB ?? 1;
+      const vms = await Promise.all(
+        names.map(async (vmName, i): Promise<WorkloadVm> => {
+          const nic = await createNic(builder, PRIMARY.rg, PRIMARY.location, `${vmName}-nic`, primarySubnet);
+          const os = await createEmptyDisk(builder, PRIMARY.rg, PRIMARY.location, `${vmName}-os`, size, { osType: "Linux" });
+          const data = new Map<number, string>();
+          for (const lun of luns) data.set(lun, await createEmptyDisk(builder, PRIMARY.rg, PRIMARY.location, `${vmName}-data${lun}`, size));
+          const vm = await createVm(builder, PRIMARY.rg, PRIMARY.location, vmName, { osDiskId: os, nicId: nic, dataDisks: [...data].map(([lun, diskId]) => ({ lun, diskId })), ...(options.vmSize ? { vmSize: options.vmSize } : {}) });
+          const strategies = options.strategies?.[i] ?? { os: options.osStrategy ?? "attachAsIs", data: options.dataStrategy ?? "attachAsIs" };
+          const w: WorkloadVm = { vm: vmName, vmId: vm.id!, osDiskId: os, dataDiskIds: data, strategies, sourceDevice: (lun) => emu.devicePath(PRIMARY.rg, vmName, lun) };
+          if (options.prepareOsDisk) await options.prepareOsDisk(w.sourceDevice("os"), vmName);
+          return w;
+        }),
+      );
+      const stack = `bp-${name}`;
+      await ctx.deployer.setConfig(stack, {
+        kind: "blueprint",
+        mode: "standby",
+        blueprint: {
+          name: stack,
+          target: {
+            tenantId: "11111111-1111-1111-1111-111111111111",
+            subscriptionId: emu.subscriptionId,
+            region: DR.location,
+            resourceGroup: DR.rg,
+            networkResourceGroup: DR.networkRg,
+            virtualNetwork: "dr-vnet",
+            subnet: "app",
+            testVirtualNetwork: "dr-test-vnet",
+            testSubnet: "app",
+            vmSizes: [options.vmSize ?? "Standard_D2s_v5"],
+            credentials: { kind: "workloadIdentity", clientId: "22222222-2222-2222-2222-222222222222" },
+          },
+          rows: vms.map((v) => {
+            const k = ++n;
+            return {
+              name: v.vm,
+              sourceVmId: v.vmId,
+              sourceRegion: PRIMARY.location,
+              osDisk: { sourceDiskId: v.osDiskId, osType: "Linux", sizeGiB: size },
+              dataDisks: [...v.dataDiskIds].map(([lun, sourceDiskId]) => ({ lun, sourceDiskId, sizeGiB: size })),
+              vmSize: options.vmSize ?? "Standard_D2s_v5",
+              privateIpAddress: `10.1.${Math.floor(k / 250)}.${4 + (k % 250)}`,
+              osStrategy: v.strategies.os,
+              dataStrategy: v.strategies.data,
+            };
+          }),
+        },
+      });
+      await ctx.deployer.up(stack, { message: `standby ${stack}` });
+      return { stack, ...vms[0]!, vms };
+    },
+    async whileSyncing(fn, only) {
+      let done = false;
+      const loop = (async () => {
+        while (!done) {
+          await sync.daemon.tick(only ? { filter: only } : {});
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      })();
+      try {
+        return await fn();
+      } finally {
+        done = true;
+        await loop;
+      }
+    },
+    async syncUntil(until, what, only, timeoutInMs = 60_000) {
+      const deadline = Date.now() + timeoutInMs;
+      while (!(await until())) {
+        if (Date.now() > deadline) throw new Error(`the sync did not reach: ${what}`);
+        await sync.daemon.tick(only ? { filter: only } : {});
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    sourcesOf(w) {
+      const ids = new Set(w.vms.flatMap((v) => [v.osDiskId, ...v.dataDiskIds.values()].map((id) => id.toLowerCase())));
+      return (s: Source) => ids.has(s.sourceDiskId.toLowerCase());
+    },
+    async close() {
+      await sync.daemon.stop(10_000);
+    },
+  };
+  return world;
+}
