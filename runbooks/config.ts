@@ -20,6 +20,12 @@ export const FerryConfigSchema = z.strictObject({
   /** Where runbooks keep their operation journal (history, RTO). Default `.ferry/journal`. */
   journalDir: z.string().default(".ferry/journal"),
   precheck: z.strictObject({ maxAgeMinutes: z.number().positive().default(30) }).prefault({}),
+  failover: z
+    .strictObject({
+      /** How long a failover's recovery points are kept for verification and inspection, in hours (the sync deletes them after). Default 24. */
+      holdRecoveryPointsHours: z.number().min(0).max(24 * 30).default(24),
+    })
+    .prefault({}),
   timeouts: z
     .strictObject({
       /** How long a failover waits for the sync to stop at an apply boundary, in seconds. Default 600. */

@@ -1,6 +1,6 @@
 import { parseResourceId, sameResourceId } from "../core/azure/resource-id";
 import { UserError } from "../core/errors";
-import { requestSync, setPaused } from "../core/state/admin";
+import { holdPoint, releaseHolds, requestSync, setPaused } from "../core/state/admin";
 import { leaseHolder } from "../core/state/lease";
 import { packConfigFromFacts } from "../policies/pack";
 import { planBlueprint } from "../stacks/plan";
@@ -106,7 +106,13 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
     if (options.recoveryPoint && options.recoveryPoint !== "latest" && !Object.values(op.recoveryPoints).some((id) => sameResourceId(id, options.recoveryPoint!))) {
       throw new UserError(`Recovery point ${options.recoveryPoint} is not on the staging disks (they hold the applied points: ${Object.values(op.recoveryPoints).join(", ")}). Use --recovery-point latest.`, { code: "UnknownRecoveryPoint" });
     }
-    for (const d of disks) log.info({ row: d.row, sourceDiskId: d.sourceDiskId, recoveryPoint: check.recoveryPoints[d.sourceDiskId]?.snapshotId }, "source selected");
+    const holdUntil = new Date(ctx.now().getTime() + ctx.config.failover.holdRecoveryPointsHours * 3_600_000);
+    for (const d of disks) {
+      const point = check.recoveryPoints[d.sourceDiskId]!;
+      // Kept for verification and inspection while the sync goes on (state store only: no primary-region call).
+      if (ctx.config.failover.holdRecoveryPointsHours > 0) await holdPoint(ctx.store, d.sourceDiskId, point.snapshotId, op.id, holdUntil, ctx.now());
+      log.info({ row: d.row, sourceDiskId: d.sourceDiskId, recoveryPoint: point.snapshotId, createdAt: point.createdAt }, "source selected");
+    }
 
     if (attachAsIs.size) {
       const zone = await landingZone(ctx);
@@ -181,7 +187,10 @@ export async function cleanup(ctx: RunbookContext, stack: string): Promise<Opera
     await ctx.journal.step(op, "pulumi up (mode standby)", () => ctx.deployer.up(stack, { message: `cleanup of ${config.blueprint.name} (${op.id})`, mode: "standby" }));
     for (const d of sourceDisks(config.blueprint)) {
       const s = await ctx.store.get(d.sourceDiskId);
-      if (s?.source.paused) await setPaused(ctx.store, d.sourceDiskId, false, ctx.now());
+      if (!s) continue;
+      if (s.source.paused) await setPaused(ctx.store, d.sourceDiskId, false, ctx.now());
+      // The drill's recovery points may go now.
+      if (s.source.holds?.length) await releaseHolds(ctx.store, d.sourceDiskId, (by) => by.startsWith("failover-test-"), ctx.now());
     }
     ctx.journal.end(op, "succeeded");
     return op;

@@ -1,72 +1,249 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { createAzureClients } from "../core/azure/clients";
-import { staticTokenCredential } from "../core/azure/credentials";
-import { startEmulator } from "../emulator/index";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { pino } from "pino";
+import { $ } from "zx";
+import { createLogger } from "../core/logger";
+import { requestSync } from "../core/state/admin";
+import { startAzurite, type RunningAzurite } from "../emulator/azurite";
+import { startEmulator, type RunningEmulator } from "../emulator/index";
+import { loadBlueprint, sourceDisks } from "./blueprints";
+import { DrillRecorder } from "./drill-report";
+import { cleanup, failover } from "./failover";
+import type { Operation } from "./journal";
+import { createLocalWorld, DR, PRIMARY, type LocalWorld, type Workload } from "./local/world";
+import { formatPrecheck, precheck } from "./precheck";
+import { enableDr } from "./sources";
+import { verifyAgainstPoint } from "./verify";
 
 /**
- * `npm run drill`: the local disaster-recovery drill. Today it starts the local Azure (Azure-like
- * latency, sped up), proves it answers through the Azure SDK, prints its endpoint and stops.
- * `--keep` keeps it serving until Ctrl-C, for poking at it with the SDK or curl.
+ * `npm run drill`: a whole disaster-recovery drill on this machine. It starts the local Azure (the
+ * emulator, with Azure-like latencies sped up) and Table storage (Azurite), builds a primary
+ * region with two Linux VMs (an ext4 OS disk with files, and a data disk), deploys the landing zone
+ * and a blueprint whose rows fail over attach-as-is and from-snapshot, enables DR, backfills, runs a
+ * workload that keeps writing while the sync goes on, prechecks, runs a test failover (and cleans
+ * it up), then takes the primary region down and fails over for real. Every recovered disk is
+ * compared byte for byte with its recovery point and its file system checked. The report goes to
+ * drill-report/ (index.html, summary.json, drill.json, drill.log).
  */
-const STEPS = [
-  "start the local Azure (emulator) and Table storage (Azurite)",
-  "create a primary environment: a Linux VM whose OS disk holds an ext4 file system, and a data disk",
-  "deploy the landing zone and a blueprint, enable DR, backfill the staging disks",
-  "run a workload that keeps writing, sync, precheck",
-  "fail over with each strategy (attach as-is, from snapshot) and verify every recovered disk byte for byte",
-  "clean up and write drill-report/ (HTML timeline, RTO per strategy, RPO) and summary.json",
-];
 
-async function main(): Promise<void> {
-  const keep = process.argv.includes("--keep");
-  const dataDir = mkdtempSync(join(tmpdir(), "ferry-drill-"));
-  const emu = await startEmulator({ dataDir, latency: "azure", speedup: 10 });
-  let stopped = false;
-  const stop = async (code: number) => {
-    if (stopped) return;
-    stopped = true;
-    await emu.close();
-    rmSync(dataDir, { recursive: true, force: true });
-    process.exit(code);
-  };
-  process.on("SIGINT", () => void stop(130));
-  process.on("SIGTERM", () => void stop(143));
+const HELP = `npm run drill -- [--report-dir <dir>] [--speedup <n>] [--keep]
 
-  const azure = createAzureClients({
-    subscriptionId: emu.subscriptionId,
-    credential: staticTokenCredential(),
-    armEndpoint: emu.endpoint,
-    caCertPem: emu.caCertPem,
-  });
-  const started = Date.now();
-  await azure.resources.resourceGroups.createOrUpdate("ferry-drill", { location: "westeurope" });
-  const group = await azure.resources.resourceGroups.get("ferry-drill");
-  process.stdout.write(
-    [
-      "ferry drill",
-      "",
-      `local Azure (emulator): ${emu.endpoint}`,
-      `  subscription:  ${emu.subscriptionId}`,
-      `  CA certificate: ${emu.caCertPath}`,
-      `  data folder:   ${emu.dataDir}`,
-      `  check:         resource group '${group.name}' created and read back in ${Date.now() - started} ms through @azure/arm-resources`,
-      "",
-      "The full drill will:",
-      ...STEPS.map((s, i) => `  ${i + 1}. ${s}`),
-      "Only step 1 (the emulator) runs today.",
-      "",
-    ].join("\n"),
-  );
-  if (keep) {
-    process.stdout.write("Serving until Ctrl-C.\n");
-    return;
-  }
-  await stop(0);
+  --report-dir  where the report goes (default drill-report)
+  --speedup     divides the Azure-like latencies (default 10; 1 is Azure's own pace)
+  --keep        leave the local Azure and Azurite serving at the end, until Ctrl-C
+
+Exit 0 when every step passed and every recovered disk equals its recovery point; 1 otherwise; 130 on Ctrl-C.`;
+
+const MiB = 1024 * 1024;
+
+function print(line: string): void {
+  process.stdout.write(`${line}\n`);
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`ferry drill failed: ${(e as Error).stack ?? String(e)}\n`);
-  process.exit(1);
-});
+/** An ext4 file system with a few files, written onto a (sparse) OS disk. */
+async function makeRootFs(devicePath: string, vm: string): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), "ferry-rootfs-"));
+  try {
+    for (const d of ["etc", "var/www", "home/ops"]) mkdirSync(join(root, d), { recursive: true });
+    writeFileSync(join(root, "etc/hostname"), `${vm}\n`);
+    writeFileSync(join(root, "etc/os-release"), 'NAME="Debian GNU/Linux"\nVERSION_ID="12"\n');
+    writeFileSync(join(root, "var/www/index.html"), `<h1>${vm}</h1>\n`.repeat(500));
+    writeFileSync(join(root, "home/ops/orders.csv"), Array.from({ length: 20_000 }, (_, i) => `${i},order-${i},${(i * 7) % 1000}`).join("\n"));
+    await $({ quiet: true })`mkfs.ext4 -F -q -L root -E lazy_itable_init=0,lazy_journal_init=0 -d ${root} ${devicePath}`;
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/** A read-only file-system check of a recovered OS disk; says how many files it holds. */
+async function checkRootFs(devicePath: string): Promise<string> {
+  const fsck = await $({ quiet: true, nothrow: true })`e2fsck -fn ${devicePath}`;
+  if (fsck.exitCode !== 0) throw new Error(`e2fsck found errors on ${devicePath}: ${fsck.stdout.trim().split("\n").slice(-3).join(" ")}`);
+  const files = /(\d+)\/\d+ files/.exec(fsck.stdout)?.[1] ?? "?";
+  const host = await $({ quiet: true })`debugfs -R ${"cat /etc/hostname"} ${devicePath}`;
+  return `ext4 clean (e2fsck), ${files} inodes, hostname ${host.stdout.trim()}`;
+}
+
+/** Writes 64 KiB blocks at random places of the data disks until stopped: the application. */
+function startWorkload(w: Workload): { stop(): number } {
+  let bytes = 0;
+  const timer = setInterval(() => {
+    for (const v of w.vms) {
+      for (const lun of v.dataDiskIds.keys()) {
+        const block = Buffer.alloc(64 * 1024, (bytes / 65536) % 251);
+        block.write(`${new Date().toISOString()} ${v.vm} lun${lun} write ${bytes}`);
+        try {
+          const fd = openSync(v.sourceDevice(lun), "r+");
+          try {
+            writeSync(fd, block, 0, block.length, Math.floor(Math.random() * 4096) * block.length);
+          } finally {
+            closeSync(fd);
+          }
+        } catch {
+          // The VM went down (the region outage): the application stops writing.
+        }
+        bytes += block.length;
+      }
+    }
+  }, 100);
+  return {
+    stop() {
+      clearInterval(timer);
+      return bytes;
+    },
+  };
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({ options: { "report-dir": { type: "string", default: "drill-report" }, speedup: { type: "string", default: "10" }, keep: { type: "boolean", default: false }, help: { type: "boolean", default: false } } });
+  if (values.help) {
+    print(HELP);
+    return 0;
+  }
+  const speedup = Number(values.speedup);
+  if (!(speedup >= 1)) {
+    process.stderr.write(`--speedup must be a number ≥ 1 (got ${values.speedup}).\n`);
+    return 2;
+  }
+  const reportDir = resolve(values["report-dir"]);
+  rmSync(reportDir, { recursive: true, force: true });
+  mkdirSync(reportDir, { recursive: true });
+  const work = mkdtempSync(join(tmpdir(), "ferry-drill-"));
+  const logger = createLogger({ name: "ferry-drill", level: "debug", destination: pino.destination({ dest: join(reportDir, "drill.log"), sync: true }), env: {} });
+  const rec = new DrillRecorder("ferry local drill");
+  let emu: RunningEmulator | undefined;
+  let azurite: RunningAzurite | undefined;
+  let world: LocalWorld | undefined;
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await world?.close().catch(() => undefined);
+    await emu?.close().catch(() => undefined);
+    await azurite?.close().catch(() => undefined);
+    rmSync(work, { recursive: true, force: true });
+  };
+  const onSignal = (signal: string) => {
+    rec.error = `interrupted (${signal})`;
+    const summary = rec.write(reportDir);
+    print(`\n${rec.table(summary)}\ninterrupted: servers stopped, report in ${reportDir}`);
+    void stop().finally(() => process.exit(130));
+  };
+  process.once("SIGINT", () => onSignal("SIGINT"));
+  process.once("SIGTERM", () => onSignal("SIGTERM"));
+
+  const step = async <T>(lane: string, name: string, fn: () => Promise<T>): Promise<T> => {
+    const t0 = Date.now();
+    try {
+      const r = await rec.step(lane, name, fn);
+      print(`  ok    ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+      return r;
+    } catch (e) {
+      print(`  FAIL  ${name}: ${(e as Error).message}`);
+      throw e;
+    }
+  };
+  const addOp = (op: Operation, label: string, measures: boolean) => {
+    rec.addOperation(op, label, measures);
+    for (const r of op.rto) print(`        ${r.row} (${r.strategy}): VM created at ${r.vmCreatedSeconds?.toFixed(1)} s`);
+  };
+
+  print(`ferry local drill (Azure-like latencies ÷ ${speedup}); log: ${join(reportDir, "drill.log")}`);
+  try {
+    await step("drill", "start the local Azure and Table storage", async () => {
+      emu = await startEmulator({ dataDir: join(work, "azure"), latency: "azure", speedup });
+      azurite = await startAzurite({ dataDir: join(work, "azurite") });
+      print(`        local Azure ${emu.endpoint}, Table storage ${azurite.tableEndpoint}`);
+    });
+    world = await step("drill", "build the DR region: networks, landing zone, sync appliance", () =>
+      createLocalWorld({ emu: emu!, tableConnectionString: azurite!.connectionString, tableName: "ferrySources", dir: join(work, "ferry"), logger, pollIntervalInMs: 50, retry: { maxRetries: 5, retryDelayInMs: 100, maxRetryDelayInMs: 2000 } }),
+    );
+    const w = world;
+    const ctx = w.ctx;
+    const only = (wl: Workload) => w.sourcesOf(wl);
+    const app = await step("drill", "create the primary VMs (ext4 OS disks with files, data disks) and the blueprint", async () => {
+      const wl = await w.workload("web", {
+        strategies: [
+          { os: "attachAsIs", data: "attachAsIs" },
+          { os: "fromSnapshot", data: "fromSnapshot" },
+        ],
+        dataLuns: [0],
+        prepareOsDisk: makeRootFs,
+      });
+      for (const v of wl.vms) writeFileSync(v.sourceDevice(0), Buffer.alloc(32 * MiB, 0x5a), { flag: "r+" });
+      return wl;
+    });
+    const disks = sourceDisks((await loadBlueprint(ctx, app.stack)).blueprint);
+    await step("drill", "enable DR (new staging disks)", () => enableDr(ctx, app.stack, { prepare: "empty" }));
+    const allHealthyAfter = async (t: number) =>
+      (await Promise.all(disks.map((d) => ctx.store.get(d.sourceDiskId)))).every((r) => r?.source.state === "healthy" && !r.source.applying && r.source.applied && Date.parse(r.source.applied.createdAt) >= t);
+    await step("drill", "backfill the staging disks", () => w.syncUntil(() => allHealthyAfter(0), "every disk backfilled", only(app), 600_000));
+
+    const workload = startWorkload(app);
+    await step("drill", "sync while the workload writes", async () => {
+      for (let round = 0; round < 2; round++) {
+        await new Promise((r) => setTimeout(r, 1000));
+        const asked = Date.now();
+        for (const d of disks) await requestSync(ctx.store, d.sourceDiskId, new Date());
+        await w.syncUntil(() => allHealthyAfter(asked - 1000), "a recovery point of every disk after the writes", only(app), 600_000);
+      }
+    });
+    await step("drill", "precheck", async () => {
+      const r = await precheck(ctx, app.stack, { mode: "test" });
+      logger.info({ precheck: r.checks }, "precheck");
+      if (!r.passed) throw new Error(formatPrecheck(r));
+    });
+
+    const verifyRecovered = async (op: Operation, label: string, suffix: string) => {
+      for (const v of app.vms) {
+        for (const lun of ["os" as const, ...v.dataDiskIds.keys()]) {
+          const sourceDiskId = lun === "os" ? v.osDiskId : v.dataDiskIds.get(lun)!;
+          const point = op.recoveryPoints![sourceDiskId]!;
+          const device = emu!.devicePath(DR.rg, `${v.vm}${suffix}`, lun);
+          const r = await verifyAgainstPoint(ctx, { devicePath: device }, point);
+          const strategy = suffix ? "fromSnapshot" : lun === "os" ? v.strategies.os : v.strategies.data;
+          const note = lun === "os" && r.ok ? await checkRootFs(device) : undefined;
+          rec.verifications.push({ failover: label, row: v.vm, vm: `${v.vm}${suffix}`, disk: lun === "os" ? "OS" : `LUN ${lun}`, strategy, recoveryPoint: point, ...r, ...(note ? { note } : {}) });
+          if (!r.ok) throw new Error(`${v.vm}${suffix} ${lun}: differs from recovery point ${point} at byte ${r.firstDifferenceAt}`);
+        }
+      }
+    };
+
+    const test = await step("test failover", "test failover into the isolated network (replication goes on)", () => w.whileSyncing(() => failover(ctx, app.stack, { kind: "test" }), only(app)));
+    addOp(test, "test failover", false);
+    await step("test failover", "verify the test VMs' disks against their recovery points", () => verifyRecovered(test, "test", "-test"));
+    await step("test failover", "clean up the test failover", () => cleanup(ctx, app.stack));
+
+    const written = workload.stop();
+    logger.info({ bytesWritten: written }, "workload stopped");
+    await step("unplanned failover", `outage of the primary region (${PRIMARY.location})`, async () => {
+      emu!.faults.setRegionOutage(PRIMARY.location, true);
+    });
+    const real = await step("unplanned failover", "unplanned failover: attach-as-is and from-snapshot rows", () => w.whileSyncing(() => failover(ctx, app.stack, { kind: "unplanned" }), only(app)));
+    addOp(real, "unplanned failover", true);
+    await step("unplanned failover", "the primary region is back (to read the recovery points)", async () => emu!.faults.setRegionOutage(PRIMARY.location, false));
+    await step("unplanned failover", "verify every recovered disk against its recovery point", () => verifyRecovered(real, "unplanned", ""));
+    await step("drill", "stop the sync daemon", () => w.close());
+  } catch (e) {
+    rec.error = (e as Error).message;
+    logger.error({ err: e }, "drill failed");
+  }
+  const summary = rec.write(reportDir);
+  print(`\n${rec.table(summary)}\nreport: ${join(reportDir, "index.html")}`);
+  if (values.keep && emu && azurite) {
+    print(`local Azure ${emu.endpoint} and Table storage ${azurite.tableEndpoint} keep serving until Ctrl-C`);
+    await new Promise(() => undefined);
+  }
+  await stop();
+  return summary.ok ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`ferry drill failed: ${(e as Error).stack ?? String(e)}\n`);
+    process.exit(1);
+  },
+);

@@ -273,9 +273,13 @@ async function revokeQuietly(ctx: SyncContext, log: Logger, ...snapshotIds: (str
 /** After a commit: the SAS granted for it end, and snapshots no longer needed go (the applied one stays). */
 async function cleanUp(row: Row, ctx: SyncContext, point: RecoveryPoint, base: RecoveryPoint | undefined, log: Logger): Promise<void> {
   try {
-    if (base && base.snapshotId.toLowerCase() !== point.snapshotId.toLowerCase()) await ctx.snapshots.delete(base.snapshotId);
-    // Snapshots a crash left behind (taken but never recorded, or applied but not yet deleted).
-    const keep = new Set([point.snapshotId.toLowerCase()]);
+    const heldNow = (row.source.holds ?? []).some((h) => h.snapshotId.toLowerCase() === base?.snapshotId.toLowerCase() && Date.parse(h.until) > ctx.now().getTime());
+    if (base && !heldNow && base.snapshotId.toLowerCase() !== point.snapshotId.toLowerCase()) await ctx.snapshots.delete(base.snapshotId);
+    // Snapshots a crash left behind (taken but never recorded, or applied but not yet deleted);
+    // points a runbook holds stay until their hold ends.
+    const now = ctx.now().getTime();
+    const held = (row.source.holds ?? []).filter((h) => Date.parse(h.until) > now).map((h) => h.snapshotId.toLowerCase());
+    const keep = new Set([point.snapshotId.toLowerCase(), ...held]);
     for (const id of await ctx.snapshots.listOwn(row.source)) {
       if (!keep.has(id.toLowerCase())) await ctx.snapshots.delete(id);
     }

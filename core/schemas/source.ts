@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { normalizeResourceId } from "../azure/resource-id";
 import { isoDateTime } from "./fields";
-import { diskId, virtualMachineId } from "./ids";
+import { diskId, snapshotId, virtualMachineId } from "./ids";
 import { resourceGroupName } from "./fields";
 import { RecoveryPointSchema } from "./recovery-point";
 import { evenWithFieldIssues } from "./refine";
@@ -78,6 +78,11 @@ export const SourceSchema = z
     consecutiveFailures: z.int().min(0).default(0),
     /** When the staging disk was last hashed against its applied snapshot and matched (ISO 8601). */
     lastVerifiedAt: isoDateTime.optional(),
+    /**
+     * Recovery points a runbook still needs (a failover's, to verify or inspect what it recovered):
+     * the daemon keeps these snapshots until `until`, then deletes them as any other old point.
+     */
+    holds: z.array(z.strictObject({ snapshotId, until: isoDateTime, by: z.string().min(1) })).max(20).optional(),
   })
   .superRefine(
     (source, ctx) => {

@@ -1,6 +1,6 @@
 import type { AzureClients } from "../azure/clients";
 import { parseResourceId, sameResourceId } from "../azure/resource-id";
-import { FerryError, UserError } from "../errors";
+import { FerryError, isFerryError, UserError } from "../errors";
 import { nextSourceState, type SourceEvent } from "../source-state";
 import type { PrepareMode, Source } from "../schemas/source";
 import type { SourceStore, StoredSource } from "./store";
@@ -114,6 +114,39 @@ export async function setPaused(store: SourceStore, sourceDiskId: string, paused
   const current = await store.get(sourceDiskId);
   if (!current) throw new UserError(`No source ${sourceDiskId} is registered.`, { code: "SourceNotFound" });
   return store.update(current, { ...current.source, paused, ...(paused ? {} : { syncRequestedAt: now.toISOString() }), updatedAt: now.toISOString() });
+}
+
+/**
+ * Holds a recovery point for `by` (an operation) until `until`: the daemon does not delete that
+ * snapshot before then. A hold of the same operation on the same point is renewed, not repeated.
+ */
+export async function holdPoint(store: SourceStore, sourceDiskId: string, snapshotId: string, by: string, until: Date, now = new Date()): Promise<StoredSource> {
+  return updateSource(store, sourceDiskId, (s) => {
+    const others = (s.holds ?? []).filter((h) => !(h.by === by && h.snapshotId.toLowerCase() === snapshotId.toLowerCase()) && Date.parse(h.until) > now.getTime());
+    return { ...s, holds: [...others, { snapshotId, by, until: until.toISOString() }], updatedAt: now.toISOString() };
+  });
+}
+
+/** Ends the holds whose operation `by` matches (the daemon may then delete those points). */
+export async function releaseHolds(store: SourceStore, sourceDiskId: string, by: (operation: string) => boolean, now = new Date()): Promise<StoredSource> {
+  return updateSource(store, sourceDiskId, (s) => {
+    const { holds: _old, ...rest } = s;
+    const holds = (s.holds ?? []).filter((h) => !by(h.by) && Date.parse(h.until) > now.getTime());
+    return { ...rest, ...(holds.length ? { holds } : {}), updatedAt: now.toISOString() };
+  });
+}
+
+/** Read, change, write under the row's ETag; a concurrent write (the daemon's) is read again and the change re-applied. */
+async function updateSource(store: SourceStore, sourceDiskId: string, change: (s: Source) => Source): Promise<StoredSource> {
+  for (let attempt = 0; ; attempt++) {
+    const current = await store.get(sourceDiskId);
+    if (!current) throw new UserError(`No source ${sourceDiskId} is registered.`, { code: "SourceNotFound" });
+    try {
+      return await store.update(current, change(current.source));
+    } catch (e) {
+      if (!(isFerryError(e) && e.code === "ConcurrentUpdate") || attempt >= 5) throw e;
+    }
+  }
 }
 
 /** Asks the daemon for a sync cycle at its next tick instead of at the next interval. */

@@ -161,6 +161,7 @@ const columns: { [K in keyof Source]-?: Column } = {
   lease: "json",
   consecutiveFailures: "int64",
   lastVerifiedAt: "string",
+  holds: "json",
 };
 
 // Not part of a Source: the normalized applianceId, so list() filters on the service and

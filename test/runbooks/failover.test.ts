@@ -291,6 +291,11 @@ describe("failover", () => {
     expect(os.applied!.snapshotId).not.toBe(op.recoveryPoints![w.osDiskId]);
     const osStaging = f.emu.devicePath(DR.rg, "ferry-appliance", os.applianceLun);
     expect(await firstDifference(after.get("app/os")!, osStaging)).toBeUndefined();
+    // The drill's recovery point is held while the test runs: the sync moved on without deleting it.
+    const held = op.recoveryPoints![w.osDiskId]!;
+    const snapshotExists = (id: string) => f.azure.compute.snapshots.get(PRIMARY.rg, parseResourceId(id).name).then(() => true, () => false);
+    expect(os.holds).toEqual([expect.objectContaining({ snapshotId: held, by: op.id })]);
+    expect(await snapshotExists(held)).toBe(true);
 
     const done = await cleanup(world.ctx, w.stack);
     expect(done.status).toBe("succeeded");
@@ -300,6 +305,11 @@ describe("failover", () => {
     for await (const s of f.azure.compute.snapshots.listByResourceGroup(DR.rg)) if (s.tags?.[TAGS.blueprint] === w.stack) left.push(s.name);
     expect(left).toEqual([]);
     expect((await world.ctx.deployer.getConfig(w.stack)).mode).toBe("standby");
+    // Cleanup ends the hold; the next cycle deletes the old point.
+    expect((await world.ctx.store.get(w.osDiskId))!.source.holds).toBeUndefined();
+    writeWorkload(w, 33);
+    await world.sync.daemon.tick({ force: true, filter: world.sourcesOf(w) });
+    expect(await snapshotExists(held)).toBe(false);
     expect((await applianceDisks()).filter((id) => staging.includes(id)).sort()).toEqual([...staging].sort());
   });
 
