@@ -50,7 +50,7 @@ export class SyncDaemon {
     if (source.state === "disabled") return false;
     if (source.applying) return true;
     // A paused source still leased by this daemon gets one more (empty) cycle, which releases it.
-    if (source.paused) return source.lease?.owner === this.ctx.owner;
+    if (source.paused) return source.lease !== undefined && source.lease.owner === this.ctx.owner;
     if (source.state === "degraded") return false;
     if (source.state === "pending") return true;
     const last = Math.max(this.lastAttemptAt.get(key(source)) ?? 0, source.desired ? Date.parse(source.desired.createdAt) : 0);

@@ -47,6 +47,20 @@ describe("when a source is due", () => {
     expect(daemon.due(source({ paused: true, applying: point("2026-01-01T00:59:59.000Z") }), T)).toBe(true);
   });
 
+  it("once more when paused but still leased by this daemon, so that the cycle gives the lease up", () => {
+    const owned = new SyncDaemon({ logger: createLogger({ level: "silent" }), owner: "appliance-1" } as unknown as SyncContext, {
+      applianceId: "x",
+      intervalInMs: 60_000,
+      verifyIntervalInMs: 3_600_000,
+      maxParallelSources: 4,
+      tickInMs: 1000,
+    });
+    const lease = (owner: string) => ({ owner, until: "2026-01-01T01:05:00.000Z" });
+    expect(owned.due(source({ paused: true, lease: lease("appliance-1") }), T)).toBe(true);
+    expect(owned.due(source({ paused: true, lease: lease("appliance-2") }), T)).toBe(false);
+    expect(owned.due(source({ paused: true }), T)).toBe(false);
+  });
+
   it("at once when pending, when a copy is half-done, or when a sync was asked for", () => {
     expect(daemon.due(source({ state: "pending" }), T)).toBe(true);
     expect(daemon.due(source({ applying: point("2026-01-01T00:59:59.000Z") }), T)).toBe(true);
