@@ -141,6 +141,36 @@ describe("ferry CLI", () => {
     expect((await ferry("precheck", w.stack)).out).toMatch(/DR is not enabled for .*cli-os\. Run `ferry sources enable bp-cli`/);
   });
 
+  it("drills a blueprint: precheck, test failover, each test disk's snapshot verified, cleanup, report; refuses an unready one with exit 3", async () => {
+    const w = await world.workload("dr1", { dataLuns: [0, 1] });
+    writeAt(w.sourceDevice("os"), 4096, pattern(11, 2 * 1024 * 1024));
+    writeAt(w.sourceDevice(1), 0, pattern(12, 512 * 1024));
+    const reportDir = join(tempDir("ferry-drill-"), "report");
+
+    const early = await ferry("drill", w.stack, "--report-dir", reportDir);
+    expect(early.code).toBe(EXIT.refused);
+    expect(early.out).toMatch(/FAIL {2}precheck \(test network\)[\s\S]*DR is not enabled for .*dr1-os/);
+    expect(early.out).not.toMatch(/clean up/);
+    expect(JSON.parse(readFileSync(join(reportDir, "summary.json"), "utf8"))).toMatchObject({ ok: false });
+
+    expect((await ferry("sources", "enable", w.stack, "--prepare", "empty")).code).toBe(EXIT.ok);
+    await synced(w);
+    const r = await world.whileSyncing(() => ferry("drill", w.stack, "--report-dir", reportDir, "--json"));
+    expect(r.code, r.err.split("\n").filter((l) => l.includes('"level":50')).join("\n")).toBe(EXIT.ok);
+    const summary = json<{ ok: boolean; strategies: { strategy: string; rtoSeconds: number; verified: boolean }[]; reportDir: string }>(r);
+    expect(summary).toMatchObject({ ok: true, strategies: [{ strategy: "fromSnapshot", verified: true }], reportDir });
+    expect(summary.strategies[0]!.rtoSeconds).toBeGreaterThan(0);
+    const report = JSON.parse(readFileSync(join(reportDir, "drill.json"), "utf8")) as { verifications: { row: string; disk: string; ok: boolean; bytesCompared: number; note: string }[]; steps: { name: string; status: string }[] };
+    expect(report.verifications.map((v) => [v.disk, v.ok])).toEqual([["OS", true], ["LUN 0", true], ["LUN 1", true]]);
+    expect(report.verifications[0]!.note).toBe("compared through dr1-test-os-snapshot");
+    expect(report.verifications[0]!.bytesCompared).toBeGreaterThan(2 * 1024 * 1024);
+    expect(report.steps.filter((s) => s.status !== "succeeded")).toEqual([]);
+    expect(readFileSync(join(reportDir, "index.html"), "utf8")).toContain("ferry drill bp-dr1");
+    // Cleaned up: back in standby, no test VM left.
+    expect((await world.ctx.deployer.getConfig(w.stack)).mode).toBe("standby");
+    await expect(f.azure.compute.virtualMachines.get(DR.rg, "dr1-test")).rejects.toMatchObject({ statusCode: 404 });
+  });
+
   it("runs as a command: bin/ferry.mjs with exit codes", () => {
     const help = spawnSync("node", ["bin/ferry.mjs", "precheck", "--help"], { encoding: "utf8" });
     expect(help.status).toBe(0);

@@ -1,0 +1,95 @@
+import { formatResourceId } from "../core/azure/resource-id";
+import { planBlueprint } from "../stacks/plan";
+import { loadBlueprint } from "./blueprints";
+import type { RunbookContext } from "./context";
+import { DrillRecorder, type DrillSummary } from "./drill-report";
+import { cleanup, failover } from "./failover";
+import type { Operation } from "./journal";
+import { formatPrecheck, precheck } from "./precheck";
+import { verifyAgainstPoint } from "./verify";
+
+export interface DrillOptions {
+  /** Leave the test VMs up at the end (for a look inside); `ferry cleanup` removes them later. */
+  keep?: boolean;
+  /** Where the report goes: index.html, summary.json, drill.json. */
+  reportDir?: string;
+  /** Called as each step ends (the CLI prints a line). */
+  onStep?: (name: string, ok: boolean, seconds: number, detail?: string) => void;
+}
+
+export interface DrillResult {
+  summary: DrillSummary;
+  recorder: DrillRecorder;
+  operation?: Operation;
+}
+
+/**
+ * `ferry drill <blueprint>`: a test failover, measured and verified, then cleaned up. The precheck
+ * for the test network runs first; the test failover brings every row up from snapshots of the
+ * staging disks while replication goes on; each of those snapshots (what the test disks were
+ * created from) is compared byte for byte with the recovery point it was taken at; cleanup puts
+ * the stack back in standby. Whatever fails, the drill ends with a cleanup (unless `keep`) and a
+ * report, and nothing of production is touched.
+ */
+export async function drill(ctx: RunbookContext, stack: string, options: DrillOptions = {}): Promise<DrillResult> {
+  const { blueprint } = await loadBlueprint(ctx, stack);
+  const rec = new DrillRecorder(`ferry drill ${blueprint.name}`);
+  const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    const t0 = Date.now();
+    try {
+      const r = await rec.step("drill", name, fn);
+      options.onStep?.(name, true, (Date.now() - t0) / 1000);
+      return r;
+    } catch (e) {
+      options.onStep?.(name, false, (Date.now() - t0) / 1000, (e as Error).message);
+      throw e;
+    }
+  };
+  let operation: Operation | undefined;
+  let started = false;
+  try {
+    await step("precheck (test network)", async () => {
+      const r = await precheck(ctx, stack, { mode: "test" });
+      if (!r.passed) throw new Error(`the precheck failed:\n${formatPrecheck(r)}`);
+    });
+    started = true;
+    operation = await step("test failover", () => failover(ctx, stack, { kind: "test" }));
+    rec.addOperation(operation, "test failover", true);
+    const op = operation;
+    await step("verify every test disk's snapshot against its recovery point", async () => {
+      // The plan names each test disk's snapshot; the points are the ones the failover used.
+      const points = Object.fromEntries(Object.entries(op.recoveryPoints ?? {}).map(([sourceDiskId, snapshotId]) => [sourceDiskId, { snapshotId, sourceDiskId, createdAt: op.startedAt }]));
+      const plan = planBlueprint(blueprint, { mode: "test", recoveryPoints: points, operationId: op.id });
+      const bad: string[] = [];
+      for (const row of plan.rows) {
+        for (const d of [row.osDisk, ...row.dataDisks]) {
+          const point = op.recoveryPoints?.[d.sourceDiskId];
+          if (!point || !d.snapshot) continue;
+          const snapshotId = formatResourceId({
+            subscriptionId: blueprint.target.subscriptionId,
+            resourceGroup: blueprint.target.resourceGroup,
+            provider: "Microsoft.Compute",
+            type: "snapshots",
+            name: d.snapshot.name,
+          });
+          const r = await verifyAgainstPoint(ctx, { snapshotId }, point);
+          const disk = d.role === "os" ? "OS" : `LUN ${d.lun}`;
+          rec.verifications.push({ failover: "test", row: row.row, vm: row.vmName, disk, strategy: d.strategy, recoveryPoint: point, ...r, note: `compared through ${d.snapshot.name}` });
+          if (!r.ok) bad.push(`${row.row} ${disk}: ${d.snapshot.name} differs from ${point} at byte ${r.firstDifferenceAt}`);
+        }
+      }
+      if (bad.length) throw new Error(bad.join("; "));
+    });
+  } catch (e) {
+    rec.error = (e as Error).message;
+    ctx.logger.error({ err: e, blueprint: blueprint.name }, "drill failed");
+  } finally {
+    if (started && !options.keep) {
+      await step("clean up the test failover", () => cleanup(ctx, stack)).catch((e: unknown) => {
+        rec.error = [rec.error, `cleanup: ${(e as Error).message}`].filter(Boolean).join("; ");
+      });
+    }
+  }
+  const summary = options.reportDir ? rec.write(options.reportDir) : rec.summary();
+  return { summary, recorder: rec, ...(operation ? { operation } : {}) };
+}
