@@ -9,7 +9,12 @@ export interface Spawned {
 
 /** Runs `ferry-sync` from its sources in a child process (a real process: it can be killed with SIGKILL). */
 export function spawnSync(args: string[], env: NodeJS.ProcessEnv): Spawned {
-  const child = spawn(process.execPath, ["--import", "tsx", "sync/cli.ts", ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+  return spawnScript("sync/cli.ts", args, env);
+}
+
+/** Runs a TypeScript entry point of the project in a child process, its output kept line by line. */
+export function spawnScript(script: string, args: string[], env: NodeJS.ProcessEnv = process.env): Spawned {
+  const child = spawn(process.execPath, ["--import", "tsx", script, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
   const stdout: string[] = [];
   const stderr: string[] = [];
   child.stdout!.on("data", (d: Buffer) => stdout.push(...d.toString().split("\n").filter(Boolean)));
