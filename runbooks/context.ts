@@ -41,7 +41,7 @@ export interface CreateContextOptions {
 export async function createContext(config: FerryConfig, options: CreateContextOptions = {}): Promise<RunbookContext> {
   const env = options.env ?? process.env;
   const logger = options.logger ?? createLogger({ name: "ferry", env });
-  const { azure, credential } = connectAzure(config.azure, "ferry");
+  const { azure, credential } = connectAzure(config.azure, "ferry", env);
   const store = await openStateStore(config.stateStore, credential, env);
   const now = options.now ?? (() => new Date());
   const deployer =

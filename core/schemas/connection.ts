@@ -10,7 +10,9 @@ export const AzureCredentialConfigSchema = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("managedIdentity"), clientId: z.string().optional() }),
   /** The DefaultAzureCredential chain (workstations). */
   z.strictObject({ kind: z.literal("default"), clientId: z.string().optional(), tenantId: z.string().optional() }),
-  /** Workload identity federation (pipelines). */
+  /** An Azure DevOps service connection with workload identity federation (ids default to the AzureCLI@2 task's AZURESUBSCRIPTION_* variables). */
+  z.strictObject({ kind: z.literal("azurePipelines"), serviceConnectionId: z.string().optional(), clientId: z.string().optional(), tenantId: z.string().optional() }),
+  /** Workload identity federation from a token file (AKS, or AZURE_FEDERATED_TOKEN_FILE). */
   z.strictObject({ kind: z.literal("workloadIdentity"), clientId: z.string().optional(), tenantId: z.string().optional() }),
   /** Any bearer token: the local emulator only. */
   z.strictObject({ kind: z.literal("emulator") }),

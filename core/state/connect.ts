@@ -7,10 +7,10 @@ import type { AzureConnection, StateStoreConnection } from "../schemas/connectio
 import { SourceStore, sourceStoreClient } from "./store";
 
 /** Azure clients (and their credential) for a connection config: real Azure or the local emulator. */
-export function connectAzure(conn: AzureConnection, userAgentPrefix?: string): { azure: AzureClients; credential: TokenCredential } {
+export function connectAzure(conn: AzureConnection, userAgentPrefix?: string, env: NodeJS.ProcessEnv = process.env): { azure: AzureClients; credential: TokenCredential } {
   const caCertPem = conn.caCertPath ? readCa(conn.caCertPath) : undefined;
   const c = conn.credential;
-  const credential = c.kind === "emulator" ? staticTokenCredential() : azureCredential(c);
+  const credential = c.kind === "emulator" ? staticTokenCredential() : azureCredential(c, env);
   const azure = createAzureClients({
     subscriptionId: conn.subscriptionId,
     credential,

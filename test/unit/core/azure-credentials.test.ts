@@ -1,5 +1,5 @@
-import { ClientSecretCredential, DefaultAzureCredential, ManagedIdentityCredential, WorkloadIdentityCredential } from "@azure/identity";
-import { describe, expect, it } from "vitest";
+import { AzurePipelinesCredential, ClientSecretCredential, DefaultAzureCredential, ManagedIdentityCredential, WorkloadIdentityCredential } from "@azure/identity";
+import { describe, expect, it, vi } from "vitest";
 import { azureCredential, staticTokenCredential } from "../../../core/azure/credentials";
 import { clientId, tenantId } from "./fixtures";
 
@@ -22,5 +22,17 @@ describe("azureCredential", () => {
     expect(azureCredential({ kind: "managedIdentity" })).toBeInstanceOf(ManagedIdentityCredential);
     expect(azureCredential({ kind: "managedIdentity", clientId })).toBeInstanceOf(ManagedIdentityCredential);
     expect(azureCredential({ kind: "clientSecret", tenantId, clientId, clientSecret: "s" })).toBeInstanceOf(ClientSecretCredential);
+  });
+
+  it("takes an Azure DevOps service connection's ids from the AzureCLI@2 task's variables, and says which are missing", () => {
+    vi.stubEnv("SYSTEM_OIDCREQUESTURI", "https://dev.azure.com/org/project-id/_apis/distributedtask/hubs/build/plans/p/jobs/j/oidctoken");
+    const env = { AZURESUBSCRIPTION_SERVICE_CONNECTION_ID: "sc-1", AZURESUBSCRIPTION_CLIENT_ID: clientId, AZURESUBSCRIPTION_TENANT_ID: tenantId, SYSTEM_ACCESSTOKEN: "t" };
+    expect(azureCredential({ kind: "azurePipelines" }, env)).toBeInstanceOf(AzurePipelinesCredential);
+    expect(azureCredential({ kind: "azurePipelines", serviceConnectionId: "sc-2", clientId, tenantId }, { SYSTEM_ACCESSTOKEN: "t" })).toBeInstanceOf(AzurePipelinesCredential);
+    expect(() => azureCredential({ kind: "azurePipelines" }, { AZURESUBSCRIPTION_CLIENT_ID: clientId })).toThrow(
+      /needs AZURESUBSCRIPTION_SERVICE_CONNECTION_ID, AZURESUBSCRIPTION_TENANT_ID, SYSTEM_ACCESSTOKEN\. .*map SYSTEM_ACCESSTOKEN: \$\(System\.AccessToken\)/,
+    );
+    vi.unstubAllEnvs();
+    expect(() => azureCredential({ kind: "azurePipelines" }, env)).toThrow(/needs SYSTEM_OIDCREQUESTURI\./);
   });
 });

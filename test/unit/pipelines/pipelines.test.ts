@@ -1,0 +1,138 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { PassThrough } from "node:stream";
+import yaml from "js-yaml";
+import { describe, expect, it } from "vitest";
+import { runCli } from "../../../runbooks/cli";
+import { EXIT } from "../../../runbooks/commands/common";
+
+const ROOT = "pipelines";
+
+function ymlFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? ymlFiles(join(dir, e.name)) : e.name.endsWith(".yml") ? [join(dir, e.name)] : []));
+}
+
+type Yaml = unknown;
+const load = (file: string) => yaml.load(readFileSync(file, "utf8"), { filename: file }) as Record<string, Yaml>;
+
+/** Every object in a YAML tree (conditional `${{ if }}` keys included), with the file it is in. */
+function walk(node: Yaml, visit: (o: Record<string, Yaml>) => void): void {
+  if (Array.isArray(node)) for (const n of node) walk(n, visit);
+  else if (node && typeof node === "object") {
+    visit(node as Record<string, Yaml>);
+    for (const v of Object.values(node)) walk(v, visit);
+  }
+}
+
+/** The `args` given to templates/ferry.yml, under whichever `${{ if }}` branch. */
+function ferryArgs(params: Yaml): string[] {
+  const out: string[] = [];
+  walk(params, (o) => {
+    if (typeof o.args === "string") out.push(o.args);
+  });
+  return out;
+}
+
+interface Parameter {
+  name: string;
+  type?: string;
+  default?: Yaml;
+  values?: string[];
+}
+
+/** The command lines an argument string stands for: one per allowed value of each parameter it uses. */
+function expand(args: string, parameters: Parameter[], loopVar?: string): string[] {
+  let lines = [args];
+  for (const p of parameters) {
+    const expr = new RegExp(`\\$\\{\\{\\s*parameters\\.${p.name}\\s*\\}\\}`, "g");
+    const values = p.values ?? [typeof p.default === "string" ? p.default : "web-linux"];
+    lines = lines.flatMap((l) => (expr.test(l) ? values.map((v) => l.replace(expr, v)) : [l]));
+  }
+  if (loopVar) lines = lines.map((l) => l.replace(new RegExp(`\\$\\{\\{\\s*${loopVar}\\s*\\}\\}`, "g"), "web-linux"));
+  return lines.map((l) => l.replace(/\$\(([A-Za-z.]+)\)/g, "/tmp/$1"));
+}
+
+async function parses(line: string): Promise<{ code: number; err: string }> {
+  const err = new PassThrough();
+  const chunks: Buffer[] = [];
+  err.on("data", (c: Buffer) => chunks.push(c));
+  const words = line.trim().split(/\s+/);
+  // The config does not exist: a command line that parses gets as far as reading it, and no further.
+  const code = await runCli([...words, "--config", "/nonexistent/ferry.json", "--log-format", "json"], { out: () => undefined, logStream: err, logIsTty: false, env: {} });
+  return { code, err: Buffer.concat(chunks).toString() };
+}
+
+const files = ymlFiles(ROOT);
+const pipelines = files.filter((f) => !f.includes("/templates/"));
+
+describe("Azure DevOps pipelines", () => {
+  it("are the four the runbooks need, and every file parses as YAML", () => {
+    expect(pipelines.map((f) => relative(ROOT, f)).sort()).toEqual(["cleanup.yml", "drill.yml", "failover.yml", "precheck.yml"]);
+    for (const f of files) expect(() => load(f), f).not.toThrow();
+  });
+
+  it("reference templates that exist, and call only ferry commands and options the CLI has", async () => {
+    const calls: { file: string; line: string }[] = [];
+    for (const f of pipelines) {
+      const doc = load(f);
+      const parameters = (doc.parameters ?? []) as Parameter[];
+      const loopVar = /\$\{\{\s*each\s+(\w+)\s+in/.exec(readFileSync(f, "utf8"))?.[1];
+      walk(doc, (o) => {
+        if (typeof o.template !== "string") return;
+        const target = join(dirname(f), o.template);
+        expect(files, `${f} uses ${o.template}`).toContain(target);
+        if (target.endsWith("templates/ferry.yml")) {
+          const args = ferryArgs(o.parameters);
+          expect(args.length, `${f}: a ferry step without args`).toBeGreaterThan(0);
+          for (const a of args) for (const line of expand(a, parameters, loopVar)) calls.push({ file: f, line });
+        }
+      });
+    }
+    expect(new Set(calls.map((c) => c.line.split(" ")[0]))).toEqual(new Set(["precheck", "failover", "history", "drill", "cleanup"]));
+    // Each kind of failover the pipeline offers is a command line of its own.
+    expect(calls.filter((c) => c.line.startsWith("failover")).map((c) => c.line.split(" ")[2])).toEqual(["--planned", "--unplanned", "--test"]);
+    for (const c of calls) {
+      const r = await parses(c.line);
+      expect(r.code, `${c.file}: ferry ${c.line}\n${r.err}`).toBe(EXIT.usage);
+      expect(r.err, `${c.file}: ferry ${c.line}`).toContain("No ferry config at /nonexistent/ferry.json");
+    }
+    // And the check does catch a command line the CLI refuses.
+    expect((await parses("failover web-linux --planned --sideways --yes")).err).toMatch(/Unknown argument: sideways/);
+    expect((await parses("drill")).err).toMatch(/Not enough non-option arguments/);
+  });
+
+  it("sign in by workload identity federation through a service connection parameter, never a secret", () => {
+    const template = load(join(ROOT, "templates/ferry.yml"));
+    const tasks: Record<string, Yaml>[] = [];
+    walk(template, (o) => {
+      if (o.task === "AzureCLI@2") tasks.push(o);
+    });
+    expect(tasks.length).toBeGreaterThanOrEqual(3);
+    for (const t of tasks) expect((t.inputs as Record<string, string>).azureSubscription).toBe("${{ parameters.serviceConnection }}");
+    const run = tasks.find((t) => String((t.inputs as Record<string, string>).inlineScript).includes("npx ferry"))!;
+    expect(run.env).toMatchObject({ SYSTEM_ACCESSTOKEN: "$(System.AccessToken)" });
+    for (const f of files) expect(readFileSync(f, "utf8"), f).not.toMatch(/servicePrincipalKey|clientSecret|ARM_CLIENT_SECRET|addSpnToEnvironment/);
+    // Pulumi is installed by the pipeline, at a pinned version.
+    expect(JSON.stringify(template)).toMatch(/get\.pulumi\.com \| sh -s -- --version/);
+  });
+
+  it("gate the failover on an approval environment and publish the precheck's JUnit result and the drill report", () => {
+    const failover = load(join(ROOT, "failover.yml"));
+    const deployments: Record<string, Yaml>[] = [];
+    walk(failover, (o) => {
+      if (typeof o.deployment === "string") deployments.push(o);
+    });
+    expect(deployments.map((d) => d.environment)).toEqual(["ferry-failover"]);
+    for (const f of ["precheck.yml", "failover.yml"]) {
+      const publish: Record<string, Yaml>[] = [];
+      walk(load(join(ROOT, f)), (o) => {
+        if (o.task === "PublishTestResults@2") publish.push(o);
+      });
+      expect(publish, f).toHaveLength(1);
+      expect(publish[0]).toMatchObject({ condition: "always()", inputs: { testResultsFormat: "JUnit", testResultsFiles: "$(Common.TestResultsDirectory)/precheck.xml" } });
+    }
+    const drill = load(join(ROOT, "drill.yml"));
+    expect((drill.schedules as { cron: string }[])[0]!.cron).toMatch(/^\S+ \S+ \S+ \S+ \S+$/);
+    expect(readFileSync(join(ROOT, "drill.yml"), "utf8")).toMatch(/PublishPipelineArtifact@1[\s\S]*condition: always\(\)[\s\S]*drill-report/);
+  });
+});
