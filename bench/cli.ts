@@ -2,17 +2,24 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { printResults, type BenchResult } from "./report";
+import { runFailoverBenches } from "./failover";
 import { runSyncBenches } from "./sync";
 
-/** `npm run bench -- [sync] [--only backfill,delta,memory] [--json] [--keep]`: benchmarks with their reference tools, measured in the same run. */
+/**
+ * `npm run bench -- [sync] [failover] [--only backfill,delta,memory] [--speedup <n>] [--json] [--keep]`:
+ * benchmarks with their references (tools, or the critical path of Azure's latencies), measured in the same run.
+ */
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const json = args.includes("--json");
   const keep = args.includes("--keep");
   const onlyAt = args.indexOf("--only");
   const only = onlyAt >= 0 ? args[onlyAt + 1]?.split(",") : undefined;
-  const suites = args.filter((a, i) => !a.startsWith("--") && (onlyAt < 0 || i !== onlyAt + 1));
-  const known = ["sync"];
+  const speedupAt = args.indexOf("--speedup");
+  const speedup = speedupAt >= 0 ? Number(args[speedupAt + 1]) : undefined;
+  if (speedup !== undefined && !(speedup >= 1)) throw new Error(`--speedup must be a number >= 1 (got ${args[speedupAt + 1]}).`);
+  const suites = args.filter((a, i) => !a.startsWith("--") && (onlyAt < 0 || i !== onlyAt + 1) && (speedupAt < 0 || i !== speedupAt + 1));
+  const known = ["sync", "failover"];
   const unknown = suites.filter((s) => !known.includes(s));
   if (unknown.length) throw new Error(`Unknown benchmark suite ${unknown.join(", ")}. Suites: ${known.join(", ")}.`);
   const workDir = mkdtempSync(join(tmpdir(), "ferry-bench-"));
@@ -20,6 +27,7 @@ async function main(): Promise<void> {
   const results: BenchResult[] = [];
   try {
     if (suites.length === 0 || suites.includes("sync")) results.push(...(await runSyncBenches({ workDir: join(workDir, "sync"), log, ...(only ? { only } : {}) })));
+    if (suites.length === 0 || suites.includes("failover")) results.push(...(await runFailoverBenches({ workDir: join(workDir, "failover"), log, ...(speedup ? { speedup } : {}) })));
   } finally {
     if (!keep) rmSync(workDir, { recursive: true, force: true });
   }

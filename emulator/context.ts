@@ -32,6 +32,12 @@ export interface Ctx {
   delayInMs?: number;
   /** Whether the request changed state (then it is saved). */
   mutated: boolean;
+  /**
+   * When the handler began (emulator clock). A long-running operation's time counts from here, so
+   * the emulator's own work in the handler (reading a disk for a snapshot) is part of the
+   * operation's time, as Azure's work is, not added to it.
+   */
+  handlingStartedAt?: number;
   /** Declares that the request touches a region: fails when it is down, applies region-scoped faults. */
   touchRegion(region: string): void;
 }

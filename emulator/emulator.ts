@@ -91,13 +91,14 @@ export class Emulator {
   startOperation(ctx: Ctx, spec: LroSpec): OperationRecord {
     const durationInMs = spec.durationInMs ?? operationDurationInMs(this.profile, ctx.operationId, spec.variant);
     const now = this.now();
+    const startedAt = Math.min(now, ctx.handlingStartedAt ?? now);
     const op: OperationRecord = {
       id: randomUUID(),
       provider: spec.provider,
       location: spec.location,
       status: "InProgress",
-      startTime: new Date(now).toISOString(),
-      endsAt: now + durationInMs,
+      startTime: new Date(startedAt).toISOString(),
+      endsAt: startedAt + durationInMs,
       completion: spec.completion,
       ...(spec.output !== undefined ? { output: spec.output } : {}),
       ...(ctx.lroFault ? { error: ctx.lroFault } : {}),
@@ -105,13 +106,13 @@ export class Emulator {
     this.state.operations.set(op.id, op);
     this.pending.add(op);
     ctx.mutated = true;
-    if (durationInMs <= 0) this.settle(op);
+    if (op.endsAt <= now) this.settle(op);
     else {
       const timer = setTimeout(() => {
         this.timers.delete(timer);
         this.settle(op);
         this.state.save();
-      }, durationInMs);
+      }, op.endsAt - now);
       timer.unref();
       this.timers.add(timer);
     }

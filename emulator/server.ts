@@ -202,6 +202,7 @@ export class EmulatorServer {
       } else if (req.method === "PUT") {
         ctx.raw = await readBody(req, MAX_DATA_BODY);
       }
+      ctx.handlingStartedAt = emu.now();
       await matched.route.handle(ctx, matched.params);
     } catch (e) {
       if (e instanceof FaultAnswered) return;

@@ -89,10 +89,12 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
     }
 
     await ctx.journal.step(op, "pause the sync at an apply boundary", async () => {
-      for (const d of disks) await setPaused(ctx.store, d.sourceDiskId, true, ctx.now());
+      await Promise.all(disks.map((d) => setPaused(ctx.store, d.sourceDiskId, true, ctx.now())));
       await waitFor(ctx, ctx.config.timeouts.pauseSeconds, "the sync to stop at an apply boundary", async () => {
-        const all = await Promise.all(disks.map((d) => sourceOf(d.sourceDiskId)));
-        return all.every((s) => !s.applying && leaseHolder(s, ctx.now()) === undefined);
+        // One query for all the blueprint's disks, however many.
+        const ids = new Set(disks.map((d) => d.sourceDiskId.toLowerCase()));
+        const all = (await ctx.store.list()).map((r) => r.source).filter((s) => ids.has(s.sourceDiskId.toLowerCase()));
+        return all.length === ids.size && all.every((s) => !s.applying && leaseHolder(s, ctx.now()) === undefined);
       });
     });
 
@@ -107,12 +109,14 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
       throw new UserError(`Recovery point ${options.recoveryPoint} is not on the staging disks (they hold the applied points: ${Object.values(op.recoveryPoints).join(", ")}). Use --recovery-point latest.`, { code: "UnknownRecoveryPoint" });
     }
     const holdUntil = new Date(ctx.now().getTime() + ctx.config.failover.holdRecoveryPointsHours * 3_600_000);
-    for (const d of disks) {
-      const point = check.recoveryPoints[d.sourceDiskId]!;
-      // Kept for verification and inspection while the sync goes on (state store only: no primary-region call).
-      if (ctx.config.failover.holdRecoveryPointsHours > 0) await holdPoint(ctx.store, d.sourceDiskId, point.snapshotId, op.id, holdUntil, ctx.now());
-      log.info({ row: d.row, sourceDiskId: d.sourceDiskId, recoveryPoint: point.snapshotId, createdAt: point.createdAt }, "source selected");
-    }
+    await Promise.all(
+      disks.map(async (d) => {
+        const point = check.recoveryPoints[d.sourceDiskId]!;
+        // Kept for verification and inspection while the sync goes on (state store only: no primary-region call).
+        if (ctx.config.failover.holdRecoveryPointsHours > 0) await holdPoint(ctx.store, d.sourceDiskId, point.snapshotId, op.id, holdUntil, ctx.now());
+        log.info({ row: d.row, sourceDiskId: d.sourceDiskId, recoveryPoint: point.snapshotId, createdAt: point.createdAt }, "source selected");
+      }),
+    );
 
     if (attachAsIs.size) {
       const zone = await landingZone(ctx);
@@ -132,7 +136,7 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
     const resume = async () => {
       if (resumed) return;
       resumed = true;
-      for (const d of resumeAfterSnapshots) await setPaused(ctx.store, d.sourceDiskId, false, ctx.now());
+      await Promise.all(resumeAfterSnapshots.map((d) => setPaused(ctx.store, d.sourceDiskId, false, ctx.now())));
       log.info({ disks: resumeAfterSnapshots.length }, "sync resumed for the disks recovered from snapshots");
     };
     const pendingResume: Promise<void>[] = [];
@@ -210,7 +214,8 @@ async function waitFor(ctx: RunbookContext, seconds: number, what: string, check
   for (;;) {
     if (await check()) return;
     if (Date.now() > until) throw new UserError(`Timed out after ${seconds} s waiting for ${what}. Check the sync daemon (ferry-sync list), then run the failover again.`, { code: "Timeout" });
-    await ctx.sleep(Math.min(500, Math.max(50, ctx.poll.updateIntervalInMs * 5)));
+    // State-store reads only: cheap enough to look often, and the wait is on a failover's RTO.
+    await ctx.sleep(Math.min(250, Math.max(25, ctx.poll.updateIntervalInMs)));
   }
 }
 

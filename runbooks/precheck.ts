@@ -78,26 +78,31 @@ export async function precheck(ctx: RunbookContext, stack: string, options: { mo
   }
 
   // Recovered VM names must be free in the DR group, or belong to this blueprint already (a re-run).
+  // The checks of Azure run side by side: a precheck is on every failover's critical path.
+  const capacity = capacityChecks(ctx, b, mode);
   if (vnet && subnetName && Object.keys(recoveryPoints).length === sourceDisks(b).length) {
     const plan = planBlueprint(b, { mode, recoveryPoints, ...(options.operation ? { operationId: options.operation } : {}) });
-    for (const r of plan.rows) {
-      try {
-        const existing = await ctx.azure.compute.virtualMachines.get(t.resourceGroup, r.vmName);
-        const ours = existing.tags?.[TAGS.blueprint] === b.name;
-        checks.push({
-          name: `VM name ${r.vmName} free`,
-          ok: ours,
-          row: r.row,
-          message: ours ? "held by this blueprint already (a re-run continues it)" : `A VM named ${r.vmName} already exists in ${t.resourceGroup} and is not this blueprint's. Rename the row (hostname) or remove that VM.`,
-        });
-      } catch (e) {
-        if ((e as { statusCode?: number }).statusCode !== 404) throw e;
-        checks.push({ name: `VM name ${r.vmName} free`, ok: true, row: r.row, message: "free" });
-      }
-    }
+    const names = await Promise.all(
+      plan.rows.map(async (r): Promise<PrecheckCheck> => {
+        try {
+          const existing = await ctx.azure.compute.virtualMachines.get(t.resourceGroup, r.vmName);
+          const ours = existing.tags?.[TAGS.blueprint] === b.name;
+          return {
+            name: `VM name ${r.vmName} free`,
+            ok: ours,
+            row: r.row,
+            message: ours ? "held by this blueprint already (a re-run continues it)" : `A VM named ${r.vmName} already exists in ${t.resourceGroup} and is not this blueprint's. Rename the row (hostname) or remove that VM.`,
+          };
+        } catch (e) {
+          if ((e as { statusCode?: number }).statusCode !== 404) throw e;
+          return { name: `VM name ${r.vmName} free`, ok: true, row: r.row, message: "free" };
+        }
+      }),
+    );
+    checks.push(...names);
   }
 
-  checks.push(...(await capacityChecks(ctx, b, mode)));
+  checks.push(...(await capacity));
 
   const passed = checks.every((c) => c.ok);
   const facts: PrecheckFacts = {

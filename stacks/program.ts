@@ -11,15 +11,15 @@ import { planBlueprint } from "./plan";
  * the edge (stacks/index.ts reads Pulumi's Config), so tests and the local deployer run it with
  * any config, under mocks.
  */
-export function ferryProgram(config: StackConfig): Record<string, pulumi.Output<unknown>> {
+export function ferryProgram(config: StackConfig, opts?: pulumi.ComponentResourceOptions): Record<string, pulumi.Output<unknown>> {
   if (config.kind === "landing-zone") {
-    const zone = new LandingZone("landing-zone", config, { subscriptionId: parseResourceId(config.targetSubnetId).subscriptionId });
+    const zone = new LandingZone("landing-zone", config, { subscriptionId: parseResourceId(config.targetSubnetId).subscriptionId }, opts);
     return zone.outputs;
   }
-  return blueprintProgram(config);
+  return blueprintProgram(config, opts);
 }
 
-function blueprintProgram(config: BlueprintStackConfig): Record<string, pulumi.Output<unknown>> {
+function blueprintProgram(config: BlueprintStackConfig, opts?: pulumi.ComponentResourceOptions): Record<string, pulumi.Output<unknown>> {
   const plan = planBlueprint(config.blueprint, {
     mode: config.mode,
     recoveryPoints: config.recoveryPoints,
@@ -28,8 +28,8 @@ function blueprintProgram(config: BlueprintStackConfig): Record<string, pulumi.O
   });
   const resourceGroupName = plan.resourceGroup;
   const staging = new Map<string, StagingDisk>();
-  for (const s of plan.staging) staging.set(s.logicalName, new StagingDisk(s, { resourceGroupName, location: plan.location }));
-  const recovered = plan.rows.map((row) => ({ row: row.row, vm: new RecoveredVm(row, { resourceGroupName, location: plan.location, staging }) }));
+  for (const s of plan.staging) staging.set(s.logicalName, new StagingDisk(s, { resourceGroupName, location: plan.location }, opts));
+  const recovered = plan.rows.map((row) => ({ row: row.row, vm: new RecoveredVm(row, { resourceGroupName, location: plan.location, staging }, opts) }));
   return {
     blueprint: pulumi.output(plan.blueprint),
     mode: pulumi.output(plan.mode),

@@ -124,7 +124,21 @@ async function run(
   setMockOptions(monitor, "ferry", stack, preview);
 
   let outputs: Props = {};
-  const result = pulumi.output(ferryProgram(config));
+  // Declaring ten VMs took two seconds of a failover's RTO, for two things this run has no use for.
+  // Pulumi keeps a stack trace of every output property it registers (for its report of leaked
+  // promises), formatted through source maps: the declaration is one synchronous call, so traces
+  // are off only while no other code can run. And azure-native gives each resource an alias per
+  // older API version (about fifty), each turned into URN outputs: this deployer keeps no URN
+  // history for them to match, so they are dropped.
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  let program: ReturnType<typeof ferryProgram>;
+  try {
+    program = ferryProgram(config, { transformations: [({ props, opts }) => ({ props, opts: { ...opts, aliases: [] } })] });
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+  const result = pulumi.output(program);
   const settled = new Promise<void>((resolveOutputs) => {
     result.apply((o) => {
       outputs = o as Props;
