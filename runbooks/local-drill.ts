@@ -125,11 +125,14 @@ async function main(): Promise<number> {
     await azurite?.close().catch(() => undefined);
     rmSync(work, { recursive: true, force: true });
   };
+  // Ctrl-C: the report says so, the servers stop, the exit is 130 — whichever of this handler and
+  // the drill's own flow (failing as its servers go) gets to the end first.
+  let interrupted: Promise<void> | undefined;
   const onSignal = (signal: string) => {
     rec.error = `interrupted (${signal})`;
     const summary = rec.write(reportDir);
-    print(`\n${rec.table(summary)}\ninterrupted: servers stopped, report in ${reportDir}`);
-    void stop().finally(() => process.exit(130));
+    interrupted = stop().then(() => print(`\n${rec.table(summary)}\ninterrupted: servers stopped, report in ${reportDir}`));
+    void interrupted.finally(() => process.exit(130));
   };
   process.once("SIGINT", () => onSignal("SIGINT"));
   process.once("SIGTERM", () => onSignal("SIGTERM"));
@@ -227,8 +230,14 @@ async function main(): Promise<number> {
     await step("unplanned failover", "verify every recovered disk against its recovery point", () => verifyRecovered(real, "unplanned", ""));
     await step("drill", "stop the sync daemon", () => w.close());
   } catch (e) {
-    rec.error = (e as Error).message;
-    logger.error({ err: e }, "drill failed");
+    if (!interrupted) {
+      rec.error = (e as Error).message;
+      logger.error({ err: e }, "drill failed");
+    }
+  }
+  if (interrupted) {
+    await interrupted;
+    return 130;
   }
   const summary = rec.write(reportDir);
   print(`\n${rec.table(summary)}\nreport: ${join(reportDir, "index.html")}`);

@@ -111,9 +111,7 @@ export async function transitionSource(store: SourceStore, sourceDiskId: string,
 
 /** Sets `paused` (and, when resuming, asks for a sync at once). */
 export async function setPaused(store: SourceStore, sourceDiskId: string, paused: boolean, now = new Date()): Promise<StoredSource> {
-  const current = await store.get(sourceDiskId);
-  if (!current) throw new UserError(`No source ${sourceDiskId} is registered.`, { code: "SourceNotFound" });
-  return store.update(current, { ...current.source, paused, ...(paused ? {} : { syncRequestedAt: now.toISOString() }), updatedAt: now.toISOString() });
+  return updateSource(store, sourceDiskId, (s) => ({ ...s, paused, ...(paused ? {} : { syncRequestedAt: now.toISOString() }), updatedAt: now.toISOString() }));
 }
 
 /**
@@ -151,7 +149,5 @@ async function updateSource(store: SourceStore, sourceDiskId: string, change: (s
 
 /** Asks the daemon for a sync cycle at its next tick instead of at the next interval. */
 export async function requestSync(store: SourceStore, sourceDiskId: string, now = new Date()): Promise<StoredSource> {
-  const current = await store.get(sourceDiskId);
-  if (!current) throw new UserError(`No source ${sourceDiskId} is registered.`, { code: "SourceNotFound" });
-  return store.update(current, { ...current.source, syncRequestedAt: now.toISOString(), updatedAt: now.toISOString() });
+  return updateSource(store, sourceDiskId, (s) => ({ ...s, syncRequestedAt: now.toISOString(), updatedAt: now.toISOString() }));
 }

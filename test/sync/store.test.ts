@@ -3,6 +3,7 @@ import { AZURITE_ACCOUNT_KEY } from "../../emulator/azurite";
 import { isFerryError, isUserError } from "../../core/errors";
 import { SourceSchema, type Source } from "../../core/schemas/source";
 import { parseWith } from "../../core/validate";
+import { holdPoint, requestSync, setPaused } from "../../core/state/admin";
 import { sourceRowKey, sourceStoreClient, type StoredSource } from "../../core/state/store";
 import { useAzurite } from "../helpers/azurite";
 import { thrownBy } from "../helpers/errors";
@@ -153,6 +154,35 @@ describe("SourceStore", () => {
     const now = (await second.get(source.sourceDiskId))!.source;
     expect(now.state).toBe("degraded");
     expect(now.bytesCopied).toBe(source.bytesCopied);
+  });
+
+  it("re-applies a runbook's change (pause, sync request, hold) on a row the daemon wrote meanwhile, keeping the daemon's write", async () => {
+    const runbook = await az.newStore();
+    const daemon = await az.newStore(runbook.tableName);
+    const source = sourceWithoutPoints("raced");
+    await runbook.create(source);
+    // Between each of the runbook's reads and its write, the daemon writes the row once.
+    let races = 0;
+    const racing = new Proxy(runbook, {
+      get(target, prop, receiver) {
+        if (prop !== "update") return Reflect.get(target, prop, receiver) as unknown;
+        return async (read: StoredSource, next: Source) => {
+          if (races < 3) {
+            races++;
+            const now = (await daemon.get(source.sourceDiskId))!;
+            await daemon.update(now, { ...now.source, bytesCopied: now.source.bytesCopied + 1000, updatedAt: "2025-03-01T11:00:00Z" });
+          }
+          return target.update(read, next);
+        };
+      },
+    });
+    await setPaused(racing, source.sourceDiskId, true, new Date("2025-03-01T11:00:01Z"));
+    await requestSync(racing, source.sourceDiskId, new Date("2025-03-01T11:00:02Z"));
+    await holdPoint(racing, source.sourceDiskId, snapshotIdOf("raced-0001"), "failover-unplanned-1", new Date("2025-03-02T11:00:00Z"), new Date("2025-03-01T11:00:03Z"));
+    expect(races).toBe(3);
+    const after = (await runbook.get(source.sourceDiskId))!.source;
+    expect(after).toMatchObject({ paused: true, syncRequestedAt: "2025-03-01T11:00:02.000Z", bytesCopied: source.bytesCopied + 3000 });
+    expect(after.holds).toEqual([{ snapshotId: snapshotIdOf("raced-0001"), by: "failover-unplanned-1", until: "2025-03-02T11:00:00.000Z" }]);
   });
 
   it("refuses a stale delete, and an update or delete of a row deleted since", async () => {
