@@ -155,7 +155,10 @@ export class Emulator {
         if (r?.kind === "vm" && r.power === "starting") {
           r.power = failed ? "stopped" : "running";
           if (failed) r.neverBooted = true;
-          else delete r.neverBooted;
+          else {
+            delete r.neverBooted;
+            r.runningSince = this.now();
+          }
           this.guest.sync(r);
         }
         break;
@@ -164,6 +167,8 @@ export class Emulator {
         const vm = this.state.get(c.vmId, "vm");
         if (vm && vm.power === transitional(c.to)) {
           vm.power = failed ? c.from : c.to;
+          if (vm.power === "running") vm.runningSince = this.now();
+          else delete vm.runningSince;
           this.guest.sync(vm);
         }
         break;

@@ -61,6 +61,8 @@ export const AZURE_PROFILE: LatencyProfile = {
     "VirtualMachines_Deallocate": 30_000,
     "VirtualMachines_Restart": 20_000,
     "VirtualMachines_Delete": 25_000,
+    // Not an operation: how long a running VM's guest takes to boot until its agent reports Ready.
+    "GuestAgent_Ready": 40_000,
   },
   copyStartMiBPerSecond: 100,
   enforceSnapshotRate: true,

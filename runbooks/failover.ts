@@ -1,5 +1,5 @@
 import { parseResourceId, sameResourceId } from "../core/azure/resource-id";
-import { UserError } from "../core/errors";
+import { FerryError, UserError } from "../core/errors";
 import { holdPoint, releaseHolds, requestSync, setPaused } from "../core/state/admin";
 import { leaseHolder } from "../core/state/lease";
 import { packConfigFromFacts } from "../policies/pack";
@@ -10,6 +10,7 @@ import type { RunbookContext } from "./context";
 import type { ResourceEvent } from "./deployers/deployer";
 import type { Operation } from "./journal";
 import { formatPrecheck, precheck } from "./precheck";
+import { waitUntilReady } from "./readiness";
 
 export type FailoverKind = "planned" | "unplanned" | "test";
 
@@ -168,6 +169,25 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
     await Promise.all(pendingResume);
     await resume();
     for (const r of op.rto) log.info({ row: r.row, vm: r.vm, strategy: r.strategy, rtoSeconds: r.vmCreatedSeconds }, `${r.row}: recovered`);
+
+    // Rows with readiness checks: their RTO runs on to OS ready and app ready.
+    const checked = plan.rows.map((pr) => ({ pr, readiness: b.rows.find((r) => r.name === pr.row)?.readiness })).filter((x) => x.readiness && (x.readiness.os || x.readiness.app));
+    if (checked.length) {
+      await ctx.journal.step(op, "readiness checks (OS ready, app ready)", async () => {
+        const results = await Promise.all(checked.map(({ pr, readiness }) => waitUntilReady(ctx, plan.resourceGroup, pr, readiness!, started)));
+        const problems: string[] = [];
+        results.forEach((r, i) => {
+          const rto = op.rto.find((x) => x.row === checked[i]!.pr.row);
+          if (rto && r.osReadySeconds !== undefined) rto.osReadySeconds = r.osReadySeconds;
+          if (rto && r.appReadySeconds !== undefined) rto.appReadySeconds = r.appReadySeconds;
+          problems.push(...r.problems);
+        });
+        ctx.journal.save(op);
+        if (problems.length) {
+          throw new FerryError(`The VMs are up, but not every one is ready:\n  ${problems.join("\n  ")}\nFix the cause and run the same failover again: it re-checks.`, { code: "NotReady" });
+        }
+      });
+    }
     ctx.journal.end(op, "succeeded");
     return op;
   } catch (e) {

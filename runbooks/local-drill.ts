@@ -150,7 +150,7 @@ async function main(): Promise<number> {
   };
   const addOp = (op: Operation, label: string, measures: boolean) => {
     rec.addOperation(op, label, measures);
-    for (const r of op.rto) print(`        ${r.row} (${r.strategy}): VM created at ${r.vmCreatedSeconds?.toFixed(1)} s`);
+    for (const r of op.rto) print(`        ${r.row} (${r.strategy}): VM created at ${r.vmCreatedSeconds?.toFixed(1)} s${r.osReadySeconds !== undefined ? `, OS ready at ${r.osReadySeconds.toFixed(1)} s` : ""}`);
   };
 
   print(`ferry local drill (Azure-like latencies ÷ ${speedup}); log: ${join(reportDir, "drill.log")}`);
@@ -174,6 +174,7 @@ async function main(): Promise<number> {
         ],
         dataLuns: [0],
         prepareOsDisk: makeRootFs,
+        readiness: { os: true, timeoutSeconds: 600 },
       });
       for (const v of wl.vms) writeFileSync(v.sourceDevice(0), Buffer.alloc(32 * MiB, 0x5a), { flag: "r+" });
       return wl;

@@ -23,6 +23,20 @@ export interface VerifyOutcome {
  * snapshot (what a test disk was created from), or directly when the guest's device is at hand.
  */
 export async function verifyAgainstPoint(ctx: RunbookContext, target: VerifyTarget, pointSnapshotId: string, abortSignal?: AbortSignal): Promise<VerifyOutcome> {
+  // Revoking access to a snapshot ends every SAS on it, the one granted here included: the sync
+  // does so at the end of each cycle that read the same point. Such a read is refused (403), and
+  // the comparison starts again with a fresh grant.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await compareOnce(ctx, target, pointSnapshotId, abortSignal);
+    } catch (e) {
+      if ((e as { statusCode?: number }).statusCode !== 403 || attempt >= 4) throw e;
+      ctx.logger.debug({ pointSnapshotId, attempt }, "a SAS was revoked during the comparison: starting again");
+    }
+  }
+}
+
+async function compareOnce(ctx: RunbookContext, target: VerifyTarget, pointSnapshotId: string, abortSignal?: AbortSignal): Promise<VerifyOutcome> {
   const snapshots = new SnapshotService(ctx.azure, { applianceId: "", pollIntervalInMs: ctx.poll.updateIntervalInMs });
   const point = await snapshots.get(pointSnapshotId);
   if (!point) throw new FerryError(`Recovery point ${pointSnapshotId} no longer exists: nothing to verify against.`, { code: "SnapshotGone" });

@@ -36,6 +36,27 @@ export const DataDiskSchema = z.strictObject({
   sizeGiB: z.int().min(1).max(65536),
 });
 
+const port = z.int().min(1).max(65535);
+
+/**
+ * When a recovered VM counts as ready, beyond created (each is a point of its RTO): the guest OS
+ * booted (the VM agent reports Ready), and the application answers a probe made from where ferry
+ * runs — a TCP connect or an HTTP GET answered 2xx/3xx — on the VM's private IP unless `host`
+ * says otherwise (a load balancer, a DNS name).
+ */
+export const ReadinessSchema = z.strictObject({
+  os: z.boolean().optional(),
+  app: z
+    .discriminatedUnion("kind", [
+      z.strictObject({ kind: z.literal("tcp"), port, host: z.string().min(1).optional() }),
+      z.strictObject({ kind: z.literal("http"), port, path: z.string().startsWith("/", "must start with /").default("/"), host: z.string().min(1).optional() }),
+    ])
+    .optional(),
+  /** How long to wait for each, from the VM's creation. Default 900. */
+  timeoutSeconds: z.int().min(1).max(7200).default(900),
+});
+export type Readiness = z.output<typeof ReadinessSchema>;
+
 /** One VM of a blueprint: where it comes from and how it is recovered. */
 export const BlueprintRowSchema = z
   .strictObject({
@@ -52,6 +73,8 @@ export const BlueprintRowSchema = z
     privateIpAddress: z.ipv4().optional(),
     osStrategy: DiskStrategySchema,
     dataStrategy: DiskStrategySchema,
+    /** Checks that extend the row's RTO past "VM created": OS ready, app ready. */
+    readiness: ReadinessSchema.optional(),
   })
   .superRefine((row, ctx) => {
     if (typeof row.hostname === "string") {

@@ -49,9 +49,24 @@ function instanceView(emu: Emulator, vm: VmRecord) {
   return {
     ...(vm.osProfile?.computerName ? { computerName: vm.osProfile.computerName } : {}),
     disks: [diskStatus(vm.osDisk.name), ...vm.dataDisks.map((d) => diskStatus(d.name))],
+    vmAgent: vmAgent(emu, vm),
     statuses: [
       { code: `ProvisioningState/${prov}`, level: prov === "failed" ? "Error" : "Info", displayStatus: `Provisioning ${prov}`, time: nowIsoOf(emu) },
       { code: `PowerState/${vm.power}`, level: "Info", displayStatus: DISPLAY[vm.power] },
+    ],
+  };
+}
+
+/** The guest agent: Ready once the VM has been running for the profile's `GuestAgent_Ready` (the guest OS booted). */
+function vmAgent(emu: Emulator, vm: VmRecord) {
+  const bootInMs = emu.profile.operationsInMs.GuestAgent_Ready ?? 0;
+  const ready = vm.power === "running" && vm.runningSince !== undefined && emu.now() - vm.runningSince >= bootInMs;
+  return {
+    vmAgentVersion: ready ? "2.12.0.2" : "Unknown",
+    statuses: [
+      ready
+        ? { code: "ProvisioningState/succeeded", level: "Info", displayStatus: "Ready", message: "Guest Agent is running", time: nowIsoOf(emu) }
+        : { code: "ProvisioningState/Unavailable", level: "Warning", displayStatus: "Not Ready", message: "VM status blob is found but not yet populated.", time: nowIsoOf(emu) },
     ],
   };
 }
@@ -525,6 +540,7 @@ function powerAction(ctx: Ctx, vm: VmRecord, to: PowerState, action: string): vo
   if (!ctx.lroFault) {
     // A stopping guest loses its devices at once: nothing writes a stopping VM's disks after this answer.
     vm.power = transitional(to);
+    delete vm.runningSince;
     emu.guest.sync(vm);
   }
   ctx.mutated = true;

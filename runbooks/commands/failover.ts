@@ -18,7 +18,13 @@ export function formatOperation(op: Operation): string {
     ["STEP", "STATUS", "TIME"],
     op.steps.map((s) => [s.name, s.status, s.endedAt ? seconds((Date.parse(s.endedAt) - Date.parse(s.startedAt)) / 1000) : undefined]),
   );
-  const rto = op.rto.length ? `\n\n${table(["ROW", "VM", "STRATEGY", "RTO (VM CREATED)"], op.rto.map((r) => [r.row, r.vm, r.strategy, seconds(r.vmCreatedSeconds)]))}` : "";
+  const ready = op.rto.some((r) => r.osReadySeconds !== undefined || r.appReadySeconds !== undefined);
+  const rto = op.rto.length
+    ? `\n\n${table(
+        ["ROW", "VM", "STRATEGY", "RTO (VM CREATED)", ...(ready ? ["OS READY", "APP READY"] : [])],
+        op.rto.map((r) => [r.row, r.vm, r.strategy, seconds(r.vmCreatedSeconds), ...(ready ? [seconds(r.osReadySeconds), seconds(r.appReadySeconds)] : [])]),
+      )}`
+    : "";
   const rpo = op.rpoSeconds !== undefined ? `\nRPO at failover: ${op.rpoSeconds.toFixed(1)} s` : "";
   return `${op.kind} of ${op.blueprint}: ${op.status} (${op.id})\n\n${steps}${rto}${rpo}`;
 }

@@ -1,3 +1,4 @@
+import type { Readiness } from "../../core/schemas/blueprint";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { createAzureClients, type AzureClients } from "../../core/azure/clients";
@@ -50,6 +51,8 @@ export interface WorkloadOptions {
   vmSize?: string;
   /** Writes each OS disk before the VM boots (a file system, say), by device path. */
   prepareOsDisk?: (devicePath: string, vm: string) => Promise<void>;
+  /** Each row's readiness checks (RTO to OS ready, app ready). */
+  readiness?: Readiness;
 }
 
 /** A primary VM of a workload: one blueprint row. */
@@ -207,6 +210,7 @@ export async function createLocalWorld(o: LocalWorldOptions): Promise<LocalWorld
               privateIpAddress: `10.1.${Math.floor(k / 250)}.${4 + (k % 250)}`,
               osStrategy: v.strategies.os,
               dataStrategy: v.strategies.data,
+              ...(options.readiness ? { readiness: options.readiness } : {}),
             };
           }),
         },

@@ -76,6 +76,16 @@ describe("emulator lifecycle", () => {
       expect(existsSync(emu.devicePath("rg", "vm", "os"))).toBe(true);
       const polls = emu.requests.filter((r) => r.operationId === "Operations_Get").length;
       expect(polls).toBeGreaterThan(1);
+      // The guest boots for 40 s ÷ 100 after the VM runs: its agent is not ready at first, then is.
+      const agent = async () => (await az.compute.virtualMachines.instanceView("rg", "vm")).vmAgent?.statuses?.[0]?.displayStatus;
+      expect(await agent()).toBe("Not Ready");
+      const booted = Date.now();
+      while ((await agent()) !== "Ready") {
+        expect(Date.now() - booted).toBeLessThan(5000);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await az.compute.virtualMachines.beginPowerOffAndWait("rg", "vm", { updateIntervalInMs: 20 });
+      expect(await agent()).toBe("Not Ready");
     } finally {
       await emu.close();
     }

@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { createServer, type AddressInfo } from "node:net";
 import { realpathSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -340,5 +341,46 @@ describe("failover", () => {
     await expectRecovered(w, "", expected);
     const plan = planBlueprint((await loadBlueprint(world.ctx, w.stack)).blueprint, { mode: "failover", recoveryPoints: (await loadBlueprint(world.ctx, w.stack)).recoveryPoints });
     expect(plan.rows.map((r) => r.vmName)).toEqual(["mixa", "mixb"]);
+  });
+
+  it("readiness: the RTO runs on to OS ready and app ready; an app that never answers fails the run with its probe, and a re-run re-checks", async () => {
+    const w = await world.workload("rdy", { vms: 2 });
+    await protect(w);
+    // The application of rdya: a TCP listener that comes up a moment after the failover starts.
+    const app = createServer((s) => s.end());
+    await new Promise<void>((r) => app.listen(0, "127.0.0.1", () => r()));
+    const port = (app.address() as AddressInfo).port;
+    await new Promise<void>((r) => app.close(() => r()));
+    const config = await world.ctx.deployer.getConfig(w.stack);
+    const blueprint = config.blueprint as { rows: Record<string, unknown>[] };
+    blueprint.rows[0]!.readiness = { os: true, app: { kind: "tcp", port, host: "127.0.0.1" }, timeoutSeconds: 1 };
+    blueprint.rows[1]!.readiness = { os: true };
+    await world.ctx.deployer.setConfig(w.stack, { ...config, blueprint });
+
+    const first = await world.whileSyncing(() => failover(world.ctx, w.stack, { kind: "unplanned" }), world.sourcesOf(w)).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isFerryError(first) && first.code).toBe("NotReady");
+    expect((first as Error).message).toMatch(new RegExp(`rdya: the application of rdya did not answer TCP 127\\.0\\.0\\.1:${port} within 1 s \\(last: .*ECONNREFUSED`));
+    expect((first as Error).message).not.toMatch(/rdyb/);
+    const failed = world.ctx.journal.list(w.stack)[0]!;
+    expect(failed.rto.find((r) => r.row === "rdyb")).toMatchObject({ osReadySeconds: expect.any(Number) });
+    expect(failed.rto.find((r) => r.row === "rdya")?.appReadySeconds).toBeUndefined();
+    expect((await drVms(w.stack)).map((v) => v.name).sort()).toEqual(["rdya", "rdyb"]);
+
+    await new Promise<void>((r) => app.listen(port, "127.0.0.1", () => r()));
+    try {
+      const again = await world.whileSyncing(() => failover(world.ctx, w.stack, { kind: "unplanned" }), world.sourcesOf(w));
+      expect(again.status).toBe("succeeded");
+      for (const r of again.rto) {
+        expect(r.osReadySeconds!).toBeGreaterThanOrEqual(r.vmCreatedSeconds!);
+        if (r.row === "rdya") expect(r.appReadySeconds!).toBeGreaterThanOrEqual(r.osReadySeconds!);
+        else expect(r.appReadySeconds).toBeUndefined();
+      }
+      expect(again.steps.map((st) => st.name)).toContain("readiness checks (OS ready, app ready)");
+    } finally {
+      await new Promise<void>((r) => app.close(() => r()));
+    }
   });
 });
