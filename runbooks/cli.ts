@@ -4,6 +4,7 @@ import { formatErrorForCli, isFerryError, isUserError, UserError } from "../core
 import { blueprintsCommand, targetsCommand } from "./commands/blueprints";
 import { EXIT, EXIT_EPILOGUE, globalOptions, type CliIo } from "./commands/common";
 import { drillCommand } from "./commands/drill";
+import { failbackCommand } from "./commands/failback";
 import { cleanupCommand, failoverCommand } from "./commands/failover";
 import { historyCommand } from "./commands/history";
 import { precheckCommand } from "./commands/precheck";
@@ -36,6 +37,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       .command(cleanupCommand(io))
       .command(historyCommand(io))
       .command(drillCommand(io, state))
+      .command(failbackCommand(io, state))
       .demandCommand(1, "Name a command.")
       .example("$0 sources enable web --prepare empty", "Protect the disks of blueprint web")
       .example("$0 precheck web --junit precheck.xml", "Check before a failover (exit 3 when it fails)")

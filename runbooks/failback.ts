@@ -1,0 +1,228 @@
+import { parseResourceId, sameResourceId } from "../core/azure/resource-id";
+import { UserError } from "../core/errors";
+import { recoveredVmName } from "../stacks/plan";
+import { loadBlueprint } from "./blueprints";
+import type { RunbookContext } from "./context";
+import type { Operation } from "./journal";
+
+/** One disk on its way home: the DR VM's disk, and the primary source disk it goes back into. */
+export interface FailbackDisk {
+  row: string;
+  role: "os" | "data";
+  lun?: number;
+  /** The recovered VM in the DR region, and its disk (a failover source, never a new primary source). */
+  drVmId: string;
+  drDiskId: string;
+  /** The primary VM and the disk of it this DR disk replaces. */
+  primaryVmId: string;
+  primaryDiskId: string;
+  /** The recovery point the failover started from: the primary's last replicated state, the base of both deltas. */
+  basePointId: string;
+  /** `newVm`: the primary VM or disk is gone; the disk is restored into a new VM in the primary region. */
+  restore: "inPlace" | "newVm";
+}
+
+export interface FailbackPlan {
+  blueprint: string;
+  /** The failover this failback returns from. */
+  failover: string;
+  disks: FailbackDisk[];
+}
+
+/**
+ * `ferry failback prepare`: picks the completed failover to return from (the latest, or the one
+ * named), reads each recovered VM's disks in the DR region and maps each back to the primary
+ * source disk it was recovered from, by role and LUN. The mapping is kept in the journal (an
+ * operation `failback-prepare`) for the steps after it. A primary VM or disk that no longer exists
+ * is refused, unless `toNewVm` says to restore those rows into new VMs.
+ */
+export async function prepareFailback(ctx: RunbookContext, stack: string, options: { operation?: string; toNewVm?: boolean } = {}): Promise<{ plan: FailbackPlan; op: Operation }> {
+  const config = await loadBlueprint(ctx, stack);
+  const b = config.blueprint;
+  if (config.mode !== "failover") {
+    throw new UserError(`Blueprint ${b.name} is in ${config.mode}, not failover: there is nothing to fail back. (A drill ends with ferry cleanup.)`, { code: "NotFailedOver" });
+  }
+  const failovers = ctx.journal.list(b.name).filter((o) => o.kind === "failover-planned" || o.kind === "failover-unplanned");
+  const failover = options.operation ? failovers.find((o) => o.id === options.operation) : failovers.find((o) => o.status === "succeeded");
+  if (!failover) {
+    throw new UserError(
+      options.operation
+        ? `No failover ${options.operation} of ${b.name} in the journal. Its failovers: ${failovers.map((o) => `${o.id} (${o.status})`).join(", ") || "none"}.`
+        : `No completed failover of ${b.name} in the journal (${ctx.config.journalDir}). Name one with --operation, or fetch the journal where the failover ran.`,
+      { code: "NoFailover" },
+    );
+  }
+  if (failover.status !== "succeeded") {
+    throw new UserError(`Failover ${failover.id} of ${b.name} ${failover.status}: finish it first (run the same failover again), then fail back.`, { code: "FailoverNotComplete" });
+  }
+
+  const op = ctx.journal.start("failback-prepare", b.name);
+  try {
+    const plan = await ctx.journal.step(op, "map the DR VMs' disks to the primary source disks", async () => {
+      const problems: string[] = [];
+      const disks: FailbackDisk[] = [];
+      const rg = b.target.resourceGroup;
+      for (const row of b.rows) {
+        const vmName = recoveredVmName(row, "failover");
+        const dr = await ctx.azure.compute.virtualMachines.get(rg, vmName).catch((e: unknown) => {
+          if ((e as { statusCode?: number }).statusCode === 404) return undefined;
+          throw e;
+        });
+        if (!dr) {
+          problems.push(`${row.name}: the recovered VM ${vmName} is not in ${rg}. Run the failover again (it converges), then prepare.`);
+          continue;
+        }
+        let primary: boolean;
+        try {
+          primary = await existing(ctx, row.sourceVmId);
+        } catch (e) {
+          problems.push(`${row.name}: the primary region ${row.sourceRegion} does not answer (${(e as Error).message}). Fail back once it is back.`);
+          continue;
+        }
+        const wanted = [
+          { role: "os" as const, sourceDiskId: row.osDisk.sourceDiskId, drDiskId: dr.storageProfile?.osDisk?.managedDisk?.id },
+          ...row.dataDisks.map((d) => ({ role: "data" as const, lun: d.lun, sourceDiskId: d.sourceDiskId, drDiskId: dr.storageProfile?.dataDisks?.find((x) => x.lun === d.lun)?.managedDisk?.id })),
+        ];
+        for (const w of wanted) {
+          const what = w.role === "os" ? "OS disk" : `data disk LUN ${w.lun}`;
+          if (!w.drDiskId) {
+            problems.push(`${row.name}: ${vmName} has no ${what}. Attach it back as the failover left it, then prepare.`);
+            continue;
+          }
+          const basePointId = failover.recoveryPoints?.[w.sourceDiskId] ?? Object.entries(failover.recoveryPoints ?? {}).find(([k]) => sameResourceId(k, w.sourceDiskId))?.[1];
+          if (!basePointId) {
+            problems.push(`${row.name}: failover ${failover.id} recorded no recovery point for ${w.sourceDiskId}.`);
+            continue;
+          }
+          const primaryDisk = await existing(ctx, w.sourceDiskId);
+          const gone = !primary || !primaryDisk;
+          if (gone && !options.toNewVm) {
+            problems.push(
+              `${row.name}: the primary ${!primary ? `VM ${row.sourceVmId}` : `${what} ${w.sourceDiskId}`} no longer exists, so there is nothing to fail back into. Use --to-new-vm to restore this row into a new VM in ${row.sourceRegion}.`,
+            );
+            continue;
+          }
+          disks.push({
+            row: row.name,
+            role: w.role,
+            ...(w.role === "data" ? { lun: w.lun } : {}),
+            drVmId: dr.id!,
+            drDiskId: w.drDiskId,
+            primaryVmId: row.sourceVmId,
+            primaryDiskId: w.sourceDiskId,
+            basePointId,
+            restore: gone ? "newVm" : "inPlace",
+          });
+        }
+      }
+      if (problems.length) throw new UserError(`Failback of ${b.name} cannot be prepared; nothing was changed:\n  ${problems.join("\n  ")}`, { code: "FailbackNotPossible", details: { problems } });
+      return { blueprint: b.name, failover: failover.id, disks } satisfies FailbackPlan;
+    });
+    op.details = { failback: plan };
+    ctx.journal.end(op, "succeeded");
+    ctx.logger.info({ blueprint: b.name, failover: failover.id, disks: plan.disks.length }, "failback prepared");
+    return { plan, op };
+  } catch (e) {
+    ctx.journal.end(op, "failed", e);
+    throw e;
+  }
+}
+
+/** The mapping of the latest successful `failback prepare` of a blueprint. */
+export function preparedFailback(ctx: RunbookContext, blueprint: string): FailbackPlan {
+  const op = ctx.journal.list(blueprint).find((o) => o.kind === "failback-prepare" && o.status === "succeeded");
+  const plan = op?.details?.failback as FailbackPlan | undefined;
+  if (!plan) throw new UserError(`No prepared failback of ${blueprint}. Run \`ferry failback prepare ${blueprint}\` first.`, { code: "NotPrepared" });
+  return plan;
+}
+
+export interface PrimaryCheck {
+  name: string;
+  level: "ok" | "warning" | "blocker";
+  message: string;
+  row?: string;
+}
+
+/**
+ * `ferry failback check-primary`: whether the primary side can take the failback. Blockers: the
+ * primary region does not answer, a primary VM is running (its OS disk is never written while it
+ * runs), a primary disk is attached to another VM or has an active SAS, the VM's size is no longer
+ * offered there. Warnings: what the failback will overwrite (the current disks are kept, tagged,
+ * until cleanup). Read-only: it changes nothing.
+ */
+export async function checkPrimary(ctx: RunbookContext, stack: string): Promise<{ passed: boolean; checks: PrimaryCheck[] }> {
+  const b = (await loadBlueprint(ctx, stack)).blueprint;
+  const plan = preparedFailback(ctx, b.name);
+  const checks: PrimaryCheck[] = [];
+  const rows = [...new Set(plan.disks.map((d) => d.row))];
+  const sizesByRegion = new Map<string, Promise<Set<string> | Error>>();
+  for (const rowName of rows) {
+    const row = b.rows.find((r) => r.name === rowName)!;
+    const disks = plan.disks.filter((d) => d.row === rowName);
+    if (disks.some((d) => d.restore === "newVm")) {
+      checks.push({ name: `${rowName}: primary VM`, level: "warning", row: rowName, message: `restored into a new VM in ${row.sourceRegion} (the primary VM or a disk of it is gone)` });
+      continue;
+    }
+    const vm = parseResourceId(row.sourceVmId);
+    let running: string | undefined;
+    try {
+      const view = await ctx.azure.compute.virtualMachines.instanceView(vm.resourceGroup, vm.name);
+      running = view.statuses?.find((s) => s.code?.startsWith("PowerState/"))?.code?.split("/")[1];
+    } catch (e) {
+      checks.push({ name: `${rowName}: primary region reachable`, level: "blocker", row: rowName, message: `${row.sourceRegion} does not answer for ${vm.name}: ${(e as Error).message}. Fail back once the region is back.` });
+      continue;
+    }
+    const stopped = running === "deallocated" || running === "stopped";
+    checks.push({
+      name: `${rowName}: primary VM ${vm.name} not running`,
+      level: stopped ? "ok" : "blocker",
+      row: rowName,
+      message: stopped ? `${running}` : `it is ${running ?? "in an unknown state"}. Stop it (its OS disk is never written while it runs): az vm deallocate -g ${vm.resourceGroup} -n ${vm.name}`,
+    });
+    for (const d of disks) {
+      const p = parseResourceId(d.primaryDiskId);
+      const what = d.role === "os" ? "OS disk" : `data disk LUN ${d.lun}`;
+      const disk = await ctx.azure.compute.disks.get(p.resourceGroup, p.name);
+      const elsewhere = disk.managedBy && !sameResourceId(disk.managedBy, d.primaryVmId);
+      const inUse = disk.diskState === "ActiveSAS" || disk.diskState === "ActiveUpload";
+      checks.push({
+        name: `${rowName}: ${what} ${p.name} free`,
+        level: elsewhere || inUse ? "blocker" : "ok",
+        row: rowName,
+        message: elsewhere ? `attached to ${disk.managedBy}, not to ${vm.name}. Detach it there first.` : inUse ? `${disk.diskState}: something is reading or writing it. End that access (revoke the SAS) first.` : `${disk.diskState ?? "?"}`,
+      });
+      checks.push({ name: `${rowName}: ${what} ${p.name} replaced`, level: "warning", row: rowName, message: `swapped for a disk synced from ${d.drDiskId.split("/").pop()}; writes made on it after ${d.basePointId.split("/").pop()} are reverted; the disk itself is kept, tagged, until ferry cleanup --failback` });
+    }
+    const region = row.sourceRegion;
+    if (!sizesByRegion.has(region)) {
+      sizesByRegion.set(
+        region,
+        (async () => {
+          const out = new Set<string>();
+          for await (const s of ctx.azure.compute.virtualMachineSizes.list(region)) if (s.name) out.add(s.name.toLowerCase());
+          return out;
+        })().catch((e: unknown) => e as Error),
+      );
+    }
+    const sizes = await sizesByRegion.get(region)!;
+    const size = (await ctx.azure.compute.virtualMachines.get(vm.resourceGroup, vm.name)).hardwareProfile?.vmSize ?? row.vmSize;
+    checks.push(
+      sizes instanceof Error
+        ? { name: `${rowName}: size ${size} offered in ${region}`, level: "blocker", row: rowName, message: `cannot list sizes: ${sizes.message}` }
+        : { name: `${rowName}: size ${size} offered in ${region}`, level: sizes.has(size.toLowerCase()) ? "ok" : "blocker", row: rowName, message: sizes.has(size.toLowerCase()) ? "offered" : `${size} is not offered in ${region} any more: the VM could not start there. Resize it first.` },
+    );
+  }
+  return { passed: checks.every((c) => c.level !== "blocker"), checks };
+}
+
+async function existing(ctx: RunbookContext, id: string): Promise<boolean> {
+  const p = parseResourceId(id);
+  try {
+    if (p.type.toLowerCase() === "virtualmachines") await ctx.azure.compute.virtualMachines.get(p.resourceGroup, p.name);
+    else await ctx.azure.compute.disks.get(p.resourceGroup, p.name);
+    return true;
+  } catch (e) {
+    if ((e as { statusCode?: number }).statusCode === 404) return false;
+    throw e;
+  }
+}
