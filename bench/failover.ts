@@ -4,10 +4,8 @@ import { createLogger } from "../core/logger";
 import { startAzurite } from "../emulator/azurite";
 import { startEmulator } from "../emulator/index";
 import { AZURE_PROFILE } from "../emulator/latency";
-import { loadBlueprint, sourceDisks } from "../runbooks/blueprints";
 import { failover } from "../runbooks/failover";
 import { createLocalWorld } from "../runbooks/local/world";
-import { enableDr } from "../runbooks/sources";
 import type { BenchResult } from "./report";
 
 export interface FailoverBenchOptions {
@@ -75,14 +73,7 @@ export async function runFailoverBenches(options: FailoverBenchOptions): Promise
         log(`failover: ${strategy}, ${n} VM${n === 1 ? "" : "s"}: building the primary VMs and enabling DR`);
         const w = await world.workload(name, { vms: n, osStrategy: strategy, dataStrategy: strategy, dataLuns: [0] });
         const ctx = world.ctx;
-        await enableDr(ctx, w.stack, { prepare: "empty" });
-        const disks = sourceDisks((await loadBlueprint(ctx, w.stack)).blueprint);
-        await world.syncUntil(
-          async () => (await Promise.all(disks.map((d) => ctx.store.get(d.sourceDiskId)))).every((r) => r?.source.state === "healthy" && !r.source.applying),
-          "every disk backfilled",
-          world.sourcesOf(w),
-          600_000,
-        );
+        await world.protect(w, 600_000);
         log(`failover: ${strategy}, ${n} VM${n === 1 ? "" : "s"}: unplanned failover`);
         const op = await world.whileSyncing(() => failover(ctx, w.stack, { kind: "unplanned" }), world.sourcesOf(w));
         const seconds = Math.max(...op.rto.map((r) => r.vmCreatedSeconds ?? Number.POSITIVE_INFINITY));

@@ -1,15 +1,17 @@
-import type { Readiness } from "../../core/schemas/blueprint";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { createAzureClients, type AzureClients } from "../../core/azure/clients";
 import { staticTokenCredential } from "../../core/azure/credentials";
+import type { Readiness } from "../../core/schemas/blueprint";
 import type { Source } from "../../core/schemas/source";
 import type { RunningEmulator } from "../../emulator/index";
 import { SyncConfigSchema } from "../../sync/config";
 import { createSyncRuntime, type SyncRuntime } from "../../sync/runtime";
+import { loadBlueprint, sourceDisks } from "../blueprints";
 import { FerryConfigSchema, type FerryConfig } from "../config";
 import { createContext, type RunbookContext } from "../context";
 import { createEmptyDisk, createGroup, createNic, createVm } from "./primary";
+import { enableDr } from "../sources";
 
 /**
  * A DR setup on the local Azure (the emulator) and Table storage (Azurite), built the way an
@@ -85,6 +87,8 @@ export interface LocalWorld {
   whileSyncing<T>(fn: () => Promise<T>, only?: (s: Source) => boolean): Promise<T>;
   /** Runs the daemon's ticks until `until` holds (or fails after `timeoutInMs`, default 60 s). */
   syncUntil(until: () => Promise<boolean>, what: string, only?: (s: Source) => boolean, timeoutInMs?: number): Promise<void>;
+  /** Enables DR for a workload (new staging disks) and syncs until every disk is healthy at an applied point. */
+  protect(w: Workload, timeoutInMs?: number): Promise<void>;
   /** Only the sources of one workload. */
   sourcesOf(w: Workload): (s: Source) => boolean;
   close(): Promise<void>;
@@ -240,6 +244,16 @@ export async function createLocalWorld(o: LocalWorldOptions): Promise<LocalWorld
         await sync.daemon.tick(only ? { filter: only } : {});
         await new Promise((r) => setTimeout(r, 20));
       }
+    },
+    async protect(w, timeoutInMs) {
+      await enableDr(ctx, w.stack, { prepare: "empty" });
+      const disks = sourceDisks((await loadBlueprint(ctx, w.stack)).blueprint);
+      await world.syncUntil(
+        async () => (await Promise.all(disks.map((d) => ctx.store.get(d.sourceDiskId)))).every((r) => r?.source.state === "healthy" && r.source.applied !== undefined && !r.source.applying),
+        `every disk of ${w.stack} healthy`,
+        world.sourcesOf(w),
+        timeoutInMs,
+      );
     },
     sourcesOf(w) {
       const ids = new Set(w.vms.flatMap((v) => [v.osDiskId, ...v.dataDiskIds.values()].map((id) => id.toLowerCase())));

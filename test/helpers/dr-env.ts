@@ -1,8 +1,9 @@
 import { Writable } from "node:stream";
+import { afterAll, beforeAll } from "vitest";
 import { createLogger } from "../../core/logger";
 import { createLocalWorld, DR, PRIMARY, type LocalWorld, type Workload, type WorkloadVm } from "../../runbooks/local/world";
-import type { AzuriteFixture } from "./azurite";
-import { tempDir, type EmulatorFixture } from "./emulator";
+import { useAzurite, type AzuriteFixture } from "./azurite";
+import { tempDir, useEmulator, type EmulatorFixture } from "./emulator";
 
 export { DR, PRIMARY, type Workload, type WorkloadVm };
 
@@ -27,4 +28,28 @@ export async function createDrWorld(f: EmulatorFixture, a: AzuriteFixture): Prom
     logger: createLogger({ level: "debug", destination: sink, env: {} }),
   });
   return Object.assign(world, { logLines });
+}
+
+/**
+ * A test file's DR world: the emulator and Azurite fixtures, and the world built on them before the
+ * file's tests (closed after them). `world` is set once the tests run.
+ */
+export function useDrWorld(): { f: EmulatorFixture; a: AzuriteFixture; readonly world: DrWorld } {
+  const f = useEmulator();
+  const a = useAzurite();
+  let world: DrWorld | undefined;
+  beforeAll(async () => {
+    world = await createDrWorld(f, a);
+  });
+  afterAll(async () => {
+    await world?.close();
+  });
+  return {
+    f,
+    a,
+    get world() {
+      if (!world) throw new Error("the DR world is built in beforeAll: use it inside tests");
+      return world;
+    },
+  };
 }

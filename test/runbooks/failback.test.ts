@@ -1,43 +1,28 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parseResourceId } from "../../core/azure/resource-id";
 import { isUserError } from "../../core/errors";
-import { loadBlueprint, sourceDisks, stagingDiskOf } from "../../runbooks/blueprints";
+import { stagingDiskOf } from "../../runbooks/blueprints";
 import { runCli } from "../../runbooks/cli";
 import { EXIT } from "../../runbooks/commands/common";
 import { checkPrimary, prepareFailback } from "../../runbooks/failback";
 import { failover } from "../../runbooks/failover";
 import { history } from "../../runbooks/history";
-import { enableDr } from "../../runbooks/sources";
-import { useAzurite } from "../helpers/azurite";
-import { createDrWorld, DR, PRIMARY, type DrWorld, type Workload } from "../helpers/dr-env";
-import { tempDir, useEmulator } from "../helpers/emulator";
+import { DR, PRIMARY, useDrWorld, type DrWorld } from "../helpers/dr-env";
+import { tempDir } from "../helpers/emulator";
 
-const f = useEmulator();
-const a = useAzurite();
-let world: DrWorld;
-
-beforeAll(async () => {
-  world = await createDrWorld(f, a);
-});
-afterAll(async () => {
-  await world?.close();
-});
-
-async function protect(w: Workload): Promise<void> {
-  await enableDr(world.ctx, w.stack, { prepare: "empty" });
-  const disks = sourceDisks((await loadBlueprint(world.ctx, w.stack)).blueprint);
-  await world.syncUntil(async () => (await Promise.all(disks.map((d) => world.ctx.store.get(d.sourceDiskId)))).every((r) => r?.source.state === "healthy" && !r.source.applying), `${w.stack} healthy`, world.sourcesOf(w));
-}
+const env = useDrWorld();
+const f = env.f;
+const world = () => env.world;
 
 async function failedOver(name: string, options: Parameters<DrWorld["workload"]>[1] = {}) {
-  const w = await world.workload(name, { dataLuns: [0, 1], ...options });
-  await protect(w);
+  const w = await world().workload(name, { dataLuns: [0, 1], ...options });
+  await world().protect(w);
   f.emu.faults.setRegionOutage(PRIMARY.location, true);
   try {
-    const op = await world.whileSyncing(() => failover(world.ctx, w.stack, { kind: "unplanned" }), world.sourcesOf(w));
+    const op = await world().whileSyncing(() => failover(world().ctx, w.stack, { kind: "unplanned" }), world().sourcesOf(w));
     return { w, op };
   } finally {
     f.emu.faults.setRegionOutage(PRIMARY.location, false);
@@ -57,38 +42,38 @@ const refusal = (p: Promise<unknown>) =>
 
 describe("failback prepare and check-primary", () => {
   it("maps each DR disk back to its primary disk from the failover's recovery points, refusing while the primary region is down or before any failover", async () => {
-    const standby = await world.workload("fbs");
-    expect(await refusal(prepareFailback(world.ctx, standby.stack))).toMatch(/is in standby, not failover: there is nothing to fail back/);
+    const standby = await world().workload("fbs");
+    expect(await refusal(prepareFailback(world().ctx, standby.stack))).toMatch(/is in standby, not failover: there is nothing to fail back/);
 
     const { w, op } = await failedOver("fb", { osStrategy: "attachAsIs", dataStrategy: "fromSnapshot" });
     f.emu.faults.setRegionOutage(PRIMARY.location, true);
     try {
-      expect(await refusal(prepareFailback(world.ctx, w.stack))).toMatch(/fb: the primary region westeurope does not answer .*Fail back once it is back/);
+      expect(await refusal(prepareFailback(world().ctx, w.stack))).toMatch(/fb: the primary region westeurope does not answer .*Fail back once it is back/);
     } finally {
       f.emu.faults.setRegionOutage(PRIMARY.location, false);
     }
-    expect(await refusal(prepareFailback(world.ctx, w.stack, { operation: "failover-unplanned-nope" }))).toMatch(/No failover failover-unplanned-nope of bp-fb in the journal\. Its failovers: failover-unplanned-\S+ \(succeeded\)/);
+    expect(await refusal(prepareFailback(world().ctx, w.stack, { operation: "failover-unplanned-nope" }))).toMatch(/No failover failover-unplanned-nope of bp-fb in the journal\. Its failovers: failover-unplanned-\S+ \(succeeded\)/);
 
-    const { plan } = await prepareFailback(world.ctx, w.stack);
+    const { plan } = await prepareFailback(world().ctx, w.stack);
     expect(plan.failover).toBe(op.id);
     const drVm = await f.azure.compute.virtualMachines.get(DR.rg, "fb");
-    const staging = await stagingDiskOf(world.ctx, w.stack, w.osDiskId);
+    const staging = await stagingDiskOf(world().ctx, w.stack, w.osDiskId);
     expect(plan.disks.map((d) => [d.role, d.lun, d.primaryDiskId, d.drDiskId.toLowerCase(), d.basePointId, d.restore])).toEqual([
       ["os", undefined, w.osDiskId, staging.toLowerCase(), op.recoveryPoints![w.osDiskId], "inPlace"],
       ...[0, 1].map((lun) => ["data", lun, w.dataDiskIds.get(lun), drVm.storageProfile!.dataDisks!.find((d) => d.lun === lun)!.managedDisk!.id!.toLowerCase(), op.recoveryPoints![w.dataDiskIds.get(lun)!], "inPlace"]),
     ]);
     // From-snapshot data disks are new disks, not the staging disks: failover sources, never new primary sources.
     for (const d of plan.disks.filter((x) => x.role === "data")) expect(d.drDiskId).toMatch(/\/disks\/fb-lun\d-disk$/);
-    const lines = await history(world.ctx, w.stack);
+    const lines = await history(world().ctx, w.stack);
     expect(lines.find((l) => l.kind === "failback-prepare")).toMatchObject({ status: "succeeded" });
   });
 
   it("blocks on a running primary VM and a disk in use, warns of what it will replace, and passes once they are stopped and free", async () => {
     const { w } = await failedOver("fc");
-    await prepareFailback(world.ctx, w.stack);
+    await prepareFailback(world().ctx, w.stack);
     const vm = parseResourceId(w.vmId);
     const data0 = parseResourceId(w.dataDiskIds.get(0)!);
-    const blocked = await checkPrimary(world.ctx, w.stack);
+    const blocked = await checkPrimary(world().ctx, w.stack);
     expect(blocked.passed).toBe(false);
     const byName = (r: typeof blocked, n: string) => r.checks.find((c) => c.name === n);
     expect(byName(blocked, "fc: primary VM fc not running")).toMatchObject({ level: "blocker", message: expect.stringMatching(/it is running\. Stop it .*az vm deallocate -g prod -n fc/) });
@@ -97,20 +82,20 @@ describe("failback prepare and check-primary", () => {
 
     // Through the CLI: exit 3 and a table.
     const configPath = join(tempDir("ferry-fb-"), "ferry.json");
-    writeFileSync(configPath, JSON.stringify(world.config));
+    writeFileSync(configPath, JSON.stringify(world().config));
     const out: string[] = [];
-    const code = await runCli(["failback", "check-primary", w.stack, "--config", configPath], { out: (t) => out.push(t), logStream: new PassThrough(), logIsTty: false, env: world.env });
+    const code = await runCli(["failback", "check-primary", w.stack, "--config", configPath], { out: (t) => out.push(t), logStream: new PassThrough(), logIsTty: false, env: world().env });
     expect(code).toBe(EXIT.refused);
     expect(out.join("\n")).toMatch(/primary side of bp-fc: BLOCKED[\s\S]*BLOCK +fc: primary VM fc not running/);
 
     // Stopped, but something reads a disk through a SAS (possible once the VM no longer runs).
     await f.azure.compute.virtualMachines.beginDeallocateAndWait(vm.resourceGroup, vm.name);
     await f.azure.compute.disks.beginGrantAccessAndWait(data0.resourceGroup, data0.name, { access: "Read", durationInSeconds: 600 });
-    const inUse = await checkPrimary(world.ctx, w.stack);
+    const inUse = await checkPrimary(world().ctx, w.stack);
     expect(inUse.checks.filter((c) => c.level === "blocker")).toEqual([expect.objectContaining({ name: "fc: data disk LUN 0 fc-data0 free", message: expect.stringMatching(/ActiveSAS: .*revoke the SAS/) })]);
 
     await f.azure.compute.disks.beginRevokeAccessAndWait(data0.resourceGroup, data0.name);
-    const ready = await checkPrimary(world.ctx, w.stack);
+    const ready = await checkPrimary(world().ctx, w.stack);
     expect(ready.checks.filter((c) => c.level === "blocker")).toEqual([]);
     expect(ready.passed).toBe(true);
     expect(byName(ready, "fc: primary VM fc not running")?.message).toBe("deallocated");
@@ -121,10 +106,10 @@ describe("failback prepare and check-primary", () => {
     const { w } = await failedOver("fd");
     const vm = parseResourceId(w.vmId);
     await f.azure.compute.virtualMachines.beginDeleteAndWait(vm.resourceGroup, vm.name);
-    expect(await refusal(prepareFailback(world.ctx, w.stack))).toMatch(/fd: the primary VM .*virtualMachines\/fd no longer exists, so there is nothing to fail back into\. Use --to-new-vm/);
-    const { plan } = await prepareFailback(world.ctx, w.stack, { toNewVm: true });
+    expect(await refusal(prepareFailback(world().ctx, w.stack))).toMatch(/fd: the primary VM .*virtualMachines\/fd no longer exists, so there is nothing to fail back into\. Use --to-new-vm/);
+    const { plan } = await prepareFailback(world().ctx, w.stack, { toNewVm: true });
     expect(new Set(plan.disks.map((d) => d.restore))).toEqual(new Set(["newVm"]));
-    const r = await checkPrimary(world.ctx, w.stack);
+    const r = await checkPrimary(world().ctx, w.stack);
     expect(r).toMatchObject({ passed: true, checks: [{ name: "fd: primary VM", level: "warning" }] });
   });
 });

@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { createServer, type AddressInfo } from "node:net";
 import { realpathSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { parseResourceId } from "../../core/azure/resource-id";
 import { isFerryError } from "../../core/errors";
 import { loadBlueprint, sourceDisks } from "../../runbooks/blueprints";
@@ -11,23 +11,19 @@ import { formatHistory, history } from "../../runbooks/history";
 import { precheck } from "../../runbooks/precheck";
 import { enableDr } from "../../runbooks/sources";
 import { planBlueprint, TAGS } from "../../stacks/plan";
-import { useAzurite } from "../helpers/azurite";
 import { pattern, writeAt } from "../helpers/bytes";
 import { firstDifference } from "../helpers/compare";
-import { createDrWorld, DR, PRIMARY, type DrWorld, type Workload } from "../helpers/dr-env";
-import { tempDir, useEmulator } from "../helpers/emulator";
+import { DR, PRIMARY, useDrWorld, type DrWorld, type Workload } from "../helpers/dr-env";
+import { tempDir } from "../helpers/emulator";
 import { createEmptyDisk, createNic, createVm } from "../helpers/azure-env";
 
-const f = useEmulator();
-const a = useAzurite();
+const env = useDrWorld();
+const f = env.f;
 let world: DrWorld;
 const MiB = 1024 * 1024;
 
-beforeAll(async () => {
-  world = await createDrWorld(f, a);
-});
-afterAll(async () => {
-  await world?.close();
+beforeAll(() => {
+  world = env.world;
 });
 
 /** Writes a few MiB of distinct data into every disk of a workload. */
@@ -39,14 +35,7 @@ function writeWorkload(w: Workload, seed: number): void {
 }
 
 /** Enables DR for a workload and syncs until every disk is healthy at a recovery point. */
-async function protect(w: Workload): Promise<void> {
-  await enableDr(world.ctx, w.stack, { prepare: "empty" });
-  const disks = sourceDisks((await loadBlueprint(world.ctx, w.stack)).blueprint);
-  await world.syncUntil(async () => {
-    const rows = await Promise.all(disks.map((d) => world.ctx.store.get(d.sourceDiskId)));
-    return rows.every((r) => r?.source.state === "healthy" && r.source.applied && !r.source.applying);
-  }, `${w.stack} healthy`, world.sourcesOf(w));
-}
+const protect = (w: Workload) => world.protect(w);
 
 /** Copies each source disk of a workload (the disk's own file, readable while its VM is off too). */
 function snapshotFiles(w: Workload): Map<string, string> {
