@@ -99,7 +99,7 @@ export async function syncSource(stored: StoredSource, ctx: SyncContext, abortSi
     return await runCycle(row, ctx, log, signal);
   } catch (e) {
     if (abortSignal?.aborted) return { kind: "interrupted" };
-    if (isFerryError(e) && e.code === "SourceDisabled") return { kind: "skipped", reason: e.message };
+    if (isFerryError(e) && (e.code === "SourceDisabled" || e.code === "PausedBeforeApply")) return { kind: "skipped", reason: e.message };
     return await recordFailure(row, e, log);
   } finally {
     lease.stop();
@@ -196,6 +196,15 @@ async function takeNext(
     );
   }
   const snap = await ctx.snapshots.take(source);
+  if (!source.applying) {
+    // A failover paused the source while the snapshot was being taken. Nothing is written yet:
+    // the cycle ends here rather than apply a point the failover would have to wait for.
+    const latest = await ctx.store.get(source.sourceDiskId).catch(() => undefined);
+    if (latest?.source.paused) {
+      await ctx.snapshots.delete(snap.snapshotId).catch((e: unknown) => options.log.debug({ err: e, snapshotId: snap.snapshotId }, "snapshot left for the orphan clean-up"));
+      throw new FerryError("Paused by a runbook before the apply began; the new snapshot was deleted.", { code: "PausedBeforeApply" });
+    }
+  }
   const point: RecoveryPoint = { snapshotId: snap.snapshotId, sourceDiskId: snap.sourceDiskId, createdAt: snap.createdAt };
   let mode: "full" | "delta" = source.applied && !options.forceFull ? "delta" : "full";
   let reason = options.reason;

@@ -1,7 +1,7 @@
 import { statSync } from "node:fs";
 import { realpathSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
-import { requestSync } from "../../core/state/admin";
+import { requestSync, setPaused } from "../../core/state/admin";
 import { pattern, readAt, writeAt } from "../helpers/bytes";
 import { useAzurite } from "../helpers/azurite";
 import { filesEqual } from "../helpers/compare";
@@ -19,6 +19,11 @@ describe("sync: faults, rules and refusals", () => {
   const f = useEmulator();
   const a = useAzurite();
   const envs: SyncEnv[] = [];
+  const countSnapshots = async () => {
+    let n = 0;
+    for await (const _ of f.azure.compute.snapshots.list()) n++;
+    return n;
+  };
   const make = async (luns: Parameters<typeof createSyncEnv>[2]) => {
     const env = await createSyncEnv(f, a, luns);
     envs.push(env);
@@ -56,6 +61,37 @@ describe("sync: faults, rules and refusals", () => {
     expect(again.get(env.sourceDiskId(0))?.kind).toBe("applied");
     expect(await filesEqual(env.sourceDevice(0), env.stagingDevice(0))).toBe(true);
     for (const r of rules) f.emu.faults.remove(r);
+  });
+
+  it("gives up a cycle paused while its snapshot was being taken: nothing applied, the snapshot deleted, the lease released", async () => {
+    const env = await make([{ lun: 0 }]);
+    writeAt(env.sourceDevice(0), 3 * MiB, pattern(11, 2 * MiB));
+    await env.store.create(env.sourceRow(0));
+    const rt = await env.runtime({ overrides: { sync: { intervalInSeconds: 43 } } });
+    expect((await rt.daemon.tick()).get(env.sourceDiskId(0))?.kind).toBe("applied");
+    const before = await state(env);
+    const snapshotsBefore = await countSnapshots();
+
+    writeAt(env.sourceDevice(0), 40 * MiB, pattern(12, MiB));
+    await requestSync(env.store, env.sourceDiskId(0));
+    const slow = f.emu.faults.add({ match: { operation: "Snapshots_CreateOrUpdate" }, action: { kind: "delay", ms: 400 }, times: 1 });
+    const tick = rt.daemon.tick();
+    await new Promise((r) => setTimeout(r, 150));
+    await setPaused(env.store, env.sourceDiskId(0), true);
+    const outcome = (await tick).get(env.sourceDiskId(0));
+    expect(outcome).toMatchObject({ kind: "skipped", reason: expect.stringMatching(/Paused by a runbook before the apply began/) });
+    expect(f.emu.faults.stats().find((x) => x.id === slow)?.fired).toBe(1);
+    const after = await state(env);
+    expect(after.applying).toBeUndefined();
+    expect(after.applied).toEqual(before.applied);
+    expect(after.lease).toBeUndefined();
+    expect(after.consecutiveFailures).toBe(0);
+    expect(await countSnapshots()).toBe(snapshotsBefore);
+
+    // Unpaused, the next cycle takes the writes over.
+    await setPaused(env.store, env.sourceDiskId(0), false);
+    expect((await rt.daemon.tick()).get(env.sourceDiskId(0))?.kind).toBe("applied");
+    expect(await filesEqual(env.sourceDevice(0), env.stagingDevice(0))).toBe(true);
   });
 
   it("two daemons on the same source: one writes, the other refuses", async () => {
