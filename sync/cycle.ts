@@ -111,7 +111,7 @@ export async function syncSource(stored: StoredSource, ctx: SyncContext, abortSi
 }
 
 async function releaseLease(row: Row, log: Logger): Promise<void> {
-  await row.save({ lease: undefined }).catch((e: unknown) => log.debug({ err: e }, "lease not released; it expires on its own"));
+  await row.release().catch((e: unknown) => log.debug({ err: e }, "lease not released; it expires on its own"));
 }
 
 async function runCycle(row: Row, ctx: SyncContext, log: Logger, signal: AbortSignal): Promise<CycleOutcome> {
@@ -171,6 +171,11 @@ async function runCycle(row: Row, ctx: SyncContext, log: Logger, signal: AbortSi
       consecutiveFailures: 0,
     });
     log.info({ snapshotId: point.snapshotId, mode, bytesRead: result.bytesRead, bytesZeroed: result.bytesZeroed }, "applied recovery point");
+    // A failover paused the source during the apply and waits for this boundary: the staging disk
+    // is done with, so the lease goes now. The clean-up below touches no device and needs no lease
+    // (it keeps the applied point the failover is about to hold). A backfill still has its
+    // verification to read the device: that keeps the lease to the end.
+    if (row.source.paused && row.source.state !== "verifying") await releaseLease(row, log);
     await cleanUp(row, ctx, point, base, log);
     let verified: boolean | undefined;
     if (row.source.state === "verifying") verified = await verifyAndRecord(row, ctx, device, signal, log);

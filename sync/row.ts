@@ -9,6 +9,8 @@ import type { SourceStore, StoredSource } from "../core/state/store";
  */
 export class Row {
   private chain: Promise<unknown> = Promise.resolve();
+  /** Once the lease is given up, no later write of this cycle takes it again. */
+  private released = false;
 
   constructor(
     private stored: StoredSource,
@@ -51,16 +53,23 @@ export class Row {
   private next(patch: Partial<Source>): Source {
     const now = this.now();
     const merged = { ...this.stored.source, ...patch, updatedAt: now.toISOString() };
-    // Releasing the lease is the one write that does not renew it.
-    const next = "lease" in patch && patch.lease === undefined ? merged : claim(merged, this.owner, now, this.leaseMs);
+    // Releasing the lease is the one write that does not renew it, and after it none does.
+    const next = this.released || ("lease" in patch && patch.lease === undefined) ? merged : claim(merged, this.owner, now, this.leaseMs);
     // Optional fields set to undefined in a patch are removed, not kept.
     for (const key of Object.keys(patch) as (keyof Source)[]) if (patch[key] === undefined) delete next[key];
     return next;
   }
 
-  /** Renews the lease every third of its length until `stop()`; a failed renewal aborts `controller`. */
+  /** Gives the lease up for the rest of the cycle (a runbook waits for it). */
+  async release(): Promise<void> {
+    await this.save({ lease: undefined });
+    this.released = true;
+  }
+
+  /** Renews the lease every third of its length until `stop()` or `release()`; a failed renewal aborts `controller`. */
   keepLease(controller: AbortController): { stop(): void } {
     const timer = setInterval(() => {
+      if (this.released) return;
       this.save({}).catch((e: unknown) => controller.abort(e));
     }, Math.max(1000, this.leaseMs / 3));
     timer.unref();

@@ -94,6 +94,41 @@ describe("sync: faults, rules and refusals", () => {
     expect(await filesEqual(env.sourceDevice(0), env.stagingDevice(0))).toBe(true);
   });
 
+  it("paused during a delta's apply, gives the lease up as soon as the point is applied, before its clean-up", async () => {
+    const env = await make([{ lun: 0 }]);
+    writeAt(env.sourceDevice(0), 3 * MiB, pattern(13, 2 * MiB));
+    await env.store.create(env.sourceRow(0));
+    const rt = await env.runtime({ overrides: { sync: { intervalInSeconds: 43 } } });
+    expect((await rt.daemon.tick()).get(env.sourceDiskId(0))?.kind).toBe("applied");
+    while ((await state(env)).state !== "healthy") await rt.daemon.tick({ force: true });
+
+    writeAt(env.sourceDevice(0), 60 * MiB, pattern(14, MiB));
+    await requestSync(env.store, env.sourceDiskId(0));
+    f.emu.faults.add({ match: { operation: "Blob_Download" }, action: { kind: "delay", ms: 300 }, times: 1 });
+    const slowDelete = f.emu.faults.add({ match: { operation: "Snapshots_Delete" }, action: { kind: "delay", ms: 1500 }, times: 1 });
+    let ended = false;
+    const tick = rt.daemon.tick().finally(() => (ended = true));
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await state(env)).applying).toBeDefined();
+    await setPaused(env.store, env.sourceDiskId(0), true);
+    let boundary: Awaited<ReturnType<typeof state>> | undefined;
+    while (!ended) {
+      const s = await state(env);
+      if (!s.applying && !s.lease) {
+        boundary = s;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // The failover's boundary came while the daemon was still deleting the old snapshot.
+    expect(boundary?.applied?.snapshotId).toBeDefined();
+    expect(ended).toBe(false);
+    expect((await tick).get(env.sourceDiskId(0))?.kind).toBe("applied");
+    expect(f.emu.faults.stats().find((x) => x.id === slowDelete)?.fired).toBe(1);
+    expect((await state(env)).lease).toBeUndefined();
+    expect(await filesEqual(env.sourceDevice(0), env.stagingDevice(0))).toBe(true);
+  });
+
   it("two daemons on the same source: one writes, the other refuses", async () => {
     const env = await make([{ lun: 0 }]);
     writeAt(env.sourceDevice(0), 0, pattern(3, 4 * MiB));
