@@ -51,6 +51,11 @@ export function isFerryError(e: unknown): e is FerryError {
 }
 
 /** True for a {@link UserError}, including one from another copy of this module. */
+/** Whether an Azure SDK call failed because the resource does not exist (HTTP 404). */
+export function isNotFound(e: unknown): boolean {
+  return (e as { statusCode?: unknown } | null)?.statusCode === 404;
+}
+
 export function isUserError(e: unknown): e is UserError {
   return e instanceof UserError || hasBrand(e, userErrorBrand);
 }

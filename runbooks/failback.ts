@@ -1,5 +1,5 @@
 import { parseResourceId, sameResourceId } from "../core/azure/resource-id";
-import { UserError } from "../core/errors";
+import { isNotFound, UserError } from "../core/errors";
 import { recoveredVmName } from "../stacks/plan";
 import { loadBlueprint } from "./blueprints";
 import type { RunbookContext } from "./context";
@@ -65,7 +65,7 @@ export async function prepareFailback(ctx: RunbookContext, stack: string, option
       for (const row of b.rows) {
         const vmName = recoveredVmName(row, "failover");
         const dr = await ctx.azure.compute.virtualMachines.get(rg, vmName).catch((e: unknown) => {
-          if ((e as { statusCode?: number }).statusCode === 404) return undefined;
+          if (isNotFound(e)) return undefined;
           throw e;
         });
         if (!dr) {
@@ -222,7 +222,7 @@ async function existing(ctx: RunbookContext, id: string): Promise<boolean> {
     else await ctx.azure.compute.disks.get(p.resourceGroup, p.name);
     return true;
   } catch (e) {
-    if ((e as { statusCode?: number }).statusCode === 404) return false;
+    if (isNotFound(e)) return false;
     throw e;
   }
 }

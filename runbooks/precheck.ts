@@ -1,3 +1,4 @@
+import { isNotFound } from "../core/errors";
 import { parseResourceId, sameResourceId } from "../core/azure/resource-id";
 import type { Source } from "../core/schemas/source";
 import type { PrecheckFacts } from "../policies/facts";
@@ -68,7 +69,7 @@ export async function precheck(ctx: RunbookContext, stack: string, options: { mo
       subnetId = subnet.id!;
       checks.push({ name: `${test ? "test " : ""}subnet exists`, ok: true, message: `${vnet}/${subnetName} (${subnet.addressPrefix ?? "?"})` });
     } catch (e) {
-      const missing = (e as { statusCode?: number }).statusCode === 404;
+      const missing = isNotFound(e);
       checks.push({
         name: `${test ? "test " : ""}subnet exists`,
         ok: false,
@@ -94,7 +95,7 @@ export async function precheck(ctx: RunbookContext, stack: string, options: { mo
             message: ours ? "held by this blueprint already (a re-run continues it)" : `A VM named ${r.vmName} already exists in ${t.resourceGroup} and is not this blueprint's. Rename the row (hostname) or remove that VM.`,
           };
         } catch (e) {
-          if ((e as { statusCode?: number }).statusCode !== 404) throw e;
+          if (!isNotFound(e)) throw e;
           return { name: `VM name ${r.vmName} free`, ok: true, row: r.row, message: "free" };
         }
       }),

@@ -1,8 +1,8 @@
+import { isNotFound } from "../core/errors";
 import type { Target } from "../core/schemas/target";
 import type { RunbookContext } from "./context";
 import type { PrecheckCheck } from "./precheck";
 
-const notFound = (e: unknown) => (e as { statusCode?: number }).statusCode === 404;
 
 /**
  * Checks a blueprint's target against the DR subscription as it is now: the resource groups and
@@ -17,7 +17,7 @@ export async function checkTarget(ctx: RunbookContext, t: Target): Promise<Prech
       const rg = await ctx.azure.resources.resourceGroups.get(name);
       checks.push({ name: `target.${key} ${name}`, ok: true, message: `exists (${rg.location})` });
     } catch (e) {
-      if (!notFound(e)) throw e;
+      if (!isNotFound(e)) throw e;
       checks.push({ name: `target.${key} ${name}`, ok: false, message: `Resource group ${name} does not exist in subscription ${t.subscriptionId}. Create it in ${t.region} (the landing zone creates target.resourceGroup), or fix target.${key}.` });
     }
   }
@@ -43,7 +43,7 @@ export async function checkTarget(ctx: RunbookContext, t: Target): Promise<Prech
           : { name: `target.${keys}`, ok: false, message: `${vnetName} has no subnet ${subnetName} (it has: ${(vnet.subnets ?? []).map((s) => s.name).join(", ") || "none"}). Create it, or fix target.${keys}.` },
       );
     } catch (e) {
-      if (!notFound(e)) throw e;
+      if (!isNotFound(e)) throw e;
       checks.push({ name: `target.${keys}`, ok: false, message: `Virtual network ${vnetName} does not exist in ${t.networkResourceGroup}. Create it, or fix target.${keys}.` });
     }
   }

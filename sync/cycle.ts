@@ -1,6 +1,6 @@
 import type { PageBlobClient } from "@azure/storage-blob";
 import type { Logger } from "pino";
-import { FerryError, isFerryError, isUserError } from "../core/errors";
+import { FerryError, isFerryError, isNotFound, isUserError } from "../core/errors";
 import type { RecoveryPoint } from "../core/schemas/recovery-point";
 import type { Source, SourceError } from "../core/schemas/source";
 import { applyPlan, type ApplyResult } from "./apply";
@@ -255,7 +255,7 @@ async function apply(row: Row, ctx: SyncContext, device: StagingDevice, point: R
       plan = { copy, zero: row.source.prepare === "keep" ? complement(copy, snap.sizeBytes) : [] };
     } else {
       const baseSas = await ctx.snapshots.grantRead(base.snapshotId).catch((e: unknown) => {
-        if ((e as { statusCode?: unknown }).statusCode !== 404) throw e;
+        if (!isNotFound(e)) throw e;
         throw new FerryError(`The applied recovery point ${base.snapshotId} no longer exists.`, { code: "DiffUnavailable", cause: e });
       });
       const diff = await changedRanges(ctx.pageBlob(sas), baseSas, snap.sizeBytes, ctx.tuning.diffSegmentBytes, signal);

@@ -1,3 +1,4 @@
+import { isNotFound } from "../core/errors";
 import { randomBytes } from "node:crypto";
 import type { AzureClients } from "../core/azure/clients";
 import { parseResourceId, sameResourceId } from "../core/azure/resource-id";
@@ -140,8 +141,4 @@ export class SnapshotService {
 export function snapshotName(diskName: string, at: Date): string {
   const stamp = at.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
   return `ferry-${diskName.slice(0, 48)}-${stamp}-${randomBytes(2).toString("hex")}`;
-}
-
-export function isNotFound(e: unknown): boolean {
-  return (e as { statusCode?: unknown } | null)?.statusCode === 404;
 }

@@ -1,6 +1,6 @@
 import type { AzureClients } from "../azure/clients";
 import { parseResourceId, sameResourceId } from "../azure/resource-id";
-import { FerryError, isFerryError, UserError } from "../errors";
+import { FerryError, isFerryError, isNotFound, UserError } from "../errors";
 import { nextSourceState, type SourceEvent } from "../source-state";
 import type { PrepareMode, Source } from "../schemas/source";
 import type { SourceStore, StoredSource } from "./store";
@@ -29,7 +29,7 @@ export async function enableSource(store: SourceStore, azure: AzureClients, inpu
     try {
       return await azure.compute.disks.get(p.resourceGroup, p.name);
     } catch (e) {
-      if ((e as { statusCode?: unknown }).statusCode === 404) problems.push(`The ${what} ${id} does not exist. Check the id (az disk show --query id -o tsv).`);
+      if (isNotFound(e)) problems.push(`The ${what} ${id} does not exist. Check the id (az disk show --query id -o tsv).`);
       else throw e;
       return undefined;
     }

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "pino";
 import type { AzureClients } from "../../core/azure/clients";
-import { FerryError, UserError } from "../../core/errors";
+import { FerryError, isNotFound, UserError } from "../../core/errors";
 import { parseStackConfig } from "../../stacks/config";
 import type { Deployer, HistoryEntry, PreviewResult, ResourceChanges, UpOptions, UpResult } from "./deployer";
 import { evaluatePolicies, type PolicyLike, type PolicyViolation } from "./policy-eval";
@@ -252,7 +252,7 @@ export class LocalDeployer implements Deployer {
       if (!r.retainOnDelete) {
         const kind = RESOURCE_KINDS[r.type];
         await kind?.remove?.(this.options.azure, r.id, this.poll).catch((e: unknown) => {
-          if ((e as { statusCode?: unknown }).statusCode !== 404) throw e;
+          if (!isNotFound(e)) throw e;
         });
         changes.delete++;
         log.info({ type: r.type, name: r.name, id: r.id }, "deleted");
