@@ -1,9 +1,10 @@
 import { parseResourceId, sameResourceId } from "../core/azure/resource-id";
 import { isNotFound, UserError } from "../core/errors";
 import { recoveredVmName } from "../stacks/plan";
-import { loadBlueprint } from "./blueprints";
+import { loadBlueprint, nameOf } from "./blueprints";
 import type { RunbookContext } from "./context";
 import type { Operation } from "./journal";
+import { offeredVmSizes, type OfferedVmSize } from "./targets";
 
 /** One disk on its way home: the DR VM's disk, and the primary source disk it goes back into. */
 export interface FailbackDisk {
@@ -155,7 +156,7 @@ export async function checkPrimary(ctx: RunbookContext, stack: string): Promise<
   const plan = preparedFailback(ctx, b.name);
   const checks: PrimaryCheck[] = [];
   const rows = [...new Set(plan.disks.map((d) => d.row))];
-  const sizesByRegion = new Map<string, Promise<Set<string> | Error>>();
+  const sizesByRegion = new Map<string, Promise<Map<string, OfferedVmSize> | Error>>();
   for (const rowName of rows) {
     const row = b.rows.find((r) => r.name === rowName)!;
     const disks = plan.disks.filter((d) => d.row === rowName);
@@ -165,9 +166,12 @@ export async function checkPrimary(ctx: RunbookContext, stack: string): Promise<
     }
     const vm = parseResourceId(row.sourceVmId);
     let running: string | undefined;
+    let size: string;
     try {
-      const view = await ctx.azure.compute.virtualMachines.instanceView(vm.resourceGroup, vm.name);
-      running = view.statuses?.find((s) => s.code?.startsWith("PowerState/"))?.code?.split("/")[1];
+      // One read for the power state and the size.
+      const primary = await ctx.azure.compute.virtualMachines.get(vm.resourceGroup, vm.name, { expand: "instanceView" });
+      running = primary.instanceView?.statuses?.find((s) => s.code?.startsWith("PowerState/"))?.code?.split("/")[1];
+      size = primary.hardwareProfile?.vmSize ?? row.vmSize;
     } catch (e) {
       checks.push({ name: `${rowName}: primary region reachable`, level: "blocker", row: rowName, message: `${row.sourceRegion} does not answer for ${vm.name}: ${(e as Error).message}. Fail back once the region is back.` });
       continue;
@@ -191,21 +195,11 @@ export async function checkPrimary(ctx: RunbookContext, stack: string): Promise<
         row: rowName,
         message: elsewhere ? `attached to ${disk.managedBy}, not to ${vm.name}. Detach it there first.` : inUse ? `${disk.diskState}: something is reading or writing it. End that access (revoke the SAS) first.` : `${disk.diskState ?? "?"}`,
       });
-      checks.push({ name: `${rowName}: ${what} ${p.name} replaced`, level: "warning", row: rowName, message: `swapped for a disk synced from ${d.drDiskId.split("/").pop()}; writes made on it after ${d.basePointId.split("/").pop()} are reverted; the disk itself is kept, tagged, until ferry cleanup --failback` });
+      checks.push({ name: `${rowName}: ${what} ${p.name} replaced`, level: "warning", row: rowName, message: `swapped for a disk synced from ${nameOf(d.drDiskId)}; writes made on it after ${nameOf(d.basePointId)} are reverted; the disk itself is kept, tagged, until ferry cleanup --failback` });
     }
     const region = row.sourceRegion;
-    if (!sizesByRegion.has(region)) {
-      sizesByRegion.set(
-        region,
-        (async () => {
-          const out = new Set<string>();
-          for await (const s of ctx.azure.compute.virtualMachineSizes.list(region)) if (s.name) out.add(s.name.toLowerCase());
-          return out;
-        })().catch((e: unknown) => e as Error),
-      );
-    }
+    if (!sizesByRegion.has(region)) sizesByRegion.set(region, offeredVmSizes(ctx, region).catch((e: unknown) => e as Error));
     const sizes = await sizesByRegion.get(region)!;
-    const size = (await ctx.azure.compute.virtualMachines.get(vm.resourceGroup, vm.name)).hardwareProfile?.vmSize ?? row.vmSize;
     checks.push(
       sizes instanceof Error
         ? { name: `${rowName}: size ${size} offered in ${region}`, level: "blocker", row: rowName, message: `cannot list sizes: ${sizes.message}` }

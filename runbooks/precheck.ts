@@ -1,4 +1,5 @@
 import { isNotFound } from "../core/errors";
+import type { VirtualMachine } from "@azure/arm-compute";
 import { parseResourceId, sameResourceId } from "../core/azure/resource-id";
 import type { Source } from "../core/schemas/source";
 import type { PrecheckFacts } from "../policies/facts";
@@ -6,6 +7,7 @@ import type { BlueprintStackConfig } from "../stacks/config";
 import { planBlueprint, recoveredVmName, TAGS } from "../stacks/plan";
 import { loadBlueprint, sourceDisks } from "./blueprints";
 import type { RunbookContext } from "./context";
+import { coresQuota, offeredVmSizes } from "./targets";
 
 export interface PrecheckCheck {
   name: string;
@@ -79,25 +81,34 @@ export async function precheck(ctx: RunbookContext, stack: string, options: { mo
   }
 
   // Recovered VM names must be free in the DR group, or belong to this blueprint already (a re-run).
-  // The checks of Azure run side by side: a precheck is on every failover's critical path.
-  const capacity = capacityChecks(ctx, b, mode);
+  // The checks of Azure run side by side: a precheck is on every failover's critical path. Each
+  // recovered VM is read once, for its name and for the quota it already takes.
+  const recoveredVms = new Map<string, Promise<VirtualMachine | undefined>>();
+  const recoveredVm = (name: string) => {
+    let vm = recoveredVms.get(name);
+    if (!vm) {
+      vm = ctx.azure.compute.virtualMachines.get(t.resourceGroup, name).catch((e: unknown) => {
+        if (isNotFound(e)) return undefined;
+        throw e;
+      });
+      recoveredVms.set(name, vm);
+    }
+    return vm;
+  };
+  const capacity = capacityChecks(ctx, b, mode, recoveredVm);
   if (vnet && subnetName && Object.keys(recoveryPoints).length === sourceDisks(b).length) {
     const plan = planBlueprint(b, { mode, recoveryPoints, ...(options.operation ? { operationId: options.operation } : {}) });
     const names = await Promise.all(
       plan.rows.map(async (r): Promise<PrecheckCheck> => {
-        try {
-          const existing = await ctx.azure.compute.virtualMachines.get(t.resourceGroup, r.vmName);
-          const ours = existing.tags?.[TAGS.blueprint] === b.name;
-          return {
-            name: `VM name ${r.vmName} free`,
-            ok: ours,
-            row: r.row,
-            message: ours ? "held by this blueprint already (a re-run continues it)" : `A VM named ${r.vmName} already exists in ${t.resourceGroup} and is not this blueprint's. Rename the row (hostname) or remove that VM.`,
-          };
-        } catch (e) {
-          if (!isNotFound(e)) throw e;
-          return { name: `VM name ${r.vmName} free`, ok: true, row: r.row, message: "free" };
-        }
+        const existing = await recoveredVm(r.vmName);
+        if (!existing) return { name: `VM name ${r.vmName} free`, ok: true, row: r.row, message: "free" };
+        const ours = existing.tags?.[TAGS.blueprint] === b.name;
+        return {
+          name: `VM name ${r.vmName} free`,
+          ok: ours,
+          row: r.row,
+          message: ours ? "held by this blueprint already (a re-run continues it)" : `A VM named ${r.vmName} already exists in ${t.resourceGroup} and is not this blueprint's. Rename the row (hostname) or remove that VM.`,
+        };
       }),
     );
     checks.push(...names);
@@ -126,13 +137,15 @@ export async function precheck(ctx: RunbookContext, stack: string, options: { mo
  * Quota-like limits of the DR region: each row's VM size is offered there and takes its data disks,
  * and the regional vCPU quota has room for the VMs this failover creates (a re-run's are there already).
  */
-async function capacityChecks(ctx: RunbookContext, b: BlueprintStackConfig["blueprint"], mode: "failover" | "test"): Promise<PrecheckCheck[]> {
+async function capacityChecks(
+  ctx: RunbookContext,
+  b: BlueprintStackConfig["blueprint"],
+  mode: "failover" | "test",
+  recoveredVm: (name: string) => Promise<VirtualMachine | undefined>,
+): Promise<PrecheckCheck[]> {
   const t = b.target;
   const checks: PrecheckCheck[] = [];
-  const sizes = new Map<string, { cores: number; maxDataDisks: number }>();
-  for await (const s of ctx.azure.compute.virtualMachineSizes.list(t.region)) {
-    if (s.name) sizes.set(s.name.toLowerCase(), { cores: s.numberOfCores ?? 0, maxDataDisks: s.maxDataDiskCount ?? 0 });
-  }
+  const [sizes, cores] = await Promise.all([offeredVmSizes(ctx, t.region), coresQuota(ctx, t.region)]);
   let needed = 0;
   for (const r of b.rows) {
     const size = sizes.get(r.vmSize.toLowerCase());
@@ -148,18 +161,8 @@ async function capacityChecks(ctx: RunbookContext, b: BlueprintStackConfig["blue
       row: r.name,
       message: fits ? `${size.cores} vCPUs, up to ${size.maxDataDisks} data disks` : `${r.vmSize} takes ${size.maxDataDisks} data disks; the row has ${r.dataDisks.length}. Pick a larger size.`,
     });
-    const vmName = recoveredVmName(r, mode);
-    const exists = await ctx.azure.compute.virtualMachines.get(t.resourceGroup, vmName).then(
-      () => true,
-      (e: { statusCode?: number }) => {
-        if (e.statusCode === 404) return false;
-        throw e;
-      },
-    );
-    if (!exists) needed += size.cores;
+    if (!(await recoveredVm(recoveredVmName(r, mode)))) needed += size.cores;
   }
-  let cores: { currentValue: number; limit: number } | undefined;
-  for await (const u of ctx.azure.compute.usage.list(t.region)) if (u.name.value === "cores") cores = u;
   if (cores) {
     const free = cores.limit - cores.currentValue;
     checks.push({

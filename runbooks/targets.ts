@@ -47,18 +47,37 @@ export async function checkTarget(ctx: RunbookContext, t: Target): Promise<Prech
       checks.push({ name: `target.${keys}`, ok: false, message: `Virtual network ${vnetName} does not exist in ${t.networkResourceGroup}. Create it, or fix target.${keys}.` });
     }
   }
-  const offered = new Map<string, number>();
-  for await (const s of ctx.azure.compute.virtualMachineSizes.list(t.region)) if (s.name) offered.set(s.name.toLowerCase(), s.numberOfCores ?? 0);
+  const offered = await offeredVmSizes(ctx, t.region);
   for (const size of t.vmSizes) {
-    const cores = offered.get(size.toLowerCase());
+    const o = offered.get(size.toLowerCase());
     checks.push(
-      cores === undefined
+      o === undefined
         ? { name: `target.vmSizes ${size}`, ok: false, message: `${size} is not offered in ${t.region}. Remove it from target.vmSizes, or pick one the region offers (az vm list-sizes -l ${t.region}).` }
-        : { name: `target.vmSizes ${size}`, ok: true, message: `offered (${cores} vCPUs)` },
+        : { name: `target.vmSizes ${size}`, ok: true, message: `offered (${o.cores} vCPUs)` },
     );
   }
-  for await (const u of ctx.azure.compute.usage.list(t.region)) {
-    if (u.name.value === "cores") checks.push({ name: "regional vCPU quota", ok: true, message: `${u.limit - u.currentValue} of ${u.limit} free in ${t.region}` });
-  }
+  const quota = await coresQuota(ctx, t.region);
+  if (quota) checks.push({ name: "regional vCPU quota", ok: true, message: `${quota.limit - quota.currentValue} of ${quota.limit} free in ${t.region}` });
   return checks;
+}
+
+/** A VM size a region offers: its vCPUs and how many data disks it takes. */
+export interface OfferedVmSize {
+  cores: number;
+  maxDataDisks: number;
+}
+
+/** The VM sizes a region offers, by lower-case name. */
+export async function offeredVmSizes(ctx: RunbookContext, region: string): Promise<Map<string, OfferedVmSize>> {
+  const sizes = new Map<string, OfferedVmSize>();
+  for await (const s of ctx.azure.compute.virtualMachineSizes.list(region)) {
+    if (s.name) sizes.set(s.name.toLowerCase(), { cores: s.numberOfCores ?? 0, maxDataDisks: s.maxDataDiskCount ?? 0 });
+  }
+  return sizes;
+}
+
+/** The region's vCPU quota (the `cores` usage), when the subscription reports one. */
+export async function coresQuota(ctx: RunbookContext, region: string): Promise<{ currentValue: number; limit: number } | undefined> {
+  for await (const u of ctx.azure.compute.usage.list(region)) if (u.name.value === "cores") return { currentValue: u.currentValue, limit: u.limit };
+  return undefined;
 }
