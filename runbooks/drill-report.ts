@@ -45,6 +45,8 @@ export class DrillRecorder {
   readonly rto = new Map<string, number>();
   rpoSeconds: number | null = null;
   error?: string;
+  /** Told of each step run through `step()` as it ends (a printed line). */
+  onStepEnd?: (step: DrillStep) => void;
 
   constructor(
     readonly title: string,
@@ -69,6 +71,7 @@ export class DrillRecorder {
       throw e;
     } finally {
       s.endMs = this.ms();
+      this.onStepEnd?.(s);
     }
   }
 

@@ -34,29 +34,19 @@ export interface DrillResult {
 export async function drill(ctx: RunbookContext, stack: string, options: DrillOptions = {}): Promise<DrillResult> {
   const { blueprint } = await loadBlueprint(ctx, stack);
   const rec = new DrillRecorder(`ferry drill ${blueprint.name}`);
-  const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
-    const t0 = Date.now();
-    try {
-      const r = await rec.step("drill", name, fn);
-      options.onStep?.(name, true, (Date.now() - t0) / 1000);
-      return r;
-    } catch (e) {
-      options.onStep?.(name, false, (Date.now() - t0) / 1000, (e as Error).message);
-      throw e;
-    }
-  };
+  rec.onStepEnd = (s) => options.onStep?.(s.name, s.status === "succeeded", ((s.endMs ?? s.startMs) - s.startMs) / 1000, s.detail);
   let operation: Operation | undefined;
   let started = false;
   try {
-    await step("precheck (test network)", async () => {
+    await rec.step("drill", "precheck (test network)", async () => {
       const r = await precheck(ctx, stack, { mode: "test" });
       if (!r.passed) throw new Error(`the precheck failed:\n${formatPrecheck(r)}`);
     });
     started = true;
-    operation = await step("test failover", () => failover(ctx, stack, { kind: "test" }));
+    operation = await rec.step("drill", "test failover", () => failover(ctx, stack, { kind: "test" }));
     rec.addOperation(operation, "test failover", true);
     const op = operation;
-    await step("verify every test disk's snapshot against its recovery point", async () => {
+    await rec.step("drill", "verify every test disk's snapshot against its recovery point", async () => {
       // The plan names each test disk's snapshot; the points are the ones the failover used.
       const points = Object.fromEntries(Object.entries(op.recoveryPoints ?? {}).map(([sourceDiskId, snapshotId]) => [sourceDiskId, { snapshotId, sourceDiskId, createdAt: op.startedAt }]));
       const plan = planBlueprint(blueprint, { mode: "test", recoveryPoints: points, operationId: op.id });
@@ -85,7 +75,7 @@ export async function drill(ctx: RunbookContext, stack: string, options: DrillOp
     ctx.logger.error({ err: e, blueprint: blueprint.name }, "drill failed");
   } finally {
     if (started && !options.keep) {
-      await step("clean up the test failover", () => cleanup(ctx, stack)).catch((e: unknown) => {
+      await rec.step("drill", "clean up the test failover", () => cleanup(ctx, stack)).catch((e: unknown) => {
         rec.error = [rec.error, `cleanup: ${(e as Error).message}`].filter(Boolean).join("; ");
       });
     }

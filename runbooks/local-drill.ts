@@ -137,17 +137,7 @@ async function main(): Promise<number> {
   process.once("SIGINT", () => onSignal("SIGINT"));
   process.once("SIGTERM", () => onSignal("SIGTERM"));
 
-  const step = async <T>(lane: string, name: string, fn: () => Promise<T>): Promise<T> => {
-    const t0 = Date.now();
-    try {
-      const r = await rec.step(lane, name, fn);
-      print(`  ok    ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-      return r;
-    } catch (e) {
-      print(`  FAIL  ${name}: ${(e as Error).message}`);
-      throw e;
-    }
-  };
+  rec.onStepEnd = (s) => print(s.status === "succeeded" ? `  ok    ${s.name} (${(((s.endMs ?? s.startMs) - s.startMs) / 1000).toFixed(1)} s)` : `  FAIL  ${s.name}: ${s.detail}`);
   const addOp = (op: Operation, label: string, measures: boolean) => {
     rec.addOperation(op, label, measures);
     for (const r of op.rto) print(`        ${r.row} (${r.strategy}): VM created at ${r.vmCreatedSeconds?.toFixed(1)} s${r.osReadySeconds !== undefined ? `, OS ready at ${r.osReadySeconds.toFixed(1)} s` : ""}`);
@@ -155,18 +145,18 @@ async function main(): Promise<number> {
 
   print(`ferry local drill (Azure-like latencies ÷ ${speedup}); log: ${join(reportDir, "drill.log")}`);
   try {
-    await step("drill", "start the local Azure and Table storage", async () => {
+    await rec.step("drill", "start the local Azure and Table storage", async () => {
       emu = await startEmulator({ dataDir: join(work, "azure"), latency: "azure", speedup });
       azurite = await startAzurite({ dataDir: join(work, "azurite") });
       print(`        local Azure ${emu.endpoint}, Table storage ${azurite.tableEndpoint}`);
     });
-    world = await step("drill", "build the DR region: networks, landing zone, sync appliance", () =>
+    world = await rec.step("drill", "build the DR region: networks, landing zone, sync appliance", () =>
       createLocalWorld({ emu: emu!, tableConnectionString: azurite!.connectionString, tableName: "ferrySources", dir: join(work, "ferry"), logger, pollIntervalInMs: 50, retry: { maxRetries: 5, retryDelayInMs: 100, maxRetryDelayInMs: 2000 } }),
     );
     const w = world;
     const ctx = w.ctx;
     const only = (wl: Workload) => w.sourcesOf(wl);
-    const app = await step("drill", "create the primary VMs (ext4 OS disks with files, data disks) and the blueprint", async () => {
+    const app = await rec.step("drill", "create the primary VMs (ext4 OS disks with files, data disks) and the blueprint", async () => {
       const wl = await w.workload("web", {
         strategies: [
           { os: "attachAsIs", data: "attachAsIs" },
@@ -180,13 +170,13 @@ async function main(): Promise<number> {
       return wl;
     });
     const disks = sourceDisks((await loadBlueprint(ctx, app.stack)).blueprint);
-    await step("drill", "enable DR (new staging disks)", () => enableDr(ctx, app.stack, { prepare: "empty" }));
+    await rec.step("drill", "enable DR (new staging disks)", () => enableDr(ctx, app.stack, { prepare: "empty" }));
     const allHealthyAfter = async (t: number) =>
       (await Promise.all(disks.map((d) => ctx.store.get(d.sourceDiskId)))).every((r) => r?.source.state === "healthy" && !r.source.applying && r.source.applied && Date.parse(r.source.applied.createdAt) >= t);
-    await step("drill", "backfill the staging disks", () => w.syncUntil(() => allHealthyAfter(0), "every disk backfilled", only(app), 600_000));
+    await rec.step("drill", "backfill the staging disks", () => w.syncUntil(() => allHealthyAfter(0), "every disk backfilled", only(app), 600_000));
 
     const workload = startWorkload(app);
-    await step("drill", "sync while the workload writes", async () => {
+    await rec.step("drill", "sync while the workload writes", async () => {
       for (let round = 0; round < 2; round++) {
         await new Promise((r) => setTimeout(r, 1000));
         const asked = Date.now();
@@ -194,7 +184,7 @@ async function main(): Promise<number> {
         await w.syncUntil(() => allHealthyAfter(asked - 1000), "a recovery point of every disk after the writes", only(app), 600_000);
       }
     });
-    await step("drill", "precheck", async () => {
+    await rec.step("drill", "precheck", async () => {
       const r = await precheck(ctx, app.stack, { mode: "test" });
       logger.info({ precheck: r.checks }, "precheck");
       if (!r.passed) throw new Error(formatPrecheck(r));
@@ -215,21 +205,21 @@ async function main(): Promise<number> {
       }
     };
 
-    const test = await step("test failover", "test failover into the isolated network (replication goes on)", () => w.whileSyncing(() => failover(ctx, app.stack, { kind: "test" }), only(app)));
+    const test = await rec.step("test failover", "test failover into the isolated network (replication goes on)", () => w.whileSyncing(() => failover(ctx, app.stack, { kind: "test" }), only(app)));
     addOp(test, "test failover", false);
-    await step("test failover", "verify the test VMs' disks against their recovery points", () => verifyRecovered(test, "test", "-test"));
-    await step("test failover", "clean up the test failover", () => cleanup(ctx, app.stack));
+    await rec.step("test failover", "verify the test VMs' disks against their recovery points", () => verifyRecovered(test, "test", "-test"));
+    await rec.step("test failover", "clean up the test failover", () => cleanup(ctx, app.stack));
 
     const written = workload.stop();
     logger.info({ bytesWritten: written }, "workload stopped");
-    await step("unplanned failover", `outage of the primary region (${PRIMARY.location})`, async () => {
+    await rec.step("unplanned failover", `outage of the primary region (${PRIMARY.location})`, async () => {
       emu!.faults.setRegionOutage(PRIMARY.location, true);
     });
-    const real = await step("unplanned failover", "unplanned failover: attach-as-is and from-snapshot rows", () => w.whileSyncing(() => failover(ctx, app.stack, { kind: "unplanned" }), only(app)));
+    const real = await rec.step("unplanned failover", "unplanned failover: attach-as-is and from-snapshot rows", () => w.whileSyncing(() => failover(ctx, app.stack, { kind: "unplanned" }), only(app)));
     addOp(real, "unplanned failover", true);
-    await step("unplanned failover", "the primary region is back (to read the recovery points)", async () => emu!.faults.setRegionOutage(PRIMARY.location, false));
-    await step("unplanned failover", "verify every recovered disk against its recovery point", () => verifyRecovered(real, "unplanned", ""));
-    await step("drill", "stop the sync daemon", () => w.close());
+    await rec.step("unplanned failover", "the primary region is back (to read the recovery points)", async () => emu!.faults.setRegionOutage(PRIMARY.location, false));
+    await rec.step("unplanned failover", "verify every recovered disk against its recovery point", () => verifyRecovered(real, "unplanned", ""));
+    await rec.step("drill", "stop the sync daemon", () => w.close());
   } catch (e) {
     if (!interrupted) {
       rec.error = (e as Error).message;
