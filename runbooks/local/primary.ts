@@ -8,12 +8,20 @@ export async function createGroup(azure: AzureClients, name: string, location: s
   await azure.resources.resourceGroups.createOrUpdate(name, { location });
 }
 
-export async function createSubnet(azure: AzureClients, rg: string, location: string, vnetName = "vnet"): Promise<string> {
+/** A virtual network with one subnet; returns the subnet's id. */
+export async function createSubnet(
+  azure: AzureClients,
+  rg: string,
+  location: string,
+  vnetName = "vnet",
+  layout: { addressSpace?: string; subnet?: string; subnetPrefix?: string } = {},
+  poll = POLL,
+): Promise<string> {
   const vnet = await azure.network.virtualNetworks.beginCreateOrUpdateAndWait(rg, vnetName, {
     location,
-    addressSpace: { addressPrefixes: ["10.0.0.0/16"] },
-    subnets: [{ name: "default", addressPrefix: "10.0.1.0/24" }],
-  }, POLL);
+    addressSpace: { addressPrefixes: [layout.addressSpace ?? "10.0.0.0/16"] },
+    subnets: [{ name: layout.subnet ?? "default", addressPrefix: layout.subnetPrefix ?? "10.0.1.0/24" }],
+  }, poll);
   return vnet.subnets![0]!.id!;
 }
 

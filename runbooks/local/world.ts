@@ -10,7 +10,7 @@ import { createSyncRuntime, type SyncRuntime } from "../../sync/runtime";
 import { loadBlueprint, sourceDisks } from "../blueprints";
 import { FerryConfigSchema, type FerryConfig } from "../config";
 import { createContext, type RunbookContext } from "../context";
-import { createEmptyDisk, createGroup, createNic, createVm } from "./primary";
+import { createEmptyDisk, createGroup, createNic, createSubnet, createVm } from "./primary";
 import { enableDr } from "../sources";
 
 /**
@@ -99,21 +99,9 @@ export async function createLocalWorld(o: LocalWorldOptions): Promise<LocalWorld
   const poll = { updateIntervalInMs: o.pollIntervalInMs ?? 10 };
   const builder = createAzureClients({ subscriptionId: emu.subscriptionId, credential: staticTokenCredential(), armEndpoint: emu.endpoint, caCertPem: emu.caCertPem, userAgentPrefix: "ferry-local-env", retryOptions: { maxRetries: 3, retryDelayInMs: 20, maxRetryDelayInMs: 200 } });
   await createGroup(builder, PRIMARY.rg, PRIMARY.location);
-  const primaryVnet = await builder.network.virtualNetworks.beginCreateOrUpdateAndWait(
-    PRIMARY.rg,
-    "prod-vnet",
-    { location: PRIMARY.location, addressSpace: { addressPrefixes: ["10.0.0.0/16"] }, subnets: [{ name: "app", addressPrefix: "10.0.0.0/22" }] },
-    poll,
-  );
-  const primarySubnet = primaryVnet.subnets![0]!.id!;
+  const primarySubnet = await createSubnet(builder, PRIMARY.rg, PRIMARY.location, "prod-vnet", { addressSpace: "10.0.0.0/16", subnet: "app", subnetPrefix: "10.0.0.0/22" }, poll);
   await createGroup(builder, DR.networkRg, DR.location);
-  const vnet = await builder.network.virtualNetworks.beginCreateOrUpdateAndWait(
-    DR.networkRg,
-    "dr-vnet",
-    { location: DR.location, addressSpace: { addressPrefixes: ["10.1.0.0/16"] }, subnets: [{ name: "app", addressPrefix: "10.1.0.0/22" }] },
-    poll,
-  );
-  const targetSubnetId = vnet.subnets![0]!.id!;
+  const targetSubnetId = await createSubnet(builder, DR.networkRg, DR.location, "dr-vnet", { addressSpace: "10.1.0.0/16", subnet: "app", subnetPrefix: "10.1.0.0/22" }, poll);
   const env = { ...process.env, FERRY_LOCAL_TABLE: o.tableConnectionString };
   const azure = {
     subscriptionId: emu.subscriptionId,
