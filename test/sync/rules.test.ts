@@ -24,6 +24,15 @@ describe("sync: faults, rules and refusals", () => {
     for await (const _ of f.azure.compute.snapshots.list()) n++;
     return n;
   };
+  /** One source with 2 MiB of data, backfilled by a daemon that is handed back. */
+  const backfilled = async (seed: number) => {
+    const env = await make([{ lun: 0 }]);
+    writeAt(env.sourceDevice(0), 3 * MiB, pattern(seed, 2 * MiB));
+    await env.store.create(env.sourceRow(0));
+    const rt = await env.runtime({ overrides: { sync: { intervalInSeconds: 43 } } });
+    expect((await rt.daemon.tick()).get(env.sourceDiskId(0))?.kind).toBe("applied");
+    return { env, rt };
+  };
   const make = async (luns: Parameters<typeof createSyncEnv>[2]) => {
     const env = await createSyncEnv(f, a, luns);
     envs.push(env);
@@ -64,11 +73,7 @@ describe("sync: faults, rules and refusals", () => {
   });
 
   it("gives up a cycle paused while its snapshot was being taken: nothing applied, the snapshot deleted, the lease released", async () => {
-    const env = await make([{ lun: 0 }]);
-    writeAt(env.sourceDevice(0), 3 * MiB, pattern(11, 2 * MiB));
-    await env.store.create(env.sourceRow(0));
-    const rt = await env.runtime({ overrides: { sync: { intervalInSeconds: 43 } } });
-    expect((await rt.daemon.tick()).get(env.sourceDiskId(0))?.kind).toBe("applied");
+    const { env, rt } = await backfilled(11);
     const before = await state(env);
     const snapshotsBefore = await countSnapshots();
 
@@ -95,11 +100,7 @@ describe("sync: faults, rules and refusals", () => {
   });
 
   it("paused during a delta's apply, gives the lease up as soon as the point is applied, before its clean-up", async () => {
-    const env = await make([{ lun: 0 }]);
-    writeAt(env.sourceDevice(0), 3 * MiB, pattern(13, 2 * MiB));
-    await env.store.create(env.sourceRow(0));
-    const rt = await env.runtime({ overrides: { sync: { intervalInSeconds: 43 } } });
-    expect((await rt.daemon.tick()).get(env.sourceDiskId(0))?.kind).toBe("applied");
+    const { env, rt } = await backfilled(13);
     while ((await state(env)).state !== "healthy") await rt.daemon.tick({ force: true });
 
     writeAt(env.sourceDevice(0), 60 * MiB, pattern(14, MiB));
