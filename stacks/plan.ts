@@ -55,6 +55,12 @@ export interface RecoveredDiskPlan {
   /** fromSnapshot: a snapshot of the staging disk, and the disk created from it. */
   snapshot?: { logicalName: string; name: string };
   disk?: { logicalName: string; name: string; sizeGiB: number; sku: string };
+  /**
+   * failover and failback: an incremental snapshot of the disk the VM gets, taken before the VM
+   * starts. It opens that disk's own snapshot family, so a failback can diff what the DR VM wrote
+   * (Get Page Ranges diffs only snapshots of the same disk).
+   */
+  failbackBase?: { logicalName: string; name: string };
 }
 
 export interface RecoveredRowPlan {
@@ -164,6 +170,7 @@ function recoveredDisk(
   const staging = stagingName(row.name, role, lun);
   const base = `${row.name}${suffix}-${role === "os" ? "os" : `lun${lun}`}`;
   const point = pointFor(blueprint, options, sourceDiskId);
+  const returns = options.mode === "failover" || options.mode === "failback";
   return {
     role,
     ...(lun !== undefined ? { lun } : {}),
@@ -178,6 +185,7 @@ function recoveredDisk(
           disk: { logicalName: `${base}-disk`, name: `${base}-disk`, sizeGiB, sku: options.stagingSku ?? "Premium_LRS" },
         }
       : {}),
+    ...(returns ? { failbackBase: { logicalName: `${base}-failback-base`, name: `${base}-failback-base` } } : {}),
   };
 }
 

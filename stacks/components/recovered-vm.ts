@@ -22,7 +22,28 @@ export class RecoveredVm extends pulumi.ComponentResource {
   ) {
     super("ferry:dr:RecoveredVm", plan.row + (plan.tags[TAGS.role] === "test" ? "-test" : ""), {}, opts);
     const { resourceGroupName, location } = args;
+    const bases: compute.Snapshot[] = [];
     const diskId = (d: RecoveredDiskPlan): pulumi.Output<string> => {
+      const id = recoveredDiskId(d);
+      if (d.failbackBase) {
+        bases.push(
+          new compute.Snapshot(
+            d.failbackBase.logicalName,
+            {
+              snapshotName: d.failbackBase.name,
+              resourceGroupName,
+              location,
+              incremental: true,
+              creationData: { createOption: compute.DiskCreateOption.Copy, sourceResourceId: id },
+              tags: { ...plan.tags, [TAGS.role]: "failback-base", [TAGS.sourceDisk]: d.sourceDiskId.toLowerCase() },
+            },
+            { parent: this },
+          ),
+        );
+      }
+      return id;
+    };
+    const recoveredDiskId = (d: RecoveredDiskPlan): pulumi.Output<string> => {
       const staging = args.staging.get(d.staging);
       if (!staging) throw new Error(`no staging disk ${d.staging} for row ${plan.row}`);
       if (d.strategy === "attachAsIs") return staging.id;
@@ -81,6 +102,8 @@ export class RecoveredVm extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    const osDiskId = diskId(plan.osDisk);
+    const dataDiskIds = plan.dataDisks.map((d) => diskId(d));
     this.vm = new compute.VirtualMachine(
       plan.vmName,
       {
@@ -92,21 +115,22 @@ export class RecoveredVm extends pulumi.ComponentResource {
           osDisk: {
             createOption: compute.DiskCreateOptionTypes.Attach,
             osType: osTypeOf(plan),
-            managedDisk: { id: diskId(plan.osDisk) },
+            managedDisk: { id: osDiskId },
             // ferry owns its disks: deleting the VM never deletes a staging disk or a recovered disk behind Pulumi's back.
             deleteOption: compute.DiskDeleteOptionTypes.Detach,
           },
-          dataDisks: plan.dataDisks.map((d) => ({
+          dataDisks: plan.dataDisks.map((d, i) => ({
             lun: d.lun!,
             createOption: compute.DiskCreateOptionTypes.Attach,
-            managedDisk: { id: diskId(d) },
+            managedDisk: { id: dataDiskIds[i]! },
             deleteOption: compute.DiskDeleteOptionTypes.Detach,
           })),
         },
         networkProfile: { networkInterfaces: [{ id: this.nic.id, primary: true, deleteOption: compute.DeleteOptions.Detach }] },
         tags: plan.tags,
       },
-      { parent: this },
+      // The VM starts only once each disk's failback base is taken: nothing it writes is missed.
+      { parent: this, dependsOn: bases },
     );
     this.id = this.vm.id;
     this.registerOutputs({ id: this.id, nicId: this.nic.id });

@@ -113,7 +113,8 @@ describe("the local deployer against the emulator", () => {
   it("fails over: each VM on its disks at their LUNs, with its NIC; then back to standby the staging disks survive", async () => {
     const points = recoveryPoints(b);
     const up = await deployer.up("web", { message: "failover web op-1", mode: "failover", config: { recoveryPoints: points, operation: "op-1" }, policyConfig: packConfigFromFacts(facts()) });
-    expect(up.changes.create).toBe(10);
+    // 2 VMs, 2 NICs, 3 snapshots and 3 disks (web1's data disks, db1's data disk), and a failback base of each of the 5 disks.
+    expect(up.changes.create).toBe(15);
     // db1 is a Windows VM whose OS disk attaches as-is: the pack advises a snapshot.
     expect(up.advisories.map((a) => a.policy)).toContain("ferry-windows-os-from-snapshot");
     const web = await f.azure.compute.virtualMachines.get("dr-rg", "web1");
@@ -129,11 +130,16 @@ describe("the local deployer against the emulator", () => {
     expect(nic.virtualMachine?.id?.toLowerCase()).toBe(web.id!.toLowerCase());
     expect(web.tags?.["ferry-recovery-point"]).toBe(points[b.rows[0]!.osDisk.sourceDiskId]!.snapshotId);
     expect((await f.azure.compute.disks.get("dr-rg", "web1-os-staging")).diskState).toBe("Attached");
+    // Each disk's failback base is of the disk the VM got, in that disk's own snapshot family.
+    const base = await f.azure.compute.snapshots.get("dr-rg", "web1-lun0-failback-base");
+    expect(base.creationData?.sourceResourceId?.toLowerCase()).toBe(id("web1-lun0-disk"));
+    expect(base.incremental).toBe(true);
+    expect((await f.azure.compute.snapshots.get("dr-rg", "web1-os-failback-base")).creationData?.sourceResourceId?.toLowerCase()).toBe(id("web1-os-staging"));
     const db = await f.azure.compute.virtualMachines.get("dr-rg", "DB1");
     expect(db.storageProfile?.osDisk?.osType).toBe("Windows");
 
     const back = await deployer.up("web", { message: "back to standby web", mode: "standby" });
-    expect(back.changes).toMatchObject({ delete: 10, same: 5, create: 0 });
+    expect(back.changes).toMatchObject({ delete: 15, same: 5, create: 0 });
     expect(await vmExists("web1")).toBe(false);
     for (const name of ["web1-os-staging", "web1-lun0-staging", "web1-lun1-staging", "db1-os-staging", "db1-lun0-staging"]) {
       expect((await f.azure.compute.disks.get("dr-rg", name)).diskState).toBe("Unattached");

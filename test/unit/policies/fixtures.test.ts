@@ -45,13 +45,15 @@ describe("the policy fixtures", () => {
     });
   }
 
-  it("in failover: two staging disks, one NIC, VM, snapshot and disk", () => {
+  it("in failover: two staging disks, one NIC, VM, snapshot and disk, a failback base per disk", () => {
     expect(blueprintStack("failover").resources.map((r) => `${r.type.split(":")[2]} ${r.name}`)).toEqual([
       "Disk web1-os-staging",
       "Disk web1-lun0-staging",
       "NetworkInterface web1-nic",
+      "Snapshot web1-os-failback-base",
       "Snapshot web1-lun0-snapshot",
       "Disk web1-lun0-disk",
+      "Snapshot web1-lun0-failback-base",
       "VirtualMachine web1",
     ]);
   });

@@ -104,8 +104,31 @@ export function blueprintStack(mode: BlueprintMode = "failover", b: Blueprint = 
         tags: { ...row.tags },
       },
     });
-    // The disk a VM attaches: the staging disk itself, or a disk made from a snapshot of it.
+    const bases: string[] = [];
+    // The disk a VM attaches (the staging disk itself, or a disk made from a snapshot of it), and its failback base.
     const attach = (d: RecoveredDiskPlan): { id: string; name: string } => {
+      const disk = attachedDisk(d);
+      if (d.failbackBase) {
+        add({
+          type: "azure-native:compute:Snapshot",
+          name: d.failbackBase.logicalName,
+          parentType,
+          props: {
+            snapshotName: d.failbackBase.name,
+            resourceGroupName: rg,
+            location,
+            incremental: true,
+            creationData: { createOption: "Copy", sourceResourceId: disk.id },
+            tags: { ...row.tags, "ferry-role": "failback-base", "ferry-source-disk": d.sourceDiskId.toLowerCase() },
+          },
+          dependencies: [disk.name],
+          propertyDependencies: { creationData: [disk.name] },
+        });
+        bases.push(d.failbackBase.logicalName);
+      }
+      return disk;
+    };
+    const attachedDisk = (d: RecoveredDiskPlan): { id: string; name: string } => {
       const stagingId = armId(sub, rg, "Microsoft.Compute/disks", d.staging);
       if (d.strategy === "attachAsIs") return { id: stagingId, name: d.staging };
       const tags = { ...row.tags, "ferry-recovery-point": d.recoveryPoint.snapshotId, "ferry-source-disk": d.sourceDiskId.toLowerCase(), "ferry-source-size-gib": String(d.sizeGiB) };
@@ -155,7 +178,7 @@ export function blueprintStack(mode: BlueprintMode = "failover", b: Blueprint = 
         networkProfile: { networkInterfaces: [{ id: armId(sub, rg, "Microsoft.Network/networkInterfaces", row.nic.name), primary: true, deleteOption: "Detach" }] },
         tags: { ...row.tags },
       },
-      dependencies: [row.nic.logicalName, os.name, ...data.map((d) => d.name)],
+      dependencies: [...bases, row.nic.logicalName, os.name, ...data.map((d) => d.name)],
       propertyDependencies: { storageProfile: [os.name, ...data.map((d) => d.name)], networkProfile: [row.nic.logicalName] },
     });
   }
