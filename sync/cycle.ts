@@ -11,6 +11,7 @@ import { Row } from "./row";
 import { sasRangeSource } from "./sas-reader";
 import type { SnapshotService } from "./snapshots";
 import type { SourceStore, StoredSource } from "../core/state/store";
+import { copyUnion } from "./union-copy";
 import { verifyDevice } from "./verify";
 
 /** A staging device as the cycle uses it (see sync/device.ts). */
@@ -56,7 +57,7 @@ export interface SyncTuning {
 export type CycleOutcome =
   /** Nothing to do (disabled, paused, degraded, or held by another daemon). */
   | { kind: "skipped"; reason: string }
-  | { kind: "applied"; mode: "full" | "delta"; point: RecoveryPoint; result: ApplyResult; verified?: boolean }
+  | { kind: "applied"; mode: "full" | "delta" | "seed"; point: RecoveryPoint; result: ApplyResult; verified?: boolean }
   /** The cycle stopped at a checkpoint (shutdown): `applying` is left for the next start. */
   | { kind: "interrupted" }
   | { kind: "failed"; error: SourceError; degraded: boolean };
@@ -133,7 +134,7 @@ async function runCycle(row: Row, ctx: SyncContext, log: Logger, signal: AbortSi
   const device = await ctx.openDevice(path, { write: true });
   try {
     let point = row.source.applying;
-    let mode = row.source.applyingMode ?? (row.source.applied ? "delta" : "full");
+    let mode: "full" | "delta" | "seed" = row.source.applyingMode ?? (row.source.applied ? "delta" : "full");
     if (point) {
       log.info({ snapshotId: point.snapshotId, mode }, "re-applying the recovery point an earlier run left half-written");
     } else {
@@ -163,8 +164,9 @@ async function runCycle(row: Row, ctx: SyncContext, log: Logger, signal: AbortSi
       applied: point,
       applying: undefined,
       applyingMode: undefined,
-      // A backfill is checked before the source counts as healthy.
-    state: mode === "full" || row.source.state === "backfilling" ? "verifying" : row.source.state,
+      seed: undefined,
+      // A backfill (or a seed) is checked before the source counts as healthy.
+      state: mode !== "delta" || row.source.state === "backfilling" ? "verifying" : row.source.state,
       bytesCopied: row.source.bytesCopied + result.bytesRead,
       lagInMs: Math.max(0, now.getTime() - Date.parse(point.createdAt)),
       lastError: undefined,
@@ -238,7 +240,27 @@ async function takeNext(
 }
 
 /** Copies a recovery point onto the device: its data ranges (full), or the diff from `applied` (delta). */
-async function apply(row: Row, ctx: SyncContext, device: StagingDevice, point: RecoveryPoint, mode: "full" | "delta", signal: AbortSignal, log: Logger): Promise<ApplyResult> {
+async function apply(row: Row, ctx: SyncContext, device: StagingDevice, point: RecoveryPoint, mode: "full" | "delta" | "seed", signal: AbortSignal, log: Logger): Promise<ApplyResult> {
+  if (mode === "seed") {
+    const seed = row.source.seed;
+    if (!seed) throw new FerryError(`Source ${row.source.sourceDiskId} is being seeded but its row says from where.`, { code: "DiffUnavailable" });
+    const r = await copyUnion({
+      snapshots: ctx.snapshots,
+      pageBlob: ctx.pageBlob,
+      copyFrom: seed.copyFrom,
+      deltas: seed.deltas,
+      device,
+      budget: ctx.budget,
+      readSizeInBytes: ctx.tuning.readSizeInBytes,
+      readConcurrency: ctx.tuning.readConcurrency,
+      diffSegmentBytes: ctx.tuning.diffSegmentBytes,
+      abortSignal: signal,
+      onProgress: (p) => ctx.onProgress?.(row.source.sourceDiskId, p),
+      logger: log,
+    });
+    log.info({ copyFrom: seed.copyFrom, unionBytes: r.unionBytes, bytesRead: r.bytesRead, full: r.full }, "staging disk seeded from the failback's disk");
+    return r;
+  }
   const snap = await ctx.snapshots.get(point.snapshotId);
   if (!snap) throw new FerryError(`The recovery point ${point.snapshotId} no longer exists.`, { code: "SnapshotGone" });
   const base = mode === "delta" ? row.source.applied : undefined;

@@ -71,7 +71,18 @@ export const SourceSchema = z
     /** Set by a runbook to ask for a sync cycle now instead of at the next interval (ISO 8601). */
     syncRequestedAt: isoDateTime.optional(),
     /** What `applying` is: a full copy of the snapshot's data (backfill) or the diff from `applied`. */
-    applyingMode: z.enum(["full", "delta"]).optional(),
+    applyingMode: z.enum(["full", "delta", "seed"]).optional(),
+    /**
+     * With applyingMode "seed" (a failback's reprotect): the staging disk is brought to `applying`
+     * by copying from `copyFrom` (a snapshot with the same bytes) only the union of `deltas`, the
+     * ranges where the staging disk may differ from it; without deltas, the whole snapshot.
+     */
+    seed: z
+      .strictObject({
+        copyFrom: snapshotId,
+        deltas: z.array(z.strictObject({ from: snapshotId, to: snapshotId })).optional(),
+      })
+      .optional(),
     /** The daemon instance that may write this source's staging disk, until when (ISO 8601). */
     lease: z.strictObject({ owner: z.string().min(1), until: isoDateTime }).optional(),
     /** Sync cycles that failed in a row (reset by a success). */

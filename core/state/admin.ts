@@ -95,6 +95,7 @@ export async function transitionSource(store: SourceStore, sourceDiskId: string,
     delete next.applied;
     delete next.applying;
     delete next.applyingMode;
+    delete next.seed;
     next.prepare = "keep";
     next.consecutiveFailures = 0;
     delete next.lastError;

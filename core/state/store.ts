@@ -147,6 +147,7 @@ const columns: { [K in keyof Source]-?: Column } = {
   prepare: "string",
   desired: "json",
   applying: "json",
+  seed: "json",
   applied: "json",
   bytesCopied: "int64",
   lagInMs: "double",
