@@ -22,8 +22,24 @@ export const FerryConfigSchema = z.strictObject({
   precheck: z.strictObject({ maxAgeMinutes: z.number().positive().default(30) }).prefault({}),
   failover: z
     .strictObject({
-      /** How long a failover's recovery points are kept for verification and inspection, in hours (the sync deletes them after). Default 24. */
+      /** How long a drill's (test failover's) recovery points are kept for verification and inspection, in hours (the sync deletes them after). Default 24. A planned or unplanned failover's points are kept until its failback is cleaned up: they are the base of its deltas. */
       holdRecoveryPointsHours: z.number().min(0).max(24 * 30).default(24),
+    })
+    .prefault({}),
+  failback: z
+    .strictObject({
+      /**
+       * The sync appliance of each primary region, by region name: a VM there that the new primary
+       * disks are attached to while `ferry failback sync` copies into them, and where its disks
+       * appear as devices (`deviceDir`/lun<N>). ferry failback sync runs on that VM.
+       */
+      appliances: z.record(z.string().min(1), z.strictObject({ vmId: z.string().min(1), deviceDir: z.string().min(1).default("/dev/disk/azure/scsi1") })).default({}),
+      /** A pass that had less than this to copy, in MiB, ends failback sync's repeats (complete copies the rest). Default 64. */
+      smallDeltaMiB: z.number().min(0).default(64),
+      /** At most this many passes per failback sync. Default 5. */
+      maxPasses: z.int().min(1).max(100).default(5),
+      /** How long failback complete waits for the DR sync to take up the returned disks, in seconds. Default 1800. */
+      reprotectSeconds: z.number().positive().default(1800),
     })
     .prefault({}),
   timeouts: z

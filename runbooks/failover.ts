@@ -109,12 +109,14 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
     if (options.recoveryPoint && options.recoveryPoint !== "latest" && !Object.values(op.recoveryPoints).some((id) => sameResourceId(id, options.recoveryPoint!))) {
       throw new UserError(`Recovery point ${options.recoveryPoint} is not on the staging disks (they hold the applied points: ${Object.values(op.recoveryPoints).join(", ")}). Use --recovery-point latest.`, { code: "UnknownRecoveryPoint" });
     }
-    const holdUntil = new Date(ctx.now().getTime() + ctx.config.failover.holdRecoveryPointsHours * 3_600_000);
+    // A drill's points are kept for its verification; a failover's until the failback is done with
+    // them (the base of both of its deltas), however long the primary is away.
+    const holdUntil = new Date(ctx.now().getTime() + (options.kind === "test" ? ctx.config.failover.holdRecoveryPointsHours * 3_600_000 : 10 * 365 * 24 * 3_600_000));
     await Promise.all(
       disks.map(async (d) => {
         const point = check.recoveryPoints[d.sourceDiskId]!;
         // Kept for verification and inspection while the sync goes on (state store only: no primary-region call).
-        if (ctx.config.failover.holdRecoveryPointsHours > 0) await holdPoint(ctx.store, d.sourceDiskId, point.snapshotId, op.id, holdUntil, ctx.now());
+        if (options.kind !== "test" || ctx.config.failover.holdRecoveryPointsHours > 0) await holdPoint(ctx.store, d.sourceDiskId, point.snapshotId, op.id, holdUntil, ctx.now());
         log.info({ row: d.row, sourceDiskId: d.sourceDiskId, recoveryPoint: point.snapshotId, createdAt: point.createdAt }, "source selected");
       }),
     );

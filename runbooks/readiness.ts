@@ -17,7 +17,7 @@ export interface RowReadiness {
  * the check names a host. Each wait ends at the check's timeout with a problem that says what was
  * last seen.
  */
-export async function waitUntilReady(ctx: RunbookContext, resourceGroup: string, row: RecoveredRowPlan, readiness: Readiness, startedAt: number): Promise<RowReadiness> {
+export async function waitUntilReady(ctx: RunbookContext, resourceGroup: string, row: Pick<RecoveredRowPlan, "row" | "vmName"> & { nic: { name: string } }, readiness: Readiness, startedAt: number): Promise<RowReadiness> {
   const out: RowReadiness = { problems: [] };
   const deadline = Date.now() + readiness.timeoutSeconds * 1000;
   const every = Math.min(5000, Math.max(50, ctx.poll.updateIntervalInMs));

@@ -185,8 +185,13 @@ function recoveredDisk(
           disk: { logicalName: `${base}-disk`, name: `${base}-disk`, sizeGiB, sku: options.stagingSku ?? "Premium_LRS" },
         }
       : {}),
-    ...(returns ? { failbackBase: { logicalName: `${base}-failback-base`, name: `${base}-failback-base` } } : {}),
+    ...(returns ? { failbackBase: { logicalName: failbackBaseName(row.name, role, lun), name: failbackBaseName(row.name, role, lun) } } : {}),
   };
+}
+
+/** The name of the failback base snapshot a failover takes of a recovered disk. */
+export function failbackBaseName(row: string, role: "os" | "data", lun?: number): string {
+  return `${row}-${role === "os" ? "os" : `lun${lun}`}-failback-base`;
 }
 
 /** The whole plan of a blueprint stack in a mode. */
