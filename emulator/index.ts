@@ -54,6 +54,8 @@ export interface RunningEmulator extends EmulatorInfo {
   devicePath(resourceGroup: string, vmName: string, lun: number | "os"): string;
   /** The device folder of a VM (its `lun<N>` and `os` entries exist while it runs). */
   deviceDir(resourceGroup: string, vmName: string): string;
+  /** The file behind a managed disk (its bytes, whatever it is attached to), or undefined when there is no such disk. */
+  diskFile(diskId: string): string | undefined;
   close(): Promise<void>;
 }
 
@@ -97,6 +99,10 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Runn
     },
     devicePath: (rg, vm, lun) => guest.devicePath(rg, vm, lun),
     deviceDir: (rg, vm) => guest.deviceDir(rg, vm),
+    diskFile: (id) => {
+      const d = state.get(id, "disk");
+      return d ? resolve(dataDir, d.file) : undefined;
+    },
     async close() {
       if (closed) return;
       closed = true;

@@ -72,6 +72,7 @@ export interface FailbackState {
 
 export interface FailbackProgress {
   row: string;
+  role: "os" | "data";
   disk: string;
   pass: number;
   bytesDone: number;
@@ -92,7 +93,8 @@ const HOLD_FOREVER_MS = 10 * 365 * 24 * 3_600_000;
 // --- state, kept beside the journal and written atomically -----------------------------------
 
 function stateFile(ctx: RunbookContext, blueprint: string): string {
-  return join(ctx.config.journalDir, blueprint, "failback.json");
+  // Beside the journal (it travels with it between pipeline agents), outside its per-blueprint folders of operations.
+  return join(ctx.config.journalDir, ".failback", `${blueprint}.json`);
 }
 
 export function readFailbackState(ctx: RunbookContext, blueprint: string): FailbackState | undefined {
@@ -319,7 +321,7 @@ async function syncPass(ctx: RunbookContext, state: FailbackState, d: FailbackDi
       onProgress: ({ bytesDone, bytesTotal }) => {
         const s = (Date.now() - started) / 1000;
         const rate = s > 0 ? bytesDone / s : 0;
-        const p: FailbackProgress = { row: d.row, disk: label(d), pass, bytesDone, bytesTotal, mibPerSecond: Math.round((rate / 1024 ** 2) * 10) / 10, ...(rate > 0 ? { etaSeconds: Math.round((bytesTotal - bytesDone) / rate) } : {}) };
+        const p: FailbackProgress = { row: d.row, role: d.role, disk: label(d), pass, bytesDone, bytesTotal, mibPerSecond: Math.round((rate / 1024 ** 2) * 10) / 10, ...(rate > 0 ? { etaSeconds: Math.round((bytesTotal - bytesDone) / rate) } : {}) };
         options.onProgress?.(p);
         if (Date.now() - lastLog > 1000 || bytesDone === bytesTotal) {
           lastLog = Date.now();

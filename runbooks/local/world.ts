@@ -20,7 +20,7 @@ import { enableDr } from "../sources";
  * the failover benchmark and the end-to-end tests.
  */
 
-export const PRIMARY = { rg: "prod", location: "westeurope" };
+export const PRIMARY = { rg: "prod", location: "westeurope", appliance: "ferry-primary-appliance" };
 export const DR = { rg: "dr-rg", networkRg: "dr-network-rg", location: "northeurope", appliance: "ferry-appliance" };
 
 export interface LocalWorldOptions {
@@ -100,6 +100,11 @@ export async function createLocalWorld(o: LocalWorldOptions): Promise<LocalWorld
   const builder = createAzureClients({ subscriptionId: emu.subscriptionId, credential: staticTokenCredential(), armEndpoint: emu.endpoint, caCertPem: emu.caCertPem, userAgentPrefix: "ferry-local-env", retryOptions: { maxRetries: 3, retryDelayInMs: 20, maxRetryDelayInMs: 200 } });
   await createGroup(builder, PRIMARY.rg, PRIMARY.location);
   const primarySubnet = await createSubnet(builder, PRIMARY.rg, PRIMARY.location, "prod-vnet", { addressSpace: "10.0.0.0/16", subnet: "app", subnetPrefix: "10.0.0.0/22" }, poll);
+  // The primary region's sync appliance: failback copies into new primary disks attached to it.
+  const primaryAppliance = await createVm(builder, PRIMARY.rg, PRIMARY.location, PRIMARY.appliance, {
+    osDiskId: await createEmptyDisk(builder, PRIMARY.rg, PRIMARY.location, `${PRIMARY.appliance}-os`, 1, { osType: "Linux" }),
+    nicId: await createNic(builder, PRIMARY.rg, PRIMARY.location, `${PRIMARY.appliance}-nic`, primarySubnet),
+  });
   await createGroup(builder, DR.networkRg, DR.location);
   const targetSubnetId = await createSubnet(builder, DR.networkRg, DR.location, "dr-vnet", { addressSpace: "10.1.0.0/16", subnet: "app", subnetPrefix: "10.1.0.0/22" }, poll);
   const env = { ...process.env, FERRY_LOCAL_TABLE: o.tableConnectionString };
@@ -119,6 +124,7 @@ export async function createLocalWorld(o: LocalWorldOptions): Promise<LocalWorld
     landingZoneStack: "lz",
     journalDir: join(o.dir, "journal"),
     timeouts: { pauseSeconds: 60, finalSyncSeconds: 120 },
+    failback: { appliances: { [PRIMARY.location]: { vmId: primaryAppliance.id!, deviceDir: emu.deviceDir(PRIMARY.rg, PRIMARY.appliance) } }, smallDeltaMiB: 1, reprotectSeconds: 120 },
   });
   const ctx = await createContext(config, { env, logger: o.logger });
   await ctx.deployer.setConfig("lz", {

@@ -1,0 +1,221 @@
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parseResourceId } from "../../core/azure/resource-id";
+import type { Source } from "../../core/schemas/source";
+import { loadBlueprint } from "../../runbooks/blueprints";
+import { prepareFailback } from "../../runbooks/failback";
+import { cleanupFailback, failbackComplete, failbackRollback, failbackSync, readFailbackState } from "../../runbooks/failback-sync";
+import { failover } from "../../runbooks/failover";
+import { history } from "../../runbooks/history";
+import { pattern, readAt, writeAt } from "../helpers/bytes";
+import { firstDifference } from "../helpers/compare";
+import { DR, PRIMARY, useDrWorld } from "../helpers/dr-env";
+import { tempDir } from "../helpers/emulator";
+
+const env = useDrWorld();
+const f = env.f;
+const world = () => env.world;
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** A protected VM (OS disk attached as is, data disk LUN 0 from a snapshot), failed over unplanned. */
+async function failedOver(name: string) {
+  const w = await world().workload(name, { dataLuns: [0], osStrategy: "attachAsIs", dataStrategy: "fromSnapshot" });
+  // Something on every disk before protection: the copy must not touch it.
+  writeAt(w.sourceDevice("os"), 0, pattern(1, 256 * KiB));
+  writeAt(w.sourceDevice(0), 0, pattern(2, 256 * KiB));
+  await world().protect(w);
+  f.emu.faults.setRegionOutage(PRIMARY.location, true);
+  try {
+    const op = await world().whileSyncing(() => failover(world().ctx, w.stack, { kind: "unplanned" }), world().sourcesOf(w));
+    return { w, op };
+  } finally {
+    f.emu.faults.setRegionOutage(PRIMARY.location, false);
+  }
+}
+
+const file = (diskId: string) => {
+  const p = f.emu.diskFile(diskId);
+  if (!p) throw new Error(`no disk ${diskId}`);
+  return p;
+};
+/** A sparse copy of a disk's bytes as they are now. */
+const keep = (diskId: string) => {
+  const to = join(tempDir("ferry-fb-copy-"), "disk");
+  execFileSync("cp", ["--sparse=always", file(diskId), to]);
+  return to;
+};
+const diskId = (rg: string, name: string) => `/subscriptions/${f.emu.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Compute/disks/${name}`;
+const stagingRows = (w: { osDiskId: string }, extra: string[] = []) => {
+  const ids = new Set(extra.map((x) => x.toLowerCase()));
+  return (s: Source) => ids.has(s.stagingDiskId.toLowerCase()) || s.sourceDiskId.toLowerCase() === w.osDiskId.toLowerCase();
+};
+
+describe("failback sync, complete and cleanup", () => {
+  it("copies only the union of the two deltas, makes the primary byte-identical to the DR disks, reverts the primary's own writes, keeps its previous disks, and resumes forward sync without a full backfill", async () => {
+    const t0 = Date.now(); const mark = (what: string) => console.log(`T ${what} ${((Date.now() - t0) / 1000).toFixed(1)}`);
+    const { w, op } = await failedOver("fe");
+    const ctx = world().ctx;
+    mark("failed over");
+    const drOs = diskId(DR.rg, "fe-os-staging");
+    const drData = diskId(DR.rg, "fe-lun0-disk");
+    const dataStaging = diskId(DR.rg, "fe-lun0-staging");
+
+    // The DR VM writes.
+    writeAt(f.emu.devicePath(DR.rg, "fe", "os"), 1 * MiB, pattern(10, 256 * KiB));
+    writeAt(f.emu.devicePath(DR.rg, "fe", "os"), 100 * MiB, pattern(11, 128 * KiB));
+    writeAt(f.emu.devicePath(DR.rg, "fe", 0), 2 * MiB, pattern(12, 512 * KiB));
+    // The primary comes back and writes too: on the data disk (whose sync went on after a failover
+    // from snapshots) some of it is replicated, overlapping a DR write; the rest never is.
+    writeAt(w.sourceDevice(0), 300 * MiB, pattern(20, 256 * KiB));
+    writeAt(w.sourceDevice(0), 2 * MiB + 256 * KiB, pattern(21, 512 * KiB));
+    const base = op.recoveryPoints![w.dataDiskIds.get(0)!]!;
+    await world().syncUntil(async () => (await ctx.store.get(w.dataDiskIds.get(0)!))!.source.applied!.snapshotId !== base, "the primary's data-disk writes replicated", world().sourcesOf(w));
+    writeAt(w.sourceDevice(0), 400 * MiB, pattern(22, 64 * KiB));
+    writeAt(w.sourceDevice("os"), 200 * MiB, pattern(23, 64 * KiB));
+    const previousOs = keep(w.osDiskId);
+    const previousData = keep(w.dataDiskIds.get(0)!);
+
+    mark("replicated");
+    await prepareFailback(ctx, w.stack);
+    const progress: number[] = [];
+    const { state } = await failbackSync(ctx, w.stack, { onProgress: (p) => progress.push(p.bytesDone) });
+    mark("synced");
+    const os = state.disks.find((d) => d.role === "os")!;
+    const data = state.disks.find((d) => d.role === "data")!;
+    // The OS disk: only the DR side's writes (its sync was paused since the failover, so the primary's
+    // last replicated point is the failover's). The data disk: the DR writes ∪ the primary's replicated ones.
+    expect(os.passes[0]).toMatchObject({ pass: 1, unionBytes: 384 * KiB });
+    expect(data.passes[0]).toMatchObject({ pass: 1, unionBytes: 768 * KiB + 256 * KiB });
+    for (const d of [os, data]) expect(d.passes[0]!.bytesRead + d.passes[0]!.bytesZeroed).toBe(d.passes[0]!.unionBytes);
+    expect(progress.length).toBeGreaterThan(0);
+    // A small delta ends the repeats after one pass.
+    expect(os.passes).toHaveLength(1);
+    expect(await firstDifference(file(os.newDiskId), file(drOs))).toBeUndefined();
+    expect(await firstDifference(file(data.newDiskId), file(drData))).toBeUndefined();
+    // The new disks are in the primary region, made from the primary's last replicated points.
+    expect(parseResourceId(os.newDiskId).resourceGroup).toBe(PRIMARY.rg);
+    expect(os.madeFrom.snapshotId).toBe(op.recoveryPoints![w.osDiskId]);
+    expect(data.madeFrom.snapshotId).not.toBe(base);
+
+    // The DR VM goes on writing until complete stops it.
+    writeAt(f.emu.devicePath(DR.rg, "fe", "os"), 5 * MiB, pattern(13, 64 * KiB));
+    writeAt(f.emu.devicePath(DR.rg, "fe", 0), 700 * MiB, pattern(14, 64 * KiB));
+    const only = stagingRows(w, [drOs, dataStaging]);
+    const done = await world().whileSyncing(() => failbackComplete(ctx, w.stack), only);
+    mark("completed");
+    const finalOs = keep(drOs);
+    expect(done.state.phase).toBe("completed");
+    // The final delta is what the DR VM wrote after the last pass.
+    expect(done.state.disks.map((d) => d.passes.at(-1)!.unionBytes)).toEqual([64 * KiB, 64 * KiB]);
+
+    // The primary VM runs on the returned disks, byte-identical to the DR disks at the final delta:
+    // the primary's own writes after its last replicated point, and the replicated ones, are gone.
+    const vm = await f.azure.compute.virtualMachines.get(PRIMARY.rg, "fe", { expand: "instanceView" });
+    expect(vm.storageProfile!.osDisk!.managedDisk!.id!.toLowerCase()).toBe(os.newDiskId.toLowerCase());
+    expect(vm.storageProfile!.dataDisks!.map((d) => [d.lun, d.managedDisk!.id!.toLowerCase()])).toEqual([[0, data.newDiskId.toLowerCase()]]);
+    expect(vm.instanceView!.statuses!.some((s) => s.code === "PowerState/running")).toBe(true);
+    expect(await firstDifference(f.emu.devicePath(PRIMARY.rg, "fe", "os"), finalOs)).toBeUndefined();
+    expect(readAt(f.emu.devicePath(PRIMARY.rg, "fe", 0), 700 * MiB, 64 * KiB).equals(pattern(14, 64 * KiB))).toBe(true);
+    expect(readAt(f.emu.devicePath(PRIMARY.rg, "fe", 0), 400 * MiB, 64 * KiB).equals(Buffer.alloc(64 * KiB))).toBe(true);
+    expect(readAt(f.emu.devicePath(PRIMARY.rg, "fe", 0), 300 * MiB, 256 * KiB).equals(Buffer.alloc(256 * KiB))).toBe(true);
+    expect(readAt(f.emu.devicePath(PRIMARY.rg, "fe", 0), 2 * MiB, 512 * KiB).equals(pattern(12, 512 * KiB))).toBe(true);
+    expect(readAt(f.emu.devicePath(PRIMARY.rg, "fe", 0), 2 * MiB + 512 * KiB, 256 * KiB).equals(Buffer.alloc(256 * KiB))).toBe(true);
+    // The previous disks are intact, tagged, unattached.
+    expect(await firstDifference(file(w.osDiskId), previousOs)).toBeUndefined();
+    expect(await firstDifference(file(w.dataDiskIds.get(0)!), previousData)).toBeUndefined();
+    const previous = await f.azure.compute.disks.get(PRIMARY.rg, "fe-os");
+    expect(previous.tags?.["ferry-failback-previous"]).toBe(done.op.id);
+    expect(previous.diskState).toBe("Unattached");
+
+    // The blueprint now protects the returned disks; the stack is in standby; the DR VM is gone.
+    const b = (await loadBlueprint(ctx, w.stack));
+    expect(b.mode).toBe("standby");
+    expect(b.blueprint.rows[0]!.osDisk.sourceDiskId).toBe(os.newDiskId);
+    await expect(f.azure.compute.virtualMachines.get(DR.rg, "fe")).rejects.toMatchObject({ statusCode: 404 });
+
+    // Reprotect without a full backfill: the staging disk the DR VM ran on needed nothing; the other
+    // was caught up by the union of the deltas; both verified against the returned disks' first points.
+    const osRow = (await ctx.store.get(os.newDiskId))!.source;
+    const dataRow = (await ctx.store.get(data.newDiskId))!.source;
+    expect([osRow.state, dataRow.state]).toEqual(["healthy", "healthy"]);
+    expect(osRow.bytesCopied).toBe(0);
+    expect(dataRow.bytesCopied).toBeLessThanOrEqual(768 * KiB + 256 * KiB + 64 * KiB + 64 * KiB);
+    expect(await ctx.store.get(w.osDiskId)).toBeUndefined();
+    expect(await firstDifference(file(dataStaging), file(data.newDiskId))).toBeUndefined();
+
+    mark("checked");
+    // Forward sync resumes from the returned disks: a write on the primary arrives as a delta.
+    writeAt(f.emu.devicePath(PRIMARY.rg, "fe", 0), 600 * MiB, pattern(30, 64 * KiB));
+    const first = dataRow.applied!.snapshotId;
+    await world().syncUntil(async () => (await ctx.store.get(data.newDiskId))!.source.applied!.snapshotId !== first, "a forward sync of the returned data disk", only);
+    const after = (await ctx.store.get(data.newDiskId))!.source;
+    expect(after.bytesCopied - dataRow.bytesCopied).toBe(64 * KiB);
+    expect(readAt(file(dataStaging), 600 * MiB, 64 * KiB).equals(pattern(30, 64 * KiB))).toBe(true);
+
+    // History shows the failback's steps, with times.
+    const lines = await history(ctx, w.stack);
+    const complete = lines.find((l) => l.kind === "failback-complete")!;
+    expect(complete.status).toBe("succeeded");
+    expect(complete.steps!.map((s) => s.name)).toEqual(expect.arrayContaining(["stop the DR VMs", "final delta", "fe: deallocate the primary VM and swap its disks", "pulumi up (mode standby)"]));
+    expect(complete.steps!.every((s) => typeof s.seconds === "number")).toBe(true);
+    expect(lines.find((l) => l.kind === "failback-sync")!.steps!.map((s) => s.name)).toContain("pass 1: copy the union of the deltas");
+    expect(lines.some((l) => l.source === "stack" && /failback of bp-fe complete/.test(l.message))).toBe(true);
+
+    // cleanup --failback removes the previous disks and the failback's snapshots.
+    const { deleted } = await cleanupFailback(ctx, w.stack);
+    expect(deleted.map((x) => x.toLowerCase()).sort()).toEqual([w.osDiskId, w.dataDiskIds.get(0)!].map((x) => x.toLowerCase()).sort());
+    await expect(f.azure.compute.disks.get(PRIMARY.rg, "fe-os")).rejects.toMatchObject({ statusCode: 404 });
+    const left: string[] = [];
+    for await (const s of f.azure.compute.snapshots.listByResourceGroup(DR.rg)) if (s.tags?.["ferry-role"] === "failback") left.push(s.name!);
+    expect(left).toEqual([]);
+    expect(readFailbackState(ctx, w.stack)?.phase).toBe("cleaned");
+  }, 300_000);
+
+  it("resumes a pass interrupted mid-copy, never writes a running primary's OS disk, and rolls back to where it started", async () => {
+    const { w } = await failedOver("ff");
+    const ctx = world().ctx;
+    for (let i = 0; i < 24; i++) writeAt(f.emu.devicePath(DR.rg, "ff", 0), i * 8 * MiB, pattern(40 + i, 1 * MiB));
+    await prepareFailback(ctx, w.stack);
+    const stop = new AbortController();
+    await expect(
+      failbackSync(ctx, w.stack, {
+        abortSignal: stop.signal,
+        onProgress: (p) => {
+          if (p.role === "data" && p.bytesDone >= p.bytesTotal / 3) stop.abort(new Error("interrupted"));
+        },
+      }),
+    ).rejects.toThrow();
+    const torn = readFailbackState(ctx, w.stack)!;
+    const data = torn.disks.find((d) => d.role === "data")!;
+    expect(data.applying).toBeDefined();
+    expect(data.passes).toEqual([]);
+    // The same pass again, from the same snapshot: the new disk ends equal to it.
+    const { state } = await failbackSync(ctx, w.stack);
+    const resumed = state.disks.find((d) => d.role === "data")!;
+    expect(resumed.passes[0]!.snapshotId).toBe(data.applying!.snapshotId);
+    expect(await firstDifference(file(resumed.newDiskId), file(diskId(DR.rg, "ff-lun0-disk")))).toBeUndefined();
+
+    // The state names the running primary's OS disk as the target: refused before a byte is written.
+    const osBefore = keep(w.osDiskId);
+    const tampered = { ...state, disks: state.disks.map((d) => (d.role === "os" ? { ...d, newDiskId: w.osDiskId, applied: undefined } : d)) };
+    const { writeFileSync } = await import("node:fs");
+    const stateFile = join(world().config.journalDir, ".failback", `${w.stack}.json`);
+    writeFileSync(stateFile, JSON.stringify(tampered));
+    await expect(failbackSync(ctx, w.stack)).rejects.toMatchObject({ code: "RunningOsDisk", message: expect.stringMatching(/Refusing to write ff-os: it is the OS disk of ff \(running\)\. A primary OS disk is never written/) });
+    expect(await firstDifference(file(w.osDiskId), osBefore)).toBeUndefined();
+    writeFileSync(stateFile, JSON.stringify(state));
+
+    // Rollback: the new disks and the failback's snapshots go, the DR VM still runs, the sync of
+    // the from-snapshot disk resumes; the attach-as-is disk stays paused (its staging disk is the DR VM's).
+    await failbackRollback(ctx, w.stack);
+    for (const d of state.disks) await expect(f.azure.compute.disks.get(PRIMARY.rg, parseResourceId(d.newDiskId).name)).rejects.toMatchObject({ statusCode: 404 });
+    const dr = await f.azure.compute.virtualMachines.get(DR.rg, "ff", { expand: "instanceView" });
+    expect(dr.instanceView!.statuses!.some((s) => s.code === "PowerState/running")).toBe(true);
+    expect((await ctx.store.get(w.dataDiskIds.get(0)!))!.source.paused).toBe(false);
+    expect((await ctx.store.get(w.osDiskId))!.source.paused).toBe(true);
+    expect(readFailbackState(ctx, w.stack)?.phase).toBe("rolledBack");
+    await expect(failbackComplete(ctx, w.stack)).rejects.toMatchObject({ code: "NotSyncing" });
+  });
+});
