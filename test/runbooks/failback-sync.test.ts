@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseResourceId } from "../../core/azure/resource-id";
 import type { Source } from "../../core/schemas/source";
+import { requestSync } from "../../core/state/admin";
 import { loadBlueprint } from "../../runbooks/blueprints";
 import { prepareFailback } from "../../runbooks/failback";
 import { cleanupFailback, failbackComplete, failbackRollback, failbackSync, readFailbackState } from "../../runbooks/failback-sync";
@@ -54,10 +55,8 @@ const stagingRows = (w: { osDiskId: string }, extra: string[] = []) => {
 
 describe("failback sync, complete and cleanup", () => {
   it("copies only the union of the two deltas, makes the primary byte-identical to the DR disks, reverts the primary's own writes, keeps its previous disks, and resumes forward sync without a full backfill", async () => {
-    const t0 = Date.now(); const mark = (what: string) => console.log(`T ${what} ${((Date.now() - t0) / 1000).toFixed(1)}`);
     const { w, op } = await failedOver("fe");
     const ctx = world().ctx;
-    mark("failed over");
     const drOs = diskId(DR.rg, "fe-os-staging");
     const drData = diskId(DR.rg, "fe-lun0-disk");
     const dataStaging = diskId(DR.rg, "fe-lun0-staging");
@@ -71,17 +70,16 @@ describe("failback sync, complete and cleanup", () => {
     writeAt(w.sourceDevice(0), 300 * MiB, pattern(20, 256 * KiB));
     writeAt(w.sourceDevice(0), 2 * MiB + 256 * KiB, pattern(21, 512 * KiB));
     const base = op.recoveryPoints![w.dataDiskIds.get(0)!]!;
+    await requestSync(ctx.store, w.dataDiskIds.get(0)!);
     await world().syncUntil(async () => (await ctx.store.get(w.dataDiskIds.get(0)!))!.source.applied!.snapshotId !== base, "the primary's data-disk writes replicated", world().sourcesOf(w));
     writeAt(w.sourceDevice(0), 400 * MiB, pattern(22, 64 * KiB));
     writeAt(w.sourceDevice("os"), 200 * MiB, pattern(23, 64 * KiB));
     const previousOs = keep(w.osDiskId);
     const previousData = keep(w.dataDiskIds.get(0)!);
 
-    mark("replicated");
     await prepareFailback(ctx, w.stack);
     const progress: number[] = [];
     const { state } = await failbackSync(ctx, w.stack, { onProgress: (p) => progress.push(p.bytesDone) });
-    mark("synced");
     const os = state.disks.find((d) => d.role === "os")!;
     const data = state.disks.find((d) => d.role === "data")!;
     // The OS disk: only the DR side's writes (its sync was paused since the failover, so the primary's
@@ -104,7 +102,6 @@ describe("failback sync, complete and cleanup", () => {
     writeAt(f.emu.devicePath(DR.rg, "fe", 0), 700 * MiB, pattern(14, 64 * KiB));
     const only = stagingRows(w, [drOs, dataStaging]);
     const done = await world().whileSyncing(() => failbackComplete(ctx, w.stack), only);
-    mark("completed");
     const finalOs = keep(drOs);
     expect(done.state.phase).toBe("completed");
     // The final delta is what the DR VM wrote after the last pass.
@@ -145,10 +142,10 @@ describe("failback sync, complete and cleanup", () => {
     expect(await ctx.store.get(w.osDiskId)).toBeUndefined();
     expect(await firstDifference(file(dataStaging), file(data.newDiskId))).toBeUndefined();
 
-    mark("checked");
     // Forward sync resumes from the returned disks: a write on the primary arrives as a delta.
     writeAt(f.emu.devicePath(PRIMARY.rg, "fe", 0), 600 * MiB, pattern(30, 64 * KiB));
     const first = dataRow.applied!.snapshotId;
+    await requestSync(ctx.store, data.newDiskId);
     await world().syncUntil(async () => (await ctx.store.get(data.newDiskId))!.source.applied!.snapshotId !== first, "a forward sync of the returned data disk", only);
     const after = (await ctx.store.get(data.newDiskId))!.source;
     expect(after.bytesCopied - dataRow.bytesCopied).toBe(64 * KiB);
