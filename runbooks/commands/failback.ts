@@ -1,14 +1,38 @@
 import type { Argv, CommandModule } from "yargs";
+import { UserError } from "../../core/errors";
 import { checkPrimary, prepareFailback } from "../failback";
+import { failbackComplete, failbackRollback, failbackSync, type FailbackState } from "../failback-sync";
 import { nameOf } from "../blueprints";
 import { contextFor, emit, EXIT, table, type CliIo, type GlobalArgs } from "./common";
 
-type FailbackArgs = GlobalArgs & { blueprint: string; operation?: string; "to-new-vm": boolean };
+type FailbackArgs = GlobalArgs & { blueprint: string; operation?: string; "to-new-vm": boolean; yes: boolean };
+
+const MiB = 1024 ** 2;
+
+/** Each disk of a failback: its new disk and the passes copied into it. */
+function formatState(state: FailbackState, title: string): string {
+  return [
+    title,
+    "",
+    table(
+      ["ROW", "DISK", "NEW PRIMARY DISK", "PASSES", "LAST DELTA", "MOVED", "SECONDS"],
+      state.disks.map((d) => [
+        d.row,
+        d.role === "os" ? "OS" : `LUN ${d.lun}`,
+        nameOf(d.newDiskId),
+        String(d.passes.length),
+        d.passes.length ? `${(d.passes.at(-1)!.unionBytes / MiB).toFixed(1)} MiB` : "-",
+        `${(d.passes.reduce((n, p) => n + p.bytesRead + p.bytesZeroed, 0) / MiB).toFixed(1)} MiB`,
+        d.passes.reduce((n, p) => n + p.seconds, 0).toFixed(1),
+      ]),
+    ),
+  ].join("\n");
+}
 
 export function failbackCommand(io: CliIo, state: { code: number }): CommandModule<GlobalArgs, FailbackArgs> {
   return {
     command: "failback <action>",
-    describe: "Bring a failed-over blueprint home: prepare (map DR disks to primary disks), check-primary",
+    describe: "Bring a failed-over blueprint home: prepare, check-primary, sync, complete (or rollback)",
     builder: (y) =>
       (y as Argv<GlobalArgs>)
         .command<FailbackArgs>(
@@ -46,7 +70,44 @@ export function failbackCommand(io: CliIo, state: { code: number }): CommandModu
             if (!r.passed) state.code = EXIT.refused;
           },
         )
-        .demandCommand(1, "Name an action: prepare or check-primary.") as never,
+        .command<FailbackArgs>(
+          "sync <blueprint>",
+          "Copy the DR disks home, delta only (the DR side's writes ∪ the primary's writes after its last replicated point), into new primary disks; repeats until the delta is small",
+          (c) => c.positional("blueprint", { type: "string", demandOption: true, describe: "Blueprint stack (prepared)" }).example("$0 failback sync web", "On the primary region's appliance, after prepare; run it again to catch up"),
+          async (a) => {
+            const ctx = await contextFor(a, io);
+            const { state } = await failbackSync(ctx, a.blueprint);
+            emit(io, a, state, () => formatState(state, `failback of ${a.blueprint}: synced (run it again to catch up, then ferry failback complete)`));
+          },
+        )
+        .command<FailbackArgs>(
+          "complete <blueprint>",
+          "Stop the DR VMs, copy the final delta, swap the primary VMs' disks for the synced ones, start them, back to standby, and reprotect without a full backfill",
+          (c) =>
+            c
+              .positional("blueprint", { type: "string", demandOption: true, describe: "Blueprint stack (synced)" })
+              .option("yes", { type: "boolean", default: false, describe: "Do not ask" })
+              .example("$0 failback complete web --yes", "In a pipeline, behind an approval"),
+          async (a) => {
+            const ctx = await contextFor(a, io);
+            if (!a.yes && !(await ctx.confirm(`Stop the DR VMs of ${a.blueprint} and move the workload back to the primary region?`))) {
+              throw new UserError("Not confirmed: nothing was changed. Add --yes in a pipeline.", { code: "NotConfirmed" });
+            }
+            const { state } = await failbackComplete(ctx, a.blueprint);
+            emit(io, a, state, () => formatState(state, `failback of ${a.blueprint}: complete; the previous primary disks are kept until ferry cleanup ${a.blueprint} --failback`));
+          },
+        )
+        .command<FailbackArgs>(
+          "rollback <blueprint>",
+          "Before complete swapped any disk: back to where the failback started (new primary disks deleted, DR VMs running, sync resumed)",
+          (c) => c.positional("blueprint", { type: "string", demandOption: true, describe: "Blueprint stack" }).example("$0 failback rollback web", "Abandon a failback in progress"),
+          async (a) => {
+            const ctx = await contextFor(a, io);
+            const { op } = await failbackRollback(ctx, a.blueprint);
+            emit(io, a, op, () => `failback of ${a.blueprint}: rolled back (${op.id}); the workload stays in the DR region`);
+          },
+        )
+        .demandCommand(1, "Name an action: prepare, check-primary, sync, complete or rollback.") as never,
     handler: () => undefined,
   };
 }

@@ -2,6 +2,8 @@ import type { CommandModule } from "yargs";
 import { UserError } from "../../core/errors";
 import { loadBlueprint } from "../blueprints";
 import { cleanup, failover, type FailoverKind } from "../failover";
+import { cleanupFailback } from "../failback-sync";
+import { nameOf } from "../blueprints";
 import type { Operation } from "../journal";
 import { contextFor, emit, seconds, table, type CliIo, type GlobalArgs } from "./common";
 
@@ -63,19 +65,29 @@ export function failoverCommand(io: CliIo): CommandModule<GlobalArgs, Args> {
   };
 }
 
-type CleanupArgs = GlobalArgs & { blueprint: string; yes: boolean };
+type CleanupArgs = GlobalArgs & { blueprint: string; yes: boolean; failback: boolean };
 
 export function cleanupCommand(io: CliIo): CommandModule<GlobalArgs, CleanupArgs> {
   return {
     command: "cleanup <blueprint>",
-    describe: "End a test failover: remove the test VMs, NICs, disks and snapshots (replication is untouched)",
+    describe: "End a test failover: remove the test VMs, NICs, disks and snapshots (replication is untouched); with --failback, remove the primary's previous disks after a failback",
     builder: (y) =>
       y
         .positional("blueprint", { type: "string", demandOption: true })
         .option("yes", { type: "boolean", default: false, describe: "Do not ask" })
-        .example("$0 cleanup web", "After ferry failover web --test") as never,
+        .option("failback", { type: "boolean", default: false, describe: "After ferry failback complete: delete the primary's previous disks and the failback's snapshots" })
+        .example("$0 cleanup web", "After ferry failover web --test")
+        .example("$0 cleanup web --failback", "After ferry failback complete web, once the primary is trusted") as never,
     handler: async (a) => {
       const ctx = await contextFor(a, io);
+      if (a.failback) {
+        if (!a.yes && !(await ctx.confirm(`Delete the previous primary disks of ${a.blueprint} (replaced by the failback)?`))) {
+          throw new UserError("Not confirmed: nothing was removed. Add --yes in a pipeline.", { code: "NotConfirmed" });
+        }
+        const { op, deleted } = await cleanupFailback(ctx, a.blueprint);
+        emit(io, a, { ...op, deleted }, () => [formatOperation(op), "", `deleted: ${deleted.map(nameOf).join(", ") || "nothing"}`].join("\n"));
+        return;
+      }
       if (!a.yes && !(await ctx.confirm(`Remove what the test failover of ${a.blueprint} created?`))) {
         throw new UserError("Not confirmed: nothing was removed. Add --yes in a pipeline.", { code: "NotConfirmed" });
       }

@@ -1,4 +1,8 @@
 import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { PassThrough } from "node:stream";
+import { runCli } from "../../runbooks/cli";
+import { EXIT } from "../../runbooks/commands/common";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseResourceId } from "../../core/azure/resource-id";
@@ -188,8 +192,14 @@ describe("failback sync, complete and cleanup", () => {
     const data = torn.disks.find((d) => d.role === "data")!;
     expect(data.applying).toBeDefined();
     expect(data.passes).toEqual([]);
-    // The same pass again, from the same snapshot: the new disk ends equal to it.
-    const { state } = await failbackSync(ctx, w.stack);
+    // The same pass again (through the CLI), from the same snapshot: the new disk ends equal to it.
+    const configPath = join(tempDir("ferry-fb-"), "ferry.json");
+    writeFileSync(configPath, JSON.stringify(world().config));
+    const out: string[] = [];
+    const code = await runCli(["failback", "sync", w.stack, "--config", configPath], { out: (t) => out.push(t), logStream: new PassThrough(), logIsTty: false, env: world().env });
+    expect(code).toBe(EXIT.ok);
+    expect(out.join("\n")).toMatch(/failback of bp-ff: synced[\s\S]*ff +LUN 0 +ff-data0-fb-\S+ +\d+ +[\d.]+ MiB +24\.0 MiB/);
+    const state = readFailbackState(ctx, w.stack)!;
     const resumed = state.disks.find((d) => d.role === "data")!;
     expect(resumed.passes[0]!.snapshotId).toBe(data.applying!.snapshotId);
     expect(await firstDifference(file(resumed.newDiskId), file(diskId(DR.rg, "ff-lun0-disk")))).toBeUndefined();
@@ -197,7 +207,6 @@ describe("failback sync, complete and cleanup", () => {
     // The state names the running primary's OS disk as the target: refused before a byte is written.
     const osBefore = keep(w.osDiskId);
     const tampered = { ...state, disks: state.disks.map((d) => (d.role === "os" ? { ...d, newDiskId: w.osDiskId, applied: undefined } : d)) };
-    const { writeFileSync } = await import("node:fs");
     const stateFile = join(world().config.journalDir, ".failback", `${w.stack}.json`);
     writeFileSync(stateFile, JSON.stringify(tampered));
     await expect(failbackSync(ctx, w.stack)).rejects.toMatchObject({ code: "RunningOsDisk", message: expect.stringMatching(/Refusing to write ff-os: it is the OS disk of ff \(running\)\. A primary OS disk is never written/) });
