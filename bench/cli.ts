@@ -2,11 +2,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { printResults, type BenchResult } from "./report";
+import { runFailbackBenches } from "./failback";
 import { runFailoverBenches } from "./failover";
 import { runSyncBenches } from "./sync";
 
 /**
- * `npm run bench -- [sync] [failover] [--only backfill,delta,memory] [--speedup <n>] [--json] [--keep]`:
+ * `npm run bench -- [sync] [failover] [failback] [--only backfill,delta,memory] [--speedup <n>] [--json] [--keep]`:
  * benchmarks with their references (tools, or the critical path of Azure's latencies), measured in the same run.
  */
 async function main(): Promise<void> {
@@ -19,7 +20,7 @@ async function main(): Promise<void> {
   const speedup = speedupAt >= 0 ? Number(args[speedupAt + 1]) : undefined;
   if (speedup !== undefined && !(speedup >= 1)) throw new Error(`--speedup must be a number >= 1 (got ${args[speedupAt + 1]}).`);
   const suites = args.filter((a, i) => !a.startsWith("--") && (onlyAt < 0 || i !== onlyAt + 1) && (speedupAt < 0 || i !== speedupAt + 1));
-  const known = ["sync", "failover"];
+  const known = ["sync", "failover", "failback"];
   const unknown = suites.filter((s) => !known.includes(s));
   if (unknown.length) throw new Error(`Unknown benchmark suite ${unknown.join(", ")}. Suites: ${known.join(", ")}.`);
   const workDir = mkdtempSync(join(tmpdir(), "ferry-bench-"));
@@ -28,6 +29,7 @@ async function main(): Promise<void> {
   try {
     if (suites.length === 0 || suites.includes("sync")) results.push(...(await runSyncBenches({ workDir: join(workDir, "sync"), log, ...(only ? { only } : {}) })));
     if (suites.length === 0 || suites.includes("failover")) results.push(...(await runFailoverBenches({ workDir: join(workDir, "failover"), log, ...(speedup ? { speedup } : {}) })));
+    if (suites.length === 0 || suites.includes("failback")) results.push(...(await runFailbackBenches({ workDir: join(workDir, "failback"), log })));
   } finally {
     if (!keep) rmSync(workDir, { recursive: true, force: true });
   }

@@ -23,14 +23,15 @@ type Strategy = "attachAsIs" | "fromSnapshot";
  * The operations a failover cannot avoid doing one after the other, per strategy, in the `azure`
  * profile: what no implementation can beat. Each counts its own request's latency too.
  * - attach-as-is: the staging disks leave the appliance (one VM update for all of them); then, in
- *   the stack update the design puts after the detach, the NIC and the VM on it. (A NIC made in
- *   standby would take the NIC off this path; the design keeps standby to the staging disks.)
- * - from-snapshot: a snapshot of the staging disk, a disk copied from it, then the VM; the NIC
- *   is made meanwhile.
+ *   the stack update the design puts after the detach, the failback base snapshot of each disk
+ *   (the longer of it and the NIC, made meanwhile) and the VM on them. (A NIC made in standby
+ *   would not shorten this path: the base snapshot is longer.)
+ * - from-snapshot: a snapshot of the staging disk, a disk copied from it, its failback base
+ *   snapshot (the VM must not write before it), then the VM; the NIC is made meanwhile.
  */
 export const CRITICAL_PATH: Record<Strategy, string[]> = {
-  attachAsIs: ["VirtualMachines_Update", "NetworkInterfaces_CreateOrUpdate", "VirtualMachines_CreateOrUpdate"],
-  fromSnapshot: ["Snapshots_CreateOrUpdate", "Disks_CreateOrUpdate:Copy", "VirtualMachines_CreateOrUpdate"],
+  attachAsIs: ["VirtualMachines_Update", "Snapshots_CreateOrUpdate", "VirtualMachines_CreateOrUpdate"],
+  fromSnapshot: ["Snapshots_CreateOrUpdate", "Disks_CreateOrUpdate:Copy", "Snapshots_CreateOrUpdate", "VirtualMachines_CreateOrUpdate"],
 };
 
 export function criticalPathSeconds(strategy: Strategy, speedup: number): number {
