@@ -33,6 +33,8 @@ export interface DrillSummary {
   ok: boolean;
   strategies: { strategy: string; rtoSeconds: number | null; verified: boolean }[];
   rpoSeconds: number | null;
+  /** The failback leg, when the drill ran one: every returned disk verified, bytes copied home, seconds from sync to complete. */
+  failback?: { verified: boolean; bytesMoved: number; seconds: number };
 }
 
 /** Records a drill as it runs (steps, failovers, verifications) and writes its report. */
@@ -44,6 +46,8 @@ export class DrillRecorder {
   /** RTO per strategy (seconds to VM created), from the failover the drill measures. */
   readonly rto = new Map<string, number>();
   rpoSeconds: number | null = null;
+  /** Set by a drill that fails back (see DrillSummary.failback). */
+  failback?: { bytesMoved: number; seconds: number };
   error?: string;
   /** Told of each step run through `step()` as it ends (a printed line). */
   onStepEnd?: (step: DrillStep) => void;
@@ -105,12 +109,15 @@ export class DrillRecorder {
   }
 
   summary(): DrillSummary {
-    const strategies = [...new Set([...this.rto.keys(), ...this.verifications.map((v) => v.strategy)])].sort().map((strategy) => {
-      const checked = this.verifications.filter((v) => v.strategy === strategy);
+    const failedOver = this.verifications.filter((v) => v.failover !== "failback");
+    const strategies = [...new Set([...this.rto.keys(), ...failedOver.map((v) => v.strategy)])].sort().map((strategy) => {
+      const checked = failedOver.filter((v) => v.strategy === strategy);
       return { strategy, rtoSeconds: this.rto.get(strategy) ?? null, verified: checked.length > 0 && checked.every((v) => v.ok) };
     });
-    const ok = !this.error && this.steps.every((s) => s.status === "succeeded") && strategies.length > 0 && strategies.every((s) => s.verified && s.rtoSeconds !== null);
-    return { ok, strategies, rpoSeconds: this.rpoSeconds === null ? null : Math.round(this.rpoSeconds * 10) / 10 };
+    const returned = this.verifications.filter((v) => v.failover === "failback");
+    const failback = this.failback ? { verified: returned.length > 0 && returned.every((v) => v.ok), bytesMoved: this.failback.bytesMoved, seconds: Math.round(this.failback.seconds * 10) / 10 } : undefined;
+    const ok = !this.error && this.steps.every((s) => s.status === "succeeded") && strategies.length > 0 && strategies.every((s) => s.verified && s.rtoSeconds !== null) && (failback === undefined || failback.verified);
+    return { ok, strategies, rpoSeconds: this.rpoSeconds === null ? null : Math.round(this.rpoSeconds * 10) / 10, ...(failback ? { failback } : {}) };
   }
 
   /** Writes `index.html` (opens in a browser, no scripts, no network) and `summary.json` into `dir`. */
@@ -126,7 +133,8 @@ export class DrillRecorder {
   /** The short table printed at the end. */
   table(summary = this.summary()): string {
     const lines = summary.strategies.map((s) => `  ${s.strategy.padEnd(13)} RTO ${s.rtoSeconds === null ? "—" : `${s.rtoSeconds.toFixed(1)} s`.padStart(8)}   data ${s.verified ? "verified, byte for byte" : "NOT VERIFIED"}`);
-    return [`drill ${summary.ok ? "PASSED" : "FAILED"}`, ...lines, `  RPO at failover: ${summary.rpoSeconds === null ? "—" : `${summary.rpoSeconds.toFixed(1)} s`}`].join("\n");
+    const failback = summary.failback ? [`  failback      ${(summary.failback.bytesMoved / 1024 ** 2).toFixed(1)} MiB copied home in ${summary.failback.seconds.toFixed(1)} s, data ${summary.failback.verified ? "verified, byte for byte" : "NOT VERIFIED"}`] : [];
+    return [`drill ${summary.ok ? "PASSED" : "FAILED"}`, ...lines, `  RPO at failover: ${summary.rpoSeconds === null ? "—" : `${summary.rpoSeconds.toFixed(1)} s`}`, ...failback].join("\n");
   }
 
   private html(summary: DrillSummary): string {
@@ -187,6 +195,7 @@ text.lane { font-size: 12px; } text.tick { font-size: 10px; fill: #666; } line.t
 ${strategies}
 </tbody></table>
 <p id="rpo">RPO at failover: ${summary.rpoSeconds === null ? "—" : `${summary.rpoSeconds.toFixed(1)} s`} (age of the recovery point when the failover began).</p>
+${summary.failback ? `<p id="failback">Failback: ${(summary.failback.bytesMoved / 1024 ** 2).toFixed(1)} MiB copied home (delta only) in ${summary.failback.seconds.toFixed(1)} s; returned disks ${summary.failback.verified ? "verified byte for byte" : "NOT verified"}.</p>` : ""}
 <h2>Timeline</h2>
 <svg id="timeline" xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">
 ${ticks.join("\n")}

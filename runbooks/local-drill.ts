@@ -10,6 +10,8 @@ import { startAzurite, type RunningAzurite } from "../emulator/azurite";
 import { startEmulator, type RunningEmulator } from "../emulator/index";
 import { loadBlueprint, sourceDisks } from "./blueprints";
 import { DrillRecorder } from "./drill-report";
+import { prepareFailback } from "./failback";
+import { cleanupFailback, failbackComplete, failbackSync } from "./failback-sync";
 import { cleanup, failover } from "./failover";
 import type { Operation } from "./journal";
 import { createLocalWorld, DR, PRIMARY, type LocalWorld, type Workload } from "./local/world";
@@ -67,6 +69,21 @@ async function checkRootFs(devicePath: string): Promise<string> {
 }
 
 /** Writes 64 KiB blocks at random places of the data disks until stopped: the application. */
+/** Writes `count` 64 KiB blocks of marked data at random 64 KiB-aligned offsets of the first 256 MiB of a device. */
+function writeBlocks(path: string, count: number, mark: string): number {
+  const fd = openSync(path, "r+");
+  try {
+    for (let i = 0; i < count; i++) {
+      const block = Buffer.alloc(64 * 1024, i % 251);
+      block.write(`${mark} ${i} ${new Date().toISOString()}`);
+      writeSync(fd, block, 0, block.length, Math.floor(Math.random() * 4096) * block.length);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return count * 64 * 1024;
+}
+
 function startWorkload(w: Workload): { stop(): number } {
   let bytes = 0;
   const timer = setInterval(() => {
@@ -219,6 +236,49 @@ async function main(): Promise<number> {
     addOp(real, "unplanned failover", true);
     await rec.step("unplanned failover", "the primary region is back (to read the recovery points)", async () => emu!.faults.setRegionOutage(PRIMARY.location, false));
     await rec.step("unplanned failover", "verify every recovered disk against its recovery point", () => verifyRecovered(real, "unplanned", ""));
+
+    // Failback: the DR VMs write, the workload comes home delta only, the primary writes, and
+    // forward replication resumes from the returned disks without a full backfill.
+    const dataDisksOf = (v: Workload["vms"][number]) => [...v.dataDiskIds.keys()];
+    await rec.step("failback", "the DR VMs write while the primary is away", async () => {
+      for (const v of app.vms) for (const lun of dataDisksOf(v)) writeBlocks(emu!.devicePath(DR.rg, v.vm, lun), 32, `dr ${v.vm}`);
+    });
+    const failbackStarted = Date.now();
+    await rec.step("failback", "failback prepare: map the DR disks back to the primary disks", () => prepareFailback(ctx, app.stack));
+    const synced = await rec.step("failback", "failback sync: the union of the two deltas into new primary disks", () => failbackSync(ctx, app.stack));
+    rec.addOperation(synced.op, "failback sync", false);
+    await rec.step("failback", "the DR VMs write on until complete stops them", async () => {
+      for (const v of app.vms) for (const lun of dataDisksOf(v)) writeBlocks(emu!.devicePath(DR.rg, v.vm, lun), 4, `dr-late ${v.vm}`);
+    });
+    const completed = await rec.step("failback", "failback complete: final delta, disks swapped, primary started, standby, reprotect", () => w.whileSyncing(() => failbackComplete(ctx, app.stack)));
+    rec.addOperation(completed.op, "failback complete", false);
+    const returned = completed.state.disks;
+    rec.failback = { bytesMoved: returned.reduce((n, d) => n + d.passes.reduce((m, p) => m + p.bytesRead + p.bytesZeroed, 0), 0), seconds: (Date.now() - failbackStarted) / 1000 };
+    await rec.step("failback", "verify every returned disk against the DR disk's final snapshot", async () => {
+      for (const d of returned) {
+        const lun = d.role === "os" ? ("os" as const) : d.lun!;
+        const device = emu!.devicePath(PRIMARY.rg, d.row, lun);
+        const r = await verifyAgainstPoint(ctx, { devicePath: device }, d.applied!);
+        const note = lun === "os" && r.ok ? await checkRootFs(device) : undefined;
+        rec.verifications.push({ failover: "failback", row: d.row, vm: d.row, disk: lun === "os" ? "OS" : `LUN ${lun}`, strategy: "failback", recoveryPoint: d.applied!, ...r, ...(note ? { note } : {}) });
+        if (!r.ok) throw new Error(`${d.row} ${lun}: the returned disk differs from the DR disk's final snapshot at byte ${r.firstDifferenceAt}`);
+      }
+    });
+    await rec.step("failback", "the primary writes; forward sync resumes from the returned disks", async () => {
+      for (const v of app.vms) for (const lun of dataDisksOf(v)) writeBlocks(emu!.devicePath(PRIMARY.rg, v.vm, lun), 8, `home ${v.vm}`);
+      const asked = Date.now();
+      for (const d of returned) await requestSync(ctx.store, d.newDiskId, new Date());
+      await w.syncUntil(async () => (await Promise.all(returned.map((d) => ctx.store.get(d.newDiskId)))).every((r) => r?.source.state === "healthy" && !r.source.applying && r.source.applied && Date.parse(r.source.applied.createdAt) >= asked - 1000), "a forward recovery point of every returned disk", undefined, 600_000);
+    });
+    await rec.step("failback", "verify every staging disk against its returned disk's recovery point", async () => {
+      for (const d of returned) {
+        const s = (await ctx.store.get(d.newDiskId))!.source;
+        const r = await verifyAgainstPoint(ctx, { devicePath: emu!.devicePath(DR.rg, DR.appliance, s.applianceLun) }, s.applied!.snapshotId);
+        rec.verifications.push({ failover: "failback", row: d.row, vm: DR.appliance, disk: `staging of ${d.role === "os" ? "OS" : `LUN ${d.lun}`}`, strategy: "failback", recoveryPoint: s.applied!.snapshotId, ...r });
+        if (!r.ok) throw new Error(`${d.row}: the staging disk differs from the returned disk's point at byte ${r.firstDifferenceAt}`);
+      }
+    });
+    await rec.step("failback", "cleanup --failback: the previous primary disks go", () => cleanupFailback(ctx, app.stack));
     await rec.step("drill", "stop the sync daemon", () => w.close());
   } catch (e) {
     if (!interrupted) {
