@@ -55,7 +55,7 @@ export async function copySparse(from: string, to: string, sizeBytes: number): P
   const dst = await open(to, "r+");
   try {
     for await (const { offset, chunk } of nonZeroChunks(from, sizeBytes)) await dst.write(chunk, 0, chunk.length, offset);
-    await dst.sync();
+    // No fsync (see ChunkStore.materialize): the page cache outlives the emulator's process.
   } finally {
     await dst.close();
   }
