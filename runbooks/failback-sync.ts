@@ -489,7 +489,11 @@ export async function failbackComplete(ctx: RunbookContext, stack: string): Prom
 async function reprotect(ctx: RunbookContext, state: FailbackState, disks: FailbackDiskState[]): Promise<void> {
   const points = state.complete!.points;
   for (const d of disks) {
-    if (await ctx.store.get(d.newDiskId)) continue;
+    if (await ctx.store.get(d.newDiskId)) {
+      const stale = await ctx.store.get(d.primaryDiskId);
+      if (stale) await ctx.store.delete(stale);
+      continue;
+    }
     const old = await ctx.store.get(d.primaryDiskId);
     if (!old) throw new UserError(`The source row of ${d.primaryDiskId} is gone: the staging disk's state is unknown. Enable DR for ${d.newDiskId} with ferry sources enable (a full backfill).`, { code: "NotEnabled" });
     const point = points[d.newDiskId.toLowerCase()]!;
@@ -510,8 +514,10 @@ async function reprotect(ctx: RunbookContext, state: FailbackState, disks: Failb
       consecutiveFailures: 0,
       updatedAt: ctx.now().toISOString(),
     };
-    await ctx.store.delete(old);
+    // The new row first: a crash between the two leaves the old row (paused, ignored by the daemon)
+    // for the next run to delete, never neither.
     await ctx.store.create(next);
+    await ctx.store.delete(old);
     ctx.logger.info({ disk: label(d), sourceDiskId: d.newDiskId, seedFrom: d.applied, deltas: deltas.length }, `${label(d)}: handed to the DR sync (seeded, no full backfill)`);
   }
   const deadline = Date.now() + ctx.config.failback.reprotectSeconds * 1000;

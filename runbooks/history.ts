@@ -52,7 +52,9 @@ export function formatHistory(lines: HistoryLine[]): string {
       const seconds = l.endedAt ? ` ${((Date.parse(l.endedAt) - Date.parse(l.startedAt)) / 1000).toFixed(1)} s` : "";
       const rto = l.rto?.length ? `  RTO ${l.rto.map((r) => `${r.row} ${r.vmCreatedSeconds ?? "?"} s${r.osReadySeconds !== undefined ? ` (OS ready ${r.osReadySeconds} s${r.appReadySeconds !== undefined ? `, app ${r.appReadySeconds} s` : ""})` : r.appReadySeconds !== undefined ? ` (app ready ${r.appReadySeconds} s)` : ""}`).join(", ")}` : "";
       const rpo = l.rpoSeconds !== undefined ? `  RPO ${l.rpoSeconds.toFixed(0)} s` : "";
-      return `${l.startedAt}  ${l.kind.padEnd(22)} ${l.status.padEnd(9)}${seconds}  ${l.message}${rpo}${rto}`;
+      // A runbook's steps, each with its time (a failback's sync passes, swap, reprotect; a failover's pause, up).
+      const steps = (l.steps ?? []).map((st) => `\n      ${st.status === "succeeded" ? "  " : "! "}${st.name}${st.seconds !== undefined ? `  ${st.seconds.toFixed(1)} s` : ""}${st.status === "succeeded" ? "" : `  ${st.status}`}`).join("");
+      return `${l.startedAt}  ${l.kind.padEnd(22)} ${l.status.padEnd(9)}${seconds}  ${l.message}${rpo}${rto}${steps}`;
     })
     .join("\n");
 }

@@ -50,7 +50,7 @@ describe("ferry CLI", () => {
   it("prints help with examples and exit codes, and refuses bad usage with exit 2", async () => {
     const help = await ferry("--help");
     expect(help.code).toBe(EXIT.ok);
-    for (const c of ["sources", "targets", "blueprints", "precheck", "failover", "cleanup", "history", "drill"]) expect(help.out).toContain(`ferry ${c}`);
+    for (const c of ["sources", "targets", "blueprints", "precheck", "failover", "cleanup", "history", "drill", "failback"]) expect(help.out).toContain(`ferry ${c}`);
     expect(help.out).toMatch(/Exit codes: 0 ok; 1 .*; 2 .*; 3 .*; 4 .*/s);
     const sub = await ferry("failover", "--help");
     expect(sub.out).toMatch(/Examples:[\s\S]*ferry failover web --planned --yes/);

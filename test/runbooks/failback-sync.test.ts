@@ -12,7 +12,7 @@ import { loadBlueprint } from "../../runbooks/blueprints";
 import { prepareFailback } from "../../runbooks/failback";
 import { cleanupFailback, failbackComplete, failbackRollback, failbackSync, readFailbackState } from "../../runbooks/failback-sync";
 import { failover } from "../../runbooks/failover";
-import { history } from "../../runbooks/history";
+import { formatHistory, history } from "../../runbooks/history";
 import { pattern, readAt, writeAt } from "../helpers/bytes";
 import { firstDifference } from "../helpers/compare";
 import { DR, PRIMARY, useDrWorld } from "../helpers/dr-env";
@@ -163,6 +163,7 @@ describe("failback sync, complete and cleanup", () => {
     expect(complete.steps!.every((s) => typeof s.seconds === "number")).toBe(true);
     expect(lines.find((l) => l.kind === "failback-sync")!.steps!.map((s) => s.name)).toContain("pass 1: copy the union of the deltas");
     expect(lines.some((l) => l.source === "stack" && /failback of bp-fe complete/.test(l.message))).toBe(true);
+    expect(formatHistory(lines)).toMatch(/failback-complete\s+succeeded[^\n]*(\n {8}[^\n]+)*\n {8}final delta  \d+\.\d s/);
 
     // cleanup --failback removes the previous disks and the failback's snapshots.
     const { deleted } = await cleanupFailback(ctx, w.stack);

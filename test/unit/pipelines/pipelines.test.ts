@@ -66,8 +66,8 @@ const files = ymlFiles(ROOT);
 const pipelines = files.filter((f) => !f.includes("/templates/"));
 
 describe("Azure DevOps pipelines", () => {
-  it("are the four the runbooks need, and every file parses as YAML", () => {
-    expect(pipelines.map((f) => relative(ROOT, f)).sort()).toEqual(["cleanup.yml", "drill.yml", "failover.yml", "precheck.yml"]);
+  it("are the five the runbooks need, and every file parses as YAML", () => {
+    expect(pipelines.map((f) => relative(ROOT, f)).sort()).toEqual(["cleanup.yml", "drill.yml", "failback.yml", "failover.yml", "precheck.yml"]);
     for (const f of files) expect(() => load(f), f).not.toThrow();
   });
 
@@ -88,7 +88,7 @@ describe("Azure DevOps pipelines", () => {
         }
       });
     }
-    expect(new Set(calls.map((c) => c.line.split(" ")[0]))).toEqual(new Set(["precheck", "failover", "history", "drill", "cleanup"]));
+    expect(new Set(calls.map((c) => c.line.split(" ")[0]))).toEqual(new Set(["precheck", "failover", "history", "drill", "cleanup", "failback"]));
     // Each kind of failover the pipeline offers is a command line of its own.
     expect(calls.filter((c) => c.line.startsWith("failover")).map((c) => c.line.split(" ")[2])).toEqual(["--planned", "--unplanned", "--test"]);
     for (const c of calls) {
@@ -123,6 +123,15 @@ describe("Azure DevOps pipelines", () => {
       if (typeof o.deployment === "string") deployments.push(o);
     });
     expect(deployments.map((d) => d.environment)).toEqual(["ferry-failover"]);
+    // The failback's complete too, and its sync and complete run on the primary region's appliance.
+    const failback = load(join(ROOT, "failback.yml"));
+    const fb: Record<string, Yaml>[] = [];
+    walk(failback, (o) => {
+      if (typeof o.deployment === "string") fb.push(o);
+    });
+    expect(fb.map((d) => d.environment)).toEqual(["ferry-failback"]);
+    const stages = failback.stages as { stage: string; pool: Record<string, string> }[];
+    expect(stages.filter((st) => st.stage !== "prepare").map((st) => st.pool.name)).toEqual(["${{ parameters.primaryAppliancePool }}", "${{ parameters.primaryAppliancePool }}"]);
     for (const f of ["precheck.yml", "failover.yml"]) {
       const publish: Record<string, Yaml>[] = [];
       walk(load(join(ROOT, f)), (o) => {
