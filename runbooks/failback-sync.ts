@@ -388,35 +388,38 @@ export async function failbackComplete(ctx: RunbookContext, stack: string): Prom
     await ctx.journal.step(op, "detach the synced disks from the primary appliance", async () => {
       for (const [appliance, disks] of groupBy(state.disks, (d) => d.applianceId)) await detachFromAppliance(ctx, appliance, disks.map((d) => d.newDiskId));
     });
-    for (const row of rows.filter((r) => !c.swapped.includes(r))) {
-      const vm = primaryVm(row);
-      await ctx.journal.step(op, `${row}: deallocate the primary VM and swap its disks`, async () => {
-        await ctx.azure.compute.virtualMachines.deallocate(vm.resourceGroup, vm.name, ctx.poll);
-        const view = await ctx.azure.compute.virtualMachines.instanceView(vm.resourceGroup, vm.name);
-        const power = view.statuses?.find((s) => s.code?.startsWith("PowerState/"))?.code?.split("/")[1];
-        if (power !== "deallocated") throw new FerryError(`${vm.name} is ${power ?? "in an unknown state"}, not deallocated: its disks are not swapped while it could run. Deallocate it, then run failback complete again.`, { code: "PrimaryRunning" });
-        const current = await ctx.azure.compute.virtualMachines.get(vm.resourceGroup, vm.name);
-        const disks = state.disks.filter((d) => d.row === row);
-        const os = disks.find((d) => d.role === "os");
-        const data = (current.storageProfile?.dataDisks ?? []).map((x) => {
-          const next = disks.find((d) => d.role === "data" && d.lun === x.lun);
-          return { lun: x.lun, createOption: "Attach" as const, managedDisk: { id: next ? next.newDiskId : x.managedDisk!.id! } };
-        });
-        await ctx.azure.compute.virtualMachines.update(
-          vm.resourceGroup,
-          vm.name,
-          { storageProfile: { ...(os ? { osDisk: { createOption: "Attach", osType: current.storageProfile?.osDisk?.osType ?? "Linux", managedDisk: { id: os.newDiskId } } } : {}), dataDisks: data } },
-          ctx.poll,
-        );
-        for (const d of disks) {
-          const p = parseResourceId(d.primaryDiskId);
-          const prev = await ctx.azure.compute.disks.get(p.resourceGroup, p.name);
-          await ctx.azure.compute.disks.update(p.resourceGroup, p.name, { tags: { ...prev.tags, [TAG_PREVIOUS]: op.id, "ferry-failback-replaced-by": d.newDiskId.toLowerCase() } }, ctx.poll);
-        }
-        c.swapped.push(row);
-        saveState(ctx, state);
-      }, row);
-    }
+    // Every primary VM at once: each is deallocated and checked before its disks are swapped.
+    await Promise.all(
+      rows.filter((r) => !c.swapped.includes(r)).map((row) => {
+        const vm = primaryVm(row);
+        return ctx.journal.step(op, `${row}: deallocate the primary VM and swap its disks`, async () => {
+          await ctx.azure.compute.virtualMachines.deallocate(vm.resourceGroup, vm.name, ctx.poll);
+          const view = await ctx.azure.compute.virtualMachines.instanceView(vm.resourceGroup, vm.name);
+          const power = view.statuses?.find((s) => s.code?.startsWith("PowerState/"))?.code?.split("/")[1];
+          if (power !== "deallocated") throw new FerryError(`${vm.name} is ${power ?? "in an unknown state"}, not deallocated: its disks are not swapped while it could run. Deallocate it, then run failback complete again.`, { code: "PrimaryRunning" });
+          const current = await ctx.azure.compute.virtualMachines.get(vm.resourceGroup, vm.name);
+          const disks = state.disks.filter((d) => d.row === row);
+          const os = disks.find((d) => d.role === "os");
+          const data = (current.storageProfile?.dataDisks ?? []).map((x) => {
+            const next = disks.find((d) => d.role === "data" && d.lun === x.lun);
+            return { lun: x.lun, createOption: "Attach" as const, managedDisk: { id: next ? next.newDiskId : x.managedDisk!.id! } };
+          });
+          await ctx.azure.compute.virtualMachines.update(
+            vm.resourceGroup,
+            vm.name,
+            { storageProfile: { ...(os ? { osDisk: { createOption: "Attach", osType: current.storageProfile?.osDisk?.osType ?? "Linux", managedDisk: { id: os.newDiskId } } } : {}), dataDisks: data } },
+            ctx.poll,
+          );
+          for (const d of disks) {
+            const p = parseResourceId(d.primaryDiskId);
+            const prev = await ctx.azure.compute.disks.get(p.resourceGroup, p.name);
+            await ctx.azure.compute.disks.update(p.resourceGroup, p.name, { tags: { ...prev.tags, [TAG_PREVIOUS]: op.id, "ferry-failback-replaced-by": d.newDiskId.toLowerCase() } }, ctx.poll);
+          }
+          c.swapped.push(row);
+          saveState(ctx, state);
+        }, row);
+      }),
+    );
     await ctx.journal.step(op, "first recovery points of the returned disks", async () => {
       for (const d of state.disks) {
         if (c.points[d.newDiskId.toLowerCase()]) continue;

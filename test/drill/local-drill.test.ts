@@ -71,12 +71,18 @@ describe("npm run drill", () => {
         { strategy: "fromSnapshot", rtoSeconds: expect.any(Number), verified: true },
       ],
       rpoSeconds: expect.any(Number),
+      failback: { verified: true, bytesMoved: expect.any(Number), seconds: expect.any(Number) },
     });
     for (const s of summary.strategies) expect(s.rtoSeconds).toBeGreaterThan(0);
+    // Delta only: what the DR VMs wrote (32 + 4 blocks of 64 KiB per data disk, two VMs) and the
+    // primary's replicated writes after the failover's point, never whole 1 GiB disks.
+    expect(summary.failback!.bytesMoved).toBeGreaterThanOrEqual(2 * 4 * 64 * 1024);
+    expect(summary.failback!.bytesMoved).toBeLessThan(64 * 1024 ** 2);
+    expect(out).toMatch(/failback +[\d.]+ MiB copied home in [\d.]+ s, data verified, byte for byte/);
     expect(summary.rpoSeconds).toBeGreaterThan(0);
     // The servers it started are gone.
     expect(await listening(portOf(run.stdout.find((l) => l.includes("local Azure")), "https"))).toBe(false);
-  }, 240_000);
+  }, 360_000);
 
   it("writes an HTML report that parses cleanly: RTO per strategy, RPO, the timeline and every verified disk", () => {
     expect(summary, "the drill above must have run").toBeDefined();
@@ -93,11 +99,15 @@ describe("npm run drill", () => {
     }
     expect(text(byId(all, "rpo"))).toContain(`${summary!.rpoSeconds!.toFixed(1)} s`);
 
-    // Two VMs, an OS and a data disk each, after the test failover and after the unplanned one.
+    expect(text(byId(all, "failback"))).toMatch(/copied home \(delta only\) in [\d.]+ s; returned disks verified byte for byte/);
+
+    // Two VMs, an OS and a data disk each, after the test failover and after the unplanned one; after
+    // the failback, each returned disk and each staging disk once forward sync resumed.
     const verified = bodyRows(byId(all, "verifications"));
-    expect(verified).toHaveLength(8);
+    expect(verified).toHaveLength(16);
     for (const r of verified) expect(r[7]).toMatch(/^identical/);
-    expect(verified.filter((r) => r[3] === "OS").map((r) => r[7])).toEqual(Array(4).fill(expect.stringMatching(/ext4 clean \(e2fsck\), \d+ inodes, hostname web[ab]/)));
+    expect(verified.filter((r) => r[3] === "OS").map((r) => r[7])).toEqual(Array(6).fill(expect.stringMatching(/ext4 clean \(e2fsck\), \d+ inodes, hostname web[ab]/)));
+    expect(verified.filter((r) => r[0] === "failback").map((r) => r[3])).toEqual(["OS", "LUN 0", "OS", "LUN 0", "staging of OS", "staging of LUN 0", "staging of OS", "staging of LUN 0"]);
 
     const drill = JSON.parse(readFileSync(join(reportDir, "drill.json"), "utf8")) as { steps: { lane: string; name: string }[] };
     const svg = byId(all, "timeline");
