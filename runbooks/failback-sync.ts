@@ -5,6 +5,7 @@ import { FerryError, isNotFound, UserError } from "../core/errors";
 import type { RecoveryPoint } from "../core/schemas/recovery-point";
 import type { Source } from "../core/schemas/source";
 import { holdPoint, releaseHolds, setPaused } from "../core/state/admin";
+import type { Blueprint } from "../core/schemas/blueprint";
 import { failbackBaseName } from "../stacks/plan";
 import { ByteBudget } from "../sync/budget";
 import { openDevice } from "../sync/device";
@@ -58,6 +59,8 @@ export interface FailbackState {
   failover: string;
   phase: "syncing" | "completed" | "rolledBack" | "cleaned";
   disks: FailbackDiskState[];
+  /** `--to-new-vm`: where a new VM's NIC goes. */
+  newVmSubnetId?: string;
   /** What failback complete has done, step by step (it is re-run from where it stopped). */
   complete?: {
     drStopped?: boolean;
@@ -160,13 +163,10 @@ export async function failbackSync(ctx: RunbookContext, stack: string, options: 
   if (state?.phase === "syncing" && state.prepare !== prepareOp.id) {
     throw new UserError(`A failback of ${b.name} prepared by ${state.prepare} is under way, and ${prepareOp.id} prepared another. Finish it (ferry failback complete) or roll it back (ferry failback rollback) first.`, { code: "FailbackUnderWay" });
   }
-  if (plan.disks.some((d) => d.restore === "newVm")) {
-    throw new UserError(`Rows of ${b.name} are to be restored into new VMs (--to-new-vm): ferry fails back into existing primary VMs only so far. Recreate the primary VM from its template, then prepare again.`, { code: "NewVmNotSupported" });
-  }
   const { op } = await runOp(ctx, "failback-sync", b.name, async (op) => {
     op.details = { prepare: prepareOp.id };
     if (!state || state.phase !== "syncing") {
-      state = { blueprint: b.name, prepare: prepareOp.id, failover: plan.failover, phase: "syncing", disks: [] };
+      state = { blueprint: b.name, prepare: prepareOp.id, failover: plan.failover, phase: "syncing", disks: [], ...(plan.newVmSubnetId ? { newVmSubnetId: plan.newVmSubnetId } : {}) };
       saveState(ctx, state);
     }
     const st = state;
@@ -174,7 +174,7 @@ export async function failbackSync(ctx: RunbookContext, stack: string, options: 
     await ctx.journal.step(op, "new primary disks from the last replicated points, on the primary appliance", async () => {
       for (const d of plan.disks) {
         if (st.disks.some((x) => x.primaryDiskId === d.primaryDiskId)) continue;
-        st.disks.push(await newPrimaryDisk(ctx, b.target.resourceGroup, d, prepareOp.id));
+        st.disks.push(await newPrimaryDisk(ctx, b.target.resourceGroup, d, prepareOp.id, b.rows.find((r) => r.name === d.row)!.sourceRegion));
         saveState(ctx, st);
       }
     });
@@ -211,11 +211,17 @@ async function holdPrimaryPoints(ctx: RunbookContext, disks: FailbackDisk[], by:
 }
 
 /** A new disk in the primary region from the primary's last replicated point, attached to that region's appliance. */
-async function newPrimaryDisk(ctx: RunbookContext, drResourceGroup: string, d: FailbackDisk, prepare: string): Promise<FailbackDiskState> {
+async function newPrimaryDisk(ctx: RunbookContext, drResourceGroup: string, d: FailbackDisk, prepare: string, region: string): Promise<FailbackDiskState> {
   const source = (await ctx.store.get(d.primaryDiskId))!.source;
   const madeFrom = source.applied!;
   const p = parseResourceId(d.primaryDiskId);
-  const primary = await ctx.azure.compute.disks.get(p.resourceGroup, p.name);
+  // A primary disk that is gone (--to-new-vm) is made again like the DR disk it comes back from.
+  const primary = await ctx.azure.compute.disks.get(p.resourceGroup, p.name).catch(async (e: unknown) => {
+    if (!isNotFound(e) || d.restore !== "newVm") throw e;
+    const dr = parseResourceId(d.drDiskId);
+    const like = await ctx.azure.compute.disks.get(dr.resourceGroup, dr.name);
+    return { location: region, diskSizeGB: like.diskSizeGB, sku: like.sku, osType: like.osType, tags: {} as Record<string, string> };
+  });
   const appliance = applianceFor(ctx, primary.location);
   const name = `${p.name}-fb-${prepare.slice(-16, -1).toLowerCase()}`.slice(0, 80);
   const disk = await ctx.azure.compute.disks.createOrUpdate(
@@ -393,12 +399,23 @@ export async function failbackComplete(ctx: RunbookContext, stack: string): Prom
       rows.filter((r) => !c.swapped.includes(r)).map((row) => {
         const vm = primaryVm(row);
         return ctx.journal.step(op, `${row}: deallocate the primary VM and swap its disks`, async () => {
-          await ctx.azure.compute.virtualMachines.deallocate(vm.resourceGroup, vm.name, ctx.poll);
+          const disks = state.disks.filter((d) => d.row === row);
+        const exists = await ctx.azure.compute.virtualMachines.get(vm.resourceGroup, vm.name).catch((e: unknown) => {
+          if (isNotFound(e)) return undefined;
+          throw e;
+        });
+        if (!exists) {
+          await restoreIntoNewVm(ctx, b.rows.find((r) => r.name === row)!, vm, disks, state.newVmSubnetId, op.id);
+          await tagPrevious(ctx, disks, op.id);
+          c.swapped.push(row);
+          saveState(ctx, state);
+          return;
+        }
+        await ctx.azure.compute.virtualMachines.deallocate(vm.resourceGroup, vm.name, ctx.poll);
           const view = await ctx.azure.compute.virtualMachines.instanceView(vm.resourceGroup, vm.name);
           const power = view.statuses?.find((s) => s.code?.startsWith("PowerState/"))?.code?.split("/")[1];
           if (power !== "deallocated") throw new FerryError(`${vm.name} is ${power ?? "in an unknown state"}, not deallocated: its disks are not swapped while it could run. Deallocate it, then run failback complete again.`, { code: "PrimaryRunning" });
           const current = await ctx.azure.compute.virtualMachines.get(vm.resourceGroup, vm.name);
-          const disks = state.disks.filter((d) => d.row === row);
           const os = disks.find((d) => d.role === "os");
           const data = (current.storageProfile?.dataDisks ?? []).map((x) => {
             const next = disks.find((d) => d.role === "data" && d.lun === x.lun);
@@ -410,11 +427,7 @@ export async function failbackComplete(ctx: RunbookContext, stack: string): Prom
             { storageProfile: { ...(os ? { osDisk: { createOption: "Attach", osType: current.storageProfile?.osDisk?.osType ?? "Linux", managedDisk: { id: os.newDiskId } } } : {}), dataDisks: data } },
             ctx.poll,
           );
-          for (const d of disks) {
-            const p = parseResourceId(d.primaryDiskId);
-            const prev = await ctx.azure.compute.disks.get(p.resourceGroup, p.name);
-            await ctx.azure.compute.disks.update(p.resourceGroup, p.name, { tags: { ...prev.tags, [TAG_PREVIOUS]: op.id, "ferry-failback-replaced-by": d.newDiskId.toLowerCase() } }, ctx.poll);
-          }
+          await tagPrevious(ctx, disks, op.id);
           c.swapped.push(row);
           saveState(ctx, state);
         }, row);
@@ -532,6 +545,53 @@ async function reprotect(ctx: RunbookContext, state: FailbackState, disks: Failb
     if (Date.now() > deadline) throw new UserError(`Timed out after ${ctx.config.failback.reprotectSeconds} s waiting for the DR sync to take up the returned disks. Check the sync daemon (ferry-sync list), then run failback complete again.`, { code: "Timeout" });
     await ctx.sleep(Math.min(500, Math.max(25, ctx.poll.updateIntervalInMs)));
   }
+}
+
+/** Tags the primary disks a failback replaced (those that still exist): cleanup --failback deletes only these. */
+async function tagPrevious(ctx: RunbookContext, disks: FailbackDiskState[], by: string): Promise<void> {
+  for (const d of disks) {
+    const p = parseResourceId(d.primaryDiskId);
+    const prev = await ctx.azure.compute.disks.get(p.resourceGroup, p.name).catch((e: unknown) => {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    });
+    if (!prev) continue;
+    await ctx.azure.compute.disks.update(p.resourceGroup, p.name, { tags: { ...prev.tags, [TAG_PREVIOUS]: by, "ferry-failback-replaced-by": d.newDiskId.toLowerCase() } }, ctx.poll);
+  }
+}
+
+/**
+ * `--to-new-vm`: the primary VM is gone, so a new one is made in its place, with its name, in its
+ * resource group, on the returned disks (the OS disk attached, never an image), with a NIC in the
+ * subnet prepare was given. It is created running.
+ */
+async function restoreIntoNewVm(ctx: RunbookContext, row: Blueprint["rows"][number], vm: { resourceGroup: string; name: string }, disks: FailbackDiskState[], subnetId: string | undefined, by: string): Promise<void> {
+  if (!subnetId) throw new UserError(`${row.name}: the primary VM ${vm.name} is gone and no subnet was given for a new one. Run ferry failback prepare again with --to-new-vm --subnet <id>.`, { code: "NoSubnet" });
+  const os = disks.find((d) => d.role === "os");
+  if (!os) throw new UserError(`${row.name}: a new VM needs the OS disk in the failback; only data disks were prepared.`, { code: "NoOsDisk" });
+  const region = disks[0]!.region;
+  const tags = { [TAG_FAILBACK]: by, "ferry-failback-restored": "newVm" };
+  const nic = await ctx.azure.network.networkInterfaces.beginCreateOrUpdateAndWait(vm.resourceGroup, `${vm.name}-nic`, {
+    location: region,
+    ipConfigurations: [{ name: "ipconfig1", primary: true, subnet: { id: subnetId }, privateIPAllocationMethod: "Dynamic" }],
+    tags,
+  }, { updateIntervalInMs: ctx.poll.updateIntervalInMs });
+  await ctx.azure.compute.virtualMachines.createOrUpdate(
+    vm.resourceGroup,
+    vm.name,
+    {
+      location: region,
+      hardwareProfile: { vmSize: row.vmSize },
+      storageProfile: {
+        osDisk: { createOption: "Attach", osType: row.osDisk.osType, managedDisk: { id: os.newDiskId } },
+        dataDisks: disks.filter((d) => d.role === "data").map((d) => ({ lun: d.lun!, createOption: "Attach" as const, managedDisk: { id: d.newDiskId } })),
+      },
+      networkProfile: { networkInterfaces: [{ id: nic.id!, primary: true }] },
+      tags,
+    },
+    ctx.poll,
+  );
+  ctx.logger.info({ row: row.name, vm: vm.name, nic: nic.id }, `${row.name}: restored into a new VM on the returned disks`);
 }
 
 // --- rollback and cleanup --------------------------------------------------------------------

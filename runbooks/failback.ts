@@ -28,6 +28,8 @@ export interface FailbackPlan {
   /** The failover this failback returns from. */
   failover: string;
   disks: FailbackDisk[];
+  /** `--to-new-vm`: the subnet in the primary region that a new VM's NIC goes into (rows whose primary VM is gone). */
+  newVmSubnetId?: string;
 }
 
 /**
@@ -37,7 +39,7 @@ export interface FailbackPlan {
  * operation `failback-prepare`) for the steps after it. A primary VM or disk that no longer exists
  * is refused, unless `toNewVm` says to restore those rows into new VMs.
  */
-export async function prepareFailback(ctx: RunbookContext, stack: string, options: { operation?: string; toNewVm?: boolean } = {}): Promise<{ plan: FailbackPlan; op: Operation }> {
+export async function prepareFailback(ctx: RunbookContext, stack: string, options: { operation?: string; toNewVm?: boolean; subnetId?: string } = {}): Promise<{ plan: FailbackPlan; op: Operation }> {
   const config = await loadBlueprint(ctx, stack);
   const b = config.blueprint;
   if (config.mode !== "failover") {
@@ -62,6 +64,7 @@ export async function prepareFailback(ctx: RunbookContext, stack: string, option
     const plan = await ctx.journal.step(op, "map the DR VMs' disks to the primary source disks", async () => {
       const problems: string[] = [];
       const disks: FailbackDisk[] = [];
+      const primaryGone = new Set<string>();
       const rg = b.target.resourceGroup;
       for (const row of b.rows) {
         const vmName = recoveredVmName(row, "failover");
@@ -97,6 +100,7 @@ export async function prepareFailback(ctx: RunbookContext, stack: string, option
           }
           const primaryDisk = await existing(ctx, w.sourceDiskId);
           const gone = !primary || !primaryDisk;
+          if (!primary) primaryGone.add(row.name);
           if (gone && !options.toNewVm) {
             problems.push(
               `${row.name}: the primary ${!primary ? `VM ${row.sourceVmId}` : `${what} ${w.sourceDiskId}`} no longer exists, so there is nothing to fail back into. Use --to-new-vm to restore this row into a new VM in ${row.sourceRegion}.`,
@@ -116,8 +120,22 @@ export async function prepareFailback(ctx: RunbookContext, stack: string, option
           });
         }
       }
-      if (problems.length) throw new UserError(`Failback of ${b.name} cannot be prepared; nothing was changed:\n  ${problems.join("\n  ")}`, { code: "FailbackNotPossible", details: { problems } });
-      return { blueprint: b.name, failover: failover.id, disks } satisfies FailbackPlan;
+      // A row whose VM is gone gets a new VM, and its NIC needs a subnet in the primary region.
+      const vmGone = [...new Set(disks.filter((d) => d.restore === "newVm").map((d) => d.row))].filter((r) => primaryGone.has(r));
+      if (vmGone.length) {
+        if (!options.subnetId) {
+          problems.push(`${vmGone.join(", ")}: a new VM needs a subnet for its NIC. Add --subnet <the id of a subnet in ${b.rows.find((r) => r.name === vmGone[0])!.sourceRegion}>.`);
+        } else {
+          const region = await subnetRegion(ctx, options.subnetId);
+          for (const r of vmGone) {
+            const want = b.rows.find((x) => x.name === r)!.sourceRegion;
+            if (region instanceof Error) problems.push(`--subnet ${options.subnetId}: ${region.message}`);
+            else if (region.toLowerCase() !== want.toLowerCase()) problems.push(`${r}: the subnet is in ${region}, not in the primary region ${want}. Name a subnet there.`);
+          }
+        }
+      }
+      if (problems.length) throw new UserError(`Failback of ${b.name} cannot be prepared; nothing was changed:\n  ${[...new Set(problems)].join("\n  ")}`, { code: "FailbackNotPossible", details: { problems } });
+      return { blueprint: b.name, failover: failover.id, disks, ...(vmGone.length ? { newVmSubnetId: options.subnetId! } : {}) } satisfies FailbackPlan;
     });
     op.details = { failback: plan };
     ctx.journal.end(op, "succeeded");
@@ -207,6 +225,18 @@ export async function checkPrimary(ctx: RunbookContext, stack: string): Promise<
     );
   }
   return { passed: checks.every((c) => c.level !== "blocker"), checks };
+}
+
+/** The region of a subnet's virtual network, or why it cannot be read. */
+async function subnetRegion(ctx: RunbookContext, subnetId: string): Promise<string | Error> {
+  const m = /\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Network\/virtualNetworks\/([^/]+)\/subnets\/([^/]+)$/i.exec(subnetId);
+  if (!m) return new Error("is not a subnet id (/subscriptions/…/resourceGroups/…/providers/Microsoft.Network/virtualNetworks/…/subnets/…)");
+  try {
+    await ctx.azure.network.subnets.get(m[1]!, m[2]!, m[3]!);
+    return (await ctx.azure.network.virtualNetworks.get(m[1]!, m[2]!)).location!;
+  } catch (e) {
+    return new Error(isNotFound(e) ? "no such subnet" : (e as Error).message);
+  }
 }
 
 async function existing(ctx: RunbookContext, id: string): Promise<boolean> {

@@ -5,7 +5,7 @@ import { failbackComplete, failbackRollback, failbackSync, type FailbackState } 
 import { nameOf } from "../blueprints";
 import { contextFor, emit, EXIT, table, type CliIo, type GlobalArgs } from "./common";
 
-type FailbackArgs = GlobalArgs & { blueprint: string; operation?: string; "to-new-vm": boolean; yes: boolean };
+type FailbackArgs = GlobalArgs & { blueprint: string; operation?: string; "to-new-vm": boolean; subnet?: string; yes: boolean };
 
 const MiB = 1024 ** 2;
 
@@ -43,10 +43,11 @@ export function failbackCommand(io: CliIo, state: { code: number }): CommandModu
               .positional("blueprint", { type: "string", demandOption: true, describe: "Blueprint stack (in failover mode)" })
               .option("operation", { type: "string", describe: "The failover to return from (default: the latest completed)" })
               .option("to-new-vm", { type: "boolean", default: false, describe: "Rows whose primary VM or disks are gone: restore into a new VM in the primary region" })
+              .option("subnet", { type: "string", describe: "With --to-new-vm, where a VM is gone: the subnet in the primary region for the new VM's NIC" })
               .example("$0 failback prepare web", "Map web's DR disks back to its primary disks"),
           async (a) => {
             const ctx = await contextFor(a, io);
-            const { plan } = await prepareFailback(ctx, a.blueprint, { ...(a.operation ? { operation: a.operation } : {}), toNewVm: a["to-new-vm"] });
+            const { plan } = await prepareFailback(ctx, a.blueprint, { ...(a.operation ? { operation: a.operation } : {}), toNewVm: a["to-new-vm"], ...(a.subnet ? { subnetId: a.subnet } : {}) });
             emit(io, a, plan, () =>
               [
                 `failback of ${plan.blueprint} from ${plan.failover}: prepared`,

@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { PassThrough } from "node:stream";
 import { runCli } from "../../runbooks/cli";
@@ -17,6 +17,7 @@ import { pattern, readAt, writeAt } from "../helpers/bytes";
 import { firstDifference } from "../helpers/compare";
 import { DR, PRIMARY, useDrWorld } from "../helpers/dr-env";
 import { tempDir } from "../helpers/emulator";
+import { waitFor } from "../helpers/processes";
 
 const env = useDrWorld();
 const f = env.f;
@@ -175,27 +176,30 @@ describe("failback sync, complete and cleanup", () => {
     expect(readFailbackState(ctx, w.stack)?.phase).toBe("cleaned");
   }, 300_000);
 
-  it("resumes a pass interrupted mid-copy, never writes a running primary's OS disk, and rolls back to where it started", async () => {
+  it("resumes a pass killed mid-copy, never writes a running primary's OS disk, and rolls back to where it started", async () => {
     const { w } = await failedOver("ff");
     const ctx = world().ctx;
     for (let i = 0; i < 24; i++) writeAt(f.emu.devicePath(DR.rg, "ff", 0), i * 8 * MiB, pattern(40 + i, 1 * MiB));
     await prepareFailback(ctx, w.stack);
-    const stop = new AbortController();
-    await expect(
-      failbackSync(ctx, w.stack, {
-        abortSignal: stop.signal,
-        onProgress: (p) => {
-          if (p.role === "data" && p.bytesDone >= p.bytesTotal / 3) stop.abort(new Error("interrupted"));
-        },
-      }),
-    ).rejects.toThrow();
+    const configPath = join(tempDir("ferry-fb-"), "ferry.json");
+    writeFileSync(configPath, JSON.stringify(world().config));
+    // Slow reads of the DR snapshots, so the copy is surely under way when the process is killed.
+    const slow = f.emu.faults.add({ match: { operation: "Blob_Download", plane: "data" }, action: { kind: "delay", ms: 300 } });
+    const run = spawn(process.execPath, ["bin/ferry.mjs", "failback", "sync", w.stack, "--config", configPath, "--log-format", "json"], { env: world().env, stdio: ["ignore", "ignore", "pipe"] });
+    const lines: string[] = [];
+    run.stderr!.on("data", (d: Buffer) => lines.push(...d.toString().split("\n")));
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => run.once("exit", (_c, signal) => resolve(signal)));
+    await waitFor(async () => lines.some((l) => /data disk LUN 0: pass 1 \d+ %/.test(l) && !/pass 1 100 %/.test(l)), "the copy of pass 1 under way", 60_000);
+    run.kill("SIGKILL");
+    expect(await exited).toBe("SIGKILL");
+    f.emu.faults.remove(slow);
     const torn = readFailbackState(ctx, w.stack)!;
     const data = torn.disks.find((d) => d.role === "data")!;
     expect(data.applying).toBeDefined();
     expect(data.passes).toEqual([]);
+    expect(await firstDifference(file(data.newDiskId), file(diskId(DR.rg, "ff-lun0-disk")))).toBeDefined();
+
     // The same pass again (through the CLI), from the same snapshot: the new disk ends equal to it.
-    const configPath = join(tempDir("ferry-fb-"), "ferry.json");
-    writeFileSync(configPath, JSON.stringify(world().config));
     const out: string[] = [];
     const code = await runCli(["failback", "sync", w.stack, "--config", configPath], { out: (t) => out.push(t), logStream: new PassThrough(), logIsTty: false, env: world().env });
     expect(code).toBe(EXIT.ok);

@@ -8,6 +8,8 @@ import { stagingDiskOf } from "../../runbooks/blueprints";
 import { runCli } from "../../runbooks/cli";
 import { EXIT } from "../../runbooks/commands/common";
 import { checkPrimary, prepareFailback } from "../../runbooks/failback";
+import { failbackComplete, failbackSync } from "../../runbooks/failback-sync";
+import { pattern, readAt, writeAt } from "../helpers/bytes";
 import { failover } from "../../runbooks/failover";
 import { history } from "../../runbooks/history";
 import { DR, PRIMARY, useDrWorld, type DrWorld } from "../helpers/dr-env";
@@ -107,9 +109,29 @@ describe("failback prepare and check-primary", () => {
     const vm = parseResourceId(w.vmId);
     await f.azure.compute.virtualMachines.beginDeleteAndWait(vm.resourceGroup, vm.name);
     expect(await refusal(prepareFailback(world().ctx, w.stack))).toMatch(/fd: the primary VM .*virtualMachines\/fd no longer exists, so there is nothing to fail back into\. Use --to-new-vm/);
-    const { plan } = await prepareFailback(world().ctx, w.stack, { toNewVm: true });
+    // A new VM needs a subnet for its NIC, in the primary region.
+    expect(await refusal(prepareFailback(world().ctx, w.stack, { toNewVm: true }))).toMatch(/fd: a new VM needs a subnet for its NIC\. Add --subnet <the id of a subnet in westeurope>/);
+    const drSubnet = world().targetSubnetId;
+    expect(await refusal(prepareFailback(world().ctx, w.stack, { toNewVm: true, subnetId: drSubnet }))).toMatch(/fd: the subnet is in northeurope, not in the primary region westeurope/);
+    const subnet = `/subscriptions/${f.emu.subscriptionId}/resourceGroups/${PRIMARY.rg}/providers/Microsoft.Network/virtualNetworks/prod-vnet/subnets/app`;
+    const { plan } = await prepareFailback(world().ctx, w.stack, { toNewVm: true, subnetId: subnet });
     expect(new Set(plan.disks.map((d) => d.restore))).toEqual(new Set(["newVm"]));
     const r = await checkPrimary(world().ctx, w.stack);
     expect(r).toMatchObject({ passed: true, checks: [{ name: "fd: primary VM", level: "warning" }] });
+
+    // The DR VM writes; the failback restores it into a new VM with the primary's name, on the returned disks.
+    writeAt(f.emu.devicePath(DR.rg, "fd", 1), 3 * 1024 ** 2, pattern(77, 128 * 1024));
+    const ctx = world().ctx;
+    await world().whileSyncing(() => failbackSync(ctx, w.stack), world().sourcesOf(w));
+    const { state } = await world().whileSyncing(() => failbackComplete(ctx, w.stack));
+    const restored = await f.azure.compute.virtualMachines.get(PRIMARY.rg, "fd", { expand: "instanceView" });
+    expect(restored.instanceView!.statuses!.some((st) => st.code === "PowerState/running")).toBe(true);
+    expect(restored.storageProfile!.osDisk!.managedDisk!.id!.toLowerCase()).toBe(state.disks.find((d) => d.role === "os")!.newDiskId.toLowerCase());
+    expect(restored.storageProfile!.dataDisks!.map((d) => d.lun)).toEqual([0, 1]);
+    expect(readAt(f.emu.devicePath(PRIMARY.rg, "fd", 1), 3 * 1024 ** 2, 128 * 1024).equals(pattern(77, 128 * 1024))).toBe(true);
+    const nic = await f.azure.network.networkInterfaces.get(PRIMARY.rg, "fd-nic");
+    expect(nic.ipConfigurations![0]!.subnet!.id!.toLowerCase()).toBe(subnet.toLowerCase());
+    // The disks the deleted VM left behind are the previous disks, kept and tagged.
+    expect((await f.azure.compute.disks.get(PRIMARY.rg, "fd-os")).tags?.["ferry-failback-previous"]).toMatch(/^failback-complete-/);
   });
 });
