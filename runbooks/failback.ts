@@ -4,7 +4,7 @@ import { recoveredVmName } from "../stacks/plan";
 import { loadBlueprint, nameOf } from "./blueprints";
 import type { RunbookContext } from "./context";
 import type { Operation } from "./journal";
-import { offeredVmSizes, type OfferedVmSize } from "./targets";
+import { coresQuota, offeredVmSizes, type OfferedVmSize } from "./targets";
 
 /** One disk on its way home: the DR VM's disk, and the primary source disk it goes back into. */
 export interface FailbackDisk {
@@ -175,11 +175,13 @@ export async function checkPrimary(ctx: RunbookContext, stack: string): Promise<
   const checks: PrimaryCheck[] = [];
   const rows = [...new Set(plan.disks.map((d) => d.row))];
   const sizesByRegion = new Map<string, Promise<Map<string, OfferedVmSize> | Error>>();
+  const newVms: typeof b.rows = [];
   for (const rowName of rows) {
     const row = b.rows.find((r) => r.name === rowName)!;
     const disks = plan.disks.filter((d) => d.row === rowName);
     if (disks.some((d) => d.restore === "newVm")) {
       checks.push({ name: `${rowName}: primary VM`, level: "warning", row: rowName, message: `restored into a new VM in ${row.sourceRegion} (the primary VM or a disk of it is gone)` });
+      newVms.push(row);
       continue;
     }
     const vm = parseResourceId(row.sourceVmId);
@@ -223,6 +225,29 @@ export async function checkPrimary(ctx: RunbookContext, stack: string): Promise<
         ? { name: `${rowName}: size ${size} offered in ${region}`, level: "blocker", row: rowName, message: `cannot list sizes: ${sizes.message}` }
         : { name: `${rowName}: size ${size} offered in ${region}`, level: sizes.has(size.toLowerCase()) ? "ok" : "blocker", row: rowName, message: sizes.has(size.toLowerCase()) ? "offered" : `${size} is not offered in ${region} any more: the VM could not start there. Resize it first.` },
     );
+  }
+  // New VMs need the size offered and vCPUs free in the region's quota (an existing VM already counts, running or not).
+  for (const region of new Set(newVms.map((r) => r.sourceRegion))) {
+    const here = newVms.filter((r) => r.sourceRegion === region);
+    const [sizes, quota] = await Promise.all([offeredVmSizes(ctx, region).catch((e: unknown) => e as Error), coresQuota(ctx, region).catch((e: unknown) => e as Error)]);
+    if (sizes instanceof Error || quota instanceof Error) {
+      checks.push({ name: `new VMs in ${region}: capacity`, level: "blocker", message: `cannot read sizes or quota: ${(sizes instanceof Error ? sizes : (quota as Error)).message}` });
+      continue;
+    }
+    let needed = 0;
+    for (const r of here) {
+      const size = sizes.get(r.vmSize.toLowerCase());
+      checks.push({ name: `${r.name}: size ${r.vmSize} offered in ${region}`, level: size ? "ok" : "blocker", row: r.name, message: size ? "offered" : `${r.vmSize} is not offered in ${region}: pick another size for the row, then prepare again.` });
+      needed += size?.cores ?? 0;
+    }
+    if (quota) {
+      const free = quota.limit - quota.currentValue;
+      checks.push({
+        name: `new VMs in ${region}: ${needed} vCPUs free`,
+        level: free >= needed ? "ok" : "blocker",
+        message: free >= needed ? `${free} of ${quota.limit} free` : `only ${free} of ${quota.limit} regional vCPUs are free. Ask for more quota in ${region}, or free some.`,
+      });
+    }
   }
   return { passed: checks.every((c) => c.level !== "blocker"), checks };
 }

@@ -117,7 +117,16 @@ describe("failback prepare and check-primary", () => {
     const { plan } = await prepareFailback(world().ctx, w.stack, { toNewVm: true, subnetId: subnet });
     expect(new Set(plan.disks.map((d) => d.restore))).toEqual(new Set(["newVm"]));
     const r = await checkPrimary(world().ctx, w.stack);
-    expect(r).toMatchObject({ passed: true, checks: [{ name: "fd: primary VM", level: "warning" }] });
+    expect(r).toMatchObject({ passed: true, checks: [{ name: "fd: primary VM", level: "warning" }, { name: "fd: size Standard_D2s_v5 offered in westeurope", level: "ok" }, { name: "new VMs in westeurope: 2 vCPUs free", level: "ok" }] });
+    // Without the quota for the new VM, a blocker.
+    f.emu.setCoresQuota(PRIMARY.location, 1);
+    try {
+      const short = await checkPrimary(world().ctx, w.stack);
+      expect(short.passed).toBe(false);
+      expect(short.checks.find((c) => c.level === "blocker")).toMatchObject({ name: "new VMs in westeurope: 2 vCPUs free", message: expect.stringMatching(/regional vCPUs are free\. Ask for more quota in westeurope/) });
+    } finally {
+      f.emu.setCoresQuota(PRIMARY.location, 10_000);
+    }
 
     // The DR VM writes; the failback restores it into a new VM with the primary's name, on the returned disks.
     writeAt(f.emu.devicePath(DR.rg, "fd", 1), 3 * 1024 ** 2, pattern(77, 128 * 1024));
