@@ -9,7 +9,6 @@ import { startEmulator } from "../emulator/index";
 import { attachToAppliance } from "../runbooks/appliance";
 import { prepareFailback } from "../runbooks/failback";
 import { failbackSync } from "../runbooks/failback-sync";
-import { failover } from "../runbooks/failover";
 import { createEmptyDisk } from "../runbooks/local/primary";
 import { createLocalWorld, DR, PRIMARY } from "../runbooks/local/world";
 import { ByteBudget } from "../sync/budget";
@@ -55,12 +54,7 @@ export async function runFailbackBenches(options: FailbackBenchOptions): Promise
     await fill(w.sourceDevice("os"), diskGiB * GiB);
     log("failback: enabling DR (full backfill)");
     await world.protect(w, 1_800_000);
-    emu.faults.setRegionOutage(PRIMARY.location, true);
-    try {
-      await world.whileSyncing(() => failover(ctx, w.stack, { kind: "unplanned" }), world.sourcesOf(w));
-    } finally {
-      emu.faults.setRegionOutage(PRIMARY.location, false);
-    }
+    await world.unplannedFailover(w);
     // Half the change on each side, on chunks of their own: the union is the sum.
     const chunks = (diskGiB * GiB) / CHUNK;
     const perSide = Math.round((chunks * changed) / 2);

@@ -12,6 +12,8 @@ import { FerryConfigSchema, type FerryConfig } from "../config";
 import { createContext, type RunbookContext } from "../context";
 import { createEmptyDisk, createGroup, createNic, createSubnet, createVm } from "./primary";
 import { enableDr } from "../sources";
+import { failover } from "../failover";
+import type { Operation } from "../journal";
 
 /**
  * A DR setup on the local Azure (the emulator) and Table storage (Azurite), built the way an
@@ -91,6 +93,8 @@ export interface LocalWorld {
   protect(w: Workload, timeoutInMs?: number): Promise<void>;
   /** Only the sources of one workload. */
   sourcesOf(w: Workload): (s: Source) => boolean;
+  /** An unplanned failover of a workload while its primary region is down (back up once it ends). */
+  unplannedFailover(w: Workload): Promise<Operation>;
   close(): Promise<void>;
 }
 
@@ -248,6 +252,14 @@ export async function createLocalWorld(o: LocalWorldOptions): Promise<LocalWorld
         world.sourcesOf(w),
         timeoutInMs,
       );
+    },
+    async unplannedFailover(w) {
+      emu.faults.setRegionOutage(PRIMARY.location, true);
+      try {
+        return await world.whileSyncing(() => failover(ctx, w.stack, { kind: "unplanned" }), world.sourcesOf(w));
+      } finally {
+        emu.faults.setRegionOutage(PRIMARY.location, false);
+      }
     },
     sourcesOf(w) {
       const ids = new Set(w.vms.flatMap((v) => [v.osDiskId, ...v.dataDiskIds.values()].map((id) => id.toLowerCase())));

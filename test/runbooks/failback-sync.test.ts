@@ -11,7 +11,6 @@ import { requestSync } from "../../core/state/admin";
 import { loadBlueprint } from "../../runbooks/blueprints";
 import { prepareFailback } from "../../runbooks/failback";
 import { cleanupFailback, failbackComplete, failbackRollback, failbackSync, readFailbackState } from "../../runbooks/failback-sync";
-import { failover } from "../../runbooks/failover";
 import { formatHistory, history } from "../../runbooks/history";
 import { pattern, readAt, writeAt } from "../helpers/bytes";
 import { firstDifference } from "../helpers/compare";
@@ -32,13 +31,7 @@ async function failedOver(name: string) {
   writeAt(w.sourceDevice("os"), 0, pattern(1, 256 * KiB));
   writeAt(w.sourceDevice(0), 0, pattern(2, 256 * KiB));
   await world().protect(w);
-  f.emu.faults.setRegionOutage(PRIMARY.location, true);
-  try {
-    const op = await world().whileSyncing(() => failover(world().ctx, w.stack, { kind: "unplanned" }), world().sourcesOf(w));
-    return { w, op };
-  } finally {
-    f.emu.faults.setRegionOutage(PRIMARY.location, false);
-  }
+  return { w, op: await world().unplannedFailover(w) };
 }
 
 const file = (diskId: string) => {

@@ -10,7 +10,6 @@ import { EXIT } from "../../runbooks/commands/common";
 import { checkPrimary, prepareFailback } from "../../runbooks/failback";
 import { failbackComplete, failbackSync } from "../../runbooks/failback-sync";
 import { pattern, readAt, writeAt } from "../helpers/bytes";
-import { failover } from "../../runbooks/failover";
 import { history } from "../../runbooks/history";
 import { DR, PRIMARY, useDrWorld, type DrWorld } from "../helpers/dr-env";
 import { tempDir } from "../helpers/emulator";
@@ -22,13 +21,7 @@ const world = () => env.world;
 async function failedOver(name: string, options: Parameters<DrWorld["workload"]>[1] = {}) {
   const w = await world().workload(name, { dataLuns: [0, 1], ...options });
   await world().protect(w);
-  f.emu.faults.setRegionOutage(PRIMARY.location, true);
-  try {
-    const op = await world().whileSyncing(() => failover(world().ctx, w.stack, { kind: "unplanned" }), world().sourcesOf(w));
-    return { w, op };
-  } finally {
-    f.emu.faults.setRegionOutage(PRIMARY.location, false);
-  }
+  return { w, op: await world().unplannedFailover(w) };
 }
 
 const refusal = (p: Promise<unknown>) =>
