@@ -171,13 +171,23 @@ export async function failbackSync(ctx: RunbookContext, stack: string, options: 
     }
     const st = state;
     await ctx.journal.step(op, "pause the primary disks' sync and hold their last replicated points", () => holdPrimaryPoints(ctx, plan.disks, prepareOp.id));
-    await ctx.journal.step(op, "new primary disks from the last replicated points, on the primary appliance", async () => {
-      for (const d of plan.disks) {
-        if (st.disks.some((x) => x.primaryDiskId === d.primaryDiskId)) continue;
-        st.disks.push(await newPrimaryDisk(ctx, b.target.resourceGroup, d, prepareOp.id, b.rows.find((r) => r.name === d.row)!.sourceRegion));
+    await ctx.journal.step(op, "new primary disks from the last replicated points, on the primary appliance", () =>
+      // Every disk at once, and each DR disk's first pass snapshot taken while its new disk is made.
+      Promise.all(
+        plan.disks.map(async (d) => {
+          if (st.disks.some((x) => x.primaryDiskId === d.primaryDiskId)) return;
+          const [entry, snap] = await Promise.all([newPrimaryDisk(ctx, b.target.resourceGroup, d, prepareOp.id, b.rows.find((r) => r.name === d.row)!.sourceRegion), takeDrSnapshot(ctx, prepareOp.id, d.drDiskId)]);
+          entry.applying = { snapshotId: snap, deltas: await passDeltas(ctx, entry, snap) };
+          st.disks.push(entry);
+          saveState(ctx, st);
+        }),
+      ).then(() => {
+        // In the prepared order (rows, then OS before data disks), however they finished.
+        const at = (x: FailbackDiskState) => plan.disks.findIndex((d) => d.primaryDiskId === x.primaryDiskId);
+        st.disks.sort((x, y) => at(x) - at(y));
         saveState(ctx, st);
-      }
-    });
+      }),
+    );
     for (let pass = 1; pass <= ctx.config.failback.maxPasses; pass++) {
       const results = await ctx.journal.step(op, `pass ${pass}: copy the union of the deltas`, () => Promise.all(st.disks.map((d) => syncPass(ctx, st, d, options))));
       const left = Math.max(...results.map((r) => r.unionBytes));
@@ -237,10 +247,18 @@ async function newPrimaryDisk(ctx: RunbookContext, drResourceGroup: string, d: F
     },
     ctx.poll,
   );
-  const applianceLun = await attachToAppliance(ctx, appliance.vmId, disk.id!);
+  // Attaches rewrite the appliance's whole disk list: one at a time.
+  const applianceLun = await oneAtATime(() => attachToAppliance(ctx, appliance.vmId, disk.id!));
   const drBase = `/subscriptions/${parseResourceId(d.drDiskId).subscriptionId}/resourceGroups/${drResourceGroup}/providers/Microsoft.Compute/snapshots/${failbackBaseName(d.row, d.role, d.lun)}`;
   ctx.logger.info({ disk: label(d), newDiskId: disk.id, madeFrom: madeFrom.snapshotId, lun: applianceLun }, "new primary disk made from the last replicated point");
   return { ...d, stagingDiskId: source.stagingDiskId, stagingLun: source.applianceLun, region: primary.location, newDiskId: disk.id!, applianceId: appliance.vmId, applianceLun, madeFrom, drBase, passes: [] };
+}
+
+let attaching: Promise<unknown> = Promise.resolve();
+function oneAtATime<T>(fn: () => Promise<T>): Promise<T> {
+  const next = attaching.then(fn, fn);
+  attaching = next.catch(() => undefined);
+  return next;
 }
 
 function applianceFor(ctx: RunbookContext, region: string): { vmId: string; deviceDir: string } {
@@ -278,31 +296,41 @@ export async function assertWritableTarget(ctx: RunbookContext, d: Pick<Failback
   }
 }
 
-/** One pass over one disk: resume an interrupted pass, else snapshot the DR disk and copy the union. */
+/** An incremental snapshot of a DR disk for a failback pass (tagged: rollback and cleanup find it). */
+async function takeDrSnapshot(ctx: RunbookContext, prepare: string, drDiskId: string): Promise<string> {
+  const dr = parseResourceId(drDiskId);
+  const drDisk = await ctx.azure.compute.disks.get(dr.resourceGroup, dr.name);
+  const snap = await ctx.azure.compute.snapshots.createOrUpdate(
+    dr.resourceGroup,
+    snapshotName(`${dr.name}-fb`, ctx.now()),
+    { location: drDisk.location, incremental: true, creationData: { createOption: "Copy", sourceResourceId: drDisk.id! }, tags: { [TAG_FAILBACK]: prepare, [TAG_ROLE]: "failback" } },
+    ctx.poll,
+  );
+  return snap.id!;
+}
+
+/**
+ * Where the new disk may differ from the DR disk's snapshot `to`: after a pass, what the DR disk
+ * changed since; before the first, what the DR VM wrote since its failback base ∪ what the primary
+ * wrote between the failover's point and the point the new disk was made from. `null`: no base
+ * (a failover by an older ferry, or the base deleted): the whole disk.
+ */
+async function passDeltas(ctx: RunbookContext, d: FailbackDiskState, to: string): Promise<Delta[] | null> {
+  if (d.applied) return [{ from: d.applied, to }];
+  if (!(await snapshots(ctx).get(d.drBase))) {
+    ctx.logger.warn({ disk: label(d), drBase: d.drBase }, "the DR disk has no failback base (failed over by an older ferry, or deleted): the first pass copies the whole disk");
+    return null;
+  }
+  return [{ from: d.drBase, to }, ...(sameResourceId(d.madeFrom.snapshotId, d.basePointId) ? [] : [{ from: d.basePointId, to: d.madeFrom.snapshotId }])];
+}
+
+/** One pass over one disk: finish a pass under way (recorded, perhaps half-written), else snapshot the DR disk and copy the union. */
 async function syncPass(ctx: RunbookContext, state: FailbackState, d: FailbackDiskState, options: FailbackSyncOptions): Promise<FailbackPass> {
   const snaps = snapshots(ctx);
   if (!d.applying) {
-    const dr = parseResourceId(d.drDiskId);
-    const drDisk = await ctx.azure.compute.disks.get(dr.resourceGroup, dr.name);
-    const snap = await ctx.azure.compute.snapshots.createOrUpdate(
-      dr.resourceGroup,
-      snapshotName(`${dr.name}-fb`, ctx.now()),
-      { location: drDisk.location, incremental: true, creationData: { createOption: "Copy", sourceResourceId: drDisk.id! }, tags: { [TAG_FAILBACK]: state.prepare, [TAG_ROLE]: "failback" } },
-      ctx.poll,
-    );
-    let deltas: Delta[] | null;
-    if (d.applied) deltas = [{ from: d.applied, to: snap.id! }];
-    else if (await snaps.get(d.drBase)) {
-      deltas = [{ from: d.drBase, to: snap.id! }];
-      if (!sameResourceId(d.madeFrom.snapshotId, d.basePointId)) deltas.push({ from: d.basePointId, to: d.madeFrom.snapshotId });
-    } else {
-      ctx.logger.warn({ disk: label(d), drBase: d.drBase }, "the DR disk has no failback base (failed over by an older ferry, or deleted): the first pass copies the whole disk");
-      deltas = null;
-    }
-    d.applying = { snapshotId: snap.id!, deltas };
+    const snap = await takeDrSnapshot(ctx, state.prepare, d.drDiskId);
+    d.applying = { snapshotId: snap, deltas: await passDeltas(ctx, d, snap) };
     saveState(ctx, state);
-  } else {
-    ctx.logger.info({ disk: label(d), snapshotId: d.applying.snapshotId }, "resuming the pass an earlier run left half-written");
   }
   const applying = d.applying;
   await assertWritableTarget(ctx, d);
