@@ -160,6 +160,9 @@ export async function failbackSync(ctx: RunbookContext, stack: string, options: 
   const prepareOp = ctx.journal.list(b.name).find((o) => o.kind === "failback-prepare" && o.status === "succeeded")!;
   let state = readFailbackState(ctx, b.name);
   if (state?.phase === "completed") throw new UserError(`The failback of ${b.name} is complete. Run \`ferry cleanup ${b.name} --failback\` to remove the previous primary disks.`, { code: "FailbackComplete" });
+  if (state?.phase === "syncing" && state.complete?.swapped.length) {
+    throw new UserError(`failback complete already swapped the disks of ${state.complete.swapped.join(", ")}: there is nothing left to sync. Run ferry failback complete ${b.name} again to finish.`, { code: "AlreadySwapped" });
+  }
   if (state?.phase === "syncing" && state.prepare !== prepareOp.id) {
     throw new UserError(`A failback of ${b.name} prepared by ${state.prepare} is under way, and ${prepareOp.id} prepared another. Finish it (ferry failback complete) or roll it back (ferry failback rollback) first.`, { code: "FailbackUnderWay" });
   }

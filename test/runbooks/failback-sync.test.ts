@@ -62,6 +62,8 @@ describe("failback sync, complete and cleanup", () => {
     // The DR VM writes.
     writeAt(f.emu.devicePath(DR.rg, "fe", "os"), 1 * MiB, pattern(10, 256 * KiB));
     writeAt(f.emu.devicePath(DR.rg, "fe", "os"), 100 * MiB, pattern(11, 128 * KiB));
+    // …and discards what was there before protection: cleared on the DR side, zeroed on the way home.
+    writeAt(f.emu.devicePath(DR.rg, "fe", "os"), 0, Buffer.alloc(64 * KiB));
     writeAt(f.emu.devicePath(DR.rg, "fe", 0), 2 * MiB, pattern(12, 512 * KiB));
     // The primary comes back and writes too: on the data disk (whose sync went on after a failover
     // from snapshots) some of it is replicated, overlapping a DR write; the rest never is.
@@ -82,7 +84,7 @@ describe("failback sync, complete and cleanup", () => {
     const data = state.disks.find((d) => d.role === "data")!;
     // The OS disk: only the DR side's writes (its sync was paused since the failover, so the primary's
     // last replicated point is the failover's). The data disk: the DR writes ∪ the primary's replicated ones.
-    expect(os.passes[0]).toMatchObject({ pass: 1, unionBytes: 384 * KiB });
+    expect(os.passes[0]).toMatchObject({ pass: 1, unionBytes: 448 * KiB, bytesZeroed: 64 * KiB });
     expect(data.passes[0]).toMatchObject({ pass: 1, unionBytes: 768 * KiB + 256 * KiB });
     for (const d of [os, data]) expect(d.passes[0]!.bytesRead + d.passes[0]!.bytesZeroed).toBe(d.passes[0]!.unionBytes);
     expect(progress.length).toBeGreaterThan(0);
