@@ -86,7 +86,6 @@ export interface FailbackProgress {
 
 export interface FailbackSyncOptions {
   onProgress?: (p: FailbackProgress) => void;
-  abortSignal?: AbortSignal;
 }
 
 const TAG_FAILBACK = "ferry-failback";
@@ -354,7 +353,6 @@ async function syncPass(ctx: RunbookContext, state: FailbackState, d: FailbackDi
       readConcurrency: 16,
       diffSegmentBytes: 4 * 1024 ** 3,
       logger: ctx.logger.child({ disk: label(d) }),
-      ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
       onProgress: ({ bytesDone, bytesTotal }) => {
         const s = (Date.now() - started) / 1000;
         const rate = s > 0 ? bytesDone / s : 0;
