@@ -1,14 +1,18 @@
 import type { PageBlobClient } from "@azure/storage-blob";
 import { FerryError } from "../core/errors";
-import { fromPageRanges, normalize, segments, type Range } from "./ranges";
+import { fromPageRanges, intersect, normalize, segments, type Range } from "./ranges";
 
 /** Azure answers page-range queries on large or fragmented disks in time only in segments. */
 export const DEFAULT_SEGMENT_BYTES = 4 * 1024 ** 3;
 
-/** The ranges of a snapshot that hold data (a backfill copies only these). */
-export async function validRanges(blob: PageBlobClient, sizeBytes: number, segmentBytes = DEFAULT_SEGMENT_BYTES, abortSignal?: AbortSignal): Promise<Range[]> {
+/**
+ * The ranges of a snapshot that hold data (a backfill copies only these). With `within`, only the
+ * query windows that meet those ranges are asked (a union copy needs no more).
+ */
+export async function validRanges(blob: PageBlobClient, sizeBytes: number, segmentBytes = DEFAULT_SEGMENT_BYTES, abortSignal?: AbortSignal, within?: readonly Range[]): Promise<Range[]> {
   const out: Range[] = [];
-  for (const seg of segments(sizeBytes, segmentBytes)) {
+  const windows = segments(sizeBytes, segmentBytes).filter((seg) => !within || intersect([seg], within).length > 0);
+  for (const seg of windows) {
     const answer = await blob.getPageRanges(seg.start, seg.end - seg.start, { abortSignal });
     out.push(...fromPageRanges(answer.pageRange));
   }

@@ -65,7 +65,6 @@ export async function copyUnion(o: UnionCopyOptions): Promise<UnionCopyResult> {
     const facts = await o.snapshots.get(o.copyFrom);
     if (!facts) throw new FerryError(`The snapshot to copy from, ${o.copyFrom}, no longer exists.`, { code: "SnapshotGone" });
     let sas = await grant(o.copyFrom);
-    const data = await validRanges(o.pageBlob(sas), facts.sizeBytes, o.diffSegmentBytes, o.abortSignal);
     let union: Range[] | undefined;
     const deltaBytes: number[] = [];
     if (o.deltas) {
@@ -88,6 +87,8 @@ export async function copyUnion(o: UnionCopyOptions): Promise<UnionCopyResult> {
     }
     const full = union === undefined;
     const scope = union ?? [{ start: 0, end: facts.sizeBytes }];
+    // Where the snapshot holds data, asked only where the copy looks.
+    const data = await validRanges(o.pageBlob(sas), facts.sizeBytes, o.diffSegmentBytes, o.abortSignal, scope);
     const plan = { copy: intersect(scope, data), zero: intersect(scope, complement(data, facts.sizeBytes)) };
     o.logger?.debug({ copyRanges: plan.copy.length, zeroRanges: plan.zero.length, unionBytes: totalBytes(scope) }, "union copy planned");
     const source = sasRangeSource({ pageBlob: o.pageBlob, sasUrl: async () => sas, regrant: async () => (sas = await o.snapshots.grantRead(o.copyFrom)) });
