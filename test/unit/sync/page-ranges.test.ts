@@ -10,8 +10,8 @@ function fakeBlob(asked: [number, number][]): PageBlobClient {
     getPageRanges: async (offset: number, count: number) => {
       asked.push([offset, count]);
       const pageRange = [];
-      for (let g = Math.ceil(offset / GiB) * GiB; g < offset + count; g += GiB) // The SDK reports `count` as the last byte's offset from the first (an inclusive end).
-        pageRange.push({ offset: g, count: 1024 ** 2 - 1 });
+      // The SDK reports `count` as the last byte's offset from the first (an inclusive end).
+      for (let g = Math.ceil(offset / GiB) * GiB; g < offset + count; g += GiB) pageRange.push({ offset: g, count: 1024 ** 2 - 1 });
       return { pageRange };
     },
   } as unknown as PageBlobClient;
