@@ -423,45 +423,7 @@ export async function failbackComplete(ctx: RunbookContext, stack: string): Prom
     await ctx.journal.step(op, "detach the synced disks from the primary appliance", async () => {
       for (const [appliance, disks] of groupBy(state.disks, (d) => d.applianceId)) await detachFromAppliance(ctx, appliance, disks.map((d) => d.newDiskId));
     });
-    // Every primary VM at once: each is deallocated and checked before its disks are swapped.
-    await Promise.all(
-      rows.filter((r) => !c.swapped.includes(r)).map((row) => {
-        const vm = primaryVm(row);
-        return ctx.journal.step(op, `${row}: deallocate the primary VM and swap its disks`, async () => {
-          const disks = state.disks.filter((d) => d.row === row);
-        const exists = await ctx.azure.compute.virtualMachines.get(vm.resourceGroup, vm.name).catch((e: unknown) => {
-          if (isNotFound(e)) return undefined;
-          throw e;
-        });
-        if (!exists) {
-          await restoreIntoNewVm(ctx, b.rows.find((r) => r.name === row)!, vm, disks, state.newVmSubnetId, op.id);
-          await tagPrevious(ctx, disks, op.id);
-          c.swapped.push(row);
-          saveState(ctx, state);
-          return;
-        }
-        await ctx.azure.compute.virtualMachines.deallocate(vm.resourceGroup, vm.name, ctx.poll);
-          const view = await ctx.azure.compute.virtualMachines.instanceView(vm.resourceGroup, vm.name);
-          const power = view.statuses?.find((s) => s.code?.startsWith("PowerState/"))?.code?.split("/")[1];
-          if (power !== "deallocated") throw new FerryError(`${vm.name} is ${power ?? "in an unknown state"}, not deallocated: its disks are not swapped while it could run. Deallocate it, then run failback complete again.`, { code: "PrimaryRunning" });
-          const current = await ctx.azure.compute.virtualMachines.get(vm.resourceGroup, vm.name);
-          const os = disks.find((d) => d.role === "os");
-          const data = (current.storageProfile?.dataDisks ?? []).map((x) => {
-            const next = disks.find((d) => d.role === "data" && d.lun === x.lun);
-            return { lun: x.lun, createOption: "Attach" as const, managedDisk: { id: next ? next.newDiskId : x.managedDisk!.id! } };
-          });
-          await ctx.azure.compute.virtualMachines.update(
-            vm.resourceGroup,
-            vm.name,
-            { storageProfile: { ...(os ? { osDisk: { createOption: "Attach", osType: current.storageProfile?.osDisk?.osType ?? "Linux", managedDisk: { id: os.newDiskId } } } : {}), dataDisks: data } },
-            ctx.poll,
-          );
-          await tagPrevious(ctx, disks, op.id);
-          c.swapped.push(row);
-          saveState(ctx, state);
-        }, row);
-      }),
-    );
+    // Before any VM can write to them (a new VM starts as it is made): each equals its DR disk's final snapshot now.
     await ctx.journal.step(op, "first recovery points of the returned disks", async () => {
       for (const d of state.disks) {
         if (c.points[d.newDiskId.toLowerCase()]) continue;
@@ -479,6 +441,50 @@ export async function failbackComplete(ctx: RunbookContext, stack: string): Prom
         saveState(ctx, state);
       }
     });
+    // Every primary VM at once: each is deallocated and checked before its disks are swapped.
+    await Promise.all(
+      rows.filter((r) => !c.swapped.includes(r)).map((row) => {
+        const vm = primaryVm(row);
+        return ctx.journal.step(op, `${row}: deallocate the primary VM and swap its disks`, async () => {
+          const disks = state.disks.filter((d) => d.row === row);
+          const exists = await ctx.azure.compute.virtualMachines.get(vm.resourceGroup, vm.name).catch((e: unknown) => {
+            if (isNotFound(e)) return undefined;
+            throw e;
+          });
+          if (!exists) {
+            await restoreIntoNewVm(ctx, b.rows.find((r) => r.name === row)!, vm, disks, state.newVmSubnetId, op.id);
+            await tagPrevious(ctx, disks, op.id);
+            c.swapped.push(row);
+            saveState(ctx, state);
+            return;
+          }
+          await ctx.azure.compute.virtualMachines.deallocate(vm.resourceGroup, vm.name, ctx.poll);
+          const view = await ctx.azure.compute.virtualMachines.instanceView(vm.resourceGroup, vm.name);
+          const power = view.statuses?.find((s) => s.code?.startsWith("PowerState/"))?.code?.split("/")[1];
+          if (power !== "deallocated") throw new FerryError(`${vm.name} is ${power ?? "in an unknown state"}, not deallocated: its disks are not swapped while it could run. Deallocate it, then run failback complete again.`, { code: "PrimaryRunning" });
+          const current = await ctx.azure.compute.virtualMachines.get(vm.resourceGroup, vm.name);
+          const os = disks.find((d) => d.role === "os");
+          const attached = current.storageProfile?.dataDisks ?? [];
+          const data = [
+            ...attached.map((x) => {
+              const next = disks.find((d) => d.role === "data" && d.lun === x.lun);
+              return { lun: x.lun, createOption: "Attach" as const, managedDisk: { id: next ? next.newDiskId : x.managedDisk!.id! } };
+            }),
+            // A data disk that was gone from the VM (--to-new-vm) comes back at its LUN.
+            ...disks.filter((d) => d.role === "data" && !attached.some((x) => x.lun === d.lun)).map((d) => ({ lun: d.lun!, createOption: "Attach" as const, managedDisk: { id: d.newDiskId } })),
+          ];
+          await ctx.azure.compute.virtualMachines.update(
+            vm.resourceGroup,
+            vm.name,
+            { storageProfile: { ...(os ? { osDisk: { createOption: "Attach", osType: current.storageProfile?.osDisk?.osType ?? "Linux", managedDisk: { id: os.newDiskId } } } : {}), dataDisks: data } },
+            ctx.poll,
+          );
+          await tagPrevious(ctx, disks, op.id);
+          c.swapped.push(row);
+          saveState(ctx, state);
+        }, row);
+      }),
+    );
     await ctx.journal.step(op, "start the primary VMs", async () => {
       const started = Date.now();
       await Promise.all(rows.map((r) => ctx.azure.compute.virtualMachines.start(primaryVm(r).resourceGroup, primaryVm(r).name, ctx.poll)));
