@@ -606,11 +606,20 @@ async function restoreIntoNewVm(ctx: RunbookContext, row: Blueprint["rows"][numb
   if (!os) throw new UserError(`${row.name}: a new VM needs the OS disk in the failback; only data disks were prepared.`, { code: "NoOsDisk" });
   const region = disks[0]!.region;
   const tags = { [TAG_FAILBACK]: by, "ferry-failback-restored": "newVm" };
-  const nic = await ctx.azure.network.networkInterfaces.beginCreateOrUpdateAndWait(vm.resourceGroup, `${vm.name}-nic`, {
-    location: region,
-    ipConfigurations: [{ name: "ipconfig1", primary: true, subnet: { id: subnetId }, privateIPAllocationMethod: "Dynamic" }],
-    tags,
-  }, { updateIntervalInMs: ctx.poll.updateIntervalInMs });
+  // The NIC the deleted VM left behind (its name, unattached) keeps its address; otherwise a new one.
+  const left = await ctx.azure.network.networkInterfaces.get(vm.resourceGroup, `${vm.name}-nic`).catch((e: unknown) => {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  });
+  const nic =
+    left && !left.virtualMachine
+      ? left
+      : await ctx.azure.network.networkInterfaces.beginCreateOrUpdateAndWait(
+          vm.resourceGroup,
+          left ? `${vm.name}-nic-failback` : `${vm.name}-nic`,
+          { location: region, ipConfigurations: [{ name: "ipconfig1", primary: true, subnet: { id: subnetId }, privateIPAllocationMethod: "Dynamic" }], tags },
+          { updateIntervalInMs: ctx.poll.updateIntervalInMs },
+        );
   await ctx.azure.compute.virtualMachines.createOrUpdate(
     vm.resourceGroup,
     vm.name,

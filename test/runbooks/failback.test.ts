@@ -100,6 +100,7 @@ describe("failback prepare and check-primary", () => {
   it("refuses a row whose primary VM is gone unless told to restore it into a new VM", async () => {
     const { w } = await failedOver("fd");
     const vm = parseResourceId(w.vmId);
+    const nicBefore = await f.azure.network.networkInterfaces.get(PRIMARY.rg, "fd-nic");
     await f.azure.compute.virtualMachines.beginDeleteAndWait(vm.resourceGroup, vm.name);
     expect(await refusal(prepareFailback(world().ctx, w.stack))).toMatch(/fd: the primary VM .*virtualMachines\/fd no longer exists, so there is nothing to fail back into\. Use --to-new-vm/);
     // A new VM needs a subnet for its NIC, in the primary region.
@@ -131,9 +132,34 @@ describe("failback prepare and check-primary", () => {
     expect(restored.storageProfile!.osDisk!.managedDisk!.id!.toLowerCase()).toBe(state.disks.find((d) => d.role === "os")!.newDiskId.toLowerCase());
     expect(restored.storageProfile!.dataDisks!.map((d) => d.lun)).toEqual([0, 1]);
     expect(readAt(f.emu.devicePath(PRIMARY.rg, "fd", 1), 3 * 1024 ** 2, 128 * 1024).equals(pattern(77, 128 * 1024))).toBe(true);
+    // The NIC the deleted VM left behind is reused as it was (its address kept).
     const nic = await f.azure.network.networkInterfaces.get(PRIMARY.rg, "fd-nic");
+    expect(nic.virtualMachine?.id?.toLowerCase()).toBe(restored.id!.toLowerCase());
+    expect(nic.ipConfigurations![0]!.privateIPAddress).toBe(nicBefore.ipConfigurations![0]!.privateIPAddress);
     expect(nic.ipConfigurations![0]!.subnet!.id!.toLowerCase()).toBe(subnet.toLowerCase());
     // The disks the deleted VM left behind are the previous disks, kept and tagged.
     expect((await f.azure.compute.disks.get(PRIMARY.rg, "fd-os")).tags?.["ferry-failback-previous"]).toMatch(/^failback-complete-/);
+  });
+
+  it("brings back a data disk deleted from a primary VM that still exists, at its LUN, without a new VM", async () => {
+    const { w } = await failedOver("fg", { dataLuns: [0] });
+    const ctx = world().ctx;
+    const vm = parseResourceId(w.vmId);
+    const data0 = parseResourceId(w.dataDiskIds.get(0)!);
+    const before = await f.azure.compute.virtualMachines.get(vm.resourceGroup, vm.name);
+    await f.azure.compute.virtualMachines.beginUpdateAndWait(vm.resourceGroup, vm.name, { storageProfile: { dataDisks: [] } });
+    await f.azure.compute.disks.beginDeleteAndWait(data0.resourceGroup, data0.name);
+    expect(await refusal(prepareFailback(ctx, w.stack))).toMatch(/fg: the primary data disk LUN 0 .*fg-data0 no longer exists/);
+    // The VM is there: no subnet is needed.
+    await prepareFailback(ctx, w.stack, { toNewVm: true });
+    writeAt(f.emu.devicePath(DR.rg, "fg", 0), 5 * 1024 ** 2, pattern(88, 64 * 1024));
+    await world().whileSyncing(() => failbackSync(ctx, w.stack), world().sourcesOf(w));
+    const { state } = await world().whileSyncing(() => failbackComplete(ctx, w.stack));
+    const back = await f.azure.compute.virtualMachines.get(vm.resourceGroup, vm.name);
+    expect(back.storageProfile!.dataDisks!.map((d) => [d.lun, d.managedDisk!.id!.toLowerCase()])).toEqual([[0, state.disks.find((d) => d.role === "data")!.newDiskId.toLowerCase()]]);
+    expect(readAt(f.emu.devicePath(PRIMARY.rg, "fg", 0), 5 * 1024 ** 2, 64 * 1024).equals(pattern(88, 64 * 1024))).toBe(true);
+    // The same VM, its disk returned: no new VM was made.
+    expect(before.vmId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(back.vmId).toBe(before.vmId);
   });
 });
