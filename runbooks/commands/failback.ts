@@ -62,7 +62,7 @@ export function failbackCommand(io: CliIo, state: { code: number }): CommandModu
         )
         .command<FailbackArgs>(
           "check-primary <blueprint>",
-          "Blockers on the primary side (running VM, disks in use, region down, size gone) and what will be overwritten; exit 0 only without blockers",
+          "Blockers on the primary side (running VM, disks in use, region down, size gone, too few vCPUs for new VMs) and what will be overwritten; exit 0 only without blockers",
           (c) => c.positional("blueprint", { type: "string", demandOption: true, describe: "Blueprint stack" }).example("$0 failback check-primary web", "Before syncing web back"),
           async (a) => {
             const ctx = await contextFor(a, io);
