@@ -56,6 +56,16 @@ export function isNotFound(e: unknown): boolean {
   return (e as { statusCode?: unknown } | null)?.statusCode === 404;
 }
 
+/** What an Azure read gives, or undefined when the resource is not there (404); other errors are thrown. */
+export async function unlessNotFound<T>(read: Promise<T>): Promise<T | undefined> {
+  try {
+    return await read;
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  }
+}
+
 export function isUserError(e: unknown): e is UserError {
   return e instanceof UserError || hasBrand(e, userErrorBrand);
 }

@@ -23,6 +23,11 @@ export function sourceDisks(b: Blueprint): { row: string; role: "os" | "data"; l
   ]);
 }
 
+/** How a disk of a row is named to people: "OS disk" or "data disk LUN <n>". */
+export function diskLabel(d: { role: "os" | "data"; lun?: number | undefined }): string {
+  return d.role === "os" ? "OS disk" : `data disk LUN ${d.lun}`;
+}
+
 export interface LandingZoneFacts {
   resourceGroupName: string;
   targetSubnetId: string;

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parseResourceId, sameResourceId } from "../core/azure/resource-id";
-import { FerryError, isNotFound, UserError } from "../core/errors";
+import { FerryError, isNotFound, UserError, unlessNotFound } from "../core/errors";
 import type { RecoveryPoint } from "../core/schemas/recovery-point";
 import type { Source } from "../core/schemas/source";
 import { holdPoint, releaseHolds, setPaused } from "../core/state/admin";
@@ -9,11 +9,12 @@ import type { Blueprint } from "../core/schemas/blueprint";
 import { failbackBaseName } from "../stacks/plan";
 import { ByteBudget } from "../sync/budget";
 import { openDevice } from "../sync/device";
-import { snapshotName, SnapshotService, TAG_APPLIANCE, TAG_ROLE, TAG_SOURCE } from "../sync/snapshots";
+import { snapshotName, SnapshotService, TAG_ROLE } from "../sync/snapshots";
 import { copyUnion, type Delta } from "../sync/union-copy";
 import { attachToAppliance, detachFromAppliance } from "./appliance";
-import { landingZone, loadBlueprint, nameOf } from "./blueprints";
+import { diskLabel, landingZone, loadBlueprint, nameOf } from "./blueprints";
 import type { RunbookContext } from "./context";
+import { pauseAtApplyBoundary, waitFor } from "./wait";
 import { preparedFailback, type FailbackDisk } from "./failback";
 import type { Operation } from "./journal";
 import { waitUntilReady } from "./readiness";
@@ -120,25 +121,11 @@ function saveState(ctx: RunbookContext, state: FailbackState): void {
 }
 
 function label(d: Pick<FailbackDisk, "row" | "role" | "lun">): string {
-  return `${d.row} ${d.role === "os" ? "OS disk" : `data disk LUN ${d.lun}`}`;
+  return `${d.row} ${diskLabel(d)}`;
 }
 
-function snapshots(ctx: RunbookContext): SnapshotService {
-  return new SnapshotService(ctx.azure, { applianceId: "", pollIntervalInMs: ctx.poll.updateIntervalInMs, now: ctx.now });
-}
-
-async function runOp<T>(ctx: RunbookContext, kind: string, blueprint: string, fn: (op: Operation) => Promise<T>): Promise<{ op: Operation; result: T }> {
-  const busy = ctx.journal.running(blueprint);
-  if (busy) throw new UserError(`A ${busy.kind} of ${blueprint} is running (pid ${busy.pid}, since ${busy.startedAt}). Wait for it to end, or stop it first.`, { code: "OperationRunning" });
-  const op = ctx.journal.start(kind, blueprint);
-  try {
-    const result = await fn(op);
-    ctx.journal.end(op, "succeeded");
-    return { op, result };
-  } catch (e) {
-    ctx.journal.end(op, "failed", e);
-    throw e;
-  }
+function snapshots(ctx: RunbookContext, applianceId = ""): SnapshotService {
+  return new SnapshotService(ctx.azure, { applianceId, pollIntervalInMs: ctx.poll.updateIntervalInMs, now: ctx.now });
 }
 
 // --- failback sync ---------------------------------------------------------------------------
@@ -165,7 +152,7 @@ export async function failbackSync(ctx: RunbookContext, stack: string, options: 
   if (state?.phase === "syncing" && state.prepare !== prepareOp.id) {
     throw new UserError(`A failback of ${b.name} prepared by ${state.prepare} is under way, and ${prepareOp.id} prepared another. Finish it (ferry failback complete) or roll it back (ferry failback rollback) first.`, { code: "FailbackUnderWay" });
   }
-  const { op } = await runOp(ctx, "failback-sync", b.name, async (op) => {
+  const { op } = await ctx.journal.run("failback-sync", b.name, async (op) => {
     op.details = { prepare: prepareOp.id };
     if (!state || state.phase !== "syncing") {
       state = { blueprint: b.name, prepare: prepareOp.id, failover: plan.failover, phase: "syncing", disks: [], ...(plan.newVmSubnetId ? { newVmSubnetId: plan.newVmSubnetId } : {}) };
@@ -204,16 +191,7 @@ export async function failbackSync(ctx: RunbookContext, stack: string, options: 
 /** Pauses the sync of each primary disk at an apply boundary and holds its last replicated point until the failback ends. */
 async function holdPrimaryPoints(ctx: RunbookContext, disks: FailbackDisk[], by: string): Promise<void> {
   const until = new Date(ctx.now().getTime() + HOLD_FOREVER_MS);
-  await Promise.all(disks.map((d) => setPaused(ctx.store, d.primaryDiskId, true, ctx.now())));
-  const deadline = Date.now() + ctx.config.timeouts.pauseSeconds * 1000;
-  for (;;) {
-    const rows = await Promise.all(disks.map((d) => ctx.store.get(d.primaryDiskId)));
-    const busy = rows.filter((r) => !r || r.source.applying || (r.source.lease && Date.parse(r.source.lease.until) > ctx.now().getTime()));
-    if (rows.some((r) => !r)) throw new UserError(`DR is no longer enabled for a disk of the failback (${disks.find((_, i) => !rows[i])!.primaryDiskId}): its last replicated point is unknown.`, { code: "NotEnabled" });
-    if (!busy.length) break;
-    if (Date.now() > deadline) throw new UserError(`Timed out after ${ctx.config.timeouts.pauseSeconds} s waiting for the sync to stop at an apply boundary. Check the sync daemon (ferry-sync list), then run failback sync again.`, { code: "Timeout" });
-    await ctx.sleep(Math.min(250, Math.max(25, ctx.poll.updateIntervalInMs)));
-  }
+  await pauseAtApplyBoundary(ctx, disks.map((d) => d.primaryDiskId), "failback sync");
   for (const d of disks) {
     const s = (await ctx.store.get(d.primaryDiskId))!.source;
     if (!s.applied) throw new UserError(`${label(d)}: no replicated point of ${d.primaryDiskId} is recorded.`, { code: "NoReplicatedPoint" });
@@ -323,6 +301,15 @@ async function passDeltas(ctx: RunbookContext, d: FailbackDiskState, to: string)
     ctx.logger.warn({ disk: label(d), drBase: d.drBase }, "the DR disk has no failback base (failed over by an older ferry, or deleted): the first pass copies the whole disk");
     return null;
   }
+  return sinceFailover(d, to);
+}
+
+/**
+ * Where a disk at the primary's last replicated point differs from the DR disk's snapshot `to`:
+ * what the DR VM wrote since its failback base, and what the primary wrote between the failover's
+ * point and that last replicated one.
+ */
+function sinceFailover(d: FailbackDiskState, to: string): Delta[] {
   return [{ from: d.drBase, to }, ...(sameResourceId(d.madeFrom.snapshotId, d.basePointId) ? [] : [{ from: d.basePointId, to: d.madeFrom.snapshotId }])];
 }
 
@@ -404,7 +391,7 @@ export async function failbackComplete(ctx: RunbookContext, stack: string): Prom
   const rows = [...new Set(state.disks.map((d) => d.row))];
   const drVm = (row: string) => parseResourceId(state.disks.find((d) => d.row === row)!.drVmId);
   const primaryVm = (row: string) => parseResourceId(state.disks.find((d) => d.row === row)!.primaryVmId);
-  const { op } = await runOp(ctx, "failback-complete", b.name, async (op) => {
+  const { op } = await ctx.journal.run("failback-complete", b.name, async (op) => {
     op.details = { prepare: state.prepare };
     if (!c.drStopped) {
       await ctx.journal.step(op, "stop the DR VMs", () => Promise.all(rows.map((r) => ctx.azure.compute.virtualMachines.deallocate(drVm(r).resourceGroup, drVm(r).name, ctx.poll))));
@@ -420,24 +407,16 @@ export async function failbackComplete(ctx: RunbookContext, stack: string): Prom
       c.finalDone = true;
       saveState(ctx, state);
     }
-    await ctx.journal.step(op, "detach the synced disks from the primary appliance", async () => {
-      for (const [appliance, disks] of groupBy(state.disks, (d) => d.applianceId)) await detachFromAppliance(ctx, appliance, disks.map((d) => d.newDiskId));
-    });
+    await ctx.journal.step(op, "detach the synced disks from the primary appliance", () => detachNewDisks(ctx, state));
     // Before any VM can write to them (a new VM starts as it is made): each equals its DR disk's final snapshot now.
     await ctx.journal.step(op, "first recovery points of the returned disks", async () => {
       for (const d of state.disks) {
         if (c.points[d.newDiskId.toLowerCase()]) continue;
+        // Taken as the DR sync takes its points of a source (its tags, its group): the daemon owns it from here.
         const old = (await ctx.store.get(d.primaryDiskId))?.source;
-        const n = parseResourceId(d.newDiskId);
-        const group = old?.snapshotResourceGroup ?? n.resourceGroup;
-        const disk = await ctx.azure.compute.disks.get(n.resourceGroup, n.name);
-        const snap = await ctx.azure.compute.snapshots.createOrUpdate(
-          group,
-          snapshotName(n.name, ctx.now()),
-          { location: disk.location, incremental: true, creationData: { createOption: "Copy", sourceResourceId: disk.id! }, tags: { [TAG_SOURCE]: d.newDiskId.toLowerCase(), [TAG_ROLE]: "sync", [TAG_APPLIANCE]: (old?.applianceId ?? "").toLowerCase() } },
-          ctx.poll,
-        );
-        c.points[d.newDiskId.toLowerCase()] = { snapshotId: snap.id!, sourceDiskId: d.newDiskId, createdAt: (snap.timeCreated ?? ctx.now()).toISOString() };
+        const snapshotResourceGroup = old?.snapshotResourceGroup ?? parseResourceId(d.newDiskId).resourceGroup;
+        const { snapshotId, sourceDiskId, createdAt } = await snapshots(ctx, old?.applianceId).take({ sourceDiskId: d.newDiskId, snapshotResourceGroup });
+        c.points[d.newDiskId.toLowerCase()] = { snapshotId, sourceDiskId, createdAt };
         saveState(ctx, state);
       }
     });
@@ -447,10 +426,7 @@ export async function failbackComplete(ctx: RunbookContext, stack: string): Prom
         const vm = primaryVm(row);
         return ctx.journal.step(op, `${row}: deallocate the primary VM and swap its disks`, async () => {
           const disks = state.disks.filter((d) => d.row === row);
-          const exists = await ctx.azure.compute.virtualMachines.get(vm.resourceGroup, vm.name).catch((e: unknown) => {
-            if (isNotFound(e)) return undefined;
-            throw e;
-          });
+          const exists = await unlessNotFound(ctx.azure.compute.virtualMachines.get(vm.resourceGroup, vm.name));
           if (!exists) {
             await restoreIntoNewVm(ctx, b.rows.find((r) => r.name === row)!, vm, disks, state.newVmSubnetId, op.id);
             await tagPrevious(ctx, disks, op.id);
@@ -549,7 +525,8 @@ async function reprotect(ctx: RunbookContext, state: FailbackState, disks: Failb
     if (!old) throw new UserError(`The source row of ${d.primaryDiskId} is gone: the staging disk's state is unknown. Enable DR for ${d.newDiskId} with ferry sources enable (a full backfill).`, { code: "NotEnabled" });
     const point = points[d.newDiskId.toLowerCase()]!;
     const attachedAsIs = sameResourceId(d.stagingDiskId, d.drDiskId);
-    const deltas: Delta[] = attachedAsIs ? [] : [{ from: d.drBase, to: d.applied! }, ...(sameResourceId(d.basePointId, d.madeFrom.snapshotId) ? [] : [{ from: d.basePointId, to: d.madeFrom.snapshotId }])];
+    // The staging disk is at the primary's last replicated point, like the new disk was when made.
+    const deltas: Delta[] = attachedAsIs ? [] : sinceFailover(d, d.applied!);
     const { applied: _a, applying: _p, applyingMode: _m, desired: _d, lease: _l, lastError: _e, holds: _h, lastVerifiedAt: _v, syncRequestedAt: _s, lagInMs: _g, ...keep } = old.source;
     const next: Source = {
       ...keep,
@@ -571,25 +548,26 @@ async function reprotect(ctx: RunbookContext, state: FailbackState, disks: Failb
     await ctx.store.delete(old);
     ctx.logger.info({ disk: label(d), sourceDiskId: d.newDiskId, seedFrom: d.applied, deltas: deltas.length }, `${label(d)}: handed to the DR sync (seeded, no full backfill)`);
   }
-  const deadline = Date.now() + ctx.config.failback.reprotectSeconds * 1000;
-  for (;;) {
-    const rows = await Promise.all(disks.map((d) => ctx.store.get(d.newDiskId)));
-    const bad = rows.find((r) => r?.source.state === "degraded");
-    if (bad) throw new FerryError(`Reprotect of ${bad.source.sourceDiskId} failed: ${bad.source.lastError?.message ?? "degraded"}. Fix it, then run failback complete again.`, { code: "ReprotectFailed" });
-    if (rows.every((r) => r?.source.state === "healthy")) return;
-    if (Date.now() > deadline) throw new UserError(`Timed out after ${ctx.config.failback.reprotectSeconds} s waiting for the DR sync to take up the returned disks. Check the sync daemon (ferry-sync list), then run failback complete again.`, { code: "Timeout" });
-    await ctx.sleep(Math.min(500, Math.max(25, ctx.poll.updateIntervalInMs)));
-  }
+  await waitFor(
+    ctx,
+    ctx.config.failback.reprotectSeconds,
+    "the DR sync to take up the returned disks",
+    "failback complete",
+    async () => {
+      const rows = await Promise.all(disks.map((d) => ctx.store.get(d.newDiskId)));
+      const bad = rows.find((r) => r?.source.state === "degraded");
+      if (bad) throw new FerryError(`Reprotect of ${bad.source.sourceDiskId} failed: ${bad.source.lastError?.message ?? "degraded"}. Fix it, then run failback complete again.`, { code: "ReprotectFailed" });
+      return rows.every((r) => r?.source.state === "healthy");
+    },
+    500,
+  );
 }
 
 /** Tags the primary disks a failback replaced (those that still exist): cleanup --failback deletes only these. */
 async function tagPrevious(ctx: RunbookContext, disks: FailbackDiskState[], by: string): Promise<void> {
   for (const d of disks) {
     const p = parseResourceId(d.primaryDiskId);
-    const prev = await ctx.azure.compute.disks.get(p.resourceGroup, p.name).catch((e: unknown) => {
-      if (isNotFound(e)) return undefined;
-      throw e;
-    });
+    const prev = await unlessNotFound(ctx.azure.compute.disks.get(p.resourceGroup, p.name));
     if (!prev) continue;
     await ctx.azure.compute.disks.update(p.resourceGroup, p.name, { tags: { ...prev.tags, [TAG_PREVIOUS]: by, "ferry-failback-replaced-by": d.newDiskId.toLowerCase() } }, ctx.poll);
   }
@@ -607,10 +585,7 @@ async function restoreIntoNewVm(ctx: RunbookContext, row: Blueprint["rows"][numb
   const region = disks[0]!.region;
   const tags = { [TAG_FAILBACK]: by, "ferry-failback-restored": "newVm" };
   // The NIC the deleted VM left behind (its name, unattached) keeps its address; otherwise a new one.
-  const left = await ctx.azure.network.networkInterfaces.get(vm.resourceGroup, `${vm.name}-nic`).catch((e: unknown) => {
-    if (isNotFound(e)) return undefined;
-    throw e;
-  });
+  const left = await unlessNotFound(ctx.azure.network.networkInterfaces.get(vm.resourceGroup, `${vm.name}-nic`));
   const nic =
     left && !left.virtualMachine
       ? left
@@ -652,18 +627,16 @@ export async function failbackRollback(ctx: RunbookContext, stack: string): Prom
   if (state.complete?.swapped.length) {
     throw new UserError(`failback complete already swapped the disks of ${state.complete.swapped.join(", ")}: the primary runs on the returned disks. Finish with ferry failback complete ${b.name}.`, { code: "AlreadySwapped" });
   }
-  const { op } = await runOp(ctx, "failback-rollback", b.name, async (op) => {
+  const { op } = await ctx.journal.run("failback-rollback", b.name, async (op) => {
     if (state.complete?.drStopped) {
       const vms = [...new Set(state.disks.map((d) => d.drVmId))];
       await ctx.journal.step(op, "start the DR VMs again", () => Promise.all(vms.map((id) => ctx.azure.compute.virtualMachines.start(parseResourceId(id).resourceGroup, parseResourceId(id).name, ctx.poll))));
     }
     await ctx.journal.step(op, "delete the new primary disks", async () => {
-      for (const [appliance, disks] of groupBy(state.disks, (d) => d.applianceId)) await detachFromAppliance(ctx, appliance, disks.map((d) => d.newDiskId));
+      await detachNewDisks(ctx, state);
       for (const d of state.disks) {
         const p = parseResourceId(d.newDiskId);
-        await ctx.azure.compute.disks.delete(p.resourceGroup, p.name, ctx.poll).catch((e: unknown) => {
-          if (!isNotFound(e)) throw e;
-        });
+        await unlessNotFound(ctx.azure.compute.disks.delete(p.resourceGroup, p.name, ctx.poll));
       }
     });
     await ctx.journal.step(op, "delete the failback snapshots", () => deleteFailbackSnapshots(ctx, state));
@@ -709,14 +682,11 @@ export async function cleanupFailback(ctx: RunbookContext, stack: string): Promi
     throw new UserError(state?.phase === "cleaned" ? `The failback of ${b.name} is already cleaned up.` : `No completed failback of ${b.name}: cleanup --failback removes the previous primary disks only after ferry failback complete.`, { code: "NotCompleted" });
   }
   const deleted: string[] = [];
-  const { op } = await runOp(ctx, "failback-cleanup", b.name, async (op) => {
+  const { op } = await ctx.journal.run("failback-cleanup", b.name, async (op) => {
     await ctx.journal.step(op, "delete the primary's previous disks", async () => {
       for (const d of state.disks) {
         const p = parseResourceId(d.primaryDiskId);
-        const disk = await ctx.azure.compute.disks.get(p.resourceGroup, p.name).catch((e: unknown) => {
-          if (isNotFound(e)) return undefined;
-          throw e;
-        });
+        const disk = await unlessNotFound(ctx.azure.compute.disks.get(p.resourceGroup, p.name));
         if (!disk) continue;
         if (!disk.tags?.[TAG_PREVIOUS]) throw new UserError(`${p.name} is not tagged ${TAG_PREVIOUS}: it was not replaced by this failback, so it is not deleted.`, { code: "NotReplaced" });
         if (disk.managedBy) throw new UserError(`${p.name} is attached to ${disk.managedBy}: it is in use again, so it is not deleted. Detach it first if it is to go.`, { code: "DiskInUse" });
@@ -728,8 +698,7 @@ export async function cleanupFailback(ctx: RunbookContext, stack: string): Promi
       await deleteFailbackSnapshots(ctx, state);
       const snaps = snapshots(ctx);
       for (const d of state.disks) {
-        const old = { sourceDiskId: d.primaryDiskId, snapshotResourceGroup: parseResourceId(d.madeFrom.snapshotId).resourceGroup } as Source;
-        for (const id of await snaps.listOwn(old)) await snaps.delete(id);
+        for (const id of await snaps.listOwn({ sourceDiskId: d.primaryDiskId, snapshotResourceGroup: parseResourceId(d.madeFrom.snapshotId).resourceGroup })) await snaps.delete(id);
       }
     });
     state.phase = "cleaned";
@@ -739,8 +708,9 @@ export async function cleanupFailback(ctx: RunbookContext, stack: string): Promi
   return { op, deleted };
 }
 
-function groupBy<T>(items: T[], key: (t: T) => string): Map<string, T[]> {
-  const m = new Map<string, T[]>();
-  for (const i of items) m.set(key(i), [...(m.get(key(i)) ?? []), i]);
-  return m;
+/** The new primary disks off the appliances they were synced on (one update per appliance). */
+async function detachNewDisks(ctx: RunbookContext, state: FailbackState): Promise<void> {
+  for (const appliance of new Set(state.disks.map((d) => d.applianceId))) {
+    await detachFromAppliance(ctx, appliance, state.disks.filter((d) => d.applianceId === appliance).map((d) => d.newDiskId));
+  }
 }

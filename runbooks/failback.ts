@@ -1,7 +1,7 @@
 import { parseResourceId, sameResourceId } from "../core/azure/resource-id";
-import { isNotFound, UserError } from "../core/errors";
+import { isNotFound, UserError, unlessNotFound } from "../core/errors";
 import { recoveredVmName } from "../stacks/plan";
-import { loadBlueprint, nameOf } from "./blueprints";
+import { diskLabel, loadBlueprint, nameOf } from "./blueprints";
 import type { RunbookContext } from "./context";
 import type { Operation } from "./journal";
 import { coresQuota, offeredVmSizes, type OfferedVmSize } from "./targets";
@@ -68,10 +68,7 @@ export async function prepareFailback(ctx: RunbookContext, stack: string, option
       const rg = b.target.resourceGroup;
       for (const row of b.rows) {
         const vmName = recoveredVmName(row, "failover");
-        const dr = await ctx.azure.compute.virtualMachines.get(rg, vmName).catch((e: unknown) => {
-          if (isNotFound(e)) return undefined;
-          throw e;
-        });
+        const dr = await unlessNotFound(ctx.azure.compute.virtualMachines.get(rg, vmName));
         if (!dr) {
           problems.push(`${row.name}: the recovered VM ${vmName} is not in ${rg}. Run the failover again (it converges), then prepare.`);
           continue;
@@ -88,7 +85,7 @@ export async function prepareFailback(ctx: RunbookContext, stack: string, option
           ...row.dataDisks.map((d) => ({ role: "data" as const, lun: d.lun, sourceDiskId: d.sourceDiskId, drDiskId: dr.storageProfile?.dataDisks?.find((x) => x.lun === d.lun)?.managedDisk?.id })),
         ];
         for (const w of wanted) {
-          const what = w.role === "os" ? "OS disk" : `data disk LUN ${w.lun}`;
+          const what = diskLabel(w);
           if (!w.drDiskId) {
             problems.push(`${row.name}: ${vmName} has no ${what}. Attach it back as the failover left it, then prepare.`);
             continue;
@@ -205,7 +202,7 @@ export async function checkPrimary(ctx: RunbookContext, stack: string): Promise<
     });
     for (const d of disks) {
       const p = parseResourceId(d.primaryDiskId);
-      const what = d.role === "os" ? "OS disk" : `data disk LUN ${d.lun}`;
+      const what = diskLabel(d);
       const disk = await ctx.azure.compute.disks.get(p.resourceGroup, p.name);
       const elsewhere = disk.managedBy && !sameResourceId(disk.managedBy, d.primaryVmId);
       const inUse = disk.diskState === "ActiveSAS" || disk.diskState === "ActiveUpload";
@@ -266,12 +263,6 @@ async function subnetRegion(ctx: RunbookContext, subnetId: string): Promise<stri
 
 async function existing(ctx: RunbookContext, id: string): Promise<boolean> {
   const p = parseResourceId(id);
-  try {
-    if (p.type.toLowerCase() === "virtualmachines") await ctx.azure.compute.virtualMachines.get(p.resourceGroup, p.name);
-    else await ctx.azure.compute.disks.get(p.resourceGroup, p.name);
-    return true;
-  } catch (e) {
-    if (isNotFound(e)) return false;
-    throw e;
-  }
+  const read = p.type.toLowerCase() === "virtualmachines" ? ctx.azure.compute.virtualMachines.get(p.resourceGroup, p.name) : ctx.azure.compute.disks.get(p.resourceGroup, p.name);
+  return (await unlessNotFound<unknown>(read)) !== undefined;
 }

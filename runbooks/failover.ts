@@ -1,12 +1,12 @@
 import { parseResourceId, sameResourceId } from "../core/azure/resource-id";
 import { FerryError, UserError } from "../core/errors";
 import { holdPoint, releaseHolds, requestSync, setPaused } from "../core/state/admin";
-import { leaseHolder } from "../core/state/lease";
 import { packConfigFromFacts } from "../policies/pack";
 import { planBlueprint } from "../stacks/plan";
 import { detachFromAppliance } from "./appliance";
 import { landingZone, loadBlueprint, sourceDisks } from "./blueprints";
 import type { RunbookContext } from "./context";
+import { pauseAtApplyBoundary, waitFor } from "./wait";
 import type { ResourceEvent } from "./deployers/deployer";
 import type { Operation } from "./journal";
 import { formatPrecheck, precheck } from "./precheck";
@@ -34,8 +34,7 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
   const mode = options.kind === "test" ? "test" : "failover";
   // A failed run of the same failover that got its staging disks off the appliance is continued:
   // its final sync is done and those disks can no longer be synced, so it goes straight to `up`.
-  const busy = ctx.journal.running(b.name);
-  if (busy) throw new UserError(`A ${busy.kind} of ${b.name} is running (pid ${busy.pid}, since ${busy.startedAt}). Wait for it to end, or stop it first.`, { code: "OperationRunning" });
+  ctx.journal.assertIdle(b.name);
   const previous = ctx.journal.list(b.name).find((o) => o.kind.startsWith("failover-") || o.kind === "cleanup");
   const resumes = (previous?.status === "failed" || previous?.status === "canceled" || previous?.status === "running") && previous.kind === `failover-${options.kind}` && previous.steps.some((s) => s.name.startsWith("detach")) ? previous : undefined;
   const op = ctx.journal.start(`failover-${options.kind}`, b.name);
@@ -82,22 +81,14 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
           before.set(d.sourceDiskId, new Set([s.applied?.snapshotId, s.applying?.snapshotId, s.desired?.snapshotId].filter((x): x is string => !!x).map((x) => x.toLowerCase())));
           await requestSync(ctx.store, d.sourceDiskId, ctx.now());
         }
-        await waitFor(ctx, ctx.config.timeouts.finalSyncSeconds, "the final sync of every disk", async () => {
+        await waitFor(ctx, ctx.config.timeouts.finalSyncSeconds, "the final sync of every disk", "the failover", async () => {
           const all = await Promise.all(disks.map(async (d) => ({ d, s: await sourceOf(d.sourceDiskId) })));
           return all.every(({ d, s }) => !s.applying && s.applied && !before.get(d.sourceDiskId)!.has(s.applied.snapshotId.toLowerCase()) && Date.parse(s.applied.createdAt) >= poweredOffAt - 1000);
         });
       });
     }
 
-    await ctx.journal.step(op, "pause the sync at an apply boundary", async () => {
-      await Promise.all(disks.map((d) => setPaused(ctx.store, d.sourceDiskId, true, ctx.now())));
-      await waitFor(ctx, ctx.config.timeouts.pauseSeconds, "the sync to stop at an apply boundary", async () => {
-        // One query for all the blueprint's disks, however many.
-        const ids = new Set(disks.map((d) => d.sourceDiskId.toLowerCase()));
-        const all = (await ctx.store.list()).map((r) => r.source).filter((s) => ids.has(s.sourceDiskId.toLowerCase()));
-        return all.length === ids.size && all.every((s) => !s.applying && leaseHolder(s, ctx.now()) === undefined);
-      });
-    });
+    await ctx.journal.step(op, "pause the sync at an apply boundary", () => pauseAtApplyBoundary(ctx, disks.map((d) => d.sourceDiskId), "the failover"));
 
     const check = await ctx.journal.step(op, "precheck", async () => {
       const r = await precheck(ctx, stack, { mode, operation: op.id });
@@ -230,14 +221,3 @@ function kindOf(type: string): string {
   const t = type.split(":").pop() ?? type;
   return { NetworkInterface: "NIC", VirtualMachine: "VM", Disk: "disk", Snapshot: "snapshot" }[t] ?? t;
 }
-
-async function waitFor(ctx: RunbookContext, seconds: number, what: string, check: () => Promise<boolean>): Promise<void> {
-  const until = Date.now() + seconds * 1000;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > until) throw new UserError(`Timed out after ${seconds} s waiting for ${what}. Check the sync daemon (ferry-sync list), then run the failover again.`, { code: "Timeout" });
-    // State-store reads only: cheap enough to look often, and the wait is on a failover's RTO.
-    await ctx.sleep(Math.min(250, Math.max(25, ctx.poll.updateIntervalInMs)));
-  }
-}
-

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
+import { UserError } from "../core/errors";
 
 /** One step of a runbook operation, with its timing. */
 export interface JournalStep {
@@ -82,6 +83,26 @@ export class Journal {
   /** An operation of `blueprint` still running in a live process (this machine's), if any. */
   running(blueprint: string): Operation | undefined {
     return this.list(blueprint).find((o) => o.status === "running" && o.pid !== undefined && o.host === hostname() && alive(o.pid));
+  }
+
+  /** Refuses a new operation of `blueprint` while another one runs. */
+  assertIdle(blueprint: string): void {
+    const busy = this.running(blueprint);
+    if (busy) throw new UserError(`A ${busy.kind} of ${blueprint} is running (pid ${busy.pid}, since ${busy.startedAt}). Wait for it to end, or stop it first.`, { code: "OperationRunning" });
+  }
+
+  /** Runs `fn` as an operation of `blueprint` (refused while another runs), ended succeeded or failed with its error. */
+  async run<T>(kind: string, blueprint: string, fn: (op: Operation) => Promise<T>): Promise<{ op: Operation; result: T }> {
+    this.assertIdle(blueprint);
+    const op = this.start(kind, blueprint);
+    try {
+      const result = await fn(op);
+      this.end(op, "succeeded");
+      return { op, result };
+    } catch (e) {
+      this.end(op, "failed", e);
+      throw e;
+    }
   }
 
   private cancel(op: Operation, reason: string): void {

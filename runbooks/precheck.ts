@@ -1,11 +1,11 @@
-import { isNotFound } from "../core/errors";
+import { isNotFound, unlessNotFound } from "../core/errors";
 import type { VirtualMachine } from "@azure/arm-compute";
 import { parseResourceId, sameResourceId } from "../core/azure/resource-id";
 import type { Source } from "../core/schemas/source";
 import type { PrecheckFacts } from "../policies/facts";
 import type { BlueprintStackConfig } from "../stacks/config";
 import { planBlueprint, recoveredVmName, TAGS } from "../stacks/plan";
-import { loadBlueprint, sourceDisks } from "./blueprints";
+import { diskLabel, loadBlueprint, sourceDisks } from "./blueprints";
 import type { RunbookContext } from "./context";
 import { coresQuota, offeredVmSizes } from "./targets";
 
@@ -52,7 +52,7 @@ export async function precheck(ctx: RunbookContext, stack: string, options: { mo
   const rows = await ctx.store.list();
   const recoveryPoints: BlueprintStackConfig["recoveryPoints"] = {};
   for (const d of sourceDisks(b)) {
-    const name = `${d.row} ${d.role === "os" ? "OS disk" : `data disk LUN ${d.lun}`}`;
+    const name = `${d.row} ${diskLabel(d)}`;
     const row = rows.find((r) => sameResourceId(r.source.sourceDiskId, d.sourceDiskId))?.source;
     checks.push(...sourceChecks(name, d.row, d.sourceDiskId, row, stack));
     if (row?.applied) recoveryPoints[d.sourceDiskId] = row.applied;
@@ -87,10 +87,7 @@ export async function precheck(ctx: RunbookContext, stack: string, options: { mo
   const recoveredVm = (name: string) => {
     let vm = recoveredVms.get(name);
     if (!vm) {
-      vm = ctx.azure.compute.virtualMachines.get(t.resourceGroup, name).catch((e: unknown) => {
-        if (isNotFound(e)) return undefined;
-        throw e;
-      });
+      vm = unlessNotFound(ctx.azure.compute.virtualMachines.get(t.resourceGroup, name));
       recoveredVms.set(name, vm);
     }
     return vm;

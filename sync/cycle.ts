@@ -9,7 +9,7 @@ import { changedRanges, validRanges } from "./page-ranges";
 import { complement, type Range } from "./ranges";
 import { Row } from "./row";
 import { sasRangeSource } from "./sas-reader";
-import type { SnapshotService } from "./snapshots";
+import { revokeQuietly, type SnapshotService } from "./snapshots";
 import type { SourceStore, StoredSource } from "../core/state/store";
 import { copyUnion } from "./union-copy";
 import { verifyDevice } from "./verify";
@@ -295,14 +295,7 @@ async function apply(row: Row, ctx: SyncContext, device: StagingDevice, point: R
     });
   } finally {
     // Azure lets only 5 snapshots of a family hold a SAS at once: end them whatever happened.
-    await revokeQuietly(ctx, log, point.snapshotId, base?.snapshotId);
-  }
-}
-
-async function revokeQuietly(ctx: SyncContext, log: Logger, ...snapshotIds: (string | undefined)[]): Promise<void> {
-  for (const id of snapshotIds) {
-    if (!id) continue;
-    await ctx.snapshots.revoke(id).catch((e: unknown) => log.warn({ err: e, snapshotId: id }, "revoking access failed; the SAS expires on its own"));
+    await revokeQuietly(ctx.snapshots, log, point.snapshotId, base?.snapshotId);
   }
 }
 

@@ -1,3 +1,4 @@
+import type { Logger } from "pino";
 import { isNotFound } from "../core/errors";
 import { randomBytes } from "node:crypto";
 import type { AzureClients } from "../core/azure/clients";
@@ -43,14 +44,14 @@ export class SnapshotService {
   }
 
   /** The source disk's size in bytes and region, as Azure reports them now. */
-  async sourceDisk(source: Source): Promise<{ id: string; location: string; sizeBytes: number }> {
+  async sourceDisk(source: Pick<Source, "sourceDiskId">): Promise<{ id: string; location: string; sizeBytes: number }> {
     const d = parseResourceId(source.sourceDiskId);
     const disk = await this.azure.compute.disks.get(d.resourceGroup, d.name);
     return { id: disk.id!, location: disk.location, sizeBytes: disk.diskSizeBytes ?? (disk.diskSizeGB ?? 0) * 1024 ** 3 };
   }
 
   /** Takes an incremental snapshot of the source disk: the next recovery point. */
-  async take(source: Source): Promise<RecoveryPoint & SnapshotFacts> {
+  async take(source: Pick<Source, "sourceDiskId" | "snapshotResourceGroup">): Promise<RecoveryPoint & SnapshotFacts> {
     const disk = await this.sourceDisk(source);
     const d = parseResourceId(source.sourceDiskId);
     const group = source.snapshotResourceGroup ?? d.resourceGroup;
@@ -123,7 +124,7 @@ export class SnapshotService {
   }
 
   /** Snapshots the sync took of this source (by tag), newest last. */
-  async listOwn(source: Source): Promise<string[]> {
+  async listOwn(source: Pick<Source, "sourceDiskId" | "snapshotResourceGroup">): Promise<string[]> {
     const d = parseResourceId(source.sourceDiskId);
     const group = source.snapshotResourceGroup ?? d.resourceGroup;
     const out: { id: string; at: number }[] = [];
@@ -134,6 +135,14 @@ export class SnapshotService {
       }
     }
     return out.sort((a, b) => a.at - b.at).map((s) => s.id);
+  }
+}
+
+/** Ends the SAS of each snapshot; a failure is logged, not thrown (a SAS expires on its own). */
+export async function revokeQuietly(snapshots: Pick<SnapshotService, "revoke">, log: Pick<Logger, "warn"> | undefined, ...snapshotIds: (string | undefined)[]): Promise<void> {
+  for (const id of snapshotIds) {
+    if (!id) continue;
+    await snapshots.revoke(id).catch((e: unknown) => log?.warn({ err: e, snapshotId: id }, "revoking access failed; the SAS expires on its own"));
   }
 }
 

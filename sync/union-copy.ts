@@ -1,12 +1,12 @@
 import type { PageBlobClient } from "@azure/storage-blob";
 import type { Logger } from "pino";
-import { FerryError, isNotFound } from "../core/errors";
+import { FerryError, isFerryError, isNotFound } from "../core/errors";
 import { applyPlan, type ApplyResult, type WritableDevice } from "./apply";
 import type { ByteBudget } from "./budget";
 import { changedRanges, validRanges } from "./page-ranges";
 import { complement, intersect, normalize, totalBytes, type Range } from "./ranges";
 import { sasRangeSource } from "./sas-reader";
-import type { SnapshotService } from "./snapshots";
+import { revokeQuietly, type SnapshotService } from "./snapshots";
 
 /** Two snapshots of one disk (one incremental family): what changed from `from` to `to`. */
 export interface Delta {
@@ -36,8 +36,6 @@ export interface UnionCopyOptions {
 }
 
 export interface UnionCopyResult extends ApplyResult {
-  /** Bytes each delta covers (changed and cleared ranges), in the order given. */
-  deltaBytes: number[];
   /** Bytes of the union of the deltas: what the copy had to make equal. */
   unionBytes: number;
   /** Whether a delta could not be had (a snapshot gone), so the whole disk was copied instead. */
@@ -66,7 +64,6 @@ export async function copyUnion(o: UnionCopyOptions): Promise<UnionCopyResult> {
     if (!facts) throw new FerryError(`The snapshot to copy from, ${o.copyFrom}, no longer exists.`, { code: "SnapshotGone" });
     let sas = await grant(o.copyFrom);
     let union: Range[] | undefined;
-    const deltaBytes: number[] = [];
     if (o.deltas) {
       try {
         const parts: Range[] = [];
@@ -74,13 +71,11 @@ export async function copyUnion(o: UnionCopyOptions): Promise<UnionCopyResult> {
           const toSas = d.to.toLowerCase() === o.copyFrom.toLowerCase() ? sas : await grant(d.to);
           const fromSas = await grant(d.from);
           const { changed, cleared } = await changedRanges(o.pageBlob(toSas), fromSas, facts.sizeBytes, o.diffSegmentBytes, o.abortSignal);
-          const covered = normalize([...changed, ...cleared]);
-          deltaBytes.push(totalBytes(covered));
-          parts.push(...covered);
+          parts.push(...changed, ...cleared);
         }
         union = normalize(parts);
       } catch (e) {
-        if (!(e instanceof FerryError) || e.code !== "DiffUnavailable") throw e;
+        if (!isFerryError(e) || e.code !== "DiffUnavailable") throw e;
         o.logger?.warn({ err: e }, "a delta cannot be had; copying the whole disk instead");
         union = undefined;
       }
@@ -101,9 +96,9 @@ export async function copyUnion(o: UnionCopyOptions): Promise<UnionCopyResult> {
       ...(o.abortSignal ? { abortSignal: o.abortSignal } : {}),
       ...(o.onProgress ? { onProgress: o.onProgress } : {}),
     });
-    return { ...result, deltaBytes, unionBytes: totalBytes(scope), full };
+    return { ...result, unionBytes: totalBytes(scope), full };
   } finally {
     // Only 5 snapshots of a family may hold a SAS at once: end every one this copy opened.
-    for (const id of new Set(granted)) await o.snapshots.revoke(id).catch((e: unknown) => o.logger?.warn({ err: e, snapshotId: id }, "revoking access failed; the SAS expires on its own"));
+    await revokeQuietly(o.snapshots, o.logger, ...new Set(granted));
   }
 }
