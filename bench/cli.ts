@@ -18,11 +18,19 @@ async function main(): Promise<void> {
   const only = onlyAt >= 0 ? args[onlyAt + 1]?.split(",") : undefined;
   const diskAt = args.indexOf("--disk-gib");
   const diskGiB = diskAt >= 0 ? Number(args[diskAt + 1]) : undefined;
-  if (diskGiB !== undefined && !(diskGiB >= 1 && Number.isInteger(diskGiB))) throw new Error(`--disk-gib must be a whole number >= 1 (got ${args[diskAt + 1]}).`);
+  if (diskGiB !== undefined && !(diskGiB >= 1 && Number.isInteger(diskGiB)))
+    throw new Error(`--disk-gib must be a whole number >= 1 (got ${args[diskAt + 1]}).`);
   const speedupAt = args.indexOf("--speedup");
   const speedup = speedupAt >= 0 ? Number(args[speedupAt + 1]) : undefined;
-  if (speedup !== undefined && !(speedup >= 1)) throw new Error(`--speedup must be a number >= 1 (got ${args[speedupAt + 1]}).`);
-  const suites = args.filter((a, i) => !a.startsWith("--") && (onlyAt < 0 || i !== onlyAt + 1) && (speedupAt < 0 || i !== speedupAt + 1) && (diskAt < 0 || i !== diskAt + 1));
+  if (speedup !== undefined && !(speedup >= 1))
+    throw new Error(`--speedup must be a number >= 1 (got ${args[speedupAt + 1]}).`);
+  const suites = args.filter(
+    (a, i) =>
+      !a.startsWith("--") &&
+      (onlyAt < 0 || i !== onlyAt + 1) &&
+      (speedupAt < 0 || i !== speedupAt + 1) &&
+      (diskAt < 0 || i !== diskAt + 1),
+  );
   const known = ["sync", "failover", "failback"];
   const unknown = suites.filter((s) => !known.includes(s));
   if (unknown.length) throw new Error(`Unknown benchmark suite ${unknown.join(", ")}. Suites: ${known.join(", ")}.`);
@@ -30,9 +38,16 @@ async function main(): Promise<void> {
   const log = (m: string) => process.stderr.write(`bench: ${m}\n`);
   const results: BenchResult[] = [];
   try {
-    if (suites.length === 0 || suites.includes("sync")) results.push(...(await runSyncBenches({ workDir: join(workDir, "sync"), log, ...(only ? { only } : {}) })));
-    if (suites.length === 0 || suites.includes("failover")) results.push(...(await runFailoverBenches({ workDir: join(workDir, "failover"), log, ...(speedup ? { speedup } : {}) })));
-    if (suites.length === 0 || suites.includes("failback")) results.push(...(await runFailbackBenches({ workDir: join(workDir, "failback"), log, ...(diskGiB ? { diskGiB } : {}) })));
+    if (suites.length === 0 || suites.includes("sync"))
+      results.push(...(await runSyncBenches({ workDir: join(workDir, "sync"), log, ...(only ? { only } : {}) })));
+    if (suites.length === 0 || suites.includes("failover"))
+      results.push(
+        ...(await runFailoverBenches({ workDir: join(workDir, "failover"), log, ...(speedup ? { speedup } : {}) })),
+      );
+    if (suites.length === 0 || suites.includes("failback"))
+      results.push(
+        ...(await runFailbackBenches({ workDir: join(workDir, "failback"), log, ...(diskGiB ? { diskGiB } : {}) })),
+      );
   } finally {
     if (!keep) rmSync(workDir, { recursive: true, force: true });
   }

@@ -45,11 +45,23 @@ export async function runFailbackBenches(options: FailbackBenchOptions): Promise
   const emu = await startEmulator({ dataDir: join(workDir, "azure"), latency: "zero" });
   const azurite = await startAzurite({ dataDir: join(workDir, "azurite") });
   const logger = createLogger({ name: "bench", level: "silent", env: {} });
-  const world = await createLocalWorld({ emu, tableConnectionString: azurite.connectionString, tableName: "benchFailback", dir: join(workDir, "ferry"), logger, pollIntervalInMs: 20 });
+  const world = await createLocalWorld({
+    emu,
+    tableConnectionString: azurite.connectionString,
+    tableName: "benchFailback",
+    dir: join(workDir, "ferry"),
+    logger,
+    pollIntervalInMs: 20,
+  });
   try {
     const ctx = world.ctx;
     // From snapshots: the primary disk's sync goes on after the failover, so the primary's writes are replicated.
-    const w = await world.workload("fb", { dataLuns: [], osStrategy: "fromSnapshot", dataStrategy: "fromSnapshot", diskSizeGiB: diskGiB });
+    const w = await world.workload("fb", {
+      dataLuns: [],
+      osStrategy: "fromSnapshot",
+      dataStrategy: "fromSnapshot",
+      diskSizeGiB: diskGiB,
+    });
     log(`failback: filling a ${diskGiB} GiB disk with data`);
     await fill(w.sourceDevice("os"), diskGiB * GiB);
     log("failback: enabling DR (full backfill)");
@@ -65,7 +77,12 @@ export async function runFailbackBenches(options: FailbackBenchOptions): Promise
     await writeChunks(w.sourceDevice("os"), all.slice(perSide));
     const base = (await ctx.store.get(w.osDiskId))!.source.applied!.snapshotId;
     await requestSync(ctx.store, w.osDiskId);
-    await world.syncUntil(async () => (await ctx.store.get(w.osDiskId))!.source.applied!.snapshotId !== base, "the primary's writes replicated", world.sourcesOf(w), 600_000);
+    await world.syncUntil(
+      async () => (await ctx.store.get(w.osDiskId))!.source.applied!.snapshotId !== base,
+      "the primary's writes replicated",
+      world.sourcesOf(w),
+      600_000,
+    );
     const unionBytes = picked.size * CHUNK;
 
     await prepareFailback(ctx, w.stack);
@@ -74,17 +91,32 @@ export async function runFailbackBenches(options: FailbackBenchOptions): Promise
     // The DR sync daemon runs on, as on its appliance (it lets go of the paused disks' leases).
     const { state, op } = await world.whileSyncing(() => failbackSync(ctx, w.stack), world.sourcesOf(w));
     const failbackSeconds = (performance.now() - t0) / 1000;
-    log(`  steps: ${op.steps.map((st) => `${st.name} ${(((st.endedAt ? Date.parse(st.endedAt) : 0) - Date.parse(st.startedAt)) / 1000).toFixed(2)} s`).join("; ")}`);
+    log(
+      `  steps: ${op.steps.map((st) => `${st.name} ${(((st.endedAt ? Date.parse(st.endedAt) : 0) - Date.parse(st.startedAt)) / 1000).toFixed(2)} s`).join("; ")}`,
+    );
     const d = state.disks[0]!;
     const moved = d.passes.reduce((n, p) => n + p.bytesRead + p.bytesZeroed, 0);
-    log(`  passes: ${d.passes.map((p) => `${p.pass}: ${(p.unionBytes / MiB).toFixed(1)} MiB in ${p.seconds} s`).join("; ")}`);
+    log(
+      `  passes: ${d.passes.map((p) => `${p.pass}: ${(p.unionBytes / MiB).toFixed(1)} MiB in ${p.seconds} s`).join("; ")}`,
+    );
 
-    log("failback: the reference, a full copy of the same disk: a snapshot of the DR disk, a new empty disk on the same appliance, every byte copied");
+    log(
+      "failback: the reference, a full copy of the same disk: a snapshot of the DR disk, a new empty disk on the same appliance, every byte copied",
+    );
     const appliance = world.config.failback.appliances[PRIMARY.location]!;
     const t1 = performance.now();
     let copyStarted = t1;
     const drDisk = await ctx.azure.compute.disks.get(DR.rg, "fb-os-disk");
-    const snap = await ctx.azure.compute.snapshots.createOrUpdate(DR.rg, "fb-full-copy", { location: drDisk.location, incremental: true, creationData: { createOption: "Copy", sourceResourceId: drDisk.id! } }, ctx.poll);
+    const snap = await ctx.azure.compute.snapshots.createOrUpdate(
+      DR.rg,
+      "fb-full-copy",
+      {
+        location: drDisk.location,
+        incremental: true,
+        creationData: { createOption: "Copy", sourceResourceId: drDisk.id! },
+      },
+      ctx.poll,
+    );
     const target = await createEmptyDisk(world.builder, PRIMARY.rg, PRIMARY.location, "fb-full-copy", diskGiB);
     const lun = await attachToAppliance(ctx, appliance.vmId, target);
     const device = await openDevice(join(appliance.deviceDir, `lun${lun}`), { write: true });
@@ -110,15 +142,41 @@ export async function runFailbackBenches(options: FailbackBenchOptions): Promise
     const fullCopySeconds = (performance.now() - copyStarted) / 1000;
     const copySeconds = d.passes.reduce((n, p) => n + p.seconds, 0);
     const fullBytes = full.bytesRead + full.bytesZeroed;
-    log(`  full copy: ${(fullBytes / MiB).toFixed(0)} MiB in ${fullSeconds.toFixed(2)} s, of which the copy itself ${fullCopySeconds.toFixed(2)} s`);
+    log(
+      `  full copy: ${(fullBytes / MiB).toFixed(0)} MiB in ${fullSeconds.toFixed(2)} s, of which the copy itself ${fullCopySeconds.toFixed(2)} s`,
+    );
 
     const bytesRatio = moved / unionBytes;
     const timeRatio = fullSeconds / failbackSeconds;
     return [
-      { bench: "failback-bytes", value: round(moved / MiB), unit: "MiB", reference: round(unionBytes / MiB), ratio: round(bytesRatio), goal: "<= 1.1 (bytes moved / union of the deltas)", ok: bytesRatio <= 1.1 },
-      { bench: "failback-time", value: round(failbackSeconds), unit: "s", reference: round(fullSeconds), ratio: round(timeRatio), goal: ">= 5 (full copy / failback sync)", ok: timeRatio >= 5 },
+      {
+        bench: "failback-bytes",
+        value: round(moved / MiB),
+        unit: "MiB",
+        reference: round(unionBytes / MiB),
+        ratio: round(bytesRatio),
+        goal: "<= 1.1 (bytes moved / union of the deltas)",
+        ok: bytesRatio <= 1.1,
+      },
+      {
+        bench: "failback-time",
+        value: round(failbackSeconds),
+        unit: "s",
+        reference: round(fullSeconds),
+        ratio: round(timeRatio),
+        goal: ">= 5 (full copy / failback sync)",
+        ok: timeRatio >= 5,
+      },
       // The copy alone (what ferry's data path does), without the disk and snapshot operations both sides share.
-      { bench: "failback-copy-time", value: round(copySeconds), unit: "s", reference: round(fullCopySeconds), ratio: round(fullCopySeconds / copySeconds), goal: ">= 10 (full copy / failback passes)", ok: fullCopySeconds / copySeconds >= 10 },
+      {
+        bench: "failback-copy-time",
+        value: round(copySeconds),
+        unit: "s",
+        reference: round(fullCopySeconds),
+        ratio: round(fullCopySeconds / copySeconds),
+        goal: ">= 10 (full copy / failback passes)",
+        ok: fullCopySeconds / copySeconds >= 10,
+      },
     ];
   } finally {
     await world.close().catch(() => undefined);

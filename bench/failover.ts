@@ -31,11 +31,19 @@ type Strategy = "attachAsIs" | "fromSnapshot";
  */
 export const CRITICAL_PATH: Record<Strategy, string[]> = {
   attachAsIs: ["VirtualMachines_Update", "Snapshots_CreateOrUpdate", "VirtualMachines_CreateOrUpdate"],
-  fromSnapshot: ["Snapshots_CreateOrUpdate", "Disks_CreateOrUpdate:Copy", "Snapshots_CreateOrUpdate", "VirtualMachines_CreateOrUpdate"],
+  fromSnapshot: [
+    "Snapshots_CreateOrUpdate",
+    "Disks_CreateOrUpdate:Copy",
+    "Snapshots_CreateOrUpdate",
+    "VirtualMachines_CreateOrUpdate",
+  ],
 };
 
 export function criticalPathSeconds(strategy: Strategy, speedup: number): number {
-  const ms = CRITICAL_PATH[strategy].reduce((sum, op) => sum + (AZURE_PROFILE.operationsInMs[op] ?? 0) + AZURE_PROFILE.armRequestInMs, 0);
+  const ms = CRITICAL_PATH[strategy].reduce(
+    (sum, op) => sum + (AZURE_PROFILE.operationsInMs[op] ?? 0) + AZURE_PROFILE.armRequestInMs,
+    0,
+  );
   return ms / speedup / 1000;
 }
 
@@ -78,24 +86,50 @@ export async function runFailoverBenches(options: FailoverBenchOptions): Promise
         log(`failover: ${strategy}, ${n} VM${n === 1 ? "" : "s"}: unplanned failover`);
         const op = await world.whileSyncing(() => failover(ctx, w.stack, { kind: "unplanned" }), world.sourcesOf(w));
         const seconds = Math.max(...op.rto.map((r) => r.vmCreatedSeconds ?? Number.POSITIVE_INFINITY));
-        if (op.rto.length !== n || !Number.isFinite(seconds)) throw new Error(`the failover of ${w.stack} recovered ${op.rto.length} of ${n} VMs`);
+        if (op.rto.length !== n || !Number.isFinite(seconds))
+          throw new Error(`the failover of ${w.stack} recovered ${op.rto.length} of ${n} VMs`);
         rto.set(n, seconds);
         const t0 = Date.parse(op.startedAt);
-        log(`  steps: ${op.steps.map((st) => `${st.name} ${((Date.parse(st.startedAt) - t0) / 1000).toFixed(2)}+${(((st.endedAt ? Date.parse(st.endedAt) : t0) - Date.parse(st.startedAt)) / 1000).toFixed(2)} s`).join("; ")}`);
+        log(
+          `  steps: ${op.steps.map((st) => `${st.name} ${((Date.parse(st.startedAt) - t0) / 1000).toFixed(2)}+${(((st.endedAt ? Date.parse(st.endedAt) : t0) - Date.parse(st.startedAt)) / 1000).toFixed(2)} s`).join("; ")}`,
+        );
         const byKind = new Map<string, number[]>();
-        for (const e of op.events ?? []) byKind.set(`${e.resource} ${e.action}`, [...(byKind.get(`${e.resource} ${e.action}`) ?? []), e.atSeconds]);
-        log(`  resources (first–last done, s): ${[...byKind].map(([k, v]) => `${k} ${Math.min(...v)}–${Math.max(...v)}`).join("; ")}`);
+        for (const e of op.events ?? [])
+          byKind.set(`${e.resource} ${e.action}`, [...(byKind.get(`${e.resource} ${e.action}`) ?? []), e.atSeconds]);
+        log(
+          `  resources (first–last done, s): ${[...byKind].map(([k, v]) => `${k} ${Math.min(...v)}–${Math.max(...v)}`).join("; ")}`,
+        );
         const ratio = seconds / reference;
-        results.push({ bench: `rto-${strategy}-${n}vm`, value: round(seconds), unit: "s", reference: round(reference), ratio: round(ratio), goal: "<= 1.1", ok: ratio <= 1.1 });
+        results.push({
+          bench: `rto-${strategy}-${n}vm`,
+          value: round(seconds),
+          unit: "s",
+          reference: round(reference),
+          ratio: round(ratio),
+          goal: "<= 1.1",
+          ok: ratio <= 1.1,
+        });
       }
       const one = rto.get(sizes[0]!);
       const many = rto.get(sizes[sizes.length - 1]!);
       if (sizes.length > 1 && one && many) {
         const ratio = many / one;
-        results.push({ bench: `rto-scaling-${strategy}`, value: round(many), unit: "s", reference: round(one), ratio: round(ratio), goal: "<= 1.2", ok: ratio <= 1.2 });
+        results.push({
+          bench: `rto-scaling-${strategy}`,
+          value: round(many),
+          unit: "s",
+          reference: round(one),
+          ratio: round(ratio),
+          goal: "<= 1.2",
+          ok: ratio <= 1.2,
+        });
       }
     }
-    log(`failover: the azure profile sped up ${speedup}×; reference = critical path (${Object.entries(CRITICAL_PATH).map(([s, ops]) => `${s}: ${ops.join(" → ")}`).join("; ")})`);
+    log(
+      `failover: the azure profile sped up ${speedup}×; reference = critical path (${Object.entries(CRITICAL_PATH)
+        .map(([s, ops]) => `${s}: ${ops.join(" → ")}`)
+        .join("; ")})`,
+    );
     return results;
   } finally {
     await world.close().catch(() => undefined);

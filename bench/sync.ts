@@ -64,18 +64,48 @@ async function group(azure: AzureClients, name: string, location: string): Promi
   const vnet = await azure.network.virtualNetworks.beginCreateOrUpdateAndWait(
     name,
     "vnet",
-    { location, addressSpace: { addressPrefixes: ["10.0.0.0/16"] }, subnets: [{ name: "default", addressPrefix: "10.0.1.0/24" }] },
+    {
+      location,
+      addressSpace: { addressPrefixes: ["10.0.0.0/16"] },
+      subnets: [{ name: "default", addressPrefix: "10.0.1.0/24" }],
+    },
     POLL,
   );
   return vnet.subnets![0]!.id!;
 }
 
-async function vmWithDisks(azure: AzureClients, rg: string, location: string, subnet: string, name: string, sizesGB: number[]): Promise<string[]> {
-  const nic = await azure.network.networkInterfaces.beginCreateOrUpdateAndWait(rg, `${name}-nic`, { location, ipConfigurations: [{ name: "ip", subnet: { id: subnet } }] }, POLL);
-  const os = await azure.compute.disks.createOrUpdate(rg, `${name}-os`, { location, osType: "Linux", creationData: { createOption: "Empty" }, diskSizeGB: 1 }, POLL);
+async function vmWithDisks(
+  azure: AzureClients,
+  rg: string,
+  location: string,
+  subnet: string,
+  name: string,
+  sizesGB: number[],
+): Promise<string[]> {
+  const nic = await azure.network.networkInterfaces.beginCreateOrUpdateAndWait(
+    rg,
+    `${name}-nic`,
+    { location, ipConfigurations: [{ name: "ip", subnet: { id: subnet } }] },
+    POLL,
+  );
+  const os = await azure.compute.disks.createOrUpdate(
+    rg,
+    `${name}-os`,
+    { location, osType: "Linux", creationData: { createOption: "Empty" }, diskSizeGB: 1 },
+    POLL,
+  );
   const ids: string[] = [];
   for (const [i, gb] of sizesGB.entries()) {
-    ids.push((await azure.compute.disks.createOrUpdate(rg, `${name}-data${i}`, { location, creationData: { createOption: "Empty" }, diskSizeGB: gb }, POLL)).id!);
+    ids.push(
+      (
+        await azure.compute.disks.createOrUpdate(
+          rg,
+          `${name}-data${i}`,
+          { location, creationData: { createOption: "Empty" }, diskSizeGB: gb },
+          POLL,
+        )
+      ).id!,
+    );
   }
   await azure.compute.virtualMachines.createOrUpdate(
     rg,
@@ -83,7 +113,10 @@ async function vmWithDisks(azure: AzureClients, rg: string, location: string, su
     {
       location,
       hardwareProfile: { vmSize: "Standard_D16s_v5" },
-      storageProfile: { osDisk: { createOption: "Attach", osType: "Linux", managedDisk: { id: os.id! } }, dataDisks: ids.map((id, lun) => ({ lun, createOption: "Attach", managedDisk: { id } })) },
+      storageProfile: {
+        osDisk: { createOption: "Attach", osType: "Linux", managedDisk: { id: os.id! } },
+        dataDisks: ids.map((id, lun) => ({ lun, createOption: "Attach", managedDisk: { id } })),
+      },
       networkProfile: { networkInterfaces: [{ id: nic.id! }] },
     },
     POLL,
@@ -108,8 +141,15 @@ async function writeScattered(path: string, sizeBytes: number, extentBytes: numb
 
 async function snapshot(azure: AzureClients, diskId: string, name: string): Promise<{ id: string; sas: string }> {
   const d = parseResourceId(diskId);
-  const snap = await azure.compute.snapshots.createOrUpdate(d.resourceGroup, name, { location: "eastus", incremental: true, creationData: { createOption: "Copy", sourceResourceId: diskId } }, POLL);
-  const sas = (await azure.compute.snapshots.grantAccess(d.resourceGroup, name, { access: "Read", durationInSeconds: 3600 }, POLL)).accessSAS!;
+  const snap = await azure.compute.snapshots.createOrUpdate(
+    d.resourceGroup,
+    name,
+    { location: "eastus", incremental: true, creationData: { createOption: "Copy", sourceResourceId: diskId } },
+    POLL,
+  );
+  const sas = (
+    await azure.compute.snapshots.grantAccess(d.resourceGroup, name, { access: "Read", durationInSeconds: 3600 }, POLL)
+  ).accessSAS!;
   return { id: snap.id!, sas };
 }
 
@@ -153,7 +193,12 @@ async function bestOf(n: number, run: () => Promise<number>): Promise<number> {
   return best;
 }
 
-async function benchBackfill(emu: EmulatorProcess, env: Primary, workDir: string, log: (m: string) => void): Promise<{ result: BenchResult; sas: string }> {
+async function benchBackfill(
+  emu: EmulatorProcess,
+  env: Primary,
+  workDir: string,
+  log: (m: string) => void,
+): Promise<{ result: BenchResult; sas: string }> {
   const s0 = await snapshot(emu.azure, env.diskId, "bench-s0");
   const ranges = await validRanges(emu.azure.pageBlob(s0.sas), env.sizeBytes);
   const bytes = totalBytes(ranges);
@@ -164,50 +209,88 @@ async function benchBackfill(emu: EmulatorProcess, env: Primary, workDir: string
     const device = await openDevice(env.staging, { write: true });
     const start = performance.now();
     const found = await validRanges(emu.azure.pageBlob(s0.sas), env.sizeBytes);
-    await applyPlan({ copy: found, zero: [] }, { source: sasRangeSource({ pageBlob: (u) => emu.azure.pageBlob(u), sasUrl: async () => s0.sas, regrant: async () => s0.sas }), device });
+    await applyPlan(
+      { copy: found, zero: [] },
+      {
+        source: sasRangeSource({
+          pageBlob: (u) => emu.azure.pageBlob(u),
+          sasUrl: async () => s0.sas,
+          regrant: async () => s0.sas,
+        }),
+        device,
+      },
+    );
     await device.sync();
     const seconds = (performance.now() - start) / 1000;
     await device.close();
     return seconds;
   });
-  if (!(await sameBytes(env.staging, env.device, env.sizeBytes))) throw new Error("backfill bench: the staging file differs from the source disk");
+  if (!(await sameBytes(env.staging, env.device, env.sizeBytes)))
+    throw new Error("backfill bench: the staging file differs from the source disk");
 
   log("backfill: reference (curl, the same ranges, 8 in parallel, into files, then sync)");
   const dir = join(workDir, "curl");
   mkdirSync(dir, { recursive: true });
   // One operation per range (`next` resets per-URL options such as the range and the CA).
   const config = ranges
-    .map((r, i) => `url = "${s0.sas}"\nrange = "${r.start}-${r.end - 1}"\noutput = "${join(dir, `part-${i}`)}"\ncacert = "${emu.caCertPath}"\nfail\nsilent\nshow-error\n`)
+    .map(
+      (r, i) =>
+        `url = "${s0.sas}"\nrange = "${r.start}-${r.end - 1}"\noutput = "${join(dir, `part-${i}`)}"\ncacert = "${emu.caCertPath}"\nfail\nsilent\nshow-error\n`,
+    )
     .join("next\n");
   writeFileSync(join(dir, "config"), config);
   const curlSeconds = await bestOf(REPS, async () => {
     const t = performance.now();
-    await exec("curl", ["--parallel", "--parallel-max", "8", "--config", join(dir, "config")], { maxBuffer: 1024 * 1024 });
+    await exec("curl", ["--parallel", "--parallel-max", "8", "--config", join(dir, "config")], {
+      maxBuffer: 1024 * 1024,
+    });
     // ferry's copy ends with an fsync (applied never runs ahead of durable data); curl's ends when
     // its files are durable too, so both measure the same work.
     await exec("sync", ["-f", join(dir, "part-0")]);
     return (performance.now() - t) / 1000;
   });
   for (const [i, r] of ranges.entries()) {
-    if (statSync(join(dir, `part-${i}`)).size !== r.end - r.start) throw new Error(`backfill bench: curl wrote a part ${i} of the wrong length`);
+    if (statSync(join(dir, `part-${i}`)).size !== r.end - r.start)
+      throw new Error(`backfill bench: curl wrote a part ${i} of the wrong length`);
   }
   const ferryRate = bytes / MiB / ferrySeconds;
   const curlRate = bytes / MiB / curlSeconds;
-  log(`backfill: ${bytes / MiB} MiB, ferry ${ferrySeconds.toFixed(2)} s, curl ${curlSeconds.toFixed(2)} s (best of ${REPS})`);
+  log(
+    `backfill: ${bytes / MiB} MiB, ferry ${ferrySeconds.toFixed(2)} s, curl ${curlSeconds.toFixed(2)} s (best of ${REPS})`,
+  );
   const ratio = ferryRate / curlRate;
   return {
-    result: { bench: "backfill", value: ferryRate, unit: "MiB/s", reference: curlRate, ratio, goal: "ferry ≥ 0.8 × curl throughput, both to durable files (4 GiB disk, 1 GiB scattered data)", ok: ratio >= 0.8 },
+    result: {
+      bench: "backfill",
+      value: ferryRate,
+      unit: "MiB/s",
+      reference: curlRate,
+      ratio,
+      goal: "ferry ≥ 0.8 × curl throughput, both to durable files (4 GiB disk, 1 GiB scattered data)",
+      ok: ratio >= 0.8,
+    },
     sas: s0.sas,
   };
 }
 
-async function benchDelta(emu: EmulatorProcess, env: Primary, workDir: string, baseSas: string, log: (m: string) => void): Promise<BenchResult[]> {
+async function benchDelta(
+  emu: EmulatorProcess,
+  env: Primary,
+  workDir: string,
+  baseSas: string,
+  log: (m: string) => void,
+): Promise<BenchResult[]> {
   // Both sides start every run from the staging file as it was at the base point.
   const base = join(workDir, "base.img");
   const rsyncTarget = join(workDir, "rsync-target.img");
   await exec("cp", ["--sparse=always", env.staging, base]);
   log("delta: changing 1 % of the disk in scattered 64 KiB writes");
-  const changed = await writeScattered(env.device, env.sizeBytes, 64 * KiB, Math.round((env.sizeBytes * 0.01) / (64 * KiB)));
+  const changed = await writeScattered(
+    env.device,
+    env.sizeBytes,
+    64 * KiB,
+    Math.round((env.sizeBytes * 0.01) / (64 * KiB)),
+  );
   const s1 = await snapshot(emu.azure, env.diskId, "bench-s1");
 
   log("delta: ferry (diff of the two snapshots, changed ranges only, fsync)");
@@ -218,16 +301,29 @@ async function benchDelta(emu: EmulatorProcess, env: Primary, workDir: string, b
     const start = performance.now();
     const diff = await changedRanges(emu.azure.pageBlob(s1.sas), baseSas, env.sizeBytes);
     const planned = performance.now();
-    const result = await applyPlan({ copy: diff.changed, zero: diff.cleared }, { source: sasRangeSource({ pageBlob: (u) => emu.azure.pageBlob(u), sasUrl: async () => s1.sas, regrant: async () => s1.sas }), device });
+    const result = await applyPlan(
+      { copy: diff.changed, zero: diff.cleared },
+      {
+        source: sasRangeSource({
+          pageBlob: (u) => emu.azure.pageBlob(u),
+          sasUrl: async () => s1.sas,
+          regrant: async () => s1.sas,
+        }),
+        device,
+      },
+    );
     const copied = performance.now();
     await device.sync();
     const seconds = (performance.now() - start) / 1000;
-    log(`delta: diff ${((planned - start) / 1000).toFixed(2)} s, copy ${((copied - planned) / 1000).toFixed(2)} s, fsync ${((performance.now() - copied) / 1000).toFixed(2)} s`);
+    log(
+      `delta: diff ${((planned - start) / 1000).toFixed(2)} s, copy ${((copied - planned) / 1000).toFixed(2)} s, fsync ${((performance.now() - copied) / 1000).toFixed(2)} s`,
+    );
     await device.close();
     bytesRead = result.bytesRead;
     return seconds;
   });
-  if (!(await sameBytes(env.staging, env.device, env.sizeBytes))) throw new Error("delta bench: the staging file differs from the source disk");
+  if (!(await sameBytes(env.staging, env.device, env.sizeBytes)))
+    throw new Error("delta bench: the staging file differs from the source disk");
 
   await ensureRsync(log);
   log("delta: reference (rsync --inplace --no-whole-file between the same two files)");
@@ -240,25 +336,51 @@ async function benchDelta(emu: EmulatorProcess, env: Primary, workDir: string, b
     await exec("sync", ["-f", rsyncTarget]);
     return (performance.now() - t) / 1000;
   });
-  if (!(await sameBytes(rsyncTarget, env.device, env.sizeBytes))) throw new Error("delta bench: rsync's copy differs from the source disk");
-  log(`delta: ${changed / MiB} MiB changed, ferry ${ferrySeconds.toFixed(2)} s reading ${bytesRead / MiB} MiB, rsync ${rsyncSeconds.toFixed(2)} s (best of ${REPS})`);
+  if (!(await sameBytes(rsyncTarget, env.device, env.sizeBytes)))
+    throw new Error("delta bench: rsync's copy differs from the source disk");
+  log(
+    `delta: ${changed / MiB} MiB changed, ferry ${ferrySeconds.toFixed(2)} s reading ${bytesRead / MiB} MiB, rsync ${rsyncSeconds.toFixed(2)} s (best of ${REPS})`,
+  );
   return [
-    { bench: "delta", value: ferrySeconds, unit: "s", reference: rsyncSeconds, ratio: rsyncSeconds / ferrySeconds, goal: "ferry ≥ 10 × faster than rsync (ratio = rsync time / ferry time)", ok: rsyncSeconds / ferrySeconds >= 10 },
-    { bench: "delta-bytes", value: bytesRead / MiB, unit: "MiB", reference: changed / MiB, ratio: bytesRead / changed, goal: "bytes read ≤ 1.1 × bytes changed", ok: bytesRead / changed <= 1.1 },
+    {
+      bench: "delta",
+      value: ferrySeconds,
+      unit: "s",
+      reference: rsyncSeconds,
+      ratio: rsyncSeconds / ferrySeconds,
+      goal: "ferry ≥ 10 × faster than rsync (ratio = rsync time / ferry time)",
+      ok: rsyncSeconds / ferrySeconds >= 10,
+    },
+    {
+      bench: "delta-bytes",
+      value: bytesRead / MiB,
+      unit: "MiB",
+      reference: changed / MiB,
+      ratio: bytesRead / changed,
+      goal: "bytes read ≤ 1.1 × bytes changed",
+      ok: bytesRead / changed <= 1.1,
+    },
   ];
 }
 
 async function ensureRsync(log: (m: string) => void): Promise<void> {
   if (["/usr/bin/rsync", "/bin/rsync"].some((p) => existsSync(p))) return;
   log("installing rsync from Debian's packages (the delta reference)");
-  await exec("apt-get", ["install", "-y", "-q", "rsync"], { env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } }).catch(async () => {
+  await exec("apt-get", ["install", "-y", "-q", "rsync"], {
+    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+  }).catch(async () => {
     await exec("apt-get", ["update", "-q"]);
-    await exec("apt-get", ["install", "-y", "-q", "rsync"], { env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+    await exec("apt-get", ["install", "-y", "-q", "rsync"], {
+      env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+    });
   });
 }
 
 /** Highest resident set of a process, in MiB, sampled from /proc until it exits. */
-function peakRss(args: string[], env: NodeJS.ProcessEnv): Promise<{ peakMiB: number; code: number | null; stderr: string }> {
+function peakRss(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ peakMiB: number; code: number | null; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { env, stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
@@ -290,8 +412,11 @@ async function benchMemory(emu: EmulatorProcess, workDir: string, log: (m: strin
     const sources = await vmWithDisks(emu.azure, "prod", "eastus", primarySubnet, "mem-app", Array(disks).fill(1));
     const stagings = await vmWithDisks(emu.azure, "dr", "westus", subnet, "mem-appliance", Array(disks).fill(1));
     log(`memory: writing 128 MiB to each of ${disks} source disks`);
-    for (let lun = 0; lun < disks; lun++) await writeScattered(join(emu.dataDir, "vms", "prod", "mem-app", `lun${lun}`), GiB, 4 * MiB, 32);
-    const store = await SourceStore.open({ client: sourceStoreClient({ connectionString: azurite.connectionString, tableName: "benchmemory" }) });
+    for (let lun = 0; lun < disks; lun++)
+      await writeScattered(join(emu.dataDir, "vms", "prod", "mem-app", `lun${lun}`), GiB, 4 * MiB, 32);
+    const store = await SourceStore.open({
+      client: sourceStoreClient({ connectionString: azurite.connectionString, tableName: "benchmemory" }),
+    });
     const applianceId = `/subscriptions/${emu.subscriptionId}/resourceGroups/dr/providers/Microsoft.Compute/virtualMachines/mem-appliance`;
     for (let lun = 0; lun < disks; lun++) {
       await store.create({
@@ -315,7 +440,13 @@ async function benchMemory(emu: EmulatorProcess, workDir: string, log: (m: strin
         instanceId: "bench",
         applianceId,
         deviceDir: join(emu.dataDir, "vms", "dr", "mem-appliance"),
-        azure: { subscriptionId: emu.subscriptionId, armEndpoint: emu.endpoint, caCertPath: emu.caCertPath, credential: { kind: "emulator" }, pollIntervalInMs: 10 },
+        azure: {
+          subscriptionId: emu.subscriptionId,
+          armEndpoint: emu.endpoint,
+          caCertPath: emu.caCertPath,
+          credential: { kind: "emulator" },
+          pollIntervalInMs: 10,
+        },
         stateStore: { kind: "connectionStringEnv", variable: "FERRY_BENCH_TABLE", tableName: "benchmemory" },
         sync: { maxParallelSources: disks },
         metrics: { enabled: false },
@@ -336,7 +467,13 @@ async function benchMemory(emu: EmulatorProcess, workDir: string, log: (m: strin
     const healthy = rows.filter((r) => r.source.state === "healthy").length;
     if (healthy !== disks) throw new Error(`memory bench: ${healthy} of ${disks} sources became healthy`);
     for (let lun = 0; lun < disks; lun++) {
-      if (!(await sameBytes(join(emu.dataDir, "vms", "prod", "mem-app", `lun${lun}`), join(emu.dataDir, "vms", "dr", "mem-appliance", `lun${lun}`), GiB))) {
+      if (
+        !(await sameBytes(
+          join(emu.dataDir, "vms", "prod", "mem-app", `lun${lun}`),
+          join(emu.dataDir, "vms", "dr", "mem-appliance", `lun${lun}`),
+          GiB,
+        ))
+      ) {
         throw new Error(`memory bench: staging disk ${lun} differs from its source`);
       }
     }

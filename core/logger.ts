@@ -68,10 +68,9 @@ export function parseLogLevel(value: string | undefined): LogLevel {
   if (value === undefined || value.trim() === "") return "info";
   const level = value.trim().toLowerCase();
   if ((logLevels as readonly string[]).includes(level)) return level as LogLevel;
-  throw new UserError(
-    `FERRY_LOG_LEVEL "${value}" is not a log level. Set it to one of: ${logLevels.join(", ")}.`,
-    { code: "InvalidLogLevel" },
-  );
+  throw new UserError(`FERRY_LOG_LEVEL "${value}" is not a log level. Set it to one of: ${logLevels.join(", ")}.`, {
+    code: "InvalidLogLevel",
+  });
 }
 
 // pino's redact paths are case-sensitive, so each key goes in as written, lower case and

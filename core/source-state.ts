@@ -21,7 +21,10 @@ const active: readonly SourceState[] = ["pending", "backfilling", "verifying", "
 
 // Where each event may come from. `error` and `disable` are handled in nextSourceState because
 // their target depends on the event or is the same from everywhere.
-const transitions: Record<Exclude<SourceEventType, "error" | "disable">, { from: readonly SourceState[]; to: SourceState }> = {
+const transitions: Record<
+  Exclude<SourceEventType, "error" | "disable">,
+  { from: readonly SourceState[]; to: SourceState }
+> = {
   enable: { from: ["disabled"], to: "pending" },
   startBackfill: { from: ["pending"], to: "backfilling" },
   backfillDone: { from: ["backfilling"], to: "verifying" },

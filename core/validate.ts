@@ -65,7 +65,8 @@ function describeIssue(issue: RawIssue): string {
     case "unrecognized_keys": {
       // The final issue keeps extra own properties; toValidationIssues uses this to write one
       // line per unknown key with the keys that are allowed there.
-      const shape = (issue.inst as { _zod?: { def?: { shape?: Record<string, unknown> } } } | undefined)?._zod?.def?.shape;
+      const shape = (issue.inst as { _zod?: { def?: { shape?: Record<string, unknown> } } } | undefined)?._zod?.def
+        ?.shape;
       (issue as { allowedKeys?: string[] }).allowedKeys = shape ? Object.keys(shape) : [];
       return `Unrecognised key(s): ${issue.keys.join(", ")}`;
     }
@@ -106,9 +107,7 @@ function describeInvalidType(expected: string, input: unknown, path: readonly Pr
   const wanted = expectedNames[expected] ?? expected;
   if (input === undefined) {
     const field = path?.at(-1);
-    return typeof field === "string"
-      ? `is missing. Add "${field}" (${wanted})`
-      : `is missing. Add ${wanted}`;
+    return typeof field === "string" ? `is missing. Add "${field}" (${wanted})` : `is missing. Add ${wanted}`;
   }
   return `must be ${wanted}, not ${describeKind(input)}. Change it to ${wanted}`;
 }
@@ -128,11 +127,19 @@ function describeInvalidValue(
   const allowed = values.map((v) => JSON.stringify(v)).join(", ");
   const field = path?.at(-1);
   if (input === undefined) {
-    return typeof field === "string" ? `is missing. Add "${field}" with one of: ${allowed}` : `is missing. Use one of: ${allowed}`;
+    return typeof field === "string"
+      ? `is missing. Add "${field}" with one of: ${allowed}`
+      : `is missing. Use one of: ${allowed}`;
   }
   // Echoing short values helps ("linux" vs "Linux"); anything long may be a pasted secret.
   const shown = typeof input === "string" && input.length <= 40 ? `"${input}"` : "this value";
-  const close = typeof input === "string" ? closest(input, values.filter((v): v is string => typeof v === "string")) : undefined;
+  const close =
+    typeof input === "string"
+      ? closest(
+          input,
+          values.filter((v): v is string => typeof v === "string"),
+        )
+      : undefined;
   const hint = close !== undefined ? `Did you mean "${close}"? ` : "";
   return `${shown} is not allowed. ${hint}Use one of: ${allowed}`;
 }
@@ -147,9 +154,13 @@ function describeBound(which: "small" | "big", origin: string, limit: number | b
         ? `is too short. Use at least ${bound} characters`
         : `is too long. Use at most ${bound} characters`;
     case "array":
-      return atLeast ? `needs at least ${bound} item(s). Add the missing entries` : `has too many items. Keep at most ${bound}`;
+      return atLeast
+        ? `needs at least ${bound} item(s). Add the missing entries`
+        : `has too many items. Keep at most ${bound}`;
     default:
-      return atLeast ? `is too small. Use a value of at least ${bound}` : `is too large. Use a value of at most ${bound}`;
+      return atLeast
+        ? `is too small. Use a value of at least ${bound}`
+        : `is too large. Use a value of at most ${bound}`;
   }
 }
 

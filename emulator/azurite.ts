@@ -143,7 +143,10 @@ function startOnce(main: string, port: number, options: StartAzuriteOptions): Pr
   return new Promise<RunningAzurite>((resolve, reject) => {
     const describe = (what: string) => {
       const text = `${output.stderr}\n${output.stdout}`.trim();
-      return `Azurite (table service on ${host}:${port}, data in ${options.dataDir}) ${what}` + (text === "" ? "" : `. Its output:\n${text}`);
+      return (
+        `Azurite (table service on ${host}:${port}, data in ${options.dataDir}) ${what}` +
+        (text === "" ? "" : `. Its output:\n${text}`)
+      );
     };
     const fail = (what: string) => {
       cleanup();
@@ -173,7 +176,12 @@ function startOnce(main: string, port: number, options: StartAzuriteOptions): Pr
   });
 }
 
-function running(child: ChildProcess, exited: Promise<void>, port: number, options: StartAzuriteOptions): RunningAzurite {
+function running(
+  child: ChildProcess,
+  exited: Promise<void>,
+  port: number,
+  options: StartAzuriteOptions,
+): RunningAzurite {
   const tableEndpoint = `http://${host}:${port}/${AZURITE_ACCOUNT_NAME}`;
   let closing: Promise<void> | undefined;
   return {

@@ -9,19 +9,26 @@ import { startEmulator } from "./index";
 async function main(): Promise<void> {
   const argv = await yargs(hideBin(process.argv))
     .scriptName("ferry-emulator")
-    .usage("$0 --data <dir> [options]\n\nA local Azure (ARM subset and managed-disk data plane) over HTTPS on 127.0.0.1.")
-    .option("data", { type: "string", demandOption: true, describe: "Data folder (state, disk files, snapshots, TLS material)" })
+    .usage(
+      "$0 --data <dir> [options]\n\nA local Azure (ARM subset and managed-disk data plane) over HTTPS on 127.0.0.1.",
+    )
+    .option("data", {
+      type: "string",
+      demandOption: true,
+      describe: "Data folder (state, disk files, snapshots, TLS material)",
+    })
     .option("port", { type: "number", default: 0, describe: "Port on 127.0.0.1 (0: any free port)" })
     .option("latency", { choices: ["zero", "azure"] as const, default: "zero" as const, describe: "Latency profile" })
     .option("speedup", { type: "number", default: 1, describe: "Divide the profile's durations by this factor (≥ 1)" })
-    .option("faults", { type: "string", describe: "JSON fault file: {\"rules\":[…],\"regionOutages\":[…]}" })
+    .option("faults", { type: "string", describe: 'JSON fault file: {"rules":[…],"regionOutages":[…]}' })
     .option("subscription", { type: "string", describe: "Subscription id for a new data folder" })
     .example("$0 --data /tmp/azure", "Start with zero latency on a free port")
     .example("$0 --data /tmp/azure --latency azure --speedup 10", "Azure-like durations, ten times faster")
     .strict()
     .help()
     .parseAsync();
-  if (!Number.isInteger(argv.port) || argv.port < 0 || argv.port > 65535) throw new Error(`--port must be an integer from 0 to 65535, got ${argv.port}.`);
+  if (!Number.isInteger(argv.port) || argv.port < 0 || argv.port > 65535)
+    throw new Error(`--port must be an integer from 0 to 65535, got ${argv.port}.`);
   if (!(argv.speedup >= 1)) throw new Error(`--speedup must be a number ≥ 1, got ${argv.speedup}.`);
   const emu = await startEmulator({
     dataDir: argv.data,
@@ -31,7 +38,9 @@ async function main(): Promise<void> {
     ...(argv.faults ? { faults: argv.faults } : {}),
     ...(argv.subscription ? { subscriptionId: argv.subscription } : {}),
   });
-  process.stdout.write(`${JSON.stringify({ endpoint: emu.endpoint, caCertPath: emu.caCertPath, subscriptionId: emu.subscriptionId, dataDir: emu.dataDir })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ endpoint: emu.endpoint, caCertPath: emu.caCertPath, subscriptionId: emu.subscriptionId, dataDir: emu.dataDir })}\n`,
+  );
   let stopping = false;
   const stop = () => {
     if (stopping) process.exit(1);

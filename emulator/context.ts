@@ -73,7 +73,10 @@ function cryptoId(): string {
 export function bodyObject(ctx: Ctx): Record<string, unknown> {
   const b = ctx.body;
   if (b === undefined || b === null || typeof b !== "object" || Array.isArray(b)) {
-    throw badRequest("InvalidRequestContent", "The request content was invalid and could not be deserialized: the body must be a JSON object.");
+    throw badRequest(
+      "InvalidRequestContent",
+      "The request content was invalid and could not be deserialized: the body must be a JSON object.",
+    );
   }
   return b as Record<string, unknown>;
 }

@@ -42,7 +42,10 @@ const LOG_LIMIT = 20_000;
 export class Emulator {
   readonly requestLog: RequestLogEntry[] = [];
   /** Per disk: when its file was last read into a snapshot, so an unchanged disk is not read again. */
-  readonly ingestCache = new Map<string, { snapshotId: string; mtimeNs: bigint; sizeBytes: number; readStartedAt: number }>();
+  readonly ingestCache = new Map<
+    string,
+    { snapshotId: string; mtimeNs: bigint; sizeBytes: number; readStartedAt: number }
+  >();
   /** Snapshot manifests by file, newest last (see loadManifest). */
   readonly manifests = new Map<string, Manifest>();
   /** Azure's 5-minute window for the snapshot rate limit, shortened by the profile's speed-up. */

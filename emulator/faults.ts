@@ -70,7 +70,9 @@ export class Faults {
     try {
       parsed = JSON.parse(readFileSync(path, "utf8")) as FaultFile;
     } catch (e) {
-      throw new Error(`Cannot read the fault file ${path}: ${(e as Error).message}. It must be JSON: {"rules":[…],"regionOutages":[…]}.`);
+      throw new Error(
+        `Cannot read the fault file ${path}: ${(e as Error).message}. It must be JSON: {"rules":[…],"regionOutages":[…]}.`,
+      );
     }
     return new Faults(parsed);
   }
@@ -145,7 +147,9 @@ export function normalizeRegion(region: string): string {
 function validateRule(rule: FaultRule): void {
   const kinds = ["throttle", "error", "lroFail", "drop", "delay"];
   if (!rule || typeof rule !== "object" || !rule.action || !kinds.includes(rule.action.kind)) {
-    throw new Error(`A fault rule needs an action whose kind is one of ${kinds.join(", ")}; got ${JSON.stringify(rule)}.`);
+    throw new Error(
+      `A fault rule needs an action whose kind is one of ${kinds.join(", ")}; got ${JSON.stringify(rule)}.`,
+    );
   }
   if (rule.action.kind === "delay" && !(rule.action.ms >= 0)) {
     throw new Error(`A delay fault needs ms ≥ 0; got ${JSON.stringify(rule.action.ms)}.`);

@@ -41,12 +41,14 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers["content-length"] ?? 0);
-  if (declared > limit) throw new EmulatorError(413, "RequestBodyTooLarge", `The request body is too large (limit ${limit} bytes).`);
+  if (declared > limit)
+    throw new EmulatorError(413, "RequestBodyTooLarge", `The request body is too large (limit ${limit} bytes).`);
   const parts: Buffer[] = [];
   let total = 0;
   for await (const chunk of req) {
     total += (chunk as Buffer).length;
-    if (total > limit) throw new EmulatorError(413, "RequestBodyTooLarge", `The request body is too large (limit ${limit} bytes).`);
+    if (total > limit)
+      throw new EmulatorError(413, "RequestBodyTooLarge", `The request body is too large (limit ${limit} bytes).`);
     parts.push(chunk as Buffer);
   }
   return Buffer.concat(parts);
@@ -77,7 +79,12 @@ function sendError(ctx: Ctx, e: EmulatorError): void {
     return;
   }
   if (ctx.plane === "data") return sendStorageError(ctx, e);
-  sendJson(ctx, e.status, { error: { code: e.code, message: e.message } }, { "x-ms-failure-cause": "gateway", ...e.headers });
+  sendJson(
+    ctx,
+    e.status,
+    { error: { code: e.code, message: e.message } },
+    { "x-ms-failure-cause": "gateway", ...e.headers },
+  );
 }
 
 /** Turns a fault action into an answer, or records it on the context for the handler. Returns true when answered. */
@@ -87,10 +94,25 @@ function applyFault(ctx: Ctx, action: FaultAction): boolean {
       ctx.delayInMs = (ctx.delayInMs ?? 0) + action.ms;
       return false;
     case "throttle":
-      sendError(ctx, new EmulatorError(429, action.code ?? "TooManyRequests", "The request is being throttled (injected fault).", faultHeaders(action)));
+      sendError(
+        ctx,
+        new EmulatorError(
+          429,
+          action.code ?? "TooManyRequests",
+          "The request is being throttled (injected fault).",
+          faultHeaders(action),
+        ),
+      );
       return true;
     case "error":
-      sendError(ctx, new EmulatorError(action.status, action.code ?? (action.status >= 500 ? "InternalServerError" : "BadRequest"), action.message ?? `Injected fault ${action.status}.`));
+      sendError(
+        ctx,
+        new EmulatorError(
+          action.status,
+          action.code ?? (action.status >= 500 ? "InternalServerError" : "BadRequest"),
+          action.message ?? `Injected fault ${action.status}.`,
+        ),
+      );
       return true;
     case "drop":
       if (!action.afterBytes) {
@@ -100,7 +122,10 @@ function applyFault(ctx: Ctx, action: FaultAction): boolean {
       ctx.dropAfterBytes = action.afterBytes;
       return false;
     case "lroFail":
-      ctx.lroFault = { code: action.code ?? "InternalExecutionError", message: action.message ?? "An internal execution error occurred (injected fault)." };
+      ctx.lroFault = {
+        code: action.code ?? "InternalExecutionError",
+        message: action.message ?? "An internal execution error occurred (injected fault).",
+      };
       return false;
   }
 }
@@ -160,11 +185,26 @@ export class EmulatorServer {
         const r = region.replace(/\s+/g, "").toLowerCase();
         ctx.regions.add(r);
         if (emu.faults.isRegionDown(r)) throw new RegionOutage(r);
-        const action = emu.faults.check({ operationId, method: req.method ?? "GET", path: url.pathname, plane, region: r });
+        const action = emu.faults.check({
+          operationId,
+          method: req.method ?? "GET",
+          path: url.pathname,
+          plane,
+          region: r,
+        });
         if (action && applyFault(ctx, action)) throw new FaultAnswered();
       },
     };
-    const entry = (status: number) => ({ at: new Date().toISOString(), method: req.method ?? "", path: url.pathname, operationId, plane, regions: [...ctx.regions], status, userAgent: String(req.headers["user-agent"] ?? "") });
+    const entry = (status: number) => ({
+      at: new Date().toISOString(),
+      method: req.method ?? "",
+      path: url.pathname,
+      operationId,
+      plane,
+      regions: [...ctx.regions],
+      status,
+      userAgent: String(req.headers["user-agent"] ?? ""),
+    });
     res.on("finish", () => emu.log(entry(res.statusCode)));
     res.on("close", () => {
       if (!res.writableFinished) emu.log(entry(0));
@@ -174,16 +214,38 @@ export class EmulatorServer {
       if (plane === "arm") {
         const auth = req.headers.authorization;
         if (!auth || !/^Bearer\s+\S+/i.test(auth)) {
-          throw new EmulatorError(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing or is not a bearer token.");
+          throw new EmulatorError(
+            401,
+            "AuthenticationFailed",
+            "Authentication failed. The 'Authorization' header is missing or is not a bearer token.",
+          );
         }
         if (!url.searchParams.get("api-version")) {
-          throw new EmulatorError(400, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.");
+          throw new EmulatorError(
+            400,
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+          );
         }
       }
       if (!("route" in matched)) {
-        if (plane === "data") throw new EmulatorError(400, "UnsupportedHttpVerb", "The resource doesn't support the specified HTTP verb or operation.");
-        if (matched.methodMismatch) throw new EmulatorError(405, "MethodNotAllowed", `The method '${req.method}' is not allowed on '${url.pathname}'.`);
-        throw new EmulatorError(400, "InvalidResourceType", `The resource type for '${url.pathname}' is not served by the ferry emulator (see emulator/README.md for what it serves).`);
+        if (plane === "data")
+          throw new EmulatorError(
+            400,
+            "UnsupportedHttpVerb",
+            "The resource doesn't support the specified HTTP verb or operation.",
+          );
+        if (matched.methodMismatch)
+          throw new EmulatorError(
+            405,
+            "MethodNotAllowed",
+            `The method '${req.method}' is not allowed on '${url.pathname}'.`,
+          );
+        throw new EmulatorError(
+          400,
+          "InvalidResourceType",
+          `The resource type for '${url.pathname}' is not served by the ferry emulator (see emulator/README.md for what it serves).`,
+        );
       }
       const latency = plane === "arm" ? emu.profile.armRequestInMs : emu.profile.dataRequestInMs;
       if (latency > 0) await sleep(latency);
@@ -196,7 +258,11 @@ export class EmulatorServer {
           try {
             ctx.body = JSON.parse(raw.toString("utf8"));
           } catch {
-            throw new EmulatorError(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized: it is not JSON.");
+            throw new EmulatorError(
+              400,
+              "InvalidRequestContent",
+              "The request content was invalid and could not be deserialized: it is not JSON.",
+            );
           }
         }
       } else if (req.method === "PUT") {
@@ -213,8 +279,13 @@ export class EmulatorServer {
       }
       if (e instanceof EmulatorError) return sendError(ctx, e);
       // Anything else is an emulator bug: answer 500 and say so on stderr.
-      process.stderr.write(`ferry emulator: internal error on ${req.method} ${url.pathname}: ${(e as Error).stack ?? String(e)}\n`);
-      sendError(ctx, new EmulatorError(500, "InternalServerError", `The ferry emulator failed: ${(e as Error).message}`));
+      process.stderr.write(
+        `ferry emulator: internal error on ${req.method} ${url.pathname}: ${(e as Error).stack ?? String(e)}\n`,
+      );
+      sendError(
+        ctx,
+        new EmulatorError(500, "InternalServerError", `The ferry emulator failed: ${(e as Error).message}`),
+      );
     } finally {
       if (ctx.mutated) {
         emu.state.save();
@@ -237,7 +308,8 @@ export class EmulatorServer {
         const rule = JSON.parse((await readBody(req, 65_536)).toString("utf8")) as FaultRule;
         return send(201, { id: faults.add(rule) });
       }
-      if (path === "/_emulator/faults" && req.method === "GET") return send(200, { rules: faults.stats(), regionOutages: faults.regionOutages });
+      if (path === "/_emulator/faults" && req.method === "GET")
+        return send(200, { rules: faults.stats(), regionOutages: faults.regionOutages });
       if (path === "/_emulator/faults" && req.method === "DELETE") {
         faults.clear();
         return send(200, {});
@@ -248,7 +320,13 @@ export class EmulatorServer {
         return send(200, { regionOutages: faults.regionOutages });
       }
       if (path === "/_emulator/requests" && req.method === "GET") return send(200, { requests: this.emu.requestLog });
-      send(404, { error: { code: "NotFound", message: "Admin routes: POST/GET/DELETE /_emulator/faults, PUT/DELETE /_emulator/regions/<region>/outage, GET /_emulator/requests." } });
+      send(404, {
+        error: {
+          code: "NotFound",
+          message:
+            "Admin routes: POST/GET/DELETE /_emulator/faults, PUT/DELETE /_emulator/regions/<region>/outage, GET /_emulator/requests.",
+        },
+      });
     } catch (e) {
       send(400, { error: { code: "BadRequest", message: (e as Error).message } });
     }

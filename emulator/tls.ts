@@ -20,7 +20,12 @@ export async function loadOrCreateTls(dataDir: string): Promise<TlsMaterial> {
   const certPath = join(dir, "server.pem");
   const keyPath = join(dir, "server-key.pem");
   if (existsSync(caCertPath) && existsSync(certPath) && existsSync(keyPath)) {
-    return { caCertPath, caCertPem: readFileSync(caCertPath, "utf8"), cert: readFileSync(certPath, "utf8"), key: readFileSync(keyPath, "utf8") };
+    return {
+      caCertPath,
+      caCertPem: readFileSync(caCertPath, "utf8"),
+      cert: readFileSync(certPath, "utf8"),
+      key: readFileSync(keyPath, "utf8"),
+    };
   }
   mkdirSync(dir, { recursive: true });
   const notBeforeDate = new Date(Date.now() - 60_000);
@@ -45,7 +50,13 @@ export async function loadOrCreateTls(dataDir: string): Promise<TlsMaterial> {
       { name: "basicConstraints", cA: false },
       { name: "keyUsage", digitalSignature: true, keyEncipherment: true },
       { name: "extKeyUsage", serverAuth: true },
-      { name: "subjectAltName", altNames: [{ type: 7, ip: "127.0.0.1" }, { type: 2, value: "localhost" }] },
+      {
+        name: "subjectAltName",
+        altNames: [
+          { type: 7, ip: "127.0.0.1" },
+          { type: 2, value: "localhost" },
+        ],
+      },
     ],
   });
   writeFileSync(caCertPath, ca.cert);

@@ -43,7 +43,9 @@ export const PrecheckFactsSchema = z.strictObject({
   /** The regions the blueprint's source VMs live in: never a place to recover into. */
   sourceRegions: z.array(azureRegion),
   /** ARM ids of the subnets recovered NICs may join (the target subnet, or the test subnet of a drill). */
-  allowedSubnetIds: z.array(armResourceId("Microsoft.Network/virtualNetworks/subnets", "az network vnet subnet show --query id -o tsv")),
+  allowedSubnetIds: z.array(
+    armResourceId("Microsoft.Network/virtualNetworks/subnets", "az network vnet subnet show --query id -o tsv"),
+  ),
   /** The applied recovery point of each source disk: source disk id → incremental snapshot id. */
   recoveryPoints: bySourceDiskId(snapshotId),
   /** The size of each source disk in GiB, by source disk id. */
@@ -55,8 +57,7 @@ export type PrecheckFacts = z.output<typeof PrecheckFactsSchema>;
 
 /** Result of {@link checkPrecheckFacts}: the facts, or every problem found in them. */
 export type PrecheckFactsCheck =
-  | { ok: true; facts: PrecheckFacts }
-  | { ok: false; problems: ValidationIssue[]; message: string };
+  { ok: true; facts: PrecheckFacts } | { ok: false; problems: ValidationIssue[]; message: string };
 
 const what = "precheck facts";
 
@@ -80,7 +81,8 @@ export function checkPrecheckFacts(raw: unknown): PrecheckFactsCheck {
 }
 
 /** The facts found under `facts` in a rule's config. */
-export type FactsInConfig = { status: "missing" } | { status: "invalid"; message: string } | { status: "ok"; facts: PrecheckFacts };
+export type FactsInConfig =
+  { status: "missing" } | { status: "invalid"; message: string } | { status: "ok"; facts: PrecheckFacts };
 
 /** Reads and validates the `facts` key of a rule's config (`getConfig()`). */
 export function factsFromConfig(config: unknown): FactsInConfig {
@@ -91,7 +93,11 @@ export function factsFromConfig(config: unknown): FactsInConfig {
 }
 
 /** The sentence a rule reports when it needs facts and has none, or has invalid ones. */
-export function factsProblemMessage(found: Exclude<FactsInConfig, { status: "ok" }>, blueprint: string | undefined, need: string): string {
+export function factsProblemMessage(
+  found: Exclude<FactsInConfig, { status: "ok" }>,
+  blueprint: string | undefined,
+  need: string,
+): string {
   const run = `ferry precheck ${blueprint ?? "<blueprint>"}`;
   if (found.status === "missing") {
     return `The policy config holds no precheck facts, so ${need} cannot be checked. Run \`${run}\` first and pass the facts it writes to the policy pack (pulumi up --policy-pack policies --policy-pack-config <file>).`;

@@ -34,7 +34,11 @@ export function createFerryPolicies(options: FerryPolicyOptions = {}): Policies 
 export const ferryPolicies: Policies = createFerryPolicies();
 
 /** The rules that read the precheck facts from their config. */
-export const FACTS_POLICY_NAMES = ["ferry-failover-precheck-passed", "ferry-recovered-in-target-region", "ferry-disk-at-least-source-size"] as const;
+export const FACTS_POLICY_NAMES = [
+  "ferry-failover-precheck-passed",
+  "ferry-recovered-in-target-region",
+  "ferry-disk-at-least-source-size",
+] as const;
 
 /** Options of {@link packConfigFromFacts}. */
 export interface PackConfigOptions {
@@ -47,7 +51,10 @@ export interface PackConfigOptions {
  * every rule that reads them (CrossGuard gives each rule only its own config). Write it to a file
  * for `pulumi up --policy-pack policies --policy-pack-config <file>`, or pass it to the local deployer.
  */
-export function packConfigFromFacts(facts: PrecheckFacts, options: PackConfigOptions = {}): Record<string, Record<string, unknown>> {
+export function packConfigFromFacts(
+  facts: PrecheckFacts,
+  options: PackConfigOptions = {},
+): Record<string, Record<string, unknown>> {
   const config: Record<string, Record<string, unknown>> = {};
   for (const name of FACTS_POLICY_NAMES) config[name] = { facts };
   config["ferry-failover-precheck-passed"]!.maxAgeMinutes = options.maxAgeMinutes ?? DEFAULT_PRECHECK_MAX_AGE_MINUTES;

@@ -93,7 +93,11 @@ type ResourceClass<TResource extends Resource, TArgs> = { new (name: string, arg
  */
 export function ofType<TResource extends Resource, TArgs>(
   cls: ResourceClass<TResource, TArgs>,
-  validate: (props: Unwrap<NonNullable<TArgs>>, args: ResourceValidationArgs, report: ReportViolation) => void | Promise<void>,
+  validate: (
+    props: Unwrap<NonNullable<TArgs>>,
+    args: ResourceValidationArgs,
+    report: ReportViolation,
+  ) => void | Promise<void>,
 ): ResourceValidation {
   const fn: ResourceValidation = (args, report) => {
     const props = args.asType(cls);

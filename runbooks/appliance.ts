@@ -7,29 +7,55 @@ import type { RunbookContext } from "./context";
 async function dataDisks(ctx: RunbookContext, applianceId: string) {
   const a = parseResourceId(applianceId);
   const vm = await ctx.azure.compute.virtualMachines.get(a.resourceGroup, a.name);
-  return (vm.storageProfile?.dataDisks ?? []).map((d) => ({ lun: d.lun, createOption: "Attach" as const, managedDisk: { id: d.managedDisk!.id! } }));
+  return (vm.storageProfile?.dataDisks ?? []).map((d) => ({
+    lun: d.lun,
+    createOption: "Attach" as const,
+    managedDisk: { id: d.managedDisk!.id! },
+  }));
 }
 
 /** Attaches a disk to the appliance (at the lowest free LUN unless one is given); returns its LUN. */
-export async function attachToAppliance(ctx: RunbookContext, applianceId: string, diskId: string, lun?: number): Promise<number> {
+export async function attachToAppliance(
+  ctx: RunbookContext,
+  applianceId: string,
+  diskId: string,
+  lun?: number,
+): Promise<number> {
   const disks = await dataDisks(ctx, applianceId);
   const already = disks.find((d) => sameResourceId(d.managedDisk.id, diskId));
   if (already) return already.lun;
   const used = new Set(disks.map((d) => d.lun));
   let chosen = lun;
   if (chosen === undefined) for (chosen = 0; used.has(chosen); chosen++);
-  if (used.has(chosen)) throw new UserError(`LUN ${chosen} of the appliance is taken. Pick another --lun, or leave it out.`, { code: "LunTaken" });
+  if (used.has(chosen))
+    throw new UserError(`LUN ${chosen} of the appliance is taken. Pick another --lun, or leave it out.`, {
+      code: "LunTaken",
+    });
   const a = parseResourceId(applianceId);
-  await ctx.azure.compute.virtualMachines.update(a.resourceGroup, a.name, { storageProfile: { dataDisks: [...disks, { lun: chosen, createOption: "Attach", managedDisk: { id: diskId } }] } }, ctx.poll);
+  await ctx.azure.compute.virtualMachines.update(
+    a.resourceGroup,
+    a.name,
+    { storageProfile: { dataDisks: [...disks, { lun: chosen, createOption: "Attach", managedDisk: { id: diskId } }] } },
+    ctx.poll,
+  );
   return chosen;
 }
 
 /** Detaches disks from the appliance (the disks stay); returns how many were attached. */
-export async function detachFromAppliance(ctx: RunbookContext, applianceId: string, diskIds: string[]): Promise<number> {
+export async function detachFromAppliance(
+  ctx: RunbookContext,
+  applianceId: string,
+  diskIds: string[],
+): Promise<number> {
   const disks = await dataDisks(ctx, applianceId);
   const keep = disks.filter((d) => !diskIds.some((id) => sameResourceId(id, d.managedDisk.id)));
   if (keep.length === disks.length) return 0;
   const a = parseResourceId(applianceId);
-  await ctx.azure.compute.virtualMachines.update(a.resourceGroup, a.name, { storageProfile: { dataDisks: keep } }, ctx.poll);
+  await ctx.azure.compute.virtualMachines.update(
+    a.resourceGroup,
+    a.name,
+    { storageProfile: { dataDisks: keep } },
+    ctx.poll,
+  );
   return disks.length - keep.length;
 }

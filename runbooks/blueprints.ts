@@ -8,18 +8,30 @@ import type { RunbookContext } from "./context";
 export async function loadBlueprint(ctx: RunbookContext, stack: string): Promise<BlueprintStackConfig> {
   const raw = await ctx.deployer.getConfig(stack);
   if (Object.keys(raw).length === 0) {
-    throw new UserError(`Stack ${stack} has no ferry config. Create it (stacks/Pulumi.${stack}.yaml, or ferry blueprints init) first.`, { code: "UnknownBlueprint" });
+    throw new UserError(
+      `Stack ${stack} has no ferry config. Create it (stacks/Pulumi.${stack}.yaml, or ferry blueprints init) first.`,
+      { code: "UnknownBlueprint" },
+    );
   }
   const config = parseStackConfig(raw, stack);
-  if (config.kind !== "blueprint") throw new UserError(`Stack ${stack} is a ${config.kind} stack, not a blueprint.`, { code: "NotABlueprint" });
+  if (config.kind !== "blueprint")
+    throw new UserError(`Stack ${stack} is a ${config.kind} stack, not a blueprint.`, { code: "NotABlueprint" });
   return config;
 }
 
 /** Every source disk of a blueprint, with its row and place. */
-export function sourceDisks(b: Blueprint): { row: string; role: "os" | "data"; lun?: number; sourceDiskId: string; sizeGiB: number }[] {
+export function sourceDisks(
+  b: Blueprint,
+): { row: string; role: "os" | "data"; lun?: number; sourceDiskId: string; sizeGiB: number }[] {
   return b.rows.flatMap((r) => [
     { row: r.name, role: "os" as const, sourceDiskId: r.osDisk.sourceDiskId, sizeGiB: r.osDisk.sizeGiB },
-    ...r.dataDisks.map((d) => ({ row: r.name, role: "data" as const, lun: d.lun, sourceDiskId: d.sourceDiskId, sizeGiB: d.sizeGiB })),
+    ...r.dataDisks.map((d) => ({
+      row: r.name,
+      role: "data" as const,
+      lun: d.lun,
+      sourceDiskId: d.sourceDiskId,
+      sizeGiB: d.sizeGiB,
+    })),
   ]);
 }
 
@@ -40,7 +52,10 @@ export async function landingZone(ctx: RunbookContext): Promise<LandingZoneFacts
   const out = await ctx.deployer.outputs(ctx.config.landingZoneStack);
   const appliance = out.appliance as { vmId?: string } | undefined;
   if (!appliance?.vmId) {
-    throw new UserError(`The landing-zone stack ${ctx.config.landingZoneStack} has no outputs: deploy it first (pulumi up -s ${ctx.config.landingZoneStack}).`, { code: "NoLandingZone" });
+    throw new UserError(
+      `The landing-zone stack ${ctx.config.landingZoneStack} has no outputs: deploy it first (pulumi up -s ${ctx.config.landingZoneStack}).`,
+      { code: "NoLandingZone" },
+    );
   }
   return {
     resourceGroupName: String(out.resourceGroupName),
@@ -55,7 +70,11 @@ export async function stagingDiskOf(ctx: RunbookContext, stack: string, sourceDi
   const out = await ctx.deployer.outputs(stack);
   const disks = (out.stagingDisks ?? []) as { id: string; sourceDiskId: string }[];
   const hit = disks.find((d) => sameResourceId(d.sourceDiskId, sourceDiskId));
-  if (!hit) throw new UserError(`Stack ${stack} has no staging disk for ${sourceDiskId}: run \`pulumi up\` on it in standby first.`, { code: "NoStagingDisk" });
+  if (!hit)
+    throw new UserError(
+      `Stack ${stack} has no staging disk for ${sourceDiskId}: run \`pulumi up\` on it in standby first.`,
+      { code: "NoStagingDisk" },
+    );
   return hit.id;
 }
 

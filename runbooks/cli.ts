@@ -28,7 +28,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   try {
     await globalOptions(yargs(argv))
       .scriptName("ferry")
-      .usage("$0 <command> [options]\n\nAzure-to-Azure disaster recovery: protect disks, check, fail over, drill.\nConfig: --config, $FERRY_CONFIG, or ./ferry.json (see README).")
+      .usage(
+        "$0 <command> [options]\n\nAzure-to-Azure disaster recovery: protect disks, check, fail over, drill.\nConfig: --config, $FERRY_CONFIG, or ./ferry.json (see README).",
+      )
       .command(sourcesCommand(io))
       .command(targetsCommand(io, state))
       .command(blueprintsCommand(io, state))
@@ -47,7 +49,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       .strict()
       .wrap(Math.min(120, process.stdout.columns ?? 100))
       .fail((msg, err) => {
-        throw err ?? new UserError(`${msg} Run \`ferry --help\`, or \`ferry <command> --help\`, for the commands and options.`, { code: "Usage" });
+        throw (
+          err ??
+          new UserError(`${msg} Run \`ferry --help\`, or \`ferry <command> --help\`, for the commands and options.`, {
+            code: "Usage",
+          })
+        );
       })
       .help()
       .version(false)

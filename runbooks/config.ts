@@ -23,7 +23,11 @@ export const FerryConfigSchema = z.strictObject({
   failover: z
     .strictObject({
       /** How long a drill's (test failover's) recovery points are kept for verification and inspection, in hours (the sync deletes them after). Default 24. A planned or unplanned failover's points are kept until its failback is cleaned up: they are the base of its deltas. */
-      holdRecoveryPointsHours: z.number().min(0).max(24 * 30).default(24),
+      holdRecoveryPointsHours: z
+        .number()
+        .min(0)
+        .max(24 * 30)
+        .default(24),
     })
     .prefault({}),
   failback: z
@@ -33,7 +37,12 @@ export const FerryConfigSchema = z.strictObject({
        * disks are attached to while `ferry failback sync` copies into them, and where its disks
        * appear as devices (`deviceDir`/lun<N>). ferry failback sync runs on that VM.
        */
-      appliances: z.record(z.string().min(1), z.strictObject({ vmId: z.string().min(1), deviceDir: z.string().min(1).default("/dev/disk/azure/scsi1") })).default({}),
+      appliances: z
+        .record(
+          z.string().min(1),
+          z.strictObject({ vmId: z.string().min(1), deviceDir: z.string().min(1).default("/dev/disk/azure/scsi1") }),
+        )
+        .default({}),
       /** A pass that had less than this to copy, in MiB, ends failback sync's repeats (complete copies the rest). Default 64. */
       smallDeltaMiB: z.number().min(0).default(64),
       /** At most this many passes per failback sync. Default 5. */
@@ -56,13 +65,19 @@ export type FerryConfig = z.output<typeof FerryConfigSchema>;
 /** Reads and validates the CLI's config; every problem is reported with its path and fix. */
 export function loadFerryConfig(path = process.env.FERRY_CONFIG ?? "ferry.json"): FerryConfig {
   if (!existsSync(path)) {
-    throw new UserError(`No ferry config at ${path}. Create it (see README "Against real Azure"), or point --config or FERRY_CONFIG at one.`, { code: "InvalidConfig" });
+    throw new UserError(
+      `No ferry config at ${path}. Create it (see README "Against real Azure"), or point --config or FERRY_CONFIG at one.`,
+      { code: "InvalidConfig" },
+    );
   }
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(path, "utf8"));
   } catch (e) {
-    throw new UserError(`Cannot read the ferry config ${path}: ${(e as Error).message}. It must be JSON.`, { code: "InvalidConfig", cause: e });
+    throw new UserError(`Cannot read the ferry config ${path}: ${(e as Error).message}. It must be JSON.`, {
+      code: "InvalidConfig",
+      cause: e,
+    });
   }
   return parseWith(FerryConfigSchema, raw, { what: `ferry config ${path}` });
 }

@@ -47,7 +47,14 @@ export async function createContext(config: FerryConfig, options: CreateContextO
   const deployer =
     options.deployer ??
     (config.deployer.kind === "local"
-      ? new LocalDeployer({ stateDir: config.deployer.stateDir, azure, policies: createFerryPolicies(), logger: logger.child({ component: "deployer" }), pollIntervalInMs: config.azure.pollIntervalInMs, now })
+      ? new LocalDeployer({
+          stateDir: config.deployer.stateDir,
+          azure,
+          policies: createFerryPolicies(),
+          logger: logger.child({ component: "deployer" }),
+          pollIntervalInMs: config.azure.pollIntervalInMs,
+          now,
+        })
       : new PulumiDeployer({ workDir: config.deployer.workDir, logger: logger.child({ component: "deployer" }) }));
   const terminal = process.stdin.isTTY === true;
   return {

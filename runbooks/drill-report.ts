@@ -97,7 +97,13 @@ export class DrillRecorder {
       if (e.action === "deleted") continue;
       const end = origin + e.atSeconds * 1000;
       const strategy = op.rto.find((r) => r.row === e.row)?.strategy;
-      this.steps.push({ lane: `${label}: ${e.row ?? "stack"}${strategy ? ` (${strategy})` : ""}`, name: `${e.resource} ${e.name}`, startMs: Math.max(origin, end - (e.ms ?? 0)), endMs: end, status: "succeeded" });
+      this.steps.push({
+        lane: `${label}: ${e.row ?? "stack"}${strategy ? ` (${strategy})` : ""}`,
+        name: `${e.resource} ${e.name}`,
+        startMs: Math.max(origin, end - (e.ms ?? 0)),
+        endMs: end,
+        status: "succeeded",
+      });
     }
     if (measuresRto) {
       for (const r of op.rto) {
@@ -110,14 +116,36 @@ export class DrillRecorder {
 
   summary(): DrillSummary {
     const failedOver = this.verifications.filter((v) => v.failover !== "failback");
-    const strategies = [...new Set([...this.rto.keys(), ...failedOver.map((v) => v.strategy)])].sort().map((strategy) => {
-      const checked = failedOver.filter((v) => v.strategy === strategy);
-      return { strategy, rtoSeconds: this.rto.get(strategy) ?? null, verified: checked.length > 0 && checked.every((v) => v.ok) };
-    });
+    const strategies = [...new Set([...this.rto.keys(), ...failedOver.map((v) => v.strategy)])]
+      .sort()
+      .map((strategy) => {
+        const checked = failedOver.filter((v) => v.strategy === strategy);
+        return {
+          strategy,
+          rtoSeconds: this.rto.get(strategy) ?? null,
+          verified: checked.length > 0 && checked.every((v) => v.ok),
+        };
+      });
     const returned = this.verifications.filter((v) => v.failover === "failback");
-    const failback = this.failback ? { verified: returned.length > 0 && returned.every((v) => v.ok), bytesMoved: this.failback.bytesMoved, seconds: Math.round(this.failback.seconds * 10) / 10 } : undefined;
-    const ok = !this.error && this.steps.every((s) => s.status === "succeeded") && strategies.length > 0 && strategies.every((s) => s.verified && s.rtoSeconds !== null) && (failback === undefined || failback.verified);
-    return { ok, strategies, rpoSeconds: this.rpoSeconds === null ? null : Math.round(this.rpoSeconds * 10) / 10, ...(failback ? { failback } : {}) };
+    const failback = this.failback
+      ? {
+          verified: returned.length > 0 && returned.every((v) => v.ok),
+          bytesMoved: this.failback.bytesMoved,
+          seconds: Math.round(this.failback.seconds * 10) / 10,
+        }
+      : undefined;
+    const ok =
+      !this.error &&
+      this.steps.every((s) => s.status === "succeeded") &&
+      strategies.length > 0 &&
+      strategies.every((s) => s.verified && s.rtoSeconds !== null) &&
+      (failback === undefined || failback.verified);
+    return {
+      ok,
+      strategies,
+      rpoSeconds: this.rpoSeconds === null ? null : Math.round(this.rpoSeconds * 10) / 10,
+      ...(failback ? { failback } : {}),
+    };
   }
 
   /** Writes `index.html` (opens in a browser, no scripts, no network) and `summary.json` into `dir`. */
@@ -125,16 +153,31 @@ export class DrillRecorder {
     mkdirSync(dir, { recursive: true });
     const summary = this.summary();
     writeFileSync(join(dir, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
-    writeFileSync(join(dir, "drill.json"), `${JSON.stringify({ title: this.title, startedAt: this.startedAt.toISOString(), summary, steps: this.steps, verifications: this.verifications, operations: this.operations, error: this.error }, null, 2)}\n`);
+    writeFileSync(
+      join(dir, "drill.json"),
+      `${JSON.stringify({ title: this.title, startedAt: this.startedAt.toISOString(), summary, steps: this.steps, verifications: this.verifications, operations: this.operations, error: this.error }, null, 2)}\n`,
+    );
     writeFileSync(join(dir, "index.html"), this.html(summary));
     return summary;
   }
 
   /** The short table printed at the end. */
   table(summary = this.summary()): string {
-    const lines = summary.strategies.map((s) => `  ${s.strategy.padEnd(13)} RTO ${s.rtoSeconds === null ? "—" : `${s.rtoSeconds.toFixed(1)} s`.padStart(8)}   data ${s.verified ? "verified, byte for byte" : "NOT VERIFIED"}`);
-    const failback = summary.failback ? [`  failback      ${(summary.failback.bytesMoved / 1024 ** 2).toFixed(1)} MiB copied home in ${summary.failback.seconds.toFixed(1)} s, data ${summary.failback.verified ? "verified, byte for byte" : "NOT VERIFIED"}`] : [];
-    return [`drill ${summary.ok ? "PASSED" : "FAILED"}`, ...lines, `  RPO at failover: ${summary.rpoSeconds === null ? "—" : `${summary.rpoSeconds.toFixed(1)} s`}`, ...failback].join("\n");
+    const lines = summary.strategies.map(
+      (s) =>
+        `  ${s.strategy.padEnd(13)} RTO ${s.rtoSeconds === null ? "—" : `${s.rtoSeconds.toFixed(1)} s`.padStart(8)}   data ${s.verified ? "verified, byte for byte" : "NOT VERIFIED"}`,
+    );
+    const failback = summary.failback
+      ? [
+          `  failback      ${(summary.failback.bytesMoved / 1024 ** 2).toFixed(1)} MiB copied home in ${summary.failback.seconds.toFixed(1)} s, data ${summary.failback.verified ? "verified, byte for byte" : "NOT VERIFIED"}`,
+        ]
+      : [];
+    return [
+      `drill ${summary.ok ? "PASSED" : "FAILED"}`,
+      ...lines,
+      `  RPO at failover: ${summary.rpoSeconds === null ? "—" : `${summary.rpoSeconds.toFixed(1)} s`}`,
+      ...failback,
+    ].join("\n");
   }
 
   private html(summary: DrillSummary): string {
@@ -151,16 +194,27 @@ export class DrillRecorder {
       const secs = (((s.endMs ?? end) - s.startMs) / 1000).toFixed(1);
       return `<rect class="bar ${s.status}" x="${x0.toFixed(1)}" y="${y + 4}" width="${w.toFixed(1)}" height="${laneHeight - 8}"><title>${esc(`${s.name}: ${secs} s (${s.status})${s.detail ? ` — ${s.detail}` : ""}`)}</title></rect>`;
     });
-    const labels = lanes.map((l, i) => `<text class="lane" x="4" y="${i * laneHeight + 24 + laneHeight / 2 + 4}">${esc(l)}</text>`);
+    const labels = lanes.map(
+      (l, i) => `<text class="lane" x="4" y="${i * laneHeight + 24 + laneHeight / 2 + 4}">${esc(l)}</text>`,
+    );
     const ticks: string[] = [];
     const step = niceStep(end / 1000);
-    for (let t = 0; t <= end / 1000; t += step) ticks.push(`<line class="tick" x1="${x(t * 1000)}" y1="18" x2="${x(t * 1000)}" y2="${lanes.length * laneHeight + 24}"/><text class="tick" x="${x(t * 1000) + 2}" y="14">${t} s</text>`);
+    for (let t = 0; t <= end / 1000; t += step)
+      ticks.push(
+        `<line class="tick" x1="${x(t * 1000)}" y1="18" x2="${x(t * 1000)}" y2="${lanes.length * laneHeight + 24}"/><text class="tick" x="${x(t * 1000) + 2}" y="14">${t} s</text>`,
+      );
     const height = lanes.length * laneHeight + 34;
     const rows = this.steps
-      .map((s) => `<tr class="${s.status}"><td>${esc(s.lane)}</td><td>${esc(s.name)}</td><td class="num">${(s.startMs / 1000).toFixed(1)}</td><td class="num">${s.endMs === undefined ? "—" : ((s.endMs - s.startMs) / 1000).toFixed(1)}</td><td>${s.status}${s.detail ? `: ${esc(s.detail)}` : ""}</td></tr>`)
+      .map(
+        (s) =>
+          `<tr class="${s.status}"><td>${esc(s.lane)}</td><td>${esc(s.name)}</td><td class="num">${(s.startMs / 1000).toFixed(1)}</td><td class="num">${s.endMs === undefined ? "—" : ((s.endMs - s.startMs) / 1000).toFixed(1)}</td><td>${s.status}${s.detail ? `: ${esc(s.detail)}` : ""}</td></tr>`,
+      )
       .join("\n");
     const strategies = summary.strategies
-      .map((s) => `<tr class="${s.verified ? "succeeded" : "failed"}"><td>${esc(s.strategy)}</td><td class="num">${s.rtoSeconds === null ? "—" : s.rtoSeconds.toFixed(1)}</td><td>${s.verified ? "yes" : "no"}</td></tr>`)
+      .map(
+        (s) =>
+          `<tr class="${s.verified ? "succeeded" : "failed"}"><td>${esc(s.strategy)}</td><td class="num">${s.rtoSeconds === null ? "—" : s.rtoSeconds.toFixed(1)}</td><td>${s.verified ? "yes" : "no"}</td></tr>`,
+      )
       .join("\n");
     const verified = this.verifications
       .map(

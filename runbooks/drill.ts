@@ -34,7 +34,8 @@ export interface DrillResult {
 export async function drill(ctx: RunbookContext, stack: string, options: DrillOptions = {}): Promise<DrillResult> {
   const { blueprint } = await loadBlueprint(ctx, stack);
   const rec = new DrillRecorder(`ferry drill ${blueprint.name}`);
-  rec.onStepEnd = (s) => options.onStep?.(s.name, s.status === "succeeded", ((s.endMs ?? s.startMs) - s.startMs) / 1000, s.detail);
+  rec.onStepEnd = (s) =>
+    options.onStep?.(s.name, s.status === "succeeded", ((s.endMs ?? s.startMs) - s.startMs) / 1000, s.detail);
   let operation: Operation | undefined;
   let started = false;
   try {
@@ -48,7 +49,12 @@ export async function drill(ctx: RunbookContext, stack: string, options: DrillOp
     const op = operation;
     await rec.step("drill", "verify every test disk's snapshot against its recovery point", async () => {
       // The plan names each test disk's snapshot; the points are the ones the failover used.
-      const points = Object.fromEntries(Object.entries(op.recoveryPoints ?? {}).map(([sourceDiskId, snapshotId]) => [sourceDiskId, { snapshotId, sourceDiskId, createdAt: op.startedAt }]));
+      const points = Object.fromEntries(
+        Object.entries(op.recoveryPoints ?? {}).map(([sourceDiskId, snapshotId]) => [
+          sourceDiskId,
+          { snapshotId, sourceDiskId, createdAt: op.startedAt },
+        ]),
+      );
       const plan = planBlueprint(blueprint, { mode: "test", recoveryPoints: points, operationId: op.id });
       const bad: string[] = [];
       for (const row of plan.rows) {
@@ -64,8 +70,18 @@ export async function drill(ctx: RunbookContext, stack: string, options: DrillOp
           });
           const r = await verifyAgainstPoint(ctx, { snapshotId }, point);
           const disk = d.role === "os" ? "OS" : `LUN ${d.lun}`;
-          rec.verifications.push({ failover: "test", row: row.row, vm: row.vmName, disk, strategy: d.strategy, recoveryPoint: point, ...r, note: `compared through ${d.snapshot.name}` });
-          if (!r.ok) bad.push(`${row.row} ${disk}: ${d.snapshot.name} differs from ${point} at byte ${r.firstDifferenceAt}`);
+          rec.verifications.push({
+            failover: "test",
+            row: row.row,
+            vm: row.vmName,
+            disk,
+            strategy: d.strategy,
+            recoveryPoint: point,
+            ...r,
+            note: `compared through ${d.snapshot.name}`,
+          });
+          if (!r.ok)
+            bad.push(`${row.row} ${disk}: ${d.snapshot.name} differs from ${point} at byte ${r.firstDifferenceAt}`);
         }
       }
       if (bad.length) throw new Error(bad.join("; "));
@@ -75,9 +91,11 @@ export async function drill(ctx: RunbookContext, stack: string, options: DrillOp
     ctx.logger.error({ err: e, blueprint: blueprint.name }, "drill failed");
   } finally {
     if (started && !options.keep) {
-      await rec.step("drill", "clean up the test failover", () => cleanup(ctx, stack)).catch((e: unknown) => {
-        rec.error = [rec.error, `cleanup: ${(e as Error).message}`].filter(Boolean).join("; ");
-      });
+      await rec
+        .step("drill", "clean up the test failover", () => cleanup(ctx, stack))
+        .catch((e: unknown) => {
+          rec.error = [rec.error, `cleanup: ${(e as Error).message}`].filter(Boolean).join("; ");
+        });
     }
   }
   const summary = options.reportDir ? rec.write(options.reportDir) : rec.summary();

@@ -39,14 +39,25 @@ export interface FailbackPlan {
  * operation `failback-prepare`) for the steps after it. A primary VM or disk that no longer exists
  * is refused, unless `toNewVm` says to restore those rows into new VMs.
  */
-export async function prepareFailback(ctx: RunbookContext, stack: string, options: { operation?: string; toNewVm?: boolean; subnetId?: string } = {}): Promise<{ plan: FailbackPlan; op: Operation }> {
+export async function prepareFailback(
+  ctx: RunbookContext,
+  stack: string,
+  options: { operation?: string; toNewVm?: boolean; subnetId?: string } = {},
+): Promise<{ plan: FailbackPlan; op: Operation }> {
   const config = await loadBlueprint(ctx, stack);
   const b = config.blueprint;
   if (config.mode !== "failover") {
-    throw new UserError(`Blueprint ${b.name} is in ${config.mode}, not failover: there is nothing to fail back. (A drill ends with ferry cleanup.)`, { code: "NotFailedOver" });
+    throw new UserError(
+      `Blueprint ${b.name} is in ${config.mode}, not failover: there is nothing to fail back. (A drill ends with ferry cleanup.)`,
+      { code: "NotFailedOver" },
+    );
   }
-  const failovers = ctx.journal.list(b.name).filter((o) => o.kind === "failover-planned" || o.kind === "failover-unplanned");
-  const failover = options.operation ? failovers.find((o) => o.id === options.operation) : failovers.find((o) => o.status === "succeeded");
+  const failovers = ctx.journal
+    .list(b.name)
+    .filter((o) => o.kind === "failover-planned" || o.kind === "failover-unplanned");
+  const failover = options.operation
+    ? failovers.find((o) => o.id === options.operation)
+    : failovers.find((o) => o.status === "succeeded");
   if (!failover) {
     throw new UserError(
       options.operation
@@ -56,7 +67,10 @@ export async function prepareFailback(ctx: RunbookContext, stack: string, option
     );
   }
   if (failover.status !== "succeeded") {
-    throw new UserError(`Failover ${failover.id} of ${b.name} ${failover.status}: finish it first (run the same failover again), then fail back.`, { code: "FailoverNotComplete" });
+    throw new UserError(
+      `Failover ${failover.id} of ${b.name} ${failover.status}: finish it first (run the same failover again), then fail back.`,
+      { code: "FailoverNotComplete" },
+    );
   }
 
   const op = ctx.journal.start("failback-prepare", b.name);
@@ -70,27 +84,44 @@ export async function prepareFailback(ctx: RunbookContext, stack: string, option
         const vmName = recoveredVmName(row, "failover");
         const dr = await unlessNotFound(ctx.azure.compute.virtualMachines.get(rg, vmName));
         if (!dr) {
-          problems.push(`${row.name}: the recovered VM ${vmName} is not in ${rg}. Run the failover again (it converges), then prepare.`);
+          problems.push(
+            `${row.name}: the recovered VM ${vmName} is not in ${rg}. Run the failover again (it converges), then prepare.`,
+          );
           continue;
         }
         let primary: boolean;
         try {
           primary = await existing(ctx, row.sourceVmId);
         } catch (e) {
-          problems.push(`${row.name}: the primary region ${row.sourceRegion} does not answer (${(e as Error).message}). Fail back once it is back.`);
+          problems.push(
+            `${row.name}: the primary region ${row.sourceRegion} does not answer (${(e as Error).message}). Fail back once it is back.`,
+          );
           continue;
         }
         const wanted = [
-          { role: "os" as const, sourceDiskId: row.osDisk.sourceDiskId, drDiskId: dr.storageProfile?.osDisk?.managedDisk?.id },
-          ...row.dataDisks.map((d) => ({ role: "data" as const, lun: d.lun, sourceDiskId: d.sourceDiskId, drDiskId: dr.storageProfile?.dataDisks?.find((x) => x.lun === d.lun)?.managedDisk?.id })),
+          {
+            role: "os" as const,
+            sourceDiskId: row.osDisk.sourceDiskId,
+            drDiskId: dr.storageProfile?.osDisk?.managedDisk?.id,
+          },
+          ...row.dataDisks.map((d) => ({
+            role: "data" as const,
+            lun: d.lun,
+            sourceDiskId: d.sourceDiskId,
+            drDiskId: dr.storageProfile?.dataDisks?.find((x) => x.lun === d.lun)?.managedDisk?.id,
+          })),
         ];
         for (const w of wanted) {
           const what = diskLabel(w);
           if (!w.drDiskId) {
-            problems.push(`${row.name}: ${vmName} has no ${what}. Attach it back as the failover left it, then prepare.`);
+            problems.push(
+              `${row.name}: ${vmName} has no ${what}. Attach it back as the failover left it, then prepare.`,
+            );
             continue;
           }
-          const basePointId = failover.recoveryPoints?.[w.sourceDiskId] ?? Object.entries(failover.recoveryPoints ?? {}).find(([k]) => sameResourceId(k, w.sourceDiskId))?.[1];
+          const basePointId =
+            failover.recoveryPoints?.[w.sourceDiskId] ??
+            Object.entries(failover.recoveryPoints ?? {}).find(([k]) => sameResourceId(k, w.sourceDiskId))?.[1];
           if (!basePointId) {
             problems.push(`${row.name}: failover ${failover.id} recorded no recovery point for ${w.sourceDiskId}.`);
             continue;
@@ -118,21 +149,37 @@ export async function prepareFailback(ctx: RunbookContext, stack: string, option
         }
       }
       // A row whose VM is gone gets a new VM, and its NIC needs a subnet in the primary region.
-      const vmGone = [...new Set(disks.filter((d) => d.restore === "newVm").map((d) => d.row))].filter((r) => primaryGone.has(r));
+      const vmGone = [...new Set(disks.filter((d) => d.restore === "newVm").map((d) => d.row))].filter((r) =>
+        primaryGone.has(r),
+      );
       if (vmGone.length) {
         if (!options.subnetId) {
-          problems.push(`${vmGone.join(", ")}: a new VM needs a subnet for its NIC. Add --subnet <the id of a subnet in ${b.rows.find((r) => r.name === vmGone[0])!.sourceRegion}>.`);
+          problems.push(
+            `${vmGone.join(", ")}: a new VM needs a subnet for its NIC. Add --subnet <the id of a subnet in ${b.rows.find((r) => r.name === vmGone[0])!.sourceRegion}>.`,
+          );
         } else {
           const region = await subnetRegion(ctx, options.subnetId);
           for (const r of vmGone) {
             const want = b.rows.find((x) => x.name === r)!.sourceRegion;
             if (region instanceof Error) problems.push(`--subnet ${options.subnetId}: ${region.message}`);
-            else if (region.toLowerCase() !== want.toLowerCase()) problems.push(`${r}: the subnet is in ${region}, not in the primary region ${want}. Name a subnet there.`);
+            else if (region.toLowerCase() !== want.toLowerCase())
+              problems.push(
+                `${r}: the subnet is in ${region}, not in the primary region ${want}. Name a subnet there.`,
+              );
           }
         }
       }
-      if (problems.length) throw new UserError(`Failback of ${b.name} cannot be prepared; nothing was changed:\n  ${[...new Set(problems)].join("\n  ")}`, { code: "FailbackNotPossible", details: { problems } });
-      return { blueprint: b.name, failover: failover.id, disks, ...(vmGone.length ? { newVmSubnetId: options.subnetId! } : {}) } satisfies FailbackPlan;
+      if (problems.length)
+        throw new UserError(
+          `Failback of ${b.name} cannot be prepared; nothing was changed:\n  ${[...new Set(problems)].join("\n  ")}`,
+          { code: "FailbackNotPossible", details: { problems } },
+        );
+      return {
+        blueprint: b.name,
+        failover: failover.id,
+        disks,
+        ...(vmGone.length ? { newVmSubnetId: options.subnetId! } : {}),
+      } satisfies FailbackPlan;
     });
     op.details = { failback: plan };
     ctx.journal.end(op, "succeeded");
@@ -148,7 +195,10 @@ export async function prepareFailback(ctx: RunbookContext, stack: string, option
 export function preparedFailback(ctx: RunbookContext, blueprint: string): FailbackPlan {
   const op = ctx.journal.list(blueprint).find((o) => o.kind === "failback-prepare" && o.status === "succeeded");
   const plan = op?.details?.failback as FailbackPlan | undefined;
-  if (!plan) throw new UserError(`No prepared failback of ${blueprint}. Run \`ferry failback prepare ${blueprint}\` first.`, { code: "NotPrepared" });
+  if (!plan)
+    throw new UserError(`No prepared failback of ${blueprint}. Run \`ferry failback prepare ${blueprint}\` first.`, {
+      code: "NotPrepared",
+    });
   return plan;
 }
 
@@ -166,7 +216,10 @@ export interface PrimaryCheck {
  * offered there. Warnings: what the failback will overwrite (the current disks are kept, tagged,
  * until cleanup). Read-only: it changes nothing.
  */
-export async function checkPrimary(ctx: RunbookContext, stack: string): Promise<{ passed: boolean; checks: PrimaryCheck[] }> {
+export async function checkPrimary(
+  ctx: RunbookContext,
+  stack: string,
+): Promise<{ passed: boolean; checks: PrimaryCheck[] }> {
   const b = (await loadBlueprint(ctx, stack)).blueprint;
   const plan = preparedFailback(ctx, b.name);
   const checks: PrimaryCheck[] = [];
@@ -177,7 +230,12 @@ export async function checkPrimary(ctx: RunbookContext, stack: string): Promise<
     const row = b.rows.find((r) => r.name === rowName)!;
     const disks = plan.disks.filter((d) => d.row === rowName);
     if (disks.some((d) => d.restore === "newVm")) {
-      checks.push({ name: `${rowName}: primary VM`, level: "warning", row: rowName, message: `restored into a new VM in ${row.sourceRegion} (the primary VM or a disk of it is gone)` });
+      checks.push({
+        name: `${rowName}: primary VM`,
+        level: "warning",
+        row: rowName,
+        message: `restored into a new VM in ${row.sourceRegion} (the primary VM or a disk of it is gone)`,
+      });
       newVms.push(row);
       continue;
     }
@@ -186,11 +244,18 @@ export async function checkPrimary(ctx: RunbookContext, stack: string): Promise<
     let size: string;
     try {
       // One read for the power state and the size.
-      const primary = await ctx.azure.compute.virtualMachines.get(vm.resourceGroup, vm.name, { expand: "instanceView" });
+      const primary = await ctx.azure.compute.virtualMachines.get(vm.resourceGroup, vm.name, {
+        expand: "instanceView",
+      });
       running = primary.instanceView?.statuses?.find((s) => s.code?.startsWith("PowerState/"))?.code?.split("/")[1];
       size = primary.hardwareProfile?.vmSize ?? row.vmSize;
     } catch (e) {
-      checks.push({ name: `${rowName}: primary region reachable`, level: "blocker", row: rowName, message: `${row.sourceRegion} does not answer for ${vm.name}: ${(e as Error).message}. Fail back once the region is back.` });
+      checks.push({
+        name: `${rowName}: primary region reachable`,
+        level: "blocker",
+        row: rowName,
+        message: `${row.sourceRegion} does not answer for ${vm.name}: ${(e as Error).message}. Fail back once the region is back.`,
+      });
       continue;
     }
     const stopped = running === "deallocated" || running === "stopped";
@@ -198,7 +263,9 @@ export async function checkPrimary(ctx: RunbookContext, stack: string): Promise<
       name: `${rowName}: primary VM ${vm.name} not running`,
       level: stopped ? "ok" : "blocker",
       row: rowName,
-      message: stopped ? `${running}` : `it is ${running ?? "in an unknown state"}. Stop it (its OS disk is never written while it runs): az vm deallocate -g ${vm.resourceGroup} -n ${vm.name}`,
+      message: stopped
+        ? `${running}`
+        : `it is ${running ?? "in an unknown state"}. Stop it (its OS disk is never written while it runs): az vm deallocate -g ${vm.resourceGroup} -n ${vm.name}`,
     });
     for (const d of disks) {
       const p = parseResourceId(d.primaryDiskId);
@@ -210,31 +277,70 @@ export async function checkPrimary(ctx: RunbookContext, stack: string): Promise<
         name: `${rowName}: ${what} ${p.name} free`,
         level: elsewhere || inUse ? "blocker" : "ok",
         row: rowName,
-        message: elsewhere ? `attached to ${disk.managedBy}, not to ${vm.name}. Detach it there first.` : inUse ? `${disk.diskState}: something is reading or writing it. End that access (revoke the SAS) first.` : `${disk.diskState ?? "?"}`,
+        message: elsewhere
+          ? `attached to ${disk.managedBy}, not to ${vm.name}. Detach it there first.`
+          : inUse
+            ? `${disk.diskState}: something is reading or writing it. End that access (revoke the SAS) first.`
+            : `${disk.diskState ?? "?"}`,
       });
-      checks.push({ name: `${rowName}: ${what} ${p.name} replaced`, level: "warning", row: rowName, message: `swapped for a disk synced from ${nameOf(d.drDiskId)}; writes made on it after ${nameOf(d.basePointId)} are reverted; the disk itself is kept, tagged, until ferry cleanup --failback` });
+      checks.push({
+        name: `${rowName}: ${what} ${p.name} replaced`,
+        level: "warning",
+        row: rowName,
+        message: `swapped for a disk synced from ${nameOf(d.drDiskId)}; writes made on it after ${nameOf(d.basePointId)} are reverted; the disk itself is kept, tagged, until ferry cleanup --failback`,
+      });
     }
     const region = row.sourceRegion;
-    if (!sizesByRegion.has(region)) sizesByRegion.set(region, offeredVmSizes(ctx, region).catch((e: unknown) => e as Error));
+    if (!sizesByRegion.has(region))
+      sizesByRegion.set(
+        region,
+        offeredVmSizes(ctx, region).catch((e: unknown) => e as Error),
+      );
     const sizes = await sizesByRegion.get(region)!;
     checks.push(
       sizes instanceof Error
-        ? { name: `${rowName}: size ${size} offered in ${region}`, level: "blocker", row: rowName, message: `cannot list sizes: ${sizes.message}` }
-        : { name: `${rowName}: size ${size} offered in ${region}`, level: sizes.has(size.toLowerCase()) ? "ok" : "blocker", row: rowName, message: sizes.has(size.toLowerCase()) ? "offered" : `${size} is not offered in ${region} any more: the VM could not start there. Resize it first.` },
+        ? {
+            name: `${rowName}: size ${size} offered in ${region}`,
+            level: "blocker",
+            row: rowName,
+            message: `cannot list sizes: ${sizes.message}`,
+          }
+        : {
+            name: `${rowName}: size ${size} offered in ${region}`,
+            level: sizes.has(size.toLowerCase()) ? "ok" : "blocker",
+            row: rowName,
+            message: sizes.has(size.toLowerCase())
+              ? "offered"
+              : `${size} is not offered in ${region} any more: the VM could not start there. Resize it first.`,
+          },
     );
   }
   // New VMs need the size offered and vCPUs free in the region's quota (an existing VM already counts, running or not).
   for (const region of new Set(newVms.map((r) => r.sourceRegion))) {
     const here = newVms.filter((r) => r.sourceRegion === region);
-    const [sizes, quota] = await Promise.all([offeredVmSizes(ctx, region).catch((e: unknown) => e as Error), coresQuota(ctx, region).catch((e: unknown) => e as Error)]);
+    const [sizes, quota] = await Promise.all([
+      offeredVmSizes(ctx, region).catch((e: unknown) => e as Error),
+      coresQuota(ctx, region).catch((e: unknown) => e as Error),
+    ]);
     if (sizes instanceof Error || quota instanceof Error) {
-      checks.push({ name: `new VMs in ${region}: capacity`, level: "blocker", message: `cannot read sizes or quota: ${(sizes instanceof Error ? sizes : (quota as Error)).message}` });
+      checks.push({
+        name: `new VMs in ${region}: capacity`,
+        level: "blocker",
+        message: `cannot read sizes or quota: ${(sizes instanceof Error ? sizes : (quota as Error)).message}`,
+      });
       continue;
     }
     let needed = 0;
     for (const r of here) {
       const size = sizes.get(r.vmSize.toLowerCase());
-      checks.push({ name: `${r.name}: size ${r.vmSize} offered in ${region}`, level: size ? "ok" : "blocker", row: r.name, message: size ? "offered" : `${r.vmSize} is not offered in ${region}: pick another size for the row, then prepare again.` });
+      checks.push({
+        name: `${r.name}: size ${r.vmSize} offered in ${region}`,
+        level: size ? "ok" : "blocker",
+        row: r.name,
+        message: size
+          ? "offered"
+          : `${r.vmSize} is not offered in ${region}: pick another size for the row, then prepare again.`,
+      });
       needed += size?.cores ?? 0;
     }
     if (quota) {
@@ -242,7 +348,10 @@ export async function checkPrimary(ctx: RunbookContext, stack: string): Promise<
       checks.push({
         name: `new VMs in ${region}: ${needed} vCPUs free`,
         level: free >= needed ? "ok" : "blocker",
-        message: free >= needed ? `${free} of ${quota.limit} free` : `only ${free} of ${quota.limit} regional vCPUs are free. Ask for more quota in ${region}, or free some.`,
+        message:
+          free >= needed
+            ? `${free} of ${quota.limit} free`
+            : `only ${free} of ${quota.limit} regional vCPUs are free. Ask for more quota in ${region}, or free some.`,
       });
     }
   }
@@ -251,8 +360,14 @@ export async function checkPrimary(ctx: RunbookContext, stack: string): Promise<
 
 /** The region of a subnet's virtual network, or why it cannot be read. */
 async function subnetRegion(ctx: RunbookContext, subnetId: string): Promise<string | Error> {
-  const m = /\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Network\/virtualNetworks\/([^/]+)\/subnets\/([^/]+)$/i.exec(subnetId);
-  if (!m) return new Error("is not a subnet id (/subscriptions/…/resourceGroups/…/providers/Microsoft.Network/virtualNetworks/…/subnets/…)");
+  const m =
+    /\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Network\/virtualNetworks\/([^/]+)\/subnets\/([^/]+)$/i.exec(
+      subnetId,
+    );
+  if (!m)
+    return new Error(
+      "is not a subnet id (/subscriptions/…/resourceGroups/…/providers/Microsoft.Network/virtualNetworks/…/subnets/…)",
+    );
   try {
     await ctx.azure.network.subnets.get(m[1]!, m[2]!, m[3]!);
     return (await ctx.azure.network.virtualNetworks.get(m[1]!, m[2]!)).location!;
@@ -263,6 +378,9 @@ async function subnetRegion(ctx: RunbookContext, subnetId: string): Promise<stri
 
 async function existing(ctx: RunbookContext, id: string): Promise<boolean> {
   const p = parseResourceId(id);
-  const read = p.type.toLowerCase() === "virtualmachines" ? ctx.azure.compute.virtualMachines.get(p.resourceGroup, p.name) : ctx.azure.compute.disks.get(p.resourceGroup, p.name);
+  const read =
+    p.type.toLowerCase() === "virtualmachines"
+      ? ctx.azure.compute.virtualMachines.get(p.resourceGroup, p.name)
+      : ctx.azure.compute.disks.get(p.resourceGroup, p.name);
   return (await unlessNotFound<unknown>(read)) !== undefined;
 }

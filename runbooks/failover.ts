@@ -36,7 +36,12 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
   // its final sync is done and those disks can no longer be synced, so it goes straight to `up`.
   ctx.journal.assertIdle(b.name);
   const previous = ctx.journal.list(b.name).find((o) => o.kind.startsWith("failover-") || o.kind === "cleanup");
-  const resumes = (previous?.status === "failed" || previous?.status === "canceled" || previous?.status === "running") && previous.kind === `failover-${options.kind}` && previous.steps.some((s) => s.name.startsWith("detach")) ? previous : undefined;
+  const resumes =
+    (previous?.status === "failed" || previous?.status === "canceled" || previous?.status === "running") &&
+    previous.kind === `failover-${options.kind}` &&
+    previous.steps.some((s) => s.name.startsWith("detach"))
+      ? previous
+      : undefined;
   const op = ctx.journal.start(`failover-${options.kind}`, b.name);
   if (resumes) {
     op.details = { resumes: resumes.id };
@@ -54,13 +59,17 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
   }
   const sourceOf = async (id: string) => {
     const s = await ctx.store.get(id);
-    if (!s) throw new UserError(`DR is not enabled for ${id}. Run \`ferry sources enable ${stack}\`.`, { code: "NotEnabled" });
+    if (!s)
+      throw new UserError(`DR is not enabled for ${id}. Run \`ferry sources enable ${stack}\`.`, {
+        code: "NotEnabled",
+      });
     return s.source;
   };
   // Until staging disks leave the appliance, a failed failover gives the disks back to the sync.
   let detached = resumes !== undefined;
   try {
-    if (resumes) log.info({ resumes: resumes.id }, "continuing the failed failover: its final sync and detach are done");
+    if (resumes)
+      log.info({ resumes: resumes.id }, "continuing the failed failover: its final sync and detach are done");
     if (options.kind === "planned" && !resumes) {
       await ctx.journal.step(op, "power off the source VMs", () =>
         Promise.all(
@@ -78,37 +87,82 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
         const before = new Map<string, Set<string>>();
         for (const d of disks) {
           const s = await sourceOf(d.sourceDiskId);
-          before.set(d.sourceDiskId, new Set([s.applied?.snapshotId, s.applying?.snapshotId, s.desired?.snapshotId].filter((x): x is string => !!x).map((x) => x.toLowerCase())));
+          before.set(
+            d.sourceDiskId,
+            new Set(
+              [s.applied?.snapshotId, s.applying?.snapshotId, s.desired?.snapshotId]
+                .filter((x): x is string => !!x)
+                .map((x) => x.toLowerCase()),
+            ),
+          );
           await requestSync(ctx.store, d.sourceDiskId, ctx.now());
         }
-        await waitFor(ctx, ctx.config.timeouts.finalSyncSeconds, "the final sync of every disk", "the failover", async () => {
-          const all = await Promise.all(disks.map(async (d) => ({ d, s: await sourceOf(d.sourceDiskId) })));
-          return all.every(({ d, s }) => !s.applying && s.applied && !before.get(d.sourceDiskId)!.has(s.applied.snapshotId.toLowerCase()) && Date.parse(s.applied.createdAt) >= poweredOffAt - 1000);
-        });
+        await waitFor(
+          ctx,
+          ctx.config.timeouts.finalSyncSeconds,
+          "the final sync of every disk",
+          "the failover",
+          async () => {
+            const all = await Promise.all(disks.map(async (d) => ({ d, s: await sourceOf(d.sourceDiskId) })));
+            return all.every(
+              ({ d, s }) =>
+                !s.applying &&
+                s.applied &&
+                !before.get(d.sourceDiskId)!.has(s.applied.snapshotId.toLowerCase()) &&
+                Date.parse(s.applied.createdAt) >= poweredOffAt - 1000,
+            );
+          },
+        );
       });
     }
 
-    await ctx.journal.step(op, "pause the sync at an apply boundary", () => pauseAtApplyBoundary(ctx, disks.map((d) => d.sourceDiskId), "the failover"));
+    await ctx.journal.step(op, "pause the sync at an apply boundary", () =>
+      pauseAtApplyBoundary(
+        ctx,
+        disks.map((d) => d.sourceDiskId),
+        "the failover",
+      ),
+    );
 
     const check = await ctx.journal.step(op, "precheck", async () => {
       const r = await precheck(ctx, stack, { mode, operation: op.id });
-      if (!r.passed) throw new UserError(`The precheck failed; nothing was failed over.\n${formatPrecheck(r)}`, { code: "PrecheckFailed", details: { checks: r.checks } });
+      if (!r.passed)
+        throw new UserError(`The precheck failed; nothing was failed over.\n${formatPrecheck(r)}`, {
+          code: "PrecheckFailed",
+          details: { checks: r.checks },
+        });
       return r;
     });
     op.recoveryPoints = check.facts!.recoveryPoints;
-    op.rpoSeconds = Math.max(...Object.values(check.recoveryPoints).map((p) => (ctx.now().getTime() - Date.parse(p.createdAt)) / 1000));
-    if (options.recoveryPoint && options.recoveryPoint !== "latest" && !Object.values(op.recoveryPoints).some((id) => sameResourceId(id, options.recoveryPoint!))) {
-      throw new UserError(`Recovery point ${options.recoveryPoint} is not on the staging disks (they hold the applied points: ${Object.values(op.recoveryPoints).join(", ")}). Use --recovery-point latest.`, { code: "UnknownRecoveryPoint" });
+    op.rpoSeconds = Math.max(
+      ...Object.values(check.recoveryPoints).map((p) => (ctx.now().getTime() - Date.parse(p.createdAt)) / 1000),
+    );
+    if (
+      options.recoveryPoint &&
+      options.recoveryPoint !== "latest" &&
+      !Object.values(op.recoveryPoints).some((id) => sameResourceId(id, options.recoveryPoint!))
+    ) {
+      throw new UserError(
+        `Recovery point ${options.recoveryPoint} is not on the staging disks (they hold the applied points: ${Object.values(op.recoveryPoints).join(", ")}). Use --recovery-point latest.`,
+        { code: "UnknownRecoveryPoint" },
+      );
     }
     // A drill's points are kept for its verification; a failover's until the failback is done with
     // them (the base of both of its deltas), however long the primary is away.
-    const holdUntil = new Date(ctx.now().getTime() + (options.kind === "test" ? ctx.config.failover.holdRecoveryPointsHours * 3_600_000 : 10 * 365 * 24 * 3_600_000));
+    const holdUntil = new Date(
+      ctx.now().getTime() +
+        (options.kind === "test" ? ctx.config.failover.holdRecoveryPointsHours * 3_600_000 : 10 * 365 * 24 * 3_600_000),
+    );
     await Promise.all(
       disks.map(async (d) => {
         const point = check.recoveryPoints[d.sourceDiskId]!;
         // Kept for verification and inspection while the sync goes on (state store only: no primary-region call).
-        if (options.kind !== "test" || ctx.config.failover.holdRecoveryPointsHours > 0) await holdPoint(ctx.store, d.sourceDiskId, point.snapshotId, op.id, holdUntil, ctx.now());
-        log.info({ row: d.row, sourceDiskId: d.sourceDiskId, recoveryPoint: point.snapshotId, createdAt: point.createdAt }, "source selected");
+        if (options.kind !== "test" || ctx.config.failover.holdRecoveryPointsHours > 0)
+          await holdPoint(ctx.store, d.sourceDiskId, point.snapshotId, op.id, holdUntil, ctx.now());
+        log.info(
+          { row: d.row, sourceDiskId: d.sourceDiskId, recoveryPoint: point.snapshotId, createdAt: point.createdAt },
+          "source selected",
+        );
       }),
     );
 
@@ -123,8 +177,18 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
     }
 
     const plan = planBlueprint(b, { mode, recoveryPoints: check.recoveryPoints, operationId: op.id });
-    const rowOf = (name: string) => plan.rows.find((r) => name === r.vmName || name.startsWith(`${r.row}${mode === "test" ? "-test" : ""}-`) || name === r.nic.logicalName)?.row;
-    const snapshotsLeft = new Set(plan.rows.flatMap((r) => [r.osDisk, ...r.dataDisks].filter((d) => d.snapshot).map((d) => d.snapshot!.logicalName)));
+    const rowOf = (name: string) =>
+      plan.rows.find(
+        (r) =>
+          name === r.vmName ||
+          name.startsWith(`${r.row}${mode === "test" ? "-test" : ""}-`) ||
+          name === r.nic.logicalName,
+      )?.row;
+    const snapshotsLeft = new Set(
+      plan.rows.flatMap((r) =>
+        [r.osDisk, ...r.dataDisks].filter((d) => d.snapshot).map((d) => d.snapshot!.logicalName),
+      ),
+    );
     const resumeAfterSnapshots = disks.filter((d) => !attachAsIs.has(d.sourceDiskId.toLowerCase()));
     let resumed = false;
     const resume = async () => {
@@ -138,11 +202,27 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
       const row = rowOf(e.name);
       const seconds = (e.at.getTime() - started) / 1000;
       const atSeconds = Math.round(seconds * 10) / 10;
-      log.info({ row, resource: e.type.split(":").pop(), name: e.name, action: e.action, ms: e.ms, atSeconds }, `${row ?? "stack"}: ${kindOf(e.type)} ${e.action}`);
-      (op.events ??= []).push({ ...(row ? { row } : {}), resource: kindOf(e.type), name: e.name, action: e.action, atSeconds, ...(e.ms !== undefined ? { ms: e.ms } : {}) });
+      log.info(
+        { row, resource: e.type.split(":").pop(), name: e.name, action: e.action, ms: e.ms, atSeconds },
+        `${row ?? "stack"}: ${kindOf(e.type)} ${e.action}`,
+      );
+      (op.events ??= []).push({
+        ...(row ? { row } : {}),
+        resource: kindOf(e.type),
+        name: e.name,
+        action: e.action,
+        atSeconds,
+        ...(e.ms !== undefined ? { ms: e.ms } : {}),
+      });
       if (e.type === "azure-native:compute:VirtualMachine" && e.action === "created") {
         const r = plan.rows.find((x) => x.vmName === e.name);
-        if (r) op.rto.push({ row: r.row, vm: r.vmName, strategy: r.osDisk.strategy, vmCreatedSeconds: Math.round(seconds * 10) / 10 });
+        if (r)
+          op.rto.push({
+            row: r.row,
+            vm: r.vmName,
+            strategy: r.osDisk.strategy,
+            vmCreatedSeconds: Math.round(seconds * 10) / 10,
+          });
       }
       if (e.type === "azure-native:compute:Snapshot") {
         snapshotsLeft.delete(e.name);
@@ -161,13 +241,18 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
     );
     await Promise.all(pendingResume);
     await resume();
-    for (const r of op.rto) log.info({ row: r.row, vm: r.vm, strategy: r.strategy, rtoSeconds: r.vmCreatedSeconds }, `${r.row}: recovered`);
+    for (const r of op.rto)
+      log.info({ row: r.row, vm: r.vm, strategy: r.strategy, rtoSeconds: r.vmCreatedSeconds }, `${r.row}: recovered`);
 
     // Rows with readiness checks: their RTO runs on to OS ready and app ready.
-    const checked = plan.rows.map((pr) => ({ pr, readiness: b.rows.find((r) => r.name === pr.row)?.readiness })).filter((x) => x.readiness && (x.readiness.os || x.readiness.app));
+    const checked = plan.rows
+      .map((pr) => ({ pr, readiness: b.rows.find((r) => r.name === pr.row)?.readiness }))
+      .filter((x) => x.readiness && (x.readiness.os || x.readiness.app));
     if (checked.length) {
       await ctx.journal.step(op, "readiness checks (OS ready, app ready)", async () => {
-        const results = await Promise.all(checked.map(({ pr, readiness }) => waitUntilReady(ctx, plan.resourceGroup, pr, readiness!, started)));
+        const results = await Promise.all(
+          checked.map(({ pr, readiness }) => waitUntilReady(ctx, plan.resourceGroup, pr, readiness!, started)),
+        );
         const problems: string[] = [];
         results.forEach((r, i) => {
           const rto = op.rto.find((x) => x.row === checked[i]!.pr.row);
@@ -177,7 +262,10 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
         });
         ctx.journal.save(op);
         if (problems.length) {
-          throw new FerryError(`The VMs are up, but not every one is ready:\n  ${problems.join("\n  ")}\nFix the cause and run the same failover again: it re-checks.`, { code: "NotReady" });
+          throw new FerryError(
+            `The VMs are up, but not every one is ready:\n  ${problems.join("\n  ")}\nFix the cause and run the same failover again: it re-checks.`,
+            { code: "NotReady" },
+          );
         }
       });
     }
@@ -188,7 +276,12 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
       for (const d of disks) await setPaused(ctx.store, d.sourceDiskId, false, ctx.now()).catch(() => undefined);
     }
     ctx.journal.end(op, "failed", e);
-    log.error({ err: e }, detached ? "failover failed; run it again to continue from where it stopped" : "failover failed before any change; the sync goes on");
+    log.error(
+      { err: e },
+      detached
+        ? "failover failed; run it again to continue from where it stopped"
+        : "failover failed before any change; the sync goes on",
+    );
     throw e;
   }
 }
@@ -197,17 +290,23 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
 export async function cleanup(ctx: RunbookContext, stack: string): Promise<Operation> {
   const config = await loadBlueprint(ctx, stack);
   if (config.mode !== "test" && config.mode !== "standby") {
-    throw new UserError(`Blueprint ${stack} is in ${config.mode}: cleanup ends a drill. To end a failover, fail back (ferry failback).`, { code: "NotADrill" });
+    throw new UserError(
+      `Blueprint ${stack} is in ${config.mode}: cleanup ends a drill. To end a failover, fail back (ferry failback).`,
+      { code: "NotADrill" },
+    );
   }
   const op = ctx.journal.start("cleanup", config.blueprint.name);
   try {
-    await ctx.journal.step(op, "pulumi up (mode standby)", () => ctx.deployer.up(stack, { message: `cleanup of ${config.blueprint.name} (${op.id})`, mode: "standby" }));
+    await ctx.journal.step(op, "pulumi up (mode standby)", () =>
+      ctx.deployer.up(stack, { message: `cleanup of ${config.blueprint.name} (${op.id})`, mode: "standby" }),
+    );
     for (const d of sourceDisks(config.blueprint)) {
       const s = await ctx.store.get(d.sourceDiskId);
       if (!s) continue;
       if (s.source.paused) await setPaused(ctx.store, d.sourceDiskId, false, ctx.now());
       // The drill's recovery points may go now.
-      if (s.source.holds?.length) await releaseHolds(ctx.store, d.sourceDiskId, (by) => by.startsWith("failover-test-"), ctx.now());
+      if (s.source.holds?.length)
+        await releaseHolds(ctx.store, d.sourceDiskId, (by) => by.startsWith("failover-test-"), ctx.now());
     }
     ctx.journal.end(op, "succeeded");
     return op;

@@ -40,7 +40,11 @@ export async function history(ctx: RunbookContext, stack: string): Promise<Histo
       ...(op.recoveryPoints ? { recoveryPoints: op.recoveryPoints } : {}),
       ...(op.rpoSeconds !== undefined ? { rpoSeconds: op.rpoSeconds } : {}),
       rto: op.rto,
-      steps: op.steps.map((s) => ({ name: s.name, status: s.status, ...(s.endedAt ? { seconds: (Date.parse(s.endedAt) - Date.parse(s.startedAt)) / 1000 } : {}) })),
+      steps: op.steps.map((s) => ({
+        name: s.name,
+        status: s.status,
+        ...(s.endedAt ? { seconds: (Date.parse(s.endedAt) - Date.parse(s.startedAt)) / 1000 } : {}),
+      })),
     });
   }
   return lines.sort((a, b) => b.startedAt.localeCompare(a.startedAt));
@@ -50,10 +54,17 @@ export function formatHistory(lines: HistoryLine[]): string {
   return lines
     .map((l) => {
       const seconds = l.endedAt ? ` ${((Date.parse(l.endedAt) - Date.parse(l.startedAt)) / 1000).toFixed(1)} s` : "";
-      const rto = l.rto?.length ? `  RTO ${l.rto.map((r) => `${r.row} ${r.vmCreatedSeconds ?? "?"} s${r.osReadySeconds !== undefined ? ` (OS ready ${r.osReadySeconds} s${r.appReadySeconds !== undefined ? `, app ${r.appReadySeconds} s` : ""})` : r.appReadySeconds !== undefined ? ` (app ready ${r.appReadySeconds} s)` : ""}`).join(", ")}` : "";
+      const rto = l.rto?.length
+        ? `  RTO ${l.rto.map((r) => `${r.row} ${r.vmCreatedSeconds ?? "?"} s${r.osReadySeconds !== undefined ? ` (OS ready ${r.osReadySeconds} s${r.appReadySeconds !== undefined ? `, app ${r.appReadySeconds} s` : ""})` : r.appReadySeconds !== undefined ? ` (app ready ${r.appReadySeconds} s)` : ""}`).join(", ")}`
+        : "";
       const rpo = l.rpoSeconds !== undefined ? `  RPO ${l.rpoSeconds.toFixed(0)} s` : "";
       // A runbook's steps, each with its time (a failback's sync passes, swap, reprotect; a failover's pause, up).
-      const steps = (l.steps ?? []).map((st) => `\n      ${st.status === "succeeded" ? "  " : "! "}${st.name}${st.seconds !== undefined ? `  ${st.seconds.toFixed(1)} s` : ""}${st.status === "succeeded" ? "" : `  ${st.status}`}`).join("");
+      const steps = (l.steps ?? [])
+        .map(
+          (st) =>
+            `\n      ${st.status === "succeeded" ? "  " : "! "}${st.name}${st.seconds !== undefined ? `  ${st.seconds.toFixed(1)} s` : ""}${st.status === "succeeded" ? "" : `  ${st.status}`}`,
+        )
+        .join("");
       return `${l.startedAt}  ${l.kind.padEnd(22)} ${l.status.padEnd(9)}${seconds}  ${l.message}${rpo}${rto}${steps}`;
     })
     .join("\n");

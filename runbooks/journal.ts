@@ -73,8 +73,22 @@ export class Journal {
     return join(this.dir, op.blueprint, `${op.id}.json`);
   }
 
-  start(kind: string, blueprint: string, id = `${kind}-${this.now().toISOString().replace(/[-:.]/g, "").slice(0, 15)}Z`): Operation {
-    const op: Operation = { id, kind, blueprint, startedAt: this.now().toISOString(), status: "running", steps: [], rto: [], pid: process.pid, host: hostname() };
+  start(
+    kind: string,
+    blueprint: string,
+    id = `${kind}-${this.now().toISOString().replace(/[-:.]/g, "").slice(0, 15)}Z`,
+  ): Operation {
+    const op: Operation = {
+      id,
+      kind,
+      blueprint,
+      startedAt: this.now().toISOString(),
+      status: "running",
+      steps: [],
+      rto: [],
+      pid: process.pid,
+      host: hostname(),
+    };
     this.save(op);
     Journal.open.set(op, this);
     return op;
@@ -82,17 +96,27 @@ export class Journal {
 
   /** An operation of `blueprint` still running in a live process (this machine's), if any. */
   running(blueprint: string): Operation | undefined {
-    return this.list(blueprint).find((o) => o.status === "running" && o.pid !== undefined && o.host === hostname() && alive(o.pid));
+    return this.list(blueprint).find(
+      (o) => o.status === "running" && o.pid !== undefined && o.host === hostname() && alive(o.pid),
+    );
   }
 
   /** Refuses a new operation of `blueprint` while another one runs. */
   assertIdle(blueprint: string): void {
     const busy = this.running(blueprint);
-    if (busy) throw new UserError(`A ${busy.kind} of ${blueprint} is running (pid ${busy.pid}, since ${busy.startedAt}). Wait for it to end, or stop it first.`, { code: "OperationRunning" });
+    if (busy)
+      throw new UserError(
+        `A ${busy.kind} of ${blueprint} is running (pid ${busy.pid}, since ${busy.startedAt}). Wait for it to end, or stop it first.`,
+        { code: "OperationRunning" },
+      );
   }
 
   /** Runs `fn` as an operation of `blueprint` (refused while another runs), ended succeeded or failed with its error. */
-  async run<T>(kind: string, blueprint: string, fn: (op: Operation) => Promise<T>): Promise<{ op: Operation; result: T }> {
+  async run<T>(
+    kind: string,
+    blueprint: string,
+    fn: (op: Operation) => Promise<T>,
+  ): Promise<{ op: Operation; result: T }> {
     this.assertIdle(blueprint);
     const op = this.start(kind, blueprint);
     try {

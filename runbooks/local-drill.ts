@@ -52,8 +52,13 @@ async function makeRootFs(devicePath: string, vm: string): Promise<void> {
     writeFileSync(join(root, "etc/hostname"), `${vm}\n`);
     writeFileSync(join(root, "etc/os-release"), 'NAME="Debian GNU/Linux"\nVERSION_ID="12"\n');
     writeFileSync(join(root, "var/www/index.html"), `<h1>${vm}</h1>\n`.repeat(500));
-    writeFileSync(join(root, "home/ops/orders.csv"), Array.from({ length: 20_000 }, (_, i) => `${i},order-${i},${(i * 7) % 1000}`).join("\n"));
-    await $({ quiet: true })`mkfs.ext4 -F -q -L root -E lazy_itable_init=0,lazy_journal_init=0 -d ${root} ${devicePath}`;
+    writeFileSync(
+      join(root, "home/ops/orders.csv"),
+      Array.from({ length: 20_000 }, (_, i) => `${i},order-${i},${(i * 7) % 1000}`).join("\n"),
+    );
+    await $({
+      quiet: true,
+    })`mkfs.ext4 -F -q -L root -E lazy_itable_init=0,lazy_journal_init=0 -d ${root} ${devicePath}`;
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
@@ -62,7 +67,8 @@ async function makeRootFs(devicePath: string, vm: string): Promise<void> {
 /** A read-only file-system check of a recovered OS disk; says how many files it holds. */
 async function checkRootFs(devicePath: string): Promise<string> {
   const fsck = await $({ quiet: true, nothrow: true })`e2fsck -fn ${devicePath}`;
-  if (fsck.exitCode !== 0) throw new Error(`e2fsck found errors on ${devicePath}: ${fsck.stdout.trim().split("\n").slice(-3).join(" ")}`);
+  if (fsck.exitCode !== 0)
+    throw new Error(`e2fsck found errors on ${devicePath}: ${fsck.stdout.trim().split("\n").slice(-3).join(" ")}`);
   const files = /(\d+)\/\d+ files/.exec(fsck.stdout)?.[1] ?? "?";
   const host = await $({ quiet: true })`debugfs -R ${"cat /etc/hostname"} ${devicePath}`;
   return `ext4 clean (e2fsck), ${files} inodes, hostname ${host.stdout.trim()}`;
@@ -114,7 +120,14 @@ function startWorkload(w: Workload): { stop(): number } {
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { "report-dir": { type: "string", default: "drill-report" }, speedup: { type: "string", default: "10" }, keep: { type: "boolean", default: false }, help: { type: "boolean", default: false } } });
+  const { values } = parseArgs({
+    options: {
+      "report-dir": { type: "string", default: "drill-report" },
+      speedup: { type: "string", default: "10" },
+      keep: { type: "boolean", default: false },
+      help: { type: "boolean", default: false },
+    },
+  });
   if (values.help) {
     print(HELP);
     return 0;
@@ -128,7 +141,12 @@ async function main(): Promise<number> {
   rmSync(reportDir, { recursive: true, force: true });
   mkdirSync(reportDir, { recursive: true });
   const work = mkdtempSync(join(tmpdir(), "ferry-drill-"));
-  const logger = createLogger({ name: "ferry-drill", level: "debug", destination: pino.destination({ dest: join(reportDir, "drill.log"), sync: true }), env: {} });
+  const logger = createLogger({
+    name: "ferry-drill",
+    level: "debug",
+    destination: pino.destination({ dest: join(reportDir, "drill.log"), sync: true }),
+    env: {},
+  });
   const rec = new DrillRecorder("ferry local drill");
   let emu: RunningEmulator | undefined;
   let azurite: RunningAzurite | undefined;
@@ -148,16 +166,26 @@ async function main(): Promise<number> {
   const onSignal = (signal: string) => {
     rec.error = `interrupted (${signal})`;
     const summary = rec.write(reportDir);
-    interrupted = stop().then(() => print(`\n${rec.table(summary)}\ninterrupted: servers stopped, report in ${reportDir}`));
+    interrupted = stop().then(() =>
+      print(`\n${rec.table(summary)}\ninterrupted: servers stopped, report in ${reportDir}`),
+    );
     void interrupted.finally(() => process.exit(130));
   };
   process.once("SIGINT", () => onSignal("SIGINT"));
   process.once("SIGTERM", () => onSignal("SIGTERM"));
 
-  rec.onStepEnd = (s) => print(s.status === "succeeded" ? `  ok    ${s.name} (${(((s.endMs ?? s.startMs) - s.startMs) / 1000).toFixed(1)} s)` : `  FAIL  ${s.name}: ${s.detail}`);
+  rec.onStepEnd = (s) =>
+    print(
+      s.status === "succeeded"
+        ? `  ok    ${s.name} (${(((s.endMs ?? s.startMs) - s.startMs) / 1000).toFixed(1)} s)`
+        : `  FAIL  ${s.name}: ${s.detail}`,
+    );
   const addOp = (op: Operation, label: string, measures: boolean) => {
     rec.addOperation(op, label, measures);
-    for (const r of op.rto) print(`        ${r.row} (${r.strategy}): VM created at ${r.vmCreatedSeconds?.toFixed(1)} s${r.osReadySeconds !== undefined ? `, OS ready at ${r.osReadySeconds.toFixed(1)} s` : ""}`);
+    for (const r of op.rto)
+      print(
+        `        ${r.row} (${r.strategy}): VM created at ${r.vmCreatedSeconds?.toFixed(1)} s${r.osReadySeconds !== undefined ? `, OS ready at ${r.osReadySeconds.toFixed(1)} s` : ""}`,
+      );
   };
 
   print(`ferry local drill (Azure-like latencies ÷ ${speedup}); log: ${join(reportDir, "drill.log")}`);
@@ -168,29 +196,49 @@ async function main(): Promise<number> {
       print(`        local Azure ${emu.endpoint}, Table storage ${azurite.tableEndpoint}`);
     });
     world = await rec.step("drill", "build the DR region: networks, landing zone, sync appliance", () =>
-      createLocalWorld({ emu: emu!, tableConnectionString: azurite!.connectionString, tableName: "ferrySources", dir: join(work, "ferry"), logger, pollIntervalInMs: 50, retry: { maxRetries: 5, retryDelayInMs: 100, maxRetryDelayInMs: 2000 } }),
+      createLocalWorld({
+        emu: emu!,
+        tableConnectionString: azurite!.connectionString,
+        tableName: "ferrySources",
+        dir: join(work, "ferry"),
+        logger,
+        pollIntervalInMs: 50,
+        retry: { maxRetries: 5, retryDelayInMs: 100, maxRetryDelayInMs: 2000 },
+      }),
     );
     const w = world;
     const ctx = w.ctx;
     const only = (wl: Workload) => w.sourcesOf(wl);
-    const app = await rec.step("drill", "create the primary VMs (ext4 OS disks with files, data disks) and the blueprint", async () => {
-      const wl = await w.workload("web", {
-        strategies: [
-          { os: "attachAsIs", data: "attachAsIs" },
-          { os: "fromSnapshot", data: "fromSnapshot" },
-        ],
-        dataLuns: [0],
-        prepareOsDisk: makeRootFs,
-        readiness: { os: true, timeoutSeconds: 600 },
-      });
-      for (const v of wl.vms) writeFileSync(v.sourceDevice(0), Buffer.alloc(32 * MiB, 0x5a), { flag: "r+" });
-      return wl;
-    });
+    const app = await rec.step(
+      "drill",
+      "create the primary VMs (ext4 OS disks with files, data disks) and the blueprint",
+      async () => {
+        const wl = await w.workload("web", {
+          strategies: [
+            { os: "attachAsIs", data: "attachAsIs" },
+            { os: "fromSnapshot", data: "fromSnapshot" },
+          ],
+          dataLuns: [0],
+          prepareOsDisk: makeRootFs,
+          readiness: { os: true, timeoutSeconds: 600 },
+        });
+        for (const v of wl.vms) writeFileSync(v.sourceDevice(0), Buffer.alloc(32 * MiB, 0x5a), { flag: "r+" });
+        return wl;
+      },
+    );
     const disks = sourceDisks((await loadBlueprint(ctx, app.stack)).blueprint);
     await rec.step("drill", "enable DR (new staging disks)", () => enableDr(ctx, app.stack, { prepare: "empty" }));
     const allHealthyAfter = async (t: number) =>
-      (await Promise.all(disks.map((d) => ctx.store.get(d.sourceDiskId)))).every((r) => r?.source.state === "healthy" && !r.source.applying && r.source.applied && Date.parse(r.source.applied.createdAt) >= t);
-    await rec.step("drill", "backfill the staging disks", () => w.syncUntil(() => allHealthyAfter(0), "every disk backfilled", only(app), 600_000));
+      (await Promise.all(disks.map((d) => ctx.store.get(d.sourceDiskId)))).every(
+        (r) =>
+          r?.source.state === "healthy" &&
+          !r.source.applying &&
+          r.source.applied &&
+          Date.parse(r.source.applied.createdAt) >= t,
+      );
+    await rec.step("drill", "backfill the staging disks", () =>
+      w.syncUntil(() => allHealthyAfter(0), "every disk backfilled", only(app), 600_000),
+    );
 
     const workload = startWorkload(app);
     await rec.step("drill", "sync while the workload writes", async () => {
@@ -198,7 +246,12 @@ async function main(): Promise<number> {
         await new Promise((r) => setTimeout(r, 1000));
         const asked = Date.now();
         for (const d of disks) await requestSync(ctx.store, d.sourceDiskId, new Date());
-        await w.syncUntil(() => allHealthyAfter(asked - 1000), "a recovery point of every disk after the writes", only(app), 600_000);
+        await w.syncUntil(
+          () => allHealthyAfter(asked - 1000),
+          "a recovery point of every disk after the writes",
+          only(app),
+          600_000,
+        );
       }
     });
     await rec.step("drill", "precheck", async () => {
@@ -216,15 +269,31 @@ async function main(): Promise<number> {
           const r = await verifyAgainstPoint(ctx, { devicePath: device }, point);
           const strategy = suffix ? "fromSnapshot" : lun === "os" ? v.strategies.os : v.strategies.data;
           const note = lun === "os" && r.ok ? await checkRootFs(device) : undefined;
-          rec.verifications.push({ failover: label, row: v.vm, vm: `${v.vm}${suffix}`, disk: lun === "os" ? "OS" : `LUN ${lun}`, strategy, recoveryPoint: point, ...r, ...(note ? { note } : {}) });
-          if (!r.ok) throw new Error(`${v.vm}${suffix} ${lun}: differs from recovery point ${point} at byte ${r.firstDifferenceAt}`);
+          rec.verifications.push({
+            failover: label,
+            row: v.vm,
+            vm: `${v.vm}${suffix}`,
+            disk: lun === "os" ? "OS" : `LUN ${lun}`,
+            strategy,
+            recoveryPoint: point,
+            ...r,
+            ...(note ? { note } : {}),
+          });
+          if (!r.ok)
+            throw new Error(
+              `${v.vm}${suffix} ${lun}: differs from recovery point ${point} at byte ${r.firstDifferenceAt}`,
+            );
         }
       }
     };
 
-    const test = await rec.step("test failover", "test failover into the isolated network (replication goes on)", () => w.whileSyncing(() => failover(ctx, app.stack, { kind: "test" }), only(app)));
+    const test = await rec.step("test failover", "test failover into the isolated network (replication goes on)", () =>
+      w.whileSyncing(() => failover(ctx, app.stack, { kind: "test" }), only(app)),
+    );
     addOp(test, "test failover", false);
-    await rec.step("test failover", "verify the test VMs' disks against their recovery points", () => verifyRecovered(test, "test", "-test"));
+    await rec.step("test failover", "verify the test VMs' disks against their recovery points", () =>
+      verifyRecovered(test, "test", "-test"),
+    );
     await rec.step("test failover", "clean up the test failover", () => cleanup(ctx, app.stack));
 
     const written = workload.stop();
@@ -232,53 +301,114 @@ async function main(): Promise<number> {
     await rec.step("unplanned failover", `outage of the primary region (${PRIMARY.location})`, async () => {
       emu!.faults.setRegionOutage(PRIMARY.location, true);
     });
-    const real = await rec.step("unplanned failover", "unplanned failover: attach-as-is and from-snapshot rows", () => w.whileSyncing(() => failover(ctx, app.stack, { kind: "unplanned" }), only(app)));
+    const real = await rec.step("unplanned failover", "unplanned failover: attach-as-is and from-snapshot rows", () =>
+      w.whileSyncing(() => failover(ctx, app.stack, { kind: "unplanned" }), only(app)),
+    );
     addOp(real, "unplanned failover", true);
-    await rec.step("unplanned failover", "the primary region is back (to read the recovery points)", async () => emu!.faults.setRegionOutage(PRIMARY.location, false));
-    await rec.step("unplanned failover", "verify every recovered disk against its recovery point", () => verifyRecovered(real, "unplanned", ""));
+    await rec.step("unplanned failover", "the primary region is back (to read the recovery points)", async () =>
+      emu!.faults.setRegionOutage(PRIMARY.location, false),
+    );
+    await rec.step("unplanned failover", "verify every recovered disk against its recovery point", () =>
+      verifyRecovered(real, "unplanned", ""),
+    );
 
     // Failback: the DR VMs write, the workload comes home delta only, the primary writes, and
     // forward replication resumes from the returned disks without a full backfill.
     const dataDisksOf = (v: Workload["vms"][number]) => [...v.dataDiskIds.keys()];
     await rec.step("failback", "the DR VMs write while the primary is away", async () => {
-      for (const v of app.vms) for (const lun of dataDisksOf(v)) writeBlocks(emu!.devicePath(DR.rg, v.vm, lun), 32, `dr ${v.vm}`);
+      for (const v of app.vms)
+        for (const lun of dataDisksOf(v)) writeBlocks(emu!.devicePath(DR.rg, v.vm, lun), 32, `dr ${v.vm}`);
     });
     const failbackStarted = Date.now();
-    await rec.step("failback", "failback prepare: map the DR disks back to the primary disks", () => prepareFailback(ctx, app.stack));
-    const synced = await rec.step("failback", "failback sync: the union of the two deltas into new primary disks", () => failbackSync(ctx, app.stack));
+    await rec.step("failback", "failback prepare: map the DR disks back to the primary disks", () =>
+      prepareFailback(ctx, app.stack),
+    );
+    const synced = await rec.step("failback", "failback sync: the union of the two deltas into new primary disks", () =>
+      failbackSync(ctx, app.stack),
+    );
     rec.addOperation(synced.op, "failback sync", false);
     await rec.step("failback", "the DR VMs write on until complete stops them", async () => {
-      for (const v of app.vms) for (const lun of dataDisksOf(v)) writeBlocks(emu!.devicePath(DR.rg, v.vm, lun), 4, `dr-late ${v.vm}`);
+      for (const v of app.vms)
+        for (const lun of dataDisksOf(v)) writeBlocks(emu!.devicePath(DR.rg, v.vm, lun), 4, `dr-late ${v.vm}`);
     });
-    const completed = await rec.step("failback", "failback complete: final delta, disks swapped, primary started, standby, reprotect", () => w.whileSyncing(() => failbackComplete(ctx, app.stack)));
+    const completed = await rec.step(
+      "failback",
+      "failback complete: final delta, disks swapped, primary started, standby, reprotect",
+      () => w.whileSyncing(() => failbackComplete(ctx, app.stack)),
+    );
     rec.addOperation(completed.op, "failback complete", false);
     const returned = completed.state.disks;
-    rec.failback = { bytesMoved: returned.reduce((n, d) => n + d.passes.reduce((m, p) => m + p.bytesRead + p.bytesZeroed, 0), 0), seconds: (Date.now() - failbackStarted) / 1000 };
+    rec.failback = {
+      bytesMoved: returned.reduce((n, d) => n + d.passes.reduce((m, p) => m + p.bytesRead + p.bytesZeroed, 0), 0),
+      seconds: (Date.now() - failbackStarted) / 1000,
+    };
     await rec.step("failback", "verify every returned disk against the DR disk's final snapshot", async () => {
       for (const d of returned) {
         const lun = d.role === "os" ? ("os" as const) : d.lun!;
         const device = emu!.devicePath(PRIMARY.rg, d.row, lun);
         const r = await verifyAgainstPoint(ctx, { devicePath: device }, d.applied!);
         const note = lun === "os" && r.ok ? await checkRootFs(device) : undefined;
-        rec.verifications.push({ failover: "failback", row: d.row, vm: d.row, disk: lun === "os" ? "OS" : `LUN ${lun}`, strategy: "failback", recoveryPoint: d.applied!, ...r, ...(note ? { note } : {}) });
-        if (!r.ok) throw new Error(`${d.row} ${lun}: the returned disk differs from the DR disk's final snapshot at byte ${r.firstDifferenceAt}`);
+        rec.verifications.push({
+          failover: "failback",
+          row: d.row,
+          vm: d.row,
+          disk: lun === "os" ? "OS" : `LUN ${lun}`,
+          strategy: "failback",
+          recoveryPoint: d.applied!,
+          ...r,
+          ...(note ? { note } : {}),
+        });
+        if (!r.ok)
+          throw new Error(
+            `${d.row} ${lun}: the returned disk differs from the DR disk's final snapshot at byte ${r.firstDifferenceAt}`,
+          );
       }
     });
     await rec.step("failback", "the primary writes; forward sync resumes from the returned disks", async () => {
-      for (const v of app.vms) for (const lun of dataDisksOf(v)) writeBlocks(emu!.devicePath(PRIMARY.rg, v.vm, lun), 8, `home ${v.vm}`);
+      for (const v of app.vms)
+        for (const lun of dataDisksOf(v)) writeBlocks(emu!.devicePath(PRIMARY.rg, v.vm, lun), 8, `home ${v.vm}`);
       const asked = Date.now();
       for (const d of returned) await requestSync(ctx.store, d.newDiskId, new Date());
-      await w.syncUntil(async () => (await Promise.all(returned.map((d) => ctx.store.get(d.newDiskId)))).every((r) => r?.source.state === "healthy" && !r.source.applying && r.source.applied && Date.parse(r.source.applied.createdAt) >= asked - 1000), "a forward recovery point of every returned disk", undefined, 600_000);
+      await w.syncUntil(
+        async () =>
+          (await Promise.all(returned.map((d) => ctx.store.get(d.newDiskId)))).every(
+            (r) =>
+              r?.source.state === "healthy" &&
+              !r.source.applying &&
+              r.source.applied &&
+              Date.parse(r.source.applied.createdAt) >= asked - 1000,
+          ),
+        "a forward recovery point of every returned disk",
+        undefined,
+        600_000,
+      );
     });
     await rec.step("failback", "verify every staging disk against its returned disk's recovery point", async () => {
       for (const d of returned) {
         const s = (await ctx.store.get(d.newDiskId))!.source;
-        const r = await verifyAgainstPoint(ctx, { devicePath: emu!.devicePath(DR.rg, DR.appliance, s.applianceLun) }, s.applied!.snapshotId);
-        rec.verifications.push({ failover: "failback", row: d.row, vm: DR.appliance, disk: `staging of ${d.role === "os" ? "OS" : `LUN ${d.lun}`}`, strategy: "failback", recoveryPoint: s.applied!.snapshotId, ...r });
-        if (!r.ok) throw new Error(`${d.row}: the staging disk differs from the returned disk's point at byte ${r.firstDifferenceAt}`);
+        const r = await verifyAgainstPoint(
+          ctx,
+          { devicePath: emu!.devicePath(DR.rg, DR.appliance, s.applianceLun) },
+          s.applied!.snapshotId,
+        );
+        rec.verifications.push({
+          failover: "failback",
+          row: d.row,
+          vm: DR.appliance,
+          disk: `staging of ${d.role === "os" ? "OS" : `LUN ${d.lun}`}`,
+          strategy: "failback",
+          recoveryPoint: s.applied!.snapshotId,
+          ...r,
+        });
+        if (!r.ok)
+          throw new Error(
+            `${d.row}: the staging disk differs from the returned disk's point at byte ${r.firstDifferenceAt}`,
+          );
       }
     });
-    await rec.step("failback", "cleanup --failback: the previous primary disks go", () => cleanupFailback(ctx, app.stack));
+    await rec.step("failback", "cleanup --failback: the previous primary disks go", () =>
+      cleanupFailback(ctx, app.stack),
+    );
     await rec.step("drill", "stop the sync daemon", () => w.close());
   } catch (e) {
     if (!interrupted) {

@@ -36,14 +36,22 @@ export interface PrecheckResult {
  * row complete, and target-side checks (subnet exists, recovered VM names free). It reads only the
  * state store and the DR region: it works while the primary region is down.
  */
-export async function precheck(ctx: RunbookContext, stack: string, options: { mode?: "failover" | "test"; operation?: string } = {}): Promise<PrecheckResult> {
+export async function precheck(
+  ctx: RunbookContext,
+  stack: string,
+  options: { mode?: "failover" | "test"; operation?: string } = {},
+): Promise<PrecheckResult> {
   const mode = options.mode ?? "failover";
   const checks: PrecheckCheck[] = [];
   const checkedAt = ctx.now().toISOString();
   let config: BlueprintStackConfig;
   try {
     config = await loadBlueprint(ctx, stack);
-    checks.push({ name: "blueprint configuration", ok: true, message: "target and every row are complete (region, resource group, network, VM size, both disk strategies)" });
+    checks.push({
+      name: "blueprint configuration",
+      ok: true,
+      message: "target and every row are complete (region, resource group, network, VM size, both disk strategies)",
+    });
   } catch (e) {
     checks.push({ name: "blueprint configuration", ok: false, message: (e as Error).message });
     return { blueprint: stack, mode, passed: false, checkedAt, checks, recoveryPoints: {} };
@@ -64,18 +72,28 @@ export async function precheck(ctx: RunbookContext, stack: string, options: { mo
   const subnetName = test ? t.testSubnet : t.subnet;
   let subnetId = "";
   if (!vnet || !subnetName) {
-    checks.push({ name: "test network", ok: false, message: `Blueprint ${stack} has no test network: set target.testVirtualNetwork and target.testSubnet to run a drill.` });
+    checks.push({
+      name: "test network",
+      ok: false,
+      message: `Blueprint ${stack} has no test network: set target.testVirtualNetwork and target.testSubnet to run a drill.`,
+    });
   } else {
     try {
       const subnet = await ctx.azure.network.subnets.get(t.networkResourceGroup, vnet, subnetName);
       subnetId = subnet.id!;
-      checks.push({ name: `${test ? "test " : ""}subnet exists`, ok: true, message: `${vnet}/${subnetName} (${subnet.addressPrefix ?? "?"})` });
+      checks.push({
+        name: `${test ? "test " : ""}subnet exists`,
+        ok: true,
+        message: `${vnet}/${subnetName} (${subnet.addressPrefix ?? "?"})`,
+      });
     } catch (e) {
       const missing = isNotFound(e);
       checks.push({
         name: `${test ? "test " : ""}subnet exists`,
         ok: false,
-        message: missing ? `Subnet ${vnet}/${subnetName} does not exist in ${t.networkResourceGroup}. Create it, or fix target.${test ? "testVirtualNetwork/testSubnet" : "virtualNetwork/subnet"}.` : `Cannot read subnet ${vnet}/${subnetName}: ${(e as Error).message}`,
+        message: missing
+          ? `Subnet ${vnet}/${subnetName} does not exist in ${t.networkResourceGroup}. Create it, or fix target.${test ? "testVirtualNetwork/testSubnet" : "virtualNetwork/subnet"}.`
+          : `Cannot read subnet ${vnet}/${subnetName}: ${(e as Error).message}`,
       });
     }
   }
@@ -94,7 +112,11 @@ export async function precheck(ctx: RunbookContext, stack: string, options: { mo
   };
   const capacity = capacityChecks(ctx, b, mode, recoveredVm);
   if (vnet && subnetName && Object.keys(recoveryPoints).length === sourceDisks(b).length) {
-    const plan = planBlueprint(b, { mode, recoveryPoints, ...(options.operation ? { operationId: options.operation } : {}) });
+    const plan = planBlueprint(b, {
+      mode,
+      recoveryPoints,
+      ...(options.operation ? { operationId: options.operation } : {}),
+    });
     const names = await Promise.all(
       plan.rows.map(async (r): Promise<PrecheckCheck> => {
         const existing = await recoveredVm(r.vmName);
@@ -104,7 +126,9 @@ export async function precheck(ctx: RunbookContext, stack: string, options: { mo
           name: `VM name ${r.vmName} free`,
           ok: ours,
           row: r.row,
-          message: ours ? "held by this blueprint already (a re-run continues it)" : `A VM named ${r.vmName} already exists in ${t.resourceGroup} and is not this blueprint's. Rename the row (hostname) or remove that VM.`,
+          message: ours
+            ? "held by this blueprint already (a re-run continues it)"
+            : `A VM named ${r.vmName} already exists in ${t.resourceGroup} and is not this blueprint's. Rename the row (hostname) or remove that VM.`,
         };
       }),
     );
@@ -148,7 +172,12 @@ async function capacityChecks(
     const size = sizes.get(r.vmSize.toLowerCase());
     const name = `${r.name}: VM size ${r.vmSize}`;
     if (!size) {
-      checks.push({ name, ok: false, row: r.name, message: `${r.vmSize} is not offered in ${t.region}. Pick a size the region offers (az vm list-sizes -l ${t.region}) for rows[].vmSize.` });
+      checks.push({
+        name,
+        ok: false,
+        row: r.name,
+        message: `${r.vmSize} is not offered in ${t.region}. Pick a size the region offers (az vm list-sizes -l ${t.region}) for rows[].vmSize.`,
+      });
       continue;
     }
     const fits = r.dataDisks.length <= size.maxDataDisks;
@@ -156,7 +185,9 @@ async function capacityChecks(
       name,
       ok: fits,
       row: r.name,
-      message: fits ? `${size.cores} vCPUs, up to ${size.maxDataDisks} data disks` : `${r.vmSize} takes ${size.maxDataDisks} data disks; the row has ${r.dataDisks.length}. Pick a larger size.`,
+      message: fits
+        ? `${size.cores} vCPUs, up to ${size.maxDataDisks} data disks`
+        : `${r.vmSize} takes ${size.maxDataDisks} data disks; the row has ${r.dataDisks.length}. Pick a larger size.`,
     });
     if (!(await recoveredVm(recoveredVmName(r, mode)))) needed += size.cores;
   }
@@ -174,25 +205,70 @@ async function capacityChecks(
   return checks;
 }
 
-function sourceChecks(name: string, row: string, sourceDiskId: string, s: Source | undefined, stack: string): PrecheckCheck[] {
+function sourceChecks(
+  name: string,
+  row: string,
+  sourceDiskId: string,
+  s: Source | undefined,
+  stack: string,
+): PrecheckCheck[] {
   const base = { row, sourceDiskId };
   if (!s || s.state === "disabled") {
-    return [{ ...base, name: `${name}: DR enabled`, ok: false, message: `DR is not enabled for ${sourceDiskId}. Run \`ferry sources enable ${stack}\`.` }];
+    return [
+      {
+        ...base,
+        name: `${name}: DR enabled`,
+        ok: false,
+        message: `DR is not enabled for ${sourceDiskId}. Run \`ferry sources enable ${stack}\`.`,
+      },
+    ];
   }
-  const out: PrecheckCheck[] = [{ ...base, name: `${name}: DR enabled`, ok: true, message: `staging disk ${parseResourceId(s.stagingDiskId).name}` }];
+  const out: PrecheckCheck[] = [
+    {
+      ...base,
+      name: `${name}: DR enabled`,
+      ok: true,
+      message: `staging disk ${parseResourceId(s.stagingDiskId).name}`,
+    },
+  ];
   out.push(
     s.state === "healthy"
       ? { ...base, name: `${name}: healthy`, ok: true, message: "healthy" }
-      : { ...base, name: `${name}: healthy`, ok: false, message: `The source is ${s.state}${s.lastError ? ` (${s.lastError.code}: ${s.lastError.message})` : ""}. Wait for the sync${s.state === "degraded" ? ", or fix the cause and run `ferry sources retry-backfill`" : ""}.` },
+      : {
+          ...base,
+          name: `${name}: healthy`,
+          ok: false,
+          message: `The source is ${s.state}${s.lastError ? ` (${s.lastError.code}: ${s.lastError.message})` : ""}. Wait for the sync${s.state === "degraded" ? ", or fix the cause and run `ferry sources retry-backfill`" : ""}.`,
+        },
   );
   if (s.applying) {
-    out.push({ ...base, name: `${name}: at a recovery point`, ok: false, message: `Recovery point ${s.applying.snapshotId} is being applied: the staging disk is torn until it ends. Wait and run the precheck again.` });
+    out.push({
+      ...base,
+      name: `${name}: at a recovery point`,
+      ok: false,
+      message: `Recovery point ${s.applying.snapshotId} is being applied: the staging disk is torn until it ends. Wait and run the precheck again.`,
+    });
   } else if (!s.applied) {
-    out.push({ ...base, name: `${name}: at a recovery point`, ok: false, message: "Nothing has been applied yet: wait for the backfill." });
+    out.push({
+      ...base,
+      name: `${name}: at a recovery point`,
+      ok: false,
+      message: "Nothing has been applied yet: wait for the backfill.",
+    });
   } else if (s.desired && s.desired.snapshotId.toLowerCase() !== s.applied.snapshotId.toLowerCase()) {
-    out.push({ ...base, name: `${name}: at a recovery point`, ok: false, message: `Applied ${s.applied.snapshotId} is not the desired ${s.desired.snapshotId}. Wait for the sync.` });
+    out.push({
+      ...base,
+      name: `${name}: at a recovery point`,
+      ok: false,
+      message: `Applied ${s.applied.snapshotId} is not the desired ${s.desired.snapshotId}. Wait for the sync.`,
+    });
   } else {
-    out.push({ ...base, name: `${name}: at a recovery point`, ok: true, message: `${s.applied.snapshotId} of ${s.applied.createdAt}` });
+    out.push({
+      ...base,
+      name: `${name}: at a recovery point`,
+      ok: true,
+      message: `${s.applied.snapshotId} of ${s.applied.createdAt}`,
+    });
   }
   return out;
 }
@@ -206,8 +282,12 @@ export function formatPrecheck(r: PrecheckResult): string {
 
 /** The precheck as a JUnit report, for the pipeline's test tab. */
 export function precheckJunit(r: PrecheckResult): string {
-  const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+  const esc = (s: string) =>
+    s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
   const failures = r.checks.filter((c) => !c.ok).length;
-  const cases = r.checks.map((c) => `  <testcase classname="ferry.precheck.${esc(r.blueprint)}" name="${esc(c.name)}">${c.ok ? "" : `<failure message="${esc(c.message)}"/>`}</testcase>`);
+  const cases = r.checks.map(
+    (c) =>
+      `  <testcase classname="ferry.precheck.${esc(r.blueprint)}" name="${esc(c.name)}">${c.ok ? "" : `<failure message="${esc(c.message)}"/>`}</testcase>`,
+  );
   return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="ferry precheck ${esc(r.blueprint)} (${r.mode})" tests="${r.checks.length}" failures="${failures}" timestamp="${r.checkedAt}">\n${cases.join("\n")}\n</testsuite>\n`;
 }

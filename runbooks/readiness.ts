@@ -17,7 +17,13 @@ export interface RowReadiness {
  * the check names a host. Each wait ends at the check's timeout with a problem that says what was
  * last seen.
  */
-export async function waitUntilReady(ctx: RunbookContext, resourceGroup: string, row: Pick<RecoveredRowPlan, "row" | "vmName"> & { nic: { name: string } }, readiness: Readiness, startedAt: number): Promise<RowReadiness> {
+export async function waitUntilReady(
+  ctx: RunbookContext,
+  resourceGroup: string,
+  row: Pick<RecoveredRowPlan, "row" | "vmName"> & { nic: { name: string } },
+  readiness: Readiness,
+  startedAt: number,
+): Promise<RowReadiness> {
   const out: RowReadiness = { problems: [] };
   const deadline = Date.now() + readiness.timeoutSeconds * 1000;
   const every = Math.min(5000, Math.max(50, ctx.poll.updateIntervalInMs));
@@ -36,7 +42,9 @@ export async function waitUntilReady(ctx: RunbookContext, resourceGroup: string,
         last = (e as Error).message;
       }
       if (Date.now() > deadline) {
-        out.problems.push(`${row.row}: the guest OS of ${row.vmName} did not report ready within ${readiness.timeoutSeconds} s (last: ${last}). Look at its boot diagnostics or serial console.`);
+        out.problems.push(
+          `${row.row}: the guest OS of ${row.vmName} did not report ready within ${readiness.timeoutSeconds} s (last: ${last}). Look at its boot diagnostics or serial console.`,
+        );
         return out;
       }
       await ctx.sleep(every);
@@ -55,7 +63,9 @@ export async function waitUntilReady(ctx: RunbookContext, resourceGroup: string,
       if (r === true) break;
       last = r;
       if (Date.now() > deadline) {
-        out.problems.push(`${row.row}: the application of ${row.vmName} did not answer ${what} within ${readiness.timeoutSeconds} s (last: ${last}). Check that it starts on boot, and that ferry's host can reach it.`);
+        out.problems.push(
+          `${row.row}: the application of ${row.vmName} did not answer ${what} within ${readiness.timeoutSeconds} s (last: ${last}). Check that it starts on boot, and that ferry's host can reach it.`,
+        );
         return out;
       }
       await ctx.sleep(every);
@@ -90,7 +100,10 @@ async function probe(app: NonNullable<Readiness["app"]>, host: string): Promise<
     });
   }
   try {
-    const res = await fetch(`http://${host}:${app.port}${app.path}`, { redirect: "manual", signal: AbortSignal.timeout(5000) });
+    const res = await fetch(`http://${host}:${app.port}${app.path}`, {
+      redirect: "manual",
+      signal: AbortSignal.timeout(5000),
+    });
     await res.body?.cancel();
     return res.status < 400 ? true : `HTTP ${res.status}`;
   } catch (e) {

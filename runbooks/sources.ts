@@ -24,11 +24,18 @@ export async function enableDr(ctx: RunbookContext, stack: string, options: Enab
   let prepare = options.prepare;
   if (!prepare) {
     const answer = await ctx.choose("Wipe and zero the staging disks, or continue without wiping?", ["wipe", "keep"]);
-    if (!answer) throw new UserError("Say how to prepare the staging disks: --prepare wipe (erase and zero), keep (continue without wiping) or empty (new disks).", { code: "PrepareRequired" });
+    if (!answer)
+      throw new UserError(
+        "Say how to prepare the staging disks: --prepare wipe (erase and zero), keep (continue without wiping) or empty (new disks).",
+        { code: "PrepareRequired" },
+      );
     prepare = answer as PrepareMode;
   }
-  const disks = sourceDisks(config.blueprint).filter((d) => !options.sourceDiskId || sameResourceId(d.sourceDiskId, options.sourceDiskId));
-  if (disks.length === 0) throw new UserError(`${options.sourceDiskId} is not a disk of blueprint ${stack}.`, { code: "UnknownDisk" });
+  const disks = sourceDisks(config.blueprint).filter(
+    (d) => !options.sourceDiskId || sameResourceId(d.sourceDiskId, options.sourceDiskId),
+  );
+  if (disks.length === 0)
+    throw new UserError(`${options.sourceDiskId} is not a disk of blueprint ${stack}.`, { code: "UnknownDisk" });
   const enabled: Source[] = [];
   for (const d of disks) {
     const existing = await ctx.store.get(d.sourceDiskId);
@@ -39,7 +46,18 @@ export async function enableDr(ctx: RunbookContext, stack: string, options: Enab
     const staging = await stagingDiskOf(ctx, stack, d.sourceDiskId);
     const lun = await attachToAppliance(ctx, zone.applianceId, staging);
     if (existing) await ctx.store.delete(existing);
-    const stored = await enableSource(ctx.store, ctx.azure, { sourceDiskId: d.sourceDiskId, stagingDiskId: staging, applianceId: zone.applianceId, applianceLun: lun, prepare }, ctx.now());
+    const stored = await enableSource(
+      ctx.store,
+      ctx.azure,
+      {
+        sourceDiskId: d.sourceDiskId,
+        stagingDiskId: staging,
+        applianceId: zone.applianceId,
+        applianceLun: lun,
+        prepare,
+      },
+      ctx.now(),
+    );
     ctx.logger.info({ sourceDiskId: d.sourceDiskId, stagingDiskId: staging, lun, prepare }, "DR enabled");
     enabled.push(stored.source);
   }
@@ -50,6 +68,9 @@ export async function enableDr(ctx: RunbookContext, stack: string, options: Enab
 export async function disableDr(ctx: RunbookContext, sourceDiskId: string): Promise<Source> {
   const stored = await transitionSource(ctx.store, sourceDiskId, { type: "disable" }, ctx.now());
   await detachFromAppliance(ctx, stored.source.applianceId, [stored.source.stagingDiskId]);
-  ctx.logger.info({ sourceDiskId, stagingDiskId: stored.source.stagingDiskId }, "DR disabled; the staging disk is kept");
+  ctx.logger.info(
+    { sourceDiskId, stagingDiskId: stored.source.stagingDiskId },
+    "DR disabled; the staging disk is kept",
+  );
   return stored.source;
 }

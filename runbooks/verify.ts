@@ -22,7 +22,12 @@ export interface VerifyOutcome {
  * data ranges read through a SAS, zeros elsewhere. The target is read the same way when it is a
  * snapshot (what a test disk was created from), or directly when the guest's device is at hand.
  */
-export async function verifyAgainstPoint(ctx: RunbookContext, target: VerifyTarget, pointSnapshotId: string, abortSignal?: AbortSignal): Promise<VerifyOutcome> {
+export async function verifyAgainstPoint(
+  ctx: RunbookContext,
+  target: VerifyTarget,
+  pointSnapshotId: string,
+  abortSignal?: AbortSignal,
+): Promise<VerifyOutcome> {
   // Revoking access to a snapshot ends every SAS on it, the one granted here included: the sync
   // does so at the end of each cycle that read the same point. Such a read is refused (403), and
   // the comparison starts again with a fresh grant.
@@ -36,17 +41,29 @@ export async function verifyAgainstPoint(ctx: RunbookContext, target: VerifyTarg
   }
 }
 
-async function compareOnce(ctx: RunbookContext, target: VerifyTarget, pointSnapshotId: string, abortSignal?: AbortSignal): Promise<VerifyOutcome> {
+async function compareOnce(
+  ctx: RunbookContext,
+  target: VerifyTarget,
+  pointSnapshotId: string,
+  abortSignal?: AbortSignal,
+): Promise<VerifyOutcome> {
   const snapshots = new SnapshotService(ctx.azure, { applianceId: "", pollIntervalInMs: ctx.poll.updateIntervalInMs });
   const point = await snapshots.get(pointSnapshotId);
-  if (!point) throw new FerryError(`Recovery point ${pointSnapshotId} no longer exists: nothing to verify against.`, { code: "SnapshotGone" });
+  if (!point)
+    throw new FerryError(`Recovery point ${pointSnapshotId} no longer exists: nothing to verify against.`, {
+      code: "SnapshotGone",
+    });
   const granted: string[] = [];
   const sasSource = async (snapshotId: string) => {
     let sas = await snapshots.grantRead(snapshotId);
     granted.push(snapshotId);
     return {
       sas: () => sas,
-      source: sasRangeSource({ pageBlob: ctx.azure.pageBlob, sasUrl: async () => sas, regrant: async () => (sas = await snapshots.grantRead(snapshotId)) }),
+      source: sasRangeSource({
+        pageBlob: ctx.azure.pageBlob,
+        sasUrl: async () => sas,
+        regrant: async () => (sas = await snapshots.grantRead(snapshotId)),
+      }),
     };
   };
   try {
@@ -56,7 +73,14 @@ async function compareOnce(ctx: RunbookContext, target: VerifyTarget, pointSnaps
       const device = await openDevice(target.devicePath, { write: false });
       try {
         const extents = await device.dataExtents();
-        const r = await verifyDevice({ device, source: expected.source, dataRanges: ranges, sizeBytes: point.sizeBytes, ...(extents ? { deviceExtents: extents } : {}), ...(abortSignal ? { abortSignal } : {}) });
+        const r = await verifyDevice({
+          device,
+          source: expected.source,
+          dataRanges: ranges,
+          sizeBytes: point.sizeBytes,
+          ...(extents ? { deviceExtents: extents } : {}),
+          ...(abortSignal ? { abortSignal } : {}),
+        });
         return { ...r, sizeBytes: point.sizeBytes };
       } finally {
         await device.close();
@@ -64,8 +88,18 @@ async function compareOnce(ctx: RunbookContext, target: VerifyTarget, pointSnaps
     }
     const actual = await sasSource(target.snapshotId);
     const actualRanges = await validRanges(ctx.azure.pageBlob(actual.sas()), point.sizeBytes, undefined, abortSignal);
-    const device = { readInto: async (offset: number, buf: Buffer) => void (await actual.source.read({ start: offset, end: offset + buf.length }, abortSignal, buf)) };
-    const r = await verifyDevice({ device, source: expected.source, dataRanges: ranges, sizeBytes: point.sizeBytes, deviceExtents: actualRanges, ...(abortSignal ? { abortSignal } : {}) });
+    const device = {
+      readInto: async (offset: number, buf: Buffer) =>
+        void (await actual.source.read({ start: offset, end: offset + buf.length }, abortSignal, buf)),
+    };
+    const r = await verifyDevice({
+      device,
+      source: expected.source,
+      dataRanges: ranges,
+      sizeBytes: point.sizeBytes,
+      deviceExtents: actualRanges,
+      ...(abortSignal ? { abortSignal } : {}),
+    });
     return { ...r, sizeBytes: point.sizeBytes };
   } finally {
     for (const id of granted) await snapshots.revoke(id).catch(() => undefined);

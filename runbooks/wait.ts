@@ -7,11 +7,22 @@ import type { RunbookContext } from "./context";
  * Polls `check` (state-store reads: cheap enough to look often) until it holds, or fails after
  * `seconds` telling the person which runbook to run again (`rerun`, e.g. "the failover").
  */
-export async function waitFor(ctx: RunbookContext, seconds: number, what: string, rerun: string, check: () => Promise<boolean>, everyInMs = 250): Promise<void> {
+export async function waitFor(
+  ctx: RunbookContext,
+  seconds: number,
+  what: string,
+  rerun: string,
+  check: () => Promise<boolean>,
+  everyInMs = 250,
+): Promise<void> {
   const until = Date.now() + seconds * 1000;
   for (;;) {
     if (await check()) return;
-    if (Date.now() > until) throw new UserError(`Timed out after ${seconds} s waiting for ${what}. Check the sync daemon (ferry-sync list), then run ${rerun} again.`, { code: "Timeout" });
+    if (Date.now() > until)
+      throw new UserError(
+        `Timed out after ${seconds} s waiting for ${what}. Check the sync daemon (ferry-sync list), then run ${rerun} again.`,
+        { code: "Timeout" },
+      );
     await ctx.sleep(Math.min(everyInMs, Math.max(25, ctx.poll.updateIntervalInMs)));
   }
 }

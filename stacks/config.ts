@@ -3,7 +3,14 @@ import { basename } from "node:path";
 import { load } from "js-yaml";
 import { z } from "zod";
 import { UserError } from "../core/errors";
-import { azureRegion, resourceGroupName, resourceName, subnetName, virtualNetworkName, vmSizeName } from "../core/schemas/fields";
+import {
+  azureRegion,
+  resourceGroupName,
+  resourceName,
+  subnetName,
+  virtualNetworkName,
+  vmSizeName,
+} from "../core/schemas/fields";
 import { BlueprintSchema } from "../core/schemas/blueprint";
 import { armResourceId } from "../core/schemas/ids";
 import { RecoveryPointSchema } from "../core/schemas/recovery-point";
@@ -12,11 +19,19 @@ import { blueprintModes } from "./plan";
 
 /** The config of a stack (the `ferry:` keys of its Pulumi.<stack>.yaml), parsed once at the edge. */
 
-const subnetIdSchema = armResourceId("Microsoft.Network/virtualNetworks/subnets", "az network vnet subnet show --query id -o tsv");
+const subnetIdSchema = armResourceId(
+  "Microsoft.Network/virtualNetworks/subnets",
+  "az network vnet subnet show --query id -o tsv",
+);
 const resourceGroupIdSchema = z
   .string()
-  .regex(/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+$/i, "is not the ARM id of a resource group. Use /subscriptions/<id>/resourceGroups/<name>");
-const cidr = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, "is not an IPv4 CIDR block. Use the form 10.99.0.0/24");
+  .regex(
+    /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+$/i,
+    "is not the ARM id of a resource group. Use /subscriptions/<id>/resourceGroups/<name>",
+  );
+const cidr = z
+  .string()
+  .regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, "is not an IPv4 CIDR block. Use the form 10.99.0.0/24");
 
 export const LandingZoneConfigSchema = z.strictObject({
   kind: z.literal("landing-zone"),
@@ -35,15 +50,28 @@ export const LandingZoneConfigSchema = z.strictObject({
   }),
   /** The storage account and table of the sync's source state. */
   stateStore: z.strictObject({
-    accountName: z.string().regex(/^[a-z0-9]{3,24}$/, "is not a storage account name. Use 3-24 lowercase letters and digits, unique in Azure"),
-    tableName: z.string().regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, "is not a table name. Use 3-63 letters and digits, starting with a letter").default("ferrySources"),
+    accountName: z
+      .string()
+      .regex(
+        /^[a-z0-9]{3,24}$/,
+        "is not a storage account name. Use 3-24 lowercase letters and digits, unique in Azure",
+      ),
+    tableName: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, "is not a table name. Use 3-63 letters and digits, starting with a letter")
+      .default("ferrySources"),
   }),
   appliance: z.strictObject({
     name: resourceName.default("ferry-appliance"),
     vmSize: vmSizeName.default("Standard_D4s_v5"),
-    adminUsername: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "is not a Linux user name").default("ferry"),
+    adminUsername: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_-]{0,31}$/, "is not a Linux user name")
+      .default("ferry"),
     /** The only way in: no password, no public IP. */
-    sshPublicKey: z.string().regex(/^(ssh-(rsa|ed25519)|ecdsa-sha2-nistp\d+) /, "is not an OpenSSH public key (ssh-ed25519 AAAA…)"),
+    sshPublicKey: z
+      .string()
+      .regex(/^(ssh-(rsa|ed25519)|ecdsa-sha2-nistp\d+) /, "is not an OpenSSH public key (ssh-ed25519 AAAA…)"),
   }),
   /** Resource groups (ARM ids) holding protected source disks, where the appliance takes snapshots. */
   sourceScopes: z.array(resourceGroupIdSchema).default([]),
@@ -58,7 +86,9 @@ export const BlueprintStackConfigSchema = z.strictObject({
   recoveryPoints: z.record(z.string(), RecoveryPointSchema).default({}),
   /** Id of the operation this `up` belongs to (tagged on what it creates). */
   operation: z.string().max(128).optional(),
-  stagingSku: z.enum(["Premium_LRS", "StandardSSD_LRS", "Standard_LRS", "Premium_ZRS", "StandardSSD_ZRS", "PremiumV2_LRS"]).default("Premium_LRS"),
+  stagingSku: z
+    .enum(["Premium_LRS", "StandardSSD_LRS", "Standard_LRS", "Premium_ZRS", "StandardSSD_ZRS", "PremiumV2_LRS"])
+    .default("Premium_LRS"),
 });
 export type BlueprintStackConfig = z.output<typeof BlueprintStackConfigSchema>;
 
@@ -92,22 +122,33 @@ export const CONFIG_KEYS: Record<string, "string" | "object"> = {
  * Values may be YAML structures, or JSON strings as `pulumi config set` writes them.
  */
 export function readStackFile(path: string): { stack: string; raw: Record<string, unknown> } {
-  if (!existsSync(path)) throw new UserError(`No stack file at ${path}. Stack files are stacks/Pulumi.<stack>.yaml.`, { code: "InvalidConfig" });
+  if (!existsSync(path))
+    throw new UserError(`No stack file at ${path}. Stack files are stacks/Pulumi.<stack>.yaml.`, {
+      code: "InvalidConfig",
+    });
   let doc: unknown;
   try {
     doc = load(readFileSync(path, "utf8"));
   } catch (e) {
-    throw new UserError(`${path} is not valid YAML: ${(e as Error).message.split("\n")[0]}. Fix the indentation or quoting there.`, { code: "InvalidConfig", cause: e });
+    throw new UserError(
+      `${path} is not valid YAML: ${(e as Error).message.split("\n")[0]}. Fix the indentation or quoting there.`,
+      { code: "InvalidConfig", cause: e },
+    );
   }
   const config = (doc as { config?: unknown } | null)?.config;
-  if (!config || typeof config !== "object") throw new UserError(`${path} has no config: section. A stack file holds \`config:\` with ferry:* keys.`, { code: "InvalidConfig" });
+  if (!config || typeof config !== "object")
+    throw new UserError(`${path} has no config: section. A stack file holds \`config:\` with ferry:* keys.`, {
+      code: "InvalidConfig",
+    });
   const raw: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(config)) {
     if (!k.startsWith("ferry:")) continue;
     const key = k.slice("ferry:".length);
     raw[key] = typeof v === "string" && CONFIG_KEYS[key] === "object" ? parseJson(v) : v;
   }
-  const stack = basename(path).replace(/^Pulumi\./, "").replace(/\.ya?ml$/, "");
+  const stack = basename(path)
+    .replace(/^Pulumi\./, "")
+    .replace(/\.ya?ml$/, "");
   return { stack, raw };
 }
 

@@ -25,7 +25,12 @@ export const APPLIANCE_DATA_ACTIONS = [
 ] as const;
 
 /** The appliance's OS image: Ubuntu 22.04 LTS, generation 2. */
-export const APPLIANCE_IMAGE = { publisher: "Canonical", offer: "0001-com-ubuntu-server-jammy", sku: "22_04-lts-gen2", version: "latest" } as const;
+export const APPLIANCE_IMAGE = {
+  publisher: "Canonical",
+  offer: "0001-com-ubuntu-server-jammy",
+  sku: "22_04-lts-gen2",
+  version: "latest",
+} as const;
 
 /** A GUID derived from `parts`: role definitions and assignments need one, stable across runs. */
 export function stableGuid(...parts: string[]): string {
@@ -47,13 +52,20 @@ export interface LandingZonePlan {
 /** Names, scopes and ids of a landing zone, from its config (pure). */
 export function planLandingZone(config: LandingZoneConfig, subscriptionId: string): LandingZonePlan {
   const resourceGroupId = `/subscriptions/${subscriptionId}/resourceGroups/${config.resourceGroup}`;
-  const scopes = [resourceGroupId, ...config.sourceScopes.filter((s) => s.toLowerCase() !== resourceGroupId.toLowerCase())];
+  const scopes = [
+    resourceGroupId,
+    ...config.sourceScopes.filter((s) => s.toLowerCase() !== resourceGroupId.toLowerCase()),
+  ];
   const roleDefinitionGuid = stableGuid("ferry-appliance-role", resourceGroupId);
   return {
     resourceGroupId,
     roleDefinitionGuid,
     roleName: `ferry sync appliance (${config.resourceGroup})`,
-    assignmentScopes: scopes.map((scope, i) => ({ scope, guid: stableGuid("ferry-appliance-assignment", scope, roleDefinitionGuid), logicalName: i === 0 ? "appliance-role-dr" : `appliance-role-source-${i}` })),
+    assignmentScopes: scopes.map((scope, i) => ({
+      scope,
+      guid: stableGuid("ferry-appliance-assignment", scope, roleDefinitionGuid),
+      logicalName: i === 0 ? "appliance-role-dr" : `appliance-role-source-${i}`,
+    })),
     identityName: `${config.appliance.name}-identity`,
     nicName: `${config.appliance.name}-nic`,
     tags: { "ferry-role": "landing-zone", "ferry-region": config.region },

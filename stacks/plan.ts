@@ -102,9 +102,12 @@ function subnetId(blueprint: Blueprint, test: boolean): string {
   const vnet = test ? t.testVirtualNetwork : t.virtualNetwork;
   const subnet = test ? t.testSubnet : t.subnet;
   if (!vnet || !subnet) {
-    throw new UserError(`Blueprint '${blueprint.name}' has no test network: set target.testVirtualNetwork and target.testSubnet to run a test failover.`, {
-      code: "NoTestNetwork",
-    });
+    throw new UserError(
+      `Blueprint '${blueprint.name}' has no test network: set target.testVirtualNetwork and target.testSubnet to run a test failover.`,
+      {
+        code: "NoTestNetwork",
+      },
+    );
   }
   return `/subscriptions/${t.subscriptionId}/resourceGroups/${t.networkResourceGroup}/providers/Microsoft.Network/virtualNetworks/${vnet}/subnets/${subnet}`;
 }
@@ -129,7 +132,12 @@ export function planStaging(blueprint: Blueprint, options: Pick<PlanOptions, "st
   for (const row of blueprint.rows) {
     const disks: { role: "os" | "data"; lun?: number; sourceDiskId: string; sizeGiB: number }[] = [
       { role: "os", sourceDiskId: row.osDisk.sourceDiskId, sizeGiB: row.osDisk.sizeGiB },
-      ...row.dataDisks.map((d) => ({ role: "data" as const, lun: d.lun, sourceDiskId: d.sourceDiskId, sizeGiB: d.sizeGiB })),
+      ...row.dataDisks.map((d) => ({
+        role: "data" as const,
+        lun: d.lun,
+        sourceDiskId: d.sourceDiskId,
+        sizeGiB: d.sizeGiB,
+      })),
     ];
     for (const d of disks) {
       const name = stagingName(row.name, d.role, d.lun);
@@ -182,10 +190,22 @@ function recoveredDisk(
     ...(strategy === "fromSnapshot"
       ? {
           snapshot: { logicalName: `${base}-snapshot`, name: `${base}-snapshot` },
-          disk: { logicalName: `${base}-disk`, name: `${base}-disk`, sizeGiB, sku: options.stagingSku ?? "Premium_LRS" },
+          disk: {
+            logicalName: `${base}-disk`,
+            name: `${base}-disk`,
+            sizeGiB,
+            sku: options.stagingSku ?? "Premium_LRS",
+          },
         }
       : {}),
-    ...(returns ? { failbackBase: { logicalName: failbackBaseName(row.name, role, lun), name: failbackBaseName(row.name, role, lun) } } : {}),
+    ...(returns
+      ? {
+          failbackBase: {
+            logicalName: failbackBaseName(row.name, role, lun),
+            name: failbackBaseName(row.name, role, lun),
+          },
+        }
+      : {}),
   };
 }
 
@@ -227,8 +247,19 @@ export function planBlueprint(blueprint: Blueprint, options: PlanOptions): Bluep
         // A drill's isolated network need not share the production range: it takes what it gets.
         ...(row.privateIpAddress && !test ? { privateIpAddress: row.privateIpAddress } : {}),
       },
-      osDisk: recoveredDisk(blueprint, row, options, osStrategy, "os", row.osDisk.sourceDiskId, row.osDisk.sizeGiB, suffix),
-      dataDisks: row.dataDisks.map((d) => recoveredDisk(blueprint, row, options, dataStrategy, "data", d.sourceDiskId, d.sizeGiB, suffix, d.lun)),
+      osDisk: recoveredDisk(
+        blueprint,
+        row,
+        options,
+        osStrategy,
+        "os",
+        row.osDisk.sourceDiskId,
+        row.osDisk.sizeGiB,
+        suffix,
+      ),
+      dataDisks: row.dataDisks.map((d) =>
+        recoveredDisk(blueprint, row, options, dataStrategy, "data", d.sourceDiskId, d.sizeGiB, suffix, d.lun),
+      ),
       tags: {
         [TAGS.blueprint]: blueprint.name,
         [TAGS.row]: row.name,
@@ -250,6 +281,10 @@ export function recoveredVmName(row: Pick<BlueprintRow, "name" | "hostname">, mo
 }
 
 /** The failover plan (STYLE 1's `planFailover(blueprint, recoveryPoint)`). */
-export function planFailover(blueprint: Blueprint, recoveryPoints: Record<string, RecoveryPoint>, operationId?: string): BlueprintPlan {
+export function planFailover(
+  blueprint: Blueprint,
+  recoveryPoints: Record<string, RecoveryPoint>,
+  operationId?: string,
+): BlueprintPlan {
   return planBlueprint(blueprint, { mode: "failover", recoveryPoints, ...(operationId ? { operationId } : {}) });
 }

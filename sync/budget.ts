@@ -23,7 +23,8 @@ export class ByteBudget {
   private readonly waiters: { size: number; resolve: () => void; reject: (e: unknown) => void }[] = [];
 
   constructor(readonly capacity: number) {
-    if (!(capacity >= MIN_CLASS)) throw new RangeError(`a byte budget must be at least ${MIN_CLASS} bytes, got ${capacity}`);
+    if (!(capacity >= MIN_CLASS))
+      throw new RangeError(`a byte budget must be at least ${MIN_CLASS} bytes, got ${capacity}`);
   }
 
   /** Bytes of buffers in use now. */

@@ -8,7 +8,9 @@ import { fileURLToPath } from "node:url";
  * run with plain `node`). Bundling drops the TypeScript loader and the SDK code the daemon never
  * calls, which is about a quarter of its memory.
  */
-export async function buildSync(outfile = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "ferry-sync.mjs")): Promise<string> {
+export async function buildSync(
+  outfile = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "ferry-sync.mjs"),
+): Promise<string> {
   mkdirSync(dirname(outfile), { recursive: true });
   await build({
     entryPoints: [join(dirname(fileURLToPath(import.meta.url)), "cli.ts")],
@@ -19,7 +21,9 @@ export async function buildSync(outfile = join(dirname(fileURLToPath(import.meta
     target: "node22",
     logLevel: "warning",
     // Some dependencies still call require(); give the ES module one.
-    banner: { js: "import { createRequire as __ferryRequire } from 'node:module'; const require = __ferryRequire(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __ferryRequire } from 'node:module'; const require = __ferryRequire(import.meta.url);",
+    },
   });
   return outfile;
 }

@@ -42,9 +42,22 @@ async function run(configPath: string): Promise<number> {
   const rt = await runtimeFor(configPath, true);
   const { config, daemon, logger } = rt;
   const metricsServer = config.metrics.enabled
-    ? await startMetricsServer({ host: config.metrics.host, port: config.metrics.port, metrics: daemon.metrics, staleAfterInMs: Math.max(30_000, config.sync.tickSeconds * 6000) })
+    ? await startMetricsServer({
+        host: config.metrics.host,
+        port: config.metrics.port,
+        metrics: daemon.metrics,
+        staleAfterInMs: Math.max(30_000, config.sync.tickSeconds * 6000),
+      })
     : undefined;
-  logger.info({ applianceId: config.applianceId, instanceId: config.instanceId, metricsPort: metricsServer?.port ?? null, deviceDir: config.deviceDir }, "ferry-sync started");
+  logger.info(
+    {
+      applianceId: config.applianceId,
+      instanceId: config.instanceId,
+      metricsPort: metricsServer?.port ?? null,
+      deviceDir: config.deviceDir,
+    },
+    "ferry-sync started",
+  );
   daemon.start();
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -56,10 +69,16 @@ async function run(configPath: string): Promise<number> {
         process.exit(EXIT.interrupted);
       }
       stopping = true;
-      logger.info({ signal, timeoutInSeconds: config.shutdownTimeoutInSeconds }, "stopping: copies stop at a checkpoint");
+      logger.info(
+        { signal, timeoutInSeconds: config.shutdownTimeoutInSeconds },
+        "stopping: copies stop at a checkpoint",
+      );
       void daemon.stop(config.shutdownTimeoutInSeconds * 1000).then(async (clean) => {
         await metricsServer?.close();
-        logger.info({ clean }, clean ? "ferry-sync stopped" : "ferry-sync stopped before every copy reached a checkpoint");
+        logger.info(
+          { clean },
+          clean ? "ferry-sync stopped" : "ferry-sync stopped before every copy reached a checkpoint",
+        );
         logger.flush();
         resolve(clean ? EXIT.ok : EXIT.failed);
       });
@@ -77,34 +96,56 @@ async function main(argv: string[]): Promise<number> {
   let code: number = EXIT.ok;
   await yargs(argv)
     .scriptName("ferry-sync")
-    .usage("$0 <command> --config <file>\n\nThe ferry sync daemon: keeps staging disks identical to recent recovery points of their source disks.")
+    .usage(
+      "$0 <command> --config <file>\n\nThe ferry sync daemon: keeps staging disks identical to recent recovery points of their source disks.",
+    )
     .command("run", "Run the daemon until SIGTERM", withConfig, async (a) => {
       code = await run(a.config);
     })
     .command(
       "once",
       "Run one sync cycle of every due source (or of one source, due or not) and exit",
-      (y) => withConfig(y).option("source", { type: "string", describe: "ARM id of one source disk" }).option("json", { type: "boolean", default: false }),
+      (y) =>
+        withConfig(y)
+          .option("source", { type: "string", describe: "ARM id of one source disk" })
+          .option("json", { type: "boolean", default: false }),
       async (a) => {
         const rt = await runtimeFor(a.config, !a.json);
-        const outcomes = await rt.daemon.tick(a.source ? { filter: (s) => s.sourceDiskId.toLowerCase() === a.source!.toLowerCase(), force: true } : {});
+        const outcomes = await rt.daemon.tick(
+          a.source ? { filter: (s) => s.sourceDiskId.toLowerCase() === a.source!.toLowerCase(), force: true } : {},
+        );
         const result = [...outcomes.entries()].map(([id, o]) => ({ sourceDiskId: id, ...o }));
         if (a.json) print(JSON.stringify(result));
-        else for (const r of result) print(`${r.sourceDiskId}: ${r.kind}${"reason" in r ? ` (${r.reason})` : ""}${"error" in r ? ` ${r.error.code}: ${r.error.message}` : ""}`);
+        else
+          for (const r of result)
+            print(
+              `${r.sourceDiskId}: ${r.kind}${"reason" in r ? ` (${r.reason})` : ""}${"error" in r ? ` ${r.error.code}: ${r.error.message}` : ""}`,
+            );
         code = result.some((r) => r.kind === "failed") ? EXIT.failed : EXIT.ok;
       },
     )
     .command(
       "verify <source>",
       "Compare a staging disk with its applied recovery point now (check health)",
-      (y) => withConfig(y).positional("source", { type: "string", demandOption: true, describe: "ARM id of the source disk" }).option("json", { type: "boolean", default: false }),
+      (y) =>
+        withConfig(y)
+          .positional("source", { type: "string", demandOption: true, describe: "ARM id of the source disk" })
+          .option("json", { type: "boolean", default: false }),
       async (a) => {
         const rt = await runtimeFor(a.config, false);
         const stored = await rt.store.get(a.source);
-        if (!stored) throw new UserError(`No source ${a.source} is registered. List them with \`ferry-sync list\`.`, { code: "SourceNotFound" });
+        if (!stored)
+          throw new UserError(`No source ${a.source} is registered. List them with \`ferry-sync list\`.`, {
+            code: "SourceNotFound",
+          });
         const outcome = await checkHealth(stored, rt.ctx);
         if (a.json) print(JSON.stringify(outcome));
-        else if (outcome.kind === "verified") print(outcome.ok ? "identical to the applied recovery point" : `differs from the applied recovery point at byte ${outcome.firstDifferenceAt}`);
+        else if (outcome.kind === "verified")
+          print(
+            outcome.ok
+              ? "identical to the applied recovery point"
+              : `differs from the applied recovery point at byte ${outcome.firstDifferenceAt}`,
+          );
         else print(JSON.stringify(outcome));
         code = outcome.kind === "verified" ? (outcome.ok ? EXIT.ok : EXIT.mismatch) : EXIT.failed;
       },
@@ -117,7 +158,11 @@ async function main(argv: string[]): Promise<number> {
         const rt = await runtimeFor(a.config, false);
         const rows = (await rt.store.list({ applianceId: rt.config.applianceId })).map((r) => summary(r.source));
         if (a.json) print(JSON.stringify(rows));
-        else for (const r of rows) print(`${r.sourceDiskId.split("/").pop()}  lun${r.lun}  ${r.state}${r.paused ? " (paused)" : ""}  lag ${r.lagSeconds ?? "—"} s  ${r.lastError ?? ""}`);
+        else
+          for (const r of rows)
+            print(
+              `${r.sourceDiskId.split("/").pop()}  lun${r.lun}  ${r.state}${r.paused ? " (paused)" : ""}  lag ${r.lagSeconds ?? "—"} s  ${r.lastError ?? ""}`,
+            );
       },
     )
     .command(
@@ -128,8 +173,15 @@ async function main(argv: string[]): Promise<number> {
           .option("source", { type: "string", demandOption: true, describe: "ARM id of the source disk" })
           .option("staging", { type: "string", demandOption: true, describe: "ARM id of the staging disk" })
           .option("lun", { type: "number", demandOption: true, describe: "LUN of the staging disk on the appliance" })
-          .option("prepare", { choices: ["wipe", "keep", "empty"] as const, demandOption: true, describe: "wipe: erase and zero it; keep: continue without wiping; empty: it is new" })
-          .option("snapshot-resource-group", { type: "string", describe: "Resource group for the snapshots (default: the source disk's)" }),
+          .option("prepare", {
+            choices: ["wipe", "keep", "empty"] as const,
+            demandOption: true,
+            describe: "wipe: erase and zero it; keep: continue without wiping; empty: it is new",
+          })
+          .option("snapshot-resource-group", {
+            type: "string",
+            describe: "Resource group for the snapshots (default: the source disk's)",
+          }),
       async (a) => {
         const rt = await runtimeFor(a.config, false);
         const stored = await enableSource(rt.store, rt.azure, {
@@ -140,7 +192,9 @@ async function main(argv: string[]): Promise<number> {
           prepare: a.prepare,
           ...(a.snapshotResourceGroup ? { snapshotResourceGroup: a.snapshotResourceGroup } : {}),
         });
-        print(`enabled: ${stored.source.sourceDiskId} → lun${stored.source.applianceLun} (${stored.source.state}). To undo: ferry-sync disable ${stored.source.sourceDiskId} --config ${a.config}`);
+        print(
+          `enabled: ${stored.source.sourceDiskId} → lun${stored.source.applianceLun} (${stored.source.state}). To undo: ferry-sync disable ${stored.source.sourceDiskId} --config ${a.config}`,
+        );
       },
     )
     .command(
@@ -150,7 +204,12 @@ async function main(argv: string[]): Promise<number> {
       async (a) => {
         const rt = await runtimeFor(a.config, false);
         const verb = String(a._[0]);
-        const event = verb === "retry-backfill" ? { type: "retryBackfill" as const } : verb === "check-health" ? { type: "checkHealth" as const } : { type: "disable" as const };
+        const event =
+          verb === "retry-backfill"
+            ? { type: "retryBackfill" as const }
+            : verb === "check-health"
+              ? { type: "checkHealth" as const }
+              : { type: "disable" as const };
         const stored = await transitionSource(rt.store, a.source, event);
         print(`${stored.source.sourceDiskId}: ${stored.source.state}`);
       },
@@ -158,8 +217,13 @@ async function main(argv: string[]): Promise<number> {
     .demandCommand(1, "Name a command: run, once, verify, list, enable, retry-backfill, check-health, disable.")
     .example("$0 run --config /etc/ferry/sync.json", "Run the daemon (the systemd unit does this)")
     .example("$0 once --config sync.json --source <diskId>", "Sync one source now")
-    .example("$0 verify <diskId> --config sync.json", "Exit 0 when the staging disk equals its recovery point, 3 when it differs")
-    .epilogue("Exit codes: 0 ok, 1 a sync failed, 2 bad config or usage, 3 verify found a difference, 130 interrupted twice.")
+    .example(
+      "$0 verify <diskId> --config sync.json",
+      "Exit 0 when the staging disk equals its recovery point, 3 when it differs",
+    )
+    .epilogue(
+      "Exit codes: 0 ok, 1 a sync failed, 2 bad config or usage, 3 verify found a difference, 130 interrupted twice.",
+    )
     .strict()
     .fail((msg, err) => {
       throw err ?? new UserError(`${msg} Run \`ferry-sync --help\` for the commands and options.`, { code: "Usage" });

@@ -14,7 +14,10 @@ export const MIN_SYNC_INTERVAL_SECONDS = 43;
 
 export const SyncConfigSchema = z.strictObject({
   /** This daemon instance: the owner of the leases it takes. Default: the host name. */
-  instanceId: z.string().min(1).default(() => hostname()),
+  instanceId: z
+    .string()
+    .min(1)
+    .default(() => hostname()),
   /** The appliance VM this daemon runs on; it syncs the sources whose `applianceId` is this. */
   applianceId: virtualMachineId,
   /** Folder where the staging disks appear by LUN. Default the Azure VM's `/dev/disk/azure/scsi1`. */
@@ -24,7 +27,13 @@ export const SyncConfigSchema = z.strictObject({
   sync: z
     .strictObject({
       /** Seconds between two syncs of a source. Default 60; at least 43 (Azure's snapshot limit). */
-      intervalInSeconds: z.number().min(MIN_SYNC_INTERVAL_SECONDS, `is below Azure's limit of 7 incremental snapshots per disk per 5 minutes. Use ${MIN_SYNC_INTERVAL_SECONDS} or more`).default(60),
+      intervalInSeconds: z
+        .number()
+        .min(
+          MIN_SYNC_INTERVAL_SECONDS,
+          `is below Azure's limit of 7 incremental snapshots per disk per 5 minutes. Use ${MIN_SYNC_INTERVAL_SECONDS} or more`,
+        )
+        .default(60),
       /** Hours between two scheduled verifications of a healthy source. Default 24; 0 turns them off. */
       verifyIntervalInHours: z.number().min(0).default(24),
       /** Sources synced at the same time. Default 4. */
@@ -67,7 +76,10 @@ export function loadSyncConfig(path: string): SyncConfig {
   try {
     raw = JSON.parse(readFileSync(path, "utf8"));
   } catch (e) {
-    throw new UserError(`Cannot read the sync config ${path}: ${(e as Error).message}. It must be a JSON file (see sync/README.md).`, { code: "InvalidConfig", cause: e });
+    throw new UserError(
+      `Cannot read the sync config ${path}: ${(e as Error).message}. It must be a JSON file (see sync/README.md).`,
+      { code: "InvalidConfig", cause: e },
+    );
   }
   return parseWith(SyncConfigSchema, raw, { what: `sync config ${path}` });
 }

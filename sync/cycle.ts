@@ -73,14 +73,20 @@ const NEEDS_PERSON = new Set(["DeviceMissing", "TargetRejected", "TargetTooSmall
  * snapshot that is no longer needed. Never throws for a source's own failure: it records it on the
  * row and reports it (so one bad source never stops the others).
  */
-export async function syncSource(stored: StoredSource, ctx: SyncContext, abortSignal?: AbortSignal): Promise<CycleOutcome> {
+export async function syncSource(
+  stored: StoredSource,
+  ctx: SyncContext,
+  abortSignal?: AbortSignal,
+): Promise<CycleOutcome> {
   const src = stored.source;
   if (src.state === "disabled") return { kind: "skipped", reason: "disabled" };
-  if (src.state === "degraded" && !src.applying) return { kind: "skipped", reason: "degraded: waiting for retry-backfill or check-health" };
+  if (src.state === "degraded" && !src.applying)
+    return { kind: "skipped", reason: "degraded: waiting for retry-backfill or check-health" };
   const log = ctx.logger.child({ sourceDiskId: src.sourceDiskId });
   if (src.paused && !src.applying) {
     // A lease this daemon still holds from its last cycle would keep a failover waiting: give it up.
-    if (src.lease?.owner === ctx.owner) await releaseLease(new Row(stored, ctx.store, ctx.owner, ctx.tuning.leaseMs, ctx.now), log);
+    if (src.lease?.owner === ctx.owner)
+      await releaseLease(new Row(stored, ctx.store, ctx.owner, ctx.tuning.leaseMs, ctx.now), log);
     return { kind: "skipped", reason: "paused" };
   }
   const row = new Row(stored, ctx.store, ctx.owner, ctx.tuning.leaseMs, ctx.now);
@@ -100,7 +106,8 @@ export async function syncSource(stored: StoredSource, ctx: SyncContext, abortSi
     return await runCycle(row, ctx, log, signal);
   } catch (e) {
     if (abortSignal?.aborted) return { kind: "interrupted" };
-    if (isFerryError(e) && (e.code === "SourceDisabled" || e.code === "PausedBeforeApply")) return { kind: "skipped", reason: e.message };
+    if (isFerryError(e) && (e.code === "SourceDisabled" || e.code === "PausedBeforeApply"))
+      return { kind: "skipped", reason: e.message };
     return await recordFailure(row, e, log);
   } finally {
     lease.stop();
@@ -136,7 +143,10 @@ async function runCycle(row: Row, ctx: SyncContext, log: Logger, signal: AbortSi
     let point = row.source.applying;
     let mode: "full" | "delta" | "seed" = row.source.applyingMode ?? (row.source.applied ? "delta" : "full");
     if (point) {
-      log.info({ snapshotId: point.snapshotId, mode }, "re-applying the recovery point an earlier run left half-written");
+      log.info(
+        { snapshotId: point.snapshotId, mode },
+        "re-applying the recovery point an earlier run left half-written",
+      );
     } else {
       const next = await takeNext(row, ctx, device, { log });
       point = next.point;
@@ -150,8 +160,14 @@ async function runCycle(row: Row, ctx: SyncContext, log: Logger, signal: AbortSi
       // The diff cannot be had, or the point vanished mid-apply: the device may be torn anywhere, so
       // start over from a new snapshot with a full backfill that also zeroes everything else.
       log.warn({ err: e }, "restarting with a full backfill");
-      if (e.code === "SnapshotGone") point = (await takeNext(row, ctx, device, { forceFull: true, reason: e.message, log })).point;
-      else await row.save({ applyingMode: "full", prepare: "keep", lastError: errorOf("FullBackfillRestarted", `${e.message} Restarting with a full backfill.`, ctx) });
+      if (e.code === "SnapshotGone")
+        point = (await takeNext(row, ctx, device, { forceFull: true, reason: e.message, log })).point;
+      else
+        await row.save({
+          applyingMode: "full",
+          prepare: "keep",
+          lastError: errorOf("FullBackfillRestarted", `${e.message} Restarting with a full backfill.`, ctx),
+        });
       mode = "full";
       result = await apply(row, ctx, device, point, "full", signal, log);
     }
@@ -172,7 +188,10 @@ async function runCycle(row: Row, ctx: SyncContext, log: Logger, signal: AbortSi
       lastError: undefined,
       consecutiveFailures: 0,
     });
-    log.info({ snapshotId: point.snapshotId, mode, bytesRead: result.bytesRead, bytesZeroed: result.bytesZeroed }, "applied recovery point");
+    log.info(
+      { snapshotId: point.snapshotId, mode, bytesRead: result.bytesRead, bytesZeroed: result.bytesZeroed },
+      "applied recovery point",
+    );
     // A failover paused the source during the apply and waits for this boundary: the staging disk
     // is done with, so the lease goes now. The clean-up below touches no device and needs no lease
     // (it keeps the applied point the failover is about to hold). A backfill still has its
@@ -208,11 +227,21 @@ async function takeNext(
     // the cycle ends here rather than apply a point the failover would have to wait for.
     const latest = await ctx.store.get(source.sourceDiskId).catch(() => undefined);
     if (latest?.source.paused) {
-      await ctx.snapshots.delete(snap.snapshotId).catch((e: unknown) => options.log.debug({ err: e, snapshotId: snap.snapshotId }, "snapshot left for the orphan clean-up"));
-      throw new FerryError("Paused by a runbook before the apply began; the new snapshot was deleted.", { code: "PausedBeforeApply" });
+      await ctx.snapshots
+        .delete(snap.snapshotId)
+        .catch((e: unknown) =>
+          options.log.debug({ err: e, snapshotId: snap.snapshotId }, "snapshot left for the orphan clean-up"),
+        );
+      throw new FerryError("Paused by a runbook before the apply began; the new snapshot was deleted.", {
+        code: "PausedBeforeApply",
+      });
     }
   }
-  const point: RecoveryPoint = { snapshotId: snap.snapshotId, sourceDiskId: snap.sourceDiskId, createdAt: snap.createdAt };
+  const point: RecoveryPoint = {
+    snapshotId: snap.snapshotId,
+    sourceDiskId: snap.sourceDiskId,
+    createdAt: snap.createdAt,
+  };
   let mode: "full" | "delta" = source.applied && !options.forceFull ? "delta" : "full";
   let reason = options.reason;
   if (mode === "delta") {
@@ -222,10 +251,12 @@ async function takeNext(
       reason = `The applied recovery point ${source.applied!.snapshotId} no longer exists, so no diff can be taken.`;
     } else if (base.familyId !== snap.familyId) {
       mode = "full";
-      reason = "The new snapshot belongs to another incremental family than the applied one (the disk was resized across 4 TiB or recreated), so no diff can be taken.";
+      reason =
+        "The new snapshot belongs to another incremental family than the applied one (the disk was resized across 4 TiB or recreated), so no diff can be taken.";
     }
   }
-  if (reason && !options.reason) options.log.warn({ snapshotId: point.snapshotId }, `${reason} Restarting with a full backfill.`);
+  if (reason && !options.reason)
+    options.log.warn({ snapshotId: point.snapshotId }, `${reason} Restarting with a full backfill.`);
   // Anything but the very first backfill of a known-empty disk must zero what the snapshot does not hold.
   const touched = source.applied !== undefined || source.applying !== undefined || source.bytesCopied > 0;
   await row.save({
@@ -234,16 +265,29 @@ async function takeNext(
     desired: point,
     ...(mode === "full" ? { state: "backfilling" as const } : {}),
     ...(mode === "full" && touched ? { prepare: "keep" as const } : {}),
-    ...(reason ? { lastError: errorOf("FullBackfillRestarted", `${reason} Restarting with a full backfill.`, ctx) } : {}),
+    ...(reason
+      ? { lastError: errorOf("FullBackfillRestarted", `${reason} Restarting with a full backfill.`, ctx) }
+      : {}),
   });
   return { point, mode };
 }
 
 /** Copies a recovery point onto the device: its data ranges (full), or the diff from `applied` (delta). */
-async function apply(row: Row, ctx: SyncContext, device: StagingDevice, point: RecoveryPoint, mode: "full" | "delta" | "seed", signal: AbortSignal, log: Logger): Promise<ApplyResult> {
+async function apply(
+  row: Row,
+  ctx: SyncContext,
+  device: StagingDevice,
+  point: RecoveryPoint,
+  mode: "full" | "delta" | "seed",
+  signal: AbortSignal,
+  log: Logger,
+): Promise<ApplyResult> {
   if (mode === "seed") {
     const seed = row.source.seed;
-    if (!seed) throw new FerryError(`Source ${row.source.sourceDiskId} is being seeded but its row says from where.`, { code: "DiffUnavailable" });
+    if (!seed)
+      throw new FerryError(`Source ${row.source.sourceDiskId} is being seeded but its row says from where.`, {
+        code: "DiffUnavailable",
+      });
     const r = await copyUnion({
       snapshots: ctx.snapshots,
       pageBlob: ctx.pageBlob,
@@ -258,7 +302,10 @@ async function apply(row: Row, ctx: SyncContext, device: StagingDevice, point: R
       onProgress: (p) => ctx.onProgress?.(row.source.sourceDiskId, p),
       logger: log,
     });
-    log.info({ copyFrom: seed.copyFrom, unionBytes: r.unionBytes, bytesRead: r.bytesRead, full: r.full }, "staging disk seeded from the failback's disk");
+    log.info(
+      { copyFrom: seed.copyFrom, unionBytes: r.unionBytes, bytesRead: r.bytesRead, full: r.full },
+      "staging disk seeded from the failback's disk",
+    );
     return r;
   }
   const snap = await ctx.snapshots.get(point.snapshotId);
@@ -278,7 +325,10 @@ async function apply(row: Row, ctx: SyncContext, device: StagingDevice, point: R
     } else {
       const baseSas = await ctx.snapshots.grantRead(base.snapshotId).catch((e: unknown) => {
         if (!isNotFound(e)) throw e;
-        throw new FerryError(`The applied recovery point ${base.snapshotId} no longer exists.`, { code: "DiffUnavailable", cause: e });
+        throw new FerryError(`The applied recovery point ${base.snapshotId} no longer exists.`, {
+          code: "DiffUnavailable",
+          cause: e,
+        });
       });
       const diff = await changedRanges(ctx.pageBlob(sas), baseSas, snap.sizeBytes, ctx.tuning.diffSegmentBytes, signal);
       plan = { copy: diff.changed, zero: diff.cleared };
@@ -300,14 +350,25 @@ async function apply(row: Row, ctx: SyncContext, device: StagingDevice, point: R
 }
 
 /** After a commit: the SAS granted for it end, and snapshots no longer needed go (the applied one stays). */
-async function cleanUp(row: Row, ctx: SyncContext, point: RecoveryPoint, base: RecoveryPoint | undefined, log: Logger): Promise<void> {
+async function cleanUp(
+  row: Row,
+  ctx: SyncContext,
+  point: RecoveryPoint,
+  base: RecoveryPoint | undefined,
+  log: Logger,
+): Promise<void> {
   try {
-    const heldNow = (row.source.holds ?? []).some((h) => h.snapshotId.toLowerCase() === base?.snapshotId.toLowerCase() && Date.parse(h.until) > ctx.now().getTime());
-    if (base && !heldNow && base.snapshotId.toLowerCase() !== point.snapshotId.toLowerCase()) await ctx.snapshots.delete(base.snapshotId);
+    const heldNow = (row.source.holds ?? []).some(
+      (h) => h.snapshotId.toLowerCase() === base?.snapshotId.toLowerCase() && Date.parse(h.until) > ctx.now().getTime(),
+    );
+    if (base && !heldNow && base.snapshotId.toLowerCase() !== point.snapshotId.toLowerCase())
+      await ctx.snapshots.delete(base.snapshotId);
     // Snapshots a crash left behind (taken but never recorded, or applied but not yet deleted);
     // points a runbook holds stay until their hold ends.
     const now = ctx.now().getTime();
-    const held = (row.source.holds ?? []).filter((h) => Date.parse(h.until) > now).map((h) => h.snapshotId.toLowerCase());
+    const held = (row.source.holds ?? [])
+      .filter((h) => Date.parse(h.until) > now)
+      .map((h) => h.snapshotId.toLowerCase());
     const keep = new Set([point.snapshotId.toLowerCase(), ...held]);
     for (const id of await ctx.snapshots.listOwn(row.source)) {
       if (!keep.has(id.toLowerCase())) await ctx.snapshots.delete(id);
@@ -318,7 +379,13 @@ async function cleanUp(row: Row, ctx: SyncContext, point: RecoveryPoint, base: R
   }
 }
 
-async function verifyAndRecord(row: Row, ctx: SyncContext, device: StagingDevice, signal: AbortSignal, log: Logger): Promise<boolean> {
+async function verifyAndRecord(
+  row: Row,
+  ctx: SyncContext,
+  device: StagingDevice,
+  signal: AbortSignal,
+  log: Logger,
+): Promise<boolean> {
   const point = row.source.applied!;
   const result = await verifyAgainst(ctx, device, point, signal);
   await ctx.snapshots.revoke(point.snapshotId);
@@ -326,10 +393,19 @@ async function verifyAndRecord(row: Row, ctx: SyncContext, device: StagingDevice
   return result.ok;
 }
 
-async function recordVerify(row: Row, ctx: SyncContext, point: RecoveryPoint, result: { ok: boolean; firstDifferenceAt?: number; bytesCompared: number }, log: Logger): Promise<void> {
+async function recordVerify(
+  row: Row,
+  ctx: SyncContext,
+  point: RecoveryPoint,
+  result: { ok: boolean; firstDifferenceAt?: number; bytesCompared: number },
+  log: Logger,
+): Promise<void> {
   if (result.ok) {
     await row.save({ state: "healthy", lastVerifiedAt: ctx.now().toISOString() });
-    log.info({ snapshotId: point.snapshotId, bytesCompared: result.bytesCompared }, "staging disk verified against its recovery point");
+    log.info(
+      { snapshotId: point.snapshotId, bytesCompared: result.bytesCompared },
+      "staging disk verified against its recovery point",
+    );
     return;
   }
   await row.save({
@@ -340,16 +416,28 @@ async function recordVerify(row: Row, ctx: SyncContext, point: RecoveryPoint, re
       ctx,
     ),
   });
-  log.error({ snapshotId: point.snapshotId, offset: result.firstDifferenceAt }, "staging disk differs from its recovery point");
+  log.error(
+    { snapshotId: point.snapshotId, offset: result.firstDifferenceAt },
+    "staging disk differs from its recovery point",
+  );
 }
 
 /** Compares the device with a recovery point (its data ranges, and zeros everywhere else). */
-export async function verifyAgainst(ctx: SyncContext, device: StagingDevice, point: RecoveryPoint, signal?: AbortSignal) {
+export async function verifyAgainst(
+  ctx: SyncContext,
+  device: StagingDevice,
+  point: RecoveryPoint,
+  signal?: AbortSignal,
+) {
   const snap = await ctx.snapshots.get(point.snapshotId);
   if (!snap) throw new FerryError(`The recovery point ${point.snapshotId} no longer exists.`, { code: "SnapshotGone" });
   let sas = await ctx.snapshots.grantRead(point.snapshotId);
   const ranges = await validRanges(ctx.pageBlob(sas), snap.sizeBytes, ctx.tuning.diffSegmentBytes, signal);
-  const source = sasRangeSource({ pageBlob: ctx.pageBlob, sasUrl: async () => sas, regrant: async () => (sas = await ctx.snapshots.grantRead(point.snapshotId)) });
+  const source = sasRangeSource({
+    pageBlob: ctx.pageBlob,
+    sasUrl: async () => sas,
+    regrant: async () => (sas = await ctx.snapshots.grantRead(point.snapshotId)),
+  });
   const deviceExtents = await device.dataExtents();
   return verifyDevice({
     device,
@@ -364,7 +452,11 @@ export async function verifyAgainst(ctx: SyncContext, device: StagingDevice, poi
 }
 
 async function recordFailure(row: Row, e: unknown, log: Logger): Promise<CycleOutcome> {
-  const code = isFerryError(e) ? e.code : typeof (e as { code?: unknown }).code === "string" ? String((e as { code: string }).code) : "SyncFailed";
+  const code = isFerryError(e)
+    ? e.code
+    : typeof (e as { code?: unknown }).code === "string"
+      ? String((e as { code: string }).code)
+      : "SyncFailed";
   const degraded = isUserError(e) || NEEDS_PERSON.has(code);
   const error: SourceError = { code, message: (e as Error).message ?? String(e), at: new Date().toISOString() };
   log.error({ err: e, degraded }, degraded ? "sync needs a person" : "sync cycle failed; retrying later");
@@ -389,15 +481,21 @@ function errorOf(code: string, message: string, ctx: SyncContext): SourceError {
  * outcome (healthy, or degraded with the first differing offset). Read-only on the device; refuses
  * while a recovery point is being applied (the disk is torn then, by design).
  */
-export async function checkHealth(stored: StoredSource, ctx: SyncContext, abortSignal?: AbortSignal): Promise<CycleOutcome | { kind: "verified"; ok: boolean; firstDifferenceAt?: number }> {
+export async function checkHealth(
+  stored: StoredSource,
+  ctx: SyncContext,
+  abortSignal?: AbortSignal,
+): Promise<CycleOutcome | { kind: "verified"; ok: boolean; firstDifferenceAt?: number }> {
   const src = stored.source;
   const log = ctx.logger.child({ sourceDiskId: src.sourceDiskId });
-  if (!src.applied || src.applying) return { kind: "skipped", reason: src.applying ? "a recovery point is being applied" : "nothing applied yet" };
+  if (!src.applied || src.applying)
+    return { kind: "skipped", reason: src.applying ? "a recovery point is being applied" : "nothing applied yet" };
   const row = new Row(stored, ctx.store, ctx.owner, ctx.tuning.leaseMs, ctx.now);
   try {
     await row.save({ state: "verifying" });
   } catch (e) {
-    if (isFerryError(e) && (e.code === "LeaseHeld" || e.code === "ConcurrentUpdate")) return { kind: "skipped", reason: e.message };
+    if (isFerryError(e) && (e.code === "LeaseHeld" || e.code === "ConcurrentUpdate"))
+      return { kind: "skipped", reason: e.message };
     throw e;
   }
   const controller = new AbortController();
@@ -410,7 +508,9 @@ export async function checkHealth(stored: StoredSource, ctx: SyncContext, abortS
       const result = await verifyAgainst(ctx, device, point, signal);
       await ctx.snapshots.revoke(point.snapshotId);
       await recordVerify(row, ctx, point, result, log);
-      return result.ok ? { kind: "verified", ok: true } : { kind: "verified", ok: false, firstDifferenceAt: result.firstDifferenceAt };
+      return result.ok
+        ? { kind: "verified", ok: true }
+        : { kind: "verified", ok: false, firstDifferenceAt: result.firstDifferenceAt };
     } finally {
       await device.close();
     }

@@ -53,8 +53,12 @@ export class SyncDaemon {
     if (source.paused) return source.lease !== undefined && source.lease.owner === this.ctx.owner;
     if (source.state === "degraded") return false;
     if (source.state === "pending") return true;
-    const last = Math.max(this.lastAttemptAt.get(key(source)) ?? 0, source.desired ? Date.parse(source.desired.createdAt) : 0);
-    if (source.syncRequestedAt && Date.parse(source.syncRequestedAt) > (this.lastAttemptAt.get(key(source)) ?? 0)) return true;
+    const last = Math.max(
+      this.lastAttemptAt.get(key(source)) ?? 0,
+      source.desired ? Date.parse(source.desired.createdAt) : 0,
+    );
+    if (source.syncRequestedAt && Date.parse(source.syncRequestedAt) > (this.lastAttemptAt.get(key(source)) ?? 0))
+      return true;
     if (now >= last + backoff(this.options.intervalInMs, source.consecutiveFailures)) return true;
     if (
       this.options.verifyIntervalInMs > 0 &&
@@ -77,7 +81,10 @@ export class SyncDaemon {
     try {
       rows = await this.ctx.store.list(
         { applianceId: this.options.applianceId },
-        { onCorrupt: (rowKey, e) => this.log.error({ err: e, rowKey }, "skipping a source row that does not parse; fix or delete it") },
+        {
+          onCorrupt: (rowKey, e) =>
+            this.log.error({ err: e, rowKey }, "skipping a source row that does not parse; fix or delete it"),
+        },
       );
       this.metrics.lastStoreError = undefined;
     } catch (e) {
@@ -99,10 +106,17 @@ export class SyncDaemon {
       if (this.running.size >= this.options.maxParallelSources) break;
       this.lastAttemptAt.set(k, now.getTime());
       const work = (async () => {
-        const outcome = due === "verify" ? await checkHealth(stored, this.ctx, this.controller.signal) : await syncSource(stored, this.ctx, this.controller.signal);
+        const outcome =
+          due === "verify"
+            ? await checkHealth(stored, this.ctx, this.controller.signal)
+            : await syncSource(stored, this.ctx, this.controller.signal);
         outcomes.set(source.sourceDiskId, outcome);
         if (outcome.kind !== "skipped" && outcome.kind !== "interrupted") {
-          this.metrics.recordCycle(source.sourceDiskId, outcome.kind === "applied" || (outcome.kind === "verified" && outcome.ok), this.ctx.now());
+          this.metrics.recordCycle(
+            source.sourceDiskId,
+            outcome.kind === "applied" || (outcome.kind === "verified" && outcome.ok),
+            this.ctx.now(),
+          );
         }
         const after = await this.ctx.store.get(source.sourceDiskId).catch(() => undefined);
         if (after) this.metrics.observe(after.source, this.ctx.now());

@@ -179,13 +179,20 @@ function openError(path: string, e: unknown): FerryError {
     return new FerryError(`Device ${path} does not exist.`, { code: "DeviceMissing", cause: e, details: { path } });
   }
   if (code === "EBUSY") {
-    return new FerryError(`Device ${path} is in use by the system (mounted, or held by LVM, RAID, swap or another program).`, {
-      code: "DeviceBusy",
-      cause: e,
-      details: { path },
-    });
+    return new FerryError(
+      `Device ${path} is in use by the system (mounted, or held by LVM, RAID, swap or another program).`,
+      {
+        code: "DeviceBusy",
+        cause: e,
+        details: { path },
+      },
+    );
   }
-  return new FerryError(`Cannot open device ${path}: ${(e as Error).message}`, { code: "DeviceOpenFailed", cause: e, details: { path } });
+  return new FerryError(`Cannot open device ${path}: ${(e as Error).message}`, {
+    code: "DeviceOpenFailed",
+    cause: e,
+    details: { path },
+  });
 }
 
 interface DeviceFacts {
@@ -331,13 +338,22 @@ class OpenDevice implements Device {
 
   #checkWritable(): void {
     if (!this.writable) {
-      throw new FerryError(`Device ${this.path} is open read-only.`, { code: "DeviceReadOnly", details: { path: this.path } });
+      throw new FerryError(`Device ${this.path} is open read-only.`, {
+        code: "DeviceReadOnly",
+        details: { path: this.path },
+      });
     }
   }
 
   // A write past the end would silently grow a file (the emulator's disks): refuse it up front.
   #checkRange(op: string, start: number, end: number): void {
-    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start || end > this.sizeBytes) {
+    if (
+      !Number.isSafeInteger(start) ||
+      !Number.isSafeInteger(end) ||
+      start < 0 ||
+      end < start ||
+      end > this.sizeBytes
+    ) {
       throw new FerryError(`Cannot ${op} [${start}, ${end}) of ${this.path}: it holds ${this.sizeBytes} bytes.`, {
         code: "OutOfRange",
         details: { path: this.path, start, end, sizeBytes: this.sizeBytes },

@@ -49,23 +49,57 @@ export class SyncMetrics {
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
       for (const [labels, value] of rows) {
         if (value === undefined) continue;
-        const l = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`).join(",");
+        const l = Object.entries(labels)
+          .map(([k, v]) => `${k}="${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`)
+          .join(",");
         lines.push(`${name}{${l}} ${value}`);
       }
     };
     const all = [...this.sources.entries()];
-    metric("ferry_sync_lag_seconds", "gauge", "Age of the recovery point on the staging disk.", all.map(([id, m]) => [{ source: id }, m.lagSeconds]));
-    metric("ferry_sync_bytes_copied_total", "counter", "Bytes copied to the staging disk since protection began.", all.map(([id, m]) => [{ source: id }, m.bytesCopied]));
+    metric(
+      "ferry_sync_lag_seconds",
+      "gauge",
+      "Age of the recovery point on the staging disk.",
+      all.map(([id, m]) => [{ source: id }, m.lagSeconds]),
+    );
+    metric(
+      "ferry_sync_bytes_copied_total",
+      "counter",
+      "Bytes copied to the staging disk since protection began.",
+      all.map(([id, m]) => [{ source: id }, m.bytesCopied]),
+    );
     metric(
       "ferry_sync_state",
       "gauge",
       "1 for the state the source is in.",
-      all.flatMap(([id, m]) => sourceStates.map((s) => [{ source: id, state: s }, m.state === s ? 1 : 0] as [Record<string, string>, number])),
+      all.flatMap(([id, m]) =>
+        sourceStates.map((s) => [{ source: id, state: s }, m.state === s ? 1 : 0] as [Record<string, string>, number]),
+      ),
     );
-    metric("ferry_sync_applying", "gauge", "1 while a recovery point is being written (the staging disk is torn).", all.map(([id, m]) => [{ source: id }, m.applying ? 1 : 0]));
-    metric("ferry_sync_cycles_total", "counter", "Sync cycles run.", all.map(([id, m]) => [{ source: id }, m.cycles]));
-    metric("ferry_sync_errors_total", "counter", "Sync cycles that failed.", all.map(([id, m]) => [{ source: id }, m.errors]));
-    metric("ferry_sync_last_success_timestamp_seconds", "gauge", "When a cycle last succeeded.", all.map(([id, m]) => [{ source: id }, m.lastSuccessAt]));
+    metric(
+      "ferry_sync_applying",
+      "gauge",
+      "1 while a recovery point is being written (the staging disk is torn).",
+      all.map(([id, m]) => [{ source: id }, m.applying ? 1 : 0]),
+    );
+    metric(
+      "ferry_sync_cycles_total",
+      "counter",
+      "Sync cycles run.",
+      all.map(([id, m]) => [{ source: id }, m.cycles]),
+    );
+    metric(
+      "ferry_sync_errors_total",
+      "counter",
+      "Sync cycles that failed.",
+      all.map(([id, m]) => [{ source: id }, m.errors]),
+    );
+    metric(
+      "ferry_sync_last_success_timestamp_seconds",
+      "gauge",
+      "When a cycle last succeeded.",
+      all.map(([id, m]) => [{ source: id }, m.lastSuccessAt]),
+    );
     return `${lines.join("\n")}\n`;
   }
 }
@@ -80,7 +114,9 @@ export interface MetricsServerOptions {
 }
 
 /** `/healthz` and `/metrics` over HTTP, on loopback unless configured otherwise. */
-export async function startMetricsServer(options: MetricsServerOptions): Promise<{ port: number; close(): Promise<void> }> {
+export async function startMetricsServer(
+  options: MetricsServerOptions,
+): Promise<{ port: number; close(): Promise<void> }> {
   const now = options.now ?? Date.now;
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];

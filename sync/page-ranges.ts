@@ -9,7 +9,13 @@ export const DEFAULT_SEGMENT_BYTES = 4 * 1024 ** 3;
  * The ranges of a snapshot that hold data (a backfill copies only these). With `within`, only the
  * query windows that meet those ranges are asked (a union copy needs no more).
  */
-export async function validRanges(blob: PageBlobClient, sizeBytes: number, segmentBytes = DEFAULT_SEGMENT_BYTES, abortSignal?: AbortSignal, within?: readonly Range[]): Promise<Range[]> {
+export async function validRanges(
+  blob: PageBlobClient,
+  sizeBytes: number,
+  segmentBytes = DEFAULT_SEGMENT_BYTES,
+  abortSignal?: AbortSignal,
+  within?: readonly Range[],
+): Promise<Range[]> {
   const out: Range[] = [];
   const windows = segments(sizeBytes, segmentBytes).filter((seg) => !within || intersect([seg], within).length > 0);
   for (const seg of windows) {
@@ -49,8 +55,15 @@ export async function changedRanges(
  */
 export function classifyDiffError(e: unknown): unknown {
   const code = (e as { code?: unknown } | null)?.code;
-  if (code === "PreviousSnapshotNotFound" || code === "PreviousSnapshotOperationNotSupported" || code === "PreviousSnapshotCannotBeNewer") {
-    return new FerryError(`Azure cannot diff against the previous recovery point (${String(code)}).`, { code: "DiffUnavailable", cause: e });
+  if (
+    code === "PreviousSnapshotNotFound" ||
+    code === "PreviousSnapshotOperationNotSupported" ||
+    code === "PreviousSnapshotCannotBeNewer"
+  ) {
+    return new FerryError(`Azure cannot diff against the previous recovery point (${String(code)}).`, {
+      code: "DiffUnavailable",
+      cause: e,
+    });
   }
   return e;
 }

@@ -39,7 +39,10 @@ export class Row {
         if (!fresh) throw e;
         if (fresh.source.lease && fresh.source.lease.owner !== this.owner) throw e;
         if (fresh.source.state === "disabled") {
-          throw new FerryError("The source was disabled while it was being synced; the sync stops here.", { code: "SourceDisabled", cause: e });
+          throw new FerryError("The source was disabled while it was being synced; the sync stops here.", {
+            code: "SourceDisabled",
+            cause: e,
+          });
         }
         this.stored = fresh;
         this.stored = await this.store.update(this.stored, this.next(patch));
@@ -54,7 +57,10 @@ export class Row {
     const now = this.now();
     const merged = { ...this.stored.source, ...patch, updatedAt: now.toISOString() };
     // Releasing the lease is the one write that does not renew it, and after it none does.
-    const next = this.released || ("lease" in patch && patch.lease === undefined) ? merged : claim(merged, this.owner, now, this.leaseMs);
+    const next =
+      this.released || ("lease" in patch && patch.lease === undefined)
+        ? merged
+        : claim(merged, this.owner, now, this.leaseMs);
     // Optional fields set to undefined in a patch are removed, not kept.
     for (const key of Object.keys(patch) as (keyof Source)[]) if (patch[key] === undefined) delete next[key];
     return next;
@@ -68,10 +74,13 @@ export class Row {
 
   /** Renews the lease every third of its length until `stop()` or `release()`; a failed renewal aborts `controller`. */
   keepLease(controller: AbortController): { stop(): void } {
-    const timer = setInterval(() => {
-      if (this.released) return;
-      this.save({}).catch((e: unknown) => controller.abort(e));
-    }, Math.max(1000, this.leaseMs / 3));
+    const timer = setInterval(
+      () => {
+        if (this.released) return;
+        this.save({}).catch((e: unknown) => controller.abort(e));
+      },
+      Math.max(1000, this.leaseMs / 3),
+    );
     timer.unref();
     return { stop: () => clearInterval(timer) };
   }

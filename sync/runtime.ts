@@ -70,7 +70,11 @@ export async function createSyncRuntime(config: SyncConfig, options: SyncRuntime
           ...(options.readMounts ? { readMounts: options.readMounts } : {}),
           assignedTo: async (stagingDiskId) => {
             const rows = await store.list();
-            return rows.find((r) => sameResourceId(r.source.stagingDiskId, stagingDiskId) && !sameResourceId(r.source.sourceDiskId, source.sourceDiskId))?.source.sourceDiskId;
+            return rows.find(
+              (r) =>
+                sameResourceId(r.source.stagingDiskId, stagingDiskId) &&
+                !sameResourceId(r.source.sourceDiskId, source.sourceDiskId),
+            )?.source.sourceDiskId;
           },
         },
       );

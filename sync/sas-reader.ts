@@ -31,14 +31,20 @@ export function sasRangeSource(options: SasRangeSourceOptions): RangeSource {
     }
     return c;
   };
-  const readOnce = async (url: string, range: Range, abortSignal: AbortSignal | undefined, target: Buffer | undefined) => {
+  const readOnce = async (
+    url: string,
+    range: Range,
+    abortSignal: AbortSignal | undefined,
+    target: Buffer | undefined,
+  ) => {
     const count = range.end - range.start;
     const response = await client(url).download(range.start, count, { abortSignal, maxRetryRequests: 0 });
     return collect(response.readableStreamBody, count, abortSignal, target);
   };
   return {
     read(range, abortSignal, target) {
-      if (target && target.length !== range.end - range.start) throw new RangeError("the target buffer must be exactly the range's length");
+      if (target && target.length !== range.end - range.start)
+        throw new RangeError("the target buffer must be exactly the range's length");
       return withRetry(
         async () => {
           const url = await options.sasUrl();
@@ -62,14 +68,22 @@ function statusOf(e: unknown): number | undefined {
 
 /** A broken response stream, told apart from a caller's abort so that the retry policy retries it. */
 function connectionDropped(cause: unknown): Error {
-  return Object.assign(new Error(`the connection dropped while reading: ${(cause as Error)?.message ?? String(cause)}`), {
-    code: "ECONNRESET",
-    cause,
-  });
+  return Object.assign(
+    new Error(`the connection dropped while reading: ${(cause as Error)?.message ?? String(cause)}`),
+    {
+      code: "ECONNRESET",
+      cause,
+    },
+  );
 }
 
 /** Copies a response body into one buffer with 'data' events (an async iterator costs a promise per chunk). */
-function collect(stream: NodeJS.ReadableStream | undefined, count: number, abortSignal: AbortSignal | undefined, target: Buffer | undefined): Promise<Buffer> {
+function collect(
+  stream: NodeJS.ReadableStream | undefined,
+  count: number,
+  abortSignal: AbortSignal | undefined,
+  target: Buffer | undefined,
+): Promise<Buffer> {
   if (!stream) return Promise.reject(new Error("the data plane answered without a body"));
   const out = target ?? Buffer.allocUnsafe(count);
   let filled = 0;

@@ -127,10 +127,13 @@ export async function wipeSignatures(device: Device): Promise<void> {
   // Cheap, and it catches a zeroing that did not take (a command that lied, a wrong device).
   const left = await detectSignatures((offset, length) => device.read(offset, length), device.sizeBytes);
   if (left.length > 0) {
-    throw new FerryError(`Signatures are still on ${device.path} after wiping: ${left.map((s) => `${s.kind} at ${s.offset}`).join(", ")}.`, {
-      code: "WipeFailed",
-      details: { path: device.path, signatures: left },
-    });
+    throw new FerryError(
+      `Signatures are still on ${device.path} after wiping: ${left.map((s) => `${s.kind} at ${s.offset}`).join(", ")}.`,
+      {
+        code: "WipeFailed",
+        details: { path: device.path, signatures: left },
+      },
+    );
   }
 }
 

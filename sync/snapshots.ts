@@ -47,7 +47,11 @@ export class SnapshotService {
   async sourceDisk(source: Pick<Source, "sourceDiskId">): Promise<{ id: string; location: string; sizeBytes: number }> {
     const d = parseResourceId(source.sourceDiskId);
     const disk = await this.azure.compute.disks.get(d.resourceGroup, d.name);
-    return { id: disk.id!, location: disk.location, sizeBytes: disk.diskSizeBytes ?? (disk.diskSizeGB ?? 0) * 1024 ** 3 };
+    return {
+      id: disk.id!,
+      location: disk.location,
+      sizeBytes: disk.diskSizeBytes ?? (disk.diskSizeGB ?? 0) * 1024 ** 3,
+    };
   }
 
   /** Takes an incremental snapshot of the source disk: the next recovery point. */
@@ -63,7 +67,11 @@ export class SnapshotService {
         location: disk.location,
         incremental: true,
         creationData: { createOption: "Copy", sourceResourceId: disk.id },
-        tags: { [TAG_SOURCE]: source.sourceDiskId.toLowerCase(), [TAG_ROLE]: "sync", [TAG_APPLIANCE]: this.options.applianceId.toLowerCase() },
+        tags: {
+          [TAG_SOURCE]: source.sourceDiskId.toLowerCase(),
+          [TAG_ROLE]: "sync",
+          [TAG_APPLIANCE]: this.options.applianceId.toLowerCase(),
+        },
       },
       this.poll,
     );
@@ -97,7 +105,12 @@ export class SnapshotService {
   /** A read SAS on the snapshot. */
   async grantRead(snapshotId: string): Promise<string> {
     const s = parseResourceId(snapshotId);
-    const access = await this.azure.compute.snapshots.grantAccess(s.resourceGroup, s.name, { access: "Read", durationInSeconds: this.sasSeconds }, this.poll);
+    const access = await this.azure.compute.snapshots.grantAccess(
+      s.resourceGroup,
+      s.name,
+      { access: "Read", durationInSeconds: this.sasSeconds },
+      this.poll,
+    );
     if (!access.accessSAS) throw new Error(`grant access on ${snapshotId} returned no SAS`);
     return access.accessSAS;
   }
@@ -139,15 +152,26 @@ export class SnapshotService {
 }
 
 /** Ends the SAS of each snapshot; a failure is logged, not thrown (a SAS expires on its own). */
-export async function revokeQuietly(snapshots: Pick<SnapshotService, "revoke">, log: Pick<Logger, "warn"> | undefined, ...snapshotIds: (string | undefined)[]): Promise<void> {
+export async function revokeQuietly(
+  snapshots: Pick<SnapshotService, "revoke">,
+  log: Pick<Logger, "warn"> | undefined,
+  ...snapshotIds: (string | undefined)[]
+): Promise<void> {
   for (const id of snapshotIds) {
     if (!id) continue;
-    await snapshots.revoke(id).catch((e: unknown) => log?.warn({ err: e, snapshotId: id }, "revoking access failed; the SAS expires on its own"));
+    await snapshots
+      .revoke(id)
+      .catch((e: unknown) =>
+        log?.warn({ err: e, snapshotId: id }, "revoking access failed; the SAS expires on its own"),
+      );
   }
 }
 
 /** `ferry-<disk>-<UTC time>-<4 hex>`, within Azure's 80 characters. */
 export function snapshotName(diskName: string, at: Date): string {
-  const stamp = at.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const stamp = at
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
   return `ferry-${diskName.slice(0, 48)}-${stamp}-${randomBytes(2).toString("hex")}`;
 }

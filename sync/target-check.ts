@@ -64,16 +64,23 @@ const GiB = 1024 ** 3;
  * source, mounted (itself or a partition) or held by the kernel, already assigned to another
  * source, or holds a signature while `prepare` is "empty". Never writes to the device.
  */
-export async function checkTarget(input: TargetCheckInput, context: TargetCheckContext = {}): Promise<TargetCheckResult> {
+export async function checkTarget(
+  input: TargetCheckInput,
+  context: TargetCheckContext = {},
+): Promise<TargetCheckResult> {
   const { devicePath, stagingDiskId, sourceDiskId } = input;
   // A NaN or negative size would pass every comparison below: a bug of the caller, not the operator's.
   if (!Number.isSafeInteger(input.sourceSizeBytes) || input.sourceSizeBytes <= 0) {
-    throw new FerryError(`sourceSizeBytes must be a positive integer, got ${input.sourceSizeBytes}.`, { code: "InvalidArgument" });
+    throw new FerryError(`sourceSizeBytes must be a positive integer, got ${input.sourceSizeBytes}.`, {
+      code: "InvalidArgument",
+    });
   }
   const reject = (problems: { reason: string; text: string }[], cause?: unknown, realPath?: string): UserError => {
     const head = `The staging disk ${stagingDiskId} (${devicePath}) cannot be used for source ${sourceDiskId}`;
     const message =
-      problems.length === 1 ? `${head}: ${problems[0]!.text}` : `${head}:\n${problems.map((p) => `- ${p.text}`).join("\n")}`;
+      problems.length === 1
+        ? `${head}: ${problems[0]!.text}`
+        : `${head}:\n${problems.map((p) => `- ${p.text}`).join("\n")}`;
     return new UserError(message, {
       code: "TargetRejected",
       cause,
@@ -192,7 +199,8 @@ function parseMounts(table: string): { source: string; mountPoint: string }[] {
   const out: { source: string; mountPoint: string }[] = [];
   for (const line of table.split("\n")) {
     const [source, mountPoint] = line.trim().split(/\s+/);
-    if (source && mountPoint) out.push({ source: unescapeMountField(source), mountPoint: unescapeMountField(mountPoint) });
+    if (source && mountPoint)
+      out.push({ source: unescapeMountField(source), mountPoint: unescapeMountField(mountPoint) });
   }
   return out;
 }

@@ -53,7 +53,8 @@ export async function copyUnion(o: UnionCopyOptions): Promise<UnionCopyResult> {
   const granted: string[] = [];
   const grant = async (id: string) => {
     const sas = await o.snapshots.grantRead(id).catch((e: unknown) => {
-      if (isNotFound(e)) throw new FerryError(`The snapshot ${id} no longer exists.`, { code: "DiffUnavailable", cause: e });
+      if (isNotFound(e))
+        throw new FerryError(`The snapshot ${id} no longer exists.`, { code: "DiffUnavailable", cause: e });
       throw e;
     });
     granted.push(id);
@@ -61,7 +62,8 @@ export async function copyUnion(o: UnionCopyOptions): Promise<UnionCopyResult> {
   };
   try {
     const facts = await o.snapshots.get(o.copyFrom);
-    if (!facts) throw new FerryError(`The snapshot to copy from, ${o.copyFrom}, no longer exists.`, { code: "SnapshotGone" });
+    if (!facts)
+      throw new FerryError(`The snapshot to copy from, ${o.copyFrom}, no longer exists.`, { code: "SnapshotGone" });
     let sas = await grant(o.copyFrom);
     let union: Range[] | undefined;
     if (o.deltas) {
@@ -70,7 +72,13 @@ export async function copyUnion(o: UnionCopyOptions): Promise<UnionCopyResult> {
         for (const d of o.deltas) {
           const toSas = d.to.toLowerCase() === o.copyFrom.toLowerCase() ? sas : await grant(d.to);
           const fromSas = await grant(d.from);
-          const { changed, cleared } = await changedRanges(o.pageBlob(toSas), fromSas, facts.sizeBytes, o.diffSegmentBytes, o.abortSignal);
+          const { changed, cleared } = await changedRanges(
+            o.pageBlob(toSas),
+            fromSas,
+            facts.sizeBytes,
+            o.diffSegmentBytes,
+            o.abortSignal,
+          );
           parts.push(...changed, ...cleared);
         }
         union = normalize(parts);
@@ -85,8 +93,15 @@ export async function copyUnion(o: UnionCopyOptions): Promise<UnionCopyResult> {
     // Where the snapshot holds data, asked only where the copy looks.
     const data = await validRanges(o.pageBlob(sas), facts.sizeBytes, o.diffSegmentBytes, o.abortSignal, scope);
     const plan = { copy: intersect(scope, data), zero: intersect(scope, complement(data, facts.sizeBytes)) };
-    o.logger?.debug({ copyRanges: plan.copy.length, zeroRanges: plan.zero.length, unionBytes: totalBytes(scope) }, "union copy planned");
-    const source = sasRangeSource({ pageBlob: o.pageBlob, sasUrl: async () => sas, regrant: async () => (sas = await o.snapshots.grantRead(o.copyFrom)) });
+    o.logger?.debug(
+      { copyRanges: plan.copy.length, zeroRanges: plan.zero.length, unionBytes: totalBytes(scope) },
+      "union copy planned",
+    );
+    const source = sasRangeSource({
+      pageBlob: o.pageBlob,
+      sasUrl: async () => sas,
+      regrant: async () => (sas = await o.snapshots.grantRead(o.copyFrom)),
+    });
     const result = await applyPlan(plan, {
       source,
       device: o.device,

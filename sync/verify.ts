@@ -19,7 +19,8 @@ export interface VerifyInput {
   abortSignal?: AbortSignal;
 }
 
-export type VerifyResult = { ok: true; bytesCompared: number } | { ok: false; firstDifferenceAt: number; bytesCompared: number };
+export type VerifyResult =
+  { ok: true; bytesCompared: number } | { ok: false; firstDifferenceAt: number; bytesCompared: number };
 
 /**
  * Compares a staging device with a recovery point, chunk by chunk: the recovery point's data
@@ -30,15 +31,27 @@ export async function verifyDevice(input: VerifyInput): Promise<VerifyResult> {
   const chunk = input.chunkBytes ?? 4 * 1024 * 1024;
   // Two buffers for the whole scan (allocating per chunk costs more than reading), from the shared
   // budget when there is one, so that verifications count in the daemon's memory bound.
-  const taken = input.budget ? [await input.budget.take(chunk, input.abortSignal), await input.budget.take(chunk, input.abortSignal)] : undefined;
+  const taken = input.budget
+    ? [await input.budget.take(chunk, input.abortSignal), await input.budget.take(chunk, input.abortSignal)]
+    : undefined;
   try {
-    return await compare(input, chunk, taken?.[0]!.buffer ?? Buffer.allocUnsafe(chunk), taken?.[1]!.buffer ?? Buffer.allocUnsafe(chunk));
+    return await compare(
+      input,
+      chunk,
+      taken?.[0]!.buffer ?? Buffer.allocUnsafe(chunk),
+      taken?.[1]!.buffer ?? Buffer.allocUnsafe(chunk),
+    );
   } finally {
     for (const t of taken ?? []) t.release();
   }
 }
 
-async function compare(input: VerifyInput, chunk: number, expectedBuf: Buffer, actualBuf: Buffer): Promise<VerifyResult> {
+async function compare(
+  input: VerifyInput,
+  chunk: number,
+  expectedBuf: Buffer,
+  actualBuf: Buffer,
+): Promise<VerifyResult> {
   let compared = 0;
   for (let pos = 0; pos < input.sizeBytes; pos += chunk) {
     input.abortSignal?.throwIfAborted();

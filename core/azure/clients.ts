@@ -54,7 +54,8 @@ export interface AzureClients {
 /** Builds the ARM and data-plane clients for real Azure or the local emulator. */
 export function createAzureClients(options: AzureClientsOptions): AzureClients {
   const armEndpoint = (options.armEndpoint ?? defaultArmEndpoint).replace(/\/+$/, "");
-  const httpClient = options.httpClient ?? createHttpClient(options.caCertPem === undefined ? {} : { caCertPem: options.caCertPem });
+  const httpClient =
+    options.httpClient ?? createHttpClient(options.caCertPem === undefined ? {} : { caCertPem: options.caCertPem });
   const retryOptions = {
     maxRetries: options.retryOptions?.maxRetries ?? defaultRetryOptions.maxRetries,
     retryDelayInMs: options.retryOptions?.retryDelayInMs ?? defaultRetryOptions.retryDelayInMs,
@@ -74,7 +75,14 @@ export function createAzureClients(options: AzureClientsOptions): AzureClients {
     ...(userAgentOptions ? { userAgentOptions } : {}),
   });
   // arm-network and arm-resources are core-client clients: endpoint (their $host too) and credentialScopes.
-  const coreClientOptions = { endpoint: armEndpoint, $host: armEndpoint, credentialScopes: scopes, httpClient, retryOptions, ...(userAgentOptions ? { userAgentOptions } : {}) };
+  const coreClientOptions = {
+    endpoint: armEndpoint,
+    $host: armEndpoint,
+    credentialScopes: scopes,
+    httpClient,
+    retryOptions,
+    ...(userAgentOptions ? { userAgentOptions } : {}),
+  };
   const network = new NetworkManagementClient(credential, subscriptionId, coreClientOptions);
   const resources = new ResourceManagementClient(credential, subscriptionId, coreClientOptions);
 
@@ -87,7 +95,11 @@ export function createAzureClients(options: AzureClientsOptions): AzureClients {
   const pageBlob = (sasUrl: string) =>
     new PageBlobClient(
       sasUrl,
-      newPipeline(new AnonymousCredential(), { httpClient: storageHttpClient, retryOptions: storageRetryOptions, ...(userAgentOptions ? { userAgentOptions } : {}) }),
+      newPipeline(new AnonymousCredential(), {
+        httpClient: storageHttpClient,
+        retryOptions: storageRetryOptions,
+        ...(userAgentOptions ? { userAgentOptions } : {}),
+      }),
     );
 
   return { compute, network, resources, pageBlob, subscriptionId, armEndpoint };

@@ -20,7 +20,10 @@ const oneHourInMs = 60 * 60 * 1000;
  * A credential that always returns `token`, valid for an hour from each call. For the local
  * emulator, which accepts any bearer token; never for real Azure.
  */
-export function staticTokenCredential(token = "ferry-local", options: StaticTokenCredentialOptions = {}): TokenCredential {
+export function staticTokenCredential(
+  token = "ferry-local",
+  options: StaticTokenCredentialOptions = {},
+): TokenCredential {
   const now = options.now ?? Date.now;
   return {
     async getToken(): Promise<AccessToken> {
@@ -51,25 +54,38 @@ export type AzureCredentialOptions =
   | { kind: "clientSecret"; tenantId: string; clientId: string; clientSecret: string };
 
 /** A TokenCredential from @azure/identity for real Azure. */
-export function azureCredential(options: AzureCredentialOptions, env: NodeJS.ProcessEnv = process.env): TokenCredential {
+export function azureCredential(
+  options: AzureCredentialOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): TokenCredential {
   switch (options.kind) {
     case "azurePipelines": {
       const need = {
-        serviceConnectionId: [options.serviceConnectionId ?? env.AZURESUBSCRIPTION_SERVICE_CONNECTION_ID, "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID"],
+        serviceConnectionId: [
+          options.serviceConnectionId ?? env.AZURESUBSCRIPTION_SERVICE_CONNECTION_ID,
+          "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID",
+        ],
         clientId: [options.clientId ?? env.AZURESUBSCRIPTION_CLIENT_ID, "AZURESUBSCRIPTION_CLIENT_ID"],
         tenantId: [options.tenantId ?? env.AZURESUBSCRIPTION_TENANT_ID, "AZURESUBSCRIPTION_TENANT_ID"],
         systemAccessToken: [env.SYSTEM_ACCESSTOKEN, "SYSTEM_ACCESSTOKEN"],
         // Read by the credential itself from the process's environment: set by Azure Pipelines.
         oidcRequestUri: [process.env.SYSTEM_OIDCREQUESTURI, "SYSTEM_OIDCREQUESTURI"],
       } as const;
-      const missing = Object.values(need).filter(([v]) => !v).map(([, name]) => name);
+      const missing = Object.values(need)
+        .filter(([v]) => !v)
+        .map(([, name]) => name);
       if (missing.length) {
         throw new UserError(
           `The azurePipelines credential needs ${missing.join(", ")}. Run ferry in an AzureCLI@2 task of the service connection and map SYSTEM_ACCESSTOKEN: $(System.AccessToken) into its env (see pipelines/README.md).`,
           { code: "InvalidConfig" },
         );
       }
-      return new AzurePipelinesCredential(need.tenantId[0]!, need.clientId[0]!, need.serviceConnectionId[0]!, need.systemAccessToken[0]!);
+      return new AzurePipelinesCredential(
+        need.tenantId[0]!,
+        need.clientId[0]!,
+        need.serviceConnectionId[0]!,
+        need.systemAccessToken[0]!,
+      );
     }
     case "default":
       return new DefaultAzureCredential({

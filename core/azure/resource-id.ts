@@ -61,7 +61,8 @@ export function parseResourceId(id: string): ResourceId {
 
   let parent: ResourceIdParent | undefined;
   for (let i = 0; i < rest.length - 2; i += 2) {
-    parent = parent === undefined ? { type: rest[i]!, name: rest[i + 1]! } : { type: rest[i]!, name: rest[i + 1]!, parent };
+    parent =
+      parent === undefined ? { type: rest[i]!, name: rest[i + 1]! } : { type: rest[i]!, name: rest[i + 1]!, parent };
   }
   const parsed: ResourceId = {
     subscriptionId: subscriptionId!,

@@ -49,7 +49,12 @@ export const ReadinessSchema = z.strictObject({
   app: z
     .discriminatedUnion("kind", [
       z.strictObject({ kind: z.literal("tcp"), port, host: z.string().min(1).optional() }),
-      z.strictObject({ kind: z.literal("http"), port, path: z.string().startsWith("/", "must start with /").default("/"), host: z.string().min(1).optional() }),
+      z.strictObject({
+        kind: z.literal("http"),
+        port,
+        path: z.string().startsWith("/", "must start with /").default("/"),
+        host: z.string().min(1).optional(),
+      }),
     ])
     .optional(),
   /** How long to wait for each, from the VM's creation. Default 900. */
@@ -128,7 +133,10 @@ export const BlueprintSchema = z
     if (!Array.isArray(blueprint.rows)) return;
     const rows: unknown[] = blueprint.rows;
     const target: unknown = blueprint.target;
-    const vmSizes = isRecord(target) && Array.isArray(target.vmSizes) ? target.vmSizes.filter((s) => typeof s === "string") : undefined;
+    const vmSizes =
+      isRecord(target) && Array.isArray(target.vmSizes)
+        ? target.vmSizes.filter((s) => typeof s === "string")
+        : undefined;
     const region = isRecord(target) && typeof target.region === "string" ? target.region : undefined;
 
     const rowByName = new Map<string, number>();
@@ -141,7 +149,12 @@ export const BlueprintSchema = z
         // Names become Azure resource names, which compare case-insensitively.
         const first = rowByName.get(row.name.toLowerCase());
         if (first === undefined) rowByName.set(row.name.toLowerCase(), i);
-        else ctx.addIssue({ code: "custom", path: here("name"), message: `"${row.name}" is already the name of rows[${first}]. Give each row a unique name` });
+        else
+          ctx.addIssue({
+            code: "custom",
+            path: here("name"),
+            message: `"${row.name}" is already the name of rows[${first}]. Give each row a unique name`,
+          });
       }
 
       const disks: { id: unknown; path: (string | number)[] }[] = [];
@@ -157,7 +170,12 @@ export const BlueprintSchema = z
         const where = formatIssuePath(here(...disk.path));
         const first = diskUse.get(key);
         if (first === undefined) diskUse.set(key, where);
-        else ctx.addIssue({ code: "custom", path: here(...disk.path), message: `is already used by ${first}. A source disk belongs to one row only; remove the duplicate` });
+        else
+          ctx.addIssue({
+            code: "custom",
+            path: here(...disk.path),
+            message: `is already used by ${first}. A source disk belongs to one row only; remove the duplicate`,
+          });
       }
 
       // A malformed size already has its own problem; "not in vmSizes" would only repeat it.

@@ -11,14 +11,25 @@ export const AzureCredentialConfigSchema = z.discriminatedUnion("kind", [
   /** The DefaultAzureCredential chain (workstations). */
   z.strictObject({ kind: z.literal("default"), clientId: z.string().optional(), tenantId: z.string().optional() }),
   /** An Azure DevOps service connection with workload identity federation (ids default to the AzureCLI@2 task's AZURESUBSCRIPTION_* variables). */
-  z.strictObject({ kind: z.literal("azurePipelines"), serviceConnectionId: z.string().optional(), clientId: z.string().optional(), tenantId: z.string().optional() }),
+  z.strictObject({
+    kind: z.literal("azurePipelines"),
+    serviceConnectionId: z.string().optional(),
+    clientId: z.string().optional(),
+    tenantId: z.string().optional(),
+  }),
   /** Workload identity federation from a token file (AKS, or AZURE_FEDERATED_TOKEN_FILE). */
-  z.strictObject({ kind: z.literal("workloadIdentity"), clientId: z.string().optional(), tenantId: z.string().optional() }),
+  z.strictObject({
+    kind: z.literal("workloadIdentity"),
+    clientId: z.string().optional(),
+    tenantId: z.string().optional(),
+  }),
   /** Any bearer token: the local emulator only. */
   z.strictObject({ kind: z.literal("emulator") }),
 ]);
 
-const tableName = z.string().regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, "is not a table name. Use 3-63 letters and digits, starting with a letter");
+const tableName = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, "is not a table name. Use 3-63 letters and digits, starting with a letter");
 
 export const StateStoreConnectionSchema = z.discriminatedUnion("kind", [
   /** Azure Table storage signed in with the same identity as ARM (no keys). */

@@ -17,7 +17,8 @@ export function armResourceId(
     let problem: string | undefined;
     try {
       const actual = resourceTypeOf(parseResourceId(value));
-      if (actual.toLowerCase() !== resourceType.toLowerCase()) problem = `is the id of a ${actual}, not of a ${resourceType}`;
+      if (actual.toLowerCase() !== resourceType.toLowerCase())
+        problem = `is the id of a ${actual}, not of a ${resourceType}`;
     } catch (e) {
       if (!isUserError(e)) throw e;
       problem = `is not the ARM id of a ${resourceType}`;

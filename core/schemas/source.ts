@@ -93,31 +93,31 @@ export const SourceSchema = z
      * Recovery points a runbook still needs (a failover's, to verify or inspect what it recovered):
      * the daemon keeps these snapshots until `until`, then deletes them as any other old point.
      */
-    holds: z.array(z.strictObject({ snapshotId, until: isoDateTime, by: z.string().min(1) })).max(20).optional(),
+    holds: z
+      .array(z.strictObject({ snapshotId, until: isoDateTime, by: z.string().min(1) }))
+      .max(20)
+      .optional(),
   })
-  .superRefine(
-    (source, ctx) => {
-      if (typeof source.sourceDiskId !== "string") return;
-      const own = normalizeResourceId(source.sourceDiskId);
-      if (typeof source.stagingDiskId === "string" && normalizeResourceId(source.stagingDiskId) === own) {
+  .superRefine((source, ctx) => {
+    if (typeof source.sourceDiskId !== "string") return;
+    const own = normalizeResourceId(source.sourceDiskId);
+    if (typeof source.stagingDiskId === "string" && normalizeResourceId(source.stagingDiskId) === own) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["stagingDiskId"],
+        message: "is the source disk itself. Use a separate disk in the DR region as the staging disk",
+      });
+    }
+    for (const key of ["desired", "applying", "applied"] as const) {
+      const point: unknown = source[key];
+      const pointDisk = (point as { sourceDiskId?: unknown } | undefined)?.sourceDiskId;
+      if (typeof pointDisk === "string" && normalizeResourceId(pointDisk) !== own) {
         ctx.addIssue({
           code: "custom",
-          path: ["stagingDiskId"],
-          message: "is the source disk itself. Use a separate disk in the DR region as the staging disk",
+          path: [key, "sourceDiskId"],
+          message: "is a snapshot of another disk. A recovery point must be a snapshot of this source's sourceDiskId",
         });
       }
-      for (const key of ["desired", "applying", "applied"] as const) {
-        const point: unknown = source[key];
-        const pointDisk = (point as { sourceDiskId?: unknown } | undefined)?.sourceDiskId;
-        if (typeof pointDisk === "string" && normalizeResourceId(pointDisk) !== own) {
-          ctx.addIssue({
-            code: "custom",
-            path: [key, "sourceDiskId"],
-            message: "is a snapshot of another disk. A recovery point must be a snapshot of this source's sourceDiskId",
-          });
-        }
-      }
-    },
-    evenWithFieldIssues,
-  );
+    }
+  }, evenWithFieldIssues);
 export type Source = z.infer<typeof SourceSchema>;

@@ -22,14 +22,20 @@ export interface EnableSourceInput {
  * that LUN, and no other source uses it. The daemon runs the device checks (mounted, signatures)
  * on the appliance before it writes anything.
  */
-export async function enableSource(store: SourceStore, azure: AzureClients, input: EnableSourceInput, now = new Date()): Promise<StoredSource> {
+export async function enableSource(
+  store: SourceStore,
+  azure: AzureClients,
+  input: EnableSourceInput,
+  now = new Date(),
+): Promise<StoredSource> {
   const problems: string[] = [];
   const disk = async (id: string, what: string) => {
     const p = parseResourceId(id);
     try {
       return await azure.compute.disks.get(p.resourceGroup, p.name);
     } catch (e) {
-      if (isNotFound(e)) problems.push(`The ${what} ${id} does not exist. Check the id (az disk show --query id -o tsv).`);
+      if (isNotFound(e))
+        problems.push(`The ${what} ${id} does not exist. Check the id (az disk show --query id -o tsv).`);
       else throw e;
       return undefined;
     }
@@ -39,10 +45,14 @@ export async function enableSource(store: SourceStore, azure: AzureClients, inpu
   const sizeOf = (d: NonNullable<typeof source>) => d.diskSizeBytes ?? (d.diskSizeGB ?? 0) * 1024 ** 3;
   if (source && staging) {
     if (sizeOf(staging) < sizeOf(source)) {
-      problems.push(`The staging disk holds ${sizeOf(staging)} bytes, less than the source's ${sizeOf(source)}. Resize it to at least ${Math.ceil(sizeOf(source) / 1024 ** 3)} GiB.`);
+      problems.push(
+        `The staging disk holds ${sizeOf(staging)} bytes, less than the source's ${sizeOf(source)}. Resize it to at least ${Math.ceil(sizeOf(source) / 1024 ** 3)} GiB.`,
+      );
     }
     if (staging.location === source.location) {
-      problems.push(`The staging disk is in ${staging.location}, the source's own region. Use a staging disk in the DR region.`);
+      problems.push(
+        `The staging disk is in ${staging.location}, the source's own region. Use a staging disk in the DR region.`,
+      );
     }
     if (!staging.managedBy || !sameResourceId(staging.managedBy, input.applianceId)) {
       problems.push(
@@ -53,17 +63,32 @@ export async function enableSource(store: SourceStore, azure: AzureClients, inpu
     } else {
       const a = parseResourceId(input.applianceId);
       const vm = await azure.compute.virtualMachines.get(a.resourceGroup, a.name);
-      const at = vm.storageProfile?.dataDisks?.find((d) => d.managedDisk?.id && sameResourceId(d.managedDisk.id, input.stagingDiskId));
-      if (at && at.lun !== input.applianceLun) problems.push(`The staging disk is attached to the appliance at LUN ${at.lun}, not ${input.applianceLun}. Use --lun ${at.lun}.`);
+      const at = vm.storageProfile?.dataDisks?.find(
+        (d) => d.managedDisk?.id && sameResourceId(d.managedDisk.id, input.stagingDiskId),
+      );
+      if (at && at.lun !== input.applianceLun)
+        problems.push(
+          `The staging disk is attached to the appliance at LUN ${at.lun}, not ${input.applianceLun}. Use --lun ${at.lun}.`,
+        );
     }
   }
   for (const row of await store.list()) {
-    if (sameResourceId(row.source.stagingDiskId, input.stagingDiskId) && !sameResourceId(row.source.sourceDiskId, input.sourceDiskId)) {
-      problems.push(`The staging disk already serves source ${row.source.sourceDiskId}. Use another staging disk, or disable that source first.`);
+    if (
+      sameResourceId(row.source.stagingDiskId, input.stagingDiskId) &&
+      !sameResourceId(row.source.sourceDiskId, input.sourceDiskId)
+    ) {
+      problems.push(
+        `The staging disk already serves source ${row.source.sourceDiskId}. Use another staging disk, or disable that source first.`,
+      );
     }
   }
-  if (await store.get(input.sourceDiskId)) problems.push(`DR is already enabled for ${input.sourceDiskId}. Disable it first to enable it again.`);
-  if (problems.length) throw new UserError(`Cannot enable DR for ${input.sourceDiskId}:\n  ${problems.join("\n  ")}`, { code: "EnableRefused", details: { problems } });
+  if (await store.get(input.sourceDiskId))
+    problems.push(`DR is already enabled for ${input.sourceDiskId}. Disable it first to enable it again.`);
+  if (problems.length)
+    throw new UserError(`Cannot enable DR for ${input.sourceDiskId}:\n  ${problems.join("\n  ")}`, {
+      code: "EnableRefused",
+      details: { problems },
+    });
   return store.create({
     sourceDiskId: source!.id!,
     stagingDiskId: staging!.id!,
@@ -81,12 +106,23 @@ export async function enableSource(store: SourceStore, azure: AzureClients, inpu
 }
 
 /** Applies a state event (retry-backfill, check-health, disable) to a source row, under its ETag. */
-export async function transitionSource(store: SourceStore, sourceDiskId: string, event: SourceEvent, now = new Date()): Promise<StoredSource> {
+export async function transitionSource(
+  store: SourceStore,
+  sourceDiskId: string,
+  event: SourceEvent,
+  now = new Date(),
+): Promise<StoredSource> {
   const current = await store.get(sourceDiskId);
-  if (!current) throw new UserError(`No source ${sourceDiskId} is registered. List them with \`ferry-sync list\`.`, { code: "SourceNotFound" });
+  if (!current)
+    throw new UserError(`No source ${sourceDiskId} is registered. List them with \`ferry-sync list\`.`, {
+      code: "SourceNotFound",
+    });
   const s = current.source;
   if (s.applying && event.type === "checkHealth") {
-    throw new UserError(`Recovery point ${s.applying.snapshotId} is being applied to ${sourceDiskId}; check its health once that ends.`, { code: "SourceBusy" });
+    throw new UserError(
+      `Recovery point ${s.applying.snapshotId} is being applied to ${sourceDiskId}; check its health once that ends.`,
+      { code: "SourceBusy" },
+    );
   }
   const next: Source = { ...s, state: nextSourceState(s.state, event), updatedAt: now.toISOString() };
   if (event.type === "retryBackfill") {
@@ -105,29 +141,58 @@ export async function transitionSource(store: SourceStore, sourceDiskId: string,
     return await store.update(current, next);
   } catch (e) {
     throw e instanceof FerryError && e.code === "ConcurrentUpdate"
-      ? new UserError(`${sourceDiskId} changed while it was being updated. Run the command again.`, { code: "ConcurrentUpdate", cause: e })
+      ? new UserError(`${sourceDiskId} changed while it was being updated. Run the command again.`, {
+          code: "ConcurrentUpdate",
+          cause: e,
+        })
       : e;
   }
 }
 
 /** Sets `paused` (and, when resuming, asks for a sync at once). */
-export async function setPaused(store: SourceStore, sourceDiskId: string, paused: boolean, now = new Date()): Promise<StoredSource> {
-  return updateSource(store, sourceDiskId, (s) => ({ ...s, paused, ...(paused ? {} : { syncRequestedAt: now.toISOString() }), updatedAt: now.toISOString() }));
+export async function setPaused(
+  store: SourceStore,
+  sourceDiskId: string,
+  paused: boolean,
+  now = new Date(),
+): Promise<StoredSource> {
+  return updateSource(store, sourceDiskId, (s) => ({
+    ...s,
+    paused,
+    ...(paused ? {} : { syncRequestedAt: now.toISOString() }),
+    updatedAt: now.toISOString(),
+  }));
 }
 
 /**
  * Holds a recovery point for `by` (an operation) until `until`: the daemon does not delete that
  * snapshot before then. A hold of the same operation on the same point is renewed, not repeated.
  */
-export async function holdPoint(store: SourceStore, sourceDiskId: string, snapshotId: string, by: string, until: Date, now = new Date()): Promise<StoredSource> {
+export async function holdPoint(
+  store: SourceStore,
+  sourceDiskId: string,
+  snapshotId: string,
+  by: string,
+  until: Date,
+  now = new Date(),
+): Promise<StoredSource> {
   return updateSource(store, sourceDiskId, (s) => {
-    const others = (s.holds ?? []).filter((h) => !(h.by === by && h.snapshotId.toLowerCase() === snapshotId.toLowerCase()) && Date.parse(h.until) > now.getTime());
+    const others = (s.holds ?? []).filter(
+      (h) =>
+        !(h.by === by && h.snapshotId.toLowerCase() === snapshotId.toLowerCase()) &&
+        Date.parse(h.until) > now.getTime(),
+    );
     return { ...s, holds: [...others, { snapshotId, by, until: until.toISOString() }], updatedAt: now.toISOString() };
   });
 }
 
 /** Ends the holds whose operation `by` matches (the daemon may then delete those points). */
-export async function releaseHolds(store: SourceStore, sourceDiskId: string, by: (operation: string) => boolean, now = new Date()): Promise<StoredSource> {
+export async function releaseHolds(
+  store: SourceStore,
+  sourceDiskId: string,
+  by: (operation: string) => boolean,
+  now = new Date(),
+): Promise<StoredSource> {
   return updateSource(store, sourceDiskId, (s) => {
     const { holds: _old, ...rest } = s;
     const holds = (s.holds ?? []).filter((h) => !by(h.by) && Date.parse(h.until) > now.getTime());
@@ -136,7 +201,11 @@ export async function releaseHolds(store: SourceStore, sourceDiskId: string, by:
 }
 
 /** Read, change, write under the row's ETag; a concurrent write (the daemon's) is read again and the change re-applied. */
-async function updateSource(store: SourceStore, sourceDiskId: string, change: (s: Source) => Source): Promise<StoredSource> {
+async function updateSource(
+  store: SourceStore,
+  sourceDiskId: string,
+  change: (s: Source) => Source,
+): Promise<StoredSource> {
   for (let attempt = 0; ; attempt++) {
     const current = await store.get(sourceDiskId);
     if (!current) throw new UserError(`No source ${sourceDiskId} is registered.`, { code: "SourceNotFound" });
@@ -150,5 +219,9 @@ async function updateSource(store: SourceStore, sourceDiskId: string, change: (s
 
 /** Asks the daemon for a sync cycle at its next tick instead of at the next interval. */
 export async function requestSync(store: SourceStore, sourceDiskId: string, now = new Date()): Promise<StoredSource> {
-  return updateSource(store, sourceDiskId, (s) => ({ ...s, syncRequestedAt: now.toISOString(), updatedAt: now.toISOString() }));
+  return updateSource(store, sourceDiskId, (s) => ({
+    ...s,
+    syncRequestedAt: now.toISOString(),
+    updatedAt: now.toISOString(),
+  }));
 }

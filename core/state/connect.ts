@@ -7,7 +7,11 @@ import type { AzureConnection, StateStoreConnection } from "../schemas/connectio
 import { SourceStore, sourceStoreClient } from "./store";
 
 /** Azure clients (and their credential) for a connection config: real Azure or the local emulator. */
-export function connectAzure(conn: AzureConnection, userAgentPrefix?: string, env: NodeJS.ProcessEnv = process.env): { azure: AzureClients; credential: TokenCredential } {
+export function connectAzure(
+  conn: AzureConnection,
+  userAgentPrefix?: string,
+  env: NodeJS.ProcessEnv = process.env,
+): { azure: AzureClients; credential: TokenCredential } {
   const caCertPem = conn.caCertPath ? readCa(conn.caCertPath) : undefined;
   const c = conn.credential;
   const credential = c.kind === "emulator" ? staticTokenCredential() : azureCredential(c, env);
@@ -23,13 +27,20 @@ export function connectAzure(conn: AzureConnection, userAgentPrefix?: string, en
 }
 
 /** The source-state store of a connection config (a connection string only ever from the environment). */
-export async function openStateStore(conn: StateStoreConnection, credential: TokenCredential, env: NodeJS.ProcessEnv = process.env): Promise<SourceStore> {
+export async function openStateStore(
+  conn: StateStoreConnection,
+  credential: TokenCredential,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<SourceStore> {
   if (conn.kind === "connectionStringEnv") {
     const connectionString = env[conn.variable];
     if (!connectionString) {
-      throw new UserError(`The state store's connection string is read from the environment variable ${conn.variable}, which is not set. Set it, or use stateStore.kind "identity".`, {
-        code: "InvalidConfig",
-      });
+      throw new UserError(
+        `The state store's connection string is read from the environment variable ${conn.variable}, which is not set. Set it, or use stateStore.kind "identity".`,
+        {
+          code: "InvalidConfig",
+        },
+      );
     }
     return SourceStore.open({ client: sourceStoreClient({ connectionString, tableName: conn.tableName }) });
   }
@@ -40,6 +51,9 @@ function readCa(path: string): string {
   try {
     return readFileSync(path, "utf8");
   } catch (e) {
-    throw new UserError(`Cannot read azure.caCertPath ${path}: ${(e as Error).message}. Point it at the emulator's ca.pem, or remove it for real Azure.`, { code: "InvalidConfig", cause: e });
+    throw new UserError(
+      `Cannot read azure.caCertPath ${path}: ${(e as Error).message}. Point it at the emulator's ca.pem, or remove it for real Azure.`,
+      { code: "InvalidConfig", cause: e },
+    );
   }
 }

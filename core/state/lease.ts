@@ -37,9 +37,12 @@ export function canClaim(source: Source, owner: string, now: Date): boolean {
  * duration that is not a positive finite number.
  */
 export function claim(source: Source, owner: string, now: Date, leaseMs: number): Source {
-  if (owner === "") throw new FerryError("A lease owner must not be empty: use the daemon instance's id", { code: "InvalidLease" });
+  if (owner === "")
+    throw new FerryError("A lease owner must not be empty: use the daemon instance's id", { code: "InvalidLease" });
   if (!Number.isFinite(leaseMs) || leaseMs <= 0) {
-    throw new FerryError(`A lease must last a positive number of milliseconds, not ${leaseMs}`, { code: "InvalidLease" });
+    throw new FerryError(`A lease must last a positive number of milliseconds, not ${leaseMs}`, {
+      code: "InvalidLease",
+    });
   }
   const holder = leaseHolder(source, now);
   if (holder !== undefined && holder !== owner) {

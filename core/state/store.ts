@@ -89,7 +89,10 @@ export function sourceStoreClient(options: SourceStoreClientOptions): TableClien
   // on this machine gets that.
   const allowInsecureConnection = endpoint !== undefined && isLoopbackHttp(endpoint);
   try {
-    return TableClient.fromConnectionString(options.connectionString, tableName, { ...retryOptions, allowInsecureConnection });
+    return TableClient.fromConnectionString(options.connectionString, tableName, {
+      ...retryOptions,
+      allowInsecureConnection,
+    });
   } catch (e) {
     // The SDK's messages do not echo the string today; scrubbed all the same, and no cause kept.
     throw new UserError(
@@ -213,9 +216,12 @@ export class SourceStore {
       filter.applianceId === undefined
         ? odata`PartitionKey eq ${partitionKey}`
         : // The column name is literal: odata`` would quote an interpolated one as a string.
-        odata`PartitionKey eq ${partitionKey} and applianceKey eq ${normalizeResourceId(filter.applianceId)}`;
+          odata`PartitionKey eq ${partitionKey} and applianceKey eq ${normalizeResourceId(filter.applianceId)}`;
     const stored: StoredSource[] = [];
-    const entities = this.client.listEntities<Record<string, unknown>>({ ...operationOptions(options), queryOptions: { filter: query } });
+    const entities = this.client.listEntities<Record<string, unknown>>({
+      ...operationOptions(options),
+      queryOptions: { filter: query },
+    });
     for await (const entity of entities) {
       try {
         stored.push(this.fromEntity(entity));
@@ -230,7 +236,11 @@ export class SourceStore {
   /** The source of this disk (ARM id, any case), or undefined when it has no row. */
   async get(sourceDiskId: string, options: SourceStoreOperationOptions = {}): Promise<StoredSource | undefined> {
     try {
-      const entity = await this.client.getEntity<Record<string, unknown>>(partitionKey, sourceRowKey(sourceDiskId), operationOptions(options));
+      const entity = await this.client.getEntity<Record<string, unknown>>(
+        partitionKey,
+        sourceRowKey(sourceDiskId),
+        operationOptions(options),
+      );
       return this.fromEntity(entity);
     } catch (e) {
       // A missing table is also a 404: that is not "no such source".
@@ -274,12 +284,18 @@ export class SourceStore {
       throw new FerryError(
         `An update of source ${current.source.sourceDiskId} cannot change its sourceDiskId to ${valid.sourceDiskId}: ` +
           "the disk id is the row's identity. Delete the row and create one for the other disk",
-        { code: "InvalidSource", details: { sourceDiskId: current.source.sourceDiskId, nextSourceDiskId: valid.sourceDiskId } },
+        {
+          code: "InvalidSource",
+          details: { sourceDiskId: current.source.sourceDiskId, nextSourceDiskId: valid.sourceDiskId },
+        },
       );
     }
     try {
       // Replace, not Merge: a field cleared in `next` (applying, lease, lastError) must go.
-      const response = await this.client.updateEntity(this.toEntity(valid), "Replace", { ...operationOptions(options), etag: current.etag });
+      const response = await this.client.updateEntity(this.toEntity(valid), "Replace", {
+        ...operationOptions(options),
+        etag: current.etag,
+      });
       return { source: valid, etag: requireEtag(response.etag, "update") };
     } catch (e) {
       throw this.concurrentOr(e, "update", current);
@@ -301,12 +317,17 @@ export class SourceStore {
   private concurrentOr(e: unknown, operation: "update" | "delete", current: StoredSource): unknown {
     // 412: written since it was read; 404: deleted since. Either way the caller decided on a stale
     // row. (A missing table is a 404 too, but not a race.)
-    if (!isRestError(e) || !(e.statusCode === 412 || (e.statusCode === 404 && serviceCode(e) !== "TableNotFound"))) return e;
+    if (!isRestError(e) || !(e.statusCode === 412 || (e.statusCode === 404 && serviceCode(e) !== "TableNotFound")))
+      return e;
     const what = e.statusCode === 412 ? "changed" : "deleted";
     return new FerryError(
       `Cannot ${operation} source ${current.source.sourceDiskId}: its row was ${what} by another writer since it was read. ` +
         "Read it again and redo the change on what is there now",
-      { code: "ConcurrentUpdate", cause: e, details: { table: this.tableName, sourceDiskId: current.source.sourceDiskId, operation, reason: what } },
+      {
+        code: "ConcurrentUpdate",
+        cause: e,
+        details: { table: this.tableName, sourceDiskId: current.source.sourceDiskId, operation, reason: what },
+      },
     );
   }
 
@@ -325,10 +346,13 @@ export class SourceStore {
     }
     const rowKey = sourceRowKey(valid.sourceDiskId);
     if (rowKey.length > maxRowKeyChars) {
-      throw new FerryError(`The disk id ${valid.sourceDiskId} is too long to be a row key (${rowKey.length} characters escaped; at most ${maxRowKeyChars})`, {
-        code: "InvalidSource",
-        details: { sourceDiskId: valid.sourceDiskId },
-      });
+      throw new FerryError(
+        `The disk id ${valid.sourceDiskId} is too long to be a row key (${rowKey.length} characters escaped; at most ${maxRowKeyChars})`,
+        {
+          code: "InvalidSource",
+          details: { sourceDiskId: valid.sourceDiskId },
+        },
+      );
     }
     return valid;
   }
@@ -353,11 +377,19 @@ export class SourceStore {
     const shownId = typeof entity["sourceDiskId"] === "string" ? entity["sourceDiskId"] : undefined;
     const what = `source row "${rowKey}"${shownId === undefined ? "" : ` (${shownId})`} in table "${this.tableName}"`;
     const corrupt = (message: string, issues: ValidationIssue[], cause?: unknown) =>
-      new UserError(`The ${what} is not a valid source. ${message}\nFix the row, or delete it and enable the source again`, {
-        code: "CorruptSourceRow",
-        ...(cause === undefined ? {} : { cause }),
-        details: { table: this.tableName, rowKey, ...(shownId === undefined ? {} : { sourceDiskId: shownId }), issues },
-      });
+      new UserError(
+        `The ${what} is not a valid source. ${message}\nFix the row, or delete it and enable the source again`,
+        {
+          code: "CorruptSourceRow",
+          ...(cause === undefined ? {} : { cause }),
+          details: {
+            table: this.tableName,
+            rowKey,
+            ...(shownId === undefined ? {} : { sourceDiskId: shownId }),
+            issues,
+          },
+        },
+      );
 
     const row: Record<string, unknown> = {};
     for (const [name, raw] of Object.entries(entity)) {
@@ -389,7 +421,11 @@ export class SourceStore {
       throw corrupt(issues.map((i) => `${i.path}: ${i.message}`).join("\n"), issues, e);
     }
     if (sourceRowKey(source.sourceDiskId) !== rowKey) {
-      const issue = { path: "sourceDiskId", code: "custom", message: "does not match the row key (the row was edited or copied by hand)." };
+      const issue = {
+        path: "sourceDiskId",
+        code: "custom",
+        message: "does not match the row key (the row was edited or copied by hand).",
+      };
       throw corrupt(`${issue.path}: ${issue.message}`, [issue]);
     }
     return { source, etag: requireEtag(entity["etag"], "read") };

@@ -24,7 +24,9 @@ function sign(emu: Emulator, si: string, container: string, sp: string, se: stri
   return createHmac("sha256", emu.state.sasSecret).update(`${si}\n${container}\n${sp}\n${se}`).digest("base64");
 }
 
-export type SasCheck = { ok: true; grant: GrantRecord; resource: DiskRecord | SnapshotRecord } | { ok: false; status: number; code: string; message: string };
+export type SasCheck =
+  | { ok: true; grant: GrantRecord; resource: DiskRecord | SnapshotRecord }
+  | { ok: false; status: number; code: string; message: string };
 
 /** Verifies a data-plane request's SAS: signature, grant still active, not expired, permission. */
 export function verifySas(emu: Emulator, container: string, query: URLSearchParams, needWrite: boolean): SasCheck {
@@ -33,21 +35,30 @@ export function verifySas(emu: Emulator, container: string, query: URLSearchPara
   const sp = query.get("sp");
   const se = query.get("se");
   const deny = (message: string): SasCheck => ({ ok: false, status: 403, code: "AuthenticationFailed", message });
-  if (!si || !sig || !sp || !se) return deny("Server failed to authenticate the request. A shared access signature (si, sp, se, sig) is required.");
+  if (!si || !sig || !sp || !se)
+    return deny("Server failed to authenticate the request. A shared access signature (si, sp, se, sig) is required.");
   const expected = Buffer.from(sign(emu, si, container, sp, se));
   const given = Buffer.from(sig);
   if (expected.length !== given.length || !timingSafeEqual(expected, given)) {
-    return deny("Server failed to authenticate the request. Make sure the value of the Authorization header is formed correctly including the signature.");
+    return deny(
+      "Server failed to authenticate the request. Make sure the value of the Authorization header is formed correctly including the signature.",
+    );
   }
   const grant = emu.state.grants.get(si);
   if (!grant) return deny("Server failed to authenticate the request. The access was revoked.");
-  if (grant.expiresAt <= emu.now()) return deny("Signed expiry time has to be after signed start: the signature has expired.");
+  if (grant.expiresAt <= emu.now())
+    return deny("Signed expiry time has to be after signed start: the signature has expired.");
   const resource = emu.state.resources.get(grant.resourceId.toLowerCase());
   if (!resource || (resource.kind !== "disk" && resource.kind !== "snapshot")) {
     return { ok: false, status: 404, code: "BlobNotFound", message: "The specified blob does not exist." };
   }
   if (needWrite && (grant.access !== "Write" || !sp.includes("w"))) {
-    return { ok: false, status: 403, code: "AuthorizationPermissionMismatch", message: "This request is not authorized to perform this operation using this permission." };
+    return {
+      ok: false,
+      status: 403,
+      code: "AuthorizationPermissionMismatch",
+      message: "This request is not authorized to perform this operation using this permission.",
+    };
   }
   return { ok: true, grant, resource };
 }
@@ -68,15 +79,23 @@ export function grantAccess(ctx: Ctx, resource: DiskRecord | SnapshotRecord): vo
       return vm && vm.power !== "deallocated";
     });
     if (attachedRunning) {
-      throw new EmulatorError(409, "Conflict", `Access not permitted because disk ${resource.name} is currently attached to running VM ${attachedRunning}.`);
+      throw new EmulatorError(
+        409,
+        "Conflict",
+        `Access not permitted because disk ${resource.name} is currently attached to running VM ${attachedRunning}.`,
+      );
     }
     if (access === "Write" && resource.upload !== "ready") {
-      throw notAllowed(`Write access can only be granted on a disk created with createOption 'Upload' that has not been uploaded yet; disk '${resource.name}' cannot be written through SAS.`);
+      throw notAllowed(
+        `Write access can only be granted on a disk created with createOption 'Upload' that has not been uploaded yet; disk '${resource.name}' cannot be written through SAS.`,
+      );
     }
   } else {
     if (access === "Write") throw notAllowed(`Write access cannot be granted on snapshot '${resource.name}'.`);
     if (resource.completionPercent < 100) {
-      throw notAllowed(`Snapshot '${resource.name}' is still being copied (completionPercent ${resource.completionPercent.toFixed(1)}); access can be granted once the copy completes.`);
+      throw notAllowed(
+        `Snapshot '${resource.name}' is still being copied (completionPercent ${resource.completionPercent.toFixed(1)}); access can be granted once the copy completes.`,
+      );
     }
     if (resource.incremental && resource.familyId) {
       const withSas = new Set<string>();
@@ -94,7 +113,10 @@ export function grantAccess(ctx: Ctx, resource: DiskRecord | SnapshotRecord): vo
   }
   if (ctx.lroFault) {
     // The operation will end Failed: no SAS is issued.
-    answerAccepted(ctx, emu.startOperation(ctx, { provider: COMPUTE, location: resource.location, completion: { kind: "none" } }));
+    answerAccepted(
+      ctx,
+      emu.startOperation(ctx, { provider: COMPUTE, location: resource.location, completion: { kind: "none" } }),
+    );
     return;
   }
   const grant: GrantRecord = { id: randomUUID(), resourceId: resource.id, access, expiresAt: now + seconds * 1000 };
@@ -111,7 +133,11 @@ export function grantAccess(ctx: Ctx, resource: DiskRecord | SnapshotRecord): vo
 /** Handles `endGetAccess`: every SAS on the resource stops working; an uploaded disk is sealed. */
 export function revokeAccess(ctx: Ctx, resource: DiskRecord | SnapshotRecord): void {
   revokeAll(ctx.emu, resource);
-  const op = ctx.emu.startOperation(ctx, { provider: COMPUTE, location: resource.location, completion: { kind: "none" } });
+  const op = ctx.emu.startOperation(ctx, {
+    provider: COMPUTE,
+    location: resource.location,
+    completion: { kind: "none" },
+  });
   answerAccepted(ctx, op);
 }
 

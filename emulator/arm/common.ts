@@ -41,7 +41,10 @@ export function requireLocation(body: unknown, resourceType: string): string {
 }
 
 /** A create or update must not move a resource to another region. */
-export function requireSameLocation(existing: { location: string; name: string; resourceGroup?: string }, body: unknown): void {
+export function requireSameLocation(
+  existing: { location: string; name: string; resourceGroup?: string },
+  body: unknown,
+): void {
   const raw = reqString(body, "location");
   if (canonicalRegion(raw) !== existing.location) {
     throw new EmulatorError(
@@ -68,7 +71,10 @@ export function listBody<T>(items: T[]): { value: T[] } {
 }
 
 /** Serialises the common envelope of a tracked resource. */
-export function envelope(r: { id: string; name: string; location: string; tags: Record<string, string> }, type: string) {
+export function envelope(
+  r: { id: string; name: string; location: string; tags: Record<string, string> },
+  type: string,
+) {
   return { id: r.id, name: r.name, type, location: r.location, tags: r.tags };
 }
 
@@ -77,7 +83,9 @@ export function nowIso(ctx: Ctx): string {
 }
 
 /** Splits an ARM id into its parts, or undefined when it is not one. */
-export function parseId(id: string): { subscriptionId: string; resourceGroup: string; provider: string; type: string; name: string } | undefined {
+export function parseId(
+  id: string,
+): { subscriptionId: string; resourceGroup: string; provider: string; type: string; name: string } | undefined {
   const m = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/([^/]+)\/([^/]+)\/([^/]+)$/i.exec(id);
   if (!m) return undefined;
   return { subscriptionId: m[1]!, resourceGroup: m[2]!, provider: m[3]!, type: m[4]!, name: m[5]! };
@@ -102,14 +110,24 @@ export function registerLists<K extends ResourceRecord["kind"]>(
     for (const r of items) ctx.touchRegion(r.location);
     sendJson(ctx, 200, listBody(items.map((r) => spec.serialize(ctx.emu, r))));
   };
-  router.add("GET", `/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/${spec.provider}/${spec.type}`, spec.byGroup, (ctx, p) => {
-    requireResourceGroup(ctx, p.subscriptionId!, p.resourceGroupName!);
-    answer(ctx, ctx.emu.state.list(spec.kind, p.resourceGroupName!));
-  });
-  router.add("GET", `/subscriptions/{subscriptionId}/providers/${spec.provider}/${spec.type}`, spec.bySubscription, (ctx, p) => {
-    requireSubscription(ctx, p.subscriptionId!);
-    answer(ctx, ctx.emu.state.list(spec.kind));
-  });
+  router.add(
+    "GET",
+    `/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/${spec.provider}/${spec.type}`,
+    spec.byGroup,
+    (ctx, p) => {
+      requireResourceGroup(ctx, p.subscriptionId!, p.resourceGroupName!);
+      answer(ctx, ctx.emu.state.list(spec.kind, p.resourceGroupName!));
+    },
+  );
+  router.add(
+    "GET",
+    `/subscriptions/{subscriptionId}/providers/${spec.provider}/${spec.type}`,
+    spec.bySubscription,
+    (ctx, p) => {
+      requireSubscription(ctx, p.subscriptionId!);
+      answer(ctx, ctx.emu.state.list(spec.kind));
+    },
+  );
 }
 
 /** Where a resource type lives: its provider, type segment, record kind and the path parameter naming it. */
@@ -121,7 +139,11 @@ export interface ResourceKind<K extends ResourceRecord["kind"]> {
 }
 
 /** The record a request path names, or undefined when there is none; touches its region when found. */
-export function findResource<K extends ResourceRecord["kind"]>(ctx: Ctx, p: Record<string, string>, rk: ResourceKind<K>): Extract<ResourceRecord, { kind: K }> | undefined {
+export function findResource<K extends ResourceRecord["kind"]>(
+  ctx: Ctx,
+  p: Record<string, string>,
+  rk: ResourceKind<K>,
+): Extract<ResourceRecord, { kind: K }> | undefined {
   const rg = requireResourceGroup(ctx, p.subscriptionId!, p.resourceGroupName!);
   const r = ctx.emu.state.get(resourceId(ctx, rg.name, rk.provider, rk.type, p[rk.nameParam]!), rk.kind);
   if (r) ctx.touchRegion(r.location);
@@ -129,7 +151,11 @@ export function findResource<K extends ResourceRecord["kind"]>(ctx: Ctx, p: Reco
 }
 
 /** The record a request path names, or Azure's `ResourceNotFound`. */
-export function requireResource<K extends ResourceRecord["kind"]>(ctx: Ctx, p: Record<string, string>, rk: ResourceKind<K>): Extract<ResourceRecord, { kind: K }> {
+export function requireResource<K extends ResourceRecord["kind"]>(
+  ctx: Ctx,
+  p: Record<string, string>,
+  rk: ResourceKind<K>,
+): Extract<ResourceRecord, { kind: K }> {
   const r = findResource(ctx, p, rk);
   if (!r) throw resourceNotFound(`${rk.provider}/${rk.type}`, p[rk.nameParam]!, p.resourceGroupName!);
   return r;

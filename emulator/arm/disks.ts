@@ -35,7 +35,8 @@ const MAX_DISK_GB = 32_767;
 const MIN_UPLOAD = 20 * MiB + 512;
 const MAX_UPLOAD = 32 * 1024 * GiB + 512;
 
-const DISK = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/disks/{diskName}";
+const DISK =
+  "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/disks/{diskName}";
 const TYPE = "Microsoft.Compute/disks";
 
 export function diskSizeGB(d: { sizeBytes: number; upload?: unknown; uploadSizeBytes?: number }): number {
@@ -80,7 +81,7 @@ function readSku(body: unknown): string | undefined {
 function readZones(body: unknown, sku: string): string[] {
   const zones = optArray(body, "zones") ?? [];
   if (zones.length > 1 || zones.some((z) => typeof z !== "string" || !["1", "2", "3"].includes(z))) {
-    throw invalid("zones", "A disk lives in at most one zone: \"1\", \"2\" or \"3\".");
+    throw invalid("zones", 'A disk lives in at most one zone: "1", "2" or "3".');
   }
   if (zones.length && ZRS_SKUS.has(sku)) throw invalid("zones", `A ${sku} disk is zone-redundant and takes no zone.`);
   return zones as string[];
@@ -100,7 +101,11 @@ export function copySource(ctx: Ctx, id: string) {
   if (!parsed) throw invalid("properties.creationData.sourceResourceId", `'${id}' is not a resource id.`);
   const r = ctx.emu.state.resources.get(id.toLowerCase());
   if (!r || (r.kind !== "disk" && r.kind !== "snapshot")) {
-    throw new EmulatorError(404, "NotFound", `Source resource '${id}' was not found: a disk or a snapshot is expected.`);
+    throw new EmulatorError(
+      404,
+      "NotFound",
+      `Source resource '${id}' was not found: a disk or a snapshot is expected.`,
+    );
   }
   return r;
 }
@@ -112,22 +117,23 @@ async function createDisk(ctx: Ctx, rgName: string, name: string, id: string): P
   ctx.touchRegion(location);
   const sku = readSku(body) ?? "Standard_LRS";
   const zones = readZones(body, sku);
-  const createOption = oneOf(optString(body, "properties.creationData.createOption"), "properties.creationData.createOption", [
-    "Empty",
-    "Copy",
-    "Upload",
-    "FromImage",
-    "Import",
-    "Restore",
-    "Attach",
-    "CopyStart",
-  ] as const);
+  const createOption = oneOf(
+    optString(body, "properties.creationData.createOption"),
+    "properties.creationData.createOption",
+    ["Empty", "Copy", "Upload", "FromImage", "Import", "Restore", "Attach", "CopyStart"] as const,
+  );
   if (!createOption) throw missing("properties.creationData.createOption");
   if (!["Empty", "Copy", "Upload"].includes(createOption)) {
-    throw badRequest("NotSupported", `createOption '${createOption}' for disks is not supported by the ferry emulator; use Empty, Copy or Upload.`);
+    throw badRequest(
+      "NotSupported",
+      `createOption '${createOption}' for disks is not supported by the ferry emulator; use Empty, Copy or Upload.`,
+    );
   }
   const osType = oneOf(optString(body, "properties.osType"), "properties.osType", ["Linux", "Windows"] as const);
-  const hyperVGeneration = oneOf(optString(body, "properties.hyperVGeneration"), "properties.hyperVGeneration", ["V1", "V2"] as const);
+  const hyperVGeneration = oneOf(optString(body, "properties.hyperVGeneration"), "properties.hyperVGeneration", [
+    "V1",
+    "V2",
+  ] as const);
   const maxShares = optInteger(body, "properties.maxShares") ?? 1;
   if (maxShares < 1 || maxShares > 10) throw invalid("properties.maxShares", "maxShares is from 1 to 10.");
   const uniqueId = randomUUID();
@@ -183,7 +189,9 @@ async function createDisk(ctx: Ctx, rgName: string, name: string, id: string): P
       );
     }
     if (source.kind === "snapshot" && source.completionPercent < 100) {
-      throw notAllowed(`Snapshot '${source.name}' is still being copied (completionPercent ${source.completionPercent.toFixed(1)}); create disks from it once the copy completes.`);
+      throw notAllowed(
+        `Snapshot '${source.name}' is still being copied (completionPercent ${source.completionPercent.toFixed(1)}); create disks from it once the copy completes.`,
+      );
     }
     if (source.kind === "disk" && source.upload === "ready") {
       throw notAllowed(`Disk '${source.name}' is waiting for an upload and cannot be copied yet.`);
@@ -192,7 +200,8 @@ async function createDisk(ctx: Ctx, rgName: string, name: string, id: string): P
     disk.sourceUniqueId = source.uniqueId;
     if (!disk.osType && source.osType) disk.osType = source.osType;
     if (!disk.hyperVGeneration && source.hyperVGeneration) disk.hyperVGeneration = source.hyperVGeneration;
-    const sourceBytes = source.kind === "disk" && source.uploadSizeBytes !== undefined ? source.uploadSizeBytes - 512 : source.sizeBytes;
+    const sourceBytes =
+      source.kind === "disk" && source.uploadSizeBytes !== undefined ? source.uploadSizeBytes - 512 : source.sizeBytes;
     const minGB = Math.ceil(sourceBytes / GiB);
     if (sizeGB !== undefined && sizeGB < minGB) {
       throw invalid("properties.diskSizeGB", `The disk must be at least as large as its source (${minGB} GiB).`);
@@ -215,16 +224,25 @@ async function updateDisk(ctx: Ctx, disk: DiskRecord, patch: boolean): Promise<v
   const emu = ctx.emu;
   const createOption = optString(body, "properties.creationData.createOption");
   if (!patch && createOption !== undefined && createOption.toLowerCase() !== disk.createOption.toLowerCase()) {
-    throw new EmulatorError(409, "PropertyChangeNotAllowed", "Changing property 'creationData.createOption' is not allowed.");
+    throw new EmulatorError(
+      409,
+      "PropertyChangeNotAllowed",
+      "Changing property 'creationData.createOption' is not allowed.",
+    );
   }
   const running = disk.managedBy.some((id) => emu.state.get(id, "vm")?.power !== "deallocated");
   const sizeGB = readSizeGB(body);
   if (sizeGB !== undefined && sizeGB !== diskSizeGB(disk)) {
-    if (disk.upload !== undefined) throw notAllowed(`Disk '${disk.name}' was created for upload; its size cannot be changed.`);
+    if (disk.upload !== undefined)
+      throw notAllowed(`Disk '${disk.name}' was created for upload; its size cannot be changed.`);
     if (sizeGB < diskSizeGB(disk)) {
-      throw badRequest("BadRequest", `Disk '${disk.name}' cannot shrink from ${diskSizeGB(disk)} GB to ${sizeGB} GB: disks only grow.`);
+      throw badRequest(
+        "BadRequest",
+        `Disk '${disk.name}' cannot shrink from ${diskSizeGB(disk)} GB to ${sizeGB} GB: disks only grow.`,
+      );
     }
-    if (running) throw conflict("Conflict", "Disk resizing is allowed only when creating a VM or when the VM is deallocated.");
+    if (running)
+      throw conflict("Conflict", "Disk resizing is allowed only when creating a VM or when the VM is deallocated.");
     const before = diskSizeGB(disk);
     disk.sizeBytes = sizeGB * GiB;
     await growSparse(emu.diskPath(disk.file), disk.sizeBytes);
@@ -233,14 +251,18 @@ async function updateDisk(ctx: Ctx, disk: DiskRecord, patch: boolean): Promise<v
   }
   const sku = readSku(body);
   if (sku && sku !== disk.sku) {
-    if (running) throw notAllowed(`The SKU of disk '${disk.name}' can only change while it is unattached or its VM is deallocated.`);
+    if (running)
+      throw notAllowed(
+        `The SKU of disk '${disk.name}' can only change while it is unattached or its VM is deallocated.`,
+      );
     disk.sku = sku;
   }
   const osType = oneOf(optString(body, "properties.osType"), "properties.osType", ["Linux", "Windows"] as const);
   if (osType) disk.osType = osType;
   const maxShares = optInteger(body, "properties.maxShares");
   if (maxShares !== undefined && maxShares !== disk.maxShares) {
-    if (disk.managedBy.length) throw notAllowed(`maxShares of disk '${disk.name}' can only change while it is unattached.`);
+    if (disk.managedBy.length)
+      throw notAllowed(`maxShares of disk '${disk.name}' can only change while it is unattached.`);
     disk.maxShares = maxShares;
   }
   const tags = optTags(body);
@@ -269,7 +291,11 @@ export function registerDisks(router: Router<Ctx>): void {
       ctx.touchRegion(existing.location);
       requireSameLocation(existing, ctx.body);
       await updateDisk(ctx, existing, false);
-      const op = ctx.emu.startOperation(ctx, { provider: COMPUTE, location: existing.location, completion: { kind: "provisioned", resourceId: id } });
+      const op = ctx.emu.startOperation(ctx, {
+        provider: COMPUTE,
+        location: existing.location,
+        completion: { kind: "provisioned", resourceId: id },
+      });
       answerPut(ctx, op, false, serializeDisk(ctx.emu, existing));
       return;
     }
@@ -288,7 +314,11 @@ export function registerDisks(router: Router<Ctx>): void {
     const disk = requireDisk(ctx, p);
     if (get(ctx.body, "location") !== undefined) requireSameLocation(disk, ctx.body);
     await updateDisk(ctx, disk, true);
-    const op = ctx.emu.startOperation(ctx, { provider: COMPUTE, location: disk.location, completion: { kind: "provisioned", resourceId: disk.id } });
+    const op = ctx.emu.startOperation(ctx, {
+      provider: COMPUTE,
+      location: disk.location,
+      completion: { kind: "provisioned", resourceId: disk.id },
+    });
     answerPut(ctx, op, false, serializeDisk(ctx.emu, disk));
   });
 
@@ -306,12 +336,21 @@ export function registerDisks(router: Router<Ctx>): void {
       throw notAllowed(`Disk ${disk.name} has an active SAS. Revoke access before deleting it.`);
     }
     deleteDiskRecord(ctx, disk);
-    answerAccepted(ctx, ctx.emu.startOperation(ctx, { provider: COMPUTE, location: disk.location, completion: { kind: "none" } }));
+    answerAccepted(
+      ctx,
+      ctx.emu.startOperation(ctx, { provider: COMPUTE, location: disk.location, completion: { kind: "none" } }),
+    );
   });
 
   router.add("POST", `${DISK}/beginGetAccess`, "Disks_GrantAccess", (ctx, p) => grantAccess(ctx, requireDisk(ctx, p)));
   router.add("POST", `${DISK}/endGetAccess`, "Disks_RevokeAccess", (ctx, p) => revokeAccess(ctx, requireDisk(ctx, p)));
 
-  registerLists(router, { provider: COMPUTE, type: "disks", kind: "disk", byGroup: "Disks_ListByResourceGroup", bySubscription: "Disks_List", serialize: serializeDisk });
+  registerLists(router, {
+    provider: COMPUTE,
+    type: "disks",
+    kind: "disk",
+    byGroup: "Disks_ListByResourceGroup",
+    bySubscription: "Disks_List",
+    serialize: serializeDisk,
+  });
 }
-

@@ -76,7 +76,8 @@ export function optTags(obj: unknown): Record<string, string> | undefined {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(tags)) {
     if (typeof v !== "string") throw invalid(`tags.${k}`, "Tag values are strings.");
-    if (k.length > 512 || v.length > 256) throw invalid(`tags.${k}`, "Tag names are at most 512 characters and values at most 256.");
+    if (k.length > 512 || v.length > 256)
+      throw invalid(`tags.${k}`, "Tag names are at most 512 characters and values at most 256.");
     out[k] = v;
   }
   return out;

@@ -32,7 +32,9 @@ const NIC = `${BASE}/networkInterfaces/{nicName}`;
 const etag = () => `W/"${randomUUID()}"`;
 
 function nicsInSubnet(emu: Emulator, subnetId: string): NicRecord[] {
-  return emu.state.list("nic").filter((n) => n.ipConfigurations.some((c) => c.subnetId.toLowerCase() === subnetId.toLowerCase()));
+  return emu.state
+    .list("nic")
+    .filter((n) => n.ipConfigurations.some((c) => c.subnetId.toLowerCase() === subnetId.toLowerCase()));
 }
 
 function subnetId(vnet: VnetRecord, name: string): string {
@@ -42,7 +44,9 @@ function subnetId(vnet: VnetRecord, name: string): string {
 function serializeSubnet(emu: Emulator, vnet: VnetRecord, s: SubnetRecord) {
   const id = subnetId(vnet, s.name);
   const ipConfigurations = nicsInSubnet(emu, id).flatMap((n) =>
-    n.ipConfigurations.filter((c) => c.subnetId.toLowerCase() === id.toLowerCase()).map((c) => ({ id: `${n.id}/ipConfigurations/${c.name}` })),
+    n.ipConfigurations
+      .filter((c) => c.subnetId.toLowerCase() === id.toLowerCase())
+      .map((c) => ({ id: `${n.id}/ipConfigurations/${c.name}` })),
   );
   return {
     id,
@@ -76,8 +80,17 @@ function serializeVnet(emu: Emulator, v: VnetRecord) {
 }
 
 function serializeNsg(emu: Emulator, n: NsgRecord) {
-  const subnets = emu.state.list("vnet").flatMap((v) => v.subnets.filter((s) => s.networkSecurityGroupId?.toLowerCase() === n.id.toLowerCase()).map((s) => ({ id: subnetId(v, s.name) })));
-  const nics = emu.state.list("nic").filter((x) => x.networkSecurityGroupId?.toLowerCase() === n.id.toLowerCase()).map((x) => ({ id: x.id }));
+  const subnets = emu.state
+    .list("vnet")
+    .flatMap((v) =>
+      v.subnets
+        .filter((s) => s.networkSecurityGroupId?.toLowerCase() === n.id.toLowerCase())
+        .map((s) => ({ id: subnetId(v, s.name) })),
+    );
+  const nics = emu.state
+    .list("nic")
+    .filter((x) => x.networkSecurityGroupId?.toLowerCase() === n.id.toLowerCase())
+    .map((x) => ({ id: x.id }));
   return {
     ...envelope(n, "Microsoft.Network/networkSecurityGroups"),
     etag: etag(),
@@ -133,9 +146,14 @@ function requireCidr(text: unknown, path: string): Cidr {
 function requireNsgRef(ctx: Ctx, id: string | undefined, location: string): string | undefined {
   if (!id) return undefined;
   const nsg = ctx.emu.state.get(id, "nsg");
-  if (!nsg) throw new EmulatorError(400, "InvalidResourceReference", `Resource ${id} referenced by the request was not found.`);
+  if (!nsg)
+    throw new EmulatorError(400, "InvalidResourceReference", `Resource ${id} referenced by the request was not found.`);
   if (nsg.location !== location) {
-    throw new EmulatorError(400, "InvalidResourceReference", `Network security group ${id} is in '${nsg.location}', not '${location}'.`);
+    throw new EmulatorError(
+      400,
+      "InvalidResourceReference",
+      `Network security group ${id} is in '${nsg.location}', not '${location}'.`,
+    );
   }
   return nsg.id;
 }
@@ -147,11 +165,19 @@ function checkSubnets(vnet: VnetRecord): void {
   for (const s of vnet.subnets) {
     const c = requireCidr(s.addressPrefix, `subnets.${s.name}.addressPrefix`);
     if (!spaces.some((sp) => contains(sp, c))) {
-      throw badRequest("NetcfgSubnetRangeOutsideVnet", `Subnet '${s.name}' is not valid because its IP address range is outside the IP address range of virtual network '${vnet.name}'.`);
+      throw badRequest(
+        "NetcfgSubnetRangeOutsideVnet",
+        `Subnet '${s.name}' is not valid because its IP address range is outside the IP address range of virtual network '${vnet.name}'.`,
+      );
     }
     const clash = seen.find((x) => overlaps(x.c, c));
-    if (clash) throw badRequest("NetcfgSubnetRangesOverlap", `Subnet '${s.name}' is not valid because its IP address range overlaps with that of subnet '${clash.name}' in the same virtual network.`);
-    if (seen.some((x) => x.name.toLowerCase() === s.name.toLowerCase())) throw badRequest("DuplicateResourceName", `Subnet '${s.name}' appears twice.`);
+    if (clash)
+      throw badRequest(
+        "NetcfgSubnetRangesOverlap",
+        `Subnet '${s.name}' is not valid because its IP address range overlaps with that of subnet '${clash.name}' in the same virtual network.`,
+      );
+    if (seen.some((x) => x.name.toLowerCase() === s.name.toLowerCase()))
+      throw badRequest("DuplicateResourceName", `Subnet '${s.name}' appears twice.`);
     seen.push({ name: s.name, c });
   }
 }
@@ -175,15 +201,27 @@ function checkSubnetChanges(ctx: Ctx, vnet: VnetRecord, next: SubnetRecord[]): v
     if (users.length === 0) continue;
     const kept = next.find((s) => s.name.toLowerCase() === old.name.toLowerCase());
     if (!kept) {
-      throw badRequest("InUseSubnetCannotBeDeleted", `Subnet ${old.name} is in use by ${users[0]!.id}/ipConfigurations and cannot be deleted. In order to delete the subnet, delete all the resources within the subnet.`);
+      throw badRequest(
+        "InUseSubnetCannotBeDeleted",
+        `Subnet ${old.name} is in use by ${users[0]!.id}/ipConfigurations and cannot be deleted. In order to delete the subnet, delete all the resources within the subnet.`,
+      );
     }
     if (kept.addressPrefix !== old.addressPrefix) {
-      throw badRequest("InUseSubnetCannotBeUpdated", `Subnet ${old.name} is in use and its address prefix cannot be updated.`);
+      throw badRequest(
+        "InUseSubnetCannotBeUpdated",
+        `Subnet ${old.name} is in use and its address prefix cannot be updated.`,
+      );
     }
   }
 }
 
-function allocateIp(ctx: Ctx, subnetIdValue: string, subnet: SubnetRecord, requested: string | undefined, nicId: string): string {
+function allocateIp(
+  ctx: Ctx,
+  subnetIdValue: string,
+  subnet: SubnetRecord,
+  requested: string | undefined,
+  nicId: string,
+): string {
   const c = parseCidr(subnet.addressPrefix)!;
   const taken = new Set<number>();
   for (const n of nicsInSubnet(ctx.emu, subnetIdValue)) {
@@ -194,17 +232,36 @@ function allocateIp(ctx: Ctx, subnetIdValue: string, subnet: SubnetRecord, reque
     const ip = parseIp(requested);
     if (ip === undefined) throw invalid("privateIPAddress", `'${requested}' is not an IPv4 address.`);
     if (!(ip >= c.base && ip < c.base + 2 ** (32 - c.bits))) {
-      throw badRequest("PrivateIPAddressNotInSubnet", `IP address ${requested} does not belong to subnet ${subnetIdValue} (${subnet.addressPrefix}).`);
+      throw badRequest(
+        "PrivateIPAddressNotInSubnet",
+        `IP address ${requested} does not belong to subnet ${subnetIdValue} (${subnet.addressPrefix}).`,
+      );
     }
-    if (!usable(c, ip)) throw badRequest("PrivateIPAddressIsReserved", `IP address ${requested} is reserved by Azure in subnet ${subnet.addressPrefix}.`);
-    if (taken.has(ip)) throw badRequest("PrivateIPAddressInUse", `IP configuration ${nicId} is using the private IP address ${requested} which is already allocated to another resource.`);
+    if (!usable(c, ip))
+      throw badRequest(
+        "PrivateIPAddressIsReserved",
+        `IP address ${requested} is reserved by Azure in subnet ${subnet.addressPrefix}.`,
+      );
+    if (taken.has(ip))
+      throw badRequest(
+        "PrivateIPAddressInUse",
+        `IP configuration ${nicId} is using the private IP address ${requested} which is already allocated to another resource.`,
+      );
     return requested;
   }
   for (let ip = c.base + 4; usable(c, ip); ip++) if (!taken.has(ip)) return formatIp(ip);
-  throw badRequest("SubnetIsFull", `Subnet ${subnetIdValue} with address prefix ${subnet.addressPrefix} does not have enough capacity for 1 IP address.`);
+  throw badRequest(
+    "SubnetIsFull",
+    `Subnet ${subnetIdValue} with address prefix ${subnet.addressPrefix} does not have enough capacity for 1 IP address.`,
+  );
 }
 
-function readIpConfigurations(ctx: Ctx, body: unknown, nic: { id: string; location: string }, previous?: NicIpConfig[]): NicIpConfig[] {
+function readIpConfigurations(
+  ctx: Ctx,
+  body: unknown,
+  nic: { id: string; location: string },
+  previous?: NicIpConfig[],
+): NicIpConfig[] {
   const raw = optArray(body, "properties.ipConfigurations");
   if (!raw || raw.length === 0) throw missing("properties.ipConfigurations");
   const configs = raw.map((c, i) => {
@@ -215,29 +272,63 @@ function readIpConfigurations(ctx: Ctx, body: unknown, nic: { id: string; locati
     const m = /^(.*\/virtualNetworks\/[^/]+)\/subnets\/([^/]+)$/i.exec(sid);
     const vnet = m ? ctx.emu.state.get(m[1]!, "vnet") : undefined;
     const subnet = vnet?.subnets.find((s) => s.name.toLowerCase() === m![2]!.toLowerCase());
-    if (!vnet || !subnet) throw new EmulatorError(400, "InvalidResourceReference", `Resource ${sid} referenced by resource ${nic.id} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region.`);
+    if (!vnet || !subnet)
+      throw new EmulatorError(
+        400,
+        "InvalidResourceReference",
+        `Resource ${sid} referenced by resource ${nic.id} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region.`,
+      );
     ctx.touchRegion(vnet.location);
     if (vnet.location !== nic.location) {
-      throw new EmulatorError(400, "InvalidResourceReference", `Resource ${sid} referenced by resource ${nic.id} is in region '${vnet.location}', not '${nic.location}'. Both resources must be in the same region.`);
+      throw new EmulatorError(
+        400,
+        "InvalidResourceReference",
+        `Resource ${sid} referenced by resource ${nic.id} is in region '${vnet.location}', not '${nic.location}'. Both resources must be in the same region.`,
+      );
     }
     if (optString(c, "properties.publicIPAddress.id")) {
-      throw badRequest("NotSupported", "Public IP addresses are not served by the ferry emulator (ferry never gives recovered VMs a public IP).");
+      throw badRequest(
+        "NotSupported",
+        "Public IP addresses are not served by the ferry emulator (ferry never gives recovered VMs a public IP).",
+      );
     }
-    const method = oneOf(optString(c, "properties.privateIPAllocationMethod"), `${path}.properties.privateIPAllocationMethod`, ["Static", "Dynamic"] as const) ?? "Dynamic";
+    const method =
+      oneOf(optString(c, "properties.privateIPAllocationMethod"), `${path}.properties.privateIPAllocationMethod`, [
+        "Static",
+        "Dynamic",
+      ] as const) ?? "Dynamic";
     const requested = optString(c, "properties.privateIPAddress");
     if (method === "Static" && !requested) throw missing(`${path}.properties.privateIPAddress`);
     const fullSubnetId = subnetId(vnet, subnet.name);
     const prior = previous?.find((p) => p.name === name && p.subnetId.toLowerCase() === fullSubnetId.toLowerCase());
-    const address = allocateIp(ctx, fullSubnetId, subnet, method === "Static" ? requested : prior?.privateIPAddress, nic.id);
-    return { name, subnetId: fullSubnetId, privateIPAllocationMethod: method, privateIPAddress: address, primary: optBoolean(c, "properties.primary") ?? i === 0 };
+    const address = allocateIp(
+      ctx,
+      fullSubnetId,
+      subnet,
+      method === "Static" ? requested : prior?.privateIPAddress,
+      nic.id,
+    );
+    return {
+      name,
+      subnetId: fullSubnetId,
+      privateIPAllocationMethod: method,
+      privateIPAddress: address,
+      primary: optBoolean(c, "properties.primary") ?? i === 0,
+    };
   });
   const addresses = configs.map((c) => c.privateIPAddress);
-  if (new Set(addresses).size !== addresses.length) throw badRequest("PrivateIPAddressInUse", "Two IP configurations of the NIC ask for the same private IP address.");
+  if (new Set(addresses).size !== addresses.length)
+    throw badRequest("PrivateIPAddressInUse", "Two IP configurations of the NIC ask for the same private IP address.");
   return configs;
 }
 
 const VNETS: ResourceKind<"vnet"> = { provider: NETWORK, type: "virtualNetworks", kind: "vnet", nameParam: "vnetName" };
-const NSGS: ResourceKind<"nsg"> = { provider: NETWORK, type: "networkSecurityGroups", kind: "nsg", nameParam: "nsgName" };
+const NSGS: ResourceKind<"nsg"> = {
+  provider: NETWORK,
+  type: "networkSecurityGroups",
+  kind: "nsg",
+  nameParam: "nsgName",
+};
 const NICS: ResourceKind<"nic"> = { provider: NETWORK, type: "networkInterfaces", kind: "nic", nameParam: "nicName" };
 
 function startNetworkOp(ctx: Ctx, location: string, resourceIdValue?: string) {
@@ -247,7 +338,6 @@ function startNetworkOp(ctx: Ctx, location: string, resourceIdValue?: string) {
     completion: resourceIdValue ? { kind: "provisioned", resourceId: resourceIdValue } : { kind: "none" },
   });
 }
-
 
 export function registerNetwork(router: Router<Ctx>): void {
   // Virtual networks (with their subnets inline).
@@ -281,7 +371,9 @@ export function registerNetwork(router: Router<Ctx>): void {
     ctx.emu.state.put(vnet);
     answerPut(ctx, startNetworkOp(ctx, location, id), !existing, serializeVnet(ctx.emu, vnet));
   });
-  router.add("GET", VNET, "VirtualNetworks_Get", (ctx, p) => sendJson(ctx, 200, serializeVnet(ctx.emu, requireResource(ctx, p, VNETS))));
+  router.add("GET", VNET, "VirtualNetworks_Get", (ctx, p) =>
+    sendJson(ctx, 200, serializeVnet(ctx.emu, requireResource(ctx, p, VNETS))),
+  );
   router.add("DELETE", VNET, "VirtualNetworks_Delete", (ctx, p) => {
     const vnet = findResource(ctx, p, VNETS);
     if (!vnet) return sendEmpty(ctx, 204);
@@ -290,7 +382,14 @@ export function registerNetwork(router: Router<Ctx>): void {
     ctx.mutated = true;
     answerAccepted(ctx, startNetworkOp(ctx, vnet.location));
   });
-  registerLists(router, { provider: NETWORK, type: "virtualNetworks", kind: "vnet", byGroup: "VirtualNetworks_List", bySubscription: "VirtualNetworks_ListAll", serialize: serializeVnet });
+  registerLists(router, {
+    provider: NETWORK,
+    type: "virtualNetworks",
+    kind: "vnet",
+    byGroup: "VirtualNetworks_List",
+    bySubscription: "VirtualNetworks_ListAll",
+    serialize: serializeVnet,
+  });
 
   // Subnets as child resources.
   router.add("PUT", SUBNET, "Subnets_CreateOrUpdate", (ctx, p) => {
@@ -298,7 +397,12 @@ export function registerNetwork(router: Router<Ctx>): void {
     validateName("network", p.subnetName!);
     const addressPrefix = reqString(ctx.body, "properties.addressPrefix");
     const nsg = requireNsgRef(ctx, optString(ctx.body, "properties.networkSecurityGroup.id"), vnet.location);
-    const subnet: SubnetRecord = { name: p.subnetName!, addressPrefix, provisioningState: "Succeeded", ...(nsg ? { networkSecurityGroupId: nsg } : {}) };
+    const subnet: SubnetRecord = {
+      name: p.subnetName!,
+      addressPrefix,
+      provisioningState: "Succeeded",
+      ...(nsg ? { networkSecurityGroupId: nsg } : {}),
+    };
     const existing = vnet.subnets.find((s) => s.name.toLowerCase() === subnet.name.toLowerCase());
     const next = existing ? vnet.subnets.map((s) => (s === existing ? subnet : s)) : [...vnet.subnets, subnet];
     checkSubnets({ ...vnet, subnets: next });
@@ -310,7 +414,12 @@ export function registerNetwork(router: Router<Ctx>): void {
   router.add("GET", SUBNET, "Subnets_Get", (ctx, p) => {
     const vnet = requireResource(ctx, p, VNETS);
     const s = vnet.subnets.find((x) => x.name.toLowerCase() === p.subnetName!.toLowerCase());
-    if (!s) throw resourceNotFound("Microsoft.Network/virtualNetworks/subnets", `${vnet.name}/${p.subnetName}`, p.resourceGroupName!);
+    if (!s)
+      throw resourceNotFound(
+        "Microsoft.Network/virtualNetworks/subnets",
+        `${vnet.name}/${p.subnetName}`,
+        p.resourceGroupName!,
+      );
     sendJson(ctx, 200, serializeSubnet(ctx.emu, vnet, s));
   });
   router.add("DELETE", SUBNET, "Subnets_Delete", (ctx, p) => {
@@ -355,19 +464,31 @@ export function registerNetwork(router: Router<Ctx>): void {
     ctx.emu.state.put(nsg);
     answerPut(ctx, startNetworkOp(ctx, location, id), !existing, serializeNsg(ctx.emu, nsg));
   });
-  router.add("GET", NSG, "NetworkSecurityGroups_Get", (ctx, p) => sendJson(ctx, 200, serializeNsg(ctx.emu, requireResource(ctx, p, NSGS))));
+  router.add("GET", NSG, "NetworkSecurityGroups_Get", (ctx, p) =>
+    sendJson(ctx, 200, serializeNsg(ctx.emu, requireResource(ctx, p, NSGS))),
+  );
   router.add("DELETE", NSG, "NetworkSecurityGroups_Delete", (ctx, p) => {
     const nsg = findResource(ctx, p, NSGS);
     if (!nsg) return sendEmpty(ctx, 204);
     const used = serializeNsg(ctx.emu, nsg).properties;
     if (used.subnets || used.networkInterfaces) {
-      throw badRequest("InUseNetworkSecurityGroupCannotBeDeleted", `Network security group ${nsg.id} cannot be deleted because it is in use by ${(used.subnets ?? used.networkInterfaces)![0]!.id}.`);
+      throw badRequest(
+        "InUseNetworkSecurityGroupCannotBeDeleted",
+        `Network security group ${nsg.id} cannot be deleted because it is in use by ${(used.subnets ?? used.networkInterfaces)![0]!.id}.`,
+      );
     }
     ctx.emu.state.delete(nsg.id);
     ctx.mutated = true;
     answerAccepted(ctx, startNetworkOp(ctx, nsg.location));
   });
-  registerLists(router, { provider: NETWORK, type: "networkSecurityGroups", kind: "nsg", byGroup: "NetworkSecurityGroups_List", bySubscription: "NetworkSecurityGroups_ListAll", serialize: serializeNsg });
+  registerLists(router, {
+    provider: NETWORK,
+    type: "networkSecurityGroups",
+    kind: "nsg",
+    byGroup: "NetworkSecurityGroups_List",
+    bySubscription: "NetworkSecurityGroups_ListAll",
+    serialize: serializeNsg,
+  });
 
   // Network interfaces.
   router.add("PUT", NIC, "NetworkInterfaces_CreateOrUpdate", (ctx, p) => {
@@ -389,7 +510,8 @@ export function registerNetwork(router: Router<Ctx>): void {
       provisioningState: "Updating",
       ipConfigurations: readIpConfigurations(ctx, ctx.body, { id, location }, existing?.ipConfigurations),
       enableAcceleratedNetworking: optBoolean(ctx.body, "properties.enableAcceleratedNetworking") ?? false,
-      macAddress: existing?.macAddress ?? `00-0D-3A-${randomBytes(3).toString("hex").toUpperCase().match(/../g)!.join("-")}`,
+      macAddress:
+        existing?.macAddress ?? `00-0D-3A-${randomBytes(3).toString("hex").toUpperCase().match(/../g)!.join("-")}`,
       resourceGuid: existing?.resourceGuid ?? randomUUID(),
       ...(nsg ? { networkSecurityGroupId: nsg } : {}),
       ...(existing?.virtualMachineId ? { virtualMachineId: existing.virtualMachineId } : {}),
@@ -397,16 +519,28 @@ export function registerNetwork(router: Router<Ctx>): void {
     ctx.emu.state.put(nic);
     answerPut(ctx, startNetworkOp(ctx, location, id), !existing, serializeNic(nic));
   });
-  router.add("GET", NIC, "NetworkInterfaces_Get", (ctx, p) => sendJson(ctx, 200, serializeNic(requireResource(ctx, p, NICS))));
+  router.add("GET", NIC, "NetworkInterfaces_Get", (ctx, p) =>
+    sendJson(ctx, 200, serializeNic(requireResource(ctx, p, NICS))),
+  );
   router.add("DELETE", NIC, "NetworkInterfaces_Delete", (ctx, p) => {
     const nic = findResource(ctx, p, NICS);
     if (!nic) return sendEmpty(ctx, 204);
     if (nic.virtualMachineId) {
-      throw badRequest("NicInUse", `Network Interface ${nic.id} is used by existing resource ${nic.virtualMachineId}. In order to delete the network interface, you must first delete the resource or detach the network interface from it.`);
+      throw badRequest(
+        "NicInUse",
+        `Network Interface ${nic.id} is used by existing resource ${nic.virtualMachineId}. In order to delete the network interface, you must first delete the resource or detach the network interface from it.`,
+      );
     }
     ctx.emu.state.delete(nic.id);
     ctx.mutated = true;
     answerAccepted(ctx, startNetworkOp(ctx, nic.location));
   });
-  registerLists(router, { provider: NETWORK, type: "networkInterfaces", kind: "nic", byGroup: "NetworkInterfaces_List", bySubscription: "NetworkInterfaces_ListAll", serialize: (_emu, r) => serializeNic(r) });
+  registerLists(router, {
+    provider: NETWORK,
+    type: "networkInterfaces",
+    kind: "nic",
+    byGroup: "NetworkInterfaces_List",
+    bySubscription: "NetworkInterfaces_ListAll",
+    serialize: (_emu, r) => serializeNic(r),
+  });
 }

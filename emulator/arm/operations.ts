@@ -37,7 +37,11 @@ export function registerOperations(router: Router<Ctx>): void {
     const op = requireOperation(ctx, p);
     if (op.status === "InProgress") {
       const retry = ctx.emu.retryAfterSeconds(op);
-      ctx.res.writeHead(202, { "content-length": 0, location: ctx.url.toString().replace(/^https?:\/\/[^/]+/, ctx.emu.endpoint), ...(retry !== undefined ? { "retry-after": String(retry) } : {}) });
+      ctx.res.writeHead(202, {
+        "content-length": 0,
+        location: ctx.url.toString().replace(/^https?:\/\/[^/]+/, ctx.emu.endpoint),
+        ...(retry !== undefined ? { "retry-after": String(retry) } : {}),
+      });
       ctx.res.end();
       return;
     }

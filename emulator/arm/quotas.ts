@@ -13,7 +13,12 @@ const LOCATION = "/subscriptions/{subscriptionId}/providers/Microsoft.Compute/lo
 
 function region(ctx: Ctx, raw: string): string {
   const r = canonicalRegion(raw);
-  if (!r) throw new EmulatorError(404, "NoRegisteredProviderFound", `No registered resource provider found for location '${raw}' and resource type 'locations/usages' of ${COMPUTE}.`);
+  if (!r)
+    throw new EmulatorError(
+      404,
+      "NoRegisteredProviderFound",
+      `No registered resource provider found for location '${raw}' and resource type 'locations/usages' of ${COMPUTE}.`,
+    );
   ctx.touchRegion(r);
   return r;
 }
@@ -48,8 +53,18 @@ export function registerQuotas(router: Router<Ctx>): void {
     const vms = ctx.emu.state.list("vm").filter((vm) => vm.location === r).length;
     sendJson(ctx, 200, {
       value: [
-        { unit: "Count", currentValue: coresInUse(ctx, r), limit: ctx.emu.coresQuota(r), name: { value: "cores", localizedValue: "Total Regional vCPUs" } },
-        { unit: "Count", currentValue: vms, limit: VIRTUAL_MACHINES_LIMIT, name: { value: "virtualMachines", localizedValue: "Virtual Machines" } },
+        {
+          unit: "Count",
+          currentValue: coresInUse(ctx, r),
+          limit: ctx.emu.coresQuota(r),
+          name: { value: "cores", localizedValue: "Total Regional vCPUs" },
+        },
+        {
+          unit: "Count",
+          currentValue: vms,
+          limit: VIRTUAL_MACHINES_LIMIT,
+          name: { value: "virtualMachines", localizedValue: "Virtual Machines" },
+        },
       ],
     });
   });

@@ -30,7 +30,11 @@ export function registerResourceGroups(router: Router<Ctx>): void {
     validateName("resourceGroup", name);
     const existing = ctx.emu.state.resourceGroup(name);
     if (existing?.provisioningState === "Deleting") {
-      throw new EmulatorError(409, "ResourceGroupBeingDeleted", `The resource group '${name}' is in deprovisioning state and cannot perform this operation.`);
+      throw new EmulatorError(
+        409,
+        "ResourceGroupBeingDeleted",
+        `The resource group '${name}' is in deprovisioning state and cannot perform this operation.`,
+      );
     }
     if (existing) requireSameLocation(existing, ctx.body);
     const location = requireLocation(ctx.body, "resourceGroups");
@@ -85,14 +89,28 @@ export function registerResourceGroups(router: Router<Ctx>): void {
   router.add("GET", `${RG}/resources`, "Resources_ListByResourceGroup", (ctx, p) => {
     requireSubscription(ctx, p.subscriptionId!);
     if (!ctx.emu.state.resourceGroup(p.resourceGroupName!)) throw resourceGroupNotFound(p.resourceGroupName!);
-    const all = [...ctx.emu.state.resources.values()].filter((r) => r.resourceGroup.toLowerCase() === p.resourceGroupName!.toLowerCase());
-    sendJson(ctx, 200, listBody(all.map((r) => ({ id: r.id, name: r.name, type: RESOURCE_TYPES[r.kind], location: r.location, tags: r.tags }))));
+    const all = [...ctx.emu.state.resources.values()].filter(
+      (r) => r.resourceGroup.toLowerCase() === p.resourceGroupName!.toLowerCase(),
+    );
+    sendJson(
+      ctx,
+      200,
+      listBody(
+        all.map((r) => ({ id: r.id, name: r.name, type: RESOURCE_TYPES[r.kind], location: r.location, tags: r.tags })),
+      ),
+    );
   });
 
   router.add("GET", "/subscriptions/{subscriptionId}/resources", "Resources_List", (ctx, p) => {
     requireSubscription(ctx, p.subscriptionId!);
     const all = [...ctx.emu.state.resources.values()];
-    sendJson(ctx, 200, listBody(all.map((r) => ({ id: r.id, name: r.name, type: RESOURCE_TYPES[r.kind], location: r.location, tags: r.tags }))));
+    sendJson(
+      ctx,
+      200,
+      listBody(
+        all.map((r) => ({ id: r.id, name: r.name, type: RESOURCE_TYPES[r.kind], location: r.location, tags: r.tags })),
+      ),
+    );
   });
 }
 
@@ -108,12 +126,20 @@ function deleteResourceGroupContents(ctx: Ctx, rg: ResourceGroupRecord): void {
   for (const disk of state.list("disk").filter(inGroup)) {
     const outside = disk.managedBy.find((id) => !vmIds.has(id.toLowerCase()));
     if (outside) {
-      throw new EmulatorError(409, "ResourceGroupDeletionBlocked", `Deletion of resource group '${rg.name}' failed: disk '${disk.name}' is attached to VM '${outside}' in another resource group. Detach it first.`);
+      throw new EmulatorError(
+        409,
+        "ResourceGroupDeletionBlocked",
+        `Deletion of resource group '${rg.name}' failed: disk '${disk.name}' is attached to VM '${outside}' in another resource group. Detach it first.`,
+      );
     }
   }
   for (const nic of state.list("nic").filter(inGroup)) {
     if (nic.virtualMachineId && !vmIds.has(nic.virtualMachineId.toLowerCase())) {
-      throw new EmulatorError(409, "ResourceGroupDeletionBlocked", `Deletion of resource group '${rg.name}' failed: network interface '${nic.name}' is used by VM '${nic.virtualMachineId}' in another resource group.`);
+      throw new EmulatorError(
+        409,
+        "ResourceGroupDeletionBlocked",
+        `Deletion of resource group '${rg.name}' failed: network interface '${nic.name}' is used by VM '${nic.virtualMachineId}' in another resource group.`,
+      );
     }
   }
   // A vnet or NSG of the group still used from another group cannot go either (Azure: InUseSubnet/InUseNetworkSecurityGroup).
@@ -122,7 +148,11 @@ function deleteResourceGroupContents(ctx: Ctx, rg: ResourceGroupRecord): void {
     const prefix = `${vnet.id.toLowerCase()}/subnets/`;
     const user = nicsOutside.find((n) => n.ipConfigurations.some((c) => c.subnetId.toLowerCase().startsWith(prefix)));
     if (user) {
-      throw new EmulatorError(409, "ResourceGroupDeletionBlocked", `Deletion of resource group '${rg.name}' failed: a subnet of virtual network '${vnet.name}' is used by network interface '${user.id}' in another resource group.`);
+      throw new EmulatorError(
+        409,
+        "ResourceGroupDeletionBlocked",
+        `Deletion of resource group '${rg.name}' failed: a subnet of virtual network '${vnet.name}' is used by network interface '${user.id}' in another resource group.`,
+      );
     }
   }
   const vnetsOutside = state.list("vnet").filter((v) => !inGroup(v));
@@ -132,7 +162,11 @@ function deleteResourceGroupContents(ctx: Ctx, rg: ResourceGroupRecord): void {
       nicsOutside.find((n) => n.networkSecurityGroupId?.toLowerCase() === key)?.id ??
       vnetsOutside.find((v) => v.subnets.some((s) => s.networkSecurityGroupId?.toLowerCase() === key))?.id;
     if (user) {
-      throw new EmulatorError(409, "ResourceGroupDeletionBlocked", `Deletion of resource group '${rg.name}' failed: network security group '${nsg.name}' is used by '${user}' in another resource group.`);
+      throw new EmulatorError(
+        409,
+        "ResourceGroupDeletionBlocked",
+        `Deletion of resource group '${rg.name}' failed: network security group '${nsg.name}' is used by '${user}' in another resource group.`,
+      );
     }
   }
   for (const vm of vms) deleteVmRecord(ctx, vm, { forceDeleteDisks: false });

@@ -26,7 +26,8 @@ import { copySource, GiB } from "./disks";
 import { get, invalid, missing, oneOf, optBoolean, optString, optTags, reqString } from "./input";
 import { validateName } from "./names";
 
-const SNAPSHOT = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/snapshots/{snapshotName}";
+const SNAPSHOT =
+  "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/snapshots/{snapshotName}";
 const TYPE = "Microsoft.Compute/snapshots";
 /** Azure keeps at most 500 incremental snapshots per disk. */
 export const MAX_INCREMENTAL_PER_DISK = 500;
@@ -48,12 +49,21 @@ export function loadManifest(emu: Emulator, s: SnapshotRecord): Manifest {
 
 /** Brings a cross-region copy's `completionPercent` up to date. */
 export function copyProgress(emu: Emulator, s: SnapshotRecord): number {
-  if (s.completionPercent >= 100 || s.copyCompletionError || s.copyReadyAt === undefined || s.copyStartedAt === undefined) {
+  if (
+    s.completionPercent >= 100 ||
+    s.copyCompletionError ||
+    s.copyReadyAt === undefined ||
+    s.copyStartedAt === undefined
+  ) {
     return s.completionPercent;
   }
   const now = emu.now();
   if (now >= s.copyReadyAt) s.completionPercent = 100;
-  else s.completionPercent = Math.min(99.9, ((now - s.copyStartedAt) / Math.max(1, s.copyReadyAt - s.copyStartedAt)) * 100);
+  else
+    s.completionPercent = Math.min(
+      99.9,
+      ((now - s.copyStartedAt) / Math.max(1, s.copyReadyAt - s.copyStartedAt)) * 100,
+    );
   return s.completionPercent;
 }
 
@@ -66,7 +76,11 @@ export function serializeSnapshot(emu: Emulator, s: SnapshotRecord) {
     properties: {
       ...(s.osType ? { osType: s.osType } : {}),
       ...(s.hyperVGeneration ? { hyperVGeneration: s.hyperVGeneration } : {}),
-      creationData: { createOption: s.createOption, sourceResourceId: s.sourceResourceId, sourceUniqueId: s.sourceUniqueId },
+      creationData: {
+        createOption: s.createOption,
+        sourceResourceId: s.sourceResourceId,
+        sourceUniqueId: s.sourceUniqueId,
+      },
       diskSizeGB: Math.ceil(s.sizeBytes / GiB),
       diskSizeBytes: s.sizeBytes,
       uniqueId: s.uniqueId,
@@ -116,9 +130,13 @@ async function captureDisk(emu: Emulator, disk: DiskRecord, snapshotId: string):
 
 function enforceSnapshotLimits(ctx: Ctx, disk: DiskRecord): void {
   const emu = ctx.emu;
-  const family = emu.state.list("snapshot").filter((s) => s.incremental && s.familyId === disk.familyId && s.location === disk.location);
+  const family = emu.state
+    .list("snapshot")
+    .filter((s) => s.incremental && s.familyId === disk.familyId && s.location === disk.location);
   if (family.length >= MAX_INCREMENTAL_PER_DISK) {
-    throw notAllowed(`Disk '${disk.name}' already has ${MAX_INCREMENTAL_PER_DISK} incremental snapshots, the most Azure keeps. Delete older snapshots first.`);
+    throw notAllowed(
+      `Disk '${disk.name}' already has ${MAX_INCREMENTAL_PER_DISK} incremental snapshots, the most Azure keeps. Delete older snapshots first.`,
+    );
   }
   if (!emu.profile.enforceSnapshotRate) return;
   const now = emu.now();
@@ -140,19 +158,17 @@ async function createSnapshot(ctx: Ctx, rgName: string, name: string, id: string
   validateName("snapshot", name);
   const location = requireLocation(body, TYPE);
   ctx.touchRegion(location);
-  const createOption = oneOf(optString(body, "properties.creationData.createOption"), "properties.creationData.createOption", [
-    "Copy",
-    "CopyStart",
-    "Empty",
-    "Import",
-    "Upload",
-    "FromImage",
-    "Restore",
-    "CopyFromSanSnapshot",
-  ] as const);
+  const createOption = oneOf(
+    optString(body, "properties.creationData.createOption"),
+    "properties.creationData.createOption",
+    ["Copy", "CopyStart", "Empty", "Import", "Upload", "FromImage", "Restore", "CopyFromSanSnapshot"] as const,
+  );
   if (!createOption) throw missing("properties.creationData.createOption");
   if (createOption !== "Copy" && createOption !== "CopyStart") {
-    throw badRequest("NotSupported", `createOption '${createOption}' for snapshots is not supported by the ferry emulator; use Copy or CopyStart.`);
+    throw badRequest(
+      "NotSupported",
+      `createOption '${createOption}' for snapshots is not supported by the ferry emulator; use Copy or CopyStart.`,
+    );
   }
   const incremental = optBoolean(body, "properties.incremental") ?? false;
   const sourceId = reqString(body, "properties.creationData.sourceResourceId");
@@ -168,7 +184,9 @@ async function createSnapshot(ctx: Ctx, rgName: string, name: string, id: string
     location,
     tags: optTags(body) ?? {},
     provisioningState: "Updating",
-    sku: oneOf(optString(body, "sku.name"), "sku.name", ["Standard_LRS", "Premium_LRS", "Standard_ZRS"] as const) ?? "Standard_LRS",
+    sku:
+      oneOf(optString(body, "sku.name"), "sku.name", ["Standard_LRS", "Premium_LRS", "Standard_ZRS"] as const) ??
+      "Standard_LRS",
     uniqueId,
     timeCreated: nowIso(ctx),
     incremental,
@@ -185,15 +203,23 @@ async function createSnapshot(ctx: Ctx, rgName: string, name: string, id: string
 
   if (createOption === "Copy") {
     if (source.location !== location) {
-      throw badRequest("BadRequest", `Snapshot '${name}' must be in the region of its source ('${source.location}'); use createOption CopyStart to copy a snapshot to another region.`);
+      throw badRequest(
+        "BadRequest",
+        `Snapshot '${name}' must be in the region of its source ('${source.location}'); use createOption CopyStart to copy a snapshot to another region.`,
+      );
     }
     if (source.kind === "disk") {
-      if (source.upload === "ready") throw notAllowed(`Disk '${source.name}' is waiting for an upload and cannot be snapshotted yet.`);
+      if (source.upload === "ready")
+        throw notAllowed(`Disk '${source.name}' is waiting for an upload and cannot be snapshotted yet.`);
       if (incremental) enforceSnapshotLimits(ctx, source);
       manifest = await captureDisk(emu, source, id);
       snap = { ...base, sizeBytes: source.sizeBytes, ...(incremental ? { familyId: source.familyId } : {}) };
     } else {
-      if (incremental) throw invalid("properties.incremental", "An incremental snapshot is taken of a disk, not of another snapshot (or copied to another region with CopyStart).");
+      if (incremental)
+        throw invalid(
+          "properties.incremental",
+          "An incremental snapshot is taken of a disk, not of another snapshot (or copied to another region with CopyStart).",
+        );
       if (copyProgress(emu, source) < 100) throw notAllowed(`Snapshot '${source.name}' is still being copied.`);
       manifest = loadManifest(emu, source);
       emu.chunks.refAll(manifest);
@@ -205,19 +231,34 @@ async function createSnapshot(ctx: Ctx, rgName: string, name: string, id: string
 
   // CopyStart: an incremental snapshot copied to another region; only the delta since the last copy moves.
   if (source.kind !== "snapshot" || !source.incremental || !source.familyId) {
-    throw invalid("properties.creationData.sourceResourceId", "CopyStart copies an incremental snapshot; the source must be one.");
+    throw invalid(
+      "properties.creationData.sourceResourceId",
+      "CopyStart copies an incremental snapshot; the source must be one.",
+    );
   }
-  if (!incremental) throw invalid("properties.incremental", "A CopyStart copy is itself incremental: set properties.incremental to true.");
-  if (source.location === location) throw badRequest("BadRequest", `CopyStart copies to another region; the source is already in '${location}'. Use createOption Copy.`);
+  if (!incremental)
+    throw invalid(
+      "properties.incremental",
+      "A CopyStart copy is itself incremental: set properties.incremental to true.",
+    );
+  if (source.location === location)
+    throw badRequest(
+      "BadRequest",
+      `CopyStart copies to another region; the source is already in '${location}'. Use createOption Copy.`,
+    );
   if (copyProgress(emu, source) < 100) throw notAllowed(`Snapshot '${source.name}' is itself still being copied.`);
   const copies = emu.state.list("snapshot").filter((s) => s.createOption === "CopyStart" && s.location === location);
   const inFlight = copies.filter((s) => copyProgress(emu, s) < 100 && !s.copyCompletionError);
   if (inFlight.length >= MAX_PARALLEL_COPIES) {
-    throw notAllowed(`At most ${MAX_PARALLEL_COPIES} snapshot copies into region '${location}' can run at once. Retry when one completes.`);
+    throw notAllowed(
+      `At most ${MAX_PARALLEL_COPIES} snapshot copies into region '${location}' can run at once. Retry when one completes.`,
+    );
   }
   const sameFamily = inFlight.find((s) => s.familyId === source.familyId);
   if (sameFamily) {
-    throw notAllowed(`Snapshot copy '${sameFamily.name}' of the same disk is still in progress; copies of one disk run one at a time, in creation order.`);
+    throw notAllowed(
+      `Snapshot copy '${sameFamily.name}' of the same disk is still in progress; copies of one disk run one at a time, in creation order.`,
+    );
   }
   manifest = loadManifest(emu, source);
   emu.chunks.refAll(manifest);
@@ -250,7 +291,11 @@ export function deleteSnapshotRecord(ctx: Ctx, s: SnapshotRecord): void {
   const emu = ctx.emu;
   revokeAll(emu, s);
   for (const copy of emu.state.list("snapshot")) {
-    if (copy.createOption === "CopyStart" && copy.sourceResourceId.toLowerCase() === s.id.toLowerCase() && copyProgress(emu, copy) < 100) {
+    if (
+      copy.createOption === "CopyStart" &&
+      copy.sourceResourceId.toLowerCase() === s.id.toLowerCase() &&
+      copyProgress(emu, copy) < 100
+    ) {
       copy.copyCompletionError = {
         errorCode: "CopySourceNotFound",
         errorMessage: `The source snapshot '${s.id}' was deleted while it was being copied. Delete this copy and start it again.`,
@@ -268,7 +313,12 @@ export function deleteSnapshotRecord(ctx: Ctx, s: SnapshotRecord): void {
   ctx.mutated = true;
 }
 
-const SNAPSHOTS: ResourceKind<"snapshot"> = { provider: COMPUTE, type: "snapshots", kind: "snapshot", nameParam: "snapshotName" };
+const SNAPSHOTS: ResourceKind<"snapshot"> = {
+  provider: COMPUTE,
+  type: "snapshots",
+  kind: "snapshot",
+  nameParam: "snapshotName",
+};
 const requireSnapshot = (ctx: Ctx, p: Record<string, string>) => requireResource(ctx, p, SNAPSHOTS);
 
 function updateSnapshot(ctx: Ctx, s: SnapshotRecord, patch: boolean): void {
@@ -291,13 +341,21 @@ export function registerSnapshots(router: Router<Ctx>): void {
       ctx.touchRegion(existing.location);
       requireSameLocation(existing, ctx.body);
       updateSnapshot(ctx, existing, false);
-      const op = ctx.emu.startOperation(ctx, { provider: COMPUTE, location: existing.location, completion: { kind: "provisioned", resourceId: id } });
+      const op = ctx.emu.startOperation(ctx, {
+        provider: COMPUTE,
+        location: existing.location,
+        completion: { kind: "provisioned", resourceId: id },
+      });
       answerPut(ctx, op, false, serializeSnapshot(ctx.emu, existing));
       return;
     }
     const snap = await createSnapshot(ctx, rg.name, p.snapshotName!, id);
     ctx.emu.state.put(snap);
-    const op = ctx.emu.startOperation(ctx, { provider: COMPUTE, location: snap.location, completion: { kind: "provisioned", resourceId: id } });
+    const op = ctx.emu.startOperation(ctx, {
+      provider: COMPUTE,
+      location: snap.location,
+      completion: { kind: "provisioned", resourceId: id },
+    });
     answerPut(ctx, op, true, serializeSnapshot(ctx.emu, snap));
   });
 
@@ -305,11 +363,17 @@ export function registerSnapshots(router: Router<Ctx>): void {
     const s = requireSnapshot(ctx, p);
     if (get(ctx.body, "location") !== undefined) requireSameLocation(s, ctx.body);
     updateSnapshot(ctx, s, true);
-    const op = ctx.emu.startOperation(ctx, { provider: COMPUTE, location: s.location, completion: { kind: "provisioned", resourceId: s.id } });
+    const op = ctx.emu.startOperation(ctx, {
+      provider: COMPUTE,
+      location: s.location,
+      completion: { kind: "provisioned", resourceId: s.id },
+    });
     answerPut(ctx, op, false, serializeSnapshot(ctx.emu, s));
   });
 
-  router.add("GET", SNAPSHOT, "Snapshots_Get", (ctx, p) => sendJson(ctx, 200, serializeSnapshot(ctx.emu, requireSnapshot(ctx, p))));
+  router.add("GET", SNAPSHOT, "Snapshots_Get", (ctx, p) =>
+    sendJson(ctx, 200, serializeSnapshot(ctx.emu, requireSnapshot(ctx, p))),
+  );
 
   router.add("DELETE", SNAPSHOT, "Snapshots_Delete", (ctx, p) => {
     const s = findResource(ctx, p, SNAPSHOTS);
@@ -318,12 +382,25 @@ export function registerSnapshots(router: Router<Ctx>): void {
       throw notAllowed(`Snapshot ${s.name} has an active SAS. Revoke access before deleting it.`);
     }
     deleteSnapshotRecord(ctx, s);
-    answerAccepted(ctx, ctx.emu.startOperation(ctx, { provider: COMPUTE, location: s.location, completion: { kind: "none" } }));
+    answerAccepted(
+      ctx,
+      ctx.emu.startOperation(ctx, { provider: COMPUTE, location: s.location, completion: { kind: "none" } }),
+    );
   });
 
-  router.add("POST", `${SNAPSHOT}/beginGetAccess`, "Snapshots_GrantAccess", (ctx, p) => grantAccess(ctx, requireSnapshot(ctx, p)));
-  router.add("POST", `${SNAPSHOT}/endGetAccess`, "Snapshots_RevokeAccess", (ctx, p) => revokeAccess(ctx, requireSnapshot(ctx, p)));
+  router.add("POST", `${SNAPSHOT}/beginGetAccess`, "Snapshots_GrantAccess", (ctx, p) =>
+    grantAccess(ctx, requireSnapshot(ctx, p)),
+  );
+  router.add("POST", `${SNAPSHOT}/endGetAccess`, "Snapshots_RevokeAccess", (ctx, p) =>
+    revokeAccess(ctx, requireSnapshot(ctx, p)),
+  );
 
-  registerLists(router, { provider: COMPUTE, type: "snapshots", kind: "snapshot", byGroup: "Snapshots_ListByResourceGroup", bySubscription: "Snapshots_List", serialize: serializeSnapshot });
+  registerLists(router, {
+    provider: COMPUTE,
+    type: "snapshots",
+    kind: "snapshot",
+    byGroup: "Snapshots_ListByResourceGroup",
+    bySubscription: "Snapshots_List",
+    serialize: serializeSnapshot,
+  });
 }
-

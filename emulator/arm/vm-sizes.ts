@@ -37,4 +37,12 @@ export function findVmSize(name: string): [string, VmSize] | undefined {
 /** Disk SKUs that need a VM size with premium storage support. */
 export const PREMIUM_SKUS = new Set(["Premium_LRS", "Premium_ZRS", "PremiumV2_LRS", "UltraSSD_LRS"]);
 export const ZRS_SKUS = new Set(["Premium_ZRS", "StandardSSD_ZRS"]);
-export const DISK_SKUS = ["Standard_LRS", "Premium_LRS", "StandardSSD_LRS", "UltraSSD_LRS", "Premium_ZRS", "StandardSSD_ZRS", "PremiumV2_LRS"] as const;
+export const DISK_SKUS = [
+  "Standard_LRS",
+  "Premium_LRS",
+  "StandardSSD_LRS",
+  "UltraSSD_LRS",
+  "Premium_ZRS",
+  "StandardSSD_ZRS",
+  "PremiumV2_LRS",
+] as const;

@@ -22,12 +22,26 @@ import {
   type ResourceKind,
 } from "./common";
 import { diskSizeGB, GiB, deleteDiskRecord } from "./disks";
-import { get, invalid, missing, oneOf, optArray, optBoolean, optInteger, optObject, optString, optTags, reqString, type Json } from "./input";
+import {
+  get,
+  invalid,
+  missing,
+  oneOf,
+  optArray,
+  optBoolean,
+  optInteger,
+  optObject,
+  optString,
+  optTags,
+  reqString,
+  type Json,
+} from "./input";
 import { validateName } from "./names";
 import { checkCoresQuota } from "./quotas";
 import { findVmSize, PREMIUM_SKUS, VM_SIZES, ZRS_SKUS } from "./vm-sizes";
 
-const VM = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines/{vmName}";
+const VM =
+  "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines/{vmName}";
 const TYPE = "Microsoft.Compute/virtualMachines";
 
 const DISPLAY: Record<PowerState, string> = {
@@ -51,7 +65,12 @@ function instanceView(emu: Emulator, vm: VmRecord) {
     disks: [diskStatus(vm.osDisk.name), ...vm.dataDisks.map((d) => diskStatus(d.name))],
     vmAgent: vmAgent(emu, vm),
     statuses: [
-      { code: `ProvisioningState/${prov}`, level: prov === "failed" ? "Error" : "Info", displayStatus: `Provisioning ${prov}`, time: nowIsoOf(emu) },
+      {
+        code: `ProvisioningState/${prov}`,
+        level: prov === "failed" ? "Error" : "Info",
+        displayStatus: `Provisioning ${prov}`,
+        time: nowIsoOf(emu),
+      },
       { code: `PowerState/${vm.power}`, level: "Info", displayStatus: DISPLAY[vm.power] },
     ],
   };
@@ -65,8 +84,20 @@ function vmAgent(emu: Emulator, vm: VmRecord) {
     vmAgentVersion: ready ? "2.12.0.2" : "Unknown",
     statuses: [
       ready
-        ? { code: "ProvisioningState/succeeded", level: "Info", displayStatus: "Ready", message: "Guest Agent is running", time: nowIsoOf(emu) }
-        : { code: "ProvisioningState/Unavailable", level: "Warning", displayStatus: "Not Ready", message: "VM status blob is found but not yet populated.", time: nowIsoOf(emu) },
+        ? {
+            code: "ProvisioningState/succeeded",
+            level: "Info",
+            displayStatus: "Ready",
+            message: "Guest Agent is running",
+            time: nowIsoOf(emu),
+          }
+        : {
+            code: "ProvisioningState/Unavailable",
+            level: "Warning",
+            displayStatus: "Not Ready",
+            message: "VM status blob is found but not yet populated.",
+            time: nowIsoOf(emu),
+          },
     ],
   };
 }
@@ -114,7 +145,10 @@ export function serializeVm(emu: Emulator, vm: VmRecord, withInstanceView = fals
       },
       ...(vm.osProfile ? { osProfile } : {}),
       networkProfile: {
-        networkInterfaces: vm.nics.map((n) => ({ id: n.id, properties: { primary: n.primary ?? vm.nics.length === 1, deleteOption: n.deleteOption } })),
+        networkInterfaces: vm.nics.map((n) => ({
+          id: n.id,
+          properties: { primary: n.primary ?? vm.nics.length === 1, deleteOption: n.deleteOption },
+        })),
       },
       provisioningState: vm.provisioningState,
       timeCreated: vm.timeCreated,
@@ -147,10 +181,19 @@ function readDataDisks(body: unknown): DataDiskSpec[] {
     if (lun < 0 || lun > 63) throw invalid(`${path}.lun`, "LUNs are from 0 to 63.");
     if (luns.has(lun)) throw invalidParameter(`A disk at LUN ${lun} already exists.`);
     luns.add(lun);
-    const createOption = oneOf(optString(d, "createOption"), `${path}.createOption`, ["Attach", "Empty", "FromImage", "Copy", "Restore"] as const);
+    const createOption = oneOf(optString(d, "createOption"), `${path}.createOption`, [
+      "Attach",
+      "Empty",
+      "FromImage",
+      "Copy",
+      "Restore",
+    ] as const);
     if (!createOption) throw missing(`${path}.createOption`);
     if (createOption !== "Attach" && createOption !== "Empty") {
-      throw invalid(`${path}.createOption`, `The ferry emulator attaches data disks with Attach or Empty, not ${createOption}.`);
+      throw invalid(
+        `${path}.createOption`,
+        `The ferry emulator attaches data disks with Attach or Empty, not ${createOption}.`,
+      );
     }
     const diskId = optString(d, "managedDisk.id");
     if (createOption === "Attach" && !diskId) throw missing(`${path}.managedDisk.id`);
@@ -164,7 +207,9 @@ function readDataDisks(body: unknown): DataDiskSpec[] {
       lun,
       createOption,
       caching: optString(d, "caching") ?? "None",
-      deleteOption: oneOf(optString(d, "deleteOption"), `${path}.deleteOption`, ["Delete", "Detach"] as const) ?? (createOption === "Empty" ? "Delete" : "Detach"),
+      deleteOption:
+        oneOf(optString(d, "deleteOption"), `${path}.deleteOption`, ["Delete", "Detach"] as const) ??
+        (createOption === "Empty" ? "Delete" : "Detach"),
       ...(diskId ? { diskId } : {}),
       ...(name ? { name } : {}),
       ...(sizeGB !== undefined ? { sizeGB } : {}),
@@ -185,42 +230,69 @@ function readNics(ctx: Ctx, body: unknown, location: string): VmRecord["nics"] {
     if (!nic) throw new EmulatorError(404, "NotFound", `Network interface '${id}' was not found.`);
     ctx.touchRegion(nic.location);
     if (nic.location !== location) {
-      throw invalidParameter(`Network interface '${nic.name}' is in location '${nic.location}'; a VM in '${location}' needs a network interface in its own location.`);
+      throw invalidParameter(
+        `Network interface '${nic.name}' is in location '${nic.location}'; a VM in '${location}' needs a network interface in its own location.`,
+      );
     }
     const primary = optBoolean(n, "properties.primary");
-    const deleteOption = oneOf(optString(n, "properties.deleteOption"), `networkProfile.networkInterfaces[${i}].properties.deleteOption`, ["Delete", "Detach"] as const) ?? "Detach";
+    const deleteOption =
+      oneOf(optString(n, "properties.deleteOption"), `networkProfile.networkInterfaces[${i}].properties.deleteOption`, [
+        "Delete",
+        "Detach",
+      ] as const) ?? "Detach";
     return { id: nic.id, deleteOption, ...(primary !== undefined ? { primary } : {}) };
   });
   if (nics.length > 1 && nics.filter((n) => n.primary).length !== 1) {
-    throw invalidParameter("Virtual machine with more than one network interface must have exactly one marked as primary.");
+    throw invalidParameter(
+      "Virtual machine with more than one network interface must have exactly one marked as primary.",
+    );
   }
   return nics;
 }
 
 /** Checks that a disk can be attached to a VM, as Azure checks it. */
-function checkAttachable(ctx: Ctx, disk: DiskRecord | undefined, diskId: string, vm: { id: string; name: string; location: string; zones: string[]; vmSize: string }): DiskRecord {
+function checkAttachable(
+  ctx: Ctx,
+  disk: DiskRecord | undefined,
+  diskId: string,
+  vm: { id: string; name: string; location: string; zones: string[]; vmSize: string },
+): DiskRecord {
   if (!disk) throw new EmulatorError(404, "NotFound", `Disk '${diskId}' was not found.`);
   ctx.touchRegion(disk.location);
   if (disk.location !== vm.location) {
-    throw invalidParameter(`Disk '${disk.name}' is in location '${disk.location}'; VM '${vm.name}' in '${vm.location}' can only attach disks of its own location.`);
+    throw invalidParameter(
+      `Disk '${disk.name}' is in location '${disk.location}'; VM '${vm.name}' in '${vm.location}' can only attach disks of its own location.`,
+    );
   }
   if (disk.zones.length && vm.zones.length && disk.zones[0] !== vm.zones[0] && !ZRS_SKUS.has(disk.sku)) {
-    throw invalidParameter(`Disk '${disk.name}' is in zone ${disk.zones[0]} and VM '${vm.name}' in zone ${vm.zones[0]}; a zonal disk attaches only to VMs in its zone.`);
+    throw invalidParameter(
+      `Disk '${disk.name}' is in zone ${disk.zones[0]} and VM '${vm.name}' in zone ${vm.zones[0]}; a zonal disk attaches only to VMs in its zone.`,
+    );
   }
   if (disk.zones.length && !vm.zones.length) {
-    throw invalidParameter(`Disk '${disk.name}' is zonal (zone ${disk.zones[0]}); VM '${vm.name}' must be in the same zone to attach it.`);
+    throw invalidParameter(
+      `Disk '${disk.name}' is zonal (zone ${disk.zones[0]}); VM '${vm.name}' must be in the same zone to attach it.`,
+    );
   }
-  if (disk.upload === "ready") throw notAllowed(`Disk '${disk.name}' is waiting for an upload (ReadyToUpload/ActiveUpload) and cannot be attached.`);
+  if (disk.upload === "ready")
+    throw notAllowed(
+      `Disk '${disk.name}' is waiting for an upload (ReadyToUpload/ActiveUpload) and cannot be attached.`,
+    );
   if (ctx.emu.state.activeGrants(disk.id, ctx.emu.now()).length) {
     throw notAllowed(`Disk '${disk.name}' has an active SAS (ActiveSAS). Revoke access before attaching it.`);
   }
   const others = disk.managedBy.filter((id) => id.toLowerCase() !== vm.id.toLowerCase());
   if (others.length >= disk.maxShares) {
-    throw conflict("ConflictingUserInput", `Disk '${disk.id}' cannot be attached as the disk is already owned by VM '${others[0]}'.`);
+    throw conflict(
+      "ConflictingUserInput",
+      `Disk '${disk.id}' cannot be attached as the disk is already owned by VM '${others[0]}'.`,
+    );
   }
   const size = VM_SIZES[vm.vmSize];
   if (PREMIUM_SKUS.has(disk.sku) && size && !size.premiumIO) {
-    throw notAllowed(`Disk '${disk.name}' is ${disk.sku}, which VM size '${vm.vmSize}' does not support. Use a size with premium storage (an 's' size) or another disk SKU.`);
+    throw notAllowed(
+      `Disk '${disk.name}' is ${disk.sku}, which VM size '${vm.vmSize}' does not support. Use a size with premium storage (an 's' size) or another disk SKU.`,
+    );
   }
   return disk;
 }
@@ -233,11 +305,18 @@ function osTypeFromImage(image: Json): "Linux" | "Windows" {
 function validateOsProfile(profile: Json | undefined, osType: "Linux" | "Windows"): void {
   if (!profile) throw missing("osProfile");
   const computerName = reqString(profile, "computerName");
-  if (osType === "Windows" && (computerName.length > 15 || /^\d+$/.test(computerName) || /[\\/"[\]:|<>+=;,?*@&~!#$%^()_{}' .]/.test(computerName))) {
-    throw invalidParameter("Windows computer name cannot be more than 15 characters long, be entirely numeric, or contain the following characters: ` ~ ! @ # $ % ^ & * ( ) = + _ [ ] { } \\ | ; : . ' \" , < > / ?.");
+  if (
+    osType === "Windows" &&
+    (computerName.length > 15 || /^\d+$/.test(computerName) || /[\\/"[\]:|<>+=;,?*@&~!#$%^()_{}' .]/.test(computerName))
+  ) {
+    throw invalidParameter(
+      "Windows computer name cannot be more than 15 characters long, be entirely numeric, or contain the following characters: ` ~ ! @ # $ % ^ & * ( ) = + _ [ ] { } \\ | ; : . ' \" , < > / ?.",
+    );
   }
   if (osType === "Linux" && (computerName.length > 64 || !/^[a-zA-Z0-9-.]+$/.test(computerName))) {
-    throw invalidParameter("Linux host name cannot exceed 64 characters in length or contain the following characters: ` ~ ! @ # $ % ^ & * ( ) = + _ [ ] { } \\ | ; : ' \" , < > / ?.");
+    throw invalidParameter(
+      "Linux host name cannot exceed 64 characters in length or contain the following characters: ` ~ ! @ # $ % ^ & * ( ) = + _ [ ] { } \\ | ; : ' \" , < > / ?.",
+    );
   }
   reqString(profile, "adminUsername");
 }
@@ -246,14 +325,17 @@ function readVmSize(body: unknown): string {
   const name = reqString(body, "properties.hardwareProfile.vmSize");
   const found = findVmSize(name);
   if (!found) {
-    throw invalidParameter(`The requested VM size ${name} is not available in the current region. The sizes available in the current region are: ${Object.keys(VM_SIZES).join(", ")}.`);
+    throw invalidParameter(
+      `The requested VM size ${name} is not available in the current region. The sizes available in the current region are: ${Object.keys(VM_SIZES).join(", ")}.`,
+    );
   }
   return found[0];
 }
 
 function checkDataDiskCount(vmSize: string, count: number): void {
   const max = VM_SIZES[vmSize]!.maxDataDisks;
-  if (count > max) throw notAllowed(`The maximum number of data disks allowed to be attached to a VM of this size is ${max}.`);
+  if (count > max)
+    throw notAllowed(`The maximum number of data disks allowed to be attached to a VM of this size is ${max}.`);
 }
 
 /** Disks a VM create or update made so far, removed again when the request is refused part-way. */
@@ -273,7 +355,14 @@ async function undoDisksOnError<T>(ctx: Ctx, work: () => Promise<T>): Promise<T>
   }
 }
 
-async function newManagedDisk(ctx: Ctx, vm: { resourceGroup: string; location: string; zones: string[] }, name: string, sizeGB: number, sku: string, osType?: "Linux" | "Windows"): Promise<DiskRecord> {
+async function newManagedDisk(
+  ctx: Ctx,
+  vm: { resourceGroup: string; location: string; zones: string[] },
+  name: string,
+  sizeGB: number,
+  sku: string,
+  osType?: "Linux" | "Windows",
+): Promise<DiskRecord> {
   const id = resourceId(ctx, vm.resourceGroup, COMPUTE, "disks", name);
   if (ctx.emu.state.get(id, "disk")) throw invalidParameter(`A disk named '${name}' already exists.`);
   const uniqueId = randomUUID();
@@ -322,25 +411,39 @@ async function resolveDataDisks(ctx: Ctx, vm: VmRecord, specs: DataDiskSpec[]): 
     if (spec.createOption === "Empty") {
       if (current && (!spec.diskId || spec.diskId.toLowerCase() === current.diskId.toLowerCase())) {
         // An Empty entry already created on an earlier PUT (or read back by a GET) refers to the disk it made.
-        if (seen.has(current.diskId.toLowerCase())) throw invalidParameter(`Disk '${current.diskId}' is attached to this VM more than once.`);
+        if (seen.has(current.diskId.toLowerCase()))
+          throw invalidParameter(`Disk '${current.diskId}' is attached to this VM more than once.`);
         seen.add(current.diskId.toLowerCase());
         refs.push(current);
         continue;
       }
       if (spec.diskId) {
-        throw new EmulatorError(400, "InvalidParameterConflictingProperties", "The property 'dataDisk.createOption' cannot have the value 'Empty' when property 'dataDisk.managedDisk.id' is set.");
+        throw new EmulatorError(
+          400,
+          "InvalidParameterConflictingProperties",
+          "The property 'dataDisk.createOption' cannot have the value 'Empty' when property 'dataDisk.managedDisk.id' is set.",
+        );
       }
       const sku = spec.sku ?? (VM_SIZES[vm.vmSize]!.premiumIO ? "Premium_LRS" : "Standard_LRS");
       const name = spec.name ?? `${vm.name}_lun_${spec.lun}_${randomBytes(16).toString("hex")}`;
       const disk = await newManagedDisk(ctx, vm, name, spec.sizeGB!, sku);
       attach(disk, vm.id);
-      refs.push({ lun: spec.lun, name: disk.name, diskId: disk.id, caching: spec.caching, createOption: "Empty", deleteOption: spec.deleteOption });
+      refs.push({
+        lun: spec.lun,
+        name: disk.name,
+        diskId: disk.id,
+        caching: spec.caching,
+        createOption: "Empty",
+        deleteOption: spec.deleteOption,
+      });
       continue;
     }
     const disk = ctx.emu.state.get(spec.diskId!, "disk");
-    if (seen.has(spec.diskId!.toLowerCase())) throw invalidParameter(`Disk '${spec.diskId}' is attached to this VM more than once.`);
+    if (seen.has(spec.diskId!.toLowerCase()))
+      throw invalidParameter(`Disk '${spec.diskId}' is attached to this VM more than once.`);
     seen.add(spec.diskId!.toLowerCase());
-    if (!current || current.diskId.toLowerCase() !== spec.diskId!.toLowerCase()) checkAttachable(ctx, disk, spec.diskId!, vm);
+    if (!current || current.diskId.toLowerCase() !== spec.diskId!.toLowerCase())
+      checkAttachable(ctx, disk, spec.diskId!, vm);
     refs.push({
       lun: spec.lun,
       name: disk!.name,
@@ -362,10 +465,15 @@ async function createVm(ctx: Ctx, rgName: string, name: string, id: string): Pro
   const vmSize = readVmSize(body);
   checkCoresQuota(ctx, location, vmSize);
   const zones = (optArray(body, "zones") ?? []) as string[];
-  if (zones.length > 1 || zones.some((z) => !["1", "2", "3"].includes(z))) throw invalid("zones", "A VM lives in at most one zone: \"1\", \"2\" or \"3\".");
+  if (zones.length > 1 || zones.some((z) => !["1", "2", "3"].includes(z)))
+    throw invalid("zones", 'A VM lives in at most one zone: "1", "2" or "3".');
   const osDiskBody = optObject(body, "properties.storageProfile.osDisk");
   if (!osDiskBody) throw missing("storageProfile.osDisk");
-  const createOption = oneOf(optString(osDiskBody, "createOption"), "storageProfile.osDisk.createOption", ["Attach", "FromImage", "Empty"] as const);
+  const createOption = oneOf(optString(osDiskBody, "createOption"), "storageProfile.osDisk.createOption", [
+    "Attach",
+    "FromImage",
+    "Empty",
+  ] as const);
   if (!createOption) throw missing("storageProfile.osDisk.createOption");
   const imageReference = optObject(body, "properties.storageProfile.imageReference");
   const osProfile = optObject(body, "properties.osProfile");
@@ -392,22 +500,37 @@ async function createVm(ctx: Ctx, rgName: string, name: string, id: string): Pro
   for (const nic of vm.nics) {
     const rec = ctx.emu.state.get(nic.id, "nic")!;
     if (rec.virtualMachineId && rec.virtualMachineId.toLowerCase() !== id.toLowerCase()) {
-      throw new EmulatorError(400, "NicInUse", `Network Interface ${rec.id} is used by existing resource ${rec.virtualMachineId}. In order to use this network interface, you must first delete or detach it from that resource.`);
+      throw new EmulatorError(
+        400,
+        "NicInUse",
+        `Network Interface ${rec.id} is used by existing resource ${rec.virtualMachineId}. In order to use this network interface, you must first delete or detach it from that resource.`,
+      );
     }
   }
-  const deleteOption = oneOf(optString(osDiskBody, "deleteOption"), "storageProfile.osDisk.deleteOption", ["Delete", "Detach"] as const) ?? "Detach";
+  const deleteOption =
+    oneOf(optString(osDiskBody, "deleteOption"), "storageProfile.osDisk.deleteOption", ["Delete", "Detach"] as const) ??
+    "Detach";
   const caching = optString(osDiskBody, "caching") ?? "ReadWrite";
   let osDisk: DiskRecord;
   if (createOption === "Attach") {
-    const osType = oneOf(optString(osDiskBody, "osType"), "storageProfile.osDisk.osType", ["Linux", "Windows"] as const);
+    const osType = oneOf(optString(osDiskBody, "osType"), "storageProfile.osDisk.osType", [
+      "Linux",
+      "Windows",
+    ] as const);
     if (!osType) throw missing("osDisk.osType");
-    if (imageReference) throw invalidParameter("Cannot attach an existing OS disk if the VM is created from a platform or user image.");
-    if (osProfile) throw invalidParameter("Parameter 'osProfile' is not allowed when the OS disk is attached (createOption Attach): the VM keeps the identity of its disk.");
+    if (imageReference)
+      throw invalidParameter("Cannot attach an existing OS disk if the VM is created from a platform or user image.");
+    if (osProfile)
+      throw invalidParameter(
+        "Parameter 'osProfile' is not allowed when the OS disk is attached (createOption Attach): the VM keeps the identity of its disk.",
+      );
     const diskId = optString(osDiskBody, "managedDisk.id");
     if (!diskId) throw missing("osDisk.managedDisk.id");
     osDisk = checkAttachable(ctx, ctx.emu.state.get(diskId, "disk"), diskId, vm);
     if (osDisk.osType && osDisk.osType !== osType) {
-      throw invalidParameter(`Disk '${osDisk.name}' holds a ${osDisk.osType} OS; it cannot be attached as the OS disk of a ${osType} VM.`);
+      throw invalidParameter(
+        `Disk '${osDisk.name}' holds a ${osDisk.osType} OS; it cannot be attached as the OS disk of a ${osType} VM.`,
+      );
     }
     vm.osDisk = { name: osDisk.name, diskId: osDisk.id, osType, caching, createOption: "Attach", deleteOption };
   } else if (createOption === "FromImage") {
@@ -415,7 +538,9 @@ async function createVm(ctx: Ctx, rgName: string, name: string, id: string): Pro
     const osType = osTypeFromImage(imageReference);
     validateOsProfile(osProfile, osType);
     const sizeGB = optInteger(osDiskBody, "diskSizeGB") ?? (osType === "Windows" ? 127 : 30);
-    const sku = optString(osDiskBody, "managedDisk.storageAccountType") ?? (VM_SIZES[vmSize]!.premiumIO ? "Premium_LRS" : "Standard_LRS");
+    const sku =
+      optString(osDiskBody, "managedDisk.storageAccountType") ??
+      (VM_SIZES[vmSize]!.premiumIO ? "Premium_LRS" : "Standard_LRS");
     const diskName = optString(osDiskBody, "name") ?? `${name}_OsDisk_1_${randomBytes(16).toString("hex")}`;
     osDisk = await newManagedDisk(ctx, vm, diskName, sizeGB, sku, osType);
     vm.osDisk = { name: osDisk.name, diskId: osDisk.id, osType, caching, createOption: "FromImage", deleteOption };
@@ -448,13 +573,20 @@ async function updateVm(ctx: Ctx, vm: VmRecord, patch: boolean): Promise<void> {
     const newId = optString(osDiskBody, "managedDisk.id");
     if (newId && newId.toLowerCase() !== vm.osDisk.diskId.toLowerCase()) {
       if (vm.power !== "deallocated") {
-        throw notAllowed(`Operation 'Swap OS disk' is not allowed on VM '${vm.name}' since the VM is not deallocated. Deallocate the VM first.`);
+        throw notAllowed(
+          `Operation 'Swap OS disk' is not allowed on VM '${vm.name}' since the VM is not deallocated. Deallocate the VM first.`,
+        );
       }
-      const osType = oneOf(optString(osDiskBody, "osType"), "storageProfile.osDisk.osType", ["Linux", "Windows"] as const) ?? vm.osDisk.osType;
-      if (osType !== vm.osDisk.osType) throw invalidParameter(`The OS type of VM '${vm.name}' cannot change from ${vm.osDisk.osType} to ${osType}.`);
+      const osType =
+        oneOf(optString(osDiskBody, "osType"), "storageProfile.osDisk.osType", ["Linux", "Windows"] as const) ??
+        vm.osDisk.osType;
+      if (osType !== vm.osDisk.osType)
+        throw invalidParameter(`The OS type of VM '${vm.name}' cannot change from ${vm.osDisk.osType} to ${osType}.`);
       swapTo = checkAttachable(ctx, emu.state.get(newId, "disk"), newId, next);
       if (swapTo.osType && swapTo.osType !== vm.osDisk.osType) {
-        throw invalidParameter(`Disk '${swapTo.name}' holds a ${swapTo.osType} OS; VM '${vm.name}' runs ${vm.osDisk.osType}.`);
+        throw invalidParameter(
+          `Disk '${swapTo.name}' holds a ${swapTo.osType} OS; VM '${vm.name}' runs ${vm.osDisk.osType}.`,
+        );
       }
     }
   }
@@ -469,7 +601,9 @@ async function updateVm(ctx: Ctx, vm: VmRecord, patch: boolean): Promise<void> {
   }
   if (get(body, "properties.networkProfile") !== undefined) {
     const nics = readNics(ctx, body, vm.location);
-    const same = nics.length === vm.nics.length && nics.every((n) => vm.nics.some((m) => m.id.toLowerCase() === n.id.toLowerCase()));
+    const same =
+      nics.length === vm.nics.length &&
+      nics.every((n) => vm.nics.some((m) => m.id.toLowerCase() === n.id.toLowerCase()));
     if (!same && vm.power !== "deallocated") {
       throw notAllowed(`Network interfaces of VM '${vm.name}' can only be added or removed while it is deallocated.`);
     }
@@ -477,7 +611,8 @@ async function updateVm(ctx: Ctx, vm: VmRecord, patch: boolean): Promise<void> {
   }
   // Apply: detach what left, attach what came, swap the OS disk.
   for (const old of vm.dataDisks) {
-    if (!next.dataDisks.some((d) => d.diskId.toLowerCase() === old.diskId.toLowerCase())) detach(ctx, old.diskId, vm.id);
+    if (!next.dataDisks.some((d) => d.diskId.toLowerCase() === old.diskId.toLowerCase()))
+      detach(ctx, old.diskId, vm.id);
   }
   for (const d of next.dataDisks) attach(emu.state.get(d.diskId, "disk")!, vm.id);
   if (swapTo) {
@@ -485,10 +620,11 @@ async function updateVm(ctx: Ctx, vm: VmRecord, patch: boolean): Promise<void> {
     attach(swapTo, vm.id);
     next.osDisk = { ...vm.osDisk, diskId: swapTo.id, name: swapTo.name, createOption: "Attach" };
   }
-  for (const n of vm.nics) if (!next.nics.some((m) => m.id.toLowerCase() === n.id.toLowerCase())) {
-    const rec = emu.state.get(n.id, "nic");
-    if (rec) delete rec.virtualMachineId;
-  }
+  for (const n of vm.nics)
+    if (!next.nics.some((m) => m.id.toLowerCase() === n.id.toLowerCase())) {
+      const rec = emu.state.get(n.id, "nic");
+      if (rec) delete rec.virtualMachineId;
+    }
   for (const n of next.nics) emu.state.get(n.id, "nic")!.virtualMachineId = vm.id;
   const tags = optTags(body);
   Object.assign(vm, next, { tags: tags ?? (patch ? vm.tags : {}), provisioningState: "Updating" });
@@ -502,7 +638,8 @@ export function deleteVmRecord(ctx: Ctx, vm: VmRecord, options: { forceDeleteDis
   const refs: { diskId: string; deleteOption: string }[] = [vm.osDisk, ...vm.dataDisks];
   for (const ref of refs) {
     const disk = detach(ctx, ref.diskId, vm.id);
-    if (disk && (ref.deleteOption === "Delete" || options.forceDeleteDisks) && disk.managedBy.length === 0) deleteDiskRecord(ctx, disk);
+    if (disk && (ref.deleteOption === "Delete" || options.forceDeleteDisks) && disk.managedBy.length === 0)
+      deleteDiskRecord(ctx, disk);
   }
   for (const n of vm.nics) {
     const nic = emu.state.get(n.id, "nic");
@@ -526,15 +663,24 @@ function powerAction(ctx: Ctx, vm: VmRecord, to: PowerState, action: string): vo
   }
   if (to === "running") {
     const sas = [vm.osDisk, ...vm.dataDisks].find((d) => emu.state.activeGrants(d.diskId, emu.now()).length > 0);
-    if (sas) throw notAllowed(`VM '${vm.name}' cannot start while its disk '${sas.name}' has an active SAS. Revoke access first.`);
+    if (sas)
+      throw notAllowed(
+        `VM '${vm.name}' cannot start while its disk '${sas.name}' has an active SAS. Revoke access first.`,
+      );
   }
   const from = vm.power;
   if (from === to || from === transitional(to)) {
-    answerAccepted(ctx, emu.startOperation(ctx, { provider: COMPUTE, location: vm.location, completion: { kind: "none" } }));
+    answerAccepted(
+      ctx,
+      emu.startOperation(ctx, { provider: COMPUTE, location: vm.location, completion: { kind: "none" } }),
+    );
     return;
   }
   if (to === "stopped" && from === "deallocated") {
-    answerAccepted(ctx, emu.startOperation(ctx, { provider: COMPUTE, location: vm.location, completion: { kind: "none" } }));
+    answerAccepted(
+      ctx,
+      emu.startOperation(ctx, { provider: COMPUTE, location: vm.location, completion: { kind: "none" } }),
+    );
     return;
   }
   if (!ctx.lroFault) {
@@ -573,7 +719,11 @@ export function registerVms(router: Router<Ctx>): void {
     }
     const vm = await undoDisksOnError(ctx, () => createVm(ctx, rg.name, p.vmName!, id));
     ctx.emu.state.put(vm);
-    const op = ctx.emu.startOperation(ctx, { provider: COMPUTE, location: vm.location, completion: { kind: "provisioned", resourceId: id } });
+    const op = ctx.emu.startOperation(ctx, {
+      provider: COMPUTE,
+      location: vm.location,
+      completion: { kind: "provisioned", resourceId: id },
+    });
     answerPut(ctx, op, true, serializeVm(ctx.emu, vm));
   });
 
@@ -581,7 +731,11 @@ export function registerVms(router: Router<Ctx>): void {
     const vm = requireVm(ctx, p);
     if (get(ctx.body, "location") !== undefined) requireSameLocation(vm, ctx.body);
     await undoDisksOnError(ctx, () => updateVm(ctx, vm, true));
-    const op = ctx.emu.startOperation(ctx, { provider: COMPUTE, location: vm.location, completion: { kind: "provisioned", resourceId: vm.id } });
+    const op = ctx.emu.startOperation(ctx, {
+      provider: COMPUTE,
+      location: vm.location,
+      completion: { kind: "provisioned", resourceId: vm.id },
+    });
     answerPut(ctx, op, false, serializeVm(ctx.emu, vm));
   });
 
@@ -599,19 +753,40 @@ export function registerVms(router: Router<Ctx>): void {
     const vm = findResource(ctx, p, VMS);
     if (!vm) return sendEmpty(ctx, 204);
     deleteVmRecord(ctx, vm, { forceDeleteDisks: false });
-    answerAccepted(ctx, ctx.emu.startOperation(ctx, { provider: COMPUTE, location: vm.location, completion: { kind: "none" } }));
+    answerAccepted(
+      ctx,
+      ctx.emu.startOperation(ctx, { provider: COMPUTE, location: vm.location, completion: { kind: "none" } }),
+    );
   });
 
-  router.add("POST", `${VM}/start`, "VirtualMachines_Start", (ctx, p) => powerAction(ctx, requireVm(ctx, p), "running", "Start"));
-  router.add("POST", `${VM}/powerOff`, "VirtualMachines_PowerOff", (ctx, p) => powerAction(ctx, requireVm(ctx, p), "stopped", "Power off"));
-  router.add("POST", `${VM}/deallocate`, "VirtualMachines_Deallocate", (ctx, p) => powerAction(ctx, requireVm(ctx, p), "deallocated", "Deallocate"));
+  router.add("POST", `${VM}/start`, "VirtualMachines_Start", (ctx, p) =>
+    powerAction(ctx, requireVm(ctx, p), "running", "Start"),
+  );
+  router.add("POST", `${VM}/powerOff`, "VirtualMachines_PowerOff", (ctx, p) =>
+    powerAction(ctx, requireVm(ctx, p), "stopped", "Power off"),
+  );
+  router.add("POST", `${VM}/deallocate`, "VirtualMachines_Deallocate", (ctx, p) =>
+    powerAction(ctx, requireVm(ctx, p), "deallocated", "Deallocate"),
+  );
   router.add("POST", `${VM}/restart`, "VirtualMachines_Restart", (ctx, p) => {
     const vm = requireVm(ctx, p);
     if (vm.power !== "running") {
-      throw notAllowed(`Operation 'Restart' is not allowed on VM '${vm.name}': the operation requires the VM to be running (it is ${vm.power}).`);
+      throw notAllowed(
+        `Operation 'Restart' is not allowed on VM '${vm.name}': the operation requires the VM to be running (it is ${vm.power}).`,
+      );
     }
-    answerAccepted(ctx, ctx.emu.startOperation(ctx, { provider: COMPUTE, location: vm.location, completion: { kind: "none" } }));
+    answerAccepted(
+      ctx,
+      ctx.emu.startOperation(ctx, { provider: COMPUTE, location: vm.location, completion: { kind: "none" } }),
+    );
   });
 
-  registerLists(router, { provider: COMPUTE, type: "virtualMachines", kind: "vm", byGroup: "VirtualMachines_List", bySubscription: "VirtualMachines_ListAll", serialize: (emu, vm) => serializeVm(emu, vm) });
+  registerLists(router, {
+    provider: COMPUTE,
+    type: "virtualMachines",
+    kind: "vm",
+    byGroup: "VirtualMachines_List",
+    bySubscription: "VirtualMachines_ListAll",
+    serialize: (emu, vm) => serializeVm(emu, vm),
+  });
 }

@@ -66,7 +66,8 @@ function storageError(status: number, code: string, message: string): EmulatorEr
 /** Resolves and authorises a data-plane request; the region comes from the account name `md-<region>`. */
 function resolve(ctx: Ctx, p: Record<string, string>, needWrite: boolean): Content {
   const account = p.account!;
-  if (!account.startsWith("md-")) throw storageError(400, "InvalidUri", "The requested URI does not represent any resource on the server.");
+  if (!account.startsWith("md-"))
+    throw storageError(400, "InvalidUri", "The requested URI does not represent any resource on the server.");
   ctx.touchRegion(account.slice(3));
   const check = verifySas(ctx.emu, p.container!, ctx.url.searchParams, needWrite);
   if (!check.ok) throw storageError(check.status, check.code, check.message);
@@ -81,10 +82,16 @@ function parseRange(ctx: Ctx, size: number): { start: number; end: number } | un
   const header = ctx.req.headers["x-ms-range"] ?? ctx.req.headers.range;
   if (header === undefined) return undefined;
   const m = /^bytes=(\d+)-(\d*)$/.exec(String(header).trim());
-  if (!m) throw storageError(400, "InvalidHeaderValue", `The value for one of the HTTP headers is not in the correct format: range '${header}'.`);
+  if (!m)
+    throw storageError(
+      400,
+      "InvalidHeaderValue",
+      `The value for one of the HTTP headers is not in the correct format: range '${header}'.`,
+    );
   const start = Number(m[1]);
   const end = m[2] === "" ? size - 1 : Math.min(Number(m[2]), size - 1);
-  if (start >= size || end < start) throw storageError(416, "InvalidRange", "The range specified is invalid for the current size of the resource.");
+  if (start >= size || end < start)
+    throw storageError(416, "InvalidRange", "The range specified is invalid for the current size of the resource.");
   return { start, end };
 }
 
@@ -134,7 +141,11 @@ async function writeBody(ctx: Ctx, c: Content, start: number, end: number): Prom
 }
 
 function pageListXml(items: { clear: boolean; r: PageRange }[], nextMarker: string | undefined): string {
-  const parts = items.map(({ clear, r }) => (clear ? `<ClearRange><Start>${r.start}</Start><End>${r.end}</End></ClearRange>` : `<PageRange><Start>${r.start}</Start><End>${r.end}</End></PageRange>`));
+  const parts = items.map(({ clear, r }) =>
+    clear
+      ? `<ClearRange><Start>${r.start}</Start><End>${r.end}</End></ClearRange>`
+      : `<PageRange><Start>${r.start}</Start><End>${r.end}</End></PageRange>`,
+  );
   return `<?xml version="1.0" encoding="utf-8"?><PageList>${parts.join("")}${nextMarker ? `<NextMarker>${nextMarker}</NextMarker>` : "<NextMarker />"}</PageList>`;
 }
 
@@ -147,24 +158,38 @@ function previousSnapshot(ctx: Ctx, current: Content, prevUrl: string): Content 
     throw storageError(400, "InvalidHeaderValue", "x-ms-previous-snapshot-url is not a URL.");
   }
   const [account, container] = url.pathname.split("/").filter(Boolean);
-  if (!account?.startsWith("md-") || !container) throw storageError(400, "InvalidHeaderValue", "x-ms-previous-snapshot-url does not name a managed disk snapshot.");
+  if (!account?.startsWith("md-") || !container)
+    throw storageError(400, "InvalidHeaderValue", "x-ms-previous-snapshot-url does not name a managed disk snapshot.");
   ctx.touchRegion(account.slice(3));
   const check = verifySas(ctx.emu, container, url.searchParams, false);
   if (!check.ok) {
-    if (check.code === "BlobNotFound") throw storageError(409, "PreviousSnapshotNotFound", "The previous snapshot is not found.");
+    if (check.code === "BlobNotFound")
+      throw storageError(409, "PreviousSnapshotNotFound", "The previous snapshot is not found.");
     throw storageError(check.status, check.code, `Previous snapshot URL: ${check.message}`);
   }
   const prev = check.resource;
   if (prev.kind !== "snapshot" || !prev.incremental) {
-    throw storageError(409, "PreviousSnapshotOperationNotSupported", "The previous snapshot must be an incremental snapshot of the same disk.");
+    throw storageError(
+      409,
+      "PreviousSnapshotOperationNotSupported",
+      "The previous snapshot must be an incremental snapshot of the same disk.",
+    );
   }
   const cur = current.resource;
   const curFamily = cur.kind === "disk" ? cur.familyId : cur.incremental ? cur.familyId : undefined;
   if (!curFamily || curFamily !== prev.familyId || cur.location !== prev.location) {
-    throw storageError(409, "PreviousSnapshotOperationNotSupported", "Changed ranges are only available between incremental snapshots of the same disk (the same incrementalSnapshotFamilyId, in the same region).");
+    throw storageError(
+      409,
+      "PreviousSnapshotOperationNotSupported",
+      "Changed ranges are only available between incremental snapshots of the same disk (the same incrementalSnapshotFamilyId, in the same region).",
+    );
   }
   if (cur.kind === "snapshot" && prev.timeCreated > cur.timeCreated) {
-    throw storageError(400, "PreviousSnapshotCannotBeNewer", "The prevsnapshot query parameter value cannot be newer than snapshot query parameter value.");
+    throw storageError(
+      400,
+      "PreviousSnapshotCannotBeNewer",
+      "The prevsnapshot query parameter value cannot be newer than snapshot query parameter value.",
+    );
   }
   return contentOf(ctx.emu, prev);
 }
@@ -173,7 +198,11 @@ export function registerBlob(router: Router<Ctx>): void {
   router.add("HEAD", BLOB, "Blob_GetProperties", (ctx, p) => {
     const c = resolve(ctx, p, false);
     checkConditions(ctx, c);
-    ctx.res.writeHead(200, { ...commonHeaders(c), "content-length": c.sizeBytes, "content-type": "application/octet-stream" });
+    ctx.res.writeHead(200, {
+      ...commonHeaders(c),
+      "content-length": c.sizeBytes,
+      "content-type": "application/octet-stream",
+    });
     ctx.res.end();
   });
 
@@ -185,7 +214,11 @@ export function registerBlob(router: Router<Ctx>): void {
       const c = resolve(ctx, p, false);
       checkConditions(ctx, c);
       if (ctx.url.searchParams.has("prevsnapshot")) {
-        throw storageError(400, "UnsupportedQueryParameter", "Managed disks diff with the x-ms-previous-snapshot-url header, not the prevsnapshot query parameter.");
+        throw storageError(
+          400,
+          "UnsupportedQueryParameter",
+          "Managed disks diff with the x-ms-previous-snapshot-url header, not the prevsnapshot query parameter.",
+        );
       }
       const range = parseRange(ctx, c.sizeBytes);
       const from = range?.start ?? 0;
@@ -195,7 +228,9 @@ export function registerBlob(router: Router<Ctx>): void {
       if (prevUrl) {
         const prev = previousSnapshot(ctx, c, String(prevUrl));
         const d = diffManifests(await prev.manifest(), await c.manifest(), from, to);
-        items = [...d.changed.map((r) => ({ clear: false, r })), ...d.cleared.map((r) => ({ clear: true, r }))].sort((a, b) => a.r.start - b.r.start);
+        items = [...d.changed.map((r) => ({ clear: false, r })), ...d.cleared.map((r) => ({ clear: true, r }))].sort(
+          (a, b) => a.r.start - b.r.start,
+        );
       } else {
         items = validRanges(await c.manifest(), from, to).map((r) => ({ clear: false, r }));
       }
@@ -242,21 +277,35 @@ export function registerBlob(router: Router<Ctx>): void {
       const c = resolve(ctx, p, true);
       const disk = c.resource;
       if (disk.kind !== "disk" || disk.upload !== "ready") {
-        throw storageError(403, "AuthorizationPermissionMismatch", "Only a disk created for upload can be written, and only until its write access is revoked.");
+        throw storageError(
+          403,
+          "AuthorizationPermissionMismatch",
+          "Only a disk created for upload can be written, and only until its write access is revoked.",
+        );
       }
       const range = parseRange(ctx, c.sizeBytes);
-      if (!range) throw storageError(400, "MissingRequiredHeader", "An HTTP header that's mandatory for this request is not specified: x-ms-range.");
+      if (!range)
+        throw storageError(
+          400,
+          "MissingRequiredHeader",
+          "An HTTP header that's mandatory for this request is not specified: x-ms-range.",
+        );
       const length = range.end - range.start + 1;
       if (range.start % 512 !== 0 || length % 512 !== 0) {
         throw storageError(416, "InvalidPageRange", "The page range specified is invalid: pages are 512-byte aligned.");
       }
-      if (length > MAX_PUT_PAGE) throw storageError(413, "RequestBodyTooLarge", "The request body is too large: Put Page writes at most 4 MiB.");
+      if (length > MAX_PUT_PAGE)
+        throw storageError(413, "RequestBodyTooLarge", "The request body is too large: Put Page writes at most 4 MiB.");
       const mode = String(ctx.req.headers["x-ms-page-write"] ?? "").toLowerCase();
       if (mode !== "update" && mode !== "clear") {
         throw storageError(400, "InvalidHeaderValue", "x-ms-page-write must be 'update' or 'clear'.");
       }
       if (mode === "update" && ctx.raw.length !== length) {
-        throw storageError(400, "InvalidHeaderValue", `The body holds ${ctx.raw.length} bytes; the range holds ${length}.`);
+        throw storageError(
+          400,
+          "InvalidHeaderValue",
+          `The body holds ${ctx.raw.length} bytes; the range holds ${length}.`,
+        );
       }
       const fh = await open(ctx.emu.diskPath(disk.file), "r+");
       try {

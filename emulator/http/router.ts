@@ -17,7 +17,13 @@ export interface Route<C> {
 export class Router<C> {
   private readonly routes: Route<C>[] = [];
 
-  add(method: string, pattern: string, operationId: string, handle: Route<C>["handle"], query?: Record<string, string>): void {
+  add(
+    method: string,
+    pattern: string,
+    operationId: string,
+    handle: Route<C>["handle"],
+    query?: Record<string, string>,
+  ): void {
     this.routes.push({ method, segments: split(pattern), operationId, handle, ...(query ? { query } : {}) });
   }
 
@@ -28,7 +34,8 @@ export class Router<C> {
     for (const route of this.routes) {
       const params = matchSegments(route.segments, parts);
       if (!params) continue;
-      if (route.query && !Object.entries(route.query).every(([k, v]) => url.searchParams.get(k)?.toLowerCase() === v)) continue;
+      if (route.query && !Object.entries(route.query).every(([k, v]) => url.searchParams.get(k)?.toLowerCase() === v))
+        continue;
       if (route.method !== req.method) {
         methodMismatch = true;
         continue;
@@ -40,7 +47,10 @@ export class Router<C> {
 }
 
 function split(path: string): string[] {
-  return path.split("/").filter((s) => s.length > 0).map((s) => decodeURIComponent(s));
+  return path
+    .split("/")
+    .filter((s) => s.length > 0)
+    .map((s) => decodeURIComponent(s));
 }
 
 function matchSegments(pattern: string[], parts: string[]): Params | undefined {

@@ -10,7 +10,6 @@ interface Entry {
   refs: number;
 }
 
-
 /**
  * Content-addressed store of 64 KiB chunks, shared by every snapshot: an incremental snapshot costs
  * only the chunks that changed, as in Azure. Chunks are reference-counted by manifests and their
@@ -33,7 +32,10 @@ export class ChunkStore {
     const store = new ChunkStore(dir, file);
     const indexPath = join(dir, "index.json");
     if (existsSync(indexPath)) {
-      const saved = JSON.parse(readFileSync(indexPath, "utf8")) as { nextSlot: number; entries: [string, number, number][] };
+      const saved = JSON.parse(readFileSync(indexPath, "utf8")) as {
+        nextSlot: number;
+        entries: [string, number, number][];
+      };
       store.nextSlot = saved.nextSlot;
       const used = new Set<number>();
       for (const [hash, slot, refs] of saved.entries) {
@@ -112,7 +114,13 @@ export class ChunkStore {
   }
 
   /** Reads `length` bytes of one chunk, starting `offsetInChunk` into it, into `target` at `targetOffset`. */
-  async readChunk(hash: Buffer, offsetInChunk: number, length: number, target: Buffer, targetOffset: number): Promise<void> {
+  async readChunk(
+    hash: Buffer,
+    offsetInChunk: number,
+    length: number,
+    target: Buffer,
+    targetOffset: number,
+  ): Promise<void> {
     const entry = this.index.get(hash.toString("hex"));
     if (!entry) throw new Error("chunk store: missing chunk");
     const pending = this.pending.get(hash.toString("hex"));
@@ -176,7 +184,11 @@ export class ChunkStore {
       for (let p = 0; p < m.count; p++) {
         const index = m.indices[p]!;
         const len = chunkLength(index, m.sizeBytes);
-        const contiguous = runStart >= 0 && index === runStart + runLength / CHUNK_SIZE && runLength + len <= buf.length && runLength % CHUNK_SIZE === 0;
+        const contiguous =
+          runStart >= 0 &&
+          index === runStart + runLength / CHUNK_SIZE &&
+          runLength + len <= buf.length &&
+          runLength % CHUNK_SIZE === 0;
         if (!contiguous) {
           await flush();
           runStart = index;
@@ -191,5 +203,4 @@ export class ChunkStore {
       await fh.close();
     }
   }
-
 }

@@ -28,7 +28,10 @@ export async function removeFile(path: string): Promise<void> {
  * Every 64 KiB chunk of a file that holds anything but zeros, with its offset, read from the file's
  * data extents only (holes are skipped unread). The buffer is reused: use it before the next step.
  */
-export async function* nonZeroChunks(path: string, sizeBytes: number): AsyncGenerator<{ offset: number; chunk: Buffer }> {
+export async function* nonZeroChunks(
+  path: string,
+  sizeBytes: number,
+): AsyncGenerator<{ offset: number; chunk: Buffer }> {
   const extents = alignExtents((await dataExtents(path)) ?? [[0, sizeBytes]], CHUNK_SIZE, sizeBytes);
   const fh = await open(path, "r");
   try {
@@ -54,7 +57,8 @@ export async function* nonZeroChunks(path: string, sizeBytes: number): AsyncGene
 export async function copySparse(from: string, to: string, sizeBytes: number): Promise<void> {
   const dst = await open(to, "r+");
   try {
-    for await (const { offset, chunk } of nonZeroChunks(from, sizeBytes)) await dst.write(chunk, 0, chunk.length, offset);
+    for await (const { offset, chunk } of nonZeroChunks(from, sizeBytes))
+      await dst.write(chunk, 0, chunk.length, offset);
     // No fsync (see ChunkStore.materialize): the page cache outlives the emulator's process.
   } finally {
     await dst.close();

@@ -23,7 +23,10 @@ export const diskAtLeastSourceSize: ResourceValidationPolicy = {
   enforcementLevel: "mandatory",
   configSchema: {
     properties: {
-      facts: { type: "object", description: "Optional precheck facts (see policies/facts.ts); their sourceSizesGiB are checked too." },
+      facts: {
+        type: "object",
+        description: "Optional precheck facts (see policies/facts.ts); their sourceSizesGiB are checked too.",
+      },
     },
   },
   validateResource: (args, report) => {
@@ -33,7 +36,9 @@ export const diskAtLeastSourceSize: ResourceValidationPolicy = {
     if (tagged === undefined) return;
     const what = label(args);
     if (!/^\d+$/.test(tagged) || Number(tagged) < 1) {
-      report(`${what} has ${TAGS.sourceSizeGiB} '${tagged}', which is not a whole number of GiB. Set it to the size of the source disk in GiB, as ferry's program does.`);
+      report(
+        `${what} has ${TAGS.sourceSizeGiB} '${tagged}', which is not a whole number of GiB. Set it to the size of the source disk in GiB, as ferry's program does.`,
+      );
       return;
     }
     let required = Number(tagged);
@@ -58,9 +63,13 @@ export const diskAtLeastSourceSize: ResourceValidationPolicy = {
     // Computed from another resource and not known yet (a preview): checked in the update.
     if (!size.known) return;
     if (size.value === undefined || size.value === null) {
-      report(`${what} declares no diskSizeGB, so its size would follow whatever it is created from. Set diskSizeGB to at least ${required} GiB, ${why}.`);
+      report(
+        `${what} declares no diskSizeGB, so its size would follow whatever it is created from. Set diskSizeGB to at least ${required} GiB, ${why}.`,
+      );
     } else if (size.value < required) {
-      report(`${what} is ${size.value} GiB, smaller than ${why}. Set diskSizeGB to at least ${required} GiB: a smaller disk cannot hold the replica.`);
+      report(
+        `${what} is ${size.value} GiB, smaller than ${why}. Set diskSizeGB to at least ${required} GiB: a smaller disk cannot hold the replica.`,
+      );
     }
   },
 };

@@ -11,11 +11,14 @@ const howToReach = "Reach DR resources through the target network (VPN, ExpressR
  */
 export const noPublicIp: ResourceValidationPolicy = {
   name: "ferry-no-public-ip",
-  description: "No public IP addresses in a ferry stack: no PublicIPAddress resources, and no network interface (or VM network interface configuration) with a public IP.",
+  description:
+    "No public IP addresses in a ferry stack: no PublicIPAddress resources, and no network interface (or VM network interface configuration) with a public IP.",
   enforcementLevel: "mandatory",
   validateResource: (args, report) => {
     if (args.isType(network.PublicIPAddress)) {
-      report(`${label(args)} is a public IP address, and ferry's DR resources are never exposed to the internet. Remove it. ${howToReach}`);
+      report(
+        `${label(args)} is a public IP address, and ferry's DR resources are never exposed to the internet. Remove it. ${howToReach}`,
+      );
       return;
     }
     const nic = args.asType(network.NetworkInterface);
@@ -24,7 +27,9 @@ export const noPublicIp: ResourceValidationPolicy = {
         // An unknown value here is still a public IP being set.
         if (hasValue(() => ipConfiguration.publicIPAddress)) {
           const name = known(() => ipConfiguration.name) ?? `#${i}`;
-          report(`${label(args)} has a public IP address on IP configuration '${name}'. Remove publicIPAddress from it. ${howToReach}`);
+          report(
+            `${label(args)} has a public IP address on IP configuration '${name}'. Remove publicIPAddress from it. ${howToReach}`,
+          );
         }
       }
       return;
@@ -35,7 +40,9 @@ export const noPublicIp: ResourceValidationPolicy = {
         for (const [i, ipConfiguration] of (known(() => nicConfiguration.ipConfigurations) ?? []).entries()) {
           if (hasValue(() => ipConfiguration.publicIPAddressConfiguration)) {
             const name = known(() => ipConfiguration.name) ?? `#${i}`;
-            report(`${label(args)} gives its network interface configuration '${known(() => nicConfiguration.name) ?? "?"}' a public IP (IP configuration '${name}'). Remove publicIPAddressConfiguration from it. ${howToReach}`);
+            report(
+              `${label(args)} gives its network interface configuration '${known(() => nicConfiguration.name) ?? "?"}' a public IP (IP configuration '${name}'). Remove publicIPAddressConfiguration from it. ${howToReach}`,
+            );
           }
         }
       }

@@ -38,8 +38,16 @@ export function precheckPassedPolicy(options: PrecheckPassedOptions = {}): Stack
     enforcementLevel: "mandatory",
     configSchema: {
       properties: {
-        facts: { type: "object", description: "The precheck facts written by `ferry precheck <blueprint>` (see policies/facts.ts)." },
-        maxAgeMinutes: { type: "number", minimum: 1, default: DEFAULT_PRECHECK_MAX_AGE_MINUTES, description: "Oldest precheck accepted, in minutes." },
+        facts: {
+          type: "object",
+          description: "The precheck facts written by `ferry precheck <blueprint>` (see policies/facts.ts).",
+        },
+        maxAgeMinutes: {
+          type: "number",
+          minimum: 1,
+          default: DEFAULT_PRECHECK_MAX_AGE_MINUTES,
+          description: "Oldest precheck accepted, in minutes.",
+        },
       },
     },
     validateStack: (args, report) => {
@@ -60,26 +68,36 @@ export function precheckPassedPolicy(options: PrecheckPassedOptions = {}): Stack
 
       if (!facts.passed) {
         const why = facts.problems?.length ? ` It reported: ${facts.problems.join(" ")}` : "";
-        report(`The precheck of blueprint '${facts.blueprint}' at ${facts.checkedAt} did not pass, so this stack may not declare recovered resources.${why} Fix what it reports, then run \`${run}\` again.`);
+        report(
+          `The precheck of blueprint '${facts.blueprint}' at ${facts.checkedAt} did not pass, so this stack may not declare recovered resources.${why} Fix what it reports, then run \`${run}\` again.`,
+        );
       }
       for (const b of blueprints) {
         if (b !== facts.blueprint) {
-          report(`The precheck facts are for blueprint '${facts.blueprint}', but this stack recovers blueprint '${b}'. Run \`ferry precheck ${b}\` and pass its facts to the policy pack.`);
+          report(
+            `The precheck facts are for blueprint '${facts.blueprint}', but this stack recovers blueprint '${b}'. Run \`ferry precheck ${b}\` and pass its facts to the policy pack.`,
+          );
         }
       }
       for (const m of modes) {
         if (m !== facts.mode) {
-          report(`The precheck facts were checked for mode '${facts.mode}', but this stack's recovered resources are in mode '${m}'. Run \`${run}\` for mode '${m}' and pass its facts to the policy pack.`);
+          report(
+            `The precheck facts were checked for mode '${facts.mode}', but this stack's recovered resources are in mode '${m}'. Run \`${run}\` for mode '${m}' and pass its facts to the policy pack.`,
+          );
         }
       }
 
       const maxAgeMinutes = config.maxAgeMinutes ?? DEFAULT_PRECHECK_MAX_AGE_MINUTES;
       if (typeof maxAgeMinutes !== "number" || !(maxAgeMinutes > 0)) {
-        report(`The policy config sets maxAgeMinutes to ${JSON.stringify(maxAgeMinutes)}, which is not a positive number of minutes. Set it to how old a precheck may be (default ${DEFAULT_PRECHECK_MAX_AGE_MINUTES}).`);
+        report(
+          `The policy config sets maxAgeMinutes to ${JSON.stringify(maxAgeMinutes)}, which is not a positive number of minutes. Set it to how old a precheck may be (default ${DEFAULT_PRECHECK_MAX_AGE_MINUTES}).`,
+        );
       } else {
         const ageMs = now().getTime() - Date.parse(facts.checkedAt);
         if (ageMs < -CLOCK_SKEW_MS) {
-          report(`The precheck facts of blueprint '${facts.blueprint}' were checked at ${facts.checkedAt}, ${minutes(-ageMs)} in the future. Check the clocks of the pipeline agent and this machine, then run \`${run}\` again.`);
+          report(
+            `The precheck facts of blueprint '${facts.blueprint}' were checked at ${facts.checkedAt}, ${minutes(-ageMs)} in the future. Check the clocks of the pipeline agent and this machine, then run \`${run}\` again.`,
+          );
         } else if (ageMs > maxAgeMinutes * 60_000) {
           report(
             `The precheck facts of blueprint '${facts.blueprint}' are ${minutes(ageMs)} old (checked at ${facts.checkedAt}), older than the limit of ${maxAgeMinutes} minutes (maxAgeMinutes). Run \`${run}\` again just before the ${facts.mode} so it sees the current state of the disks.`,
@@ -93,10 +111,19 @@ export function precheckPassedPolicy(options: PrecheckPassedOptions = {}): Stack
   };
 }
 
-function checkRecoveryPoint(r: PolicyResource, points: Record<string, string>, approved: string[], run: string, report: (message: string, urn?: string) => void): void {
+function checkRecoveryPoint(
+  r: PolicyResource,
+  points: Record<string, string>,
+  approved: string[],
+  run: string,
+  report: (message: string, urn?: string) => void,
+): void {
   const point = tagOf(r.props, TAGS.recoveryPoint);
   if (point === undefined) {
-    report(`Recovered ${label(r)} carries no ${TAGS.recoveryPoint} tag, so its recovery point cannot be checked against the precheck. Declare it through ferry's program, which tags every recovered resource with the point it is made from.`, r.urn);
+    report(
+      `Recovered ${label(r)} carries no ${TAGS.recoveryPoint} tag, so its recovery point cannot be checked against the precheck. Declare it through ferry's program, which tags every recovered resource with the point it is made from.`,
+      r.urn,
+    );
     return;
   }
   // A disk or snapshot names its source disk: it must be at exactly that disk's approved point.
@@ -105,12 +132,18 @@ function checkRecoveryPoint(r: PolicyResource, points: Record<string, string>, a
   const expected = key === undefined ? undefined : points[key];
   if (expected !== undefined) {
     if (!sameResourceId(point, expected)) {
-      report(`Recovered ${label(r)} is made from recovery point ${point}, but the precheck approved ${expected} for its source disk ${source}. Run \`${run}\` again so the stack config and the facts name the same applied points.`, r.urn);
+      report(
+        `Recovered ${label(r)} is made from recovery point ${point}, but the precheck approved ${expected} for its source disk ${source}. Run \`${run}\` again so the stack config and the facts name the same applied points.`,
+        r.urn,
+      );
     }
     return;
   }
   if (!approved.some((p) => sameResourceId(p, point))) {
-    report(`Recovered ${label(r)} is made from recovery point ${point}, which is not one of the recovery points the precheck approved. Run \`${run}\` again so the stack config and the facts name the same applied points.`, r.urn);
+    report(
+      `Recovered ${label(r)} is made from recovery point ${point}, which is not one of the recovery points the precheck approved. Run \`${run}\` again so the stack config and the facts name the same applied points.`,
+      r.urn,
+    );
   }
 }
 

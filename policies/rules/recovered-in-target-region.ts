@@ -13,7 +13,12 @@ export interface RecoveredInTargetRegionConfig {
 }
 
 // Typed loosely: CrossGuard's isType takes one resource class at a time.
-const RECOVERED_TYPES: (new (...rest: any[]) => pulumi.Resource)[] = [compute.VirtualMachine, compute.Disk, compute.Snapshot, network.NetworkInterface]; // eslint-disable-line @typescript-eslint/no-explicit-any
+const RECOVERED_TYPES: (new (...rest: any[]) => pulumi.Resource)[] = [
+  compute.VirtualMachine,
+  compute.Disk,
+  compute.Snapshot,
+  network.NetworkInterface,
+]; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /**
  * `ferry-recovered-in-target-region`: what a failover creates lands in the DR region the precheck
@@ -26,7 +31,10 @@ export const recoveredInTargetRegion: ResourceValidationPolicy = {
   enforcementLevel: "mandatory",
   configSchema: {
     properties: {
-      facts: { type: "object", description: "The precheck facts written by `ferry precheck <blueprint>` (see policies/facts.ts)." },
+      facts: {
+        type: "object",
+        description: "The precheck facts written by `ferry precheck <blueprint>` (see policies/facts.ts).",
+      },
     },
   },
   validateResource: (args, report) => {
@@ -41,14 +49,20 @@ export const recoveredInTargetRegion: ResourceValidationPolicy = {
 
     const location = known(() => args.props.location);
     if (typeof location !== "string" || location.trim() === "") {
-      report(`${what} declares no location, so it would land in its resource group's region. Set location to the target region '${facts.targetRegion}'.`);
+      report(
+        `${what} declares no location, so it would land in its resource group's region. Set location to the target region '${facts.targetRegion}'.`,
+      );
     } else {
       const region = canonicalRegion(location);
       const target = canonicalRegion(facts.targetRegion);
       if (facts.sourceRegions.some((s) => canonicalRegion(s) === region)) {
-        report(`${what} is in '${location}', a source region of the blueprint: a recovery there does not survive the outage it recovers from. Put it in the target region '${facts.targetRegion}'.`);
+        report(
+          `${what} is in '${location}', a source region of the blueprint: a recovery there does not survive the outage it recovers from. Put it in the target region '${facts.targetRegion}'.`,
+        );
       } else if (region !== target) {
-        report(`${what} is in '${location}', not in the target region '${facts.targetRegion}' the precheck checked. Put it in '${facts.targetRegion}', or change the blueprint's target and run the precheck again.`);
+        report(
+          `${what} is in '${location}', not in the target region '${facts.targetRegion}' the precheck checked. Put it in '${facts.targetRegion}', or change the blueprint's target and run the precheck again.`,
+        );
       }
     }
 
@@ -62,9 +76,13 @@ export const recoveredInTargetRegion: ResourceValidationPolicy = {
       if (!read.known) continue;
       const subnet = read.value;
       if (subnet === undefined) {
-        report(`${what} has IP configuration '${name}' without a subnet. Join it to one of the subnets the precheck allowed: ${facts.allowedSubnetIds.join(", ")}.`);
+        report(
+          `${what} has IP configuration '${name}' without a subnet. Join it to one of the subnets the precheck allowed: ${facts.allowedSubnetIds.join(", ")}.`,
+        );
       } else if (!facts.allowedSubnetIds.some((s) => sameResourceId(s, subnet))) {
-        report(`${what} joins subnet ${subnet} (IP configuration '${name}'), which is not one the precheck allowed. Use one of: ${facts.allowedSubnetIds.join(", ") || "(none: the precheck allowed no subnet; check the blueprint's target network)"}.`);
+        report(
+          `${what} joins subnet ${subnet} (IP configuration '${name}'), which is not one the precheck allowed. Use one of: ${facts.allowedSubnetIds.join(", ") || "(none: the precheck allowed no subnet; check the blueprint's target network)"}.`,
+        );
       }
     }
   },

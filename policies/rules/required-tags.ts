@@ -7,7 +7,16 @@ import { TAGS, isRecovered, isStaging, label, tagOf } from "../resources";
 /** Tags every staging disk carries. */
 export const STAGING_TAGS = [TAGS.blueprint, TAGS.row, TAGS.role, TAGS.sourceDisk, TAGS.sourceSizeGiB] as const;
 /** Tags every recovered resource (VM, NIC, snapshot, disk) carries. */
-export const RECOVERED_TAGS = [TAGS.blueprint, TAGS.row, TAGS.role, TAGS.mode, TAGS.recoveryPoint, TAGS.operation, TAGS.osStrategy, TAGS.dataStrategy] as const;
+export const RECOVERED_TAGS = [
+  TAGS.blueprint,
+  TAGS.row,
+  TAGS.role,
+  TAGS.mode,
+  TAGS.recoveryPoint,
+  TAGS.operation,
+  TAGS.osStrategy,
+  TAGS.dataStrategy,
+] as const;
 /** Tags a recovered disk carries besides {@link RECOVERED_TAGS}. */
 export const RECOVERED_DISK_TAGS = [TAGS.sourceDisk, TAGS.sourceSizeGiB] as const;
 
@@ -48,7 +57,9 @@ export const requiredTags: ResourceValidationPolicy = {
       const value = tagOf(args.props, tag);
       const allowed = ALLOWED_VALUES[tag];
       if (value !== undefined && allowed !== undefined && !allowed.includes(value)) {
-        report(`${label(args)} has ${tag} '${value}', which is not one of ${allowed.join(", ")}. Set it to one of them.`);
+        report(
+          `${label(args)} has ${tag} '${value}', which is not one of ${allowed.join(", ")}. Set it to one of them.`,
+        );
       }
     }
   },

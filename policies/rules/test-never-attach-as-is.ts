@@ -3,7 +3,8 @@ import type { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
 import { normalizeResourceId } from "../../core/azure/resource-id";
 import { TAGS, isStaging, known, label, roleOf, tagOf } from "../resources";
 
-const why = "a drill must leave the staging disks untouched (attaching one takes it off the sync, and the test VM would write to the replica)";
+const why =
+  "a drill must leave the staging disks untouched (attaching one takes it off the sync, and the test VM would write to the replica)";
 
 /**
  * `ferry-test-never-attach-as-is`: a test failover (drill) makes every disk from a snapshot and
@@ -16,9 +17,13 @@ export const testNeverAttachAsIs: StackValidationPolicy = {
   enforcementLevel: "mandatory",
   validateStack: (args, report) => {
     const staging = args.resources.filter((r) => r.isType(compute.Disk) && isStaging(r.props));
-    const testVms = args.resources.filter((r) => r.isType(compute.VirtualMachine) && (tagOf(r.props, TAGS.mode) === "test" || roleOf(r.props) === "test"));
+    const testVms = args.resources.filter(
+      (r) => r.isType(compute.VirtualMachine) && (tagOf(r.props, TAGS.mode) === "test" || roleOf(r.props) === "test"),
+    );
     for (const vm of testVms) {
-      const wrong = [TAGS.osStrategy, TAGS.dataStrategy].filter((t) => tagOf(vm.props, t) !== "fromSnapshot").map((t) => `${t}: ${tagOf(vm.props, t) ?? "(missing)"}`);
+      const wrong = [TAGS.osStrategy, TAGS.dataStrategy]
+        .filter((t) => tagOf(vm.props, t) !== "fromSnapshot")
+        .map((t) => `${t}: ${tagOf(vm.props, t) ?? "(missing)"}`);
       if (wrong.length > 0) {
         report(
           `Test ${label(vm)} is tagged ${wrong.join(", ")}, but in mode test both strategies must be fromSnapshot: ${why}. Plan the drill with ferry's program in mode test, which makes every disk from a snapshot.`,
@@ -30,14 +35,20 @@ export const testNeverAttachAsIs: StackValidationPolicy = {
         const disk = staging.find((s) => namesDisk(ref.id, s));
         if (disk === undefined || reported.has(disk)) continue;
         reported.add(disk);
-        report(`Test ${label(vm)} attaches staging disk '${disk.name}' as its ${ref.where}: ${why}. Attach a disk created from a snapshot of it instead (strategy fromSnapshot).`, vm.urn);
+        report(
+          `Test ${label(vm)} attaches staging disk '${disk.name}' as its ${ref.where}: ${why}. Attach a disk created from a snapshot of it instead (strategy fromSnapshot).`,
+          vm.urn,
+        );
       }
       // In a preview the ids are not known yet; what the VM's storage profile depends on is.
       const deps = vm.propertyDependencies?.storageProfile ?? vm.dependencies ?? [];
       for (const dep of deps) {
         if (!staging.includes(dep) || reported.has(dep)) continue;
         reported.add(dep);
-        report(`Test ${label(vm)} depends on staging disk '${dep.name}' for its disks: ${why}. Attach a disk created from a snapshot of it instead (strategy fromSnapshot).`, vm.urn);
+        report(
+          `Test ${label(vm)} depends on staging disk '${dep.name}' for its disks: ${why}. Attach a disk created from a snapshot of it instead (strategy fromSnapshot).`,
+          vm.urn,
+        );
       }
     }
   },
@@ -46,7 +57,9 @@ export const testNeverAttachAsIs: StackValidationPolicy = {
 /** The managed-disk ids a VM attaches (those known), with where each is attached. */
 function diskRefs(vm: PolicyResource): { id: string; where: string }[] {
   const out: { id: string; where: string }[] = [];
-  const storage = known(() => vm.props.storageProfile) as { osDisk?: { managedDisk?: { id?: unknown } }; dataDisks?: { lun?: unknown; managedDisk?: { id?: unknown } }[] } | undefined;
+  const storage = known(() => vm.props.storageProfile) as
+    | { osDisk?: { managedDisk?: { id?: unknown } }; dataDisks?: { lun?: unknown; managedDisk?: { id?: unknown } }[] }
+    | undefined;
   const os = known(() => storage?.osDisk?.managedDisk?.id);
   if (typeof os === "string") out.push({ id: os, where: "OS disk" });
   for (const d of known(() => storage?.dataDisks) ?? []) {
@@ -67,6 +80,9 @@ function namesDisk(ref: string, disk: PolicyResource): boolean {
   const name = known(() => disk.props.diskName ?? disk.props.name);
   if (typeof name !== "string" || name === "") return false;
   const group = known(() => disk.props.resourceGroupName);
-  const suffix = typeof group === "string" && group !== "" ? `/resourcegroups/${group}/providers/microsoft.compute/disks/${name}` : `/providers/microsoft.compute/disks/${name}`;
+  const suffix =
+    typeof group === "string" && group !== ""
+      ? `/resourcegroups/${group}/providers/microsoft.compute/disks/${name}`
+      : `/providers/microsoft.compute/disks/${name}`;
   return wanted.endsWith(suffix.toLowerCase());
 }

@@ -8,7 +8,8 @@ import { TAGS, isRecovered, known, label, ofType, tagOf } from "../resources";
  */
 export const windowsOsFromSnapshot: ResourceValidationPolicy = {
   name: "ferry-windows-os-from-snapshot",
-  description: "Recommends osStrategy fromSnapshot for recovered Windows VMs: the staging disk keeps syncing, and a failed boot leaves it untouched for another try.",
+  description:
+    "Recommends osStrategy fromSnapshot for recovered Windows VMs: the staging disk keeps syncing, and a failed boot leaves it untouched for another try.",
   enforcementLevel: "advisory",
   validateResource: ofType(compute.VirtualMachine, (vm, args, report) => {
     if (!isRecovered(args.props) || tagOf(args.props, TAGS.osStrategy) !== "attachAsIs") return;

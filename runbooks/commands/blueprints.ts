@@ -19,9 +19,17 @@ interface Verdict {
   checks?: { name: string; ok: boolean; message: string }[];
 }
 
-async function validateEach(args: ValidateArgs, io: CliIo, one: (stack: string, raw: Record<string, unknown>) => Promise<Omit<Verdict, "stack" | "from">>): Promise<Verdict[]> {
+async function validateEach(
+  args: ValidateArgs,
+  io: CliIo,
+  one: (stack: string, raw: Record<string, unknown>) => Promise<Omit<Verdict, "stack" | "from">>,
+): Promise<Verdict[]> {
   const names = args.stacks?.length ? args.stacks : stackFiles();
-  if (names.length === 0) throw new UserError("No stacks to validate: name stack files or stacks, or run from the project root (stacks/Pulumi.<stack>.yaml).", { code: "Usage" });
+  if (names.length === 0)
+    throw new UserError(
+      "No stacks to validate: name stack files or stacks, or run from the project root (stacks/Pulumi.<stack>.yaml).",
+      { code: "Usage" },
+    );
   const out: Verdict[] = [];
   for (const name of names) {
     try {
@@ -29,7 +37,10 @@ async function validateEach(args: ValidateArgs, io: CliIo, one: (stack: string, 
       out.push({ stack, from, ...(await one(stack, raw)) });
     } catch (e) {
       if (!isUserError(e)) throw e;
-      const stack = name.replace(/^.*\//, "").replace(/^Pulumi\./, "").replace(/\.ya?ml$/i, "");
+      const stack = name
+        .replace(/^.*\//, "")
+        .replace(/^Pulumi\./, "")
+        .replace(/\.ya?ml$/i, "");
       out.push({ stack, from: name, ok: false, problems: [e.message] });
     }
   }
@@ -40,14 +51,22 @@ function report(verdicts: Verdict[]): string {
   return verdicts
     .map((v) => {
       const head = `${v.ok ? "ok  " : "FAIL"}  ${v.stack}  (${v.from})`;
-      const problems = v.problems.map((p) => p.split("\n").map((l) => `      ${l}`).join("\n"));
+      const problems = v.problems.map((p) =>
+        p
+          .split("\n")
+          .map((l) => `      ${l}`)
+          .join("\n"),
+      );
       const checks = (v.checks ?? []).map((c) => `      ${c.ok ? "ok  " : "FAIL"}  ${c.name}: ${c.message}`);
       return [head, ...problems, ...checks].join("\n");
     })
     .join("\n");
 }
 
-export function blueprintsCommand(io: CliIo, state: { code: number }): CommandModule<GlobalArgs, ValidateArgs & { blueprint?: string }> {
+export function blueprintsCommand(
+  io: CliIo,
+  state: { code: number },
+): CommandModule<GlobalArgs, ValidateArgs & { blueprint?: string }> {
   return {
     command: "blueprints <action>",
     describe: "Blueprint stacks: validate their config, show one",
@@ -82,14 +101,34 @@ export function blueprintsCommand(io: CliIo, state: { code: number }): CommandMo
             const rows = await ctx.store.list();
             const disks = sourceDisks(b).map((d) => {
               const s = rows.find((r) => r.source.sourceDiskId.toLowerCase() === d.sourceDiskId.toLowerCase())?.source;
-              return { ...d, state: s?.state ?? "not enabled", paused: s?.paused ?? false, appliedAt: s?.applied?.createdAt };
+              return {
+                ...d,
+                state: s?.state ?? "not enabled",
+                paused: s?.paused ?? false,
+                appliedAt: s?.applied?.createdAt,
+              };
             });
             const view = {
               stack: a.blueprint,
               name: b.name,
               mode: config.mode,
-              target: { region: b.target.region, resourceGroup: b.target.resourceGroup, subnet: `${b.target.virtualNetwork}/${b.target.subnet}`, testSubnet: b.target.testVirtualNetwork ? `${b.target.testVirtualNetwork}/${b.target.testSubnet}` : undefined },
-              rows: b.rows.map((r) => ({ row: r.name, vm: recoveredVmName(r, "failover"), testVm: recoveredVmName(r, "test"), vmSize: r.vmSize, osStrategy: r.osStrategy, dataStrategy: r.dataStrategy, sourceVmId: r.sourceVmId })),
+              target: {
+                region: b.target.region,
+                resourceGroup: b.target.resourceGroup,
+                subnet: `${b.target.virtualNetwork}/${b.target.subnet}`,
+                testSubnet: b.target.testVirtualNetwork
+                  ? `${b.target.testVirtualNetwork}/${b.target.testSubnet}`
+                  : undefined,
+              },
+              rows: b.rows.map((r) => ({
+                row: r.name,
+                vm: recoveredVmName(r, "failover"),
+                testVm: recoveredVmName(r, "test"),
+                vmSize: r.vmSize,
+                osStrategy: r.osStrategy,
+                dataStrategy: r.dataStrategy,
+                sourceVmId: r.sourceVmId,
+              })),
               disks,
             };
             emit(io, a, view, () =>
@@ -97,9 +136,21 @@ export function blueprintsCommand(io: CliIo, state: { code: number }): CommandMo
                 `blueprint ${b.name} (stack ${a.blueprint}): mode ${config.mode}`,
                 `target: ${view.target.region}, group ${view.target.resourceGroup}, subnet ${view.target.subnet}${view.target.testSubnet ? `, test subnet ${view.target.testSubnet}` : ", no test network"}`,
                 "",
-                table(["ROW", "RECOVERED VM", "SIZE", "OS DISK", "DATA DISKS"], view.rows.map((r) => [r.row, r.vm, r.vmSize, r.osStrategy, r.dataStrategy])),
+                table(
+                  ["ROW", "RECOVERED VM", "SIZE", "OS DISK", "DATA DISKS"],
+                  view.rows.map((r) => [r.row, r.vm, r.vmSize, r.osStrategy, r.dataStrategy]),
+                ),
                 "",
-                table(["DISK", "ROW", "ROLE", "STATE", "APPLIED"], disks.map((d) => [nameOf(d.sourceDiskId), d.row, d.role === "os" ? "OS" : `LUN ${d.lun}`, `${d.state}${d.paused ? " (paused)" : ""}`, d.appliedAt])),
+                table(
+                  ["DISK", "ROW", "ROLE", "STATE", "APPLIED"],
+                  disks.map((d) => [
+                    nameOf(d.sourceDiskId),
+                    d.row,
+                    d.role === "os" ? "OS" : `LUN ${d.lun}`,
+                    `${d.state}${d.paused ? " (paused)" : ""}`,
+                    d.appliedAt,
+                  ]),
+                ),
               ].join("\n"),
             );
           },
@@ -120,15 +171,30 @@ export function targetsCommand(io: CliIo, state: { code: number }): CommandModul
           "Validate each blueprint's target: the config (path and fix), then the DR subscription (groups, networks, VM sizes, vCPU quota) unless --offline",
           (c) =>
             c
-              .positional("stacks", { type: "string", array: true, describe: "Blueprint stack names or stack files (default: every stacks/Pulumi.*.yaml blueprint)" })
-              .option("offline", { type: "boolean", default: false, describe: "Only the config (no Azure calls, no ferry config needed)" })
+              .positional("stacks", {
+                type: "string",
+                array: true,
+                describe: "Blueprint stack names or stack files (default: every stacks/Pulumi.*.yaml blueprint)",
+              })
+              .option("offline", {
+                type: "boolean",
+                default: false,
+                describe: "Only the config (no Azure calls, no ferry config needed)",
+              })
               .example("$0 targets validate web --config ferry.json", "Config and the DR subscription")
               .example("$0 targets validate --offline", "Every stack file's target, offline"),
           async (a) => {
             const ctx = a.offline ? undefined : await contextFor(a, io);
             const verdicts = await validateEach(a, io, async (stack, raw) => {
-              if (raw.kind !== "blueprint") return { ok: true, problems: [], checks: [{ name: "kind", ok: true, message: `${String(raw.kind)} stack: no target` }] };
-              const target = parseWith(TargetSchema, (raw.blueprint as { target?: unknown } | undefined)?.target, { what: `blueprint.target of stack ${stack}` });
+              if (raw.kind !== "blueprint")
+                return {
+                  ok: true,
+                  problems: [],
+                  checks: [{ name: "kind", ok: true, message: `${String(raw.kind)} stack: no target` }],
+                };
+              const target = parseWith(TargetSchema, (raw.blueprint as { target?: unknown } | undefined)?.target, {
+                what: `blueprint.target of stack ${stack}`,
+              });
               if (!ctx) return { ok: true, problems: [] };
               const checks = await checkTarget(ctx, target);
               return { ok: checks.every((c) => c.ok), problems: [], checks };

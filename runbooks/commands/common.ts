@@ -43,10 +43,22 @@ export interface GlobalArgs {
 
 export function globalOptions<T>(y: Argv<T>) {
   return y
-    .option("config", { type: "string", describe: "ferry's config file (default: $FERRY_CONFIG, else ./ferry.json)", global: true })
+    .option("config", {
+      type: "string",
+      describe: "ferry's config file (default: $FERRY_CONFIG, else ./ferry.json)",
+      global: true,
+    })
     .option("json", { type: "boolean", default: false, describe: "Print the result as JSON on stdout", global: true })
-    .option("log-level", { type: "string", describe: "trace, debug, info, warn, error or silent (default: $FERRY_LOG_LEVEL, else info)", global: true })
-    .option("log-format", { choices: ["json", "pretty"] as const, describe: "Logs on stderr: pino JSON, or readable lines (default: readable on a terminal)", global: true });
+    .option("log-level", {
+      type: "string",
+      describe: "trace, debug, info, warn, error or silent (default: $FERRY_LOG_LEVEL, else info)",
+      global: true,
+    })
+    .option("log-format", {
+      choices: ["json", "pretty"] as const,
+      describe: "Logs on stderr: pino JSON, or readable lines (default: readable on a terminal)",
+      global: true,
+    });
 }
 
 /** The logger of a command: pino JSON lines, or readable lines on a terminal; secrets redacted either way. */
@@ -54,7 +66,14 @@ export function cliLogger(args: GlobalArgs, io: CliIo): Logger {
   const level: LogLevel = args["log-level"] ? parseLogLevel(args["log-level"]) : parseLogLevel(io.env.FERRY_LOG_LEVEL);
   const readable = args["log-format"] ? args["log-format"] === "pretty" : io.logIsTty;
   const destination = readable
-    ? pretty({ destination: io.logStream, sync: true, colorize: io.logIsTty, translateTime: "HH:MM:ss", ignore: "pid,hostname,name", singleLine: true })
+    ? pretty({
+        destination: io.logStream,
+        sync: true,
+        colorize: io.logIsTty,
+        translateTime: "HH:MM:ss",
+        ignore: "pid,hostname,name",
+        singleLine: true,
+      })
     : io.logStream;
   return createLogger({ name: "ferry", level, destination: destination as Writable, env: io.env });
 }

@@ -8,15 +8,29 @@ type Args = GlobalArgs & { blueprint: string; "report-dir": string; keep: boolea
 export function drillCommand(io: CliIo, state: { code: number }): CommandModule<GlobalArgs, Args> {
   return {
     command: "drill <blueprint>",
-    describe: "The whole cycle on one blueprint, measured, with a report: precheck, test failover, byte-for-byte verification, cleanup",
+    describe:
+      "The whole cycle on one blueprint, measured, with a report: precheck, test failover, byte-for-byte verification, cleanup",
     builder: (y) =>
       y
         .positional("blueprint", { type: "string", demandOption: true, describe: "Blueprint stack" })
-        .option("report-dir", { type: "string", default: "drill-report", describe: "Where the report goes (index.html, summary.json, drill.json)" })
-        .option("keep", { type: "boolean", default: false, describe: "Leave the test VMs up at the end; ferry cleanup removes them" })
+        .option("report-dir", {
+          type: "string",
+          default: "drill-report",
+          describe: "Where the report goes (index.html, summary.json, drill.json)",
+        })
+        .option("keep", {
+          type: "boolean",
+          default: false,
+          describe: "Leave the test VMs up at the end; ferry cleanup removes them",
+        })
         .example("$0 drill web", "A drill of web in its test network; report in drill-report/")
-        .example("$0 drill web --report-dir $(Build.ArtifactStagingDirectory)/drill --json", "From the scheduled pipeline")
-        .epilogue("Production is not touched: the test VMs come from snapshots of the staging disks, in the isolated test network, and replication goes on. Exit 0 when the drill passed; 3 when the precheck refused; 4 when a disk did not verify; 1 otherwise.") as never,
+        .example(
+          "$0 drill web --report-dir $(Build.ArtifactStagingDirectory)/drill --json",
+          "From the scheduled pipeline",
+        )
+        .epilogue(
+          "Production is not touched: the test VMs come from snapshots of the staging disks, in the isolated test network, and replication goes on. Exit 0 when the drill passed; 3 when the precheck refused; 4 when a disk did not verify; 1 otherwise.",
+        ) as never,
     handler: async (a) => {
       const ctx = await contextFor(a, io);
       const reportDir = resolve(a["report-dir"]);
@@ -24,13 +38,18 @@ export function drillCommand(io: CliIo, state: { code: number }): CommandModule<
         reportDir,
         keep: a.keep,
         onStep: (name, ok, secs, detail) => {
-          if (!a.json) io.out(`  ${ok ? "ok  " : "FAIL"}  ${name} (${secs.toFixed(1)} s)${detail && !ok ? `: ${detail}` : ""}`);
+          if (!a.json)
+            io.out(`  ${ok ? "ok  " : "FAIL"}  ${name} (${secs.toFixed(1)} s)${detail && !ok ? `: ${detail}` : ""}`);
         },
       });
       emit(io, a, { ...summary, reportDir }, () => `\n${recorder.table(summary)}\nreport: ${reportDir}/index.html`);
       if (!summary.ok) {
         const precheckFailed = recorder.steps.some((s) => s.name.startsWith("precheck") && s.status === "failed");
-        state.code = recorder.verifications.some((v) => !v.ok) ? EXIT.mismatch : precheckFailed ? EXIT.refused : EXIT.failed;
+        state.code = recorder.verifications.some((v) => !v.ok)
+          ? EXIT.mismatch
+          : precheckFailed
+            ? EXIT.refused
+            : EXIT.failed;
       }
     },
   };

@@ -7,24 +7,42 @@ import { nameOf } from "../blueprints";
 import type { Operation } from "../journal";
 import { contextFor, emit, seconds, table, type CliIo, type GlobalArgs } from "./common";
 
-type Args = GlobalArgs & { blueprint: string; planned: boolean; unplanned: boolean; test: boolean; "recovery-point"?: string; yes: boolean };
+type Args = GlobalArgs & {
+  blueprint: string;
+  planned: boolean;
+  unplanned: boolean;
+  test: boolean;
+  "recovery-point"?: string;
+  yes: boolean;
+};
 
 const WHAT: Record<FailoverKind, string> = {
   planned: "power off the source VMs, sync their last writes and bring them up in the DR region (no data lost)",
-  unplanned: "bring the VMs up in the DR region from the last applied recovery point, without touching the primary region",
+  unplanned:
+    "bring the VMs up in the DR region from the last applied recovery point, without touching the primary region",
   test: "bring copies up in the isolated test network while replication goes on (end it with ferry cleanup)",
 };
 
 export function formatOperation(op: Operation): string {
   const steps = table(
     ["STEP", "STATUS", "TIME"],
-    op.steps.map((s) => [s.name, s.status, s.endedAt ? seconds((Date.parse(s.endedAt) - Date.parse(s.startedAt)) / 1000) : undefined]),
+    op.steps.map((s) => [
+      s.name,
+      s.status,
+      s.endedAt ? seconds((Date.parse(s.endedAt) - Date.parse(s.startedAt)) / 1000) : undefined,
+    ]),
   );
   const ready = op.rto.some((r) => r.osReadySeconds !== undefined || r.appReadySeconds !== undefined);
   const rto = op.rto.length
     ? `\n\n${table(
         ["ROW", "VM", "STRATEGY", "RTO (VM CREATED)", ...(ready ? ["OS READY", "APP READY"] : [])],
-        op.rto.map((r) => [r.row, r.vm, r.strategy, seconds(r.vmCreatedSeconds), ...(ready ? [seconds(r.osReadySeconds), seconds(r.appReadySeconds)] : [])]),
+        op.rto.map((r) => [
+          r.row,
+          r.vm,
+          r.strategy,
+          seconds(r.vmCreatedSeconds),
+          ...(ready ? [seconds(r.osReadySeconds), seconds(r.appReadySeconds)] : []),
+        ]),
       )}`
     : "";
   const rpo = op.rpoSeconds !== undefined ? `\nRPO at failover: ${op.rpoSeconds.toFixed(1)} s` : "";
@@ -38,14 +56,37 @@ export function failoverCommand(io: CliIo): CommandModule<GlobalArgs, Args> {
     builder: (y) =>
       y
         .positional("blueprint", { type: "string", demandOption: true, describe: "Blueprint stack" })
-        .option("planned", { type: "boolean", default: false, describe: "Power off the sources, final sync, fail over: no data lost" })
-        .option("unplanned", { type: "boolean", default: false, describe: "From the last applied point; no call to the primary region" })
-        .option("test", { type: "boolean", default: false, describe: "A drill: copies in the test network, replication goes on" })
-        .option("recovery-point", { type: "string", default: "latest", describe: "latest, or the snapshot id of the applied point (the staging disks hold no other)" })
-        .option("yes", { type: "boolean", default: false, describe: "Do not ask for confirmation (pipelines: the approval gate asks)" })
+        .option("planned", {
+          type: "boolean",
+          default: false,
+          describe: "Power off the sources, final sync, fail over: no data lost",
+        })
+        .option("unplanned", {
+          type: "boolean",
+          default: false,
+          describe: "From the last applied point; no call to the primary region",
+        })
+        .option("test", {
+          type: "boolean",
+          default: false,
+          describe: "A drill: copies in the test network, replication goes on",
+        })
+        .option("recovery-point", {
+          type: "string",
+          default: "latest",
+          describe: "latest, or the snapshot id of the applied point (the staging disks hold no other)",
+        })
+        .option("yes", {
+          type: "boolean",
+          default: false,
+          describe: "Do not ask for confirmation (pipelines: the approval gate asks)",
+        })
         .check((a) => {
           const n = [a.planned, a.unplanned, a.test].filter(Boolean).length;
-          if (n !== 1) throw new UserError("Say which failover: exactly one of --planned, --unplanned or --test.", { code: "Usage" });
+          if (n !== 1)
+            throw new UserError("Say which failover: exactly one of --planned, --unplanned or --test.", {
+              code: "Usage",
+            });
           return true;
         })
         .example("$0 failover web --test", "A drill in the test network")
@@ -56,8 +97,15 @@ export function failoverCommand(io: CliIo): CommandModule<GlobalArgs, Args> {
       const ctx = await contextFor(a, io);
       const kind: FailoverKind = a.planned ? "planned" : a.unplanned ? "unplanned" : "test";
       const b = (await loadBlueprint(ctx, a.blueprint)).blueprint;
-      if (!a.yes && !(await ctx.confirm(`${kind} failover of ${b.name} (${b.rows.length} VM${b.rows.length === 1 ? "" : "s"}): ${WHAT[kind]}. Go on?`))) {
-        throw new UserError("Not confirmed: nothing was done. Add --yes where nobody can answer (pipelines).", { code: "NotConfirmed" });
+      if (
+        !a.yes &&
+        !(await ctx.confirm(
+          `${kind} failover of ${b.name} (${b.rows.length} VM${b.rows.length === 1 ? "" : "s"}): ${WHAT[kind]}. Go on?`,
+        ))
+      ) {
+        throw new UserError("Not confirmed: nothing was done. Add --yes where nobody can answer (pipelines).", {
+          code: "NotConfirmed",
+        });
       }
       const op = await failover(ctx, a.blueprint, { kind, recoveryPoint: a["recovery-point"] ?? "latest" });
       emit(io, a, op, () => formatOperation(op));
@@ -70,22 +118,35 @@ type CleanupArgs = GlobalArgs & { blueprint: string; yes: boolean; failback: boo
 export function cleanupCommand(io: CliIo): CommandModule<GlobalArgs, CleanupArgs> {
   return {
     command: "cleanup <blueprint>",
-    describe: "End a test failover: remove the test VMs, NICs, disks and snapshots (replication is untouched); with --failback, remove the primary's previous disks after a failback",
+    describe:
+      "End a test failover: remove the test VMs, NICs, disks and snapshots (replication is untouched); with --failback, remove the primary's previous disks after a failback",
     builder: (y) =>
       y
         .positional("blueprint", { type: "string", demandOption: true })
         .option("yes", { type: "boolean", default: false, describe: "Do not ask" })
-        .option("failback", { type: "boolean", default: false, describe: "After ferry failback complete: delete the primary's previous disks and the failback's snapshots" })
+        .option("failback", {
+          type: "boolean",
+          default: false,
+          describe: "After ferry failback complete: delete the primary's previous disks and the failback's snapshots",
+        })
         .example("$0 cleanup web", "After ferry failover web --test")
-        .example("$0 cleanup web --failback", "After ferry failback complete web, once the primary is trusted") as never,
+        .example(
+          "$0 cleanup web --failback",
+          "After ferry failback complete web, once the primary is trusted",
+        ) as never,
     handler: async (a) => {
       const ctx = await contextFor(a, io);
       if (a.failback) {
-        if (!a.yes && !(await ctx.confirm(`Delete the previous primary disks of ${a.blueprint} (replaced by the failback)?`))) {
+        if (
+          !a.yes &&
+          !(await ctx.confirm(`Delete the previous primary disks of ${a.blueprint} (replaced by the failback)?`))
+        ) {
           throw new UserError("Not confirmed: nothing was removed. Add --yes in a pipeline.", { code: "NotConfirmed" });
         }
         const { op, deleted } = await cleanupFailback(ctx, a.blueprint);
-        emit(io, a, { ...op, deleted }, () => [formatOperation(op), "", `deleted: ${deleted.map(nameOf).join(", ") || "nothing"}`].join("\n"));
+        emit(io, a, { ...op, deleted }, () =>
+          [formatOperation(op), "", `deleted: ${deleted.map(nameOf).join(", ") || "nothing"}`].join("\n"),
+        );
         return;
       }
       if (!a.yes && !(await ctx.confirm(`Remove what the test failover of ${a.blueprint} created?`))) {

@@ -12,7 +12,11 @@ export function precheckCommand(io: CliIo, state: { code: number }): CommandModu
     builder: (y) =>
       y
         .positional("blueprint", { type: "string", demandOption: true, describe: "Blueprint stack" })
-        .option("test", { type: "boolean", default: false, describe: "Check for a test failover (the isolated test network)" })
+        .option("test", {
+          type: "boolean",
+          default: false,
+          describe: "Check for a test failover (the isolated test network)",
+        })
         .option("junit", { type: "string", describe: "Also write a JUnit report here (the pipeline's test tab)" })
         .example("$0 precheck web", "A table of checks")
         .example("$0 precheck web --json", "The facts the policy pack is handed")

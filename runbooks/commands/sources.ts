@@ -12,8 +12,13 @@ async function disksOf(ctx: RunbookContext, target: string, disk?: string): Prom
   if (target.startsWith("/subscriptions/")) return [target];
   const disks = sourceDisks((await loadBlueprint(ctx, target)).blueprint).map((d) => d.sourceDiskId);
   if (!disk) return disks;
-  const hit = disks.find((d) => d.toLowerCase() === disk.toLowerCase() || nameOf(d).toLowerCase() === disk.toLowerCase());
-  if (!hit) throw new UserError(`${disk} is not a disk of blueprint ${target}. Its disks: ${disks.map(nameOf).join(", ")}.`, { code: "UnknownDisk" });
+  const hit = disks.find(
+    (d) => d.toLowerCase() === disk.toLowerCase() || nameOf(d).toLowerCase() === disk.toLowerCase(),
+  );
+  if (!hit)
+    throw new UserError(`${disk} is not a disk of blueprint ${target}. Its disks: ${disks.map(nameOf).join(", ")}.`, {
+      code: "UnknownDisk",
+    });
   return [hit];
 }
 
@@ -49,13 +54,23 @@ export function sourcesCommand(io: CliIo): CommandModule<GlobalArgs, SourcesArgs
             const ctx = await contextFor(a, io);
             const rows = (await ctx.store.list()).map((r) => r.source);
             const wanted = a.target ? new Set((await disksOf(ctx, a.target)).map((d) => d.toLowerCase())) : undefined;
-            const lines = rows.filter((s) => !wanted || wanted.has(s.sourceDiskId.toLowerCase())).map((s) => line(s, ctx.now())).sort((x, y) => x.disk.localeCompare(y.disk));
+            const lines = rows
+              .filter((s) => !wanted || wanted.has(s.sourceDiskId.toLowerCase()))
+              .map((s) => line(s, ctx.now()))
+              .sort((x, y) => x.disk.localeCompare(y.disk));
             emit(io, a, lines, () =>
               lines.length === 0
                 ? "No sources. Enable DR with `ferry sources enable <blueprint> --prepare empty`."
                 : table(
                     ["DISK", "STATE", "LUN", "LAG", "APPLIED", "LAST ERROR"],
-                    lines.map((l) => [l.disk, `${l.state}${l.paused ? " (paused)" : ""}${l.applying ? " (applying)" : ""}`, l.lun, l.lagSeconds === undefined ? undefined : `${l.lagSeconds} s`, l.appliedAt, l.lastError]),
+                    lines.map((l) => [
+                      l.disk,
+                      `${l.state}${l.paused ? " (paused)" : ""}${l.applying ? " (applying)" : ""}`,
+                      l.lun,
+                      l.lagSeconds === undefined ? undefined : `${l.lagSeconds} s`,
+                      l.appliedAt,
+                      l.lastError,
+                    ]),
                   ),
             );
           },
@@ -67,13 +82,34 @@ export function sourcesCommand(io: CliIo): CommandModule<GlobalArgs, SourcesArgs
             c
               .positional("target", { type: "string", demandOption: true, describe: "Blueprint stack" })
               .option("disk", { type: "string", describe: "Only this source disk (ARM id or name)" })
-              .option("prepare", { choices: ["wipe", "keep", "empty"] as const, describe: "wipe: erase and zero the staging disks; keep: continue without wiping; empty: they are new. Asked on a terminal; required otherwise" })
-              .example("$0 sources enable web --prepare empty", "Protect every disk of blueprint web (new staging disks)"),
+              .option("prepare", {
+                choices: ["wipe", "keep", "empty"] as const,
+                describe:
+                  "wipe: erase and zero the staging disks; keep: continue without wiping; empty: they are new. Asked on a terminal; required otherwise",
+              })
+              .example(
+                "$0 sources enable web --prepare empty",
+                "Protect every disk of blueprint web (new staging disks)",
+              ),
           async (a) => {
             const ctx = await contextFor(a, io);
             const [disk] = a.disk ? await disksOf(ctx, a.target!, a.disk) : [];
-            const enabled = await enableDr(ctx, a.target!, { ...(a.prepare ? { prepare: a.prepare } : {}), ...(disk ? { sourceDiskId: disk } : {}) });
-            emit(io, a, enabled.map((s) => line(s, ctx.now())), () => enabled.map((s) => `enabled: ${nameOf(s.sourceDiskId)} → ${nameOf(s.stagingDiskId)} at appliance LUN ${s.applianceLun} (${s.state})`).join("\n"));
+            const enabled = await enableDr(ctx, a.target!, {
+              ...(a.prepare ? { prepare: a.prepare } : {}),
+              ...(disk ? { sourceDiskId: disk } : {}),
+            });
+            emit(
+              io,
+              a,
+              enabled.map((s) => line(s, ctx.now())),
+              () =>
+                enabled
+                  .map(
+                    (s) =>
+                      `enabled: ${nameOf(s.sourceDiskId)} → ${nameOf(s.stagingDiskId)} at appliance LUN ${s.applianceLun} (${s.state})`,
+                  )
+                  .join("\n"),
+            );
           },
         )
         .command<SourcesArgs>(
@@ -81,30 +117,63 @@ export function sourcesCommand(io: CliIo): CommandModule<GlobalArgs, SourcesArgs
           "Disable DR: the sync stops, staging disks leave the appliance and are kept",
           (c) =>
             c
-              .positional("target", { type: "string", demandOption: true, describe: "Blueprint stack, or the ARM id of one source disk" })
+              .positional("target", {
+                type: "string",
+                demandOption: true,
+                describe: "Blueprint stack, or the ARM id of one source disk",
+              })
               .option("disk", { type: "string", describe: "Only this source disk of the blueprint" })
               .option("yes", { type: "boolean", default: false, describe: "Do not ask" }),
           async (a) => {
             const ctx = await contextFor(a, io);
             const disks = await disksOf(ctx, a.target!, a.disk);
-            if (!a.yes && !(await ctx.confirm(`Disable DR for ${disks.length} disk(s) of ${a.target}? They stop being protected.`))) {
-              throw new UserError("Not confirmed: nothing was disabled. Add --yes in a pipeline.", { code: "NotConfirmed" });
+            if (
+              !a.yes &&
+              !(await ctx.confirm(`Disable DR for ${disks.length} disk(s) of ${a.target}? They stop being protected.`))
+            ) {
+              throw new UserError("Not confirmed: nothing was disabled. Add --yes in a pipeline.", {
+                code: "NotConfirmed",
+              });
             }
             const done: Source[] = [];
             for (const d of disks) done.push(await disableDr(ctx, d));
-            emit(io, a, done.map((s) => line(s, ctx.now())), () => done.map((s) => `disabled: ${nameOf(s.sourceDiskId)}; staging disk ${nameOf(s.stagingDiskId)} kept`).join("\n"));
+            emit(
+              io,
+              a,
+              done.map((s) => line(s, ctx.now())),
+              () =>
+                done
+                  .map((s) => `disabled: ${nameOf(s.sourceDiskId)}; staging disk ${nameOf(s.stagingDiskId)} kept`)
+                  .join("\n"),
+            );
           },
         )
         .command<SourcesArgs>(
           ["retry-backfill <target>", "check-health <target>"],
           "retry-backfill: copy everything again; check-health: verify each staging disk against its recovery point at the next tick",
-          (c) => c.positional("target", { type: "string", demandOption: true, describe: "Blueprint stack, or the ARM id of one source disk" }).option("disk", { type: "string", describe: "Only this source disk of the blueprint" }),
+          (c) =>
+            c
+              .positional("target", {
+                type: "string",
+                demandOption: true,
+                describe: "Blueprint stack, or the ARM id of one source disk",
+              })
+              .option("disk", { type: "string", describe: "Only this source disk of the blueprint" }),
           async (a) => {
             const ctx = await contextFor(a, io);
-            const event = String(a._[1]) === "retry-backfill" ? ({ type: "retryBackfill" } as const) : ({ type: "checkHealth" } as const);
+            const event =
+              String(a._[1]) === "retry-backfill"
+                ? ({ type: "retryBackfill" } as const)
+                : ({ type: "checkHealth" } as const);
             const done: Source[] = [];
-            for (const d of await disksOf(ctx, a.target!, a.disk)) done.push((await transitionSource(ctx.store, d, event, ctx.now())).source);
-            emit(io, a, done.map((s) => line(s, ctx.now())), () => done.map((s) => `${nameOf(s.sourceDiskId)}: ${s.state}`).join("\n"));
+            for (const d of await disksOf(ctx, a.target!, a.disk))
+              done.push((await transitionSource(ctx.store, d, event, ctx.now())).source);
+            emit(
+              io,
+              a,
+              done.map((s) => line(s, ctx.now())),
+              () => done.map((s) => `${nameOf(s.sourceDiskId)}: ${s.state}`).join("\n"),
+            );
           },
         )
         .demandCommand(1, "Name an action: list, enable, disable, retry-backfill, check-health.") as never,

@@ -62,7 +62,10 @@ export class LocalDeployer implements Deployer {
   }
 
   private path(stack: string): string {
-    if (!/^[A-Za-z0-9._-]+$/.test(stack)) throw new UserError(`'${stack}' is not a stack name: use letters, digits, '.', '_' and '-'.`, { code: "InvalidStackName" });
+    if (!/^[A-Za-z0-9._-]+$/.test(stack))
+      throw new UserError(`'${stack}' is not a stack name: use letters, digits, '.', '_' and '-'.`, {
+        code: "InvalidStackName",
+      });
     return join(this.options.stateDir, `${stack}.json`);
   }
 
@@ -138,7 +141,11 @@ export class LocalDeployer implements Deployer {
     const startTime = this.now().toISOString();
     const version = (state.history.at(-1)?.version ?? 0) + 1;
     const changes = none();
-    let raw: Record<string, unknown> = { ...state.config, ...options.config, ...(options.mode ? { mode: options.mode } : {}) };
+    let raw: Record<string, unknown> = {
+      ...state.config,
+      ...options.config,
+      ...(options.mode ? { mode: options.mode } : {}),
+    };
     const finish = (result: "succeeded" | "failed", error?: unknown) => {
       state.history.push({
         version,
@@ -166,7 +173,9 @@ export class LocalDeployer implements Deployer {
         );
       }
       state.config = raw;
-      const { declared, outputs } = await runProgram(planned.parsed, stack, false, (r) => this.applyResource(state, r, changes, log, options.onResource));
+      const { declared, outputs } = await runProgram(planned.parsed, stack, false, (r) =>
+        this.applyResource(state, r, changes, log, options.onResource),
+      );
       await this.deleteUndeclared(state, declared, changes, log, options.onResource);
       state.outputs = outputs;
       finish("succeeded");
@@ -207,9 +216,19 @@ export class LocalDeployer implements Deployer {
   }
 
   /** Creates or updates one declared resource in Azure, recording it in the state as soon as it exists. */
-  private async applyResource(state: StackState, r: DeclaredResource, changes: ResourceChanges, log: Logger, onResource?: UpOptions["onResource"]): Promise<{ id: string; outputs: Props }> {
+  private async applyResource(
+    state: StackState,
+    r: DeclaredResource,
+    changes: ResourceChanges,
+    log: Logger,
+    onResource?: UpOptions["onResource"],
+  ): Promise<{ id: string; outputs: Props }> {
     const kind = RESOURCE_KINDS[r.type];
-    if (!kind) throw new FerryError(`The local deployer cannot create ${r.type} (${r.name}): add it to runbooks/deployers/resource-kinds.ts.`, { code: "UnsupportedResource" });
+    if (!kind)
+      throw new FerryError(
+        `The local deployer cannot create ${r.type} (${r.name}): add it to runbooks/deployers/resource-kinds.ts.`,
+        { code: "UnsupportedResource" },
+      );
     const existing = state.resources.find((s) => s.key === r.key);
     if (existing && sameInputs(existing.inputs, r.inputs, r.ignoreChanges)) {
       changes.same++;
@@ -219,11 +238,25 @@ export class LocalDeployer implements Deployer {
     const id = kind.armId(r.inputs, sub);
     let inputs = r.inputs;
     if (existing && r.ignoreChanges.length) {
-      inputs = kind.live ? await kind.live(this.options.azure, existing.id, keepIgnored(r.inputs, existing.inputs, r.ignoreChanges), r.ignoreChanges) : keepIgnored(r.inputs, existing.inputs, r.ignoreChanges);
+      inputs = kind.live
+        ? await kind.live(
+            this.options.azure,
+            existing.id,
+            keepIgnored(r.inputs, existing.inputs, r.ignoreChanges),
+            r.ignoreChanges,
+          )
+        : keepIgnored(r.inputs, existing.inputs, r.ignoreChanges);
     }
     const started = Date.now();
-    const result = kind.apply ? await kind.apply(this.options.azure, inputs, this.poll) : { ...kind.synthesize?.(inputs, id) };
-    const outputs: Props = { ...inputs, ...result, id: (result.id as string | undefined) ?? id, name: (result.name as string | undefined) ?? inputs[kind.nameInput] };
+    const result = kind.apply
+      ? await kind.apply(this.options.azure, inputs, this.poll)
+      : { ...kind.synthesize?.(inputs, id) };
+    const outputs: Props = {
+      ...inputs,
+      ...result,
+      id: (result.id as string | undefined) ?? id,
+      name: (result.name as string | undefined) ?? inputs[kind.nameInput],
+    };
     const record: StateResource = {
       key: r.key,
       type: r.type,
@@ -239,16 +272,32 @@ export class LocalDeployer implements Deployer {
     if (existing) changes.update++;
     else changes.create++;
     log.info({ type: r.type, name: r.name, id: record.id, ms: Date.now() - started }, existing ? "updated" : "created");
-    onResource?.({ type: r.type, name: r.name, action: existing ? "updated" : "created", at: this.now(), ms: Date.now() - started });
+    onResource?.({
+      type: r.type,
+      name: r.name,
+      action: existing ? "updated" : "created",
+      at: this.now(),
+      ms: Date.now() - started,
+    });
     return { id: record.id, outputs };
   }
 
   /** Deletes what the state holds and the program no longer declares, newest first; retained resources are only forgotten. */
-  private async deleteUndeclared(state: StackState, declared: DeclaredResource[], changes: ResourceChanges, log: Logger, onResource?: UpOptions["onResource"]): Promise<void> {
+  private async deleteUndeclared(
+    state: StackState,
+    declared: DeclaredResource[],
+    changes: ResourceChanges,
+    log: Logger,
+    onResource?: UpOptions["onResource"],
+  ): Promise<void> {
     const keep = new Set(declared.filter((d) => d.custom).map((d) => d.key));
     const gone = state.resources.filter((r) => !keep.has(r.key)).sort((a, b) => b.order - a.order);
     for (const r of gone) {
-      if (r.protect) throw new UserError(`${r.type} ${r.name} is protected and would be deleted. Unprotect it first if that is intended.`, { code: "ProtectedResource" });
+      if (r.protect)
+        throw new UserError(
+          `${r.type} ${r.name} is protected and would be deleted. Unprotect it first if that is intended.`,
+          { code: "ProtectedResource" },
+        );
       if (!r.retainOnDelete) {
         const kind = RESOURCE_KINDS[r.type];
         await kind?.remove?.(this.options.azure, r.id, this.poll).catch((e: unknown) => {

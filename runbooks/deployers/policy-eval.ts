@@ -25,7 +25,12 @@ type Validate = (args: Record<string, unknown>, report: (message: string, urn?: 
  * deployer runs the same rules `pulumi up --policy-pack policies` runs, before anything is created.
  * `config` holds each policy's config by policy name (the shape of a policy-pack config file).
  */
-export async function evaluatePolicies(policies: readonly PolicyLike[], declared: DeclaredResource[], config: Record<string, unknown>, stack: string): Promise<PolicyViolation[]> {
+export async function evaluatePolicies(
+  policies: readonly PolicyLike[],
+  declared: DeclaredResource[],
+  config: Record<string, unknown>,
+  stack: string,
+): Promise<PolicyViolation[]> {
   // The engine's URN (parent types included) when the run recorded it: dependencies name those.
   const urnOf = (r: DeclaredResource) => r.urn ?? `urn:pulumi:${stack}::ferry::${r.type}::${r.name}`;
   const custom = declared.filter((r) => r.custom);
@@ -34,7 +39,14 @@ export async function evaluatePolicies(policies: readonly PolicyLike[], declared
     props: r.inputs,
     urn: urnOf(r),
     name: r.name,
-    opts: { protect: r.protect, ignoreChanges: r.ignoreChanges, aliases: [], customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 }, additionalSecretOutputs: [], ...(r.parent ? { parent: r.parent } : {}) },
+    opts: {
+      protect: r.protect,
+      ignoreChanges: r.ignoreChanges,
+      aliases: [],
+      customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
+      additionalSecretOutputs: [],
+      ...(r.parent ? { parent: r.parent } : {}),
+    },
     stackTags: new Map<string, string>(),
     isType: (cls: { __pulumiType?: string }) => cls.__pulumiType === r.type,
     asType: (cls: { __pulumiType?: string }) => (cls.__pulumiType === r.type ? r.inputs : undefined),
@@ -62,14 +74,20 @@ export async function evaluatePolicies(policies: readonly PolicyLike[], declared
       for (const fn of fns) {
         try {
           await fn({ ...args, getConfig: cfg, notApplicable }, (message, urn) =>
-            violations.push({ policy: policy.name, enforcementLevel: enforcement, message, ...(urn ?? resource ? { resource: urn ?? resource } : {}) }),
+            violations.push({
+              policy: policy.name,
+              enforcementLevel: enforcement,
+              message,
+              ...((urn ?? resource) ? { resource: urn ?? resource } : {}),
+            }),
           );
         } catch (e) {
           if (!(e instanceof NotApplicable)) throw e;
         }
       }
     };
-    if (policy.validateResource) for (const r of custom) await run(policy.validateResource, byUrn.get(urnOf(r))!, urnOf(r));
+    if (policy.validateResource)
+      for (const r of custom) await run(policy.validateResource, byUrn.get(urnOf(r))!, urnOf(r));
     if (policy.validateStack) await run(policy.validateStack, { resources: [...byUrn.values()], stackTags: new Map() });
   }
   return violations;

@@ -30,7 +30,10 @@ export type ResolveResource = (resource: DeclaredResource) => Promise<{ id: stri
 
 /** The monitor of Pulumi's mocks, also recording the options of each registration (the mocks API does not pass them). */
 class RecordingMonitor extends MockMonitor {
-  readonly options = new Map<string, { parent: string; dependencies: string[]; protect: boolean; retainOnDelete: boolean; ignoreChanges: string[] }>();
+  readonly options = new Map<
+    string,
+    { parent: string; dependencies: string[]; protect: boolean; retainOnDelete: boolean; ignoreChanges: string[] }
+  >();
 
   readonly urns = new Map<string, string>();
 
@@ -57,7 +60,12 @@ class RecordingMonitor extends MockMonitor {
  * has settled, with what was declared. A failed resource stops only what depends on it: the rest
  * goes on, and once it has settled the run throws every failure, each with its resource.
  */
-export async function runProgram(config: StackConfig, stack: string, preview: boolean, resolve: ResolveResource): Promise<{ declared: DeclaredResource[]; outputs: Props }> {
+export async function runProgram(
+  config: StackConfig,
+  stack: string,
+  preview: boolean,
+  resolve: ResolveResource,
+): Promise<{ declared: DeclaredResource[]; outputs: Props }> {
   const declared: DeclaredResource[] = [];
   const pending = new Set<Promise<unknown>>();
   const failures: ResourceFailure[] = [];
@@ -134,7 +142,9 @@ async function run(
   Error.stackTraceLimit = 0;
   let program: ReturnType<typeof ferryProgram>;
   try {
-    program = ferryProgram(config, { transformations: [({ props, opts }) => ({ props, opts: { ...opts, aliases: [] } })] });
+    program = ferryProgram(config, {
+      transformations: [({ props, opts }) => ({ props, opts: { ...opts, aliases: [] } })],
+    });
   } finally {
     Error.stackTraceLimit = limit;
   }
@@ -177,12 +187,22 @@ export class ResourcesFailedError extends FerryError {
   readonly failures: ResourceFailure[];
 
   constructor(failures: ResourceFailure[]) {
-    const lines = failures.map((f) => `  ${f.resource ?? "program"}: ${f.error instanceof Error ? f.error.message : String(f.error)}`);
-    super(`${failures.length === 1 ? "A resource" : `${failures.length} resources`} failed; what did not depend on ${failures.length === 1 ? "it" : "them"} was deployed:\n${lines.join("\n")}`, {
-      code: "ResourcesFailed",
-      cause: failures[0]!.error,
-      details: { failures: failures.map((f) => ({ resource: f.resource, error: f.error instanceof Error ? f.error.message : String(f.error) })) },
-    });
+    const lines = failures.map(
+      (f) => `  ${f.resource ?? "program"}: ${f.error instanceof Error ? f.error.message : String(f.error)}`,
+    );
+    super(
+      `${failures.length === 1 ? "A resource" : `${failures.length} resources`} failed; what did not depend on ${failures.length === 1 ? "it" : "them"} was deployed:\n${lines.join("\n")}`,
+      {
+        code: "ResourcesFailed",
+        cause: failures[0]!.error,
+        details: {
+          failures: failures.map((f) => ({
+            resource: f.resource,
+            error: f.error instanceof Error ? f.error.message : String(f.error),
+          })),
+        },
+      },
+    );
     this.failures = failures;
   }
 }

@@ -4,7 +4,15 @@ import { join, resolve } from "node:path";
 import { LocalWorkspace, type EngineEvent, type Stack } from "@pulumi/pulumi/automation";
 import type { Logger } from "pino";
 import { redactSecrets } from "../../core/redact";
-import type { Deployer, HistoryEntry, PolicyViolationReport, PreviewResult, ResourceChanges, UpOptions, UpResult } from "./deployer";
+import type {
+  Deployer,
+  HistoryEntry,
+  PolicyViolationReport,
+  PreviewResult,
+  ResourceChanges,
+  UpOptions,
+  UpResult,
+} from "./deployer";
 
 export interface PulumiDeployerOptions {
   /** The project root (where Pulumi.yaml is; stack files live in stacks/). */
@@ -34,13 +42,17 @@ export class PulumiDeployer implements Deployer {
   }
 
   private stack(name: string): Promise<Stack> {
-    return LocalWorkspace.createOrSelectStack({ stackName: name, workDir: this.workDir }, { ...(this.options.envVars ? { envVars: this.options.envVars } : {}) });
+    return LocalWorkspace.createOrSelectStack(
+      { stackName: name, workDir: this.workDir },
+      { ...(this.options.envVars ? { envVars: this.options.envVars } : {}) },
+    );
   }
 
   async setConfig(stack: string, values: Record<string, unknown>): Promise<void> {
     const s = await this.stack(stack);
     const config: Record<string, { value: string }> = {};
-    for (const [k, v] of Object.entries(values)) config[`${CONFIG_PREFIX}${k}`] = { value: typeof v === "string" ? v : JSON.stringify(v) };
+    for (const [k, v] of Object.entries(values))
+      config[`${CONFIG_PREFIX}${k}`] = { value: typeof v === "string" ? v : JSON.stringify(v) };
     await s.setAllConfig(config);
   }
 
@@ -59,7 +71,10 @@ export class PulumiDeployer implements Deployer {
   }
 
   /** Runs `fn` with the policy pack's config in a file the CLI reads, removed afterwards. */
-  private async withPolicyConfig<T>(policyConfig: Record<string, unknown> | undefined, fn: (files: string[]) => Promise<T>): Promise<T> {
+  private async withPolicyConfig<T>(
+    policyConfig: Record<string, unknown> | undefined,
+    fn: (files: string[]) => Promise<T>,
+  ): Promise<T> {
     if (!policyConfig) return fn([]);
     const dir = mkdtempSync(join(tmpdir(), "ferry-policy-"));
     const file = join(dir, "policy-config.json");
@@ -92,7 +107,12 @@ export class PulumiDeployer implements Deployer {
           collectPolicy(e, advisories);
           const done = e.resOutputsEvent?.metadata;
           if (done && options.onResource && (done.op === "create" || done.op === "update" || done.op === "delete")) {
-            options.onResource({ type: done.type, name: done.urn.split("::").pop() ?? done.urn, action: done.op === "create" ? "created" : done.op === "update" ? "updated" : "deleted", at: new Date() });
+            options.onResource({
+              type: done.type,
+              name: done.urn.split("::").pop() ?? done.urn,
+              action: done.op === "create" ? "created" : done.op === "update" ? "updated" : "deleted",
+              at: new Date(),
+            });
           }
         },
         ...(options.abortSignal ? { signal: options.abortSignal } : {}),
@@ -100,7 +120,12 @@ export class PulumiDeployer implements Deployer {
     );
     const summary = result.summary;
     const outputs = result.outputs.outputs?.value as Record<string, unknown> | undefined;
-    return { version: summary.version, changes: changesOf(summary.resourceChanges), outputs: outputs ?? {}, advisories: advisories.filter((a) => a.enforcementLevel === "advisory") };
+    return {
+      version: summary.version,
+      changes: changesOf(summary.resourceChanges),
+      outputs: outputs ?? {},
+      advisories: advisories.filter((a) => a.enforcementLevel === "advisory"),
+    };
   }
 
   async preview(stack: string, options: Omit<UpOptions, "message"> & { message?: string }): Promise<PreviewResult> {
@@ -108,13 +133,21 @@ export class PulumiDeployer implements Deployer {
     await this.setConfig(stack, { ...options.config, ...(options.mode ? { mode: options.mode } : {}) });
     const violations: PolicyViolationReport[] = [];
     const result = await this.withPolicyConfig(options.policyConfig, (files) =>
-      s.preview({ ...(options.message ? { message: options.message } : {}), policyPacks: [this.policyPackDir], policyPackConfigs: files, onOutput: this.onOutput(stack), onEvent: (e) => collectPolicy(e, violations) }),
+      s.preview({
+        ...(options.message ? { message: options.message } : {}),
+        policyPacks: [this.policyPackDir],
+        policyPackConfigs: files,
+        onOutput: this.onOutput(stack),
+        onEvent: (e) => collectPolicy(e, violations),
+      }),
     );
     return { changes: changesOf(result.changeSummary as Record<string, number>), violations };
   }
 
   async destroy(stack: string, options: { message: string }): Promise<{ version: number; changes: ResourceChanges }> {
-    const result = await (await this.stack(stack)).destroy({ message: options.message, onOutput: this.onOutput(stack) });
+    const result = await (
+      await this.stack(stack)
+    ).destroy({ message: options.message, onOutput: this.onOutput(stack) });
     return { version: result.summary.version, changes: changesOf(result.summary.resourceChanges) };
   }
 
@@ -128,7 +161,11 @@ export class PulumiDeployer implements Deployer {
       endTime: new Date(h.endTime).toISOString(),
       result: h.result === "succeeded" ? "succeeded" : "failed",
       resourceChanges: changesOf(h.resourceChanges),
-      config: Object.fromEntries(Object.entries(h.config ?? {}).filter(([k]) => k.startsWith(CONFIG_PREFIX)).map(([k, v]) => [k.slice(CONFIG_PREFIX.length), v.value])),
+      config: Object.fromEntries(
+        Object.entries(h.config ?? {})
+          .filter(([k]) => k.startsWith(CONFIG_PREFIX))
+          .map(([k, v]) => [k.slice(CONFIG_PREFIX.length), v.value]),
+      ),
     }));
   }
 

@@ -40,12 +40,16 @@ function inGroupKind(
   nameInput: string,
   provider: string,
   type: string,
-  calls: (az: AzureClients) => { put(rg: string, name: string, body: Props, poll: Poll): Promise<unknown>; del(rg: string, name: string, poll: Poll): Promise<unknown> },
+  calls: (az: AzureClients) => {
+    put(rg: string, name: string, body: Props, poll: Poll): Promise<unknown>;
+    del(rg: string, name: string, poll: Poll): Promise<unknown>;
+  },
 ): ResourceKind {
   return {
     nameInput,
     armId: inGroup(provider, type, nameInput),
-    apply: async (az, i, poll) => plain(await calls(az).put(i.resourceGroupName, i[nameInput], body(i, nameInput), poll)),
+    apply: async (az, i, poll) =>
+      plain(await calls(az).put(i.resourceGroupName, i[nameInput], body(i, nameInput), poll)),
     remove: async (az, id, poll) => {
       const { rg, name } = group(id);
       await calls(az).del(rg, name, poll);
@@ -72,19 +76,32 @@ export const RESOURCE_KINDS: Record<string, ResourceKind> = {
   "azure-native:resources:ResourceGroup": {
     nameInput: "resourceGroupName",
     armId: (i, sub) => `/subscriptions/${sub}/resourceGroups/${i.resourceGroupName}`,
-    apply: async (az, i) => plain(await az.resources.resourceGroups.createOrUpdate(i.resourceGroupName, { location: i.location, tags: i.tags })),
+    apply: async (az, i) =>
+      plain(
+        await az.resources.resourceGroups.createOrUpdate(i.resourceGroupName, { location: i.location, tags: i.tags }),
+      ),
     remove: async (az, id, poll) => {
       await az.resources.resourceGroups.beginDeleteAndWait(id.split("/").pop()!, poll);
     },
   },
-  "azure-native:network:VirtualNetwork": inGroupKind("virtualNetworkName", "Microsoft.Network", "virtualNetworks", (az) => ({
-    put: (rg, name, b, poll) => az.network.virtualNetworks.beginCreateOrUpdateAndWait(rg, name, b, poll),
-    del: (rg, name, poll) => az.network.virtualNetworks.beginDeleteAndWait(rg, name, poll),
-  })),
-  "azure-native:network:NetworkInterface": inGroupKind("networkInterfaceName", "Microsoft.Network", "networkInterfaces", (az) => ({
-    put: (rg, name, b, poll) => az.network.networkInterfaces.beginCreateOrUpdateAndWait(rg, name, b, poll),
-    del: (rg, name, poll) => az.network.networkInterfaces.beginDeleteAndWait(rg, name, poll),
-  })),
+  "azure-native:network:VirtualNetwork": inGroupKind(
+    "virtualNetworkName",
+    "Microsoft.Network",
+    "virtualNetworks",
+    (az) => ({
+      put: (rg, name, b, poll) => az.network.virtualNetworks.beginCreateOrUpdateAndWait(rg, name, b, poll),
+      del: (rg, name, poll) => az.network.virtualNetworks.beginDeleteAndWait(rg, name, poll),
+    }),
+  ),
+  "azure-native:network:NetworkInterface": inGroupKind(
+    "networkInterfaceName",
+    "Microsoft.Network",
+    "networkInterfaces",
+    (az) => ({
+      put: (rg, name, b, poll) => az.network.networkInterfaces.beginCreateOrUpdateAndWait(rg, name, b, poll),
+      del: (rg, name, poll) => az.network.networkInterfaces.beginDeleteAndWait(rg, name, poll),
+    }),
+  ),
   "azure-native:compute:Disk": inGroupKind("diskName", "Microsoft.Compute", "disks", (az) => ({
     put: (rg, name, b, poll) => az.compute.disks.createOrUpdate(rg, name, b as never, poll),
     del: (rg, name, poll) => az.compute.disks.delete(rg, name, poll),
@@ -96,12 +113,18 @@ export const RESOURCE_KINDS: Record<string, ResourceKind> = {
   "azure-native:compute:VirtualMachine": {
     nameInput: "vmName",
     armId: inGroup("Microsoft.Compute", "virtualMachines", "vmName"),
-    apply: async (az, i, poll) => plain(await az.compute.virtualMachines.createOrUpdate(i.resourceGroupName, i.vmName, vmBody(i) as never, poll)),
+    apply: async (az, i, poll) =>
+      plain(await az.compute.virtualMachines.createOrUpdate(i.resourceGroupName, i.vmName, vmBody(i) as never, poll)),
     live: async (az, id, i, ignore) => {
       if (!ignore.includes("storageProfile.dataDisks")) return i;
       const { rg, name } = group(id);
       const vm = await az.compute.virtualMachines.get(rg, name);
-      const dataDisks = (vm.storageProfile?.dataDisks ?? []).map((d) => ({ lun: d.lun, createOption: "Attach", managedDisk: { id: d.managedDisk?.id }, ...(d.deleteOption ? { deleteOption: d.deleteOption } : {}) }));
+      const dataDisks = (vm.storageProfile?.dataDisks ?? []).map((d) => ({
+        lun: d.lun,
+        createOption: "Attach",
+        managedDisk: { id: d.managedDisk?.id },
+        ...(d.deleteOption ? { deleteOption: d.deleteOption } : {}),
+      }));
       return { ...i, storageProfile: { ...i.storageProfile, dataDisks } };
     },
     remove: async (az, id, poll) => {
@@ -112,16 +135,24 @@ export const RESOURCE_KINDS: Record<string, ResourceKind> = {
   "azure-native:storage:StorageAccount": {
     nameInput: "accountName",
     armId: inGroup("Microsoft.Storage", "storageAccounts", "accountName"),
-    synthesize: (i) => ({ primaryEndpoints: { table: `https://${i.accountName}.table.core.windows.net/` }, provisioningState: "Succeeded" }),
+    synthesize: (i) => ({
+      primaryEndpoints: { table: `https://${i.accountName}.table.core.windows.net/` },
+      provisioningState: "Succeeded",
+    }),
   },
   "azure-native:storage:Table": {
     nameInput: "tableName",
-    armId: (i, sub) => `/subscriptions/${sub}/resourceGroups/${i.resourceGroupName}/providers/Microsoft.Storage/storageAccounts/${i.accountName}/tableServices/default/tables/${i.tableName}`,
+    armId: (i, sub) =>
+      `/subscriptions/${sub}/resourceGroups/${i.resourceGroupName}/providers/Microsoft.Storage/storageAccounts/${i.accountName}/tableServices/default/tables/${i.tableName}`,
   },
   "azure-native:managedidentity:UserAssignedIdentity": {
     nameInput: "resourceName",
     armId: inGroup("Microsoft.ManagedIdentity", "userAssignedIdentities", "resourceName"),
-    synthesize: (_i, id) => ({ principalId: stableGuid("principal", id), clientId: stableGuid("client", id), tenantId: stableGuid("tenant", id) }),
+    synthesize: (_i, id) => ({
+      principalId: stableGuid("principal", id),
+      clientId: stableGuid("client", id),
+      tenantId: stableGuid("tenant", id),
+    }),
   },
   "azure-native:authorization:RoleDefinition": {
     nameInput: "roleDefinitionId",
@@ -137,6 +168,7 @@ export const RESOURCE_KINDS: Record<string, ResourceKind> = {
 function vmBody(i: Props): Props {
   const b = body(i, "vmName");
   const ids = b.identity?.userAssignedIdentities;
-  if (Array.isArray(ids)) b.identity = { ...b.identity, userAssignedIdentities: Object.fromEntries(ids.map((id: string) => [id, {}])) };
+  if (Array.isArray(ids))
+    b.identity = { ...b.identity, userAssignedIdentities: Object.fromEntries(ids.map((id: string) => [id, {}])) };
   return b;
 }

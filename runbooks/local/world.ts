@@ -88,7 +88,12 @@ export interface LocalWorld {
   /** Runs `fn` while the daemon ticks in the background (for the sources `only` keeps). */
   whileSyncing<T>(fn: () => Promise<T>, only?: (s: Source) => boolean): Promise<T>;
   /** Runs the daemon's ticks until `until` holds (or fails after `timeoutInMs`, default 60 s). */
-  syncUntil(until: () => Promise<boolean>, what: string, only?: (s: Source) => boolean, timeoutInMs?: number): Promise<void>;
+  syncUntil(
+    until: () => Promise<boolean>,
+    what: string,
+    only?: (s: Source) => boolean,
+    timeoutInMs?: number,
+  ): Promise<void>;
   /** Enables DR for a workload (new staging disks) and syncs until every disk is healthy at an applied point. */
   protect(w: Workload, timeoutInMs?: number): Promise<void>;
   /** Only the sources of one workload. */
@@ -101,16 +106,39 @@ export interface LocalWorld {
 export async function createLocalWorld(o: LocalWorldOptions): Promise<LocalWorld> {
   const { emu } = o;
   const poll = { updateIntervalInMs: o.pollIntervalInMs ?? 10 };
-  const builder = createAzureClients({ subscriptionId: emu.subscriptionId, credential: staticTokenCredential(), armEndpoint: emu.endpoint, caCertPem: emu.caCertPem, userAgentPrefix: "ferry-local-env", retryOptions: { maxRetries: 3, retryDelayInMs: 20, maxRetryDelayInMs: 200 } });
+  const builder = createAzureClients({
+    subscriptionId: emu.subscriptionId,
+    credential: staticTokenCredential(),
+    armEndpoint: emu.endpoint,
+    caCertPem: emu.caCertPem,
+    userAgentPrefix: "ferry-local-env",
+    retryOptions: { maxRetries: 3, retryDelayInMs: 20, maxRetryDelayInMs: 200 },
+  });
   await createGroup(builder, PRIMARY.rg, PRIMARY.location);
-  const primarySubnet = await createSubnet(builder, PRIMARY.rg, PRIMARY.location, "prod-vnet", { addressSpace: "10.0.0.0/16", subnet: "app", subnetPrefix: "10.0.0.0/22" }, poll);
+  const primarySubnet = await createSubnet(
+    builder,
+    PRIMARY.rg,
+    PRIMARY.location,
+    "prod-vnet",
+    { addressSpace: "10.0.0.0/16", subnet: "app", subnetPrefix: "10.0.0.0/22" },
+    poll,
+  );
   // The primary region's sync appliance: failback copies into new primary disks attached to it.
   const primaryAppliance = await createVm(builder, PRIMARY.rg, PRIMARY.location, PRIMARY.appliance, {
-    osDiskId: await createEmptyDisk(builder, PRIMARY.rg, PRIMARY.location, `${PRIMARY.appliance}-os`, 1, { osType: "Linux" }),
+    osDiskId: await createEmptyDisk(builder, PRIMARY.rg, PRIMARY.location, `${PRIMARY.appliance}-os`, 1, {
+      osType: "Linux",
+    }),
     nicId: await createNic(builder, PRIMARY.rg, PRIMARY.location, `${PRIMARY.appliance}-nic`, primarySubnet),
   });
   await createGroup(builder, DR.networkRg, DR.location);
-  const targetSubnetId = await createSubnet(builder, DR.networkRg, DR.location, "dr-vnet", { addressSpace: "10.1.0.0/16", subnet: "app", subnetPrefix: "10.1.0.0/22" }, poll);
+  const targetSubnetId = await createSubnet(
+    builder,
+    DR.networkRg,
+    DR.location,
+    "dr-vnet",
+    { addressSpace: "10.1.0.0/16", subnet: "app", subnetPrefix: "10.1.0.0/22" },
+    poll,
+  );
   const env = { ...process.env, FERRY_LOCAL_TABLE: o.tableConnectionString };
   const azure = {
     subscriptionId: emu.subscriptionId,
@@ -128,7 +156,13 @@ export async function createLocalWorld(o: LocalWorldOptions): Promise<LocalWorld
     landingZoneStack: "lz",
     journalDir: join(o.dir, "journal"),
     timeouts: { pauseSeconds: 60, finalSyncSeconds: 120 },
-    failback: { appliances: { [PRIMARY.location]: { vmId: primaryAppliance.id!, deviceDir: emu.deviceDir(PRIMARY.rg, PRIMARY.appliance) } }, smallDeltaMiB: 1, reprotectSeconds: 120 },
+    failback: {
+      appliances: {
+        [PRIMARY.location]: { vmId: primaryAppliance.id!, deviceDir: emu.deviceDir(PRIMARY.rg, PRIMARY.appliance) },
+      },
+      smallDeltaMiB: 1,
+      reprotectSeconds: 120,
+    },
   });
   const ctx = await createContext(config, { env, logger: o.logger });
   await ctx.deployer.setConfig("lz", {
@@ -136,9 +170,17 @@ export async function createLocalWorld(o: LocalWorldOptions): Promise<LocalWorld
     region: DR.location,
     resourceGroup: DR.rg,
     targetSubnetId,
-    testNetwork: { name: "dr-test-vnet", addressPrefix: "10.99.0.0/16", subnetName: "app", subnetPrefix: "10.99.0.0/22" },
+    testNetwork: {
+      name: "dr-test-vnet",
+      addressPrefix: "10.99.0.0/16",
+      subnetName: "app",
+      subnetPrefix: "10.99.0.0/22",
+    },
     stateStore: { accountName: "ferrystate01", tableName: o.tableName },
-    appliance: { sshPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5 local", vmSize: o.applianceVmSize ?? "Standard_D16s_v5" },
+    appliance: {
+      sshPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5 local",
+      vmSize: o.applianceVmSize ?? "Standard_D16s_v5",
+    },
     sourceScopes: [`/subscriptions/${emu.subscriptionId}/resourceGroups/${PRIMARY.rg}`],
   });
   const lz = await ctx.deployer.up("lz", { message: "landing zone" });
@@ -166,17 +208,36 @@ export async function createLocalWorld(o: LocalWorldOptions): Promise<LocalWorld
     async workload(name, options = {}) {
       const luns = options.dataLuns ?? [0];
       const count = options.strategies?.length ?? options.vms ?? 1;
-      const names = count === 1 ? [name] : Array.from({ length: count }, (_, i) => `${name}${String.fromCharCode(97 + i)}`);
+      const names =
+        count === 1 ? [name] : Array.from({ length: count }, (_, i) => `${name}${String.fromCharCode(97 + i)}`);
       const size = options.diskSizeGiB ?? 1;
       const vms = await Promise.all(
         names.map(async (vmName, i): Promise<WorkloadVm> => {
           const nic = await createNic(builder, PRIMARY.rg, PRIMARY.location, `${vmName}-nic`, primarySubnet);
-          const os = await createEmptyDisk(builder, PRIMARY.rg, PRIMARY.location, `${vmName}-os`, size, { osType: "Linux" });
+          const os = await createEmptyDisk(builder, PRIMARY.rg, PRIMARY.location, `${vmName}-os`, size, {
+            osType: "Linux",
+          });
           const data = new Map<number, string>();
-          for (const lun of luns) data.set(lun, await createEmptyDisk(builder, PRIMARY.rg, PRIMARY.location, `${vmName}-data${lun}`, size));
-          const vm = await createVm(builder, PRIMARY.rg, PRIMARY.location, vmName, { osDiskId: os, nicId: nic, dataDisks: [...data].map(([lun, diskId]) => ({ lun, diskId })), ...(options.vmSize ? { vmSize: options.vmSize } : {}) });
-          const strategies = options.strategies?.[i] ?? { os: options.osStrategy ?? "attachAsIs", data: options.dataStrategy ?? "attachAsIs" };
-          const w: WorkloadVm = { vm: vmName, vmId: vm.id!, osDiskId: os, dataDiskIds: data, strategies, sourceDevice: (lun) => emu.devicePath(PRIMARY.rg, vmName, lun) };
+          for (const lun of luns)
+            data.set(lun, await createEmptyDisk(builder, PRIMARY.rg, PRIMARY.location, `${vmName}-data${lun}`, size));
+          const vm = await createVm(builder, PRIMARY.rg, PRIMARY.location, vmName, {
+            osDiskId: os,
+            nicId: nic,
+            dataDisks: [...data].map(([lun, diskId]) => ({ lun, diskId })),
+            ...(options.vmSize ? { vmSize: options.vmSize } : {}),
+          });
+          const strategies = options.strategies?.[i] ?? {
+            os: options.osStrategy ?? "attachAsIs",
+            data: options.dataStrategy ?? "attachAsIs",
+          };
+          const w: WorkloadVm = {
+            vm: vmName,
+            vmId: vm.id!,
+            osDiskId: os,
+            dataDiskIds: data,
+            strategies,
+            sourceDevice: (lun) => emu.devicePath(PRIMARY.rg, vmName, lun),
+          };
           if (options.prepareOsDisk) await options.prepareOsDisk(w.sourceDevice("os"), vmName);
           return w;
         }),
@@ -247,7 +308,10 @@ export async function createLocalWorld(o: LocalWorldOptions): Promise<LocalWorld
       await enableDr(ctx, w.stack, { prepare: "empty" });
       const disks = sourceDisks((await loadBlueprint(ctx, w.stack)).blueprint);
       await world.syncUntil(
-        async () => (await Promise.all(disks.map((d) => ctx.store.get(d.sourceDiskId)))).every((r) => r?.source.state === "healthy" && r.source.applied !== undefined && !r.source.applying),
+        async () =>
+          (await Promise.all(disks.map((d) => ctx.store.get(d.sourceDiskId)))).every(
+            (r) => r?.source.state === "healthy" && r.source.applied !== undefined && !r.source.applying,
+          ),
         `every disk of ${w.stack} healthy`,
         world.sourcesOf(w),
         timeoutInMs,

@@ -17,11 +17,20 @@ import { APPLIANCE_ACTIONS, APPLIANCE_DATA_ACTIONS, APPLIANCE_IMAGE, planLanding
 export class LandingZone extends pulumi.ComponentResource {
   readonly outputs: Record<string, pulumi.Output<unknown>>;
 
-  constructor(name: string, config: LandingZoneConfig, args: { subscriptionId: string }, opts?: pulumi.ComponentResourceOptions) {
+  constructor(
+    name: string,
+    config: LandingZoneConfig,
+    args: { subscriptionId: string },
+    opts?: pulumi.ComponentResourceOptions,
+  ) {
     super("ferry:dr:LandingZone", name, {}, opts);
     const plan = planLandingZone(config, args.subscriptionId);
     const location = config.region;
-    const group = new resources.ResourceGroup("dr", { resourceGroupName: config.resourceGroup, location, tags: plan.tags }, { parent: this });
+    const group = new resources.ResourceGroup(
+      "dr",
+      { resourceGroupName: config.resourceGroup, location, tags: plan.tags },
+      { parent: this },
+    );
     const resourceGroupName = group.name;
 
     // The drills' isolated network lives beside the target network: blueprints name one network
@@ -56,15 +65,24 @@ export class LandingZone extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    const table = new storage.Table("sources", { accountName: account.name, resourceGroupName, tableName: config.stateStore.tableName }, { parent: this });
+    const table = new storage.Table(
+      "sources",
+      { accountName: account.name, resourceGroupName, tableName: config.stateStore.tableName },
+      { parent: this },
+    );
 
-    const identity = new managedidentity.UserAssignedIdentity("appliance-identity", { resourceName: plan.identityName, resourceGroupName, location, tags: plan.tags }, { parent: this });
+    const identity = new managedidentity.UserAssignedIdentity(
+      "appliance-identity",
+      { resourceName: plan.identityName, resourceGroupName, location, tags: plan.tags },
+      { parent: this },
+    );
     const role = new authorization.RoleDefinition(
       "appliance-role",
       {
         roleDefinitionId: plan.roleDefinitionGuid,
         roleName: plan.roleName,
-        description: "What ferry's sync appliance needs: snapshots of source disks and their SAS, and the source-state table.",
+        description:
+          "What ferry's sync appliance needs: snapshots of source disks and their SAS, and the source-state table.",
         scope: plan.resourceGroupId,
         permissions: [{ actions: [...APPLIANCE_ACTIONS], dataActions: [...APPLIANCE_DATA_ACTIONS] }],
         assignableScopes: plan.assignmentScopes.map((s) => s.scope),
@@ -91,7 +109,14 @@ export class LandingZone extends pulumi.ComponentResource {
         networkInterfaceName: plan.nicName,
         resourceGroupName,
         location,
-        ipConfigurations: [{ name: "ipconfig1", subnet: { id: config.targetSubnetId }, primary: true, privateIPAllocationMethod: network.IPAllocationMethod.Dynamic }],
+        ipConfigurations: [
+          {
+            name: "ipconfig1",
+            subnet: { id: config.targetSubnetId },
+            primary: true,
+            privateIPAllocationMethod: network.IPAllocationMethod.Dynamic,
+          },
+        ],
         tags: plan.tags,
       },
       { parent: this },
@@ -106,14 +131,26 @@ export class LandingZone extends pulumi.ComponentResource {
         identity: { type: compute.ResourceIdentityType.UserAssigned, userAssignedIdentities: [identity.id] },
         storageProfile: {
           imageReference: { ...APPLIANCE_IMAGE },
-          osDisk: { createOption: compute.DiskCreateOptionTypes.FromImage, diskSizeGB: 64, managedDisk: { storageAccountType: compute.StorageAccountTypes.Premium_LRS }, deleteOption: compute.DiskDeleteOptionTypes.Delete },
+          osDisk: {
+            createOption: compute.DiskCreateOptionTypes.FromImage,
+            diskSizeGB: 64,
+            managedDisk: { storageAccountType: compute.StorageAccountTypes.Premium_LRS },
+            deleteOption: compute.DiskDeleteOptionTypes.Delete,
+          },
         },
         osProfile: {
           computerName: config.appliance.name,
           adminUsername: config.appliance.adminUsername,
           linuxConfiguration: {
             disablePasswordAuthentication: true,
-            ssh: { publicKeys: [{ path: `/home/${config.appliance.adminUsername}/.ssh/authorized_keys`, keyData: config.appliance.sshPublicKey }] },
+            ssh: {
+              publicKeys: [
+                {
+                  path: `/home/${config.appliance.adminUsername}/.ssh/authorized_keys`,
+                  keyData: config.appliance.sshPublicKey,
+                },
+              ],
+            },
           },
         },
         networkProfile: { networkInterfaces: [{ id: nic.id, primary: true }] },
@@ -133,12 +170,14 @@ export class LandingZone extends pulumi.ComponentResource {
         tableName,
         url: `https://${accountName}.table.core.windows.net`,
       })),
-      appliance: pulumi.all([appliance.id, appliance.name, identity.clientId, identity.principalId]).apply(([vmId, vmName, clientId, principalId]) => ({
-        vmId,
-        vmName,
-        identityClientId: clientId,
-        identityPrincipalId: principalId,
-      })),
+      appliance: pulumi
+        .all([appliance.id, appliance.name, identity.clientId, identity.principalId])
+        .apply(([vmId, vmName, clientId, principalId]) => ({
+          vmId,
+          vmName,
+          identityClientId: clientId,
+          identityPrincipalId: principalId,
+        })),
       roleDefinitionId: role.id,
     };
     this.registerOutputs(this.outputs);

@@ -93,7 +93,9 @@ export class RecoveredVm extends pulumi.ComponentResource {
             name: "ipconfig1",
             subnet: { id: plan.nic.subnetId },
             primary: true,
-            privateIPAllocationMethod: plan.nic.privateIpAddress ? network.IPAllocationMethod.Static : network.IPAllocationMethod.Dynamic,
+            privateIPAllocationMethod: plan.nic.privateIpAddress
+              ? network.IPAllocationMethod.Static
+              : network.IPAllocationMethod.Dynamic,
             ...(plan.nic.privateIpAddress ? { privateIPAddress: plan.nic.privateIpAddress } : {}),
           },
         ],
@@ -126,7 +128,9 @@ export class RecoveredVm extends pulumi.ComponentResource {
             deleteOption: compute.DiskDeleteOptionTypes.Detach,
           })),
         },
-        networkProfile: { networkInterfaces: [{ id: this.nic.id, primary: true, deleteOption: compute.DeleteOptions.Detach }] },
+        networkProfile: {
+          networkInterfaces: [{ id: this.nic.id, primary: true, deleteOption: compute.DeleteOptions.Detach }],
+        },
         tags: plan.tags,
       },
       // The VM starts only once each disk's failback base is taken: nothing it writes is missed.

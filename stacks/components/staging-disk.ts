@@ -10,7 +10,11 @@ export class StagingDisk extends pulumi.ComponentResource {
   readonly disk: compute.Disk;
   readonly id: pulumi.Output<string>;
 
-  constructor(plan: StagingDiskPlan, args: { resourceGroupName: pulumi.Input<string>; location: string }, opts?: pulumi.ComponentResourceOptions) {
+  constructor(
+    plan: StagingDiskPlan,
+    args: { resourceGroupName: pulumi.Input<string>; location: string },
+    opts?: pulumi.ComponentResourceOptions,
+  ) {
     super("ferry:dr:StagingDisk", plan.logicalName, {}, opts);
     this.disk = new compute.Disk(
       plan.logicalName,
@@ -21,7 +25,12 @@ export class StagingDisk extends pulumi.ComponentResource {
         creationData: { createOption: compute.DiskCreateOption.Empty },
         diskSizeGB: plan.sizeGiB,
         sku: { name: plan.sku },
-        ...(plan.osType ? { osType: plan.osType === "Windows" ? compute.OperatingSystemTypes.Windows : compute.OperatingSystemTypes.Linux } : {}),
+        ...(plan.osType
+          ? {
+              osType:
+                plan.osType === "Windows" ? compute.OperatingSystemTypes.Windows : compute.OperatingSystemTypes.Linux,
+            }
+          : {}),
         tags: plan.tags,
       },
       { parent: this, retainOnDelete: true },

@@ -19,13 +19,25 @@ function elements(node: Node, out: Element[] = []): Element[] {
   return out;
 }
 const attr = (e: Element, name: string) => e.attrs.find((a) => a.name === name)?.value;
-const text = (n: Node): string => ("value" in n && n.nodeName === "#text" ? (n.value as string) : "childNodes" in n ? n.childNodes.map(text).join("") : "");
+const text = (n: Node): string =>
+  "value" in n && n.nodeName === "#text"
+    ? (n.value as string)
+    : "childNodes" in n
+      ? n.childNodes.map(text).join("")
+      : "";
 const byId = (all: Element[], id: string) => {
   const e = all.find((x) => attr(x, "id") === id);
   if (!e) throw new Error(`no element #${id} in the report`);
   return e;
 };
-const bodyRows = (table: Element) => elements(table).filter((e) => e.tagName === "tr" && elements(e).some((c) => c.tagName === "td")).map((tr) => elements(tr).filter((c) => c.tagName === "td").map((td) => text(td).trim()));
+const bodyRows = (table: Element) =>
+  elements(table)
+    .filter((e) => e.tagName === "tr" && elements(e).some((c) => c.tagName === "td"))
+    .map((tr) =>
+      elements(tr)
+        .filter((c) => c.tagName === "td")
+        .map((td) => text(td).trim()),
+    );
 
 function chromium(): string | undefined {
   for (const name of ["chromium", "chromium-browser"]) {
@@ -81,13 +93,22 @@ describe("npm run drill", () => {
     expect(out).toMatch(/failback +[\d.]+ MiB copied home in [\d.]+ s, data verified, byte for byte/);
     expect(summary.rpoSeconds).toBeGreaterThan(0);
     // The servers it started are gone.
-    expect(await listening(portOf(run.stdout.find((l) => l.includes("local Azure")), "https"))).toBe(false);
+    expect(
+      await listening(
+        portOf(
+          run.stdout.find((l) => l.includes("local Azure")),
+          "https",
+        ),
+      ),
+    ).toBe(false);
   }, 360_000);
 
   it("writes an HTML report that parses cleanly: RTO per strategy, RPO, the timeline and every verified disk", () => {
     expect(summary, "the drill above must have run").toBeDefined();
     const errors: string[] = [];
-    const doc = parse(readFileSync(join(reportDir, "index.html"), "utf8"), { onParseError: (e) => errors.push(`${e.code} at line ${e.startLine}`) });
+    const doc = parse(readFileSync(join(reportDir, "index.html"), "utf8"), {
+      onParseError: (e) => errors.push(`${e.code} at line ${e.startLine}`),
+    });
     expect(errors).toEqual([]);
     const all = elements(doc as unknown as Node);
 
@@ -99,17 +120,32 @@ describe("npm run drill", () => {
     }
     expect(text(byId(all, "rpo"))).toContain(`${summary!.rpoSeconds!.toFixed(1)} s`);
 
-    expect(text(byId(all, "failback"))).toMatch(/copied home \(delta only\) in [\d.]+ s; returned disks verified byte for byte/);
+    expect(text(byId(all, "failback"))).toMatch(
+      /copied home \(delta only\) in [\d.]+ s; returned disks verified byte for byte/,
+    );
 
     // Two VMs, an OS and a data disk each, after the test failover and after the unplanned one; after
     // the failback, each returned disk and each staging disk once forward sync resumed.
     const verified = bodyRows(byId(all, "verifications"));
     expect(verified).toHaveLength(16);
     for (const r of verified) expect(r[7]).toMatch(/^identical/);
-    expect(verified.filter((r) => r[3] === "OS").map((r) => r[7])).toEqual(Array(6).fill(expect.stringMatching(/ext4 clean \(e2fsck\), \d+ inodes, hostname web[ab]/)));
-    expect(verified.filter((r) => r[0] === "failback").map((r) => r[3])).toEqual(["OS", "LUN 0", "OS", "LUN 0", "staging of OS", "staging of LUN 0", "staging of OS", "staging of LUN 0"]);
+    expect(verified.filter((r) => r[3] === "OS").map((r) => r[7])).toEqual(
+      Array(6).fill(expect.stringMatching(/ext4 clean \(e2fsck\), \d+ inodes, hostname web[ab]/)),
+    );
+    expect(verified.filter((r) => r[0] === "failback").map((r) => r[3])).toEqual([
+      "OS",
+      "LUN 0",
+      "OS",
+      "LUN 0",
+      "staging of OS",
+      "staging of LUN 0",
+      "staging of OS",
+      "staging of LUN 0",
+    ]);
 
-    const drill = JSON.parse(readFileSync(join(reportDir, "drill.json"), "utf8")) as { steps: { lane: string; name: string }[] };
+    const drill = JSON.parse(readFileSync(join(reportDir, "drill.json"), "utf8")) as {
+      steps: { lane: string; name: string }[];
+    };
     const svg = byId(all, "timeline");
     const [, , width] = attr(svg, "viewBox")!.split(" ").map(Number);
     const bars = elements(svg).filter((e) => e.tagName === "rect" && attr(e, "class")?.startsWith("bar "));
@@ -119,8 +155,12 @@ describe("npm run drill", () => {
       expect(Number(attr(b, "x")) + Number(attr(b, "width"))).toBeLessThanOrEqual(width! + 0.5);
     }
     // Each row's resources have a lane of their own.
-    const lanes = elements(svg).filter((e) => e.tagName === "text" && attr(e, "class") === "lane").map((e) => text(e));
-    expect(lanes).toEqual(expect.arrayContaining(["unplanned failover: weba (attachAsIs)", "unplanned failover: webb (fromSnapshot)"]));
+    const lanes = elements(svg)
+      .filter((e) => e.tagName === "text" && attr(e, "class") === "lane")
+      .map((e) => text(e));
+    expect(lanes).toEqual(
+      expect.arrayContaining(["unplanned failover: weba (attachAsIs)", "unplanned failover: webb (fromSnapshot)"]),
+    );
   });
 
   it.skipIf(!browser)("renders in headless Chromium", () => {
@@ -131,17 +171,27 @@ describe("npm run drill", () => {
     expect(dom.status, dom.stderr).toBe(0);
     expect(dom.stdout).toMatch(/<table id="strategies">[\s\S]*attachAsIs[\s\S]*fromSnapshot/);
     const png = join(reportDir, "screenshot.png");
-    const shot = runSync(browser!, [...flags, `--screenshot=${png}`, "--window-size=1200,1600", url], { encoding: "utf8", timeout: 60_000 });
+    const shot = runSync(browser!, [...flags, `--screenshot=${png}`, "--window-size=1200,1600", url], {
+      encoding: "utf8",
+      timeout: 60_000,
+    });
     expect(shot.status, shot.stderr).toBe(0);
     expect(readFileSync(png).subarray(1, 4).toString()).toBe("PNG");
     expect(statSync(png).size).toBeGreaterThan(20_000);
   });
-  if (!browser) console.log("headless Chromium check skipped: no chromium on the PATH (Debian: apt-get install chromium); the report was parsed instead");
+  if (!browser)
+    console.log(
+      "headless Chromium check skipped: no chromium on the PATH (Debian: apt-get install chromium); the report was parsed instead",
+    );
 
   it("stops its servers and exits 130 on Ctrl-C, with a report that says it was interrupted", async () => {
     const dir = join(tempDir("ferry-drill-int-"), "report");
     const run = spawnScript("runbooks/local-drill.ts", ["--report-dir", dir, "--speedup", "20"]);
-    const endpoints = await waitFor(async () => run.stdout.find((l) => l.includes("local Azure https://")), "the drill's servers", 60_000);
+    const endpoints = await waitFor(
+      async () => run.stdout.find((l) => l.includes("local Azure https://")),
+      "the drill's servers",
+      60_000,
+    );
     await waitFor(async () => run.stdout.some((l) => l.includes("ok    build the DR region")), "the DR region", 60_000);
     run.child.kill("SIGINT");
     const { code } = await run.exited;

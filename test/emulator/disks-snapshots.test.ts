@@ -150,7 +150,9 @@ describe("managed disks, incremental snapshots and the disk data plane", () => {
     expect(cross.code).toBe("PreviousSnapshotOperationNotSupported");
     const againstFull = await refusal(f.azure.pageBlob(mine).getPageRangesDiffForManagedDisks(0, GiB, full));
     expect(againstFull.code).toBe("PreviousSnapshotOperationNotSupported");
-    const backwards = await refusal(f.azure.pageBlob(await grant("snap-1")).getPageRangesDiffForManagedDisks(0, GiB, mine));
+    const backwards = await refusal(
+      f.azure.pageBlob(await grant("snap-1")).getPageRangesDiffForManagedDisks(0, GiB, mine),
+    );
     expect(backwards.code).toBe("PreviousSnapshotCannotBeNewer");
     for (const n of ["snap-1", "snap-2", "other-1", "full-1"]) await f.azure.compute.snapshots.revokeAccess(RG, n);
   });
@@ -162,7 +164,8 @@ describe("managed disks, incremental snapshots and the disk data plane", () => {
     });
     expect(fromSnap.diskSizeGB).toBe(1);
     expect(fromSnap.creationData?.sourceUniqueId).toBe((await f.azure.compute.snapshots.get(RG, "snap-2")).uniqueId);
-    const sas = (await f.azure.compute.disks.grantAccess(RG, "restored", { access: "Read", durationInSeconds: 600 })).accessSAS!;
+    const sas = (await f.azure.compute.disks.grantAccess(RG, "restored", { access: "Read", durationInSeconds: 600 }))
+      .accessSAS!;
     expect((await f.azure.compute.disks.get(RG, "restored")).diskState).toBe("ActiveSAS");
     const bytes = await f.azure.pageBlob(sas).downloadToBuffer(12 * C, 2 * C);
     expect(bytes.equals(pattern(5, 2 * C))).toBe(true);
@@ -174,7 +177,9 @@ describe("managed disks, incremental snapshots and the disk data plane", () => {
       creationData: { createOption: "Copy", sourceResourceId: fromSnap.id! },
     });
     expect(bigger.diskSizeGB).toBe(2);
-    const sas2 = (await f.azure.compute.disks.grantAccess(RG, "restored-copy", { access: "Read", durationInSeconds: 600 })).accessSAS!;
+    const sas2 = (
+      await f.azure.compute.disks.grantAccess(RG, "restored-copy", { access: "Read", durationInSeconds: 600 })
+    ).accessSAS!;
     const copied = await f.azure.pageBlob(sas2).downloadToBuffer(12 * C, 2 * C);
     expect(copied.equals(pattern(5, 2 * C))).toBe(true);
     const props = await f.azure.pageBlob(sas2).getProperties();
@@ -182,17 +187,26 @@ describe("managed disks, incremental snapshots and the disk data plane", () => {
     await f.azure.compute.disks.revokeAccess(RG, "restored-copy");
 
     const tooSmall = await refusal(
-      f.azure.compute.disks.createOrUpdate(RG, "too-small", { location: LOC, diskSizeGB: 1, creationData: { createOption: "Copy", sourceResourceId: bigger.id! } }),
+      f.azure.compute.disks.createOrUpdate(RG, "too-small", {
+        location: LOC,
+        diskSizeGB: 1,
+        creationData: { createOption: "Copy", sourceResourceId: bigger.id! },
+      }),
     );
     expect(tooSmall.code).toBe("InvalidParameter");
     const wrongRegion = await refusal(
-      f.azure.compute.disks.createOrUpdate(RG, "elsewhere", { location: "westus", creationData: { createOption: "Copy", sourceResourceId: fromSnap.id! } }),
+      f.azure.compute.disks.createOrUpdate(RG, "elsewhere", {
+        location: "westus",
+        creationData: { createOption: "Copy", sourceResourceId: fromSnap.id! },
+      }),
     );
     expect(wrongRegion.statusCode).toBe(400);
   });
 
   it("refuses SAS on a disk attached to a running VM, and resizes only unattached or deallocated disks, never shrinking", async () => {
-    const attached = await refusal(f.azure.compute.disks.grantAccess(RG, "app-data", { access: "Read", durationInSeconds: 60 }));
+    const attached = await refusal(
+      f.azure.compute.disks.grantAccess(RG, "app-data", { access: "Read", durationInSeconds: 60 }),
+    );
     expect(attached.statusCode).toBe(409);
     expect(attached.code).toBe("Conflict");
     const resizeAttached = await refusal(f.azure.compute.disks.update(RG, "app-data", { diskSizeGB: 2 }));
@@ -221,7 +235,9 @@ describe("managed disks, incremental snapshots and the disk data plane", () => {
     expect(after.incrementalSnapshotFamilyId).not.toBe(before.incrementalSnapshotFamilyId);
     const a = await grant("huge-1");
     const b = await grant("huge-2");
-    expect((await refusal(f.azure.pageBlob(b).getPageRangesDiffForManagedDisks(0, GiB, a))).code).toBe("PreviousSnapshotOperationNotSupported");
+    expect((await refusal(f.azure.pageBlob(b).getPageRangesDiffForManagedDisks(0, GiB, a))).code).toBe(
+      "PreviousSnapshotOperationNotSupported",
+    );
     await f.azure.compute.snapshots.revokeAccess(RG, "huge-1");
     await f.azure.compute.snapshots.revokeAccess(RG, "huge-2");
     await f.azure.compute.snapshots.delete(RG, "huge-1");
@@ -244,8 +260,12 @@ describe("managed disks, incremental snapshots and the disk data plane", () => {
     expect(c1.completionPercent).toBe(100);
     expect(c2.creationData?.createOption).toBe("CopyStart");
     expect(c2.location).toBe("westus");
-    const d1 = (await f.azure.compute.snapshots.grantAccess("dr", "snap-1-dr", { access: "Read", durationInSeconds: 600 })).accessSAS!;
-    const d2 = (await f.azure.compute.snapshots.grantAccess("dr", "snap-2-dr", { access: "Read", durationInSeconds: 600 })).accessSAS!;
+    const d1 = (
+      await f.azure.compute.snapshots.grantAccess("dr", "snap-1-dr", { access: "Read", durationInSeconds: 600 })
+    ).accessSAS!;
+    const d2 = (
+      await f.azure.compute.snapshots.grantAccess("dr", "snap-2-dr", { access: "Read", durationInSeconds: 600 })
+    ).accessSAS!;
     expect(d2).toContain("/md-westus/");
     const diff = await f.azure.pageBlob(d2).getPageRangesDiffForManagedDisks(0, GiB, d1);
     expect(diff.pageRange).toEqual([
@@ -258,7 +278,11 @@ describe("managed disks, incremental snapshots and the disk data plane", () => {
     const sameRegion = await refusal(copy("nope", (await f.azure.compute.snapshots.get("dr", "snap-2-dr")).id!));
     expect(sameRegion.statusCode).toBe(400);
     const plainCopyAcross = await refusal(
-      f.azure.compute.snapshots.createOrUpdate("dr", "nope2", { location: "westus", incremental: true, creationData: { createOption: "Copy", sourceResourceId: src1 } }),
+      f.azure.compute.snapshots.createOrUpdate("dr", "nope2", {
+        location: "westus",
+        incremental: true,
+        creationData: { createOption: "Copy", sourceResourceId: src1 },
+      }),
     );
     expect(plainCopyAcross.statusCode).toBe(400);
   });
@@ -270,7 +294,8 @@ describe("managed disks, incremental snapshots and the disk data plane", () => {
       creationData: { createOption: "Upload", uploadSizeBytes },
     });
     expect(disk.diskState).toBe("ReadyToUpload");
-    const sas = (await f.azure.compute.disks.grantAccess(RG, "upload", { access: "Write", durationInSeconds: 600 })).accessSAS!;
+    const sas = (await f.azure.compute.disks.grantAccess(RG, "upload", { access: "Write", durationInSeconds: 600 }))
+      .accessSAS!;
     expect((await f.azure.compute.disks.get(RG, "upload")).diskState).toBe("ActiveUpload");
     const blob = f.azure.pageBlob(sas);
     const data = pattern(7, 4 * 1024 * 1024);
@@ -282,9 +307,12 @@ describe("managed disks, incremental snapshots and the disk data plane", () => {
     expect((await blob.downloadToBuffer(0, data.length)).equals(data)).toBe(true);
     await f.azure.compute.disks.revokeAccess(RG, "upload");
     expect((await f.azure.compute.disks.get(RG, "upload")).diskState).toBe("Unattached");
-    const again = await refusal(f.azure.compute.disks.grantAccess(RG, "upload", { access: "Write", durationInSeconds: 60 }));
+    const again = await refusal(
+      f.azure.compute.disks.grantAccess(RG, "upload", { access: "Write", durationInSeconds: 60 }),
+    );
     expect(again.code).toBe("OperationNotAllowed");
-    const read = (await f.azure.compute.disks.grantAccess(RG, "upload", { access: "Read", durationInSeconds: 60 })).accessSAS!;
+    const read = (await f.azure.compute.disks.grantAccess(RG, "upload", { access: "Read", durationInSeconds: 60 }))
+      .accessSAS!;
     expect((await refusal(f.azure.pageBlob(read).uploadPages(pattern(1, 512), 0, 512))).statusCode).toBe(403);
     await f.azure.compute.disks.revokeAccess(RG, "upload");
   });
@@ -292,10 +320,18 @@ describe("managed disks, incremental snapshots and the disk data plane", () => {
   it("keeps at most 500 incremental snapshots per disk", async () => {
     const id = await createEmptyDisk(f.azure, RG, LOC, "many", 1);
     for (let i = 0; i < 500; i++) {
-      await f.azure.compute.snapshots.createOrUpdate(RG, `many-${i}`, { location: LOC, incremental: true, creationData: { createOption: "Copy", sourceResourceId: id } });
+      await f.azure.compute.snapshots.createOrUpdate(RG, `many-${i}`, {
+        location: LOC,
+        incremental: true,
+        creationData: { createOption: "Copy", sourceResourceId: id },
+      });
     }
     const over = await refusal(
-      f.azure.compute.snapshots.createOrUpdate(RG, "many-500", { location: LOC, incremental: true, creationData: { createOption: "Copy", sourceResourceId: id } }),
+      f.azure.compute.snapshots.createOrUpdate(RG, "many-500", {
+        location: LOC,
+        incremental: true,
+        creationData: { createOption: "Copy", sourceResourceId: id },
+      }),
     );
     expect(over.code).toBe("OperationNotAllowed");
     expect(over.message).toMatch(/500/);

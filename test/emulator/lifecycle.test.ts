@@ -23,7 +23,11 @@ describe("emulator lifecycle", () => {
     const data = await createEmptyDisk(az, "rg", "eastus", "data", 1);
     await createVm(az, "rg", "eastus", "vm", { osDiskId: os, nicId: nic, dataDisks: [{ lun: 2, diskId: data }] });
     writeAt(first.devicePath("rg", "vm", 2), 5 * C, pattern(42, C));
-    await az.compute.snapshots.createOrUpdate("rg", "snap", { location: "eastus", incremental: true, creationData: { createOption: "Copy", sourceResourceId: data } });
+    await az.compute.snapshots.createOrUpdate("rg", "snap", {
+      location: "eastus",
+      incremental: true,
+      creationData: { createOption: "Copy", sourceResourceId: data },
+    });
     const subscriptionId = first.subscriptionId;
     const caCertPem = first.caCertPem;
     await first.close();
@@ -38,9 +42,12 @@ describe("emulator lifecycle", () => {
       expect(vm.storageProfile?.dataDisks?.[0]?.lun).toBe(2);
       expect((await az2.compute.disks.get("rg", "data")).diskState).toBe("Attached");
       expect(readAt(second.devicePath("rg", "vm", 2), 5 * C, C).equals(pattern(42, C))).toBe(true);
-      const sas = (await az2.compute.snapshots.grantAccess("rg", "snap", { access: "Read", durationInSeconds: 60 })).accessSAS!;
+      const sas = (await az2.compute.snapshots.grantAccess("rg", "snap", { access: "Read", durationInSeconds: 60 }))
+        .accessSAS!;
       expect((await az2.pageBlob(sas).downloadToBuffer(5 * C, C)).equals(pattern(42, C))).toBe(true);
-      expect((await az2.network.networkInterfaces.get("rg", "nic")).ipConfigurations?.[0]?.privateIPAddress).toBe("10.0.1.4");
+      expect((await az2.network.networkInterfaces.get("rg", "nic")).ipConfigurations?.[0]?.privateIPAddress).toBe(
+        "10.0.1.4",
+      );
     } finally {
       await second.close();
     }
@@ -77,7 +84,8 @@ describe("emulator lifecycle", () => {
       const polls = emu.requests.filter((r) => r.operationId === "Operations_Get").length;
       expect(polls).toBeGreaterThan(1);
       // The guest boots for 40 s ÷ 100 after the VM runs: its agent is not ready at first, then is.
-      const agent = async () => (await az.compute.virtualMachines.instanceView("rg", "vm")).vmAgent?.statuses?.[0]?.displayStatus;
+      const agent = async () =>
+        (await az.compute.virtualMachines.instanceView("rg", "vm")).vmAgent?.statuses?.[0]?.displayStatus;
       expect(await agent()).toBe("Not Ready");
       const booted = Date.now();
       while ((await agent()) !== "Ready") {
@@ -100,15 +108,41 @@ describe("emulator lifecycle", () => {
       await createGroup(az, "rg", "eastus");
       await createGroup(az, "dr", "westus");
       const upload = 64 * 1024 * 1024 + 512;
-      const disk = await az.compute.disks.createOrUpdate("rg", "d", { location: "eastus", creationData: { createOption: "Upload", uploadSizeBytes: upload } }, poll);
-      const w = (await az.compute.disks.grantAccess("rg", "d", { access: "Write", durationInSeconds: 60 }, poll)).accessSAS!;
-      for (let off = 0; off < 64 * 1024 * 1024; off += 4 * 1024 * 1024) await az.pageBlob(w).uploadPages(pattern(off, 4 * 1024 * 1024), off, 4 * 1024 * 1024);
+      const disk = await az.compute.disks.createOrUpdate(
+        "rg",
+        "d",
+        { location: "eastus", creationData: { createOption: "Upload", uploadSizeBytes: upload } },
+        poll,
+      );
+      const w = (await az.compute.disks.grantAccess("rg", "d", { access: "Write", durationInSeconds: 60 }, poll))
+        .accessSAS!;
+      for (let off = 0; off < 64 * 1024 * 1024; off += 4 * 1024 * 1024)
+        await az.pageBlob(w).uploadPages(pattern(off, 4 * 1024 * 1024), off, 4 * 1024 * 1024);
       await az.compute.disks.revokeAccess("rg", "d", poll);
-      const snap = await az.compute.snapshots.createOrUpdate("rg", "s", { location: "eastus", incremental: true, creationData: { createOption: "Copy", sourceResourceId: disk.id! } }, poll);
-      const poller = await az.compute.snapshots.beginCreateOrUpdate("dr", "s-dr", { location: "westus", incremental: true, creationData: { createOption: "CopyStart", sourceResourceId: snap.id! } }, poll);
+      const snap = await az.compute.snapshots.createOrUpdate(
+        "rg",
+        "s",
+        { location: "eastus", incremental: true, creationData: { createOption: "Copy", sourceResourceId: disk.id! } },
+        poll,
+      );
+      const poller = await az.compute.snapshots.beginCreateOrUpdate(
+        "dr",
+        "s-dr",
+        {
+          location: "westus",
+          incremental: true,
+          creationData: { createOption: "CopyStart", sourceResourceId: snap.id! },
+        },
+        poll,
+      );
       const early = await az.compute.snapshots.get("dr", "s-dr");
       expect(early.completionPercent).toBeLessThan(100);
-      const refused = await az.compute.snapshots.grantAccess("dr", "s-dr", { access: "Read", durationInSeconds: 60 }, poll).then(() => undefined, (e: { code?: string }) => e);
+      const refused = await az.compute.snapshots
+        .grantAccess("dr", "s-dr", { access: "Read", durationInSeconds: 60 }, poll)
+        .then(
+          () => undefined,
+          (e: { code?: string }) => e,
+        );
       expect(refused?.code).toBe("OperationNotAllowed");
       await poller.pollUntilDone();
       let percent = early.completionPercent ?? 0;
@@ -116,8 +150,12 @@ describe("emulator lifecycle", () => {
         await new Promise((r) => setTimeout(r, 20));
         percent = (await az.compute.snapshots.get("dr", "s-dr")).completionPercent ?? 0;
       }
-      const sas = (await az.compute.snapshots.grantAccess("dr", "s-dr", { access: "Read", durationInSeconds: 60 }, poll)).accessSAS!;
-      expect((await az.pageBlob(sas).downloadToBuffer(4 * 1024 * 1024, 4096)).equals(pattern(4 * 1024 * 1024, 4096))).toBe(true);
+      const sas = (
+        await az.compute.snapshots.grantAccess("dr", "s-dr", { access: "Read", durationInSeconds: 60 }, poll)
+      ).accessSAS!;
+      expect(
+        (await az.pageBlob(sas).downloadToBuffer(4 * 1024 * 1024, 4096)).equals(pattern(4 * 1024 * 1024, 4096)),
+      ).toBe(true);
     } finally {
       await emu.close();
     }
@@ -130,9 +168,18 @@ describe("emulator lifecycle", () => {
       const az = clientsFor(emu);
       await createGroup(az, "rg", "eastus");
       const id = await createEmptyDisk(az, "rg", "eastus", "d", 1);
-      const snap = (n: number) => az.compute.snapshots.createOrUpdate("rg", `s${n}`, { location: "eastus", incremental: true, creationData: { createOption: "Copy", sourceResourceId: id } }, { updateIntervalInMs: 5 });
+      const snap = (n: number) =>
+        az.compute.snapshots.createOrUpdate(
+          "rg",
+          `s${n}`,
+          { location: "eastus", incremental: true, creationData: { createOption: "Copy", sourceResourceId: id } },
+          { updateIntervalInMs: 5 },
+        );
       for (let i = 0; i < 7; i++) await snap(i);
-      const err = await snap(7).then(() => undefined, (e: { code?: string; message: string }) => e);
+      const err = await snap(7).then(
+        () => undefined,
+        (e: { code?: string; message: string }) => e,
+      );
       expect(err?.code).toBe("OperationNotAllowed");
       expect(err?.message).toMatch(/7 incremental snapshots/);
     } finally {
@@ -142,7 +189,9 @@ describe("emulator lifecycle", () => {
 
   it("npm run emulator prints one JSON line when ready, serves HTTPS with its CA, and exits 0 on SIGTERM", async () => {
     const dataDir = tempDir();
-    const child = spawn(process.execPath, ["--import", "tsx", "emulator/cli.ts", "--data", dataDir], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--import", "tsx", "emulator/cli.ts", "--data", dataDir], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     const line = await new Promise<string>((resolve, reject) => {
       createInterface({ input: child.stdout! }).once("line", resolve);
       child.once("exit", (code) => reject(new Error(`emulator exited early with ${code}`)));
@@ -152,10 +201,14 @@ describe("emulator lifecycle", () => {
     expect(info.endpoint).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     expect(info.dataDir).toBe(dataDir);
     const status = await new Promise<number>((resolve, reject) => {
-      httpsGet(`${info.endpoint}/subscriptions/${info.subscriptionId}/resourcegroups?api-version=2021-04-01`, { ca: readFileSync(info.caCertPath), headers: { authorization: "Bearer x" } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      }).on("error", reject);
+      httpsGet(
+        `${info.endpoint}/subscriptions/${info.subscriptionId}/resourcegroups?api-version=2021-04-01`,
+        { ca: readFileSync(info.caCertPath), headers: { authorization: "Bearer x" } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      ).on("error", reject);
     });
     expect(status).toBe(200);
     const code = await new Promise<number | null>((resolve) => {
@@ -167,7 +220,11 @@ describe("emulator lifecycle", () => {
   });
 
   it("the emulator command refuses bad options with a clear message", async () => {
-    const child = spawn(process.execPath, ["--import", "tsx", "emulator/cli.ts", "--data", tempDir(), "--speedup", "0.5"], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "emulator/cli.ts", "--data", tempDir(), "--speedup", "0.5"],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
     let stderr = "";
     child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
     const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));

@@ -17,8 +17,15 @@ async function newGroup(prefix = "rg", location = LOCATION): Promise<string> {
   return name;
 }
 
-async function newVnet(rg: string, name: string, options: { location?: string; space?: string; subnets?: Record<string, string> } = {}) {
-  const subnets = Object.entries(options.subnets ?? { default: "10.0.0.0/24" }).map(([n, addressPrefix]) => ({ name: n, addressPrefix }));
+async function newVnet(
+  rg: string,
+  name: string,
+  options: { location?: string; space?: string; subnets?: Record<string, string> } = {},
+) {
+  const subnets = Object.entries(options.subnets ?? { default: "10.0.0.0/24" }).map(([n, addressPrefix]) => ({
+    name: n,
+    addressPrefix,
+  }));
   return fixture.azure.network.virtualNetworks.beginCreateOrUpdateAndWait(rg, name, {
     location: options.location ?? LOCATION,
     addressSpace: { addressPrefixes: [options.space ?? "10.0.0.0/16"] },
@@ -59,7 +66,12 @@ async function newVm(rg: string, name: string, nicId: string, dataDisks: { lun: 
     hardwareProfile: { vmSize: "Standard_B2s" },
     storageProfile: {
       osDisk: { createOption: "Attach", osType: "Linux", managedDisk: { id: disk.id! } },
-      dataDisks: dataDisks.map((d) => ({ lun: d.lun, createOption: "Empty", diskSizeGB: d.sizeGB, deleteOption: "Detach" })),
+      dataDisks: dataDisks.map((d) => ({
+        lun: d.lun,
+        createOption: "Empty",
+        diskSizeGB: d.sizeGB,
+        deleteOption: "Detach",
+      })),
     },
     networkProfile: { networkInterfaces: [{ id: nicId }] },
   });
@@ -72,7 +84,10 @@ async function collect<T>(pages: AsyncIterable<T>): Promise<T[]> {
 }
 
 /** One ARM request outside the SDK, to see what the emulator says to a malformed one. */
-function rawGet(path: string, headers: Record<string, string>): Promise<{ status: number; body: { error?: { code: string; message: string } } }> {
+function rawGet(
+  path: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: { error?: { code: string; message: string } } }> {
   const url = new URL(path, fixture.emu.endpoint);
   return new Promise((resolve, reject) => {
     const req = request(url, { method: "GET", headers, ca: fixture.emu.caCertPem }, (res) => {
@@ -115,7 +130,11 @@ describe("resource groups", () => {
 
   it("refuses to move a group to another region", async () => {
     const rg = await newGroup();
-    await expectRefused(fixture.azure.resources.resourceGroups.createOrUpdate(rg, { location: "eastus" }), 409, "InvalidResourceLocation");
+    await expectRefused(
+      fixture.azure.resources.resourceGroups.createOrUpdate(rg, { location: "eastus" }),
+      409,
+      "InvalidResourceLocation",
+    );
   });
 
   it("answers ResourceGroupNotFound for a missing group, on the group and on resources inside it", async () => {
@@ -130,13 +149,25 @@ describe("resource groups", () => {
 
   it("refuses an invalid group name with InvalidResourceGroupName", async () => {
     // Passes the SDK's own pattern check; Azure refuses a name ending in a period.
-    await expectRefused(fixture.azure.resources.resourceGroups.createOrUpdate("ends-with-period.", { location: LOCATION }), 400, "InvalidResourceGroupName");
-    await expectRefused(fixture.azure.resources.resourceGroups.createOrUpdate("has space", { location: LOCATION }), 400, "InvalidResourceGroupName");
+    await expectRefused(
+      fixture.azure.resources.resourceGroups.createOrUpdate("ends-with-period.", { location: LOCATION }),
+      400,
+      "InvalidResourceGroupName",
+    );
+    await expectRefused(
+      fixture.azure.resources.resourceGroups.createOrUpdate("has space", { location: LOCATION }),
+      400,
+      "InvalidResourceGroupName",
+    );
   });
 
   it("refuses an unknown location with LocationNotAvailableForResourceType", async () => {
     const name = unique("nowhere");
-    const message = await expectRefused(fixture.azure.resources.resourceGroups.createOrUpdate(name, { location: "atlantis" }), 400, "LocationNotAvailableForResourceType");
+    const message = await expectRefused(
+      fixture.azure.resources.resourceGroups.createOrUpdate(name, { location: "atlantis" }),
+      400,
+      "LocationNotAvailableForResourceType",
+    );
     expect(message).toContain("atlantis");
     expect((await fixture.azure.resources.resourceGroups.checkExistence(name)).body).toBe(false);
   });
@@ -163,7 +194,8 @@ describe("resource groups", () => {
     await expectRefused(resources.resourceGroups.get(rg), 404, "ResourceGroupNotFound");
     expect((await resources.resourceGroups.checkExistence(rg)).body).toBe(false);
     expect(existsSync(fixture.emu.deviceDir(rg, "vm"))).toBe(false);
-    const inGroup = (id: string | undefined) => id?.toLowerCase().includes(`/resourcegroups/${rg.toLowerCase()}/`) ?? false;
+    const inGroup = (id: string | undefined) =>
+      id?.toLowerCase().includes(`/resourcegroups/${rg.toLowerCase()}/`) ?? false;
     expect((await collect(resources.resources.list())).filter((r) => inGroup(r.id))).toEqual([]);
     expect((await collect(compute.disks.list())).filter((d) => inGroup(d.id))).toEqual([]);
     expect((await collect(network.networkInterfaces.listAll())).filter((n) => inGroup(n.id))).toEqual([]);
@@ -184,7 +216,11 @@ describe("resource groups", () => {
     const vms = await newGroup("vms");
     await newVnet(vms, "vnet");
     const nic = await newNic(vms, "nic", subnetRef(vms, "vnet"));
-    const disk = await compute.disks.createOrUpdate(disks, "data", { location: LOCATION, creationData: { createOption: "Empty" }, diskSizeGB: 1 });
+    const disk = await compute.disks.createOrUpdate(disks, "data", {
+      location: LOCATION,
+      creationData: { createOption: "Empty" },
+      diskSizeGB: 1,
+    });
     const vm = await newVm(vms, "vm", nic.id!);
     await compute.virtualMachines.update(vms, "vm", {
       storageProfile: { dataDisks: [{ lun: 0, createOption: "Attach", managedDisk: { id: disk.id! } }] },
@@ -207,7 +243,10 @@ describe("resource groups", () => {
     await newVnet(shared, "vnet");
     const nic = await newNic(apps, "nic", subnetRef(shared, "vnet"));
     expect(nic.ipConfigurations?.[0]?.subnet?.id).toBe(subnetRef(shared, "vnet"));
-    expect(await refusal(resources.resourceGroups.beginDeleteAndWait(shared))).toMatchObject({ statusCode: 409, code: "ResourceGroupDeletionBlocked" });
+    expect(await refusal(resources.resourceGroups.beginDeleteAndWait(shared))).toMatchObject({
+      statusCode: 409,
+      code: "ResourceGroupDeletionBlocked",
+    });
     expect((await network.subnets.get(shared, "vnet", "default")).ipConfigurations).toHaveLength(1);
 
     // The NIC moves to a vnet of its own group but keeps the shared NSG: still blocked.
@@ -217,9 +256,15 @@ describe("resource groups", () => {
       networkSecurityGroup: { id: nsg.id! },
       ipConfigurations: [{ name: "ipconfig1", subnet: { id: subnetRef(apps, "local") } }],
     });
-    const message = await expectRefused(resources.resourceGroups.beginDeleteAndWait(shared), 409, "ResourceGroupDeletionBlocked");
+    const message = await expectRefused(
+      resources.resourceGroups.beginDeleteAndWait(shared),
+      409,
+      "ResourceGroupDeletionBlocked",
+    );
     expect(message).toContain("nsg");
-    expect((await network.networkSecurityGroups.get(shared, "nsg")).networkInterfaces?.map((n) => n.id)).toEqual([nic.id]);
+    expect((await network.networkSecurityGroups.get(shared, "nsg")).networkInterfaces?.map((n) => n.id)).toEqual([
+      nic.id,
+    ]);
 
     await resources.resourceGroups.beginDeleteAndWait(apps);
     await resources.resourceGroups.beginDeleteAndWait(shared);
@@ -240,7 +285,9 @@ describe("request checks", () => {
   });
 
   it("answers 400 MissingApiVersionParameter without api-version", async () => {
-    const res = await rawGet(`/subscriptions/${fixture.emu.subscriptionId}/resourcegroups`, { authorization: "Bearer anything" });
+    const res = await rawGet(`/subscriptions/${fixture.emu.subscriptionId}/resourcegroups`, {
+      authorization: "Bearer anything",
+    });
     expect(res.status).toBe(400);
     expect(res.body.error?.code).toBe("MissingApiVersionParameter");
     const ok = await rawGet(path(), { authorization: "Bearer anything" });
@@ -251,8 +298,16 @@ describe("request checks", () => {
 describe("virtual networks and subnets", () => {
   it("creates a vnet with inline subnets and serves them", async () => {
     const rg = await newGroup();
-    const vnet = await newVnet(rg, "vnet", { space: "10.1.0.0/16", subnets: { app: "10.1.1.0/24", data: "10.1.2.0/24" } });
-    expect(vnet).toMatchObject({ name: "vnet", location: LOCATION, provisioningState: "Succeeded", addressSpace: { addressPrefixes: ["10.1.0.0/16"] } });
+    const vnet = await newVnet(rg, "vnet", {
+      space: "10.1.0.0/16",
+      subnets: { app: "10.1.1.0/24", data: "10.1.2.0/24" },
+    });
+    expect(vnet).toMatchObject({
+      name: "vnet",
+      location: LOCATION,
+      provisioningState: "Succeeded",
+      addressSpace: { addressPrefixes: ["10.1.0.0/16"] },
+    });
     expect(vnet.subnets?.map((s) => [s.name, s.addressPrefix, s.id])).toEqual([
       ["app", "10.1.1.0/24", subnetRef(rg, "vnet", "app")],
       ["data", "10.1.2.0/24", subnetRef(rg, "vnet", "data")],
@@ -266,12 +321,20 @@ describe("virtual networks and subnets", () => {
     const rg = await newGroup();
     await newVnet(rg, "vnet", { subnets: {} });
     const created = await subnets.beginCreateOrUpdateAndWait(rg, "vnet", "web", { addressPrefix: "10.0.5.0/24" });
-    expect(created).toMatchObject({ id: subnetRef(rg, "vnet", "web"), name: "web", addressPrefix: "10.0.5.0/24", provisioningState: "Succeeded" });
+    expect(created).toMatchObject({
+      id: subnetRef(rg, "vnet", "web"),
+      name: "web",
+      addressPrefix: "10.0.5.0/24",
+      provisioningState: "Succeeded",
+    });
     await subnets.beginCreateOrUpdateAndWait(rg, "vnet", "db", { addressPrefix: "10.0.6.0/24" });
 
     expect((await subnets.get(rg, "vnet", "web")).addressPrefix).toBe("10.0.5.0/24");
     expect((await collect(subnets.list(rg, "vnet"))).map((s) => s.name)).toEqual(["web", "db"]);
-    expect((await fixture.azure.network.virtualNetworks.get(rg, "vnet")).subnets?.map((s) => s.name)).toEqual(["web", "db"]);
+    expect((await fixture.azure.network.virtualNetworks.get(rg, "vnet")).subnets?.map((s) => s.name)).toEqual([
+      "web",
+      "db",
+    ]);
 
     await subnets.beginDeleteAndWait(rg, "vnet", "web");
     await expectRefused(subnets.get(rg, "vnet", "web"), 404, "ResourceNotFound");
@@ -294,7 +357,11 @@ describe("virtual networks and subnets", () => {
       400,
       "NetcfgSubnetRangeOutsideVnet",
     );
-    await expectRefused(newVnet(rg, "inline", { space: "10.2.0.0/16", subnets: { out: "192.168.0.0/24" } }), 400, "NetcfgSubnetRangeOutsideVnet");
+    await expectRefused(
+      newVnet(rg, "inline", { space: "10.2.0.0/16", subnets: { out: "192.168.0.0/24" } }),
+      400,
+      "NetcfgSubnetRangeOutsideVnet",
+    );
     expect(await collect(fixture.azure.network.subnets.list(rg, "vnet"))).toEqual([]);
   });
 
@@ -306,7 +373,11 @@ describe("virtual networks and subnets", () => {
       400,
       "NetcfgSubnetRangesOverlap",
     );
-    await expectRefused(newVnet(rg, "inline", { subnets: { a: "10.0.0.0/23", b: "10.0.1.0/24" } }), 400, "NetcfgSubnetRangesOverlap");
+    await expectRefused(
+      newVnet(rg, "inline", { subnets: { a: "10.0.0.0/23", b: "10.0.1.0/24" } }),
+      400,
+      "NetcfgSubnetRangesOverlap",
+    );
     // Adjacent ranges do not overlap.
     await fixture.azure.network.subnets.beginCreateOrUpdateAndWait(rg, "vnet", "b", { addressPrefix: "10.0.1.0/24" });
     expect((await collect(fixture.azure.network.subnets.list(rg, "vnet"))).map((s) => s.name)).toEqual(["a", "b"]);
@@ -339,18 +410,37 @@ describe("network security groups", () => {
     const nsg = await network.networkSecurityGroups.beginCreateOrUpdateAndWait(rg, "nsg", {
       location: LOCATION,
       securityRules: [
-        { name: "ssh", protocol: "Tcp", access: "Allow", direction: "Inbound", priority: 100, sourceAddressPrefix: "*", sourcePortRange: "*", destinationAddressPrefix: "*", destinationPortRange: "22" },
+        {
+          name: "ssh",
+          protocol: "Tcp",
+          access: "Allow",
+          direction: "Inbound",
+          priority: 100,
+          sourceAddressPrefix: "*",
+          sourcePortRange: "*",
+          destinationAddressPrefix: "*",
+          destinationPortRange: "22",
+        },
       ],
     });
     expect(nsg).toMatchObject({ name: "nsg", location: LOCATION, provisioningState: "Succeeded" });
     expect(nsg.securityRules?.map((r) => [r.name, r.destinationPortRange, r.priority])).toEqual([["ssh", "22", 100]]);
 
     await newVnet(rg, "vnet", { subnets: {} });
-    const subnet = await network.subnets.beginCreateOrUpdateAndWait(rg, "vnet", "app", { addressPrefix: "10.0.1.0/24", networkSecurityGroup: { id: nsg.id! } });
+    const subnet = await network.subnets.beginCreateOrUpdateAndWait(rg, "vnet", "app", {
+      addressPrefix: "10.0.1.0/24",
+      networkSecurityGroup: { id: nsg.id! },
+    });
     expect(subnet.networkSecurityGroup?.id).toBe(nsg.id);
-    expect((await network.networkSecurityGroups.get(rg, "nsg")).subnets?.map((s) => s.id)).toEqual([subnetRef(rg, "vnet", "app")]);
+    expect((await network.networkSecurityGroups.get(rg, "nsg")).subnets?.map((s) => s.id)).toEqual([
+      subnetRef(rg, "vnet", "app"),
+    ]);
 
-    const message = await expectRefused(network.networkSecurityGroups.beginDeleteAndWait(rg, "nsg"), 400, "InUseNetworkSecurityGroupCannotBeDeleted");
+    const message = await expectRefused(
+      network.networkSecurityGroups.beginDeleteAndWait(rg, "nsg"),
+      400,
+      "InUseNetworkSecurityGroupCannotBeDeleted",
+    );
     expect(message).toContain(subnetRef(rg, "vnet", "app"));
 
     // Detached from the subnet, it can go.
@@ -366,12 +456,18 @@ describe("network security groups", () => {
     await newVnet(rg, "vnet", { subnets: {} });
     const far = await network.networkSecurityGroups.beginCreateOrUpdateAndWait(rg, "far", { location: "northeurope" });
     await expectRefused(
-      network.subnets.beginCreateOrUpdateAndWait(rg, "vnet", "app", { addressPrefix: "10.0.1.0/24", networkSecurityGroup: { id: far.id! } }),
+      network.subnets.beginCreateOrUpdateAndWait(rg, "vnet", "app", {
+        addressPrefix: "10.0.1.0/24",
+        networkSecurityGroup: { id: far.id! },
+      }),
       400,
       "InvalidResourceReference",
     );
     await expectRefused(
-      network.subnets.beginCreateOrUpdateAndWait(rg, "vnet", "app", { addressPrefix: "10.0.1.0/24", networkSecurityGroup: { id: `${far.id}-missing` } }),
+      network.subnets.beginCreateOrUpdateAndWait(rg, "vnet", "app", {
+        addressPrefix: "10.0.1.0/24",
+        networkSecurityGroup: { id: `${far.id}-missing` },
+      }),
       400,
       "InvalidResourceReference",
     );
@@ -384,10 +480,15 @@ describe("network interfaces", () => {
     const rg = await newGroup();
     await newVnet(rg, "vnet", { subnets: { default: "10.0.0.0/24" } });
     const subnet = subnetRef(rg, "vnet");
-    const ipOf = (nic: { ipConfigurations?: { privateIPAddress?: string }[] }) => nic.ipConfigurations?.[0]?.privateIPAddress;
+    const ipOf = (nic: { ipConfigurations?: { privateIPAddress?: string }[] }) =>
+      nic.ipConfigurations?.[0]?.privateIPAddress;
 
     const pinned = await newNic(rg, "pinned", subnet, { static: "10.0.0.5" });
-    expect(pinned.ipConfigurations?.[0]).toMatchObject({ privateIPAddress: "10.0.0.5", privateIPAllocationMethod: "Static", primary: true });
+    expect(pinned.ipConfigurations?.[0]).toMatchObject({
+      privateIPAddress: "10.0.0.5",
+      privateIPAllocationMethod: "Static",
+      primary: true,
+    });
     expect(pinned.macAddress).toMatch(/^00-0D-3A-[0-9A-F]{2}-[0-9A-F]{2}-[0-9A-F]{2}$/);
 
     const first = await newNic(rg, "first", subnet);
@@ -420,7 +521,11 @@ describe("network interfaces", () => {
   it("refuses a NIC in another region than its vnet, or on a subnet that does not exist", async () => {
     const rg = await newGroup();
     await newVnet(rg, "vnet");
-    await expectRefused(newNic(rg, "far", subnetRef(rg, "vnet"), undefined, "northeurope"), 400, "InvalidResourceReference");
+    await expectRefused(
+      newNic(rg, "far", subnetRef(rg, "vnet"), undefined, "northeurope"),
+      400,
+      "InvalidResourceReference",
+    );
     await expectRefused(newNic(rg, "nowhere", subnetRef(rg, "vnet", "missing")), 400, "InvalidResourceReference");
     await expectRefused(fixture.azure.network.networkInterfaces.get(rg, "far"), 404, "ResourceNotFound");
   });

@@ -18,7 +18,10 @@ const unique = (prefix: string) => `${prefix}-${++counter}`;
 async function newGroup(): Promise<string> {
   const rg = unique("vms");
   await fixture.azure.resources.resourceGroups.createOrUpdate(rg, { location: LOCATION });
-  for (const [vnet, location] of [["vnet", LOCATION], ["vnet-far", OTHER_REGION]] as const) {
+  for (const [vnet, location] of [
+    ["vnet", LOCATION],
+    ["vnet-far", OTHER_REGION],
+  ] as const) {
     await fixture.azure.network.virtualNetworks.beginCreateOrUpdateAndWait(rg, vnet, {
       location,
       addressSpace: { addressPrefixes: ["10.0.0.0/16"] },
@@ -31,13 +34,24 @@ async function newGroup(): Promise<string> {
 async function newNic(rg: string, name = unique("nic")): Promise<string> {
   const nic = await fixture.azure.network.networkInterfaces.beginCreateOrUpdateAndWait(rg, name, {
     location: LOCATION,
-    ipConfigurations: [{ name: "ipconfig1", subnet: { id: `/subscriptions/${fixture.emu.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Network/virtualNetworks/vnet/subnets/default` } }],
+    ipConfigurations: [
+      {
+        name: "ipconfig1",
+        subnet: {
+          id: `/subscriptions/${fixture.emu.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Network/virtualNetworks/vnet/subnets/default`,
+        },
+      },
+    ],
   });
   return nic.id!;
 }
 
 /** An empty 1 GiB managed disk (sparse in the emulator). */
-async function newDisk(rg: string, name: string, options: { osType?: "Linux" | "Windows"; location?: string } = {}): Promise<string> {
+async function newDisk(
+  rg: string,
+  name: string,
+  options: { osType?: "Linux" | "Windows"; location?: string } = {},
+): Promise<string> {
   const disk = await fixture.azure.compute.disks.createOrUpdate(rg, name, {
     location: options.location ?? LOCATION,
     sku: { name: "StandardSSD_LRS" },
@@ -71,11 +85,25 @@ function attachedVm(spec: VmSpec): VirtualMachine {
 async function newVm(rg: string, name: string, dataDisks: DataDisk[] = [], vmSize?: string): Promise<VirtualMachine> {
   const osDiskId = await newDisk(rg, `${name}-os`, { osType: "Linux" });
   const nicId = await newNic(rg, `${name}-nic`);
-  return fixture.azure.compute.virtualMachines.createOrUpdate(rg, name, attachedVm({ osDiskId, nicId, dataDisks, ...(vmSize ? { vmSize } : {}) }));
+  return fixture.azure.compute.virtualMachines.createOrUpdate(
+    rg,
+    name,
+    attachedVm({ osDiskId, nicId, dataDisks, ...(vmSize ? { vmSize } : {}) }),
+  );
 }
 
-const attach = (lun: number, id: string, deleteOption: "Delete" | "Detach" = "Detach"): DataDisk => ({ lun, createOption: "Attach", managedDisk: { id }, deleteOption });
-const empty = (lun: number, extra: Partial<DataDisk> = {}): DataDisk => ({ lun, createOption: "Empty", diskSizeGB: 1, ...extra });
+const attach = (lun: number, id: string, deleteOption: "Delete" | "Detach" = "Detach"): DataDisk => ({
+  lun,
+  createOption: "Attach",
+  managedDisk: { id },
+  deleteOption,
+});
+const empty = (lun: number, extra: Partial<DataDisk> = {}): DataDisk => ({
+  lun,
+  createOption: "Empty",
+  diskSizeGB: 1,
+  ...extra,
+});
 
 /** Replaces a VM's data disks by PATCH. */
 function setDataDisks(rg: string, vm: string, dataDisks: DataDisk[]) {
@@ -98,7 +126,6 @@ async function diskNames(rg: string): Promise<string[]> {
   return names.sort();
 }
 
-
 const device = (rg: string, vm: string, lun: number | "os") => fixture.emu.devicePath(rg, vm, lun);
 
 describe("creating a VM on an existing OS disk (Attach)", () => {
@@ -109,29 +136,46 @@ describe("creating a VM on an existing OS disk (Attach)", () => {
     const nicId = await newNic(rg);
     const base = attachedVm({ osDiskId, nicId });
 
-    const noOsType = { ...base, storageProfile: { osDisk: { createOption: "Attach", managedDisk: { id: osDiskId } } } } satisfies VirtualMachine;
-    expect(await expectRefused(compute.virtualMachines.createOrUpdate(rg, "vm", noOsType), 400, "InvalidParameter")).toContain("osType");
+    const noOsType = {
+      ...base,
+      storageProfile: { osDisk: { createOption: "Attach", managedDisk: { id: osDiskId } } },
+    } satisfies VirtualMachine;
+    expect(
+      await expectRefused(compute.virtualMachines.createOrUpdate(rg, "vm", noOsType), 400, "InvalidParameter"),
+    ).toContain("osType");
     await expectRefused(
-      compute.virtualMachines.createOrUpdate(rg, "vm", { ...base, osProfile: { computerName: "vm", adminUsername: "ferry" } }),
+      compute.virtualMachines.createOrUpdate(rg, "vm", {
+        ...base,
+        osProfile: { computerName: "vm", adminUsername: "ferry" },
+      }),
       400,
       "InvalidParameter",
     );
     await expectRefused(
       compute.virtualMachines.createOrUpdate(rg, "vm", {
         ...base,
-        storageProfile: { ...base.storageProfile, imageReference: { publisher: "Canonical", offer: "ubuntu-24_04-lts", sku: "server", version: "latest" } },
+        storageProfile: {
+          ...base.storageProfile,
+          imageReference: { publisher: "Canonical", offer: "ubuntu-24_04-lts", sku: "server", version: "latest" },
+        },
       }),
       400,
       "InvalidParameter",
     );
     // A disk that holds Windows is not the OS disk of a Linux VM.
     const windowsId = await newDisk(rg, "windows", { osType: "Windows" });
-    await expectRefused(compute.virtualMachines.createOrUpdate(rg, "vm", attachedVm({ osDiskId: windowsId, nicId })), 400, "InvalidParameter");
+    await expectRefused(
+      compute.virtualMachines.createOrUpdate(rg, "vm", attachedVm({ osDiskId: windowsId, nicId })),
+      400,
+      "InvalidParameter",
+    );
 
     // None of the refusals left anything behind.
     await expectRefused(compute.virtualMachines.get(rg, "vm"), 404, "ResourceNotFound");
     expect(await diskView(rg, "os")).toEqual({ managedBy: undefined, diskState: "Unattached" });
-    expect((await fixture.azure.network.networkInterfaces.get(rg, nicId.split("/").pop()!)).virtualMachine).toBeUndefined();
+    expect(
+      (await fixture.azure.network.networkInterfaces.get(rg, nicId.split("/").pop()!)).virtualMachine,
+    ).toBeUndefined();
   });
 
   it("attaches the disk as the OS disk and keeps its identity", async () => {
@@ -147,7 +191,10 @@ describe("creating a VM on an existing OS disk (Attach)", () => {
       location: LOCATION,
       provisioningState: "Succeeded",
       hardwareProfile: { vmSize: "Standard_D4s_v5" },
-      storageProfile: { osDisk: { createOption: "Attach", osType: "Linux", name: "os", diskSizeGB: 1, managedDisk: { id: osDiskId } }, dataDisks: [] },
+      storageProfile: {
+        osDisk: { createOption: "Attach", osType: "Linux", name: "os", diskSizeGB: 1, managedDisk: { id: osDiskId } },
+        dataDisks: [],
+      },
       networkProfile: { networkInterfaces: [{ id: nicId }] },
     });
     expect(vm.osProfile).toBeUndefined();
@@ -163,11 +210,19 @@ describe("creating a VM on an existing OS disk (Attach)", () => {
     const rg = await newGroup();
     const first = await newVm(rg, "first");
     const osDiskId = first.storageProfile!.osDisk!.managedDisk!.id!;
-    const message = await expectRefused(compute.virtualMachines.createOrUpdate(rg, "second", attachedVm({ osDiskId, nicId: await newNic(rg) })), 409, "ConflictingUserInput");
+    const message = await expectRefused(
+      compute.virtualMachines.createOrUpdate(rg, "second", attachedVm({ osDiskId, nicId: await newNic(rg) })),
+      409,
+      "ConflictingUserInput",
+    );
     expect(message).toContain(first.id!);
 
     const farId = await newDisk(rg, "far-os", { osType: "Linux", location: OTHER_REGION });
-    await expectRefused(compute.virtualMachines.createOrUpdate(rg, "third", attachedVm({ osDiskId: farId, nicId: await newNic(rg) })), 400, "InvalidParameter");
+    await expectRefused(
+      compute.virtualMachines.createOrUpdate(rg, "third", attachedVm({ osDiskId: farId, nicId: await newNic(rg) })),
+      400,
+      "InvalidParameter",
+    );
     expect(await diskView(rg, "far-os")).toEqual({ managedBy: undefined, diskState: "Unattached" });
   });
 });
@@ -183,7 +238,9 @@ describe("creating a VM from an image (FromImage)", () => {
       storageProfile: { imageReference: image, osDisk: { createOption: "FromImage", name: "os", diskSizeGB: 1 } },
       networkProfile: { networkInterfaces: [{ id: await newNic(rg) }] },
     };
-    expect(await expectRefused(fixture.azure.compute.virtualMachines.createOrUpdate(rg, "vm", vm), 400, "InvalidParameter")).toContain("osProfile");
+    expect(
+      await expectRefused(fixture.azure.compute.virtualMachines.createOrUpdate(rg, "vm", vm), 400, "InvalidParameter"),
+    ).toContain("osProfile");
     expect(await diskNames(rg)).toEqual([]);
   });
 
@@ -197,13 +254,24 @@ describe("creating a VM from an image (FromImage)", () => {
       osProfile: { computerName: "vm-1", adminUsername: "ferry", adminPassword: "Secret-Passw0rd!" },
       networkProfile: { networkInterfaces: [{ id: await newNic(rg) }] },
     });
-    expect(vm.storageProfile?.osDisk).toMatchObject({ createOption: "FromImage", osType: "Linux", name: "vm-os", diskSizeGB: 1 });
+    expect(vm.storageProfile?.osDisk).toMatchObject({
+      createOption: "FromImage",
+      osType: "Linux",
+      name: "vm-os",
+      diskSizeGB: 1,
+    });
     expect(vm.storageProfile?.imageReference).toMatchObject(image);
     expect(vm.osProfile).toMatchObject({ computerName: "vm-1", adminUsername: "ferry" });
     expect(vm.osProfile?.adminPassword).toBeUndefined();
 
     const disk = await compute.disks.get(rg, "vm-os");
-    expect(disk).toMatchObject({ osType: "Linux", diskSizeGB: 1, managedBy: vm.id, diskState: "Attached", creationData: { createOption: "FromImage" } });
+    expect(disk).toMatchObject({
+      osType: "Linux",
+      diskSizeGB: 1,
+      managedBy: vm.id,
+      diskState: "Attached",
+      creationData: { createOption: "FromImage" },
+    });
     // A size with premium storage gets Premium_LRS by default.
     expect(disk.sku?.name).toBe("Premium_LRS");
     expect((await compute.virtualMachines.instanceView(rg, "vm")).computerName).toBe("vm-1");
@@ -232,11 +300,23 @@ describe("data disks", () => {
 
     // Attached by update, at any free LUN.
     const laterId = await newDisk(rg, "later");
-    const updated = await setDataDisks(rg, "vm", [...data.map((d) => ({ lun: d.lun, createOption: "Attach" as const, managedDisk: { id: d.managedDisk!.id! }, deleteOption: d.deleteOption! })), attach(7, laterId)]);
+    const updated = await setDataDisks(rg, "vm", [
+      ...data.map((d) => ({
+        lun: d.lun,
+        createOption: "Attach" as const,
+        managedDisk: { id: d.managedDisk!.id! },
+        deleteOption: d.deleteOption!,
+      })),
+      attach(7, laterId),
+    ]);
     expect(updated.storageProfile?.dataDisks?.map((d) => d.lun)).toEqual([0, 1, 7]);
     expect(await diskView(rg, "later")).toEqual({ managedBy: vm.id, diskState: "Attached" });
     expect(existsSync(device(rg, "vm", 7))).toBe(true);
-    expect((await compute.virtualMachines.get(rg, "vm")).storageProfile?.dataDisks?.map((d) => d.name)).toEqual(["existing", data[1]!.name, "later"]);
+    expect((await compute.virtualMachines.get(rg, "vm")).storageProfile?.dataDisks?.map((d) => d.name)).toEqual([
+      "existing",
+      data[1]!.name,
+      "later",
+    ]);
   });
 
   it("takes back what a GET answered: a VM read and written again unchanged keeps its disks", async () => {
@@ -247,18 +327,32 @@ describe("data disks", () => {
     const before = await diskNames(rg);
     const got = await compute.virtualMachines.get(rg, "vm");
     // A GET answers createOption Empty together with the managedDisk.id of the disk it made.
-    expect(got.storageProfile?.dataDisks?.[1]).toMatchObject({ createOption: "Empty", managedDisk: { id: expect.stringContaining("/disks/vm_lun_1_") } });
+    expect(got.storageProfile?.dataDisks?.[1]).toMatchObject({
+      createOption: "Empty",
+      managedDisk: { id: expect.stringContaining("/disks/vm_lun_1_") },
+    });
 
     const put = await compute.virtualMachines.createOrUpdate(rg, "vm", got);
-    expect(put.storageProfile?.dataDisks?.map((d) => [d.lun, d.name, d.createOption])).toEqual(got.storageProfile?.dataDisks?.map((d) => [d.lun, d.name, d.createOption]));
+    expect(put.storageProfile?.dataDisks?.map((d) => [d.lun, d.name, d.createOption])).toEqual(
+      got.storageProfile?.dataDisks?.map((d) => [d.lun, d.name, d.createOption]),
+    );
     const patched = await setDataDisks(rg, "vm", got.storageProfile!.dataDisks!);
-    expect(patched.storageProfile?.dataDisks?.map((d) => d.managedDisk?.id)).toEqual(got.storageProfile?.dataDisks?.map((d) => d.managedDisk?.id));
+    expect(patched.storageProfile?.dataDisks?.map((d) => d.managedDisk?.id)).toEqual(
+      got.storageProfile?.dataDisks?.map((d) => d.managedDisk?.id),
+    );
     expect(await diskNames(rg)).toEqual(before);
-    expect(await diskView(rg, got.storageProfile!.dataDisks![1]!.name!)).toEqual({ managedBy: got.id, diskState: "Attached" });
+    expect(await diskView(rg, got.storageProfile!.dataDisks![1]!.name!)).toEqual({
+      managedBy: got.id,
+      diskState: "Attached",
+    });
 
     // Empty with the id of a disk that is not already at that LUN is still refused.
     const loose = await newDisk(rg, "loose");
-    await expectRefused(setDataDisks(rg, "vm", [empty(5, { managedDisk: { id: loose } })]), 400, "InvalidParameterConflictingProperties");
+    await expectRefused(
+      setDataDisks(rg, "vm", [empty(5, { managedDisk: { id: loose } })]),
+      400,
+      "InvalidParameterConflictingProperties",
+    );
     expect(await diskView(rg, "loose")).toEqual({ managedBy: undefined, diskState: "Unattached" });
   });
 
@@ -268,11 +362,17 @@ describe("data disks", () => {
     const b = await newDisk(rg, "b");
     const osDiskId = await newDisk(rg, "os", { osType: "Linux" });
     const nicId = await newNic(rg);
-    const create = fixture.azure.compute.virtualMachines.createOrUpdate(rg, "vm", attachedVm({ osDiskId, nicId, dataDisks: [attach(2, a), attach(2, b)] }));
+    const create = fixture.azure.compute.virtualMachines.createOrUpdate(
+      rg,
+      "vm",
+      attachedVm({ osDiskId, nicId, dataDisks: [attach(2, a), attach(2, b)] }),
+    );
     expect(await expectRefused(create, 400, "InvalidParameter")).toContain("A disk at LUN 2 already exists");
 
     await newVm(rg, "vm2", [attach(2, a)]);
-    expect(await expectRefused(setDataDisks(rg, "vm2", [attach(2, a), empty(2)]), 400, "InvalidParameter")).toContain("A disk at LUN 2 already exists");
+    expect(await expectRefused(setDataDisks(rg, "vm2", [attach(2, a), empty(2)]), 400, "InvalidParameter")).toContain(
+      "A disk at LUN 2 already exists",
+    );
     expect(await diskView(rg, "b")).toEqual({ managedBy: undefined, diskState: "Unattached" });
   });
 
@@ -283,7 +383,11 @@ describe("data disks", () => {
     const nicId = await newNic(rg);
     const three = [empty(0), empty(1), empty(2)];
     const message = await expectRefused(
-      fixture.azure.compute.virtualMachines.createOrUpdate(rg, "vm", attachedVm({ osDiskId, nicId, vmSize: "Standard_B1s", dataDisks: three })),
+      fixture.azure.compute.virtualMachines.createOrUpdate(
+        rg,
+        "vm",
+        attachedVm({ osDiskId, nicId, vmSize: "Standard_B1s", dataDisks: three }),
+      ),
       409,
       "OperationNotAllowed",
     );
@@ -300,7 +404,9 @@ describe("data disks", () => {
     const sharedId = await newDisk(rg, "shared");
     const owner = await newVm(rg, "owner", [attach(0, sharedId)]);
     await newVm(rg, "other");
-    expect(await expectRefused(setDataDisks(rg, "other", [attach(0, sharedId)]), 409, "ConflictingUserInput")).toContain(owner.id!);
+    expect(
+      await expectRefused(setDataDisks(rg, "other", [attach(0, sharedId)]), 409, "ConflictingUserInput"),
+    ).toContain(owner.id!);
     // A deallocated owner still holds the disk.
     await fixture.azure.compute.virtualMachines.deallocate(rg, "owner");
     await expectRefused(setDataDisks(rg, "other", [attach(0, sharedId)]), 409, "ConflictingUserInput");
@@ -312,7 +418,13 @@ describe("data disks", () => {
     const rg = await newGroup();
     const farId = await newDisk(rg, "far", { location: OTHER_REGION });
     await newVm(rg, "vm");
-    expect(await expectRefused(setDataDisks(rg, "vm", [empty(0, { name: "made-before" }), attach(1, farId)]), 400, "InvalidParameter")).toContain(OTHER_REGION);
+    expect(
+      await expectRefused(
+        setDataDisks(rg, "vm", [empty(0, { name: "made-before" }), attach(1, farId)]),
+        400,
+        "InvalidParameter",
+      ),
+    ).toContain(OTHER_REGION);
     expect(await diskNames(rg)).toEqual(["far", "vm-os"]);
 
     // A create that fails on its last data disk must not leave its OS disk or Empty disks.
@@ -353,7 +465,10 @@ describe("data disks", () => {
     const rg = await newGroup();
     const dataId = await newDisk(rg, "data");
     await newVm(rg, "vm", [attach(0, dataId), empty(1, { name: "kept" })]);
-    const updated = await setDataDisks(rg, "vm", [{ ...attach(0, dataId), toBeDetached: true }, attach(1, (await fixture.azure.compute.disks.get(rg, "kept")).id!)]);
+    const updated = await setDataDisks(rg, "vm", [
+      { ...attach(0, dataId), toBeDetached: true },
+      attach(1, (await fixture.azure.compute.disks.get(rg, "kept")).id!),
+    ]);
     expect(updated.storageProfile?.dataDisks?.map((d) => d.name)).toEqual(["kept"]);
     expect(await diskView(rg, "data")).toEqual({ managedBy: undefined, diskState: "Unattached" });
     expect(existsSync(device(rg, "vm", 0))).toBe(false);
@@ -410,7 +525,9 @@ describe("OS disk swap", () => {
   }
 
   const swap = (rg: string, vm: string, diskId: string) =>
-    fixture.azure.compute.virtualMachines.update(rg, vm, { storageProfile: { osDisk: { createOption: "Attach", managedDisk: { id: diskId } } } });
+    fixture.azure.compute.virtualMachines.update(rg, vm, {
+      storageProfile: { osDisk: { createOption: "Attach", managedDisk: { id: diskId } } },
+    });
 
   it("is refused on a running or stopped VM with 409 OperationNotAllowed", async () => {
     const { rg, spareId } = await swapSetup();
@@ -425,7 +542,12 @@ describe("OS disk swap", () => {
     const { rg, vm, spareId } = await swapSetup();
     await compute.virtualMachines.deallocate(rg, "vm");
     const swapped = await swap(rg, "vm", spareId);
-    expect(swapped.storageProfile?.osDisk).toMatchObject({ name: "spare", osType: "Linux", createOption: "Attach", managedDisk: { id: spareId } });
+    expect(swapped.storageProfile?.osDisk).toMatchObject({
+      name: "spare",
+      osType: "Linux",
+      createOption: "Attach",
+      managedDisk: { id: spareId },
+    });
     expect(await diskView(rg, "vm-os")).toEqual({ managedBy: undefined, diskState: "Unattached" });
     expect(await diskView(rg, "spare")).toEqual({ managedBy: vm.id, diskState: "Reserved" });
     await compute.virtualMachines.start(rg, "vm");
@@ -451,7 +573,12 @@ describe("OS disk swap", () => {
     const rg = await newGroup();
     const vm = await newVm(rg, "vm");
     const { osDisk: _osDisk, ...withoutOs } = vm.storageProfile!;
-    const put = fixture.azure.compute.virtualMachines.createOrUpdate(rg, "vm", { location: LOCATION, hardwareProfile: vm.hardwareProfile!, storageProfile: withoutOs, networkProfile: vm.networkProfile! });
+    const put = fixture.azure.compute.virtualMachines.createOrUpdate(rg, "vm", {
+      location: LOCATION,
+      hardwareProfile: vm.hardwareProfile!,
+      storageProfile: withoutOs,
+      networkProfile: vm.networkProfile!,
+    });
     await expectRefused(put, 409, "OperationNotAllowed");
     expect(await diskView(rg, "vm-os")).toEqual({ managedBy: vm.id, diskState: "Attached" });
   });
@@ -499,7 +626,9 @@ describe("power operations", () => {
     await poller.pollUntilDone();
     expect(poller.isDone()).toBe(true);
     expect(await powerState(rg, "vm")).toBe("PowerState/stopped");
-    expect(await expectRefused(compute.virtualMachines.restart(rg, "vm"), 409, "OperationNotAllowed")).toContain("stopped");
+    expect(await expectRefused(compute.virtualMachines.restart(rg, "vm"), 409, "OperationNotAllowed")).toContain(
+      "stopped",
+    );
 
     await compute.virtualMachines.start(rg, "vm");
     expect(await powerState(rg, "vm")).toBe("PowerState/running");
@@ -524,7 +653,11 @@ describe("power operations", () => {
   it("a create that failed (AllocationFailed) leaves a stopped, Failed VM; a PUT that succeeds boots it", async () => {
     const { compute } = fixture.azure;
     const rg = await newGroup();
-    const rule = fixture.emu.faults.add({ match: { operation: "VirtualMachines_CreateOrUpdate", pathIncludes: `/resourceGroups/${rg}/` }, action: { kind: "lroFail", code: "AllocationFailed", message: "no capacity" }, times: 1 });
+    const rule = fixture.emu.faults.add({
+      match: { operation: "VirtualMachines_CreateOrUpdate", pathIncludes: `/resourceGroups/${rg}/` },
+      action: { kind: "lroFail", code: "AllocationFailed", message: "no capacity" },
+      times: 1,
+    });
     const osDiskId = await newDisk(rg, "vm-os", { osType: "Linux" });
     const nicId = await newNic(rg, "vm-nic");
     const body = attachedVm({ osDiskId, nicId });
@@ -549,7 +682,11 @@ describe("power operations", () => {
     const dataId = await newDisk(rg, "data");
     await newVm(rg, "vm", [attach(0, dataId)]);
     // No SAS on a disk of an allocated VM.
-    await expectRefused(compute.disks.grantAccess(rg, "data", { access: "Read", durationInSeconds: 600 }), 409, "Conflict");
+    await expectRefused(
+      compute.disks.grantAccess(rg, "data", { access: "Read", durationInSeconds: 600 }),
+      409,
+      "Conflict",
+    );
 
     await compute.virtualMachines.deallocate(rg, "vm");
     const access = await compute.disks.grantAccess(rg, "data", { access: "Read", durationInSeconds: 600 });
@@ -602,7 +739,13 @@ describe("deleting", () => {
     const first = await newVm(rg, "first");
     const nicId = first.networkProfile!.networkInterfaces![0]!.id!;
     const osDiskId = await newDisk(rg, "second-os", { osType: "Linux" });
-    expect(await expectRefused(compute.virtualMachines.createOrUpdate(rg, "second", attachedVm({ osDiskId, nicId })), 400, "NicInUse")).toContain(first.id!);
+    expect(
+      await expectRefused(
+        compute.virtualMachines.createOrUpdate(rg, "second", attachedVm({ osDiskId, nicId })),
+        400,
+        "NicInUse",
+      ),
+    ).toContain(first.id!);
     expect(await diskView(rg, "second-os")).toEqual({ managedBy: undefined, diskState: "Unattached" });
     await expectRefused(compute.virtualMachines.get(rg, "second"), 404, "ResourceNotFound");
   });

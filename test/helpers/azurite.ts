@@ -21,8 +21,10 @@ export interface AzuriteFixture {
 export function useAzurite(): AzuriteFixture {
   const fixture = {
     newTableName: () => `src${randomUUID().replaceAll("-", "")}`,
-    tableClient: (tableName: string) => sourceStoreClient({ connectionString: fixture.azurite.connectionString, tableName }),
-    newStore: (tableName?: string) => SourceStore.open({ client: fixture.tableClient(tableName ?? fixture.newTableName()) }),
+    tableClient: (tableName: string) =>
+      sourceStoreClient({ connectionString: fixture.azurite.connectionString, tableName }),
+    newStore: (tableName?: string) =>
+      SourceStore.open({ client: fixture.tableClient(tableName ?? fixture.newTableName()) }),
   } as AzuriteFixture;
   beforeAll(async () => {
     fixture.dataDir = tempDir("ferry-azurite-");

@@ -21,8 +21,7 @@ export async function firstDifference(a: string, b: string, length?: number): Pr
     // Where both files are holes they are equal (zeros) without being read.
     const ea = await dataExtents(a);
     const eb = await dataExtents(b);
-    const hasData = (pos: number, end: number) =>
-      !ea || !eb || [...ea, ...eb].some(([s, e]) => s < end && e > pos);
+    const hasData = (pos: number, end: number) => !ea || !eb || [...ea, ...eb].some(([s, e]) => s < end && e > pos);
     for (let pos = 0; pos < n; pos += block) {
       const len = Math.min(block, n - pos);
       if (!hasData(pos, pos + len)) continue;

@@ -19,7 +19,10 @@ export function tempDir(prefix = "ferry-test-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-export function clientsFor(emu: RunningEmulator, retryOptions: AzureRetryOptions = { maxRetries: 3, retryDelayInMs: 20, maxRetryDelayInMs: 200 }): AzureClients {
+export function clientsFor(
+  emu: RunningEmulator,
+  retryOptions: AzureRetryOptions = { maxRetries: 3, retryDelayInMs: 20, maxRetryDelayInMs: 200 },
+): AzureClients {
   return createAzureClients({
     subscriptionId: emu.subscriptionId,
     credential: staticTokenCredential(),

@@ -12,7 +12,9 @@ export async function thrownBy(call: PromiseLike<unknown>): Promise<{ message: s
 }
 
 /** The RestError a call was refused with; fails the test when the call succeeds or throws anything else. */
-export async function refusal(call: PromiseLike<unknown>): Promise<{ statusCode: number | undefined; code: string | undefined; message: string }> {
+export async function refusal(
+  call: PromiseLike<unknown>,
+): Promise<{ statusCode: number | undefined; code: string | undefined; message: string }> {
   const thrown = await thrownBy(call);
   if (!isRestError(thrown)) throw new Error(`expected a RestError, got ${String(thrown)}`);
   return { statusCode: thrown.statusCode, code: thrown.code, message: thrown.message };

@@ -33,7 +33,9 @@ export interface SyncEnv {
   configFile(overrides?: Record<string, unknown>): { path: string; env: NodeJS.ProcessEnv };
   /** A pending source row for the data disk at `lun` (same LUN on both sides). */
   sourceRow(lun: number, overrides?: Partial<Source>): Source;
-  runtime(options?: SyncRuntimeOptions & { overrides?: Partial<Record<keyof SyncConfig, unknown>> }): Promise<SyncRuntime>;
+  runtime(
+    options?: SyncRuntimeOptions & { overrides?: Partial<Record<keyof SyncConfig, unknown>> },
+  ): Promise<SyncRuntime>;
   store: SourceStore;
   /** Every log line the runtimes of this env wrote. */
   logLines: string[];
@@ -41,7 +43,11 @@ export interface SyncEnv {
 
 let counter = 0;
 
-export async function createSyncEnv(f: EmulatorFixture, a: AzuriteFixture, luns: { lun: number; sizeGB?: number; stagingSizeGB?: number }[]): Promise<SyncEnv> {
+export async function createSyncEnv(
+  f: EmulatorFixture,
+  a: AzuriteFixture,
+  luns: { lun: number; sizeGB?: number; stagingSizeGB?: number }[],
+): Promise<SyncEnv> {
   const n = ++counter;
   const appVm = `app${n}`;
   const applianceVm = `appliance${n}`;
@@ -53,16 +59,25 @@ export async function createSyncEnv(f: EmulatorFixture, a: AzuriteFixture, luns:
     await createSubnet(az, PRIMARY.rg, PRIMARY.location);
     await createSubnet(az, DR.rg, DR.location);
   }
-  const subnet = (rg: string) => `/subscriptions/${f.emu.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Network/virtualNetworks/vnet/subnets/default`;
+  const subnet = (rg: string) =>
+    `/subscriptions/${f.emu.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Network/virtualNetworks/vnet/subnets/default`;
   const appNic = await createNic(az, PRIMARY.rg, PRIMARY.location, `${appVm}-nic`, subnet(PRIMARY.rg));
   const appOs = await createEmptyDisk(az, PRIMARY.rg, PRIMARY.location, `${appVm}-os`, 1, { osType: "Linux" });
   const sources = new Map<number, string>();
   const stagings = new Map<number, string>();
   for (const l of luns) {
     sources.set(l.lun, await createEmptyDisk(az, PRIMARY.rg, PRIMARY.location, `${appVm}-data${l.lun}`, l.sizeGB ?? 1));
-    stagings.set(l.lun, await createEmptyDisk(az, DR.rg, DR.location, `${appVm}-data${l.lun}-staging`, l.stagingSizeGB ?? l.sizeGB ?? 1));
+    stagings.set(
+      l.lun,
+      await createEmptyDisk(az, DR.rg, DR.location, `${appVm}-data${l.lun}-staging`, l.stagingSizeGB ?? l.sizeGB ?? 1),
+    );
   }
-  await createVm(az, PRIMARY.rg, PRIMARY.location, appVm, { osDiskId: appOs, nicId: appNic, dataDisks: luns.map((l) => ({ lun: l.lun, diskId: sources.get(l.lun)! })), vmSize: "Standard_D16s_v5" });
+  await createVm(az, PRIMARY.rg, PRIMARY.location, appVm, {
+    osDiskId: appOs,
+    nicId: appNic,
+    dataDisks: luns.map((l) => ({ lun: l.lun, diskId: sources.get(l.lun)! })),
+    vmSize: "Standard_D16s_v5",
+  });
   const applianceNic = await createNic(az, DR.rg, DR.location, `${applianceVm}-nic`, subnet(DR.rg));
   const applianceOs = await createEmptyDisk(az, DR.rg, DR.location, `${applianceVm}-os`, 1, { osType: "Linux" });
   const appliance = await createVm(az, DR.rg, DR.location, applianceVm, {
@@ -84,7 +99,13 @@ export async function createSyncEnv(f: EmulatorFixture, a: AzuriteFixture, luns:
     instanceId: `daemon-${n}`,
     applianceId: appliance.id!,
     deviceDir: f.emu.deviceDir(DR.rg, applianceVm),
-    azure: { subscriptionId: f.emu.subscriptionId, armEndpoint: f.emu.endpoint, caCertPath: f.emu.caCertPath, credential: { kind: "emulator" }, pollIntervalInMs: 10 },
+    azure: {
+      subscriptionId: f.emu.subscriptionId,
+      armEndpoint: f.emu.endpoint,
+      caCertPath: f.emu.caCertPath,
+      credential: { kind: "emulator" },
+      pollIntervalInMs: 10,
+    },
     stateStore: { kind: "connectionStringEnv", variable: "FERRY_TEST_TABLE", tableName },
     sync: { intervalInSeconds: 43, tickSeconds: 0.05, leaseSeconds: 10 },
     metrics: { enabled: false, port: 0 },

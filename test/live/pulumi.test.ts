@@ -11,13 +11,15 @@ import { PulumiDeployer } from "../../runbooks/deployers/pulumi";
  * naming a JSON file with a blueprint stack's `ferry:` config for a disposable resource group.
  */
 function liveReadiness(): { ready: true; configFile: string } | { ready: false; reason: string } {
-  if (process.env.FERRY_LIVE !== "1") return { ready: false, reason: "FERRY_LIVE is not 1 (the live suite creates real Azure resources)" };
+  if (process.env.FERRY_LIVE !== "1")
+    return { ready: false, reason: "FERRY_LIVE is not 1 (the live suite creates real Azure resources)" };
   try {
     execFileSync("pulumi", ["version"], { stdio: "ignore" });
   } catch {
     return { ready: false, reason: "the pulumi CLI is not on PATH" };
   }
-  if (!process.env.ARM_SUBSCRIPTION_ID && !process.env.AZURE_SUBSCRIPTION_ID) return { ready: false, reason: "no Azure credentials (ARM_SUBSCRIPTION_ID or AZURE_SUBSCRIPTION_ID unset)" };
+  if (!process.env.ARM_SUBSCRIPTION_ID && !process.env.AZURE_SUBSCRIPTION_ID)
+    return { ready: false, reason: "no Azure credentials (ARM_SUBSCRIPTION_ID or AZURE_SUBSCRIPTION_ID unset)" };
   const configFile = process.env.FERRY_LIVE_BLUEPRINT;
   if (!configFile) return { ready: false, reason: "FERRY_LIVE_BLUEPRINT (a blueprint stack config JSON) is not set" };
   return { ready: true, configFile };

@@ -43,14 +43,32 @@ function json<T>(r: { out: string }): T {
 
 async function synced(w: Workload): Promise<void> {
   const ids = [w.osDiskId, ...w.dataDiskIds.values()];
-  await world.syncUntil(async () => (await Promise.all(ids.map((id) => world.ctx.store.get(id)))).every((r) => r?.source.state === "healthy" && !r.source.applying), "healthy", world.sourcesOf(w));
+  await world.syncUntil(
+    async () =>
+      (await Promise.all(ids.map((id) => world.ctx.store.get(id)))).every(
+        (r) => r?.source.state === "healthy" && !r.source.applying,
+      ),
+    "healthy",
+    world.sourcesOf(w),
+  );
 }
 
 describe("ferry CLI", () => {
   it("prints help with examples and exit codes, and refuses bad usage with exit 2", async () => {
     const help = await ferry("--help");
     expect(help.code).toBe(EXIT.ok);
-    for (const c of ["sources", "targets", "blueprints", "precheck", "failover", "cleanup", "history", "drill", "failback"]) expect(help.out).toContain(`ferry ${c}`);
+    for (const c of [
+      "sources",
+      "targets",
+      "blueprints",
+      "precheck",
+      "failover",
+      "cleanup",
+      "history",
+      "drill",
+      "failback",
+    ])
+      expect(help.out).toContain(`ferry ${c}`);
     expect(help.out).toMatch(/Exit codes: 0 ok; 1 .*; 2 .*; 3 .*; 4 .*/s);
     const sub = await ferry("failover", "--help");
     expect(sub.out).toMatch(/Examples:[\s\S]*ferry failover web --planned --yes/);
@@ -61,7 +79,12 @@ describe("ferry CLI", () => {
     const twoKinds = await ferry("failover", "bp-x", "--planned", "--test");
     expect(twoKinds.code).toBe(EXIT.usage);
     expect(twoKinds.err).toContain("exactly one of --planned, --unplanned or --test");
-    const noConfig = await runCli(["history", "bp-x", "--config", "/nonexistent/ferry.json"], { out: () => undefined, logStream: new PassThrough(), logIsTty: false, env });
+    const noConfig = await runCli(["history", "bp-x", "--config", "/nonexistent/ferry.json"], {
+      out: () => undefined,
+      logStream: new PassThrough(),
+      logIsTty: false,
+      env,
+    });
     expect(noConfig).toBe(EXIT.usage);
   });
 
@@ -69,7 +92,10 @@ describe("ferry CLI", () => {
     const dir = tempDir("ferry-stacks-");
     const good = readFileSync("stacks/Pulumi.web-linux.yaml", "utf8");
     const bad = join(dir, "Pulumi.broken.yaml");
-    writeFileSync(bad, good.replace("osStrategy: attachAsIs", "osStrategy: teleport").replace("region: northeurope", "region: Narnia"));
+    writeFileSync(
+      bad,
+      good.replace("osStrategy: attachAsIs", "osStrategy: teleport").replace("region: northeurope", "region: Narnia"),
+    );
     const r = await ferry("blueprints", "validate", bad, join("stacks", "Pulumi.web-linux.yaml"));
     expect(r.code).toBe(EXIT.usage);
     expect(r.out).toMatch(/FAIL +broken/);
@@ -81,15 +107,32 @@ describe("ferry CLI", () => {
     const live = await ferry("targets", "validate", w.stack, "--json");
     expect(live.code).toBe(EXIT.ok);
     const verdict = json<{ ok: boolean; checks: { name: string; ok: boolean }[] }[]>(live)[0]!;
-    expect(verdict.checks.map((c) => c.name)).toEqual(expect.arrayContaining(["target.resourceGroup dr-rg", "target.virtualNetwork/subnet", "target.testVirtualNetwork/testSubnet", "target.vmSizes Standard_D2s_v5", "regional vCPU quota"]));
+    expect(verdict.checks.map((c) => c.name)).toEqual(
+      expect.arrayContaining([
+        "target.resourceGroup dr-rg",
+        "target.virtualNetwork/subnet",
+        "target.testVirtualNetwork/testSubnet",
+        "target.vmSizes Standard_D2s_v5",
+        "regional vCPU quota",
+      ]),
+    );
     const config = await world.ctx.deployer.getConfig(w.stack);
     const blueprint = config.blueprint as { target: Record<string, unknown> };
-    await world.ctx.deployer.setConfig(w.stack, { blueprint: { ...blueprint, target: { ...blueprint.target, testSubnet: "gone", vmSizes: ["Standard_D2s_v5", "Standard_M416ms_v2"] } } });
+    await world.ctx.deployer.setConfig(w.stack, {
+      blueprint: {
+        ...blueprint,
+        target: { ...blueprint.target, testSubnet: "gone", vmSizes: ["Standard_D2s_v5", "Standard_M416ms_v2"] },
+      },
+    });
     const missing = await ferry("targets", "validate", w.stack);
     await world.ctx.deployer.setConfig(w.stack, config);
     expect(missing.code).toBe(EXIT.usage);
-    expect(missing.out).toMatch(/FAIL +target\.testVirtualNetwork\/testSubnet: dr-test-vnet has no subnet gone \(it has: app\)\. Create it, or fix target\.testVirtualNetwork\/testSubnet/);
-    expect(missing.out).toMatch(/FAIL +target\.vmSizes Standard_M416ms_v2: Standard_M416ms_v2 is not offered in northeurope/);
+    expect(missing.out).toMatch(
+      /FAIL +target\.testVirtualNetwork\/testSubnet: dr-test-vnet has no subnet gone \(it has: app\)\. Create it, or fix target\.testVirtualNetwork\/testSubnet/,
+    );
+    expect(missing.out).toMatch(
+      /FAIL +target\.vmSizes Standard_M416ms_v2: Standard_M416ms_v2 is not offered in northeurope/,
+    );
   });
 
   it("runs a drill by hand: enable, list, precheck (table, JSON, JUnit), test failover, history, cleanup, disable", async () => {
@@ -99,7 +142,9 @@ describe("ferry CLI", () => {
     const ask = await ferry("sources", "enable", w.stack);
     expect(ask.code).toBe(EXIT.usage);
     expect(ask.err).toContain("--prepare wipe");
-    expect((await ferry("sources", "enable", w.stack, "--prepare", "empty")).out).toMatch(/enabled: cli-os → .* at appliance LUN \d+ \(pending\)/);
+    expect((await ferry("sources", "enable", w.stack, "--prepare", "empty")).out).toMatch(
+      /enabled: cli-os → .* at appliance LUN \d+ \(pending\)/,
+    );
 
     const early = await ferry("precheck", w.stack);
     expect(early.code).toBe(EXIT.refused);
@@ -108,14 +153,23 @@ describe("ferry CLI", () => {
     await ferry("precheck", w.stack, "--junit", junitPath);
     const junit = readFileSync(junitPath, "utf8");
     expect(junit).toMatch(/<testsuite name="ferry precheck bp-cli \(failover\)" tests="\d+" failures="[1-9]\d*"/);
-    expect(junit).toMatch(/<testcase classname="ferry.precheck.bp-cli" name="cli OS disk: healthy"><failure message="The source is pending/);
+    expect(junit).toMatch(
+      /<testcase classname="ferry.precheck.bp-cli" name="cli OS disk: healthy"><failure message="The source is pending/,
+    );
 
     await synced(w);
-    const list = json<{ disk: string; state: string; lagSeconds: number }[]>(await ferry("sources", "list", w.stack, "--json"));
-    expect(list.map((l) => [l.disk, l.state])).toEqual([["cli-data0", "healthy"], ["cli-os", "healthy"]]);
+    const list = json<{ disk: string; state: string; lagSeconds: number }[]>(
+      await ferry("sources", "list", w.stack, "--json"),
+    );
+    expect(list.map((l) => [l.disk, l.state])).toEqual([
+      ["cli-data0", "healthy"],
+      ["cli-os", "healthy"],
+    ]);
     const ok = await ferry("precheck", w.stack, "--test", "--json");
     expect(ok.code).toBe(EXIT.ok);
-    expect(json<{ passed: boolean; facts: { mode: string; recoveryPoints: Record<string, string> } }>(ok)).toMatchObject({ passed: true, facts: { mode: "test" } });
+    expect(
+      json<{ passed: boolean; facts: { mode: string; recoveryPoints: Record<string, string> } }>(ok),
+    ).toMatchObject({ passed: true, facts: { mode: "test" } });
 
     const unconfirmed = await ferry("failover", w.stack, "--test");
     expect(unconfirmed.code).toBe(EXIT.usage);
@@ -125,11 +179,28 @@ describe("ferry CLI", () => {
     expect(drill.out).toMatch(/failover-test of bp-cli: succeeded/);
     expect(drill.out).toMatch(/cli +cli-test +fromSnapshot +\d+\.\d s/);
     // Row-level logs, as pino JSON lines on stderr.
-    const logs = drill.err.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { msg: string });
-    expect(logs.map((l) => l.msg)).toEqual(expect.arrayContaining(["source selected", "cli: snapshot created", "cli: disk created", "cli: NIC created", "cli: VM created", "cli: recovered"]));
+    const logs = drill.err
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as { msg: string });
+    expect(logs.map((l) => l.msg)).toEqual(
+      expect.arrayContaining([
+        "source selected",
+        "cli: snapshot created",
+        "cli: disk created",
+        "cli: NIC created",
+        "cli: VM created",
+        "cli: recovered",
+      ]),
+    );
 
-    const history = json<{ kind: string; status: string; rto?: unknown[] }[]>(await ferry("history", w.stack, "--json"));
-    expect(history.find((h) => h.kind === "failover-test")).toMatchObject({ status: "succeeded", rto: [expect.objectContaining({ row: "cli" })] });
+    const history = json<{ kind: string; status: string; rto?: unknown[] }[]>(
+      await ferry("history", w.stack, "--json"),
+    );
+    expect(history.find((h) => h.kind === "failover-test")).toMatchObject({
+      status: "succeeded",
+      rto: [expect.objectContaining({ row: "cli" })],
+    });
     expect((await ferry("cleanup", w.stack, "--yes")).code).toBe(EXIT.ok);
     expect((await ferry("blueprints", "show", w.stack)).out).toMatch(/mode standby[\s\S]*cli-os +cli +OS +healthy/);
 
@@ -137,8 +208,14 @@ describe("ferry CLI", () => {
     const disabled = await ferry("sources", "disable", w.stack, "--yes");
     expect(disabled.out).toMatch(/disabled: cli-os; staging disk .* kept/);
     const appliance = await f.azure.compute.virtualMachines.get(DR.rg, "ferry-appliance");
-    expect(appliance.storageProfile!.dataDisks!.map((d) => d.managedDisk!.id!.toLowerCase()).filter((id) => id.includes("/cli-"))).toEqual([]);
-    expect((await ferry("precheck", w.stack)).out).toMatch(/DR is not enabled for .*cli-os\. Run `ferry sources enable bp-cli`/);
+    expect(
+      appliance
+        .storageProfile!.dataDisks!.map((d) => d.managedDisk!.id!.toLowerCase())
+        .filter((id) => id.includes("/cli-")),
+    ).toEqual([]);
+    expect((await ferry("precheck", w.stack)).out).toMatch(
+      /DR is not enabled for .*cli-os\. Run `ferry sources enable bp-cli`/,
+    );
   });
 
   it("drills a blueprint: precheck, test failover, each test disk's snapshot verified, cleanup, report; refuses an unready one with exit 3", async () => {
@@ -156,12 +233,29 @@ describe("ferry CLI", () => {
     expect((await ferry("sources", "enable", w.stack, "--prepare", "empty")).code).toBe(EXIT.ok);
     await synced(w);
     const r = await world.whileSyncing(() => ferry("drill", w.stack, "--report-dir", reportDir, "--json"));
-    expect(r.code, r.err.split("\n").filter((l) => l.includes('"level":50')).join("\n")).toBe(EXIT.ok);
-    const summary = json<{ ok: boolean; strategies: { strategy: string; rtoSeconds: number; verified: boolean }[]; reportDir: string }>(r);
+    expect(
+      r.code,
+      r.err
+        .split("\n")
+        .filter((l) => l.includes('"level":50'))
+        .join("\n"),
+    ).toBe(EXIT.ok);
+    const summary = json<{
+      ok: boolean;
+      strategies: { strategy: string; rtoSeconds: number; verified: boolean }[];
+      reportDir: string;
+    }>(r);
     expect(summary).toMatchObject({ ok: true, strategies: [{ strategy: "fromSnapshot", verified: true }], reportDir });
     expect(summary.strategies[0]!.rtoSeconds).toBeGreaterThan(0);
-    const report = JSON.parse(readFileSync(join(reportDir, "drill.json"), "utf8")) as { verifications: { row: string; disk: string; ok: boolean; bytesCompared: number; note: string }[]; steps: { name: string; status: string }[] };
-    expect(report.verifications.map((v) => [v.disk, v.ok])).toEqual([["OS", true], ["LUN 0", true], ["LUN 1", true]]);
+    const report = JSON.parse(readFileSync(join(reportDir, "drill.json"), "utf8")) as {
+      verifications: { row: string; disk: string; ok: boolean; bytesCompared: number; note: string }[];
+      steps: { name: string; status: string }[];
+    };
+    expect(report.verifications.map((v) => [v.disk, v.ok])).toEqual([
+      ["OS", true],
+      ["LUN 0", true],
+      ["LUN 1", true],
+    ]);
     expect(report.verifications[0]!.note).toBe("compared through dr1-test-os-snapshot");
     expect(report.verifications[0]!.bytesCompared).toBeGreaterThan(2 * 1024 * 1024);
     expect(report.steps.filter((s) => s.status !== "succeeded")).toEqual([]);

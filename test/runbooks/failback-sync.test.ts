@@ -10,7 +10,13 @@ import type { Source } from "../../core/schemas/source";
 import { requestSync } from "../../core/state/admin";
 import { loadBlueprint } from "../../runbooks/blueprints";
 import { prepareFailback } from "../../runbooks/failback";
-import { cleanupFailback, failbackComplete, failbackRollback, failbackSync, readFailbackState } from "../../runbooks/failback-sync";
+import {
+  cleanupFailback,
+  failbackComplete,
+  failbackRollback,
+  failbackSync,
+  readFailbackState,
+} from "../../runbooks/failback-sync";
 import { formatHistory, history } from "../../runbooks/history";
 import { pattern, readAt, writeAt } from "../helpers/bytes";
 import { firstDifference } from "../helpers/compare";
@@ -45,10 +51,12 @@ const keep = (diskId: string) => {
   execFileSync("cp", ["--sparse=always", file(diskId), to]);
   return to;
 };
-const diskId = (rg: string, name: string) => `/subscriptions/${f.emu.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Compute/disks/${name}`;
+const diskId = (rg: string, name: string) =>
+  `/subscriptions/${f.emu.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Compute/disks/${name}`;
 const stagingRows = (w: { osDiskId: string }, extra: string[] = []) => {
   const ids = new Set(extra.map((x) => x.toLowerCase()));
-  return (s: Source) => ids.has(s.stagingDiskId.toLowerCase()) || s.sourceDiskId.toLowerCase() === w.osDiskId.toLowerCase();
+  return (s: Source) =>
+    ids.has(s.stagingDiskId.toLowerCase()) || s.sourceDiskId.toLowerCase() === w.osDiskId.toLowerCase();
 };
 
 describe("failback sync, complete and cleanup", () => {
@@ -71,7 +79,11 @@ describe("failback sync, complete and cleanup", () => {
     writeAt(w.sourceDevice(0), 2 * MiB + 256 * KiB, pattern(21, 512 * KiB));
     const base = op.recoveryPoints![w.dataDiskIds.get(0)!]!;
     await requestSync(ctx.store, w.dataDiskIds.get(0)!);
-    await world().syncUntil(async () => (await ctx.store.get(w.dataDiskIds.get(0)!))!.source.applied!.snapshotId !== base, "the primary's data-disk writes replicated", world().sourcesOf(w));
+    await world().syncUntil(
+      async () => (await ctx.store.get(w.dataDiskIds.get(0)!))!.source.applied!.snapshotId !== base,
+      "the primary's data-disk writes replicated",
+      world().sourcesOf(w),
+    );
     writeAt(w.sourceDevice(0), 400 * MiB, pattern(22, 64 * KiB));
     writeAt(w.sourceDevice("os"), 200 * MiB, pattern(23, 64 * KiB));
     const previousOs = keep(w.osDiskId);
@@ -111,14 +123,22 @@ describe("failback sync, complete and cleanup", () => {
     // the primary's own writes after its last replicated point, and the replicated ones, are gone.
     const vm = await f.azure.compute.virtualMachines.get(PRIMARY.rg, "fe", { expand: "instanceView" });
     expect(vm.storageProfile!.osDisk!.managedDisk!.id!.toLowerCase()).toBe(os.newDiskId.toLowerCase());
-    expect(vm.storageProfile!.dataDisks!.map((d) => [d.lun, d.managedDisk!.id!.toLowerCase()])).toEqual([[0, data.newDiskId.toLowerCase()]]);
+    expect(vm.storageProfile!.dataDisks!.map((d) => [d.lun, d.managedDisk!.id!.toLowerCase()])).toEqual([
+      [0, data.newDiskId.toLowerCase()],
+    ]);
     expect(vm.instanceView!.statuses!.some((s) => s.code === "PowerState/running")).toBe(true);
     expect(await firstDifference(f.emu.devicePath(PRIMARY.rg, "fe", "os"), finalOs)).toBeUndefined();
     expect(readAt(f.emu.devicePath(PRIMARY.rg, "fe", 0), 700 * MiB, 64 * KiB).equals(pattern(14, 64 * KiB))).toBe(true);
-    expect(readAt(f.emu.devicePath(PRIMARY.rg, "fe", 0), 400 * MiB, 64 * KiB).equals(Buffer.alloc(64 * KiB))).toBe(true);
-    expect(readAt(f.emu.devicePath(PRIMARY.rg, "fe", 0), 300 * MiB, 256 * KiB).equals(Buffer.alloc(256 * KiB))).toBe(true);
+    expect(readAt(f.emu.devicePath(PRIMARY.rg, "fe", 0), 400 * MiB, 64 * KiB).equals(Buffer.alloc(64 * KiB))).toBe(
+      true,
+    );
+    expect(readAt(f.emu.devicePath(PRIMARY.rg, "fe", 0), 300 * MiB, 256 * KiB).equals(Buffer.alloc(256 * KiB))).toBe(
+      true,
+    );
     expect(readAt(f.emu.devicePath(PRIMARY.rg, "fe", 0), 2 * MiB, 512 * KiB).equals(pattern(12, 512 * KiB))).toBe(true);
-    expect(readAt(f.emu.devicePath(PRIMARY.rg, "fe", 0), 2 * MiB + 512 * KiB, 256 * KiB).equals(Buffer.alloc(256 * KiB))).toBe(true);
+    expect(
+      readAt(f.emu.devicePath(PRIMARY.rg, "fe", 0), 2 * MiB + 512 * KiB, 256 * KiB).equals(Buffer.alloc(256 * KiB)),
+    ).toBe(true);
     // The previous disks are intact, tagged, unattached.
     expect(await firstDifference(file(w.osDiskId), previousOs)).toBeUndefined();
     expect(await firstDifference(file(w.dataDiskIds.get(0)!), previousData)).toBeUndefined();
@@ -127,7 +147,7 @@ describe("failback sync, complete and cleanup", () => {
     expect(previous.diskState).toBe("Unattached");
 
     // The blueprint now protects the returned disks; the stack is in standby; the DR VM is gone.
-    const b = (await loadBlueprint(ctx, w.stack));
+    const b = await loadBlueprint(ctx, w.stack);
     expect(b.mode).toBe("standby");
     expect(b.blueprint.rows[0]!.osDisk.sourceDiskId).toBe(os.newDiskId);
     await expect(f.azure.compute.virtualMachines.get(DR.rg, "fe")).rejects.toMatchObject({ statusCode: 404 });
@@ -146,7 +166,11 @@ describe("failback sync, complete and cleanup", () => {
     writeAt(f.emu.devicePath(PRIMARY.rg, "fe", 0), 600 * MiB, pattern(30, 64 * KiB));
     const first = dataRow.applied!.snapshotId;
     await requestSync(ctx.store, data.newDiskId);
-    await world().syncUntil(async () => (await ctx.store.get(data.newDiskId))!.source.applied!.snapshotId !== first, "a forward sync of the returned data disk", only);
+    await world().syncUntil(
+      async () => (await ctx.store.get(data.newDiskId))!.source.applied!.snapshotId !== first,
+      "a forward sync of the returned data disk",
+      only,
+    );
     const after = (await ctx.store.get(data.newDiskId))!.source;
     expect(after.bytesCopied - dataRow.bytesCopied).toBe(64 * KiB);
     expect(readAt(file(dataStaging), 600 * MiB, 64 * KiB).equals(pattern(30, 64 * KiB))).toBe(true);
@@ -155,18 +179,32 @@ describe("failback sync, complete and cleanup", () => {
     const lines = await history(ctx, w.stack);
     const complete = lines.find((l) => l.kind === "failback-complete")!;
     expect(complete.status).toBe("succeeded");
-    expect(complete.steps!.map((s) => s.name)).toEqual(expect.arrayContaining(["stop the DR VMs", "final delta", "fe: deallocate the primary VM and swap its disks", "pulumi up (mode standby)"]));
+    expect(complete.steps!.map((s) => s.name)).toEqual(
+      expect.arrayContaining([
+        "stop the DR VMs",
+        "final delta",
+        "fe: deallocate the primary VM and swap its disks",
+        "pulumi up (mode standby)",
+      ]),
+    );
     expect(complete.steps!.every((s) => typeof s.seconds === "number")).toBe(true);
-    expect(lines.find((l) => l.kind === "failback-sync")!.steps!.map((s) => s.name)).toContain("pass 1: copy the union of the deltas");
+    expect(lines.find((l) => l.kind === "failback-sync")!.steps!.map((s) => s.name)).toContain(
+      "pass 1: copy the union of the deltas",
+    );
     expect(lines.some((l) => l.source === "stack" && /failback of bp-fe complete/.test(l.message))).toBe(true);
-    expect(formatHistory(lines)).toMatch(/failback-complete\s+succeeded[^\n]*(\n {8}[^\n]+)*\n {8}final delta  \d+\.\d s/);
+    expect(formatHistory(lines)).toMatch(
+      /failback-complete\s+succeeded[^\n]*(\n {8}[^\n]+)*\n {8}final delta  \d+\.\d s/,
+    );
 
     // cleanup --failback removes the previous disks and the failback's snapshots.
     const { deleted } = await cleanupFailback(ctx, w.stack);
-    expect(deleted.map((x) => x.toLowerCase()).sort()).toEqual([w.osDiskId, w.dataDiskIds.get(0)!].map((x) => x.toLowerCase()).sort());
+    expect(deleted.map((x) => x.toLowerCase()).sort()).toEqual(
+      [w.osDiskId, w.dataDiskIds.get(0)!].map((x) => x.toLowerCase()).sort(),
+    );
     await expect(f.azure.compute.disks.get(PRIMARY.rg, "fe-os")).rejects.toMatchObject({ statusCode: 404 });
     const left: string[] = [];
-    for await (const s of f.azure.compute.snapshots.listByResourceGroup(DR.rg)) if (s.tags?.["ferry-role"] === "failback") left.push(s.name!);
+    for await (const s of f.azure.compute.snapshots.listByResourceGroup(DR.rg))
+      if (s.tags?.["ferry-role"] === "failback") left.push(s.name!);
     expect(left).toEqual([]);
     expect(readFailbackState(ctx, w.stack)?.phase).toBe("cleaned");
   }, 300_000);
@@ -179,12 +217,23 @@ describe("failback sync, complete and cleanup", () => {
     const configPath = join(tempDir("ferry-fb-"), "ferry.json");
     writeFileSync(configPath, JSON.stringify(world().config));
     // Slow reads of the DR snapshots, so the copy is surely under way when the process is killed.
-    const slow = f.emu.faults.add({ match: { operation: "Blob_Download", plane: "data" }, action: { kind: "delay", ms: 300 } });
-    const run = spawn(process.execPath, ["bin/ferry.mjs", "failback", "sync", w.stack, "--config", configPath, "--log-format", "json"], { env: world().env, stdio: ["ignore", "ignore", "pipe"] });
+    const slow = f.emu.faults.add({
+      match: { operation: "Blob_Download", plane: "data" },
+      action: { kind: "delay", ms: 300 },
+    });
+    const run = spawn(
+      process.execPath,
+      ["bin/ferry.mjs", "failback", "sync", w.stack, "--config", configPath, "--log-format", "json"],
+      { env: world().env, stdio: ["ignore", "ignore", "pipe"] },
+    );
     const lines: string[] = [];
     run.stderr!.on("data", (d: Buffer) => lines.push(...d.toString().split("\n")));
     const exited = new Promise<NodeJS.Signals | null>((resolve) => run.once("exit", (_c, signal) => resolve(signal)));
-    await waitFor(async () => lines.some((l) => /data disk LUN 0: pass 1 \d+ %/.test(l) && !/pass 1 100 %/.test(l)), "the copy of pass 1 under way", 60_000);
+    await waitFor(
+      async () => lines.some((l) => /data disk LUN 0: pass 1 \d+ %/.test(l) && !/pass 1 100 %/.test(l)),
+      "the copy of pass 1 under way",
+      60_000,
+    );
     run.kill("SIGKILL");
     expect(await exited).toBe("SIGKILL");
     f.emu.faults.remove(slow);
@@ -196,9 +245,16 @@ describe("failback sync, complete and cleanup", () => {
 
     // The same pass again (through the CLI), from the same snapshot: the new disk ends equal to it.
     const out: string[] = [];
-    const code = await runCli(["failback", "sync", w.stack, "--config", configPath], { out: (t) => out.push(t), logStream: new PassThrough(), logIsTty: false, env: world().env });
+    const code = await runCli(["failback", "sync", w.stack, "--config", configPath], {
+      out: (t) => out.push(t),
+      logStream: new PassThrough(),
+      logIsTty: false,
+      env: world().env,
+    });
     expect(code).toBe(EXIT.ok);
-    expect(out.join("\n")).toMatch(/failback of bp-ff: synced[\s\S]*ff +LUN 0 +ff-data0-fb-\S+ +\d+ +[\d.]+ MiB +24\.0 MiB/);
+    expect(out.join("\n")).toMatch(
+      /failback of bp-ff: synced[\s\S]*ff +LUN 0 +ff-data0-fb-\S+ +\d+ +[\d.]+ MiB +24\.0 MiB/,
+    );
     const state = readFailbackState(ctx, w.stack)!;
     const resumed = state.disks.find((d) => d.role === "data")!;
     expect(resumed.passes[0]!.snapshotId).toBe(data.applying!.snapshotId);
@@ -206,17 +262,28 @@ describe("failback sync, complete and cleanup", () => {
 
     // The state names the running primary's OS disk as the target: refused before a byte is written.
     const osBefore = keep(w.osDiskId);
-    const tampered = { ...state, disks: state.disks.map((d) => (d.role === "os" ? { ...d, newDiskId: w.osDiskId, applied: undefined } : d)) };
+    const tampered = {
+      ...state,
+      disks: state.disks.map((d) => (d.role === "os" ? { ...d, newDiskId: w.osDiskId, applied: undefined } : d)),
+    };
     const stateFile = join(world().config.journalDir, ".failback", `${w.stack}.json`);
     writeFileSync(stateFile, JSON.stringify(tampered));
-    await expect(failbackSync(ctx, w.stack)).rejects.toMatchObject({ code: "RunningOsDisk", message: expect.stringMatching(/Refusing to write ff-os: it is the OS disk of ff \(running\)\. A primary OS disk is never written/) });
+    await expect(failbackSync(ctx, w.stack)).rejects.toMatchObject({
+      code: "RunningOsDisk",
+      message: expect.stringMatching(
+        /Refusing to write ff-os: it is the OS disk of ff \(running\)\. A primary OS disk is never written/,
+      ),
+    });
     expect(await firstDifference(file(w.osDiskId), osBefore)).toBeUndefined();
     writeFileSync(stateFile, JSON.stringify(state));
 
     // Rollback: the new disks and the failback's snapshots go, the DR VM still runs, the sync of
     // the from-snapshot disk resumes; the attach-as-is disk stays paused (its staging disk is the DR VM's).
     await failbackRollback(ctx, w.stack);
-    for (const d of state.disks) await expect(f.azure.compute.disks.get(PRIMARY.rg, parseResourceId(d.newDiskId).name)).rejects.toMatchObject({ statusCode: 404 });
+    for (const d of state.disks)
+      await expect(f.azure.compute.disks.get(PRIMARY.rg, parseResourceId(d.newDiskId).name)).rejects.toMatchObject({
+        statusCode: 404,
+      });
     const dr = await f.azure.compute.virtualMachines.get(DR.rg, "ff", { expand: "instanceView" });
     expect(dr.instanceView!.statuses!.some((s) => s.code === "PowerState/running")).toBe(true);
     expect((await ctx.store.get(w.dataDiskIds.get(0)!))!.source.paused).toBe(false);

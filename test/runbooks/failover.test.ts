@@ -30,7 +30,8 @@ beforeAll(() => {
 function writeWorkload(w: Workload, seed: number): void {
   for (const v of w.vms) {
     writeAt(v.sourceDevice("os"), 0, pattern(seed, 2 * MiB));
-    for (const lun of v.dataDiskIds.keys()) writeAt(v.sourceDevice(lun), (seed % 64) * MiB, pattern(seed + lun + 1, 3 * MiB));
+    for (const lun of v.dataDiskIds.keys())
+      writeAt(v.sourceDevice(lun), (seed % 64) * MiB, pattern(seed + lun + 1, 3 * MiB));
   }
 }
 
@@ -54,7 +55,9 @@ function snapshotFiles(w: Workload): Map<string, string> {
 /** The disk files of the source disks, by `vm/lun` (stable paths, whatever the VM's power state). */
 function sourceFiles(w: Workload): Map<string, string> {
   const out = new Map<string, string>();
-  for (const v of w.vms) for (const lun of ["os" as const, ...v.dataDiskIds.keys()]) out.set(`${v.vm}/${lun}`, realpathSync(v.sourceDevice(lun)));
+  for (const v of w.vms)
+    for (const lun of ["os" as const, ...v.dataDiskIds.keys()])
+      out.set(`${v.vm}/${lun}`, realpathSync(v.sourceDevice(lun)));
   return out;
 }
 
@@ -63,14 +66,18 @@ async function expectRecovered(w: Workload, vmSuffix: string, expected: Map<stri
   for (const v of w.vms) {
     for (const lun of ["os" as const, ...v.dataDiskIds.keys()]) {
       const device = f.emu.devicePath(DR.rg, `${v.vm}${vmSuffix}`, lun);
-      expect(await firstDifference(expected.get(`${v.vm}/${lun}`)!, device), `${v.vm}${vmSuffix} ${lun}`).toBeUndefined();
+      expect(
+        await firstDifference(expected.get(`${v.vm}/${lun}`)!, device),
+        `${v.vm}${vmSuffix} ${lun}`,
+      ).toBeUndefined();
     }
   }
 }
 
 async function drVms(stack: string) {
   const out = [];
-  for await (const vm of f.azure.compute.virtualMachines.list(DR.rg)) if (vm.tags?.[TAGS.blueprint] === stack) out.push(vm);
+  for await (const vm of f.azure.compute.virtualMachines.list(DR.rg))
+    if (vm.tags?.[TAGS.blueprint] === stack) out.push(vm);
   return out;
 }
 
@@ -81,7 +88,9 @@ async function applianceDisks(): Promise<string[]> {
 
 async function stagingIds(w: Workload): Promise<string[]> {
   const disks = sourceDisks((await loadBlueprint(world.ctx, w.stack)).blueprint);
-  return Promise.all(disks.map(async (d) => (await world.ctx.store.get(d.sourceDiskId))!.source.stagingDiskId.toLowerCase()));
+  return Promise.all(
+    disks.map(async (d) => (await world.ctx.store.get(d.sourceDiskId))!.source.stagingDiskId.toLowerCase()),
+  );
 }
 
 function failing(r: Awaited<ReturnType<typeof precheck>>): string[] {
@@ -95,12 +104,23 @@ describe("precheck", () => {
 
     let r = await precheck(ctx, w.stack);
     expect(r.passed).toBe(false);
-    expect(failing(r)).toEqual(expect.arrayContaining([expect.stringMatching(/pc OS disk: DR enabled: DR is not enabled for .*pc-os\. Run `ferry sources enable bp-pc`/)]));
+    expect(failing(r)).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(
+          /pc OS disk: DR enabled: DR is not enabled for .*pc-os\. Run `ferry sources enable bp-pc`/,
+        ),
+      ]),
+    );
     expect(failing(r).filter((m) => m.includes("DR is not enabled"))).toHaveLength(2);
 
     await enableDr(ctx, w.stack, { prepare: "empty" });
     r = await precheck(ctx, w.stack);
-    expect(failing(r)).toEqual(expect.arrayContaining([expect.stringMatching(/healthy: The source is pending\. Wait for the sync/), expect.stringMatching(/at a recovery point: Nothing has been applied yet: wait for the backfill/)]));
+    expect(failing(r)).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/healthy: The source is pending\. Wait for the sync/),
+        expect.stringMatching(/at a recovery point: Nothing has been applied yet: wait for the backfill/),
+      ]),
+    );
 
     writeWorkload(w, 3);
     await protect(w);
@@ -114,17 +134,32 @@ describe("precheck", () => {
     const applying = { ...os.source.applied!, snapshotId: `${os.source.applied!.snapshotId}-next` };
     const torn = await ctx.store.update(os, { ...os.source, applying, desired: applying });
     r = await precheck(ctx, w.stack);
-    expect(failing(r)).toEqual([expect.stringMatching(/pc OS disk: at a recovery point: Recovery point .*-next is being applied: the staging disk is torn until it ends\. Wait and run the precheck again\./)]);
+    expect(failing(r)).toEqual([
+      expect.stringMatching(
+        /pc OS disk: at a recovery point: Recovery point .*-next is being applied: the staging disk is torn until it ends\. Wait and run the precheck again\./,
+      ),
+    ]);
 
     // Applied is not the desired point.
     const behind = await ctx.store.update(torn, { ...torn.source, applying: undefined });
     r = await precheck(ctx, w.stack);
-    expect(failing(r)).toEqual([expect.stringMatching(/at a recovery point: Applied .* is not the desired .*-next\. Wait for the sync\./)]);
+    expect(failing(r)).toEqual([
+      expect.stringMatching(/at a recovery point: Applied .* is not the desired .*-next\. Wait for the sync\./),
+    ]);
 
     // Degraded.
-    const degraded = await ctx.store.update(behind, { ...behind.source, desired: behind.source.applied, state: "degraded", lastError: { code: "VerifyFailed", message: "differs at 4096", at: new Date().toISOString() } });
+    const degraded = await ctx.store.update(behind, {
+      ...behind.source,
+      desired: behind.source.applied,
+      state: "degraded",
+      lastError: { code: "VerifyFailed", message: "differs at 4096", at: new Date().toISOString() },
+    });
     r = await precheck(ctx, w.stack);
-    expect(failing(r)).toEqual([expect.stringMatching(/healthy: The source is degraded \(VerifyFailed: differs at 4096\)\. Wait for the sync, or fix the cause and run `ferry sources retry-backfill`/)]);
+    expect(failing(r)).toEqual([
+      expect.stringMatching(
+        /healthy: The source is degraded \(VerifyFailed: differs at 4096\)\. Wait for the sync, or fix the cause and run `ferry sources retry-backfill`/,
+      ),
+    ]);
     await ctx.store.update(degraded, { ...degraded.source, state: "healthy", lastError: undefined });
     expect((await precheck(ctx, w.stack)).passed).toBe(true);
 
@@ -133,23 +168,35 @@ describe("precheck", () => {
     const disk = await createEmptyDisk(f.azure, DR.rg, DR.location, "squatter-os", 1, { osType: "Linux" });
     await createVm(f.azure, DR.rg, DR.location, "pc", { osDiskId: disk, nicId: nic });
     r = await precheck(ctx, w.stack);
-    expect(failing(r)).toEqual([expect.stringMatching(/VM name pc free: A VM named pc already exists in dr-rg and is not this blueprint's\. Rename the row \(hostname\) or remove that VM\./)]);
+    expect(failing(r)).toEqual([
+      expect.stringMatching(
+        /VM name pc free: A VM named pc already exists in dr-rg and is not this blueprint's\. Rename the row \(hostname\) or remove that VM\./,
+      ),
+    ]);
     await f.azure.compute.virtualMachines.beginDeleteAndWait(DR.rg, "pc", { updateIntervalInMs: 10 });
     expect((await precheck(ctx, w.stack)).passed).toBe(true);
 
     // Not enough vCPU quota in the DR region for the recovered VM (2 vCPUs).
     const cores = async () => {
-      for await (const u of f.azure.compute.usage.list(DR.location)) if (u.name.value === "cores") return u.currentValue;
+      for await (const u of f.azure.compute.usage.list(DR.location))
+        if (u.name.value === "cores") return u.currentValue;
       throw new Error("no cores usage");
     };
     f.emu.setCoresQuota(DR.location, (await cores()) + 1);
     try {
       r = await precheck(ctx, w.stack);
-      expect(failing(r)).toEqual([expect.stringMatching(/regional vCPU quota: The recovered VMs need 2 vCPUs in northeurope; the quota leaves 1 .*Request a quota increase for northeurope/)]);
+      expect(failing(r)).toEqual([
+        expect.stringMatching(
+          /regional vCPU quota: The recovered VMs need 2 vCPUs in northeurope; the quota leaves 1 .*Request a quota increase for northeurope/,
+        ),
+      ]);
     } finally {
       f.emu.setCoresQuota(DR.location, 10_000);
     }
-    expect(r.checks.find((c) => c.name === "pc: VM size Standard_D2s_v5")).toMatchObject({ ok: true, message: "2 vCPUs, up to 4 data disks" });
+    expect(r.checks.find((c) => c.name === "pc: VM size Standard_D2s_v5")).toMatchObject({
+      ok: true,
+      message: "2 vCPUs, up to 4 data disks",
+    });
 
     // The drill's test network: missing from the blueprint, then naming a subnet that does not exist.
     const config = await ctx.deployer.getConfig(w.stack);
@@ -157,13 +204,27 @@ describe("precheck", () => {
     const { testVirtualNetwork: _v, testSubnet: _s, ...noTest } = blueprint.target;
     await ctx.deployer.setConfig(w.stack, { ...config, blueprint: { ...blueprint, target: noTest } });
     r = await precheck(ctx, w.stack, { mode: "test" });
-    expect(failing(r)).toEqual([expect.stringMatching(/test network: Blueprint bp-pc has no test network: set target\.testVirtualNetwork and target\.testSubnet/)]);
-    await ctx.deployer.setConfig(w.stack, { ...config, blueprint: { ...blueprint, target: { ...blueprint.target, testSubnet: "nowhere" } } });
+    expect(failing(r)).toEqual([
+      expect.stringMatching(
+        /test network: Blueprint bp-pc has no test network: set target\.testVirtualNetwork and target\.testSubnet/,
+      ),
+    ]);
+    await ctx.deployer.setConfig(w.stack, {
+      ...config,
+      blueprint: { ...blueprint, target: { ...blueprint.target, testSubnet: "nowhere" } },
+    });
     r = await precheck(ctx, w.stack, { mode: "test" });
-    expect(failing(r)).toEqual([expect.stringMatching(/test subnet exists: Subnet dr-test-vnet\/nowhere does not exist in dr-network-rg\. Create it, or fix target\.testVirtualNetwork\/testSubnet/)]);
+    expect(failing(r)).toEqual([
+      expect.stringMatching(
+        /test subnet exists: Subnet dr-test-vnet\/nowhere does not exist in dr-network-rg\. Create it, or fix target\.testVirtualNetwork\/testSubnet/,
+      ),
+    ]);
 
     // An incomplete blueprint: the path and the fix.
-    await ctx.deployer.setConfig(w.stack, { ...config, blueprint: { ...blueprint, target: { ...blueprint.target, region: undefined } } });
+    await ctx.deployer.setConfig(w.stack, {
+      ...config,
+      blueprint: { ...blueprint, target: { ...blueprint.target, region: undefined } },
+    });
     r = await precheck(ctx, w.stack);
     expect(r.passed).toBe(false);
     expect(failing(r)[0]).toMatch(/blueprint configuration: .*target\.region/s);
@@ -189,7 +250,10 @@ describe("failover", () => {
     const vms = await drVms(w.stack);
     expect(vms.map((v) => v.name)).toEqual(["web"]);
     // The recovered VM runs on the staging disks themselves, which have left the appliance.
-    const attached = [vms[0]!.storageProfile!.osDisk!.managedDisk!.id!, ...vms[0]!.storageProfile!.dataDisks!.map((d) => d.managedDisk!.id!)].map((id) => id.toLowerCase());
+    const attached = [
+      vms[0]!.storageProfile!.osDisk!.managedDisk!.id!,
+      ...vms[0]!.storageProfile!.dataDisks!.map((d) => d.managedDisk!.id!),
+    ].map((id) => id.toLowerCase());
     expect(attached.sort()).toEqual([...staging].sort());
     expect((await applianceDisks()).filter((id) => staging.includes(id))).toEqual([]);
     await expectRecovered(w, "", expected);
@@ -203,16 +267,32 @@ describe("failover", () => {
       "detach attach-as-is staging disks from the appliance",
       "pulumi up (mode failover)",
     ]);
-    expect(op.rto).toEqual([expect.objectContaining({ row: "web", vm: "web", strategy: "attachAsIs", vmCreatedSeconds: expect.any(Number) })]);
+    expect(op.rto).toEqual([
+      expect.objectContaining({ row: "web", vm: "web", strategy: "attachAsIs", vmCreatedSeconds: expect.any(Number) }),
+    ]);
     expect(op.rto[0]!.vmCreatedSeconds).toBeGreaterThan(0);
     expect(op.rpoSeconds).toBeGreaterThanOrEqual(0);
     // Row-level logs: source selection, NIC, VM, completion.
-    const rowLogs = world.logLines.map((l) => JSON.parse(l) as { msg: string; operation?: string }).filter((l) => l.operation === op.id).map((l) => l.msg);
-    expect(rowLogs).toEqual(expect.arrayContaining(["source selected", "web: NIC created", "web: VM created", "web: recovered"]));
+    const rowLogs = world.logLines
+      .map((l) => JSON.parse(l) as { msg: string; operation?: string })
+      .filter((l) => l.operation === op.id)
+      .map((l) => l.msg);
+    expect(rowLogs).toEqual(
+      expect.arrayContaining(["source selected", "web: NIC created", "web: VM created", "web: recovered"]),
+    );
 
     const lines = await history(world.ctx, w.stack);
-    expect(lines.find((l) => l.source === "runbook")).toMatchObject({ kind: "failover-planned", source: "runbook", status: "succeeded", rto: [expect.objectContaining({ row: "web" })] });
-    expect(lines.some((l) => l.source === "stack" && /planned failover of bp-web/.test(l.message) && l.status === "succeeded")).toBe(true);
+    expect(lines.find((l) => l.source === "runbook")).toMatchObject({
+      kind: "failover-planned",
+      source: "runbook",
+      status: "succeeded",
+      rto: [expect.objectContaining({ row: "web" })],
+    });
+    expect(
+      lines.some(
+        (l) => l.source === "stack" && /planned failover of bp-web/.test(l.message) && l.status === "succeeded",
+      ),
+    ).toBe(true);
     expect(formatHistory(lines)).toMatch(/failover-planned\s+succeeded .* RTO web [\d.]+ s/);
   });
 
@@ -237,7 +317,9 @@ describe("failover", () => {
     const calls = f.emu.requests.slice(from).filter((c) => c.userAgent.startsWith("ferry "));
     expect(f.emu.requests.slice(from).some((c) => c.userAgent.startsWith("ferry-sync "))).toBe(true);
     expect(calls.length).toBeGreaterThan(10);
-    expect(calls.filter((c) => c.regions.includes(PRIMARY.location)).map((c) => `${c.method} ${c.path} ${c.status}`)).toEqual([]);
+    expect(
+      calls.filter((c) => c.regions.includes(PRIMARY.location)).map((c) => `${c.method} ${c.path} ${c.status}`),
+    ).toEqual([]);
     expect(calls.filter((c) => c.path.toLowerCase().includes(`/resourcegroups/${PRIMARY.rg}/`))).toEqual([]);
 
     expect(op.status).toBe("succeeded");
@@ -268,12 +350,16 @@ describe("failover", () => {
     const [vm] = await drVms(w.stack);
     expect(vm!.name).toBe("app-test");
     expect(vm!.tags?.[TAGS.role]).toBe("test");
-    const nic = await f.azure.network.networkInterfaces.get(DR.rg, parseResourceId(vm!.networkProfile!.networkInterfaces![0]!.id!).name);
+    const nic = await f.azure.network.networkInterfaces.get(
+      DR.rg,
+      parseResourceId(vm!.networkProfile!.networkInterfaces![0]!.id!).name,
+    );
     expect(nic.ipConfigurations![0]!.subnet!.id!.toLowerCase()).toBe(String(zone.testSubnetId).toLowerCase());
     await expectRecovered(w, "-test", expected);
     // The staging disks never moved, and the sync goes on.
     expect((await applianceDisks()).filter((id) => staging.includes(id)).sort()).toEqual([...staging].sort());
-    for (const d of [w.osDiskId, w.dataDiskIds.get(0)!]) expect((await world.ctx.store.get(d))!.source.paused).toBe(false);
+    for (const d of [w.osDiskId, w.dataDiskIds.get(0)!])
+      expect((await world.ctx.store.get(d))!.source.paused).toBe(false);
     writeWorkload(w, 32);
     const after = snapshotFiles(w);
     await world.sync.daemon.tick({ force: true, filter: world.sourcesOf(w) });
@@ -283,7 +369,11 @@ describe("failover", () => {
     expect(await firstDifference(after.get("app/os")!, osStaging)).toBeUndefined();
     // The drill's recovery point is held while the test runs: the sync moved on without deleting it.
     const held = op.recoveryPoints![w.osDiskId]!;
-    const snapshotExists = (id: string) => f.azure.compute.snapshots.get(PRIMARY.rg, parseResourceId(id).name).then(() => true, () => false);
+    const snapshotExists = (id: string) =>
+      f.azure.compute.snapshots.get(PRIMARY.rg, parseResourceId(id).name).then(
+        () => true,
+        () => false,
+      );
     expect(os.holds).toEqual([expect.objectContaining({ snapshotId: held, by: op.id })]);
     expect(await snapshotExists(held)).toBe(true);
 
@@ -291,8 +381,10 @@ describe("failover", () => {
     expect(done.status).toBe("succeeded");
     expect(await drVms(w.stack)).toEqual([]);
     const left = [];
-    for await (const d of f.azure.compute.disks.listByResourceGroup(DR.rg)) if (d.tags?.[TAGS.blueprint] === w.stack && d.tags?.[TAGS.role] === "test") left.push(d.name);
-    for await (const s of f.azure.compute.snapshots.listByResourceGroup(DR.rg)) if (s.tags?.[TAGS.blueprint] === w.stack) left.push(s.name);
+    for await (const d of f.azure.compute.disks.listByResourceGroup(DR.rg))
+      if (d.tags?.[TAGS.blueprint] === w.stack && d.tags?.[TAGS.role] === "test") left.push(d.name);
+    for await (const s of f.azure.compute.snapshots.listByResourceGroup(DR.rg))
+      if (s.tags?.[TAGS.blueprint] === w.stack) left.push(s.name);
     expect(left).toEqual([]);
     expect((await world.ctx.deployer.getConfig(w.stack)).mode).toBe("standby");
     // Cleanup ends the hold; the next cycle deletes the old point.
@@ -308,14 +400,22 @@ describe("failover", () => {
     writeWorkload(w, 41);
     await protect(w);
     const expected = snapshotFiles(w);
-    const fault = f.emu.faults.add({ match: { operation: "VirtualMachines_CreateOrUpdate", pathIncludes: "/virtualMachines/mixb" }, action: { kind: "lroFail", code: "AllocationFailed", message: "No capacity for Standard_D2s_v5 in northeurope." }, times: 1 });
+    const fault = f.emu.faults.add({
+      match: { operation: "VirtualMachines_CreateOrUpdate", pathIncludes: "/virtualMachines/mixb" },
+      action: { kind: "lroFail", code: "AllocationFailed", message: "No capacity for Standard_D2s_v5 in northeurope." },
+      times: 1,
+    });
 
-    const first = await world.whileSyncing(() => failover(world.ctx, w.stack, { kind: "unplanned" }), world.sourcesOf(w)).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const first = await world
+      .whileSyncing(() => failover(world.ctx, w.stack, { kind: "unplanned" }), world.sourcesOf(w))
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(isFerryError(first)).toBe(true);
-    expect((first as Error).message).toMatch(/VirtualMachine mixb: .*AllocationFailed|VirtualMachine mixb: .*No capacity/);
+    expect((first as Error).message).toMatch(
+      /VirtualMachine mixb: .*AllocationFailed|VirtualMachine mixb: .*No capacity/,
+    );
     expect(f.emu.faults.stats().find((s) => s.id === fault)?.fired).toBe(1);
     const failed = world.ctx.journal.list(w.stack)[0]!;
     expect(failed.status).toBe("failed");
@@ -323,12 +423,18 @@ describe("failover", () => {
     expect(failed.rto.map((r) => r.row)).toEqual(["mixa"]);
     expect((await drVms(w.stack)).map((v) => v.name)).toContain("mixa");
 
-    const again = await world.whileSyncing(() => failover(world.ctx, w.stack, { kind: "unplanned" }), world.sourcesOf(w));
+    const again = await world.whileSyncing(
+      () => failover(world.ctx, w.stack, { kind: "unplanned" }),
+      world.sourcesOf(w),
+    );
     expect(again.status).toBe("succeeded");
     expect(again.details).toEqual({ resumes: failed.id });
     expect((await drVms(w.stack)).map((v) => v.name).sort()).toEqual(["mixa", "mixb"]);
     await expectRecovered(w, "", expected);
-    const plan = planBlueprint((await loadBlueprint(world.ctx, w.stack)).blueprint, { mode: "failover", recoveryPoints: (await loadBlueprint(world.ctx, w.stack)).recoveryPoints });
+    const plan = planBlueprint((await loadBlueprint(world.ctx, w.stack)).blueprint, {
+      mode: "failover",
+      recoveryPoints: (await loadBlueprint(world.ctx, w.stack)).recoveryPoints,
+    });
     expect(plan.rows.map((r) => r.vmName)).toEqual(["mixa", "mixb"]);
   });
 
@@ -346,12 +452,18 @@ describe("failover", () => {
     blueprint.rows[1]!.readiness = { os: true };
     await world.ctx.deployer.setConfig(w.stack, { ...config, blueprint });
 
-    const first = await world.whileSyncing(() => failover(world.ctx, w.stack, { kind: "unplanned" }), world.sourcesOf(w)).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const first = await world
+      .whileSyncing(() => failover(world.ctx, w.stack, { kind: "unplanned" }), world.sourcesOf(w))
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(isFerryError(first) && first.code).toBe("NotReady");
-    expect((first as Error).message).toMatch(new RegExp(`rdya: the application of rdya did not answer TCP 127\\.0\\.0\\.1:${port} within 1 s \\(last: .*ECONNREFUSED`));
+    expect((first as Error).message).toMatch(
+      new RegExp(
+        `rdya: the application of rdya did not answer TCP 127\\.0\\.0\\.1:${port} within 1 s \\(last: .*ECONNREFUSED`,
+      ),
+    );
     expect((first as Error).message).not.toMatch(/rdyb/);
     const failed = world.ctx.journal.list(w.stack)[0]!;
     expect(failed.rto.find((r) => r.row === "rdyb")).toMatchObject({ osReadySeconds: expect.any(Number) });
@@ -360,7 +472,10 @@ describe("failover", () => {
 
     await new Promise<void>((r) => app.listen(port, "127.0.0.1", () => r()));
     try {
-      const again = await world.whileSyncing(() => failover(world.ctx, w.stack, { kind: "unplanned" }), world.sourcesOf(w));
+      const again = await world.whileSyncing(
+        () => failover(world.ctx, w.stack, { kind: "unplanned" }),
+        world.sourcesOf(w),
+      );
       expect(again.status).toBe("succeeded");
       for (const r of again.rto) {
         expect(r.osReadySeconds!).toBeGreaterThanOrEqual(r.vmCreatedSeconds!);

@@ -20,14 +20,25 @@ describe("verifying a recovered disk against its recovery point", () => {
 
     // A full copy of the source disk taken now holds the same bytes; after one more write it does not.
     const copy = async (name: string) =>
-      (await f.azure.compute.snapshots.beginCreateOrUpdateAndWait(PRIMARY.rg, name, { location: PRIMARY.location, incremental: false, creationData: { createOption: "Copy", sourceResourceId: w.osDiskId } })).id!;
-    expect(await verifyAgainstPoint(env.world.ctx, { snapshotId: await copy("vf-same") }, point)).toMatchObject({ ok: true });
+      (
+        await f.azure.compute.snapshots.beginCreateOrUpdateAndWait(PRIMARY.rg, name, {
+          location: PRIMARY.location,
+          incremental: false,
+          creationData: { createOption: "Copy", sourceResourceId: w.osDiskId },
+        })
+      ).id!;
+    expect(await verifyAgainstPoint(env.world.ctx, { snapshotId: await copy("vf-same") }, point)).toMatchObject({
+      ok: true,
+    });
     writeAt(w.sourceDevice("os"), 700 * 1024 * 1024 + 5, Buffer.from([1]));
     const changed = await verifyAgainstPoint(env.world.ctx, { snapshotId: await copy("vf-changed") }, point);
     expect(changed).toMatchObject({ ok: false, firstDifferenceAt: 700 * 1024 * 1024 + 5 });
 
     writeAt(staging, 3 * 65536 + 101, Buffer.from([0xff]));
-    expect(await verifyAgainstPoint(env.world.ctx, { devicePath: staging }, point)).toMatchObject({ ok: false, firstDifferenceAt: 3 * 65536 + 101 });
+    expect(await verifyAgainstPoint(env.world.ctx, { devicePath: staging }, point)).toMatchObject({
+      ok: false,
+      firstDifferenceAt: 3 * 65536 + 101,
+    });
     // Every SAS it granted is revoked again.
     const granted = (await f.azure.compute.snapshots.get(PRIMARY.rg, "vf-changed")).diskState;
     expect(granted).not.toBe("ActiveSAS");
@@ -35,6 +46,8 @@ describe("verifying a recovered disk against its recovery point", () => {
 
   it("says plainly when the recovery point is gone", async () => {
     const gone = `/subscriptions/${f.emu.subscriptionId}/resourceGroups/${PRIMARY.rg}/providers/Microsoft.Compute/snapshots/never-was`;
-    await expect(verifyAgainstPoint(env.world.ctx, { devicePath: "/dev/null" }, gone)).rejects.toThrow(/Recovery point .*never-was no longer exists/);
+    await expect(verifyAgainstPoint(env.world.ctx, { devicePath: "/dev/null" }, gone)).rejects.toThrow(
+      /Recovery point .*never-was no longer exists/,
+    );
   });
 });

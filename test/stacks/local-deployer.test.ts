@@ -31,23 +31,42 @@ describe("the local deployer against the emulator", () => {
       sourceRegions: ["westeurope"],
       allowedSubnetIds: [targetSubnet],
       recoveryPoints: Object.fromEntries(Object.entries(points).map(([disk, p]) => [disk, p.snapshotId])),
-      sourceSizesGiB: Object.fromEntries(b.rows.flatMap((r) => [[r.osDisk.sourceDiskId, r.osDisk.sizeGiB], ...r.dataDisks.map((d) => [d.sourceDiskId, d.sizeGiB])])),
+      sourceSizesGiB: Object.fromEntries(
+        b.rows.flatMap((r) => [
+          [r.osDisk.sourceDiskId, r.osDisk.sizeGiB],
+          ...r.dataDisks.map((d) => [d.sourceDiskId, d.sizeGiB]),
+        ]),
+      ),
       ...overrides,
     };
   };
-  const vmExists = async (name: string) => f.azure.compute.virtualMachines.get("dr-rg", name).then(() => true, () => false);
+  const vmExists = async (name: string) =>
+    f.azure.compute.virtualMachines.get("dr-rg", name).then(
+      () => true,
+      () => false,
+    );
 
   beforeAll(async () => {
     await f.azure.resources.resourceGroups.createOrUpdate("dr-network-rg", { location: "northeurope" });
     const vnet = await f.azure.network.virtualNetworks.beginCreateOrUpdateAndWait(
       "dr-network-rg",
       "dr-vnet",
-      { location: "northeurope", addressSpace: { addressPrefixes: ["10.1.0.0/16"] }, subnets: [{ name: "app", addressPrefix: "10.1.0.0/24" }] },
+      {
+        location: "northeurope",
+        addressSpace: { addressPrefixes: ["10.1.0.0/16"] },
+        subnets: [{ name: "app", addressPrefix: "10.1.0.0/24" }],
+      },
       POLL,
     );
     targetSubnet = vnet.subnets![0]!.id!;
     testSubnet = targetSubnet.replace("/virtualNetworks/dr-vnet/", "/virtualNetworks/dr-test-vnet/");
-    deployer = new LocalDeployer({ stateDir: tempDir(), azure: f.azure, policies: createFerryPolicies({ now: () => NOW }), logger: createLogger({ level: "silent" }), now: () => NOW });
+    deployer = new LocalDeployer({
+      stateDir: tempDir(),
+      azure: f.azure,
+      policies: createFerryPolicies({ now: () => NOW }),
+      logger: createLogger({ level: "silent" }),
+      now: () => NOW,
+    });
     b = blueprint((raw) => {
       (raw.target as Record<string, unknown>).subscriptionId = f.emu.subscriptionId;
       (raw.rows as Record<string, unknown>[])[0]!.privateIpAddress = "10.1.0.20";
@@ -60,7 +79,12 @@ describe("the local deployer against the emulator", () => {
       region: "northeurope",
       resourceGroup: "dr-rg",
       targetSubnetId: targetSubnet,
-      testNetwork: { name: "dr-test-vnet", addressPrefix: "10.99.0.0/16", subnetName: "app", subnetPrefix: "10.99.1.0/24" },
+      testNetwork: {
+        name: "dr-test-vnet",
+        addressPrefix: "10.99.0.0/16",
+        subnetName: "app",
+        subnetPrefix: "10.99.1.0/24",
+      },
       stateStore: { accountName: "ferrystate01" },
       appliance: { sshPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5 test" },
     });
@@ -68,10 +92,14 @@ describe("the local deployer against the emulator", () => {
     expect(first.changes.create).toBeGreaterThanOrEqual(9);
     const appliance = await f.azure.compute.virtualMachines.get("dr-rg", "ferry-appliance", { expand: "instanceView" });
     expect(appliance.instanceView?.statuses?.map((s) => s.code)).toContain("PowerState/running");
-    expect(Object.keys(appliance.identity?.userAssignedIdentities ?? {})[0]).toMatch(/userAssignedIdentities\/ferry-appliance-identity$/);
+    expect(Object.keys(appliance.identity?.userAssignedIdentities ?? {})[0]).toMatch(
+      /userAssignedIdentities\/ferry-appliance-identity$/,
+    );
     const nic = await f.azure.network.networkInterfaces.get("dr-rg", "ferry-appliance-nic");
     expect(nic.ipConfigurations?.[0]?.publicIPAddress).toBeUndefined();
-    expect((await f.azure.network.virtualNetworks.get("dr-network-rg", "dr-test-vnet")).subnets?.[0]?.addressPrefix).toBe("10.99.1.0/24");
+    expect(
+      (await f.azure.network.virtualNetworks.get("dr-network-rg", "dr-test-vnet")).subnets?.[0]?.addressPrefix,
+    ).toBe("10.99.1.0/24");
     expect((first.outputs.appliance as { vmName: string }).vmName).toBe("ferry-appliance");
     const second = await deployer.up("lz", { message: "landing zone northeurope, again" });
     expect(second.changes).toMatchObject({ create: 0, update: 0, delete: 0 });
@@ -88,7 +116,13 @@ describe("the local deployer against the emulator", () => {
 
   it("refuses a failover whose precheck facts are missing, or stale, before anything is created", async () => {
     const points = recoveryPoints(b);
-    const missing = await thrownBy(deployer.up("web", { message: "failover web (no precheck)", mode: "failover", config: { recoveryPoints: points } }));
+    const missing = await thrownBy(
+      deployer.up("web", {
+        message: "failover web (no precheck)",
+        mode: "failover",
+        config: { recoveryPoints: points },
+      }),
+    );
     expect(isUserError(missing)).toBe(true);
     expect(missing.message).toMatch(/ferry-failover-precheck-passed/);
     expect(missing.message).toMatch(/ferry precheck web/);
@@ -112,13 +146,19 @@ describe("the local deployer against the emulator", () => {
 
   it("fails over: each VM on its disks at their LUNs, with its NIC; then back to standby the staging disks survive", async () => {
     const points = recoveryPoints(b);
-    const up = await deployer.up("web", { message: "failover web op-1", mode: "failover", config: { recoveryPoints: points, operation: "op-1" }, policyConfig: packConfigFromFacts(facts()) });
+    const up = await deployer.up("web", {
+      message: "failover web op-1",
+      mode: "failover",
+      config: { recoveryPoints: points, operation: "op-1" },
+      policyConfig: packConfigFromFacts(facts()),
+    });
     // 2 VMs, 2 NICs, 3 snapshots and 3 disks (web1's data disks, db1's data disk), and a failback base of each of the 5 disks.
     expect(up.changes.create).toBe(15);
     // db1 is a Windows VM whose OS disk attaches as-is: the pack advises a snapshot.
     expect(up.advisories.map((a) => a.policy)).toContain("ferry-windows-os-from-snapshot");
     const web = await f.azure.compute.virtualMachines.get("dr-rg", "web1");
-    const id = (name: string) => `/subscriptions/${f.emu.subscriptionId}/resourceGroups/dr-rg/providers/Microsoft.Compute/disks/${name}`.toLowerCase();
+    const id = (name: string) =>
+      `/subscriptions/${f.emu.subscriptionId}/resourceGroups/dr-rg/providers/Microsoft.Compute/disks/${name}`.toLowerCase();
     expect(web.storageProfile?.osDisk?.managedDisk?.id?.toLowerCase()).toBe(id("web1-os-staging"));
     expect(web.storageProfile?.dataDisks?.map((d) => [d.lun, d.managedDisk?.id?.toLowerCase()])).toEqual([
       [0, id("web1-lun0-disk")],
@@ -134,14 +174,24 @@ describe("the local deployer against the emulator", () => {
     const base = await f.azure.compute.snapshots.get("dr-rg", "web1-lun0-failback-base");
     expect(base.creationData?.sourceResourceId?.toLowerCase()).toBe(id("web1-lun0-disk"));
     expect(base.incremental).toBe(true);
-    expect((await f.azure.compute.snapshots.get("dr-rg", "web1-os-failback-base")).creationData?.sourceResourceId?.toLowerCase()).toBe(id("web1-os-staging"));
+    expect(
+      (
+        await f.azure.compute.snapshots.get("dr-rg", "web1-os-failback-base")
+      ).creationData?.sourceResourceId?.toLowerCase(),
+    ).toBe(id("web1-os-staging"));
     const db = await f.azure.compute.virtualMachines.get("dr-rg", "DB1");
     expect(db.storageProfile?.osDisk?.osType).toBe("Windows");
 
     const back = await deployer.up("web", { message: "back to standby web", mode: "standby" });
     expect(back.changes).toMatchObject({ delete: 15, same: 5, create: 0 });
     expect(await vmExists("web1")).toBe(false);
-    for (const name of ["web1-os-staging", "web1-lun0-staging", "web1-lun1-staging", "db1-os-staging", "db1-lun0-staging"]) {
+    for (const name of [
+      "web1-os-staging",
+      "web1-lun0-staging",
+      "web1-lun1-staging",
+      "db1-os-staging",
+      "db1-lun0-staging",
+    ]) {
       expect((await f.azure.compute.disks.get("dr-rg", name)).diskState).toBe("Unattached");
     }
     await expect(f.azure.compute.disks.get("dr-rg", "web1-lun0-disk")).rejects.toMatchObject({ statusCode: 404 });
@@ -160,7 +210,8 @@ describe("the local deployer against the emulator", () => {
     expect(web.storageProfile?.osDisk?.managedDisk?.id).toMatch(/web1-test-os-disk$/);
     const nic = await f.azure.network.networkInterfaces.get("dr-rg", "web1-test-nic");
     expect(nic.ipConfigurations?.[0]?.subnet?.id?.toLowerCase()).toBe(testSubnet.toLowerCase());
-    for (const name of ["web1-os-staging", "db1-os-staging"]) expect((await f.azure.compute.disks.get("dr-rg", name)).diskState).toBe("Unattached");
+    for (const name of ["web1-os-staging", "db1-os-staging"])
+      expect((await f.azure.compute.disks.get("dr-rg", name)).diskState).toBe("Unattached");
     const cleanup = await deployer.up("web", { message: "drill web: clean up", mode: "standby" });
     expect(cleanup.changes.delete).toBe(14);
     const history = await deployer.history("web");

@@ -6,10 +6,21 @@ import { blueprint, recoveryPoints } from "../unit/stacks/fixtures";
 describe("running the program for the local deployer", () => {
   it("records each resource's options, its engine URN, and dependencies that stack policies can follow", async () => {
     const b = blueprint();
-    const { declared } = await runProgram({ kind: "blueprint", mode: "failover", blueprint: b, recoveryPoints: recoveryPoints(b), stagingSku: "Premium_LRS" }, "t", true, async (r) => ({
-      id: `/fake/${r.type}/${r.name}`,
-      outputs: { ...r.inputs },
-    }));
+    const { declared } = await runProgram(
+      {
+        kind: "blueprint",
+        mode: "failover",
+        blueprint: b,
+        recoveryPoints: recoveryPoints(b),
+        stagingSku: "Premium_LRS",
+      },
+      "t",
+      true,
+      async (r) => ({
+        id: `/fake/${r.type}/${r.name}`,
+        outputs: { ...r.inputs },
+      }),
+    );
     const staging = declared.find((d) => d.key === "azure-native:compute:Disk::web1-os-staging")!;
     expect(staging.retainOnDelete).toBe(true);
     expect(staging.urn).toMatch(/ferry:dr:StagingDisk\$azure-native:compute:Disk::web1-os-staging$/);
@@ -21,7 +32,14 @@ describe("running the program for the local deployer", () => {
 
     let seen: unknown[] = [];
     await evaluatePolicies(
-      [{ name: "probe", enforcementLevel: "advisory", validateStack: (args: { resources: { name: string; dependencies: { name: string }[] }[] }) => (seen = args.resources.find((r) => r.name === "web1")!.dependencies.map((d) => d.name)) }],
+      [
+        {
+          name: "probe",
+          enforcementLevel: "advisory",
+          validateStack: (args: { resources: { name: string; dependencies: { name: string }[] }[] }) =>
+            (seen = args.resources.find((r) => r.name === "web1")!.dependencies.map((d) => d.name)),
+        },
+      ],
       declared,
       {},
       "t",

@@ -40,7 +40,9 @@ async function run(config: StackConfig): Promise<{ declared: Declared[]; outputs
         const key = NAME_INPUT[args.type];
         const name = (key && args.inputs[key]) ?? args.name;
         const segment = SEGMENT[args.type];
-        const id = segment ? `/subscriptions/sub/resourceGroups/${args.inputs.resourceGroupName}/providers/${segment}/${name}` : `${args.name}-id`;
+        const id = segment
+          ? `/subscriptions/sub/resourceGroups/${args.inputs.resourceGroupName}/providers/${segment}/${name}`
+          : `${args.name}-id`;
         return { id, state: { ...args.inputs, name } };
       },
       call: () => ({}),
@@ -60,8 +62,16 @@ describe("the blueprint program, under mocks", () => {
   const points = recoveryPoints(b);
 
   it("standby declares the staging disks and nothing else, with their exact inputs", async () => {
-    const { declared, outputs } = await run({ kind: "blueprint", mode: "standby", blueprint: b, recoveryPoints: {}, stagingSku: "Premium_LRS" });
-    expect(declared.map((d) => d.type).sort()).toEqual([...Array(5).fill("azure-native:compute:Disk"), ...Array(5).fill("ferry:dr:StagingDisk")].sort());
+    const { declared, outputs } = await run({
+      kind: "blueprint",
+      mode: "standby",
+      blueprint: b,
+      recoveryPoints: {},
+      stagingSku: "Premium_LRS",
+    });
+    expect(declared.map((d) => d.type).sort()).toEqual(
+      [...Array(5).fill("azure-native:compute:Disk"), ...Array(5).fill("ferry:dr:StagingDisk")].sort(),
+    );
     const os = byType(declared, "azure-native:compute:Disk").find((d) => d.name === "web1-os-staging")!;
     expect(os.inputs).toEqual({
       diskName: "web1-os-staging",
@@ -85,7 +95,14 @@ describe("the blueprint program, under mocks", () => {
   });
 
   it("failover declares, per row, the NIC, the snapshot-made disks and the VM on its disks at their LUNs", async () => {
-    const { declared, outputs } = await run({ kind: "blueprint", mode: "failover", blueprint: b, recoveryPoints: points, operation: "op-7", stagingSku: "Premium_LRS" });
+    const { declared, outputs } = await run({
+      kind: "blueprint",
+      mode: "failover",
+      blueprint: b,
+      recoveryPoints: points,
+      operation: "op-7",
+      stagingSku: "Premium_LRS",
+    });
     const vm = byType(declared, "azure-native:compute:VirtualMachine").find((d) => d.name === "web1")!;
     expect(vm.inputs.hardwareProfile).toEqual({ vmSize: "Standard_D2s_v5" });
     expect(vm.inputs.osProfile).toBeUndefined();
@@ -93,36 +110,74 @@ describe("the blueprint program, under mocks", () => {
       osDisk: {
         createOption: "Attach",
         osType: "Linux",
-        managedDisk: { id: "/subscriptions/sub/resourceGroups/dr-rg/providers/Microsoft.Compute/disks/web1-os-staging" },
+        managedDisk: {
+          id: "/subscriptions/sub/resourceGroups/dr-rg/providers/Microsoft.Compute/disks/web1-os-staging",
+        },
         deleteOption: "Detach",
       },
       dataDisks: [
-        { lun: 0, createOption: "Attach", managedDisk: { id: "/subscriptions/sub/resourceGroups/dr-rg/providers/Microsoft.Compute/disks/web1-lun0-disk" }, deleteOption: "Detach" },
-        { lun: 1, createOption: "Attach", managedDisk: { id: "/subscriptions/sub/resourceGroups/dr-rg/providers/Microsoft.Compute/disks/web1-lun1-disk" }, deleteOption: "Detach" },
+        {
+          lun: 0,
+          createOption: "Attach",
+          managedDisk: {
+            id: "/subscriptions/sub/resourceGroups/dr-rg/providers/Microsoft.Compute/disks/web1-lun0-disk",
+          },
+          deleteOption: "Detach",
+        },
+        {
+          lun: 1,
+          createOption: "Attach",
+          managedDisk: {
+            id: "/subscriptions/sub/resourceGroups/dr-rg/providers/Microsoft.Compute/disks/web1-lun1-disk",
+          },
+          deleteOption: "Detach",
+        },
       ],
     });
     expect(vm.inputs.networkProfile).toEqual({
-      networkInterfaces: [{ id: "/subscriptions/sub/resourceGroups/dr-rg/providers/Microsoft.Network/networkInterfaces/web1-nic", primary: true, deleteOption: "Detach" }],
+      networkInterfaces: [
+        {
+          id: "/subscriptions/sub/resourceGroups/dr-rg/providers/Microsoft.Network/networkInterfaces/web1-nic",
+          primary: true,
+          deleteOption: "Detach",
+        },
+      ],
     });
-    expect(vm.inputs.tags).toMatchObject({ "ferry-mode": "failover", "ferry-operation": "op-7", "ferry-os-strategy": "attachAsIs" });
+    expect(vm.inputs.tags).toMatchObject({
+      "ferry-mode": "failover",
+      "ferry-operation": "op-7",
+      "ferry-os-strategy": "attachAsIs",
+    });
 
     const snap = byType(declared, "azure-native:compute:Snapshot").find((d) => d.name === "web1-lun0-snapshot")!;
     expect(snap.inputs).toMatchObject({
       snapshotName: "web1-lun0-snapshot",
       incremental: true,
-      creationData: { createOption: "Copy", sourceResourceId: "/subscriptions/sub/resourceGroups/dr-rg/providers/Microsoft.Compute/disks/web1-lun0-staging" },
+      creationData: {
+        createOption: "Copy",
+        sourceResourceId: "/subscriptions/sub/resourceGroups/dr-rg/providers/Microsoft.Compute/disks/web1-lun0-staging",
+      },
     });
     const disk = byType(declared, "azure-native:compute:Disk").find((d) => d.name === "web1-lun0-disk")!;
     expect(disk.inputs).toMatchObject({
-      creationData: { createOption: "Copy", sourceResourceId: "/subscriptions/sub/resourceGroups/dr-rg/providers/Microsoft.Compute/snapshots/web1-lun0-snapshot" },
+      creationData: {
+        createOption: "Copy",
+        sourceResourceId:
+          "/subscriptions/sub/resourceGroups/dr-rg/providers/Microsoft.Compute/snapshots/web1-lun0-snapshot",
+      },
       diskSizeGB: 128,
-      tags: { "ferry-source-size-gib": "128", "ferry-recovery-point": points[b.rows[0]!.dataDisks[0]!.sourceDiskId]!.snapshotId },
+      tags: {
+        "ferry-source-size-gib": "128",
+        "ferry-recovery-point": points[b.rows[0]!.dataDisks[0]!.sourceDiskId]!.snapshotId,
+      },
     });
     const nic = byType(declared, "azure-native:network:NetworkInterface").find((d) => d.name === "web1-nic")!;
     expect(nic.inputs.ipConfigurations).toEqual([
       {
         name: "ipconfig1",
-        subnet: { id: `/subscriptions/${b.target.subscriptionId}/resourceGroups/dr-network-rg/providers/Microsoft.Network/virtualNetworks/dr-vnet/subnets/app` },
+        subnet: {
+          id: `/subscriptions/${b.target.subscriptionId}/resourceGroups/dr-network-rg/providers/Microsoft.Network/virtualNetworks/dr-vnet/subnets/app`,
+        },
         primary: true,
         privateIPAllocationMethod: "Static",
         privateIPAddress: "10.1.0.4",
@@ -137,9 +192,18 @@ describe("the blueprint program, under mocks", () => {
   });
 
   it("test declares snapshot-made disks only, in the test subnet, and never attaches a staging disk", async () => {
-    const { declared } = await run({ kind: "blueprint", mode: "test", blueprint: b, recoveryPoints: points, stagingSku: "Premium_LRS" });
+    const { declared } = await run({
+      kind: "blueprint",
+      mode: "test",
+      blueprint: b,
+      recoveryPoints: points,
+      stagingSku: "Premium_LRS",
+    });
     for (const vm of byType(declared, "azure-native:compute:VirtualMachine")) {
-      const ids = [vm.inputs.storageProfile.osDisk.managedDisk.id, ...vm.inputs.storageProfile.dataDisks.map((d: any) => d.managedDisk.id)];
+      const ids = [
+        vm.inputs.storageProfile.osDisk.managedDisk.id,
+        ...vm.inputs.storageProfile.dataDisks.map((d: any) => d.managedDisk.id),
+      ];
       expect(ids.some((id: string) => id.endsWith("-staging"))).toBe(false);
       expect(vm.name).toMatch(/-test$/);
     }
@@ -152,30 +216,57 @@ describe("the blueprint program, under mocks", () => {
 
 describe("the landing-zone program, under mocks", () => {
   it("declares the group, test network, locked-down state store, identity, role, assignments and appliance", async () => {
-    const subnet = "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/dr-network-rg/providers/Microsoft.Network/virtualNetworks/dr-vnet/subnets/app";
+    const subnet =
+      "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/dr-network-rg/providers/Microsoft.Network/virtualNetworks/dr-vnet/subnets/app";
     const { declared, outputs } = await run({
       kind: "landing-zone",
       region: "northeurope",
       resourceGroup: "dr-rg",
       targetSubnetId: subnet,
-      testNetwork: { name: "dr-test-vnet", addressPrefix: "10.99.0.0/16", subnetName: "app", subnetPrefix: "10.99.1.0/24" },
+      testNetwork: {
+        name: "dr-test-vnet",
+        addressPrefix: "10.99.0.0/16",
+        subnetName: "app",
+        subnetPrefix: "10.99.1.0/24",
+      },
       stateStore: { accountName: "ferrystate01", tableName: "ferrySources" },
-      appliance: { name: "ferry-appliance", vmSize: "Standard_D4s_v5", adminUsername: "ferry", sshPublicKey: "ssh-ed25519 AAAAC3Nza test" },
+      appliance: {
+        name: "ferry-appliance",
+        vmSize: "Standard_D4s_v5",
+        adminUsername: "ferry",
+        sshPublicKey: "ssh-ed25519 AAAAC3Nza test",
+      },
       sourceScopes: ["/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/prod-rg"],
     });
     const account = byType(declared, "azure-native:storage:StorageAccount")[0]!;
-    expect(account.inputs).toMatchObject({ allowBlobPublicAccess: false, allowSharedKeyAccess: false, minimumTlsVersion: "TLS1_2", enableHttpsTrafficOnly: true });
+    expect(account.inputs).toMatchObject({
+      allowBlobPublicAccess: false,
+      allowSharedKeyAccess: false,
+      minimumTlsVersion: "TLS1_2",
+      enableHttpsTrafficOnly: true,
+    });
     expect(byType(declared, "azure-native:storage:Table")[0]!.inputs.tableName).toBe("ferrySources");
     const role = byType(declared, "azure-native:authorization:RoleDefinition")[0]!;
     expect(role.inputs.permissions[0].actions).toContain("Microsoft.Compute/snapshots/beginGetAccess/action");
     expect(role.inputs.permissions[0].actions).not.toContain("Microsoft.Compute/virtualMachines/write");
-    expect(role.inputs.assignableScopes).toEqual(["/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/dr-rg", "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/prod-rg"]);
-    expect(byType(declared, "azure-native:authorization:RoleAssignment").map((a) => a.inputs.scope)).toEqual(role.inputs.assignableScopes);
+    expect(role.inputs.assignableScopes).toEqual([
+      "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/dr-rg",
+      "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/prod-rg",
+    ]);
+    expect(byType(declared, "azure-native:authorization:RoleAssignment").map((a) => a.inputs.scope)).toEqual(
+      role.inputs.assignableScopes,
+    );
     const vm = byType(declared, "azure-native:compute:VirtualMachine")[0]!;
     expect(vm.inputs.osProfile.linuxConfiguration.disablePasswordAuthentication).toBe(true);
     expect(vm.inputs.identity.type).toBe("UserAssigned");
-    expect(byType(declared, "azure-native:network:NetworkInterface")[0]!.inputs.ipConfigurations[0]).not.toHaveProperty("publicIPAddress");
+    expect(byType(declared, "azure-native:network:NetworkInterface")[0]!.inputs.ipConfigurations[0]).not.toHaveProperty(
+      "publicIPAddress",
+    );
     expect(byType(declared, "azure-native:network:PublicIPAddress")).toEqual([]);
-    expect(outputs.stateStore).toEqual({ accountName: "ferrystate01", tableName: "ferrySources", url: "https://ferrystate01.table.core.windows.net" });
+    expect(outputs.stateStore).toEqual({
+      accountName: "ferrystate01",
+      tableName: "ferrySources",
+      url: "https://ferrystate01.table.core.windows.net",
+    });
   });
 });

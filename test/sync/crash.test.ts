@@ -11,7 +11,8 @@ const MiB = 1024 * 1024;
 
 /** Scattered extents: 24 × 4 MiB, so a copy takes many reads. */
 function writeScattered(env: SyncEnv, seed: number): void {
-  for (let i = 0; i < 24; i++) writeAt(env.sourceDevice(0), (i * 37 + seed) % 1000 * MiB, pattern(seed * 100 + i, 4 * MiB));
+  for (let i = 0; i < 24; i++)
+    writeAt(env.sourceDevice(0), ((i * 37 + seed) % 1000) * MiB, pattern(seed * 100 + i, 4 * MiB));
 }
 
 const spawned: Spawned[] = [];
@@ -32,13 +33,16 @@ describe("sync: crash safety (kill -9) and graceful stop", () => {
   const f = useEmulator();
   const a = useAzurite();
   // Slow reads make a copy last long enough to be interrupted in the middle.
-  const slowReads = () => f.emu.faults.add({ match: { operation: "Blob_Download" }, action: { kind: "delay", ms: 60 } });
+  const slowReads = () =>
+    f.emu.faults.add({ match: { operation: "Blob_Download" }, action: { kind: "delay", ms: 60 } });
 
   it("a daemon killed with SIGKILL during backfill and during a delta apply re-applies the same recovery point, and converges", async () => {
     const env = await createSyncEnv(f, a, [{ lun: 0 }]);
     writeScattered(env, 1);
     await env.store.create(env.sourceRow(0));
-    const { path, env: procEnv } = env.configFile({ sync: { intervalInSeconds: 43, tickSeconds: 0.05, leaseSeconds: 10, readConcurrency: 2, readSizeMiB: 1 } });
+    const { path, env: procEnv } = env.configFile({
+      sync: { intervalInSeconds: 43, tickSeconds: 0.05, leaseSeconds: 10, readConcurrency: 2, readSizeMiB: 1 },
+    });
     const slow = slowReads();
 
     for (const phase of ["backfill", "delta"] as const) {
@@ -52,7 +56,11 @@ describe("sync: crash safety (kill -9) and graceful stop", () => {
       const applying = await waitFor(async () => {
         const s = (await env.store.get(env.sourceDiskId(0)))!.source;
         const reads = f.emu.requests.filter((r) => r.operationId === "Blob_Download" && r.status === 206).length;
-        return s.applying && s.applying.snapshotId !== before.applied?.snapshotId && reads > (phase === "backfill" ? 3 : 30) ? s.applying : undefined;
+        return s.applying &&
+          s.applying.snapshotId !== before.applied?.snapshotId &&
+          reads > (phase === "backfill" ? 3 : 30)
+          ? s.applying
+          : undefined;
       }, `the ${phase} to start`);
       daemon.child.kill("SIGKILL");
       expect((await daemon.exited).signal).toBe("SIGKILL");
@@ -84,12 +92,18 @@ describe("sync: crash safety (kill -9) and graceful stop", () => {
     const env = await createSyncEnv(f, a, [{ lun: 0 }]);
     writeScattered(env, 3);
     await env.store.create(env.sourceRow(0));
-    const { path, env: procEnv } = env.configFile({ shutdownTimeoutInSeconds: 20, sync: { intervalInSeconds: 43, tickSeconds: 0.05, leaseSeconds: 10, readConcurrency: 2, readSizeMiB: 1 } });
+    const { path, env: procEnv } = env.configFile({
+      shutdownTimeoutInSeconds: 20,
+      sync: { intervalInSeconds: 43, tickSeconds: 0.05, leaseSeconds: 10, readConcurrency: 2, readSizeMiB: 1 },
+    });
     const slow = slowReads();
     const daemon = spawnSync(["run", "--config", path], procEnv);
     const applying = await waitFor(async () => {
       const s = (await env.store.get(env.sourceDiskId(0)))!.source;
-      return s.applying && f.emu.requests.filter((r) => r.operationId === "Blob_Download" && r.status === 206).length > 3 ? s.applying : undefined;
+      return s.applying &&
+        f.emu.requests.filter((r) => r.operationId === "Blob_Download" && r.status === 206).length > 3
+        ? s.applying
+        : undefined;
     }, "the backfill to start");
     daemon.child.kill("SIGTERM");
     const exit = await daemon.exited;

@@ -1,5 +1,16 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import { open } from "node:fs/promises";
 import { constants } from "node:fs";
 import { tmpdir } from "node:os";
@@ -59,7 +70,10 @@ async function codeOf(call: Promise<unknown>): Promise<string> {
 /** A logger whose lines the test reads. */
 function captureLogger() {
   const lines: Record<string, unknown>[] = [];
-  const logger = createLogger({ level: "debug", destination: { write: (line: string) => void lines.push(JSON.parse(line)) } });
+  const logger = createLogger({
+    level: "debug",
+    destination: { write: (line: string) => void lines.push(JSON.parse(line)) },
+  });
   return { logger, lines };
 }
 
@@ -158,7 +172,10 @@ describe("zero on a file", () => {
     await d.sync();
 
     expect(calls).toEqual([
-      { file: "fallocate", args: ["--punch-hole", "--keep-size", "--offset", "1000", "--length", String(big.end - big.start), file] },
+      {
+        file: "fallocate",
+        args: ["--punch-hole", "--keep-size", "--offset", "1000", "--length", String(big.end - big.start), file],
+      },
     ]);
     const after = readFileSync(file);
     expect(after.length).toBe(SIZE);
@@ -199,7 +216,11 @@ describe("zero on a file", () => {
     writeAt(file, 0, pattern(5, SIZE));
     const { logger, lines } = captureLogger();
     // The real fallocate, refused: a negative length makes it exit non-zero.
-    const runCommand: RunCommand = (f, args) => execFileCommand(f, args.map((a) => (a === String(3 * MiB) ? "-1" : a)));
+    const runCommand: RunCommand = (f, args) =>
+      execFileCommand(
+        f,
+        args.map((a) => (a === String(3 * MiB) ? "-1" : a)),
+      );
     const d = await track(openDevice(link, { write: true, runCommand, logger }));
     await d.zero([{ start: MiB, end: 4 * MiB }]);
     expect(isZero(readFileSync(file).subarray(MiB, 4 * MiB))).toBe(true);
@@ -211,7 +232,10 @@ describe("zero on a file", () => {
 
   it("fails when writing zeros fails", async () => {
     const { link } = sparseDisk();
-    const d = await openDevice(link, { write: true, runCommand: () => Promise.reject(Object.assign(new Error("x"), { code: "ENOENT" })) });
+    const d = await openDevice(link, {
+      write: true,
+      runCommand: () => Promise.reject(Object.assign(new Error("x"), { code: "ENOENT" })),
+    });
     await d.close();
     await expect(d.zero([{ start: 0, end: 4096 }])).rejects.toThrow();
   });
@@ -232,14 +256,19 @@ describe("block devices", () => {
     const dev = readLoopDev();
     const name = `sdz${seq++}`;
     const node = join(root, name);
-    if (dev === undefined || !tryRun("mknod", [node, "b", dev.major, dev.minor])) return ctx.skip("needs root and a loop device to make a block device node (mknod)");
+    if (dev === undefined || !tryRun("mknod", [node, "b", dev.major, dev.minor]))
+      return ctx.skip("needs root and a loop device to make a block device node (mknod)");
     const link = join(root, `lun${seq++}`);
     symlinkSync(node, link);
     const sys = join(root, `sys${seq++}`);
     mkdirSync(join(sys, "class", "block", name), { recursive: true });
     writeFileSync(join(sys, "class", "block", name, "size"), "4096\n");
     const d = await track(openDevice(link, { sysfsRoot: sys }));
-    expect({ kind: d.kind, sizeBytes: d.sizeBytes, realPath: d.realPath }).toEqual({ kind: "block", sizeBytes: 2 * MiB, realPath: node });
+    expect({ kind: d.kind, sizeBytes: d.sizeBytes, realPath: d.realPath }).toEqual({
+      kind: "block",
+      sizeBytes: 2 * MiB,
+      realPath: node,
+    });
   });
 
   describe("on a loop device", () => {
@@ -248,7 +277,10 @@ describe("block devices", () => {
     beforeAll(() => {
       backing = sparseDisk(SIZE).file;
       try {
-        loop = execFileSync("losetup", ["--find", "--show", backing], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+        loop = execFileSync("losetup", ["--find", "--show", backing], {
+          encoding: "utf8",
+          stdio: ["ignore", "pipe", "ignore"],
+        }).trim();
       } catch {
         loop = undefined;
       }
@@ -268,7 +300,9 @@ describe("block devices", () => {
       const r = { start: 1000, end: 3 * MiB + 7 };
       await d.zero([r]);
       await d.sync();
-      expect(calls).toEqual([{ file: "blkdiscard", args: ["--zeroout", "--offset", "1024", "--length", String(3 * MiB - 1024), d.realPath] }]);
+      expect(calls).toEqual([
+        { file: "blkdiscard", args: ["--zeroout", "--offset", "1024", "--length", String(3 * MiB - 1024), d.realPath] },
+      ]);
       const after = await d.read(0, SIZE);
       expect(isZero(after.subarray(r.start, r.end))).toBe(true);
       expect(after.subarray(0, r.start).equals(data.subarray(0, r.start))).toBe(true);
@@ -280,7 +314,13 @@ describe("block devices", () => {
       const holder = await open(loop, constants.O_RDONLY | constants.O_EXCL);
       try {
         const e = await checkTarget(
-          { devicePath: loop, sourceSizeBytes: SIZE, prepare: "keep", stagingDiskId: "staging", sourceDiskId: "source" },
+          {
+            devicePath: loop,
+            sourceSizeBytes: SIZE,
+            prepare: "keep",
+            stagingDiskId: "staging",
+            sourceDiskId: "source",
+          },
           { readMounts: async () => "" },
         ).catch((x: unknown) => x);
         expect(isFerryError(e) && e.code).toBe("TargetRejected");
@@ -289,7 +329,16 @@ describe("block devices", () => {
         await holder.close();
       }
       await expect(
-        checkTarget({ devicePath: loop, sourceSizeBytes: SIZE, prepare: "keep", stagingDiskId: "staging", sourceDiskId: "source" }, { readMounts: async () => "" }),
+        checkTarget(
+          {
+            devicePath: loop,
+            sourceSizeBytes: SIZE,
+            prepare: "keep",
+            stagingDiskId: "staging",
+            sourceDiskId: "source",
+          },
+          { readMounts: async () => "" },
+        ),
       ).resolves.toMatchObject({ kind: "block", sizeBytes: SIZE });
     });
   });

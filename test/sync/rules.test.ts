@@ -43,14 +43,32 @@ describe("sync: faults, rules and refusals", () => {
     const env = await make([{ lun: 0 }]);
     writeAt(env.sourceDevice(0), 10 * MiB, pattern(1, 8 * MiB));
     await env.store.create(env.sourceRow(0));
-    const rt = await env.runtime({ overrides: { sync: { intervalInSeconds: 43, readSizeMiB: 1, readConcurrency: 4 } } });
+    const rt = await env.runtime({
+      overrides: { sync: { intervalInSeconds: 43, readSizeMiB: 1, readConcurrency: 4 } },
+    });
     const rules = [
-      f.emu.faults.add({ match: { operation: "Snapshots_CreateOrUpdate" }, action: { kind: "throttle", retryAfterSeconds: 1, retryAfterMs: 20 }, times: 2 }),
+      f.emu.faults.add({
+        match: { operation: "Snapshots_CreateOrUpdate" },
+        action: { kind: "throttle", retryAfterSeconds: 1, retryAfterMs: 20 },
+        times: 2,
+      }),
       f.emu.faults.add({ match: { operation: "Disks_Get" }, action: { kind: "error", status: 503 }, times: 1 }),
-      f.emu.faults.add({ match: { operation: "Snapshots_GrantAccess" }, action: { kind: "throttle", retryAfterMs: 10 }, times: 1 }),
-      f.emu.faults.add({ match: { operation: "Blob_Download" }, action: { kind: "drop", afterBytes: 100_000 }, times: 3 }),
+      f.emu.faults.add({
+        match: { operation: "Snapshots_GrantAccess" },
+        action: { kind: "throttle", retryAfterMs: 10 },
+        times: 1,
+      }),
+      f.emu.faults.add({
+        match: { operation: "Blob_Download" },
+        action: { kind: "drop", afterBytes: 100_000 },
+        times: 3,
+      }),
       f.emu.faults.add({ match: { operation: "Blob_Download" }, action: { kind: "drop" }, times: 2 }),
-      f.emu.faults.add({ match: { operation: "Blob_Download" }, action: { kind: "error", status: 403, code: "AuthenticationFailed" }, times: 1 }),
+      f.emu.faults.add({
+        match: { operation: "Blob_Download" },
+        action: { kind: "error", status: 403, code: "AuthenticationFailed" },
+        times: 1,
+      }),
     ];
     const grantsBefore = f.emu.requests.filter((r) => r.operationId === "Snapshots_GrantAccess").length;
     const out = await rt.daemon.tick();
@@ -59,7 +77,9 @@ describe("sync: faults, rules and refusals", () => {
     const fired = f.emu.faults.stats().filter((s) => rules.includes(s.id));
     expect(fired.every((s) => s.fired > 0)).toBe(true);
     // The refused SAS was granted again.
-    expect(f.emu.requests.filter((r) => r.operationId === "Snapshots_GrantAccess").length - grantsBefore).toBeGreaterThanOrEqual(3);
+    expect(
+      f.emu.requests.filter((r) => r.operationId === "Snapshots_GrantAccess").length - grantsBefore,
+    ).toBeGreaterThanOrEqual(3);
 
     // A delta through dropped connections too.
     writeAt(env.sourceDevice(0), 500 * MiB, pattern(2, 3 * MiB));
@@ -79,12 +99,19 @@ describe("sync: faults, rules and refusals", () => {
 
     writeAt(env.sourceDevice(0), 40 * MiB, pattern(12, MiB));
     await requestSync(env.store, env.sourceDiskId(0));
-    const slow = f.emu.faults.add({ match: { operation: "Snapshots_CreateOrUpdate" }, action: { kind: "delay", ms: 400 }, times: 1 });
+    const slow = f.emu.faults.add({
+      match: { operation: "Snapshots_CreateOrUpdate" },
+      action: { kind: "delay", ms: 400 },
+      times: 1,
+    });
     const tick = rt.daemon.tick();
     await new Promise((r) => setTimeout(r, 150));
     await setPaused(env.store, env.sourceDiskId(0), true);
     const outcome = (await tick).get(env.sourceDiskId(0));
-    expect(outcome).toMatchObject({ kind: "skipped", reason: expect.stringMatching(/Paused by a runbook before the apply began/) });
+    expect(outcome).toMatchObject({
+      kind: "skipped",
+      reason: expect.stringMatching(/Paused by a runbook before the apply began/),
+    });
     expect(f.emu.faults.stats().find((x) => x.id === slow)?.fired).toBe(1);
     const after = await state(env);
     expect(after.applying).toBeUndefined();
@@ -106,7 +133,11 @@ describe("sync: faults, rules and refusals", () => {
     writeAt(env.sourceDevice(0), 60 * MiB, pattern(14, MiB));
     await requestSync(env.store, env.sourceDiskId(0));
     f.emu.faults.add({ match: { operation: "Blob_Download" }, action: { kind: "delay", ms: 300 }, times: 1 });
-    const slowDelete = f.emu.faults.add({ match: { operation: "Snapshots_Delete" }, action: { kind: "delay", ms: 1500 }, times: 1 });
+    const slowDelete = f.emu.faults.add({
+      match: { operation: "Snapshots_Delete" },
+      action: { kind: "delay", ms: 1500 },
+      times: 1,
+    });
     let ended = false;
     const tick = rt.daemon.tick().finally(() => (ended = true));
     await new Promise((r) => setTimeout(r, 100));
@@ -167,7 +198,9 @@ describe("sync: faults, rules and refusals", () => {
     expect(row.lastError?.message).toMatch(/resize/i);
     expect(readAt(env.stagingDevice(0), 0, 2 * MiB).equals(before)).toBe(true);
     expect(statSync(env.stagingDevice(0)).mtimeMs).toBe(mtime);
-    expect(f.emu.requests.some((r) => r.operationId === "Snapshots_CreateOrUpdate" && r.path.includes(env.appVm))).toBe(false);
+    expect(f.emu.requests.some((r) => r.operationId === "Snapshots_CreateOrUpdate" && r.path.includes(env.appVm))).toBe(
+      false,
+    );
   });
 
   it("refuses a mounted staging disk, and touches nothing", async () => {
@@ -241,7 +274,9 @@ describe("sync: faults, rules and refusals", () => {
     const get = snapshots.get.bind(snapshots);
     snapshots.get = async (id) => {
       const facts = await get(id);
-      return facts && id.toLowerCase() === applied.snapshotId.toLowerCase() ? { ...facts, familyId: "an-older-family" } : facts;
+      return facts && id.toLowerCase() === applied.snapshotId.toLowerCase()
+        ? { ...facts, familyId: "an-older-family" }
+        : facts;
     };
     writeAt(env.sourceDevice(0), 600 * MiB, pattern(9, MiB));
     await requestSync(env.store, env.sourceDiskId(0));
@@ -261,7 +296,15 @@ describe("sync: faults, rules and refusals", () => {
     // The staging disk of LUN 0 is detached from the appliance behind the daemon's back.
     const applianceName = env.applianceId.split("/").pop()!;
     const vm = await f.azure.compute.virtualMachines.get(DR.rg, applianceName);
-    await f.azure.compute.virtualMachines.createOrUpdate(DR.rg, applianceName, { ...vm, storageProfile: { ...vm.storageProfile, dataDisks: vm.storageProfile!.dataDisks!.filter((d) => d.lun !== 0) } }, { updateIntervalInMs: 10 });
+    await f.azure.compute.virtualMachines.createOrUpdate(
+      DR.rg,
+      applianceName,
+      {
+        ...vm,
+        storageProfile: { ...vm.storageProfile, dataDisks: vm.storageProfile!.dataDisks!.filter((d) => d.lun !== 0) },
+      },
+      { updateIntervalInMs: 10 },
+    );
     for (const lun of [0, 1]) writeAt(env.sourceDevice(lun), 5 * MiB, pattern(40 + lun, MiB));
     for (const lun of [0, 1]) await requestSync(env.store, env.sourceDiskId(lun));
     const out = await rt.daemon.tick();
@@ -285,7 +328,11 @@ describe("sync: faults, rules and refusals", () => {
     const verify = spawnSync(["verify", env.sourceDiskId(0), "--config", path, "--json"], procEnv);
     const exit = await verify.exited;
     expect(exit.code, verify.stderr.join("")).toBe(3);
-    expect(JSON.parse(verify.stdout.at(-1)!)).toMatchObject({ kind: "verified", ok: false, firstDifferenceAt: MiB + 77 });
+    expect(JSON.parse(verify.stdout.at(-1)!)).toMatchObject({
+      kind: "verified",
+      ok: false,
+      firstDifferenceAt: MiB + 77,
+    });
     const row = await state(env);
     expect(row.state).toBe("degraded");
     expect(row.lastError?.message).toMatch(new RegExp(`offset ${MiB + 77}\\b`));
@@ -293,7 +340,10 @@ describe("sync: faults, rules and refusals", () => {
 
   it("refuses a bad config with a clear message and exit code 2", async () => {
     const env = await make([{ lun: 0 }]);
-    const { path, env: procEnv } = env.configFile({ sync: { intervalInSeconds: 30, readConcurrency: 0 }, deviceDir: 42 });
+    const { path, env: procEnv } = env.configFile({
+      sync: { intervalInSeconds: 30, readConcurrency: 0 },
+      deviceDir: 42,
+    });
     const run = spawnSync(["run", "--config", path], procEnv);
     const exit = await run.exited;
     expect(exit.code).toBe(2);

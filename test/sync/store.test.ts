@@ -22,12 +22,16 @@ function fullSource(name = "os1"): Source {
   const raw = validSource();
   raw.sourceDiskId = diskIdOf(name);
   raw.stagingDiskId = diskIdOf(`${name}-staging`, "dr-rg");
-  const point = (n: string) => ({ ...validRecoveryPoint(), snapshotId: snapshotIdOf(`${name}-${n}`), sourceDiskId: raw.sourceDiskId });
+  const point = (n: string) => ({
+    ...validRecoveryPoint(),
+    snapshotId: snapshotIdOf(`${name}-${n}`),
+    sourceDiskId: raw.sourceDiskId,
+  });
   raw.desired = point("0002");
   raw.applying = point("0002");
   raw.applied = point("0001");
   raw.applyingMode = "delta";
-  raw.lastError = { code: "SnapshotFailed", message: "quota \"exceeded\"\nline two", at: "2025-03-01T10:01:00+01:00" };
+  raw.lastError = { code: "SnapshotFailed", message: 'quota "exceeded"\nline two', at: "2025-03-01T10:01:00+01:00" };
   raw.lease = { owner: "appliance-1/daemon-a", until: "2025-03-01T10:07:00.000Z" };
   raw.snapshotResourceGroup = "ferry-snapshots(prod)";
   raw.paused = true;
@@ -37,7 +41,10 @@ function fullSource(name = "os1"): Source {
   return parseWith(SourceSchema, raw);
 }
 
-async function expectFerryError(call: PromiseLike<unknown>, code: string): Promise<{ message: string; details?: Record<string, unknown> }> {
+async function expectFerryError(
+  call: PromiseLike<unknown>,
+  code: string,
+): Promise<{ message: string; details?: Record<string, unknown> }> {
   const e = await thrownBy(call);
   expect(isFerryError(e), `expected a FerryError ${code}, got ${String(e)}`).toBe(true);
   expect((e as unknown as { code: string }).code).toBe(code);
@@ -63,7 +70,12 @@ describe("SourceStore", () => {
 
     // Clearing optional fields removes them (Replace, not Merge).
     const { applying: _a, applyingMode: _m, lease: _l, lastError: _e, ...rest } = source;
-    const next: Source = { ...rest, applied: source.applying!, bytesCopied: source.bytesCopied + 4096, updatedAt: "2025-03-01T10:05:00Z" };
+    const next: Source = {
+      ...rest,
+      applied: source.applying!,
+      bytesCopied: source.bytesCopied + 4096,
+      updatedAt: "2025-03-01T10:05:00Z",
+    };
     const updated = await store.update(read!, next);
     expect(updated.etag).not.toBe(created.etag);
     const reread = await store.get(source.sourceDiskId);
@@ -119,7 +131,9 @@ describe("SourceStore", () => {
     }
 
     // On the wire: typed columns, not untyped JSON numbers a service may read as Int32.
-    const raw = await az.tableClient(store.tableName).getEntity("source", sourceRowKey(fullSource().sourceDiskId), { disableTypeConversion: true });
+    const raw = await az
+      .tableClient(store.tableName)
+      .getEntity("source", sourceRowKey(fullSource().sourceDiskId), { disableTypeConversion: true });
     expect(raw["bytesCopied"]).toEqual({ value: String(Number.MAX_SAFE_INTEGER), type: "Int64" });
     expect(raw["sourceSizeBytes"]).toEqual({ value: String(2 ** 50 + 1), type: "Int64" });
     expect(raw["lagInMs"]).toEqual({ value: "0.1", type: "Double" });
@@ -147,7 +161,10 @@ describe("SourceStore", () => {
     expect(readBySecond.etag).toBe(readByFirst.etag);
 
     await first.update(readByFirst, { ...source, state: "degraded", updatedAt: "2025-03-01T11:00:00Z" });
-    const e = await expectFerryError(second.update(readBySecond, { ...source, bytesCopied: 1, updatedAt: "2025-03-01T11:00:01Z" }), "ConcurrentUpdate");
+    const e = await expectFerryError(
+      second.update(readBySecond, { ...source, bytesCopied: 1, updatedAt: "2025-03-01T11:00:01Z" }),
+      "ConcurrentUpdate",
+    );
     expect(e.message).toContain(source.sourceDiskId);
     expect(e.details).toMatchObject({ reason: "changed", operation: "update" });
 
@@ -170,7 +187,11 @@ describe("SourceStore", () => {
           if (races < 3) {
             races++;
             const now = (await daemon.get(source.sourceDiskId))!;
-            await daemon.update(now, { ...now.source, bytesCopied: now.source.bytesCopied + 1000, updatedAt: "2025-03-01T11:00:00Z" });
+            await daemon.update(now, {
+              ...now.source,
+              bytesCopied: now.source.bytesCopied + 1000,
+              updatedAt: "2025-03-01T11:00:00Z",
+            });
           }
           return target.update(read, next);
         };
@@ -178,11 +199,24 @@ describe("SourceStore", () => {
     });
     await setPaused(racing, source.sourceDiskId, true, new Date("2025-03-01T11:00:01Z"));
     await requestSync(racing, source.sourceDiskId, new Date("2025-03-01T11:00:02Z"));
-    await holdPoint(racing, source.sourceDiskId, snapshotIdOf("raced-0001"), "failover-unplanned-1", new Date("2025-03-02T11:00:00Z"), new Date("2025-03-01T11:00:03Z"));
+    await holdPoint(
+      racing,
+      source.sourceDiskId,
+      snapshotIdOf("raced-0001"),
+      "failover-unplanned-1",
+      new Date("2025-03-02T11:00:00Z"),
+      new Date("2025-03-01T11:00:03Z"),
+    );
     expect(races).toBe(3);
     const after = (await runbook.get(source.sourceDiskId))!.source;
-    expect(after).toMatchObject({ paused: true, syncRequestedAt: "2025-03-01T11:00:02.000Z", bytesCopied: source.bytesCopied + 3000 });
-    expect(after.holds).toEqual([{ snapshotId: snapshotIdOf("raced-0001"), by: "failover-unplanned-1", until: "2025-03-02T11:00:00.000Z" }]);
+    expect(after).toMatchObject({
+      paused: true,
+      syncRequestedAt: "2025-03-01T11:00:02.000Z",
+      bytesCopied: source.bytesCopied + 3000,
+    });
+    expect(after.holds).toEqual([
+      { snapshotId: snapshotIdOf("raced-0001"), by: "failover-unplanned-1", until: "2025-03-02T11:00:00.000Z" },
+    ]);
   });
 
   it("refuses a stale delete, and an update or delete of a row deleted since", async () => {
@@ -204,7 +238,9 @@ describe("SourceStore", () => {
     const tamper = async (changes: Record<string, unknown>, source = fullSource()) => {
       const store = await az.newStore();
       await store.create(source);
-      await az.tableClient(store.tableName).updateEntity({ partitionKey: "source", rowKey: sourceRowKey(source.sourceDiskId), ...changes }, "Merge");
+      await az
+        .tableClient(store.tableName)
+        .updateEntity({ partitionKey: "source", rowKey: sourceRowKey(source.sourceDiskId), ...changes }, "Merge");
       return { store, source };
     };
 
@@ -212,9 +248,20 @@ describe("SourceStore", () => {
       ["a negative byte count", { bytesCopied: -5 }, "bytesCopied", "too small"],
       ["an unknown state", { state: "sleeping" }, "state", "is not allowed"],
       ["a recovery point that is not JSON", { desired: "{not json" }, "desired", "not valid JSON"],
-      ["a recovery point of the wrong kind", { applied: JSON.stringify({ ...validRecoveryPoint(), snapshotId: diskIdOf("x") }) }, "applied.snapshotId", "snapshots"],
+      [
+        "a recovery point of the wrong kind",
+        { applied: JSON.stringify({ ...validRecoveryPoint(), snapshotId: diskIdOf("x") }) },
+        "applied.snapshotId",
+        "snapshots",
+      ],
       ["a column the schema does not know", { colour: "blue" }, "colour", "not a recognised key"],
-      ["an id that no longer matches the row key", { sourceDiskId: diskIdOf("other") }, "sourceDiskId", "row key", sourceWithoutPoints()],
+      [
+        "an id that no longer matches the row key",
+        { sourceDiskId: diskIdOf("other") },
+        "sourceDiskId",
+        "row key",
+        sourceWithoutPoints(),
+      ],
     ];
     it.each(cases)("is reported as CorruptSourceRow: %s", async (_, changes, field, hint, base) => {
       const { store, source } = await tamper(changes, base);
@@ -247,10 +294,16 @@ describe("SourceStore", () => {
     const created = await store.create(source);
     await expectFerryError(store.update(created, { ...source, bytesCopied: -1 }), "InvalidSource");
     await expectFerryError(store.update(created, { ...source, extra: 1 } as Source), "InvalidSource");
-    const other = await expectFerryError(store.update(created, { ...source, sourceDiskId: diskIdOf("other") }), "InvalidSource");
+    const other = await expectFerryError(
+      store.update(created, { ...source, sourceDiskId: diskIdOf("other") }),
+      "InvalidSource",
+    );
     expect(other.message).toContain("applied.sourceDiskId");
     const minimal = await store.create(sourceWithoutPoints());
-    const moved = await expectFerryError(store.update(minimal, { ...minimal.source, sourceDiskId: diskIdOf("other") }), "InvalidSource");
+    const moved = await expectFerryError(
+      store.update(minimal, { ...minimal.source, sourceDiskId: diskIdOf("other") }),
+      "InvalidSource",
+    );
     expect(moved.message).toContain("cannot change its sourceDiskId");
     // Nothing was written: the row is as created, and its ETag still lets the first writer in.
     expect(await store.get(source.sourceDiskId)).toEqual(created);
@@ -281,13 +334,21 @@ describe("SourceStore", () => {
       }
       throw new Error("expected a refusal");
     };
-    expect(bad(() => sourceStoreClient({ connectionString: az.azurite.connectionString, tableName: "no-dashes" }))).toBe("InvalidSourceStoreConfig");
-    expect(bad(() => sourceStoreClient({ connectionString: `AccountKey=${AZURITE_ACCOUNT_KEY};Nonsense=1` }))).toBe("InvalidSourceStoreConfig");
+    expect(
+      bad(() => sourceStoreClient({ connectionString: az.azurite.connectionString, tableName: "no-dashes" })),
+    ).toBe("InvalidSourceStoreConfig");
+    expect(bad(() => sourceStoreClient({ connectionString: `AccountKey=${AZURITE_ACCOUNT_KEY};Nonsense=1` }))).toBe(
+      "InvalidSourceStoreConfig",
+    );
   });
 
   it("does not send shared-key requests over http to anything but loopback", async () => {
     const remote = az.azurite.connectionString.replace("127.0.0.1", "192.0.2.1");
-    const store = sourceStoreClient({ connectionString: remote, tableName: "anything", retryOptions: { maxRetries: 0 } });
+    const store = sourceStoreClient({
+      connectionString: remote,
+      tableName: "anything",
+      retryOptions: { maxRetries: 0 },
+    });
     const e = await thrownBy(store.createTable());
     expect(e.message).not.toContain(AZURITE_ACCOUNT_KEY);
     expect(e.message).toMatch(/insecure|https/i);

@@ -37,7 +37,10 @@ describe("sync: backfill and incremental rounds", () => {
       }
       // A discard: zeroes a whole 64 KiB chunk that held data.
       writeAt(src, (round * 64 * KiB) % (3 * MiB), Buffer.alloc(64 * KiB));
-      await rt.store.update((await rt.store.get(env.sourceDiskId(0)))!, { ...row, syncRequestedAt: new Date(Date.now() + 1).toISOString() });
+      await rt.store.update((await rt.store.get(env.sourceDiskId(0)))!, {
+        ...row,
+        syncRequestedAt: new Date(Date.now() + 1).toISOString(),
+      });
       await new Promise((r) => setTimeout(r, 5));
       const out = await rt.daemon.tick();
       expect(out.get(env.sourceDiskId(0))?.kind).toBe("applied");

@@ -18,7 +18,12 @@ function fakeArm() {
       requests.push(request);
       const path = new URL(request.url).pathname;
       const body = { id: path, name: path.split("/").at(-1), location: "northeurope", properties: {} };
-      return { request, status: 200, headers: createHttpHeaders({ "content-type": "application/json" }), bodyAsText: JSON.stringify(body) };
+      return {
+        request,
+        status: 200,
+        headers: createHttpHeaders({ "content-type": "application/json" }),
+        bodyAsText: JSON.stringify(body),
+      };
     },
   };
   return { client, requests };
@@ -82,7 +87,11 @@ describe("createAzureClients", () => {
 
   it("defaults to public Azure's endpoint", async () => {
     const fake = fakeArm();
-    const clients = createAzureClients({ subscriptionId, credential: staticTokenCredential(), httpClient: fake.client });
+    const clients = createAzureClients({
+      subscriptionId,
+      credential: staticTokenCredential(),
+      httpClient: fake.client,
+    });
     expect(clients.armEndpoint).toBe("https://management.azure.com");
     await clients.compute.disks.get("rg", "d");
     expect(fake.requests[0]!.url).toMatch(/^https:\/\/management\.azure\.com\/subscriptions\//);
@@ -94,7 +103,11 @@ describe("createAzureClients", () => {
       async sendRequest(request) {
         requests.push(request);
         if (request.method === "HEAD") {
-          return { request, status: 200, headers: createHttpHeaders({ "Content-Length": "1048576", "x-ms-blob-type": "PageBlob" }) };
+          return {
+            request,
+            status: 200,
+            headers: createHttpHeaders({ "Content-Length": "1048576", "x-ms-blob-type": "PageBlob" }),
+          };
         }
         return {
           request,

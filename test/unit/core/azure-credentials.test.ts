@@ -1,4 +1,10 @@
-import { AzurePipelinesCredential, ClientSecretCredential, DefaultAzureCredential, ManagedIdentityCredential, WorkloadIdentityCredential } from "@azure/identity";
+import {
+  AzurePipelinesCredential,
+  ClientSecretCredential,
+  DefaultAzureCredential,
+  ManagedIdentityCredential,
+  WorkloadIdentityCredential,
+} from "@azure/identity";
 import { describe, expect, it, vi } from "vitest";
 import { azureCredential, staticTokenCredential } from "../../../core/azure/credentials";
 import { clientId, tenantId } from "./fixtures";
@@ -6,7 +12,9 @@ import { clientId, tenantId } from "./fixtures";
 describe("staticTokenCredential", () => {
   it("returns the token as a bearer token valid for an hour from now", async () => {
     const now = 1_700_000_000_000;
-    const token = await staticTokenCredential("abc", { now: () => now }).getToken("https://management.azure.com/.default");
+    const token = await staticTokenCredential("abc", { now: () => now }).getToken(
+      "https://management.azure.com/.default",
+    );
     expect(token).toEqual({ token: "abc", expiresOnTimestamp: now + 3_600_000, tokenType: "Bearer" });
   });
 
@@ -18,17 +26,34 @@ describe("staticTokenCredential", () => {
 describe("azureCredential", () => {
   it("builds the @azure/identity credential for each kind without signing in", () => {
     expect(azureCredential({ kind: "default" })).toBeInstanceOf(DefaultAzureCredential);
-    expect(azureCredential({ kind: "workloadIdentity", clientId, tenantId, tokenFilePath: "/var/run/secrets/token" })).toBeInstanceOf(WorkloadIdentityCredential);
+    expect(
+      azureCredential({ kind: "workloadIdentity", clientId, tenantId, tokenFilePath: "/var/run/secrets/token" }),
+    ).toBeInstanceOf(WorkloadIdentityCredential);
     expect(azureCredential({ kind: "managedIdentity" })).toBeInstanceOf(ManagedIdentityCredential);
     expect(azureCredential({ kind: "managedIdentity", clientId })).toBeInstanceOf(ManagedIdentityCredential);
-    expect(azureCredential({ kind: "clientSecret", tenantId, clientId, clientSecret: "s" })).toBeInstanceOf(ClientSecretCredential);
+    expect(azureCredential({ kind: "clientSecret", tenantId, clientId, clientSecret: "s" })).toBeInstanceOf(
+      ClientSecretCredential,
+    );
   });
 
   it("takes an Azure DevOps service connection's ids from the AzureCLI@2 task's variables, and says which are missing", () => {
-    vi.stubEnv("SYSTEM_OIDCREQUESTURI", "https://dev.azure.com/org/project-id/_apis/distributedtask/hubs/build/plans/p/jobs/j/oidctoken");
-    const env = { AZURESUBSCRIPTION_SERVICE_CONNECTION_ID: "sc-1", AZURESUBSCRIPTION_CLIENT_ID: clientId, AZURESUBSCRIPTION_TENANT_ID: tenantId, SYSTEM_ACCESSTOKEN: "t" };
+    vi.stubEnv(
+      "SYSTEM_OIDCREQUESTURI",
+      "https://dev.azure.com/org/project-id/_apis/distributedtask/hubs/build/plans/p/jobs/j/oidctoken",
+    );
+    const env = {
+      AZURESUBSCRIPTION_SERVICE_CONNECTION_ID: "sc-1",
+      AZURESUBSCRIPTION_CLIENT_ID: clientId,
+      AZURESUBSCRIPTION_TENANT_ID: tenantId,
+      SYSTEM_ACCESSTOKEN: "t",
+    };
     expect(azureCredential({ kind: "azurePipelines" }, env)).toBeInstanceOf(AzurePipelinesCredential);
-    expect(azureCredential({ kind: "azurePipelines", serviceConnectionId: "sc-2", clientId, tenantId }, { SYSTEM_ACCESSTOKEN: "t" })).toBeInstanceOf(AzurePipelinesCredential);
+    expect(
+      azureCredential(
+        { kind: "azurePipelines", serviceConnectionId: "sc-2", clientId, tenantId },
+        { SYSTEM_ACCESSTOKEN: "t" },
+      ),
+    ).toBeInstanceOf(AzurePipelinesCredential);
     expect(() => azureCredential({ kind: "azurePipelines" }, { AZURESUBSCRIPTION_CLIENT_ID: clientId })).toThrow(
       /needs AZURESUBSCRIPTION_SERVICE_CONNECTION_ID, AZURESUBSCRIPTION_TENANT_ID, SYSTEM_ACCESSTOKEN\. .*map SYSTEM_ACCESSTOKEN: \$\(System\.AccessToken\)/,
     );

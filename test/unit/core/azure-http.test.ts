@@ -4,7 +4,13 @@ import type { HttpClient, PipelineRequest } from "@azure/core-rest-pipeline";
 import { describe, expect, it } from "vitest";
 import { createHttpClient } from "../../../core/azure/http";
 
-function recordingClient(respond: (request: PipelineRequest) => { status?: number; headers?: Record<string, string>; body?: string } = () => ({})) {
+function recordingClient(
+  respond: (request: PipelineRequest) => {
+    status?: number;
+    headers?: Record<string, string>;
+    body?: string;
+  } = () => ({}),
+) {
   const requests: PipelineRequest[] = [];
   const client: HttpClient = {
     async sendRequest(request) {

@@ -31,7 +31,14 @@ describe("createLogger", () => {
     const log = createLogger({ destination: out, name: "ferry-sync", base: { region: "northeurope" }, level: "debug" });
     log.debug({ diskId: "d1", lagInMs: 1200 }, "applied snapshot");
     expect(out.records()).toEqual([
-      expect.objectContaining({ level: 20, name: "ferry-sync", region: "northeurope", diskId: "d1", lagInMs: 1200, msg: "applied snapshot" }),
+      expect.objectContaining({
+        level: 20,
+        name: "ferry-sync",
+        region: "northeurope",
+        diskId: "d1",
+        lagInMs: 1200,
+        msg: "applied snapshot",
+      }),
     ]);
   });
 
@@ -54,7 +61,10 @@ describe("createLogger", () => {
     log.info(
       {
         diskId: "d1",
-        request: { url: sasUrl, headers: { authorization: bearer, "x-ms-previous-snapshot-url": sasUrl, "x-ms-range": "bytes=0-511" } },
+        request: {
+          url: sasUrl,
+          headers: { authorization: bearer, "x-ms-previous-snapshot-url": sasUrl, "x-ms-range": "bytes=0-511" },
+        },
         grant: { accessSAS: sasUrl },
         password: "hunter2",
       },
@@ -65,7 +75,11 @@ describe("createLogger", () => {
       diskId: "d1",
       request: {
         url: "https://md-abc.z1.blob.storage.azure.net/xyz/abcd?<redacted>",
-        headers: { authorization: "<redacted>", "x-ms-previous-snapshot-url": "<redacted>", "x-ms-range": "bytes=0-511" },
+        headers: {
+          authorization: "<redacted>",
+          "x-ms-previous-snapshot-url": "<redacted>",
+          "x-ms-range": "bytes=0-511",
+        },
       },
       grant: { accessSAS: "<redacted>" },
       password: "<redacted>",
@@ -82,7 +96,9 @@ describe("createLogger", () => {
     const [alone, nested] = out.records();
     expect(alone!.msg).toBe("403 on https://md-abc.z1.blob.storage.azure.net/xyz/abcd?<redacted>");
     expect(alone!.err).toMatchObject({ type: "Error", code: "AuthorizationFailure", sasUrl: "<redacted>" });
-    expect((alone!.err as { stack: string }).stack).toContain("403 on https://md-abc.z1.blob.storage.azure.net/xyz/abcd?<redacted>");
+    expect((alone!.err as { stack: string }).stack).toContain(
+      "403 on https://md-abc.z1.blob.storage.azure.net/xyz/abcd?<redacted>",
+    );
     expect(nested).toMatchObject({ msg: "copy failed", diskId: "d1" });
     // The caller's error is left intact.
     expect(error.message).toContain("sig=");
@@ -97,7 +113,12 @@ describe("createLogger", () => {
     rogue.info({ deep: { deeper: { token: "hunter2" } }, note: `see ${sasUrl}` }, "rogue");
     expectNoSecrets(out.text());
     const [first, second] = out.records();
-    expect(first).toMatchObject({ component: "backfill", sasUrl: "<redacted>", source: "https://md-abc.z1.blob.storage.azure.net/xyz/abcd?<redacted>", token: "<redacted>" });
+    expect(first).toMatchObject({
+      component: "backfill",
+      sasUrl: "<redacted>",
+      source: "https://md-abc.z1.blob.storage.azure.net/xyz/abcd?<redacted>",
+      token: "<redacted>",
+    });
     expect(second).toMatchObject({ deep: { deeper: { token: "<redacted>" } } });
   });
 

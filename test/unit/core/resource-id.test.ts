@@ -36,16 +36,37 @@ describe("parseResourceId", () => {
 
   it("matches the fixed segments case-insensitively and ignores a trailing slash", () => {
     const id = `/SUBSCRIPTIONS/${subscriptionId}/resourcegroups/rg/PROVIDERS/microsoft.compute/disks/d1/`;
-    expect(parseResourceId(id)).toMatchObject({ resourceGroup: "rg", provider: "microsoft.compute", type: "disks", name: "d1" });
+    expect(parseResourceId(id)).toMatchObject({
+      resourceGroup: "rg",
+      provider: "microsoft.compute",
+      type: "disks",
+      name: "d1",
+    });
   });
 
   it.each([
     ["no leading slash", diskId.slice(1), "must start with /subscriptions/"],
     ["a doubled slash", diskId.replace("/disks/", "/disks//"), "empty segment"],
-    ["a subscription that is not a GUID", diskId.replace(subscriptionId, "prod"), 'subscription id "prod" is not a GUID'],
-    ["no resource group", `/subscriptions/${subscriptionId}/providers/Microsoft.Compute/disks/d`, "/resourceGroups/<resource group>"],
-    ["a resource group id", `/subscriptions/${subscriptionId}/resourceGroups/rg`, "/providers/<Namespace>/<type>/<name>"],
-    ["a type without a name", `/subscriptions/${subscriptionId}/resourceGroups/rg/providers/Microsoft.Compute/disks`, "/providers/<Namespace>/<type>/<name>"],
+    [
+      "a subscription that is not a GUID",
+      diskId.replace(subscriptionId, "prod"),
+      'subscription id "prod" is not a GUID',
+    ],
+    [
+      "no resource group",
+      `/subscriptions/${subscriptionId}/providers/Microsoft.Compute/disks/d`,
+      "/resourceGroups/<resource group>",
+    ],
+    [
+      "a resource group id",
+      `/subscriptions/${subscriptionId}/resourceGroups/rg`,
+      "/providers/<Namespace>/<type>/<name>",
+    ],
+    [
+      "a type without a name",
+      `/subscriptions/${subscriptionId}/resourceGroups/rg/providers/Microsoft.Compute/disks`,
+      "/providers/<Namespace>/<type>/<name>",
+    ],
     ["a name missing in a nested id", subnetId.replace("/app", ""), "every resource type must be followed by a name"],
     ["an extension resource", `${diskId}/providers/Microsoft.Insights/diagnosticSettings/x`, "extension resources"],
   ])("refuses %s with a UserError that shows the expected form", (_, id, problem) => {
@@ -58,7 +79,9 @@ describe("parseResourceId", () => {
     expect(isUserError(error)).toBe(true);
     expect(error).toMatchObject({ code: "InvalidResourceId" });
     expect((error as Error).message).toContain(problem);
-    expect((error as Error).message).toContain("/subscriptions/<subscription id>/resourceGroups/<resource group>/providers/");
+    expect((error as Error).message).toContain(
+      "/subscriptions/<subscription id>/resourceGroups/<resource group>/providers/",
+    );
   });
 
   it("does not echo a SAS pasted in place of an id", () => {

@@ -3,7 +3,10 @@ import { FerryError, UserError } from "../../../core/errors";
 import { decideRetry, isRetryableError, withRetry } from "../../../core/retry";
 
 /** The shape of a RestError from @azure/core-rest-pipeline, headers included. */
-function restError(statusCode: number | undefined, options: { code?: string; headers?: Record<string, string>; message?: string } = {}) {
+function restError(
+  statusCode: number | undefined,
+  options: { code?: string; headers?: Record<string, string>; message?: string } = {},
+) {
   const headers = new Map(Object.entries(options.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
   return Object.assign(new Error(options.message ?? `HTTP ${statusCode}`), {
     name: "RestError",
@@ -26,9 +29,12 @@ describe("decideRetry", () => {
     expect(decideRetry({ attempt: 1, error })).toEqual({ errorToThrow: error });
   });
 
-  it.each(["ECONNRESET", "ECONNREFUSED", "ETIMEDOUT", "EPIPE", "REQUEST_SEND_ERROR"])("retries network error %s", (code) => {
-    expect(decideRetry({ attempt: 1, error: networkError(code), options: half })).toEqual({ retryAfterInMs: 400 });
-  });
+  it.each(["ECONNRESET", "ECONNREFUSED", "ETIMEDOUT", "EPIPE", "REQUEST_SEND_ERROR"])(
+    "retries network error %s",
+    (code) => {
+      expect(decideRetry({ attempt: 1, error: networkError(code), options: half })).toEqual({ retryAfterInMs: 400 });
+    },
+  );
 
   it("retries a socket hang up and RestError's REQUEST_SEND_ERROR without a status", () => {
     expect(isRetryableError(new Error("socket hang up"))).toBe(true);
@@ -38,7 +44,14 @@ describe("decideRetry", () => {
   it("retries ARM's RetryableErrorDueToAnotherOperation, whether 429 or 409", () => {
     expect(isRetryableError(restError(429, { code: "RetryableErrorDueToAnotherOperation" }))).toBe(true);
     expect(isRetryableError(restError(409, { code: "RetryableErrorDueToAnotherOperation" }))).toBe(true);
-    expect(isRetryableError(Object.assign(new Error("x"), { statusCode: 409, details: { error: { code: "RetryableErrorDueToAnotherOperation" } } }))).toBe(true);
+    expect(
+      isRetryableError(
+        Object.assign(new Error("x"), {
+          statusCode: 409,
+          details: { error: { code: "RetryableErrorDueToAnotherOperation" } },
+        }),
+      ),
+    ).toBe(true);
     expect(isRetryableError(restError(409, { code: "Conflict" }))).toBe(false);
   });
 
@@ -61,8 +74,12 @@ describe("decideRetry", () => {
       decideRetry({ attempt, error: restError(503), options: { ...options, random: () => 0.999999 } }),
     );
     expect(delays).toEqual([99, 199, 399, 799, 999, 999].map((ms) => ({ retryAfterInMs: ms })));
-    expect(decideRetry({ attempt: 3, error: restError(503), options: { ...options, random: () => 0 } })).toEqual({ retryAfterInMs: 0 });
-    expect(decideRetry({ attempt: 3, error: restError(503), options: { ...options, random: () => 0.25 } })).toEqual({ retryAfterInMs: 100 });
+    expect(decideRetry({ attempt: 3, error: restError(503), options: { ...options, random: () => 0 } })).toEqual({
+      retryAfterInMs: 0,
+    });
+    expect(decideRetry({ attempt: 3, error: restError(503), options: { ...options, random: () => 0.25 } })).toEqual({
+      retryAfterInMs: 100,
+    });
   });
 
   it("uses the defaults: 800 ms base, 60 s cap, 5 retries", () => {
@@ -71,7 +88,13 @@ describe("decideRetry", () => {
     expect(decideRetry({ attempt: 5, error: restError(500), options: top })).toEqual({ retryAfterInMs: 12799 });
     const error = restError(500);
     expect(decideRetry({ attempt: 6, error, options: top })).toEqual({ errorToThrow: error });
-    expect(decideRetry({ attempt: 5, error: restError(500), options: { random: () => 0.999999999, maxRetries: 5, retryDelayInMs: 60_000 } })).toEqual({ retryAfterInMs: 59_999 });
+    expect(
+      decideRetry({
+        attempt: 5,
+        error: restError(500),
+        options: { random: () => 0.999999999, maxRetries: 5, retryDelayInMs: 60_000 },
+      }),
+    ).toEqual({ retryAfterInMs: 59_999 });
   });
 
   it("stops after maxRetries", () => {
@@ -87,8 +110,12 @@ describe("decideRetry", () => {
   });
 
   it("prefers retry-after-ms and x-ms-retry-after-ms to Retry-After", () => {
-    expect(decideRetry({ attempt: 1, error: restError(503, { headers: { "retry-after-ms": "250", "Retry-After": "9" } }) })).toEqual({ retryAfterInMs: 250 });
-    expect(decideRetry({ attempt: 1, error: restError(503, { headers: { "x-ms-retry-after-ms": "1500.2" } }) })).toEqual({ retryAfterInMs: 1501 });
+    expect(
+      decideRetry({ attempt: 1, error: restError(503, { headers: { "retry-after-ms": "250", "Retry-After": "9" } }) }),
+    ).toEqual({ retryAfterInMs: 250 });
+    expect(
+      decideRetry({ attempt: 1, error: restError(503, { headers: { "x-ms-retry-after-ms": "1500.2" } }) }),
+    ).toEqual({ retryAfterInMs: 1501 });
   });
 
   it("honours Retry-After as an HTTP date against the injected clock", () => {
@@ -100,7 +127,9 @@ describe("decideRetry", () => {
   });
 
   it("falls back to backoff when the header is unreadable, and ignores headers on errors it does not retry", () => {
-    expect(decideRetry({ attempt: 1, error: restError(503, { headers: { "Retry-After": "soon" } }), options: half })).toEqual({ retryAfterInMs: 400 });
+    expect(
+      decideRetry({ attempt: 1, error: restError(503, { headers: { "Retry-After": "soon" } }), options: half }),
+    ).toEqual({ retryAfterInMs: 400 });
     const error = restError(400, { headers: { "Retry-After": "1" } });
     expect(decideRetry({ attempt: 1, error })).toEqual({ errorToThrow: error });
   });
@@ -135,7 +164,15 @@ describe("withRetry", () => {
     const { waits, sleep } = fakeSleep();
     const error = restError(503);
     let calls = 0;
-    await expect(withRetry(async () => { calls++; throw error; }, { sleep, maxRetries: 2, random: () => 0 })).rejects.toBe(error);
+    await expect(
+      withRetry(
+        async () => {
+          calls++;
+          throw error;
+        },
+        { sleep, maxRetries: 2, random: () => 0 },
+      ),
+    ).rejects.toBe(error);
     expect(calls).toBe(3);
     expect(waits).toEqual([0, 0]);
   });
@@ -143,7 +180,14 @@ describe("withRetry", () => {
   it("throws a non-retryable error at once", async () => {
     const { waits, sleep } = fakeSleep();
     const error = new UserError("no", { code: "X" });
-    await expect(withRetry(async () => { throw error; }, { sleep })).rejects.toBe(error);
+    await expect(
+      withRetry(
+        async () => {
+          throw error;
+        },
+        { sleep },
+      ),
+    ).rejects.toBe(error);
     expect(waits).toEqual([]);
   });
 

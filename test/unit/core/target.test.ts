@@ -29,11 +29,38 @@ describe("TargetSchema", () => {
   });
 
   const cases: [string, (t: Json) => void, string, ...string[]][] = [
-    ["tenant id not a GUID", (t) => (t.tenantId = "contoso.onmicrosoft.com"), "tenantId", "is not a GUID", "00000000-0000-0000-0000-000000000000"],
-    ["missing subscription", (t) => delete t.subscriptionId, "subscriptionId", 'is missing. Add "subscriptionId" (a string)'],
-    ["display-name region", (t) => (t.region = "North Europe"), "region", 'Did you mean "northeurope"', "az account list-locations"],
-    ["resource group ending in a period", (t) => (t.resourceGroup = "dr-rg."), "resourceGroup", "not ending in a period"],
-    ["network resource group as a number", (t) => (t.networkResourceGroup = 42), "networkResourceGroup", "must be a string, not an integer"],
+    [
+      "tenant id not a GUID",
+      (t) => (t.tenantId = "contoso.onmicrosoft.com"),
+      "tenantId",
+      "is not a GUID",
+      "00000000-0000-0000-0000-000000000000",
+    ],
+    [
+      "missing subscription",
+      (t) => delete t.subscriptionId,
+      "subscriptionId",
+      'is missing. Add "subscriptionId" (a string)',
+    ],
+    [
+      "display-name region",
+      (t) => (t.region = "North Europe"),
+      "region",
+      'Did you mean "northeurope"',
+      "az account list-locations",
+    ],
+    [
+      "resource group ending in a period",
+      (t) => (t.resourceGroup = "dr-rg."),
+      "resourceGroup",
+      "not ending in a period",
+    ],
+    [
+      "network resource group as a number",
+      (t) => (t.networkResourceGroup = 42),
+      "networkResourceGroup",
+      "must be a string, not an integer",
+    ],
     ["virtual network of one character", (t) => (t.virtualNetwork = "v"), "virtualNetwork", "2-64"],
     ["subnet with a slash", (t) => (t.subnet = "app/1"), "subnet", "letters, digits, underscores"],
     ["test subnet without test network", (t) => delete t.testVirtualNetwork, "testVirtualNetwork", "together"],
@@ -41,11 +68,34 @@ describe("TargetSchema", () => {
     ["test network is production", (t) => (t.testVirtualNetwork = "DR-VNET"), "testVirtualNetwork", "isolated network"],
     ["empty VM size list", (t) => (t.vmSizes = []), "vmSizes", "at least 1"],
     ["VM size in display form", (t) => (t.vmSizes = ["Standard D2s v5"]), "vmSizes[0]", "Standard_D2s_v5"],
-    ["unknown key", (t) => (t.location = "northeurope"), "location", "is not a recognised key", "tenantId, subscriptionId, region"],
-    ["unknown credential kind", (t) => (t.credentials = { kind: "servicePrincipal", clientId }), "credentials.kind", '"servicePrincipal" is not allowed', '"workloadIdentity", "managedIdentity", "pulumiSecret"'],
+    [
+      "unknown key",
+      (t) => (t.location = "northeurope"),
+      "location",
+      "is not a recognised key",
+      "tenantId, subscriptionId, region",
+    ],
+    [
+      "unknown credential kind",
+      (t) => (t.credentials = { kind: "servicePrincipal", clientId }),
+      "credentials.kind",
+      '"servicePrincipal" is not allowed',
+      '"workloadIdentity", "managedIdentity", "pulumiSecret"',
+    ],
     ["credentials without a kind", (t) => (t.credentials = { clientId }), "credentials.kind", 'Add "kind" with one of'],
-    ["pulumi secret without its name", (t) => (t.credentials = { kind: "pulumiSecret", clientId }), "credentials.secretName", 'Add "secretName"'],
-    ["workload identity with a stray key", (t) => (t.credentials.secretName = "x"), "credentials.secretName", "is not a recognised key", "kind, clientId"],
+    [
+      "pulumi secret without its name",
+      (t) => (t.credentials = { kind: "pulumiSecret", clientId }),
+      "credentials.secretName",
+      'Add "secretName"',
+    ],
+    [
+      "workload identity with a stray key",
+      (t) => (t.credentials.secretName = "x"),
+      "credentials.secretName",
+      "is not a recognised key",
+      "kind, clientId",
+    ],
   ];
 
   it.each(cases)("refuses %s", (_, change, path, ...hints) => {

@@ -29,24 +29,47 @@ describe("parseWith", () => {
     expect(isUserError(error)).toBe(true);
     expect(error).toMatchObject({
       code: "InvalidConfig",
-      message: 'Invalid stack config \'dr\' (1 problem):\n  mode: "active" is not allowed. Use one of: "standby", "failover", "failback".',
+      message:
+        'Invalid stack config \'dr\' (1 problem):\n  mode: "active" is not allowed. Use one of: "standby", "failover", "failback".',
       details: { what: "stack config 'dr'", issues: [{ path: "mode", code: "invalid_value" }] },
     });
   });
 
   it("names the configuration generically when no `what` is given", () => {
-    expect(() => parseWith(Settings, null)).toThrow(/^Invalid configuration \(1 problem\):\n {2}\(root\): must be an object/);
+    expect(() => parseWith(Settings, null)).toThrow(
+      /^Invalid configuration \(1 problem\):\n {2}\(root\): must be an object/,
+    );
   });
 
   it.each([
-    ["a missing field", { mode: undefined }, "mode", 'is missing. Add "mode" with one of: "standby", "failover", "failback".'],
+    [
+      "a missing field",
+      { mode: undefined },
+      "mode",
+      'is missing. Add "mode" with one of: "standby", "failover", "failback".',
+    ],
     ["a wrong type", { replicas: "2" }, "replicas", "must be a number, not a string. Change it to a number."],
     ["a number too large", { replicas: 4 }, "replicas", "is too large. Use a value of at most 3."],
     ["an empty string in a list", { tags: ["a", ""] }, "tags[1]", "must not be empty. Set a value."],
     ["a list given as a string", { tags: "a" }, "tags", "must be a list, not a string. Change it to a list."],
-    ["a boolean given as a string", { nested: { enabled: "yes" } }, "nested.enabled", "must be true or false, not a string. Change it to true or false."],
-    ["a close unknown key", { replica: 1 }, "replica", 'is not a recognised key. Did you mean "replicas"? Allowed keys here: mode, replicas, tags, nested.'],
-    ["a far unknown key", { nested: { enabled: true, colour: "red" } }, "nested.colour", "is not a recognised key. Remove it; allowed keys here: enabled, x-header."],
+    [
+      "a boolean given as a string",
+      { nested: { enabled: "yes" } },
+      "nested.enabled",
+      "must be true or false, not a string. Change it to true or false.",
+    ],
+    [
+      "a close unknown key",
+      { replica: 1 },
+      "replica",
+      'is not a recognised key. Did you mean "replicas"? Allowed keys here: mode, replicas, tags, nested.',
+    ],
+    [
+      "a far unknown key",
+      { nested: { enabled: true, colour: "red" } },
+      "nested.colour",
+      "is not a recognised key. Remove it; allowed keys here: enabled, x-header.",
+    ],
   ])("explains %s with a fix", (_, change, path, message) => {
     const problems = problemsOf(Settings, { ...valid(), ...change });
     expect(problems).toContainEqual(expect.objectContaining({ path, message }));

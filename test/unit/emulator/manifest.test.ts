@@ -4,7 +4,9 @@ import { CHUNK_SIZE, diffManifests, Manifest, validRanges } from "../../../emula
 
 /** A manifest from a map of chunk index → content seed (the hash only has to differ per seed). */
 function manifest(sizeBytes: number, chunks: Record<number, string>): Manifest {
-  const indices = Object.keys(chunks).map(Number).sort((a, b) => a - b);
+  const indices = Object.keys(chunks)
+    .map(Number)
+    .sort((a, b) => a - b);
   const hashes = Buffer.concat(indices.map((i) => createHash("sha1").update(chunks[i]!).digest()));
   return new Manifest(sizeBytes, Uint32Array.from(indices), hashes);
 }

@@ -9,7 +9,9 @@ import { EXIT } from "../../../runbooks/commands/common";
 const ROOT = "pipelines";
 
 function ymlFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? ymlFiles(join(dir, e.name)) : e.name.endsWith(".yml") ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? ymlFiles(join(dir, e.name)) : e.name.endsWith(".yml") ? [join(dir, e.name)] : [],
+  );
 }
 
 type Yaml = unknown;
@@ -58,7 +60,12 @@ async function parses(line: string): Promise<{ code: number; err: string }> {
   err.on("data", (c: Buffer) => chunks.push(c));
   const words = line.trim().split(/\s+/);
   // The config does not exist: a command line that parses gets as far as reading it, and no further.
-  const code = await runCli([...words, "--config", "/nonexistent/ferry.json", "--log-format", "json"], { out: () => undefined, logStream: err, logIsTty: false, env: {} });
+  const code = await runCli([...words, "--config", "/nonexistent/ferry.json", "--log-format", "json"], {
+    out: () => undefined,
+    logStream: err,
+    logIsTty: false,
+    env: {},
+  });
   return { code, err: Buffer.concat(chunks).toString() };
 }
 
@@ -67,7 +74,13 @@ const pipelines = files.filter((f) => !f.includes("/templates/"));
 
 describe("Azure DevOps pipelines", () => {
   it("are the five the runbooks need, and every file parses as YAML", () => {
-    expect(pipelines.map((f) => relative(ROOT, f)).sort()).toEqual(["cleanup.yml", "drill.yml", "failback.yml", "failover.yml", "precheck.yml"]);
+    expect(pipelines.map((f) => relative(ROOT, f)).sort()).toEqual([
+      "cleanup.yml",
+      "drill.yml",
+      "failback.yml",
+      "failover.yml",
+      "precheck.yml",
+    ]);
     for (const f of files) expect(() => load(f), f).not.toThrow();
   });
 
@@ -88,9 +101,15 @@ describe("Azure DevOps pipelines", () => {
         }
       });
     }
-    expect(new Set(calls.map((c) => c.line.split(" ")[0]))).toEqual(new Set(["precheck", "failover", "history", "drill", "cleanup", "failback"]));
+    expect(new Set(calls.map((c) => c.line.split(" ")[0]))).toEqual(
+      new Set(["precheck", "failover", "history", "drill", "cleanup", "failback"]),
+    );
     // Each kind of failover the pipeline offers is a command line of its own.
-    expect(calls.filter((c) => c.line.startsWith("failover")).map((c) => c.line.split(" ")[2])).toEqual(["--planned", "--unplanned", "--test"]);
+    expect(calls.filter((c) => c.line.startsWith("failover")).map((c) => c.line.split(" ")[2])).toEqual([
+      "--planned",
+      "--unplanned",
+      "--test",
+    ]);
     for (const c of calls) {
       const r = await parses(c.line);
       expect(r.code, `${c.file}: ferry ${c.line}\n${r.err}`).toBe(EXIT.usage);
@@ -108,10 +127,14 @@ describe("Azure DevOps pipelines", () => {
       if (o.task === "AzureCLI@2") tasks.push(o);
     });
     expect(tasks.length).toBeGreaterThanOrEqual(3);
-    for (const t of tasks) expect((t.inputs as Record<string, string>).azureSubscription).toBe("${{ parameters.serviceConnection }}");
+    for (const t of tasks)
+      expect((t.inputs as Record<string, string>).azureSubscription).toBe("${{ parameters.serviceConnection }}");
     const run = tasks.find((t) => String((t.inputs as Record<string, string>).inlineScript).includes("npx ferry"))!;
     expect(run.env).toMatchObject({ SYSTEM_ACCESSTOKEN: "$(System.AccessToken)" });
-    for (const f of files) expect(readFileSync(f, "utf8"), f).not.toMatch(/servicePrincipalKey|clientSecret|ARM_CLIENT_SECRET|addSpnToEnvironment/);
+    for (const f of files)
+      expect(readFileSync(f, "utf8"), f).not.toMatch(
+        /servicePrincipalKey|clientSecret|ARM_CLIENT_SECRET|addSpnToEnvironment/,
+      );
     // Pulumi is installed by the pipeline, at a pinned version.
     expect(JSON.stringify(template)).toMatch(/get\.pulumi\.com \| sh -s -- --version/);
   });
@@ -131,17 +154,25 @@ describe("Azure DevOps pipelines", () => {
     });
     expect(fb.map((d) => d.environment)).toEqual(["ferry-failback"]);
     const stages = failback.stages as { stage: string; pool: Record<string, string> }[];
-    expect(stages.filter((st) => st.stage !== "prepare").map((st) => st.pool.name)).toEqual(["${{ parameters.primaryAppliancePool }}", "${{ parameters.primaryAppliancePool }}"]);
+    expect(stages.filter((st) => st.stage !== "prepare").map((st) => st.pool.name)).toEqual([
+      "${{ parameters.primaryAppliancePool }}",
+      "${{ parameters.primaryAppliancePool }}",
+    ]);
     for (const f of ["precheck.yml", "failover.yml"]) {
       const publish: Record<string, Yaml>[] = [];
       walk(load(join(ROOT, f)), (o) => {
         if (o.task === "PublishTestResults@2") publish.push(o);
       });
       expect(publish, f).toHaveLength(1);
-      expect(publish[0]).toMatchObject({ condition: "always()", inputs: { testResultsFormat: "JUnit", testResultsFiles: "$(Common.TestResultsDirectory)/precheck.xml" } });
+      expect(publish[0]).toMatchObject({
+        condition: "always()",
+        inputs: { testResultsFormat: "JUnit", testResultsFiles: "$(Common.TestResultsDirectory)/precheck.xml" },
+      });
     }
     const drill = load(join(ROOT, "drill.yml"));
     expect((drill.schedules as { cron: string }[])[0]!.cron).toMatch(/^\S+ \S+ \S+ \S+ \S+$/);
-    expect(readFileSync(join(ROOT, "drill.yml"), "utf8")).toMatch(/PublishPipelineArtifact@1[\s\S]*condition: always\(\)[\s\S]*drill-report/);
+    expect(readFileSync(join(ROOT, "drill.yml"), "utf8")).toMatch(
+      /PublishPipelineArtifact@1[\s\S]*condition: always\(\)[\s\S]*drill-report/,
+    );
   });
 });

@@ -12,7 +12,11 @@ describe("ferry-disk-at-least-source-size", () => {
     const stack = blueprintStack("standby");
     const disk = find(stack, "web1-lun0-staging");
     disk.props.diskSizeGB = 64;
-    const v = expectOne(await violationsOf(rule, stack, {}), "Disk 'web1-lun0-staging' is 64 GiB, smaller than its source disk's size (ferry-source-size-gib: 128)", "Set diskSizeGB to at least 128 GiB");
+    const v = expectOne(
+      await violationsOf(rule, stack, {}),
+      "Disk 'web1-lun0-staging' is 64 GiB, smaller than its source disk's size (ferry-source-size-gib: 128)",
+      "Set diskSizeGB to at least 128 GiB",
+    );
     expect(v.urn).toBe(urnOf(disk));
   });
 
@@ -32,9 +36,14 @@ describe("ferry-disk-at-least-source-size", () => {
     const stack = blueprintStack("failover");
     const source = stack.blueprint.rows[0]!.dataDisks[0]!.sourceDiskId;
     stack.facts.sourceSizesGiB[source] = 256;
-    expect((await violationsOf(rule, stack)).map((v) => v.urn?.split("::").pop())).toEqual(["web1-lun0-staging", "web1-lun0-disk"]);
+    expect((await violationsOf(rule, stack)).map((v) => v.urn?.split("::").pop())).toEqual([
+      "web1-lun0-staging",
+      "web1-lun0-disk",
+    ]);
     const [v] = await violationsOf(rule, stack);
-    expect(v!.message).toContain(`is 128 GiB, smaller than the size the precheck measured for its source disk ${source.toLowerCase()} (256 GiB; the tag says 128)`);
+    expect(v!.message).toContain(
+      `is 128 GiB, smaller than the size the precheck measured for its source disk ${source.toLowerCase()} (256 GiB; the tag says 128)`,
+    );
     expect(v!.message).toContain("Set diskSizeGB to at least 256 GiB");
   });
 
@@ -47,7 +56,10 @@ describe("ferry-disk-at-least-source-size", () => {
   it("refuses a size tag that is not a whole number", async () => {
     const stack = blueprintStack("failover");
     find(stack, "web1-os-staging").props.tags["ferry-source-size-gib"] = "30GB";
-    expectOne(await violationsOf(rule, stack), "Disk 'web1-os-staging' has ferry-source-size-gib '30GB', which is not a whole number of GiB");
+    expectOne(
+      await violationsOf(rule, stack),
+      "Disk 'web1-os-staging' has ferry-source-size-gib '30GB', which is not a whole number of GiB",
+    );
   });
 
   it("refuses invalid facts when they are given", async () => {
@@ -55,8 +67,10 @@ describe("ferry-disk-at-least-source-size", () => {
     (stack.facts as { sourceSizesGiB: unknown }).sourceSizesGiB = { x: 1 };
     const violations = await violationsOf(rule, stack);
     expect(violations).toHaveLength(3);
-    expect(violations[0]!.message).toContain("precheck facts in the policy config are not valid, so the size of Disk 'web1-os-staging' cannot be checked");
-    expect(violations[0]!.message).toContain('sourceSizesGiB.x: key is not the ARM id of a Microsoft.Compute/disks');
+    expect(violations[0]!.message).toContain(
+      "precheck facts in the policy config are not valid, so the size of Disk 'web1-os-staging' cannot be checked",
+    );
+    expect(violations[0]!.message).toContain("sourceSizesGiB.x: key is not the ARM id of a Microsoft.Compute/disks");
   });
 
   it("leaves disks without a source size alone", async () => {

@@ -37,16 +37,31 @@ describe("precheck facts", () => {
   it("take subnet ids only as allowed subnets", () => {
     const raw = facts();
     raw.allowedSubnetIds = [raw.allowedSubnetIds[0].replace(/\/subnets\/app$/, "")];
-    expectOneProblem(PrecheckFactsSchema, raw, "allowedSubnetIds[0]", "is the id of a Microsoft.Network/virtualNetworks, not of a Microsoft.Network/virtualNetworks/subnets");
+    expectOneProblem(
+      PrecheckFactsSchema,
+      raw,
+      "allowedSubnetIds[0]",
+      "is the id of a Microsoft.Network/virtualNetworks, not of a Microsoft.Network/virtualNetworks/subnets",
+    );
   });
 
   it("key recovery points by source disk id, valued by snapshot id", () => {
     const raw = facts();
     const [disk, snapshot] = Object.entries(raw.recoveryPoints)[0] as [string, string];
     raw.recoveryPoints = { [disk]: snapshot.replace("/snapshots/", "/disks/") };
-    expectOneProblem(PrecheckFactsSchema, raw, `recoveryPoints["${disk}"]`, "is the id of a Microsoft.Compute/disks, not of a Microsoft.Compute/snapshots");
+    expectOneProblem(
+      PrecheckFactsSchema,
+      raw,
+      `recoveryPoints["${disk}"]`,
+      "is the id of a Microsoft.Compute/disks, not of a Microsoft.Compute/snapshots",
+    );
     raw.recoveryPoints = { "web1-os": snapshot };
-    expectOneProblem(PrecheckFactsSchema, raw, 'recoveryPoints["web1-os"]', "key is not the ARM id of a Microsoft.Compute/disks");
+    expectOneProblem(
+      PrecheckFactsSchema,
+      raw,
+      'recoveryPoints["web1-os"]',
+      "key is not the ARM id of a Microsoft.Compute/disks",
+    );
   });
 
   it("take whole, positive source sizes", () => {
@@ -70,7 +85,9 @@ describe("precheck facts", () => {
       thrown = e;
     }
     expect(isUserError(thrown)).toBe(true);
-    expect((thrown as Error).message).toMatch(/^Invalid precheck facts \(2 problems\):\n  passed: must be true or false, not a string\. .*\n  checkedAt: is not an ISO 8601 date-time/);
+    expect((thrown as Error).message).toMatch(
+      /^Invalid precheck facts \(2 problems\):\n  passed: must be true or false, not a string\. .*\n  checkedAt: is not an ISO 8601 date-time/,
+    );
     const checked = checkPrecheckFacts(raw);
     expect(checked.ok).toBe(false);
     if (!checked.ok) {
@@ -83,7 +100,10 @@ describe("precheck facts", () => {
     expect(factsFromConfig({})).toEqual({ status: "missing" });
     expect(factsFromConfig(undefined)).toEqual({ status: "missing" });
     expect(factsFromConfig({ facts: null })).toEqual({ status: "missing" });
-    expect(factsFromConfig({ facts: { ...facts(), passed: 1 } })).toMatchObject({ status: "invalid", message: expect.stringContaining("passed: must be true or false") });
+    expect(factsFromConfig({ facts: { ...facts(), passed: 1 } })).toMatchObject({
+      status: "invalid",
+      message: expect.stringContaining("passed: must be true or false"),
+    });
     expect(factsFromConfig({ facts: facts() })).toEqual({ status: "ok", facts: facts() });
   });
 });

@@ -21,7 +21,9 @@ async function declared(mode: BlueprintMode): Promise<{ type: string; name: stri
       newResource: (args) => {
         if (args.custom !== false) out.push({ type: args.type, name: args.name, props: args.inputs });
         const [segment, nameInput] = SEGMENT[args.type] ?? [];
-        const id = segment ? armId(b.target.subscriptionId, args.inputs.resourceGroupName, segment, args.inputs[nameInput!]) : `${args.name}-id`;
+        const id = segment
+          ? armId(b.target.subscriptionId, args.inputs.resourceGroupName, segment, args.inputs[nameInput!])
+          : `${args.name}-id`;
         return { id, state: args.inputs };
       },
       call: () => ({}),
@@ -30,7 +32,14 @@ async function declared(mode: BlueprintMode): Promise<{ type: string; name: stri
     "dr",
     false,
   );
-  const config = { kind: "blueprint" as const, mode, blueprint: b, recoveryPoints: recoveryPoints(b), operation: OPERATION, stagingSku: "Premium_LRS" as const };
+  const config = {
+    kind: "blueprint" as const,
+    mode,
+    blueprint: b,
+    recoveryPoints: recoveryPoints(b),
+    operation: OPERATION,
+    stagingSku: "Premium_LRS" as const,
+  };
   await new Promise((resolve) => pulumi.output(ferryProgram(config)).apply(resolve));
   return out;
 }

@@ -1,4 +1,12 @@
-import type { Policy, PolicyResource, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
+import type {
+  Policy,
+  PolicyResource,
+  ReportViolation,
+  ResourceValidationArgs,
+  ResourceValidationPolicy,
+  StackValidationArgs,
+  StackValidationPolicy,
+} from "@pulumi/policy";
 import { createRequire } from "node:module";
 import { expect } from "vitest";
 import type { PrecheckFacts } from "../../../policies/facts";
@@ -131,12 +139,24 @@ export function blueprintStack(mode: BlueprintMode = "failover", b: Blueprint = 
     const attachedDisk = (d: RecoveredDiskPlan): { id: string; name: string } => {
       const stagingId = armId(sub, rg, "Microsoft.Compute/disks", d.staging);
       if (d.strategy === "attachAsIs") return { id: stagingId, name: d.staging };
-      const tags = { ...row.tags, "ferry-recovery-point": d.recoveryPoint.snapshotId, "ferry-source-disk": d.sourceDiskId.toLowerCase(), "ferry-source-size-gib": String(d.sizeGiB) };
+      const tags = {
+        ...row.tags,
+        "ferry-recovery-point": d.recoveryPoint.snapshotId,
+        "ferry-source-disk": d.sourceDiskId.toLowerCase(),
+        "ferry-source-size-gib": String(d.sizeGiB),
+      };
       add({
         type: "azure-native:compute:Snapshot",
         name: d.snapshot!.logicalName,
         parentType,
-        props: { snapshotName: d.snapshot!.name, resourceGroupName: rg, location, incremental: true, creationData: { createOption: "Copy", sourceResourceId: stagingId }, tags },
+        props: {
+          snapshotName: d.snapshot!.name,
+          resourceGroupName: rg,
+          location,
+          incremental: true,
+          creationData: { createOption: "Copy", sourceResourceId: stagingId },
+          tags,
+        },
         dependencies: [d.staging],
         propertyDependencies: { creationData: [d.staging] },
       });
@@ -173,13 +193,29 @@ export function blueprintStack(mode: BlueprintMode = "failover", b: Blueprint = 
         hardwareProfile: { vmSize: row.vmSize },
         storageProfile: {
           osDisk: { createOption: "Attach", osType: row.osType, managedDisk: { id: os.id }, deleteOption: "Detach" },
-          dataDisks: data.map((d) => ({ lun: d.lun, createOption: "Attach", managedDisk: { id: d.id }, deleteOption: "Detach" })),
+          dataDisks: data.map((d) => ({
+            lun: d.lun,
+            createOption: "Attach",
+            managedDisk: { id: d.id },
+            deleteOption: "Detach",
+          })),
         },
-        networkProfile: { networkInterfaces: [{ id: armId(sub, rg, "Microsoft.Network/networkInterfaces", row.nic.name), primary: true, deleteOption: "Detach" }] },
+        networkProfile: {
+          networkInterfaces: [
+            {
+              id: armId(sub, rg, "Microsoft.Network/networkInterfaces", row.nic.name),
+              primary: true,
+              deleteOption: "Detach",
+            },
+          ],
+        },
         tags: { ...row.tags },
       },
       dependencies: [...bases, row.nic.logicalName, os.name, ...data.map((d) => d.name)],
-      propertyDependencies: { storageProfile: [os.name, ...data.map((d) => d.name)], networkProfile: [row.nic.logicalName] },
+      propertyDependencies: {
+        storageProfile: [os.name, ...data.map((d) => d.name)],
+        networkProfile: [row.nic.logicalName],
+      },
     });
   }
 
@@ -206,7 +242,8 @@ export function find(stack: FixtureStack, name: string): FixtureResource {
   return r;
 }
 
-export const urnOf = (r: Pick<FixtureResource, "type" | "name" | "parentType">, stack = "dr") => `urn:pulumi:${stack}::ferry::${r.parentType}$${r.type}::${r.name}`;
+export const urnOf = (r: Pick<FixtureResource, "type" | "name" | "parentType">, stack = "dr") =>
+  `urn:pulumi:${stack}::ferry::${r.parentType}$${r.type}::${r.name}`;
 
 // CrossGuard's isType/asType read the class's static __pulumiType (policy.js getPulumiType).
 const typeOfClass = (cls: unknown) => (cls as { __pulumiType?: string }).__pulumiType;
@@ -218,7 +255,13 @@ export function resourceArgs(r: FixtureResource, config: object): ResourceValida
     props: r.props,
     urn: urnOf(r),
     name: r.name,
-    opts: { protect: false, ignoreChanges: [], aliases: [], customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 }, additionalSecretOutputs: [] },
+    opts: {
+      protect: false,
+      ignoreChanges: [],
+      aliases: [],
+      customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
+      additionalSecretOutputs: [],
+    },
     stackTags: new Map(),
     isType: (cls) => typeOfClass(cls) === r.type,
     asType: ((cls: unknown) => (typeOfClass(cls) === r.type ? r.props : undefined)) as ResourceValidationArgs["asType"],
@@ -249,7 +292,9 @@ export function policyResources(resources: FixtureResource[]): PolicyResource[] 
   for (const r of resources) {
     const p = byName.get(r.name)!;
     p.dependencies = r.dependencies.map((n) => byName.get(n)!);
-    p.propertyDependencies = Object.fromEntries(Object.entries(r.propertyDependencies).map(([k, names]) => [k, names.map((n) => byName.get(n)!)]));
+    p.propertyDependencies = Object.fromEntries(
+      Object.entries(r.propertyDependencies).map(([k, names]) => [k, names.map((n) => byName.get(n)!)]),
+    );
   }
   return [...byName.values()];
 }
@@ -275,12 +320,18 @@ export interface Violation {
  * reported without a URN is the resource's), a stack rule once on all of them. The rule's config
  * is `stack.config[rule.name]`, or `config` when given.
  */
-export async function violationsOf(rule: Policy, stack: Pick<FixtureStack, "resources" | "config">, config?: object): Promise<Violation[]> {
+export async function violationsOf(
+  rule: Policy,
+  stack: Pick<FixtureStack, "resources" | "config">,
+  config?: object,
+): Promise<Violation[]> {
   const out: Violation[] = [];
   const ruleConfig = config ?? stack.config[rule.name] ?? {};
   const resourceRule = rule as ResourceValidationPolicy;
   if (resourceRule.validateResource) {
-    const validations = Array.isArray(resourceRule.validateResource) ? resourceRule.validateResource : [resourceRule.validateResource];
+    const validations = Array.isArray(resourceRule.validateResource)
+      ? resourceRule.validateResource
+      : [resourceRule.validateResource];
     for (const r of stack.resources) {
       const report: ReportViolation = (message, urn) => out.push({ message, urn: urn ?? urnOf(r) });
       for (const validate of validations) await validate(resourceArgs(r, ruleConfig), report);
@@ -288,21 +339,29 @@ export async function violationsOf(rule: Policy, stack: Pick<FixtureStack, "reso
   }
   const stackRule = rule as StackValidationPolicy;
   if (stackRule.validateStack) {
-    await stackRule.validateStack(stackArgs(stack.resources, ruleConfig), (message, urn) => out.push(urn === undefined ? { message } : { message, urn }));
+    await stackRule.validateStack(stackArgs(stack.resources, ruleConfig), (message, urn) =>
+      out.push(urn === undefined ? { message } : { message, urn }),
+    );
   }
   return out;
 }
 
 /** Asserts exactly one violation, whose message contains every part; returns it. */
 export function expectOne(violations: Violation[], ...parts: string[]): Violation {
-  expect(violations.map((v) => v.message), "expected exactly one violation").toHaveLength(1);
+  expect(
+    violations.map((v) => v.message),
+    "expected exactly one violation",
+  ).toHaveLength(1);
   for (const part of parts) expect(violations[0]!.message).toContain(part);
   return violations[0]!;
 }
 
 // The engine's own proxy over props (internal to @pulumi/policy, untyped): reading an unknown value
 // through it throws UnknownValueError, as in a preview.
-const engineProxy = createRequire(import.meta.url)("@pulumi/policy/proxy") as { unknownCheckingProxy(props: object): Json; unknownStringValue: unknown };
+const engineProxy = createRequire(import.meta.url)("@pulumi/policy/proxy") as {
+  unknownCheckingProxy(props: object): Json;
+  unknownStringValue: unknown;
+};
 
 /** The value of an output not known yet, as the engine passes it in a preview. */
 export const UNKNOWN = engineProxy.unknownStringValue;

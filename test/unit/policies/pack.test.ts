@@ -23,14 +23,17 @@ describe("the ferry policy pack", () => {
 
   it("gives a config schema to every rule that reads the facts", () => {
     for (const name of FACTS_POLICY_NAMES) {
-      expect(ferryPolicies.find((p) => p.name === name)?.configSchema?.properties.facts).toMatchObject({ type: "object" });
+      expect(ferryPolicies.find((p) => p.name === name)?.configSchema?.properties.facts).toMatchObject({
+        type: "object",
+      });
     }
   });
 
   for (const mode of ["standby", "failover", "test", "failback"] as const) {
     it(`finds nothing wrong with what the program declares in mode ${mode}`, async () => {
       const stack = blueprintStack(mode);
-      for (const rule of createFerryPolicies({ now: () => NOW })) expect(await violationsOf(rule, stack), rule.name).toEqual([]);
+      for (const rule of createFerryPolicies({ now: () => NOW }))
+        expect(await violationsOf(rule, stack), rule.name).toEqual([]);
     });
   }
 
@@ -44,19 +47,28 @@ describe("the ferry policy pack", () => {
   });
 
   it("ships an example config that the pack accepts for a failover of the fixture", async () => {
-    const example = JSON.parse(readFileSync(join(policiesDir, "example-config.json"), "utf8")) as Record<string, { facts: unknown }>;
+    const example = JSON.parse(readFileSync(join(policiesDir, "example-config.json"), "utf8")) as Record<
+      string,
+      { facts: unknown }
+    >;
     expect(Object.keys(example).sort()).toEqual([...FACTS_POLICY_NAMES].sort());
     const facts = parsePrecheckFacts(example["ferry-failover-precheck-passed"]!.facts);
     const stack = { ...blueprintStack("failover"), config: example };
     const now = new Date(Date.parse(facts.checkedAt) + 60_000);
-    for (const rule of createFerryPolicies({ now: () => now })) expect(await violationsOf(rule, stack), rule.name).toEqual([]);
+    for (const rule of createFerryPolicies({ now: () => now }))
+      expect(await violationsOf(rule, stack), rule.name).toEqual([]);
   });
 
   it("builds the PolicyPack (which starts a gRPC server) only in index.ts, which nothing imports", () => {
-    const files = [...readdirSync(policiesDir), ...readdirSync(join(policiesDir, "rules")).map((f) => `rules/${f}`)].filter((f) => f.endsWith(".ts"));
+    const files = [
+      ...readdirSync(policiesDir),
+      ...readdirSync(join(policiesDir, "rules")).map((f) => `rules/${f}`),
+    ].filter((f) => f.endsWith(".ts"));
     const constructing = files.filter((f) => /new PolicyPack\(/.test(readFileSync(join(policiesDir, f), "utf8")));
     expect(constructing).toEqual(["index.ts"]);
-    const importingIndex = files.filter((f) => /from "(\.|\.\.|\.\/index|\.\.\/index)"/.test(readFileSync(join(policiesDir, f), "utf8")));
+    const importingIndex = files.filter((f) =>
+      /from "(\.|\.\.|\.\/index|\.\.\/index)"/.test(readFileSync(join(policiesDir, f), "utf8")),
+    );
     expect(importingIndex).toEqual([]);
   });
 });

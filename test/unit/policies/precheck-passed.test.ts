@@ -22,26 +22,47 @@ describe("ferry-failover-precheck-passed", () => {
 
   it("refuses recovered resources without facts, and says to run the precheck first", async () => {
     const stack = blueprintStack("failover");
-    expectOne(await violationsOf(rule, stack, {}), "holds no precheck facts", "Run `ferry precheck web` first", "--policy-pack-config");
+    expectOne(
+      await violationsOf(rule, stack, {}),
+      "holds no precheck facts",
+      "Run `ferry precheck web` first",
+      "--policy-pack-config",
+    );
   });
 
   it("refuses facts that do not parse, naming the field", async () => {
     const stack = blueprintStack("failover");
     stack.facts.checkedAt = "an hour ago";
-    expectOne(await violationsOf(rule, stack), "precheck facts in the policy config are not valid", "checkedAt: is not an ISO 8601 date-time", "ferry precheck web");
+    expectOne(
+      await violationsOf(rule, stack),
+      "precheck facts in the policy config are not valid",
+      "checkedAt: is not an ISO 8601 date-time",
+      "ferry precheck web",
+    );
   });
 
   it("refuses a precheck that did not pass, with what it reported", async () => {
     const stack = blueprintStack("failover");
     stack.facts.passed = false;
     stack.facts.problems = ["Source web1-lun0 is degraded."];
-    expectOne(await violationsOf(rule, stack), "The precheck of blueprint 'web'", "did not pass", "Source web1-lun0 is degraded.", "run `ferry precheck web` again");
+    expectOne(
+      await violationsOf(rule, stack),
+      "The precheck of blueprint 'web'",
+      "did not pass",
+      "Source web1-lun0 is degraded.",
+      "run `ferry precheck web` again",
+    );
   });
 
   it("refuses facts of another blueprint", async () => {
     const stack = blueprintStack("failover");
     stack.facts.blueprint = "billing";
-    expectOne(await violationsOf(rule, stack), "facts are for blueprint 'billing'", "recovers blueprint 'web'", "Run `ferry precheck web`");
+    expectOne(
+      await violationsOf(rule, stack),
+      "facts are for blueprint 'billing'",
+      "recovers blueprint 'web'",
+      "Run `ferry precheck web`",
+    );
   });
 
   it("refuses facts checked for another mode", async () => {
@@ -53,7 +74,13 @@ describe("ferry-failover-precheck-passed", () => {
   it("refuses stale facts, naming their age and the limit", async () => {
     const stack = blueprintStack("failover");
     stack.facts.checkedAt = minutesBefore(45);
-    expectOne(await violationsOf(rule, stack), "are 45 minutes old", `checked at ${minutesBefore(45)}`, "limit of 30 minutes (maxAgeMinutes)", "Run `ferry precheck web` again");
+    expectOne(
+      await violationsOf(rule, stack),
+      "are 45 minutes old",
+      `checked at ${minutesBefore(45)}`,
+      "limit of 30 minutes (maxAgeMinutes)",
+      "Run `ferry precheck web` again",
+    );
   });
 
   it("names an age just over the limit to the second", async () => {
@@ -93,7 +120,12 @@ describe("ferry-failover-precheck-passed", () => {
     const vm = find(stack, "web1");
     const other = vm.props.tags["ferry-recovery-point"].replace(/-ab12$/, "-ff00");
     vm.props.tags["ferry-recovery-point"] = other;
-    const v = expectOne(await violationsOf(rule, stack), "Recovered VirtualMachine 'web1'", `recovery point ${other}`, "not one of the recovery points the precheck approved");
+    const v = expectOne(
+      await violationsOf(rule, stack),
+      "Recovered VirtualMachine 'web1'",
+      `recovery point ${other}`,
+      "not one of the recovery points the precheck approved",
+    );
     expect(v.urn).toBe(urnOf(vm));
   });
 
@@ -104,7 +136,12 @@ describe("ferry-failover-precheck-passed", () => {
     // The OS disk's point: approved, but not for this disk's source.
     const osPoint = stack.facts.recoveryPoints[stack.blueprint.rows[0]!.osDisk.sourceDiskId]!;
     disk.props.tags["ferry-recovery-point"] = osPoint;
-    const v = expectOne(await violationsOf(rule, stack), "Recovered Disk 'web1-lun0-disk'", `made from recovery point ${osPoint}`, `approved ${stack.facts.recoveryPoints[source]} for its source disk ${source.toLowerCase()}`);
+    const v = expectOne(
+      await violationsOf(rule, stack),
+      "Recovered Disk 'web1-lun0-disk'",
+      `made from recovery point ${osPoint}`,
+      `approved ${stack.facts.recoveryPoints[source]} for its source disk ${source.toLowerCase()}`,
+    );
     expect(v.urn).toBe(urnOf(disk));
   });
 
@@ -118,7 +155,10 @@ describe("ferry-failover-precheck-passed", () => {
   it("refuses a recovered resource without a recovery point tag", async () => {
     const stack = blueprintStack("failover");
     delete find(stack, "web1-nic").props.tags["ferry-recovery-point"];
-    expectOne(await violationsOf(rule, stack), "Recovered NetworkInterface 'web1-nic' carries no ferry-recovery-point tag");
+    expectOne(
+      await violationsOf(rule, stack),
+      "Recovered NetworkInterface 'web1-nic' carries no ferry-recovery-point tag",
+    );
   });
 
   it("runs on the system clock by default", async () => {

@@ -20,7 +20,12 @@ describe("ferry-test-never-attach-as-is", () => {
     const stack = blueprintStack("test");
     const vm = find(stack, "web1-test");
     vm.props.tags["ferry-os-strategy"] = "attachAsIs";
-    const v = expectOne(await violationsOf(rule, stack), "Test VirtualMachine 'web1-test' is tagged ferry-os-strategy: attachAsIs", "both strategies must be fromSnapshot", "staging disks untouched");
+    const v = expectOne(
+      await violationsOf(rule, stack),
+      "Test VirtualMachine 'web1-test' is tagged ferry-os-strategy: attachAsIs",
+      "both strategies must be fromSnapshot",
+      "staging disks untouched",
+    );
     expect(v.urn).toBe(urnOf(vm));
   });
 
@@ -34,7 +39,11 @@ describe("ferry-test-never-attach-as-is", () => {
     const stack = blueprintStack("test");
     const vm = find(stack, "web1-test");
     vm.props.storageProfile.dataDisks[0].managedDisk.id = stagingId("web1-lun0-staging");
-    const v = expectOne(await violationsOf(rule, stack), "Test VirtualMachine 'web1-test' attaches staging disk 'web1-lun0-staging' as its data disk at LUN 0", "Attach a disk created from a snapshot of it instead");
+    const v = expectOne(
+      await violationsOf(rule, stack),
+      "Test VirtualMachine 'web1-test' attaches staging disk 'web1-lun0-staging' as its data disk at LUN 0",
+      "Attach a disk created from a snapshot of it instead",
+    );
     expect(v.urn).toBe(urnOf(vm));
   });
 
@@ -59,7 +68,10 @@ describe("ferry-test-never-attach-as-is", () => {
     vm.props.storageProfile.osDisk.managedDisk.id = UNKNOWN;
     vm.propertyDependencies.storageProfile = ["web1-os-staging", ...vm.propertyDependencies.storageProfile!.slice(1)];
     asInPreview(vm);
-    expectOne(await violationsOf(rule, stack), "Test VirtualMachine 'web1-test' depends on staging disk 'web1-os-staging' for its disks");
+    expectOne(
+      await violationsOf(rule, stack),
+      "Test VirtualMachine 'web1-test' depends on staging disk 'web1-os-staging' for its disks",
+    );
   });
 
   it("uses all dependencies when property dependencies are not given", async () => {

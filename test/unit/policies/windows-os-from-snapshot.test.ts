@@ -16,7 +16,13 @@ describe("ferry-windows-os-from-snapshot (advisory)", () => {
     const stack = blueprintStack("failover");
     const vm = find(stack, "web1");
     vm.props.storageProfile.osDisk.osType = "Windows";
-    const v = expectOne(await violationsOf(rule, stack), "Recovered VirtualMachine 'web1' boots Windows from its staging disk attached as-is (ferry-os-strategy: attachAsIs)", "Prefer osStrategy fromSnapshot for row 'web1'", "keeps syncing", "leaves it untouched");
+    const v = expectOne(
+      await violationsOf(rule, stack),
+      "Recovered VirtualMachine 'web1' boots Windows from its staging disk attached as-is (ferry-os-strategy: attachAsIs)",
+      "Prefer osStrategy fromSnapshot for row 'web1'",
+      "keeps syncing",
+      "leaves it untouched",
+    );
     expect(v.urn).toBe(urnOf(vm));
   });
 

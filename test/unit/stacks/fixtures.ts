@@ -15,7 +15,11 @@ export function recoveryPoints(b: Blueprint, at = "2026-11-22T05:00:00.000Z"): R
   for (const row of b.rows) {
     for (const id of [row.osDisk.sourceDiskId, ...row.dataDisks.map((d) => d.sourceDiskId)]) {
       const name = id.split("/").pop();
-      out[id] = { snapshotId: id.replace(/\/disks\/[^/]+$/, `/snapshots/ferry-${name}-20261122T050000Z-ab12`), sourceDiskId: id, createdAt: at };
+      out[id] = {
+        snapshotId: id.replace(/\/disks\/[^/]+$/, `/snapshots/ferry-${name}-20261122T050000Z-ab12`),
+        sourceDiskId: id,
+        createdAt: at,
+      };
     }
   }
   return out;

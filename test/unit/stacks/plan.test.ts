@@ -43,13 +43,20 @@ describe("planBlueprint", () => {
     expect(web.nic).toEqual({
       logicalName: "web1-nic",
       name: "web1-nic",
-      subnetId: "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/dr-network-rg/providers/Microsoft.Network/virtualNetworks/dr-vnet/subnets/app".replace(
-        "11111111-1111-1111-1111-111111111111",
-        b.target.subscriptionId,
-      ),
+      subnetId:
+        "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/dr-network-rg/providers/Microsoft.Network/virtualNetworks/dr-vnet/subnets/app".replace(
+          "11111111-1111-1111-1111-111111111111",
+          b.target.subscriptionId,
+        ),
       privateIpAddress: "10.1.0.4",
     });
-    expect(web.tags).toMatchObject({ [TAGS.mode]: "failover", [TAGS.role]: "recovered", [TAGS.operation]: "op-42", [TAGS.osStrategy]: "attachAsIs", [TAGS.dataStrategy]: "fromSnapshot" });
+    expect(web.tags).toMatchObject({
+      [TAGS.mode]: "failover",
+      [TAGS.role]: "recovered",
+      [TAGS.operation]: "op-42",
+      [TAGS.osStrategy]: "attachAsIs",
+      [TAGS.dataStrategy]: "fromSnapshot",
+    });
     expect(web.tags[TAGS.recoveryPoint]).toBe(points[b.rows[0]!.osDisk.sourceDiskId]!.snapshotId);
     const db = plan.rows.find((r) => r.row === "db1")!;
     // A hostname override names the recovered VM (an attached OS disk keeps its own computer name).
@@ -69,13 +76,20 @@ describe("planBlueprint", () => {
     expect(web.dataDisks.every((d) => d.strategy === "fromSnapshot")).toBe(true);
     expect(web.nic.subnetId).toMatch(/virtualNetworks\/dr-test-vnet\/subnets\/app$/);
     expect(web.nic.privateIpAddress).toBeUndefined();
-    expect(web.tags).toMatchObject({ [TAGS.role]: "test", [TAGS.mode]: "test", [TAGS.osStrategy]: "fromSnapshot", [TAGS.dataStrategy]: "fromSnapshot" });
+    expect(web.tags).toMatchObject({
+      [TAGS.role]: "test",
+      [TAGS.mode]: "test",
+      [TAGS.osStrategy]: "fromSnapshot",
+      [TAGS.dataStrategy]: "fromSnapshot",
+    });
   });
 
   it("failback keeps the recovered VMs as they are", () => {
     const failover = planBlueprint(b, { mode: "failover", recoveryPoints: points });
     const failback = planBlueprint(b, { mode: "failback", recoveryPoints: points });
-    expect(failback.rows.map((r) => [r.vmName, r.osDisk.strategy, r.nic.name])).toEqual(failover.rows.map((r) => [r.vmName, r.osDisk.strategy, r.nic.name]));
+    expect(failback.rows.map((r) => [r.vmName, r.osDisk.strategy, r.nic.name])).toEqual(
+      failover.rows.map((r) => [r.vmName, r.osDisk.strategy, r.nic.name]),
+    );
   });
 
   it("refuses a failover without a recovery point for every disk, saying to run the precheck", () => {
@@ -97,7 +111,9 @@ describe("planBlueprint", () => {
       delete t.testVirtualNetwork;
       delete t.testSubnet;
     });
-    expect(() => planBlueprint(noTest, { mode: "test", recoveryPoints: recoveryPoints(noTest) })).toThrow(/testVirtualNetwork and target.testSubnet/);
+    expect(() => planBlueprint(noTest, { mode: "test", recoveryPoints: recoveryPoints(noTest) })).toThrow(
+      /testVirtualNetwork and target.testSubnet/,
+    );
   });
 
   it("matches recovery points to disks whatever the case of their ids, as ARM does", () => {

@@ -8,7 +8,11 @@ describe("example stack files in stacks/", () => {
   const files = readdirSync("stacks").filter((f) => /^Pulumi\..+\.yaml$/.test(f));
 
   it("include a landing zone and two blueprints", () => {
-    expect(files.sort()).toEqual(["Pulumi.db-windows.yaml", "Pulumi.landing-zone-northeurope.yaml", "Pulumi.web-linux.yaml"]);
+    expect(files.sort()).toEqual([
+      "Pulumi.db-windows.yaml",
+      "Pulumi.landing-zone-northeurope.yaml",
+      "Pulumi.web-linux.yaml",
+    ]);
   });
 
   for (const file of files) {

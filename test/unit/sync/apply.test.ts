@@ -17,7 +17,8 @@ function memorySource(image: Buffer, options: { failAt?: number } = {}) {
       stats.largest = Math.max(stats.largest, r.end - r.start);
       await new Promise((res) => setTimeout(res, 1));
       stats.inFlight--;
-      if (options.failAt !== undefined && r.start <= options.failAt && options.failAt < r.end) throw new Error(`read of ${r.start} failed`);
+      if (options.failAt !== undefined && r.start <= options.failAt && options.failAt < r.end)
+        throw new Error(`read of ${r.start} failed`);
       const out = target ?? Buffer.allocUnsafe(r.end - r.start);
       image.copy(out, 0, r.start, r.end);
       return out;
@@ -76,7 +77,12 @@ describe("applyPlan", () => {
     const image = pattern(3, 1024 * KiB);
     const { source, stats } = memorySource(image, { failAt: 64 * KiB });
     const device = memoryDevice(1024 * KiB);
-    await expect(applyPlan({ copy: [{ start: 0, end: 1024 * KiB }], zero: [] }, { source, device, readSizeInBytes: 64 * KiB, concurrency: 2 })).rejects.toThrow(/read of 65536 failed/);
+    await expect(
+      applyPlan(
+        { copy: [{ start: 0, end: 1024 * KiB }], zero: [] },
+        { source, device, readSizeInBytes: 64 * KiB, concurrency: 2 },
+      ),
+    ).rejects.toThrow(/read of 65536 failed/);
     expect(stats.reads).toBeLessThan(16);
   });
 
@@ -93,7 +99,14 @@ describe("applyPlan", () => {
       },
     };
     const devices = [0, 1, 2, 3].map(() => memoryDevice(2048 * KiB));
-    await Promise.all(devices.map((device) => applyPlan({ copy: [{ start: 0, end: 2048 * KiB }], zero: [] }, { source, device, budget, readSizeInBytes: 128 * KiB, concurrency: 8 })));
+    await Promise.all(
+      devices.map((device) =>
+        applyPlan(
+          { copy: [{ start: 0, end: 2048 * KiB }], zero: [] },
+          { source, device, budget, readSizeInBytes: 128 * KiB, concurrency: 8 },
+        ),
+      ),
+    );
     expect(peak).toBeLessThanOrEqual(256 * KiB);
     for (const d of devices) expect(d.bytes.equals(image)).toBe(true);
   });

@@ -10,15 +10,21 @@ import { DAEMON_ENV, DAEMON_NODE_FLAGS } from "../../../sync/launch";
 import { startMetricsServer, SyncMetrics } from "../../../sync/metrics";
 import { ProgressPrinter } from "../../../sync/progress";
 
-const disk = (name: string) => `/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/prod/providers/Microsoft.Compute/disks/${name}`;
-const point = (at: string) => ({ snapshotId: `/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/prod/providers/Microsoft.Compute/snapshots/s-${at}`, sourceDiskId: disk("d1"), createdAt: at });
+const disk = (name: string) =>
+  `/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/prod/providers/Microsoft.Compute/disks/${name}`;
+const point = (at: string) => ({
+  snapshotId: `/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/prod/providers/Microsoft.Compute/snapshots/s-${at}`,
+  sourceDiskId: disk("d1"),
+  createdAt: at,
+});
 
 function source(overrides: Partial<Source> = {}): Source {
   return {
     sourceDiskId: disk("d1"),
     stagingDiskId: disk("d1-staging"),
     applianceLun: 0,
-    applianceId: "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/dr/providers/Microsoft.Compute/virtualMachines/app",
+    applianceId:
+      "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/dr/providers/Microsoft.Compute/virtualMachines/app",
     state: "healthy",
     prepare: "empty",
     bytesCopied: 0,
@@ -48,13 +54,16 @@ describe("when a source is due", () => {
   });
 
   it("once more when paused but still leased by this daemon, so that the cycle gives the lease up", () => {
-    const owned = new SyncDaemon({ logger: createLogger({ level: "silent" }), owner: "appliance-1" } as unknown as SyncContext, {
-      applianceId: "x",
-      intervalInMs: 60_000,
-      verifyIntervalInMs: 3_600_000,
-      maxParallelSources: 4,
-      tickInMs: 1000,
-    });
+    const owned = new SyncDaemon(
+      { logger: createLogger({ level: "silent" }), owner: "appliance-1" } as unknown as SyncContext,
+      {
+        applianceId: "x",
+        intervalInMs: 60_000,
+        verifyIntervalInMs: 3_600_000,
+        maxParallelSources: 4,
+        tickInMs: 1000,
+      },
+    );
     const lease = (owner: string) => ({ owner, until: "2026-01-01T01:05:00.000Z" });
     expect(owned.due(source({ paused: true, lease: lease("appliance-1") }), T)).toBe(true);
     expect(owned.due(source({ paused: true, lease: lease("appliance-2") }), T)).toBe(false);
@@ -64,7 +73,16 @@ describe("when a source is due", () => {
   it("at once when pending, when a copy is half-done, or when a sync was asked for", () => {
     expect(daemon.due(source({ state: "pending" }), T)).toBe(true);
     expect(daemon.due(source({ applying: point("2026-01-01T00:59:59.000Z") }), T)).toBe(true);
-    expect(daemon.due(source({ desired: point("2026-01-01T00:59:59.000Z"), lastVerifiedAt: "2026-01-01T00:59:00.000Z", syncRequestedAt: "2026-01-01T00:59:59.500Z" }), T)).toBe(true);
+    expect(
+      daemon.due(
+        source({
+          desired: point("2026-01-01T00:59:59.000Z"),
+          lastVerifiedAt: "2026-01-01T00:59:00.000Z",
+          syncRequestedAt: "2026-01-01T00:59:59.500Z",
+        }),
+        T,
+      ),
+    ).toBe(true);
   });
 
   it("one interval after the last snapshot, longer after failures in a row", () => {
@@ -72,8 +90,12 @@ describe("when a source is due", () => {
     expect(daemon.due(source({ ...fresh, desired: point("2026-01-01T00:59:30.000Z") }), T)).toBe(false);
     expect(daemon.due(source({ ...fresh, desired: point("2026-01-01T00:59:00.000Z") }), T)).toBe(true);
     // Three failures: four intervals.
-    expect(daemon.due(source({ ...fresh, desired: point("2026-01-01T00:57:30.000Z"), consecutiveFailures: 3 }), T)).toBe(false);
-    expect(daemon.due(source({ ...fresh, desired: point("2026-01-01T00:55:59.000Z"), consecutiveFailures: 3 }), T)).toBe(true);
+    expect(
+      daemon.due(source({ ...fresh, desired: point("2026-01-01T00:57:30.000Z"), consecutiveFailures: 3 }), T),
+    ).toBe(false);
+    expect(
+      daemon.due(source({ ...fresh, desired: point("2026-01-01T00:55:59.000Z"), consecutiveFailures: 3 }), T),
+    ).toBe(true);
   });
 
   it("for a verification when a healthy source was last verified an interval ago", () => {
@@ -101,7 +123,13 @@ describe("metrics and health", () => {
   it("answers /healthz 200 while the daemon ticks and 503 when it stalled or lost the state store", async () => {
     const m = new SyncMetrics();
     let now = 1_000_000;
-    const server = await startMetricsServer({ host: "127.0.0.1", port: 0, metrics: m, staleAfterInMs: 30_000, now: () => now });
+    const server = await startMetricsServer({
+      host: "127.0.0.1",
+      port: 0,
+      metrics: m,
+      staleAfterInMs: 30_000,
+      now: () => now,
+    });
     const get = (path: string) =>
       new Promise<{ status: number; body: string }>((resolve, reject) => {
         request({ host: "127.0.0.1", port: server.port, path }, (res) => {
@@ -132,9 +160,15 @@ describe("metrics and health", () => {
 describe("terminal progress", () => {
   it("prints percent, rate and ETA per source on one line, rewritten in place", () => {
     let out = "";
-    const stream = new Writable({ write: (c: Buffer, _e, done) => ((out += c.toString()), done()) }) as unknown as NodeJS.WriteStream;
+    const stream = new Writable({
+      write: (c: Buffer, _e, done) => ((out += c.toString()), done()),
+    }) as unknown as NodeJS.WriteStream;
     let t = 0;
-    const p = new ProgressPrinter(stream, (id) => id, () => t);
+    const p = new ProgressPrinter(
+      stream,
+      (id) => id,
+      () => t,
+    );
     p.update("lun0", { bytesDone: 0, bytesTotal: 100 * 1024 * 1024 });
     t = 1000;
     p.update("lun0", { bytesDone: 50 * 1024 * 1024, bytesTotal: 100 * 1024 * 1024 });

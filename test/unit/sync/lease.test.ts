@@ -90,7 +90,11 @@ describe("claim", () => {
     expect(e.message).toContain('"appliance-1/daemon-a"');
     expect(e.message).toContain("2025-03-01T10:01:00.000Z");
     expect(e.message).toContain(held.sourceDiskId);
-    expect(e.details).toEqual({ sourceDiskId: held.sourceDiskId, holder: "appliance-1/daemon-a", until: "2025-03-01T10:01:00.000Z" });
+    expect(e.details).toEqual({
+      sourceDiskId: held.sourceDiskId,
+      holder: "appliance-1/daemon-a",
+      until: "2025-03-01T10:01:00.000Z",
+    });
   });
 
   it.each([0, -1, Number.NaN, Number.POSITIVE_INFINITY])("refuses a lease of %s ms", (leaseMs) => {

@@ -11,7 +11,8 @@ function fakeBlob(asked: [number, number][]): PageBlobClient {
       asked.push([offset, count]);
       const pageRange = [];
       // The SDK reports `count` as the last byte's offset from the first (an inclusive end).
-      for (let g = Math.ceil(offset / GiB) * GiB; g < offset + count; g += GiB) pageRange.push({ offset: g, count: 1024 ** 2 - 1 });
+      for (let g = Math.ceil(offset / GiB) * GiB; g < offset + count; g += GiB)
+        pageRange.push({ offset: g, count: 1024 ** 2 - 1 });
       return { pageRange };
     },
   } as unknown as PageBlobClient;
@@ -24,7 +25,9 @@ describe("validRanges", () => {
     expect(all).toEqual([0, 2, 4, 6].map((g) => [g * GiB, 2 * GiB]));
 
     const some: [number, number][] = [];
-    const ranges = await validRanges(fakeBlob(some), 8 * GiB, 2 * GiB, undefined, [{ start: 5 * GiB, end: 5 * GiB + 4096 }]);
+    const ranges = await validRanges(fakeBlob(some), 8 * GiB, 2 * GiB, undefined, [
+      { start: 5 * GiB, end: 5 * GiB + 4096 },
+    ]);
     expect(some).toEqual([[4 * GiB, 2 * GiB]]);
     expect(ranges).toEqual([
       { start: 4 * GiB, end: 4 * GiB + 1024 ** 2 },

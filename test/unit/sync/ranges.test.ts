@@ -4,7 +4,12 @@ import { complement, fromPageRanges, intersect, normalize, segments, split, tota
 describe("ranges", () => {
   it("reads the SDK's page ranges with their inclusive end", () => {
     // Wire <Start>0</Start><End>511</End> is one 512-byte page; the SDK reports count 511.
-    expect(fromPageRanges([{ offset: 0, count: 511 }, { offset: 65536, count: 65535 }])).toEqual([
+    expect(
+      fromPageRanges([
+        { offset: 0, count: 511 },
+        { offset: 65536, count: 65535 },
+      ]),
+    ).toEqual([
       { start: 0, end: 512 },
       { start: 65536, end: 131072 },
     ]);
@@ -27,7 +32,15 @@ describe("ranges", () => {
   });
 
   it("finds what the ranges leave uncovered", () => {
-    expect(complement([{ start: 10, end: 20 }, { start: 30, end: 40 }], 50)).toEqual([
+    expect(
+      complement(
+        [
+          { start: 10, end: 20 },
+          { start: 30, end: 40 },
+        ],
+        50,
+      ),
+    ).toEqual([
       { start: 0, end: 10 },
       { start: 20, end: 30 },
       { start: 40, end: 50 },
@@ -37,7 +50,15 @@ describe("ranges", () => {
   });
 
   it("intersects two range sets", () => {
-    expect(intersect([{ start: 0, end: 100 }, { start: 200, end: 300 }], [{ start: 50, end: 250 }])).toEqual([
+    expect(
+      intersect(
+        [
+          { start: 0, end: 100 },
+          { start: 200, end: 300 },
+        ],
+        [{ start: 50, end: 250 }],
+      ),
+    ).toEqual([
       { start: 50, end: 100 },
       { start: 200, end: 250 },
     ]);

@@ -14,7 +14,8 @@ const SIZE = 16 * MiB + 5 * 4096 + 1536;
 /** Reads from an in-memory image; a read past its end fails the test (small disks must be skipped). */
 function reader(image: Buffer, log?: Range[]) {
   return async (offset: number, length: number): Promise<Buffer> => {
-    if (offset < 0 || length < 0 || offset + length > image.length) throw new Error(`read [${offset}, ${offset + length}) past the end of ${image.length}`);
+    if (offset < 0 || length < 0 || offset + length > image.length)
+      throw new Error(`read [${offset}, ${offset + length}) past the end of ${image.length}`);
     log?.push({ start: offset, end: offset + length });
     return image.subarray(offset, offset + length);
   };
@@ -85,8 +86,17 @@ const cases: { name: string; build: (img: Buffer) => void; expected: Signature[]
     build: (img) => put(img, 512, "LABELONE"),
     expected: [],
   },
-  { name: "md RAID 1.2", build: (img) => put(img, 4096, MD_LE), expected: [{ kind: "linux_raid_member", offset: 4096 }] },
-  { name: "md RAID 1.1", alone: true, build: (img) => put(img, 0, MD_LE), expected: [{ kind: "linux_raid_member", offset: 0 }] },
+  {
+    name: "md RAID 1.2",
+    build: (img) => put(img, 4096, MD_LE),
+    expected: [{ kind: "linux_raid_member", offset: 4096 }],
+  },
+  {
+    name: "md RAID 1.1",
+    alone: true,
+    build: (img) => put(img, 0, MD_LE),
+    expected: [{ kind: "linux_raid_member", offset: 0 }],
+  },
   {
     name: "md RAID 1.0 (8 KiB before the end, 4 KiB aligned)",
     build: (img) => put(img, Math.floor((img.length - 8192) / 4096) * 4096, MD_LE),
@@ -102,9 +112,21 @@ const cases: { name: string; build: (img: Buffer) => void; expected: Signature[]
     build: (img) => put(img, (Math.floor(img.length / 65536) - 1) * 65536, [...MD_LE].reverse()),
     expected: [{ kind: "linux_raid_member", offset: 16 * MiB - 65536 }],
   },
-  { name: "swap (SWAPSPACE2)", build: (img) => put(img, 4086, "SWAPSPACE2"), expected: [{ kind: "swap", offset: 4086 }] },
-  { name: "old swap (SWAP-SPACE)", build: (img) => put(img, 4086, "SWAP-SPACE"), expected: [{ kind: "swap", offset: 4086 }] },
-  { name: "swap made with 64 KiB pages", build: (img) => put(img, 65526, "SWAPSPACE2"), expected: [{ kind: "swap", offset: 65526 }] },
+  {
+    name: "swap (SWAPSPACE2)",
+    build: (img) => put(img, 4086, "SWAPSPACE2"),
+    expected: [{ kind: "swap", offset: 4086 }],
+  },
+  {
+    name: "old swap (SWAP-SPACE)",
+    build: (img) => put(img, 4086, "SWAP-SPACE"),
+    expected: [{ kind: "swap", offset: 4086 }],
+  },
+  {
+    name: "swap made with 64 KiB pages",
+    build: (img) => put(img, 65526, "SWAPSPACE2"),
+    expected: [{ kind: "swap", offset: 65526 }],
+  },
   {
     name: "an NTFS boot sector (its 0x55AA is not an MBR)",
     alone: true,
@@ -192,7 +214,11 @@ describe("detectSignatures", () => {
       };
       await detectSignatures(read, size);
       const areas = SIGNATURE_AREAS(size);
-      for (const r of log) expect(areas.some((a) => a.start <= r.start && r.end <= a.end), `[${r.start}, ${r.end}) of ${size}`).toBe(true);
+      for (const r of log)
+        expect(
+          areas.some((a) => a.start <= r.start && r.end <= a.end),
+          `[${r.start}, ${r.end}) of ${size}`,
+        ).toBe(true);
     }
   });
 });

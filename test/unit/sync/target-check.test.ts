@@ -1,5 +1,15 @@
 import { createHash } from "node:crypto";
-import { createReadStream, mkdirSync, mkdtempSync, realpathSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
+import {
+  createReadStream,
+  mkdirSync,
+  mkdtempSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
@@ -52,7 +62,14 @@ function stagingDisk(name = "sdc", sizeBytes = DISK): { file: string; link: stri
 }
 
 function input(devicePath: string, extra: Partial<TargetCheckInput> = {}): TargetCheckInput {
-  return { devicePath, sourceSizeBytes: DISK, prepare: "empty", stagingDiskId: STAGING, sourceDiskId: SOURCE, ...extra };
+  return {
+    devicePath,
+    sourceSizeBytes: DISK,
+    prepare: "empty",
+    stagingDiskId: STAGING,
+    sourceDiskId: SOURCE,
+    ...extra,
+  };
 }
 
 function context(extra: Partial<TargetCheckContext> = {}): TargetCheckContext {
@@ -73,7 +90,11 @@ async function fingerprint(file: string) {
 }
 
 /** The refusal of a check, after asserting it is a TargetRejected UserError that changed nothing. */
-async function rejection(file: string, i: TargetCheckInput, c: TargetCheckContext): Promise<{ message: string; reasons: unknown }> {
+async function rejection(
+  file: string,
+  i: TargetCheckInput,
+  c: TargetCheckContext,
+): Promise<{ message: string; reasons: unknown }> {
   const before = await fingerprint(file);
   let thrown: unknown;
   try {
@@ -107,7 +128,9 @@ describe("checkTarget accepts", () => {
 
   it("a disk already assigned to this same source (ids compared without case)", async () => {
     const { link } = stagingDisk();
-    await expect(checkTarget(input(link), context({ assignedTo: async () => SOURCE.toUpperCase() }))).resolves.toMatchObject({ kind: "file" });
+    await expect(
+      checkTarget(input(link), context({ assignedTo: async () => SOURCE.toUpperCase() })),
+    ).resolves.toMatchObject({ kind: "file" });
   });
 
   it.each(["wipe", "keep"] as const)("a disk with a filesystem when prepare is %s, reporting it", async (prepare) => {
@@ -125,7 +148,9 @@ describe("checkTarget accepts", () => {
   it("when another disk's namespace is mounted (nvme0n11 is not a partition of nvme0n1)", async () => {
     const { link, dir } = stagingDisk("nvme0n1");
     const mounts = `${BASE_MOUNTS}\n${join(dir, "nvme0n11")} /data ext4 rw 0 0\n${join(dir, "nvme0n1x")} /x ext4 rw 0 0`;
-    await expect(checkTarget(input(link), context({ readMounts: async () => mounts }))).resolves.toMatchObject({ kind: "file" });
+    await expect(checkTarget(input(link), context({ readMounts: async () => mounts }))).resolves.toMatchObject({
+      kind: "file",
+    });
   });
 });
 
@@ -144,7 +169,9 @@ describe("checkTarget refuses", () => {
     const { file, link } = stagingDisk();
     const { message, reasons } = await rejection(file, input(link, { sourceSizeBytes: 1.5 * GiB }), context());
     expect(reasons).toEqual(["TooSmall"]);
-    expect(message).toContain("it holds 0.0156 GiB (16777216 bytes), less than the source's 1.5 GiB (1610612736 bytes)");
+    expect(message).toContain(
+      "it holds 0.0156 GiB (16777216 bytes), less than the source's 1.5 GiB (1610612736 bytes)",
+    );
     expect(message).toContain("1.5 GiB (1610612736 bytes)");
     expect(message).toContain("Resize the staging disk to at least 1.5 GiB");
   });
