@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
-import { createAzureClients, type AzureClients } from "../core/azure/clients";
-import { staticTokenCredential } from "../core/azure/credentials";
+import { createAzureClients, type AzureClients } from "../adapters/azure/clients";
+import { staticTokenCredential } from "../adapters/azure/credentials";
 
 export interface EmulatorProcess {
   endpoint: string;

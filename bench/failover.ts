@@ -1,11 +1,11 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createLogger } from "../core/logger";
-import { startAzurite } from "../emulator/azurite";
-import { startEmulator } from "../emulator/index";
-import { AZURE_PROFILE } from "../emulator/latency";
+import { startAzurite } from "../local/azurite";
+import { startEmulator } from "@ferry/emulator";
+import { AZURE_PROFILE } from "@ferry/emulator";
 import { failover } from "../runbooks/failover";
-import { createLocalWorld } from "../runbooks/local/world";
+import { createLocalWorld } from "../local/world";
 import type { BenchResult } from "./report";
 
 export interface FailoverBenchOptions {

@@ -4,9 +4,9 @@ import { existsSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileS
 import { open, truncate } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { parseResourceId } from "../core/azure/resource-id";
-import type { AzureClients } from "../core/azure/clients";
-import { startAzurite } from "../emulator/azurite";
+import { parseResourceId } from "../core/resource-id";
+import type { AzureClients } from "../adapters/azure/clients";
+import { startAzurite } from "../local/azurite";
 import { applyPlan } from "../sync/apply";
 import { buildSync } from "../sync/build";
 import { DAEMON_ENV, DAEMON_NODE_FLAGS } from "../sync/launch";
@@ -14,7 +14,7 @@ import { openDevice } from "../sync/device";
 import { changedRanges, validRanges } from "../sync/page-ranges";
 import { totalBytes } from "../sync/ranges";
 import { sasRangeSource } from "../sync/sas-reader";
-import { SourceStore, sourceStoreClient } from "../core/state/store";
+import { SourceStore, sourceStoreClient } from "../adapters/state/store";
 import { startEmulatorProcess, type EmulatorProcess } from "./emulator-process";
 import type { BenchResult } from "./report";
 

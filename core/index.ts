@@ -1,4 +1,4 @@
-// The public surface of core/. Pure modules first; ./azure loads the Azure SDKs.
+// The public surface of core/: the domain, no I/O but the logger's stream.
 export * from "./errors";
 export * from "./redact";
 export * from "./logger";
@@ -6,4 +6,3 @@ export * from "./retry";
 export * from "./validate";
 export * from "./source-state";
 export * from "./schemas";
-export * from "./azure";

@@ -11,7 +11,7 @@ import { loadOrCreateTls } from "./tls";
 
 export type { FaultAction, FaultFile, FaultRule } from "./faults";
 export type { RequestLogEntry } from "./emulator";
-export type { LatencyProfileName } from "./latency";
+export { AZURE_PROFILE, ZERO_PROFILE, type LatencyProfile, type LatencyProfileName } from "./latency";
 
 export interface StartEmulatorOptions {
   /** Folder for state, disk files, snapshots and the TLS material. Created when missing. */

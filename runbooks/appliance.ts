@@ -1,4 +1,4 @@
-import { parseResourceId, sameResourceId } from "../core/azure/resource-id";
+import { parseResourceId, sameResourceId } from "../core/resource-id";
 import { UserError } from "../core/errors";
 import type { RunbookContext } from "./context";
 

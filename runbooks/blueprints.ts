@@ -1,4 +1,4 @@
-import { parseResourceId, sameResourceId } from "../core/azure/resource-id";
+import { parseResourceId, sameResourceId } from "../core/resource-id";
 import { UserError } from "../core/errors";
 import type { Blueprint } from "../core/schemas/blueprint";
 import { parseStackConfig, type BlueprintStackConfig } from "../stacks/config";

@@ -1,13 +1,13 @@
 import { createInterface } from "node:readline/promises";
 import type { Logger } from "pino";
-import type { AzureClients } from "../core/azure/clients";
+import type { AzureClients } from "../adapters/azure/clients";
 import { createLogger } from "../core/logger";
-import { connectAzure, openStateStore } from "../core/state/connect";
-import type { SourceStore } from "../core/state/store";
+import { connectAzure, openStateStore } from "../adapters/state/connect";
+import type { SourceStore } from "../adapters/state/store";
 import { createFerryPolicies } from "../policies/pack";
 import type { FerryConfig } from "./config";
 import type { Deployer } from "./deployers/deployer";
-import { LocalDeployer } from "./deployers/local";
+import { UserError } from "../core/errors";
 import { PulumiDeployer } from "./deployers/pulumi";
 import { Journal } from "./journal";
 
@@ -36,6 +36,19 @@ export interface CreateContextOptions {
   /** Prompts; default: the terminal when stdin is one, else nobody. */
   confirm?: RunbookContext["confirm"];
   choose?: RunbookContext["choose"];
+  /**
+   * Makes the deployer of `deployer.kind: "local"` (the local harness's in-process deployer, which
+   * only the harness provides: product code never imports it). Without it that kind is refused.
+   */
+  localDeployer?: (config: FerryConfig, deps: LocalDeployerDeps) => Deployer;
+}
+
+/** What the local harness's deployer is built from. */
+export interface LocalDeployerDeps {
+  azure: AzureClients;
+  logger: Logger;
+  policies: ReturnType<typeof createFerryPolicies>;
+  now: () => Date;
 }
 
 export async function createContext(config: FerryConfig, options: CreateContextOptions = {}): Promise<RunbookContext> {
@@ -44,18 +57,7 @@ export async function createContext(config: FerryConfig, options: CreateContextO
   const { azure, credential } = connectAzure(config.azure, "ferry", env);
   const store = await openStateStore(config.stateStore, credential, env);
   const now = options.now ?? (() => new Date());
-  const deployer =
-    options.deployer ??
-    (config.deployer.kind === "local"
-      ? new LocalDeployer({
-          stateDir: config.deployer.stateDir,
-          azure,
-          policies: createFerryPolicies(),
-          logger: logger.child({ component: "deployer" }),
-          pollIntervalInMs: config.azure.pollIntervalInMs,
-          now,
-        })
-      : new PulumiDeployer({ workDir: config.deployer.workDir, logger: logger.child({ component: "deployer" }) }));
+  const deployer = options.deployer ?? deployerFor(config, options, { azure, logger, now });
   const terminal = process.stdin.isTTY === true;
   return {
     config,
@@ -70,6 +72,22 @@ export async function createContext(config: FerryConfig, options: CreateContextO
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
     poll: { updateIntervalInMs: config.azure.pollIntervalInMs },
   };
+}
+
+function deployerFor(
+  config: FerryConfig,
+  options: CreateContextOptions,
+  deps: { azure: AzureClients; logger: Logger; now: () => Date },
+): Deployer {
+  const logger = deps.logger.child({ component: "deployer" });
+  if (config.deployer.kind === "pulumi") return new PulumiDeployer({ workDir: config.deployer.workDir, logger });
+  if (!options.localDeployer)
+    throw new UserError(
+      'ferry.json: deployer.kind "local" is the local harness\'s in-process deployer and works only against the ' +
+        'local Azure, through `npm run ferry:local`. Against Azure, use "kind": "pulumi".',
+      { code: "LocalDeployerOutsideHarness" },
+    );
+  return options.localDeployer(config, { ...deps, logger, policies: createFerryPolicies() });
 }
 
 async function askYesNo(question: string): Promise<boolean> {

@@ -1,4 +1,4 @@
-import { formatResourceId } from "../core/azure/resource-id";
+import { formatResourceId } from "../core/resource-id";
 import { planBlueprint } from "../stacks/plan";
 import { loadBlueprint } from "./blueprints";
 import type { RunbookContext } from "./context";

@@ -9,11 +9,11 @@ import {
   closeSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
-import { parseResourceId, sameResourceId } from "../core/azure/resource-id";
+import { parseResourceId, sameResourceId } from "../core/resource-id";
 import { FerryError, isNotFound, UserError, unlessNotFound } from "../core/errors";
 import type { RecoveryPoint } from "../core/schemas/recovery-point";
 import type { Source } from "../core/schemas/source";
-import { holdPoint, releaseHolds, setPaused } from "../core/state/admin";
+import { holdPoint, releaseHolds, setPaused } from "../adapters/state/admin";
 import type { Blueprint } from "../core/schemas/blueprint";
 import { failbackBaseName } from "../stacks/plan";
 import { ByteBudget } from "../sync/budget";

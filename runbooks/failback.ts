@@ -1,4 +1,4 @@
-import { parseResourceId, sameResourceId } from "../core/azure/resource-id";
+import { parseResourceId, sameResourceId } from "../core/resource-id";
 import { isNotFound, UserError, unlessNotFound } from "../core/errors";
 import { recoveredVmName } from "../stacks/plan";
 import { diskLabel, loadBlueprint, nameOf } from "./blueprints";

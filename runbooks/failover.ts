@@ -1,6 +1,6 @@
-import { parseResourceId, sameResourceId } from "../core/azure/resource-id";
+import { parseResourceId, sameResourceId } from "../core/resource-id";
 import { FerryError, UserError } from "../core/errors";
-import { holdPoint, releaseHolds, requestSync, setPaused } from "../core/state/admin";
+import { holdPoint, releaseHolds, requestSync, setPaused } from "../adapters/state/admin";
 import { packConfigFromFacts } from "../policies/pack";
 import { planBlueprint } from "../stacks/plan";
 import { detachFromAppliance } from "./appliance";

@@ -1,6 +1,6 @@
 import { isNotFound, unlessNotFound } from "../core/errors";
 import type { VirtualMachine } from "@azure/arm-compute";
-import { parseResourceId, sameResourceId } from "../core/azure/resource-id";
+import { parseResourceId, sameResourceId } from "../core/resource-id";
 import type { Source } from "../core/schemas/source";
 import type { PrecheckFacts } from "../policies/facts";
 import type { BlueprintStackConfig } from "../stacks/config";

@@ -1,6 +1,6 @@
-import { sameResourceId } from "../core/azure/resource-id";
+import { sameResourceId } from "../core/resource-id";
 import { UserError } from "../core/errors";
-import { enableSource, transitionSource } from "../core/state/admin";
+import { enableSource, transitionSource } from "../adapters/state/admin";
 import type { PrepareMode, Source } from "../core/schemas/source";
 import { attachToAppliance, detachFromAppliance } from "./appliance";
 import { landingZone, loadBlueprint, sourceDisks, stagingDiskOf } from "./blueprints";

@@ -1,6 +1,6 @@
 import { UserError } from "../core/errors";
-import { setPaused } from "../core/state/admin";
-import { leaseHolder } from "../core/state/lease";
+import { setPaused } from "../adapters/state/admin";
+import { leaseHolder } from "../adapters/state/lease";
 import type { RunbookContext } from "./context";
 
 /**

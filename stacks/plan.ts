@@ -1,4 +1,4 @@
-import { sameResourceId } from "../core/azure/resource-id";
+import { sameResourceId } from "../core/resource-id";
 import { UserError } from "../core/errors";
 import type { Blueprint, BlueprintRow, DiskStrategy, OsType } from "../core/schemas/blueprint";
 import type { RecoveryPoint } from "../core/schemas/recovery-point";

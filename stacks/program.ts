@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { parseResourceId } from "../core/azure/resource-id";
+import { parseResourceId } from "../core/resource-id";
 import type { BlueprintStackConfig, StackConfig } from "./config";
 import { LandingZone } from "./components/landing-zone";
 import { RecoveredVm } from "./components/recovered-vm";
@@ -50,16 +50,14 @@ function blueprintProgram(
     mode: pulumi.output(plan.mode),
     stagingDisks: pulumi.all(
       plan.staging.map((s) =>
-        staging
-          .get(s.logicalName)!
-          .id.apply((id) => ({
-            name: s.logicalName,
-            id,
-            sourceDiskId: s.sourceDiskId,
-            row: s.row,
-            role: s.role,
-            ...(s.lun !== undefined ? { lun: s.lun } : {}),
-          })),
+        staging.get(s.logicalName)!.id.apply((id) => ({
+          name: s.logicalName,
+          id,
+          sourceDiskId: s.sourceDiskId,
+          row: s.row,
+          role: s.role,
+          ...(s.lun !== undefined ? { lun: s.lun } : {}),
+        })),
       ),
     ),
     recoveredVms: pulumi.all(

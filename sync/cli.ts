@@ -3,7 +3,7 @@ import yargs, { type Argv } from "yargs";
 import { hideBin } from "yargs/helpers";
 import { formatErrorForCli, isUserError, UserError } from "../core/errors";
 import type { Source } from "../core/schemas/source";
-import { enableSource, transitionSource } from "../core/state/admin";
+import { enableSource, transitionSource } from "../adapters/state/admin";
 import { loadSyncConfig, type SyncConfig } from "./config";
 import { checkHealth } from "./cycle";
 import { startMetricsServer } from "./metrics";

@@ -10,7 +10,7 @@ import { complement, type Range } from "./ranges";
 import { Row } from "./row";
 import { sasRangeSource } from "./sas-reader";
 import { revokeQuietly, type SnapshotService } from "./snapshots";
-import type { SourceStore, StoredSource } from "../core/state/store";
+import type { SourceStore, StoredSource } from "../adapters/state/store";
 import { copyUnion } from "./union-copy";
 import { verifyDevice } from "./verify";
 

@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { Source } from "../core/schemas/source";
 import { checkHealth, syncSource, type CycleOutcome, type SyncContext } from "./cycle";
 import { SyncMetrics } from "./metrics";
-import type { StoredSource } from "../core/state/store";
+import type { StoredSource } from "../adapters/state/store";
 
 export interface SchedulerOptions {
   /** The appliance whose sources this daemon syncs. */

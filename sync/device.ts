@@ -7,7 +7,7 @@ import { open, readFile, realpath, stat } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { promisify } from "node:util";
-import { dataExtents } from "../core/sparse";
+import { dataExtents } from "@ferry/sparse";
 import { FerryError } from "../core/errors";
 import { createLogger } from "../core/logger";
 import type { Logger } from "../core/logger";

@@ -1,7 +1,7 @@
 import { FerryError, isFerryError } from "../core/errors";
 import type { Source } from "../core/schemas/source";
-import { claim } from "../core/state/lease";
-import type { SourceStore, StoredSource } from "../core/state/store";
+import { claim } from "../adapters/state/lease";
+import type { SourceStore, StoredSource } from "../adapters/state/store";
 
 /**
  * One source's row as a cycle holds it: every change is written under the row's ETag and renews

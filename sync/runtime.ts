@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { Logger } from "pino";
-import type { AzureClients } from "../core/azure/clients";
-import { sameResourceId } from "../core/azure/resource-id";
+import type { AzureClients } from "../adapters/azure/clients";
+import { sameResourceId } from "../core/resource-id";
 import { createLogger } from "../core/logger";
 import type { Source } from "../core/schemas/source";
 import { ByteBudget } from "./budget";
@@ -10,8 +10,8 @@ import type { SyncContext } from "./cycle";
 import { SyncDaemon } from "./daemon";
 import { openDevice, type Device } from "./device";
 import { wipeSignatures } from "./signatures";
-import { connectAzure, openStateStore } from "../core/state/connect";
-import type { SourceStore } from "../core/state/store";
+import { connectAzure, openStateStore } from "../adapters/state/connect";
+import type { SourceStore } from "../adapters/state/store";
 import { checkTarget, type TargetCheckContext } from "./target-check";
 import { SnapshotService } from "./snapshots";
 

@@ -1,8 +1,8 @@
 import type { Logger } from "pino";
 import { isNotFound } from "../core/errors";
 import { randomBytes } from "node:crypto";
-import type { AzureClients } from "../core/azure/clients";
-import { parseResourceId, sameResourceId } from "../core/azure/resource-id";
+import type { AzureClients } from "../adapters/azure/clients";
+import { parseResourceId, sameResourceId } from "../core/resource-id";
 import type { RecoveryPoint } from "../core/schemas/recovery-point";
 import type { Source } from "../core/schemas/source";
 

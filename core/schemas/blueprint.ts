@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { normalizeResourceId } from "../azure/resource-id";
+import { normalizeResourceId } from "../resource-id";
 import { formatIssuePath } from "../validate";
 import { azureRegion, resourceName, vmSizeName } from "./fields";
 import { diskId, virtualMachineId } from "./ids";

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { parseResourceId, resourceTypeOf } from "../azure/resource-id";
+import { parseResourceId, resourceTypeOf } from "../resource-id";
 import { isUserError } from "../errors";
 
 /**

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { normalizeResourceId } from "../azure/resource-id";
+import { normalizeResourceId } from "../resource-id";
 import { isoDateTime } from "./fields";
 import { diskId, snapshotId, virtualMachineId } from "./ids";
 import { resourceGroupName } from "./fields";

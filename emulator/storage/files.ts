@@ -1,5 +1,5 @@
 import { open, rm, truncate } from "node:fs/promises";
-import { alignExtents, dataExtents } from "../../core/sparse";
+import { alignExtents, dataExtents } from "@ferry/sparse";
 import { CHUNK_SIZE } from "./manifest";
 
 const ZERO = Buffer.alloc(CHUNK_SIZE);

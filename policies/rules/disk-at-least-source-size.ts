@@ -1,6 +1,6 @@
 import * as compute from "@pulumi/azure-native/compute";
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { sameResourceId } from "../../core/azure/resource-id";
+import { sameResourceId } from "../../core/resource-id";
 import { factsFromConfig, factsProblemMessage } from "../facts";
 import { TAGS, label, tagOf, tryRead } from "../resources";
 

@@ -1,5 +1,5 @@
 import type { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
-import { sameResourceId } from "../../core/azure/resource-id";
+import { sameResourceId } from "../../core/resource-id";
 import { factsFromConfig, factsProblemMessage } from "../facts";
 import { TAGS, isRecovered, label, tagOf } from "../resources";
 

@@ -2,7 +2,7 @@ import * as compute from "@pulumi/azure-native/compute";
 import * as network from "@pulumi/azure-native/network";
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import type * as pulumi from "@pulumi/pulumi";
-import { sameResourceId } from "../../core/azure/resource-id";
+import { sameResourceId } from "../../core/resource-id";
 import { factsFromConfig, factsProblemMessage } from "../facts";
 import { TAGS, canonicalRegion, isRecovered, known, label, tagOf, tryRead } from "../resources";
 

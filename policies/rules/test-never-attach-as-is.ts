@@ -1,6 +1,6 @@
 import * as compute from "@pulumi/azure-native/compute";
 import type { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
-import { normalizeResourceId } from "../../core/azure/resource-id";
+import { normalizeResourceId } from "../../core/resource-id";
 import { TAGS, isStaging, known, label, roleOf, tagOf } from "../resources";
 
 const why =

@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from "yargs";
 import { UserError } from "../../core/errors";
 import type { Source } from "../../core/schemas/source";
-import { transitionSource } from "../../core/state/admin";
+import { transitionSource } from "../../adapters/state/admin";
 import { loadBlueprint, nameOf, sourceDisks } from "../blueprints";
 import type { RunbookContext } from "../context";
 import { disableDr, enableDr } from "../sources";

@@ -5,7 +5,7 @@ import * as network from "@pulumi/azure-native/network";
 import * as resources from "@pulumi/azure-native/resources";
 import * as storage from "@pulumi/azure-native/storage";
 import * as pulumi from "@pulumi/pulumi";
-import { parseResourceId } from "../../core/azure/resource-id";
+import { parseResourceId } from "../../core/resource-id";
 import type { LandingZoneConfig } from "../config";
 import { APPLIANCE_ACTIONS, APPLIANCE_DATA_ACTIONS, APPLIANCE_IMAGE, planLandingZone } from "../landing-zone-plan";
 

@@ -67,7 +67,7 @@ describe("npm run drill", () => {
   let summary: DrillSummary | undefined;
 
   it("fails over with each strategy, verifies every disk, writes the report and exits 0", async () => {
-    const run = spawnScript("runbooks/local-drill.ts", ["--report-dir", reportDir, "--speedup", "20"]);
+    const run = spawnScript("local/drill.ts", ["--report-dir", reportDir, "--speedup", "20"]);
     const { code } = await run.exited;
     const out = run.stdout.join("\n");
     expect(code, `${out}\n${run.stderr.join("")}`).toBe(0);
@@ -186,7 +186,7 @@ describe("npm run drill", () => {
 
   it("stops its servers and exits 130 on Ctrl-C, with a report that says it was interrupted", async () => {
     const dir = join(tempDir("ferry-drill-int-"), "report");
-    const run = spawnScript("runbooks/local-drill.ts", ["--report-dir", dir, "--speedup", "20"]);
+    const run = spawnScript("local/drill.ts", ["--report-dir", dir, "--speedup", "20"]);
     const endpoints = await waitFor(
       async () => run.stdout.find((l) => l.includes("local Azure https://")),
       "the drill's servers",

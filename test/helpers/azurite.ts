@@ -2,8 +2,8 @@ import { randomUUID } from "node:crypto";
 import { rmSync } from "node:fs";
 import type { TableClient } from "@azure/data-tables";
 import { afterAll, beforeAll } from "vitest";
-import { startAzurite, type RunningAzurite } from "../../emulator/azurite";
-import { SourceStore, sourceStoreClient } from "../../core/state/store";
+import { startAzurite, type RunningAzurite } from "../../local/azurite";
+import { SourceStore, sourceStoreClient } from "../../adapters/state/store";
 import { tempDir } from "./emulator";
 
 export interface AzuriteFixture {

@@ -1,5 +1,5 @@
 import { open } from "node:fs/promises";
-import { dataExtents } from "../../core/sparse";
+import { dataExtents } from "@ferry/sparse";
 
 /** Whether two files (or device paths) hold the same bytes (`length` of them, or both whole files). */
 export async function filesEqual(a: string, b: string, length?: number): Promise<boolean> {

@@ -1,14 +1,7 @@
 import { Writable } from "node:stream";
 import { afterAll, beforeAll } from "vitest";
 import { createLogger } from "../../core/logger";
-import {
-  createLocalWorld,
-  DR,
-  PRIMARY,
-  type LocalWorld,
-  type Workload,
-  type WorkloadVm,
-} from "../../runbooks/local/world";
+import { createLocalWorld, DR, PRIMARY, type LocalWorld, type Workload, type WorkloadVm } from "../../local/world";
 import { useAzurite, type AzuriteFixture } from "./azurite";
 import { tempDir, useEmulator, type EmulatorFixture } from "./emulator";
 

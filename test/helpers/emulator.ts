@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll } from "vitest";
-import { createAzureClients, type AzureClients, type AzureRetryOptions } from "../../core/azure/clients";
-import { staticTokenCredential } from "../../core/azure/credentials";
-import { startEmulator, type RunningEmulator, type StartEmulatorOptions } from "../../emulator/index";
+import { createAzureClients, type AzureClients, type AzureRetryOptions } from "../../adapters/azure/clients";
+import { staticTokenCredential } from "../../adapters/azure/credentials";
+import { startEmulator, type RunningEmulator, type StartEmulatorOptions } from "@ferry/emulator";
 
 export interface EmulatorFixture {
   emu: RunningEmulator;

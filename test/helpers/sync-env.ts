@@ -5,7 +5,7 @@ import { createLogger } from "../../core/logger";
 import type { Source } from "../../core/schemas/source";
 import { SyncConfigSchema, type SyncConfig } from "../../sync/config";
 import { createSyncRuntime, type SyncRuntime, type SyncRuntimeOptions } from "../../sync/runtime";
-import type { SourceStore } from "../../core/state/store";
+import type { SourceStore } from "../../adapters/state/store";
 import { createEmptyDisk, createGroup, createNic, createSubnet, createVm } from "./azure-env";
 import type { AzuriteFixture } from "./azurite";
 import type { EmulatorFixture } from "./emulator";

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXIT, type CliIo } from "../../runbooks/commands/common";
-import { runCli } from "../../runbooks/cli";
+import { runLocalCli as runCli } from "../../local/ferry";
 import { useAzurite } from "../helpers/azurite";
 import { pattern, writeAt } from "../helpers/bytes";
 import { createDrWorld, DR, type DrWorld, type Workload } from "../helpers/dr-env";

@@ -1,13 +1,13 @@
 import { execFileSync, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { PassThrough } from "node:stream";
-import { runCli } from "../../runbooks/cli";
+import { runLocalCli as runCli } from "../../local/ferry";
 import { EXIT } from "../../runbooks/commands/common";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseResourceId } from "../../core/azure/resource-id";
+import { parseResourceId } from "../../core/resource-id";
 import type { Source } from "../../core/schemas/source";
-import { requestSync } from "../../core/state/admin";
+import { requestSync } from "../../adapters/state/admin";
 import { loadBlueprint } from "../../runbooks/blueprints";
 import { prepareFailback } from "../../runbooks/failback";
 import {
@@ -223,7 +223,18 @@ describe("failback sync, complete and cleanup", () => {
     });
     const run = spawn(
       process.execPath,
-      ["bin/ferry.mjs", "failback", "sync", w.stack, "--config", configPath, "--log-format", "json"],
+      [
+        "--import",
+        "tsx",
+        "local/ferry.ts",
+        "failback",
+        "sync",
+        w.stack,
+        "--config",
+        configPath,
+        "--log-format",
+        "json",
+      ],
       { env: world().env, stdio: ["ignore", "ignore", "pipe"] },
     );
     const lines: string[] = [];

@@ -3,7 +3,7 @@ import { createServer, type AddressInfo } from "node:net";
 import { realpathSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { parseResourceId } from "../../core/azure/resource-id";
+import { parseResourceId } from "../../core/resource-id";
 import { isFerryError } from "../../core/errors";
 import { loadBlueprint, sourceDisks } from "../../runbooks/blueprints";
 import { cleanup, failover } from "../../runbooks/failover";

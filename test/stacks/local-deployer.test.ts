@@ -4,7 +4,7 @@ import { createLogger } from "../../core/logger";
 import type { Blueprint } from "../../core/schemas/blueprint";
 import type { PrecheckFacts } from "../../policies/facts";
 import { createFerryPolicies, packConfigFromFacts } from "../../policies/pack";
-import { LocalDeployer } from "../../runbooks/deployers/local";
+import { LocalDeployer } from "../../local/deployer/local-deployer";
 import { useEmulator, tempDir } from "../helpers/emulator";
 import { thrownBy } from "../helpers/errors";
 import { blueprint, recoveryPoints } from "../unit/stacks/fixtures";

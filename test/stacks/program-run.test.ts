@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { evaluatePolicies } from "../../runbooks/deployers/policy-eval";
-import { runProgram } from "../../runbooks/deployers/program-run";
+import { evaluatePolicies } from "../../local/deployer/policy-eval";
+import { runProgram } from "../../local/deployer/program-run";
 import { blueprint, recoveryPoints } from "../unit/stacks/fixtures";
 
 describe("running the program for the local deployer", () => {

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { requestSync } from "../../core/state/admin";
+import { requestSync } from "../../adapters/state/admin";
 import { pattern, writeAt } from "../helpers/bytes";
 import { useAzurite } from "../helpers/azurite";
 import { filesEqual } from "../helpers/compare";

@@ -1,7 +1,7 @@
 import { statSync } from "node:fs";
 import { realpathSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
-import { requestSync, setPaused } from "../../core/state/admin";
+import { requestSync, setPaused } from "../../adapters/state/admin";
 import { pattern, readAt, writeAt } from "../helpers/bytes";
 import { useAzurite } from "../helpers/azurite";
 import { filesEqual } from "../helpers/compare";

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { AZURITE_ACCOUNT_KEY } from "../../emulator/azurite";
+import { AZURITE_ACCOUNT_KEY } from "../../local/azurite";
 import { isFerryError, isUserError } from "../../core/errors";
 import { SourceSchema, type Source } from "../../core/schemas/source";
 import { parseWith } from "../../core/validate";
-import { holdPoint, requestSync, setPaused } from "../../core/state/admin";
-import { sourceRowKey, sourceStoreClient, type StoredSource } from "../../core/state/store";
+import { holdPoint, requestSync, setPaused } from "../../adapters/state/admin";
+import { sourceRowKey, sourceStoreClient, type StoredSource } from "../../adapters/state/store";
 import { useAzurite } from "../helpers/azurite";
 import { thrownBy } from "../helpers/errors";
 import { diskIdOf, snapshotIdOf, validRecoveryPoint, validSource, vmIdOf } from "../unit/core/fixtures";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CRITICAL_PATH, criticalPathSeconds } from "../../../bench/failover";
-import { AZURE_PROFILE } from "../../../emulator/latency";
+import { AZURE_PROFILE } from "@ferry/emulator";
 
 describe("the failover benchmark's reference", () => {
   it("names only operations the azure profile times, and sums them with their requests, divided by the speed-up", () => {

@@ -2,9 +2,9 @@ import { Readable } from "node:stream";
 import { createHttpHeaders } from "@azure/core-rest-pipeline";
 import type { HttpClient, PipelineRequest } from "@azure/core-rest-pipeline";
 import { describe, expect, it } from "vitest";
-import { createAzureClients } from "../../../core/azure/clients";
-import { staticTokenCredential } from "../../../core/azure/credentials";
-import { createHttpClient } from "../../../core/azure/http";
+import { createAzureClients } from "../../../adapters/azure/clients";
+import { staticTokenCredential } from "../../../adapters/azure/credentials";
+import { createHttpClient } from "../../../adapters/azure/http";
 import { subscriptionId } from "./fixtures";
 
 const emulator = "https://127.0.0.1:8443";

@@ -6,7 +6,7 @@ import {
   WorkloadIdentityCredential,
 } from "@azure/identity";
 import { describe, expect, it, vi } from "vitest";
-import { azureCredential, staticTokenCredential } from "../../../core/azure/credentials";
+import { azureCredential, staticTokenCredential } from "../../../adapters/azure/credentials";
 import { clientId, tenantId } from "./fixtures";
 
 describe("staticTokenCredential", () => {

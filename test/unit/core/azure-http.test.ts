@@ -2,7 +2,7 @@ import { Agent } from "node:https";
 import { createHttpHeaders, createPipelineRequest } from "@azure/core-rest-pipeline";
 import type { HttpClient, PipelineRequest } from "@azure/core-rest-pipeline";
 import { describe, expect, it } from "vitest";
-import { createHttpClient } from "../../../core/azure/http";
+import { createHttpClient } from "../../../adapters/azure/http";
 
 function recordingClient(
   respond: (request: PipelineRequest) => {

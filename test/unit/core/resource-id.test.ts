@@ -5,7 +5,7 @@ import {
   parseResourceId,
   resourceTypeOf,
   sameResourceId,
-} from "../../../core/azure/resource-id";
+} from "../../../core/resource-id";
 import { isUserError } from "../../../core/errors";
 import { subscriptionId } from "./fixtures";
 

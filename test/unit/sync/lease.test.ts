@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { isFerryError } from "../../../core/errors";
 import { SourceSchema, type Source } from "../../../core/schemas/source";
 import { parseWith } from "../../../core/validate";
-import { canClaim, canWrite, claim, leaseHolder, release } from "../../../core/state/lease";
+import { canClaim, canWrite, claim, leaseHolder, release } from "../../../adapters/state/lease";
 import { validSource } from "../core/fixtures";
 
 const t0 = new Date("2025-03-01T10:00:00.000Z");

@@ -1,5 +1,5 @@
-import { UserError } from "../errors";
-import { redactSecrets } from "../redact";
+import { UserError } from "./errors";
+import { redactSecrets } from "./redact";
 
 /** The resource a nested resource lives under, e.g. the virtual network of a subnet. */
 export interface ResourceIdParent {

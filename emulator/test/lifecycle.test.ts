@@ -4,10 +4,10 @@ import { get as httpsGet } from "node:https";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { describe, expect, it } from "vitest";
-import { startEmulator } from "../../emulator/index";
-import { pattern, readAt, writeAt } from "../helpers/bytes";
-import { createEmptyDisk, createGroup, createNic, createSubnet, createVm } from "../helpers/azure-env";
-import { clientsFor, tempDir } from "../helpers/emulator";
+import { startEmulator } from "../index";
+import { pattern, readAt, writeAt } from "../../test/helpers/bytes";
+import { createEmptyDisk, createGroup, createNic, createSubnet, createVm } from "../../test/helpers/azure-env";
+import { clientsFor, tempDir } from "../../test/helpers/emulator";
 
 const C = 64 * 1024;
 

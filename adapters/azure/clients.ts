@@ -4,7 +4,7 @@ import { ResourceManagementClient } from "@azure/arm-resources";
 import type { TokenCredential } from "@azure/core-auth";
 import type { HttpClient } from "@azure/core-rest-pipeline";
 import { AnonymousCredential, PageBlobClient, newPipeline } from "@azure/storage-blob";
-import { defaultRetryOptions } from "../retry";
+import { defaultRetryOptions } from "../../core/retry";
 import { createHttpClient } from "./http";
 import { toStorageHttpClient } from "./storage-http-client";
 

@@ -2,8 +2,8 @@ import { readFileSync } from "node:fs";
 import type { TokenCredential } from "@azure/core-auth";
 import { createAzureClients, type AzureClients } from "../azure/clients";
 import { azureCredential, staticTokenCredential } from "../azure/credentials";
-import { UserError } from "../errors";
-import type { AzureConnection, StateStoreConnection } from "../schemas/connection";
+import { UserError } from "../../core/errors";
+import type { AzureConnection, StateStoreConnection } from "../../core/schemas/connection";
 import { SourceStore, sourceStoreClient } from "./store";
 
 /** Azure clients (and their credential) for a connection config: real Azure or the local emulator. */

@@ -5,19 +5,19 @@ import { parseArgs } from "node:util";
 import { pino } from "pino";
 import { $ } from "zx";
 import { createLogger } from "../core/logger";
-import { requestSync } from "../core/state/admin";
-import { startAzurite, type RunningAzurite } from "../emulator/azurite";
-import { startEmulator, type RunningEmulator } from "../emulator/index";
-import { loadBlueprint, sourceDisks } from "./blueprints";
-import { DrillRecorder } from "./drill-report";
-import { prepareFailback } from "./failback";
-import { cleanupFailback, failbackComplete, failbackSync } from "./failback-sync";
-import { cleanup, failover } from "./failover";
-import type { Operation } from "./journal";
-import { createLocalWorld, DR, PRIMARY, type LocalWorld, type Workload } from "./local/world";
-import { formatPrecheck, precheck } from "./precheck";
-import { enableDr } from "./sources";
-import { verifyAgainstPoint } from "./verify";
+import { requestSync } from "../adapters/state/admin";
+import { startAzurite, type RunningAzurite } from "./azurite";
+import { startEmulator, type RunningEmulator } from "@ferry/emulator";
+import { loadBlueprint, sourceDisks } from "../runbooks/blueprints";
+import { DrillRecorder } from "../runbooks/drill-report";
+import { prepareFailback } from "../runbooks/failback";
+import { cleanupFailback, failbackComplete, failbackSync } from "../runbooks/failback-sync";
+import { cleanup, failover } from "../runbooks/failover";
+import type { Operation } from "../runbooks/journal";
+import { createLocalWorld, DR, PRIMARY, type LocalWorld, type Workload } from "./world";
+import { formatPrecheck, precheck } from "../runbooks/precheck";
+import { enableDr } from "../runbooks/sources";
+import { verifyAgainstPoint } from "../runbooks/verify";
 
 /**
  * `npm run drill`: a whole disaster-recovery drill on this machine. It starts the local Azure (the

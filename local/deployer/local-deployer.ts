@@ -2,10 +2,18 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "pino";
-import type { AzureClients } from "../../core/azure/clients";
+import type { AzureClients } from "../../adapters/azure/clients";
 import { FerryError, isNotFound, UserError } from "../../core/errors";
+import type { CreateContextOptions } from "../../runbooks/context";
 import { parseStackConfig } from "../../stacks/config";
-import type { Deployer, HistoryEntry, PreviewResult, ResourceChanges, UpOptions, UpResult } from "./deployer";
+import type {
+  Deployer,
+  HistoryEntry,
+  PreviewResult,
+  ResourceChanges,
+  UpOptions,
+  UpResult,
+} from "../../runbooks/deployers/deployer";
 import { evaluatePolicies, type PolicyLike, type PolicyViolation } from "./policy-eval";
 import { runProgram, type DeclaredResource } from "./program-run";
 import { RESOURCE_KINDS, type Props } from "./resource-kinds";
@@ -42,6 +50,33 @@ export interface LocalDeployerOptions {
   now?: () => Date;
 }
 
+/**
+ * The local deployer applies stacks straight through ARM, with no engine, no state backend and no
+ * policy service: it is a stand-in for the local Azure only, never for a real subscription.
+ */
+export function assertLoopback(armEndpoint: string): void {
+  const host = new URL(armEndpoint).hostname.replace(/^\[|\]$/g, "");
+  if (host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host)) return;
+  throw new UserError(
+    `The local deployer applies stacks only to the local Azure on a loopback address, not to ${armEndpoint}. ` +
+      'Against Azure, set "deployer": { "kind": "pulumi" } in ferry.json.',
+    { code: "LocalDeployerNotLoopback" },
+  );
+}
+
+/** The `localDeployer` factory the local harness hands to `createContext` (deployer.kind "local"). */
+export const localDeployer: NonNullable<CreateContextOptions["localDeployer"]> = (config, deps) => {
+  if (config.deployer.kind !== "local") throw new Error("localDeployer is only for deployer.kind local");
+  return new LocalDeployer({
+    stateDir: config.deployer.stateDir,
+    azure: deps.azure,
+    policies: deps.policies,
+    logger: deps.logger,
+    pollIntervalInMs: config.azure.pollIntervalInMs,
+    now: deps.now,
+  });
+};
+
 const none = (): ResourceChanges => ({ create: 0, update: 0, delete: 0, same: 0 });
 
 /**
@@ -56,6 +91,7 @@ export class LocalDeployer implements Deployer {
   private readonly now: () => Date;
 
   constructor(private readonly options: LocalDeployerOptions) {
+    assertLoopback(options.azure.armEndpoint);
     mkdirSync(options.stateDir, { recursive: true });
     this.poll = { updateIntervalInMs: options.pollIntervalInMs ?? 10 };
     this.now = options.now ?? (() => new Date());

@@ -1,5 +1,5 @@
-import type { AzureClients } from "../../core/azure/clients";
-import { parseResourceId } from "../../core/azure/resource-id";
+import type { AzureClients } from "../../adapters/azure/clients";
+import { parseResourceId } from "../../core/resource-id";
 import { stableGuid } from "../../stacks/landing-zone-plan";
 
 /** Inputs and outputs of a declared resource, JSON-shaped. */

@@ -1,5 +1,5 @@
 export * from "./clients";
 export * from "./credentials";
 export * from "./http";
-export * from "./resource-id";
+export * from "../../core/resource-id";
 export { toStorageHttpClient } from "./storage-http-client";

@@ -1,19 +1,20 @@
 import { join } from "node:path";
 import type { Logger } from "pino";
-import { createAzureClients, type AzureClients } from "../../core/azure/clients";
-import { staticTokenCredential } from "../../core/azure/credentials";
-import type { Readiness } from "../../core/schemas/blueprint";
-import type { Source } from "../../core/schemas/source";
-import type { RunningEmulator } from "../../emulator/index";
-import { SyncConfigSchema } from "../../sync/config";
-import { createSyncRuntime, type SyncRuntime } from "../../sync/runtime";
-import { loadBlueprint, sourceDisks } from "../blueprints";
-import { FerryConfigSchema, type FerryConfig } from "../config";
-import { createContext, type RunbookContext } from "../context";
+import { createAzureClients, type AzureClients } from "../adapters/azure/clients";
+import { staticTokenCredential } from "../adapters/azure/credentials";
+import type { Readiness } from "../core/schemas/blueprint";
+import type { Source } from "../core/schemas/source";
+import type { RunningEmulator } from "@ferry/emulator";
+import { SyncConfigSchema } from "../sync/config";
+import { createSyncRuntime, type SyncRuntime } from "../sync/runtime";
+import { loadBlueprint, sourceDisks } from "../runbooks/blueprints";
+import { FerryConfigSchema, type FerryConfig } from "../runbooks/config";
+import { createContext, type RunbookContext } from "../runbooks/context";
+import { localDeployer } from "./deployer/local-deployer";
 import { createEmptyDisk, createGroup, createNic, createSubnet, createVm } from "./primary";
-import { enableDr } from "../sources";
-import { failover } from "../failover";
-import type { Operation } from "../journal";
+import { enableDr } from "../runbooks/sources";
+import { failover } from "../runbooks/failover";
+import type { Operation } from "../runbooks/journal";
 
 /**
  * A DR setup on the local Azure (the emulator) and Table storage (Azurite), built the way an
@@ -164,7 +165,7 @@ export async function createLocalWorld(o: LocalWorldOptions): Promise<LocalWorld
       reprotectSeconds: 120,
     },
   });
-  const ctx = await createContext(config, { env, logger: o.logger });
+  const ctx = await createContext(config, { env, logger: o.logger, localDeployer });
   await ctx.deployer.setConfig("lz", {
     kind: "landing-zone",
     region: DR.location,

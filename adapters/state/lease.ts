@@ -1,5 +1,5 @@
-import { FerryError } from "../errors";
-import type { Source } from "../schemas/source";
+import { FerryError } from "../../core/errors";
+import type { Source } from "../../core/schemas/source";
 
 // Which daemon instance may write a source's staging disk. Pure: the caller reads the row, decides
 // here, and writes the result back with SourceStore.update, whose ETag condition settles two

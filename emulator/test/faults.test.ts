@@ -2,11 +2,11 @@ import { writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { startEmulator } from "../../emulator/index";
-import { refusal, thrownBy } from "../helpers/errors";
-import { pattern } from "../helpers/bytes";
-import { createEmptyDisk, createGroup } from "../helpers/azure-env";
-import { clientsFor, tempDir, useEmulator } from "../helpers/emulator";
+import { startEmulator } from "../index";
+import { refusal, thrownBy } from "../../test/helpers/errors";
+import { pattern } from "../../test/helpers/bytes";
+import { createEmptyDisk, createGroup } from "../../test/helpers/azure-env";
+import { clientsFor, tempDir, useEmulator } from "../../test/helpers/emulator";
 
 function admin(
   endpoint: string,

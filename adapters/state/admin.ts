@@ -1,8 +1,8 @@
 import type { AzureClients } from "../azure/clients";
-import { parseResourceId, sameResourceId } from "../azure/resource-id";
-import { FerryError, isFerryError, isNotFound, UserError } from "../errors";
-import { nextSourceState, type SourceEvent } from "../source-state";
-import type { PrepareMode, Source } from "../schemas/source";
+import { parseResourceId, sameResourceId } from "../../core/resource-id";
+import { FerryError, isFerryError, isNotFound, UserError } from "../../core/errors";
+import { nextSourceState, type SourceEvent } from "../../core/source-state";
+import type { PrepareMode, Source } from "../../core/schemas/source";
 import type { SourceStore, StoredSource } from "./store";
 
 /** Changes a runbook or an operator makes to sources; the daemon picks them up at its next tick. */

@@ -2,11 +2,11 @@ import type { TokenCredential } from "@azure/core-auth";
 import { isRestError, type RestError } from "@azure/core-rest-pipeline";
 import { TableClient, odata, type TableEntity } from "@azure/data-tables";
 import type { AzureRetryOptions } from "../azure/clients";
-import { normalizeResourceId } from "../azure/resource-id";
-import { FerryError, UserError, isUserError } from "../errors";
-import { redactSecrets } from "../redact";
-import { SourceSchema, type Source } from "../schemas/source";
-import { parseWith, type ValidationIssue } from "../validate";
+import { normalizeResourceId } from "../../core/resource-id";
+import { FerryError, UserError, isUserError } from "../../core/errors";
+import { redactSecrets } from "../../core/redact";
+import { SourceSchema, type Source } from "../../core/schemas/source";
+import { parseWith, type ValidationIssue } from "../../core/validate";
 
 // The source state store: one Azure Table storage row per protected source disk. Every row read
 // is parsed back through SourceSchema, every write is conditional on the ETag the writer read, so

@@ -1,4 +1,4 @@
-import type { AzureClients } from "../../core/azure/clients";
+import type { AzureClients } from "../adapters/azure/clients";
 
 /** Pollers ask often: the emulator's operations are short, and the SDK's default waits 2 s between polls. */
 const POLL = { updateIntervalInMs: 10 };

@@ -1,5 +1,5 @@
 import type { AccessToken, TokenCredential } from "@azure/core-auth";
-import { UserError } from "../errors";
+import { UserError } from "../../core/errors";
 import {
   AzurePipelinesCredential,
   ClientSecretCredential,

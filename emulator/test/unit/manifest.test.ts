@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { CHUNK_SIZE, diffManifests, Manifest, validRanges } from "../../../emulator/storage/manifest";
+import { CHUNK_SIZE, diffManifests, Manifest, validRanges } from "../../storage/manifest";
 
 /** A manifest from a map of chunk index → content seed (the hash only has to differ per seed). */
 function manifest(sizeBytes: number, chunks: Record<number, string>): Manifest {
