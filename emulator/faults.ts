@@ -72,6 +72,7 @@ export class Faults {
     } catch (e) {
       throw new Error(
         `Cannot read the fault file ${path}: ${(e as Error).message}. It must be JSON: {"rules":[…],"regionOutages":[…]}.`,
+        { cause: e },
       );
     }
     return new Faults(parsed);

@@ -1,5 +1,5 @@
 import type { ReportViolation, ResourceValidation, ResourceValidationArgs } from "@pulumi/policy";
-import type { Resource, Unwrap } from "@pulumi/pulumi";
+import type { CustomResourceOptions, Resource, Unwrap } from "@pulumi/pulumi";
 import { TAGS } from "../stacks/plan";
 
 // What the rules share: reading ferry's tags, recognising its roles, and reading values that the
@@ -84,7 +84,9 @@ export function label(resource: { type: string; name: string }): string {
 }
 
 // The class shape CrossGuard's isType/asType take (an azure-native resource class).
-type ResourceClass<TResource extends Resource, TArgs> = { new (name: string, args: TArgs, ...rest: any[]): TResource }; // eslint-disable-line @typescript-eslint/no-explicit-any
+type ResourceClass<TResource extends Resource, TArgs> = {
+  new (name: string, args: TArgs, opts?: CustomResourceOptions): TResource;
+};
 
 /**
  * `validateResourceOfType` without `notApplicable`: runs `validate` on resources of `cls` with

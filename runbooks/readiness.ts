@@ -31,7 +31,7 @@ export async function waitUntilReady(
   const log = ctx.logger.child({ row: row.row, vm: row.vmName });
 
   if (readiness.os) {
-    let last = "no instance view yet";
+    let last: string;
     for (;;) {
       try {
         const view = await ctx.azure.compute.virtualMachines.instanceView(resourceGroup, row.vmName);
@@ -57,7 +57,7 @@ export async function waitUntilReady(
     const app = readiness.app;
     const host = app.host ?? (await privateIp(ctx, resourceGroup, row.nic.name));
     const what = app.kind === "tcp" ? `TCP ${host}:${app.port}` : `http://${host}:${app.port}${app.path}`;
-    let last = "no answer yet";
+    let last: string;
     for (;;) {
       const r = await probe(app, host);
       if (r === true) break;

@@ -1,5 +1,10 @@
 import { createHttpHeaders, createPipelineRequest } from "@azure/core-rest-pipeline";
-import type { HttpClient, HttpHeaders as CoreHttpHeaders } from "@azure/core-rest-pipeline";
+import type {
+  FormDataMap,
+  HttpClient,
+  HttpHeaders as CoreHttpHeaders,
+  RequestBodyType,
+} from "@azure/core-rest-pipeline";
 import type { HttpHeaders, HttpOperationResponse, IHttpClient, WebResource } from "@azure/storage-blob";
 
 /**
@@ -15,8 +20,9 @@ export function toStorageHttpClient(httpClient: HttpClient): IHttpClient {
         url: resource.url,
         method: resource.method,
         headers: createHttpHeaders(resource.headers.toJson({ preserveCase: true })),
-        body: resource.body,
-        formData: resource.formData,
+        // storage-blob types these `any`; they hold what core-rest-pipeline sends.
+        body: resource.body as RequestBodyType | undefined,
+        formData: resource.formData as FormDataMap | undefined,
         abortSignal: resource.abortSignal,
         timeout: resource.timeout,
         withCredentials: resource.withCredentials,

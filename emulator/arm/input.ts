@@ -60,7 +60,7 @@ export function optArray(obj: unknown, path: string): unknown[] | undefined {
   const v = get(obj, path);
   if (v === undefined || v === null) return undefined;
   if (!Array.isArray(v)) throw invalid(path, "An array is expected.");
-  return v;
+  return v as unknown[];
 }
 
 export function optObject(obj: unknown, path: string): Json | undefined {

@@ -12,13 +12,9 @@ export interface RecoveredInTargetRegionConfig {
   facts?: unknown;
 }
 
-// Typed loosely: CrossGuard's isType takes one resource class at a time.
-const RECOVERED_TYPES: (new (...rest: any[]) => pulumi.Resource)[] = [
-  compute.VirtualMachine,
-  compute.Disk,
-  compute.Snapshot,
-  network.NetworkInterface,
-]; // eslint-disable-line @typescript-eslint/no-explicit-any
+const RECOVERED_TYPES: (
+  typeof compute.VirtualMachine | typeof compute.Disk | typeof compute.Snapshot | typeof network.NetworkInterface
+)[] = [compute.VirtualMachine, compute.Disk, compute.Snapshot, network.NetworkInterface];
 
 /**
  * `ferry-recovered-in-target-region`: what a failover creates lands in the DR region the precheck
@@ -38,7 +34,7 @@ export const recoveredInTargetRegion: ResourceValidationPolicy = {
     },
   },
   validateResource: (args, report) => {
-    if (!RECOVERED_TYPES.some((cls) => args.isType(cls)) || !isRecovered(args.props)) return;
+    if (!RECOVERED_TYPES.some((cls) => args.isType<pulumi.Resource>(cls)) || !isRecovered(args.props)) return;
     const what = `Recovered ${label(args)}`;
     const found = factsFromConfig(args.getConfig<RecoveredInTargetRegionConfig>());
     if (found.status !== "ok") {
@@ -47,7 +43,7 @@ export const recoveredInTargetRegion: ResourceValidationPolicy = {
     }
     const facts = found.facts;
 
-    const location = known(() => args.props.location);
+    const location = known((): unknown => args.props.location);
     if (typeof location !== "string" || location.trim() === "") {
       report(
         `${what} declares no location, so it would land in its resource group's region. Set location to the target region '${facts.targetRegion}'.`,

@@ -57,7 +57,7 @@ export const testNeverAttachAsIs: StackValidationPolicy = {
 /** The managed-disk ids a VM attaches (those known), with where each is attached. */
 function diskRefs(vm: PolicyResource): { id: string; where: string }[] {
   const out: { id: string; where: string }[] = [];
-  const storage = known(() => vm.props.storageProfile) as
+  const storage = known((): unknown => vm.props.storageProfile) as
     | { osDisk?: { managedDisk?: { id?: unknown } }; dataDisks?: { lun?: unknown; managedDisk?: { id?: unknown } }[] }
     | undefined;
   const os = known(() => storage?.osDisk?.managedDisk?.id);
@@ -75,11 +75,11 @@ function diskRefs(vm: PolicyResource): { id: string; where: string }[] {
  */
 function namesDisk(ref: string, disk: PolicyResource): boolean {
   const wanted = normalizeResourceId(ref);
-  const id = known(() => disk.props.id);
+  const id = known((): unknown => disk.props.id);
   if (typeof id === "string" && id !== "") return normalizeResourceId(id) === wanted;
-  const name = known(() => disk.props.diskName ?? disk.props.name);
+  const name = known((): unknown => disk.props.diskName ?? disk.props.name);
   if (typeof name !== "string" || name === "") return false;
-  const group = known(() => disk.props.resourceGroupName);
+  const group = known((): unknown => disk.props.resourceGroupName);
   const suffix =
     typeof group === "string" && group !== ""
       ? `/resourcegroups/${group}/providers/microsoft.compute/disks/${name}`

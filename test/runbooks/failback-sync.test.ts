@@ -193,7 +193,7 @@ describe("failback sync, complete and cleanup", () => {
     );
     expect(lines.some((l) => l.source === "stack" && /failback of bp-fe complete/.test(l.message))).toBe(true);
     expect(formatHistory(lines)).toMatch(
-      /failback-complete\s+succeeded[^\n]*(\n {8}[^\n]+)*\n {8}final delta  \d+\.\d s/,
+      /failback-complete\s+succeeded[^\n]*(\n {8}[^\n]+)*\n {8}final delta {2}\d+\.\d s/,
     );
 
     // cleanup --failback removes the previous disks and the failback's snapshots.

@@ -4,7 +4,7 @@ import { checkPrecheckFacts, factsFromConfig, parsePrecheckFacts, PrecheckFactsS
 import { expectOneProblem } from "../core/fixtures";
 import { blueprintStack } from "./fixtures";
 
-const facts = () => structuredClone(blueprintStack("failover").facts) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+const facts = () => structuredClone(blueprintStack("failover").facts) as Record<string, any>;  
 
 describe("precheck facts", () => {
   it("parse as the precheck writes them", () => {
@@ -86,7 +86,7 @@ describe("precheck facts", () => {
     }
     expect(isUserError(thrown)).toBe(true);
     expect((thrown as Error).message).toMatch(
-      /^Invalid precheck facts \(2 problems\):\n  passed: must be true or false, not a string\. .*\n  checkedAt: is not an ISO 8601 date-time/,
+      /^Invalid precheck facts \(2 problems\):\n {2}passed: must be true or false, not a string\. .*\n {2}checkedAt: is not an ISO 8601 date-time/,
     );
     const checked = checkPrecheckFacts(raw);
     expect(checked.ok).toBe(false);
