@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { createServer, type AddressInfo } from "node:net";
-import { realpathSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, realpathSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseResourceId } from "../../core/resource-id";
@@ -8,10 +8,11 @@ import { isFerryError } from "../../core/errors";
 import { loadBlueprint, sourceDisks } from "../../runbooks/blueprints";
 import { cleanup, failover } from "../../runbooks/failover";
 import { formatHistory, history } from "../../runbooks/history";
+import type { Operation } from "../../runbooks/journal";
 import { precheck } from "../../runbooks/precheck";
 import { enableDr } from "../../runbooks/sources";
 import { planBlueprint, TAGS } from "../../stacks/plan";
-import { pattern, writeAt } from "../helpers/bytes";
+import { pattern, readAt, writeAt } from "../helpers/bytes";
 import { firstDifference } from "../helpers/compare";
 import { DR, PRIMARY, useDrWorld, type DrWorld, type Workload } from "../helpers/dr-env";
 import { tempDir } from "../helpers/emulator";
@@ -233,31 +234,94 @@ describe("precheck", () => {
   });
 });
 
-describe("failover", () => {
-  it("planned: powers the source off, syncs the last writes and brings the VM up on its staging disks, byte for byte", async () => {
-    const w = await world.workload("web", { dataLuns: [0, 1] });
+/**
+ * A guest writer: an increasing counter written at `offset` of a source disk and made durable
+ * (fsync) before it counts as acknowledged, each write through the VM's device path, as a guest
+ * reaches its disk. It stops when the device is gone (the VM powered off) or when told.
+ */
+function startCounterWriter(device: string, offset: number) {
+  const acked: { n: number; at: number }[] = [];
+  let stop = false;
+  const done = (async () => {
+    for (let n = 1; !stop; n++) {
+      let fd: number;
+      try {
+        fd = openSync(device, "r+");
+      } catch {
+        return; // no device: the VM is off
+      }
+      const buf = Buffer.alloc(512);
+      buf.writeBigUInt64LE(BigInt(n));
+      writeSync(fd, buf, 0, buf.length, offset);
+      fsyncSync(fd);
+      closeSync(fd);
+      acked.push({ n, at: Date.now() });
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  })();
+  return {
+    acked,
+    async stop() {
+      stop = true;
+      await done;
+    },
+  };
+}
+
+describe("planned failover", () => {
+  const COUNTER_OFFSET = 40 * MiB;
+  let w: Workload;
+  let op: Operation;
+  let expected: Map<string, string>;
+  let staging: string[];
+  let writer: ReturnType<typeof startCounterWriter>;
+
+  beforeAll(async () => {
+    w = await world.workload("web", { dataLuns: [0, 1] });
     writeWorkload(w, 11);
     await protect(w);
-    // Writes after the last sync: a planned failover must not lose them.
+    // Writes after the last sync, and a writer that keeps acknowledging writes until the power-off:
+    // a planned failover must lose none of them.
     writeWorkload(w, 12);
-    const expected = sourceFiles(w);
-    const staging = await stagingIds(w);
+    staging = await stagingIds(w);
+    expected = sourceFiles(w);
+    writer = startCounterWriter(w.vms[0]!.sourceDevice("os"), COUNTER_OFFSET);
+    try {
+      op = await world.whileSyncing(() => failover(world.ctx, w.stack, { kind: "planned" }), world.sourcesOf(w));
+    } finally {
+      await writer.stop();
+    }
+  });
 
-    const op = await world.whileSyncing(() => failover(world.ctx, w.stack, { kind: "planned" }), world.sourcesOf(w));
+  it("loses no write acknowledged before the power-off: the last one is on the recovered disk", () => {
+    const powerOff = op.steps.find((s) => s.name === "power off the source VMs")!;
+    const ackedBefore = writer.acked.filter((a) => a.at <= Date.parse(powerOff.startedAt));
+    expect(ackedBefore.length).toBeGreaterThan(0);
+    const last = writer.acked.at(-1)!;
+    const recovered = readAt(f.emu.devicePath(DR.rg, "web", "os"), COUNTER_OFFSET, 8).readBigUInt64LE();
+    // Every acknowledged write, and so the last one, is on the recovered OS disk.
+    expect(Number(recovered)).toBe(last.n);
+    expect(last.n).toBeGreaterThanOrEqual(ackedBefore.at(-1)!.n);
+  });
 
+  it("powers the source off and recovers every disk byte for byte as the source stood then", async () => {
     const source = await f.azure.compute.virtualMachines.instanceView(PRIMARY.rg, "web");
     expect(source.statuses?.map((s) => s.code)).toContain("PowerState/stopped");
+    await expectRecovered(w, "", expected);
+  });
+
+  it("brings the VM up on its staging disks, which have left the appliance", async () => {
     const vms = await drVms(w.stack);
     expect(vms.map((v) => v.name)).toEqual(["web"]);
-    // The recovered VM runs on the staging disks themselves, which have left the appliance.
     const attached = [
       vms[0]!.storageProfile!.osDisk!.managedDisk!.id!,
       ...vms[0]!.storageProfile!.dataDisks!.map((d) => d.managedDisk!.id!),
     ].map((id) => id.toLowerCase());
     expect(attached.sort()).toEqual([...staging].sort());
     expect((await applianceDisks()).filter((id) => staging.includes(id))).toEqual([]);
-    await expectRecovered(w, "", expected);
+  });
 
+  it("journals its steps, the row's RTO and an RPO", () => {
     expect(op.status).toBe("succeeded");
     expect(op.steps.map((s) => s.name)).toEqual([
       "power off the source VMs",
@@ -272,7 +336,9 @@ describe("failover", () => {
     ]);
     expect(op.rto[0]!.vmCreatedSeconds).toBeGreaterThan(0);
     expect(op.rpoSeconds).toBeGreaterThanOrEqual(0);
-    // Row-level logs: source selection, NIC, VM, completion.
+  });
+
+  it("logs source selection, NIC, VM and completion per row", () => {
     const rowLogs = world.logLines
       .map((l) => JSON.parse(l) as { msg: string; operation?: string })
       .filter((l) => l.operation === op.id)
@@ -280,7 +346,9 @@ describe("failover", () => {
     expect(rowLogs).toEqual(
       expect.arrayContaining(["source selected", "web: NIC created", "web: VM created", "web: recovered"]),
     );
+  });
 
+  it("shows in the history, from the journal and the stack", async () => {
     const lines = await history(world.ctx, w.stack);
     expect(lines.find((l) => l.source === "runbook")).toMatchObject({
       kind: "failover-planned",
@@ -295,7 +363,9 @@ describe("failover", () => {
     ).toBe(true);
     expect(formatHistory(lines)).toMatch(/failover-planned\s+succeeded .* RTO web [\d.]+ s/);
   });
+});
 
+describe("failover", () => {
   it("unplanned: fails over from the last applied point during an outage of the primary region, with no call to it", async () => {
     const w = await world.workload("db", { osStrategy: "attachAsIs", dataStrategy: "fromSnapshot" });
     writeWorkload(w, 21);
