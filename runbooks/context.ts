@@ -55,9 +55,10 @@ export async function createContext(config: FerryConfig, options: CreateContextO
   const env = options.env ?? process.env;
   const logger = options.logger ?? createLogger({ name: "ferry", env });
   const { azure, credential } = connectAzure(config.azure, "ferry", env);
-  const store = await openStateStore(config.stateStore, credential, env);
   const now = options.now ?? (() => new Date());
+  // Before the store is opened: a deployer this process cannot have is refused with no I/O done.
   const deployer = options.deployer ?? deployerFor(config, options, { azure, logger, now });
+  const store = await openStateStore(config.stateStore, credential, env);
   const terminal = process.stdin.isTTY === true;
   return {
     config,
