@@ -1,7 +1,11 @@
 import type { Argv, CommandModule } from "yargs";
 import { UserError } from "../../core/errors";
-import { checkPrimary, prepareFailback } from "../failback";
-import { failbackComplete, failbackRollback, failbackSync, type FailbackState } from "../failback-sync";
+import { checkPrimary } from "../failback/check-primary";
+import { prepareFailback } from "../failback/prepare";
+import { failbackComplete } from "../failback/complete";
+import { failbackRollback } from "../failback/rollback";
+import type { FailbackState } from "../failback/state";
+import { failbackSync } from "../failback/sync";
 import { nameOf } from "../blueprints";
 import { contextFor, emit, EXIT, table, type CliIo, type GlobalArgs } from "./common";
 

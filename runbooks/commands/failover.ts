@@ -2,7 +2,7 @@ import type { CommandModule } from "yargs";
 import { UserError } from "../../core/errors";
 import { loadBlueprint } from "../blueprints";
 import { cleanup, failover, type FailoverKind } from "../failover";
-import { cleanupFailback } from "../failback-sync";
+import { cleanupFailback } from "../failback/cleanup";
 import { nameOf } from "../blueprints";
 import type { Operation } from "../journal";
 import { contextFor, emit, seconds, table, type CliIo, type GlobalArgs } from "./common";

@@ -9,14 +9,12 @@ import { parseResourceId } from "../../core/resource-id";
 import type { Source } from "../../core/schemas/source";
 import { requestSync } from "../../adapters/state/admin";
 import { loadBlueprint } from "../../runbooks/blueprints";
-import { prepareFailback } from "../../runbooks/failback";
-import {
-  cleanupFailback,
-  failbackComplete,
-  failbackRollback,
-  failbackSync,
-  readFailbackState,
-} from "../../runbooks/failback-sync";
+import { cleanupFailback } from "../../runbooks/failback/cleanup";
+import { failbackComplete } from "../../runbooks/failback/complete";
+import { prepareFailback } from "../../runbooks/failback/prepare";
+import { failbackRollback } from "../../runbooks/failback/rollback";
+import { readFailbackState } from "../../runbooks/failback/state";
+import { failbackSync } from "../../runbooks/failback/sync";
 import { formatHistory, history } from "../../runbooks/history";
 import { pattern, readAt, writeAt } from "../helpers/bytes";
 import { firstDifference } from "../helpers/compare";
