@@ -4,7 +4,7 @@ import { loadBlueprint } from "../blueprints";
 import type { RunbookContext } from "../context";
 import type { Operation } from "../journal";
 import { deleteFailbackSnapshots, snapshots, TAG_PREVIOUS } from "./common";
-import { readFailbackState, saveState } from "./state";
+import { failbackStateStore } from "./state";
 
 /**
  * `ferry cleanup --failback`: after a completed failback, removes the primary's previous disks
@@ -16,7 +16,8 @@ export async function cleanupFailback(
   stack: string,
 ): Promise<{ op: Operation; deleted: string[] }> {
   const b = (await loadBlueprint(ctx, stack)).blueprint;
-  const state = readFailbackState(ctx, b.name);
+  const store = failbackStateStore(ctx);
+  const state = await store.read(b.name);
   if (!state || state.phase !== "completed") {
     throw new UserError(
       state?.phase === "cleaned"
@@ -58,7 +59,7 @@ export async function cleanupFailback(
       }
     });
     state.phase = "cleaned";
-    saveState(ctx, state);
+    await store.save(state);
     op.details = { deleted };
   });
   return { op, deleted };

@@ -7,7 +7,7 @@ import { snapshotName, TAG_ROLE } from "../../sync/snapshots";
 import { copyUnion, type Delta } from "../../sync/union-copy";
 import type { RunbookContext } from "../context";
 import { applianceFor, label, sinceFailover, snapshots, TAG_FAILBACK } from "./common";
-import { saveState, type FailbackDiskState, type FailbackPass, type FailbackState } from "./state";
+import type { FailbackDiskState, FailbackPass, FailbackState, FailbackStateStore } from "./state";
 
 // One pass of failback sync over one disk: what failback sync repeats and complete's final delta ends with.
 
@@ -112,6 +112,7 @@ export async function passDeltas(ctx: RunbookContext, d: FailbackDiskState, to: 
 /** One pass over one disk: finish a pass under way (recorded, perhaps half-written), else snapshot the DR disk and copy the union. */
 export async function syncPass(
   ctx: RunbookContext,
+  store: FailbackStateStore,
   state: FailbackState,
   d: FailbackDiskState,
   options: SyncPassOptions,
@@ -120,7 +121,7 @@ export async function syncPass(
   if (!d.applying) {
     const snap = await takeDrSnapshot(ctx, state.prepare, d.drDiskId);
     d.applying = { snapshotId: snap, deltas: await passDeltas(ctx, d, snap) };
-    saveState(ctx, state);
+    await store.save(state);
   }
   const applying = d.applying;
   await assertWritableTarget(ctx, d);
@@ -182,7 +183,7 @@ export async function syncPass(
     d.applied = applying.snapshotId;
     delete d.applying;
     d.passes.push(record);
-    saveState(ctx, state);
+    await store.save(state);
     if (previous)
       await snaps
         .delete(previous)

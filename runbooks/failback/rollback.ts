@@ -5,7 +5,7 @@ import { loadBlueprint } from "../blueprints";
 import type { RunbookContext } from "../context";
 import type { Operation } from "../journal";
 import { deleteFailbackSnapshots, detachNewDisks } from "./common";
-import { readFailbackState, saveState } from "./state";
+import { failbackStateStore } from "./state";
 
 /**
  * `ferry failback rollback`: before complete has swapped any primary disk, returns to where the
@@ -14,17 +14,21 @@ import { readFailbackState, saveState } from "./state";
  */
 export async function failbackRollback(ctx: RunbookContext, stack: string): Promise<{ op: Operation }> {
   const b = (await loadBlueprint(ctx, stack)).blueprint;
-  const state = readFailbackState(ctx, b.name);
+  const store = failbackStateStore(ctx);
+  const state = await store.read(b.name);
   if (!state || state.phase !== "syncing")
     throw new UserError(`No failback of ${b.name} is under way: nothing to roll back.`, { code: "NotSyncing" });
   if (state.complete?.swapped.length) {
     throw new UserError(
-      `failback complete already swapped the disks of ${state.complete.swapped.join(", ")}: the primary runs on the returned disks. Finish with ferry failback complete ${b.name}.`,
+      `failback complete already swapped the disks of ${state.complete.swapped.join(", ")}: ` +
+        `the primary runs on the returned disks. Finish with ferry failback complete ${b.name}.`,
       { code: "AlreadySwapped" },
     );
   }
   const { op } = await ctx.journal.run("failback-rollback", b.name, async (op) => {
-    if (state.complete?.drStopped) {
+    // Once complete has begun it may have stopped some DR VMs, even if its stop step did not end;
+    // starting one that runs changes nothing.
+    if (state.complete) {
       const vms = [...new Set(state.disks.map((d) => d.drVmId))];
       await ctx.journal.step(op, "start the DR VMs again", () =>
         Promise.all(
@@ -56,7 +60,7 @@ export async function failbackRollback(ctx: RunbookContext, stack: string): Prom
       }
     });
     state.phase = "rolledBack";
-    saveState(ctx, state);
+    await store.save(state);
   });
   return { op };
 }

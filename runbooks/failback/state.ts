@@ -1,17 +1,19 @@
 import {
+  closeSync,
   existsSync,
+  fsyncSync,
   mkdirSync,
+  openSync,
   readFileSync,
   renameSync,
   writeFileSync,
-  openSync,
-  fsyncSync,
-  closeSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
+import { UserError } from "../../core/errors";
 import type { RecoveryPoint } from "../../core/schemas/recovery-point";
 import type { Delta } from "../../sync/union-copy";
 import type { RunbookContext } from "../context";
+import { isCompletePhase, type CompletePhase } from "./complete-phase";
 import type { FailbackDisk } from "./prepare";
 
 /** One pass of failback sync over one disk. */
@@ -29,7 +31,10 @@ export interface FailbackPass {
 }
 
 export interface FailbackDiskState extends FailbackDisk {
-  /** The staging disk of the primary disk (the DR disk itself when it was attached as is), its LUN on the DR appliance, and the primary region. */
+  /**
+   * The staging disk of the primary disk (the DR disk itself when it was attached as is), its LUN on
+   * the DR appliance, and the primary region.
+   */
   stagingDiskId: string;
   stagingLun: number;
   region: string;
@@ -48,50 +53,143 @@ export interface FailbackDiskState extends FailbackDisk {
   passes: FailbackPass[];
 }
 
+/**
+ * Where a failback is: `syncing` from the first failback sync until complete has succeeded (complete
+ * has its own phases, below), then `completed` and after cleanup `cleaned`; or `rolledBack`.
+ */
+export type FailbackPhase = "syncing" | "completed" | "rolledBack" | "cleaned";
+
+/** What failback complete has done; a re-run goes on from there. */
+export interface FailbackCompleteState {
+  /** The last step of complete that is done (see complete-phase.ts); a re-run starts at the step after it. */
+  phase: CompletePhase;
+  /**
+   * Rows whose primary VM has the returned disks. The swap goes row by row (in parallel), so a swap
+   * step that failed half-way is re-run for the other rows only; rollback is refused once one is here.
+   */
+  swapped: string[];
+  /** The first recovery point of each returned disk, by new disk id in lower case, taken disk by disk. */
+  points: Record<string, RecoveryPoint>;
+}
+
 export interface FailbackState {
   blueprint: string;
   /** The failback-prepare operation whose mapping this follows. */
   prepare: string;
   failover: string;
-  phase: "syncing" | "completed" | "rolledBack" | "cleaned";
+  phase: FailbackPhase;
   disks: FailbackDiskState[];
   /** `--to-new-vm`: where a new VM's NIC goes. */
   newVmSubnetId?: string;
-  /** What failback complete has done, step by step (it is re-run from where it stopped). */
-  complete?: {
-    drStopped?: boolean;
-    finalDone?: boolean;
-    swapped: string[];
-    /** The first recovery point of each returned disk, by new disk id. */
-    points: Record<string, RecoveryPoint>;
-    configUpdated?: boolean;
-    standby?: boolean;
+  /** Set by the first failback complete. */
+  complete?: FailbackCompleteState;
+}
+
+/**
+ * Where failback state is kept: one record per blueprint, read and written whole. Every read and
+ * write of it goes through here, so that moving it (into the Table-storage state store) changes
+ * only {@link failbackStateStore}.
+ */
+export interface FailbackStateStore {
+  /** The blueprint's failback state; undefined when no failback of it was ever synced. */
+  read(blueprint: string): Promise<FailbackState | undefined>;
+  /**
+   * Writes the whole state, durably, before it resolves. Calls may overlap (the passes over several
+   * disks save one state object as each ends): each writes the state as it is at the call, in call order.
+   */
+  save(state: FailbackState): Promise<void>;
+}
+
+/**
+ * The failback state store: a JSON file per blueprint, `<journalDir>/.failback/<blueprint>.json`,
+ * beside the journal (it travels with it between pipeline agents) but outside its per-blueprint
+ * folders of operations, replaced atomically on each write.
+ */
+export function failbackStateStore(ctx: Pick<RunbookContext, "config">): FailbackStateStore {
+  const file = (blueprint: string) => join(ctx.config.journalDir, ".failback", `${blueprint}.json`);
+  return {
+    read(blueprint) {
+      const p = file(blueprint);
+      if (!existsSync(p)) return Promise.resolve(undefined);
+      return Promise.resolve(parseFailbackState(readFileSync(p, "utf8"), p));
+    },
+    save(state) {
+      // Synchronous on purpose: overlapping saves cannot interleave, so they land in call order.
+      const p = file(state.blueprint);
+      mkdirSync(dirname(p), { recursive: true });
+      const tmp = `${p}.${process.pid}.tmp`;
+      writeFileSync(tmp, JSON.stringify(state, null, 2));
+      const fd = openSync(tmp, "r");
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, p);
+      return Promise.resolve();
+    },
   };
 }
 
-// --- state, kept beside the journal and written atomically -----------------------------------
-
-function stateFile(ctx: RunbookContext, blueprint: string): string {
-  // Beside the journal (it travels with it between pipeline agents), outside its per-blueprint folders of operations.
-  return join(ctx.config.journalDir, ".failback", `${blueprint}.json`);
+/** The failback state of a blueprint, or undefined: `failbackStateStore(ctx).read(blueprint)`. */
+export function readFailbackState(
+  ctx: Pick<RunbookContext, "config">,
+  blueprint: string,
+): Promise<FailbackState | undefined> {
+  return failbackStateStore(ctx).read(blueprint);
 }
 
-export function readFailbackState(ctx: RunbookContext, blueprint: string): FailbackState | undefined {
-  const p = stateFile(ctx, blueprint);
-  if (!existsSync(p)) return undefined;
-  return JSON.parse(readFileSync(p, "utf8")) as FailbackState;
+/** What failback complete kept before it had phases: a flag per step done. */
+interface FlaggedCompleteState {
+  drStopped?: boolean;
+  finalDone?: boolean;
+  swapped?: string[];
+  points?: Record<string, RecoveryPoint>;
+  configUpdated?: boolean;
+  standby?: boolean;
 }
 
-export function saveState(ctx: RunbookContext, state: FailbackState): void {
-  const p = stateFile(ctx, state.blueprint);
-  mkdirSync(dirname(p), { recursive: true });
-  const tmp = `${p}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(state, null, 2));
-  const fd = openSync(tmp, "r");
+const failbackPhases: readonly FailbackPhase[] = ["syncing", "completed", "rolledBack", "cleaned"];
+
+/**
+ * A failback state from its stored text (`where` names it in errors). A state written before
+ * complete had phases (a flag per step) is read as the phase of its last flag: that version re-ran
+ * every step without a flag, and the steps after that phase are the same ones. Anything else that
+ * is not a failback state is refused with a {@link UserError}.
+ */
+export function parseFailbackState(text: string, where: string): FailbackState {
+  const refuse = (why: string) =>
+    new UserError(
+      `${where} is not a failback state this ferry can read: ${why}. Restore the file from the journal ` +
+        `it came with, or run the ferry version that wrote it.`,
+      { code: "InvalidFailbackState", details: { where } },
+    );
+  let raw: unknown;
   try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw refuse(`not JSON (${(e as Error).message})`);
   }
-  renameSync(tmp, p);
+  const state = raw as FailbackState | null;
+  if (typeof state !== "object" || state === null || typeof state.blueprint !== "string")
+    throw refuse("it names no blueprint");
+  if (!failbackPhases.includes(state.phase)) throw refuse(`its phase "${String(state.phase)}" is unknown`);
+  if (!Array.isArray(state.disks)) throw refuse("it has no disks");
+  const complete = state.complete as (Partial<FailbackCompleteState> & FlaggedCompleteState) | undefined;
+  if (complete === undefined) return state;
+  if (typeof complete !== "object" || complete === null) throw refuse("its complete is not an object");
+  if (complete.phase !== undefined && !isCompletePhase(complete.phase))
+    throw refuse(`its complete phase "${String(complete.phase)}" is unknown`);
+  const phase =
+    complete.phase ?? (state.phase === "completed" || state.phase === "cleaned" ? "succeeded" : phaseOfFlags(complete));
+  return { ...state, complete: { phase, swapped: complete.swapped ?? [], points: complete.points ?? {} } };
+}
+
+function phaseOfFlags(c: FlaggedCompleteState): CompletePhase {
+  // Each flag was set once its step and every step before it were done.
+  if (c.standby) return "standby";
+  if (c.configUpdated) return "sourcesRewritten";
+  if (c.finalDone) return "finalPassCopied";
+  if (c.drStopped) return "drVmsStopped";
+  return "notStarted";
 }

@@ -10,7 +10,8 @@ import { pauseAtApplyBoundary } from "../wait";
 import { applianceFor, label, TAG_FAILBACK } from "./common";
 import { passDeltas, syncPass, takeDrSnapshot, type SyncPassOptions } from "./pass";
 import { preparedFailback, type FailbackDisk } from "./prepare";
-import { readFailbackState, saveState, type FailbackDiskState, type FailbackState } from "./state";
+import { completePhaseReached } from "./complete-phase";
+import { failbackStateStore, type FailbackDiskState, type FailbackState } from "./state";
 
 /** Options for {@link failbackSync}. */
 export type FailbackSyncOptions = SyncPassOptions;
@@ -35,21 +36,35 @@ export async function failbackSync(
   const b = (await loadBlueprint(ctx, stack)).blueprint;
   const plan = preparedFailback(ctx, b.name);
   const prepareOp = ctx.journal.list(b.name).find((o) => o.kind === "failback-prepare" && o.status === "succeeded")!;
-  let state = readFailbackState(ctx, b.name);
+  const store = failbackStateStore(ctx);
+  let state = await store.read(b.name);
   if (state?.phase === "completed")
     throw new UserError(
-      `The failback of ${b.name} is complete. Run \`ferry cleanup ${b.name} --failback\` to remove the previous primary disks.`,
+      `The failback of ${b.name} is complete. Run \`ferry cleanup ${b.name} --failback\` ` +
+        `to remove the previous primary disks.`,
       { code: "FailbackComplete" },
     );
   if (state?.phase === "syncing" && state.complete?.swapped.length) {
     throw new UserError(
-      `failback complete already swapped the disks of ${state.complete.swapped.join(", ")}: there is nothing left to sync. Run ferry failback complete ${b.name} again to finish.`,
+      `failback complete already swapped the disks of ${state.complete.swapped.join(", ")}: ` +
+        `there is nothing left to sync. Run ferry failback complete ${b.name} again to finish.`,
       { code: "AlreadySwapped" },
+    );
+  }
+  // Past the final pass the new disks are off the appliance and their first points are being taken:
+  // a pass now would make a disk differ from its first point.
+  if (state?.phase === "syncing" && state.complete && completePhaseReached(state.complete.phase, "newDisksDetached")) {
+    throw new UserError(
+      `failback complete of ${b.name} already copied the final delta and took the synced disks off the ` +
+        `appliance: there is nothing left to sync. Run ferry failback complete ${b.name} again to finish, ` +
+        `or ferry failback rollback ${b.name} to abandon it.`,
+      { code: "CompleteUnderWay" },
     );
   }
   if (state?.phase === "syncing" && state.prepare !== prepareOp.id) {
     throw new UserError(
-      `A failback of ${b.name} prepared by ${state.prepare} is under way, and ${prepareOp.id} prepared another. Finish it (ferry failback complete) or roll it back (ferry failback rollback) first.`,
+      `A failback of ${b.name} prepared by ${state.prepare} is under way, and ${prepareOp.id} prepared another. ` +
+        `Finish it (ferry failback complete) or roll it back (ferry failback rollback) first.`,
       { code: "FailbackUnderWay" },
     );
   }
@@ -64,7 +79,7 @@ export async function failbackSync(
         disks: [],
         ...(plan.newVmSubnetId ? { newVmSubnetId: plan.newVmSubnetId } : {}),
       };
-      saveState(ctx, state);
+      await store.save(state);
     }
     const st = state;
     await ctx.journal.step(op, "pause the primary disks' sync and hold their last replicated points", () =>
@@ -87,18 +102,18 @@ export async function failbackSync(
           ]);
           entry.applying = { snapshotId: snap, deltas: await passDeltas(ctx, entry, snap) };
           st.disks.push(entry);
-          saveState(ctx, st);
+          await store.save(st);
         }),
       ).then(() => {
         // In the prepared order (rows, then OS before data disks), however they finished.
         const at = (x: FailbackDiskState) => plan.disks.findIndex((d) => d.primaryDiskId === x.primaryDiskId);
         st.disks.sort((x, y) => at(x) - at(y));
-        saveState(ctx, st);
+        return store.save(st);
       }),
     );
     for (let pass = 1; pass <= ctx.config.failback.maxPasses; pass++) {
       const results = await ctx.journal.step(op, `pass ${pass}: copy the union of the deltas`, () =>
-        Promise.all(st.disks.map((d) => syncPass(ctx, st, d, options))),
+        Promise.all(st.disks.map((d) => syncPass(ctx, store, st, d, options))),
       );
       const left = Math.max(...results.map((r) => r.unionBytes));
       if (left <= ctx.config.failback.smallDeltaMiB * 1024 ** 2) break;

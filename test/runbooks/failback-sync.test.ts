@@ -204,7 +204,7 @@ describe("failback sync, complete and cleanup", () => {
     for await (const s of f.azure.compute.snapshots.listByResourceGroup(DR.rg))
       if (s.tags?.["ferry-role"] === "failback") left.push(s.name!);
     expect(left).toEqual([]);
-    expect(readFailbackState(ctx, w.stack)?.phase).toBe("cleaned");
+    expect((await readFailbackState(ctx, w.stack))?.phase).toBe("cleaned");
   }, 300_000);
 
   it("resumes a pass killed mid-copy, never writes a running primary's OS disk, and rolls back to where it started", async () => {
@@ -246,7 +246,7 @@ describe("failback sync, complete and cleanup", () => {
     run.kill("SIGKILL");
     expect(await exited).toBe("SIGKILL");
     f.emu.faults.remove(slow);
-    const torn = readFailbackState(ctx, w.stack)!;
+    const torn = (await readFailbackState(ctx, w.stack))!;
     const data = torn.disks.find((d) => d.role === "data")!;
     expect(data.applying).toBeDefined();
     expect(data.passes).toEqual([]);
@@ -264,7 +264,7 @@ describe("failback sync, complete and cleanup", () => {
     expect(out.join("\n")).toMatch(
       /failback of bp-ff: synced[\s\S]*ff +LUN 0 +ff-data0-fb-\S+ +\d+ +[\d.]+ MiB +24\.0 MiB/,
     );
-    const state = readFailbackState(ctx, w.stack)!;
+    const state = (await readFailbackState(ctx, w.stack))!;
     const resumed = state.disks.find((d) => d.role === "data")!;
     expect(resumed.passes[0]!.snapshotId).toBe(data.applying!.snapshotId);
     expect(await firstDifference(file(resumed.newDiskId), file(diskId(DR.rg, "ff-lun0-disk")))).toBeUndefined();
@@ -297,7 +297,48 @@ describe("failback sync, complete and cleanup", () => {
     expect(dr.instanceView!.statuses!.some((s) => s.code === "PowerState/running")).toBe(true);
     expect((await ctx.store.get(w.dataDiskIds.get(0)!))!.source.paused).toBe(false);
     expect((await ctx.store.get(w.osDiskId))!.source.paused).toBe(true);
-    expect(readFailbackState(ctx, w.stack)?.phase).toBe("rolledBack");
+    expect((await readFailbackState(ctx, w.stack))?.phase).toBe("rolledBack");
     await expect(failbackComplete(ctx, w.stack)).rejects.toMatchObject({ code: "NotSyncing" });
   });
+
+  it("resumes a failed complete at the phase it recorded: the primary VM is started again, nothing before it is redone", async () => {
+    const { w } = await failedOver("fh");
+    const ctx = world().ctx;
+    writeAt(f.emu.devicePath(DR.rg, "fh", 0), 1 * MiB, pattern(50, 64 * KiB));
+    await prepareFailback(ctx, w.stack);
+    await failbackSync(ctx, w.stack);
+    const only = stagingRows(w, [diskId(DR.rg, "fh-os-staging"), diskId(DR.rg, "fh-lun0-staging")]);
+    // The primary VM does not start, once: complete stops after the swap.
+    f.emu.faults.add({
+      match: {
+        operation: "VirtualMachines_Start",
+        pathIncludes: `/resourceGroups/${PRIMARY.rg}/providers/Microsoft.Compute/virtualMachines/fh/start`,
+      },
+      action: { kind: "lroFail", code: "AllocationFailed", message: "no capacity for fh" },
+      times: 1,
+    });
+    await expect(world().whileSyncing(() => failbackComplete(ctx, w.stack), only)).rejects.toThrow(
+      /no capacity for fh/,
+    );
+    const stopped = (await readFailbackState(ctx, w.stack))!;
+    expect(stopped.phase).toBe("syncing");
+    expect(stopped.complete).toMatchObject({ phase: "disksSwapped", swapped: ["fh"] });
+    const passes = stopped.disks.map((d) => d.passes.length);
+
+    const done = await world().whileSyncing(() => failbackComplete(ctx, w.stack), only);
+    expect(done.state.phase).toBe("completed");
+    expect(done.state.complete!.phase).toBe("succeeded");
+    expect(done.op.steps!.map((s) => s.name)).toEqual([
+      "start the primary VMs",
+      "make the returned disks the blueprint's sources",
+      "reprotect: catch up the staging disks of disks recovered from snapshots",
+      "pulumi up (mode standby)",
+      "reprotect: the staging disks the DR VMs ran on back on the appliance",
+    ]);
+    // No second final delta.
+    expect(done.state.disks.map((d) => d.passes.length)).toEqual(passes);
+    const vm = await f.azure.compute.virtualMachines.get(PRIMARY.rg, "fh", { expand: "instanceView" });
+    expect(vm.instanceView!.statuses!.some((s) => s.code === "PowerState/running")).toBe(true);
+    expect(readAt(f.emu.devicePath(PRIMARY.rg, "fh", 0), 1 * MiB, 64 * KiB).equals(pattern(50, 64 * KiB))).toBe(true);
+  }, 300_000);
 });
