@@ -56,7 +56,9 @@ export async function checkPrimary(
         name: `${rowName}: primary region reachable`,
         level: "blocker",
         row: rowName,
-        message: `${row.sourceRegion} does not answer for ${vm.name}: ${(e as Error).message}. Fail back once the region is back.`,
+        message:
+          `${row.sourceRegion} does not answer for ${vm.name}: ${(e as Error).message}. ` +
+          `Fail back once the region is back.`,
       });
       continue;
     }
@@ -67,7 +69,8 @@ export async function checkPrimary(
       row: rowName,
       message: stopped
         ? `${running}`
-        : `it is ${running ?? "in an unknown state"}. Stop it (its OS disk is never written while it runs): az vm deallocate -g ${vm.resourceGroup} -n ${vm.name}`,
+        : `it is ${running ?? "in an unknown state"}. Stop it (its OS disk is never written while it runs): ` +
+          `az vm deallocate -g ${vm.resourceGroup} -n ${vm.name}`,
     });
     for (const d of disks) {
       const p = parseResourceId(d.primaryDiskId);
@@ -89,7 +92,9 @@ export async function checkPrimary(
         name: `${rowName}: ${what} ${p.name} replaced`,
         level: "warning",
         row: rowName,
-        message: `swapped for a disk synced from ${nameOf(d.drDiskId)}; writes made on it after ${nameOf(d.basePointId)} are reverted; the disk itself is kept, tagged, until ferry cleanup --failback`,
+        message:
+          `swapped for a disk synced from ${nameOf(d.drDiskId)}; writes made on it after ` +
+          `${nameOf(d.basePointId)} are reverted; the disk itself is kept, tagged, until ferry cleanup --failback`,
       });
     }
     const region = row.sourceRegion;

@@ -9,7 +9,7 @@ import { failbackStateStore } from "./state";
 /**
  * `ferry cleanup --failback`: after a completed failback, removes the primary's previous disks
  * (tagged by complete), the failback's snapshots of the DR disks, and the sync snapshots of the
- * previous disks. Asks first unless `yes`.
+ * previous disks. (The command asks first, unless --yes.)
  */
 export async function cleanupFailback(
   ctx: RunbookContext,
@@ -22,7 +22,8 @@ export async function cleanupFailback(
     throw new UserError(
       state?.phase === "cleaned"
         ? `The failback of ${b.name} is already cleaned up.`
-        : `No completed failback of ${b.name}: cleanup --failback removes the previous primary disks only after ferry failback complete.`,
+        : `No completed failback of ${b.name}: cleanup --failback removes the previous primary disks ` +
+            `only after ferry failback complete.`,
       { code: "NotCompleted" },
     );
   }
@@ -40,7 +41,8 @@ export async function cleanupFailback(
           );
         if (disk.managedBy)
           throw new UserError(
-            `${p.name} is attached to ${disk.managedBy}: it is in use again, so it is not deleted. Detach it first if it is to go.`,
+            `${p.name} is attached to ${disk.managedBy}: it is in use again, so it is not deleted. ` +
+              `Detach it first if it is to go.`,
             { code: "DiskInUse" },
           );
         await ctx.azure.compute.disks.delete(p.resourceGroup, p.name, ctx.poll);

@@ -20,7 +20,10 @@ export function label(d: Pick<FailbackDisk, "row" | "role" | "lun">): string {
   return `${d.row} ${diskLabel(d)}`;
 }
 
-/** The sync's snapshot service, for the failback's own snapshots and points (`applianceId` tags a point as the sync takes it). */
+/**
+ * The sync's snapshot service, for the failback's own snapshots and points (`applianceId` tags a
+ * point as the sync takes it).
+ */
 export function snapshots(ctx: RunbookContext, applianceId = ""): SnapshotService {
   return new SnapshotService(ctx.azure, { applianceId, pollIntervalInMs: ctx.poll.updateIntervalInMs, now: ctx.now });
 }
@@ -30,7 +33,8 @@ export function applianceFor(ctx: RunbookContext, region: string): { vmId: strin
   const entry = Object.entries(ctx.config.failback.appliances).find(([r]) => r.toLowerCase() === region.toLowerCase());
   if (!entry) {
     throw new UserError(
-      `No failback appliance for the primary region ${region}. Add failback.appliances.${region} = { "vmId": "<the appliance VM's id>" } to ferry.json, and run ferry failback sync on that VM.`,
+      `No failback appliance for the primary region ${region}. Add failback.appliances.${region} = ` +
+        `{ "vmId": "<the appliance VM's id>" } to ferry.json, and run ferry failback sync on that VM.`,
       { code: "NoFailbackAppliance" },
     );
   }

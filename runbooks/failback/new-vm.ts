@@ -19,7 +19,8 @@ export async function restoreIntoNewVm(
 ): Promise<void> {
   if (!subnetId)
     throw new UserError(
-      `${row.name}: the primary VM ${vm.name} is gone and no subnet was given for a new one. Run ferry failback prepare again with --to-new-vm --subnet <id>.`,
+      `${row.name}: the primary VM ${vm.name} is gone and no subnet was given for a new one. ` +
+        `Run ferry failback prepare again with --to-new-vm --subnet <id>.`,
       { code: "NoSubnet" },
     );
   const os = disks.find((d) => d.role === "os");

@@ -53,7 +53,8 @@ export async function assertWritableTarget(
       sameResourceId(vm.storageProfile.osDisk.managedDisk.id, d.newDiskId)
     ) {
       throw new FerryError(
-        `Refusing to write ${p.name}: it is the OS disk of ${o.name} (${power}). A primary OS disk is never written by a failback; the synced disk replaces it instead.`,
+        `Refusing to write ${p.name}: it is the OS disk of ${o.name} (${power}). ` +
+          `A primary OS disk is never written by a failback; the synced disk replaces it instead.`,
         { code: "RunningOsDisk" },
       );
     }
@@ -67,7 +68,8 @@ export async function assertWritableTarget(
   const at = appliance.storageProfile?.dataDisks?.find((x) => x.lun === d.applianceLun);
   if (!at?.managedDisk?.id || !sameResourceId(at.managedDisk.id, d.newDiskId)) {
     throw new FerryError(
-      `Refusing to write LUN ${d.applianceLun} of ${a.name}: it holds ${at?.managedDisk?.id ?? "nothing"}, not ${p.name}. Run failback sync again to re-attach it.`,
+      `Refusing to write LUN ${d.applianceLun} of ${a.name}: it holds ${at?.managedDisk?.id ?? "nothing"}, ` +
+        `not ${p.name}. Run failback sync again to re-attach it.`,
       { code: "TargetInUse" },
     );
   }
@@ -102,14 +104,18 @@ export async function passDeltas(ctx: RunbookContext, d: FailbackDiskState, to: 
   if (!(await snapshots(ctx).get(d.drBase))) {
     ctx.logger.warn(
       { disk: label(d), drBase: d.drBase },
-      "the DR disk has no failback base (failed over by an older ferry, or deleted): the first pass copies the whole disk",
+      "the DR disk has no failback base (failed over by an older ferry, or deleted): " +
+        "the first pass copies the whole disk",
     );
     return null;
   }
   return sinceFailover(d, to);
 }
 
-/** One pass over one disk: finish a pass under way (recorded, perhaps half-written), else snapshot the DR disk and copy the union. */
+/**
+ * One pass over one disk: finish a pass under way (recorded, perhaps half-written), else snapshot
+ * the DR disk and copy the union.
+ */
 export async function syncPass(
   ctx: RunbookContext,
   store: FailbackStateStore,
@@ -163,7 +169,8 @@ export async function syncPass(
           lastLog = Date.now();
           ctx.logger.info(
             p,
-            `${label(d)}: pass ${pass} ${Math.round((bytesDone / Math.max(1, bytesTotal)) * 100)} %${p.etaSeconds !== undefined ? `, ETA ${p.etaSeconds} s` : ""}`,
+            `${label(d)}: pass ${pass} ${Math.round((bytesDone / Math.max(1, bytesTotal)) * 100)} %` +
+              (p.etaSeconds !== undefined ? `, ETA ${p.etaSeconds} s` : ""),
           );
         }
       },

@@ -47,7 +47,8 @@ export async function prepareFailback(
   const b = config.blueprint;
   if (config.mode !== "failover") {
     throw new UserError(
-      `Blueprint ${b.name} is in ${config.mode}, not failover: there is nothing to fail back. (A drill ends with ferry cleanup.)`,
+      `Blueprint ${b.name} is in ${config.mode}, not failover: there is nothing to fail back. ` +
+        `(A drill ends with ferry cleanup.)`,
       { code: "NotFailedOver" },
     );
   }
@@ -60,14 +61,17 @@ export async function prepareFailback(
   if (!failover) {
     throw new UserError(
       options.operation
-        ? `No failover ${options.operation} of ${b.name} in the journal. Its failovers: ${failovers.map((o) => `${o.id} (${o.status})`).join(", ") || "none"}.`
-        : `No completed failover of ${b.name} in the journal (${ctx.config.journalDir}). Name one with --operation, or fetch the journal where the failover ran.`,
+        ? `No failover ${options.operation} of ${b.name} in the journal. ` +
+            `Its failovers: ${failovers.map((o) => `${o.id} (${o.status})`).join(", ") || "none"}.`
+        : `No completed failover of ${b.name} in the journal (${ctx.config.journalDir}). ` +
+            `Name one with --operation, or fetch the journal where the failover ran.`,
       { code: "NoFailover" },
     );
   }
   if (failover.status !== "succeeded") {
     throw new UserError(
-      `Failover ${failover.id} of ${b.name} ${failover.status}: finish it first (run the same failover again), then fail back.`,
+      `Failover ${failover.id} of ${b.name} ${failover.status}: finish it first ` +
+        `(run the same failover again), then fail back.`,
       { code: "FailoverNotComplete" },
     );
   }
@@ -84,7 +88,8 @@ export async function prepareFailback(
         const dr = await unlessNotFound(ctx.azure.compute.virtualMachines.get(rg, vmName));
         if (!dr) {
           problems.push(
-            `${row.name}: the recovered VM ${vmName} is not in ${rg}. Run the failover again (it converges), then prepare.`,
+            `${row.name}: the recovered VM ${vmName} is not in ${rg}. ` +
+              `Run the failover again (it converges), then prepare.`,
           );
           continue;
         }
@@ -93,7 +98,8 @@ export async function prepareFailback(
           primary = await existing(ctx, row.sourceVmId);
         } catch (e) {
           problems.push(
-            `${row.name}: the primary region ${row.sourceRegion} does not answer (${(e as Error).message}). Fail back once it is back.`,
+            `${row.name}: the primary region ${row.sourceRegion} does not answer (${(e as Error).message}). ` +
+              `Fail back once it is back.`,
           );
           continue;
         }
@@ -130,7 +136,9 @@ export async function prepareFailback(
           if (!primary) primaryGone.add(row.name);
           if (gone && !options.toNewVm) {
             problems.push(
-              `${row.name}: the primary ${!primary ? `VM ${row.sourceVmId}` : `${what} ${w.sourceDiskId}`} no longer exists, so there is nothing to fail back into. Use --to-new-vm to restore this row into a new VM in ${row.sourceRegion}.`,
+              `${row.name}: the primary ${!primary ? `VM ${row.sourceVmId}` : `${what} ${w.sourceDiskId}`} ` +
+                `no longer exists, so there is nothing to fail back into. ` +
+                `Use --to-new-vm to restore this row into a new VM in ${row.sourceRegion}.`,
             );
             continue;
           }
@@ -154,7 +162,8 @@ export async function prepareFailback(
       if (vmGone.length) {
         if (!options.subnetId) {
           problems.push(
-            `${vmGone.join(", ")}: a new VM needs a subnet for its NIC. Add --subnet <the id of a subnet in ${b.rows.find((r) => r.name === vmGone[0])!.sourceRegion}>.`,
+            `${vmGone.join(", ")}: a new VM needs a subnet for its NIC. ` +
+              `Add --subnet <the id of a subnet in ${b.rows.find((r) => r.name === vmGone[0])!.sourceRegion}>.`,
           );
         } else {
           const region = await subnetRegion(ctx, options.subnetId);
@@ -209,7 +218,8 @@ async function subnetRegion(ctx: RunbookContext, subnetId: string): Promise<stri
     );
   if (!m)
     return new Error(
-      "is not a subnet id (/subscriptions/…/resourceGroups/…/providers/Microsoft.Network/virtualNetworks/…/subnets/…)",
+      "is not a subnet id " +
+        "(/subscriptions/…/resourceGroups/…/providers/Microsoft.Network/virtualNetworks/…/subnets/…)",
     );
   try {
     await ctx.azure.network.subnets.get(m[1]!, m[2]!, m[3]!);

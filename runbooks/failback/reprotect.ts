@@ -24,7 +24,8 @@ export async function reprotect(ctx: RunbookContext, state: FailbackState, disks
     const old = await ctx.store.get(d.primaryDiskId);
     if (!old)
       throw new UserError(
-        `The source row of ${d.primaryDiskId} is gone: the staging disk's state is unknown. Enable DR for ${d.newDiskId} with ferry sources enable (a full backfill).`,
+        `The source row of ${d.primaryDiskId} is gone: the staging disk's state is unknown. ` +
+          `Enable DR for ${d.newDiskId} with ferry sources enable (a full backfill).`,
         { code: "NotEnabled" },
       );
     const point = points[d.newDiskId.toLowerCase()]!;
@@ -77,7 +78,8 @@ export async function reprotect(ctx: RunbookContext, state: FailbackState, disks
       const bad = rows.find((r) => r?.source.state === "degraded");
       if (bad)
         throw new FerryError(
-          `Reprotect of ${bad.source.sourceDiskId} failed: ${bad.source.lastError?.message ?? "degraded"}. Fix it, then run failback complete again.`,
+          `Reprotect of ${bad.source.sourceDiskId} failed: ${bad.source.lastError?.message ?? "degraded"}. ` +
+            `Fix it, then run failback complete again.`,
           { code: "ReprotectFailed" },
         );
       return rows.every((r) => r?.source.state === "healthy");

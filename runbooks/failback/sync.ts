@@ -128,7 +128,10 @@ export async function failbackSync(
   return { op, state: state! };
 }
 
-/** Pauses the sync of each primary disk at an apply boundary and holds its last replicated point until the failback ends. */
+/**
+ * Pauses the sync of each primary disk at an apply boundary and holds its last replicated point
+ * until the failback ends.
+ */
 async function holdPrimaryPoints(ctx: RunbookContext, disks: FailbackDisk[], by: string): Promise<void> {
   const until = new Date(ctx.now().getTime() + HOLD_FOREVER_MS);
   await pauseAtApplyBoundary(
@@ -190,7 +193,9 @@ async function newPrimaryDisk(
   );
   // Attaches rewrite the appliance's whole disk list: one at a time.
   const applianceLun = await oneAtATime(() => attachToAppliance(ctx, appliance.vmId, disk.id!));
-  const drBase = `/subscriptions/${parseResourceId(d.drDiskId).subscriptionId}/resourceGroups/${drResourceGroup}/providers/Microsoft.Compute/snapshots/${failbackBaseName(d.row, d.role, d.lun)}`;
+  const drBase =
+    `/subscriptions/${parseResourceId(d.drDiskId).subscriptionId}/resourceGroups/${drResourceGroup}` +
+    `/providers/Microsoft.Compute/snapshots/${failbackBaseName(d.row, d.role, d.lun)}`;
   ctx.logger.info(
     { disk: label(d), newDiskId: disk.id, madeFrom: madeFrom.snapshotId, lun: applianceLun },
     "new primary disk made from the last replicated point",
