@@ -1,6 +1,7 @@
 import { defineConfig } from "vitest/config";
 
 // Three tiers (`npm run test:unit`, `test:integration`, `test:drill`); `npm test` runs them all.
+// The emulator package's tests (emulator/test) run in the first two; emulator/vitest.config.ts runs them alone.
 export default defineConfig({
   test: {
     // Integration suites start servers and write sparse disk files; forks isolate them.

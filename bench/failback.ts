@@ -9,7 +9,7 @@ import { startEmulator } from "@ferry/emulator";
 import { attachToAppliance } from "../runbooks/appliance";
 import { prepareFailback } from "../runbooks/failback/prepare";
 import { failbackSync } from "../runbooks/failback/sync";
-import { createEmptyDisk } from "../local/primary";
+import { createEmptyDisk } from "@ferry/emulator/testing";
 import { createLocalWorld, DR, PRIMARY } from "../local/world";
 import { ByteBudget } from "../sync/budget";
 import { openDevice } from "../sync/device";

@@ -11,7 +11,7 @@ import { loadBlueprint, sourceDisks } from "../runbooks/blueprints";
 import { FerryConfigSchema, type FerryConfig } from "../runbooks/config";
 import { createContext, type RunbookContext } from "../runbooks/context";
 import { localDeployer } from "./deployer/local-deployer";
-import { createEmptyDisk, createGroup, createNic, createSubnet, createVm } from "./primary";
+import { createEmptyDisk, createGroup, createNic, createSubnet, createVm } from "@ferry/emulator/testing";
 import { enableDr } from "../runbooks/sources";
 import { failover } from "../runbooks/failover";
 import type { Operation } from "../runbooks/journal";

@@ -1,9 +1,8 @@
 import { existsSync } from "node:fs";
 import { describe, expect, it, beforeAll } from "vitest";
-import { refusal } from "../../test/helpers/errors";
-import { pattern, readAt, writeAt } from "../../test/helpers/bytes";
-import { createEmptyDisk, createGroup, createNic, createSubnet, createVm } from "../../test/helpers/azure-env";
-import { useEmulator } from "../../test/helpers/emulator";
+import { createEmptyDisk, createGroup, createNic, createSubnet, createVm, pattern, readAt, writeAt } from "../testing";
+import { useEmulator } from "./helpers/emulator";
+import { refusal } from "./helpers/errors";
 
 const KiB = 1024;
 const C = 64 * KiB;

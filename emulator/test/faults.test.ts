@@ -3,10 +3,9 @@ import { request } from "node:https";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { startEmulator } from "../index";
-import { refusal, thrownBy } from "../../test/helpers/errors";
-import { pattern } from "../../test/helpers/bytes";
-import { createEmptyDisk, createGroup } from "../../test/helpers/azure-env";
-import { clientsFor, tempDir, useEmulator } from "../../test/helpers/emulator";
+import { createEmptyDisk, createGroup, pattern, tempDir, thrownBy } from "../testing";
+import { clientsFor, useEmulator } from "./helpers/emulator";
+import { refusal } from "./helpers/errors";
 
 function admin(
   endpoint: string,

@@ -2,14 +2,26 @@ import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { get as httpsGet } from "node:https";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
 import { describe, expect, it } from "vitest";
 import { startEmulator } from "../index";
-import { pattern, readAt, writeAt } from "../../test/helpers/bytes";
-import { createEmptyDisk, createGroup, createNic, createSubnet, createVm } from "../../test/helpers/azure-env";
-import { clientsFor, tempDir } from "../../test/helpers/emulator";
+import {
+  createEmptyDisk,
+  createGroup,
+  createNic,
+  createSubnet,
+  createVm,
+  pattern,
+  readAt,
+  tempDir,
+  writeAt,
+} from "../testing";
+import { clientsFor } from "./helpers/emulator";
 
 const C = 64 * 1024;
+/** The command line, found from here: the tests run from the repository root or from the package. */
+const CLI = fileURLToPath(new URL("../cli.ts", import.meta.url));
 
 describe("emulator lifecycle", () => {
   it("keeps resources, disk bytes and snapshots across a restart on the same data folder", async () => {
@@ -189,7 +201,7 @@ describe("emulator lifecycle", () => {
 
   it("npm run emulator prints one JSON line when ready, serves HTTPS with its CA, and exits 0 on SIGTERM", async () => {
     const dataDir = tempDir();
-    const child = spawn(process.execPath, ["--import", "tsx", "emulator/cli.ts", "--data", dataDir], {
+    const child = spawn(process.execPath, ["--import", "tsx", CLI, "--data", dataDir], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     const line = await new Promise<string>((resolve, reject) => {
@@ -220,11 +232,9 @@ describe("emulator lifecycle", () => {
   });
 
   it("the emulator command refuses bad options with a clear message", async () => {
-    const child = spawn(
-      process.execPath,
-      ["--import", "tsx", "emulator/cli.ts", "--data", tempDir(), "--speedup", "0.5"],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
+    const child = spawn(process.execPath, ["--import", "tsx", CLI, "--data", tempDir(), "--speedup", "0.5"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stderr = "";
     child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
     const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));

@@ -1,8 +1,8 @@
 import { existsSync } from "node:fs";
 import { request } from "node:https";
 import { describe, expect, it } from "vitest";
-import { useEmulator } from "../../test/helpers/emulator";
-import { expectRefused, refusal } from "../../test/helpers/errors";
+import { useEmulator } from "./helpers/emulator";
+import { expectRefused, refusal } from "./helpers/errors";
 
 const fixture = useEmulator();
 const LOCATION = "westeurope";

@@ -1,9 +1,9 @@
 import { existsSync, lstatSync, statSync } from "node:fs";
 import type { DataDisk, VirtualMachine } from "@azure/arm-compute";
 import { describe, expect, it } from "vitest";
-import { readAt, writeAt } from "../../test/helpers/bytes";
-import { useEmulator } from "../../test/helpers/emulator";
-import { expectRefused, refusal, thrownBy } from "../../test/helpers/errors";
+import { readAt, thrownBy, writeAt } from "../testing";
+import { useEmulator } from "./helpers/emulator";
+import { expectRefused, refusal } from "./helpers/errors";
 
 const fixture = useEmulator();
 const LOCATION = "westeurope";

@@ -1,2 +1,2 @@
 /** Builders of small primary environments through the SDK clients (shared with the local drill). */
-export { createEmptyDisk, createGroup, createNic, createSubnet, createVm } from "../../local/primary";
+export { createEmptyDisk, createGroup, createNic, createSubnet, createVm } from "@ferry/emulator/testing";

@@ -1,24 +1,14 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll } from "vitest";
 import { createAzureClients, type AzureClients, type AzureRetryOptions } from "../../adapters/azure/clients";
 import { staticTokenCredential } from "../../adapters/azure/credentials";
-import { startEmulator, type RunningEmulator, type StartEmulatorOptions } from "@ferry/emulator";
+import type { RunningEmulator, StartEmulatorOptions } from "@ferry/emulator";
+import { useEmulatorWith, type EmulatorFixture as Fixture } from "@ferry/emulator/testing/vitest";
 
-export interface EmulatorFixture {
-  emu: RunningEmulator;
-  azure: AzureClients;
-  dataDir: string;
-  /** Clients with other retry settings (e.g. none, to see a fault's first answer). */
-  clients(retryOptions: AzureRetryOptions): AzureClients;
-}
+export { tempDir } from "@ferry/emulator/testing";
 
-/** A temporary data folder. */
-export function tempDir(prefix = "ferry-test-"): string {
-  return mkdtempSync(join(tmpdir(), prefix));
-}
+/** A test file's emulator with ferry's clients. */
+export type EmulatorFixture = Fixture<AzureClients, AzureRetryOptions>;
 
+/** Ferry's clients for an emulator; short retries by default, so a test does not wait out Azure's backoff. */
 export function clientsFor(
   emu: RunningEmulator,
   retryOptions: AzureRetryOptions = { maxRetries: 3, retryDelayInMs: 20, maxRetryDelayInMs: 200 },
@@ -34,16 +24,5 @@ export function clientsFor(
 
 /** Starts an emulator in-process for a test file, on a temp folder removed afterwards. */
 export function useEmulator(options: Partial<StartEmulatorOptions> = {}): EmulatorFixture {
-  const fixture = {} as EmulatorFixture;
-  beforeAll(async () => {
-    fixture.dataDir = options.dataDir ?? tempDir();
-    fixture.emu = await startEmulator({ ...options, dataDir: fixture.dataDir });
-    fixture.azure = clientsFor(fixture.emu);
-    fixture.clients = (retryOptions) => clientsFor(fixture.emu, retryOptions);
-  });
-  afterAll(async () => {
-    await fixture.emu?.close();
-    if (!options.dataDir) rmSync(fixture.dataDir, { recursive: true, force: true });
-  });
-  return fixture;
+  return useEmulatorWith(clientsFor, options);
 }

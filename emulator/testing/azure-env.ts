@@ -1,20 +1,42 @@
-import type { AzureClients } from "../adapters/azure/clients";
+import type { ComputeManagementClient, Disk, VirtualMachine } from "@azure/arm-compute";
+import type { NetworkManagementClient } from "@azure/arm-network";
+import type { ResourceManagementClient } from "@azure/arm-resources";
+
+/**
+ * The Resource Manager clients the builders call: any object that holds the three SDK clients
+ * (the emulator's own test clients, ferry's `AzureClients`, or clients a caller built itself).
+ */
+export interface ArmClients {
+  compute: ComputeManagementClient;
+  network: NetworkManagementClient;
+  resources: ResourceManagementClient;
+}
 
 /** Pollers ask often: the emulator's operations are short, and the SDK's default waits 2 s between polls. */
 const POLL = { updateIntervalInMs: 10 };
 
-/** Builds small environments (group, network, VM with disks) through the SDK clients: the local drill, benchmarks and tests. */
-export async function createGroup(azure: AzureClients, name: string, location: string): Promise<void> {
+/** Builds small environments (group, network, VM with disks) through the SDK clients: tests, drills and benchmarks. */
+export async function createGroup(azure: ArmClients, name: string, location: string): Promise<void> {
   await azure.resources.resourceGroups.createOrUpdate(name, { location });
+}
+
+/** Address layout of {@link createSubnet}'s virtual network. */
+export interface SubnetLayout {
+  /** The virtual network's address space. Default "10.0.0.0/16". */
+  addressSpace?: string;
+  /** The subnet's name. Default "default". */
+  subnet?: string;
+  /** The subnet's range. Default "10.0.1.0/24". */
+  subnetPrefix?: string;
 }
 
 /** A virtual network with one subnet; returns the subnet's id. */
 export async function createSubnet(
-  azure: AzureClients,
+  azure: ArmClients,
   rg: string,
   location: string,
   vnetName = "vnet",
-  layout: { addressSpace?: string; subnet?: string; subnetPrefix?: string } = {},
+  layout: SubnetLayout = {},
   poll = POLL,
 ): Promise<string> {
   const vnet = await azure.network.virtualNetworks.beginCreateOrUpdateAndWait(
@@ -30,8 +52,9 @@ export async function createSubnet(
   return vnet.subnets![0]!.id!;
 }
 
+/** A NIC with one dynamic address in the subnet; returns its id. */
 export async function createNic(
-  azure: AzureClients,
+  azure: ArmClients,
   rg: string,
   location: string,
   name: string,
@@ -49,36 +72,43 @@ export async function createNic(
   return nic.id!;
 }
 
+/** An empty managed disk of `sizeGB` GiB (default 1), with `extra` disk properties; returns its id. */
 export async function createEmptyDisk(
-  azure: AzureClients,
+  azure: ArmClients,
   rg: string,
   location: string,
   name: string,
   sizeGB = 1,
-  extra: Record<string, unknown> = {},
+  extra: Partial<Disk> = {},
 ): Promise<string> {
   const disk = await azure.compute.disks.createOrUpdate(
     rg,
     name,
-    {
-      location,
-      creationData: { createOption: "Empty" },
-      diskSizeGB: sizeGB,
-      ...extra,
-    } as Parameters<AzureClients["compute"]["disks"]["createOrUpdate"]>[2],
+    { location, creationData: { createOption: "Empty" }, diskSizeGB: sizeGB, ...extra },
     POLL,
   );
   return disk.id!;
 }
 
+/** What {@link createVm} attaches. */
+export interface CreateVmOptions {
+  /** The OS disk, attached as a Linux disk. */
+  osDiskId: string;
+  /** Data disks by LUN. Default: none. */
+  dataDisks?: { lun: number; diskId: string }[];
+  nicId: string;
+  /** Default "Standard_D2s_v5". */
+  vmSize?: string;
+}
+
 /** A running Linux VM with an attached OS disk and data disks at the given LUNs. */
 export async function createVm(
-  azure: AzureClients,
+  azure: ArmClients,
   rg: string,
   location: string,
   name: string,
-  options: { osDiskId: string; dataDisks?: { lun: number; diskId: string }[]; nicId: string; vmSize?: string },
-) {
+  options: CreateVmOptions,
+): Promise<VirtualMachine> {
   return azure.compute.virtualMachines.createOrUpdate(
     rg,
     name,
@@ -94,7 +124,7 @@ export async function createVm(
         })),
       },
       networkProfile: { networkInterfaces: [{ id: options.nicId }] },
-    } as Parameters<AzureClients["compute"]["virtualMachines"]["createOrUpdate"]>[2],
+    },
     POLL,
   );
 }
