@@ -4,6 +4,62 @@ import js from "@eslint/js";
 import globals from "globals";
 import tseslint from "typescript-eslint";
 
+/** Product code: what ferry ships. It never reaches the local Azure or the local harness. */
+const productFolders = ["core", "adapters", "stacks", "policies", "sync", "runbooks"];
+
+/**
+ * How deep below the repository root the boundary rules look (`emulator/test/unit/x.ts` is 3).
+ * no-restricted-imports matches a relative path as written, not resolved: a file `depth` folders
+ * down leaves its top folder with exactly `depth` "../", so each depth gets its own block.
+ */
+const boundaryDepth = 8;
+
+/** A regex source: a relative path that climbs `depth` folders (to the repository root). */
+const climbs = (depth) => `^(\\./)?(\\.\\.(/|$)){${depth}}`;
+
+/** The files exactly `depth` folders below the root, in `folder`. */
+const filesAt = (folder, depth) => `${folder}/${"*/".repeat(depth - 1)}*`;
+
+const restrict = (files, patterns) => ({ files, rules: { "no-restricted-imports": ["error", { patterns }] } });
+
+/** The import boundaries of the design, one block per folder kind and depth. */
+function importBoundaries() {
+  const blocks = [];
+  for (let depth = 1; depth <= boundaryDepth; depth++) {
+    const noHarness = [
+      {
+        regex: "^@ferry/emulator(/|$)",
+        message: "Product code never imports the local Azure: it reaches Azure through adapters/.",
+      },
+      {
+        regex: `${climbs(depth)}(local|emulator)(/|$)`,
+        message: "Product code never imports the local harness or the local Azure: inject what it needs instead.",
+      },
+    ];
+    const noAdapters = {
+      regex: `${climbs(depth)}adapters(/|$)`,
+      message: "core/ is the domain and does no I/O: it never imports adapters/ (adapters import core/).",
+    };
+    const ownPackageOnly = [
+      {
+        regex: climbs(depth),
+        message:
+          "The emulator is a package of its own: nothing under emulator/ imports ferry's files outside it. " +
+          "Share code through @ferry/emulator/testing instead.",
+      },
+      {
+        regex: "^(ferry|@ferry/(?!(sparse|emulator)(/|$))[^/]+)(/|$)",
+        message: "The emulator depends on nothing of ferry but @ferry/sparse.",
+      },
+    ];
+    const products = productFolders.filter((f) => f !== "core").map((f) => filesAt(f, depth));
+    blocks.push(restrict(products, noHarness));
+    blocks.push(restrict([filesAt("core", depth)], [...noHarness, noAdapters]));
+    blocks.push(restrict([filesAt("emulator", depth)], ownPackageOnly));
+  }
+  return blocks;
+}
+
 export default tseslint.config(
   { ignores: ["node_modules/", "dist/", "drill-report/", ".ferry/", ".tmp/", "**/*.d.ts"] },
   js.configs.recommended,
@@ -42,4 +98,5 @@ export default tseslint.config(
     files: ["**/*.js", "**/*.mjs"],
     extends: [tseslint.configs.disableTypeChecked],
   },
+  ...importBoundaries(),
 );
