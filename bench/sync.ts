@@ -409,8 +409,22 @@ async function benchMemory(emu: EmulatorProcess, workDir: string, log: (m: strin
     const disks = 8;
     const subnet = await group(emu.azure, "dr", "westus");
     const primarySubnet = await group(emu.azure, "prod", "eastus");
-    const sources = await vmWithDisks(emu.azure, "prod", "eastus", primarySubnet, "mem-app", Array<number>(disks).fill(1));
-    const stagings = await vmWithDisks(emu.azure, "dr", "westus", subnet, "mem-appliance", Array<number>(disks).fill(1));
+    const sources = await vmWithDisks(
+      emu.azure,
+      "prod",
+      "eastus",
+      primarySubnet,
+      "mem-app",
+      Array<number>(disks).fill(1),
+    );
+    const stagings = await vmWithDisks(
+      emu.azure,
+      "dr",
+      "westus",
+      subnet,
+      "mem-appliance",
+      Array<number>(disks).fill(1),
+    );
     log(`memory: writing 128 MiB to each of ${disks} source disks`);
     for (let lun = 0; lun < disks; lun++)
       await writeScattered(join(emu.dataDir, "vms", "prod", "mem-app", `lun${lun}`), GiB, 4 * MiB, 32);

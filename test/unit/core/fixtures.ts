@@ -16,7 +16,7 @@ export const vmIdOf = (name: string, rg = "prod-rg") =>
   `/subscriptions/${subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachines/${name}`;
 
 // Plain JSON-ish data, as read from YAML stack config; every call returns a fresh copy to change.
-export type Json = any;  
+export type Json = any;
 
 export function validRecoveryPoint(): Json {
   return { snapshotId: snapshotIdOf("os1-0001"), sourceDiskId: diskIdOf("os1"), createdAt: "2025-03-01T10:00:00Z" };

@@ -4,7 +4,7 @@ import { checkPrecheckFacts, factsFromConfig, parsePrecheckFacts, PrecheckFactsS
 import { expectOneProblem } from "../core/fixtures";
 import { blueprintStack } from "./fixtures";
 
-const facts = () => structuredClone(blueprintStack("failover").facts) as Record<string, any>;  
+const facts = () => structuredClone(blueprintStack("failover").facts) as Record<string, any>;
 
 describe("precheck facts", () => {
   it("parse as the precheck writes them", () => {
