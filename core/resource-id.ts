@@ -100,6 +100,11 @@ export function resourceTypeOf(id: ResourceId): string {
   return [id.provider, ...types, id.type].join("/");
 }
 
+/** The last name of an ARM id: the resource's own name. */
+export function nameOf(id: string): string {
+  return parseResourceId(id).name;
+}
+
 /** True when both ids name the same resource: ARM ids compare case-insensitively. */
 export function sameResourceId(a: string, b: string): boolean {
   return normalizeResourceId(a) === normalizeResourceId(b);

@@ -1,4 +1,4 @@
-import { parseResourceId, sameResourceId } from "../core/resource-id";
+import { sameResourceId } from "../core/resource-id";
 import { UserError } from "../core/errors";
 import type { Blueprint } from "../core/schemas/blueprint";
 import { parseStackConfig, type BlueprintStackConfig } from "../stacks/config";
@@ -78,6 +78,6 @@ export async function stagingDiskOf(ctx: RunbookContext, stack: string, sourceDi
   return hit.id;
 }
 
-export function nameOf(id: string): string {
-  return parseResourceId(id).name;
-}
+// The runbooks import it from here; it lives with the id parser so that the command modules can format ids
+// without loading the stack schemas.
+export { nameOf } from "../core/resource-id";

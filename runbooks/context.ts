@@ -4,11 +4,11 @@ import type { AzureClients } from "../adapters/azure/clients";
 import { createLogger } from "../core/logger";
 import { connectAzure, openStateStore } from "../adapters/state/connect";
 import type { SourceStore } from "../adapters/state/store";
-import { createFerryPolicies } from "../policies/pack";
+import type { createFerryPolicies } from "../policies/pack";
 import type { FerryConfig } from "./config";
 import type { Deployer } from "./deployers/deployer";
 import { UserError } from "../core/errors";
-import { PulumiDeployer } from "./deployers/pulumi";
+import type { PulumiDeployerOptions } from "./deployers/pulumi";
 import { Journal } from "./journal";
 
 /** What every runbook receives (STYLE 3): side effects come in here, never through module mocking. */
@@ -57,7 +57,7 @@ export async function createContext(config: FerryConfig, options: CreateContextO
   const { azure, credential } = connectAzure(config.azure, "ferry", env);
   const now = options.now ?? (() => new Date());
   // Before the store is opened: a deployer this process cannot have is refused with no I/O done.
-  const deployer = options.deployer ?? deployerFor(config, options, { azure, logger, now });
+  const deployer = options.deployer ?? (await deployerFor(config, options, { azure, logger, now }));
   const store = await openStateStore(config.stateStore, credential, env);
   const terminal = process.stdin.isTTY === true;
   return {
@@ -75,20 +75,39 @@ export async function createContext(config: FerryConfig, options: CreateContextO
   };
 }
 
-function deployerFor(
+async function deployerFor(
   config: FerryConfig,
   options: CreateContextOptions,
   deps: { azure: AzureClients; logger: Logger; now: () => Date },
-): Deployer {
+): Promise<Deployer> {
   const logger = deps.logger.child({ component: "deployer" });
-  if (config.deployer.kind === "pulumi") return new PulumiDeployer({ workDir: config.deployer.workDir, logger });
+  if (config.deployer.kind === "pulumi") return lazyPulumiDeployer({ workDir: config.deployer.workDir, logger });
   if (!options.localDeployer)
     throw new UserError(
       'ferry.json: deployer.kind "local" is the local harness\'s in-process deployer and works only against the ' +
         'local Azure, through `npm run ferry:local`. Against Azure, use "kind": "pulumi".',
       { code: "LocalDeployerOutsideHarness" },
     );
+  const { createFerryPolicies } = await import("../policies/pack");
   return options.localDeployer(config, { ...deps, logger, policies: createFerryPolicies() });
+}
+
+/**
+ * The Pulumi deployer, loaded at its first call: the Automation API and the policy rules (azure-native)
+ * take seconds to import, and commands that only read the state store (`ferry sources list`) never call it.
+ */
+function lazyPulumiDeployer(options: PulumiDeployerOptions): Deployer {
+  let loaded: Promise<Deployer> | undefined;
+  const deployer = () => (loaded ??= import("./deployers/pulumi").then((m) => new m.PulumiDeployer(options)));
+  return {
+    setConfig: async (stack, values) => (await deployer()).setConfig(stack, values),
+    getConfig: async (stack) => (await deployer()).getConfig(stack),
+    up: async (stack, o) => (await deployer()).up(stack, o),
+    preview: async (stack, o) => (await deployer()).preview(stack, o),
+    destroy: async (stack, o) => (await deployer()).destroy(stack, o),
+    history: async (stack) => (await deployer()).history(stack),
+    outputs: async (stack) => (await deployer()).outputs(stack),
+  };
 }
 
 async function askYesNo(question: string): Promise<boolean> {

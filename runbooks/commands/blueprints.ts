@@ -1,11 +1,6 @@
 import type { Argv, CommandModule } from "yargs";
 import { isUserError, UserError } from "../../core/errors";
-import { parseStackConfig } from "../../stacks/config";
-import { planBlueprint, recoveredVmName } from "../../stacks/plan";
-import { loadBlueprint, nameOf, sourceDisks } from "../blueprints";
-import { checkTarget } from "../targets";
-import { TargetSchema } from "../../core/schemas/target";
-import { parseWith } from "../../core/validate";
+import { nameOf } from "../../core/resource-id";
 import { contextFor, emit, EXIT, table, type CliIo, type GlobalArgs } from "./common";
 import { stackConfigOf, stackFiles } from "./stack-config";
 
@@ -81,6 +76,8 @@ export function blueprintsCommand(
               .example("$0 blueprints validate", "Every stack file in stacks/")
               .example("$0 blueprints validate stacks/Pulumi.web.yaml", "One file"),
           async (a) => {
+            const { parseStackConfig } = await import("../../stacks/config");
+            const { planBlueprint } = await import("../../stacks/plan");
             const verdicts = await validateEach(a, io, async (stack, raw) => {
               const config = parseStackConfig(raw, stack);
               if (config.kind === "blueprint") planBlueprint(config.blueprint, { mode: "standby" });
@@ -95,6 +92,8 @@ export function blueprintsCommand(
           "A blueprint: mode, rows, strategies, recovered VM names and the state of every source disk",
           (c) => c.positional("blueprint", { type: "string", demandOption: true }),
           async (a) => {
+            const { loadBlueprint, sourceDisks } = await import("../blueprints");
+            const { recoveredVmName } = await import("../../stacks/plan");
             const ctx = await contextFor(a, io);
             const config = await loadBlueprint(ctx, a.blueprint);
             const b = config.blueprint;
@@ -184,6 +183,9 @@ export function targetsCommand(io: CliIo, state: { code: number }): CommandModul
               .example("$0 targets validate web --config ferry.json", "Config and the DR subscription")
               .example("$0 targets validate --offline", "Every stack file's target, offline"),
           async (a) => {
+            const { TargetSchema } = await import("../../core/schemas/target");
+            const { parseWith } = await import("../../core/validate");
+            const { checkTarget } = await import("../targets");
             const ctx = a.offline ? undefined : await contextFor(a, io);
             const verdicts = await validateEach(a, io, async (stack, raw) => {
               if (raw.kind !== "blueprint")

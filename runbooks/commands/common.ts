@@ -1,9 +1,10 @@
-import { Writable } from "node:stream";
+import type { Writable } from "node:stream";
 import type { Argv } from "yargs";
-import pretty from "pino-pretty";
-import { createLogger, parseLogLevel, type LogLevel, type Logger } from "../../core/logger";
-import { loadFerryConfig } from "../config";
-import { createContext, type RunbookContext } from "../context";
+import type { LogLevel, Logger } from "../../core/logger";
+import type { createContext, RunbookContext } from "../context";
+
+// Every command module imports this one, and `ferry --help` loads every command module: the logger,
+// the config schema and the runbook context (the Azure SDK, Pulumi) are imported when a command runs.
 
 /** Exit codes of `ferry` (also in `ferry --help`). */
 export const EXIT = {
@@ -62,11 +63,13 @@ export function globalOptions<T>(y: Argv<T>) {
 }
 
 /** The logger of a command: pino JSON lines, or readable lines on a terminal; secrets redacted either way. */
-export function cliLogger(args: GlobalArgs, io: CliIo): Logger {
+export async function cliLogger(args: GlobalArgs, io: CliIo): Promise<Logger> {
+  const { createLogger, parseLogLevel } = await import("../../core/logger");
   const level: LogLevel = args["log-level"] ? parseLogLevel(args["log-level"]) : parseLogLevel(io.env.FERRY_LOG_LEVEL);
   const readable = args["log-format"] ? args["log-format"] === "pretty" : io.logIsTty;
+  // Only readable lines need pino-pretty; pipelines (JSON lines) do without loading it.
   const destination = readable
-    ? pretty({
+    ? (await import("pino-pretty")).default({
         destination: io.logStream,
         sync: true,
         colorize: io.logIsTty,
@@ -80,8 +83,10 @@ export function cliLogger(args: GlobalArgs, io: CliIo): Logger {
 
 /** Builds the runbook context of a command from its config file. */
 export async function contextFor(args: GlobalArgs, io: CliIo): Promise<RunbookContext> {
+  const { loadFerryConfig } = await import("../config");
   const config = loadFerryConfig(args.config ?? io.env.FERRY_CONFIG ?? "ferry.json");
-  return createContext(config, { env: io.env, logger: cliLogger(args, io), ...io.context });
+  const { createContext } = await import("../context");
+  return createContext(config, { env: io.env, logger: await cliLogger(args, io), ...io.context });
 }
 
 /** Prints `value` as JSON with --json, else the text. */

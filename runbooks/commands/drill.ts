@@ -1,6 +1,5 @@
 import { resolve } from "node:path";
 import type { CommandModule } from "yargs";
-import { drill } from "../drill";
 import { contextFor, emit, EXIT, type CliIo, type GlobalArgs } from "./common";
 
 type Args = GlobalArgs & { blueprint: string; "report-dir": string; keep: boolean };
@@ -32,6 +31,7 @@ export function drillCommand(io: CliIo, state: { code: number }): CommandModule<
           "Production is not touched: the test VMs come from snapshots of the staging disks, in the isolated test network, and replication goes on. Exit 0 when the drill passed; 3 when the precheck refused; 4 when a disk did not verify; 1 otherwise.",
         ) as never,
     handler: async (a) => {
+      const { drill } = await import("../drill");
       const ctx = await contextFor(a, io);
       const reportDir = resolve(a["report-dir"]);
       const { summary, recorder } = await drill(ctx, a.blueprint, {

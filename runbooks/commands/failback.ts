@@ -1,12 +1,7 @@
 import type { Argv, CommandModule } from "yargs";
 import { UserError } from "../../core/errors";
-import { checkPrimary } from "../failback/check-primary";
-import { prepareFailback } from "../failback/prepare";
-import { failbackComplete } from "../failback/complete";
-import { failbackRollback } from "../failback/rollback";
+import { nameOf } from "../../core/resource-id";
 import type { FailbackState } from "../failback/state";
-import { failbackSync } from "../failback/sync";
-import { nameOf } from "../blueprints";
 import { contextFor, emit, EXIT, table, type CliIo, type GlobalArgs } from "./common";
 
 type FailbackArgs = GlobalArgs & {
@@ -70,6 +65,7 @@ export function failbackCommand(io: CliIo, state: { code: number }): CommandModu
               })
               .example("$0 failback prepare web", "Map web's DR disks back to its primary disks"),
           async (a) => {
+            const { prepareFailback } = await import("../failback/prepare");
             const ctx = await contextFor(a, io);
             const { plan } = await prepareFailback(ctx, a.blueprint, {
               ...(a.operation ? { operation: a.operation } : {}),
@@ -103,6 +99,7 @@ export function failbackCommand(io: CliIo, state: { code: number }): CommandModu
               .positional("blueprint", { type: "string", demandOption: true, describe: "Blueprint stack" })
               .example("$0 failback check-primary web", "Before syncing web back"),
           async (a) => {
+            const { checkPrimary } = await import("../failback/check-primary");
             const ctx = await contextFor(a, io);
             const r = await checkPrimary(ctx, a.blueprint);
             emit(io, a, r, () =>
@@ -133,6 +130,7 @@ export function failbackCommand(io: CliIo, state: { code: number }): CommandModu
                 "On the primary region's appliance, after prepare; run it again to catch up",
               ),
           async (a) => {
+            const { failbackSync } = await import("../failback/sync");
             const ctx = await contextFor(a, io);
             const { state } = await failbackSync(ctx, a.blueprint);
             emit(io, a, state, () =>
@@ -152,6 +150,7 @@ export function failbackCommand(io: CliIo, state: { code: number }): CommandModu
               .option("yes", { type: "boolean", default: false, describe: "Do not ask" })
               .example("$0 failback complete web --yes", "In a pipeline, behind an approval"),
           async (a) => {
+            const { failbackComplete } = await import("../failback/complete");
             const ctx = await contextFor(a, io);
             if (
               !a.yes &&
@@ -180,6 +179,7 @@ export function failbackCommand(io: CliIo, state: { code: number }): CommandModu
               .positional("blueprint", { type: "string", demandOption: true, describe: "Blueprint stack" })
               .example("$0 failback rollback web", "Abandon a failback in progress"),
           async (a) => {
+            const { failbackRollback } = await import("../failback/rollback");
             const ctx = await contextFor(a, io);
             const { op } = await failbackRollback(ctx, a.blueprint);
             emit(

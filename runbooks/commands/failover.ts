@@ -1,9 +1,7 @@
 import type { CommandModule } from "yargs";
 import { UserError } from "../../core/errors";
-import { loadBlueprint } from "../blueprints";
-import { cleanup, failover, type FailoverKind } from "../failover";
-import { cleanupFailback } from "../failback/cleanup";
-import { nameOf } from "../blueprints";
+import { nameOf } from "../../core/resource-id";
+import type { FailoverKind } from "../failover";
 import type { Operation } from "../journal";
 import { contextFor, emit, seconds, table, type CliIo, type GlobalArgs } from "./common";
 
@@ -94,6 +92,8 @@ export function failoverCommand(io: CliIo): CommandModule<GlobalArgs, Args> {
         .example("$0 failover web --unplanned --yes", "The primary region is down")
         .example("$0 failover web --unplanned --yes  # again", "After a failure: continues where it stopped") as never,
     handler: async (a) => {
+      const { loadBlueprint } = await import("../blueprints");
+      const { failover } = await import("../failover");
       const ctx = await contextFor(a, io);
       const kind: FailoverKind = a.planned ? "planned" : a.unplanned ? "unplanned" : "test";
       const b = (await loadBlueprint(ctx, a.blueprint)).blueprint;
@@ -143,6 +143,7 @@ export function cleanupCommand(io: CliIo): CommandModule<GlobalArgs, CleanupArgs
         ) {
           throw new UserError("Not confirmed: nothing was removed. Add --yes in a pipeline.", { code: "NotConfirmed" });
         }
+        const { cleanupFailback } = await import("../failback/cleanup");
         const { op, deleted } = await cleanupFailback(ctx, a.blueprint);
         emit(io, a, { ...op, deleted }, () =>
           [formatOperation(op), "", `deleted: ${deleted.map(nameOf).join(", ") || "nothing"}`].join("\n"),
@@ -152,6 +153,7 @@ export function cleanupCommand(io: CliIo): CommandModule<GlobalArgs, CleanupArgs
       if (!a.yes && !(await ctx.confirm(`Remove what the test failover of ${a.blueprint} created?`))) {
         throw new UserError("Not confirmed: nothing was removed. Add --yes in a pipeline.", { code: "NotConfirmed" });
       }
+      const { cleanup } = await import("../failover");
       const op = await cleanup(ctx, a.blueprint);
       emit(io, a, op, () => formatOperation(op));
     },

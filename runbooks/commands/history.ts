@@ -1,5 +1,4 @@
 import type { CommandModule } from "yargs";
-import { formatHistory, history } from "../history";
 import { contextFor, emit, type CliIo, type GlobalArgs } from "./common";
 
 type Args = GlobalArgs & { blueprint: string };
@@ -13,6 +12,7 @@ export function historyCommand(io: CliIo): CommandModule<GlobalArgs, Args> {
         .positional("blueprint", { type: "string", demandOption: true })
         .example("$0 history web --json", "For a report") as never,
     handler: async (a) => {
+      const { formatHistory, history } = await import("../history");
       const ctx = await contextFor(a, io);
       const lines = await history(ctx, a.blueprint);
       emit(io, a, lines, () => (lines.length ? formatHistory(lines) : `No operations on ${a.blueprint} yet.`));

@@ -1,6 +1,5 @@
 import { writeFileSync } from "node:fs";
 import type { CommandModule } from "yargs";
-import { formatPrecheck, precheck, precheckJunit } from "../precheck";
 import { contextFor, emit, EXIT, type CliIo, type GlobalArgs } from "./common";
 
 type Args = GlobalArgs & { blueprint: string; test: boolean; junit?: string };
@@ -22,6 +21,7 @@ export function precheckCommand(io: CliIo, state: { code: number }): CommandModu
         .example("$0 precheck web --json", "The facts the policy pack is handed")
         .example("$0 precheck web --junit precheck.xml", "For PublishTestResults in a pipeline") as never,
     handler: async (a) => {
+      const { formatPrecheck, precheck, precheckJunit } = await import("../precheck");
       const ctx = await contextFor(a, io);
       const r = await precheck(ctx, a.blueprint, { mode: a.test ? "test" : "failover" });
       if (a.junit) writeFileSync(a.junit, precheckJunit(r));

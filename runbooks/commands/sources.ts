@@ -1,15 +1,14 @@
 import type { Argv, CommandModule } from "yargs";
 import { UserError } from "../../core/errors";
+import { nameOf } from "../../core/resource-id";
 import type { Source } from "../../core/schemas/source";
-import { transitionSource } from "../../adapters/state/admin";
-import { loadBlueprint, nameOf, sourceDisks } from "../blueprints";
 import type { RunbookContext } from "../context";
-import { disableDr, enableDr } from "../sources";
 import { contextFor, emit, table, type CliIo, type GlobalArgs } from "./common";
 
 /** The source disks a command names: one ARM id, or every disk of a blueprint stack. */
 async function disksOf(ctx: RunbookContext, target: string, disk?: string): Promise<string[]> {
   if (target.startsWith("/subscriptions/")) return [target];
+  const { loadBlueprint, sourceDisks } = await import("../blueprints");
   const disks = sourceDisks((await loadBlueprint(ctx, target)).blueprint).map((d) => d.sourceDiskId);
   if (!disk) return disks;
   const hit = disks.find(
@@ -92,6 +91,7 @@ export function sourcesCommand(io: CliIo): CommandModule<GlobalArgs, SourcesArgs
                 "Protect every disk of blueprint web (new staging disks)",
               ),
           async (a) => {
+            const { enableDr } = await import("../sources");
             const ctx = await contextFor(a, io);
             const [disk] = a.disk ? await disksOf(ctx, a.target!, a.disk) : [];
             const enabled = await enableDr(ctx, a.target!, {
@@ -125,6 +125,7 @@ export function sourcesCommand(io: CliIo): CommandModule<GlobalArgs, SourcesArgs
               .option("disk", { type: "string", describe: "Only this source disk of the blueprint" })
               .option("yes", { type: "boolean", default: false, describe: "Do not ask" }),
           async (a) => {
+            const { disableDr } = await import("../sources");
             const ctx = await contextFor(a, io);
             const disks = await disksOf(ctx, a.target!, a.disk);
             if (
@@ -160,6 +161,7 @@ export function sourcesCommand(io: CliIo): CommandModule<GlobalArgs, SourcesArgs
               })
               .option("disk", { type: "string", describe: "Only this source disk of the blueprint" }),
           async (a) => {
+            const { transitionSource } = await import("../../adapters/state/admin");
             const ctx = await contextFor(a, io);
             const event =
               String(a._[1]) === "retry-backfill"

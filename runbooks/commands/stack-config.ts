@@ -1,6 +1,5 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { readStackFile } from "../../stacks/config";
 import { contextFor, type CliIo, type GlobalArgs } from "./common";
 
 /** Where a command reads a stack's config: its stack file when there is one, else the deployer's. */
@@ -9,6 +8,7 @@ export async function stackConfigOf(
   args: GlobalArgs,
   io: CliIo,
 ): Promise<{ stack: string; raw: Record<string, unknown>; from: string }> {
+  const { readStackFile } = await import("../../stacks/config");
   if (/\.ya?ml$/i.test(arg)) return { ...readStackFile(arg), from: arg };
   const file = join("stacks", `Pulumi.${arg}.yaml`);
   if (existsSync(file)) return { ...readStackFile(file), from: file };
