@@ -8,7 +8,7 @@ import { parseResourceId } from "../core/resource-id";
 import type { AzureClients } from "../adapters/azure/clients";
 import { startAzurite } from "../local/azurite";
 import { applyPlan } from "../sync/apply";
-import { buildSync } from "../sync/build";
+import { buildBundle } from "../build";
 import { DAEMON_ENV, DAEMON_NODE_FLAGS } from "../sync/launch";
 import { openDevice } from "../sync/device";
 import { changedRanges, validRanges } from "../sync/page-ranges";
@@ -470,7 +470,7 @@ async function benchMemory(emu: EmulatorProcess, workDir: string, log: (m: strin
     const env = { ...process.env, FERRY_BENCH_TABLE: azurite.connectionString };
     // Measured as deployed on the appliance: the bundle (npm run build:sync) on plain node, with the
     // unit's flags and environment.
-    const bundle = await buildSync(join(workDir, "ferry-sync.mjs"));
+    const bundle = (await buildBundle("ferry-sync", { outDir: workDir })).file;
     log("memory: reference (the same command listing the sources: the process's own footprint)");
     const launch = { ...env, ...DAEMON_ENV };
     const idle = await peakRss([...DAEMON_NODE_FLAGS, bundle, "list", "--config", config], launch);

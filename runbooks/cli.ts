@@ -1,6 +1,7 @@
 import { writeSync } from "node:fs";
 import yargs from "yargs";
 import { formatErrorForCli, isFerryError, isUserError, UserError } from "../core/errors";
+import { versionLine } from "../core/version";
 import { blueprintsCommand, targetsCommand } from "./commands/blueprints";
 import { EXIT, EXIT_EPILOGUE, globalOptions, type CliIo } from "./commands/common";
 import { drillCommand } from "./commands/drill";
@@ -57,7 +58,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         );
       })
       .help()
-      .version(false)
+      .version(versionLine("ferry"))
       .parseAsync(argv, {}, (_err, _argv, output) => {
         if (output) helpText = output;
       });

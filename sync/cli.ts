@@ -3,6 +3,7 @@ import yargs, { type Argv } from "yargs";
 import { hideBin } from "yargs/helpers";
 import { formatErrorForCli, isUserError, UserError } from "../core/errors";
 import type { Source } from "../core/schemas/source";
+import { versionLine } from "../core/version";
 import { enableSource, transitionSource } from "../adapters/state/admin";
 import { loadSyncConfig, type SyncConfig } from "./config";
 import { checkHealth } from "./cycle";
@@ -229,6 +230,7 @@ async function main(argv: string[]): Promise<number> {
       throw err ?? new UserError(`${msg} Run \`ferry-sync --help\` for the commands and options.`, { code: "Usage" });
     })
     .help()
+    .version(versionLine("ferry-sync"))
     .parseAsync();
   return code;
 }

@@ -265,6 +265,13 @@ describe("ferry CLI", () => {
     await expect(f.azure.compute.virtualMachines.get(DR.rg, "dr1-test")).rejects.toMatchObject({ statusCode: 404 });
   });
 
+  it("prints its version: package.json's, the commit unknown when run from the sources", async () => {
+    const pkg = JSON.parse(readFileSync("package.json", "utf8")) as { version: string };
+    const r = await ferry("--version");
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.out).toBe(`ferry ${pkg.version} (commit unknown)`);
+  });
+
   it("runs as a command: bin/ferry.mjs with exit codes", () => {
     const help = spawnSync("node", ["bin/ferry.mjs", "precheck", "--help"], { encoding: "utf8" });
     expect(help.status).toBe(0);
