@@ -2,12 +2,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { printResults, type BenchResult } from "./report";
+import { runCliBenches } from "./cli-start";
 import { runFailbackBenches } from "./failback";
 import { runFailoverBenches } from "./failover";
 import { runSyncBenches } from "./sync";
 
 /**
- * `npm run bench -- [sync] [failover] [failback] [--disk-gib <n>] [--only backfill,delta,memory] [--speedup <n>] [--json] [--keep]`:
+ * `npm run bench -- [sync] [failover] [failback] [cli] [--disk-gib <n>] [--only backfill,delta,memory] [--speedup <n>] [--json] [--keep]`:
  * benchmarks with their references (tools, or the critical path of Azure's latencies), measured in the same run.
  */
 async function main(): Promise<void> {
@@ -31,7 +32,7 @@ async function main(): Promise<void> {
       (speedupAt < 0 || i !== speedupAt + 1) &&
       (diskAt < 0 || i !== diskAt + 1),
   );
-  const known = ["sync", "failover", "failback"];
+  const known = ["sync", "failover", "failback", "cli"];
   const unknown = suites.filter((s) => !known.includes(s));
   if (unknown.length) throw new Error(`Unknown benchmark suite ${unknown.join(", ")}. Suites: ${known.join(", ")}.`);
   const workDir = mkdtempSync(join(tmpdir(), "ferry-bench-"));
@@ -48,6 +49,8 @@ async function main(): Promise<void> {
       results.push(
         ...(await runFailbackBenches({ workDir: join(workDir, "failback"), log, ...(diskGiB ? { diskGiB } : {}) })),
       );
+    if (suites.length === 0 || suites.includes("cli"))
+      results.push(...(await runCliBenches({ workDir: join(workDir, "cli"), log })));
   } finally {
     if (!keep) rmSync(workDir, { recursive: true, force: true });
   }
