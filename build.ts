@@ -20,7 +20,7 @@ interface BundleSpec {
   /**
    * Each module a command loads with `import()` becomes a chunk file in `dist/<name>-chunks/`, read
    * only when that command runs: `--help` reads yargs and the command declarations alone. Without
-   * splitting, esbuild puts those modules in the one file and `--help` parses all of it.
+   * splitting, esbuild puts those modules in the one file: `--help` took 2 s of CPU instead of 0.2 s.
    */
   split: boolean;
   /** npm packages (by name) left in node_modules instead of bundled. */
@@ -31,7 +31,8 @@ const SPECS: Record<BundleName, BundleSpec> = {
   // The CLI runs in a clone of this project (the Pulumi program, stack files and policy pack are there),
   // so it can leave packages to node_modules. Only Pulumi's are: bundled, they fail (they read files
   // beside their own at run time, and the program must share one @pulumi/pulumi with azure-native).
-  // Bundling the rest is faster than leaving every package to node_modules (see README, Development).
+  // Bundling the rest starts faster than leaving every package to node_modules: `ferry sources list`
+  // took 1.0 s of CPU so, 1.9 s with every package left there, 3.5 s from the sources through tsx.
   ferry: { entry: "runbooks/main.ts", split: true, external: (pkg) => pkg.startsWith("@pulumi/") },
   // The daemon is installed on the appliance as this one file: everything inside.
   "ferry-sync": { entry: "sync/cli.ts", split: false, external: () => false },
@@ -60,7 +61,9 @@ function externalPackages(external: (pkg: string) => boolean): Plugin {
           pluginData: resolving,
         });
         if (found.errors.length) return { errors: found.errors };
-        const modules = found.path.slice(0, found.path.lastIndexOf(`/node_modules/${pkg}/`) + "/node_modules/".length);
+        const at = found.path.lastIndexOf(`/node_modules/${pkg}/`);
+        if (at < 0) return { path: args.path, external: true };
+        const modules = found.path.slice(0, at + "/node_modules/".length);
         const manifest = JSON.parse(readFileSync(join(modules, pkg, "package.json"), "utf8")) as { exports?: unknown };
         const path = manifest.exports === undefined ? found.path.slice(modules.length) : args.path;
         return { path, external: true };
