@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { writeJsonAtomic } from "./storage/files";
 import type { GrantRecord, OperationRecord, ResourceGroupRecord, ResourceRecord } from "./model";
 
 interface Saved {
@@ -67,8 +68,7 @@ export class State {
       snapshotTimes: [...this.snapshotTimes.entries()],
     };
     const path = join(this.dataDir, "state.json");
-    writeFileSync(`${path}.tmp`, JSON.stringify(saved));
-    renameSync(`${path}.tmp`, path);
+    writeJsonAtomic(path, saved);
   }
 
   get<K extends ResourceRecord["kind"]>(id: string, kind: K): Extract<ResourceRecord, { kind: K }> | undefined {

@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { escapeHtml as esc } from "../core/html";
 import type { Operation } from "./journal";
 
 /** One bar of the drill's timeline: a step of the drill, of a failover, or of one row. */
@@ -270,10 +271,6 @@ ${rows}
 </html>
 `;
   }
-}
-
-function esc(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }
 
 function niceStep(totalSeconds: number): number {

@@ -1,6 +1,7 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
+import { writeJsonAtomic } from "../adapters/files/atomic-json";
 import { UserError } from "../core/errors";
 
 /** One step of a runbook operation, with its timing. */
@@ -143,8 +144,7 @@ export class Journal {
   save(op: Operation): void {
     mkdirSync(join(this.dir, op.blueprint), { recursive: true });
     const f = this.file(op);
-    writeFileSync(`${f}.tmp`, JSON.stringify(op, null, 2));
-    renameSync(`${f}.tmp`, f);
+    writeJsonAtomic(f, op);
   }
 
   /** Runs `fn` as a step of `op`, recording its start, end and outcome. */

@@ -1,4 +1,5 @@
 import { isNotFound, unlessNotFound } from "../core/errors";
+import { escapeHtml as esc } from "../core/html";
 import type { VirtualMachine } from "@azure/arm-compute";
 import { parseResourceId, sameResourceId } from "../core/resource-id";
 import type { Source } from "../core/schemas/source";
@@ -282,8 +283,6 @@ export function formatPrecheck(r: PrecheckResult): string {
 
 /** The precheck as a JUnit report, for the pipeline's test tab. */
 export function precheckJunit(r: PrecheckResult): string {
-  const esc = (s: string) =>
-    s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
   const failures = r.checks.filter((c) => !c.ok).length;
   const cases = r.checks.map(
     (c) =>

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { UserError } from "../core/errors";
 import {
   azureRegion,
+  azureTableName,
   resourceGroupName,
   resourceName,
   subnetName,
@@ -56,10 +57,7 @@ export const LandingZoneConfigSchema = z.strictObject({
         /^[a-z0-9]{3,24}$/,
         "is not a storage account name. Use 3-24 lowercase letters and digits, unique in Azure",
       ),
-    tableName: z
-      .string()
-      .regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, "is not a table name. Use 3-63 letters and digits, starting with a letter")
-      .default("ferrySources"),
+    tableName: azureTableName.default("ferrySources"),
   }),
   appliance: z.strictObject({
     name: resourceName.default("ferry-appliance"),

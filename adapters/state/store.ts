@@ -5,6 +5,7 @@ import type { AzureRetryOptions } from "../azure/clients";
 import { normalizeResourceId } from "../../core/resource-id";
 import { FerryError, UserError, isUserError } from "../../core/errors";
 import { redactSecrets } from "../../core/redact";
+import { AZURE_TABLE_NAME_RULE, isAzureTableName } from "../../core/schemas/fields";
 import { SourceSchema, type Source } from "../../core/schemas/source";
 import { parseWith, type ValidationIssue } from "../../core/validate";
 
@@ -74,11 +75,11 @@ const partitionKey = "source";
  */
 export function sourceStoreClient(options: SourceStoreClientOptions): TableClient {
   const tableName = options.tableName ?? defaultSourceTableName;
-  if (!/^[A-Za-z][A-Za-z0-9]{2,62}$/.test(tableName)) {
-    throw new UserError(
-      `"${tableName}" is not a valid Azure table name. Use 3-63 letters and digits, starting with a letter`,
-      { code: "InvalidSourceStoreConfig", details: { tableName } },
-    );
+  if (!isAzureTableName(tableName)) {
+    throw new UserError(`"${tableName}" is not a valid Azure table name. ${AZURE_TABLE_NAME_RULE}`, {
+      code: "InvalidSourceStoreConfig",
+      details: { tableName },
+    });
   }
   const retryOptions = options.retryOptions === undefined ? {} : { retryOptions: options.retryOptions };
   if ("credential" in options) {

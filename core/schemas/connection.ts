@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { azureTableName } from "./fields";
 
 /**
  * How a ferry process reaches Azure and the source-state table: shared by the sync daemon's config
@@ -27,18 +28,14 @@ export const AzureCredentialConfigSchema = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("emulator") }),
 ]);
 
-const tableName = z
-  .string()
-  .regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/, "is not a table name. Use 3-63 letters and digits, starting with a letter");
-
 export const StateStoreConnectionSchema = z.discriminatedUnion("kind", [
   /** Azure Table storage signed in with the same identity as ARM (no keys). */
-  z.strictObject({ kind: z.literal("identity"), url: z.url(), tableName }),
+  z.strictObject({ kind: z.literal("identity"), url: z.url(), tableName: azureTableName }),
   /** A connection string read from this environment variable (Azurite locally). Never the string itself in a file. */
   z.strictObject({
     kind: z.literal("connectionStringEnv"),
     variable: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "is not an environment variable name"),
-    tableName,
+    tableName: azureTableName,
   }),
 ]);
 export type StateStoreConnection = z.output<typeof StateStoreConnectionSchema>;

@@ -54,6 +54,17 @@ export const vmSizeName = z
     'is not a VM size name. Use the name as `az vm list-sizes` prints it, e.g. "Standard_D2s_v5"',
   );
 
+/** How to write an Azure Table storage table name, for messages. */
+export const AZURE_TABLE_NAME_RULE = "Use 3-63 letters and digits, starting with a letter";
+
+/** Whether `name` is a valid Azure Table storage table name. */
+export function isAzureTableName(name: string): boolean {
+  return /^[A-Za-z][A-Za-z0-9]{2,62}$/.test(name);
+}
+
+/** Azure Table storage table name: 3-63 letters and digits, starting with a letter. */
+export const azureTableName = z.string().refine(isAzureTableName, `is not a table name. ${AZURE_TABLE_NAME_RULE}`);
+
 /** Timestamp as written by ferry: ISO 8601 with an offset ("Z" or "+01:00"). */
 export const isoDateTime = z.iso.datetime({
   offset: true,

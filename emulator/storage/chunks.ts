@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, readSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
-import { nonZeroChunks } from "./files";
+import { nonZeroChunks, writeJsonAtomic } from "./files";
 import { CHUNK_SIZE, HASH_SIZE, Manifest, chunkLength } from "./manifest";
 
 interface Entry {
@@ -63,8 +63,7 @@ export class ChunkStore {
     if (!this.dirty) return;
     const entries = [...this.index.entries()].map(([h, e]) => [h, e.slot, e.refs]);
     const path = join(this.dir, "index.json");
-    writeFileSync(`${path}.tmp`, JSON.stringify({ nextSlot: this.nextSlot, entries }));
-    renameSync(`${path}.tmp`, path);
+    writeJsonAtomic(path, { nextSlot: this.nextSlot, entries });
     this.dirty = false;
   }
 

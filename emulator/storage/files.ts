@@ -1,3 +1,4 @@
+import { renameSync, writeFileSync } from "node:fs";
 import { open, rm, truncate } from "node:fs/promises";
 import { alignExtents, dataExtents } from "@ferry/sparse";
 import { CHUNK_SIZE } from "./manifest";
@@ -18,6 +19,18 @@ export async function createSparse(path: string, sizeBytes: number): Promise<voi
 /** Grows a sparse file; the new tail reads as zeros. */
 export async function growSparse(path: string, sizeBytes: number): Promise<void> {
   await truncate(path, sizeBytes);
+}
+
+/**
+ * Replaces `path` with `value` as JSON through a temporary file and a rename, so a crash of the
+ * emulator leaves the old file or the new one, never half of one. No fsync (see
+ * ChunkStore.materialize): the emulator outlives its process, not the machine, and it saves after
+ * every change.
+ */
+export function writeJsonAtomic(path: string, value: unknown): void {
+  const temp = `${path}.${process.pid}.tmp`;
+  writeFileSync(temp, JSON.stringify(value));
+  renameSync(temp, path);
 }
 
 export async function removeFile(path: string): Promise<void> {

@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "pino";
 import type { AzureClients } from "../../adapters/azure/clients";
+import { writeJsonAtomic } from "../../adapters/files/atomic-json";
 import { FerryError, isNotFound, UserError } from "../../core/errors";
 import type { CreateContextOptions } from "../../runbooks/context";
 import { parseStackConfig } from "../../stacks/config";
@@ -113,8 +114,7 @@ export class LocalDeployer implements Deployer {
 
   private save(stack: string, state: StackState): void {
     const p = this.path(stack);
-    writeFileSync(`${p}.tmp`, JSON.stringify(state, null, 2));
-    renameSync(`${p}.tmp`, p);
+    writeJsonAtomic(p, state);
   }
 
   async setConfig(stack: string, values: Record<string, unknown>): Promise<void> {

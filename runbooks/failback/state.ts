@@ -1,14 +1,6 @@
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { writeJsonAtomic } from "../../adapters/files/atomic-json";
 import { UserError } from "../../core/errors";
 import type { RecoveryPoint } from "../../core/schemas/recovery-point";
 import type { Delta } from "../../sync/union-copy";
@@ -117,15 +109,7 @@ export function failbackStateStore(ctx: Pick<RunbookContext, "config">): Failbac
       // Synchronous on purpose: overlapping saves cannot interleave, so they land in call order.
       const p = file(state.blueprint);
       mkdirSync(dirname(p), { recursive: true });
-      const tmp = `${p}.${process.pid}.tmp`;
-      writeFileSync(tmp, JSON.stringify(state, null, 2));
-      const fd = openSync(tmp, "r");
-      try {
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmp, p);
+      writeJsonAtomic(p, state);
       return Promise.resolve();
     },
   };
