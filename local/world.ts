@@ -166,7 +166,7 @@ export async function createLocalWorld(o: LocalWorldOptions): Promise<LocalWorld
     },
   });
   const ctx = await createContext(config, { env, logger: o.logger, localDeployer });
-  await ctx.deployer.setConfig("lz", {
+  await ctx.deployer.setConfig(config.landingZoneStack, {
     kind: "landing-zone",
     region: DR.location,
     resourceGroup: DR.rg,
@@ -184,7 +184,7 @@ export async function createLocalWorld(o: LocalWorldOptions): Promise<LocalWorld
     },
     sourceScopes: [`/subscriptions/${emu.subscriptionId}/resourceGroups/${PRIMARY.rg}`],
   });
-  const lz = await ctx.deployer.up("lz", { message: "landing zone" });
+  const lz = await ctx.deployer.up(config.landingZoneStack, { message: "landing zone" });
   const applianceId = (lz.outputs.appliance as { vmId: string }).vmId;
   const sync = await createSyncRuntime(
     SyncConfigSchema.parse({
@@ -247,21 +247,10 @@ export async function createLocalWorld(o: LocalWorldOptions): Promise<LocalWorld
       await ctx.deployer.setConfig(stack, {
         kind: "blueprint",
         mode: "standby",
+        landingZoneStack: config.landingZoneStack,
         blueprint: {
           name: stack,
-          target: {
-            tenantId: "11111111-1111-1111-1111-111111111111",
-            subscriptionId: emu.subscriptionId,
-            region: DR.location,
-            resourceGroup: DR.rg,
-            networkResourceGroup: DR.networkRg,
-            virtualNetwork: "dr-vnet",
-            subnet: "app",
-            testVirtualNetwork: "dr-test-vnet",
-            testSubnet: "app",
-            vmSizes: [options.vmSize ?? "Standard_D2s_v5"],
-            credentials: { kind: "workloadIdentity", clientId: "22222222-2222-2222-2222-222222222222" },
-          },
+          target: { vmSizes: [options.vmSize ?? "Standard_D2s_v5"] },
           rows: vms.map((v) => {
             const k = ++n;
             return {

@@ -1,10 +1,14 @@
 import { sameResourceId } from "../core/resource-id";
 import { UserError } from "../core/errors";
 import type { Blueprint } from "../core/schemas/blueprint";
+import { parseLandingZoneOutputs } from "../core/schemas/landing-zone";
 import { parseStackConfig, type BlueprintStackConfig } from "../stacks/config";
 import type { RunbookContext } from "./context";
 
-/** A blueprint stack's parsed config (the stack is named after the blueprint). */
+/**
+ * A blueprint stack's parsed config (the stack is named after the blueprint). Its landing zone must
+ * be the one ferry.json names: the runbooks act on that one's appliance and resource group.
+ */
 export async function loadBlueprint(ctx: RunbookContext, stack: string): Promise<BlueprintStackConfig> {
   const raw = await ctx.deployer.getConfig(stack);
   if (Object.keys(raw).length === 0) {
@@ -16,7 +20,23 @@ export async function loadBlueprint(ctx: RunbookContext, stack: string): Promise
   const config = parseStackConfig(raw, stack);
   if (config.kind !== "blueprint")
     throw new UserError(`Stack ${stack} is a ${config.kind} stack, not a blueprint.`, { code: "NotABlueprint" });
+  assertSameLandingZone(ctx, stack, config.landingZoneStack);
   return config;
+}
+
+/** Refuses a blueprint stack whose landing zone is not the one ferry.json names, saying both. */
+export function assertSameLandingZone(
+  ctx: Pick<RunbookContext, "config">,
+  stack: string,
+  landingZoneStack: string,
+): void {
+  if (landingZoneStack === ctx.config.landingZoneStack) return;
+  throw new UserError(
+    `Stack ${stack} fails over into the landing zone ${landingZoneStack} (its ferry:landingZoneStack), but ` +
+      `ferry.json's landingZoneStack is ${ctx.config.landingZoneStack}: the runbooks would use another ` +
+      "landing zone's appliance and resource group. Make the two name the same stack.",
+    { code: "LandingZoneMismatch" },
+  );
 }
 
 /** Every source disk of a blueprint, with its row and place. */
@@ -41,27 +61,39 @@ export function diskLabel(d: { role: "os" | "data"; lun?: number | undefined }):
 }
 
 export interface LandingZoneFacts {
+  subscriptionId: string;
+  /** The DR region. */
+  location: string;
   resourceGroupName: string;
   targetSubnetId: string;
   testSubnetId: string;
   applianceId: string;
 }
 
-/** What runbooks need from the landing-zone stack's outputs. */
-export async function landingZone(ctx: RunbookContext): Promise<LandingZoneFacts> {
-  const out = await ctx.deployer.outputs(ctx.config.landingZoneStack);
-  const appliance = out.appliance as { vmId?: string } | undefined;
-  if (!appliance?.vmId) {
+/**
+ * What runbooks need from the outputs of the landing-zone stack ferry.json names. The runbooks'
+ * Azure clients (ferry.json's azure.subscriptionId) must reach the subscription the landing zone
+ * is in (its stack's azure-native:subscriptionId).
+ */
+export async function landingZone(ctx: Pick<RunbookContext, "config" | "deployer">): Promise<LandingZoneFacts> {
+  const stack = ctx.config.landingZoneStack;
+  const out = parseLandingZoneOutputs(await ctx.deployer.outputs(stack), stack);
+  const configured = ctx.config.azure.subscriptionId;
+  if (configured.toLowerCase() !== out.subscriptionId.toLowerCase()) {
     throw new UserError(
-      `The landing-zone stack ${ctx.config.landingZoneStack} has no outputs: deploy it first (pulumi up -s ${ctx.config.landingZoneStack}).`,
-      { code: "NoLandingZone" },
+      `ferry.json's azure.subscriptionId is ${configured}, but the landing-zone stack ${stack} is in ` +
+        `${out.subscriptionId} (that stack's azure-native:subscriptionId): the runbooks would look for its ` +
+        "appliance, disks and VMs in the wrong subscription. Set the same subscription in both.",
+      { code: "SubscriptionMismatch" },
     );
   }
   return {
-    resourceGroupName: String(out.resourceGroupName),
-    targetSubnetId: String(out.targetSubnetId),
-    testSubnetId: String(out.testSubnetId),
-    applianceId: appliance.vmId,
+    subscriptionId: out.subscriptionId,
+    location: out.location,
+    resourceGroupName: out.resourceGroupName,
+    targetSubnetId: out.targetSubnetId,
+    testSubnetId: out.testSubnetId,
+    applianceId: out.appliance.vmId,
   };
 }
 

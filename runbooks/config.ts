@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { z } from "zod";
 import { UserError } from "../core/errors";
 import { AzureConnectionSchema, StateStoreConnectionSchema } from "../core/schemas/connection";
+import { pulumiStackName } from "../core/schemas/fields";
 import { parseWith } from "../core/validate";
 
 /** The `ferry` CLI's config (`ferry.json`, or the file `--config` / `FERRY_CONFIG` names). */
@@ -15,8 +16,11 @@ export const FerryConfigSchema = z.strictObject({
       z.strictObject({ kind: z.literal("local"), stateDir: z.string().default(".ferry/stacks") }),
     ])
     .default({ kind: "pulumi", workDir: "." }),
-  /** The landing-zone stack of the DR region (its outputs name the appliance and the networks). */
-  landingZoneStack: z.string().min(1),
+  /**
+   * The landing-zone stack of the DR region (its outputs name the appliance, the DR group and the
+   * networks). Every blueprint stack's ferry:landingZoneStack must name the same stack.
+   */
+  landingZoneStack: pulumiStackName,
   /** Where runbooks keep their operation journal (history, RTO). Default `.ferry/journal`. */
   journalDir: z.string().default(".ferry/journal"),
   precheck: z.strictObject({ maxAgeMinutes: z.number().positive().default(30) }).prefault({}),

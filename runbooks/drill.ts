@@ -1,6 +1,6 @@
 import { formatResourceId } from "../core/resource-id";
 import { planBlueprint } from "../stacks/plan";
-import { loadBlueprint } from "./blueprints";
+import { landingZone, loadBlueprint } from "./blueprints";
 import type { RunbookContext } from "./context";
 import { DrillRecorder, type DrillSummary } from "./drill-report";
 import { cleanup, failover } from "./failover";
@@ -55,15 +55,16 @@ export async function drill(ctx: RunbookContext, stack: string, options: DrillOp
           { snapshotId, sourceDiskId, createdAt: op.startedAt },
         ]),
       );
-      const plan = planBlueprint(blueprint, { mode: "test", recoveryPoints: points, operationId: op.id });
+      const zone = await landingZone(ctx);
+      const plan = planBlueprint(blueprint, zone, { mode: "test", recoveryPoints: points, operationId: op.id });
       const bad: string[] = [];
       for (const row of plan.rows) {
         for (const d of [row.osDisk, ...row.dataDisks]) {
           const point = op.recoveryPoints?.[d.sourceDiskId];
           if (!point || !d.snapshot) continue;
           const snapshotId = formatResourceId({
-            subscriptionId: blueprint.target.subscriptionId,
-            resourceGroup: blueprint.target.resourceGroup,
+            subscriptionId: zone.subscriptionId,
+            resourceGroup: zone.resourceGroupName,
             provider: "Microsoft.Compute",
             type: "snapshots",
             name: d.snapshot.name,

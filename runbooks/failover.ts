@@ -166,8 +166,8 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
       }),
     );
 
+    const zone = await landingZone(ctx);
     if (attachAsIs.size) {
-      const zone = await landingZone(ctx);
       await ctx.journal.step(op, "detach attach-as-is staging disks from the appliance", async () => {
         const staging = (await Promise.all([...attachAsIs].map((id) => sourceOf(id)))).map((s) => s.stagingDiskId);
         detached = true;
@@ -176,7 +176,7 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
       });
     }
 
-    const plan = planBlueprint(b, { mode, recoveryPoints: check.recoveryPoints, operationId: op.id });
+    const plan = planBlueprint(b, zone, { mode, recoveryPoints: check.recoveryPoints, operationId: op.id });
     const rowOf = (name: string) =>
       plan.rows.find(
         (r) =>

@@ -5,8 +5,8 @@ import { parseResourceId, sameResourceId } from "../core/resource-id";
 import type { Source } from "../core/schemas/source";
 import type { PrecheckFacts } from "../policies/facts";
 import type { BlueprintStackConfig } from "../stacks/config";
-import { planBlueprint, recoveredVmName, TAGS } from "../stacks/plan";
-import { diskLabel, loadBlueprint, sourceDisks } from "./blueprints";
+import { planBlueprint, recoveredVmName, sameRegionProblems, TAGS } from "../stacks/plan";
+import { diskLabel, landingZone, loadBlueprint, sourceDisks, type LandingZoneFacts } from "./blueprints";
 import type { RunbookContext } from "./context";
 import { coresQuota, offeredVmSizes } from "./targets";
 
@@ -33,9 +33,10 @@ export interface PrecheckResult {
 
 /**
  * The strict checks before a failover or a drill: DR enabled for every disk of the blueprint, every
- * source healthy, nothing being applied and the applied point the desired one, the target and every
- * row complete, and target-side checks (subnet exists, recovered VM names free). It reads only the
- * state store and the DR region: it works while the primary region is down.
+ * source healthy, nothing being applied and the applied point the desired one, every row complete,
+ * its landing zone deployed (in ferry.json's subscription, another region than the rows'), and
+ * target-side checks (subnet exists, recovered VM names free, sizes and quota). It reads only the
+ * state store, the landing zone's outputs and the DR region: it works while the primary region is down.
  */
 export async function precheck(
   ctx: RunbookContext,
@@ -46,18 +47,32 @@ export async function precheck(
   const checks: PrecheckCheck[] = [];
   const checkedAt = ctx.now().toISOString();
   let config: BlueprintStackConfig;
+  let zone: LandingZoneFacts;
   try {
     config = await loadBlueprint(ctx, stack);
     checks.push({
       name: "blueprint configuration",
       ok: true,
-      message: "target and every row are complete (region, resource group, network, VM size, both disk strategies)",
+      message: "every row is complete (VM size, both disk strategies)",
     });
   } catch (e) {
     checks.push({ name: "blueprint configuration", ok: false, message: (e as Error).message });
     return { blueprint: stack, mode, passed: false, checkedAt, checks, recoveryPoints: {} };
   }
   const b = config.blueprint;
+  try {
+    zone = await landingZone(ctx);
+    const problems = sameRegionProblems(b, zone.location);
+    if (problems.length) throw new Error(`${problems.join(". ")}.`);
+    checks.push({
+      name: "landing zone",
+      ok: true,
+      message: `${config.landingZoneStack}: ${zone.location}, resource group ${zone.resourceGroupName}`,
+    });
+  } catch (e) {
+    checks.push({ name: "landing zone", ok: false, message: (e as Error).message });
+    return { blueprint: stack, mode, passed: false, checkedAt, checks, recoveryPoints: {} };
+  }
   const rows = await ctx.store.list();
   const recoveryPoints: BlueprintStackConfig["recoveryPoints"] = {};
   for (const d of sourceDisks(b)) {
@@ -67,36 +82,29 @@ export async function precheck(
     if (row?.applied) recoveryPoints[d.sourceDiskId] = row.applied;
   }
 
-  const t = b.target;
   const test = mode === "test";
-  const vnet = test ? t.testVirtualNetwork : t.virtualNetwork;
-  const subnetName = test ? t.testSubnet : t.subnet;
+  const wantedSubnet = parseResourceId(test ? zone.testSubnetId : zone.targetSubnetId);
+  const vnet = wantedSubnet.parent!.name;
+  const subnetCheck = `${test ? "test " : ""}subnet exists`;
   let subnetId = "";
-  if (!vnet || !subnetName) {
+  try {
+    const subnet = await ctx.azure.network.subnets.get(wantedSubnet.resourceGroup, vnet, wantedSubnet.name);
+    subnetId = subnet.id!;
     checks.push({
-      name: "test network",
-      ok: false,
-      message: `Blueprint ${stack} has no test network: set target.testVirtualNetwork and target.testSubnet to run a drill.`,
+      name: subnetCheck,
+      ok: true,
+      message: `${vnet}/${wantedSubnet.name} (${subnet.addressPrefix ?? "?"})`,
     });
-  } else {
-    try {
-      const subnet = await ctx.azure.network.subnets.get(t.networkResourceGroup, vnet, subnetName);
-      subnetId = subnet.id!;
-      checks.push({
-        name: `${test ? "test " : ""}subnet exists`,
-        ok: true,
-        message: `${vnet}/${subnetName} (${subnet.addressPrefix ?? "?"})`,
-      });
-    } catch (e) {
-      const missing = isNotFound(e);
-      checks.push({
-        name: `${test ? "test " : ""}subnet exists`,
-        ok: false,
-        message: missing
-          ? `Subnet ${vnet}/${subnetName} does not exist in ${t.networkResourceGroup}. Create it, or fix target.${test ? "testVirtualNetwork/testSubnet" : "virtualNetwork/subnet"}.`
-          : `Cannot read subnet ${vnet}/${subnetName}: ${(e as Error).message}`,
-      });
-    }
+  } catch (e) {
+    const missing = isNotFound(e);
+    checks.push({
+      name: subnetCheck,
+      ok: false,
+      message: missing
+        ? `Subnet ${vnet}/${wantedSubnet.name} of the landing zone ${config.landingZoneStack} does not exist in ` +
+          `${wantedSubnet.resourceGroup}. Create it, or deploy the landing zone again (pulumi up -s ${config.landingZoneStack}).`
+        : `Cannot read subnet ${vnet}/${wantedSubnet.name}: ${(e as Error).message}`,
+    });
   }
 
   // Recovered VM names must be free in the DR group, or belong to this blueprint already (a re-run).
@@ -106,14 +114,14 @@ export async function precheck(
   const recoveredVm = (name: string) => {
     let vm = recoveredVms.get(name);
     if (!vm) {
-      vm = unlessNotFound(ctx.azure.compute.virtualMachines.get(t.resourceGroup, name));
+      vm = unlessNotFound(ctx.azure.compute.virtualMachines.get(zone.resourceGroupName, name));
       recoveredVms.set(name, vm);
     }
     return vm;
   };
-  const capacity = capacityChecks(ctx, b, mode, recoveredVm);
-  if (vnet && subnetName && Object.keys(recoveryPoints).length === sourceDisks(b).length) {
-    const plan = planBlueprint(b, {
+  const capacity = capacityChecks(ctx, b, zone.location, mode, recoveredVm);
+  if (Object.keys(recoveryPoints).length === sourceDisks(b).length) {
+    const plan = planBlueprint(b, zone, {
       mode,
       recoveryPoints,
       ...(options.operation ? { operationId: options.operation } : {}),
@@ -129,7 +137,7 @@ export async function precheck(
           row: r.row,
           message: ours
             ? "held by this blueprint already (a re-run continues it)"
-            : `A VM named ${r.vmName} already exists in ${t.resourceGroup} and is not this blueprint's. Rename the row (hostname) or remove that VM.`,
+            : `A VM named ${r.vmName} already exists in ${zone.resourceGroupName} and is not this blueprint's. Rename the row (hostname) or remove that VM.`,
         };
       }),
     );
@@ -145,7 +153,7 @@ export async function precheck(
     checkedAt,
     mode,
     ...(options.operation ? { operation: options.operation } : {}),
-    targetRegion: t.region,
+    targetRegion: zone.location,
     sourceRegions: [...new Set(b.rows.map((r) => r.sourceRegion))],
     allowedSubnetIds: subnetId ? [subnetId] : [],
     recoveryPoints: Object.fromEntries(Object.entries(recoveryPoints).map(([disk, p]) => [disk, p.snapshotId])),
@@ -162,12 +170,12 @@ export async function precheck(
 async function capacityChecks(
   ctx: RunbookContext,
   b: BlueprintStackConfig["blueprint"],
+  region: string,
   mode: "failover" | "test",
   recoveredVm: (name: string) => Promise<VirtualMachine | undefined>,
 ): Promise<PrecheckCheck[]> {
-  const t = b.target;
   const checks: PrecheckCheck[] = [];
-  const [sizes, cores] = await Promise.all([offeredVmSizes(ctx, t.region), coresQuota(ctx, t.region)]);
+  const [sizes, cores] = await Promise.all([offeredVmSizes(ctx, region), coresQuota(ctx, region)]);
   let needed = 0;
   for (const r of b.rows) {
     const size = sizes.get(r.vmSize.toLowerCase());
@@ -177,7 +185,7 @@ async function capacityChecks(
         name,
         ok: false,
         row: r.name,
-        message: `${r.vmSize} is not offered in ${t.region}. Pick a size the region offers (az vm list-sizes -l ${t.region}) for rows[].vmSize.`,
+        message: `${r.vmSize} is not offered in ${region}. Pick a size the region offers (az vm list-sizes -l ${region}) for rows[].vmSize.`,
       });
       continue;
     }
@@ -200,7 +208,7 @@ async function capacityChecks(
       message:
         needed <= free
           ? `${needed} vCPUs needed, ${free} free (limit ${cores.limit}, in use ${cores.currentValue})`
-          : `The recovered VMs need ${needed} vCPUs in ${t.region}; the quota leaves ${free} (limit ${cores.limit}, in use ${cores.currentValue}). Request a quota increase for ${t.region}, or free vCPUs there.`,
+          : `The recovered VMs need ${needed} vCPUs in ${region}; the quota leaves ${free} (limit ${cores.limit}, in use ${cores.currentValue}). Request a quota increase for ${region}, or free vCPUs there.`,
     });
   }
   return checks;

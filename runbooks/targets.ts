@@ -1,71 +1,69 @@
 import { isNotFound } from "../core/errors";
+import { parseResourceId } from "../core/resource-id";
 import type { Target } from "../core/schemas/target";
+import type { LandingZoneFacts } from "./blueprints";
 import type { RunbookContext } from "./context";
 import type { PrecheckCheck } from "./precheck";
 
 /**
- * Checks a blueprint's target against the DR subscription as it is now: the resource groups and
- * networks exist in the target region, the VM sizes are offered there, and how much vCPU quota is
- * free. Read-only.
+ * Checks a blueprint's target against the DR subscription as it is now: its landing zone's resource
+ * group and subnets exist, the subnets in the landing zone's region, the VM sizes are offered there,
+ * and how much vCPU quota is free. Read-only.
  */
-export async function checkTarget(ctx: RunbookContext, t: Target): Promise<PrecheckCheck[]> {
+export async function checkTarget(ctx: RunbookContext, t: Target, zone: LandingZoneFacts): Promise<PrecheckCheck[]> {
   const checks: PrecheckCheck[] = [];
-  const region = t.region.toLowerCase();
-  for (const [key, name] of [
-    ["resourceGroup", t.resourceGroup],
-    ["networkResourceGroup", t.networkResourceGroup],
-  ] as const) {
-    try {
-      const rg = await ctx.azure.resources.resourceGroups.get(name);
-      checks.push({ name: `target.${key} ${name}`, ok: true, message: `exists (${rg.location})` });
-    } catch (e) {
-      if (!isNotFound(e)) throw e;
-      checks.push({
-        name: `target.${key} ${name}`,
-        ok: false,
-        message: `Resource group ${name} does not exist in subscription ${t.subscriptionId}. Create it in ${t.region} (the landing zone creates target.resourceGroup), or fix target.${key}.`,
-      });
-    }
+  const stack = ctx.config.landingZoneStack;
+  const redeploy = `deploy the landing zone again (pulumi up -s ${stack})`;
+  const region = zone.location;
+  const groupCheck = `landing zone resource group ${zone.resourceGroupName}`;
+  try {
+    const rg = await ctx.azure.resources.resourceGroups.get(zone.resourceGroupName);
+    checks.push({ name: groupCheck, ok: true, message: `exists (${rg.location})` });
+  } catch (e) {
+    if (!isNotFound(e)) throw e;
+    checks.push({
+      name: groupCheck,
+      ok: false,
+      message: `Resource group ${zone.resourceGroupName} does not exist in subscription ${zone.subscriptionId}: ${redeploy}.`,
+    });
   }
-  const networks: [string, string | undefined, string | undefined][] = [
-    ["virtualNetwork/subnet", t.virtualNetwork, t.subnet],
-    ["testVirtualNetwork/testSubnet", t.testVirtualNetwork, t.testSubnet],
-  ];
-  for (const [keys, vnetName, subnetName] of networks) {
-    if (!vnetName || !subnetName) {
-      checks.push({ name: `target.${keys}`, ok: true, message: "not set: no test failovers for this blueprint" });
-      continue;
-    }
+  for (const [which, id] of [
+    ["target subnet", zone.targetSubnetId],
+    ["test subnet", zone.testSubnetId],
+  ] as const) {
+    const name = `landing zone ${which}`;
+    const wanted = parseResourceId(id);
+    const vnetName = wanted.parent!.name;
     try {
-      const vnet = await ctx.azure.network.virtualNetworks.get(t.networkResourceGroup, vnetName);
-      if (vnet.location?.toLowerCase() !== region) {
+      const vnet = await ctx.azure.network.virtualNetworks.get(wanted.resourceGroup, vnetName);
+      if (vnet.location?.toLowerCase() !== region.toLowerCase()) {
         checks.push({
-          name: `target.${keys}`,
+          name,
           ok: false,
-          message: `${vnetName} is in ${vnet.location}, not the target region ${t.region}. Recovered VMs join a network of their own region.`,
+          message: `${vnetName} is in ${vnet.location}, not the landing zone's region ${region}. Recovered VMs join a network of their own region.`,
         });
         continue;
       }
-      const subnet = vnet.subnets?.find((s) => s.name?.toLowerCase() === subnetName.toLowerCase());
+      const subnet = vnet.subnets?.find((s) => s.name?.toLowerCase() === wanted.name.toLowerCase());
       checks.push(
         subnet
-          ? { name: `target.${keys}`, ok: true, message: `${vnetName}/${subnetName} (${subnet.addressPrefix ?? "?"})` }
+          ? { name, ok: true, message: `${vnetName}/${wanted.name} (${subnet.addressPrefix ?? "?"})` }
           : {
-              name: `target.${keys}`,
+              name,
               ok: false,
-              message: `${vnetName} has no subnet ${subnetName} (it has: ${(vnet.subnets ?? []).map((s) => s.name).join(", ") || "none"}). Create it, or fix target.${keys}.`,
+              message: `${vnetName} has no subnet ${wanted.name} (it has: ${(vnet.subnets ?? []).map((s) => s.name).join(", ") || "none"}). Create it, or ${redeploy}.`,
             },
       );
     } catch (e) {
       if (!isNotFound(e)) throw e;
       checks.push({
-        name: `target.${keys}`,
+        name,
         ok: false,
-        message: `Virtual network ${vnetName} does not exist in ${t.networkResourceGroup}. Create it, or fix target.${keys}.`,
+        message: `Virtual network ${vnetName} does not exist in ${wanted.resourceGroup}. Create it, or ${redeploy}.`,
       });
     }
   }
-  const offered = await offeredVmSizes(ctx, t.region);
+  const offered = await offeredVmSizes(ctx, region);
   for (const size of t.vmSizes) {
     const o = offered.get(size.toLowerCase());
     checks.push(
@@ -73,17 +71,17 @@ export async function checkTarget(ctx: RunbookContext, t: Target): Promise<Prech
         ? {
             name: `target.vmSizes ${size}`,
             ok: false,
-            message: `${size} is not offered in ${t.region}. Remove it from target.vmSizes, or pick one the region offers (az vm list-sizes -l ${t.region}).`,
+            message: `${size} is not offered in ${region}. Remove it from target.vmSizes, or pick one the region offers (az vm list-sizes -l ${region}).`,
           }
         : { name: `target.vmSizes ${size}`, ok: true, message: `offered (${o.cores} vCPUs)` },
     );
   }
-  const quota = await coresQuota(ctx, t.region);
+  const quota = await coresQuota(ctx, region);
   if (quota)
     checks.push({
       name: "regional vCPU quota",
       ok: true,
-      message: `${quota.limit - quota.currentValue} of ${quota.limit} free in ${t.region}`,
+      message: `${quota.limit - quota.currentValue} of ${quota.limit} free in ${region}`,
     });
   return checks;
 }

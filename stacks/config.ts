@@ -6,6 +6,7 @@ import { UserError } from "../core/errors";
 import {
   azureRegion,
   azureTableName,
+  pulumiStackName,
   resourceGroupName,
   resourceName,
   subnetName,
@@ -13,17 +14,13 @@ import {
   vmSizeName,
 } from "../core/schemas/fields";
 import { BlueprintSchema } from "../core/schemas/blueprint";
-import { armResourceId } from "../core/schemas/ids";
+import { subnetId } from "../core/schemas/ids";
 import { RecoveryPointSchema } from "../core/schemas/recovery-point";
 import { parseWith } from "../core/validate";
 import { blueprintModes } from "./plan";
 
 /** The config of a stack (the `ferry:` keys of its Pulumi.<stack>.yaml), parsed once at the edge. */
 
-const subnetIdSchema = armResourceId(
-  "Microsoft.Network/virtualNetworks/subnets",
-  "az network vnet subnet show --query id -o tsv",
-);
 const resourceGroupIdSchema = z
   .string()
   .regex(
@@ -41,7 +38,7 @@ export const LandingZoneConfigSchema = z.strictObject({
   /** Resource group of the DR resources (staging disks, recovered VMs, appliance, state). */
   resourceGroup: resourceGroupName,
   /** The existing subnet recovered VMs and the appliance join (not created by ferry). */
-  targetSubnetId: subnetIdSchema,
+  targetSubnetId: subnetId,
   /** An isolated network for test failovers (drills), created by the landing zone. */
   testNetwork: z.strictObject({
     name: virtualNetworkName,
@@ -79,6 +76,11 @@ export type LandingZoneConfig = z.output<typeof LandingZoneConfigSchema>;
 export const BlueprintStackConfigSchema = z.strictObject({
   kind: z.literal("blueprint"),
   mode: z.enum(blueprintModes).default("standby"),
+  /**
+   * The landing-zone stack of the DR region (as `pulumi stack select` takes it): the program reads
+   * where the blueprint fails over from its outputs, through a StackReference.
+   */
+  landingZoneStack: pulumiStackName,
   blueprint: BlueprintSchema,
   /** The applied recovery point of each source disk (ARM id → point), handed by the precheck. */
   recoveryPoints: z.record(z.string(), RecoveryPointSchema).default({}),
@@ -98,22 +100,45 @@ export function parseStackConfig(raw: unknown, stack: string): StackConfig {
   return parseWith(StackConfigSchema, raw, { what: `config of stack ${stack} (ferry:* keys)` });
 }
 
-/** The `ferry:` keys a stack file holds, and whether each is a string or structured (YAML) value. */
-export const CONFIG_KEYS: Record<string, "string" | "object"> = {
-  kind: "string",
-  mode: "string",
-  operation: "string",
-  stagingSku: "string",
-  region: "string",
-  resourceGroup: "string",
-  targetSubnetId: "string",
-  blueprint: "object",
-  recoveryPoints: "object",
-  testNetwork: "object",
-  stateStore: "object",
-  appliance: "object",
-  sourceScopes: "object",
-};
+/** How a `ferry:` key's value is written: a plain string, or a structure (YAML, or JSON in a string). */
+export type ConfigValueShape = "string" | "object";
+
+// Wrappers that only add a default or allow absence: the value's shape is that of what they wrap.
+type Wrapper = z.core.$ZodOptional | z.core.$ZodDefault | z.core.$ZodPrefault | z.core.$ZodNullable;
+const wrappers = new Set(["optional", "default", "prefault", "nullable"]);
+const isWrapper = (s: z.core.$ZodType): s is Wrapper => wrappers.has(s._zod.def.type);
+
+function shapeOf(schema: z.core.$ZodType): ConfigValueShape {
+  let s = schema;
+  while (isWrapper(s)) s = s._zod.def.innerType;
+  if (s instanceof z.core.$ZodString || s instanceof z.core.$ZodEnum) return "string";
+  if (s instanceof z.core.$ZodLiteral)
+    return s._zod.def.values.every((v) => typeof v === "string") ? "string" : "object";
+  return "object";
+}
+
+/**
+ * The `ferry:` keys of every stack kind in a config schema (a union of objects, one per kind), and
+ * the shape of each, so a key added to a schema is read without a list to keep in step. A key two
+ * kinds share must have one shape.
+ */
+export function configKeysOf(schema: z.ZodDiscriminatedUnion<z.ZodObject[]>): Record<string, ConfigValueShape> {
+  const keys: Record<string, ConfigValueShape> = {};
+  for (const option of schema.options) {
+    for (const [key, value] of Object.entries(option.shape as Record<string, z.core.$ZodType>)) {
+      const shape = shapeOf(value);
+      if (keys[key] !== undefined && keys[key] !== shape)
+        throw new Error(
+          `ferry:${key} is read as ${keys[key]} in one stack kind and as ${shape} in another: give it one shape`,
+        );
+      keys[key] = shape;
+    }
+  }
+  return keys;
+}
+
+/** The `ferry:` keys a stack file may hold, and whether each is a string or a structured value. */
+export const CONFIG_KEYS: Readonly<Record<string, ConfigValueShape>> = configKeysOf(StackConfigSchema);
 
 /**
  * The `ferry:` keys of a stack file (`stacks/Pulumi.<stack>.yaml`), unparsed, and the stack's name.

@@ -1,4 +1,6 @@
 import { createHash } from "node:crypto";
+import { UserError } from "../core/errors";
+import { parseResourceId } from "../core/resource-id";
 import type { LandingZoneConfig } from "./config";
 
 /**
@@ -49,8 +51,22 @@ export interface LandingZonePlan {
   tags: Record<string, string>;
 }
 
-/** Names, scopes and ids of a landing zone, from its config (pure). */
+/**
+ * Names, scopes and ids of a landing zone, from its config and the subscription its azure-native
+ * provider deploys to (pure).
+ */
 export function planLandingZone(config: LandingZoneConfig, subscriptionId: string): LandingZonePlan {
+  // A network interface joins a virtual network of its own subscription only: the appliance's NIC
+  // and the recovered VMs' are made in this one.
+  const subnetSubscription = parseResourceId(config.targetSubnetId).subscriptionId;
+  if (subnetSubscription.toLowerCase() !== subscriptionId.toLowerCase()) {
+    throw new UserError(
+      `ferry:targetSubnetId is a subnet of subscription ${subnetSubscription}, but the landing zone deploys to ` +
+        `${subscriptionId} (the stack's azure-native:subscriptionId): NICs join subnets of their own ` +
+        "subscription only. Name a subnet of the DR subscription, or set azure-native:subscriptionId to the subnet's.",
+      { code: "SubscriptionMismatch" },
+    );
+  }
   const resourceGroupId = `/subscriptions/${subscriptionId}/resourceGroups/${config.resourceGroup}`;
   const scopes = [
     resourceGroupId,

@@ -1,6 +1,7 @@
 import { sameResourceId } from "../core/resource-id";
 import { UserError } from "../core/errors";
 import type { Blueprint, BlueprintRow, DiskStrategy, OsType } from "../core/schemas/blueprint";
+import type { LandingZoneOutputs } from "../core/schemas/landing-zone";
 import type { RecoveryPoint } from "../core/schemas/recovery-point";
 
 /**
@@ -95,21 +96,6 @@ export interface PlanOptions {
 
 function stagingName(row: string, role: "os" | "data", lun?: number): string {
   return role === "os" ? `${row}-os-staging` : `${row}-lun${lun}-staging`;
-}
-
-function subnetId(blueprint: Blueprint, test: boolean): string {
-  const t = blueprint.target;
-  const vnet = test ? t.testVirtualNetwork : t.virtualNetwork;
-  const subnet = test ? t.testSubnet : t.subnet;
-  if (!vnet || !subnet) {
-    throw new UserError(
-      `Blueprint '${blueprint.name}' has no test network: set target.testVirtualNetwork and target.testSubnet to run a test failover.`,
-      {
-        code: "NoTestNetwork",
-      },
-    );
-  }
-  return `/subscriptions/${t.subscriptionId}/resourceGroups/${t.networkResourceGroup}/providers/Microsoft.Network/virtualNetworks/${vnet}/subnets/${subnet}`;
 }
 
 function pointFor(blueprint: Blueprint, options: PlanOptions, sourceDiskId: string): RecoveryPoint {
@@ -214,14 +200,42 @@ export function failbackBaseName(row: string, role: "os" | "data", lun?: number)
   return `${row}-${role === "os" ? "os" : `lun${lun}`}-failback-base`;
 }
 
-/** The whole plan of a blueprint stack in a mode. */
-export function planBlueprint(blueprint: Blueprint, options: PlanOptions): BlueprintPlan {
+/** Where a blueprint fails over: its landing zone (the outputs of the stack ferry:landingZoneStack names). */
+export type DrSite = Pick<LandingZoneOutputs, "location" | "resourceGroupName" | "targetSubnetId" | "testSubnetId">;
+
+/**
+ * The rows of a blueprint that would fail over into the region they run in, as problems: a
+ * regional outage would take both.
+ */
+export function sameRegionProblems(blueprint: Blueprint, drRegion: string): string[] {
+  return blueprint.rows
+    .map((row, i) => ({ row, i }))
+    .filter(({ row }) => row.sourceRegion.toLowerCase() === drRegion.toLowerCase())
+    .map(
+      ({ row, i }) =>
+        `rows[${i}] (${row.name}) runs in ${row.sourceRegion}, the region of its landing zone. Disaster recovery ` +
+        "into the source region does not survive a regional outage: name a landing zone of another region " +
+        "(ferry:landingZoneStack)",
+    );
+}
+
+/** The whole plan of a blueprint stack in a mode, failing over into `site`. */
+export function planBlueprint(blueprint: Blueprint, site: DrSite, options: PlanOptions): BlueprintPlan {
+  const problems = sameRegionProblems(blueprint, site.location);
+  if (problems.length) {
+    throw new UserError(
+      `Blueprint '${blueprint.name}' cannot fail over into ${site.location}:\n  ${problems.join("\n  ")}.`,
+      {
+        code: "SameRegion",
+      },
+    );
+  }
   const staging = planStaging(blueprint, options);
   const plan: BlueprintPlan = {
     blueprint: blueprint.name,
     mode: options.mode,
-    location: blueprint.target.region,
-    resourceGroup: blueprint.target.resourceGroup,
+    location: site.location,
+    resourceGroup: site.resourceGroupName,
     staging,
     rows: [],
   };
@@ -229,7 +243,7 @@ export function planBlueprint(blueprint: Blueprint, options: PlanOptions): Bluep
   const test = options.mode === "test";
   // A drill never touches the staging disks: every disk comes from a snapshot, in the test network.
   const suffix = test ? "-test" : "";
-  const subnet = subnetId(blueprint, test);
+  const subnet = test ? site.testSubnetId : site.targetSubnetId;
   for (const row of blueprint.rows) {
     const osStrategy: DiskStrategy = test ? "fromSnapshot" : row.osStrategy;
     const dataStrategy: DiskStrategy = test ? "fromSnapshot" : row.dataStrategy;
@@ -278,13 +292,4 @@ export function planBlueprint(blueprint: Blueprint, options: PlanOptions): Bluep
 /** The name of a row's recovered VM: its hostname (or row name), with `-test` in a drill. */
 export function recoveredVmName(row: Pick<BlueprintRow, "name" | "hostname">, mode: string): string {
   return `${row.hostname ?? row.name}${mode === "test" ? "-test" : ""}`;
-}
-
-/** The failover plan (STYLE 1's `planFailover(blueprint, recoveryPoint)`). */
-export function planFailover(
-  blueprint: Blueprint,
-  recoveryPoints: Record<string, RecoveryPoint>,
-  operationId?: string,
-): BlueprintPlan {
-  return planBlueprint(blueprint, { mode: "failover", recoveryPoints, ...(operationId ? { operationId } : {}) });
 }

@@ -1,37 +1,87 @@
+import * as authorization from "@pulumi/azure-native/authorization";
 import * as pulumi from "@pulumi/pulumi";
-import { parseResourceId } from "../core/resource-id";
+import { UserError } from "../core/errors";
+import { parseLandingZoneOutputs, type LandingZoneOutputs } from "../core/schemas/landing-zone";
 import type { BlueprintStackConfig, StackConfig } from "./config";
 import { LandingZone } from "./components/landing-zone";
 import { RecoveredVm } from "./components/recovered-vm";
 import { StagingDisk } from "./components/staging-disk";
-import { planBlueprint } from "./plan";
+import { planBlueprint, type DrSite } from "./plan";
+
+/**
+ * What a stack's program takes from outside its own config: the subscription its azure-native
+ * provider deploys to, and for a blueprint its landing zone's outputs. Read once, at the edge
+ * ({@link readProgramInputs}), and handed to the planners as plain values.
+ */
+export interface ProgramInputs {
+  /** The subscription the azure-native provider deploys to (the stack's `azure-native:subscriptionId`). */
+  subscriptionId: string;
+  /** A blueprint's landing zone: the outputs of the stack its `ferry:landingZoneStack` names. */
+  landingZone?: LandingZoneOutputs;
+}
+
+/**
+ * Reads the program's inputs beyond its config: the provider's subscription (an invoke) and, for a
+ * blueprint, the landing-zone stack's outputs (a StackReference, as the engine resolves it). A
+ * blueprint deploys into its landing zone's resource group, so both must be in one subscription.
+ */
+export async function readProgramInputs(config: StackConfig): Promise<ProgramInputs> {
+  if (config.kind === "landing-zone") return { subscriptionId: (await authorization.getClientConfig()).subscriptionId };
+  const stack = config.landingZoneStack;
+  const reference = new pulumi.StackReference(stack);
+  const read: Promise<unknown> = reference.getOutputValue("outputs").catch((e: unknown) => {
+    const cause = (e as Error).message.replace(/\.?$/, ".");
+    throw new UserError(
+      `Cannot read the landing-zone stack ${stack} (ferry:landingZoneStack): ${cause} Deploy it first ` +
+        `(pulumi up -s ${stack}), or name the landing zone of this region in ferry:landingZoneStack.`,
+      { code: "NoLandingZone", cause: e },
+    );
+  });
+  const [client, outputs] = await Promise.all([authorization.getClientConfig(), read]);
+  const landingZone = parseLandingZoneOutputs(outputs, stack);
+  if (client.subscriptionId.toLowerCase() !== landingZone.subscriptionId.toLowerCase()) {
+    throw new UserError(
+      `The blueprint stack ${pulumi.getStack()} deploys to subscription ${client.subscriptionId} (its ` +
+        `azure-native:subscriptionId), but its landing zone ${stack} is in ${landingZone.subscriptionId} (the ` +
+        "azure-native:subscriptionId of that stack). A blueprint fails over into its landing zone's resource " +
+        "group: set the same subscription in both stack files.",
+      { code: "SubscriptionMismatch" },
+    );
+  }
+  return { subscriptionId: client.subscriptionId, landingZone };
+}
 
 /**
  * ferry's one Pulumi program: `kind` selects what the stack declares. Takes the config parsed at
  * the edge (stacks/index.ts reads Pulumi's Config), so tests and the local deployer run it with
  * any config, under mocks.
  */
-export function ferryProgram(
+export async function ferryProgram(
   config: StackConfig,
+  opts?: pulumi.ComponentResourceOptions,
+): Promise<Record<string, pulumi.Output<unknown>>> {
+  return declareProgram(config, await readProgramInputs(config), opts);
+}
+
+/** Declares what a stack holds, from its config and inputs: synchronous, every value known. */
+export function declareProgram(
+  config: StackConfig,
+  inputs: ProgramInputs,
   opts?: pulumi.ComponentResourceOptions,
 ): Record<string, pulumi.Output<unknown>> {
   if (config.kind === "landing-zone") {
-    const zone = new LandingZone(
-      "landing-zone",
-      config,
-      { subscriptionId: parseResourceId(config.targetSubnetId).subscriptionId },
-      opts,
-    );
-    return zone.outputs;
+    return new LandingZone("landing-zone", config, { subscriptionId: inputs.subscriptionId }, opts).outputs;
   }
-  return blueprintProgram(config, opts);
+  if (!inputs.landingZone) throw new Error("a blueprint is declared with its landing zone's outputs");
+  return blueprintProgram(config, inputs.landingZone, opts);
 }
 
 function blueprintProgram(
   config: BlueprintStackConfig,
+  site: DrSite,
   opts?: pulumi.ComponentResourceOptions,
 ): Record<string, pulumi.Output<unknown>> {
-  const plan = planBlueprint(config.blueprint, {
+  const plan = planBlueprint(config.blueprint, site, {
     mode: config.mode,
     recoveryPoints: config.recoveryPoints,
     stagingSku: config.stagingSku,

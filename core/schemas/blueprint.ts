@@ -122,7 +122,11 @@ export function hostnameProblem(hostname: string, osType: OsType | undefined): s
   return undefined;
 }
 
-/** A protected workload: VMs that fail over together, and where to. */
+/**
+ * A protected workload: VMs that fail over together. Where to is its landing zone's (the blueprint
+ * stack's ferry:landingZoneStack); that no row fails over into its own region is checked against it
+ * when the blueprint is planned.
+ */
 export const BlueprintSchema = z
   .strictObject({
     name: resourceName,
@@ -137,7 +141,6 @@ export const BlueprintSchema = z
       isRecord(target) && Array.isArray(target.vmSizes)
         ? target.vmSizes.filter((s) => typeof s === "string")
         : undefined;
-    const region = isRecord(target) && typeof target.region === "string" ? target.region : undefined;
 
     const rowByName = new Map<string, number>();
     const diskUse = new Map<string, string>();
@@ -189,14 +192,6 @@ export const BlueprintSchema = z
             message: `"${row.vmSize}" is not in target.vmSizes. Use one of: ${vmSizes.join(", ")}, or add it to target.vmSizes`,
           });
         }
-      }
-
-      if (typeof row.sourceRegion === "string" && region !== undefined && row.sourceRegion === region) {
-        ctx.addIssue({
-          code: "custom",
-          path: here("sourceRegion"),
-          message: `is the same as target.region ("${region}"). Disaster recovery into the source region does not survive a regional outage: choose a target in another region`,
-        });
       }
     });
   }, evenWithFieldIssues);

@@ -54,6 +54,17 @@ export const vmSizeName = z
     'is not a VM size name. Use the name as `az vm list-sizes` prints it, e.g. "Standard_D2s_v5"',
   );
 
+/**
+ * A Pulumi stack as `pulumi stack select` takes it: `<stack>` (this project, the default
+ * organization), `<org>/<stack>` or `<org>/<project>/<stack>`.
+ */
+export const pulumiStackName = z
+  .string()
+  .regex(
+    /^(?:[\w.-]+\/){0,2}[\w.-]+$/,
+    "is not a stack name. Use <stack>, <org>/<stack> or <org>/<project>/<stack>, as `pulumi stack ls` prints it",
+  );
+
 /** How to write an Azure Table storage table name, for messages. */
 export const AZURE_TABLE_NAME_RULE = "Use 3-63 letters and digits, starting with a letter";
 

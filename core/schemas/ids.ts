@@ -35,3 +35,8 @@ export const diskId = armResourceId("Microsoft.Compute/disks", "az disk show --q
 export const snapshotId = armResourceId("Microsoft.Compute/snapshots", "az snapshot show --query id -o tsv");
 /** ARM id of a virtual machine. */
 export const virtualMachineId = armResourceId("Microsoft.Compute/virtualMachines", "az vm show --query id -o tsv");
+/** ARM id of a subnet of a virtual network. */
+export const subnetId = armResourceId(
+  "Microsoft.Network/virtualNetworks/subnets",
+  "az network vnet subnet show --query id -o tsv",
+);

@@ -1,6 +1,7 @@
 export * from "./blueprint";
 export * from "./fields";
 export * from "./ids";
+export * from "./landing-zone";
 export * from "./recovery-point";
 export * from "./source";
 export * from "./target";

@@ -16,7 +16,7 @@ import type {
   UpResult,
 } from "../../runbooks/deployers/deployer";
 import { evaluatePolicies, type PolicyLike, type PolicyViolation } from "./policy-eval";
-import { runProgram, type DeclaredResource } from "./program-run";
+import { PROJECT, runProgram, type DeclaredResource, type RunProgramOptions } from "./program-run";
 import { RESOURCE_KINDS, type Props } from "./resource-kinds";
 
 interface StateResource {
@@ -135,6 +135,39 @@ export class LocalDeployer implements Deployer {
     return this.load(stack).outputs;
   }
 
+  /** What the program reads besides its config: other stacks' outputs, and the subscription it deploys to. */
+  private reads(): Pick<RunProgramOptions, "stackOutputs" | "subscriptionId"> {
+    return {
+      stackOutputs: async (name) => this.referencedOutputs(name),
+      subscriptionId: this.options.azure.subscriptionId,
+    };
+  }
+
+  /**
+   * The outputs a StackReference to `name` reads, as the engine gives them: those of its last
+   * update (none before one), as the one stack output `outputs` the program exports
+   * (stacks/index.ts). `name` is `<stack>`, `<org>/<stack>` or `<org>/<project>/<stack>`; this
+   * deployer has one project and no organizations. A stack it never created is an error.
+   */
+  private referencedOutputs(name: string): Props {
+    const parts = name.split("/");
+    const stack = parts.at(-1)!;
+    if (parts.length === 3 && parts[1] !== PROJECT)
+      throw new UserError(
+        `Stack ${name} is of project ${parts[1]}: the local deployer has the stacks of project ${PROJECT} only.`,
+        { code: "UnknownStack" },
+      );
+    if (!existsSync(this.path(stack)))
+      throw new UserError(
+        `Stack ${name} does not exist: the local deployer has no stack ${stack} in ${this.options.stateDir}.`,
+        {
+          code: "UnknownStack",
+        },
+      );
+    const outputs = this.load(stack).outputs;
+    return Object.keys(outputs).length ? { outputs } : {};
+  }
+
   private configFor(state: StackState, options: Pick<UpOptions, "mode" | "config">, stack: string) {
     const raw = { ...state.config, ...options.config, ...(options.mode ? { mode: options.mode } : {}) };
     return { raw, parsed: parseStackConfig(raw, stack) };
@@ -145,12 +178,16 @@ export class LocalDeployer implements Deployer {
     const { raw, parsed } = this.configFor(state, options, stack);
     const known = new Map(state.resources.map((r) => [r.key, r]));
     const sub = this.options.azure.subscriptionId;
-    const { declared } = await runProgram(parsed, stack, true, async (r) => {
-      const existing = known.get(r.key);
-      if (existing) return { id: existing.id, outputs: existing.outputs };
-      const kind = RESOURCE_KINDS[r.type];
-      const id = kind ? kind.armId(r.inputs, sub) : `${r.type}/${r.name}`;
-      return { id, outputs: { ...r.inputs, id, name: kind ? r.inputs[kind.nameInput] : r.name } };
+    const { declared } = await runProgram(parsed, stack, {
+      ...this.reads(),
+      preview: true,
+      resolve: async (r) => {
+        const existing = known.get(r.key);
+        if (existing) return { id: existing.id, outputs: existing.outputs };
+        const kind = RESOURCE_KINDS[r.type];
+        const id = kind ? kind.armId(r.inputs, sub) : `${r.type}/${r.name}`;
+        return { id, outputs: { ...r.inputs, id, name: kind ? r.inputs[kind.nameInput] : r.name } };
+      },
     });
     const violations = await evaluatePolicies(this.options.policies, declared, options.policyConfig ?? {}, stack);
     const changes = none();
@@ -209,9 +246,11 @@ export class LocalDeployer implements Deployer {
         );
       }
       state.config = raw;
-      const { declared, outputs } = await runProgram(planned.parsed, stack, false, (r) =>
-        this.applyResource(state, r, changes, log, options.onResource),
-      );
+      const { declared, outputs } = await runProgram(planned.parsed, stack, {
+        ...this.reads(),
+        preview: false,
+        resolve: (r) => this.applyResource(state, r, changes, log, options.onResource),
+      });
       await this.deleteUndeclared(state, declared, changes, log, options.onResource);
       state.outputs = outputs;
       finish("succeeded");

@@ -4,7 +4,7 @@ import { setMockOptions } from "@pulumi/pulumi/runtime/settings";
 import type { Mocks, MockResourceArgs } from "@pulumi/pulumi/runtime/mocks";
 import { FerryError } from "../../core/errors";
 import type { StackConfig } from "../../stacks/config";
-import { ferryProgram } from "../../stacks/program";
+import { declareProgram, readProgramInputs } from "../../stacks/program";
 import type { Props } from "./resource-kinds";
 
 /** A resource as the program declared it, with the options the engine would honour. */
@@ -27,6 +27,26 @@ export interface DeclaredResource {
 }
 
 export type ResolveResource = (resource: DeclaredResource) => Promise<{ id: string; outputs: Props }>;
+
+/** The Pulumi project the program runs as (Pulumi.yaml's `name`). */
+export const PROJECT = "ferry";
+
+/** The resource type of a `pulumi.StackReference`: a read of another stack's outputs, not a resource of this one. */
+export const STACK_REFERENCE = "pulumi:pulumi:StackReference";
+
+export interface RunProgramOptions {
+  /** A preview: `resolve` gives what is known, nothing changes. */
+  preview: boolean;
+  /** Decides each declared resource's id and outputs. */
+  resolve: ResolveResource;
+  /**
+   * The outputs of the stack a StackReference names (by the name it was given), as the engine reads
+   * them; throws when there is no such stack.
+   */
+  stackOutputs: (stack: string) => Promise<Props>;
+  /** The subscription the program's azure-native provider deploys to (what `getClientConfig` answers). */
+  subscriptionId: string;
+}
 
 /** The monitor of Pulumi's mocks, also recording the options of each registration (the mocks API does not pass them). */
 class RecordingMonitor extends MockMonitor {
@@ -56,23 +76,34 @@ class RecordingMonitor extends MockMonitor {
 /**
  * Runs ferry's program in-process under Pulumi's mocks. Each resource, as the program registers it
  * (its inputs resolved, so after everything it depends on), goes to `resolve`, which decides its id
- * and outputs: fake ones for a preview, Azure's for an update. Resolves when every registration
- * has settled, with what was declared. A failed resource stops only what depends on it: the rest
- * goes on, and once it has settled the run throws every failure, each with its resource.
+ * and outputs: fake ones for a preview, Azure's for an update. A StackReference is read, as the
+ * engine reads it, from `stackOutputs`, and the provider's client config answers with
+ * `subscriptionId`. Resolves when every registration has settled, with what was declared. A failed
+ * resource stops only what depends on it: the rest goes on, and once it has settled the run throws
+ * every failure, each with its resource.
  */
 export async function runProgram(
   config: StackConfig,
   stack: string,
-  preview: boolean,
-  resolve: ResolveResource,
+  options: RunProgramOptions,
 ): Promise<{ declared: DeclaredResource[]; outputs: Props }> {
+  const { preview, resolve } = options;
   const declared: DeclaredResource[] = [];
   const pending = new Set<Promise<unknown>>();
   const failures: ResourceFailure[] = [];
   let monitor: RecordingMonitor | undefined;
   const mocks: Mocks = {
-    call: () => ({}),
+    call: (args) =>
+      args.token === "azure-native:authorization:getClientConfig" ? { subscriptionId: options.subscriptionId } : {},
     newResource: (args: MockResourceArgs) => {
+      // A read of another stack (the engine's StackReference): its outputs, never a resource to apply.
+      if (args.type === STACK_REFERENCE) {
+        const name = String((args.inputs as { name?: unknown }).name);
+        return options.stackOutputs(name).then((outputs) => ({
+          id: name,
+          state: { name, outputs, secretOutputNames: [] },
+        }));
+      }
       const key = `${args.type}::${args.name}`;
       const o = monitor!.options.get(key);
       const resource: DeclaredResource = {
@@ -126,11 +157,22 @@ async function run(
   failures: ResourceFailure[],
   setMonitor: (m: RecordingMonitor) => void,
 ): Promise<{ declared: DeclaredResource[]; outputs: Props }> {
-  await pulumi.runtime.setMocks(mocks, "ferry", stack, preview);
+  await pulumi.runtime.setMocks(mocks, PROJECT, stack, preview);
   const monitor = new RecordingMonitor(mocks);
   setMonitor(monitor);
-  setMockOptions(monitor, "ferry", stack, preview);
+  setMockOptions(monitor, PROJECT, stack, preview);
 
+  // The reads the program makes first (a landing zone's outputs, the provider's subscription). A
+  // failed read (a StackReference to a stack that does not exist) also rejects promises inside
+  // Pulumi's runtime that nothing awaits, which Node reports only once the current task is done: one
+  // turn of the event loop, and they are reported within this run, whose failure they are.
+  let inputs: Awaited<ReturnType<typeof readProgramInputs>>;
+  try {
+    inputs = await readProgramInputs(config);
+  } catch (e) {
+    await new Promise((r) => setImmediate(r));
+    throw e;
+  }
   let outputs: Props = {};
   // Declaring ten VMs took two seconds of a failover's RTO, for two things this run has no use for.
   // Pulumi keeps a stack trace of every output property it registers (for its report of leaked
@@ -140,9 +182,9 @@ async function run(
   // history for them to match, so they are dropped.
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
-  let program: ReturnType<typeof ferryProgram>;
+  let program: ReturnType<typeof declareProgram>;
   try {
-    program = ferryProgram(config, {
+    program = declareProgram(config, inputs, {
       transformations: [({ props, opts }) => ({ props, opts: { ...opts, aliases: [] } })],
     });
   } finally {

@@ -1,6 +1,7 @@
 import type { Argv, CommandModule } from "yargs";
 import { isUserError, UserError } from "../../core/errors";
-import { nameOf } from "../../core/resource-id";
+import { nameOf, parseResourceId } from "../../core/resource-id";
+import type { LandingZoneFacts } from "../blueprints";
 import { contextFor, emit, EXIT, table, type CliIo, type GlobalArgs } from "./common";
 import { stackConfigOf, stackFiles } from "./stack-config";
 
@@ -42,6 +43,12 @@ async function validateEach(
   return out;
 }
 
+/** `<virtual network>/<subnet>` of a subnet's ARM id. */
+function subnetName(id: string): string {
+  const subnet = parseResourceId(id);
+  return `${subnet.parent?.name}/${subnet.name}`;
+}
+
 function report(verdicts: Verdict[]): string {
   return verdicts
     .map((v) => {
@@ -77,10 +84,8 @@ export function blueprintsCommand(
               .example("$0 blueprints validate stacks/Pulumi.web.yaml", "One file"),
           async (a) => {
             const { parseStackConfig } = await import("../../stacks/config");
-            const { planBlueprint } = await import("../../stacks/plan");
             const verdicts = await validateEach(a, io, async (stack, raw) => {
-              const config = parseStackConfig(raw, stack);
-              if (config.kind === "blueprint") planBlueprint(config.blueprint, { mode: "standby" });
+              parseStackConfig(raw, stack);
               return { ok: true, problems: [] };
             });
             emit(io, a, verdicts, () => report(verdicts));
@@ -92,10 +97,11 @@ export function blueprintsCommand(
           "A blueprint: mode, rows, strategies, recovered VM names and the state of every source disk",
           (c) => c.positional("blueprint", { type: "string", demandOption: true }),
           async (a) => {
-            const { loadBlueprint, sourceDisks } = await import("../blueprints");
+            const { landingZone, loadBlueprint, sourceDisks } = await import("../blueprints");
             const { recoveredVmName } = await import("../../stacks/plan");
             const ctx = await contextFor(a, io);
             const config = await loadBlueprint(ctx, a.blueprint);
+            const zone = await landingZone(ctx);
             const b = config.blueprint;
             const rows = await ctx.store.list();
             const disks = sourceDisks(b).map((d) => {
@@ -112,12 +118,12 @@ export function blueprintsCommand(
               name: b.name,
               mode: config.mode,
               target: {
-                region: b.target.region,
-                resourceGroup: b.target.resourceGroup,
-                subnet: `${b.target.virtualNetwork}/${b.target.subnet}`,
-                testSubnet: b.target.testVirtualNetwork
-                  ? `${b.target.testVirtualNetwork}/${b.target.testSubnet}`
-                  : undefined,
+                landingZoneStack: config.landingZoneStack,
+                region: zone.location,
+                resourceGroup: zone.resourceGroupName,
+                subnet: subnetName(zone.targetSubnetId),
+                testSubnet: subnetName(zone.testSubnetId),
+                vmSizes: b.target.vmSizes,
               },
               rows: b.rows.map((r) => ({
                 row: r.name,
@@ -133,7 +139,8 @@ export function blueprintsCommand(
             emit(io, a, view, () =>
               [
                 `blueprint ${b.name} (stack ${a.blueprint}): mode ${config.mode}`,
-                `target: ${view.target.region}, group ${view.target.resourceGroup}, subnet ${view.target.subnet}${view.target.testSubnet ? `, test subnet ${view.target.testSubnet}` : ", no test network"}`,
+                `target: landing zone ${view.target.landingZoneStack} (${view.target.region}), ` +
+                  `group ${view.target.resourceGroup}, subnet ${view.target.subnet}, test subnet ${view.target.testSubnet}`,
                 "",
                 table(
                   ["ROW", "RECOVERED VM", "SIZE", "OS DISK", "DATA DISKS"],
@@ -167,7 +174,7 @@ export function targetsCommand(io: CliIo, state: { code: number }): CommandModul
       (y as Argv<GlobalArgs>)
         .command<ValidateArgs>(
           "validate [stacks..]",
-          "Validate each blueprint's target: the config (path and fix), then the DR subscription (groups, networks, VM sizes, vCPU quota) unless --offline",
+          "Validate each blueprint's target: the config (path and fix), then, unless --offline, its landing zone's group and subnets in the DR subscription, the VM sizes offered there and the vCPU quota",
           (c) =>
             c
               .positional("stacks", {
@@ -184,9 +191,12 @@ export function targetsCommand(io: CliIo, state: { code: number }): CommandModul
               .example("$0 targets validate --offline", "Every stack file's target, offline"),
           async (a) => {
             const { TargetSchema } = await import("../../core/schemas/target");
+            const { pulumiStackName } = await import("../../core/schemas/fields");
             const { parseWith } = await import("../../core/validate");
             const { checkTarget } = await import("../targets");
+            const { assertSameLandingZone, landingZone } = await import("../blueprints");
             const ctx = a.offline ? undefined : await contextFor(a, io);
+            let zone: Promise<LandingZoneFacts> | undefined;
             const verdicts = await validateEach(a, io, async (stack, raw) => {
               if (raw.kind !== "blueprint")
                 return {
@@ -198,7 +208,11 @@ export function targetsCommand(io: CliIo, state: { code: number }): CommandModul
                 what: `blueprint.target of stack ${stack}`,
               });
               if (!ctx) return { ok: true, problems: [] };
-              const checks = await checkTarget(ctx, target);
+              const landingZoneStack = parseWith(pulumiStackName, raw.landingZoneStack, {
+                what: `ferry:landingZoneStack of stack ${stack}`,
+              });
+              assertSameLandingZone(ctx, stack, landingZoneStack);
+              const checks = await checkTarget(ctx, target, await (zone ??= landingZone(ctx)));
               return { ok: checks.every((c) => c.ok), problems: [], checks };
             });
             emit(io, a, verdicts, () => report(verdicts));

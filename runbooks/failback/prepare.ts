@@ -1,7 +1,7 @@
 import { parseResourceId, sameResourceId } from "../../core/resource-id";
 import { isNotFound, UserError, unlessNotFound } from "../../core/errors";
 import { recoveredVmName } from "../../stacks/plan";
-import { diskLabel, loadBlueprint } from "../blueprints";
+import { diskLabel, landingZone, loadBlueprint } from "../blueprints";
 import type { RunbookContext } from "../context";
 import type { Operation } from "../journal";
 
@@ -82,7 +82,7 @@ export async function prepareFailback(
       const problems: string[] = [];
       const disks: FailbackDisk[] = [];
       const primaryGone = new Set<string>();
-      const rg = b.target.resourceGroup;
+      const rg = (await landingZone(ctx)).resourceGroupName;
       for (const row of b.rows) {
         const vmName = recoveredVmName(row, "failover");
         const dr = await unlessNotFound(ctx.azure.compute.virtualMachines.get(rg, vmName));

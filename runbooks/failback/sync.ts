@@ -3,7 +3,7 @@ import { isNotFound, UserError } from "../../core/errors";
 import { holdPoint } from "../../adapters/state/admin";
 import { failbackBaseName } from "../../stacks/plan";
 import { attachToAppliance } from "../appliance";
-import { loadBlueprint } from "../blueprints";
+import { landingZone, loadBlueprint } from "../blueprints";
 import type { RunbookContext } from "../context";
 import type { Operation } from "../journal";
 import { pauseAtApplyBoundary } from "../wait";
@@ -85,6 +85,7 @@ export async function failbackSync(
     await ctx.journal.step(op, "pause the primary disks' sync and hold their last replicated points", () =>
       holdPrimaryPoints(ctx, plan.disks, prepareOp.id),
     );
+    const zone = await landingZone(ctx);
     await ctx.journal.step(op, "new primary disks from the last replicated points, on the primary appliance", () =>
       // Every disk at once, and each DR disk's first pass snapshot taken while its new disk is made.
       Promise.all(
@@ -93,7 +94,7 @@ export async function failbackSync(
           const [entry, snap] = await Promise.all([
             newPrimaryDisk(
               ctx,
-              b.target.resourceGroup,
+              zone.resourceGroupName,
               d,
               prepareOp.id,
               b.rows.find((r) => r.name === d.row)!.sourceRegion,

@@ -20,6 +20,7 @@ export class LandingZone extends pulumi.ComponentResource {
   constructor(
     name: string,
     config: LandingZoneConfig,
+    /** `subscriptionId`: the subscription the azure-native provider deploys to. */
     args: { subscriptionId: string },
     opts?: pulumi.ComponentResourceOptions,
   ) {
@@ -161,6 +162,7 @@ export class LandingZone extends pulumi.ComponentResource {
     );
 
     this.outputs = {
+      subscriptionId: pulumi.output(args.subscriptionId),
       resourceGroupName,
       location: pulumi.output(location),
       targetSubnetId: pulumi.output(config.targetSubnetId),

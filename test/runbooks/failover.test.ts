@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseResourceId } from "../../core/resource-id";
 import { isFerryError } from "../../core/errors";
-import { loadBlueprint, sourceDisks } from "../../runbooks/blueprints";
+import { landingZone, loadBlueprint, sourceDisks } from "../../runbooks/blueprints";
 import { cleanup, failover } from "../../runbooks/failover";
 import { formatHistory, history } from "../../runbooks/history";
 import type { Operation } from "../../runbooks/journal";
@@ -199,36 +199,38 @@ describe("precheck", () => {
       message: "2 vCPUs, up to 4 data disks",
     });
 
-    // The drill's test network: missing from the blueprint, then naming a subnet that does not exist.
+    // A blueprint whose landing zone is not the one ferry.json names: both places are named.
     const config = await ctx.deployer.getConfig(w.stack);
-    const blueprint = config.blueprint as { target: Record<string, unknown> };
-    const { testVirtualNetwork: _v, testSubnet: _s, ...noTest } = blueprint.target;
-    await ctx.deployer.setConfig(w.stack, { ...config, blueprint: { ...blueprint, target: noTest } });
-    r = await precheck(ctx, w.stack, { mode: "test" });
+    await ctx.deployer.setConfig(w.stack, { landingZoneStack: "lz-westus" });
+    r = await precheck(ctx, w.stack);
     expect(failing(r)).toEqual([
       expect.stringMatching(
-        /test network: Blueprint bp-pc has no test network: set target\.testVirtualNetwork and target\.testSubnet/,
+        /^blueprint configuration: Stack bp-pc fails over into the landing zone lz-westus \(its ferry:landingZoneStack\), but ferry\.json's landingZoneStack is lz/,
       ),
     ]);
-    await ctx.deployer.setConfig(w.stack, {
-      ...config,
-      blueprint: { ...blueprint, target: { ...blueprint.target, testSubnet: "nowhere" } },
-    });
-    r = await precheck(ctx, w.stack, { mode: "test" });
+    await ctx.deployer.setConfig(w.stack, config);
+
+    // ferry.json's subscription is not the landing zone's: both places are named.
+    const elsewhere = "44444444-4444-4444-4444-444444444444";
+    r = await precheck(
+      { ...ctx, config: { ...ctx.config, azure: { ...ctx.config.azure, subscriptionId: elsewhere } } },
+      w.stack,
+    );
     expect(failing(r)).toEqual([
       expect.stringMatching(
-        /test subnet exists: Subnet dr-test-vnet\/nowhere does not exist in dr-network-rg\. Create it, or fix target\.testVirtualNetwork\/testSubnet/,
+        new RegExp(
+          `^landing zone: ferry\\.json's azure\\.subscriptionId is ${elsewhere}, but the landing-zone stack lz is in ` +
+            `${f.emu.subscriptionId} \\(that stack's azure-native:subscriptionId\\)`,
+        ),
       ),
     ]);
 
     // An incomplete blueprint: the path and the fix.
-    await ctx.deployer.setConfig(w.stack, {
-      ...config,
-      blueprint: { ...blueprint, target: { ...blueprint.target, region: undefined } },
-    });
+    const blueprint = config.blueprint as { target: Record<string, unknown> };
+    await ctx.deployer.setConfig(w.stack, { blueprint: { ...blueprint, target: { vmSizes: [] } } });
     r = await precheck(ctx, w.stack);
     expect(r.passed).toBe(false);
-    expect(failing(r)[0]).toMatch(/blueprint configuration: .*target\.region/s);
+    expect(failing(r)[0]).toMatch(/blueprint configuration: .*target\.vmSizes: needs at least 1/s);
     await ctx.deployer.setConfig(w.stack, config);
     expect((await precheck(ctx, w.stack, { mode: "test" })).passed).toBe(true);
   });
@@ -501,7 +503,7 @@ describe("failover", () => {
     expect(again.details).toEqual({ resumes: failed.id });
     expect((await drVms(w.stack)).map((v) => v.name).sort()).toEqual(["mixa", "mixb"]);
     await expectRecovered(w, "", expected);
-    const plan = planBlueprint((await loadBlueprint(world.ctx, w.stack)).blueprint, {
+    const plan = planBlueprint((await loadBlueprint(world.ctx, w.stack)).blueprint, await landingZone(world.ctx), {
       mode: "failover",
       recoveryPoints: (await loadBlueprint(world.ctx, w.stack)).recoveryPoints,
     });

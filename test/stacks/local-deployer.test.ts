@@ -68,7 +68,6 @@ describe("the local deployer against the emulator", () => {
       now: () => NOW,
     });
     b = blueprint((raw) => {
-      (raw.target as Record<string, unknown>).subscriptionId = f.emu.subscriptionId;
       (raw.rows as Record<string, unknown>[])[0]!.privateIpAddress = "10.1.0.20";
     });
   });
@@ -105,11 +104,30 @@ describe("the local deployer against the emulator", () => {
     expect(second.changes).toMatchObject({ create: 0, update: 0, delete: 0 });
   });
 
-  it("standby creates one staging disk per source disk", async () => {
-    await deployer.setConfig("web", { kind: "blueprint", blueprint: b, mode: "standby" });
+  it("refuses a blueprint whose landing-zone stack does not exist, naming it, before anything is created", async () => {
+    await deployer.setConfig("orphan", {
+      kind: "blueprint",
+      blueprint: b,
+      mode: "standby",
+      landingZoneStack: "lz-nowhere",
+    });
+    const e = await thrownBy(deployer.up("orphan", { message: "enable DR orphan" }));
+    expect(isUserError(e)).toBe(true);
+    expect(e.message).toMatch(
+      /^Cannot read the landing-zone stack lz-nowhere \(ferry:landingZoneStack\): .*Stack lz-nowhere does not exist/,
+    );
+    expect(e.message).toMatch(/Deploy it first \(pulumi up -s lz-nowhere\)/);
+    expect((await deployer.history("orphan"))[0]).toMatchObject({ result: "failed", resourceChanges: { create: 0 } });
+  });
+
+  it("standby creates one staging disk per source disk where the landing zone's outputs say, the reference no resource", async () => {
+    await deployer.setConfig("web", { kind: "blueprint", blueprint: b, mode: "standby", landingZoneStack: "lz" });
     const r = await deployer.up("web", { message: "enable DR web" });
+    // Five disks: the StackReference is a read of the landing zone, not a resource of this stack.
     expect(r.changes.create).toBe(5);
-    const disk = await f.azure.compute.disks.get("dr-rg", "web1-lun1-staging");
+    const zone = await deployer.outputs("lz");
+    const disk = await f.azure.compute.disks.get(String(zone.resourceGroupName), "web1-lun1-staging");
+    expect(disk.location).toBe(zone.location);
     expect(disk.diskSizeGB).toBe(256);
     expect(disk.tags?.["ferry-source-disk"]).toBe(b.rows[0]!.dataDisks[1]!.sourceDiskId.toLowerCase());
   });

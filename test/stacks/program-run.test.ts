@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { evaluatePolicies } from "../../local/deployer/policy-eval";
 import { runProgram } from "../../local/deployer/program-run";
-import { blueprint, recoveryPoints } from "../unit/stacks/fixtures";
+import { blueprint, LANDING_ZONE_STACK, landingZone, recoveryPoints } from "../unit/stacks/fixtures";
 
 describe("running the program for the local deployer", () => {
   it("records each resource's options, its engine URN, and dependencies that stack policies can follow", async () => {
@@ -10,16 +10,18 @@ describe("running the program for the local deployer", () => {
       {
         kind: "blueprint",
         mode: "failover",
+        landingZoneStack: LANDING_ZONE_STACK,
         blueprint: b,
         recoveryPoints: recoveryPoints(b),
         stagingSku: "Premium_LRS",
       },
       "t",
-      true,
-      async (r) => ({
-        id: `/fake/${r.type}/${r.name}`,
-        outputs: { ...r.inputs },
-      }),
+      {
+        preview: true,
+        resolve: async (r) => ({ id: `/fake/${r.type}/${r.name}`, outputs: { ...r.inputs } }),
+        stackOutputs: async () => ({ outputs: landingZone() }),
+        subscriptionId: landingZone().subscriptionId,
+      },
     );
     const staging = declared.find((d) => d.key === "azure-native:compute:Disk::web1-os-staging")!;
     expect(staging.retainOnDelete).toBe(true);

@@ -1,8 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
+import type { LandingZoneOutputs } from "../../core/schemas/landing-zone";
 import type { StackConfig } from "../../stacks/config";
 import { ferryProgram } from "../../stacks/program";
-import { blueprint, recoveryPoints } from "../unit/stacks/fixtures";
+import { thrownBy } from "../helpers/errors";
+import { blueprint, LANDING_ZONE_STACK, landingZone, recoveryPoints } from "../unit/stacks/fixtures";
 
 interface Declared {
   type: string;
@@ -30,13 +32,31 @@ const NAME_INPUT: Record<string, string> = {
   "azure-native:managedidentity:UserAssignedIdentity": "resourceName",
 };
 
-/** Runs the program under mocks (STYLE 1: set mocks, run, read outputs) and returns what it declared. */
-async function run(config: StackConfig): Promise<{ declared: Declared[]; outputs: any }> {
+interface RunOptions {
+  /** The stacks a StackReference can read, by name: their outputs. Default: the landing zone fixture's. */
+  stacks?: Record<string, Record<string, unknown>>;
+  /** What the azure-native provider's client config answers. Default: the landing zone's subscription. */
+  subscriptionId?: string;
+}
+
+/**
+ * Runs the program under mocks (STYLE 1: set mocks, run, read outputs) and returns what it declared.
+ * The mocks answer a StackReference as the engine does: with the referenced stack's outputs (the
+ * program exports one, `outputs`), or an error for a stack that does not exist.
+ */
+async function run(config: StackConfig, options: RunOptions = {}): Promise<{ declared: Declared[]; outputs: any }> {
+  const stacks = options.stacks ?? { [LANDING_ZONE_STACK]: { outputs: landingZone() } };
   const declared: Declared[] = [];
   await pulumi.runtime.setMocks(
     {
       newResource: (args) => {
         declared.push({ type: args.type, name: args.name, inputs: args.inputs });
+        if (args.type === "pulumi:pulumi:StackReference") {
+          const referenced = String((args.inputs as { name: unknown }).name);
+          const outputs = stacks[referenced];
+          if (!outputs) throw new Error(`unknown stack "${referenced}"`);
+          return { id: referenced, state: { name: referenced, outputs, secretOutputNames: [] } };
+        }
         const key = NAME_INPUT[args.type];
         const name = (key && args.inputs[key]) ?? args.name;
         const segment = SEGMENT[args.type];
@@ -45,14 +65,26 @@ async function run(config: StackConfig): Promise<{ declared: Declared[]; outputs
           : `${args.name}-id`;
         return { id, state: { ...args.inputs, name } };
       },
-      call: () => ({}),
+      call: (args) =>
+        args.token === "azure-native:authorization:getClientConfig"
+          ? { subscriptionId: options.subscriptionId ?? landingZone().subscriptionId }
+          : {},
     },
     "ferry",
     "test",
     false,
   );
-  const outputs = await new Promise((resolve) => pulumi.output(ferryProgram(config)).apply(resolve));
-  return { declared, outputs };
+  // A failed read also rejects promises inside Pulumi's runtime that nothing awaits (the engine's
+  // language host reports them as the program's failure): while the program runs, they are expected.
+  const expected = () => undefined;
+  process.on("unhandledRejection", expected);
+  try {
+    const program = await ferryProgram(config);
+    const outputs = await new Promise((resolve) => pulumi.output(program).apply(resolve));
+    return { declared, outputs };
+  } finally {
+    setTimeout(() => process.off("unhandledRejection", expected), 100);
+  }
 }
 
 const byType = (d: Declared[], type: string) => d.filter((r) => r.type === type);
@@ -60,17 +92,63 @@ const byType = (d: Declared[], type: string) => d.filter((r) => r.type === type)
 describe("the blueprint program, under mocks", () => {
   const b = blueprint();
   const points = recoveryPoints(b);
+  const zone: LandingZoneOutputs = landingZone();
+  const standby = {
+    kind: "blueprint",
+    mode: "standby",
+    landingZoneStack: LANDING_ZONE_STACK,
+    blueprint: b,
+    recoveryPoints: {},
+    stagingSku: "Premium_LRS",
+  } as const;
+
+  it("reads where it fails over from its landing zone's outputs, through a StackReference", async () => {
+    const { declared } = await run(standby);
+    expect(byType(declared, "pulumi:pulumi:StackReference")).toEqual([
+      { type: "pulumi:pulumi:StackReference", name: LANDING_ZONE_STACK, inputs: { name: LANDING_ZONE_STACK } },
+    ]);
+    for (const disk of byType(declared, "azure-native:compute:Disk"))
+      expect([disk.inputs.resourceGroupName, disk.inputs.location]).toEqual([zone.resourceGroupName, zone.location]);
+  });
+
+  it("refuses a landing-zone stack that does not exist, naming it and ferry:landingZoneStack", async () => {
+    const e = await thrownBy(run(standby, { stacks: {} }));
+    expect(e).toMatchObject({ code: "NoLandingZone" });
+    expect(e.message).toMatch(
+      new RegExp(
+        `^Cannot read the landing-zone stack ${LANDING_ZONE_STACK} \\(ferry:landingZoneStack\\): .*unknown stack`,
+      ),
+    );
+    expect(e.message).toMatch(new RegExp(`Deploy it first \\(pulumi up -s ${LANDING_ZONE_STACK}\\)`));
+  });
+
+  it("refuses a landing zone with no outputs yet: deploy it first", async () => {
+    const e = await thrownBy(run(standby, { stacks: { [LANDING_ZONE_STACK]: {} } }));
+    expect(e.message).toBe(
+      `The landing-zone stack ${LANDING_ZONE_STACK} has no outputs: deploy it first (pulumi up -s ${LANDING_ZONE_STACK}).`,
+    );
+  });
+
+  it("refuses to deploy to another subscription than its landing zone's, naming both stacks' settings", async () => {
+    const other = "44444444-4444-4444-4444-444444444444";
+    const e = await thrownBy(run(standby, { subscriptionId: other }));
+    expect(e).toMatchObject({ code: "SubscriptionMismatch" });
+    expect(e.message).toMatch(
+      new RegExp(
+        `stack test deploys to subscription ${other} \\(its azure-native:subscriptionId\\), but its landing zone ` +
+          `${LANDING_ZONE_STACK} is in ${zone.subscriptionId} \\(the azure-native:subscriptionId of that stack\\)`,
+      ),
+    );
+  });
 
   it("standby declares the staging disks and nothing else, with their exact inputs", async () => {
-    const { declared, outputs } = await run({
-      kind: "blueprint",
-      mode: "standby",
-      blueprint: b,
-      recoveryPoints: {},
-      stagingSku: "Premium_LRS",
-    });
+    const { declared, outputs } = await run(standby);
     expect(declared.map((d) => d.type).sort()).toEqual(
-      [...Array(5).fill("azure-native:compute:Disk"), ...Array(5).fill("ferry:dr:StagingDisk")].sort(),
+      [
+        ...Array(5).fill("azure-native:compute:Disk"),
+        ...Array(5).fill("ferry:dr:StagingDisk"),
+        "pulumi:pulumi:StackReference",
+      ].sort(),
     );
     const os = byType(declared, "azure-native:compute:Disk").find((d) => d.name === "web1-os-staging")!;
     expect(os.inputs).toEqual({
@@ -98,6 +176,7 @@ describe("the blueprint program, under mocks", () => {
     const { declared, outputs } = await run({
       kind: "blueprint",
       mode: "failover",
+      landingZoneStack: LANDING_ZONE_STACK,
       blueprint: b,
       recoveryPoints: points,
       operation: "op-7",
@@ -175,9 +254,7 @@ describe("the blueprint program, under mocks", () => {
     expect(nic.inputs.ipConfigurations).toEqual([
       {
         name: "ipconfig1",
-        subnet: {
-          id: `/subscriptions/${b.target.subscriptionId}/resourceGroups/dr-network-rg/providers/Microsoft.Network/virtualNetworks/dr-vnet/subnets/app`,
-        },
+        subnet: { id: zone.targetSubnetId },
         primary: true,
         privateIPAllocationMethod: "Static",
         privateIPAddress: "10.1.0.4",
@@ -195,6 +272,7 @@ describe("the blueprint program, under mocks", () => {
     const { declared } = await run({
       kind: "blueprint",
       mode: "test",
+      landingZoneStack: LANDING_ZONE_STACK,
       blueprint: b,
       recoveryPoints: points,
       stagingSku: "Premium_LRS",
@@ -208,7 +286,7 @@ describe("the blueprint program, under mocks", () => {
       expect(vm.name).toMatch(/-test$/);
     }
     for (const nic of byType(declared, "azure-native:network:NetworkInterface")) {
-      expect(nic.inputs.ipConfigurations[0].subnet.id).toMatch(/dr-test-vnet/);
+      expect(nic.inputs.ipConfigurations[0].subnet.id).toBe(zone.testSubnetId);
       expect(nic.inputs.ipConfigurations[0].privateIPAllocationMethod).toBe("Dynamic");
     }
   });
@@ -218,26 +296,29 @@ describe("the landing-zone program, under mocks", () => {
   it("declares the group, test network, locked-down state store, identity, role, assignments and appliance", async () => {
     const subnet =
       "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/dr-network-rg/providers/Microsoft.Network/virtualNetworks/dr-vnet/subnets/app";
-    const { declared, outputs } = await run({
-      kind: "landing-zone",
-      region: "northeurope",
-      resourceGroup: "dr-rg",
-      targetSubnetId: subnet,
-      testNetwork: {
-        name: "dr-test-vnet",
-        addressPrefix: "10.99.0.0/16",
-        subnetName: "app",
-        subnetPrefix: "10.99.1.0/24",
+    const { declared, outputs } = await run(
+      {
+        kind: "landing-zone",
+        region: "northeurope",
+        resourceGroup: "dr-rg",
+        targetSubnetId: subnet,
+        testNetwork: {
+          name: "dr-test-vnet",
+          addressPrefix: "10.99.0.0/16",
+          subnetName: "app",
+          subnetPrefix: "10.99.1.0/24",
+        },
+        stateStore: { accountName: "ferrystate01", tableName: "ferrySources" },
+        appliance: {
+          name: "ferry-appliance",
+          vmSize: "Standard_D4s_v5",
+          adminUsername: "ferry",
+          sshPublicKey: "ssh-ed25519 AAAAC3Nza test",
+        },
+        sourceScopes: ["/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/prod-rg"],
       },
-      stateStore: { accountName: "ferrystate01", tableName: "ferrySources" },
-      appliance: {
-        name: "ferry-appliance",
-        vmSize: "Standard_D4s_v5",
-        adminUsername: "ferry",
-        sshPublicKey: "ssh-ed25519 AAAAC3Nza test",
-      },
-      sourceScopes: ["/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/prod-rg"],
-    });
+      { subscriptionId: "22222222-2222-2222-2222-222222222222" },
+    );
     const account = byType(declared, "azure-native:storage:StorageAccount")[0]!;
     expect(account.inputs).toMatchObject({
       allowBlobPublicAccess: false,
@@ -263,6 +344,7 @@ describe("the landing-zone program, under mocks", () => {
       "publicIPAddress",
     );
     expect(byType(declared, "azure-native:network:PublicIPAddress")).toEqual([]);
+    expect(outputs.subscriptionId).toBe("22222222-2222-2222-2222-222222222222");
     expect(outputs.stateStore).toEqual({
       accountName: "ferrystate01",
       tableName: "ferrySources",

@@ -40,18 +40,20 @@ export function validSource(): Json {
 }
 
 export function validTarget(): Json {
+  return { vmSizes: ["Standard_D2s_v5", "Standard_E8-4s_v5"] };
+}
+
+/** The outputs of the landing-zone stack the blueprint fixtures fail over into (northeurope, dr-rg). */
+export function validLandingZoneOutputs(): Json {
+  const network = `/subscriptions/${subscriptionId}/resourceGroups/dr-network-rg/providers/Microsoft.Network/virtualNetworks`;
   return {
-    tenantId,
     subscriptionId,
-    region: "northeurope",
-    resourceGroup: "dr-rg",
-    networkResourceGroup: "dr-network-rg",
-    virtualNetwork: "dr-vnet",
-    subnet: "app",
-    testVirtualNetwork: "dr-test-vnet",
-    testSubnet: "app",
-    vmSizes: ["Standard_D2s_v5", "Standard_E8-4s_v5"],
-    credentials: { kind: "workloadIdentity", clientId },
+    location: "northeurope",
+    resourceGroupName: "dr-rg",
+    targetSubnetId: `${network}/dr-vnet/subnets/app`,
+    testSubnetId: `${network}/dr-test-vnet/subnets/app`,
+    appliance: { vmId: vmIdOf("ferry-appliance", "dr-rg"), vmName: "ferry-appliance" },
+    stateStore: { accountName: "ferrystate01", tableName: "ferrySources" },
   };
 }
 

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import type { BlueprintMode } from "../../../stacks/plan";
 import { ferryProgram } from "../../../stacks/program";
-import { recoveryPoints } from "../stacks/fixtures";
+import { LANDING_ZONE_STACK, landingZone, recoveryPoints } from "../stacks/fixtures";
 import { OPERATION, armId, blueprintStack, policyBlueprint } from "./fixtures";
 
 const SEGMENT: Record<string, [segment: string, nameInput: string]> = {
@@ -15,18 +15,22 @@ const SEGMENT: Record<string, [segment: string, nameInput: string]> = {
 /** What the real program declares (custom resources, their inputs), under mocks that give ARM ids. */
 async function declared(mode: BlueprintMode): Promise<{ type: string; name: string; props: unknown }[]> {
   const b = policyBlueprint();
+  const zone = landingZone();
   const out: { type: string; name: string; props: unknown }[] = [];
   await pulumi.runtime.setMocks(
     {
       newResource: (args) => {
+        // The landing zone's outputs, read as the engine reads a StackReference: not a resource of the stack.
+        if (args.type === "pulumi:pulumi:StackReference")
+          return { id: args.name, state: { name: args.name, outputs: { outputs: zone } } };
         if (args.custom !== false) out.push({ type: args.type, name: args.name, props: args.inputs });
         const [segment, nameInput] = SEGMENT[args.type] ?? [];
         const id = segment
-          ? armId(b.target.subscriptionId, args.inputs.resourceGroupName, segment, args.inputs[nameInput!])
+          ? armId(zone.subscriptionId, args.inputs.resourceGroupName, segment, args.inputs[nameInput!])
           : `${args.name}-id`;
         return { id, state: args.inputs };
       },
-      call: () => ({}),
+      call: () => ({ subscriptionId: zone.subscriptionId }),
     },
     "ferry",
     "dr",
@@ -35,6 +39,7 @@ async function declared(mode: BlueprintMode): Promise<{ type: string; name: stri
   const config = {
     kind: "blueprint" as const,
     mode,
+    landingZoneStack: LANDING_ZONE_STACK,
     blueprint: b,
     recoveryPoints: recoveryPoints(b),
     operation: OPERATION,

@@ -14,7 +14,7 @@ import { packConfigFromFacts } from "../../../policies/pack";
 import type { Blueprint } from "../../../core/schemas/blueprint";
 import { planBlueprint, type BlueprintMode, type BlueprintPlan, type RecoveredDiskPlan } from "../../../stacks/plan";
 import type { Json } from "../core/fixtures";
-import { blueprint, recoveryPoints } from "../stacks/fixtures";
+import { blueprint, landingZone, recoveryPoints } from "../stacks/fixtures";
 
 /** The clock of every precheck-age test; the fixture's facts were written 5 minutes before it. */
 export const NOW = new Date("2026-11-22T06:00:00.000Z");
@@ -64,8 +64,9 @@ export const armId = (subscriptionId: string, resourceGroup: string, segment: st
  */
 export function blueprintStack(mode: BlueprintMode = "failover", b: Blueprint = policyBlueprint()): FixtureStack {
   const points = recoveryPoints(b);
-  const plan = planBlueprint(b, { mode, recoveryPoints: points, operationId: OPERATION });
-  const sub = b.target.subscriptionId;
+  const zone = landingZone();
+  const plan = planBlueprint(b, zone, { mode, recoveryPoints: points, operationId: OPERATION });
+  const sub = zone.subscriptionId;
   const rg = plan.resourceGroup;
   const location = plan.location;
   const resources: FixtureResource[] = [];
@@ -226,7 +227,7 @@ export function blueprintStack(mode: BlueprintMode = "failover", b: Blueprint = 
     checkedAt: CHECKED_AT,
     mode,
     operation: OPERATION,
-    targetRegion: b.target.region,
+    targetRegion: zone.location,
     sourceRegions: [...new Set(b.rows.map((r) => r.sourceRegion))],
     allowedSubnetIds: [...new Set(plan.rows.map((r) => r.nic.subnetId))],
     recoveryPoints: Object.fromEntries(sourceDisks.map((d) => [d.sourceDiskId, points[d.sourceDiskId]!.snapshotId])),

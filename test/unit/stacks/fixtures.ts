@@ -1,12 +1,21 @@
 import { BlueprintSchema, type Blueprint } from "../../../core/schemas/blueprint";
+import { parseLandingZoneOutputs, type LandingZoneOutputs } from "../../../core/schemas/landing-zone";
 import type { RecoveryPoint } from "../../../core/schemas/recovery-point";
-import { validBlueprint } from "../core/fixtures";
+import { validBlueprint, validLandingZoneOutputs } from "../core/fixtures";
+
+/** The landing-zone stack the blueprint fixture names (ferry:landingZoneStack). */
+export const LANDING_ZONE_STACK = "lz-northeurope";
 
 /** The core blueprint fixture (web1: Linux, OS attach-as-is, data from snapshot; db1: Windows), parsed. */
 export function blueprint(mutate?: (raw: ReturnType<typeof validBlueprint>) => void): Blueprint {
   const raw = validBlueprint();
   mutate?.(raw);
   return BlueprintSchema.parse(raw);
+}
+
+/** The outputs of the landing zone the blueprint fixture fails over into (northeurope, dr-rg), parsed. */
+export function landingZone(): LandingZoneOutputs {
+  return parseLandingZoneOutputs(validLandingZoneOutputs(), LANDING_ZONE_STACK);
 }
 
 /** A recovery point for every source disk of a blueprint. */

@@ -1,14 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { isUserError } from "../../../core/errors";
-import { planBlueprint, planFailover, TAGS } from "../../../stacks/plan";
-import { blueprint, recoveryPoints } from "./fixtures";
+import { planBlueprint, TAGS } from "../../../stacks/plan";
+import { blueprint, landingZone, recoveryPoints } from "./fixtures";
 
 describe("planBlueprint", () => {
   const b = blueprint();
   const points = recoveryPoints(b);
+  const zone = landingZone();
 
   it("standby: one staging disk per source disk, at least its size, tagged with its source; nothing else", () => {
-    const plan = planBlueprint(b, { mode: "standby" });
+    const plan = planBlueprint(b, zone, { mode: "standby" });
     expect(plan.rows).toEqual([]);
     expect(plan.staging.map((s) => [s.logicalName, s.sizeGiB, s.role, s.lun ?? null, s.osType ?? null])).toEqual([
       ["web1-os-staging", 30, "os", null, "Linux"],
@@ -31,7 +32,7 @@ describe("planBlueprint", () => {
   });
 
   it("failover: each row per its strategies — the staging disk attached as-is, or a snapshot and a disk from it", () => {
-    const plan = planFailover(b, points, "op-42");
+    const plan = planBlueprint(b, zone, { mode: "failover", recoveryPoints: points, operationId: "op-42" });
     const web = plan.rows.find((r) => r.row === "web1")!;
     expect(web.vmName).toBe("web1");
     expect(web.osDisk).toMatchObject({ strategy: "attachAsIs", staging: "web1-os-staging" });
@@ -43,11 +44,7 @@ describe("planBlueprint", () => {
     expect(web.nic).toEqual({
       logicalName: "web1-nic",
       name: "web1-nic",
-      subnetId:
-        "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/dr-network-rg/providers/Microsoft.Network/virtualNetworks/dr-vnet/subnets/app".replace(
-          "11111111-1111-1111-1111-111111111111",
-          b.target.subscriptionId,
-        ),
+      subnetId: zone.targetSubnetId,
       privateIpAddress: "10.1.0.4",
     });
     expect(web.tags).toMatchObject({
@@ -68,13 +65,13 @@ describe("planBlueprint", () => {
   });
 
   it("test: every disk from a snapshot, in the test subnet, named apart, with no static address", () => {
-    const plan = planBlueprint(b, { mode: "test", recoveryPoints: points, operationId: "drill-1" });
+    const plan = planBlueprint(b, zone, { mode: "test", recoveryPoints: points, operationId: "drill-1" });
     const web = plan.rows.find((r) => r.row === "web1")!;
     expect(web.vmName).toBe("web1-test");
     expect(web.osDisk.strategy).toBe("fromSnapshot");
     expect(web.osDisk.snapshot?.name).toBe("web1-test-os-snapshot");
     expect(web.dataDisks.every((d) => d.strategy === "fromSnapshot")).toBe(true);
-    expect(web.nic.subnetId).toMatch(/virtualNetworks\/dr-test-vnet\/subnets\/app$/);
+    expect(web.nic.subnetId).toBe(zone.testSubnetId);
     expect(web.nic.privateIpAddress).toBeUndefined();
     expect(web.tags).toMatchObject({
       [TAGS.role]: "test",
@@ -85,8 +82,8 @@ describe("planBlueprint", () => {
   });
 
   it("failback keeps the recovered VMs as they are", () => {
-    const failover = planBlueprint(b, { mode: "failover", recoveryPoints: points });
-    const failback = planBlueprint(b, { mode: "failback", recoveryPoints: points });
+    const failover = planBlueprint(b, zone, { mode: "failover", recoveryPoints: points });
+    const failback = planBlueprint(b, zone, { mode: "failback", recoveryPoints: points });
     expect(failback.rows.map((r) => [r.vmName, r.osDisk.strategy, r.nic.name])).toEqual(
       failover.rows.map((r) => [r.vmName, r.osDisk.strategy, r.nic.name]),
     );
@@ -97,7 +94,7 @@ describe("planBlueprint", () => {
     delete partial[b.rows[1]!.dataDisks[0]!.sourceDiskId];
     let thrown: unknown;
     try {
-      planBlueprint(b, { mode: "failover", recoveryPoints: partial });
+      planBlueprint(b, zone, { mode: "failover", recoveryPoints: partial });
     } catch (e) {
       thrown = e;
     }
@@ -105,19 +102,22 @@ describe("planBlueprint", () => {
     expect((thrown as Error).message).toMatch(/no recovery point for .*db1-data0.*ferry precheck web/);
   });
 
-  it("refuses a test failover when the target has no test network", () => {
-    const noTest = blueprint((raw) => {
-      const t = raw.target as Record<string, unknown>;
-      delete t.testVirtualNetwork;
-      delete t.testSubnet;
-    });
-    expect(() => planBlueprint(noTest, { mode: "test", recoveryPoints: recoveryPoints(noTest) })).toThrow(
-      /testVirtualNetwork and target.testSubnet/,
+  it("refuses a landing zone in the region a row runs in, naming the row", () => {
+    const sameRegion = { ...zone, location: "westeurope" };
+    let thrown: unknown;
+    try {
+      planBlueprint(b, sameRegion, { mode: "standby" });
+    } catch (e) {
+      thrown = e;
+    }
+    expect(isUserError(thrown)).toBe(true);
+    expect((thrown as Error).message).toMatch(
+      /cannot fail over into westeurope:\n {2}rows\[0\] \(web1\) runs in westeurope, the region of its landing zone\..*ferry:landingZoneStack/,
     );
   });
 
   it("matches recovery points to disks whatever the case of their ids, as ARM does", () => {
     const upper = Object.fromEntries(Object.entries(points).map(([k, v]) => [k.toUpperCase(), v]));
-    expect(planFailover(b, upper).rows).toHaveLength(2);
+    expect(planBlueprint(b, zone, { mode: "failover", recoveryPoints: upper }).rows).toHaveLength(2);
   });
 });

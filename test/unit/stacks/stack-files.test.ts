@@ -1,11 +1,32 @@
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
+import { load } from "js-yaml";
 import { describe, expect, it } from "vitest";
-import { parseStackConfig, readStackFile } from "../../../stacks/config";
+import { parseResourceId } from "../../../core/resource-id";
+import { parseStackConfig, readStackFile, type LandingZoneConfig } from "../../../stacks/config";
+import { planLandingZone } from "../../../stacks/landing-zone-plan";
 import { planBlueprint } from "../../../stacks/plan";
 
 /** The example stack files a user copies must stay valid: every `ferry:` key parses. */
 describe("example stack files in stacks/", () => {
   const files = readdirSync("stacks").filter((f) => /^Pulumi\..+\.yaml$/.test(f));
+  const subscriptionOf = (file: string) =>
+    (load(readFileSync(`stacks/${file}`, "utf8")) as { config: Record<string, string> }).config[
+      "azure-native:subscriptionId"
+    ]!;
+
+  /** The outputs the example landing zone's program would give its blueprints. */
+  function landingZoneOutputsOf(stack: string) {
+    const file = `Pulumi.${stack}.yaml`;
+    const zone = parseStackConfig(readStackFile(`stacks/${file}`).raw, file) as LandingZoneConfig;
+    const subnet = parseResourceId(zone.targetSubnetId);
+    return {
+      subscriptionId: subscriptionOf(file),
+      location: zone.region,
+      resourceGroupName: zone.resourceGroup,
+      targetSubnetId: zone.targetSubnetId,
+      testSubnetId: `/subscriptions/${subnet.subscriptionId}/resourceGroups/${subnet.resourceGroup}/providers/Microsoft.Network/virtualNetworks/${zone.testNetwork.name}/subnets/${zone.testNetwork.subnetName}`,
+    };
+  }
 
   it("include a landing zone and two blueprints", () => {
     expect(files.sort()).toEqual([
@@ -21,11 +42,15 @@ describe("example stack files in stacks/", () => {
       expect(file).toBe(`Pulumi.${stack}.yaml`);
       const config = parseStackConfig(raw, file);
       if (config.kind === "blueprint") {
-        const plan = planBlueprint(config.blueprint, { mode: config.mode });
+        // Its landing zone is an example too, in the same subscription.
+        const zone = landingZoneOutputsOf(config.landingZoneStack);
+        expect(subscriptionOf(file)).toBe(zone.subscriptionId);
+        const plan = planBlueprint(config.blueprint, zone, { mode: config.mode });
         expect(plan.staging.length).toBeGreaterThan(0);
         expect(plan.location).not.toBe(config.blueprint.rows[0]!.sourceRegion);
       } else {
         expect(config.sourceScopes.length).toBeGreaterThan(0);
+        expect(planLandingZone(config, subscriptionOf(file)).resourceGroupId).toMatch(/\/resourceGroups\/dr-rg$/);
       }
     });
   }
