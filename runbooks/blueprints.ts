@@ -3,7 +3,9 @@ import { UserError } from "../core/errors";
 import type { Blueprint } from "../core/schemas/blueprint";
 import { parseLandingZoneOutputs } from "../core/schemas/landing-zone";
 import { parseStackConfig, type BlueprintStackConfig } from "../stacks/config";
+import type { FerryConfig } from "./config";
 import type { RunbookContext } from "./context";
+import type { Deployer } from "./deployers/deployer";
 
 /**
  * A blueprint stack's parsed config (the stack is named after the blueprint). Its landing zone must
@@ -71,11 +73,15 @@ export interface LandingZoneFacts {
 }
 
 /**
- * What runbooks need from the outputs of the landing-zone stack ferry.json names. The runbooks'
- * Azure clients (ferry.json's azure.subscriptionId) must reach the subscription the landing zone
- * is in (its stack's azure-native:subscriptionId).
+ * What runbooks need from the outputs of the landing-zone stack ferry.json names. The runbooks share
+ * the landing zone's subscription (ferry.json's azure.subscriptionId, the landing zone stack's
+ * azure-native:subscriptionId) and, signed in with an identity, its source-state table with the
+ * appliance: each is configured in both places, and a mismatch names both.
  */
-export async function landingZone(ctx: Pick<RunbookContext, "config" | "deployer">): Promise<LandingZoneFacts> {
+export async function landingZone(ctx: {
+  config: Pick<FerryConfig, "azure" | "stateStore" | "landingZoneStack">;
+  deployer: Pick<Deployer, "outputs">;
+}): Promise<LandingZoneFacts> {
   const stack = ctx.config.landingZoneStack;
   const out = parseLandingZoneOutputs(await ctx.deployer.outputs(stack), stack);
   const configured = ctx.config.azure.subscriptionId;
@@ -87,6 +93,16 @@ export async function landingZone(ctx: Pick<RunbookContext, "config" | "deployer
       { code: "SubscriptionMismatch" },
     );
   }
+  // A connection string (Azurite, locally) names no account to compare: only an identity's table is checked.
+  const table = ctx.config.stateStore;
+  if (table.kind === "identity" && !sameTable(table, out.stateStore)) {
+    throw new UserError(
+      `ferry.json's stateStore is table ${table.tableName} at ${table.url}, but the landing-zone stack ${stack}'s ` +
+        `is ${out.stateStore.tableName} at ${out.stateStore.url} (its ferry:stateStore): the runbooks and the ` +
+        "appliance's sync would not share their sources. Set ferry.json's stateStore to the landing zone's.",
+      { code: "StateStoreMismatch" },
+    );
+  }
   return {
     subscriptionId: out.subscriptionId,
     location: out.location,
@@ -95,6 +111,14 @@ export async function landingZone(ctx: Pick<RunbookContext, "config" | "deployer
     testSubnetId: out.testSubnetId,
     applianceId: out.appliance.vmId,
   };
+}
+
+/** Whether two table endpoints and names are one table (hosts and table names compare case-insensitively). */
+function sameTable(a: { url: string; tableName: string }, b: { url: string; tableName: string }): boolean {
+  return (
+    new URL(a.url).host.toLowerCase() === new URL(b.url).host.toLowerCase() &&
+    a.tableName.toLowerCase() === b.tableName.toLowerCase()
+  );
 }
 
 /** The staging disk the blueprint stack created for a source disk (from its outputs). */

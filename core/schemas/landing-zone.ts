@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { isUserError, UserError } from "../errors";
 import { parseWith } from "../validate";
-import { azureRegion, guid, resourceGroupName } from "./fields";
+import { azureRegion, azureTableName, guid, resourceGroupName } from "./fields";
 import { subnetId, virtualMachineId } from "./ids";
 import { isRecord } from "./refine";
 
@@ -22,6 +22,8 @@ export const LandingZoneOutputsSchema = z.object({
   /** The isolated subnet of test failovers (drills). */
   testSubnetId: subnetId,
   appliance: z.object({ vmId: virtualMachineId }),
+  /** The source-state table the appliance's sync and the runbooks share. */
+  stateStore: z.object({ url: z.url(), tableName: azureTableName }),
 });
 export type LandingZoneOutputs = z.output<typeof LandingZoneOutputsSchema>;
 

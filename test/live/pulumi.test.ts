@@ -8,7 +8,8 @@ import { PulumiDeployer } from "../../runbooks/deployers/pulumi";
  * The live suite: the Automation API deployer on the real Pulumi CLI and real Azure. It runs only
  * where both exist and it is asked for: FERRY_LIVE=1, the `pulumi` CLI on PATH (logged in), Azure
  * credentials for the azure-native provider (ARM_* or workload identity), and FERRY_LIVE_BLUEPRINT
- * naming a JSON file with a blueprint stack's `ferry:` config for a disposable resource group.
+ * naming a JSON file with a blueprint stack's `ferry:` config whose `landingZoneStack` is a deployed
+ * landing zone of that subscription with a disposable resource group.
  */
 function liveReadiness(): { ready: true; configFile: string } | { ready: false; reason: string } {
   if (process.env.FERRY_LIVE !== "1")

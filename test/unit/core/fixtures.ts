@@ -53,7 +53,12 @@ export function validLandingZoneOutputs(): Json {
     targetSubnetId: `${network}/dr-vnet/subnets/app`,
     testSubnetId: `${network}/dr-test-vnet/subnets/app`,
     appliance: { vmId: vmIdOf("ferry-appliance", "dr-rg"), vmName: "ferry-appliance" },
-    stateStore: { accountName: "ferrystate01", tableName: "ferrySources" },
+    stateStore: {
+      accountName: "ferrystate01",
+      tableName: "ferrySources",
+      url: "https://ferrystate01.table.core.windows.net",
+    },
+    roleDefinitionId: "/subscriptions/11111111-1111-4111-8111-111111111111/providers/Microsoft.Authorization/roleDefinitions/x",
   };
 }
 

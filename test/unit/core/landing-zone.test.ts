@@ -18,9 +18,19 @@ describe("parseLandingZoneOutputs", () => {
     const outputs = validLandingZoneOutputs() as { appliance: { vmId: string }; targetSubnetId: string };
     const zone = parseLandingZoneOutputs(outputs, "lz-ne");
     expect(Object.keys(zone).sort()).toEqual(
-      ["appliance", "location", "resourceGroupName", "subscriptionId", "targetSubnetId", "testSubnetId"].sort(),
+      [
+        "appliance",
+        "location",
+        "resourceGroupName",
+        "stateStore",
+        "subscriptionId",
+        "targetSubnetId",
+        "testSubnetId",
+      ].sort(),
     );
+    // What the two read of the appliance and the table, not the rest (vmName, accountName).
     expect(zone.appliance).toEqual({ vmId: outputs.appliance.vmId });
+    expect(zone.stateStore).toEqual({ url: "https://ferrystate01.table.core.windows.net", tableName: "ferrySources" });
     expect([zone.subscriptionId, zone.location, zone.resourceGroupName]).toEqual([
       subscriptionId,
       "northeurope",
