@@ -4,7 +4,7 @@ import { setMockOptions } from "@pulumi/pulumi/runtime/settings";
 import type { Mocks, MockResourceArgs } from "@pulumi/pulumi/runtime/mocks";
 import { FerryError } from "../../core/errors";
 import type { StackConfig } from "../../stacks/config";
-import { declareProgram, readProgramInputs } from "../../stacks/program";
+import { declareProgram, readProgramInputs, type ProgramInputs } from "../../stacks/program";
 import type { Props } from "./resource-kinds";
 
 /** A resource as the program declared it, with the options the engine would honour. */
@@ -32,7 +32,7 @@ export type ResolveResource = (resource: DeclaredResource) => Promise<{ id: stri
 export const PROJECT = "ferry";
 
 /** The resource type of a `pulumi.StackReference`: a read of another stack's outputs, not a resource of this one. */
-export const STACK_REFERENCE = "pulumi:pulumi:StackReference";
+const STACK_REFERENCE = "pulumi:pulumi:StackReference";
 
 export interface RunProgramOptions {
   /** A preview: `resolve` gives what is known, nothing changes. */
@@ -166,7 +166,7 @@ async function run(
   // failed read (a StackReference to a stack that does not exist) also rejects promises inside
   // Pulumi's runtime that nothing awaits, which Node reports only once the current task is done: one
   // turn of the event loop, and they are reported within this run, whose failure they are.
-  let inputs: Awaited<ReturnType<typeof readProgramInputs>>;
+  let inputs: ProgramInputs;
   try {
     inputs = await readProgramInputs(config);
   } catch (e) {
