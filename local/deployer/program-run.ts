@@ -48,6 +48,17 @@ export interface RunProgramOptions {
   subscriptionId: string;
 }
 
+/** What this monitor reads of the engine's RegisterResourceRequest (a protobuf message). */
+interface RegisterResourceRequest {
+  getType(): string;
+  getName(): string;
+  getParent(): string;
+  getDependenciesList(): string[];
+  getProtect(): boolean | undefined;
+  getRetainondelete(): boolean | undefined;
+  getIgnorechangesList(): string[];
+}
+
 /** The monitor of Pulumi's mocks, also recording the options of each registration (the mocks API does not pass them). */
 class RecordingMonitor extends MockMonitor {
   readonly options = new Map<
@@ -57,7 +68,10 @@ class RecordingMonitor extends MockMonitor {
 
   readonly urns = new Map<string, string>();
 
-  override async registerResource(req: any, callback: (err: any, response: any) => void): Promise<void> {
+  override async registerResource(
+    req: RegisterResourceRequest,
+    callback: (err: unknown, response: { getUrn(): string } | undefined) => void,
+  ): Promise<void> {
     const key = `${req.getType()}::${req.getName()}`;
     this.options.set(key, {
       parent: req.getParent(),
@@ -66,7 +80,7 @@ class RecordingMonitor extends MockMonitor {
       retainOnDelete: req.getRetainondelete() === true,
       ignoreChanges: req.getIgnorechangesList(),
     });
-    return super.registerResource(req, (err, response) => {
+    return super.registerResource(req, (err: unknown, response?: { getUrn(): string }) => {
       if (response) this.urns.set(key, response.getUrn());
       callback(err, response);
     });

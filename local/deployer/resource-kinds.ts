@@ -3,7 +3,7 @@ import { parseResourceId } from "../../core/resource-id";
 import { stableGuid } from "../../stacks/landing-zone-plan";
 
 /** Inputs and outputs of a declared resource, JSON-shaped. */
-export type Props = Record<string, any>;
+export type Props = Record<string, unknown>;
 
 /**
  * How the local deployer applies one azure-native resource type to Azure (the emulator) through
@@ -49,12 +49,18 @@ function inGroupKind(
     nameInput,
     armId: inGroup(provider, type, nameInput),
     apply: async (az, i, poll) =>
-      plain(await calls(az).put(i.resourceGroupName, i[nameInput], body(i, nameInput), poll)),
+      plain(await calls(az).put(str(i.resourceGroupName), str(i[nameInput]), body(i, nameInput), poll)),
     remove: async (az, id, poll) => {
       const { rg, name } = group(id);
       await calls(az).del(rg, name, poll);
     },
   };
+}
+
+/** A string input (names and groups; the program declares them as strings). */
+function str(v: unknown): string {
+  if (typeof v !== "string") throw new Error(`expected a string input, got ${JSON.stringify(v)}`);
+  return v;
 }
 
 /** Inputs without the ones that are part of the URL (name, group). */
@@ -78,7 +84,10 @@ export const RESOURCE_KINDS: Record<string, ResourceKind> = {
     armId: (i, sub) => `/subscriptions/${sub}/resourceGroups/${i.resourceGroupName}`,
     apply: async (az, i) =>
       plain(
-        await az.resources.resourceGroups.createOrUpdate(i.resourceGroupName, { location: i.location, tags: i.tags }),
+        await az.resources.resourceGroups.createOrUpdate(str(i.resourceGroupName), {
+          location: str(i.location),
+          tags: i.tags as Record<string, string> | undefined,
+        }),
       ),
     remove: async (az, id, poll) => {
       await az.resources.resourceGroups.beginDeleteAndWait(id.split("/").pop()!, poll);
@@ -114,7 +123,14 @@ export const RESOURCE_KINDS: Record<string, ResourceKind> = {
     nameInput: "vmName",
     armId: inGroup("Microsoft.Compute", "virtualMachines", "vmName"),
     apply: async (az, i, poll) =>
-      plain(await az.compute.virtualMachines.createOrUpdate(i.resourceGroupName, i.vmName, vmBody(i) as never, poll)),
+      plain(
+        await az.compute.virtualMachines.createOrUpdate(
+          str(i.resourceGroupName),
+          str(i.vmName),
+          vmBody(i) as never,
+          poll,
+        ),
+      ),
     live: async (az, id, i, ignore) => {
       if (!ignore.includes("storageProfile.dataDisks")) return i;
       const { rg, name } = group(id);
@@ -125,7 +141,7 @@ export const RESOURCE_KINDS: Record<string, ResourceKind> = {
         managedDisk: { id: d.managedDisk?.id },
         ...(d.deleteOption ? { deleteOption: d.deleteOption } : {}),
       }));
-      return { ...i, storageProfile: { ...i.storageProfile, dataDisks } };
+      return { ...i, storageProfile: { ...(i.storageProfile as Props | undefined), dataDisks } };
     },
     remove: async (az, id, poll) => {
       const { rg, name } = group(id);
@@ -167,8 +183,9 @@ export const RESOURCE_KINDS: Record<string, ResourceKind> = {
 /** A VM's ARM body: azure-native's `identity.userAssignedIdentities` is a list of ids; ARM's is a map. */
 function vmBody(i: Props): Props {
   const b = body(i, "vmName");
-  const ids = b.identity?.userAssignedIdentities;
+  const identity = b.identity as Props | undefined;
+  const ids = identity?.userAssignedIdentities;
   if (Array.isArray(ids))
-    b.identity = { ...b.identity, userAssignedIdentities: Object.fromEntries(ids.map((id: string) => [id, {}])) };
+    b.identity = { ...identity, userAssignedIdentities: Object.fromEntries(ids.map((id: string) => [id, {}])) };
   return b;
 }
