@@ -17,8 +17,22 @@ export const FerryConfigSchema = z.strictObject({
     .default({ kind: "pulumi", workDir: "." }),
   /** The landing-zone stack of the DR region (its outputs name the appliance and the networks). */
   landingZoneStack: z.string().min(1),
-  /** Where runbooks keep their operation journal (history, RTO). Default `.ferry/journal`. */
+  /**
+   * A local copy of each operation as last written to the state store (for people and build
+   * artifacts). A cache, never read by ferry: the state store is the record. Default `.ferry/journal`.
+   */
   journalDir: z.string().default(".ferry/journal"),
+  operations: z
+    .strictObject({
+      /**
+       * How long a runbook operation's lease on its blueprint lasts unless renewed (it is renewed
+       * every third of it while the operation runs), in seconds. A host that dies holding it blocks
+       * other operations of the blueprint this long. Keep it well above the clock skew between hosts.
+       * Default 120.
+       */
+      leaseSeconds: z.number().positive().default(120),
+    })
+    .prefault({}),
   precheck: z.strictObject({ maxAgeMinutes: z.number().positive().default(30) }).prefault({}),
   failover: z
     .strictObject({

@@ -13,7 +13,7 @@ import { cleanupFailback } from "../../runbooks/failback/cleanup";
 import { failbackComplete } from "../../runbooks/failback/complete";
 import { prepareFailback } from "../../runbooks/failback/prepare";
 import { failbackRollback } from "../../runbooks/failback/rollback";
-import { readFailbackState } from "../../runbooks/failback/state";
+import { failbackStateStore, readFailbackState } from "../../runbooks/failback/state";
 import { failbackSync } from "../../runbooks/failback/sync";
 import { formatHistory, history } from "../../runbooks/history";
 import { pattern, readAt, writeAt } from "../helpers/bytes";
@@ -275,8 +275,9 @@ describe("failback sync, complete and cleanup", () => {
       ...state,
       disks: state.disks.map((d) => (d.role === "os" ? { ...d, newDiskId: w.osDiskId, applied: undefined } : d)),
     };
-    const stateFile = join(world().config.journalDir, ".failback", `${w.stack}.json`);
-    writeFileSync(stateFile, JSON.stringify(tampered));
+    const states = failbackStateStore(ctx);
+    await states.read(w.stack);
+    await states.save(tampered);
     await expect(failbackSync(ctx, w.stack)).rejects.toMatchObject({
       code: "RunningOsDisk",
       message: expect.stringMatching(
@@ -284,7 +285,8 @@ describe("failback sync, complete and cleanup", () => {
       ),
     });
     expect(await firstDifference(file(w.osDiskId), osBefore)).toBeUndefined();
-    writeFileSync(stateFile, JSON.stringify(state));
+    await states.read(w.stack);
+    await states.save(state);
 
     // Rollback: the new disks and the failback's snapshots go, the DR VM still runs, the sync of
     // the from-snapshot disk resumes; the attach-as-is disk stays paused (its staging disk is the DR VM's).
