@@ -8,6 +8,7 @@ import {
   releaseLease,
   renewLease,
   type HeldLease,
+  type OperationLease,
 } from "../adapters/state/operation-lease";
 import type { RunStateStore } from "../adapters/state/run-state";
 import { FerryError } from "../core/errors";
@@ -126,14 +127,17 @@ export class Journal {
    * it), then records the operation. An operation whose host died holding the lease is recorded as
    * failed here, so that the next run of its kind can resume on its phase.
    */
-  async start(
-    kind: string,
-    blueprint: string,
-    id = `${kind}-${this.now().toISOString().replace(/[-:.]/g, "").slice(0, 15)}Z`,
-  ): Promise<Operation> {
+  async start(kind: string, blueprint: string, id?: string): Promise<Operation> {
     const { store, host, leaseInMs } = this.options;
+    // Ids are stamped to the second, and failback names disks after that stamp: an id already taken
+    // (an operation of the same kind ended within the same second) moves on to the next second's
+    // stamp. An id given by the caller is kept as it is.
+    const stampAt = (ms: number) => `${kind}-${new Date(ms).toISOString().replace(/[-:.]/g, "").slice(0, 15)}Z`;
+    let opId = id ?? stampAt(this.now().getTime());
+    for (let n = 1; id === undefined && (await store.get(blueprint, opKey(opId))); n++)
+      opId = stampAt(this.now().getTime() + n * 1000);
     const op: Operation = {
-      id,
+      id: opId,
       kind,
       blueprint,
       startedAt: this.now().toISOString(),
@@ -144,18 +148,17 @@ export class Journal {
       host,
     };
     const lease = await acquireLease(store, blueprint, {
-      operation: id,
+      operation: op.id,
       kind,
       host,
       pid: process.pid,
       now: this.now(),
       leaseInMs,
     });
-    if (lease.tookOver)
-      await this.abandoned(blueprint, lease.tookOver.operation, lease.tookOver.host, lease.tookOver.until);
     let etag: string;
     try {
-      etag = await store.create(blueprint, opKey(id), op);
+      if (lease.tookOver) await this.abandoned(blueprint, lease.tookOver);
+      etag = await store.create(blueprint, opKey(op.id), op);
     } catch (e) {
       await releaseLease(store, lease).catch(() => undefined);
       throw e;
@@ -181,7 +184,10 @@ export class Journal {
     if (lease) throw operationRunning(blueprint, lease);
   }
 
-  /** Runs `fn` as an operation of `blueprint` (refused while another runs), ended succeeded or failed with its error. */
+  /**
+   * Runs `fn` as an operation of `blueprint` (refused while another runs), ended succeeded or failed
+   * with its error.
+   */
   async run<T>(
     kind: string,
     blueprint: string,
@@ -256,7 +262,11 @@ export class Journal {
     if (error) op.error = redactSecrets((error as Error).message);
     const t = this.tracked.get(op);
     try {
-      await this.save(op);
+      // Ending on an error: that error is what the caller throws, not a failure to record it.
+      await this.save(op).catch((e: unknown) => {
+        if (error === undefined) throw e;
+        this.options.logger?.error({ err: e, operation: op.id }, "could not record the operation's end");
+      });
     } finally {
       if (t) {
         clearInterval(t.renewal);
@@ -314,8 +324,9 @@ export class Journal {
   }
 
   /** Records as failed an operation whose host stopped renewing its lease (if it is still shown running). */
-  private async abandoned(blueprint: string, id: string, host: string, until: string): Promise<void> {
+  private async abandoned(blueprint: string, lease: OperationLease): Promise<void> {
     const { store, logger } = this.options;
+    const { operation: id, host, until } = lease;
     const found = await store.get<Operation>(blueprint, opKey(id));
     if (!found || found.doc.status !== "running") return;
     const op = found.doc;

@@ -4,6 +4,7 @@ import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "pino";
 import type { AzureClients } from "../../adapters/azure/clients";
 import { FerryError, isNotFound, UserError } from "../../core/errors";
+import { redactSecrets } from "../../core/redact";
 import type { CreateContextOptions } from "../../runbooks/context";
 import { parseStackConfig } from "../../stacks/config";
 import type {
@@ -192,7 +193,7 @@ export class LocalDeployer implements Deployer {
         result,
         resourceChanges: { ...changes },
         config: raw,
-        ...(error ? { error: (error as Error).message } : {}),
+        ...(error ? { error: redactSecrets((error as Error).message) } : {}),
       });
       this.save(stack, state);
     };
@@ -244,7 +245,7 @@ export class LocalDeployer implements Deployer {
       result: error ? "failed" : "succeeded",
       resourceChanges: changes,
       config: state.config,
-      ...(error ? { error: (error as Error).message } : {}),
+      ...(error ? { error: redactSecrets((error as Error).message) } : {}),
     });
     this.save(stack, state);
     if (error) throw error;

@@ -213,7 +213,9 @@ describe("failback sync, complete and cleanup", () => {
     for (let i = 0; i < 24; i++) writeAt(f.emu.devicePath(DR.rg, "ff", 0), i * 8 * MiB, pattern(40 + i, 1 * MiB));
     await prepareFailback(ctx, w.stack);
     const configPath = join(tempDir("ferry-fb-"), "ferry.json");
-    writeFileSync(configPath, JSON.stringify(world().config));
+    // A short lease: the killed process holds the blueprint's operation lease until it lapses.
+    const leaseSeconds = 2;
+    writeFileSync(configPath, JSON.stringify({ ...world().config, operations: { leaseSeconds } }));
     // Slow reads of the DR snapshots, so the copy is surely under way when the process is killed.
     const slow = f.emu.faults.add({
       match: { operation: "Blob_Download", plane: "data" },
@@ -252,7 +254,9 @@ describe("failback sync, complete and cleanup", () => {
     expect(data.passes).toEqual([]);
     expect(await firstDifference(file(data.newDiskId), file(diskId(DR.rg, "ff-lun0-disk")))).toBeDefined();
 
-    // The same pass again (through the CLI), from the same snapshot: the new disk ends equal to it.
+    // The same pass again (through the CLI), from the same snapshot: the new disk ends equal to it,
+    // once the killed process's lease has lapsed.
+    await new Promise((r) => setTimeout(r, leaseSeconds * 1000 + 200));
     const out: string[] = [];
     const code = await runCli(["failback", "sync", w.stack, "--config", configPath], {
       out: (t) => out.push(t),
