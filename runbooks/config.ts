@@ -21,8 +21,22 @@ export const FerryConfigSchema = z.strictObject({
    * networks). Every blueprint stack's ferry:landingZoneStack must name the same stack.
    */
   landingZoneStack: pulumiStackName,
-  /** Where runbooks keep their operation journal (history, RTO). Default `.ferry/journal`. */
+  /**
+   * A local copy of each operation as last written to the state store (for people and build
+   * artifacts). A cache, never read by ferry: the state store is the record. Default `.ferry/journal`.
+   */
   journalDir: z.string().default(".ferry/journal"),
+  operations: z
+    .strictObject({
+      /**
+       * How long a runbook operation's lease on its blueprint lasts unless renewed (it is renewed
+       * every third of it while the operation runs), in seconds. A host that dies holding it blocks
+       * other operations of the blueprint this long. Keep it well above the clock skew between hosts.
+       * Default 120.
+       */
+      leaseSeconds: z.number().positive().default(120),
+    })
+    .prefault({}),
   precheck: z.strictObject({ maxAgeMinutes: z.number().positive().default(30) }).prefault({}),
   failover: z
     .strictObject({

@@ -2,8 +2,10 @@ import { createInterface } from "node:readline/promises";
 import type { Logger } from "pino";
 import type { AzureClients } from "../adapters/azure/clients";
 import { createLogger } from "../core/logger";
-import { connectAzure, openStateStore } from "../adapters/state/connect";
-import type { SourceStore } from "../adapters/state/store";
+import { hostname } from "node:os";
+import { connectAzure, stateStoreClient } from "../adapters/state/connect";
+import { RunStateStore } from "../adapters/state/run-state";
+import { SourceStore } from "../adapters/state/store";
 import type { createFerryPolicies } from "../policies/pack";
 import type { FerryConfig } from "./config";
 import type { Deployer } from "./deployers/deployer";
@@ -17,6 +19,8 @@ export interface RunbookContext {
   logger: Logger;
   azure: AzureClients;
   store: SourceStore;
+  /** What the runbooks record at run time: operations, leases, failback state, each blueprint's mode. */
+  runState: RunStateStore;
   deployer: Deployer;
   journal: Journal;
   /** Asks a yes/no question; the answer is no unless the person says yes. */
@@ -41,6 +45,8 @@ export interface CreateContextOptions {
    * only the harness provides: product code never imports it). Without it that kind is refused.
    */
   localDeployer?: (config: FerryConfig, deps: LocalDeployerDeps) => Deployer;
+  /** This host's name in operation leases and records. Default: the machine's host name. */
+  host?: string;
 }
 
 /** What the local harness's deployer is built from. */
@@ -58,15 +64,26 @@ export async function createContext(config: FerryConfig, options: CreateContextO
   const now = options.now ?? (() => new Date());
   // Before the store is opened: a deployer this process cannot have is refused with no I/O done.
   const deployer = options.deployer ?? (await deployerFor(config, options, { azure, logger, now }));
-  const store = await openStateStore(config.stateStore, credential, env);
+  const client = stateStoreClient(config.stateStore, credential, env);
+  // Opening the source store creates the table; the run state shares it.
+  const store = await SourceStore.open({ client });
+  const runState = new RunStateStore(client);
   const terminal = process.stdin.isTTY === true;
   return {
     config,
     logger,
     azure,
     store,
+    runState,
     deployer,
-    journal: new Journal(config.journalDir, now),
+    journal: new Journal({
+      store: runState,
+      host: options.host ?? hostname(),
+      leaseInMs: config.operations.leaseSeconds * 1000,
+      now,
+      cacheDir: config.journalDir,
+      logger: logger.child({ component: "journal" }),
+    }),
     confirm: options.confirm ?? (terminal ? askYesNo : async () => false),
     choose: options.choose ?? (terminal ? askChoice : async () => undefined),
     now,

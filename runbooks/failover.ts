@@ -8,7 +8,9 @@ import { landingZone, loadBlueprint, sourceDisks } from "./blueprints";
 import type { RunbookContext } from "./context";
 import { pauseAtApplyBoundary, waitFor } from "./wait";
 import type { ResourceEvent } from "./deployers/deployer";
+import { failoverPhaseOf, failoverPhaseReached, failoverToResume, type FailoverPhase } from "./failover-phase";
 import type { Operation } from "./journal";
+import { currentMode, recordMode } from "./mode";
 import { formatPrecheck, precheck } from "./precheck";
 import { waitUntilReady } from "./readiness";
 
@@ -32,21 +34,25 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
   const config = await loadBlueprint(ctx, stack);
   const b = config.blueprint;
   const mode = options.kind === "test" ? "test" : "failover";
-  // A failed run of the same failover that got its staging disks off the appliance is continued:
-  // its final sync is done and those disks can no longer be synced, so it goes straight to `up`.
-  ctx.journal.assertIdle(b.name);
-  const previous = ctx.journal.list(b.name).find((o) => o.kind.startsWith("failover-") || o.kind === "cleanup");
-  const resumes =
-    (previous?.status === "failed" || previous?.status === "canceled" || previous?.status === "running") &&
-    previous.kind === `failover-${options.kind}` &&
-    previous.steps.some((s) => s.name.startsWith("detach"))
-      ? previous
-      : undefined;
-  const op = ctx.journal.start(`failover-${options.kind}`, b.name);
-  if (resumes) {
-    op.details = { resumes: resumes.id };
-    ctx.journal.save(op);
-  }
+  // Refused while another operation of the blueprint runs, on any host. Taking the lease records
+  // an operation whose host died holding it as failed, so that it can be resumed below.
+  const op = await ctx.journal.start(`failover-${options.kind}`, b.name);
+  // A failed run of the same failover that got its staging disks off the appliance is continued.
+  const resumes = failoverToResume(
+    (await ctx.journal.list(b.name)).filter((o) => o.id !== op.id),
+    options.kind,
+  );
+  // Phases only go forward: a resumed run is where the run it continues got to, and its re-run of
+  // the pause and precheck does not take it back (were it to fail again, the next run resumes too).
+  op.phase = "notStarted";
+  const reached = async (phase: FailoverPhase) => {
+    if (failoverPhaseReached(failoverPhaseOf(op), phase)) return;
+    op.phase = phase;
+    await ctx.journal.save(op);
+  };
+  if (resumes) op.details = { resumes: resumes.id };
+  await reached(resumes ? failoverPhaseOf(resumes) : "notStarted");
+  await ctx.journal.save(op);
   const started = Date.now();
   const log = ctx.logger.child({ blueprint: b.name, operation: op.id, kind: options.kind });
   const disks = sourceDisks(b);
@@ -80,6 +86,7 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
           }),
         ),
       );
+      await reached("sourcesStopped");
       const poweredOffAt = ctx.now().getTime();
       await ctx.journal.step(op, "final sync", async () => {
         // Points known now were taken before the power-off ended; the final one is any other,
@@ -114,6 +121,7 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
           },
         );
       });
+      await reached("finalSynced");
     }
 
     await ctx.journal.step(op, "pause the sync at an apply boundary", () =>
@@ -123,6 +131,7 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
         "the failover",
       ),
     );
+    await reached("syncPaused");
 
     const check = await ctx.journal.step(op, "precheck", async () => {
       const r = await precheck(ctx, stack, { mode, operation: op.id });
@@ -165,12 +174,15 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
         );
       }),
     );
+    await reached("prechecked");
 
     const zone = await landingZone(ctx);
     if (attachAsIs.size) {
       await ctx.journal.step(op, "detach attach-as-is staging disks from the appliance", async () => {
         const staging = (await Promise.all([...attachAsIs].map((id) => sourceOf(id)))).map((s) => s.stagingDiskId);
         detached = true;
+        // Recorded before the first detach: from here a re-run must go forward, not hand back to the sync.
+        await reached("stagingDetached");
         const n = await detachFromAppliance(ctx, zone.applianceId, staging);
         log.info({ detached: n }, "staging disks detached");
       });
@@ -230,6 +242,7 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
         if (snapshotsLeft.size === 0) pendingResume.push(resume());
       }
     };
+    await recordMode(ctx, b.name, mode, op.id);
     await ctx.journal.step(op, `pulumi up (mode ${mode})`, () =>
       ctx.deployer.up(stack, {
         message: `${options.kind} failover of ${b.name} (${op.id})`,
@@ -239,6 +252,7 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
         onResource,
       }),
     );
+    await reached("up");
     await Promise.all(pendingResume);
     await resume();
     for (const r of op.rto)
@@ -260,7 +274,7 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
           if (rto && r.appReadySeconds !== undefined) rto.appReadySeconds = r.appReadySeconds;
           problems.push(...r.problems);
         });
-        ctx.journal.save(op);
+        await ctx.journal.save(op);
         if (problems.length) {
           throw new FerryError(
             `The VMs are up, but not every one is ready:\n  ${problems.join("\n  ")}\nFix the cause and run the same failover again: it re-checks.`,
@@ -269,13 +283,14 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
         }
       });
     }
-    ctx.journal.end(op, "succeeded");
+    op.phase = "succeeded";
+    await ctx.journal.end(op, "succeeded");
     return op;
   } catch (e) {
     if (!detached) {
       for (const d of disks) await setPaused(ctx.store, d.sourceDiskId, false, ctx.now()).catch(() => undefined);
     }
-    ctx.journal.end(op, "failed", e);
+    await ctx.journal.end(op, "failed", e);
     log.error(
       { err: e },
       detached
@@ -289,14 +304,22 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
 /** Ends a drill: the stack back to standby (the test VMs and their disks go), replication untouched. */
 export async function cleanup(ctx: RunbookContext, stack: string): Promise<Operation> {
   const config = await loadBlueprint(ctx, stack);
-  if (config.mode !== "test" && config.mode !== "standby") {
-    throw new UserError(
-      `Blueprint ${stack} is in ${config.mode}: cleanup ends a drill. To end a failover, fail back (ferry failback).`,
-      { code: "NotADrill" },
-    );
-  }
-  const op = ctx.journal.start("cleanup", config.blueprint.name);
+  // The store's mode, not the stack file's: a failover run on another host shows here. Checked
+  // again under the lease, in case a failover started in between.
+  const assertDrill = async () => {
+    const mode = await currentMode(ctx, config.blueprint.name, config.mode);
+    if (mode !== "test" && mode !== "standby") {
+      throw new UserError(
+        `Blueprint ${stack} is in ${mode}: cleanup ends a drill. To end a failover, fail back (ferry failback).`,
+        { code: "NotADrill" },
+      );
+    }
+  };
+  await assertDrill();
+  const op = await ctx.journal.start("cleanup", config.blueprint.name);
   try {
+    await assertDrill();
+    await recordMode(ctx, config.blueprint.name, "standby", op.id);
     await ctx.journal.step(op, "pulumi up (mode standby)", () =>
       ctx.deployer.up(stack, { message: `cleanup of ${config.blueprint.name} (${op.id})`, mode: "standby" }),
     );
@@ -308,10 +331,10 @@ export async function cleanup(ctx: RunbookContext, stack: string): Promise<Opera
       if (s.source.holds?.length)
         await releaseHolds(ctx.store, d.sourceDiskId, (by) => by.startsWith("failover-test-"), ctx.now());
     }
-    ctx.journal.end(op, "succeeded");
+    await ctx.journal.end(op, "succeeded");
     return op;
   } catch (e) {
-    ctx.journal.end(op, "failed", e);
+    await ctx.journal.end(op, "failed", e);
     throw e;
   }
 }

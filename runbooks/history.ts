@@ -15,7 +15,10 @@ export interface HistoryLine {
   steps?: { name: string; seconds?: number; status: string }[];
 }
 
-/** Every operation of a blueprint: the stack's history (the operation log) and the runbooks' journal, newest first. */
+/**
+ * Every operation of a blueprint, newest first: the stack's history (the operation log) and the
+ * runbooks' operations, read from the state store (whichever host ran them).
+ */
 export async function history(ctx: RunbookContext, stack: string): Promise<HistoryLine[]> {
   const lines: HistoryLine[] = [];
   for (const h of await ctx.deployer.history(stack)) {
@@ -29,7 +32,7 @@ export async function history(ctx: RunbookContext, stack: string): Promise<Histo
     });
   }
   const { blueprint } = await loadBlueprint(ctx, stack);
-  for (const op of ctx.journal.list(blueprint.name)) {
+  for (const op of await ctx.journal.list(blueprint.name)) {
     lines.push({
       kind: op.kind,
       source: "runbook",

@@ -1,8 +1,19 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
-import { hostname } from "node:os";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import type { Logger } from "pino";
+import {
+  acquireLease,
+  currentLease,
+  operationRunning,
+  releaseLease,
+  renewLease,
+  type HeldLease,
+  type OperationLease,
+} from "../adapters/state/operation-lease";
+import type { RunStateStore } from "../adapters/state/run-state";
 import { writeJsonAtomic } from "../adapters/files/atomic-json";
-import { UserError } from "../core/errors";
+import { FerryError } from "../core/errors";
+import { redactDeep, redactSecrets } from "../core/redact";
 
 /** One step of a runbook operation, with its timing. */
 export interface JournalStep {
@@ -42,6 +53,11 @@ export interface Operation {
   startedAt: string;
   endedAt?: string;
   status: "notStarted" | "running" | "succeeded" | "failed" | "canceled";
+  /**
+   * How far the operation got, in its kind's own typed phases (a failover's are in
+   * failover-phase.ts): a re-run resumes on the phase, never on step names.
+   */
+  phase?: string;
   recoveryPoints?: Record<string, string>;
   rpoSeconds?: number;
   steps: JournalStep[];
@@ -50,37 +66,79 @@ export interface Operation {
   events?: OperationEvent[];
   error?: string;
   details?: Record<string, unknown>;
-  /** The process that runs it, to tell a live operation from one whose process died. */
+  /** The process that runs it (the store's operation lease tells whether it is still alive). */
   pid?: number;
   host?: string;
 }
 
-/** The operation journal: one JSON file per operation, under a folder per blueprint, written atomically. */
+/** Options for a {@link Journal}. */
+export interface JournalOptions {
+  /** The run-state store: the record of every operation and of each blueprint's operation lease. */
+  store: RunStateStore;
+  /** This host's name in leases and operations (a pipeline agent's name, say). */
+  host: string;
+  /** How long an operation's lease lasts unless renewed, in milliseconds; renewed every third of it. */
+  leaseInMs: number;
+  now?: () => Date;
+  /**
+   * A folder that gets a copy of each operation as last written to the store (for people and build
+   * artifacts). Never read: the store is the record. Default: none.
+   */
+  cacheDir?: string;
+  logger?: Logger;
+}
+
+/** What the journal keeps of an operation it runs. */
+interface Tracked {
+  etag?: string;
+  /** Writes of the operation, one after the other, in call order. */
+  writes: Promise<void>;
+  lease: HeldLease;
+  renewal?: NodeJS.Timeout;
+  renewing?: Promise<void>;
+  /** Set once the lease was taken over by another run: nothing more of this one is written. */
+  lost?: FerryError;
+}
+
+const opKey = (id: string) => `op/${id}`;
+
+/**
+ * The operation journal: each operation a document in the run-state store (written under its ETag
+ * as it progresses), one operation per blueprint at a time across hosts through the store's lease.
+ */
 export class Journal {
   /** Operations of this process not yet ended, with their journal (marked canceled if the process is interrupted). */
   private static readonly open = new Map<Operation, Journal>();
 
   /** Marks every unfinished operation of this process canceled (on Ctrl-C): their steps say how far they got. */
-  static cancelOpenOperations(reason: string): void {
-    for (const [op, journal] of Journal.open) journal.cancel(op, reason);
+  static async cancelOpenOperations(reason: string): Promise<void> {
+    await Promise.allSettled([...Journal.open].map(([op, journal]) => journal.cancel(op, reason)));
   }
 
-  constructor(
-    private readonly dir: string,
-    private readonly now: () => Date = () => new Date(),
-  ) {}
+  private readonly tracked = new Map<Operation, Tracked>();
+  private readonly now: () => Date;
 
-  private file(op: Pick<Operation, "blueprint" | "id">): string {
-    return join(this.dir, op.blueprint, `${op.id}.json`);
+  constructor(private readonly options: JournalOptions) {
+    this.now = options.now ?? (() => new Date());
   }
 
-  start(
-    kind: string,
-    blueprint: string,
-    id = `${kind}-${this.now().toISOString().replace(/[-:.]/g, "").slice(0, 15)}Z`,
-  ): Operation {
+  /**
+   * Starts an operation of `blueprint`: takes the blueprint's operation lease (refused with
+   * {@link UserError} "OperationRunning", naming the running operation, while another run holds
+   * it), then records the operation. An operation whose host died holding the lease is recorded as
+   * failed here, so that the next run of its kind can resume on its phase.
+   */
+  async start(kind: string, blueprint: string, id?: string): Promise<Operation> {
+    const { store, host, leaseInMs } = this.options;
+    // Ids are stamped to the second, and failback names disks after that stamp: an id already taken
+    // (an operation of the same kind ended within the same second) moves on to the next second's
+    // stamp. An id given by the caller is kept as it is.
+    const stampAt = (ms: number) => `${kind}-${new Date(ms).toISOString().replace(/[-:.]/g, "").slice(0, 15)}Z`;
+    let opId = id ?? stampAt(this.now().getTime());
+    for (let n = 1; id === undefined && (await store.get(blueprint, opKey(opId))); n++)
+      opId = stampAt(this.now().getTime() + n * 1000);
     const op: Operation = {
-      id,
+      id: opId,
       kind,
       blueprint,
       startedAt: this.now().toISOString(),
@@ -88,49 +146,150 @@ export class Journal {
       steps: [],
       rto: [],
       pid: process.pid,
-      host: hostname(),
+      host,
     };
-    this.save(op);
+    const lease = await acquireLease(store, blueprint, {
+      operation: op.id,
+      kind,
+      host,
+      pid: process.pid,
+      now: this.now(),
+      leaseInMs,
+    });
+    let etag: string;
+    try {
+      if (lease.tookOver) await this.abandoned(blueprint, lease.tookOver);
+      etag = await store.create(blueprint, opKey(op.id), op);
+    } catch (e) {
+      await releaseLease(store, lease).catch(() => undefined);
+      throw e;
+    }
+    const tracked: Tracked = { etag, writes: Promise.resolve(), lease };
+    tracked.renewal = setInterval(() => this.renew(op, tracked), Math.max(50, leaseInMs / 3));
+    tracked.renewal.unref();
+    this.tracked.set(op, tracked);
     Journal.open.set(op, this);
+    this.cache(op);
     return op;
   }
 
-  /** An operation of `blueprint` still running in a live process (this machine's), if any. */
-  running(blueprint: string): Operation | undefined {
-    return this.list(blueprint).find(
-      (o) => o.status === "running" && o.pid !== undefined && o.host === hostname() && alive(o.pid),
-    );
+  /** The operation of `blueprint` that holds its lease now (on any host), if any. */
+  async running(blueprint: string): Promise<Operation | undefined> {
+    const lease = await currentLease(this.options.store, blueprint, this.now());
+    return lease ? this.get(blueprint, lease.operation) : undefined;
   }
 
-  /** Refuses a new operation of `blueprint` while another one runs. */
-  assertIdle(blueprint: string): void {
-    const busy = this.running(blueprint);
-    if (busy)
-      throw new UserError(
-        `A ${busy.kind} of ${blueprint} is running (pid ${busy.pid}, since ${busy.startedAt}). Wait for it to end, or stop it first.`,
-        { code: "OperationRunning" },
-      );
+  /** Refuses a new operation of `blueprint` while another one runs, on this host or another. */
+  async assertIdle(blueprint: string): Promise<void> {
+    const lease = await currentLease(this.options.store, blueprint, this.now());
+    if (lease) throw operationRunning(blueprint, lease);
   }
 
-  /** Runs `fn` as an operation of `blueprint` (refused while another runs), ended succeeded or failed with its error. */
+  /**
+   * Runs `fn` as an operation of `blueprint` (refused while another runs), ended succeeded or failed
+   * with its error.
+   */
   async run<T>(
     kind: string,
     blueprint: string,
     fn: (op: Operation) => Promise<T>,
   ): Promise<{ op: Operation; result: T }> {
-    this.assertIdle(blueprint);
-    const op = this.start(kind, blueprint);
+    const op = await this.start(kind, blueprint);
     try {
       const result = await fn(op);
-      this.end(op, "succeeded");
+      await this.end(op, "succeeded");
       return { op, result };
     } catch (e) {
-      this.end(op, "failed", e);
+      await this.end(op, "failed", e);
       throw e;
     }
   }
 
-  private cancel(op: Operation, reason: string): void {
+  /**
+   * Writes `op` as it is now, conditional on the ETag of its last write: a write of the same
+   * operation by anyone else is refused ("ConcurrentUpdate"), never overwritten. Writes of one
+   * operation land in call order.
+   */
+  save(op: Operation): Promise<void> {
+    const t = this.tracked.get(op);
+    if (!t) {
+      return Promise.reject(
+        new FerryError(`Operation ${op.id} of ${op.blueprint} is not running in this process: it cannot be written`, {
+          code: "OperationNotOpen",
+        }),
+      );
+    }
+    const snapshot = JSON.parse(JSON.stringify(op)) as Operation;
+    const write = t.writes.then(async () => {
+      if (t.lost) throw t.lost;
+      const { store } = this.options;
+      t.etag = await store.replace(op.blueprint, opKey(op.id), snapshot, t.etag!);
+      this.cache(snapshot);
+    });
+    // A failed write fails its caller; the next write still runs (and fails too if the ETag moved).
+    t.writes = write.catch(() => undefined);
+    return write;
+  }
+
+  /** Runs `fn` as a step of `op`, recording its start, end and outcome. */
+  async step<T>(op: Operation, name: string, fn: () => Promise<T>, row?: string): Promise<T> {
+    const step: JournalStep = { name, startedAt: this.now().toISOString(), status: "running", ...(row ? { row } : {}) };
+    op.steps.push(step);
+    await this.save(op);
+    let failure: unknown;
+    try {
+      const result = await fn();
+      step.status = "succeeded";
+      return result;
+    } catch (e) {
+      failure = e;
+      step.status = "failed";
+      step.detail = redactSecrets((e as Error).message);
+      throw e;
+    } finally {
+      step.endedAt = this.now().toISOString();
+      // The step's own failure wins over a failure to record it.
+      await this.save(op).catch((e: unknown) => {
+        if (failure === undefined) throw e;
+      });
+    }
+  }
+
+  /** Records the end of `op` and gives its blueprint's lease up. */
+  async end(op: Operation, status: "succeeded" | "failed" | "canceled", error?: unknown): Promise<void> {
+    Journal.open.delete(op);
+    op.status = status;
+    op.endedAt = this.now().toISOString();
+    if (error) op.error = redactSecrets((error as Error).message);
+    const t = this.tracked.get(op);
+    try {
+      // Ending on an error: that error is what the caller throws, not a failure to record it.
+      await this.save(op).catch((e: unknown) => {
+        if (error === undefined) throw e;
+        this.options.logger?.error({ err: e, operation: op.id }, "could not record the operation's end");
+      });
+    } finally {
+      if (t) {
+        clearInterval(t.renewal);
+        await t.renewing;
+        this.tracked.delete(op);
+        if (!t.lost) await releaseLease(this.options.store, t.lease).catch(() => undefined);
+      }
+    }
+  }
+
+  /** An operation of a blueprint by id, if recorded. */
+  async get(blueprint: string, id: string): Promise<Operation | undefined> {
+    return (await this.options.store.get<Operation>(blueprint, opKey(id)))?.doc;
+  }
+
+  /** Every operation of a blueprint, newest first. */
+  async list(blueprint: string): Promise<Operation[]> {
+    const all = await this.options.store.list<Operation>(blueprint, "op/");
+    return all.map((d) => d.doc).sort((a, b) => b.startedAt.localeCompare(a.startedAt));
+  }
+
+  private async cancel(op: Operation, reason: string): Promise<void> {
     for (const s of op.steps) {
       if (s.status === "running") {
         s.status = "failed";
@@ -138,58 +297,61 @@ export class Journal {
         s.endedAt = this.now().toISOString();
       }
     }
-    this.end(op, "canceled", new Error(reason));
+    await this.end(op, "canceled", new Error(reason));
   }
 
-  save(op: Operation): void {
-    mkdirSync(join(this.dir, op.blueprint), { recursive: true });
-    const f = this.file(op);
-    writeJsonAtomic(f, op);
+  private renew(op: Operation, t: Tracked): void {
+    if (t.renewing || t.lost) return;
+    const { store, leaseInMs, logger } = this.options;
+    t.renewing = renewLease(store, t.lease, this.now(), leaseInMs)
+      .then(
+        (lease) => {
+          t.lease = lease;
+        },
+        (e: unknown) => {
+          if (e instanceof FerryError && e.code === "LeaseLost") {
+            t.lost = e;
+            clearInterval(t.renewal);
+            logger?.error({ err: e, operation: op.id, blueprint: op.blueprint }, "operation lease lost");
+          } else {
+            // Tried again at the next tick; the lease lapses only if every renewal until then fails.
+            logger?.warn({ err: e, operation: op.id, blueprint: op.blueprint }, "operation lease renewal failed");
+          }
+        },
+      )
+      .finally(() => {
+        t.renewing = undefined;
+      });
   }
 
-  /** Runs `fn` as a step of `op`, recording its start, end and outcome. */
-  async step<T>(op: Operation, name: string, fn: () => Promise<T>, row?: string): Promise<T> {
-    const step: JournalStep = { name, startedAt: this.now().toISOString(), status: "running", ...(row ? { row } : {}) };
-    op.steps.push(step);
-    this.save(op);
+  /** Records as failed an operation whose host stopped renewing its lease (if it is still shown running). */
+  private async abandoned(blueprint: string, lease: OperationLease): Promise<void> {
+    const { store, logger } = this.options;
+    const { operation: id, host, until } = lease;
+    const found = await store.get<Operation>(blueprint, opKey(id));
+    if (!found || found.doc.status !== "running") return;
+    const op = found.doc;
+    for (const s of op.steps) if (s.status === "running") Object.assign(s, { status: "failed", endedAt: until });
+    op.status = "failed";
+    op.endedAt = until;
+    op.error = `abandoned: its host ${host} stopped renewing the operation's lease, which lapsed at ${until}`;
     try {
-      const result = await fn();
-      step.status = "succeeded";
-      return result;
+      await store.replace(blueprint, opKey(id), op, found.etag);
+      logger?.warn({ blueprint, operation: id, host, until }, "took over the lease of an abandoned operation");
     } catch (e) {
-      step.status = "failed";
-      step.detail = (e as Error).message;
-      throw e;
-    } finally {
-      step.endedAt = this.now().toISOString();
-      this.save(op);
+      if (!(e instanceof FerryError && e.code === "ConcurrentUpdate")) throw e;
     }
   }
 
-  end(op: Operation, status: "succeeded" | "failed" | "canceled", error?: unknown): void {
-    Journal.open.delete(op);
-    op.status = status;
-    op.endedAt = this.now().toISOString();
-    if (error) op.error = (error as Error).message;
-    this.save(op);
-  }
-
-  /** Every operation of a blueprint, newest first. */
-  list(blueprint: string): Operation[] {
-    const dir = join(this.dir, blueprint);
-    if (!existsSync(dir)) return [];
-    return readdirSync(dir)
-      .filter((f) => f.endsWith(".json"))
-      .map((f) => JSON.parse(readFileSync(join(dir, f), "utf8")) as Operation)
-      .sort((a, b) => b.startedAt.localeCompare(a.startedAt));
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
+  private cache(op: Operation): void {
+    const dir = this.options.cacheDir;
+    if (dir === undefined) return;
+    try {
+      mkdirSync(join(dir, op.blueprint), { recursive: true });
+      writeJsonAtomic(join(dir, op.blueprint, `${op.id}.json`), redactDeep(op));
+    } catch (e) {
+      // A copy for people: its loss is not the operation's.
+      this.options.logger?.warn({ err: e, operation: op.id }, "could not write the local copy of the operation");
+    }
   }
 }

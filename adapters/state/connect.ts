@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { TokenCredential } from "@azure/core-auth";
+import type { TableClient } from "@azure/data-tables";
 import { createAzureClients, type AzureClients } from "../azure/clients";
 import { azureCredential, staticTokenCredential } from "../azure/credentials";
 import { UserError } from "../../core/errors";
@@ -32,6 +33,19 @@ export async function openStateStore(
   credential: TokenCredential,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<SourceStore> {
+  return SourceStore.open({ client: stateStoreClient(conn, credential, env) });
+}
+
+/**
+ * The state store's table client of a connection config: the sources' rows and the runbooks' run
+ * state (`RunStateStore`) share it. Throws {@link UserError} "InvalidConfig" when the connection
+ * string's variable is not set.
+ */
+export function stateStoreClient(
+  conn: StateStoreConnection,
+  credential: TokenCredential,
+  env: NodeJS.ProcessEnv = process.env,
+): TableClient {
   if (conn.kind === "connectionStringEnv") {
     const connectionString = env[conn.variable];
     if (!connectionString) {
@@ -42,9 +56,9 @@ export async function openStateStore(
         },
       );
     }
-    return SourceStore.open({ client: sourceStoreClient({ connectionString, tableName: conn.tableName }) });
+    return sourceStoreClient({ connectionString, tableName: conn.tableName });
   }
-  return SourceStore.open({ client: sourceStoreClient({ url: conn.url, tableName: conn.tableName, credential }) });
+  return sourceStoreClient({ url: conn.url, tableName: conn.tableName, credential });
 }
 
 function readCa(path: string): string {

@@ -4,7 +4,7 @@ import { TableClient, odata, type TableEntity } from "@azure/data-tables";
 import type { AzureRetryOptions } from "../azure/clients";
 import { normalizeResourceId } from "../../core/resource-id";
 import { FerryError, UserError, isUserError } from "../../core/errors";
-import { redactSecrets } from "../../core/redact";
+import { redactDeep, redactSecrets } from "../../core/redact";
 import { AZURE_TABLE_NAME_RULE, isAzureTableName } from "../../core/schemas/fields";
 import { SourceSchema, type Source } from "../../core/schemas/source";
 import { parseWith, type ValidationIssue } from "../../core/validate";
@@ -368,7 +368,8 @@ export class SourceStore {
       const value = source[name];
       // Absent fields are absent columns (Replace removes what the row had).
       if (value === undefined) continue;
-      entity[name] = encode(column, value);
+      // An error message may quote a URL with its SAS: redacted at rest as in the logs.
+      entity[name] = encode(column, name === "lastError" ? redactDeep(value) : value);
     }
     return entity;
   }

@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import type { AzureClients } from "../../adapters/azure/clients";
 import { writeJsonAtomic } from "../../adapters/files/atomic-json";
 import { FerryError, isNotFound, UserError } from "../../core/errors";
+import { redactSecrets } from "../../core/redact";
 import type { CreateContextOptions } from "../../runbooks/context";
 import { parseStackConfig } from "../../stacks/config";
 import type {
@@ -229,7 +230,7 @@ export class LocalDeployer implements Deployer {
         result,
         resourceChanges: { ...changes },
         config: raw,
-        ...(error ? { error: (error as Error).message } : {}),
+        ...(error ? { error: redactSecrets((error as Error).message) } : {}),
       });
       this.save(stack, state);
     };
@@ -283,7 +284,7 @@ export class LocalDeployer implements Deployer {
       result: error ? "failed" : "succeeded",
       resourceChanges: changes,
       config: state.config,
-      ...(error ? { error: (error as Error).message } : {}),
+      ...(error ? { error: redactSecrets((error as Error).message) } : {}),
     });
     this.save(stack, state);
     if (error) throw error;

@@ -23,7 +23,7 @@ export async function checkPrimary(
   stack: string,
 ): Promise<{ passed: boolean; checks: PrimaryCheck[] }> {
   const b = (await loadBlueprint(ctx, stack)).blueprint;
-  const plan = preparedFailback(ctx, b.name);
+  const plan = await preparedFailback(ctx, b.name);
   const checks: PrimaryCheck[] = [];
   const rows = [...new Set(plan.disks.map((d) => d.row))];
   const sizesByRegion = new Map<string, Promise<Map<string, OfferedVmSize> | Error>>();

@@ -5,6 +5,7 @@ import { attachToAppliance } from "../appliance";
 import { landingZone, loadBlueprint, nameOf } from "../blueprints";
 import type { RunbookContext } from "../context";
 import type { Operation } from "../journal";
+import { recordMode } from "../mode";
 import { waitUntilReady } from "../readiness";
 import { detachNewDisks, label, snapshots } from "./common";
 import { completeStepsFrom, nextCompletePhase, type CompleteStep } from "./complete-phase";
@@ -210,6 +211,7 @@ function completeSteps(run: CompleteRun): Record<CompleteStep, () => Promise<voi
         reprotect(ctx, state, fromSnapshot),
       ),
     upStandby: async () => {
+      await recordMode(ctx, b.name, "standby", op.id);
       await ctx.journal.step(op, "pulumi up (mode standby)", () =>
         ctx.deployer.up(stack, { message: `failback of ${b.name} complete (${op.id})`, mode: "standby" }),
       );

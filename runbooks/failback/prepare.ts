@@ -4,6 +4,7 @@ import { recoveredVmName } from "../../stacks/plan";
 import { diskLabel, landingZone, loadBlueprint } from "../blueprints";
 import type { RunbookContext } from "../context";
 import type { Operation } from "../journal";
+import { currentMode } from "../mode";
 
 /** One disk on its way home: the DR VM's disk, and the primary source disk it goes back into. */
 export interface FailbackDisk {
@@ -45,16 +46,18 @@ export async function prepareFailback(
 ): Promise<{ plan: FailbackPlan; op: Operation }> {
   const config = await loadBlueprint(ctx, stack);
   const b = config.blueprint;
-  if (config.mode !== "failover") {
+  // The store's mode, not the stack file's: the failover may have run on another host.
+  const mode = await currentMode(ctx, b.name, config.mode);
+  if (mode !== "failover") {
     throw new UserError(
-      `Blueprint ${b.name} is in ${config.mode}, not failover: there is nothing to fail back. ` +
+      `Blueprint ${b.name} is in ${mode}, not failover: there is nothing to fail back. ` +
         `(A drill ends with ferry cleanup.)`,
       { code: "NotFailedOver" },
     );
   }
-  const failovers = ctx.journal
-    .list(b.name)
-    .filter((o) => o.kind === "failover-planned" || o.kind === "failover-unplanned");
+  const failovers = (await ctx.journal.list(b.name)).filter(
+    (o) => o.kind === "failover-planned" || o.kind === "failover-unplanned",
+  );
   const failover = options.operation
     ? failovers.find((o) => o.id === options.operation)
     : failovers.find((o) => o.status === "succeeded");
@@ -63,8 +66,9 @@ export async function prepareFailback(
       options.operation
         ? `No failover ${options.operation} of ${b.name} in the journal. ` +
             `Its failovers: ${failovers.map((o) => `${o.id} (${o.status})`).join(", ") || "none"}.`
-        : `No completed failover of ${b.name} in the journal (${ctx.config.journalDir}). ` +
-            `Name one with --operation, or fetch the journal where the failover ran.`,
+        : `No completed failover of ${b.name} in the journal (the state store's table ` +
+            `${ctx.store.tableName}). Name one with --operation, or check that ferry.json names the ` +
+            `state store the failover ran against.`,
       { code: "NoFailover" },
     );
   }
@@ -76,7 +80,7 @@ export async function prepareFailback(
     );
   }
 
-  const op = ctx.journal.start("failback-prepare", b.name);
+  const op = await ctx.journal.start("failback-prepare", b.name);
   try {
     const plan = await ctx.journal.step(op, "map the DR VMs' disks to the primary source disks", async () => {
       const problems: string[] = [];
@@ -190,18 +194,18 @@ export async function prepareFailback(
       } satisfies FailbackPlan;
     });
     op.details = { failback: plan };
-    ctx.journal.end(op, "succeeded");
+    await ctx.journal.end(op, "succeeded");
     ctx.logger.info({ blueprint: b.name, failover: failover.id, disks: plan.disks.length }, "failback prepared");
     return { plan, op };
   } catch (e) {
-    ctx.journal.end(op, "failed", e);
+    await ctx.journal.end(op, "failed", e);
     throw e;
   }
 }
 
 /** The mapping of the latest successful `failback prepare` of a blueprint. */
-export function preparedFailback(ctx: RunbookContext, blueprint: string): FailbackPlan {
-  const op = ctx.journal.list(blueprint).find((o) => o.kind === "failback-prepare" && o.status === "succeeded");
+export async function preparedFailback(ctx: RunbookContext, blueprint: string): Promise<FailbackPlan> {
+  const op = (await ctx.journal.list(blueprint)).find((o) => o.kind === "failback-prepare" && o.status === "succeeded");
   const plan = op?.details?.failback as FailbackPlan | undefined;
   if (!plan)
     throw new UserError(`No prepared failback of ${blueprint}. Run \`ferry failback prepare ${blueprint}\` first.`, {

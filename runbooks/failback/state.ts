@@ -1,6 +1,4 @@
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { writeJsonAtomic } from "../../adapters/files/atomic-json";
+import type { RunStateStore } from "../../adapters/state/run-state";
 import { UserError } from "../../core/errors";
 import type { RecoveryPoint } from "../../core/schemas/recovery-point";
 import type { Delta } from "../../sync/union-copy";
@@ -93,31 +91,55 @@ export interface FailbackStateStore {
 }
 
 /**
- * The failback state store: a JSON file per blueprint, `<journalDir>/.failback/<blueprint>.json`,
- * beside the journal (it travels with it between pipeline agents) but outside its per-blueprint
- * folders of operations, replaced atomically on each write.
+ * The failback state store: a document per blueprint in the run-state store (the state store's
+ * table), so that a failback continues from any host. Each write is conditional on the ETag of the
+ * last read or write through the same run-state store: a state written meanwhile by another host
+ * is refused ("ConcurrentUpdate"), never overwritten. Writes through one store land in call order.
  */
-export function failbackStateStore(ctx: Pick<RunbookContext, "config">): FailbackStateStore {
-  const file = (blueprint: string) => join(ctx.config.journalDir, ".failback", `${blueprint}.json`);
+export function failbackStateStore(ctx: Pick<RunbookContext, "runState">): FailbackStateStore {
+  const store = ctx.runState;
+  let memory = remembered.get(store);
+  if (!memory) remembered.set(store, (memory = { etags: new Map(), writes: new Map() }));
+  const { etags, writes } = memory;
   return {
-    read(blueprint) {
-      const p = file(blueprint);
-      if (!existsSync(p)) return Promise.resolve(undefined);
-      return Promise.resolve(parseFailbackState(readFileSync(p, "utf8"), p));
+    async read(blueprint) {
+      const found = await store.get<unknown>(blueprint, failbackKey);
+      if (!found) {
+        etags.delete(blueprint);
+        return undefined;
+      }
+      etags.set(blueprint, found.etag);
+      return parseFailbackState(JSON.stringify(found.doc), `The failback state of ${blueprint} in the state store`);
     },
     save(state) {
-      // Synchronous on purpose: overlapping saves cannot interleave, so they land in call order.
-      const p = file(state.blueprint);
-      mkdirSync(dirname(p), { recursive: true });
-      writeJsonAtomic(p, state);
-      return Promise.resolve();
+      const snapshot = JSON.parse(JSON.stringify(state)) as FailbackState;
+      const write = (writes.get(state.blueprint) ?? Promise.resolve()).then(async () => {
+        const etag = etags.get(state.blueprint);
+        etags.set(
+          state.blueprint,
+          etag === undefined
+            ? await store.create(state.blueprint, failbackKey, snapshot)
+            : await store.replace(state.blueprint, failbackKey, snapshot, etag),
+        );
+      });
+      writes.set(
+        state.blueprint,
+        write.catch(() => undefined),
+      );
+      return write;
     },
   };
 }
 
+const failbackKey = "failback";
+
+// The ETag each blueprint's state was last read or written with, per run-state store (one per
+// runbook context), and the chain of its writes.
+const remembered = new WeakMap<RunStateStore, { etags: Map<string, string>; writes: Map<string, Promise<void>> }>();
+
 /** The failback state of a blueprint, or undefined: `failbackStateStore(ctx).read(blueprint)`. */
 export function readFailbackState(
-  ctx: Pick<RunbookContext, "config">,
+  ctx: Pick<RunbookContext, "runState">,
   blueprint: string,
 ): Promise<FailbackState | undefined> {
   return failbackStateStore(ctx).read(blueprint);
@@ -144,8 +166,8 @@ const failbackPhases: readonly FailbackPhase[] = ["syncing", "completed", "rolle
 export function parseFailbackState(text: string, where: string): FailbackState {
   const refuse = (why: string) =>
     new UserError(
-      `${where} is not a failback state this ferry can read: ${why}. Restore the file from the journal ` +
-        `it came with, or run the ferry version that wrote it.`,
+      `${where} is not a failback state this ferry can read: ${why}. Restore it from a backup of the ` +
+        `state store, or run the ferry version that wrote it.`,
       { code: "InvalidFailbackState", details: { where } },
     );
   let raw: unknown;

@@ -34,8 +34,10 @@ export async function failbackSync(
   options: FailbackSyncOptions = {},
 ): Promise<{ op: Operation; state: FailbackState }> {
   const b = (await loadBlueprint(ctx, stack)).blueprint;
-  const plan = preparedFailback(ctx, b.name);
-  const prepareOp = ctx.journal.list(b.name).find((o) => o.kind === "failback-prepare" && o.status === "succeeded")!;
+  const plan = await preparedFailback(ctx, b.name);
+  const prepareOp = (await ctx.journal.list(b.name)).find(
+    (o) => o.kind === "failback-prepare" && o.status === "succeeded",
+  )!;
   const store = failbackStateStore(ctx);
   let state = await store.read(b.name);
   if (state?.phase === "completed")

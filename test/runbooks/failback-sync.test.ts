@@ -13,7 +13,7 @@ import { cleanupFailback } from "../../runbooks/failback/cleanup";
 import { failbackComplete } from "../../runbooks/failback/complete";
 import { prepareFailback } from "../../runbooks/failback/prepare";
 import { failbackRollback } from "../../runbooks/failback/rollback";
-import { readFailbackState } from "../../runbooks/failback/state";
+import { failbackStateStore, readFailbackState } from "../../runbooks/failback/state";
 import { failbackSync } from "../../runbooks/failback/sync";
 import { formatHistory, history } from "../../runbooks/history";
 import { pattern, readAt, writeAt } from "../helpers/bytes";
@@ -213,7 +213,9 @@ describe("failback sync, complete and cleanup", () => {
     for (let i = 0; i < 24; i++) writeAt(f.emu.devicePath(DR.rg, "ff", 0), i * 8 * MiB, pattern(40 + i, 1 * MiB));
     await prepareFailback(ctx, w.stack);
     const configPath = join(tempDir("ferry-fb-"), "ferry.json");
-    writeFileSync(configPath, JSON.stringify(world().config));
+    // A short lease: the killed process holds the blueprint's operation lease until it lapses.
+    const leaseSeconds = 2;
+    writeFileSync(configPath, JSON.stringify({ ...world().config, operations: { leaseSeconds } }));
     // Slow reads of the DR snapshots, so the copy is surely under way when the process is killed.
     const slow = f.emu.faults.add({
       match: { operation: "Blob_Download", plane: "data" },
@@ -252,7 +254,9 @@ describe("failback sync, complete and cleanup", () => {
     expect(data.passes).toEqual([]);
     expect(await firstDifference(file(data.newDiskId), file(diskId(DR.rg, "ff-lun0-disk")))).toBeDefined();
 
-    // The same pass again (through the CLI), from the same snapshot: the new disk ends equal to it.
+    // The same pass again (through the CLI), from the same snapshot: the new disk ends equal to it,
+    // once the killed process's lease has lapsed.
+    await new Promise((r) => setTimeout(r, leaseSeconds * 1000 + 200));
     const out: string[] = [];
     const code = await runCli(["failback", "sync", w.stack, "--config", configPath], {
       out: (t) => out.push(t),
@@ -275,8 +279,9 @@ describe("failback sync, complete and cleanup", () => {
       ...state,
       disks: state.disks.map((d) => (d.role === "os" ? { ...d, newDiskId: w.osDiskId, applied: undefined } : d)),
     };
-    const stateFile = join(world().config.journalDir, ".failback", `${w.stack}.json`);
-    writeFileSync(stateFile, JSON.stringify(tampered));
+    const states = failbackStateStore(ctx);
+    await states.read(w.stack);
+    await states.save(tampered);
     await expect(failbackSync(ctx, w.stack)).rejects.toMatchObject({
       code: "RunningOsDisk",
       message: expect.stringMatching(
@@ -284,7 +289,8 @@ describe("failback sync, complete and cleanup", () => {
       ),
     });
     expect(await firstDifference(file(w.osDiskId), osBefore)).toBeUndefined();
-    writeFileSync(stateFile, JSON.stringify(state));
+    await states.read(w.stack);
+    await states.save(state);
 
     // Rollback: the new disks and the failback's snapshots go, the DR VM still runs, the sync of
     // the from-snapshot disk resumes; the attach-as-is disk stays paused (its staging disk is the DR VM's).

@@ -489,7 +489,7 @@ describe("failover", () => {
       /VirtualMachine mixb: .*AllocationFailed|VirtualMachine mixb: .*No capacity/,
     );
     expect(f.emu.faults.stats().find((s) => s.id === fault)?.fired).toBe(1);
-    const failed = world.ctx.journal.list(w.stack)[0]!;
+    const failed = (await world.ctx.journal.list(w.stack))[0]!;
     expect(failed.status).toBe("failed");
     expect(failed.error).toMatch(/mixb/);
     expect(failed.rto.map((r) => r.row)).toEqual(["mixa"]);
@@ -537,7 +537,7 @@ describe("failover", () => {
       ),
     );
     expect((first as Error).message).not.toMatch(/rdyb/);
-    const failed = world.ctx.journal.list(w.stack)[0]!;
+    const failed = (await world.ctx.journal.list(w.stack))[0]!;
     expect(failed.rto.find((r) => r.row === "rdyb")).toMatchObject({ osReadySeconds: expect.any(Number) });
     expect(failed.rto.find((r) => r.row === "rdya")?.appReadySeconds).toBeUndefined();
     expect((await drVms(w.stack)).map((v) => v.name).sort()).toEqual(["rdya", "rdyb"]);
