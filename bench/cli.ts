@@ -8,7 +8,8 @@ import { runFailoverBenches } from "./failover";
 import { runSyncBenches } from "./sync";
 
 /**
- * `npm run bench -- [sync] [failover] [failback] [cli] [--disk-gib <n>] [--only backfill,delta,memory] [--speedup <n>] [--json] [--keep]`:
+ * `npm run bench -- [sync] [failover] [failback] [cli] [--disk-gib <n>] [--only backfill,delta,memory] [--speedup <n>]
+ * [--json] [--keep]`:
  * benchmarks with their references (tools, or the critical path of Azure's latencies), measured in the same run.
  */
 async function main(): Promise<void> {

@@ -10,7 +10,9 @@ declare const FERRY_BUILD_COMMIT: string | undefined;
 export interface BuildInfo {
   /** The version in package.json. */
   version: string;
-  /** The full git commit id the bundle was built from (`-dirty` when the tree had uncommitted changes), or `unknown`. */
+  /**
+   * The full git commit id the bundle was built from (`-dirty` when the tree had uncommitted changes), or `unknown`.
+   */
   commit: string;
 }
 

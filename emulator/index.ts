@@ -54,7 +54,9 @@ export interface RunningEmulator extends EmulatorInfo {
   devicePath(resourceGroup: string, vmName: string, lun: number | "os"): string;
   /** The device folder of a VM (its `lun<N>` and `os` entries exist while it runs). */
   deviceDir(resourceGroup: string, vmName: string): string;
-  /** The file behind a managed disk (its bytes, whatever it is attached to), or undefined when there is no such disk. */
+  /**
+   * The file behind a managed disk (its bytes, whatever it is attached to), or undefined when there is no such disk.
+   */
   diskFile(diskId: string): string | undefined;
   close(): Promise<void>;
 }

@@ -87,7 +87,9 @@ export function spedUp(profile: LatencyProfile, speedup: number): LatencyProfile
   };
 }
 
-/** The duration of an operation: the most specific key wins (`Disks_CreateOrUpdate:Copy`, then `Disks_CreateOrUpdate`). */
+/**
+ * The duration of an operation: the most specific key wins (`Disks_CreateOrUpdate:Copy`, then `Disks_CreateOrUpdate`).
+ */
 export function operationDurationInMs(profile: LatencyProfile, operationId: string, variant?: string): number {
   if (variant !== undefined) {
     const specific = profile.operationsInMs[`${operationId}:${variant}`];

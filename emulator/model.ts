@@ -106,7 +106,10 @@ export interface VmRecord extends Base {
   /** Emulator time it last became running: its guest agent reports Ready a profile's while later. */
   runningSince?: number;
   timeCreated: string;
-  /** Its create failed before it ever booted (e.g. AllocationFailed): a PUT that succeeds boots it, as Azure's retry of the create does. */
+  /**
+   * Its create failed before it ever booted (e.g. AllocationFailed): a PUT that succeeds boots it, as Azure's retry of
+   * the create does.
+   */
   neverBooted?: boolean;
 }
 

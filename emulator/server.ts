@@ -132,7 +132,10 @@ function applyFault(ctx: Ctx, action: FaultAction): boolean {
 
 class FaultAnswered extends Error {}
 
-/** The HTTPS front of the emulator: ARM under `/subscriptions`, the disk data plane under `/md-<region>`, admin under `/_emulator`. */
+/**
+ * The HTTPS front of the emulator: ARM under `/subscriptions`, the disk data plane under `/md-<region>`, admin under
+ * `/_emulator`.
+ */
 export class EmulatorServer {
   private readonly arm = armRouter();
   private readonly data = dataRouter();

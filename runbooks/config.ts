@@ -40,7 +40,11 @@ export const FerryConfigSchema = z.strictObject({
   precheck: z.strictObject({ maxAgeMinutes: z.number().positive().default(30) }).prefault({}),
   failover: z
     .strictObject({
-      /** How long a drill's (test failover's) recovery points are kept for verification and inspection, in hours (the sync deletes them after). Default 24. A planned or unplanned failover's points are kept until its failback is cleaned up: they are the base of its deltas. */
+      /**
+       * How long a drill's (test failover's) recovery points are kept for verification and inspection, in hours (the
+       * sync deletes them after). Default 24. A planned or unplanned failover's points are kept until its failback is
+       * cleaned up: they are the base of its deltas.
+       */
       holdRecoveryPointsHours: z
         .number()
         .min(0)
@@ -61,7 +65,10 @@ export const FerryConfigSchema = z.strictObject({
           z.strictObject({ vmId: z.string().min(1), deviceDir: z.string().min(1).default("/dev/disk/azure/scsi1") }),
         )
         .default({}),
-      /** A pass that had less than this to copy, in MiB, ends failback sync's repeats (complete copies the rest). Default 64. */
+      /**
+       * A pass that had less than this to copy, in MiB, ends failback sync's repeats (complete copies the rest).
+       * Default 64.
+       */
       smallDeltaMiB: z.number().min(0).default(64),
       /** At most this many passes per failback sync. Default 5. */
       maxPasses: z.int().min(1).max(100).default(5),

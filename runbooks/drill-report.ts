@@ -34,7 +34,10 @@ export interface DrillSummary {
   ok: boolean;
   strategies: { strategy: string; rtoSeconds: number | null; verified: boolean }[];
   rpoSeconds: number | null;
-  /** The failback leg, when the drill ran one: every returned disk verified, bytes copied home, seconds from sync to complete. */
+  /**
+   * The failback leg, when the drill ran one: every returned disk verified, bytes copied home, seconds from sync to
+   * complete.
+   */
   failback?: { verified: boolean; bytesMoved: number; seconds: number };
 }
 

@@ -7,7 +7,10 @@ import { landingZone, loadBlueprint, sourceDisks, stagingDiskOf } from "./bluepr
 import type { RunbookContext } from "./context";
 
 export interface EnableOptions {
-  /** `wipe`: erase and zero the staging disk; `keep`: continue without wiping; `empty`: it is new. Asked on a terminal when absent. */
+  /**
+   * `wipe`: erase and zero the staging disk; `keep`: continue without wiping; `empty`: it is new. Asked on a terminal
+   * when absent.
+   */
   prepare?: PrepareMode;
   /** Only this source disk of the blueprint. Default: every one. */
   sourceDiskId?: string;

@@ -22,9 +22,14 @@ export interface ApplyPlan {
 export interface ApplyOptions {
   source: RangeSource;
   device: WritableDevice;
-  /** Largest single read, in bytes. Default 4 MiB (one Put Page's worth; large reads reach a page blob's throughput). */
+  /**
+   * Largest single read, in bytes. Default 4 MiB (one Put Page's worth; large reads reach a page blob's throughput).
+   */
   readSizeInBytes?: number;
-  /** Reads in flight at once for this copy. Default 16 (small diff ranges need many in flight; the byte budget bounds memory). */
+  /**
+   * Reads in flight at once for this copy. Default 16 (small diff ranges need many in flight; the byte budget bounds
+   * memory).
+   */
   concurrency?: number;
   /** Bytes in flight, shared with other copies. Default: a budget of 64 MiB for this copy alone. */
   budget?: ByteBudget;

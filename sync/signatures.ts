@@ -8,7 +8,10 @@ import type { Range } from "./ranges";
 
 /** A signature found on a device: its blkid type and the byte offset of its magic (as wipefs prints). */
 export interface Signature {
-  /** blkid's name: "dos", "PMBR", "gpt", "ext2", "ext3", "ext4", "jbd", "xfs", "btrfs", "LVM2_member", "linux_raid_member", "swap", "ntfs", "exfat", "vfat", "crypto_LUKS", "iso9660". */
+  /**
+   * blkid's name: "dos", "PMBR", "gpt", "ext2", "ext3", "ext4", "jbd", "xfs", "btrfs", "LVM2_member",
+   * "linux_raid_member", "swap", "ntfs", "exfat", "vfat", "crypto_LUKS", "iso9660".
+   */
   kind: string;
   offset: number;
 }

@@ -7,7 +7,9 @@ import type { RecoveryPoint } from "../core/schemas/recovery-point";
 import type { Source } from "../core/schemas/source";
 
 export interface SnapshotServiceOptions {
-  /** Polling interval of long-running operations, in milliseconds. Default 2000 (Azure); the emulator takes far less. */
+  /**
+   * Polling interval of long-running operations, in milliseconds. Default 2000 (Azure); the emulator takes far less.
+   */
   pollIntervalInMs?: number;
   /** Lifetime of a read SAS, in seconds. Default 3600. */
   sasDurationInSeconds?: number;

@@ -35,7 +35,9 @@ export interface AzureClientsOptions {
   retryOptions?: AzureRetryOptions;
   /** Sends every request. Default: `createHttpClient({ caCertPem })`; tests pass a fake. */
   httpClient?: HttpClient;
-  /** Put first in the User-Agent of every request (`ferry`, `ferry-sync`): who called shows in Azure's activity logs. */
+  /**
+   * Put first in the User-Agent of every request (`ferry`, `ferry-sync`): who called shows in Azure's activity logs.
+   */
   userAgentPrefix?: string;
 }
 

@@ -200,7 +200,9 @@ export async function releaseHolds(
   });
 }
 
-/** Read, change, write under the row's ETag; a concurrent write (the daemon's) is read again and the change re-applied. */
+/**
+ * Read, change, write under the row's ETag; a concurrent write (the daemon's) is read again and the change re-applied.
+ */
 async function updateSource(
   store: SourceStore,
   sourceDiskId: string,

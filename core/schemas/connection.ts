@@ -11,7 +11,10 @@ export const AzureCredentialConfigSchema = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("managedIdentity"), clientId: z.string().optional() }),
   /** The DefaultAzureCredential chain (workstations). */
   z.strictObject({ kind: z.literal("default"), clientId: z.string().optional(), tenantId: z.string().optional() }),
-  /** An Azure DevOps service connection with workload identity federation (ids default to the AzureCLI@2 task's AZURESUBSCRIPTION_* variables). */
+  /**
+   * An Azure DevOps service connection with workload identity federation (ids default to the AzureCLI@2 task's
+   * AZURESUBSCRIPTION_* variables).
+   */
   z.strictObject({
     kind: z.literal("azurePipelines"),
     serviceConnectionId: z.string().optional(),

@@ -64,7 +64,10 @@ export const SourceSchema = z
     applianceId: virtualMachineId,
     /** Size of the source disk in bytes when it was enabled; the staging disk is at least this large. */
     sourceSizeBytes: z.int().min(1),
-    /** Resource group (in the source's subscription and region) that holds ferry's snapshots. Default: the source disk's group. */
+    /**
+     * Resource group (in the source's subscription and region) that holds ferry's snapshots. Default: the source disk's
+     * group.
+     */
     snapshotResourceGroup: resourceGroupName.optional(),
     /** Set by a runbook to stop syncing at the next apply boundary (attach-as-is failover). */
     paused: z.boolean().default(false),

@@ -142,7 +142,8 @@ function deleteResourceGroupContents(ctx: Ctx, rg: ResourceGroupRecord): void {
       );
     }
   }
-  // A vnet or NSG of the group still used from another group cannot go either (Azure: InUseSubnet/InUseNetworkSecurityGroup).
+  // A vnet or NSG of the group still used from another group cannot go either (Azure:
+  // InUseSubnet/InUseNetworkSecurityGroup).
   const nicsOutside = state.list("nic").filter((n) => !inGroup(n));
   for (const vnet of state.list("vnet").filter(inGroup)) {
     const prefix = `${vnet.id.toLowerCase()}/subnets/`;

@@ -197,7 +197,8 @@ function readDataDisks(body: unknown): DataDiskSpec[] {
     }
     const diskId = optString(d, "managedDisk.id");
     if (createOption === "Attach" && !diskId) throw missing(`${path}.managedDisk.id`);
-    // Empty with a managedDisk.id is what a GET answers for a disk made Empty: resolveDataDisks accepts it for the disk already at that LUN.
+    // Empty with a managedDisk.id is what a GET answers for a disk made Empty: resolveDataDisks accepts it for the disk
+    // already at that LUN.
     const sizeGB = optInteger(d, "diskSizeGB");
     if (createOption === "Empty" && sizeGB === undefined) throw missing(`${path}.diskSizeGB`);
     const name = optString(d, "name");

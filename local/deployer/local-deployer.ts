@@ -358,7 +358,10 @@ export class LocalDeployer implements Deployer {
     return { id: record.id, outputs };
   }
 
-  /** Deletes what the state holds and the program no longer declares, newest first; retained resources are only forgotten. */
+  /**
+   * Deletes what the state holds and the program no longer declares, newest first; retained resources are only
+   * forgotten.
+   */
   private async deleteUndeclared(
     state: StackState,
     declared: DeclaredResource[],

@@ -59,7 +59,9 @@ interface RegisterResourceRequest {
   getIgnorechangesList(): string[];
 }
 
-/** The monitor of Pulumi's mocks, also recording the options of each registration (the mocks API does not pass them). */
+/**
+ * The monitor of Pulumi's mocks, also recording the options of each registration (the mocks API does not pass them).
+ */
 class RecordingMonitor extends MockMonitor {
   readonly options = new Map<
     string,

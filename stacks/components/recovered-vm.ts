@@ -118,7 +118,8 @@ export class RecoveredVm extends pulumi.ComponentResource {
             createOption: compute.DiskCreateOptionTypes.Attach,
             osType: osTypeOf(plan),
             managedDisk: { id: osDiskId },
-            // ferry owns its disks: deleting the VM never deletes a staging disk or a recovered disk behind Pulumi's back.
+            // ferry owns its disks: deleting the VM never deletes a staging disk or a recovered disk behind Pulumi's
+            // back.
             deleteOption: compute.DiskDeleteOptionTypes.Detach,
           },
           dataDisks: plan.dataDisks.map((d, i) => ({

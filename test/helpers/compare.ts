@@ -6,7 +6,10 @@ export async function filesEqual(a: string, b: string, length?: number): Promise
   return (await firstDifference(a, b, length)) === undefined;
 }
 
-/** The first offset where two files differ, or undefined. Compares `length` bytes, or both whole files (sizes must match). */
+/**
+ * The first offset where two files differ, or undefined. Compares `length` bytes, or both whole files (sizes must
+ * match).
+ */
 export async function firstDifference(a: string, b: string, length?: number): Promise<number | undefined> {
   const fa = await open(a, "r");
   const fb = await open(b, "r");

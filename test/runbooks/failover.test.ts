@@ -397,7 +397,8 @@ describe("failover", () => {
     expect(op.status).toBe("succeeded");
     expect(op.steps.map((s) => s.name)).not.toContain("power off the source VMs");
     await expectRecovered(w, "", expected);
-    // The data disk came from a snapshot of its staging disk, which went back to the sync; the OS disk's stays with the VM.
+    // The data disk came from a snapshot of its staging disk, which went back to the sync; the OS disk's stays with the
+    // VM.
     const data = (await world.ctx.store.get(w.dataDiskIds.get(0)!))!.source;
     const os = (await world.ctx.store.get(w.osDiskId))!.source;
     expect(data.paused).toBe(false);

@@ -170,7 +170,8 @@ describe("the local deployer against the emulator", () => {
       config: { recoveryPoints: points, operation: "op-1" },
       policyConfig: packConfigFromFacts(facts()),
     });
-    // 2 VMs, 2 NICs, 3 snapshots and 3 disks (web1's data disks, db1's data disk), and a failback base of each of the 5 disks.
+    // 2 VMs, 2 NICs, 3 snapshots and 3 disks (web1's data disks, db1's data disk), and a failback base of each of the 5
+    // disks.
     expect(up.changes.create).toBe(15);
     // db1 is a Windows VM whose OS disk attaches as-is: the pack advises a snapshot.
     expect(up.advisories.map((a) => a.policy)).toContain("ferry-windows-os-from-snapshot");

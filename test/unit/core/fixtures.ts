@@ -58,7 +58,8 @@ export function validLandingZoneOutputs(): Json {
       tableName: "ferrySources",
       url: "https://ferrystate01.table.core.windows.net",
     },
-    roleDefinitionId: "/subscriptions/11111111-1111-4111-8111-111111111111/providers/Microsoft.Authorization/roleDefinitions/x",
+    roleDefinitionId:
+      "/subscriptions/11111111-1111-4111-8111-111111111111/providers/Microsoft.Authorization/roleDefinitions/x",
   };
 }
 
