@@ -5,6 +5,7 @@ import type { Blueprint } from "../../core/schemas/blueprint";
 import type { PrecheckFacts } from "../../policies/facts";
 import { createFerryPolicies, packConfigFromFacts } from "../../policies/pack";
 import { LocalDeployer } from "../../local/deployer/local-deployer";
+import type { UpResult } from "../../runbooks/deployers/deployer";
 import { useEmulator, tempDir } from "../helpers/emulator";
 import { thrownBy } from "../helpers/errors";
 import { blueprint, recoveryPoints } from "../unit/stacks/fixtures";
@@ -18,6 +19,8 @@ describe("the local deployer against the emulator", () => {
   let b: Blueprint;
   let targetSubnet: string;
   let testSubnet: string;
+  let landingZone: { first: UpResult; second: UpResult };
+  let firstStandby: UpResult;
 
   const facts = (overrides: Partial<PrecheckFacts> = {}): PrecheckFacts => {
     const points = recoveryPoints(b);
@@ -70,9 +73,7 @@ describe("the local deployer against the emulator", () => {
     b = blueprint((raw) => {
       (raw.rows as Record<string, unknown>[])[0]!.privateIpAddress = "10.1.0.20";
     });
-  });
-
-  it("deploys the landing zone: group, test network, appliance with its identity and no public IP; a second up changes nothing", async () => {
+    // The landing zone and the blueprint in standby: what every test below starts from.
     await deployer.setConfig("lz", {
       kind: "landing-zone",
       region: "northeurope",
@@ -87,7 +88,19 @@ describe("the local deployer against the emulator", () => {
       stateStore: { accountName: "ferrystate01" },
       appliance: { sshPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5 test" },
     });
-    const first = await deployer.up("lz", { message: "landing zone northeurope" });
+    landingZone = {
+      first: await deployer.up("lz", { message: "landing zone northeurope" }),
+      second: await deployer.up("lz", { message: "landing zone northeurope, again" }),
+    };
+    await deployer.setConfig("web", { kind: "blueprint", blueprint: b, mode: "standby", landingZoneStack: "lz" });
+    firstStandby = await deployer.up("web", { message: "enable DR web" });
+  });
+
+  /** Back to standby (a no-op when it is there): each test starts from it, whatever ran before. */
+  const standby = () => deployer.up("web", { message: "standby web", mode: "standby" });
+
+  it("deploys the landing zone: group, test network, appliance with its identity and no public IP; a second up changes nothing", async () => {
+    const { first, second } = landingZone;
     expect(first.changes.create).toBeGreaterThanOrEqual(9);
     const appliance = await f.azure.compute.virtualMachines.get("dr-rg", "ferry-appliance", { expand: "instanceView" });
     expect(appliance.instanceView?.statuses?.map((s) => s.code)).toContain("PowerState/running");
@@ -100,7 +113,6 @@ describe("the local deployer against the emulator", () => {
       (await f.azure.network.virtualNetworks.get("dr-network-rg", "dr-test-vnet")).subnets?.[0]?.addressPrefix,
     ).toBe("10.99.1.0/24");
     expect((first.outputs.appliance as { vmName: string }).vmName).toBe("ferry-appliance");
-    const second = await deployer.up("lz", { message: "landing zone northeurope, again" });
     expect(second.changes).toMatchObject({ create: 0, update: 0, delete: 0 });
   });
 
@@ -121,8 +133,7 @@ describe("the local deployer against the emulator", () => {
   });
 
   it("standby creates one staging disk per source disk where the landing zone's outputs say, the reference no resource", async () => {
-    await deployer.setConfig("web", { kind: "blueprint", blueprint: b, mode: "standby", landingZoneStack: "lz" });
-    const r = await deployer.up("web", { message: "enable DR web" });
+    const r = firstStandby;
     // Five disks: the StackReference is a read of the landing zone, not a resource of this stack.
     expect(r.changes.create).toBe(5);
     const zone = await deployer.outputs("lz");
@@ -133,6 +144,7 @@ describe("the local deployer against the emulator", () => {
   });
 
   it("refuses a failover whose precheck facts are missing, or stale, before anything is created", async () => {
+    await standby();
     const points = recoveryPoints(b);
     const missing = await thrownBy(
       deployer.up("web", {
@@ -163,6 +175,7 @@ describe("the local deployer against the emulator", () => {
   });
 
   it("fails over: each VM on its disks at their LUNs, with its NIC; then back to standby the staging disks survive", async () => {
+    await standby();
     const points = recoveryPoints(b);
     const up = await deployer.up("web", {
       message: "failover web op-1",
@@ -217,6 +230,7 @@ describe("the local deployer against the emulator", () => {
   });
 
   it("a test failover brings up copies in the test network and never touches the staging disks", async () => {
+    await standby();
     const points = recoveryPoints(b);
     const up = await deployer.up("web", {
       message: "drill web",
