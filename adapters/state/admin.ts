@@ -137,6 +137,10 @@ export async function transitionSource(
     delete next.lastError;
   }
   if (event.type === "checkHealth") next.syncRequestedAt = now.toISOString();
+  // A cycle running now (it read the row before this change) must not go on writing the staging
+  // disk nor record its point over this: a new fencing token stops it at its next row write or
+  // lease renewal, and the daemon's next cycle starts from this row.
+  if (event.type === "retryBackfill" || event.type === "disable") next.fence = (s.fence ?? 0) + 1;
   try {
     return await store.update(current, next);
   } catch (e) {
