@@ -107,7 +107,7 @@ export async function syncSource(
     // failover waiting: give it up.
     if (src.lease?.owner === ctx.owner) {
       const row = new Row(stored, ctx.store, ctx.owner, ctx.tuning.leaseMs, ctx.now);
-      if (await begin(row, log)) await releaseLease(row, log);
+      if ((await begin(row, log)) === true) await releaseLease(row, log);
     }
     return { kind: "skipped", reason: "paused" };
   }
