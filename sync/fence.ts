@@ -26,6 +26,8 @@ export interface RaiseFenceOptions {
   pollInMs?: number;
   abortSignal?: AbortSignal;
   logger?: Pick<Logger, "warn" | "info">;
+  /** Where processes are listed (a zeroing command a dead writer left running). Default "/proc". */
+  procRoot?: string;
 }
 
 const FENCE = /^fence-(\d+)$/;
@@ -79,12 +81,15 @@ export class DeviceFence {
       const { newest, writing } = await result.#look();
       if (newest > fence) throw fenced(realPath, fence, newest, "a newer writer took the device over");
       const older = writing.filter((w) => w.fence < fence);
-      const live: typeof older = [];
+      const live: { process: ProcessIdentity }[] = [];
       for (const w of older) {
         if (isRunning(w.process)) live.push(w);
         // A writer that died (kill -9) writes nothing more: its announcement goes.
         else await unlink(join(dir, w.name)).catch(() => undefined);
       }
+      // ... except through a zeroing command it had started, which outlives it: waited for too.
+      for (const pid of await zeroingCommands(realPath, options.procRoot ?? "/proc"))
+        live.push({ process: { pid, startTime: "", bootId: "" } });
       if (live.length === 0) break;
       if (!warned) {
         warned = true;
@@ -196,6 +201,22 @@ export class DeviceFence {
     }
     return { newest, writing };
   }
+}
+
+/**
+ * Pids of the `fallocate` and `blkdiscard` processes (sync/device.ts zeroes with them) running on
+ * `realPath`. A writer's announcement covers such a command while the writer lives; one that
+ * died (kill -9) may leave it running, still zeroing.
+ */
+export async function zeroingCommands(realPath: string, procRoot = "/proc"): Promise<number[]> {
+  const pids: number[] = [];
+  for (const name of await readdir(procRoot).catch(() => [] as string[])) {
+    if (!/^\d+$/.test(name)) continue;
+    const argv = (await readFile(join(procRoot, name, "cmdline"), "utf8").catch(() => "")).split("\0");
+    const program = basename(argv[0] ?? "");
+    if ((program === "fallocate" || program === "blkdiscard") && argv.includes(realPath)) pids.push(Number(name));
+  }
+  return pids;
 }
 
 function fenced(path: string, mine: number, newest: number, why?: string): FerryError {

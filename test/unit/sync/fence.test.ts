@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -106,6 +106,20 @@ describe("device fence", () => {
     const newer = await DeviceFence.raise(device, 2, { runDir: dir, waitInMs: 50 });
     expect(newer.fence).toBe(2);
     expect(readdirSync(fenceDir(dir, device))).not.toContain(name);
+  });
+
+  it("waits for a zeroing command a dead writer left running on the device", async () => {
+    const dir = runDir();
+    const proc = runDir();
+    mkdirSync(join(proc, "4242"));
+    const argv = ["/usr/bin/blkdiscard", "--zeroout", "--offset", "0", "--length", "4096", device];
+    writeFileSync(join(proc, "4242", "cmdline"), `${argv.join("\0")}\0`);
+    mkdirSync(join(proc, "4243"));
+    writeFileSync(join(proc, "4243", "cmdline"), `fallocate\0--punch-hole\0/dev/sdy\0`);
+    const held = DeviceFence.raise(device, 1, { runDir: dir, procRoot: proc, waitInMs: 50, pollInMs: 5 });
+    expect(await codeOf(held)).toBe("DeviceHeld");
+    rmSync(join(proc, "4242"), { recursive: true });
+    expect((await DeviceFence.raise(device, 2, { runDir: dir, procRoot: proc })).fence).toBe(2);
   });
 
   it("leaves no announcement behind once the writes of a token have ended", async () => {
