@@ -152,7 +152,8 @@ async function underLease<T extends CycleOutcome | CheckOutcome>(
     return await work(signal);
   } catch (e) {
     // A lost row shows as the renewal's abort reason as often as the error itself.
-    const error = controller.signal.aborted && isFenced(controller.signal.reason) ? controller.signal.reason : e;
+    const reason: unknown = controller.signal.reason;
+    const error = controller.signal.aborted && isFenced(reason) ? reason : e;
     if (isFenced(error)) {
       fenced = true;
       log.error(

@@ -58,15 +58,19 @@ describe("sync: crash safety (kill -9) and graceful stop", () => {
         const before = (await env.store.get(env.sourceDiskId(0)))!.source;
         const daemon = spawnSync(["run", "--config", path], procEnv);
         // Wait until the copy is under way: `applying` recorded and some reads served.
-        const applying = await waitFor(async () => {
-          const s = (await env.store.get(env.sourceDiskId(0)))!.source;
-          const reads = f.emu.requests.filter((r) => r.operationId === "Blob_Download" && r.status === 206).length;
-          return s.applying &&
-            s.applying.snapshotId !== before.applied?.snapshotId &&
-            reads > (phase === "backfill" ? 3 : 30)
-            ? s.applying
-            : undefined;
-        }, `the ${phase} to start`);
+        const applying = await waitFor(
+          async () => {
+            const s = (await env.store.get(env.sourceDiskId(0)))!.source;
+            const reads = f.emu.requests.filter((r) => r.operationId === "Blob_Download" && r.status === 206).length;
+            return s.applying &&
+              s.applying.snapshotId !== before.applied?.snapshotId &&
+              reads > (phase === "backfill" ? 3 : 30)
+              ? s.applying
+              : undefined;
+          },
+          `the ${phase} to start`,
+          120_000,
+        );
         daemon.child.kill("SIGKILL");
         expect((await daemon.exited).signal).toBe("SIGKILL");
         const torn = (await env.store.get(env.sourceDiskId(0)))!.source;
@@ -107,13 +111,17 @@ describe("sync: crash safety (kill -9) and graceful stop", () => {
       });
       const slow = slowReads();
       const daemon = spawnSync(["run", "--config", path], procEnv);
-      const applying = await waitFor(async () => {
-        const s = (await env.store.get(env.sourceDiskId(0)))!.source;
-        return s.applying &&
-          f.emu.requests.filter((r) => r.operationId === "Blob_Download" && r.status === 206).length > 3
-          ? s.applying
-          : undefined;
-      }, "the backfill to start");
+      const applying = await waitFor(
+        async () => {
+          const s = (await env.store.get(env.sourceDiskId(0)))!.source;
+          return s.applying &&
+            f.emu.requests.filter((r) => r.operationId === "Blob_Download" && r.status === 206).length > 3
+            ? s.applying
+            : undefined;
+        },
+        "the backfill to start",
+        120_000,
+      );
       daemon.child.kill("SIGTERM");
       const exit = await daemon.exited;
       expect(exit.code, daemon.stderr.join("")).toBe(0);
