@@ -164,7 +164,6 @@ describe("sync: fenced writers", () => {
           60_000,
         );
         expect(newer.snapshotId).not.toBe(started.point.snapshotId);
-        expect(stopped.stdout.length).toBe(linesBefore);
 
         // Resumed, the stopped daemon finds itself fenced, and says so, before writing a byte.
         stopped.child.kill("SIGCONT");
