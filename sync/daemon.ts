@@ -3,6 +3,7 @@ import type { Source } from "../core/schemas/source";
 import { checkHealth, syncSource, type CycleOutcome, type SyncContext } from "./cycle";
 import { SyncMetrics } from "./metrics";
 import { leaseHolder } from "../adapters/state/lease";
+import { currentSession, sessionEnded } from "./process-identity";
 import type { StoredSource } from "../adapters/state/store";
 
 export interface SchedulerOptions {
@@ -141,7 +142,16 @@ export class SyncDaemon {
   private noteHolder(source: Source, now: Date): void {
     const k = key(source);
     const holder = leaseHolder(source, now);
-    const other = holder !== undefined && holder !== this.ctx.owner ? holder : undefined;
+    const session = source.lease?.session;
+    // Another process of this very instance (a misconfigured second one) is just as much another holder.
+    const other =
+      holder === undefined
+        ? undefined
+        : holder !== this.ctx.owner
+          ? holder
+          : session !== undefined && session !== currentSession() && !sessionEnded(session)
+            ? `${holder} (another process: ${session})`
+            : undefined;
     if (other === this.heldBy.get(k)) return;
     if (other) {
       this.heldBy.set(k, other);

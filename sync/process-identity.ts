@@ -66,3 +66,23 @@ export function isRunning(p: ProcessIdentity): boolean {
 export function identityName(p: ProcessIdentity): string {
   return `${p.pid}-${p.startTime || "0"}`;
 }
+
+/** This process as a lease session. */
+export function currentSession(): string {
+  return sessionOf(currentProcess());
+}
+
+/** `p` as a lease session: `<bootId>/<pid>/<startTime>`. */
+export function sessionOf(p: ProcessIdentity): string {
+  return `${p.bootId || "-"}/${p.pid}/${p.startTime || "0"}`;
+}
+
+/**
+ * Whether the process of a lease session is known to have exited: it ran on this host, in this
+ * boot, and runs no more. A session of another host (or an earlier boot) is never known to have.
+ */
+export function sessionEnded(session: string): boolean {
+  const [boot, pid, startTime] = session.split("/");
+  if (!boot || boot === "-" || boot !== currentProcess().bootId) return false;
+  return !isRunning({ pid: Number(pid), startTime: startTime === "0" ? "" : (startTime ?? ""), bootId: boot });
+}

@@ -2,6 +2,7 @@ import { FerryError, isFerryError } from "../core/errors";
 import type { Source } from "../core/schemas/source";
 import { claim } from "../adapters/state/lease";
 import type { SourceStore, StoredSource } from "../adapters/state/store";
+import { currentSession, sessionEnded } from "./process-identity";
 
 /**
  * One source's row as a cycle holds it: every change is written under the row's ETag and renews
@@ -114,7 +115,7 @@ export class Row {
     const next =
       this.released || ("lease" in patch && patch.lease === undefined)
         ? merged
-        : claim(merged, this.owner, now, this.leaseMs);
+        : claim(merged, this.owner, now, this.leaseMs, { session: currentSession(), sessionEnded });
     // Optional fields set to undefined in a patch are removed, not kept.
     for (const key of Object.keys(patch) as (keyof Source)[]) if (patch[key] === undefined) delete next[key];
     return next;

@@ -84,7 +84,17 @@ export const SourceSchema = z
       })
       .optional(),
     /** The daemon instance that may write this source's staging disk, until when (ISO 8601). */
-    lease: z.strictObject({ owner: z.string().min(1), until: isoDateTime }).optional(),
+    lease: z
+      .strictObject({
+        owner: z.string().min(1),
+        until: isoDateTime,
+        /**
+         * The process of the owner that holds it (host boot, pid, start time): another process of
+         * the same instance waits for it as for another owner, unless it is known to have exited.
+         */
+        session: z.string().min(1).optional(),
+      })
+      .optional(),
     /**
      * Fencing token: raised by one under the row's ETag by every cycle that takes the source (and by
      * retry-backfill and disable), never lowered. A writer whose token is no longer the row's, or no

@@ -5,7 +5,7 @@ import { fenceDir } from "../../sync/fence";
 import { pattern, writeAt } from "../helpers/bytes";
 import { useAzurite } from "../helpers/azurite";
 import { firstDifference } from "../helpers/compare";
-import { useEmulator } from "../helpers/emulator";
+import { tempDir, useEmulator } from "../helpers/emulator";
 import { spawnSync as spawn, waitFor, type Spawned } from "../helpers/processes";
 import { createSyncEnv, PRIMARY, type SyncEnv } from "../helpers/sync-env";
 
@@ -208,6 +208,37 @@ describe("sync: fenced writers", () => {
     expect(err).toMatch(new RegExp(`pid ${daemon.child.pid} \\(\`ferry-sync run\``));
     expect(err).toMatch(/check-health/);
     expect(err).not.toMatch(/\n\s+at /);
+
+    f.emu.faults.remove(slow);
+    await waitFor(async () => {
+      const s = await row(env);
+      return s.applied?.snapshotId === point.snapshotId && !s.applying && !s.lease;
+    }, "the daemon to finish its delta");
+    daemon.child.kill("SIGTERM");
+    expect((await daemon.exited).code, daemon.stderr.join("")).toBe(0);
+    expect(await differenceFromApplied(env)).toBeUndefined();
+  });
+
+  it("refuses through the store a second process of the instance that does not share the run folder", async () => {
+    const env = await healthy(4);
+    const { path, env: procEnv } = env.configFile({ sync: daemonSync });
+    const daemon = spawnSync(["run", "--config", path], procEnv);
+    writeRound(env, 1, 4000);
+    const slow = f.emu.faults.add({ match: { operation: "Blob_Download" }, action: { kind: "delay", ms: 150 } });
+    const readsBefore = reads();
+    await requestSync(env.store, env.sourceDiskId(0));
+    const point = await waitFor(async () => {
+      const s = await row(env);
+      return s.applying && reads() >= readsBefore + 2 ? s.applying : undefined;
+    }, "the daemon's delta to start");
+
+    // A copy of the config with its own run folder: the local registration cannot see the daemon.
+    const stray = env.configFile({ sync: daemonSync, runDir: tempDir("ferry-sync-stray-") });
+    const once = spawnSync(["once", "--config", stray.path, "--source", env.sourceDiskId(0), "--json"], stray.env);
+    expect((await once.exited).code, once.stderr.join("")).toBe(0);
+    const [outcome] = JSON.parse(once.stdout.join("\n")) as { kind: string; reason?: string }[];
+    expect(outcome?.kind).toBe("skipped");
+    expect(outcome?.reason).toMatch(/leased by another process of instance/);
 
     f.emu.faults.remove(slow);
     await waitFor(async () => {

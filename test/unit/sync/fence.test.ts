@@ -5,7 +5,14 @@ import { describe, expect, it } from "vitest";
 import { isFerryError } from "../../../core/errors";
 import { DeviceFence, fenceDir } from "../../../sync/fence";
 import { acquireInstanceLock } from "../../../sync/instance-lock";
-import { currentProcess, identityName, isRunning, type ProcessIdentity } from "../../../sync/process-identity";
+import {
+  currentProcess,
+  identityName,
+  isRunning,
+  sessionEnded,
+  sessionOf,
+  type ProcessIdentity,
+} from "../../../sync/process-identity";
 
 const device = "/dev/sdz";
 const runDir = () => mkdtempSync(join(tmpdir(), "ferry-fence-"));
@@ -44,6 +51,15 @@ describe("process identity", () => {
     expect(isRunning(parent())).toBe(true);
     expect(isRunning(gone())).toBe(false);
     expect(isRunning({ ...currentProcess(), bootId: "another-boot" })).toBe(false);
+  });
+});
+
+describe("lease sessions", () => {
+  it("knows a session of this host that exited, and never one of another host", () => {
+    expect(sessionEnded(sessionOf(currentProcess()))).toBe(false);
+    expect(sessionEnded(sessionOf(parent()))).toBe(false);
+    expect(sessionEnded(sessionOf(gone()))).toBe(true);
+    expect(sessionEnded(sessionOf({ ...gone(), bootId: "another-boot" }))).toBe(false);
   });
 });
 
