@@ -23,7 +23,10 @@ function spawnSync(args: string[], env: NodeJS.ProcessEnv): Spawned {
 }
 
 describe("sync: crash safety (kill -9) and graceful stop", () => {
-  afterAll(() => {
+  afterAll(async () => {
+    // A test that failed half-way leaves its daemon running: it must not outlive the file.
+    for (const s of spawned) if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill("SIGKILL");
+    await Promise.all(spawned.map((s) => s.exited));
     // The daemons' own logs (pino JSON; on stderr for --json commands) never carry a SAS signature
     // or a bearer token.
     const lines = spawned.flatMap((s) => [...s.stdout, ...s.stderr.join("").split("\n")]);
