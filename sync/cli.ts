@@ -1,7 +1,9 @@
 import { writeSync } from "node:fs";
 import yargs, { type Argv } from "yargs";
 import { hideBin } from "yargs/helpers";
-import { formatErrorForCli, isUserError, UserError } from "../core/errors";
+import { pino } from "pino";
+import { formatErrorForCli, isFerryError, isUserError, UserError } from "../core/errors";
+import { createLogger } from "../core/logger";
 import type { Source } from "../core/schemas/source";
 import { versionLine } from "../core/version";
 import { enableSource, transitionSource } from "../adapters/state/admin";
@@ -10,16 +12,55 @@ import { checkHealth } from "./cycle";
 import { startMetricsServer } from "./metrics";
 import { ProgressPrinter } from "./progress";
 import { createSyncRuntime, type SyncRuntime } from "./runtime";
+import { acquireInstanceLock } from "./instance-lock";
 
 /** Exit codes of `ferry-sync`. */
-export const EXIT = { ok: 0, failed: 1, usage: 2, mismatch: 3, interrupted: 130 } as const;
+export const EXIT = { ok: 0, failed: 1, usage: 2, mismatch: 3, busy: 4, interrupted: 130 } as const;
 
 const print = (text: string) => writeSync(1, text.endsWith("\n") ? text : `${text}\n`);
 
-async function runtimeFor(configPath: string, progress: boolean): Promise<SyncRuntime> {
+/** How a command uses the runtime. */
+interface RuntimeForOptions {
+  /** Progress lines on a terminal's stderr. */
+  progress: boolean;
+  /** The command prints JSON on stdout: log lines go to stderr so stdout stays one document. */
+  json?: boolean;
+  /**
+   * The command touches staging disks: it registers as the one process of its instance on this
+   * appliance, and refuses while another one (the daemon) runs. `advice` says what to do then.
+   */
+  exclusive?: { command: string; advice: string };
+}
+
+async function runtimeFor(configPath: string, options: RuntimeForOptions): Promise<SyncRuntime> {
   const config: SyncConfig = loadSyncConfig(configPath);
-  const printer = progress && process.stderr.isTTY ? new ProgressPrinter(process.stderr) : undefined;
-  return createSyncRuntime(config, printer ? { onProgress: (id, p) => printer.update(id, p) } : {});
+  const printer = options.progress && process.stderr.isTTY ? new ProgressPrinter(process.stderr) : undefined;
+  const rt = await createSyncRuntime(config, {
+    ...(printer ? { onProgress: (id, p) => printer.update(id, p) } : {}),
+    ...(options.json
+      ? {
+          logger: createLogger({
+            name: "ferry-sync",
+            level: config.logLevel,
+            destination: pino.destination({ fd: 2, sync: true }),
+          }),
+        }
+      : {}),
+  });
+  if (options.exclusive) {
+    try {
+      await acquireInstanceLock({
+        runDir: config.runDir,
+        instanceId: config.instanceId,
+        deviceDir: config.deviceDir,
+        command: options.exclusive.command,
+      });
+    } catch (e) {
+      if (!isFerryError(e) || e.code !== "InstanceBusy") throw e;
+      throw new UserError(`${e.message} ${options.exclusive.advice}`, { code: "InstanceBusy", cause: e });
+    }
+  }
+  return rt;
 }
 
 function summary(s: Source) {
@@ -40,7 +81,10 @@ function summary(s: Source) {
 
 /** The daemon: ticks until SIGTERM/SIGINT, then stops copies at a checkpoint within the shutdown bound. */
 async function run(configPath: string): Promise<number> {
-  const rt = await runtimeFor(configPath, true);
+  const rt = await runtimeFor(configPath, {
+    progress: true,
+    exclusive: { command: "run", advice: "Stop it first (systemctl stop ferry-sync), or leave it running." },
+  });
   const { config, daemon, logger } = rt;
   const metricsServer = config.metrics.enabled
     ? await startMetricsServer({
@@ -111,7 +155,16 @@ async function main(argv: string[]): Promise<number> {
           .option("source", { type: "string", describe: "ARM id of one source disk" })
           .option("json", { type: "boolean", default: false }),
       async (a) => {
-        const rt = await runtimeFor(a.config, !a.json);
+        const rt = await runtimeFor(a.config, {
+          progress: !a.json,
+          json: a.json,
+          exclusive: {
+            command: "once",
+            advice:
+              "It syncs due sources itself: `ferry-sync check-health <source>` has it sync and verify one now. " +
+              "To run one cycle by hand, stop it first (systemctl stop ferry-sync).",
+          },
+        });
         const outcomes = await rt.daemon.tick(
           a.source ? { filter: (s) => s.sourceDiskId.toLowerCase() === a.source!.toLowerCase(), force: true } : {},
         );
@@ -122,7 +175,11 @@ async function main(argv: string[]): Promise<number> {
             print(
               `${r.sourceDiskId}: ${r.kind}${"reason" in r ? ` (${r.reason})` : ""}${"error" in r ? ` ${r.error.code}: ${r.error.message}` : ""}`,
             );
-        code = result.some((r) => r.kind === "failed") ? EXIT.failed : EXIT.ok;
+        code = result.some((r) => r.kind === "failed")
+          ? EXIT.failed
+          : result.some((r) => r.kind === "fenced")
+            ? EXIT.busy
+            : EXIT.ok;
       },
     )
     .command(
@@ -133,7 +190,16 @@ async function main(argv: string[]): Promise<number> {
           .positional("source", { type: "string", demandOption: true, describe: "ARM id of the source disk" })
           .option("json", { type: "boolean", default: false }),
       async (a) => {
-        const rt = await runtimeFor(a.config, false);
+        const rt = await runtimeFor(a.config, {
+          progress: false,
+          json: a.json,
+          exclusive: {
+            command: "verify",
+            advice:
+              "`ferry-sync check-health <source>` has it verify the staging disk at its next tick " +
+              "(`ferry-sync list` shows the outcome).",
+          },
+        });
         const stored = await rt.store.get(a.source);
         if (!stored)
           throw new UserError(`No source ${a.source} is registered. List them with \`ferry-sync list\`.`, {
@@ -147,8 +213,20 @@ async function main(argv: string[]): Promise<number> {
               ? "identical to the applied recovery point"
               : `differs from the applied recovery point at byte ${outcome.firstDifferenceAt}`,
           );
-        else print(JSON.stringify(outcome));
-        code = outcome.kind === "verified" ? (outcome.ok ? EXIT.ok : EXIT.mismatch) : EXIT.failed;
+        else if (outcome.kind === "failed")
+          print(`verification failed: ${outcome.error.code}: ${outcome.error.message}`);
+        else
+          print(
+            `not verified now: ${"reason" in outcome ? outcome.reason : outcome.kind}. Nothing was recorded; try again later.`,
+          );
+        code =
+          outcome.kind === "verified"
+            ? outcome.ok
+              ? EXIT.ok
+              : EXIT.mismatch
+            : outcome.kind === "failed"
+              ? EXIT.failed
+              : EXIT.busy;
       },
     )
     .command(
@@ -156,7 +234,7 @@ async function main(argv: string[]): Promise<number> {
       "List the sources of this appliance",
       (y) => withConfig(y).option("json", { type: "boolean", default: false }),
       async (a) => {
-        const rt = await runtimeFor(a.config, false);
+        const rt = await runtimeFor(a.config, { progress: false, json: a.json });
         const rows = (await rt.store.list({ applianceId: rt.config.applianceId })).map((r) => summary(r.source));
         if (a.json) print(JSON.stringify(rows));
         else
@@ -184,7 +262,7 @@ async function main(argv: string[]): Promise<number> {
             describe: "Resource group for the snapshots (default: the source disk's)",
           }),
       async (a) => {
-        const rt = await runtimeFor(a.config, false);
+        const rt = await runtimeFor(a.config, { progress: false });
         const stored = await enableSource(rt.store, rt.azure, {
           sourceDiskId: a.source,
           stagingDiskId: a.staging,
@@ -203,7 +281,7 @@ async function main(argv: string[]): Promise<number> {
       "retry-backfill: copy everything again; check-health: verify at the next tick; disable: stop syncing (the staging disk is kept)",
       (y) => withConfig(y).positional("source", { type: "string", demandOption: true }),
       async (a) => {
-        const rt = await runtimeFor(a.config, false);
+        const rt = await runtimeFor(a.config, { progress: false });
         const verb = String(a._[0]);
         const event =
           verb === "retry-backfill"
@@ -223,7 +301,9 @@ async function main(argv: string[]): Promise<number> {
       "Exit 0 when the staging disk equals its recovery point, 3 when it differs",
     )
     .epilogue(
-      "Exit codes: 0 ok, 1 a sync failed, 2 bad config or usage, 3 verify found a difference, 130 interrupted twice.",
+      "Exit codes: 0 ok, 1 a sync failed, 2 bad config or usage, 3 verify found a difference, " +
+        "4 busy (another process runs as this instance, or holds or is applying the source: nothing was done), " +
+        "130 interrupted twice.",
     )
     .strict()
     .fail((msg, err) => {
@@ -239,6 +319,6 @@ main(hideBin(process.argv)).then(
   (code) => process.exit(code),
   (e: unknown) => {
     process.stderr.write(`ferry-sync: ${formatErrorForCli(e)}\n`);
-    process.exit(isUserError(e) ? EXIT.usage : EXIT.failed);
+    process.exit(isFerryError(e) && e.code === "InstanceBusy" ? EXIT.busy : isUserError(e) ? EXIT.usage : EXIT.failed);
   },
 );

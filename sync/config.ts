@@ -48,8 +48,14 @@ export const SyncConfigSchema = z.strictObject({
       sasDurationInSeconds: z.int().min(60).default(3600),
       /** Window of one page-range query, in GiB. Default 4. */
       diffSegmentGiB: z.number().positive().default(4),
-      /** Lease on a source, in seconds; renewed while syncing. Default 120. */
-      leaseSeconds: z.int().min(5).default(120),
+      /**
+       * Lease on a source, in seconds; renewed every third of it while a cycle runs, given up when
+       * the cycle ends. Default 30. Safety does not rest on it (fencing does); it bounds how long
+       * another daemon waits to take over from one that died or froze mid-cycle.
+       */
+      leaseSeconds: z.number().min(2).default(30),
+      /** Bytes of each applied delta read back and compared with its recovery point, in MiB. Default 8; 0 none. */
+      sampleCheckMiB: z.number().min(0).max(1024).default(8),
       /** How often the daemon looks for due sources and new rows, in seconds. Default 5. */
       tickSeconds: z.number().positive().default(5),
     })
@@ -63,6 +69,12 @@ export const SyncConfigSchema = z.strictObject({
       enabled: z.boolean().default(true),
     })
     .prefault({}),
+  /**
+   * Folder shared by every ferry-sync process of this appliance (the systemd unit's
+   * RuntimeDirectory): the one-process-per-instance registration and each staging disk's fence.
+   * Every process that may write the staging disks must use the same one. Default /run/ferry-sync.
+   */
+  runDir: z.string().min(1).default("/run/ferry-sync"),
   /** Seconds SIGTERM waits for copies to stop at a checkpoint before the daemon exits. Default 30. */
   shutdownTimeoutInSeconds: z.number().positive().default(30),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),

@@ -6,13 +6,14 @@ import type { Source, SourceError } from "../core/schemas/source";
 import { applyPlan, type ApplyResult } from "./apply";
 import type { ByteBudget } from "./budget";
 import { changedRanges, validRanges } from "./page-ranges";
-import { complement, type Range } from "./ranges";
+import { complement, intersect, type Range } from "./ranges";
 import { Row } from "./row";
 import { sasRangeSource } from "./sas-reader";
 import { revokeQuietly, type SnapshotService } from "./snapshots";
 import type { SourceStore, StoredSource } from "../adapters/state/store";
 import { copyUnion } from "./union-copy";
-import { verifyDevice } from "./verify";
+import { checkSample } from "./sample-check";
+import { verifyDevice, type VerifyResult } from "./verify";
 
 /** A staging device as the cycle uses it (see sync/device.ts). */
 export interface StagingDevice {
@@ -26,6 +27,20 @@ export interface StagingDevice {
   close(): Promise<void>;
 }
 
+/** How a cycle opens its staging device. */
+export interface OpenStagingOptions {
+  /** Open for writing. */
+  write: boolean;
+  /**
+   * The cycle's fencing token (from the row): raised on this appliance before the device is
+   * handed out; every write is refused once a newer token is raised (sync/fence.ts).
+   */
+  fence: number;
+  /** Runs before each write: the cycle renews a late lease there. Default: nothing. */
+  beforeWrite?: () => Promise<void>;
+  abortSignal?: AbortSignal;
+}
+
 export interface SyncContext {
   store: SourceStore;
   snapshots: SnapshotService;
@@ -33,7 +48,7 @@ export interface SyncContext {
   /** This daemon instance: the lease owner. */
   owner: string;
   devicePath: (source: Source) => string;
-  openDevice: (path: string, options: { write: boolean }) => Promise<StagingDevice>;
+  openDevice: (path: string, options: OpenStagingOptions) => Promise<StagingDevice>;
   /** The enable checks run before a pending source's staging disk is first written. */
   checkTarget: (source: Source, devicePath: string) => Promise<void>;
   /** Zeroes signatures, then the whole device (prepare `wipe`). */
@@ -52,6 +67,8 @@ export interface SyncTuning {
   readConcurrency: number;
   diffSegmentBytes: number;
   verifyChunkBytes: number;
+  /** Bytes of each delta read back and compared with its recovery point after the apply; 0 none. */
+  sampleBytes: number;
 }
 
 export type CycleOutcome =
@@ -60,7 +77,9 @@ export type CycleOutcome =
   | { kind: "applied"; mode: "full" | "delta" | "seed"; point: RecoveryPoint; result: ApplyResult; verified?: boolean }
   /** The cycle stopped at a checkpoint (shutdown): `applying` is left for the next start. */
   | { kind: "interrupted" }
-  | { kind: "failed"; error: SourceError; degraded: boolean };
+  | { kind: "failed"; error: SourceError; degraded: boolean }
+  /** Another process took the source over during the cycle: this one stopped writing at once. */
+  | { kind: "fenced"; reason: string };
 
 /** Errors a person must act on: retrying alone will not fix them. */
 const NEEDS_PERSON = new Set(["DeviceMissing", "TargetRejected", "TargetTooSmall", "VerifyMismatch"]);
@@ -84,38 +103,94 @@ export async function syncSource(
     return { kind: "skipped", reason: "degraded: waiting for retry-backfill or check-health" };
   const log = ctx.logger.child({ sourceDiskId: src.sourceDiskId });
   if (src.paused && !src.applying) {
-    // A lease this daemon still holds from its last cycle would keep a failover waiting: give it up.
-    if (src.lease?.owner === ctx.owner)
-      await releaseLease(new Row(stored, ctx.store, ctx.owner, ctx.tuning.leaseMs, ctx.now), log);
+    // A lease this daemon still holds (a cycle that ended without releasing it) would keep a
+    // failover waiting: give it up.
+    if (src.lease?.owner === ctx.owner) {
+      const row = new Row(stored, ctx.store, ctx.owner, ctx.tuning.leaseMs, ctx.now);
+      if ((await begin(row, log)) === true) await releaseLease(row, log);
+    }
     return { kind: "skipped", reason: "paused" };
   }
   const row = new Row(stored, ctx.store, ctx.owner, ctx.tuning.leaseMs, ctx.now);
+  const taken = await begin(row, log);
+  if (taken !== true) return taken;
+  return underLease(row, log, abortSignal, (signal) => runCycle(row, ctx, log, signal));
+}
+
+/** Takes the row for a cycle (lease and a new fencing token); a skip when someone else holds it. */
+async function begin(row: Row, log: Logger): Promise<true | { kind: "skipped"; reason: string }> {
   try {
-    await row.save({});
+    await row.begin();
+    return true;
   } catch (e) {
-    if (isFerryError(e) && (e.code === "LeaseHeld" || e.code === "ConcurrentUpdate")) {
-      log.warn({ err: e }, "another daemon holds this source; not writing it");
+    if (isFerryError(e) && (e.code === "LeaseHeld" || e.code === "ConcurrentUpdate" || e.code === "SourceDisabled")) {
+      // The scheduler says once that another daemon holds the source; every tick would be noise.
+      log.debug({ err: e }, "another process holds this source; not writing it");
       return { kind: "skipped", reason: e.message };
     }
     throw e;
   }
+}
+
+/**
+ * Runs `work` while the lease is renewed, and gives the lease up at the end, whatever happened:
+ * the row's `applying` says what the next owner must re-apply, and the fencing token (not the
+ * lease) keeps this cycle's writes out of the next owner's way, so nobody has to wait for a
+ * lease to run out.
+ */
+async function underLease<T extends CycleOutcome | CheckOutcome>(
+  row: Row,
+  log: Logger,
+  abortSignal: AbortSignal | undefined,
+  work: (signal: AbortSignal) => Promise<T>,
+): Promise<T | CycleOutcome> {
   const controller = new AbortController();
   const signal = abortSignal ? AbortSignal.any([abortSignal, controller.signal]) : controller.signal;
   const lease = row.keepLease(controller);
+  let fenced = false;
   try {
-    return await runCycle(row, ctx, log, signal);
+    return await work(signal);
   } catch (e) {
+    // A lost row shows as the renewal's abort reason as often as the error itself.
+    const reason: unknown = controller.signal.reason;
+    const error = controller.signal.aborted && isFenced(reason) ? reason : e;
+    if (isFenced(error)) {
+      fenced = true;
+      log.error(
+        { err: error, fence: row.fence },
+        "fenced: another process took this source over; stopped writing its staging disk",
+      );
+      return { kind: "fenced", reason: (error as Error).message };
+    }
     if (abortSignal?.aborted) return { kind: "interrupted" };
-    if (isFerryError(e) && (e.code === "SourceDisabled" || e.code === "PausedBeforeApply"))
-      return { kind: "skipped", reason: e.message };
-    return await recordFailure(row, e, log);
+    if (
+      isFerryError(error) &&
+      (error.code === "SourceDisabled" || error.code === "PausedBeforeApply" || error.code === "VerifyRaced")
+    )
+      return { kind: "skipped", reason: error.message };
+    if (isFerryError(error) && error.code === "DeviceHeld") {
+      log.warn({ err: error }, "the staging disk is still inside an earlier writer's write; trying again later");
+      return { kind: "skipped", reason: error.message };
+    }
+    return await recordFailure(row, error, log);
   } finally {
     lease.stop();
-    // A paused source is being handed to a runbook (failover): the released lease tells it this
-    // cycle is over. Otherwise the daemon keeps the source until its lease runs out.
-    const now = await ctx.store.get(row.source.sourceDiskId).catch(() => undefined);
-    if (now?.source.paused) await releaseLease(row, log);
+    if (!fenced) await releaseLease(row, log);
   }
+}
+
+function isFenced(e: unknown): boolean {
+  return isFerryError(e) && e.code === "Fenced";
+}
+
+/** Opens the cycle's staging device under its fencing token. */
+function openStaging(row: Row, ctx: SyncContext, write: boolean, signal: AbortSignal): Promise<StagingDevice> {
+  return ctx.openDevice(ctx.devicePath(row.source), {
+    write,
+    fence: row.fence,
+    beforeWrite: () => row.renewIfLate(),
+    abortSignal: signal,
+  });
 }
 
 async function releaseLease(row: Row, log: Logger): Promise<void> {
@@ -127,7 +202,7 @@ async function runCycle(row: Row, ctx: SyncContext, log: Logger, signal: AbortSi
   if (row.source.state === "pending") {
     await ctx.checkTarget(row.source, path);
     if (row.source.prepare === "wipe") {
-      const device = await ctx.openDevice(path, { write: true });
+      const device = await openStaging(row, ctx, true, signal);
       try {
         await ctx.wipe(device);
       } finally {
@@ -138,7 +213,7 @@ async function runCycle(row: Row, ctx: SyncContext, log: Logger, signal: AbortSi
     await row.save({ state: "backfilling" });
   }
 
-  const device = await ctx.openDevice(path, { write: true });
+  const device = await openStaging(row, ctx, true, signal);
   try {
     let point = row.source.applying;
     let mode: "full" | "delta" | "seed" = row.source.applyingMode ?? (row.source.applied ? "delta" : "full");
@@ -156,6 +231,21 @@ async function runCycle(row: Row, ctx: SyncContext, log: Logger, signal: AbortSi
     try {
       result = await apply(row, ctx, device, point, mode, signal, log);
     } catch (e) {
+      if (isFerryError(e) && e.code === "SampleMismatch") {
+        // The disk does not hold what was just written to it: whatever did that may have touched
+        // more than this delta's ranges, so the same point is copied again in full, then verified.
+        await row.save({
+          applyingMode: "full",
+          prepare: "keep",
+          state: "backfilling",
+          lastError: errorOf(
+            "SampleMismatch",
+            `${e.message} Copying recovery point ${point.snapshotId} again in full.`,
+            ctx,
+          ),
+        });
+        throw e;
+      }
       if (!isFerryError(e) || (e.code !== "DiffUnavailable" && e.code !== "SnapshotGone")) throw e;
       // The diff cannot be had, or the point vanished mid-apply: the device may be torn anywhere, so
       // start over from a new snapshot with a full backfill that also zeroes everything else.
@@ -213,6 +303,8 @@ async function takeNext(
   device: StagingDevice,
   options: { forceFull?: boolean; reason?: string; log: Logger },
 ): Promise<{ point: RecoveryPoint; mode: "full" | "delta" }> {
+  // A process that was paused learns here, before it takes a snapshot, whether it still holds the row.
+  await row.save({});
   const source = row.source;
   const disk = await ctx.snapshots.sourceDisk(source);
   if (disk.sizeBytes > device.sizeBytes) {
@@ -334,7 +426,7 @@ async function apply(
       plan = { copy: diff.changed, zero: diff.cleared };
     }
     log.debug({ mode, copyRanges: plan.copy.length, zeroRanges: plan.zero.length }, "plan ready");
-    return await applyPlan(plan, {
+    const result = await applyPlan(plan, {
       source,
       device,
       budget: ctx.budget,
@@ -343,6 +435,29 @@ async function apply(
       abortSignal: signal,
       onProgress: (p) => ctx.onProgress?.(row.source.sourceDiskId, p),
     });
+    // A backfill is verified whole afterwards; a delta is read back in part now.
+    if (base && ctx.tuning.sampleBytes > 0) {
+      const sample = await checkSample({
+        plan,
+        source,
+        device,
+        sampleBytes: ctx.tuning.sampleBytes,
+        budget: ctx.budget,
+        abortSignal: signal,
+      });
+      if (!sample.ok) {
+        log.error(
+          { snapshotId: point.snapshotId, offset: sample.firstDifferenceAt },
+          "the staging disk does not hold what this delta just wrote to it",
+        );
+        throw new FerryError(
+          `Read back after the apply, the staging disk differs from recovery point ${point.snapshotId} at byte offset ${sample.firstDifferenceAt}.`,
+          { code: "SampleMismatch", details: { offset: sample.firstDifferenceAt } },
+        );
+      }
+      log.debug({ snapshotId: point.snapshotId, bytesChecked: sample.bytesChecked }, "delta sample read back");
+    }
+    return result;
   } finally {
     // Azure lets only 5 snapshots of a family hold a SAS at once: end them whatever happened.
     await revokeQuietly(ctx.snapshots, log, point.snapshotId, base?.snapshotId);
@@ -358,19 +473,17 @@ async function cleanUp(
   log: Logger,
 ): Promise<void> {
   try {
-    const heldNow = (row.source.holds ?? []).some(
-      (h) => h.snapshotId.toLowerCase() === base?.snapshotId.toLowerCase() && Date.parse(h.until) > ctx.now().getTime(),
-    );
-    if (base && !heldNow && base.snapshotId.toLowerCase() !== point.snapshotId.toLowerCase())
-      await ctx.snapshots.delete(base.snapshotId);
-    // Snapshots a crash left behind (taken but never recorded, or applied but not yet deleted);
-    // points a runbook holds stay until their hold ends.
+    // Points a runbook holds stay until their hold ends.
     const now = ctx.now().getTime();
-    const held = (row.source.holds ?? [])
-      .filter((h) => Date.parse(h.until) > now)
-      .map((h) => h.snapshotId.toLowerCase());
-    const keep = new Set([point.snapshotId.toLowerCase(), ...held]);
-    for (const id of await ctx.snapshots.listOwn(row.source)) {
+    const keep = new Set([
+      point.snapshotId.toLowerCase(),
+      ...(row.source.holds ?? []).filter((h) => Date.parse(h.until) > now).map((h) => h.snapshotId.toLowerCase()),
+    ]);
+    if (base && !keep.has(base.snapshotId.toLowerCase())) await ctx.snapshots.delete(base.snapshotId);
+    // Snapshots a crash left behind (taken but never recorded, or applied but not yet deleted).
+    // Only older ones than the point just committed: a newer one may be the point another process
+    // is applying, if this one was paused and its source taken over since its commit.
+    for (const id of await ctx.snapshots.listOwn(row.source, { createdBefore: point.createdAt })) {
       if (!keep.has(id.toLowerCase())) await ctx.snapshots.delete(id);
     }
   } catch (e) {
@@ -387,21 +500,29 @@ async function verifyAndRecord(
   log: Logger,
 ): Promise<boolean> {
   const point = row.source.applied!;
-  const result = await verifyAgainst(ctx, device, point, signal);
-  await ctx.snapshots.revoke(point.snapshotId);
+  const result = await verifyConfirmed(row, ctx, device, point, signal);
+  await revokeQuietly(ctx.snapshots, log, point.snapshotId);
   await recordVerify(row, ctx, point, result, log);
   return result.ok;
 }
+
+/** Errors a passing verification answers: the disk is now known to equal its point. */
+const VERIFY_ERRORS = new Set(["VerifyMismatch", "SampleMismatch"]);
 
 async function recordVerify(
   row: Row,
   ctx: SyncContext,
   point: RecoveryPoint,
-  result: { ok: boolean; firstDifferenceAt?: number; bytesCompared: number },
+  result: VerifyResult,
   log: Logger,
 ): Promise<void> {
   if (result.ok) {
-    await row.save({ state: "healthy", lastVerifiedAt: ctx.now().toISOString() });
+    const answered = row.source.lastError && VERIFY_ERRORS.has(row.source.lastError.code);
+    await row.save({
+      state: "healthy",
+      lastVerifiedAt: ctx.now().toISOString(),
+      ...(answered ? { lastError: undefined } : {}),
+    });
     log.info(
       { snapshotId: point.snapshotId, bytesCompared: result.bytesCompared },
       "staging disk verified against its recovery point",
@@ -422,13 +543,8 @@ async function recordVerify(
   );
 }
 
-/** Compares the device with a recovery point (its data ranges, and zeros everywhere else). */
-export async function verifyAgainst(
-  ctx: SyncContext,
-  device: StagingDevice,
-  point: RecoveryPoint,
-  signal?: AbortSignal,
-) {
+/** A recovery point's bytes for a comparison: its data ranges, read through a SAS (zeros elsewhere). */
+async function pointReader(ctx: SyncContext, point: RecoveryPoint, signal?: AbortSignal) {
   const snap = await ctx.snapshots.get(point.snapshotId);
   if (!snap) throw new FerryError(`The recovery point ${point.snapshotId} no longer exists.`, { code: "SnapshotGone" });
   let sas = await ctx.snapshots.grantRead(point.snapshotId);
@@ -438,17 +554,64 @@ export async function verifyAgainst(
     sasUrl: async () => sas,
     regrant: async () => (sas = await ctx.snapshots.grantRead(point.snapshotId)),
   });
+  return { sizeBytes: snap.sizeBytes, ranges, source };
+}
+
+/** Compares the device with a recovery point (its data ranges, and zeros everywhere else). */
+export async function verifyAgainst(
+  ctx: SyncContext,
+  device: StagingDevice,
+  point: RecoveryPoint,
+  signal?: AbortSignal,
+): Promise<VerifyResult> {
+  const { sizeBytes, ranges, source } = await pointReader(ctx, point, signal);
   const deviceExtents = await device.dataExtents();
   return verifyDevice({
     device,
     source,
     dataRanges: ranges,
-    sizeBytes: snap.sizeBytes,
+    sizeBytes,
     chunkBytes: Math.min(ctx.tuning.verifyChunkBytes, ctx.budget.capacity / 2),
     budget: ctx.budget,
     ...(deviceExtents ? { deviceExtents } : {}),
     ...(signal ? { abortSignal: signal } : {}),
   });
+}
+
+/**
+ * {@link verifyAgainst}, reporting a difference only when it holds up: the row still names this
+ * point, nothing is being applied, this cycle still holds the row (its fencing token), and the
+ * differing bytes read again from both sides still differ. Otherwise it throws "VerifyRaced":
+ * something changed the disk or the row during the scan, and nothing is recorded.
+ */
+async function verifyConfirmed(
+  row: Row,
+  ctx: SyncContext,
+  device: StagingDevice,
+  point: RecoveryPoint,
+  signal: AbortSignal,
+): Promise<VerifyResult> {
+  const result = await verifyAgainst(ctx, device, point, signal);
+  if (result.ok) return result;
+  const raced = (why: string) =>
+    new FerryError(`The verification of ${point.snapshotId} raced a change (${why}); nothing was recorded.`, {
+      code: "VerifyRaced",
+    });
+  // Renews the lease: throws Fenced when another process took the row meanwhile.
+  const now = await row.save({});
+  if (now.applying || now.applied?.snapshotId.toLowerCase() !== point.snapshotId.toLowerCase())
+    throw raced("the row moved on to another recovery point");
+  const { sizeBytes, ranges, source } = await pointReader(ctx, point, signal);
+  const page = 4096;
+  const start = Math.floor(result.firstDifferenceAt / page) * page;
+  const window = { start, end: Math.min(sizeBytes, start + page) };
+  const expected = Buffer.alloc(window.end - window.start);
+  for (const r of intersect(ranges, [window]))
+    await source.read(r, signal, expected.subarray(r.start - start, r.end - start));
+  const actual = Buffer.alloc(expected.length);
+  await device.readInto(start, actual);
+  if (actual.equals(expected)) throw raced(`byte ${result.firstDifferenceAt} reads equal now`);
+  return result;
 }
 
 async function recordFailure(row: Row, e: unknown, log: Logger): Promise<CycleOutcome> {
@@ -476,37 +639,40 @@ function errorOf(code: string, message: string, ctx: SyncContext): SourceError {
   return { code, message, at: ctx.now().toISOString() };
 }
 
+/** The outcome of a verification that ran to its end. */
+export type CheckOutcome = { kind: "verified"; ok: boolean; firstDifferenceAt?: number };
+
 /**
  * Check health: hashes the staging device against its applied recovery point and records the
- * outcome (healthy, or degraded with the first differing offset). Read-only on the device; refuses
- * while a recovery point is being applied (the disk is torn then, by design).
+ * outcome (healthy, or degraded with the first differing offset). Runs as a cycle does — under the
+ * lease and a new fencing token, so no other process writes the disk meanwhile — and is read-only
+ * on the device. Skips while a recovery point is being applied (the disk is torn then, by design)
+ * or another process holds the source.
  */
 export async function checkHealth(
   stored: StoredSource,
   ctx: SyncContext,
   abortSignal?: AbortSignal,
-): Promise<CycleOutcome | { kind: "verified"; ok: boolean; firstDifferenceAt?: number }> {
+): Promise<CycleOutcome | CheckOutcome> {
   const src = stored.source;
   const log = ctx.logger.child({ sourceDiskId: src.sourceDiskId });
-  if (!src.applied || src.applying)
-    return { kind: "skipped", reason: src.applying ? "a recovery point is being applied" : "nothing applied yet" };
+  const busy = (s: Source) =>
+    !s.applied || s.applying
+      ? ({ kind: "skipped", reason: s.applying ? "a recovery point is being applied" : "nothing applied yet" } as const)
+      : undefined;
+  if (busy(src)) return busy(src)!;
   const row = new Row(stored, ctx.store, ctx.owner, ctx.tuning.leaseMs, ctx.now);
-  try {
-    await row.save({ state: "verifying" });
-  } catch (e) {
-    if (isFerryError(e) && (e.code === "LeaseHeld" || e.code === "ConcurrentUpdate"))
-      return { kind: "skipped", reason: e.message };
-    throw e;
-  }
-  const controller = new AbortController();
-  const signal = abortSignal ? AbortSignal.any([abortSignal, controller.signal]) : controller.signal;
-  const lease = row.keepLease(controller);
-  try {
-    const device = await ctx.openDevice(ctx.devicePath(row.source), { write: false });
+  const taken = await begin(row, log);
+  if (taken !== true) return taken;
+  return underLease<CycleOutcome | CheckOutcome>(row, log, abortSignal, async (signal) => {
+    // The row as taken: a cycle may have begun an apply since it was listed.
+    const skip = busy(row.source);
+    if (skip) return skip;
+    const device = await openStaging(row, ctx, false, signal);
     try {
       const point = row.source.applied!;
-      const result = await verifyAgainst(ctx, device, point, signal);
-      await ctx.snapshots.revoke(point.snapshotId);
+      const result = await verifyConfirmed(row, ctx, device, point, signal);
+      await revokeQuietly(ctx.snapshots, log, point.snapshotId);
       await recordVerify(row, ctx, point, result, log);
       return result.ok
         ? { kind: "verified", ok: true }
@@ -514,10 +680,5 @@ export async function checkHealth(
     } finally {
       await device.close();
     }
-  } catch (e) {
-    if (abortSignal?.aborted) return { kind: "interrupted" };
-    return await recordFailure(row, e, log);
-  } finally {
-    lease.stop();
-  }
+  });
 }

@@ -2,6 +2,8 @@ import type { Logger } from "pino";
 import type { Source } from "../core/schemas/source";
 import { checkHealth, syncSource, type CycleOutcome, type SyncContext } from "./cycle";
 import { SyncMetrics } from "./metrics";
+import { leaseHolder } from "../adapters/state/lease";
+import { currentSession, sessionEnded } from "./process-identity";
 import type { StoredSource } from "../adapters/state/store";
 
 export interface SchedulerOptions {
@@ -37,6 +39,8 @@ export class SyncDaemon {
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
   private readonly log: Logger;
+  /** The other daemon each source was last seen leased to, so that it is said once, not every tick. */
+  private readonly heldBy = new Map<string, string>();
 
   constructor(
     private readonly ctx: SyncContext,
@@ -48,6 +52,9 @@ export class SyncDaemon {
   /** Whether a source needs a cycle now; `"verify"` when only a scheduled verification is due. */
   due(source: Source, now: number): boolean | "verify" {
     if (source.state === "disabled") return false;
+    // Another daemon's cycle is under way: its lease ends with it (or runs out if it died).
+    const holder = leaseHolder(source, new Date(now));
+    if (holder !== undefined && holder !== this.ctx.owner) return false;
     if (source.applying) return true;
     // A paused source still leased by this daemon gets one more (empty) cycle, which releases it.
     if (source.paused) return source.lease !== undefined && source.lease.owner === this.ctx.owner;
@@ -100,6 +107,7 @@ export class SyncDaemon {
       this.metrics.observe(source, now);
       if (filter && !filter(source)) continue;
       const k = key(source);
+      this.noteHolder(source, now);
       if (this.running.has(k) || this.controller.signal.aborted) continue;
       const due = force && source.state !== "disabled" ? true : this.due(source, now.getTime());
       if (!due) continue;
@@ -111,7 +119,7 @@ export class SyncDaemon {
             ? await checkHealth(stored, this.ctx, this.controller.signal)
             : await syncSource(stored, this.ctx, this.controller.signal);
         outcomes.set(source.sourceDiskId, outcome);
-        if (outcome.kind !== "skipped" && outcome.kind !== "interrupted") {
+        if (outcome.kind !== "skipped" && outcome.kind !== "interrupted" && outcome.kind !== "fenced") {
           this.metrics.recordCycle(
             source.sourceDiskId,
             outcome.kind === "applied" || (outcome.kind === "verified" && outcome.ok),
@@ -128,6 +136,33 @@ export class SyncDaemon {
     }
     await Promise.all(started);
     return outcomes;
+  }
+
+  /** Says when another daemon holds a source (once per holder), and when it no longer does. */
+  private noteHolder(source: Source, now: Date): void {
+    const k = key(source);
+    const holder = leaseHolder(source, now);
+    const session = source.lease?.session;
+    // Another process of this very instance (a misconfigured second one) is just as much another holder.
+    const other =
+      holder === undefined
+        ? undefined
+        : holder !== this.ctx.owner
+          ? holder
+          : session !== undefined && session !== currentSession() && !sessionEnded(session)
+            ? `${holder} (another process: ${session})`
+            : undefined;
+    if (other === this.heldBy.get(k)) return;
+    if (other) {
+      this.heldBy.set(k, other);
+      this.log.warn(
+        { sourceDiskId: source.sourceDiskId, holder: other, until: source.lease?.until },
+        "another daemon holds this source; not writing it while it does",
+      );
+    } else {
+      this.heldBy.delete(k);
+      this.log.info({ sourceDiskId: source.sourceDiskId }, "the other daemon's lease on this source ended");
+    }
   }
 
   /** Ticks every `tickInMs` until `stop()`. */

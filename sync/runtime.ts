@@ -1,4 +1,7 @@
+import { constants } from "node:fs";
+import { access, mkdir } from "node:fs/promises";
 import { join } from "node:path";
+import { UserError } from "../core/errors";
 import type { Logger } from "pino";
 import type { AzureClients } from "../adapters/azure/clients";
 import { sameResourceId } from "../core/resource-id";
@@ -9,6 +12,7 @@ import type { SyncConfig } from "./config";
 import type { SyncContext } from "./cycle";
 import { SyncDaemon } from "./daemon";
 import { openDevice, type Device } from "./device";
+import { DeviceFence, fencedDevice } from "./fence";
 import { wipeSignatures } from "./signatures";
 import { connectAzure, openStateStore } from "../adapters/state/connect";
 import type { SourceStore } from "../adapters/state/store";
@@ -40,6 +44,7 @@ export interface SyncRuntime {
 /** Builds everything the daemon needs from its config: clients, state store, device access. */
 export async function createSyncRuntime(config: SyncConfig, options: SyncRuntimeOptions = {}): Promise<SyncRuntime> {
   const env = options.env ?? process.env;
+  await prepareRunDir(config.runDir);
   const logger = options.logger ?? createLogger({ name: "ferry-sync", level: config.logLevel, env });
   const { azure, credential } = connectAzure(config.azure, "ferry-sync");
   const store = await openStateStore(config.stateStore, credential, env);
@@ -56,7 +61,20 @@ export async function createSyncRuntime(config: SyncConfig, options: SyncRuntime
     pageBlob: (url) => azure.pageBlob(url),
     owner: config.instanceId,
     devicePath: (source: Source) => join(config.deviceDir, `lun${source.applianceLun}`),
-    openDevice: (path, o) => openDevice(path, { write: o.write, logger: deviceLogger }),
+    openDevice: async (path, o) => {
+      const device = await openDevice(path, { write: o.write, logger: deviceLogger });
+      try {
+        const fence = await DeviceFence.raise(device.realPath, o.fence, {
+          runDir: config.runDir,
+          logger: deviceLogger,
+          ...(o.abortSignal ? { abortSignal: o.abortSignal } : {}),
+        });
+        return fencedDevice(device, fence, o.beforeWrite ? { beforeWrite: o.beforeWrite } : {});
+      } catch (e) {
+        await device.close();
+        throw e;
+      }
+    },
     checkTarget: async (source, devicePath) => {
       await checkTarget(
         {
@@ -93,6 +111,7 @@ export async function createSyncRuntime(config: SyncConfig, options: SyncRuntime
       readConcurrency: config.sync.readConcurrency,
       diffSegmentBytes: Math.round(config.sync.diffSegmentGiB * GiB),
       verifyChunkBytes: 4 * MiB,
+      sampleBytes: Math.round(config.sync.sampleCheckMiB * MiB),
     },
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   };
@@ -104,4 +123,19 @@ export async function createSyncRuntime(config: SyncConfig, options: SyncRuntime
     tickInMs: config.sync.tickSeconds * 1000,
   });
   return { config, azure, store, ctx, daemon, logger };
+}
+
+/** Creates the shared run folder, or says what to do when this process may not. */
+async function prepareRunDir(runDir: string): Promise<void> {
+  try {
+    await mkdir(runDir, { recursive: true, mode: 0o750 });
+    await access(runDir, constants.W_OK);
+  } catch (e) {
+    throw new UserError(
+      `Cannot use ${runDir} as the sync's run folder: ${(e as Error).message}. The systemd unit creates it ` +
+        "(RuntimeDirectory=ferry-sync); run ferry-sync as the unit's user, or set runDir in the config to a folder " +
+        "every ferry-sync process of this appliance can write.",
+      { code: "InvalidConfig", cause: e },
+    );
+  }
 }

@@ -30,6 +30,12 @@ export interface SnapshotFacts {
   createdAt: string;
 }
 
+/** Options of {@link SnapshotService.listOwn}. */
+export interface ListOwnOptions {
+  /** Only snapshots created strictly before this time (ISO 8601). Default: all. */
+  createdBefore?: string;
+}
+
 /** The Azure side of the sync: incremental snapshots of source disks and their SAS. */
 export class SnapshotService {
   private readonly poll: { updateIntervalInMs: number };
@@ -139,14 +145,19 @@ export class SnapshotService {
   }
 
   /** Snapshots the sync took of this source (by tag), newest last. */
-  async listOwn(source: Pick<Source, "sourceDiskId" | "snapshotResourceGroup">): Promise<string[]> {
+  async listOwn(
+    source: Pick<Source, "sourceDiskId" | "snapshotResourceGroup">,
+    options: ListOwnOptions = {},
+  ): Promise<string[]> {
+    const before = options.createdBefore === undefined ? Infinity : Date.parse(options.createdBefore);
     const d = parseResourceId(source.sourceDiskId);
     const group = source.snapshotResourceGroup ?? d.resourceGroup;
     const out: { id: string; at: number }[] = [];
     for await (const s of this.azure.compute.snapshots.listByResourceGroup(group)) {
       const tag = s.tags?.[TAG_SOURCE];
       if (s.tags?.[TAG_ROLE] === "sync" && tag !== undefined && sameResourceId(tag, source.sourceDiskId)) {
-        out.push({ id: s.id!, at: s.timeCreated?.getTime() ?? 0 });
+        const at = s.timeCreated?.getTime() ?? 0;
+        if (at < before) out.push({ id: s.id!, at });
       }
     }
     return out.sort((a, b) => a.at - b.at).map((s) => s.id);

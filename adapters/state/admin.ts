@@ -136,7 +136,16 @@ export async function transitionSource(
     next.consecutiveFailures = 0;
     delete next.lastError;
   }
-  if (event.type === "checkHealth") next.syncRequestedAt = now.toISOString();
+  // Both are asked of the daemon now, not at its next interval.
+  if (event.type === "checkHealth" || event.type === "retryBackfill") next.syncRequestedAt = now.toISOString();
+  // A cycle running now (it read the row before this change) must not go on writing the staging
+  // disk nor record its point over this: a new fencing token stops it at its next row write or
+  // lease renewal, and the daemon's next cycle starts from this row.
+  // Its lease goes with it: the cycle it belonged to is fenced, and the next may begin at once.
+  if (event.type === "retryBackfill" || event.type === "disable") {
+    next.fence = (s.fence ?? 0) + 1;
+    delete next.lease;
+  }
   try {
     return await store.update(current, next);
   } catch (e) {

@@ -30,13 +30,25 @@ export function canClaim(source: Source, owner: string, now: Date): boolean {
   return holder === undefined || holder === owner;
 }
 
+/** Options of {@link claim}. */
+export interface ClaimOptions {
+  /**
+   * The claiming process of `owner`, recorded in the lease. A live lease of the same owner held by
+   * another session is refused like another owner's. Default: none (any process of the owner
+   * renews the owner's lease, and none is recorded).
+   */
+  session?: string;
+  /** Whether another session of the owner is known to have ended (its process exited). Default: never. */
+  sessionEnded?: (session: string) => boolean;
+}
+
 /**
  * `source` with a lease for `owner` from `now` for `leaseMs` milliseconds (a renewal when `owner`
  * holds it already; the new `until` replaces the old one). Throws {@link FerryError} "LeaseHeld"
- * when another instance's lease is still live, and "InvalidLease" for an empty owner or a
- * duration that is not a positive finite number.
+ * when another instance's lease is still live (or another live session's of the same instance),
+ * and "InvalidLease" for an empty owner or a duration that is not a positive finite number.
  */
-export function claim(source: Source, owner: string, now: Date, leaseMs: number): Source {
+export function claim(source: Source, owner: string, now: Date, leaseMs: number, options: ClaimOptions = {}): Source {
   if (owner === "")
     throw new FerryError("A lease owner must not be empty: use the daemon instance's id", { code: "InvalidLease" });
   if (!Number.isFinite(leaseMs) || leaseMs <= 0) {
@@ -53,7 +65,23 @@ export function claim(source: Source, owner: string, now: Date, leaseMs: number)
       { code: "LeaseHeld", details: { sourceDiskId: source.sourceDiskId, holder, until } },
     );
   }
-  return { ...source, lease: { owner, until: new Date(now.getTime() + leaseMs).toISOString() } };
+  const other = source.lease?.session;
+  if (
+    holder === owner &&
+    options.session !== undefined &&
+    other !== undefined &&
+    other !== options.session &&
+    !options.sessionEnded?.(other)
+  ) {
+    const until = source.lease!.until;
+    throw new FerryError(
+      `Source ${source.sourceDiskId} is leased by another process of instance "${owner}" (${other}) until ${until}: ` +
+        "two processes of one instance must not write the same staging disks. Stop one of them",
+      { code: "LeaseHeld", details: { sourceDiskId: source.sourceDiskId, holder, session: other, until } },
+    );
+  }
+  const until = new Date(now.getTime() + leaseMs).toISOString();
+  return { ...source, lease: { owner, until, ...(options.session !== undefined ? { session: options.session } : {}) } };
 }
 
 /** `source` without `owner`'s lease (live or expired). Another instance's lease is left as it is. */

@@ -164,6 +164,7 @@ const columns: { [K in keyof Source]-?: Column } = {
   syncRequestedAt: "string",
   applyingMode: "string",
   lease: "json",
+  fence: "int64",
   consecutiveFailures: "int64",
   lastVerifiedAt: "string",
   holds: "json",

@@ -87,7 +87,23 @@ export const SourceSchema = z
       })
       .optional(),
     /** The daemon instance that may write this source's staging disk, until when (ISO 8601). */
-    lease: z.strictObject({ owner: z.string().min(1), until: isoDateTime }).optional(),
+    lease: z
+      .strictObject({
+        owner: z.string().min(1),
+        until: isoDateTime,
+        /**
+         * The process of the owner that holds it (host boot, pid, start time): another process of
+         * the same instance waits for it as for another owner, unless it is known to have exited.
+         */
+        session: z.string().min(1).optional(),
+      })
+      .optional(),
+    /**
+     * Fencing token: raised by one under the row's ETag by every cycle that takes the source (and by
+     * retry-backfill and disable), never lowered. A writer whose token is no longer the row's, or no
+     * longer the newest on its appliance, stops writing (sync/README.md, "Fencing"). Absent: 0.
+     */
+    fence: z.int().min(0).optional(),
     /** Sync cycles that failed in a row (reset by a success). */
     consecutiveFailures: z.int().min(0).default(0),
     /** When the staging disk was last hashed against its applied snapshot and matched (ISO 8601). */

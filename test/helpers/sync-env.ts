@@ -19,6 +19,8 @@ export const DR = { rg: "dr", location: "westus" };
 export interface SyncEnv {
   appVm: string;
   applianceId: string;
+  /** The appliance's run folder, shared by every daemon of this env. */
+  runDir: string;
   tableName: string;
   connectionString: string;
   /** Where the guest of the primary VM writes each source disk. */
@@ -95,8 +97,11 @@ export async function createSyncEnv(
       done();
     },
   });
+  // One appliance: every daemon of this env shares its run folder (instance registrations, fences).
+  const runDir = tempDir("ferry-sync-run-");
   const base = (overrides: Record<string, unknown> = {}) => ({
     instanceId: `daemon-${n}`,
+    runDir,
     applianceId: appliance.id!,
     deviceDir: f.emu.deviceDir(DR.rg, applianceVm),
     azure: {
@@ -115,6 +120,7 @@ export async function createSyncEnv(
   const env = { ...process.env, FERRY_TEST_TABLE: a.azurite.connectionString };
   const self: SyncEnv = {
     appVm,
+    runDir,
     applianceId: appliance.id!,
     tableName,
     connectionString: a.azurite.connectionString,

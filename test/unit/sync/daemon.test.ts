@@ -70,6 +70,14 @@ describe("when a source is due", () => {
     expect(owned.due(source({ paused: true }), T)).toBe(false);
   });
 
+  it("never while another daemon's lease lives, even with a copy half-done; again once it ended", () => {
+    const half = { applying: point("2026-01-01T00:59:59.000Z") };
+    const lease = (until: string) => ({ lease: { owner: "appliance-2", until } });
+    expect(daemon.due(source({ ...half, ...lease("2026-01-01T01:00:01.000Z") }), T)).toBe(false);
+    expect(daemon.due(source({ state: "pending", ...lease("2026-01-01T01:00:01.000Z") }), T)).toBe(false);
+    expect(daemon.due(source({ ...half, ...lease("2026-01-01T01:00:00.000Z") }), T)).toBe(true);
+  });
+
   it("at once when pending, when a copy is half-done, or when a sync was asked for", () => {
     expect(daemon.due(source({ state: "pending" }), T)).toBe(true);
     expect(daemon.due(source({ applying: point("2026-01-01T00:59:59.000Z") }), T)).toBe(true);

@@ -97,6 +97,33 @@ describe("claim", () => {
     });
   });
 
+  it("refuses another live process of the same owner, and records the claiming one", () => {
+    const held = parseWith(SourceSchema, {
+      ...validSource(),
+      lease: { owner: "a", until: at(minute).toISOString(), session: "boot/100/1" },
+    });
+    const e = thrown(() => claim(held, "a", at(1), minute, { session: "boot/200/2" }));
+    expect(e.code).toBe("LeaseHeld");
+    expect(e.message).toContain("another process of instance");
+    expect(claim(held, "a", at(1), minute, { session: "boot/100/1" }).lease).toEqual({
+      owner: "a",
+      until: at(minute + 1).toISOString(),
+      session: "boot/100/1",
+    });
+  });
+
+  it("takes the lease of a process of the same owner that has ended, or once it expired", () => {
+    const held = parseWith(SourceSchema, {
+      ...validSource(),
+      lease: { owner: "a", until: at(minute).toISOString(), session: "boot/100/1" },
+    });
+    const ended = (s: string) => s === "boot/100/1";
+    expect(claim(held, "a", at(1), minute, { session: "boot/200/2", sessionEnded: ended }).lease?.session).toBe(
+      "boot/200/2",
+    );
+    expect(claim(held, "a", at(minute), minute, { session: "boot/200/2" }).lease?.session).toBe("boot/200/2");
+  });
+
   it.each([0, -1, Number.NaN, Number.POSITIVE_INFINITY])("refuses a lease of %s ms", (leaseMs) => {
     expect(thrown(() => claim(source(), "a", t0, leaseMs)).code).toBe("InvalidLease");
   });
