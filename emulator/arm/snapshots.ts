@@ -99,13 +99,19 @@ export function serializeSnapshot(emu: Emulator, s: SnapshotRecord) {
 }
 
 /**
- * Captures a disk's content as a manifest. A disk whose file has not changed since the last
- * snapshot taken of it reuses that snapshot's manifest instead of reading the file again; the
- * reuse is only trusted when the file was already quiet before that read began, because file
- * modification times are coarse.
+ * Captures a disk's content as a manifest, at one instant (`capturedAt`) whatever its guests write
+ * meanwhile (with FUSE guest devices; see `GuestDevices.capture`). A disk whose file has not changed
+ * since the last snapshot taken of it reuses that snapshot's manifest instead of reading the file
+ * again; the reuse is only trusted when the file was already quiet before that read began, because
+ * file modification times are coarse.
  */
-async function captureDisk(emu: Emulator, disk: DiskRecord, snapshotId: string): Promise<Manifest> {
+async function captureDisk(
+  emu: Emulator,
+  disk: DiskRecord,
+  snapshotId: string,
+): Promise<{ manifest: Manifest; capturedAt: number }> {
   const path = emu.diskPath(disk.file);
+  const capturedAt = emu.now();
   const before = statSync(path, { bigint: true });
   const key = disk.id.toLowerCase();
   const cached = emu.ingestCache.get(key);
@@ -119,13 +125,13 @@ async function captureDisk(emu: Emulator, disk: DiskRecord, snapshotId: string):
     if (snap && snap.sizeBytes === disk.sizeBytes) {
       const m = loadManifest(emu, snap);
       emu.chunks.refAll(m);
-      return m;
+      return { manifest: m, capturedAt };
     }
   }
   const readStartedAt = Date.now();
-  const manifest = await emu.chunks.ingestFile(path, disk.sizeBytes);
+  const manifest = await emu.chunks.ingest(emu.guest.capture(disk), disk.sizeBytes);
   emu.ingestCache.set(key, { snapshotId, mtimeNs: before.mtimeNs, sizeBytes: disk.sizeBytes, readStartedAt });
-  return manifest;
+  return { manifest, capturedAt };
 }
 
 function enforceSnapshotLimits(ctx: Ctx, disk: DiskRecord): void {
@@ -212,8 +218,15 @@ async function createSnapshot(ctx: Ctx, rgName: string, name: string, id: string
       if (source.upload === "ready")
         throw notAllowed(`Disk '${source.name}' is waiting for an upload and cannot be snapshotted yet.`);
       if (incremental) enforceSnapshotLimits(ctx, source);
-      manifest = await captureDisk(emu, source, id);
-      snap = { ...base, sizeBytes: source.sizeBytes, ...(incremental ? { familyId: source.familyId } : {}) };
+      const captured = await captureDisk(emu, source, id);
+      manifest = captured.manifest;
+      // The snapshot's time is the instant it holds the disk at.
+      snap = {
+        ...base,
+        timeCreated: new Date(captured.capturedAt).toISOString(),
+        sizeBytes: source.sizeBytes,
+        ...(incremental ? { familyId: source.familyId } : {}),
+      };
     } else {
       if (incremental)
         throw invalid(
