@@ -1,20 +1,19 @@
-// The guests' disks as a FUSE file system, served from a worker thread: every read and write a guest
-// makes to a device path reaches this code, so the emulator decides whether it lands (a powered-off
-// VM's writes fail) and what a snapshot taken meanwhile sees (copy-before-write).
+// The guests' disks as a FUSE file system: the request loop, run by a worker thread of the device
+// daemon (`fuse-daemon.ts`). Every read and write a guest makes to a device path reaches this code,
+// so the emulator decides whether it lands (a powered-off VM's writes fail) and what a snapshot
+// taken meanwhile sees (copy-before-write).
 //
-// This file runs in a worker under Node's own TypeScript support (type stripping): erasable syntax
-// only, and nothing imported but Node's modules. The worker never uses libuv's thread pool (only
-// synchronous calls): the emulator's own thread, and the pool, may be blocked in a read or write of
-// a device path that only this thread can answer.
+// It runs under Node's own TypeScript support (type stripping): erasable syntax only, and nothing
+// imported but Node's modules. It makes synchronous calls only, and never touches the mount it serves.
 import { execFileSync } from "node:child_process";
-import { closeSync, fstatSync, openSync, readSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readFileSync, readSync, writeSync } from "node:fs";
 import { isMainThread, receiveMessageOnPort, workerData, type MessagePort } from "node:worker_threads";
 
 /** Bytes of one chunk: the unit of copy-before-write, as of the emulator's snapshots. */
 export const CHUNK = 64 * 1024;
 /** Captures that can run at once (one slot each in the shared control block). */
 export const MAX_CAPTURES = 64;
-/** The name the emulator looks up to make the server apply its messages before it goes on. */
+/** The name the emulator looks up to make the server apply the device table before it goes on. */
 export const CONTROL_NAME = ".ferry-control";
 /** Largest read or write the kernel sends in one request (FUSE_MAX_PAGES × 4 KiB). */
 const MAX_IO = 1024 * 1024;
@@ -26,6 +25,8 @@ const MAX_IO = 1024 * 1024;
 export const MUTEX = 0;
 /** Never written: the server naps on it while the file system is not mounted yet. */
 const NAP = 1;
+/** Set to 1 by the daemon's main thread when it has answered an extents question. */
+export const EXTENTS_ANSWERED = 2;
 export const SLOTS = 4;
 export const SLOT_INTS = 3;
 export const CONTROL_INTS = SLOTS + MAX_CAPTURES * SLOT_INTS;
@@ -60,10 +61,10 @@ export interface DeviceEntry {
   sizeBytes: number;
 }
 
-/** Messages from the emulator's thread. */
-export type ControlMessage =
-  /** What a VM's guest sees now (no devices: it is not running). */
-  { kind: "vm"; resourceGroup: string; vm: string; devices: DeviceEntry[] };
+/** The device table the emulator writes (JSON, replaced atomically): every running VM's devices by "<rg>/<vm>". */
+export interface DeviceTable {
+  vms: Record<string, DeviceEntry[]>;
+}
 
 /** A chunk's bytes as they were when a capture began, kept from a guest write that overwrote them. */
 export interface PreservedChunk {
@@ -76,9 +77,24 @@ export interface FuseWorkerData {
   kind: "ferry-fuse";
   fuseFd: number;
   control: SharedArrayBuffer;
-  controlPort: MessagePort;
+  /** The device table's file. */
+  tablePath: string;
   capturePort: MessagePort;
+  /** Questions about a backing file's data extents go out here, answers come back. */
+  extentsPort: MessagePort;
   readyPort: MessagePort;
+}
+
+/** A question to the daemon's main thread: where does this file hold data? */
+export interface ExtentsQuestion {
+  id: number;
+  file: string;
+}
+
+/** Its answer: [start, end) byte ranges, or null when that cannot be told. */
+export interface ExtentsAnswer {
+  id: number;
+  extents: [number, number][] | null;
 }
 
 // FUSE opcodes (linux/fuse.h).
@@ -114,6 +130,7 @@ const EISDIR = 21;
 const ENOSPC = 28;
 const ENOSYS = 38;
 const EOPNOTSUPP = 95;
+const EINVAL = 22;
 
 const IN_HEADER = 40;
 const FOPEN_DIRECT_IO = 1;
@@ -127,22 +144,6 @@ const SEEK_DATA = 3;
 const SEEK_HOLE = 4;
 const DT_DIR = 4;
 const DT_REG = 8;
-
-const EXTENTS_SCRIPT = `
-import json, os, sys
-fd = os.open(sys.argv[1], os.O_RDONLY)
-size = os.fstat(fd).st_size
-off, out = 0, []
-while off < size:
-    try:
-        start = os.lseek(fd, off, os.SEEK_DATA)
-    except OSError:
-        break
-    end = os.lseek(fd, start, os.SEEK_HOLE)
-    out.append([start, end])
-    off = end
-print(json.dumps(out))
-`;
 
 interface DirNode {
   kind: "dir";
@@ -184,6 +185,7 @@ class FuseServer {
   /** Chunks already handed over, per capture id. */
   readonly #preserved = new Map<number, Set<number>>();
   #nextId = 2;
+  #nextQuestion = 1;
 
   constructor(d: FuseWorkerData) {
     this.#d = d;
@@ -209,22 +211,23 @@ class FuseServer {
         }
         return; // ENODEV: unmounted (or the connection was aborted)
       }
-      this.#applyControl();
       this.#handle(this.#buf.subarray(0, length));
     }
   }
 
-  #applyControl(): void {
-    for (;;) {
-      const m = receiveMessageOnPort(this.#d.controlPort);
-      if (!m) return;
-      const msg = m.message as ControlMessage;
-      if (msg.kind === "vm") this.#setVm(msg.resourceGroup, msg.vm, msg.devices);
+  /** Applies the device table the emulator wrote last. */
+  #loadTable(): void {
+    let table: DeviceTable;
+    try {
+      table = JSON.parse(readFileSync(this.#d.tablePath, "utf8")) as DeviceTable;
+    } catch {
+      return; // none written yet
     }
+    for (const key of new Set([...this.#vms.keys(), ...Object.keys(table.vms)])) this.#setVm(key, table.vms[key] ?? []);
   }
 
-  #setVm(rg: string, vm: string, devices: DeviceEntry[]): void {
-    const key = `${rg}/${vm}`;
+  #setVm(key: string, devices: DeviceEntry[]): void {
+    const rg = key.split("/")[0]!;
     const before = this.#vms.get(key) ?? new Map<string, FileNode>();
     const after = new Map<string, FileNode>();
     for (const entry of devices) {
@@ -371,7 +374,11 @@ class FuseServer {
     const name = body.subarray(0, body.indexOf(0)).toString();
     const parent = this.#nodes.get(parentId);
     if (!parent || parent.kind !== "dir") return this.#reply(unique, -ENOTDIR);
-    // The control name answers "absent", after the messages before it were applied (above).
+    // The control name answers "absent" once the table is applied: the emulator's look returns after.
+    if (parentId === 1 && name === CONTROL_NAME) {
+      this.#loadTable();
+      return this.#reply(unique, -ENOENT);
+    }
     const child = this.#children(parent).find((c) => c.name === name);
     if (!child) return this.#reply(unique, -ENOENT);
     const out = Buffer.alloc(128);
@@ -581,21 +588,10 @@ class FuseServer {
     const offset = Number(body.readBigUInt64LE(8));
     const whence = body.readUInt32LE(16);
     const size = dev.node.entry.sizeBytes;
-    if (whence !== SEEK_DATA && whence !== SEEK_HOLE) return this.#reply(unique, -ENOSYS);
+    if (whence !== SEEK_DATA && whence !== SEEK_HOLE) return this.#reply(unique, -EINVAL);
     if (offset >= size) return this.#reply(unique, -ENXIO);
-    const b = dev.backing;
-    if (b.extents?.generation !== b.generation) {
-      let list: [number, number][];
-      try {
-        const text = execFileSync("python3", ["-c", EXTENTS_SCRIPT, dev.node.entry.backing], { encoding: "utf8" });
-        list = JSON.parse(text) as [number, number][];
-      } catch {
-        // No python3: the kernel then treats the whole file as data (correct, slower to read).
-        return this.#reply(unique, -ENOSYS);
-      }
-      b.extents = { generation: b.generation, list };
-    }
-    const list = b.extents.list;
+    // Not known: every byte is data, which is always a true answer (only a slower one to read).
+    const list = this.#extents(dev.backing, dev.node.entry.backing) ?? [[0, size]];
     let answer: number | undefined;
     if (whence === SEEK_DATA) {
       const e = list.find(([, end]) => end > offset);
@@ -608,6 +604,32 @@ class FuseServer {
     const out = Buffer.alloc(8);
     out.writeBigUInt64LE(BigInt(answer), 0);
     this.#reply(unique, 0, out);
+  }
+
+  /**
+   * A backing file's data extents, asked of the daemon's main thread (which asks the file system
+   * through a long-lived helper) and kept until the next write. Undefined when that fails.
+   */
+  #extents(b: Backing, file: string): [number, number][] | undefined {
+    if (b.extents?.generation === b.generation) return b.extents.list;
+    const id = this.#nextQuestion++;
+    const question: ExtentsQuestion = { id, file };
+    Atomics.store(this.#control, EXTENTS_ANSWERED, 0);
+    this.#d.extentsPort.postMessage(question);
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      for (let m = receiveMessageOnPort(this.#d.extentsPort); m; m = receiveMessageOnPort(this.#d.extentsPort)) {
+        const answer = m.message as ExtentsAnswer;
+        if (answer.id !== id) continue; // an answer to a question that timed out
+        if (!answer.extents) return undefined;
+        b.extents = { generation: b.generation, list: answer.extents };
+        return answer.extents;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) return undefined;
+      Atomics.wait(this.#control, EXTENTS_ANSWERED, 0, left);
+      Atomics.store(this.#control, EXTENTS_ANSWERED, 0);
+    }
   }
 }
 
