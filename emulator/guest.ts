@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { normalizeRegion } from "./faults";
-import type { CapturedChunk, GuestDevices, GuestDisk } from "./devices/types";
+import type { Capture, GuestDevices, GuestDisk } from "./devices/types";
 import type { DiskRecord, VmRecord } from "./model";
 import type { State } from "./state";
 
@@ -67,10 +67,10 @@ export class Guest {
   }
 
   /**
-   * A disk's non-zero chunks as they all were at the call, whatever its guests write meanwhile (with
-   * FUSE devices; see {@link GuestDevices.capture}).
+   * Begins a capture of a disk: its non-zero chunks as they all were at one instant, whatever its
+   * guests write meanwhile (with FUSE devices; see {@link GuestDevices.capture}).
    */
-  capture(disk: DiskRecord): AsyncGenerator<CapturedChunk> {
+  capture(disk: DiskRecord): Promise<Capture> {
     return this.devices.capture({
       diskId: disk.id,
       file: join(this.state.dataDir, disk.file),

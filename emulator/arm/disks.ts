@@ -213,7 +213,8 @@ async function createDisk(ctx: Ctx, rgName: string, name: string, id: string): P
       await ctx.emu.chunks.materialize(manifest, path);
     } else {
       // A point in time of the source, as a snapshot would be, even while its guest writes.
-      await writeChunks(ctx.emu.guest.capture(source), path, Math.min(source.sizeBytes, disk.sizeBytes));
+      const capture = await ctx.emu.guest.capture(source);
+      await writeChunks(capture.chunks, path, Math.min(source.sizeBytes, disk.sizeBytes));
     }
   }
   return disk;

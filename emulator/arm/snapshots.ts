@@ -99,7 +99,7 @@ export function serializeSnapshot(emu: Emulator, s: SnapshotRecord) {
 }
 
 /**
- * Captures a disk's content as a manifest, at one instant (`capturedAt`) whatever its guests write
+ * Captures a disk's content as a manifest, at one instant (`takenAt`) whatever its guests write
  * meanwhile (with FUSE guest devices; see `GuestDevices.capture`). A disk whose file has not changed
  * since the last snapshot taken of it reuses that snapshot's manifest instead of reading the file
  * again; the reuse is only trusted when the file was already quiet before that read began, because
@@ -109,9 +109,9 @@ async function captureDisk(
   emu: Emulator,
   disk: DiskRecord,
   snapshotId: string,
-): Promise<{ manifest: Manifest; capturedAt: number }> {
+): Promise<{ manifest: Manifest; takenAt: number }> {
   const path = emu.diskPath(disk.file);
-  const capturedAt = emu.now();
+  const checkedAt = emu.now();
   const before = statSync(path, { bigint: true });
   const key = disk.id.toLowerCase();
   const cached = emu.ingestCache.get(key);
@@ -125,13 +125,14 @@ async function captureDisk(
     if (snap && snap.sizeBytes === disk.sizeBytes) {
       const m = loadManifest(emu, snap);
       emu.chunks.refAll(m);
-      return { manifest: m, capturedAt };
+      return { manifest: m, takenAt: checkedAt };
     }
   }
   const readStartedAt = Date.now();
-  const manifest = await emu.chunks.ingest(emu.guest.capture(disk), disk.sizeBytes);
+  const capture = await emu.guest.capture(disk);
+  const manifest = await emu.chunks.ingest(capture.chunks, disk.sizeBytes);
   emu.ingestCache.set(key, { snapshotId, mtimeNs: before.mtimeNs, sizeBytes: disk.sizeBytes, readStartedAt });
-  return { manifest, capturedAt };
+  return { manifest, takenAt: capture.takenAt };
 }
 
 function enforceSnapshotLimits(ctx: Ctx, disk: DiskRecord): void {
@@ -223,7 +224,7 @@ async function createSnapshot(ctx: Ctx, rgName: string, name: string, id: string
       // The snapshot's time is the instant it holds the disk at.
       snap = {
         ...base,
-        timeCreated: new Date(captured.capturedAt).toISOString(),
+        timeCreated: new Date(captured.takenAt).toISOString(),
         sizeBytes: source.sizeBytes,
         ...(incremental ? { familyId: source.familyId } : {}),
       };

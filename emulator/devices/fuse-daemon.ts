@@ -8,7 +8,7 @@
 // It never touches the mount it serves. It unmounts and exits when the emulator disconnects.
 import { execFileSync } from "node:child_process";
 import { existsSync, openSync, readFileSync, writeFileSync } from "node:fs";
-import { open } from "node:fs/promises";
+import { open, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { MessageChannel, receiveMessageOnPort, Worker } from "node:worker_threads";
 import { alignExtents, dataExtents } from "@ferry/sparse";
@@ -41,6 +41,8 @@ export type DaemonRequest =
 export type DaemonReply =
   | { kind: "ready" }
   | { kind: "failed"; reason: string }
+  /** A capture has begun: it holds the disk as it was at `takenAt` (epoch milliseconds). */
+  | { kind: "captureStarted"; id: number; takenAt: number }
   /** The next chunks of a capture, ascending; `done` after the last. */
   | { kind: "chunks"; id: number; offsets: number[]; data: Buffer[]; done: boolean }
   | { kind: "captureFailed"; id: number; message: string };
@@ -99,7 +101,8 @@ class Daemon {
   readonly #channel = new MessageChannel();
   /** The server thread's questions about data extents (port2 here, port1 there). */
   readonly #extents = new MessageChannel();
-  readonly #captures = new Map<number, AsyncGenerator<{ offset: number; chunk: Buffer }>>();
+  /** Running captures: their chunks, and the control-block slot each holds until it ends. */
+  readonly #captures = new Map<number, { chunks: AsyncGenerator<{ offset: number; chunk: Buffer }>; at: number }>();
   readonly #preserved = new Map<number, Map<number, Buffer>>();
   #connection: string | undefined;
   #worker: Worker | undefined;
@@ -155,16 +158,28 @@ class Daemon {
 
   handle(m: DaemonRequest): void {
     switch (m.kind) {
-      case "capture":
-        this.#captures.set(m.id, this.#capture(m.id, m.diskSlot, m.file, m.sizeBytes));
-        return;
+      case "capture": {
+        let at: number;
+        try {
+          at = this.#claim(m.id, m.diskSlot);
+        } catch (e) {
+          return send({ kind: "captureFailed", id: m.id, message: (e as Error).message });
+        }
+        // The instant the slot was taken: every write acknowledged before is in the capture.
+        const takenAt = Date.now();
+        this.#captures.set(m.id, { chunks: this.#capture(m.id, at, m.file, m.sizeBytes), at });
+        return send({ kind: "captureStarted", id: m.id, takenAt });
+      }
       case "more":
         void this.#more(m.id);
         return;
-      case "cancel":
-        void this.#captures.get(m.id)?.return(undefined);
+      case "cancel": {
+        const capture = this.#captures.get(m.id);
         this.#captures.delete(m.id);
+        // A capture never read from runs no finally: its slot is released here (twice is harmless).
+        if (capture) void capture.chunks.return(undefined).finally(() => this.#release(capture.at, m.id));
         return;
+      }
       case "close":
         this.#close();
         return;
@@ -172,7 +187,7 @@ class Daemon {
   }
 
   async #more(id: number): Promise<void> {
-    const capture = this.#captures.get(id);
+    const capture = this.#captures.get(id)?.chunks;
     if (!capture) return send({ kind: "captureFailed", id, message: "no such capture" });
     const offsets: number[] = [];
     const data: Buffer[] = [];
@@ -196,16 +211,15 @@ class Daemon {
   }
 
   /**
-   * A disk's non-zero chunks as they were when the capture took its slot: from then on, the server
-   * hands over the old bytes of every chunk a guest overwrites before this has read it.
+   * A disk's non-zero chunks as they were when the capture took its slot (`at`): from then on, the
+   * server hands over the old bytes of every chunk a guest overwrites before this has read it.
    */
-  async *#capture(id: number, diskSlot: number, file: string, sizeBytes: number) {
-    const at = this.#claim(id, diskSlot);
+  async *#capture(id: number, at: number, file: string, sizeBytes: number) {
     const preserved = new Map<number, Buffer>();
     this.#preserved.set(id, preserved);
-    let released = false;
-    const fh = await open(file, "r");
+    let fh: FileHandle | undefined;
     try {
+      fh = await open(file, "r");
       // Asked after the capture began: a hole then may since hold data, whose chunks the server
       // preserved as zeros; a chunk with data then is in the answer or was preserved.
       const extents = alignExtents((await dataExtents(file)) ?? [[0, sizeBytes]], CHUNK, sizeBytes);
@@ -227,13 +241,12 @@ class Daemon {
           }
         }
       }
-      this.#release(at);
-      released = true;
+      this.#release(at, id);
       yield* takeBelow(preserved, Number.POSITIVE_INFINITY);
     } finally {
-      if (!released) this.#release(at);
+      this.#release(at, id);
       this.#preserved.delete(id);
-      await fh.close();
+      await fh?.close();
     }
   }
 
@@ -265,11 +278,12 @@ class Daemon {
     }
   }
 
-  #release(at: number): void {
+  /** Frees capture `id`'s slot (a slot another capture holds by now is left alone). */
+  #release(at: number, id: number): void {
     lock(this.#control);
     try {
       this.#drain();
-      this.#control[at] = -1;
+      if (this.#control[at] !== -1 && this.#control[at + 1] === id) this.#control[at] = -1;
     } finally {
       unlock(this.#control);
     }

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { DaemonReply, DaemonRequest } from "./fuse-daemon";
 import { CONTROL_NAME, MAX_CAPTURES, type DeviceEntry, type DeviceTable } from "./fuse-server";
-import type { CaptureSource, CapturedChunk, GuestDevices, GuestDisk } from "./types";
+import type { Capture, CaptureSource, CapturedChunk, GuestDevices, GuestDisk } from "./types";
 
 /** Thrown when FUSE cannot serve the devices here; the message says why. */
 export class FuseUnavailable extends Error {}
@@ -43,7 +43,7 @@ export class FuseDevices implements GuestDevices {
     this.#daemon = daemon;
     this.#exited = exited;
     daemon.on("message", (m: DaemonReply) => {
-      if (m.kind === "chunks" || m.kind === "captureFailed") {
+      if (m.kind === "chunks" || m.kind === "captureFailed" || m.kind === "captureStarted") {
         const waiter = this.#waiting.get(m.id);
         this.#waiting.delete(m.id);
         waiter?.(m);
@@ -122,25 +122,38 @@ export class FuseDevices implements GuestDevices {
     }
   }
 
-  async *capture(source: CaptureSource): AsyncGenerator<CapturedChunk> {
+  async capture(source: CaptureSource): Promise<Capture> {
     while (this.#running >= MAX_CAPTURES) await new Promise((r) => setTimeout(r, 5));
     this.#running++;
     const id = this.#nextCapture++;
-    let done = false;
+    let started: DaemonReply;
     try {
-      this.#send({
+      started = await this.#ask(id, {
         kind: "capture",
         id,
         diskSlot: this.#slotOf(source.diskId),
         file: source.file,
         sizeBytes: source.sizeBytes,
       });
+    } catch (e) {
+      this.#running--;
+      throw e;
+    }
+    if (started.kind !== "captureStarted") {
+      this.#running--;
+      throw new Error(
+        `capture of ${source.diskId} failed: ${started.kind === "captureFailed" ? started.message : started.kind}`,
+      );
+    }
+    return { takenAt: started.takenAt, chunks: this.#chunks(id, source.diskId) };
+  }
+
+  async *#chunks(id: number, diskId: string): AsyncGenerator<CapturedChunk> {
+    let done = false;
+    try {
       while (!done) {
-        const reply = await new Promise<DaemonReply>((resolve) => {
-          this.#waiting.set(id, resolve);
-          this.#send({ kind: "more", id });
-        });
-        if (reply.kind === "captureFailed") throw new Error(`capture of ${source.diskId} failed: ${reply.message}`);
+        const reply = await this.#ask(id, { kind: "more", id });
+        if (reply.kind === "captureFailed") throw new Error(`capture of ${diskId} failed: ${reply.message}`);
         if (reply.kind !== "chunks") continue;
         done = reply.done;
         for (let i = 0; i < reply.offsets.length; i++) yield { offset: reply.offsets[i]!, chunk: reply.data[i]! };
@@ -149,6 +162,15 @@ export class FuseDevices implements GuestDevices {
       this.#running--;
       if (!done) this.#send({ kind: "cancel", id });
     }
+  }
+
+  /** Sends a request about a capture and waits for the daemon's next answer about it. */
+  #ask(id: number, request: DaemonRequest): Promise<DaemonReply> {
+    return new Promise<DaemonReply>((resolve) => {
+      this.#waiting.set(id, resolve);
+      if (!this.#daemon.connected) resolve({ kind: "captureFailed", id, message: "the device daemon is gone" });
+      else this.#daemon.send(request);
+    });
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,7 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, symlinkSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { nonZeroChunks } from "../storage/files";
-import type { CaptureSource, CapturedChunk, GuestDevices, GuestDisk } from "./types";
+import type { Capture, CaptureSource, GuestDevices, GuestDisk } from "./types";
 
 /**
  * The fallback where FUSE is not available: each device path is a symbolic link to the disk's file.
@@ -37,8 +37,8 @@ export class LinkDevices implements GuestDevices {
     }
   }
 
-  capture(source: CaptureSource): AsyncGenerator<CapturedChunk> {
-    return nonZeroChunks(source.file, source.sizeBytes);
+  capture(source: CaptureSource): Promise<Capture> {
+    return Promise.resolve({ takenAt: Date.now(), chunks: nonZeroChunks(source.file, source.sizeBytes) });
   }
 
   async close(): Promise<void> {

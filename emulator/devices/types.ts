@@ -21,6 +21,17 @@ export interface CapturedChunk {
   chunk: Buffer;
 }
 
+/** A capture that has begun: the instant it holds the disk at, and the disk's chunks as they were then. */
+export interface Capture {
+  /** When the capture began (epoch milliseconds): it holds every write acknowledged before. */
+  takenAt: number;
+  /**
+   * The disk's non-zero chunks in ascending order. Read it to its end (or `return()` it): the
+   * capture holds resources until then. The chunk buffer is reused: use it before the next.
+   */
+  chunks: AsyncGenerator<CapturedChunk>;
+}
+
 /** How the guests reach their disks, and what that proves. */
 export type GuestDeviceMode =
   /**
@@ -47,11 +58,10 @@ export interface GuestDevices {
    */
   show(resourceGroup: string, vm: string, boot: number, disks: GuestDisk[]): void;
   /**
-   * The disk's non-zero chunks in ascending order, as they all were at one instant (the call) —
-   * with `fuse`; with `links`, as they are when each is read. The chunk buffer is reused: use it
-   * before asking for the next.
+   * Begins a capture of a disk: its chunks as they all were at one instant (`takenAt`) with `fuse`;
+   * with `links`, as they are when each is read.
    */
-  capture(source: CaptureSource): AsyncGenerator<CapturedChunk>;
+  capture(source: CaptureSource): Promise<Capture>;
   /** Removes every device (the emulator stops). */
   close(): Promise<void>;
 }
