@@ -1,19 +1,17 @@
 // The device daemon: a child process of the emulator that mounts the guests' device file system and
-// serves it (the request loop runs in a worker thread, `fuse-server.ts`), and reads captures of
-// disks in step with that loop. A process of its own, because a process must never serve a FUSE
-// file system it also uses: were it killed, closing its own device files would wait forever for
-// the answer of its own dead server.
+// serves it (the request loop runs in a worker thread, `fuse-server.ts`), and keeps, for each
+// capture the emulator is reading, the old bytes of the chunks guests overwrite before it has read
+// them. A process of its own, because a process must never serve a FUSE file system it also uses:
+// were it killed, closing its own device files would wait forever for its own dead server.
 //
 // Run by Node's own TypeScript support (type stripping): erasable syntax only, Node's modules only.
 // It never touches the mount it serves. It unmounts and exits when the emulator disconnects.
 import { execFileSync } from "node:child_process";
 import { existsSync, openSync, readFileSync, writeFileSync } from "node:fs";
-import { open, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { MessageChannel, receiveMessageOnPort, Worker } from "node:worker_threads";
-import { alignExtents, dataExtents } from "@ferry/sparse";
+import { dataExtents } from "@ferry/sparse";
 import {
-  CHUNK,
   CONTROL_INTS,
   EXTENTS_ANSWERED,
   lock,
@@ -29,12 +27,13 @@ import {
 
 /** Messages from the emulator. */
 export type DaemonRequest =
-  /** Start a capture of a disk (the instant it is taken in). */
-  | { kind: "capture"; id: number; diskSlot: number; file: string; sizeBytes: number }
-  /** The next chunks of a capture. */
-  | { kind: "more"; id: number }
-  /** The emulator no longer wants a capture. */
-  | { kind: "cancel"; id: number }
+  /** Begin a capture of a disk: from now on, guest writes to it keep the old bytes of chunks not yet read. */
+  | { kind: "capture"; id: number; diskSlot: number }
+  /**
+   * The capture has read every chunk below `cursor` (a chunk index) from the disk file: the old
+   * bytes kept of those chunks are wanted now, and none need be kept any more. `Infinity` ends it.
+   */
+  | { kind: "advance"; id: number; cursor: number }
   | { kind: "close" };
 
 /** Messages to the emulator. */
@@ -43,23 +42,14 @@ export type DaemonReply =
   | { kind: "failed"; reason: string }
   /** A capture has begun: it holds the disk as it was at `takenAt` (epoch milliseconds). */
   | { kind: "captureStarted"; id: number; takenAt: number }
-  /** The next chunks of a capture, ascending; `done` after the last. */
-  | { kind: "chunks"; id: number; offsets: number[]; data: Buffer[]; done: boolean }
+  /** The chunks kept for a capture below its new cursor: their bytes as they were when it began. */
+  | { kind: "preserved"; id: number; indices: number[]; data: Buffer[] }
   | { kind: "captureFailed"; id: number; message: string };
 
 const FUSECTL = "/sys/fs/fuse/connections";
-const BLOCK = 16 * CHUNK;
-/** Chunks per answer to "more": a round trip per MiB keeps memory small and costs little. */
-const BATCH = 64;
 
 function send(reply: DaemonReply): void {
   process.send?.(reply);
-}
-
-const ZERO = Buffer.alloc(CHUNK);
-
-function isZero(chunk: Buffer): boolean {
-  return chunk.equals(ZERO.subarray(0, chunk.length));
 }
 
 /** The fusectl name of the connection mounted at `root` (the kernel's device number). */
@@ -102,8 +92,8 @@ class Daemon {
   /** The server thread's questions about data extents (port2 here, port1 there). */
   readonly #extents = new MessageChannel();
   /** Running captures: their chunks, and the control-block slot each holds until it ends. */
-  readonly #captures = new Map<number, { chunks: AsyncGenerator<{ offset: number; chunk: Buffer }>; at: number }>();
-  readonly #preserved = new Map<number, Map<number, Buffer>>();
+  /** Running captures: the control-block slot each holds, and the chunks kept for it. */
+  readonly #captures = new Map<number, { at: number; preserved: Map<number, Buffer> }>();
   #connection: string | undefined;
   #worker: Worker | undefined;
   #exiting = false;
@@ -166,87 +156,32 @@ class Daemon {
           return send({ kind: "captureFailed", id: m.id, message: (e as Error).message });
         }
         // The instant the slot was taken: every write acknowledged before is in the capture.
-        const takenAt = Date.now();
-        this.#captures.set(m.id, { chunks: this.#capture(m.id, at, m.file, m.sizeBytes), at });
-        return send({ kind: "captureStarted", id: m.id, takenAt });
+        this.#captures.set(m.id, { at, preserved: new Map() });
+        return send({ kind: "captureStarted", id: m.id, takenAt: Date.now() });
       }
-      case "more":
-        void this.#more(m.id);
-        return;
-      case "cancel": {
+      case "advance": {
         const capture = this.#captures.get(m.id);
-        this.#captures.delete(m.id);
-        // A capture never read from runs no finally: its slot is released here (twice is harmless).
-        if (capture) void capture.chunks.return(undefined).finally(() => this.#release(capture.at, m.id));
-        return;
+        if (!capture) return send({ kind: "captureFailed", id: m.id, message: "no such capture" });
+        lock(this.#control);
+        try {
+          this.#drain();
+          if (m.cursor === Number.POSITIVE_INFINITY) {
+            if (this.#control[capture.at + 1] === m.id) this.#control[capture.at] = -1;
+            this.#captures.delete(m.id);
+          } else {
+            this.#control[capture.at + 2] = m.cursor;
+          }
+        } finally {
+          unlock(this.#control);
+        }
+        const indices = [...capture.preserved.keys()].filter((i) => i < m.cursor).sort((x, y) => x - y);
+        const data = indices.map((i) => capture.preserved.get(i)!);
+        for (const i of indices) capture.preserved.delete(i);
+        return send({ kind: "preserved", id: m.id, indices, data });
       }
       case "close":
         this.#close();
         return;
-    }
-  }
-
-  async #more(id: number): Promise<void> {
-    const capture = this.#captures.get(id)?.chunks;
-    if (!capture) return send({ kind: "captureFailed", id, message: "no such capture" });
-    const offsets: number[] = [];
-    const data: Buffer[] = [];
-    try {
-      let done = false;
-      while (offsets.length < BATCH) {
-        const next = await capture.next();
-        if (next.done) {
-          done = true;
-          break;
-        }
-        offsets.push(next.value.offset);
-        data.push(Buffer.from(next.value.chunk));
-      }
-      if (done) this.#captures.delete(id);
-      send({ kind: "chunks", id, offsets, data, done });
-    } catch (e) {
-      this.#captures.delete(id);
-      send({ kind: "captureFailed", id, message: (e as Error).message });
-    }
-  }
-
-  /**
-   * A disk's non-zero chunks as they were when the capture took its slot (`at`): from then on, the
-   * server hands over the old bytes of every chunk a guest overwrites before this has read it.
-   */
-  async *#capture(id: number, at: number, file: string, sizeBytes: number) {
-    const preserved = new Map<number, Buffer>();
-    this.#preserved.set(id, preserved);
-    let fh: FileHandle | undefined;
-    try {
-      fh = await open(file, "r");
-      // Asked after the capture began: a hole then may since hold data, whose chunks the server
-      // preserved as zeros; a chunk with data then is in the answer or was preserved.
-      const extents = alignExtents((await dataExtents(file)) ?? [[0, sizeBytes]], CHUNK, sizeBytes);
-      const block = Buffer.allocUnsafe(BLOCK);
-      for (const [start, end] of extents) {
-        for (let pos = start; pos < end; pos += BLOCK) {
-          const want = Math.min(BLOCK, end - pos);
-          // Read while the cursor is still below the block: writes meanwhile are preserved first.
-          const { bytesRead } = await fh.read(block, 0, want, pos);
-          if (bytesRead < want) block.fill(0, bytesRead, want);
-          this.#advance(at, (pos + want) / CHUNK);
-          yield* takeBelow(preserved, pos / CHUNK);
-          for (let off = 0; off < want; off += CHUNK) {
-            const index = (pos + off) / CHUNK;
-            const kept = preserved.get(index);
-            preserved.delete(index);
-            const chunk = kept ?? block.subarray(off, Math.min(want, off + CHUNK));
-            if (!isZero(chunk)) yield { offset: pos + off, chunk };
-          }
-        }
-      }
-      this.#release(at, id);
-      yield* takeBelow(preserved, Number.POSITIVE_INFINITY);
-    } finally {
-      this.#release(at, id);
-      this.#preserved.delete(id);
-      await fh?.close();
     }
   }
 
@@ -268,34 +203,13 @@ class Daemon {
     throw new Error(`more than ${MAX_CAPTURES} captures at once`);
   }
 
-  #advance(at: number, cursor: number): void {
-    lock(this.#control);
-    try {
-      this.#drain();
-      this.#control[at + 2] = cursor;
-    } finally {
-      unlock(this.#control);
-    }
-  }
-
-  /** Frees capture `id`'s slot (a slot another capture holds by now is left alone). */
-  #release(at: number, id: number): void {
-    lock(this.#control);
-    try {
-      this.#drain();
-      if (this.#control[at] !== -1 && this.#control[at + 1] === id) this.#control[at] = -1;
-    } finally {
-      unlock(this.#control);
-    }
-  }
-
   /** Files the chunks the server preserved under the captures they belong to. */
   #drain(): void {
     for (;;) {
       const m = receiveMessageOnPort(this.#channel.port2);
       if (!m) return;
       const p = m.message as PreservedChunk;
-      this.#preserved.get(p.captureId)?.set(p.index, Buffer.from(p.data));
+      this.#captures.get(p.captureId)?.preserved.set(p.index, Buffer.from(p.data));
     }
   }
 
@@ -328,16 +242,6 @@ class Daemon {
   /** The emulator is gone: no guest may wait for this server any more. */
   disconnected(): void {
     void this.#exit(0);
-  }
-}
-
-/** Yields, in ascending order, and removes the preserved chunks below `index` that hold data. */
-function* takeBelow(preserved: Map<number, Buffer>, index: number) {
-  const below = [...preserved.keys()].filter((i) => i < index).sort((a, b) => a - b);
-  for (const i of below) {
-    const chunk = preserved.get(i)!;
-    preserved.delete(i);
-    if (!isZero(chunk)) yield { offset: i * CHUNK, chunk };
   }
 }
 

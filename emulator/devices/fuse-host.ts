@@ -1,25 +1,30 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { stat } from "node:fs/promises";
+import { open, stat, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { alignExtents, dataExtents } from "@ferry/sparse";
+import { isZero } from "../storage/files";
 import type { DaemonReply, DaemonRequest } from "./fuse-daemon";
-import { CONTROL_NAME, MAX_CAPTURES, type DeviceEntry, type DeviceTable } from "./fuse-server";
+import { CHUNK, CONTROL_NAME, MAX_CAPTURES, type DeviceEntry, type DeviceTable } from "./fuse-server";
 import type { Capture, CaptureSource, CapturedChunk, GuestDevices, GuestDisk } from "./types";
 
 /** Thrown when FUSE cannot serve the devices here; the message says why. */
 export class FuseUnavailable extends Error {}
 
 const FUSECTL = "/sys/fs/fuse/connections";
+/** Bytes read per step of a capture: one round trip to the daemon each. */
+const BLOCK = 64 * CHUNK;
 
 /**
  * The guests' device paths as a FUSE file system mounted at `<data>/vms`, served by the device
  * daemon, a child process (`fuse-daemon.ts`). Every guest read and write reaches it, so:
  * - a device that is no longer shown (VM stopped, deallocated, deleted, its region down; disk
  *   detached) fails every read and write with EIO at once, even through a descriptor opened before;
- * - a capture is a point in time: from the instant it starts, the daemon hands it the old bytes of
+ * - a capture is a point in time: from the instant it starts, the daemon keeps the old bytes of
  *   every chunk a guest overwrites before the capture has read it (copy-before-write), so the guest
- *   waits at most for one 64 KiB copy per chunk it writes first, never for the whole read.
+ *   waits at most for one 64 KiB copy per chunk it writes first, never for the whole read; this
+ *   process reads the disk file itself and takes the kept chunks from the daemon as it goes.
  * The daemon is a process of its own so that this one may die at any time, even holding devices
  * open, and the daemon then unmounts and exits.
  */
@@ -43,7 +48,7 @@ export class FuseDevices implements GuestDevices {
     this.#daemon = daemon;
     this.#exited = exited;
     daemon.on("message", (m: DaemonReply) => {
-      if (m.kind === "chunks" || m.kind === "captureFailed" || m.kind === "captureStarted") {
+      if (m.kind === "preserved" || m.kind === "captureFailed" || m.kind === "captureStarted") {
         const waiter = this.#waiting.get(m.id);
         this.#waiting.delete(m.id);
         waiter?.(m);
@@ -128,39 +133,65 @@ export class FuseDevices implements GuestDevices {
     const id = this.#nextCapture++;
     let started: DaemonReply;
     try {
-      started = await this.#ask(id, {
-        kind: "capture",
-        id,
-        diskSlot: this.#slotOf(source.diskId),
-        file: source.file,
-        sizeBytes: source.sizeBytes,
-      });
+      started = await this.#ask(id, { kind: "capture", id, diskSlot: this.#slotOf(source.diskId) });
     } catch (e) {
       this.#running--;
       throw e;
     }
     if (started.kind !== "captureStarted") {
       this.#running--;
-      throw new Error(
-        `capture of ${source.diskId} failed: ${started.kind === "captureFailed" ? started.message : started.kind}`,
-      );
+      const why = started.kind === "captureFailed" ? started.message : started.kind;
+      throw new Error(`capture of ${source.diskId} failed: ${why}`);
     }
-    return { takenAt: started.takenAt, chunks: this.#chunks(id, source.diskId) };
+    return { takenAt: started.takenAt, chunks: this.#chunks(id, source) };
   }
 
-  async *#chunks(id: number, diskId: string): AsyncGenerator<CapturedChunk> {
-    let done = false;
-    try {
-      while (!done) {
-        const reply = await this.#ask(id, { kind: "more", id });
-        if (reply.kind === "captureFailed") throw new Error(`capture of ${diskId} failed: ${reply.message}`);
-        if (reply.kind !== "chunks") continue;
-        done = reply.done;
-        for (let i = 0; i < reply.offsets.length; i++) yield { offset: reply.offsets[i]!, chunk: reply.data[i]! };
+  /**
+   * The disk file read block by block, each block's chunks replaced by the bytes the daemon kept of
+   * those a guest overwrote since the capture began; then the kept chunks of holes, in order.
+   */
+  async *#chunks(id: number, source: CaptureSource): AsyncGenerator<CapturedChunk> {
+    const { file, sizeBytes } = source;
+    let ended = false;
+    let fh: FileHandle | undefined;
+    const advance = async (cursor: number) => {
+      const reply = await this.#ask(id, { kind: "advance", id, cursor });
+      if (reply.kind !== "preserved") {
+        const why = reply.kind === "captureFailed" ? reply.message : reply.kind;
+        throw new Error(`capture of ${source.diskId} failed: ${why}`);
       }
+      return new Map(reply.indices.map((index, i) => [index, reply.data[i]!]));
+    };
+    try {
+      fh = await open(file, "r");
+      // Asked after the capture began: a hole then may since hold data, whose chunks the daemon
+      // kept as zeros; a chunk with data then is in the answer, or was kept.
+      const extents = alignExtents((await dataExtents(file)) ?? [[0, sizeBytes]], CHUNK, sizeBytes);
+      const block = Buffer.allocUnsafe(BLOCK);
+      for (const [start, end] of extents) {
+        for (let pos = start; pos < end; pos += BLOCK) {
+          const want = Math.min(BLOCK, end - pos);
+          // Read while the daemon still keeps this block's chunks; then take what it kept.
+          const { bytesRead } = await fh.read(block, 0, want, pos);
+          if (bytesRead < want) block.fill(0, bytesRead, want);
+          const kept = await advance((pos + want) / CHUNK);
+          for (const [index, chunk] of kept) {
+            if (index >= pos / CHUNK) continue;
+            if (!isZero(chunk)) yield { offset: index * CHUNK, chunk }; // a hole that held data then
+          }
+          for (let off = 0; off < want; off += CHUNK) {
+            const chunk = kept.get((pos + off) / CHUNK) ?? block.subarray(off, Math.min(want, off + CHUNK));
+            if (!isZero(chunk)) yield { offset: pos + off, chunk };
+          }
+        }
+      }
+      const rest = await advance(Number.POSITIVE_INFINITY);
+      ended = true;
+      for (const [index, chunk] of rest) if (!isZero(chunk)) yield { offset: index * CHUNK, chunk };
     } finally {
       this.#running--;
-      if (!done) this.#send({ kind: "cancel", id });
+      if (!ended) void this.#ask(id, { kind: "advance", id, cursor: Number.POSITIVE_INFINITY });
+      await fh?.close();
     }
   }
 
