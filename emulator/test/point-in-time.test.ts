@@ -1,10 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startEmulator, type RunningEmulator } from "../index";
-import { rawArm, type RawArm } from "./raw-arm";
+import { closeSync, existsSync, openSync, writeSync } from "node:fs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { useEmulator } from "./helpers/emulator";
+import { readSnapshot, snapshotOf, vmWithDataDisk } from "./helpers/guest";
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
@@ -74,29 +72,16 @@ function fill(device: string, offset: number, bytes: number): void {
 }
 
 describe.skipIf(!fuseHere)("snapshots of a disk its guest writes are points in time", () => {
-  let dataDir: string;
-  let emu: RunningEmulator;
-  let arm: RawArm;
+  const f = useEmulator();
   let diskId: string;
   let device: string;
 
   beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), "ferry-pit-"));
-    emu = await startEmulator({ dataDir });
-    arm = rawArm(emu);
-    const nicId = await arm.network(RG, LOC);
-    const osDiskId = await arm.disk(RG, LOC, "os", 1, "Linux");
-    diskId = await arm.disk(RG, LOC, "data", 4);
-    await arm.vm(RG, LOC, "vm", { nicId, osDiskId, data: new Map([[0, diskId]]) });
-    device = emu.devicePath(RG, "vm", 0);
-  });
-  afterAll(async () => {
-    await emu?.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    ({ diskId, device } = await vmWithDataDisk(f.azure, f.emu, RG, LOC, 4));
   });
 
   it("serves the guests' devices through FUSE where root and /dev/fuse are there", () => {
-    expect(emu.guestDevices, emu.guestDevicesFallback).toBe("fuse");
+    expect(f.emu.guestDevices, f.emu.guestDevicesFallback).toBe("fuse");
   });
 
   it("never holds block B newer than block A over 120 captures while the guest writes A then B", async () => {
@@ -106,13 +91,13 @@ describe.skipIf(!fuseHere)("snapshots of a disk its guest writes are points in t
     const seen: { a: bigint; b: bigint }[] = [];
     try {
       for (let i = 0; i < 120; i++) {
-        await arm.snapshot(RG, LOC, `s${i}`, diskId);
-        const [a, b] = await arm.readSnapshot(RG, `s${i}`, [
+        await snapshotOf(f.azure, RG, LOC, `s${i}`, diskId);
+        const [a, b] = await readSnapshot(f.azure, RG, `s${i}`, [
           { offset: A, length: 8 },
           { offset: B, length: 8 },
         ]);
         seen.push({ a: a!.readBigUInt64LE(), b: b!.readBigUInt64LE() });
-        await arm.deleteSnapshot(RG, `s${i}`);
+        await f.azure.compute.snapshots.delete(RG, `s${i}`);
       }
     } finally {
       await writer.stop();
@@ -133,9 +118,9 @@ describe.skipIf(!fuseHere)("snapshots of a disk its guest writes are points in t
     try {
       for (let i = 0; i < 3; i++) {
         const started = performance.now();
-        await arm.snapshot(RG, LOC, `big${i}`, diskId);
+        await snapshotOf(f.azure, RG, LOC, `big${i}`, diskId);
         durations.push(performance.now() - started);
-        await arm.deleteSnapshot(RG, `big${i}`);
+        await f.azure.compute.snapshots.delete(RG, `big${i}`);
       }
     } finally {
       result = await writer.stop();

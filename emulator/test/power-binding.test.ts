@@ -13,9 +13,9 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startEmulator, type RunningEmulator } from "../index";
-import { rawArm, type RawArm } from "./raw-arm";
+import { describe, expect, it } from "vitest";
+import { useEmulator } from "./helpers/emulator";
+import { power as powerAction, vmWithDataDisk } from "./helpers/guest";
 
 const LOC = "eastus";
 const fuseHere = process.getuid?.() === 0 && existsSync("/dev/fuse");
@@ -45,30 +45,15 @@ function readFile(path: string, offset: number, length: number): Buffer {
 }
 
 describe.skipIf(!fuseHere)("a VM that is not running has a guest that cannot write", () => {
-  let dataDir: string;
-  let emu: RunningEmulator;
-  let arm: RawArm;
+  const f = useEmulator();
   let n = 0;
-
-  beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), "ferry-power-"));
-    emu = await startEmulator({ dataDir });
-    arm = rawArm(emu);
-  });
-  afterAll(async () => {
-    await emu?.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
 
   /** A running VM with one 1 GiB data disk at LUN 0, in a group of its own. */
   async function newVm(): Promise<{ rg: string; diskFile: string; device: string }> {
     const rg = `rg${++n}`;
-    const nicId = await arm.network(rg, LOC);
-    const osDiskId = await arm.disk(rg, LOC, "os", 1, "Linux");
-    const dataId = await arm.disk(rg, LOC, "data", 1);
-    await arm.vm(rg, LOC, "vm", { nicId, osDiskId, data: new Map([[0, dataId]]) });
-    return { rg, diskFile: emu.diskFile(dataId)!, device: emu.devicePath(rg, "vm", 0) };
+    return { rg, ...(await vmWithDataDisk(f.azure, f.emu, rg, LOC, 1)) };
   }
+  const power = (rg: string, action: "start" | "powerOff" | "deallocate") => powerAction(f.azure, rg, "vm", action);
 
   it("fails every write of a powered-off guest, even through a device it opened before, and keeps what it wrote", async () => {
     const { rg, diskFile, device } = await newVm();
@@ -76,14 +61,14 @@ describe.skipIf(!fuseHere)("a VM that is not running has a guest that cannot wri
     try {
       // Written, never flushed: the disk keeps it all the same, as Azure's would.
       writeSync(fd, Buffer.from("before the power-off"), 0, 20, 8192);
-      await arm.power(rg, "vm", "powerOff");
+      await power(rg, "powerOff");
       expect(errorOf(() => writeSync(fd, Buffer.from("after"), 0, 5, 8192))).toBe("EIO");
       expect(errorOf(() => readSync(fd, Buffer.alloc(5), 0, 5, 8192))).toBe("EIO");
       expect(errorOf(() => openSync(device, "r+"))).toBe("ENOENT");
       expect(readFile(diskFile, 8192, 20).toString()).toBe("before the power-off");
 
       // Started again: a new boot opens its device anew; what the dead one held stays dead.
-      await arm.power(rg, "vm", "start");
+      await power(rg, "start");
       expect(errorOf(() => writeSync(fd, Buffer.from("stale"), 0, 5, 8192))).toBe("EIO");
       const again = openSync(device, "r+");
       try {
@@ -103,7 +88,7 @@ describe.skipIf(!fuseHere)("a VM that is not running has a guest that cannot wri
     const fd = openSync(device, "r+");
     try {
       writeSync(fd, Buffer.from("x"), 0, 1, 0);
-      await arm.power(rg, "vm", "deallocate");
+      await power(rg, "deallocate");
       expect(errorOf(() => writeSync(fd, Buffer.from("y"), 0, 1, 0))).toBe("EIO");
       expect(existsSync(device)).toBe(false);
     } finally {
@@ -115,17 +100,17 @@ describe.skipIf(!fuseHere)("a VM that is not running has a guest that cannot wri
     const { device } = await newVm();
     const fd = openSync(device, "r+");
     try {
-      emu.faults.setRegionOutage(LOC, true);
+      f.emu.faults.setRegionOutage(LOC, true);
       expect(errorOf(() => writeSync(fd, Buffer.from("y"), 0, 1, 0))).toBe("EIO");
       expect(existsSync(device)).toBe(false);
-      emu.faults.setRegionOutage(LOC, false);
+      f.emu.faults.setRegionOutage(LOC, false);
       // The VMs come back as after any outage: rebooted, their guests open their devices again.
       expect(errorOf(() => writeSync(fd, Buffer.from("y"), 0, 1, 0))).toBe("EIO");
       const again = openSync(device, "r+");
       expect(errorOf(() => writeSync(again, Buffer.from("z"), 0, 1, 0))).toBe("none");
       closeSync(again);
     } finally {
-      emu.faults.setRegionOutage(LOC, false);
+      f.emu.faults.setRegionOutage(LOC, false);
       closeSync(fd);
     }
   });
@@ -149,7 +134,7 @@ describe.skipIf(!fuseHere)("a VM that is not running has a guest that cannot wri
       const fd = openSync(join(mnt, "synced.txt"), "r+");
       fsyncSync(fd);
       closeSync(fd);
-      await arm.power(rg, "vm", "powerOff");
+      await power(rg, "powerOff");
       // The file system's next write to the disk fails: the data never becomes durable.
       const late = openSync(join(mnt, "late.txt"), "w");
       writeSync(late, Buffer.alloc(1 << 20, 1));
@@ -158,7 +143,7 @@ describe.skipIf(!fuseHere)("a VM that is not running has a guest that cannot wri
     } finally {
       unmount(loop);
     }
-    await arm.power(rg, "vm", "start");
+    await power(rg, "start");
     loop = mount();
     try {
       expect(readFileSync(join(mnt, "synced.txt"), "utf8")).toBe("kept");
