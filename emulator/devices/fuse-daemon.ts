@@ -110,6 +110,7 @@ class Daemon {
     const data: FuseWorkerData = {
       kind: "ferry-fuse",
       fuseFd: fd,
+      root: this.root,
       control: this.#control.buffer as SharedArrayBuffer,
       tablePath: this.tablePath,
       capturePort: this.#channel.port1,

@@ -15,6 +15,13 @@ export const CHUNK = 64 * 1024;
 export const MAX_CAPTURES = 64;
 /** The name the emulator looks up to make the server apply the device table before it goes on. */
 export const CONTROL_NAME = ".ferry-control";
+/**
+ * The folder of the device files themselves, one per attachment in one boot (`<id>`): a VM's
+ * `lun<N>` and `os` are symbolic links to them, as `/dev/disk/azure/scsi1/lun<N>` links to a
+ * `/dev/sdX` on Azure. So what a device path resolves to names one attachment, never another disk
+ * attached later at the same LUN.
+ */
+export const DISKS_DIR = ".disks";
 /** Largest read or write the kernel sends in one request (FUSE_MAX_PAGES × 4 KiB). */
 const MAX_IO = 1024 * 1024;
 
@@ -76,6 +83,8 @@ export interface PreservedChunk {
 export interface FuseWorkerData {
   kind: "ferry-fuse";
   fuseFd: number;
+  /** Where the file system is mounted (symbolic links point into it). */
+  root: string;
   control: SharedArrayBuffer;
   /** The device table's file. */
   tablePath: string;
@@ -102,6 +111,7 @@ const LOOKUP = 1;
 const FORGET = 2;
 const GETATTR = 3;
 const SETATTR = 4;
+const READLINK = 5;
 const OPEN = 14;
 const READ = 15;
 const WRITE = 16;
@@ -144,6 +154,7 @@ const SEEK_DATA = 3;
 const SEEK_HOLE = 4;
 const DT_DIR = 4;
 const DT_REG = 8;
+const DT_LNK = 10;
 
 interface DirNode {
   kind: "dir";
@@ -158,9 +169,17 @@ interface FileNode {
   entry: DeviceEntry;
   /** False once the device is gone (VM stopped, disk detached): its I/O fails from then on. */
   live: boolean;
+  /** The VM's `lun<N>`/`os` that links to it. */
+  link: LinkNode;
 }
 
-type Node = DirNode | FileNode;
+interface LinkNode {
+  kind: "link";
+  id: number;
+  file: FileNode;
+}
+
+type Node = DirNode | FileNode | LinkNode;
 
 interface Backing {
   fd: number;
@@ -233,10 +252,13 @@ class FuseServer {
     for (const entry of devices) {
       let node = this.#files.get(entry.handle);
       if (!node) {
-        node = { kind: "file", id: this.#nextId++, entry, live: true };
-        this.#files.set(entry.handle, node);
-        this.#nodes.set(node.id, node);
+        const file: FileNode = { kind: "file", id: this.#nextId++, entry, live: true, link: undefined! };
+        file.link = { kind: "link", id: this.#nextId++, file };
+        this.#files.set(entry.handle, file);
+        this.#nodes.set(file.id, file);
+        this.#nodes.set(file.link.id, file.link);
         this.#useBacking(entry);
+        node = file;
       }
       after.set(entry.name, node);
     }
@@ -249,6 +271,12 @@ class FuseServer {
     if (after.size) this.#vms.set(key, after);
     else this.#vms.delete(key);
     for (const path of [rg, key]) if (!this.#dirs.has(path)) this.#dir(path);
+  }
+
+  /** The kernel no longer knows a node (no descriptor holds it): a device that is gone is dropped. */
+  #forget(nodeId: number): void {
+    const node = this.#nodes.get(nodeId);
+    if ((node?.kind === "file" && !node.live) || (node?.kind === "link" && !node.file.live)) this.#nodes.delete(nodeId);
   }
 
   #dir(path: string): DirNode {
@@ -274,17 +302,23 @@ class FuseServer {
     this.#backings.delete(slot);
   }
 
-  /** The children of a directory that exist now: VM folders with devices, their resource groups. */
+  /**
+   * The children of a directory that exist now: resource groups, their VM folders with devices (links),
+   * and the device files (in the hidden folder of device files).
+   */
   #children(dir: DirNode): { name: string; node: Node }[] {
     const out: { name: string; node: Node }[] = [];
     if (dir.path === "") {
       const groups = new Set([...this.#vms.keys()].map((k) => k.split("/")[0]!));
       for (const g of groups) out.push({ name: g, node: this.#dir(g) });
+    } else if (dir.path === DISKS_DIR) {
+      for (const devices of this.#vms.values())
+        for (const f of devices.values()) out.push({ name: String(f.id), node: f });
     } else if (!dir.path.includes("/")) {
       for (const k of this.#vms.keys())
         if (k.startsWith(`${dir.path}/`)) out.push({ name: k.slice(dir.path.length + 1), node: this.#dir(k) });
     } else {
-      for (const [name, node] of this.#vms.get(dir.path) ?? []) out.push({ name, node });
+      for (const [name, node] of this.#vms.get(dir.path) ?? []) out.push({ name, node: node.link });
     }
     return out;
   }
@@ -303,6 +337,11 @@ class FuseServer {
         case GETATTR:
         case SETATTR:
           return this.#getattr(unique, nodeId, opcode === SETATTR ? body : undefined);
+        case READLINK: {
+          const node = this.#nodes.get(nodeId);
+          if (node?.kind !== "link" || !node.file.live) return this.#reply(unique, -ENOENT);
+          return this.#reply(unique, 0, Buffer.from(this.#target(node)));
+        }
         case OPEN:
         case OPENDIR:
           return this.#open(unique, nodeId, opcode === OPENDIR);
@@ -329,7 +368,10 @@ class FuseServer {
           // nothing to make durable that a snapshot would not already see.
           return this.#reply(unique, 0);
         case FORGET:
+          return this.#forget(nodeId);
         case BATCH_FORGET:
+          for (let i = 0, n = body.readUInt32LE(0); i < n; i++) this.#forget(Number(body.readBigUInt64LE(8 + 16 * i)));
+          return;
         case INTERRUPT:
           return; // no answer expected
         default:
@@ -379,7 +421,10 @@ class FuseServer {
       this.#loadTable();
       return this.#reply(unique, -ENOENT);
     }
-    const child = this.#children(parent).find((c) => c.name === name);
+    const child =
+      parentId === 1 && name === DISKS_DIR
+        ? { name, node: this.#dir(DISKS_DIR) }
+        : this.#children(parent).find((c) => c.name === name);
     if (!child) return this.#reply(unique, -ENOENT);
     const out = Buffer.alloc(128);
     out.writeBigUInt64LE(BigInt(child.node.id), 0);
@@ -390,7 +435,8 @@ class FuseServer {
 
   #getattr(unique: bigint, nodeId: number, setattr: Buffer | undefined): void {
     const node = this.#nodes.get(nodeId);
-    if (!node || (node.kind === "file" && !node.live)) return this.#reply(unique, -ENOENT);
+    if (!node || (node.kind === "file" && !node.live) || (node.kind === "link" && !node.file.live))
+      return this.#reply(unique, -ENOENT);
     if (setattr && node.kind === "file") {
       const valid = setattr.readUInt32LE(0);
       // A disk's size is Azure's to change: a guest cannot truncate or grow its device.
@@ -402,12 +448,23 @@ class FuseServer {
     this.#reply(unique, 0, out);
   }
 
+  /** Where a VM's device link points: its device file, by absolute path. */
+  #target(link: LinkNode): string {
+    return `${this.#d.root}/${DISKS_DIR}/${link.file.id}`;
+  }
+
   #attr(node: Node): Buffer {
     const a = Buffer.alloc(88);
     a.writeBigUInt64LE(BigInt(node.id), 0);
     if (node.kind === "dir") {
       a.writeUInt32LE(0o40755, 60);
       a.writeUInt32LE(2, 64);
+      return a;
+    }
+    if (node.kind === "link") {
+      a.writeBigUInt64LE(BigInt(Buffer.byteLength(this.#target(node))), 8);
+      a.writeUInt32LE(0o120777, 60);
+      a.writeUInt32LE(1, 64);
       return a;
     }
     const b = this.#backings.get(node.entry.diskSlot);
@@ -456,7 +513,7 @@ class FuseServer {
       d.writeBigUInt64LE(BigInt(e.node.id), 0);
       d.writeBigUInt64LE(BigInt(i + 1), 8);
       d.writeUInt32LE(name.length, 16);
-      d.writeUInt32LE(e.node.kind === "dir" ? DT_DIR : DT_REG, 20);
+      d.writeUInt32LE(e.node.kind === "dir" ? DT_DIR : e.node.kind === "link" ? DT_LNK : DT_REG, 20);
       name.copy(d, 24);
       parts.push(d);
       used += d.length;
