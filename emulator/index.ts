@@ -93,7 +93,7 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Runn
     (options.warn ?? ((m: string) => process.stderr.write(`${m}\n`)))(
       `ferry emulator: guest devices are symbolic links because ${devices.fallbackReason}. Snapshots are ` +
         "read while guests write (not points in time) and a stopped VM's guest can still write through a " +
-        "device it opened: run as root with /dev/fuse for both.",
+        "device it opened. Both need root, /dev/fuse and Node 22.6 or later.",
     );
   const guest = new Guest(state, devices, (region) => faults.isRegionDown(region));
   faults.onOutageChange = (region) => guest.syncRegion(region);

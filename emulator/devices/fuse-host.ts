@@ -73,8 +73,10 @@ export class FuseDevices implements GuestDevices {
     const tablePath = `${root}.devices.json`;
     writeFileSync(tablePath, JSON.stringify({ vms: {} }));
     const daemonPath = fileURLToPath(new URL("./fuse-daemon.ts", import.meta.url));
-    // Plain Node (its own TypeScript support), not the loader this process may run under.
-    const daemon = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", daemonPath, root, tablePath], {
+    // Plain Node (its own TypeScript support, on by default from 22.18), not the loader this
+    // process may run under. A Node without it fails here, and the emulator falls back to links.
+    const node = ["--experimental-strip-types", "--disable-warning=ExperimentalWarning"];
+    const daemon = spawn(process.execPath, [...node, daemonPath, root, tablePath], {
       stdio: ["ignore", "ignore", "pipe", "ipc"],
       serialization: "advanced",
       env: { ...process.env, FERRY_FUSE_DAEMON: "1", NODE_OPTIONS: "" },
