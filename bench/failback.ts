@@ -60,7 +60,7 @@ export async function runFailbackBenches(options: FailbackBenchOptions): Promise
       dataLuns: [],
       osStrategy: "fromSnapshot",
       dataStrategy: "fromSnapshot",
-      diskSizeGiB: diskGiB,
+      osDiskSizeGiB: diskGiB,
     });
     log(`failback: filling a ${diskGiB} GiB disk with data`);
     await fill(w.sourceDevice("os"), diskGiB * GiB);

@@ -3,7 +3,8 @@ import { hideBin } from "yargs/helpers";
 import { startEmulator } from "./index";
 
 /**
- * `npm run emulator -- --data <dir> [--port <n>] [--latency zero|azure] [--speedup <x>] [--faults <file>]`
+ * `npm run emulator -- --data <dir> [--port <n>] [--latency zero|azure] [--speedup <x>] [--faults <file>]
+ *   [--guest-devices auto|fuse|links]`
  * Prints one JSON line when ready and serves until SIGTERM or SIGINT.
  */
 async function main(): Promise<void> {
@@ -22,6 +23,12 @@ async function main(): Promise<void> {
     .option("speedup", { type: "number", default: 1, describe: "Divide the profile's durations by this factor (≥ 1)" })
     .option("faults", { type: "string", describe: 'JSON fault file: {"rules":[…],"regionOutages":[…]}' })
     .option("subscription", { type: "string", describe: "Subscription id for a new data folder" })
+    .option("guest-devices", {
+      choices: ["auto", "fuse", "links"] as const,
+      default: "auto" as const,
+      describe:
+        "How guests reach their disks: fuse (root: point-in-time snapshots, stopped VMs cannot write), links, or auto",
+    })
     .example("$0 --data /tmp/azure", "Start with zero latency on a free port")
     .example("$0 --data /tmp/azure --latency azure --speedup 10", "Azure-like durations, ten times faster")
     .strict()
@@ -37,6 +44,7 @@ async function main(): Promise<void> {
     speedup: argv.speedup,
     ...(argv.faults ? { faults: argv.faults } : {}),
     ...(argv.subscription ? { subscriptionId: argv.subscription } : {}),
+    guestDevices: argv["guest-devices"],
   });
   process.stdout.write(
     `${JSON.stringify({ endpoint: emu.endpoint, caCertPath: emu.caCertPath, subscriptionId: emu.subscriptionId, dataDir: emu.dataDir })}\n`,

@@ -59,6 +59,8 @@ export class Faults {
   private rules: LiveRule[] = [];
   private readonly outages = new Set<string>();
   private counter = 0;
+  /** Called when a region goes down or comes back (the guests of its VMs go down or come back). */
+  onOutageChange?: (region: string) => void;
 
   constructor(file?: FaultFile) {
     for (const rule of file?.rules ?? []) this.add(rule);
@@ -93,7 +95,7 @@ export class Faults {
 
   clear(): void {
     this.rules = [];
-    this.outages.clear();
+    for (const region of [...this.outages]) this.setRegionOutage(region, false);
   }
 
   /** How many times each rule has fired. */
@@ -103,8 +105,10 @@ export class Faults {
 
   setRegionOutage(region: string, down: boolean): void {
     const key = normalizeRegion(region);
+    if (down === this.outages.has(key)) return;
     if (down) this.outages.add(key);
     else this.outages.delete(key);
+    this.onOutageChange?.(key);
   }
 
   isRegionDown(region: string | undefined): boolean {

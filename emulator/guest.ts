@@ -1,18 +1,25 @@
-import { existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, symlinkSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
-import type { PowerState, VmRecord } from "./model";
+import { normalizeRegion } from "./faults";
+import type { Capture, GuestDevices, GuestDisk } from "./devices/types";
+import type { DiskRecord, VmRecord } from "./model";
 import type { State } from "./state";
 
-/** A guest runs, and sees its disks, only while its VM is running: stopping or starting VMs show none. */
-const GUEST_UP: ReadonlySet<PowerState> = new Set<PowerState>(["running"]);
-
 /**
- * What a VM's guest sees: while the VM runs, each attached disk appears as a device path,
- * `<data>/vms/<resourceGroup>/<vm>/lun<N>` for data disks and `.../os` for the OS disk, as
- * `/dev/disk/azure/scsi1/lun<N>` does inside an Azure VM. A stopped VM shows no devices.
+ * What a VM's guest sees: while the VM runs and its region is up, each attached disk appears as a
+ * device path, `<data>/vms/<resourceGroup>/<vm>/lun<N>` for data disks and `.../os` for the OS disk,
+ * as `/dev/disk/azure/scsi1/lun<N>` does inside an Azure VM. A stopped VM, or one whose region is
+ * down, shows no devices, and (with FUSE devices) its guest's reads and writes fail: a dead machine
+ * writes nothing. Its disks keep what the guest had written when it went down.
  */
 export class Guest {
-  constructor(private readonly state: State) {}
+  /** Per VM (lower-case id): its boot count, and whether its guest is up now. */
+  private readonly boots = new Map<string, { boot: number; up: boolean }>();
+
+  constructor(
+    private readonly state: State,
+    readonly devices: GuestDevices,
+    private readonly isRegionDown: (region: string) => boolean = () => false,
+  ) {}
 
   /** The device folder of a VM (exists only while its guest runs). */
   deviceDir(resourceGroup: string, vmName: string): string {
@@ -24,41 +31,50 @@ export class Guest {
     return join(this.deviceDir(resourceGroup, vmName), lun === "os" ? "os" : `lun${lun}`);
   }
 
-  /** Makes the device folder match the VM's disks and power state. */
+  /** Makes the VM's devices match its disks, its power state and its region. */
   sync(vm: VmRecord): void {
-    const dir = this.deviceDir(vm.resourceGroup, vm.name);
-    const want = new Map<string, string>();
-    if (GUEST_UP.has(vm.power)) {
-      const os = this.state.get(vm.osDisk.diskId, "disk");
-      if (os) want.set("os", join(this.state.dataDir, os.file));
-      for (const d of vm.dataDisks) {
-        const disk = this.state.get(d.diskId, "disk");
-        if (disk) want.set(`lun${d.lun}`, join(this.state.dataDir, disk.file));
-      }
+    const up = vm.power === "running" && !this.isRegionDown(vm.location);
+    const key = vm.id.toLowerCase();
+    const was = this.boots.get(key) ?? { boot: 0, up: false };
+    const now = { boot: up && !was.up ? was.boot + 1 : was.boot, up };
+    this.boots.set(key, now);
+    const disks: GuestDisk[] = [];
+    if (up) {
+      const add = (name: string, disk: DiskRecord | undefined) => {
+        if (disk)
+          disks.push({ name, diskId: disk.id, file: join(this.state.dataDir, disk.file), sizeBytes: disk.sizeBytes });
+      };
+      add("os", this.state.get(vm.osDisk.diskId, "disk"));
+      for (const d of vm.dataDisks) add(`lun${d.lun}`, this.state.get(d.diskId, "disk"));
     }
-    if (want.size === 0) {
-      rmSync(dir, { recursive: true, force: true });
-      return;
-    }
-    mkdirSync(dir, { recursive: true });
-    for (const entry of readdirSync(dir)) {
-      const path = join(dir, entry);
-      const target = want.get(entry);
-      if (target === undefined || !lstatSync(path).isSymbolicLink() || readlinkSync(path) !== target) unlinkSync(path);
-    }
-    for (const [entry, target] of want) {
-      const path = join(dir, entry);
-      if (!existsSync(path)) symlinkSync(target, path);
-    }
+    this.devices.show(vm.resourceGroup.toLowerCase(), vm.name.toLowerCase(), now.boot, disks);
   }
 
   remove(vm: VmRecord): void {
-    rmSync(this.deviceDir(vm.resourceGroup, vm.name), { recursive: true, force: true });
+    this.boots.delete(vm.id.toLowerCase());
+    this.devices.show(vm.resourceGroup.toLowerCase(), vm.name.toLowerCase(), 0, []);
   }
 
-  /** Rebuilds every VM's device folder (after a restart). */
+  /** Brings every VM of a region down, or back up, as its outage starts or ends. */
+  syncRegion(region: string): void {
+    const key = normalizeRegion(region);
+    for (const vm of this.state.list("vm")) if (normalizeRegion(vm.location) === key) this.sync(vm);
+  }
+
+  /** Shows every VM's devices (at start). */
   syncAll(): void {
-    rmSync(join(this.state.dataDir, "vms"), { recursive: true, force: true });
     for (const vm of this.state.list("vm")) this.sync(vm);
+  }
+
+  /**
+   * Begins a capture of a disk: its non-zero chunks as they all were at one instant, whatever its
+   * guests write meanwhile (with FUSE devices; see {@link GuestDevices.capture}).
+   */
+  capture(disk: DiskRecord): Promise<Capture> {
+    return this.devices.capture({
+      diskId: disk.id,
+      file: join(this.state.dataDir, disk.file),
+      sizeBytes: disk.sizeBytes,
+    });
   }
 }

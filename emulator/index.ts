@@ -1,7 +1,10 @@
 import { mkdirSync } from "node:fs";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { Emulator, type RequestLogEntry } from "./emulator";
 import { Faults, type FaultFile, type FaultRule } from "./faults";
+import { FuseDevices, FuseUnavailable } from "./devices/fuse-host";
+import { LinkDevices } from "./devices/links";
+import type { GuestDeviceMode, GuestDevices } from "./devices/types";
 import { Guest } from "./guest";
 import { latencyProfile, spedUp, type LatencyProfileName } from "./latency";
 import { EmulatorServer } from "./server";
@@ -11,6 +14,7 @@ import { loadOrCreateTls } from "./tls";
 
 export type { FaultAction, FaultFile, FaultRule } from "./faults";
 export type { RequestLogEntry } from "./emulator";
+export type { GuestDeviceMode } from "./devices/types";
 export { AZURE_PROFILE, ZERO_PROFILE, type LatencyProfile, type LatencyProfileName } from "./latency";
 
 export interface StartEmulatorOptions {
@@ -26,6 +30,15 @@ export interface StartEmulatorOptions {
   faults?: FaultFile | string;
   /** Subscription id for a new data folder. Default: a random one, kept in the folder. */
   subscriptionId?: string;
+  /**
+   * How guests reach their disks. `fuse`: a FUSE file system the emulator serves (needs root and
+   * /dev/fuse): point-in-time snapshots, and a stopped VM's guest cannot write; start fails when it
+   * cannot be mounted. `links`: symbolic links to the disk files (no guarantees of either). `auto`
+   * (default): `fuse` where it can be mounted, else `links`, with a warning that says why.
+   */
+  guestDevices?: "auto" | GuestDeviceMode;
+  /** Where the start-up warning goes (the `links` fallback). Default: standard error. */
+  warn?: (message: string) => void;
 }
 
 /** What the emulator prints on stdout when ready, and what in-process callers get. */
@@ -34,6 +47,10 @@ export interface EmulatorInfo {
   caCertPath: string;
   subscriptionId: string;
   dataDir: string;
+  /** How guests reach their disks (`fuse`: point-in-time snapshots and power states that bind). */
+  guestDevices: GuestDeviceMode;
+  /** Why guests reach their disks through links when `auto` could not mount FUSE. */
+  guestDevicesFallback?: string;
 }
 
 export interface RunningEmulator extends EmulatorInfo {
@@ -71,7 +88,15 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Runn
   const speedup = options.speedup ?? 1;
   const profile = spedUp(latencyProfile(options.latency ?? "zero"), speedup);
   const faults = typeof options.faults === "string" ? Faults.fromFile(options.faults) : new Faults(options.faults);
-  const guest = new Guest(state);
+  const devices = await openGuestDevices(join(dataDir, "vms"), options.guestDevices ?? "auto");
+  if (devices.fallbackReason)
+    (options.warn ?? ((m: string) => process.stderr.write(`${m}\n`)))(
+      `ferry emulator: guest devices are symbolic links because ${devices.fallbackReason}. Snapshots are ` +
+        "read while guests write (not points in time) and a stopped VM's guest can still write through a " +
+        "device it opened. Both need root, /dev/fuse and Node 22.6 or later.",
+    );
+  const guest = new Guest(state, devices, (region) => faults.isRegionDown(region));
+  faults.onOutageChange = (region) => guest.syncRegion(region);
   const emu = new Emulator(state, chunks, profile, faults, guest);
   emu.snapshotWindowInMs = (5 * 60_000) / speedup;
   // Operations in flight when the emulator stopped have no timers any more: they complete now.
@@ -88,6 +113,8 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Runn
     caCertPem: tls.caCertPem,
     subscriptionId: state.subscriptionId,
     dataDir,
+    guestDevices: devices.mode,
+    ...(devices.fallbackReason ? { guestDevicesFallback: devices.fallbackReason } : {}),
     faults: {
       add: (rule) => faults.add(rule),
       remove: (id) => faults.remove(id),
@@ -110,6 +137,18 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Runn
       closed = true;
       await server.close();
       await emu.close();
+      await devices.close();
     },
   };
+}
+
+async function openGuestDevices(root: string, mode: "auto" | GuestDeviceMode): Promise<GuestDevices> {
+  if (mode === "links") return new LinkDevices(root);
+  try {
+    return await FuseDevices.start(root);
+  } catch (e) {
+    if (mode === "fuse" || !(e instanceof FuseUnavailable))
+      throw new Error(`The emulator cannot serve guest devices through FUSE: ${(e as Error).message}.`, { cause: e });
+    return new LinkDevices(root, e.message);
+  }
 }

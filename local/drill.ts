@@ -1,4 +1,14 @@
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -16,6 +26,7 @@ import { failbackComplete } from "../runbooks/failback/complete";
 import { failbackSync } from "../runbooks/failback/sync";
 import { cleanup, failover } from "../runbooks/failover";
 import type { Operation } from "../runbooks/journal";
+import { guestFsUnavailable, mountGuestFs, unmountAllGuestFs, type GuestMount } from "./guest-fs";
 import { createLocalWorld, DR, PRIMARY, type LocalWorld, type Workload } from "./world";
 import { formatPrecheck, precheck } from "../runbooks/precheck";
 import { enableDr } from "../runbooks/sources";
@@ -24,12 +35,15 @@ import { verifyAgainstPoint } from "../runbooks/verify";
 /**
  * `npm run drill`: a whole disaster-recovery drill on this machine. It starts the local Azure (the
  * emulator, with Azure-like latencies sped up) and Table storage (Azurite), builds a primary
- * region with two Linux VMs (an ext4 OS disk with files, and a data disk), deploys the landing zone
- * and a blueprint whose rows fail over attach-as-is and from-snapshot, enables DR, backfills, runs a
- * workload that keeps writing while the sync goes on, prechecks, runs a test failover (and cleans
- * it up), then takes the primary region down and fails over for real. Every recovered disk is
- * compared byte for byte with its recovery point and its file system checked. The report goes to
- * drill-report/ (index.html, summary.json, drill.json, drill.log).
+ * region with two Linux VMs (an ext4 OS disk with files, and a data disk with a mounted ext4 file
+ * system), deploys the landing zone and a blueprint whose rows fail over attach-as-is and
+ * from-snapshot, enables DR, backfills, runs a workload that keeps appending records to a file on
+ * each data disk's mounted file system while the sync goes on, prechecks, runs a test failover (and
+ * cleans it up), then takes the primary region down and fails over for real. Every recovered disk
+ * is compared byte for byte with its recovery point and its file system checked (the data disks'
+ * mounted, their journal replayed, their records read). The report goes to drill-report/
+ * (index.html, summary.json, drill.json, drill.log). Mounting needs root; elsewhere the workload
+ * writes the data disks' raw devices, and the drill says so.
  */
 
 const HELP = `npm run drill -- [--report-dir <dir>] [--speedup <n>] [--keep]
@@ -76,7 +90,38 @@ async function checkRootFs(devicePath: string): Promise<string> {
   return `ext4 clean (e2fsck), ${files} inodes, hostname ${host.stdout.trim()}`;
 }
 
-/** Writes 64 KiB blocks at random places of the data disks until stopped: the application. */
+/** One record of the application's log: exactly one 4 KiB page, so that a crash never splits one. */
+const RECORD = 4096;
+
+function record(n: number, mark: string): Buffer {
+  const head = `order ${n} ${new Date().toISOString()} ${mark} `;
+  return Buffer.from(`${head}${"x".repeat(RECORD - head.length - 1)}\n`);
+}
+
+/** Appends `count` records to a log file and makes them durable (fsync); returns the bytes written. */
+function appendRecords(path: string, from: number, count: number, mark: string): number {
+  const fd = openSync(path, "a");
+  try {
+    for (let i = 0; i < count; i++) writeSync(fd, record(from + i, mark));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  return count * RECORD;
+}
+
+/** How many records a log holds, checking that they are whole and in sequence from 1. */
+function checkRecords(path: string): number {
+  const text = readFileSync(path, "utf8");
+  const lines = text.split("\n");
+  if (lines.pop() !== "") throw new Error(`${path} ends inside a record`);
+  lines.forEach((line, i) => {
+    if (line.length !== RECORD - 1 || !line.startsWith(`order ${i + 1} `))
+      throw new Error(`${path}: record ${i + 1} is broken: ${line.slice(0, 60)}`);
+  });
+  return lines.length;
+}
+
 /** Writes `count` 64 KiB blocks of marked data at random 64 KiB-aligned offsets of the first 256 MiB of a device. */
 function writeBlocks(path: string, count: number, mark: string): number {
   const fd = openSync(path, "r+");
@@ -92,30 +137,91 @@ function writeBlocks(path: string, count: number, mark: string): number {
   return count * 64 * 1024;
 }
 
-function startWorkload(w: Workload): { stop(): number } {
+/**
+ * How the drill's applications write a VM's data disk: records appended to a log on its mounted
+ * ext4 file system (as root), or 64 KiB blocks at random places of its raw device (elsewhere).
+ */
+interface DataWriter {
+  /** Writes about `blocks` × 64 KiB; returns the bytes written. */
+  write(device: string, blocks: number, mark: string): number;
+  /** Makes the data disk ready for it (before DR is enabled). */
+  prepare(device: string): void;
+  /** A recovered disk's file system as its VM would find it after a crash, or undefined (raw writes). */
+  check(device: string): string | undefined;
+}
+
+function fileSystemWriter(): DataWriter {
+  /** Mounts the device's file system (replaying its journal), runs `fn` on its log, unmounts. */
+  const withLog = <T>(device: string, fn: (log: string) => T): T => {
+    const fs = mountGuestFs(device);
+    try {
+      return fn(join(fs.dir, "orders.log"));
+    } finally {
+      fs.unmount();
+    }
+  };
+  return {
+    prepare(device) {
+      mountGuestFs(device, { format: true }).unmount();
+    },
+    write(device, blocks, mark) {
+      return withLog(device, (log) => appendRecords(log, checkRecordsOrNone(log) + 1, blocks * 16, mark));
+    },
+    check(device) {
+      return withLog(device, (log) => `ext4 mounts (its journal replayed), ${checkRecords(log)} records in sequence`);
+    },
+  };
+}
+
+function checkRecordsOrNone(path: string): number {
+  try {
+    return checkRecords(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return 0;
+    throw e;
+  }
+}
+
+const rawWriter: DataWriter = {
+  prepare(device) {
+    writeFileSync(device, Buffer.alloc(32 * MiB, 0x5a), { flag: "r+" });
+  },
+  write: writeBlocks,
+  check: () => undefined,
+};
+
+/**
+ * The application: on each VM, every 100 ms, 64 KiB more of records appended to a log on its data
+ * disk's mounted file system and made durable (or 64 KiB at a random place of the raw device).
+ * It stops writing a VM whose disk has gone (the region outage): its writes fail.
+ */
+function startWorkload(w: Workload, mountFs: boolean): { stop(): number } {
   let bytes = 0;
+  const apps = w.vms.map((v) => {
+    const device = v.sourceDevice(0);
+    const fs: GuestMount | undefined = mountFs ? mountGuestFs(device) : undefined;
+    return { v, device, fs, next: fs ? checkRecordsOrNone(join(fs.dir, "orders.log")) + 1 : 0, up: true };
+  });
   const timer = setInterval(() => {
-    for (const v of w.vms) {
-      for (const lun of v.dataDiskIds.keys()) {
-        const block = Buffer.alloc(64 * 1024, (bytes / 65536) % 251);
-        block.write(`${new Date().toISOString()} ${v.vm} lun${lun} write ${bytes}`);
-        try {
-          const fd = openSync(v.sourceDevice(lun), "r+");
-          try {
-            writeSync(fd, block, 0, block.length, Math.floor(Math.random() * 4096) * block.length);
-          } finally {
-            closeSync(fd);
-          }
-        } catch {
-          // The VM went down (the region outage): the application stops writing.
+    for (const app of apps) {
+      if (!app.up) continue;
+      try {
+        if (app.fs) {
+          bytes += appendRecords(join(app.fs.dir, "orders.log"), app.next, 16, app.v.vm);
+          app.next += 16;
+        } else {
+          bytes += writeBlocks(app.device, 1, `${app.v.vm} lun0 write ${bytes}`);
         }
-        bytes += block.length;
+      } catch {
+        // The VM went down (the region outage): the application stops writing.
+        app.up = false;
       }
     }
   }, 100);
   return {
     stop() {
       clearInterval(timer);
+      for (const app of apps) app.fs?.unmount();
       return bytes;
     },
   };
@@ -158,6 +264,8 @@ async function main(): Promise<number> {
     if (stopped) return;
     stopped = true;
     await world?.close().catch(() => undefined);
+    // The guests' file systems go before the devices under them.
+    unmountAllGuestFs();
     await emu?.close().catch(() => undefined);
     await azurite?.close().catch(() => undefined);
     rmSync(work, { recursive: true, force: true });
@@ -197,6 +305,9 @@ async function main(): Promise<number> {
       azurite = await startAzurite({ dataDir: join(work, "azurite") });
       print(`        local Azure ${emu.endpoint}, Table storage ${azurite.tableEndpoint}`);
     });
+    const noFs = guestFsUnavailable();
+    const data: DataWriter = noFs ? rawWriter : fileSystemWriter();
+    if (noFs) print(`        the workload writes the data disks' raw devices: ${noFs}`);
     world = await rec.step("drill", "build the DR region: networks, landing zone, sync appliance", () =>
       createLocalWorld({
         emu: emu!,
@@ -213,7 +324,9 @@ async function main(): Promise<number> {
     const only = (wl: Workload) => w.sourcesOf(wl);
     const app = await rec.step(
       "drill",
-      "create the primary VMs (ext4 OS disks with files, data disks) and the blueprint",
+      noFs
+        ? "create the primary VMs (ext4 OS disks with files, data disks) and the blueprint"
+        : "create the primary VMs (ext4 OS disks with files, ext4 data disks) and the blueprint",
       async () => {
         const wl = await w.workload("web", {
           strategies: [
@@ -224,7 +337,7 @@ async function main(): Promise<number> {
           prepareOsDisk: makeRootFs,
           readiness: { os: true, timeoutSeconds: 600 },
         });
-        for (const v of wl.vms) writeFileSync(v.sourceDevice(0), Buffer.alloc(32 * MiB, 0x5a), { flag: "r+" });
+        for (const v of wl.vms) data.prepare(v.sourceDevice(0));
         return wl;
       },
     );
@@ -242,8 +355,11 @@ async function main(): Promise<number> {
       w.syncUntil(() => allHealthyAfter(0), "every disk backfilled", only(app), 600_000),
     );
 
-    const workload = startWorkload(app);
-    await rec.step("drill", "sync while the workload writes", async () => {
+    const workload = startWorkload(app, !noFs);
+    const writes = noFs
+      ? "sync while the workload writes"
+      : "sync while the workload appends records to its file systems";
+    await rec.step("drill", writes, async () => {
       for (let round = 0; round < 2; round++) {
         await new Promise((r) => setTimeout(r, 1000));
         const asked = Date.now();
@@ -270,7 +386,8 @@ async function main(): Promise<number> {
           const device = emu!.devicePath(DR.rg, `${v.vm}${suffix}`, lun);
           const r = await verifyAgainstPoint(ctx, { devicePath: device }, point);
           const strategy = suffix ? "fromSnapshot" : lun === "os" ? v.strategies.os : v.strategies.data;
-          const note = lun === "os" && r.ok ? await checkRootFs(device) : undefined;
+          // After the comparison: mounting a data disk replays its journal, as its recovered VM would.
+          const note = !r.ok ? undefined : lun === "os" ? await checkRootFs(device) : data.check(device);
           rec.verifications.push({
             failover: label,
             row: v.vm,
@@ -298,10 +415,11 @@ async function main(): Promise<number> {
     );
     await rec.step("test failover", "clean up the test failover", () => cleanup(ctx, app.stack));
 
-    const written = workload.stop();
-    logger.info({ bytesWritten: written }, "workload stopped");
     await rec.step("unplanned failover", `outage of the primary region (${PRIMARY.location})`, async () => {
       emu!.faults.setRegionOutage(PRIMARY.location, true);
+      // The applications were writing up to here; their disks are gone with the region.
+      const written = workload.stop();
+      logger.info({ bytesWritten: written }, "workload stopped by the outage");
     });
     const real = await rec.step("unplanned failover", "unplanned failover: attach-as-is and from-snapshot rows", () =>
       w.whileSyncing(() => failover(ctx, app.stack, { kind: "unplanned" }), only(app)),
@@ -319,7 +437,7 @@ async function main(): Promise<number> {
     const dataDisksOf = (v: Workload["vms"][number]) => [...v.dataDiskIds.keys()];
     await rec.step("failback", "the DR VMs write while the primary is away", async () => {
       for (const v of app.vms)
-        for (const lun of dataDisksOf(v)) writeBlocks(emu!.devicePath(DR.rg, v.vm, lun), 32, `dr ${v.vm}`);
+        for (const lun of dataDisksOf(v)) data.write(emu!.devicePath(DR.rg, v.vm, lun), 32, `dr ${v.vm}`);
     });
     const failbackStarted = Date.now();
     await rec.step("failback", "failback prepare: map the DR disks back to the primary disks", () =>
@@ -331,7 +449,7 @@ async function main(): Promise<number> {
     rec.addOperation(synced.op, "failback sync", false);
     await rec.step("failback", "the DR VMs write on until complete stops them", async () => {
       for (const v of app.vms)
-        for (const lun of dataDisksOf(v)) writeBlocks(emu!.devicePath(DR.rg, v.vm, lun), 4, `dr-late ${v.vm}`);
+        for (const lun of dataDisksOf(v)) data.write(emu!.devicePath(DR.rg, v.vm, lun), 4, `dr-late ${v.vm}`);
     });
     const completed = await rec.step(
       "failback",
@@ -349,7 +467,7 @@ async function main(): Promise<number> {
         const lun = d.role === "os" ? ("os" as const) : d.lun!;
         const device = emu!.devicePath(PRIMARY.rg, d.row, lun);
         const r = await verifyAgainstPoint(ctx, { devicePath: device }, d.applied!);
-        const note = lun === "os" && r.ok ? await checkRootFs(device) : undefined;
+        const note = !r.ok ? undefined : lun === "os" ? await checkRootFs(device) : data.check(device);
         rec.verifications.push({
           failover: "failback",
           row: d.row,
@@ -368,7 +486,7 @@ async function main(): Promise<number> {
     });
     await rec.step("failback", "the primary writes; forward sync resumes from the returned disks", async () => {
       for (const v of app.vms)
-        for (const lun of dataDisksOf(v)) writeBlocks(emu!.devicePath(PRIMARY.rg, v.vm, lun), 8, `home ${v.vm}`);
+        for (const lun of dataDisksOf(v)) data.write(emu!.devicePath(PRIMARY.rg, v.vm, lun), 8, `home ${v.vm}`);
       const asked = Date.now();
       for (const d of returned) await requestSync(ctx.store, d.newDiskId, new Date());
       await w.syncUntil(

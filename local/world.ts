@@ -40,7 +40,11 @@ export interface LocalWorldOptions {
   retry?: { maxRetries?: number; retryDelayInMs?: number; maxRetryDelayInMs?: number };
   /** Appliance size: how many staging disks it takes. Default Standard_D16s_v5 (32). */
   applianceVmSize?: string;
-  /** Sync daemon's seconds between a source's cycles (≥ Azure's snapshot-rate floor). Default 43. */
+  /**
+   * Sync daemon's seconds between a source's cycles. Default 43, Azure's snapshot rate; lower lets
+   * the daemon cycle on its own against the zero-latency emulator (the Azure-like profile refuses
+   * snapshots faster than 7 per disk per 5 minutes, divided by its speed-up).
+   */
   syncIntervalSeconds?: number;
 }
 
@@ -52,7 +56,10 @@ export interface WorkloadOptions {
   vms?: number;
   /** Per-row strategies, overriding the two above (row i gets strategies[i]). */
   strategies?: { os: "attachAsIs" | "fromSnapshot"; data: "attachAsIs" | "fromSnapshot" }[];
-  diskSizeGiB?: number;
+  /** Size of each OS disk, in GiB. Default 1. */
+  osDiskSizeGiB?: number;
+  /** Size of each data disk, in GiB. Default 1. */
+  dataDiskSizeGiB?: number;
   vmSize?: string;
   /** Writes each OS disk before the VM boots (a file system, say), by device path. */
   prepareOsDisk?: (devicePath: string, vm: string) => Promise<void>;
@@ -193,7 +200,12 @@ export async function createLocalWorld(o: LocalWorldOptions): Promise<LocalWorld
       deviceDir: emu.deviceDir(DR.rg, DR.appliance),
       azure,
       stateStore,
-      sync: { intervalInSeconds: o.syncIntervalSeconds ?? 43, tickSeconds: 0.05, leaseSeconds: 10 },
+      sync: {
+        intervalInSeconds: o.syncIntervalSeconds ?? 43,
+        minIntervalInSeconds: Math.min(43, o.syncIntervalSeconds ?? 43),
+        tickSeconds: 0.05,
+        leaseSeconds: 10,
+      },
       metrics: { enabled: false, port: 0 },
     }),
     { env, logger: o.logger.child({ component: "sync" }) },
@@ -211,16 +223,20 @@ export async function createLocalWorld(o: LocalWorldOptions): Promise<LocalWorld
       const count = options.strategies?.length ?? options.vms ?? 1;
       const names =
         count === 1 ? [name] : Array.from({ length: count }, (_, i) => `${name}${String.fromCharCode(97 + i)}`);
-      const size = options.diskSizeGiB ?? 1;
+      const osSize = options.osDiskSizeGiB ?? 1;
+      const dataSize = options.dataDiskSizeGiB ?? 1;
       const vms = await Promise.all(
         names.map(async (vmName, i): Promise<WorkloadVm> => {
           const nic = await createNic(builder, PRIMARY.rg, PRIMARY.location, `${vmName}-nic`, primarySubnet);
-          const os = await createEmptyDisk(builder, PRIMARY.rg, PRIMARY.location, `${vmName}-os`, size, {
+          const os = await createEmptyDisk(builder, PRIMARY.rg, PRIMARY.location, `${vmName}-os`, osSize, {
             osType: "Linux",
           });
           const data = new Map<number, string>();
           for (const lun of luns)
-            data.set(lun, await createEmptyDisk(builder, PRIMARY.rg, PRIMARY.location, `${vmName}-data${lun}`, size));
+            data.set(
+              lun,
+              await createEmptyDisk(builder, PRIMARY.rg, PRIMARY.location, `${vmName}-data${lun}`, dataSize),
+            );
           const vm = await createVm(builder, PRIMARY.rg, PRIMARY.location, vmName, {
             osDiskId: os,
             nicId: nic,
@@ -257,8 +273,8 @@ export async function createLocalWorld(o: LocalWorldOptions): Promise<LocalWorld
               name: v.vm,
               sourceVmId: v.vmId,
               sourceRegion: PRIMARY.location,
-              osDisk: { sourceDiskId: v.osDiskId, osType: "Linux", sizeGiB: size },
-              dataDisks: [...v.dataDiskIds].map(([lun, sourceDiskId]) => ({ lun, sourceDiskId, sizeGiB: size })),
+              osDisk: { sourceDiskId: v.osDiskId, osType: "Linux", sizeGiB: osSize },
+              dataDisks: [...v.dataDiskIds].map(([lun, sourceDiskId]) => ({ lun, sourceDiskId, sizeGiB: dataSize })),
               vmSize: options.vmSize ?? "Standard_D2s_v5",
               privateIpAddress: `10.1.${Math.floor(k / 250)}.${4 + (k % 250)}`,
               osStrategy: v.strategies.os,

@@ -80,9 +80,12 @@ export async function applyPlan(plan: ApplyPlan, options: ApplyOptions): Promise
   const worker = async () => {
     while (failure === undefined && next < pieces.length) {
       const piece = pieces[next++]!;
-      const taken = await budget.take(piece.end - piece.start, signal);
+      // A signal of its own per read: the SDK listens on the signal of each request, and sixteen
+      // reads on one signal make Node warn of a listener leak (past ten).
+      const pieceSignal = AbortSignal.any([signal]);
+      const taken = await budget.take(piece.end - piece.start, pieceSignal);
       try {
-        const data = await options.source.read(piece, signal, taken.buffer);
+        const data = await options.source.read(piece, pieceSignal, taken.buffer);
         if (data.length !== piece.end - piece.start) {
           throw new Error(`read of [${piece.start}, ${piece.end}) returned ${data.length} bytes`);
         }

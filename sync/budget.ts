@@ -43,19 +43,24 @@ export class ByteBudget {
     if (this.waiters.length > 0 || !this.room(size)) {
       abortSignal?.throwIfAborted();
       await new Promise<void>((resolve, reject) => {
-        const waiter = { size, resolve, reject };
-        this.waiters.push(waiter);
-        abortSignal?.addEventListener(
-          "abort",
-          () => {
-            const i = this.waiters.indexOf(waiter);
-            if (i < 0) return;
-            this.waiters.splice(i, 1);
-            reject(abortSignal.reason);
-            this.drain();
+        const onAbort = () => {
+          const i = this.waiters.indexOf(waiter);
+          if (i < 0) return;
+          this.waiters.splice(i, 1);
+          reject(abortSignal!.reason);
+          this.drain();
+        };
+        // Served, the waiter stops listening: a long copy waits many times on one signal.
+        const waiter = {
+          size,
+          resolve: () => {
+            abortSignal?.removeEventListener("abort", onAbort);
+            resolve();
           },
-          { once: true },
-        );
+          reject,
+        };
+        this.waiters.push(waiter);
+        abortSignal?.addEventListener("abort", onAbort, { once: true });
       });
       this.reserved -= size;
     }

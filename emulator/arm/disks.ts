@@ -5,7 +5,7 @@ import { EmulatorError, badRequest, conflict, notAllowed } from "../errors";
 import type { Router } from "../http/router";
 import type { DiskCreateOption, DiskRecord } from "../model";
 import type { Emulator } from "../emulator";
-import { copySparse, createSparse, growSparse } from "../storage/files";
+import { createSparse, growSparse, writeChunks } from "../storage/files";
 import { Manifest } from "../storage/manifest";
 import { diskState, grantAccess, revokeAccess, revokeAll } from "./access";
 import {
@@ -212,7 +212,9 @@ async function createDisk(ctx: Ctx, rgName: string, name: string, id: string): P
       const manifest = Manifest.parse(readFileSync(ctx.emu.diskPath(source.manifest)));
       await ctx.emu.chunks.materialize(manifest, path);
     } else {
-      await copySparse(ctx.emu.diskPath(source.file), path, Math.min(source.sizeBytes, disk.sizeBytes));
+      // A point in time of the source, as a snapshot would be, even while its guest writes.
+      const capture = await ctx.emu.guest.capture(source);
+      await writeChunks(capture.chunks, path, Math.min(source.sizeBytes, disk.sizeBytes));
     }
   }
   return disk;

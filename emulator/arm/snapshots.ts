@@ -99,13 +99,19 @@ export function serializeSnapshot(emu: Emulator, s: SnapshotRecord) {
 }
 
 /**
- * Captures a disk's content as a manifest. A disk whose file has not changed since the last
- * snapshot taken of it reuses that snapshot's manifest instead of reading the file again; the
- * reuse is only trusted when the file was already quiet before that read began, because file
- * modification times are coarse.
+ * Captures a disk's content as a manifest, at one instant (`takenAt`) whatever its guests write
+ * meanwhile (with FUSE guest devices; see `GuestDevices.capture`). A disk whose file has not changed
+ * since the last snapshot taken of it reuses that snapshot's manifest instead of reading the file
+ * again; the reuse is only trusted when the file was already quiet before that read began, because
+ * file modification times are coarse.
  */
-async function captureDisk(emu: Emulator, disk: DiskRecord, snapshotId: string): Promise<Manifest> {
+async function captureDisk(
+  emu: Emulator,
+  disk: DiskRecord,
+  snapshotId: string,
+): Promise<{ manifest: Manifest; takenAt: number }> {
   const path = emu.diskPath(disk.file);
+  const checkedAt = emu.now();
   const before = statSync(path, { bigint: true });
   const key = disk.id.toLowerCase();
   const cached = emu.ingestCache.get(key);
@@ -119,13 +125,14 @@ async function captureDisk(emu: Emulator, disk: DiskRecord, snapshotId: string):
     if (snap && snap.sizeBytes === disk.sizeBytes) {
       const m = loadManifest(emu, snap);
       emu.chunks.refAll(m);
-      return m;
+      return { manifest: m, takenAt: checkedAt };
     }
   }
   const readStartedAt = Date.now();
-  const manifest = await emu.chunks.ingestFile(path, disk.sizeBytes);
+  const capture = await emu.guest.capture(disk);
+  const manifest = await emu.chunks.ingest(capture.chunks, disk.sizeBytes);
   emu.ingestCache.set(key, { snapshotId, mtimeNs: before.mtimeNs, sizeBytes: disk.sizeBytes, readStartedAt });
-  return manifest;
+  return { manifest, takenAt: capture.takenAt };
 }
 
 function enforceSnapshotLimits(ctx: Ctx, disk: DiskRecord): void {
@@ -212,8 +219,15 @@ async function createSnapshot(ctx: Ctx, rgName: string, name: string, id: string
       if (source.upload === "ready")
         throw notAllowed(`Disk '${source.name}' is waiting for an upload and cannot be snapshotted yet.`);
       if (incremental) enforceSnapshotLimits(ctx, source);
-      manifest = await captureDisk(emu, source, id);
-      snap = { ...base, sizeBytes: source.sizeBytes, ...(incremental ? { familyId: source.familyId } : {}) };
+      const captured = await captureDisk(emu, source, id);
+      manifest = captured.manifest;
+      // The snapshot's time is the instant it holds the disk at.
+      snap = {
+        ...base,
+        timeCreated: new Date(captured.takenAt).toISOString(),
+        sizeBytes: source.sizeBytes,
+        ...(incremental ? { familyId: source.familyId } : {}),
+      };
     } else {
       if (incremental)
         throw invalid(

@@ -45,7 +45,7 @@ function contentOf(emu: Emulator, resource: DiskRecord | SnapshotRecord): Conten
     sizeBytes: resource.sizeBytes,
     etag: `"0x${st.mtimeNs.toString(16).toUpperCase()}"`,
     lastModified: new Date(Number(st.mtimeMs)).toUTCString(),
-    manifest: () => emu.chunks.ingestFile(path, resource.sizeBytes, false),
+    manifest: () => emu.chunks.scanFile(path, resource.sizeBytes),
     read: async (offset, length) => {
       const fh = await open(path, "r");
       try {

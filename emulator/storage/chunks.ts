@@ -149,14 +149,25 @@ export class ChunkStore {
   }
 
   /**
-   * Reads a disk file and returns its manifest, storing every non-zero chunk unless `store` is false
-   * (a scan of a live disk for a diff). The file is read as it is while being read: writers that
-   * need a point in time pause first.
+   * Reads a disk file and returns its manifest without storing its chunks (a scan of a disk for a
+   * diff). The file is read as it is while being read: only a disk no guest writes gives a point.
    */
-  async ingestFile(path: string, sizeBytes: number, store = true): Promise<Manifest> {
+  async scanFile(path: string, sizeBytes: number): Promise<Manifest> {
+    return this.ingest(nonZeroChunks(path, sizeBytes), sizeBytes, false);
+  }
+
+  /**
+   * The manifest of a disk's non-zero chunks (ascending offsets, e.g. a capture), storing each
+   * chunk unless `store` is false.
+   */
+  async ingest(
+    chunks: AsyncIterable<{ offset: number; chunk: Buffer }>,
+    sizeBytes: number,
+    store = true,
+  ): Promise<Manifest> {
     const indices: number[] = [];
     const hashes: Buffer[] = [];
-    for await (const { offset, chunk } of nonZeroChunks(path, sizeBytes)) {
+    for await (const { offset, chunk } of chunks) {
       const hash = createHash("sha1").update(chunk).digest();
       if (store) await this.put(hash, chunk);
       indices.push(offset / CHUNK_SIZE);

@@ -6,6 +6,11 @@ import { CHUNK_SIZE } from "./manifest";
 const ZERO = Buffer.alloc(CHUNK_SIZE);
 const BLOCK = 16 * CHUNK_SIZE;
 
+/** Whether a chunk (at most 64 KiB) holds only zeros. */
+export function isZero(chunk: Buffer): boolean {
+  return chunk.equals(ZERO.subarray(0, chunk.length));
+}
+
 /** Creates a sparse file of `sizeBytes` (no blocks allocated). */
 export async function createSparse(path: string, sizeBytes: number): Promise<void> {
   const fh = await open(path, "wx");
@@ -57,7 +62,7 @@ export async function* nonZeroChunks(
         for (let off = 0; off < want; off += CHUNK_SIZE) {
           const len = Math.min(CHUNK_SIZE, want - off);
           const chunk = block.subarray(off, off + len);
-          if (!chunk.equals(ZERO.subarray(0, len))) yield { offset: pos + off, chunk };
+          if (!isZero(chunk)) yield { offset: pos + off, chunk };
         }
       }
     }
@@ -66,12 +71,18 @@ export async function* nonZeroChunks(
   }
 }
 
-/** Copies the non-zero 64 KiB chunks of `from` into `to` (a new sparse file), so holes stay holes. */
-export async function copySparse(from: string, to: string, sizeBytes: number): Promise<void> {
+/** Writes chunks (a capture of another disk) into `to`, a new sparse file, so holes stay holes. */
+export async function writeChunks(
+  chunks: AsyncIterable<{ offset: number; chunk: Buffer }>,
+  to: string,
+  sizeBytes: number,
+): Promise<void> {
   const dst = await open(to, "r+");
   try {
-    for await (const { offset, chunk } of nonZeroChunks(from, sizeBytes))
-      await dst.write(chunk, 0, chunk.length, offset);
+    for await (const { offset, chunk } of chunks) {
+      if (offset >= sizeBytes) break;
+      await dst.write(chunk, 0, Math.min(chunk.length, sizeBytes - offset), offset);
+    }
     // No fsync (see ChunkStore.materialize): the page cache outlives the emulator's process.
   } finally {
     await dst.close();

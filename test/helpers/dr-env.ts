@@ -1,7 +1,15 @@
 import { Writable } from "node:stream";
 import { afterAll, beforeAll } from "vitest";
 import { createLogger } from "../../core/logger";
-import { createLocalWorld, DR, PRIMARY, type LocalWorld, type Workload, type WorkloadVm } from "../../local/world";
+import {
+  createLocalWorld,
+  DR,
+  PRIMARY,
+  type LocalWorld,
+  type LocalWorldOptions,
+  type Workload,
+  type WorkloadVm,
+} from "../../local/world";
 import { useAzurite, type AzuriteFixture } from "./azurite";
 import { tempDir, useEmulator, type EmulatorFixture } from "./emulator";
 
@@ -12,7 +20,14 @@ export interface DrWorld extends LocalWorld {
   logLines: string[];
 }
 
-export async function createDrWorld(f: EmulatorFixture, a: AzuriteFixture): Promise<DrWorld> {
+/** Options of the world a test builds: the sync interval, say (everything else is the test's fixtures). */
+export type DrWorldOptions = Pick<LocalWorldOptions, "syncIntervalSeconds">;
+
+export async function createDrWorld(
+  f: EmulatorFixture,
+  a: AzuriteFixture,
+  options: DrWorldOptions = {},
+): Promise<DrWorld> {
   const logLines: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _e, done) {
@@ -26,6 +41,7 @@ export async function createDrWorld(f: EmulatorFixture, a: AzuriteFixture): Prom
     tableName: a.newTableName(),
     dir: tempDir("ferry-world-"),
     logger: createLogger({ level: "debug", destination: sink, env: {} }),
+    ...options,
   });
   return Object.assign(world, { logLines });
 }
@@ -34,12 +50,16 @@ export async function createDrWorld(f: EmulatorFixture, a: AzuriteFixture): Prom
  * A test file's DR world: the emulator and Azurite fixtures, and the world built on them before the
  * file's tests (closed after them). `world` is set once the tests run.
  */
-export function useDrWorld(): { f: EmulatorFixture; a: AzuriteFixture; readonly world: DrWorld } {
+export function useDrWorld(options: DrWorldOptions = {}): {
+  f: EmulatorFixture;
+  a: AzuriteFixture;
+  readonly world: DrWorld;
+} {
   const f = useEmulator();
   const a = useAzurite();
   let world: DrWorld | undefined;
   beforeAll(async () => {
-    world = await createDrWorld(f, a);
+    world = await createDrWorld(f, a, options);
   });
   afterAll(async () => {
     await world?.close();

@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { createServer, type AddressInfo } from "node:net";
-import { closeSync, fsyncSync, openSync, realpathSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseResourceId } from "../../core/resource-id";
@@ -39,6 +39,10 @@ function writeWorkload(w: Workload, seed: number): void {
 /** Enables DR for a workload and syncs until every disk is healthy at a recovery point. */
 const protect = (w: Workload) => world.protect(w);
 
+/** The disk id of a workload VM's disk: `"os"` or a data-disk LUN. */
+const diskIdOf = (v: Workload["vms"][number], lun: number | "os") =>
+  lun === "os" ? v.osDiskId : v.dataDiskIds.get(lun)!;
+
 /** Copies each source disk of a workload (the disk's own file, readable while its VM is off too). */
 function snapshotFiles(w: Workload): Map<string, string> {
   const dir = tempDir("ferry-expected-");
@@ -46,7 +50,7 @@ function snapshotFiles(w: Workload): Map<string, string> {
   for (const v of w.vms) {
     for (const lun of ["os" as const, ...v.dataDiskIds.keys()]) {
       const copy = join(dir, `${v.vm}-${lun}`);
-      execFileSync("cp", ["--sparse=always", realpathSync(v.sourceDevice(lun)), copy]);
+      execFileSync("cp", ["--sparse=always", f.emu.diskFile(diskIdOf(v, lun))!, copy]);
       out.set(`${v.vm}/${lun}`, copy);
     }
   }
@@ -58,7 +62,7 @@ function sourceFiles(w: Workload): Map<string, string> {
   const out = new Map<string, string>();
   for (const v of w.vms)
     for (const lun of ["os" as const, ...v.dataDiskIds.keys()])
-      out.set(`${v.vm}/${lun}`, realpathSync(v.sourceDevice(lun)));
+      out.set(`${v.vm}/${lun}`, f.emu.diskFile(diskIdOf(v, lun))!);
   return out;
 }
 

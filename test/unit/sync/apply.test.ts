@@ -1,3 +1,4 @@
+import { getEventListeners } from "node:events";
 import { describe, expect, it } from "vitest";
 import { applyPlan, type RangeSource } from "../../../sync/apply";
 import { ByteBudget } from "../../../sync/budget";
@@ -110,6 +111,44 @@ describe("applyPlan", () => {
     expect(peak).toBeLessThanOrEqual(256 * KiB);
     for (const d of devices) expect(d.bytes.equals(image)).toBe(true);
   });
+
+  it("has 16 reads in flight, each listening for an abort as the SDK's do, never more than ten on one signal", async () => {
+    // Past ten listeners on one signal, Node (20) warns of a leak: MaxListenersExceededWarning.
+    let most = 0;
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const image = pattern(5, 4096 * KiB);
+    const source: RangeSource = {
+      async read(r, signal, target) {
+        const onAbort = () => undefined;
+        signal!.addEventListener("abort", onAbort);
+        most = Math.max(most, getEventListeners(signal!, "abort").length);
+        maxInFlight = Math.max(maxInFlight, ++inFlight);
+        await new Promise((res) => setTimeout(res, 2));
+        inFlight--;
+        signal!.removeEventListener("abort", onAbort);
+        image.copy(target!, 0, r.start, r.end);
+        return target!;
+      },
+    };
+    const device = memoryDevice(4096 * KiB);
+    const caller = new AbortController();
+    await applyPlan(
+      { copy: [{ start: 0, end: 4096 * KiB }], zero: [] },
+      {
+        source,
+        device,
+        readSizeInBytes: 64 * KiB,
+        concurrency: 16,
+        abortSignal: caller.signal,
+        budget: new ByteBudget(512 * KiB),
+      },
+    );
+    expect(device.bytes.equals(image)).toBe(true);
+    expect(maxInFlight).toBeGreaterThan(5);
+    expect(most).toBeLessThanOrEqual(10);
+    expect(getEventListeners(caller.signal, "abort")).toEqual([]);
+  });
 });
 
 describe("ByteBudget", () => {
@@ -152,5 +191,17 @@ describe("ByteBudget", () => {
     (await small).release();
     expect(order).toEqual(["big", "small"]);
     await expect(budget.take(256 * KiB)).rejects.toThrow(/exceed/);
+  });
+
+  it("leaves no abort listener behind once a waiter is served", async () => {
+    const budget = new ByteBudget(64 * KiB);
+    const controller = new AbortController();
+    for (let i = 0; i < 20; i++) {
+      const held = await budget.take(64 * KiB, controller.signal);
+      const waiting = budget.take(64 * KiB, controller.signal);
+      held.release();
+      (await waiting).release();
+    }
+    expect(getEventListeners(controller.signal, "abort")).toEqual([]);
   });
 });
