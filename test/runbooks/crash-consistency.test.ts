@@ -118,7 +118,10 @@ describe.skipIf(!!whyNot)("a database failed over mid-load restarts from what fe
   });
   afterAll(() => unmountAllGuestFs());
 
-  /** A workload of two VMs, the first recovered attach-as-is, the second from snapshots, each with its database running. */
+  /**
+   * A workload of two VMs, the first recovered attach-as-is, the second from snapshots, each with its
+   * database running.
+   */
   async function protectedUnderLoad(name: string): Promise<{ w: Workload; apps: App[] }> {
     const w = await world.workload(name, {
       strategies: [
