@@ -71,7 +71,7 @@ export async function createContext(config: FerryConfig, options: CreateContextO
   // Before the store is opened: a deployer this process cannot have is refused with no I/O done.
   const deployer = options.deployer ?? (await deployerFor(config, options, { azure, logger, now, signIn }));
   const client = stateStoreClient(config.stateStore, credential, env);
-  // Opening the source store creates the table; the run state shares it.
+  // The landing zone made the table (opening it never creates it); the run state shares it.
   const store = await SourceStore.open({ client });
   const runState = new RunStateStore(client);
   const terminal = process.stdin.isTTY === true;
