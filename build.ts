@@ -3,11 +3,13 @@ import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build, type Metafile, type Plugin } from "esbuild";
+import { buildPolicyPack } from "./policies/build";
 
 /**
- * `npm run build [-- ferry|ferry-sync]` (and `npm ci`, through `prepare`): the commands as JavaScript
- * bundles in `dist/`, run with plain `node` by `bin/ferry.mjs` and `bin/ferry-sync.mjs`. Neither pays
- * for the TypeScript loader at start; `--version` reports the commit they were built from.
+ * `npm run build [-- ferry|ferry-sync|policies]` (and `npm ci`, through `prepare`): the commands as
+ * JavaScript bundles in `dist/`, run with plain `node` by `bin/ferry.mjs` and `bin/ferry-sync.mjs`.
+ * Neither pays for the TypeScript loader at start; `--version` reports the commit they were built
+ * from. `policies` is the policy pack's entry, `policies/dist/index.cjs` (see policies/build.ts).
  */
 
 const ROOT = dirname(fileURLToPath(import.meta.url));
@@ -159,13 +161,17 @@ export function startupInputs(bundle: BuiltBundle): string[] {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const names = process.argv.slice(2);
-  const unknown = names.filter((n) => !(BUNDLES as readonly string[]).includes(n));
+  const targets: readonly string[] = [...BUNDLES, "policies"];
+  const unknown = names.filter((n) => !targets.includes(n));
   if (unknown.length) {
-    process.stderr.write(`build: no bundle ${unknown.join(", ")}; the bundles are ${BUNDLES.join(", ")}.\n`);
+    process.stderr.write(`build: no bundle ${unknown.join(", ")}; the bundles are ${targets.join(", ")}.\n`);
     process.exit(2);
   }
   const commit = gitCommit();
-  Promise.all((names.length ? (names as BundleName[]) : BUNDLES).map((n) => buildBundle(n, { commit }))).then(
+  const wanted = names.length ? names : targets;
+  Promise.all(
+    wanted.map((n) => (n === "policies" ? buildPolicyPack() : buildBundle(n as BundleName, { commit }))),
+  ).then(
     (built) => process.stdout.write(`${built.map((b) => relative(process.cwd(), b.file)).join("\n")}\n`),
     (e: unknown) => {
       process.stderr.write(`build failed: ${(e as Error).message}\n`);

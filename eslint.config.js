@@ -61,7 +61,7 @@ function importBoundaries() {
 }
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "dist/", "drill-report/", ".ferry/", ".tmp/", "**/*.d.ts"] },
+  { ignores: ["node_modules/", "dist/", "policies/dist/", "drill-report/", ".ferry/", ".tmp/", "**/*.d.ts"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

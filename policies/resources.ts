@@ -1,13 +1,18 @@
-import * as compute from "@pulumi/azure-native/compute";
-import * as network from "@pulumi/azure-native/network";
+import type { DiskArgs, SnapshotArgs, VirtualMachineArgs } from "@pulumi/azure-native/compute";
+import type { NetworkInterfaceArgs, PublicIPAddressArgs } from "@pulumi/azure-native/network";
 import type { ReportViolation, ResourceValidation, ResourceValidationArgs } from "@pulumi/policy";
-import type { CustomResourceOptions, Resource, Unwrap } from "@pulumi/pulumi";
+import type { Unwrap } from "@pulumi/pulumi";
 import { TAGS } from "../stacks/plan";
 
-// What the rules share: reading ferry's tags, recognising its roles, and reading values that the
-// engine may not know yet. Rules only use the documented CrossGuard args (type, props, urn, name,
-// isType, asType, getConfig; resources and their dependencies for stack rules), never
+// What the rules share: reading ferry's tags, recognising its roles and resource types, and reading
+// values that the engine may not know yet. Rules only use the documented CrossGuard args (type,
+// props, urn, name, getConfig; resources and their dependencies for stack rules), never
 // `notApplicable`, so the local deployer can call them with plain objects.
+//
+// Rules match a resource by its type token, not with isType/asType and azure-native's classes:
+// those take the class only to read its static `__pulumiType` and compare it with the resource's
+// type, which is what `isAzureType` does, and importing the classes would make @pulumi/azure-native
+// (hundreds of megabytes) a dependency of the published pack. Only its types are imported here.
 
 export { TAGS };
 
@@ -69,14 +74,54 @@ export function isRecovered(props: Props): boolean {
   return role === "recovered" || role === "test";
 }
 
+/**
+ * The Pulumi type tokens of the azure-native resources the rules judge: each equals the static
+ * `__pulumiType` of its azure-native class (the token CrossGuard's isType compares).
+ */
+export const AZURE_TYPES = {
+  virtualMachine: "azure-native:compute:VirtualMachine",
+  disk: "azure-native:compute:Disk",
+  snapshot: "azure-native:compute:Snapshot",
+  networkInterface: "azure-native:network:NetworkInterface",
+  publicIpAddress: "azure-native:network:PublicIPAddress",
+} as const;
+
+/** A type token of {@link AZURE_TYPES}. */
+export type AzureType = (typeof AZURE_TYPES)[keyof typeof AZURE_TYPES];
+
+/** The props of each type as a resource rule sees them: the class's args, outputs unwrapped. */
+export interface AzureProps {
+  "azure-native:compute:VirtualMachine": Unwrap<VirtualMachineArgs>;
+  "azure-native:compute:Disk": Unwrap<DiskArgs>;
+  "azure-native:compute:Snapshot": Unwrap<SnapshotArgs>;
+  "azure-native:network:NetworkInterface": Unwrap<NetworkInterfaceArgs>;
+  "azure-native:network:PublicIPAddress": Unwrap<PublicIPAddressArgs>;
+}
+
+/** Whether a resource (a rule's args, or a stack rule's resource) is of this type: what `isType(cls)` answers. */
+export function isAzureType(resource: { type: string }, type: AzureType): boolean {
+  return resource.type === type;
+}
+
+/** A resource's props typed as this type's, or `undefined` for another type: what `asType(cls)` answers. */
+export function asAzureType<T extends AzureType>(
+  resource: { type: string; props: Props },
+  type: T,
+): AzureProps[T] | undefined {
+  return resource.type === type ? (resource.props as AzureProps[T]) : undefined;
+}
+
 /** The types a failover or a drill creates: VMs, their NICs, disks and the snapshots those are made from. */
-export const RECOVERED_TYPES: (
-  typeof compute.VirtualMachine | typeof compute.Disk | typeof compute.Snapshot | typeof network.NetworkInterface
-)[] = [compute.VirtualMachine, compute.Disk, compute.Snapshot, network.NetworkInterface];
+export const RECOVERED_TYPES: readonly AzureType[] = [
+  AZURE_TYPES.virtualMachine,
+  AZURE_TYPES.disk,
+  AZURE_TYPES.snapshot,
+  AZURE_TYPES.networkInterface,
+];
 
 /** A recovered VM, NIC, disk or snapshot, as a resource rule sees it (its type and its `ferry-role` tag). */
-export function isRecoveredResource(args: Pick<ResourceValidationArgs, "isType" | "props">): boolean {
-  return RECOVERED_TYPES.some((cls) => args.isType<Resource>(cls)) && isRecovered(args.props);
+export function isRecoveredResource(args: Pick<ResourceValidationArgs, "type" | "props">): boolean {
+  return RECOVERED_TYPES.some((type) => isAzureType(args, type)) && isRecovered(args.props);
 }
 
 /** A staging disk (`ferry-role: staging`). */
@@ -95,30 +140,19 @@ export function label(resource: { type: string; name: string }): string {
   return `${kind} '${resource.name}'`;
 }
 
-// The class shape CrossGuard's isType/asType take (an azure-native resource class).
-type ResourceClass<TResource extends Resource, TArgs> = {
-  new (name: string, args: TArgs, opts?: CustomResourceOptions): TResource;
-};
-
 /**
- * `validateResourceOfType` without `notApplicable`: runs `validate` on resources of `cls` with
- * their typed props and does nothing for other types. Carries the class's Pulumi type, as
- * CrossGuard's helper does, so the engine skips other types without calling it.
+ * `validateResourceOfType` without `notApplicable`: runs `validate` on resources of `type` with
+ * their typed props and does nothing for other types. Carries the type, as CrossGuard's helper
+ * does (`__pulumiType`), so the engine skips other types without calling it.
  */
-export function ofType<TResource extends Resource, TArgs>(
-  cls: ResourceClass<TResource, TArgs>,
-  validate: (
-    props: Unwrap<NonNullable<TArgs>>,
-    args: ResourceValidationArgs,
-    report: ReportViolation,
-  ) => void | Promise<void>,
+export function ofType<T extends AzureType>(
+  type: T,
+  validate: (props: AzureProps[T], args: ResourceValidationArgs, report: ReportViolation) => void | Promise<void>,
 ): ResourceValidation {
   const fn: ResourceValidation = (args, report) => {
-    const props = args.asType(cls);
+    const props = asAzureType(args, type);
     if (props === undefined) return;
     return validate(props, args, report);
   };
-  const pulumiType = (cls as { __pulumiType?: unknown }).__pulumiType;
-  if (typeof pulumiType === "string" && pulumiType !== "") Object.assign(fn, { __pulumiType: pulumiType });
-  return fn;
+  return Object.assign(fn, { __pulumiType: type });
 }

@@ -1,8 +1,7 @@
-import * as compute from "@pulumi/azure-native/compute";
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { sameResourceId } from "../../core/resource-id";
 import { factsFromConfig, factsProblemMessage } from "../facts";
-import { TAGS, label, tagOf, tryRead } from "../resources";
+import { AZURE_TYPES, TAGS, asAzureType, label, tagOf, tryRead } from "../resources";
 
 /** This rule's config (`ferry-disk-at-least-source-size` in the policy-pack config). */
 export interface DiskAtLeastSourceSizeConfig {
@@ -30,7 +29,7 @@ export const diskAtLeastSourceSize: ResourceValidationPolicy = {
     },
   },
   validateResource: (args, report) => {
-    const disk = args.asType(compute.Disk);
+    const disk = asAzureType(args, AZURE_TYPES.disk);
     if (disk === undefined) return;
     const tagged = tagOf(args.props, TAGS.sourceSizeGiB);
     if (tagged === undefined) return;

@@ -1,7 +1,5 @@
-import * as compute from "@pulumi/azure-native/compute";
-import * as network from "@pulumi/azure-native/network";
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { known, label, tryRead } from "../resources";
+import { AZURE_TYPES, asAzureType, isAzureType, known, label, tryRead } from "../resources";
 
 const howToReach = "Reach DR resources through the target network (VPN, ExpressRoute, Azure Bastion) instead.";
 
@@ -15,13 +13,13 @@ export const noPublicIp: ResourceValidationPolicy = {
     "No public IP addresses in a ferry stack: no PublicIPAddress resources, and no network interface (or VM network interface configuration) with a public IP.",
   enforcementLevel: "mandatory",
   validateResource: (args, report) => {
-    if (args.isType(network.PublicIPAddress)) {
+    if (isAzureType(args, AZURE_TYPES.publicIpAddress)) {
       report(
         `${label(args)} is a public IP address, and ferry's DR resources are never exposed to the internet. Remove it. ${howToReach}`,
       );
       return;
     }
-    const nic = args.asType(network.NetworkInterface);
+    const nic = asAzureType(args, AZURE_TYPES.networkInterface);
     if (nic !== undefined) {
       for (const [i, ipConfiguration] of (known(() => nic.ipConfigurations) ?? []).entries()) {
         // An unknown value here is still a public IP being set.
@@ -34,7 +32,7 @@ export const noPublicIp: ResourceValidationPolicy = {
       }
       return;
     }
-    const vm = args.asType(compute.VirtualMachine);
+    const vm = asAzureType(args, AZURE_TYPES.virtualMachine);
     if (vm !== undefined) {
       for (const nicConfiguration of known(() => vm.networkProfile?.networkInterfaceConfigurations) ?? []) {
         for (const [i, ipConfiguration] of (known(() => nicConfiguration.ipConfigurations) ?? []).entries()) {

@@ -1,8 +1,17 @@
-import * as network from "@pulumi/azure-native/network";
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { sameResourceId } from "../../core/resource-id";
 import { factsFromConfig, factsProblemMessage } from "../facts";
-import { TAGS, canonicalRegion, isRecoveredResource, known, label, tagOf, tryRead } from "../resources";
+import {
+  AZURE_TYPES,
+  TAGS,
+  asAzureType,
+  canonicalRegion,
+  isRecoveredResource,
+  known,
+  label,
+  tagOf,
+  tryRead,
+} from "../resources";
 
 /** This rule's config (`ferry-recovered-in-target-region` in the policy-pack config). */
 export interface RecoveredInTargetRegionConfig {
@@ -56,7 +65,7 @@ export const recoveredInTargetRegion: ResourceValidationPolicy = {
       }
     }
 
-    const nic = args.asType(network.NetworkInterface);
+    const nic = asAzureType(args, AZURE_TYPES.networkInterface);
     if (nic === undefined) return;
     const configurations = known(() => nic.ipConfigurations) ?? [];
     for (const [i, ipConfiguration] of configurations.entries()) {

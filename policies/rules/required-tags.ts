@@ -1,8 +1,7 @@
-import * as compute from "@pulumi/azure-native/compute";
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { diskStrategies } from "../../core/schemas/blueprint";
 import { blueprintModes } from "../../stacks/plan";
-import { TAGS, isRecovered, isStaging, label, tagOf } from "../resources";
+import { AZURE_TYPES, TAGS, isAzureType, isRecovered, isStaging, label, tagOf } from "../resources";
 
 /** Tags every staging disk carries. */
 export const STAGING_TAGS = [TAGS.blueprint, TAGS.row, TAGS.role, TAGS.sourceDisk, TAGS.sourceSizeGiB] as const;
@@ -42,7 +41,7 @@ export const requiredTags: ResourceValidationPolicy = {
       required = STAGING_TAGS;
       kind = "a staging disk";
     } else if (isRecovered(args.props)) {
-      required = args.isType(compute.Disk) ? [...RECOVERED_TAGS, ...RECOVERED_DISK_TAGS] : RECOVERED_TAGS;
+      required = isAzureType(args, AZURE_TYPES.disk) ? [...RECOVERED_TAGS, ...RECOVERED_DISK_TAGS] : RECOVERED_TAGS;
       kind = "a recovered resource";
     } else {
       return;

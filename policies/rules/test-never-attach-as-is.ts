@@ -1,6 +1,5 @@
-import * as compute from "@pulumi/azure-native/compute";
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { TAGS, known, label, roleOf, tagOf, type Props } from "../resources";
+import { AZURE_TYPES, TAGS, isAzureType, known, label, roleOf, tagOf, type Props } from "../resources";
 
 /** Why a drill never attaches a staging disk; every message of the drill rules says it. */
 export const DRILL_WHY =
@@ -26,7 +25,7 @@ export const testNeverAttachAsIs: ResourceValidationPolicy = {
     "In mode test, a VM's disks come from snapshots (ferry-os-strategy and ferry-data-strategy fromSnapshot) and its storage profile names no staging disk; it is judged before it is created.",
   enforcementLevel: "mandatory",
   validateResource: (args, report) => {
-    if (!args.isType(compute.VirtualMachine) || !isTestVm(args.props)) return;
+    if (!isAzureType(args, AZURE_TYPES.virtualMachine) || !isTestVm(args.props)) return;
     const what = `Test ${label(args)}`;
     const wrong = [TAGS.osStrategy, TAGS.dataStrategy]
       .filter((t) => tagOf(args.props, t) !== "fromSnapshot")

@@ -1,7 +1,6 @@
-import * as compute from "@pulumi/azure-native/compute";
 import type { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
 import { normalizeResourceId } from "../../core/resource-id";
-import { isStaging, known, label } from "../resources";
+import { AZURE_TYPES, isAzureType, isStaging, known, label } from "../resources";
 import { DRILL_WHY, diskRefs, isTestVm } from "./test-never-attach-as-is";
 
 /**
@@ -21,8 +20,8 @@ export const testStagingUntouched: StackValidationPolicy = {
     "In mode test, no VM attaches a disk tagged ferry-role staging, by id or, in a preview, by dependency; a stack policy, so it fails the preview before an update.",
   enforcementLevel: "mandatory",
   validateStack: (args, report) => {
-    const staging = args.resources.filter((r) => r.isType(compute.Disk) && isStaging(r.props));
-    const testVms = args.resources.filter((r) => r.isType(compute.VirtualMachine) && isTestVm(r.props));
+    const staging = args.resources.filter((r) => isAzureType(r, AZURE_TYPES.disk) && isStaging(r.props));
+    const testVms = args.resources.filter((r) => isAzureType(r, AZURE_TYPES.virtualMachine) && isTestVm(r.props));
     for (const vm of testVms) {
       const reported = new Set<PolicyResource>();
       for (const ref of diskRefs(vm.props)) {

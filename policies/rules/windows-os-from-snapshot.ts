@@ -1,6 +1,5 @@
-import * as compute from "@pulumi/azure-native/compute";
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { TAGS, isRecovered, known, label, ofType, tagOf } from "../resources";
+import { AZURE_TYPES, TAGS, isRecovered, known, label, ofType, tagOf } from "../resources";
 
 /**
  * `ferry-windows-os-from-snapshot` (advisory): a recovered Windows VM had better boot from a disk
@@ -11,7 +10,7 @@ export const windowsOsFromSnapshot: ResourceValidationPolicy = {
   description:
     "Recommends osStrategy fromSnapshot for recovered Windows VMs: the staging disk keeps syncing, and a failed boot leaves it untouched for another try.",
   enforcementLevel: "advisory",
-  validateResource: ofType(compute.VirtualMachine, (vm, args, report) => {
+  validateResource: ofType(AZURE_TYPES.virtualMachine, (vm, args, report) => {
     if (!isRecovered(args.props) || tagOf(args.props, TAGS.osStrategy) !== "attachAsIs") return;
     const osType = known(() => vm.storageProfile?.osDisk?.osType);
     if (typeof osType !== "string" || osType.toLowerCase() !== "windows") return;
