@@ -1,4 +1,5 @@
 import { createInterface } from "node:readline/promises";
+import type { TableClient } from "@azure/data-tables";
 import type { Logger } from "pino";
 import type { AzureClients } from "../adapters/azure/clients";
 import { createLogger } from "../core/logger";
@@ -55,6 +56,8 @@ export interface LocalDeployerDeps {
   logger: Logger;
   policies: ReturnType<typeof createFerryPolicies>;
   now: () => Date;
+  /** The state store's table client (no I/O yet): the program reads a blueprint's run state there. */
+  stateStore: TableClient;
 }
 
 export async function createContext(config: FerryConfig, options: CreateContextOptions = {}): Promise<RunbookContext> {
@@ -62,9 +65,9 @@ export async function createContext(config: FerryConfig, options: CreateContextO
   const logger = options.logger ?? createLogger({ name: "ferry", env });
   const { azure, credential } = connectAzure(config.azure, "ferry", env);
   const now = options.now ?? (() => new Date());
-  // Before the store is opened: a deployer this process cannot have is refused with no I/O done.
-  const deployer = options.deployer ?? (await deployerFor(config, options, { azure, logger, now }));
   const client = stateStoreClient(config.stateStore, credential, env);
+  // Before the store is opened: a deployer this process cannot have is refused with no I/O done.
+  const deployer = options.deployer ?? (await deployerFor(config, options, { azure, logger, now, stateStore: client }));
   // Opening the source store creates the table; the run state shares it.
   const store = await SourceStore.open({ client });
   const runState = new RunStateStore(client);
@@ -95,7 +98,7 @@ export async function createContext(config: FerryConfig, options: CreateContextO
 async function deployerFor(
   config: FerryConfig,
   options: CreateContextOptions,
-  deps: { azure: AzureClients; logger: Logger; now: () => Date },
+  deps: { azure: AzureClients; logger: Logger; now: () => Date; stateStore: TableClient },
 ): Promise<Deployer> {
   const logger = deps.logger.child({ component: "deployer" });
   if (config.deployer.kind === "pulumi") return lazyPulumiDeployer({ workDir: config.deployer.workDir, logger });

@@ -95,7 +95,7 @@ export class PulumiDeployer implements Deployer {
 
   async up(stack: string, options: UpOptions): Promise<UpResult> {
     const s = await this.stack(stack);
-    await this.setConfig(stack, { ...options.config, ...(options.mode ? { mode: options.mode } : {}) });
+    if (options.config) await this.setConfig(stack, options.config);
     const advisories: PolicyViolationReport[] = [];
     const result = await this.withPolicyConfig(options.policyConfig, (files) =>
       s.up({
@@ -130,7 +130,7 @@ export class PulumiDeployer implements Deployer {
 
   async preview(stack: string, options: Omit<UpOptions, "message"> & { message?: string }): Promise<PreviewResult> {
     const s = await this.stack(stack);
-    await this.setConfig(stack, { ...options.config, ...(options.mode ? { mode: options.mode } : {}) });
+    if (options.config) await this.setConfig(stack, options.config);
     const violations: PolicyViolationReport[] = [];
     const result = await this.withPolicyConfig(options.policyConfig, (files) =>
       s.preview({
