@@ -46,7 +46,10 @@ export interface CreateContextOptions {
    * only the harness provides: product code never imports it). Without it that kind is refused.
    */
   localDeployer?: (config: FerryConfig, deps: LocalDeployerDeps) => Deployer;
-  /** This host's name in operation leases and records. Default: the machine's host name. */
+  /**
+   * This host's name in operation leases and records. Default: `FERRY_HOST` from `env` (agents in
+   * containers that share a host name), else the machine's host name.
+   */
   host?: string;
 }
 
@@ -81,7 +84,7 @@ export async function createContext(config: FerryConfig, options: CreateContextO
     deployer,
     journal: new Journal({
       store: runState,
-      host: options.host ?? hostname(),
+      host: options.host ?? (env.FERRY_HOST || hostname()),
       leaseInMs: config.operations.leaseSeconds * 1000,
       now,
       cacheDir: config.journalDir,

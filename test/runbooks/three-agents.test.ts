@@ -46,7 +46,11 @@ function freshClone(name: string): string {
 }
 
 /** Runs `ferry …` (the local CLI) as a process in `clone`, with this agent's config, while the appliance syncs. */
-async function agent(clone: string, args: string[]): Promise<{ code: number | null; stderr: string }> {
+async function agent(
+  clone: string,
+  args: string[],
+  options: { host?: string } = {},
+): Promise<{ code: number | null; stderr: string }> {
   const configPath = join(tempDir("ferry-agent-config-"), "ferry.json");
   // The agent's own local folder for caches; the deployer's state folder is the shared backend.
   writeFileSync(configPath, JSON.stringify({ ...world.config, journalDir: join(clone, ".ferry", "journal") }));
@@ -55,7 +59,7 @@ async function agent(clone: string, args: string[]): Promise<{ code: number | nu
       new Promise((done) => {
         const child = spawn(process.execPath, ["--import", "tsx", "local/ferry.ts", ...args, "--config", configPath], {
           cwd: clone,
-          env: { ...world.env, FERRY_LOG_LEVEL: "warn" },
+          env: { ...world.env, FERRY_LOG_LEVEL: "warn", ...(options.host ? { FERRY_HOST: options.host } : {}) },
           stdio: ["ignore", "ignore", "pipe"],
         });
         let stderr = "";
@@ -118,5 +122,30 @@ describe("three pipeline runs on three agents", () => {
     expect(staging.tags?.["ferry-source-disk"]).toBe(returnedOs.toLowerCase());
     expect((await world.ctx.store.get(returnedOs))?.source.sourceDiskId.toLowerCase()).toBe(returnedOs.toLowerCase());
     // Six processes, each starting the CLI from sources.
+  }, 300_000);
+
+  it("two failovers of one blueprint started on two hosts at once: one operation, one refusal naming it", async () => {
+    const w = await world.workload("twohosts");
+    await world.protect(w);
+    const clone = freshClone("hosts");
+    // The detach from the appliance takes seconds: the second process starts while the first holds
+    // the blueprint, however slowly either one starts.
+    const slow = f.emu.faults.add({
+      match: { operation: "VirtualMachines_CreateOrUpdate", pathIncludes: "/virtualMachines/ferry-appliance" },
+      action: { kind: "delay", ms: 8_000 },
+    });
+    const [a, b] = await Promise.all([
+      agent(clone, ["failover", w.stack, "--unplanned", "--yes"], { host: "agent-a" }),
+      agent(clone, ["failover", w.stack, "--unplanned", "--yes"], { host: "agent-b" }),
+    ]).finally(() => f.emu.faults.remove(slow));
+    const ops = await world.ctx.journal.list(w.stack);
+    expect(ops.map((o) => o.status)).toEqual(["succeeded"]);
+    const op = ops[0]!;
+    const [won, lost] = op.host === "agent-a" ? [a, b] : [b, a];
+    expect(won, won.stderr).toMatchObject({ code: EXIT.ok });
+    expect(lost.code).not.toBe(EXIT.ok);
+    expect(lost.stderr).toContain(
+      `A failover-unplanned of ${w.stack} is running: operation ${op.id} on host ${op.host}`,
+    );
   }, 300_000);
 });
