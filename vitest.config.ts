@@ -25,7 +25,11 @@ export default defineConfig({
         test: {
           name: "integration",
           // The emulator, Azurite and the sync daemon over real connections.
-          include: ["test/{sync,runbooks,stacks,live}/**/*.test.ts", "emulator/test/*.test.ts"],
+          include: [
+            "test/{sync,runbooks,stacks,live}/**/*.test.ts",
+            "emulator/test/*.test.ts",
+            "emulator/test/conformance/*.test.ts",
+          ],
         },
       },
       {

@@ -430,6 +430,8 @@ async function benchMemory(emu: EmulatorProcess, workDir: string, log: (m: strin
       await writeScattered(join(emu.dataDir, "vms", "prod", "mem-app", `lun${lun}`), GiB, 4 * MiB, 32);
     const store = await SourceStore.open({
       client: sourceStoreClient({ connectionString: azurite.connectionString, tableName: "benchmemory" }),
+      // What the landing zone makes in Azure.
+      createTable: true,
     });
     const applianceId = `/subscriptions/${emu.subscriptionId}/resourceGroups/dr/providers/Microsoft.Compute/virtualMachines/mem-appliance`;
     for (let lun = 0; lun < disks; lun++) {

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
+import { checkApiVersion } from "./arm/api-versions";
 import { registerBlob } from "./data/blob";
 import { registerDisks } from "./arm/disks";
 import { registerNetwork } from "./arm/network";
@@ -271,6 +272,7 @@ export class EmulatorServer {
       } else if (req.method === "PUT") {
         ctx.raw = await readBody(req, MAX_DATA_BODY);
       }
+      if (plane === "arm") checkApiVersion(ctx, matched.params);
       ctx.handlingStartedAt = emu.now();
       await matched.route.handle(ctx, matched.params);
     } catch (e) {

@@ -2,6 +2,7 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { createAzureClients, type AzureClients } from "../adapters/azure/clients";
 import { staticTokenCredential } from "../adapters/azure/credentials";
+import { SourceStore, sourceStoreClient } from "../adapters/state/store";
 import type { Readiness } from "../core/schemas/blueprint";
 import type { Source } from "../core/schemas/source";
 import type { RunningEmulator } from "@ferry/emulator";
@@ -171,6 +172,11 @@ export async function createLocalWorld(o: LocalWorldOptions): Promise<LocalWorld
       smallDeltaMiB: 1,
       reprotectSeconds: 120,
     },
+  });
+  // In Azure the landing zone makes the table; ferry and the daemon only open it (see SourceStore.open).
+  await SourceStore.open({
+    client: sourceStoreClient({ connectionString: o.tableConnectionString, tableName: o.tableName }),
+    createTable: true,
   });
   const ctx = await createContext(config, { env, logger: o.logger, localDeployer });
   await ctx.deployer.setConfig(config.landingZoneStack, {

@@ -100,7 +100,7 @@ export function factsProblemMessage(
 ): string {
   const run = `ferry precheck ${blueprint ?? "<blueprint>"}`;
   if (found.status === "missing") {
-    return `The policy config holds no precheck facts, so ${need} cannot be checked. Run \`${run}\` first and pass the facts it writes to the policy pack (pulumi up --policy-pack policies --policy-pack-config <file>).`;
+    return `The policy config holds no precheck facts, so ${need} cannot be checked. Run \`${run} --policy-config <file>\` first and pass the file it writes to the policy pack (pulumi up --policy-pack policies --policy-pack-config <file>).`;
   }
   return `The precheck facts in the policy config are not valid, so ${need} cannot be checked: ${found.message} Run \`${run}\` again and pass the facts it writes, unedited.`;
 }

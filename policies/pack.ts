@@ -6,6 +6,7 @@ import { DEFAULT_PRECHECK_MAX_AGE_MINUTES, precheckPassedPolicy } from "./rules/
 import { recoveredInTargetRegion } from "./rules/recovered-in-target-region";
 import { requiredTags } from "./rules/required-tags";
 import { testNeverAttachAsIs } from "./rules/test-never-attach-as-is";
+import { testStagingUntouched } from "./rules/test-staging-untouched";
 import { windowsOsFromSnapshot } from "./rules/windows-os-from-snapshot";
 
 // The rules as a list, without the PolicyPack (index.ts builds that, and building it starts the
@@ -17,7 +18,11 @@ export interface FerryPolicyOptions {
   now?: () => Date;
 }
 
-/** Every rule of the pack, in a stable order: mandatory rules first, then the advisory one. */
+/**
+ * Every rule of the pack, in a stable order: mandatory rules first, then the advisory one. All are
+ * resource policies, judged on each resource before it is created, but `ferry-test-staging-untouched`,
+ * a stack policy for what no single resource shows (see its file).
+ */
 export function createFerryPolicies(options: FerryPolicyOptions = {}): Policies {
   return [
     precheckPassedPolicy(options.now ? { now: options.now } : {}),
@@ -25,6 +30,7 @@ export function createFerryPolicies(options: FerryPolicyOptions = {}): Policies 
     noPublicIp,
     diskAtLeastSourceSize,
     testNeverAttachAsIs,
+    testStagingUntouched,
     requiredTags,
     windowsOsFromSnapshot,
   ];

@@ -1,3 +1,5 @@
+import * as compute from "@pulumi/azure-native/compute";
+import * as network from "@pulumi/azure-native/network";
 import type { ReportViolation, ResourceValidation, ResourceValidationArgs } from "@pulumi/policy";
 import type { CustomResourceOptions, Resource, Unwrap } from "@pulumi/pulumi";
 import { TAGS } from "../stacks/plan";
@@ -65,6 +67,16 @@ export function roleOf(props: Props): string | undefined {
 export function isRecovered(props: Props): boolean {
   const role = roleOf(props);
   return role === "recovered" || role === "test";
+}
+
+/** The types a failover or a drill creates: VMs, their NICs, disks and the snapshots those are made from. */
+export const RECOVERED_TYPES: (
+  typeof compute.VirtualMachine | typeof compute.Disk | typeof compute.Snapshot | typeof network.NetworkInterface
+)[] = [compute.VirtualMachine, compute.Disk, compute.Snapshot, network.NetworkInterface];
+
+/** A recovered VM, NIC, disk or snapshot, as a resource rule sees it (its type and its `ferry-role` tag). */
+export function isRecoveredResource(args: Pick<ResourceValidationArgs, "isType" | "props">): boolean {
+  return RECOVERED_TYPES.some((cls) => args.isType<Resource>(cls)) && isRecovered(args.props);
 }
 
 /** A staging disk (`ferry-role: staging`). */

@@ -11,6 +11,7 @@ import { historyCommand } from "./commands/history";
 import { precheckCommand } from "./commands/precheck";
 import { sourcesCommand } from "./commands/sources";
 import { Journal } from "./journal";
+import { takeJobToken } from "../adapters/azure/pipelines";
 
 /** Error codes that mean a gate said no (exit 3), not that something broke. */
 const REFUSALS = new Set(["PrecheckFailed", "PolicyViolation", "NotReady"]);
@@ -81,7 +82,8 @@ export function processIo(): CliIo {
     out: (text) => writeSync(1, text.endsWith("\n") ? text : `${text}\n`),
     logStream: process.stderr,
     logIsTty: process.stderr.isTTY === true,
-    env: process.env,
+    // The job's token stays with this process: no child (Pulumi, its plugins, hooks) inherits it.
+    env: takeJobToken(process.env),
   };
 }
 

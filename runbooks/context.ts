@@ -13,6 +13,9 @@ import type { Deployer } from "./deployers/deployer";
 import { UserError } from "../core/errors";
 import type { PulumiDeployerOptions } from "./deployers/pulumi";
 import { Journal } from "./journal";
+import { pipelineSignInFor } from "../adapters/azure/credentials";
+import type { AzurePipelinesSignIn } from "../adapters/azure/pipelines";
+import { startPulumiSignIn, type StartPulumiSignInOptions } from "./deployers/pulumi-env";
 
 /** What every runbook receives (STYLE 3): side effects come in here, never through module mocking. */
 export interface RunbookContext {
@@ -68,10 +71,14 @@ export async function createContext(config: FerryConfig, options: CreateContextO
   const logger = options.logger ?? createLogger({ name: "ferry", env });
   const { azure, credential } = connectAzure(config.azure, "ferry", env);
   const now = options.now ?? (() => new Date());
+  const c = config.azure.credential;
+  // In an Azure DevOps job: the service connection the Pulumi CLI signs in with too (see pulumi-env.ts).
+  const signIn = c.kind === "emulator" ? undefined : pipelineSignInFor(c, env);
   const client = stateStoreClient(config.stateStore, credential, env);
   // Before the store is opened: a deployer this process cannot have is refused with no I/O done.
-  const deployer = options.deployer ?? (await deployerFor(config, options, { azure, logger, now, stateStore: client }));
-  // Opening the source store creates the table; the run state shares it.
+  const deployer =
+    options.deployer ?? (await deployerFor(config, options, { azure, logger, now, signIn, stateStore: client }));
+  // The landing zone made the table (opening it never creates it); the run state shares it.
   const store = await SourceStore.open({ client });
   const runState = new RunStateStore(client);
   const terminal = process.stdin.isTTY === true;
@@ -101,10 +108,21 @@ export async function createContext(config: FerryConfig, options: CreateContextO
 async function deployerFor(
   config: FerryConfig,
   options: CreateContextOptions,
-  deps: { azure: AzureClients; logger: Logger; now: () => Date; stateStore: TableClient },
+  deps: {
+    azure: AzureClients;
+    logger: Logger;
+    now: () => Date;
+    signIn: AzurePipelinesSignIn | undefined;
+    stateStore: TableClient;
+  },
 ): Promise<Deployer> {
+  const { signIn, ...localDeps } = deps;
   const logger = deps.logger.child({ component: "deployer" });
-  if (config.deployer.kind === "pulumi") return lazyPulumiDeployer({ workDir: config.deployer.workDir, logger });
+  if (config.deployer.kind === "pulumi")
+    return lazyPulumiDeployer(
+      { workDir: config.deployer.workDir, logger },
+      { subscriptionId: config.azure.subscriptionId, logger, ...(signIn ? { signIn } : {}) },
+    );
   if (!options.localDeployer)
     throw new UserError(
       'ferry.json: deployer.kind "local" is the local harness\'s in-process deployer and works only against the ' +
@@ -112,16 +130,22 @@ async function deployerFor(
       { code: "LocalDeployerOutsideHarness" },
     );
   const { createFerryPolicies } = await import("../policies/pack");
-  return options.localDeployer(config, { ...deps, logger, policies: createFerryPolicies() });
+  return options.localDeployer(config, { ...localDeps, logger, policies: createFerryPolicies() });
 }
 
 /**
  * The Pulumi deployer, loaded at its first call: the Automation API and the policy rules (azure-native)
  * take seconds to import, and commands that only read the state store (`ferry sources list`) never call it.
+ * Its sign-in (a federated token file, in a job) starts then too, and ends with the process.
  */
-function lazyPulumiDeployer(options: PulumiDeployerOptions): Deployer {
+function lazyPulumiDeployer(options: PulumiDeployerOptions, signIn: StartPulumiSignInOptions): Deployer {
   let loaded: Promise<Deployer> | undefined;
-  const deployer = () => (loaded ??= import("./deployers/pulumi").then((m) => new m.PulumiDeployer(options)));
+  const load = async (): Promise<Deployer> => {
+    const [{ PulumiDeployer }, session] = await Promise.all([import("./deployers/pulumi"), startPulumiSignIn(signIn)]);
+    process.once("exit", () => session.close());
+    return new PulumiDeployer({ ...options, envVars: session.envVars });
+  };
+  const deployer = () => (loaded ??= load());
   return {
     setConfig: async (stack, values) => (await deployer()).setConfig(stack, values),
     getConfig: async (stack) => (await deployer()).getConfig(stack),

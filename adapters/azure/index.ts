@@ -3,3 +3,4 @@ export * from "./credentials";
 export * from "./http";
 export * from "../../core/resource-id";
 export { toStorageHttpClient } from "./storage-http-client";
+export * from "./pipelines";

@@ -30,7 +30,7 @@ const maxChunks = 30;
 
 /** Run-time records of the runbooks in the state store's table (see the design: the store holds what happened). */
 export class RunStateStore {
-  /** `client` is the sources' table client; the table must exist (SourceStore.open creates it). */
+  /** `client` is the sources' table client; the table must exist (the landing zone creates it). */
   constructor(private readonly client: TableClient) {}
 
   /** The document at `key` of `blueprint`, or undefined when there is none. */

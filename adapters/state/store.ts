@@ -28,8 +28,14 @@ export interface SourceStoreOperationOptions {
 
 /** Options for {@link SourceStore.open}. */
 export interface OpenSourceStoreOptions extends SourceStoreOperationOptions {
-  /** Client of the table to keep sources in, from {@link sourceStoreClient}. The table is created if missing. */
+  /** Client of the table to keep sources in, from {@link sourceStoreClient}. */
   client: TableClient;
+  /**
+   * Creates the table when it is missing: for the local harness and tests only. Default: false. In Azure
+   * the landing zone creates the table (`pulumi up` of its stack), and neither the daemon nor the runbooks
+   * hold table-management rights: the appliance's role has table entity data actions only.
+   */
+  createTable?: boolean;
 }
 
 /** Filter for {@link SourceStore.list}. */
@@ -186,22 +192,44 @@ export class SourceStore {
   }
 
   /**
-   * Opens the store on `client`'s table, creating the table if it is missing. Throws a
-   * {@link FerryError} "SourceStoreUnavailable" when the table cannot be reached or created.
+   * Opens the store on `client`'s table, which must exist (unless `createTable`). Throws a
+   * {@link UserError} "StateTableMissing" when it does not, and a {@link FerryError}
+   * "SourceStoreUnavailable" when it cannot be reached or read.
    */
   static async open(options: OpenSourceStoreOptions): Promise<SourceStore> {
     const { client } = options;
+    const where = `"${client.tableName}" at ${redactSecrets(client.url)}`;
+    const unavailable = (e: unknown) =>
+      new FerryError(
+        `Cannot open the source store table ${where}: ${describeRestError(e)}. Check the endpoint and that this ` +
+          'identity may read and write its entities (the appliance\'s role, or "Storage Table Data Contributor")',
+        { code: "SourceStoreUnavailable", cause: e, details: { table: client.tableName } },
+      );
+    if (options.createTable) {
+      try {
+        // createTable ignores TableAlreadyExists itself; checked again in case that ever changes.
+        await client.createTable(operationOptions(options));
+      } catch (e) {
+        if (!(isRestError(e) && e.statusCode === 409 && serviceCode(e) === "TableAlreadyExists")) throw unavailable(e);
+      }
+      return new SourceStore(client);
+    }
     try {
-      // createTable ignores TableAlreadyExists itself; checked again in case that ever changes.
-      await client.createTable(operationOptions(options));
+      // One entity at most: proves the table is there and readable, with entity read rights alone.
+      await client
+        .listEntities({ ...operationOptions(options), queryOptions: { select: ["RowKey"] } })
+        .byPage({ maxPageSize: 1 })
+        .next();
     } catch (e) {
-      if (!(isRestError(e) && e.statusCode === 409 && serviceCode(e) === "TableAlreadyExists")) {
-        throw new FerryError(
-          `Cannot open the source store table "${client.tableName}" at ${redactSecrets(client.url)}: ${describeRestError(e)}. ` +
-            'Check the endpoint and that this identity has the "Storage Table Data Contributor" role on the account',
-          { code: "SourceStoreUnavailable", cause: e, details: { table: client.tableName } },
+      if (isRestError(e) && e.statusCode === 404 && serviceCode(e) === "TableNotFound") {
+        throw new UserError(
+          `The state store table ${where} does not exist. The landing zone creates it: run \`pulumi up\` on the ` +
+            "landing-zone stack (its ferry:stateStore names the account and the table), and check that " +
+            "stateStore.tableName here names the same table.",
+          { code: "StateTableMissing", cause: e, details: { table: client.tableName } },
         );
       }
+      throw unavailable(e);
     }
     return new SourceStore(client);
   }

@@ -60,6 +60,14 @@ export function answerPut(ctx: Ctx, op: OperationRecord, created: boolean, body:
   sendJson(ctx, created ? 201 : 200, body, ctx.emu.operationHeaders(ctx, op, false));
 }
 
+/**
+ * Answers the PUT that creates a disk or snapshot: DiskRP documents 200 and 202 for it, never 201 (its
+ * examples answer 202 with the resource), and a 202 says where to poll with both headers.
+ */
+export function answerCreateAccepted(ctx: Ctx, op: OperationRecord, body: unknown): void {
+  sendJson(ctx, 202, body, ctx.emu.operationHeaders(ctx, op, true));
+}
+
 /** Answers a POST or DELETE that started a long-running operation. */
 export function answerAccepted(ctx: Ctx, op: OperationRecord): void {
   ctx.res.writeHead(202, { "content-length": 0, ...ctx.emu.operationHeaders(ctx, op, true) });

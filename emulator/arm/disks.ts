@@ -10,6 +10,7 @@ import { Manifest } from "../storage/manifest";
 import { diskState, grantAccess, revokeAccess, revokeAll } from "./access";
 import {
   answerAccepted,
+  answerCreateAccepted,
   answerPut,
   COMPUTE,
   envelope,
@@ -309,7 +310,7 @@ export function registerDisks(router: Router<Ctx>): void {
       variant: disk.createOption,
       completion: { kind: "provisioned", resourceId: id },
     });
-    answerPut(ctx, op, true, serializeDisk(ctx.emu, disk));
+    answerCreateAccepted(ctx, op, serializeDisk(ctx.emu, disk));
   });
 
   router.add("PATCH", DISK, "Disks_Update", async (ctx, p) => {

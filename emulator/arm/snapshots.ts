@@ -9,6 +9,7 @@ import { diffManifests, Manifest } from "../storage/manifest";
 import { grantAccess, revokeAccess, revokeAll } from "./access";
 import {
   answerAccepted,
+  answerCreateAccepted,
   answerPut,
   COMPUTE,
   envelope,
@@ -370,7 +371,7 @@ export function registerSnapshots(router: Router<Ctx>): void {
       location: snap.location,
       completion: { kind: "provisioned", resourceId: id },
     });
-    answerPut(ctx, op, true, serializeSnapshot(ctx.emu, snap));
+    answerCreateAccepted(ctx, op, serializeSnapshot(ctx.emu, snap));
   });
 
   router.add("PATCH", SNAPSHOT, "Snapshots_Update", (ctx, p) => {

@@ -11,16 +11,29 @@ import { FerryError, isNotFound, UserError } from "../../core/errors";
 import { redactSecrets } from "../../core/redact";
 import type { CreateContextOptions } from "../../runbooks/context";
 import { parseStackConfig } from "../../stacks/config";
-import type {
-  Deployer,
-  HistoryEntry,
-  PreviewResult,
-  ResourceChanges,
-  UpOptions,
-  UpResult,
+import {
+  policyRefusal,
+  type Deployer,
+  type HistoryEntry,
+  type PreviewResult,
+  type ResourceChanges,
+  type UpOptions,
+  type UpResult,
 } from "../../runbooks/deployers/deployer";
-import { evaluatePolicies, type PolicyLike, type PolicyViolation } from "./policy-eval";
-import { PROJECT, runProgram, type DeclaredResource, type RunProgramOptions } from "./program-run";
+import {
+  evaluatePolicies,
+  evaluateResourcePolicies,
+  evaluateStackPolicies,
+  type PolicyLike,
+  type PolicyViolation,
+} from "./policy-eval";
+import {
+  PROJECT,
+  ResourcesFailedError,
+  runProgram,
+  type DeclaredResource,
+  type RunProgramOptions,
+} from "./program-run";
 import { RESOURCE_KINDS, type Props } from "./resource-kinds";
 
 interface StateResource {
@@ -52,7 +65,7 @@ export interface LocalDeployerOptions {
    * program, from the same state store the runbooks write: {@link tableStateReader}.
    */
   readBlueprintState: BlueprintStateReader;
-  /** The policy pack's rules, evaluated before anything is created. */
+  /** The policy pack's rules, evaluated when the engine evaluates them (see {@link LocalDeployer}). */
   policies: readonly PolicyLike[];
   logger: Logger;
   /** Polling of long-running operations, in milliseconds. Default 10 (the emulator answers at once). */
@@ -110,10 +123,14 @@ const none = (): ResourceChanges => ({ create: 0, update: 0, delete: 0, same: 0 
 
 /**
  * Runs ferry's Pulumi program in-process (Pulumi's mocks interface, with an asynchronous
- * `newResource`) and applies what it declares to Azure through the Azure SDK, in dependency order:
- * first a preview pass that the policy pack judges (a mandatory violation stops everything before
- * any change), then the update pass. It keeps each stack's resources, outputs and a history of
- * operations in `stateDir`, so a second `up` updates or deletes what the first created.
+ * `newResource`) and applies what it declares to Azure through the Azure SDK, in dependency order.
+ * It judges the policy pack when the engine does, so a gate that would not hold under Pulumi does
+ * not hold here either: `preview` runs every rule and changes nothing; `up` (the Automation API's
+ * `up` has no preview) runs the resource policies on each resource just before creating or
+ * updating it (a mandatory violation stops the update there: what was created before stays,
+ * nothing after is created) and the stack policies once every resource is registered (a mandatory
+ * violation fails the update, and undoes nothing). It keeps each stack's resources, outputs and a
+ * history of operations in `stateDir`, so a second `up` updates or deletes what the first created.
  */
 export class LocalDeployer implements Deployer {
   private readonly poll: { updateIntervalInMs: number };
@@ -258,24 +275,70 @@ export class LocalDeployer implements Deployer {
       });
       this.save(stack, state);
     };
+    const policies = this.options.policies;
+    const policyConfig = options.policyConfig ?? {};
+    const advisories: PolicyViolation[] = [];
+    const warn = (vs: PolicyViolation[]) => {
+      for (const a of vs.filter((v) => v.enforcementLevel === "advisory")) {
+        advisories.push(a);
+        log.warn({ policy: a.policy, resource: a.resource }, a.message);
+      }
+    };
+    // Set by the first resource the pack refuses: the update stops there, as the engine's does.
+    let refused: { resource: DeclaredResource; violations: PolicyViolation[] } | undefined;
     try {
-      const planned = await this.plan(stack, state, options);
-      raw = planned.raw;
-      const mandatory = planned.violations.filter((v) => v.enforcementLevel === "mandatory");
-      const advisories = planned.violations.filter((v) => v.enforcementLevel === "advisory");
-      for (const a of advisories) log.warn({ policy: a.policy, resource: a.resource }, a.message);
-      if (mandatory.length) {
-        throw new UserError(
-          `The policy pack refused the update of stack ${stack}; nothing was changed:\n${mandatory.map((v) => `  [${v.policy}] ${v.message}${v.resource ? ` (${v.resource})` : ""}`).join("\n")}`,
-          { code: "PolicyViolation", details: { violations: mandatory } },
+      const { raw: merged, parsed } = this.configFor(state, options, stack);
+      raw = merged;
+      state.config = raw;
+      let declared: DeclaredResource[];
+      let outputs: Props;
+      try {
+        ({ declared, outputs } = await runProgram(parsed, stack, {
+          ...this.reads(),
+          preview: false,
+          resolve: async (r) => {
+            if (refused) throw new NotApplied(r);
+            const violations = await evaluateResourcePolicies(policies, { resource: r }, policyConfig, stack);
+            warn(violations);
+            if (violations.some((v) => v.enforcementLevel === "mandatory")) {
+              refused ??= { resource: r, violations: [] };
+              refused.violations.push(...violations.filter((v) => v.enforcementLevel === "mandatory"));
+              throw new NotApplied(r);
+            }
+            // Another was refused while this one was judged: the engine starts no step after a refusal.
+            if (refused) throw new NotApplied(r);
+            return this.applyResource(state, r, changes, log, options.onResource);
+          },
+        }));
+      } catch (e) {
+        if (!refused) throw e;
+        const failures = e instanceof ResourcesFailedError ? e.failures : [];
+        const other = failures.find((f) => !(f.error instanceof NotApplied));
+        if (other) throw e;
+        const { resource, violations } = refused;
+        throw policyRefusal(
+          stack,
+          violations,
+          `it refused ${resource.type.split(":").pop()} ${resource.name} before creating or updating it, and the ` +
+            `update stopped there (${changes.create} created and ${changes.update} updated before it stay; ` +
+            "nothing after it was created).",
         );
       }
-      state.config = raw;
-      const { declared, outputs } = await runProgram(planned.parsed, stack, {
-        ...this.reads(),
-        preview: false,
-        resolve: (r) => this.applyResource(state, r, changes, log, options.onResource),
-      });
+      // Stack policies run once every resource is registered, on what the resources are now (outputs).
+      const applied = new Map(state.resources.map((x) => [x.key, x.outputs]));
+      const judged = declared.map((resource) => ({ resource, props: applied.get(resource.key) ?? resource.inputs }));
+      const atEnd = await evaluateStackPolicies(policies, judged, policyConfig, stack);
+      warn(atEnd);
+      if (atEnd.some((v) => v.enforcementLevel === "mandatory")) {
+        state.outputs = outputs;
+        throw policyRefusal(
+          stack,
+          atEnd,
+          "its stack policies, which run once every resource is registered, refused the stack after " +
+            `${changes.create} resource(s) were created and ${changes.update} updated: they stay, and the update ` +
+            "failed before deleting what the program no longer declares.",
+        );
+      }
       await this.deleteUndeclared(state, declared, changes, log, options.onResource);
       state.outputs = outputs;
       finish("succeeded");
@@ -414,6 +477,13 @@ export class LocalDeployer implements Deployer {
       }
       state.resources = state.resources.filter((s) => s.key !== r.key);
     }
+  }
+}
+
+/** A resource the update did not create or change because the policy pack stopped it. */
+class NotApplied extends Error {
+  constructor(r: DeclaredResource) {
+    super(`${r.type.split(":").pop()} ${r.name} was not applied: the policy pack stopped the update`);
   }
 }
 

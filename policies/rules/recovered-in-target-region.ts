@@ -1,20 +1,14 @@
-import * as compute from "@pulumi/azure-native/compute";
 import * as network from "@pulumi/azure-native/network";
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import type * as pulumi from "@pulumi/pulumi";
 import { sameResourceId } from "../../core/resource-id";
 import { factsFromConfig, factsProblemMessage } from "../facts";
-import { TAGS, canonicalRegion, isRecovered, known, label, tagOf, tryRead } from "../resources";
+import { TAGS, canonicalRegion, isRecoveredResource, known, label, tagOf, tryRead } from "../resources";
 
 /** This rule's config (`ferry-recovered-in-target-region` in the policy-pack config). */
 export interface RecoveredInTargetRegionConfig {
   /** The precheck facts (policies/facts.ts): target region, source regions, allowed subnets. */
   facts?: unknown;
 }
-
-const RECOVERED_TYPES: (
-  typeof compute.VirtualMachine | typeof compute.Disk | typeof compute.Snapshot | typeof network.NetworkInterface
-)[] = [compute.VirtualMachine, compute.Disk, compute.Snapshot, network.NetworkInterface];
 
 /**
  * `ferry-recovered-in-target-region`: what a failover creates lands in the DR region the precheck
@@ -34,7 +28,7 @@ export const recoveredInTargetRegion: ResourceValidationPolicy = {
     },
   },
   validateResource: (args, report) => {
-    if (!RECOVERED_TYPES.some((cls) => args.isType<pulumi.Resource>(cls)) || !isRecovered(args.props)) return;
+    if (!isRecoveredResource(args)) return;
     const what = `Recovered ${label(args)}`;
     const found = factsFromConfig(args.getConfig<RecoveredInTargetRegionConfig>());
     if (found.status !== "ok") {

@@ -1,8 +1,14 @@
-import { writeFileSync } from "node:fs";
+import { chmodSync, writeFileSync } from "node:fs";
 import type { CommandModule } from "yargs";
 import { contextFor, emit, EXIT, type CliIo, type GlobalArgs } from "./common";
 
-type Args = GlobalArgs & { blueprint: string; test: boolean; junit?: string };
+type Args = GlobalArgs & {
+  blueprint: string;
+  test: boolean;
+  junit?: string;
+  policyConfig?: string;
+  operation?: string;
+};
 
 export function precheckCommand(io: CliIo, state: { code: number }): CommandModule<GlobalArgs, Args> {
   return {
@@ -17,14 +23,39 @@ export function precheckCommand(io: CliIo, state: { code: number }): CommandModu
           describe: "Check for a test failover (the isolated test network)",
         })
         .option("junit", { type: "string", describe: "Also write a JUnit report here (the pipeline's test tab)" })
+        .option("policy-config", {
+          type: "string",
+          describe:
+            "Also write the policy pack's config (the facts) here, mode 0600, for a break-glass " +
+            "`pulumi up --policy-pack policies --policy-pack-config <file>`",
+        })
+        .option("operation", {
+          type: "string",
+          describe:
+            "Bind the facts to this operation id (the operation of the blueprint's mode record in the state " +
+            "store, its resources' ferry-operation tag)",
+        })
         .example("$0 precheck web", "A table of checks")
         .example("$0 precheck web --json", "The facts the policy pack is handed")
-        .example("$0 precheck web --junit precheck.xml", "For PublishTestResults in a pipeline") as never,
+        .example("$0 precheck web --junit precheck.xml", "For PublishTestResults in a pipeline")
+        .example("$0 precheck web --policy-config facts.json", "For a break-glass pulumi up with the pack") as never,
     handler: async (a) => {
       const { formatPrecheck, precheck, precheckJunit } = await import("../precheck");
       const ctx = await contextFor(a, io);
-      const r = await precheck(ctx, a.blueprint, { mode: a.test ? "test" : "failover" });
+      const r = await precheck(ctx, a.blueprint, {
+        mode: a.test ? "test" : "failover",
+        ...(a.operation ? { operation: a.operation } : {}),
+      });
       if (a.junit) writeFileSync(a.junit, precheckJunit(r));
+      // Written whether or not the precheck passed: a failed one replaces older facts that passed, and the
+      // pack refuses it with what failed. The facts name resources and times only: nothing secret.
+      if (a.policyConfig && r.facts) {
+        const { packConfigFromFacts } = await import("../../policies/pack");
+        const config = packConfigFromFacts(r.facts, { maxAgeMinutes: ctx.config.precheck.maxAgeMinutes });
+        writeFileSync(a.policyConfig, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+        // An existing file keeps its mode through writeFileSync.
+        chmodSync(a.policyConfig, 0o600);
+      }
       emit(io, a, { passed: r.passed, checks: r.checks, facts: r.facts }, () => formatPrecheck(r));
       if (!r.passed) state.code = EXIT.refused;
     },

@@ -1,4 +1,5 @@
 /** How runbooks drive the stacks: the Pulumi Automation API where the CLI exists, the local deployer elsewhere. */
+import { UserError } from "../../core/errors";
 
 export interface ResourceChanges {
   create: number;
@@ -12,6 +13,20 @@ export interface PolicyViolationReport {
   enforcementLevel: "advisory" | "mandatory";
   message: string;
   resource?: string;
+}
+
+/**
+ * The error every deployer throws when the policy pack refuses an update: a UserError with code
+ * "PolicyViolation", which the CLI maps to exit 3 (a gate said no). `summary` says when the pack
+ * refused and what that left behind; each mandatory violation follows on its own line.
+ */
+export function policyRefusal(stack: string, violations: PolicyViolationReport[], summary: string): UserError {
+  const mandatory = violations.filter((v) => v.enforcementLevel === "mandatory");
+  const lines = mandatory.map((v) => `  [${v.policy}] ${v.message}${v.resource ? ` (${v.resource})` : ""}`);
+  return new UserError(`The policy pack refused the update of stack ${stack}: ${summary}\n${lines.join("\n")}`, {
+    code: "PolicyViolation",
+    details: { violations: mandatory },
+  });
 }
 
 export interface UpOptions {
@@ -42,7 +57,7 @@ export interface UpResult {
   version: number;
   changes: ResourceChanges;
   outputs: Record<string, unknown>;
-  /** Advisory violations (mandatory ones stop the update before anything changes). */
+  /** Advisory violations (a mandatory one stops the update with a `policyRefusal`). */
   advisories: PolicyViolationReport[];
 }
 

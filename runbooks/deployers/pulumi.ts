@@ -4,14 +4,15 @@ import { join, resolve } from "node:path";
 import { LocalWorkspace, type EngineEvent, type Stack } from "@pulumi/pulumi/automation";
 import type { Logger } from "pino";
 import { redactSecrets } from "../../core/redact";
-import type {
-  Deployer,
-  HistoryEntry,
-  PolicyViolationReport,
-  PreviewResult,
-  ResourceChanges,
-  UpOptions,
-  UpResult,
+import {
+  policyRefusal,
+  type Deployer,
+  type HistoryEntry,
+  type PolicyViolationReport,
+  type PreviewResult,
+  type ResourceChanges,
+  type UpOptions,
+  type UpResult,
 } from "./deployer";
 
 export interface PulumiDeployerOptions {
@@ -22,7 +23,15 @@ export interface PulumiDeployerOptions {
   logger: Logger;
   /** Environment for the Pulumi CLI (credentials come from the pipeline: workload identity, ARM_* variables). */
   envVars?: Record<string, string>;
+  /**
+   * Opens (creating if needed) the stack named `stackName` of the project in `workDir`. Default:
+   * `LocalWorkspace.createOrSelectStack`, the Pulumi CLI. Tests hand a stand-in where the CLI is absent.
+   */
+  openStack?: (stackName: string, workDir: string, envVars?: Record<string, string>) => Promise<Stack>;
 }
+
+/** The options of a preview or an update that the policy pack judges. */
+type JudgedOptions = Omit<UpOptions, "message"> & { message?: string };
 
 const CONFIG_PREFIX = "ferry:";
 
@@ -31,6 +40,13 @@ const CONFIG_PREFIX = "ferry:";
  * (`LocalWorkspace`, `stackConfigDir: stacks`), every `up` and `preview` judged by the policy pack
  * with the precheck's facts as its config, the CLI's output into the logger, and messages that name
  * the operation (stack history is the operation log).
+ *
+ * The Automation API's `up` runs `pulumi up --yes --skip-preview` (`Stack.up` in
+ * @pulumi/pulumi/automation/stack.js), so a mandatory violation would stop the real engine in the
+ * middle of the update, after what it created before, with the CLI's exit 1. Every `up` therefore
+ * previews with the pack first, where every rule (stack policies too) sees every resource and
+ * nothing is created, and refuses on any mandatory violation with the same typed error the local
+ * deployer throws (`policyRefusal`, exit 3), before the update starts.
  */
 export class PulumiDeployer implements Deployer {
   private readonly workDir: string;
@@ -42,6 +58,7 @@ export class PulumiDeployer implements Deployer {
   }
 
   private stack(name: string): Promise<Stack> {
+    if (this.options.openStack) return this.options.openStack(name, this.workDir, this.options.envVars);
     return LocalWorkspace.createOrSelectStack(
       { stackName: name, workDir: this.workDir },
       { ...(this.options.envVars ? { envVars: this.options.envVars } : {}) },
@@ -96,52 +113,85 @@ export class PulumiDeployer implements Deployer {
   async up(stack: string, options: UpOptions): Promise<UpResult> {
     const s = await this.stack(stack);
     if (options.config) await this.setConfig(stack, options.config);
-    const advisories: PolicyViolationReport[] = [];
-    const result = await this.withPolicyConfig(options.policyConfig, (files) =>
-      s.up({
-        message: options.message,
-        policyPacks: [this.policyPackDir],
-        policyPackConfigs: files,
-        onOutput: this.onOutput(stack),
-        onEvent: (e) => {
-          collectPolicy(e, advisories);
-          const done = e.resOutputsEvent?.metadata;
-          if (done && options.onResource && (done.op === "create" || done.op === "update" || done.op === "delete")) {
-            options.onResource({
-              type: done.type,
-              name: done.urn.split("::").pop() ?? done.urn,
-              action: done.op === "create" ? "created" : done.op === "update" ? "updated" : "deleted",
-              at: new Date(),
-            });
-          }
-        },
-        ...(options.abortSignal ? { signal: options.abortSignal } : {}),
-      }),
-    );
+    const previewed = await this.previewWithPack(s, stack, options);
+    if (previewed.violations.some((v) => v.enforcementLevel === "mandatory")) {
+      throw policyRefusal(
+        stack,
+        previewed.violations,
+        "its preview with the pack, run before the update, found mandatory violations; nothing was changed.",
+      );
+    }
+    const reported: PolicyViolationReport[] = [];
+    let result: Awaited<ReturnType<Stack["up"]>>;
+    try {
+      result = await this.withPolicyConfig(options.policyConfig, (files) =>
+        s.up({
+          message: options.message,
+          policyPacks: [this.policyPackDir],
+          policyPackConfigs: files,
+          onOutput: this.onOutput(stack),
+          onEvent: (e) => {
+            collectPolicy(e, reported);
+            const done = e.resOutputsEvent?.metadata;
+            if (done && options.onResource && (done.op === "create" || done.op === "update" || done.op === "delete")) {
+              options.onResource({
+                type: done.type,
+                name: done.urn.split("::").pop() ?? done.urn,
+                action: done.op === "create" ? "created" : done.op === "update" ? "updated" : "deleted",
+                at: new Date(),
+              });
+            }
+          },
+          ...(options.abortSignal ? { signal: options.abortSignal } : {}),
+        }),
+      );
+    } catch (e) {
+      // What the preview could not know (values computed during the update) the engine judges now.
+      if (!reported.some((v) => v.enforcementLevel === "mandatory")) throw e;
+      throw policyRefusal(
+        stack,
+        reported,
+        "the engine refused a resource during the update, after the preview had passed; what it created " +
+          "before stays, and nothing after it was created.",
+      );
+    }
     const summary = result.summary;
     const outputs = result.outputs.outputs?.value as Record<string, unknown> | undefined;
     return {
       version: summary.version,
       changes: changesOf(summary.resourceChanges),
       outputs: outputs ?? {},
-      advisories: advisories.filter((a) => a.enforcementLevel === "advisory"),
+      advisories: reported.filter((a) => a.enforcementLevel === "advisory"),
     };
   }
 
-  async preview(stack: string, options: Omit<UpOptions, "message"> & { message?: string }): Promise<PreviewResult> {
+  async preview(stack: string, options: JudgedOptions): Promise<PreviewResult> {
     const s = await this.stack(stack);
     if (options.config) await this.setConfig(stack, options.config);
+    return this.previewWithPack(s, stack, options);
+  }
+
+  /**
+   * `pulumi preview` with the pack and its config. A mandatory violation makes the CLI fail the
+   * preview: that is an answer (the violations), not an error; any other failure is thrown.
+   */
+  private async previewWithPack(s: Stack, stack: string, options: JudgedOptions): Promise<PreviewResult> {
     const violations: PolicyViolationReport[] = [];
-    const result = await this.withPolicyConfig(options.policyConfig, (files) =>
-      s.preview({
-        ...(options.message ? { message: options.message } : {}),
-        policyPacks: [this.policyPackDir],
-        policyPackConfigs: files,
-        onOutput: this.onOutput(stack),
-        onEvent: (e) => collectPolicy(e, violations),
-      }),
-    );
-    return { changes: changesOf(result.changeSummary as Record<string, number>), violations };
+    try {
+      const result = await this.withPolicyConfig(options.policyConfig, (files) =>
+        s.preview({
+          ...(options.message ? { message: options.message } : {}),
+          policyPacks: [this.policyPackDir],
+          policyPackConfigs: files,
+          onOutput: this.onOutput(stack),
+          onEvent: (e) => collectPolicy(e, violations),
+        }),
+      );
+      return { changes: changesOf(result.changeSummary as Record<string, number>), violations };
+    } catch (e) {
+      if (!violations.some((v) => v.enforcementLevel === "mandatory")) throw e;
+      return { changes: changesOf(undefined), violations };
+    }
   }
 
   async destroy(stack: string, options: { message: string }): Promise<{ version: number; changes: ResourceChanges }> {

@@ -24,7 +24,7 @@ export function useAzurite(): AzuriteFixture {
     tableClient: (tableName: string) =>
       sourceStoreClient({ connectionString: fixture.azurite.connectionString, tableName }),
     newStore: (tableName?: string) =>
-      SourceStore.open({ client: fixture.tableClient(tableName ?? fixture.newTableName()) }),
+      SourceStore.open({ client: fixture.tableClient(tableName ?? fixture.newTableName()), createTable: true }),
   } as AzuriteFixture;
   beforeAll(async () => {
     fixture.dataDir = tempDir("ferry-azurite-");

@@ -1,8 +1,9 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FACTS_POLICY_NAMES } from "../../policies/pack";
 import { EXIT, type CliIo } from "../../runbooks/commands/common";
 import { runLocalCli as runCli } from "../../local/ferry";
 import { currentMode } from "../../runbooks/mode";
@@ -135,7 +136,7 @@ describe("ferry CLI", () => {
     );
   });
 
-  it("runs a drill by hand: enable, list, precheck (table, JSON, JUnit), test failover, history, cleanup, disable", async () => {
+  it("runs a drill by hand: enable, list, precheck (table, JSON, JUnit, policy config), test failover, history, cleanup, disable", async () => {
     const w = await world.workload("cli");
     writeAt(w.sourceDevice("os"), 0, pattern(7, 1024 * 1024));
 
@@ -170,6 +171,23 @@ describe("ferry CLI", () => {
     expect(
       json<{ passed: boolean; facts: { mode: string; recoveryPoints: Record<string, string> } }>(ok),
     ).toMatchObject({ passed: true, facts: { mode: "test" } });
+
+    // The pack's config for a break-glass `pulumi up`: the same facts under each rule that reads them, owner-only.
+    const configPath = join(tempDir("ferry-policy-config-"), "facts.json");
+    writeFileSync(configPath, "{}", { mode: 0o644 });
+    expect(
+      (await ferry("precheck", w.stack, "--test", "--operation", "drill-x", "--policy-config", configPath)).code,
+    ).toBe(EXIT.ok);
+    expect(statSync(configPath).mode & 0o777).toBe(0o600);
+    const packConfig = JSON.parse(readFileSync(configPath, "utf8")) as Record<
+      string,
+      { facts: Record<string, unknown> }
+    >;
+    expect(Object.keys(packConfig).sort()).toEqual([...FACTS_POLICY_NAMES].sort());
+    expect(packConfig["ferry-failover-precheck-passed"]).toMatchObject({
+      facts: { blueprint: "bp-cli", passed: true, mode: "test", operation: "drill-x" },
+      maxAgeMinutes: 30,
+    });
 
     const unconfirmed = await ferry("failover", w.stack, "--test");
     expect(unconfirmed.code).toBe(EXIT.usage);

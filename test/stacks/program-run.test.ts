@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { evaluatePolicies } from "../../local/deployer/policy-eval";
+import { evaluatePolicies, urnOf } from "../../local/deployer/policy-eval";
 import { runProgram } from "../../local/deployer/program-run";
 import { blueprint, LANDING_ZONE_STACK, landingZone, readyRunState, recoveryPoints } from "../unit/stacks/fixtures";
 
@@ -46,5 +46,8 @@ describe("running the program for the local deployer", () => {
       "t",
     );
     expect(seen).toEqual(expect.arrayContaining(["web1-nic", "web1-os-staging", "web1-lun0-disk"]));
+
+    // Before registration (a resource policy judges it then) the URN is built as the engine builds it.
+    for (const d of declared.filter((x) => x.custom)) expect(urnOf({ ...d, urn: undefined }, "t"), d.key).toBe(d.urn);
   });
 });

@@ -388,6 +388,14 @@ describe("the landing-zone program, under mocks", () => {
     const role = byType(declared, "azure-native:authorization:RoleDefinition")[0]!;
     expect(role.inputs.permissions[0].actions).toContain("Microsoft.Compute/snapshots/beginGetAccess/action");
     expect(role.inputs.permissions[0].actions).not.toContain("Microsoft.Compute/virtualMachines/write");
+    // The landing zone makes the table: the appliance reads and writes its entities, and manages no table.
+    const dataActions = role.inputs.permissions[0].dataActions as string[];
+    expect(dataActions.length).toBeGreaterThan(0);
+    for (const d of dataActions)
+      expect(d).toMatch(/^Microsoft\.Storage\/storageAccounts\/tableServices\/tables\/entities\//);
+    expect((role.inputs.permissions[0].actions as string[]).filter((x) => x.startsWith("Microsoft.Storage/"))).toEqual(
+      [],
+    );
     expect(role.inputs.assignableScopes).toEqual([
       "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/dr-rg",
       "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/prod-rg",

@@ -4,7 +4,7 @@ import { isFerryError, isUserError } from "../../core/errors";
 import { SourceSchema, type Source } from "../../core/schemas/source";
 import { parseWith } from "../../core/validate";
 import { holdPoint, requestSync, setPaused } from "../../adapters/state/admin";
-import { sourceRowKey, sourceStoreClient, type StoredSource } from "../../adapters/state/store";
+import { SourceStore, sourceRowKey, sourceStoreClient, type StoredSource } from "../../adapters/state/store";
 import { useAzurite } from "../helpers/azurite";
 import { thrownBy } from "../helpers/errors";
 import { diskIdOf, snapshotIdOf, validRecoveryPoint, validSource, vmIdOf } from "../unit/core/fixtures";
@@ -316,6 +316,25 @@ describe("SourceStore", () => {
     await az.tableClient(store.tableName).deleteTable();
     const e = await thrownBy(store.get(fullSource().sourceDiskId));
     expect(e).toMatchObject({ statusCode: 404 });
+  });
+
+  it("opens the table the landing zone made without creating anything", async () => {
+    const made = await az.newStore();
+    await made.create(fullSource());
+    const opened = await SourceStore.open({ client: az.tableClient(made.tableName) });
+    expect(await opened.list()).toHaveLength(1);
+  });
+
+  it("refuses to open a missing table, naming the landing zone, and does not create it", async () => {
+    const tableName = az.newTableName();
+    const e = await thrownBy(SourceStore.open({ client: az.tableClient(tableName) }));
+    expect(isUserError(e)).toBe(true);
+    expect(e).toMatchObject({ code: "StateTableMissing" });
+    expect(e.message).toMatch(new RegExp(`table "${tableName}" at .* does not exist\\. The landing zone creates it`));
+    expect(e.message).toMatch(/pulumi up` on the landing-zone stack/);
+    // Still missing: the refusal created nothing.
+    const again = await thrownBy(SourceStore.open({ client: az.tableClient(tableName) }));
+    expect(again).toMatchObject({ code: "StateTableMissing" });
   });
 
   it("opens an existing table, and refuses a bad table name or connection string without echoing the key", async () => {

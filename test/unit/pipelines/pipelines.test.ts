@@ -126,17 +126,38 @@ describe("Azure DevOps pipelines", () => {
     walk(template, (o) => {
       if (o.task === "AzureCLI@2") tasks.push(o);
     });
-    expect(tasks.length).toBeGreaterThanOrEqual(3);
-    for (const t of tasks)
-      expect((t.inputs as Record<string, string>).azureSubscription).toBe("${{ parameters.serviceConnection }}");
-    const run = tasks.find((t) => String((t.inputs as Record<string, string>).inlineScript).includes("npx ferry"))!;
-    expect(run.env).toMatchObject({ SYSTEM_ACCESSTOKEN: "$(System.AccessToken)" });
+    // One: the step that runs ferry (the task gives it the connection's ids; its CLI session is not used).
+    expect(tasks).toHaveLength(1);
+    expect((tasks[0]!.inputs as Record<string, string>).azureSubscription).toBe("${{ parameters.serviceConnection }}");
     for (const f of files)
       expect(readFileSync(f, "utf8"), f).not.toMatch(
         /servicePrincipalKey|clientSecret|ARM_CLIENT_SECRET|addSpnToEnvironment/,
       );
     // Pulumi is installed by the pipeline, at a pinned version.
     expect(JSON.stringify(template)).toMatch(/get\.pulumi\.com \| sh -s -- --version/);
+  });
+
+  it("give the job's token to the ferry command alone", () => {
+    const template = load(join(ROOT, "templates/ferry.yml"));
+    const mapping: Record<string, Yaml>[] = [];
+    walk(template, (o) => {
+      const env = o.env as Record<string, string> | undefined;
+      if (env && Object.values(env).some((v) => String(v).includes("System.AccessToken"))) mapping.push(o);
+    });
+    expect(mapping).toHaveLength(1);
+    expect(mapping[0]!.env).toMatchObject({ SYSTEM_ACCESSTOKEN: "$(System.AccessToken)" });
+    // The step runs one command, ferry: no other program of the step sees the token.
+    const script = String((mapping[0]!.inputs as Record<string, string>).inlineScript).trim();
+    expect(script.split("\n")).toHaveLength(1);
+    expect(script).toMatch(/^npx ferry \$\{\{ parameters\.args \}\} /);
+    for (const f of pipelines) expect(readFileSync(f, "utf8"), f).not.toContain("System.AccessToken");
+  });
+
+  it("keep nothing on the agent between runs: the state store is the record", () => {
+    for (const f of files) {
+      const text = readFileSync(f, "utf8");
+      expect(text, f).not.toMatch(/\.ferry\/|FERRY_JOURNAL|journalStorageAccount|download-batch|blob upload/);
+    }
   });
 
   it("gate the failover on an approval environment and publish the precheck's JUnit result and the drill report", () => {

@@ -1,7 +1,6 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parsePrecheckFacts } from "../../../policies/facts";
 import { createFerryPolicies, FACTS_POLICY_NAMES, ferryPolicies, packConfigFromFacts } from "../../../policies/pack";
 import { NOW, blueprintStack, violationsOf } from "./fixtures";
 
@@ -15,6 +14,7 @@ describe("the ferry policy pack", () => {
       ["ferry-no-public-ip", "mandatory"],
       ["ferry-disk-at-least-source-size", "mandatory"],
       ["ferry-test-never-attach-as-is", "mandatory"],
+      ["ferry-test-staging-untouched", "mandatory"],
       ["ferry-required-tags", "mandatory"],
       ["ferry-windows-os-from-snapshot", "advisory"],
     ]);
@@ -46,17 +46,16 @@ describe("the ferry policy pack", () => {
     });
   });
 
-  it("ships an example config that the pack accepts for a failover of the fixture", async () => {
-    const example = JSON.parse(readFileSync(join(policiesDir, "example-config.json"), "utf8")) as Record<
-      string,
-      { facts: unknown }
-    >;
-    expect(Object.keys(example).sort()).toEqual([...FACTS_POLICY_NAMES].sort());
-    const facts = parsePrecheckFacts(example["ferry-failover-precheck-passed"]!.facts);
-    const stack = { ...blueprintStack("failover"), config: example };
-    const now = new Date(Date.parse(facts.checkedAt) + 60_000);
-    for (const rule of createFerryPolicies({ now: () => now }))
-      expect(await violationsOf(rule, stack), rule.name).toEqual([]);
+  it("judges the gates that must stop creation as resource policies; only one stack policy", () => {
+    const stackRules = ferryPolicies.filter((p) => "validateStack" in p).map((p) => p.name);
+    expect(stackRules).toEqual(["ferry-test-staging-untouched"]);
+    for (const name of ["ferry-failover-precheck-passed", "ferry-test-never-attach-as-is"])
+      expect(ferryPolicies.find((p) => p.name === name)).toHaveProperty("validateResource");
+  });
+
+  it("ships no facts that pass: no JSON in the pack says passed true", () => {
+    const json = readdirSync(policiesDir).filter((f) => f.endsWith(".json") && f !== "package.json");
+    for (const f of json) expect(readFileSync(join(policiesDir, f), "utf8"), f).not.toMatch(/"passed"\s*:\s*true/);
   });
 
   it("builds the PolicyPack (which starts a gRPC server) only in index.ts, which nothing imports", () => {

@@ -22,7 +22,7 @@ describe("ferry-recovered-in-target-region", () => {
     ]);
     for (const v of violations)
       expect(v.message).toMatch(
-        /^The policy config holds no precheck facts, so the region of Recovered \w+ '[\w-]+' cannot be checked\. Run `ferry precheck web` first/,
+        /^The policy config holds no precheck facts, so the region of Recovered \w+ '[\w-]+' cannot be checked\. Run `ferry precheck web --policy-config <file>` first/,
       );
   });
 
