@@ -73,7 +73,8 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
   };
   // Until staging disks leave the appliance, a failed failover gives the disks back to the sync.
   let detached = resumes !== undefined;
-  // The mode record this run replaced, once it has: put back if the run fails before any detach.
+  // The mode record this run replaced, until its `up` starts: put back if the run fails before any
+  // detach or update.
   let previousMode: { record: ModeRecord | undefined } | undefined;
   try {
     if (resumes)
@@ -271,6 +272,9 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
         if (snapshotsLeft.size === 0) pendingResume.push(resume());
       }
     };
+    // From the `up` on, the stack may hold recovered resources: a failed run leaves the blueprint in
+    // the new mode, for the guards of cleanup and failback, and for the next run to continue.
+    previousMode = undefined;
     await ctx.journal.step(op, `pulumi up (mode ${mode})`, () =>
       ctx.deployer.up(stack, {
         message: `${options.kind} failover of ${b.name} (${op.id}; mode ${mode})`,
