@@ -6,6 +6,7 @@ import { currentMode } from "../../runbooks/mode";
 import { EXIT } from "../../runbooks/commands/common";
 import { DR, PRIMARY, useDrWorld, type DrWorld } from "../helpers/dr-env";
 import { tempDir } from "../helpers/emulator";
+import { waitFor } from "../helpers/processes";
 
 // Three pipeline runs on three throwaway agents, locally: a failover, a failback and a cleanup, each
 // a separate process in its own fresh copy of the repository. What they share is what pipelines
@@ -124,28 +125,43 @@ describe("three pipeline runs on three agents", () => {
     // Six processes, each starting the CLI from sources.
   }, 300_000);
 
-  it("two failovers of one blueprint started on two hosts at once: one operation, one refusal naming it", async () => {
+  it("two failovers of one blueprint from two hosts: one operation, the other refused naming it", async () => {
     const w = await world.workload("twohosts");
     await world.protect(w);
     const clone = freshClone("hosts");
-    // The detach from the appliance takes seconds: the second process starts while the first holds
-    // the blueprint, however slowly either one starts.
+    // agent-a's detach from the appliance hangs a while: agent-b starts while agent-a holds the
+    // blueprint, however slowly either process starts on a loaded machine.
     const slow = f.emu.faults.add({
-      match: { operation: "VirtualMachines_CreateOrUpdate", pathIncludes: "/virtualMachines/ferry-appliance" },
-      action: { kind: "delay", ms: 8_000 },
+      match: {
+        operation: ["VirtualMachines_CreateOrUpdate", "VirtualMachines_Update"],
+        pathIncludes: "/virtualMachines/ferry-appliance",
+      },
+      action: { kind: "delay", ms: 30_000 },
     });
-    const [a, b] = await Promise.all([
-      agent(clone, ["failover", w.stack, "--unplanned", "--yes"], { host: "agent-a" }),
-      agent(clone, ["failover", w.stack, "--unplanned", "--yes"], { host: "agent-b" }),
-    ]).finally(() => f.emu.faults.remove(slow));
+    let b: Awaited<ReturnType<typeof agent>>;
+    const a = agent(clone, ["failover", w.stack, "--unplanned", "--yes"], { host: "agent-a" });
+    try {
+      await waitFor(
+        async () =>
+          (await world.ctx.journal.list(w.stack)).find((o) => o.status === "running" && o.phase === "stagingDetached"),
+        "agent-a's failover detaching its staging disks",
+        90_000,
+      );
+      b = await agent(clone, ["failover", w.stack, "--unplanned", "--yes"], { host: "agent-b" });
+    } finally {
+      f.emu.faults.remove(slow);
+    }
+    const won = await a;
     const ops = await world.ctx.journal.list(w.stack);
-    expect(ops.map((o) => o.status)).toEqual(["succeeded"]);
+    const seen = JSON.stringify(ops.map((o) => [o.host, o.status, o.startedAt, o.endedAt]));
+    expect(
+      ops.map((o) => o.status),
+      `operations: ${seen}; b: ${b.stderr}`,
+    ).toEqual(["succeeded"]);
     const op = ops[0]!;
-    const [won, lost] = op.host === "agent-a" ? [a, b] : [b, a];
+    expect(op.host).toBe("agent-a");
     expect(won, won.stderr).toMatchObject({ code: EXIT.ok });
-    expect(lost.code).not.toBe(EXIT.ok);
-    expect(lost.stderr).toContain(
-      `A failover-unplanned of ${w.stack} is running: operation ${op.id} on host ${op.host}`,
-    );
+    expect(b.code).not.toBe(EXIT.ok);
+    expect(b.stderr).toContain(`A failover-unplanned of ${w.stack} is running: operation ${op.id} on host agent-a`);
   }, 300_000);
 });
