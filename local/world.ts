@@ -268,7 +268,6 @@ export async function createLocalWorld(o: LocalWorldOptions): Promise<LocalWorld
       const stack = `bp-${name}`;
       await ctx.deployer.setConfig(stack, {
         kind: "blueprint",
-        mode: "standby",
         landingZoneStack: config.landingZoneStack,
         blueprint: {
           name: stack,

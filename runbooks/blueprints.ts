@@ -6,9 +6,11 @@ import { parseStackConfig, type BlueprintStackConfig } from "../stacks/config";
 import type { FerryConfig } from "./config";
 import type { RunbookContext } from "./context";
 import type { Deployer } from "./deployers/deployer";
+import { currentBlueprint } from "./mode";
 
 /**
- * A blueprint stack's parsed config (the stack is named after the blueprint). Its landing zone must
+ * A blueprint stack's parsed config (the stack is named after the blueprint), its source disks the
+ * current ones (those failbacks returned, from the state store, over the tracked ids). Its landing zone must
  * be the one ferry.json names: the runbooks act on that one's appliance and resource group.
  */
 export async function loadBlueprint(ctx: RunbookContext, stack: string): Promise<BlueprintStackConfig> {
@@ -23,7 +25,8 @@ export async function loadBlueprint(ctx: RunbookContext, stack: string): Promise
   if (config.kind !== "blueprint")
     throw new UserError(`Stack ${stack} is a ${config.kind} stack, not a blueprint.`, { code: "NotABlueprint" });
   assertSameLandingZone(ctx, stack, config.landingZoneStack);
-  return config;
+  // The disks a failback returned are in the store, not in the tracked file: read through it.
+  return { ...config, blueprint: await currentBlueprint(ctx, config.blueprint) };
 }
 
 /** Refuses a blueprint stack whose landing zone is not the one ferry.json names, saying both. */

@@ -1,4 +1,5 @@
 import { createInterface } from "node:readline/promises";
+import type { TableClient } from "@azure/data-tables";
 import type { Logger } from "pino";
 import type { AzureClients } from "../adapters/azure/clients";
 import { createLogger } from "../core/logger";
@@ -48,7 +49,10 @@ export interface CreateContextOptions {
    * only the harness provides: product code never imports it). Without it that kind is refused.
    */
   localDeployer?: (config: FerryConfig, deps: LocalDeployerDeps) => Deployer;
-  /** This host's name in operation leases and records. Default: the machine's host name. */
+  /**
+   * This host's name in operation leases and records. Default: `FERRY_HOST` from `env` (agents in
+   * containers that share a host name), else the machine's host name.
+   */
   host?: string;
 }
 
@@ -58,6 +62,8 @@ export interface LocalDeployerDeps {
   logger: Logger;
   policies: ReturnType<typeof createFerryPolicies>;
   now: () => Date;
+  /** The state store's table client (no I/O yet): the program reads a blueprint's run state there. */
+  stateStore: TableClient;
 }
 
 export async function createContext(config: FerryConfig, options: CreateContextOptions = {}): Promise<RunbookContext> {
@@ -68,9 +74,10 @@ export async function createContext(config: FerryConfig, options: CreateContextO
   const c = config.azure.credential;
   // In an Azure DevOps job: the service connection the Pulumi CLI signs in with too (see pulumi-env.ts).
   const signIn = c.kind === "emulator" ? undefined : pipelineSignInFor(c, env);
-  // Before the store is opened: a deployer this process cannot have is refused with no I/O done.
-  const deployer = options.deployer ?? (await deployerFor(config, options, { azure, logger, now, signIn }));
   const client = stateStoreClient(config.stateStore, credential, env);
+  // Before the store is opened: a deployer this process cannot have is refused with no I/O done.
+  const deployer =
+    options.deployer ?? (await deployerFor(config, options, { azure, logger, now, signIn, stateStore: client }));
   // The landing zone made the table (opening it never creates it); the run state shares it.
   const store = await SourceStore.open({ client });
   const runState = new RunStateStore(client);
@@ -84,7 +91,7 @@ export async function createContext(config: FerryConfig, options: CreateContextO
     deployer,
     journal: new Journal({
       store: runState,
-      host: options.host ?? hostname(),
+      host: options.host ?? (env.FERRY_HOST || hostname()),
       leaseInMs: config.operations.leaseSeconds * 1000,
       now,
       cacheDir: config.journalDir,
@@ -101,7 +108,13 @@ export async function createContext(config: FerryConfig, options: CreateContextO
 async function deployerFor(
   config: FerryConfig,
   options: CreateContextOptions,
-  deps: { azure: AzureClients; logger: Logger; now: () => Date; signIn: AzurePipelinesSignIn | undefined },
+  deps: {
+    azure: AzureClients;
+    logger: Logger;
+    now: () => Date;
+    signIn: AzurePipelinesSignIn | undefined;
+    stateStore: TableClient;
+  },
 ): Promise<Deployer> {
   const { signIn, ...localDeps } = deps;
   const logger = deps.logger.child({ component: "deployer" });

@@ -10,7 +10,7 @@ import { pauseAtApplyBoundary, waitFor } from "./wait";
 import type { ResourceEvent } from "./deployers/deployer";
 import { failoverPhaseOf, failoverPhaseReached, failoverToResume, type FailoverPhase } from "./failover-phase";
 import type { Operation } from "./journal";
-import { currentMode, recordMode } from "./mode";
+import { currentMode, modeRecord, recordDiskProgress, recordMode, restoreMode, type ModeRecord } from "./mode";
 import { formatPrecheck, precheck } from "./precheck";
 import { waitUntilReady } from "./readiness";
 
@@ -73,6 +73,9 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
   };
   // Until staging disks leave the appliance, a failed failover gives the disks back to the sync.
   let detached = resumes !== undefined;
+  // The mode record this run replaced, until its `up` starts: put back if the run fails before any
+  // detach or update.
+  let previousMode: { record: ModeRecord | undefined } | undefined;
   try {
     if (resumes)
       log.info({ resumes: resumes.id }, "continuing the failed failover: its final sync and detach are done");
@@ -175,6 +178,17 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
       }),
     );
     await reached("prechecked");
+    // The mode, points and pause go to the store now, each true from here: the program (a runbook's
+    // `up` or a bare `pulumi up`) recovers these points and nothing else. Put back if this run fails
+    // before a staging disk leaves the appliance, as the sync is.
+    previousMode = { record: await modeRecord(ctx, b.name) };
+    await recordMode(ctx, b.name, mode, op.id, {
+      operationKind: op.kind,
+      recoveryPoints: check.recoveryPoints,
+      disks: Object.fromEntries(
+        disks.map((d) => [d.sourceDiskId, { pausedAt: check.recoveryPoints[d.sourceDiskId]!.snapshotId }]),
+      ),
+    });
 
     const zone = await landingZone(ctx);
     if (attachAsIs.size) {
@@ -185,6 +199,12 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
         await reached("stagingDetached");
         const n = await detachFromAppliance(ctx, zone.applianceId, staging);
         log.info({ detached: n }, "staging disks detached");
+        await recordDiskProgress(
+          ctx,
+          b.name,
+          op.id,
+          Object.fromEntries([...attachAsIs].map((id) => [id, { detached: true }])),
+        );
       });
     }
 
@@ -206,6 +226,16 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
     const resume = async () => {
       if (resumed) return;
       resumed = true;
+      // Recorded before the sync moves on: a later `up` may then recreate nothing from the live disk,
+      // and needs no pause for these disks.
+      await recordDiskProgress(
+        ctx,
+        b.name,
+        op.id,
+        Object.fromEntries(
+          resumeAfterSnapshots.map((d) => [d.sourceDiskId, { snapshotTaken: true, pausedAt: undefined }]),
+        ),
+      );
       await Promise.all(resumeAfterSnapshots.map((d) => setPaused(ctx.store, d.sourceDiskId, false, ctx.now())));
       log.info({ disks: resumeAfterSnapshots.length }, "sync resumed for the disks recovered from snapshots");
     };
@@ -242,12 +272,12 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
         if (snapshotsLeft.size === 0) pendingResume.push(resume());
       }
     };
-    await recordMode(ctx, b.name, mode, op.id);
+    // From the `up` on, the stack may hold recovered resources: a failed run leaves the blueprint in
+    // the new mode, for the guards of cleanup and failback, and for the next run to continue.
+    previousMode = undefined;
     await ctx.journal.step(op, `pulumi up (mode ${mode})`, () =>
       ctx.deployer.up(stack, {
-        message: `${options.kind} failover of ${b.name} (${op.id})`,
-        mode,
-        config: { recoveryPoints: check.recoveryPoints, operation: op.id },
+        message: `${options.kind} failover of ${b.name} (${op.id}; mode ${mode})`,
         policyConfig: packConfigFromFacts(check.facts!, { maxAgeMinutes: ctx.config.precheck.maxAgeMinutes }),
         onResource,
       }),
@@ -288,6 +318,7 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
     return op;
   } catch (e) {
     if (!detached) {
+      if (previousMode) await restoreMode(ctx, b.name, op.id, previousMode.record).catch(() => undefined);
       for (const d of disks) await setPaused(ctx.store, d.sourceDiskId, false, ctx.now()).catch(() => undefined);
     }
     await ctx.journal.end(op, "failed", e);
@@ -307,7 +338,7 @@ export async function cleanup(ctx: RunbookContext, stack: string): Promise<Opera
   // The store's mode, not the stack file's: a failover run on another host shows here. Checked
   // again under the lease, in case a failover started in between.
   const assertDrill = async () => {
-    const mode = await currentMode(ctx, config.blueprint.name, config.mode);
+    const mode = await currentMode(ctx, config.blueprint.name);
     if (mode !== "test" && mode !== "standby") {
       throw new UserError(
         `Blueprint ${stack} is in ${mode}: cleanup ends a drill. To end a failover, fail back (ferry failback).`,
@@ -319,9 +350,9 @@ export async function cleanup(ctx: RunbookContext, stack: string): Promise<Opera
   const op = await ctx.journal.start("cleanup", config.blueprint.name);
   try {
     await assertDrill();
-    await recordMode(ctx, config.blueprint.name, "standby", op.id);
+    await recordMode(ctx, config.blueprint.name, "standby", op.id, { operationKind: op.kind });
     await ctx.journal.step(op, "pulumi up (mode standby)", () =>
-      ctx.deployer.up(stack, { message: `cleanup of ${config.blueprint.name} (${op.id})`, mode: "standby" }),
+      ctx.deployer.up(stack, { message: `cleanup of ${config.blueprint.name} (${op.id}; mode standby)` }),
     );
     for (const d of sourceDisks(config.blueprint)) {
       const s = await ctx.store.get(d.sourceDiskId);

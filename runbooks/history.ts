@@ -28,7 +28,10 @@ export async function history(ctx: RunbookContext, stack: string): Promise<Histo
       startedAt: h.startTime,
       endedAt: h.endTime,
       status: h.result,
-      message: `${h.message} (mode ${String(h.config.mode ?? "?")}; +${h.resourceChanges.create} ~${h.resourceChanges.update} -${h.resourceChanges.delete})`,
+      // The mode is in the message of an update ferry ran; stack config held it before the state store did.
+      message:
+        `${h.message} (${h.config.mode ? `mode ${String(h.config.mode)}; ` : ""}` +
+        `+${h.resourceChanges.create} ~${h.resourceChanges.update} -${h.resourceChanges.delete})`,
     });
   }
   const { blueprint } = await loadBlueprint(ctx, stack);

@@ -3,6 +3,7 @@ import { escapeHtml as esc } from "../core/html";
 import type { VirtualMachine } from "@azure/arm-compute";
 import { parseResourceId, sameResourceId } from "../core/resource-id";
 import type { Source } from "../core/schemas/source";
+import type { RecoveryPoint } from "../core/schemas/recovery-point";
 import type { PrecheckFacts } from "../policies/facts";
 import type { BlueprintStackConfig } from "../stacks/config";
 import { planBlueprint, recoveredVmName, sameRegionProblems, TAGS } from "../stacks/plan";
@@ -27,8 +28,8 @@ export interface PrecheckResult {
   checks: PrecheckCheck[];
   /** What the policy pack is handed (policies/facts.ts); absent when the blueprint itself is unreadable. */
   facts?: PrecheckFacts;
-  /** The applied recovery point of every source disk, for the stack's `ferry:recoveryPoints`. */
-  recoveryPoints: BlueprintStackConfig["recoveryPoints"];
+  /** The applied recovery point of every source disk (by ARM id), recorded in the blueprint's mode record. */
+  recoveryPoints: Record<string, RecoveryPoint>;
 }
 
 /**
@@ -74,7 +75,7 @@ export async function precheck(
     return { blueprint: stack, mode, passed: false, checkedAt, checks, recoveryPoints: {} };
   }
   const rows = await ctx.store.list();
-  const recoveryPoints: BlueprintStackConfig["recoveryPoints"] = {};
+  const recoveryPoints: Record<string, RecoveryPoint> = {};
   for (const d of sourceDisks(b)) {
     const name = `${d.row} ${diskLabel(d)}`;
     const row = rows.find((r) => sameResourceId(r.source.sourceDiskId, d.sourceDiskId))?.source;

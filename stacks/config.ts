@@ -15,9 +15,7 @@ import {
 } from "../core/schemas/fields";
 import { BlueprintSchema } from "../core/schemas/blueprint";
 import { subnetId } from "../core/schemas/ids";
-import { RecoveryPointSchema } from "../core/schemas/recovery-point";
 import { parseWith } from "../core/validate";
-import { blueprintModes } from "./plan";
 
 /** The config of a stack (the `ferry:` keys of its Pulumi.<stack>.yaml), parsed once at the edge. */
 
@@ -73,19 +71,19 @@ export const LandingZoneConfigSchema = z.strictObject({
 });
 export type LandingZoneConfig = z.output<typeof LandingZoneConfigSchema>;
 
+/**
+ * A blueprint stack's config: only what people decide. What the runbooks record at run time (the
+ * mode, recovery points, operation, the disks a failback returned) lives in the state store, where
+ * the program reads it (stacks/program.ts readProgramInputs).
+ */
 export const BlueprintStackConfigSchema = z.strictObject({
   kind: z.literal("blueprint"),
-  mode: z.enum(blueprintModes).default("standby"),
   /**
    * The landing-zone stack of the DR region (as `pulumi stack select` takes it): the program reads
    * where the blueprint fails over from its outputs, through a StackReference.
    */
   landingZoneStack: pulumiStackName,
   blueprint: BlueprintSchema,
-  /** The applied recovery point of each source disk (ARM id → point), handed by the precheck. */
-  recoveryPoints: z.record(z.string(), RecoveryPointSchema).default({}),
-  /** Id of the operation this `up` belongs to (tagged on what it creates). */
-  operation: z.string().max(128).optional(),
   stagingSku: z
     .enum(["Premium_LRS", "StandardSSD_LRS", "Standard_LRS", "Premium_ZRS", "StandardSSD_ZRS", "PremiumV2_LRS"])
     .default("Premium_LRS"),
@@ -95,8 +93,30 @@ export type BlueprintStackConfig = z.output<typeof BlueprintStackConfigSchema>;
 export const StackConfigSchema = z.discriminatedUnion("kind", [LandingZoneConfigSchema, BlueprintStackConfigSchema]);
 export type StackConfig = z.output<typeof StackConfigSchema>;
 
-/** Validates a stack's config, listing every problem with its path and fix. */
+/**
+ * Keys a blueprint's stack file held before the state store became the record of what happened: a
+ * file that still holds one is refused, never read (a stale `ferry:mode: standby` in git would
+ * otherwise be obeyed on a fresh clone, over a failover).
+ */
+export const RETIRED_KEYS = ["mode", "recoveryPoints", "operation"] as const;
+
+/**
+ * Validates a stack's config, listing every problem with its path and fix. Throws
+ * {@link UserError} "RetiredConfigKey" for a key of {@link RETIRED_KEYS}.
+ */
 export function parseStackConfig(raw: unknown, stack: string): StackConfig {
+  const retired =
+    raw && typeof raw === "object" ? RETIRED_KEYS.filter((k) => (raw as Record<string, unknown>)[k] !== undefined) : [];
+  if (retired.length) {
+    const keys = retired.map((k) => `ferry:${k}`).join(", ");
+    throw new UserError(
+      `Stack ${stack} holds ${keys}: the mode, recovery points and operation of a blueprint now live in the ` +
+        "state store, where the runbooks record them and the program reads them. Delete " +
+        `${retired.length === 1 ? "that key" : "those keys"} from stacks/Pulumi.${stack}.yaml ` +
+        `(pulumi config rm ${retired.map((k) => `ferry:${k}`).join(" ")} -s ${stack}).`,
+      { code: "RetiredConfigKey", details: { keys: retired } },
+    );
+  }
   return parseWith(StackConfigSchema, raw, { what: `config of stack ${stack} (ferry:* keys)` });
 }
 

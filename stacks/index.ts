@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { CONFIG_KEYS, parseStackConfig } from "./config";
+import { CONFIG_KEYS, parseStackConfig, RETIRED_KEYS } from "./config";
 import { ferryProgram } from "./program";
 
 // The edge: Pulumi's Config is read here, once, and everything below works on the parsed object.
@@ -7,6 +7,11 @@ const cfg = new pulumi.Config("ferry");
 const raw: Record<string, unknown> = {};
 for (const [key, shape] of Object.entries(CONFIG_KEYS)) {
   const value = shape === "object" ? cfg.getObject<unknown>(key) : cfg.get(key);
+  if (value !== undefined) raw[key] = value;
+}
+// Read only to be refused: run-time facts come from the state store, never from the stack file.
+for (const key of RETIRED_KEYS) {
+  const value = cfg.get(key);
   if (value !== undefined) raw[key] = value;
 }
 

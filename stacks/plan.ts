@@ -2,6 +2,7 @@ import { sameResourceId } from "../core/resource-id";
 import { UserError } from "../core/errors";
 import type { Blueprint, BlueprintRow, DiskStrategy, OsType } from "../core/schemas/blueprint";
 import type { LandingZoneOutputs } from "../core/schemas/landing-zone";
+import type { BlueprintMode } from "../core/schemas/blueprint-state";
 import type { RecoveryPoint } from "../core/schemas/recovery-point";
 
 /**
@@ -11,8 +12,7 @@ import type { RecoveryPoint } from "../core/schemas/recovery-point";
  * the staging disks untouched), `failback` (as failover: the recovered VMs stay while data flows
  * home; nothing is added).
  */
-export const blueprintModes = ["standby", "failover", "test", "failback"] as const;
-export type BlueprintMode = (typeof blueprintModes)[number];
+export { blueprintModes, type BlueprintMode } from "../core/schemas/blueprint-state";
 
 /** Tag keys ferry puts on what it creates (policy `ferry-required-tags` checks them). */
 export const TAGS = {

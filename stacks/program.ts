@@ -1,12 +1,14 @@
 import * as authorization from "@pulumi/azure-native/authorization";
 import * as pulumi from "@pulumi/pulumi";
-import { UserError } from "../core/errors";
+import { isUserError, UserError } from "../core/errors";
+import { overlaySources, type BlueprintRunState, type BlueprintStateReader } from "../core/schemas/blueprint-state";
 import { parseLandingZoneOutputs, type LandingZoneOutputs } from "../core/schemas/landing-zone";
 import type { BlueprintStackConfig, StackConfig } from "./config";
 import { LandingZone } from "./components/landing-zone";
 import { RecoveredVm } from "./components/recovered-vm";
 import { StagingDisk } from "./components/staging-disk";
 import { planBlueprint, type DrSite } from "./plan";
+import { assertRecordedPoints, assertSafeToRecover } from "./recovery-guard";
 
 /**
  * What a stack's program takes from outside its own config: the subscription its azure-native
@@ -18,6 +20,22 @@ export interface ProgramInputs {
   subscriptionId: string;
   /** A blueprint's landing zone: the outputs of the stack its `ferry:landingZoneStack` names. */
   landingZone?: LandingZoneOutputs;
+  /**
+   * A blueprint's run state, from its landing zone's state store: its mode and recovery points, the
+   * progress of each disk, its current sources. None: never switched (standby), tracked sources.
+   */
+  runState?: BlueprintRunState;
+}
+
+/** Options of {@link readProgramInputs}. */
+export interface ReadProgramInputsOptions {
+  /**
+   * Reads a blueprint's run state from its landing zone's state store. Default: the table at the
+   * landing zone's `stateStore` output through `@azure/data-tables`, signed in with
+   * `DefaultAzureCredential` (adapters/state/blueprint-state.ts). The local deployer hands its own,
+   * on the same store.
+   */
+  readBlueprintState?: BlueprintStateReader;
 }
 
 /**
@@ -25,7 +43,10 @@ export interface ProgramInputs {
  * blueprint, the landing-zone stack's outputs (a StackReference, as the engine resolves it). A
  * blueprint deploys into its landing zone's resource group, so both must be in one subscription.
  */
-export async function readProgramInputs(config: StackConfig): Promise<ProgramInputs> {
+export async function readProgramInputs(
+  config: StackConfig,
+  options: ReadProgramInputsOptions = {},
+): Promise<ProgramInputs> {
   if (config.kind === "landing-zone") return { subscriptionId: (await authorization.getClientConfig()).subscriptionId };
   const stack = config.landingZoneStack;
   const reference = new pulumi.StackReference(stack);
@@ -48,7 +69,20 @@ export async function readProgramInputs(config: StackConfig): Promise<ProgramInp
       { code: "SubscriptionMismatch" },
     );
   }
-  return { subscriptionId: client.subscriptionId, landingZone };
+  const reader =
+    options.readBlueprintState ?? (await import("../adapters/state/blueprint-state")).azureBlueprintStateReader();
+  const runState = await reader(config.blueprint, landingZone.stateStore).catch((e: unknown) => {
+    if (isUserError(e)) throw e;
+    const cause = (e as Error).message.replace(/\.?$/, ".");
+    throw new UserError(
+      `Cannot read the state of blueprint ${config.blueprint.name} from the state store (table ` +
+        `${landingZone.stateStore.tableName} at ${landingZone.stateStore.url}, the landing zone's stateStore): ` +
+        `${cause} The program reads its mode and recovery points there: sign in with an identity that has ` +
+        '"Storage Table Data Reader" (or Contributor) on that account.',
+      { code: "StateStoreUnavailable", cause: e },
+    );
+  });
+  return { subscriptionId: client.subscriptionId, landingZone, runState };
 }
 
 /**
@@ -59,8 +93,9 @@ export async function readProgramInputs(config: StackConfig): Promise<ProgramInp
 export async function ferryProgram(
   config: StackConfig,
   opts?: pulumi.ComponentResourceOptions,
+  inputOptions: ReadProgramInputsOptions = {},
 ): Promise<Record<string, pulumi.Output<unknown>>> {
-  return declareProgram(config, await readProgramInputs(config), opts);
+  return declareProgram(config, await readProgramInputs(config, inputOptions), opts);
 }
 
 /** Declares what a stack holds, from its config and inputs: synchronous, every value known. */
@@ -73,20 +108,28 @@ export function declareProgram(
     return new LandingZone("landing-zone", config, { subscriptionId: inputs.subscriptionId }, opts).outputs;
   }
   if (!inputs.landingZone) throw new Error("a blueprint is declared with its landing zone's outputs");
-  return blueprintProgram(config, inputs.landingZone, opts);
+  return blueprintProgram(config, inputs.landingZone, inputs.runState ?? { sync: {} }, opts);
 }
 
 function blueprintProgram(
   config: BlueprintStackConfig,
   site: DrSite,
+  state: BlueprintRunState,
   opts?: pulumi.ComponentResourceOptions,
 ): Record<string, pulumi.Output<unknown>> {
-  const plan = planBlueprint(config.blueprint, site, {
-    mode: config.mode,
-    recoveryPoints: config.recoveryPoints,
+  // The tracked blueprint with the disks a failback returned: a fresh clone sees the current ones.
+  const blueprint = overlaySources(config.blueprint, state.sources);
+  const stack = pulumi.getStack();
+  const record = state.mode;
+  if (record && record.mode !== "standby") assertRecordedPoints(blueprint, stack, record);
+  const plan = planBlueprint(blueprint, site, {
+    mode: record?.mode ?? "standby",
+    recoveryPoints: record?.recoveryPoints ?? {},
     stagingSku: config.stagingSku,
-    ...(config.operation ? { operationId: config.operation } : {}),
+    ...(record && record.mode !== "standby" ? { operationId: record.operation } : {}),
   });
+  // Before any recovered resource is declared: never a VM on a half-applied or attached disk.
+  assertSafeToRecover(plan, stack, state);
   const resourceGroupName = plan.resourceGroup;
   const staging = new Map<string, StagingDisk>();
   for (const s of plan.staging)

@@ -280,6 +280,14 @@ export class SourceStore {
   }
 
   /**
+   * The store on `client`'s table as it is, for a reader that must not create it (a Pulumi program
+   * signed in with table data rights only). A missing table fails its first read.
+   */
+  static existing(client: TableClient): SourceStore {
+    return new SourceStore(client);
+  }
+
+  /**
    * Adds a row for a newly protected source. Throws {@link FerryError} "SourceExists" when the disk
    * already has one (in any id case), and "InvalidSource" (before writing) when `source` does not
    * parse.

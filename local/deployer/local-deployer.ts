@@ -2,7 +2,10 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "pino";
+import type { TableClient } from "@azure/data-tables";
 import type { AzureClients } from "../../adapters/azure/clients";
+import { readBlueprintRunState } from "../../adapters/state/blueprint-state";
+import type { BlueprintStateReader } from "../../core/schemas/blueprint-state";
 import { writeJsonAtomic } from "../../adapters/files/atomic-json";
 import { FerryError, isNotFound, UserError } from "../../core/errors";
 import { redactSecrets } from "../../core/redact";
@@ -57,6 +60,11 @@ export interface LocalDeployerOptions {
   stateDir: string;
   /** Clients of the Azure to apply to (the local emulator). */
   azure: AzureClients;
+  /**
+   * Reads a blueprint's run state (mode, recovery points, progress, current sources) for the
+   * program, from the same state store the runbooks write: {@link tableStateReader}.
+   */
+  readBlueprintState: BlueprintStateReader;
   /** The policy pack's rules, evaluated when the engine evaluates them (see {@link LocalDeployer}). */
   policies: readonly PolicyLike[];
   logger: Logger;
@@ -85,12 +93,31 @@ export const localDeployer: NonNullable<CreateContextOptions["localDeployer"]> =
   return new LocalDeployer({
     stateDir: config.deployer.stateDir,
     azure: deps.azure,
+    readBlueprintState: tableStateReader(deps.stateStore),
     policies: deps.policies,
     logger: deps.logger,
     pollIntervalInMs: config.azure.pollIntervalInMs,
     now: deps.now,
   });
 };
+
+/**
+ * The program's reader of run state on the runbooks' own table client (Azurite, locally), in place
+ * of the one the program builds from the landing zone's `stateStore` output under the real engine
+ * (an Entra sign-in to a storage account the local Azure does not serve). The landing zone must name
+ * the same table, or the program would read another store than the runbooks write.
+ */
+export function tableStateReader(client: TableClient): BlueprintStateReader {
+  return (blueprint, location) => {
+    if (location.tableName.toLowerCase() !== client.tableName.toLowerCase())
+      throw new UserError(
+        `The landing zone's state store is table ${location.tableName}, but the runbooks use ${client.tableName} ` +
+          "(ferry.json's stateStore): set the same table in both.",
+        { code: "StateStoreMismatch" },
+      );
+    return readBlueprintRunState(client, blueprint);
+  };
+}
 
 const none = (): ResourceChanges => ({ create: 0, update: 0, delete: 0, same: 0 });
 
@@ -153,11 +180,12 @@ export class LocalDeployer implements Deployer {
     return this.load(stack).outputs;
   }
 
-  /** What the program reads besides its config: other stacks' outputs, and the subscription it deploys to. */
-  private reads(): Pick<RunProgramOptions, "stackOutputs" | "subscriptionId"> {
+  /** What the program reads besides its config: other stacks' outputs, its subscription, a blueprint's run state. */
+  private reads(): Pick<RunProgramOptions, "stackOutputs" | "subscriptionId" | "readBlueprintState"> {
     return {
       stackOutputs: async (name) => this.referencedOutputs(name),
       subscriptionId: this.options.azure.subscriptionId,
+      readBlueprintState: this.options.readBlueprintState,
     };
   }
 
@@ -186,13 +214,13 @@ export class LocalDeployer implements Deployer {
     return Object.keys(outputs).length ? { outputs } : {};
   }
 
-  private configFor(state: StackState, options: Pick<UpOptions, "mode" | "config">, stack: string) {
-    const raw = { ...state.config, ...options.config, ...(options.mode ? { mode: options.mode } : {}) };
+  private configFor(state: StackState, options: Pick<UpOptions, "config">, stack: string) {
+    const raw = { ...state.config, ...options.config };
     return { raw, parsed: parseStackConfig(raw, stack) };
   }
 
   /** Declares the program with what is known (stored outputs, or ids Azure will give) and judges it. */
-  private async plan(stack: string, state: StackState, options: Pick<UpOptions, "mode" | "config" | "policyConfig">) {
+  private async plan(stack: string, state: StackState, options: Pick<UpOptions, "config" | "policyConfig">) {
     const { raw, parsed } = this.configFor(state, options, stack);
     const known = new Map(state.resources.map((r) => [r.key, r]));
     const sub = this.options.azure.subscriptionId;
@@ -232,11 +260,7 @@ export class LocalDeployer implements Deployer {
     const startTime = this.now().toISOString();
     const version = (state.history.at(-1)?.version ?? 0) + 1;
     const changes = none();
-    let raw: Record<string, unknown> = {
-      ...state.config,
-      ...options.config,
-      ...(options.mode ? { mode: options.mode } : {}),
-    };
+    let raw: Record<string, unknown> = { ...state.config, ...options.config };
     const finish = (result: "succeeded" | "failed", error?: unknown) => {
       state.history.push({
         version,

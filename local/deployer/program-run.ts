@@ -4,7 +4,13 @@ import { setMockOptions } from "@pulumi/pulumi/runtime/settings";
 import type { Mocks, MockResourceArgs } from "@pulumi/pulumi/runtime/mocks";
 import { FerryError } from "../../core/errors";
 import type { StackConfig } from "../../stacks/config";
-import { declareProgram, readProgramInputs, type ProgramInputs } from "../../stacks/program";
+import type { BlueprintStateReader } from "../../core/schemas/blueprint-state";
+import {
+  declareProgram,
+  readProgramInputs,
+  type ProgramInputs,
+  type ReadProgramInputsOptions,
+} from "../../stacks/program";
 import type { Props } from "./resource-kinds";
 
 /** A resource as the program declared it, with the options the engine would honour. */
@@ -46,6 +52,8 @@ export interface RunProgramOptions {
   stackOutputs: (stack: string) => Promise<Props>;
   /** The subscription the program's azure-native provider deploys to (what `getClientConfig` answers). */
   subscriptionId: string;
+  /** Reads a blueprint's run state from the state store (the program's input beside its config). */
+  readBlueprintState: BlueprintStateReader;
 }
 
 /** What this monitor reads of the engine's RegisterResourceRequest (a protobuf message). */
@@ -156,7 +164,9 @@ export async function runProgram(
   };
   process.on("unhandledRejection", onUnhandled);
   try {
-    return await run(config, stack, preview, mocks, declared, pending, failures, (m) => (monitor = m));
+    return await run(config, stack, preview, mocks, declared, pending, failures, (m) => (monitor = m), {
+      readBlueprintState: options.readBlueprintState,
+    });
   } finally {
     // Late rejections of this run still land here for a moment.
     setTimeout(() => process.off("unhandledRejection", onUnhandled), 100).unref();
@@ -172,19 +182,21 @@ async function run(
   pending: Set<Promise<unknown>>,
   failures: ResourceFailure[],
   setMonitor: (m: RecordingMonitor) => void,
+  inputOptions: ReadProgramInputsOptions,
 ): Promise<{ declared: DeclaredResource[]; outputs: Props }> {
   await pulumi.runtime.setMocks(mocks, PROJECT, stack, preview);
   const monitor = new RecordingMonitor(mocks);
   setMonitor(monitor);
   setMockOptions(monitor, PROJECT, stack, preview);
 
-  // The reads the program makes first (a landing zone's outputs, the provider's subscription). A
+  // The reads the program makes first (a landing zone's outputs, the provider's subscription, a
+  // blueprint's run state in the state store). A
   // failed read (a StackReference to a stack that does not exist) also rejects promises inside
   // Pulumi's runtime that nothing awaits, which Node reports only once the current task is done: one
   // turn of the event loop, and they are reported within this run, whose failure they are.
   let inputs: ProgramInputs;
   try {
-    inputs = await readProgramInputs(config);
+    inputs = await readProgramInputs(config, inputOptions);
   } catch (e) {
     await new Promise((r) => setImmediate(r));
     throw e;

@@ -100,7 +100,9 @@ export function blueprintsCommand(
             const { landingZone, loadBlueprint, sourceDisks } = await import("../blueprints");
             const { recoveredVmName } = await import("../../stacks/plan");
             const ctx = await contextFor(a, io);
+            const { currentMode } = await import("../mode");
             const config = await loadBlueprint(ctx, a.blueprint);
+            const mode = await currentMode(ctx, config.blueprint.name);
             const zone = await landingZone(ctx);
             const b = config.blueprint;
             const rows = await ctx.store.list();
@@ -116,7 +118,7 @@ export function blueprintsCommand(
             const view = {
               stack: a.blueprint,
               name: b.name,
-              mode: config.mode,
+              mode,
               target: {
                 landingZoneStack: config.landingZoneStack,
                 region: zone.location,
@@ -138,7 +140,7 @@ export function blueprintsCommand(
             };
             emit(io, a, view, () =>
               [
-                `blueprint ${b.name} (stack ${a.blueprint}): mode ${config.mode}`,
+                `blueprint ${b.name} (stack ${a.blueprint}): mode ${mode}`,
                 `target: landing zone ${view.target.landingZoneStack} (${view.target.region}), ` +
                   `group ${view.target.resourceGroup}, subnet ${view.target.subnet}, test subnet ${view.target.testSubnet}`,
                 "",

@@ -32,7 +32,8 @@ export function precheckCommand(io: CliIo, state: { code: number }): CommandModu
         .option("operation", {
           type: "string",
           describe:
-            "Bind the facts to this operation id (the stack's ferry:operation, its resources' ferry-operation tag)",
+            "Bind the facts to this operation id (the operation of the blueprint's mode record in the state " +
+            "store, its resources' ferry-operation tag)",
         })
         .example("$0 precheck web", "A table of checks")
         .example("$0 precheck web --json", "The facts the policy pack is handed")

@@ -32,9 +32,10 @@ export function policyRefusal(stack: string, violations: PolicyViolationReport[]
 export interface UpOptions {
   /** Recorded in the stack history: say which operation this is ("failover web (planned) op-42"). */
   message: string;
-  /** Switches `ferry:mode` before the update (a blueprint's standby → failover → failback → standby). */
-  mode?: string;
-  /** Stack config to set before the update (`ferry:` keys without the prefix). */
+  /**
+   * Stack config to set before the update (`ferry:` keys without the prefix). Not a blueprint's mode
+   * or recovery points: the program reads those from the state store, where the runbooks record them.
+   */
   config?: Record<string, unknown>;
   /** Config of the policy pack, by policy name (the precheck's facts). */
   policyConfig?: Record<string, unknown>;

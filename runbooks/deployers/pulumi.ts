@@ -112,7 +112,7 @@ export class PulumiDeployer implements Deployer {
 
   async up(stack: string, options: UpOptions): Promise<UpResult> {
     const s = await this.stack(stack);
-    await this.setConfig(stack, { ...options.config, ...(options.mode ? { mode: options.mode } : {}) });
+    if (options.config) await this.setConfig(stack, options.config);
     const previewed = await this.previewWithPack(s, stack, options);
     if (previewed.violations.some((v) => v.enforcementLevel === "mandatory")) {
       throw policyRefusal(
@@ -167,7 +167,7 @@ export class PulumiDeployer implements Deployer {
 
   async preview(stack: string, options: JudgedOptions): Promise<PreviewResult> {
     const s = await this.stack(stack);
-    await this.setConfig(stack, { ...options.config, ...(options.mode ? { mode: options.mode } : {}) });
+    if (options.config) await this.setConfig(stack, options.config);
     return this.previewWithPack(s, stack, options);
   }
 

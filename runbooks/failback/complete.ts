@@ -5,7 +5,7 @@ import { attachToAppliance } from "../appliance";
 import { landingZone, loadBlueprint, nameOf } from "../blueprints";
 import type { RunbookContext } from "../context";
 import type { Operation } from "../journal";
-import { recordMode } from "../mode";
+import { recordMode, recordReplacedSources } from "../mode";
 import { waitUntilReady } from "../readiness";
 import { detachNewDisks, label, snapshots } from "./common";
 import { completeStepsFrom, nextCompletePhase, type CompleteStep } from "./complete-phase";
@@ -193,16 +193,11 @@ function completeSteps(run: CompleteRun): Record<CompleteStep, () => Promise<voi
       }),
     rewriteSources: () =>
       ctx.journal.step(op, "make the returned disks the blueprint's sources", async () => {
-        const newId = (id: string) => state.disks.find((d) => sameResourceId(d.primaryDiskId, id))?.newDiskId ?? id;
-        const blueprint = {
-          ...b,
-          rows: b.rows.map((r) => ({
-            ...r,
-            osDisk: { ...r.osDisk, sourceDiskId: newId(r.osDisk.sourceDiskId) },
-            dataDisks: r.dataDisks.map((x) => ({ ...x, sourceDiskId: newId(x.sourceDiskId) })),
-          })),
-        };
-        await ctx.deployer.setConfig(stack, { blueprint });
+        // In the state store, not the tracked stack file: a fresh clone reads the returned disks
+        // through it, and committing the new ids to git is the operator's choice, never required.
+        const replaced: Record<string, string> = {};
+        for (const d of state.disks) if (d.newDiskId) replaced[d.primaryDiskId] = d.newDiskId;
+        await recordReplacedSources(ctx, b.name, op.id, replaced);
       }),
     // Staging disks the DR VMs never used (from-snapshot) are still on the appliance: caught up before
     // the standby up deletes the DR disks and their failback base snapshots, which the deltas start from.
@@ -211,9 +206,9 @@ function completeSteps(run: CompleteRun): Record<CompleteStep, () => Promise<voi
         reprotect(ctx, state, fromSnapshot),
       ),
     upStandby: async () => {
-      await recordMode(ctx, b.name, "standby", op.id);
+      await recordMode(ctx, b.name, "standby", op.id, { operationKind: op.kind });
       await ctx.journal.step(op, "pulumi up (mode standby)", () =>
-        ctx.deployer.up(stack, { message: `failback of ${b.name} complete (${op.id})`, mode: "standby" }),
+        ctx.deployer.up(stack, { message: `failback of ${b.name} complete (${op.id}; mode standby)` }),
       );
     },
     reattachStaging: () =>

@@ -47,7 +47,7 @@ export async function prepareFailback(
   const config = await loadBlueprint(ctx, stack);
   const b = config.blueprint;
   // The store's mode, not the stack file's: the failover may have run on another host.
-  const mode = await currentMode(ctx, b.name, config.mode);
+  const mode = await currentMode(ctx, b.name);
   if (mode !== "failover") {
     throw new UserError(
       `Blueprint ${b.name} is in ${mode}, not failover: there is nothing to fail back. ` +

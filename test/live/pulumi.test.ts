@@ -35,11 +35,11 @@ describe("live: the Pulumi deployer on real Azure", () => {
     const stack = `ferry-live-${Date.now().toString(36)}`;
     const deployer = new PulumiDeployer({ workDir: process.cwd(), logger: createLogger({ name: "ferry-live" }) });
     await deployer.setConfig(stack, JSON.parse(readFileSync(live.configFile, "utf8")) as Record<string, unknown>);
-    const preview = await deployer.preview(stack, { mode: "standby" });
+    const preview = await deployer.preview(stack, {});
     expect(preview.violations.filter((v) => v.enforcementLevel === "mandatory")).toEqual([]);
     expect(preview.changes.create).toBeGreaterThan(0);
     try {
-      const up = await deployer.up(stack, { message: "ferry live suite: standby", mode: "standby" });
+      const up = await deployer.up(stack, { message: "ferry live suite: standby" });
       expect(up.changes.create).toBe(preview.changes.create);
       expect((await deployer.history(stack))[0]?.message).toBe("ferry live suite: standby");
     } finally {

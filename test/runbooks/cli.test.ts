@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FACTS_POLICY_NAMES } from "../../policies/pack";
 import { EXIT, type CliIo } from "../../runbooks/commands/common";
 import { runLocalCli as runCli } from "../../local/ferry";
+import { currentMode } from "../../runbooks/mode";
 import { useAzurite } from "../helpers/azurite";
 import { pattern, writeAt } from "../helpers/bytes";
 import { createDrWorld, DR, type DrWorld, type Workload } from "../helpers/dr-env";
@@ -278,7 +279,7 @@ describe("ferry CLI", () => {
     expect(report.steps.filter((s) => s.status !== "succeeded")).toEqual([]);
     expect(readFileSync(join(reportDir, "index.html"), "utf8")).toContain("ferry drill bp-dr1");
     // Cleaned up: back in standby, no test VM left.
-    expect((await world.ctx.deployer.getConfig(w.stack)).mode).toBe("standby");
+    expect(await currentMode(world.ctx, w.stack)).toBe("standby");
     await expect(f.azure.compute.virtualMachines.get(DR.rg, "dr1-test")).rejects.toMatchObject({ statusCode: 404 });
   });
 

@@ -9,6 +9,7 @@ import { parseResourceId } from "../../core/resource-id";
 import type { Source } from "../../core/schemas/source";
 import { requestSync } from "../../adapters/state/admin";
 import { loadBlueprint } from "../../runbooks/blueprints";
+import { currentMode } from "../../runbooks/mode";
 import { cleanupFailback } from "../../runbooks/failback/cleanup";
 import { failbackComplete } from "../../runbooks/failback/complete";
 import { prepareFailback } from "../../runbooks/failback/prepare";
@@ -146,8 +147,13 @@ describe("failback sync, complete and cleanup", () => {
 
     // The blueprint now protects the returned disks; the stack is in standby; the DR VM is gone.
     const b = await loadBlueprint(ctx, w.stack);
-    expect(b.mode).toBe("standby");
+    expect(await currentMode(ctx, w.stack)).toBe("standby");
     expect(b.blueprint.rows[0]!.osDisk.sourceDiskId).toBe(os.newDiskId);
+    // In the state store: the stack's own config still holds the tracked (original) ids.
+    const tracked = (await ctx.deployer.getConfig(w.stack)).blueprint as {
+      rows: { osDisk: { sourceDiskId: string } }[];
+    };
+    expect(tracked.rows[0]!.osDisk.sourceDiskId).toBe(w.osDiskId);
     await expect(f.azure.compute.virtualMachines.get(DR.rg, "fe")).rejects.toMatchObject({ statusCode: 404 });
 
     // Reprotect without a full backfill: the staging disk the DR VM ran on needed nothing; the other

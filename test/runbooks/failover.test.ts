@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { parseResourceId } from "../../core/resource-id";
 import { isFerryError } from "../../core/errors";
 import { landingZone, loadBlueprint, sourceDisks } from "../../runbooks/blueprints";
+import { currentMode, modeRecord } from "../../runbooks/mode";
 import { cleanup, failover } from "../../runbooks/failover";
 import { formatHistory, history } from "../../runbooks/history";
 import type { Operation } from "../../runbooks/journal";
@@ -463,7 +464,7 @@ describe("failover", () => {
     for await (const s of f.azure.compute.snapshots.listByResourceGroup(DR.rg))
       if (s.tags?.[TAGS.blueprint] === w.stack) left.push(s.name);
     expect(left).toEqual([]);
-    expect((await world.ctx.deployer.getConfig(w.stack)).mode).toBe("standby");
+    expect(await currentMode(world.ctx, w.stack)).toBe("standby");
     // Cleanup ends the hold; the next cycle deletes the old point.
     expect((await world.ctx.store.get(w.osDiskId))!.source.holds).toBeUndefined();
     writeWorkload(w, 33);
@@ -510,7 +511,7 @@ describe("failover", () => {
     await expectRecovered(w, "", expected);
     const plan = planBlueprint((await loadBlueprint(world.ctx, w.stack)).blueprint, await landingZone(world.ctx), {
       mode: "failover",
-      recoveryPoints: (await loadBlueprint(world.ctx, w.stack)).recoveryPoints,
+      recoveryPoints: (await modeRecord(world.ctx, w.stack))!.recoveryPoints,
     });
     expect(plan.rows.map((r) => r.vmName)).toEqual(["mixa", "mixb"]);
   });

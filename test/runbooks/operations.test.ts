@@ -83,7 +83,7 @@ describe("operations in the state store", () => {
     expect(line).toMatchObject({ kind: "failover-unplanned", status: "succeeded", rpoSeconds: op.rpoSeconds });
     expect(formatHistory(lines)).toContain(op.id);
     // The mode a fresh agent reads is the store's: the failover, not the stack file's standby.
-    expect(await currentMode(fresh, w.stack, "standby")).toBe("failover");
+    expect(await currentMode(fresh, w.stack)).toBe("failover");
     await expect(cleanup(fresh, w.stack)).rejects.toMatchObject({ code: "NotADrill" });
   });
 

@@ -5,7 +5,11 @@ import { createAzureClients, type AzureClients } from "../../adapters/azure/clie
 import { azureCredential } from "../../adapters/azure/credentials";
 import { isUserError } from "../../core/errors";
 import { createLogger } from "../../core/logger";
+import { RunStateStore } from "../../adapters/state/run-state";
+import { sourceStoreClient } from "../../adapters/state/store";
 import type { Blueprint } from "../../core/schemas/blueprint";
+import { MODE_RECORD_KEY, type BlueprintRunState } from "../../core/schemas/blueprint-state";
+import { parseLandingZoneOutputs } from "../../core/schemas/landing-zone";
 import type { RecoveryPoint } from "../../core/schemas/recovery-point";
 import { evaluateResourcePolicies } from "../../local/deployer/policy-eval";
 import { LocalDeployer } from "../../local/deployer/local-deployer";
@@ -18,7 +22,7 @@ import { PulumiDeployer } from "../../runbooks/deployers/pulumi";
 import { parseStackConfig } from "../../stacks/config";
 import { useEmulator, tempDir, type EmulatorFixture } from "../helpers/emulator";
 import { thrownBy } from "../helpers/errors";
-import { blueprint, recoveryPoints } from "../unit/stacks/fixtures";
+import { blueprint, readyRunState, recoveryPoints } from "../unit/stacks/fixtures";
 
 /**
  * The deployer contract: the same scenarios through the local deployer and the Pulumi deployer,
@@ -35,6 +39,8 @@ interface Harness {
   stack: string;
   blueprint: Blueprint;
   points: Record<string, RecoveryPoint>;
+  /** Puts the blueprint's run state where the program reads it (the state store, as a runbook would). */
+  setRunState: (state: BlueprintRunState) => Promise<void>;
   /** Where recovered resources land (the landing zone's resource group and region, its subnets). */
   zone: { resourceGroupName: string; location: string; targetSubnetId: string };
   now: () => Date;
@@ -74,14 +80,18 @@ async function recoveredResources(h: Harness): Promise<string[]> {
 
 /** The scenarios every deployer must pass. */
 function contract(h: () => Harness) {
-  const failover = (facts: PrecheckFacts | undefined, message: string) =>
-    h().deployer.up(h().stack, {
+  // The store shows every disk ready (paused at its point, detached): what is left to judge is the pack's.
+  const failover = async (facts: PrecheckFacts | undefined, message: string) => {
+    await h().setRunState(readyRunState("failover", h().points, "op-contract"));
+    return h().deployer.up(h().stack, {
       message,
-      mode: "failover",
-      config: { recoveryPoints: h().points, operation: "op-contract" },
       ...(facts ? { policyConfig: packConfigFromFacts(facts) } : {}),
     });
-  const standby = () => h().deployer.up(h().stack, { message: "contract: standby", mode: "standby" });
+  };
+  const standby = async () => {
+    await h().setRunState({ sync: {} });
+    return h().deployer.up(h().stack, { message: "contract: standby" });
+  };
 
   const refusals: [string, () => PrecheckFacts | undefined, RegExp][] = [
     ["missing", () => undefined, /holds no precheck facts/],
@@ -130,6 +140,9 @@ describe("the deployer contract: local deployer", () => {
   const f: EmulatorFixture = useEmulator();
   const NOW = new Date("2026-11-22T06:00:00.000Z");
   let harness: Harness;
+  // The program's run state, as a runbook would have recorded it in the store.
+  let runState: BlueprintRunState = { sync: {} };
+  const readBlueprintState = async () => runState;
 
   beforeAll(async () => {
     await f.azure.resources.resourceGroups.createOrUpdate("dr-network-rg", { location: "northeurope" });
@@ -147,6 +160,7 @@ describe("the deployer contract: local deployer", () => {
     const deployer = new LocalDeployer({
       stateDir: tempDir(),
       azure: f.azure,
+      readBlueprintState,
       policies: createFerryPolicies({ now: () => NOW }),
       logger: createLogger({ level: "silent" }),
       now: () => NOW,
@@ -170,7 +184,7 @@ describe("the deployer contract: local deployer", () => {
     const b = blueprint((raw) => {
       (raw.rows as Record<string, unknown>[])[0]!.privateIpAddress = "10.1.0.20";
     });
-    await deployer.setConfig("web", { kind: "blueprint", blueprint: b, mode: "standby", landingZoneStack: "lz" });
+    await deployer.setConfig("web", { kind: "blueprint", blueprint: b, landingZoneStack: "lz" });
     await deployer.up("web", { message: "enable DR web" });
     harness = {
       deployer,
@@ -178,6 +192,9 @@ describe("the deployer contract: local deployer", () => {
       stack: "web",
       blueprint: b,
       points: recoveryPoints(b),
+      setRunState: async (state) => {
+        runState = state;
+      },
       zone: { resourceGroupName: "dr-rg", location: "northeurope", targetSubnetId },
       now: () => NOW,
     };
@@ -189,6 +206,7 @@ describe("the deployer contract: local deployer", () => {
     const stackOnly = new LocalDeployer({
       stateDir: tempDir(),
       azure: f.azure,
+      readBlueprintState,
       policies: [
         {
           name: "stack-only-gate",
@@ -208,14 +226,9 @@ describe("the deployer contract: local deployer", () => {
     const h = harness;
     await stackOnly.setConfig("lz", await h.deployer.getConfig("lz"));
     await stackOnly.up("lz", { message: "landing zone" });
-    await stackOnly.setConfig("web-stack-only", { ...(await h.deployer.getConfig("web")), mode: "standby" });
-    const e = await thrownBy(
-      stackOnly.up("web-stack-only", {
-        message: "failover under a stack policy only",
-        mode: "failover",
-        config: { recoveryPoints: h.points, operation: "op-stack-only" },
-      }),
-    );
+    await stackOnly.setConfig("web-stack-only", await h.deployer.getConfig("web"));
+    runState = readyRunState("failover", h.points, "op-stack-only");
+    const e = await thrownBy(stackOnly.up("web-stack-only", { message: "failover under a stack policy only" }));
     expect(e.message).toContain("once every resource is registered");
     expect(exitCodeOf(e)).toBe(3);
     // The gate said no, and the VM is there all the same: what a stack policy does under the engine.
@@ -223,22 +236,21 @@ describe("the deployer contract: local deployer", () => {
     const [last] = await stackOnly.history("web-stack-only");
     expect(last).toMatchObject({ result: "failed" });
     expect(last!.resourceChanges.create).toBeGreaterThan(0);
-    await stackOnly.up("web-stack-only", { message: "back to standby", mode: "standby" });
+    runState = { sync: {} };
+    await stackOnly.up("web-stack-only", { message: "back to standby" });
     expect(await recoveredResources(h)).toEqual([]);
   });
 
   it("refuses a test VM that attaches a staging disk before it is created (ferry's program never declares one)", async () => {
     const h = harness;
-    const config = parseStackConfig(
-      { ...(await h.deployer.getConfig("web")), mode: "test", recoveryPoints: h.points, operation: "drill-1" },
-      "web",
-    );
+    const config = parseStackConfig(await h.deployer.getConfig("web"), "web");
     const sub = h.azure.subscriptionId;
     const { declared } = await runProgram(config, "web", {
       preview: true,
       resolve: async (r) => ({ id: `/subscriptions/${sub}/fake/${r.name}`, outputs: { ...r.inputs } }),
       stackOutputs: async (name) => ({ outputs: await h.deployer.outputs(name) }),
       subscriptionId: sub,
+      readBlueprintState: async () => readyRunState("test", h.points, "drill-1"),
     });
     const vm = declared.find((d) => d.key === "azure-native:compute:VirtualMachine::web1-test")!;
     const storage = vm.inputs.storageProfile as { osDisk: { managedDisk: { id: string } } };
@@ -272,7 +284,9 @@ function pulumiReadiness(): { ready: true; configFile: string } | { ready: false
   if (!configFile)
     return {
       ready: false,
-      reason: "FERRY_LIVE_BLUEPRINT (a blueprint stack's ferry: config with recoveryPoints) is not set",
+      reason:
+        "FERRY_LIVE_BLUEPRINT (a protected blueprint stack's ferry: config, with recoveryPoints: the applied " +
+        "points its paused sync holds) is not set",
     };
   return { ready: true, configFile };
 }
@@ -286,21 +300,39 @@ describe("the deployer contract: Pulumi deployer", () => {
   }
   let harness: Harness;
   beforeAll(async () => {
-    const config = JSON.parse(readFileSync(live.configFile, "utf8")) as Record<string, unknown>;
+    // The points are not stack config: the program reads them, with the mode, from the state store.
+    const { recoveryPoints: points, ...config } = JSON.parse(readFileSync(live.configFile, "utf8")) as Record<
+      string,
+      unknown
+    >;
     const deployer = new PulumiDeployer({ workDir: process.cwd(), logger: createLogger({ name: "ferry-contract" }) });
     const stack = `ferry-contract-${Date.now().toString(36)}`;
-    await deployer.setConfig(stack, { ...config, mode: "standby" });
-    const parsed = parseStackConfig({ ...config, mode: "standby" }, stack);
+    await deployer.setConfig(stack, config);
+    const parsed = parseStackConfig(config, stack);
     if (parsed.kind !== "blueprint") throw new Error(`${live.configFile} is not a blueprint stack's config`);
     const zone = (await deployer.outputs(parsed.landingZoneStack)) as Harness["zone"];
     const subscriptionId = (process.env.ARM_SUBSCRIPTION_ID ?? process.env.AZURE_SUBSCRIPTION_ID)!;
-    await deployer.up(stack, { message: "contract: enable DR", mode: "standby" });
+    const outputs = parseLandingZoneOutputs(await deployer.outputs(parsed.landingZoneStack), parsed.landingZoneStack);
+    const runState = new RunStateStore(
+      sourceStoreClient({ ...outputs.stateStore, credential: azureCredential({ kind: "default" }) }),
+    );
+    await deployer.up(stack, { message: "contract: enable DR" });
     harness = {
       deployer,
       azure: createAzureClients({ subscriptionId, credential: azureCredential({ kind: "default" }) }),
       stack,
       blueprint: parsed.blueprint,
-      points: config.recoveryPoints as Record<string, RecoveryPoint>,
+      points: points as Record<string, RecoveryPoint>,
+      // The mode record a runbook writes; the sync rows must show the live blueprint paused at its points.
+      setRunState: async (state) => {
+        const current = await runState.get(parsed.blueprint.name, MODE_RECORD_KEY);
+        if (!state.mode) {
+          if (current) await runState.delete(parsed.blueprint.name, MODE_RECORD_KEY, current.etag);
+          return;
+        }
+        if (current) await runState.replace(parsed.blueprint.name, MODE_RECORD_KEY, state.mode, current.etag);
+        else await runState.create(parsed.blueprint.name, MODE_RECORD_KEY, state.mode);
+      },
       zone,
       now: () => new Date(),
     };

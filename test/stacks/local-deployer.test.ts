@@ -8,7 +8,8 @@ import { LocalDeployer } from "../../local/deployer/local-deployer";
 import type { UpResult } from "../../runbooks/deployers/deployer";
 import { useEmulator, tempDir } from "../helpers/emulator";
 import { thrownBy } from "../helpers/errors";
-import { blueprint, recoveryPoints } from "../unit/stacks/fixtures";
+import type { BlueprintRunState } from "../../core/schemas/blueprint-state";
+import { blueprint, readyRunState, recoveryPoints } from "../unit/stacks/fixtures";
 
 const NOW = new Date("2026-11-22T06:00:00.000Z");
 const POLL = { updateIntervalInMs: 10 };
@@ -21,6 +22,8 @@ describe("the local deployer against the emulator", () => {
   let testSubnet: string;
   let landingZone: { first: UpResult; second: UpResult };
   let firstStandby: UpResult;
+  // The blueprint's run state as the program reads it: what a runbook would have recorded in the store.
+  let runState: BlueprintRunState = { sync: {} };
 
   const facts = (overrides: Partial<PrecheckFacts> = {}): PrecheckFacts => {
     const points = recoveryPoints(b);
@@ -66,6 +69,7 @@ describe("the local deployer against the emulator", () => {
     deployer = new LocalDeployer({
       stateDir: tempDir(),
       azure: f.azure,
+      readBlueprintState: async () => runState,
       policies: createFerryPolicies({ now: () => NOW }),
       logger: createLogger({ level: "silent" }),
       now: () => NOW,
@@ -92,12 +96,15 @@ describe("the local deployer against the emulator", () => {
       first: await deployer.up("lz", { message: "landing zone northeurope" }),
       second: await deployer.up("lz", { message: "landing zone northeurope, again" }),
     };
-    await deployer.setConfig("web", { kind: "blueprint", blueprint: b, mode: "standby", landingZoneStack: "lz" });
+    await deployer.setConfig("web", { kind: "blueprint", blueprint: b, landingZoneStack: "lz" });
     firstStandby = await deployer.up("web", { message: "enable DR web" });
   });
 
   /** Back to standby (a no-op when it is there): each test starts from it, whatever ran before. */
-  const standby = () => deployer.up("web", { message: "standby web", mode: "standby" });
+  const standby = () => {
+    runState = { sync: {} };
+    return deployer.up("web", { message: "standby web" });
+  };
 
   it("deploys the landing zone: group, test network, appliance with its identity and no public IP; a second up changes nothing", async () => {
     const { first, second } = landingZone;
@@ -120,7 +127,6 @@ describe("the local deployer against the emulator", () => {
     await deployer.setConfig("orphan", {
       kind: "blueprint",
       blueprint: b,
-      mode: "standby",
       landingZoneStack: "lz-nowhere",
     });
     const e = await thrownBy(deployer.up("orphan", { message: "enable DR orphan" }));
@@ -146,11 +152,10 @@ describe("the local deployer against the emulator", () => {
   it("refuses a failover whose precheck facts are missing, or stale, before anything is created", async () => {
     await standby();
     const points = recoveryPoints(b);
+    runState = readyRunState("failover", points);
     const missing = await thrownBy(
       deployer.up("web", {
         message: "failover web (no precheck)",
-        mode: "failover",
-        config: { recoveryPoints: points },
       }),
     );
     expect(isUserError(missing)).toBe(true);
@@ -159,8 +164,6 @@ describe("the local deployer against the emulator", () => {
     const stale = await thrownBy(
       deployer.up("web", {
         message: "failover web (stale precheck)",
-        mode: "failover",
-        config: { recoveryPoints: points },
         policyConfig: packConfigFromFacts(facts({ checkedAt: new Date(NOW.getTime() - 3 * 3_600_000).toISOString() })),
       }),
     );
@@ -177,10 +180,9 @@ describe("the local deployer against the emulator", () => {
   it("fails over: each VM on its disks at their LUNs, with its NIC; then back to standby the staging disks survive", async () => {
     await standby();
     const points = recoveryPoints(b);
+    runState = readyRunState("failover", points, "op-1");
     const up = await deployer.up("web", {
       message: "failover web op-1",
-      mode: "failover",
-      config: { recoveryPoints: points, operation: "op-1" },
       policyConfig: packConfigFromFacts(facts()),
     });
     // 2 VMs, 2 NICs, 3 snapshots and 3 disks (web1's data disks, db1's data disk), and a failback base of each of the 5
@@ -214,7 +216,8 @@ describe("the local deployer against the emulator", () => {
     const db = await f.azure.compute.virtualMachines.get("dr-rg", "DB1");
     expect(db.storageProfile?.osDisk?.osType).toBe("Windows");
 
-    const back = await deployer.up("web", { message: "back to standby web", mode: "standby" });
+    runState = { sync: {} };
+    const back = await deployer.up("web", { message: "back to standby web" });
     expect(back.changes).toMatchObject({ delete: 15, same: 5, create: 0 });
     expect(await vmExists("web1")).toBe(false);
     for (const name of [
@@ -232,10 +235,9 @@ describe("the local deployer against the emulator", () => {
   it("a test failover brings up copies in the test network and never touches the staging disks", async () => {
     await standby();
     const points = recoveryPoints(b);
+    runState = readyRunState("test", points, "drill-1");
     const up = await deployer.up("web", {
       message: "drill web",
-      mode: "test",
-      config: { recoveryPoints: points, operation: "drill-1" },
       policyConfig: packConfigFromFacts(facts({ mode: "test", operation: "drill-1", allowedSubnetIds: [testSubnet] })),
     });
     expect(up.changes.create).toBe(14);
@@ -245,11 +247,13 @@ describe("the local deployer against the emulator", () => {
     expect(nic.ipConfigurations?.[0]?.subnet?.id?.toLowerCase()).toBe(testSubnet.toLowerCase());
     for (const name of ["web1-os-staging", "db1-os-staging"])
       expect((await f.azure.compute.disks.get("dr-rg", name)).diskState).toBe("Unattached");
-    const cleanup = await deployer.up("web", { message: "drill web: clean up", mode: "standby" });
+    runState = { sync: {} };
+    const cleanup = await deployer.up("web", { message: "drill web: clean up" });
     expect(cleanup.changes.delete).toBe(14);
     const history = await deployer.history("web");
     expect(history[0]).toMatchObject({ message: "drill web: clean up", result: "succeeded", kind: "update" });
-    expect(history[0]!.config.mode).toBe("standby");
+    // The mode is the store's, not the stack's config: none is recorded there.
+    expect(history[0]!.config.mode).toBeUndefined();
     expect(history.map((h) => h.version)).toEqual([...history.map((h) => h.version)].sort((x, y) => y - x));
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { evaluatePolicies, urnOf } from "../../local/deployer/policy-eval";
 import { runProgram } from "../../local/deployer/program-run";
-import { blueprint, LANDING_ZONE_STACK, landingZone, recoveryPoints } from "../unit/stacks/fixtures";
+import { blueprint, LANDING_ZONE_STACK, landingZone, readyRunState, recoveryPoints } from "../unit/stacks/fixtures";
 
 describe("running the program for the local deployer", () => {
   it("records each resource's options, its engine URN, and dependencies that stack policies can follow", async () => {
@@ -9,10 +9,8 @@ describe("running the program for the local deployer", () => {
     const { declared } = await runProgram(
       {
         kind: "blueprint",
-        mode: "failover",
         landingZoneStack: LANDING_ZONE_STACK,
         blueprint: b,
-        recoveryPoints: recoveryPoints(b),
         stagingSku: "Premium_LRS",
       },
       "t",
@@ -21,6 +19,7 @@ describe("running the program for the local deployer", () => {
         resolve: async (r) => ({ id: `/fake/${r.type}/${r.name}`, outputs: { ...r.inputs } }),
         stackOutputs: async () => ({ outputs: landingZone() }),
         subscriptionId: landingZone().subscriptionId,
+        readBlueprintState: async () => readyRunState("failover", recoveryPoints(b)),
       },
     );
     const staging = declared.find((d) => d.key === "azure-native:compute:Disk::web1-os-staging")!;

@@ -4,7 +4,8 @@ import type { LandingZoneOutputs } from "../../core/schemas/landing-zone";
 import type { StackConfig } from "../../stacks/config";
 import { ferryProgram } from "../../stacks/program";
 import { thrownBy } from "../helpers/errors";
-import { blueprint, LANDING_ZONE_STACK, landingZone, recoveryPoints } from "../unit/stacks/fixtures";
+import type { BlueprintRunState } from "../../core/schemas/blueprint-state";
+import { blueprint, LANDING_ZONE_STACK, landingZone, readyRunState, recoveryPoints } from "../unit/stacks/fixtures";
 
 interface Declared {
   type: string;
@@ -37,6 +38,10 @@ interface RunOptions {
   stacks?: Record<string, Record<string, unknown>>;
   /** What the azure-native provider's client config answers. Default: the landing zone's subscription. */
   subscriptionId?: string;
+  /** The blueprint's run state in the state store. Default: none (never switched: standby). */
+  state?: BlueprintRunState;
+  /** Collects what was declared, also when the run throws. */
+  declaredInto?: Declared[];
 }
 
 /**
@@ -46,7 +51,7 @@ interface RunOptions {
  */
 async function run(config: StackConfig, options: RunOptions = {}): Promise<{ declared: Declared[]; outputs: any }> {
   const stacks = options.stacks ?? { [LANDING_ZONE_STACK]: { outputs: landingZone() } };
-  const declared: Declared[] = [];
+  const declared: Declared[] = options.declaredInto ?? [];
   await pulumi.runtime.setMocks(
     {
       newResource: (args) => {
@@ -79,7 +84,8 @@ async function run(config: StackConfig, options: RunOptions = {}): Promise<{ dec
   const expected = () => undefined;
   process.on("unhandledRejection", expected);
   try {
-    const program = await ferryProgram(config);
+    const state = options.state ?? { sync: {} };
+    const program = await ferryProgram(config, undefined, { readBlueprintState: async () => state });
     const outputs = await new Promise((resolve) => pulumi.output(program).apply(resolve));
     return { declared, outputs };
   } finally {
@@ -95,10 +101,8 @@ describe("the blueprint program, under mocks", () => {
   const zone: LandingZoneOutputs = landingZone();
   const standby = {
     kind: "blueprint",
-    mode: "standby",
     landingZoneStack: LANDING_ZONE_STACK,
     blueprint: b,
-    recoveryPoints: {},
     stagingSku: "Premium_LRS",
   } as const;
 
@@ -173,15 +177,7 @@ describe("the blueprint program, under mocks", () => {
   });
 
   it("failover declares, per row, the NIC, the snapshot-made disks and the VM on its disks at their LUNs", async () => {
-    const { declared, outputs } = await run({
-      kind: "blueprint",
-      mode: "failover",
-      landingZoneStack: LANDING_ZONE_STACK,
-      blueprint: b,
-      recoveryPoints: points,
-      operation: "op-7",
-      stagingSku: "Premium_LRS",
-    });
+    const { declared, outputs } = await run(standby, { state: readyRunState("failover", points, "op-7") });
     const vm = byType(declared, "azure-native:compute:VirtualMachine").find((d) => d.name === "web1")!;
     expect(vm.inputs.hardwareProfile).toEqual({ vmSize: "Standard_D2s_v5" });
     expect(vm.inputs.osProfile).toBeUndefined();
@@ -269,14 +265,7 @@ describe("the blueprint program, under mocks", () => {
   });
 
   it("test declares snapshot-made disks only, in the test subnet, and never attaches a staging disk", async () => {
-    const { declared } = await run({
-      kind: "blueprint",
-      mode: "test",
-      landingZoneStack: LANDING_ZONE_STACK,
-      blueprint: b,
-      recoveryPoints: points,
-      stagingSku: "Premium_LRS",
-    });
+    const { declared } = await run(standby, { state: readyRunState("test", points) });
     for (const vm of byType(declared, "azure-native:compute:VirtualMachine")) {
       const ids = [
         vm.inputs.storageProfile.osDisk.managedDisk.id,
@@ -289,6 +278,75 @@ describe("the blueprint program, under mocks", () => {
       expect(nic.inputs.ipConfigurations[0].subnet.id).toBe(zone.testSubnetId);
       expect(nic.inputs.ipConfigurations[0].privateIPAllocationMethod).toBe("Dynamic");
     }
+  });
+});
+
+describe("a bare up of a blueprint in failover mode, under mocks", () => {
+  const b = blueprint();
+  const points = recoveryPoints(b);
+  const config = {
+    kind: "blueprint",
+    landingZoneStack: LANDING_ZONE_STACK,
+    blueprint: b,
+    stagingSku: "Premium_LRS",
+  } as const;
+  const recovered = (d: Declared[]) =>
+    d.filter((r) => r.type === "azure-native:compute:VirtualMachine" || r.type === "azure-native:compute:Snapshot");
+  const osId = b.rows[0]!.osDisk.sourceDiskId;
+
+  it("refuses a disk whose sync is applying, naming it and the command, and declares nothing recovered", async () => {
+    const state = readyRunState("failover", points);
+    state.sync[osId.toLowerCase()]!.applying =
+      "/subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/snapshots/next";
+    const declared: Declared[] = [];
+    const e = await thrownBy(run(config, { state, declaredInto: declared }));
+    expect(e).toMatchObject({ code: "NotReadyToRecover" });
+    expect(e.message).toContain(`${b.rows[0]!.name} OS disk (${osId}`);
+    expect(e.message).toContain("a half-applied staging disk");
+    expect(e.message).toContain("ferry failover test --unplanned");
+    expect(recovered(declared)).toEqual([]);
+  });
+
+  it("refuses an attach-as-is disk the store does not show detached from the appliance", async () => {
+    const state = readyRunState("failover", points);
+    delete state.mode!.disks[osId.toLowerCase()]!.detached;
+    const e = await thrownBy(run(config, { state }));
+    expect(e).toMatchObject({ code: "NotReadyToRecover" });
+    expect(e.message).toContain("does not record its staging disk as detached");
+  });
+
+  it("refuses a from-snapshot disk whose sync moved on, unless its DR snapshot is recorded as taken", async () => {
+    const state = readyRunState("test", points);
+    state.sync[osId.toLowerCase()] = { paused: false, applied: "/subscriptions/s/resourceGroups/g/providers/x/later" };
+    const e = await thrownBy(run(config, { state }));
+    expect(e).toMatchObject({ code: "NotReadyToRecover" });
+    expect(e.message).toContain("is syncing (not paused)");
+    expect(e.message).toContain("ferry failover test --test");
+    state.mode!.disks[osId.toLowerCase()]!.snapshotTaken = true;
+    const { declared } = await run(config, { state });
+    expect(byType(declared, "azure-native:compute:VirtualMachine")).toHaveLength(b.rows.length);
+  });
+
+  it("refuses a mode record with no recovery point for a disk", async () => {
+    const state = readyRunState("failover", points);
+    const { [osId]: _gone, ...rest } = state.mode!.recoveryPoints;
+    state.mode!.recoveryPoints = rest;
+    const e = await thrownBy(run(config, { state }));
+    expect(e).toMatchObject({ code: "MissingRecoveryPoint" });
+    expect(e.message).toContain(osId);
+  });
+
+  it("declares the disks a failback returned, from the store, over the tracked ids", async () => {
+    const by = osId.replace(/\/disks\/[^/]+$/, "/disks/returned-os");
+    const { outputs } = await run(config, {
+      state: {
+        sync: {},
+        sources: { replaced: { [osId.toLowerCase()]: { by, operation: "fb-1", at: "2026-11-23T00:00:00.000Z" } } },
+      },
+    });
+    const sources = outputs.stagingDisks.map((d: { sourceDiskId: string }) => d.sourceDiskId);
+    expect(sources).toContain(by);
+    expect(sources).not.toContain(osId);
   });
 });
 

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import type { BlueprintMode } from "../../../stacks/plan";
 import { ferryProgram } from "../../../stacks/program";
-import { LANDING_ZONE_STACK, landingZone, recoveryPoints } from "../stacks/fixtures";
+import { LANDING_ZONE_STACK, landingZone, readyRunState, recoveryPoints } from "../stacks/fixtures";
 import { OPERATION, armId, blueprintStack, policyBlueprint } from "./fixtures";
 
 const SEGMENT: Record<string, [segment: string, nameInput: string]> = {
@@ -38,14 +38,15 @@ async function declared(mode: BlueprintMode): Promise<{ type: string; name: stri
   );
   const config = {
     kind: "blueprint" as const,
-    mode,
     landingZoneStack: LANDING_ZONE_STACK,
     blueprint: b,
-    recoveryPoints: recoveryPoints(b),
-    operation: OPERATION,
     stagingSku: "Premium_LRS" as const,
   };
-  await new Promise((resolve) => pulumi.output(ferryProgram(config)).apply(resolve));
+  // The store's record a runbook leaves before its `up` (standby: none).
+  const state = mode === "standby" ? { sync: {} } : readyRunState(mode, recoveryPoints(b), OPERATION);
+  await new Promise((resolve) =>
+    pulumi.output(ferryProgram(config, undefined, { readBlueprintState: async () => state })).apply(resolve),
+  );
   return out;
 }
 

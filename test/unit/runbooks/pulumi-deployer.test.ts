@@ -59,14 +59,15 @@ const deployerOn = (stack: Stack) =>
 describe("the Pulumi deployer's gate", () => {
   it("previews with the pack before every update", async () => {
     const { calls, stack } = fakeStack({ preview: [{ level: "advisory", message: "Prefer fromSnapshot." }] });
-    const r = await deployerOn(stack).up("web", { message: "failover web op-1", mode: "failover" });
-    expect(calls).toEqual(["setAllConfig", "preview /project/policies", "up"]);
+    const r = await deployerOn(stack).up("web", { message: "failover web op-1" });
+    // No config to set: a blueprint's mode and points are the state store's, read by the program.
+    expect(calls).toEqual(["preview /project/policies", "up"]);
     expect(r.version).toBe(7);
   });
 
   it("refuses on a mandatory violation in the preview, before up, with exit 3", async () => {
     const { calls, stack } = fakeStack({ preview: [{ level: "mandatory", message: "No precheck facts." }] });
-    const e = await thrownBy(deployerOn(stack).up("web", { message: "failover web op-1", mode: "failover" }));
+    const e = await thrownBy(deployerOn(stack).up("web", { message: "failover web op-1" }));
     expect(calls).not.toContain("up");
     expect(isUserError(e)).toBe(true);
     expect(exitCodeOf(e)).toBe(3);
@@ -76,14 +77,14 @@ describe("the Pulumi deployer's gate", () => {
 
   it("turns a refusal the engine makes during the update into the same typed refusal", async () => {
     const { stack } = fakeStack({ up: [{ level: "mandatory", message: "Facts are stale." }] });
-    const e = await thrownBy(deployerOn(stack).up("web", { message: "failover web op-1", mode: "failover" }));
+    const e = await thrownBy(deployerOn(stack).up("web", { message: "failover web op-1" }));
     expect(exitCodeOf(e)).toBe(3);
     expect(e.message).toContain("during the update");
   });
 
   it("returns a preview's violations rather than throwing them", async () => {
     const { stack } = fakeStack({ preview: [{ level: "mandatory", message: "No precheck facts." }] });
-    const r = await deployerOn(stack).preview("web", { mode: "failover" });
+    const r = await deployerOn(stack).preview("web", {});
     expect(r.violations.map((v) => [v.enforcementLevel, v.message])).toEqual([["mandatory", "No precheck facts."]]);
   });
 });

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { CONFIG_KEYS, configKeysOf, readStackFile } from "../../../stacks/config";
+import { CONFIG_KEYS, configKeysOf, parseStackConfig, readStackFile } from "../../../stacks/config";
 
 describe("the ferry: keys of a stack file, from the schemas", () => {
   it("are every key of both stack kinds, each a string or a structure as its schema says", () => {
@@ -16,11 +16,8 @@ describe("the ferry: keys of a stack file, from the schemas", () => {
       stateStore: "object",
       appliance: "object",
       sourceScopes: "object",
-      mode: "string",
       landingZoneStack: "string",
       blueprint: "object",
-      recoveryPoints: "object",
-      operation: "string",
       stagingSku: "string",
     });
   });
@@ -62,15 +59,39 @@ describe("the ferry: keys of a stack file, from the schemas", () => {
       file,
       [
         "config:",
-        `  ferry:recoveryPoints: '{"a": {"b": 1}}'`,
-        `  ferry:operation: '{"op": 7}'`,
+        `  ferry:blueprint: '{"a": {"b": 1}}'`,
+        `  ferry:landingZoneStack: '{"op": 7}'`,
         "  other:key: x",
         "",
       ].join("\n"),
     );
     expect(readStackFile(file)).toEqual({
       stack: "web",
-      raw: { recoveryPoints: { a: { b: 1 } }, operation: '{"op": 7}' },
+      raw: { blueprint: { a: { b: 1 } }, landingZoneStack: '{"op": 7}' },
     });
+  });
+});
+
+describe("a stack file holding what now lives in the state store", () => {
+  it("is refused, naming the keys, where they live now, and how to delete them", () => {
+    const dir = mkdtempSync(join(tmpdir(), "ferry-stack-file-"));
+    const file = join(dir, "Pulumi.web.yaml");
+    writeFileSync(
+      file,
+      ["config:", "  ferry:kind: blueprint", "  ferry:mode: failover", "  ferry:operation: op-1", ""].join("\n"),
+    );
+    const { stack, raw } = readStackFile(file);
+    let error: unknown;
+    try {
+      parseStackConfig(raw, stack);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toMatchObject({ code: "RetiredConfigKey", details: { keys: ["mode", "operation"] } });
+    expect((error as Error).message).toBe(
+      "Stack web holds ferry:mode, ferry:operation: the mode, recovery points and operation of a blueprint now " +
+        "live in the state store, where the runbooks record them and the program reads them. Delete those keys " +
+        "from stacks/Pulumi.web.yaml (pulumi config rm ferry:mode ferry:operation -s web).",
+    );
   });
 });

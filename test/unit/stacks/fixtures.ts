@@ -1,5 +1,6 @@
 import { BlueprintSchema, type Blueprint } from "../../../core/schemas/blueprint";
 import { parseLandingZoneOutputs, type LandingZoneOutputs } from "../../../core/schemas/landing-zone";
+import type { BlueprintMode, BlueprintRunState } from "../../../core/schemas/blueprint-state";
 import type { RecoveryPoint } from "../../../core/schemas/recovery-point";
 import { validBlueprint, validLandingZoneOutputs } from "../core/fixtures";
 
@@ -32,4 +33,29 @@ export function recoveryPoints(b: Blueprint, at = "2026-11-22T05:00:00.000Z"): R
     }
   }
   return out;
+}
+
+/**
+ * The run state a runbook leaves for the program in `mode` at `points`: every disk's sync paused at
+ * its point and not applying, detached from the appliance, its DR snapshot not yet taken.
+ */
+export function readyRunState(
+  mode: BlueprintMode,
+  points: Record<string, RecoveryPoint>,
+  operation = "op-1",
+): BlueprintRunState {
+  const ids = Object.keys(points);
+  return {
+    mode: {
+      mode,
+      since: "2026-11-22T05:01:00.000Z",
+      operation,
+      operationKind: mode === "test" ? "failover-test" : "failover-unplanned",
+      recoveryPoints: points,
+      disks: Object.fromEntries(
+        ids.map((id) => [id.toLowerCase(), { pausedAt: points[id]!.snapshotId, detached: true }]),
+      ),
+    },
+    sync: Object.fromEntries(ids.map((id) => [id.toLowerCase(), { paused: true, applied: points[id]!.snapshotId }])),
+  };
 }
