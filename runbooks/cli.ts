@@ -11,7 +11,7 @@ import { historyCommand } from "./commands/history";
 import { precheckCommand } from "./commands/precheck";
 import { sourcesCommand } from "./commands/sources";
 import { Journal } from "./journal";
-import { takeJobToken } from "../adapters/azure/pipelines";
+import { takeJobToken } from "../adapters/azure/job-token";
 
 /** Error codes that mean a gate said no (exit 3), not that something broke. */
 const REFUSALS = new Set(["PrecheckFailed", "PolicyViolation", "NotReady"]);

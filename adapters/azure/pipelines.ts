@@ -10,6 +10,7 @@ import {
 import type { Logger } from "pino";
 import { FerryError } from "../../core/errors";
 import { redactSecrets } from "../../core/redact";
+import { JOB_TOKEN_VARIABLE } from "./job-token";
 
 /**
  * Signing in from an Azure DevOps job through a service connection with workload identity federation.
@@ -21,8 +22,7 @@ import { redactSecrets } from "../../core/redact";
  * needed, never signs in once (the AzureCLI@2 session cannot refresh: AADSTS700024, Azure/azure-cli#28708).
  */
 
-/** The variable the job's access token is mapped to, in the env of the one step that runs ferry. */
-export const JOB_TOKEN_VARIABLE = "SYSTEM_ACCESSTOKEN";
+export { JOB_TOKEN_VARIABLE, takeJobToken } from "./job-token";
 
 /** What signing in through a service connection needs; see {@link azurePipelinesSignInFromEnv}. */
 export interface AzurePipelinesSignIn {
@@ -69,18 +69,6 @@ export function azurePipelinesSignInFromEnv(
   const missing = (Object.keys(values) as (keyof typeof values)[]).filter((k) => !values[k]).map((k) => VARIABLES[k]);
   if (missing.length) return { missing };
   return { signIn: values as AzurePipelinesSignIn };
-}
-
-/**
- * Takes the job's access token out of this process's environment, so that no child process inherits
- * it (the Pulumi CLI and its plugins, hooks), and returns a copy of the environment that still has it,
- * for this process's own sign-in. Without the variable, returns a plain copy.
- */
-export function takeJobToken(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  const token = env[JOB_TOKEN_VARIABLE];
-  const copy = { ...env };
-  if (token !== undefined) delete env[JOB_TOKEN_VARIABLE];
-  return copy;
 }
 
 /** Options for {@link requestPipelineOidcToken}. */
