@@ -16,6 +16,7 @@ describe("the ferry: keys of a stack file, from the schemas", () => {
       stateStore: "object",
       appliance: "object",
       sourceScopes: "object",
+      snapshotResourceGroups: "object",
       mode: "string",
       landingZoneStack: "string",
       blueprint: "object",
