@@ -1,6 +1,6 @@
 import { nameOf, parseResourceId, sameResourceId } from "../core/resource-id";
 import { isNotFound, UserError } from "../core/errors";
-import { enableSource, transitionSource } from "../adapters/state/admin";
+import { enableSource, setSnapshotResourceGroup, transitionSource } from "../adapters/state/admin";
 import type { PrepareMode, Source } from "../core/schemas/source";
 import { attachToAppliance, detachFromAppliance } from "./appliance";
 import { landingZone, loadBlueprint, sourceDisks, stagingDiskOf, type LandingZoneFacts } from "./blueprints";
@@ -41,15 +41,29 @@ export async function enableDr(ctx: RunbookContext, stack: string, options: Enab
     throw new UserError(`${options.sourceDiskId} is not a disk of blueprint ${stack}.`, { code: "UnknownDisk" });
   // Every disk's snapshot group is found before anything is attached: a refusal changes nothing.
   const todo: { sourceDiskId: string; snapshotResourceGroup: string }[] = [];
+  const moved: { sourceDiskId: string; snapshotResourceGroup: string }[] = [];
   const enabled: Source[] = [];
   for (const d of disks) {
-    const existing = await ctx.store.get(d.sourceDiskId);
-    if (existing && existing.source.state !== "disabled") enabled.push(existing.source);
-    else
-      todo.push({
+    const existing = (await ctx.store.get(d.sourceDiskId))?.source;
+    const active = existing !== undefined && existing.state !== "disabled";
+    if (active && existing.snapshotResourceGroup !== undefined) enabled.push(existing);
+    else {
+      const group = {
         sourceDiskId: d.sourceDiskId,
         snapshotResourceGroup: await snapshotGroupOf(ctx, zone, d.sourceDiskId),
-      });
+      };
+      (active ? moved : todo).push(group);
+    }
+  }
+  // Enabled before snapshot groups: its snapshots go to ferry's group from the next cycle on.
+  for (const d of moved) {
+    const stored = await setSnapshotResourceGroup(ctx.store, d.sourceDiskId, d.snapshotResourceGroup, ctx.now());
+    ctx.logger.warn(
+      { sourceDiskId: d.sourceDiskId, snapshotResourceGroup: d.snapshotResourceGroup },
+      "the sync's snapshots of this disk move to ferry's snapshot group; delete its older ones tagged " +
+        "ferry-role=sync in the disk's own group",
+    );
+    enabled.push(stored.source);
   }
   for (const d of todo) {
     const existing = await ctx.store.get(d.sourceDiskId);
@@ -118,7 +132,7 @@ export async function snapshotGroupOf(
     );
   }
   const region = location.toLowerCase().replace(/\s+/g, "");
-  const group = zone.snapshotResourceGroups[region];
+  const group = Object.hasOwn(zone.snapshotResourceGroups, region) ? zone.snapshotResourceGroups[region] : undefined;
   if (group === undefined) {
     const known = Object.keys(zone.snapshotResourceGroups);
     throw new UserError(

@@ -50,6 +50,31 @@ describe("ferry's snapshot group: the sync's snapshots live there, never in a pr
     expect(await syncSnapshotsOf(world.builder, PRIMARY.snapshotRg, w.osDiskId)).toEqual([second]);
   });
 
+  it("gives a source enabled before snapshot groups its group when enable runs again; its next point goes there", async () => {
+    const { world } = env;
+    const w = await world.workload("sg-move", { dataLuns: [] });
+    await world.protect(w);
+    // A row as ferry wrote it before snapshot groups: no group, so snapshots in the disk's own.
+    const stored = (await world.ctx.store.get(w.osDiskId))!;
+    const { snapshotResourceGroup: _old, ...before } = stored.source;
+    await world.ctx.store.update(stored, before);
+
+    const [again] = await enableDr(world.ctx, w.stack, { prepare: "empty" });
+    expect(again!.snapshotResourceGroup).toBe(PRIMARY.snapshotRg);
+    const first = again!.applied!.snapshotId;
+    await requestSync(world.ctx.store, w.osDiskId);
+    await world.syncUntil(
+      async () => {
+        const s = (await world.ctx.store.get(w.osDiskId))!.source;
+        return s.applied !== undefined && s.applied.snapshotId !== first && !s.applying;
+      },
+      "a new point of sg-move applied",
+      world.sourcesOf(w),
+    );
+    const applied = (await world.ctx.store.get(w.osDiskId))!.source.applied!.snapshotId;
+    expect(parseResourceId(applied).resourceGroup).toBe(PRIMARY.snapshotRg);
+  });
+
   it("refuses to enable a disk of a region without a snapshot group, naming the key, and attaches nothing", async () => {
     const { world } = env;
     const rg = "prod-east";
