@@ -84,7 +84,9 @@ export class LandingZone extends pulumi.ComponentResource {
       group: new resources.ResourceGroup(
         g.logicalName,
         { resourceGroupName: g.name, location: g.region, tags: { ...plan.tags, "ferry-snapshots": g.region } },
-        { parent: this },
+        // Deleting a group deletes what it holds: the recovery points of every source of the region.
+        // A region dropped from the config leaves its group (and its role assignment goes).
+        { parent: this, retainOnDelete: true },
       ),
     }));
 
@@ -195,9 +197,7 @@ export class LandingZone extends pulumi.ComponentResource {
           identityPrincipalId: principalId,
         })),
       roleDefinitionId: roles[0]!.id,
-      snapshotResourceGroups: pulumi.all(
-        Object.fromEntries(snapshotGroups.map((g) => [g.region, g.group.name])),
-      ) as pulumi.Output<Record<string, string>>,
+      snapshotResourceGroups: pulumi.all(Object.fromEntries(snapshotGroups.map((g) => [g.region, g.group.name]))),
     };
     this.registerOutputs(this.outputs);
   }
