@@ -24,7 +24,13 @@ import type { Operation } from "../runbooks/journal";
  * the failover benchmark and the end-to-end tests.
  */
 
-export const PRIMARY = { rg: "prod", location: "westeurope", appliance: "ferry-primary-appliance" };
+export const PRIMARY = {
+  rg: "prod",
+  location: "westeurope",
+  appliance: "ferry-primary-appliance",
+  /** ferry's snapshot group of the primary region (the landing zone makes it). */
+  snapshotRg: "ferry-snapshots-westeurope",
+};
 export const DR = { rg: "dr-rg", networkRg: "dr-network-rg", location: "northeurope", appliance: "ferry-appliance" };
 
 export interface LocalWorldOptions {
@@ -196,6 +202,8 @@ export async function createLocalWorld(o: LocalWorldOptions): Promise<LocalWorld
       vmSize: o.applianceVmSize ?? "Standard_D16s_v5",
     },
     sourceScopes: [`/subscriptions/${emu.subscriptionId}/resourceGroups/${PRIMARY.rg}`],
+    // As in production: the sync's snapshots of the primary region's disks live in ferry's own group there.
+    snapshotResourceGroups: { [PRIMARY.location]: PRIMARY.snapshotRg },
   });
   const lz = await ctx.deployer.up(config.landingZoneStack, { message: "landing zone" });
   const applianceId = (lz.outputs.appliance as { vmId: string }).vmId;

@@ -73,6 +73,8 @@ export interface LandingZoneFacts {
   targetSubnetId: string;
   testSubnetId: string;
   applianceId: string;
+  /** ferry's snapshot group of each source region (region → group name, in `subscriptionId`). */
+  snapshotResourceGroups: Record<string, string>;
 }
 
 /**
@@ -113,6 +115,7 @@ export async function landingZone(ctx: {
     targetSubnetId: out.targetSubnetId,
     testSubnetId: out.testSubnetId,
     applianceId: out.appliance.vmId,
+    snapshotResourceGroups: out.snapshotResourceGroups,
   };
 }
 

@@ -1,9 +1,9 @@
-import { sameResourceId } from "../core/resource-id";
-import { UserError } from "../core/errors";
-import { enableSource, transitionSource } from "../adapters/state/admin";
+import { nameOf, parseResourceId, sameResourceId } from "../core/resource-id";
+import { isNotFound, UserError } from "../core/errors";
+import { enableSource, setSnapshotResourceGroup, transitionSource } from "../adapters/state/admin";
 import type { PrepareMode, Source } from "../core/schemas/source";
 import { attachToAppliance, detachFromAppliance } from "./appliance";
-import { landingZone, loadBlueprint, sourceDisks, stagingDiskOf } from "./blueprints";
+import { landingZone, loadBlueprint, sourceDisks, stagingDiskOf, type LandingZoneFacts } from "./blueprints";
 import type { RunbookContext } from "./context";
 
 export interface EnableOptions {
@@ -39,13 +39,34 @@ export async function enableDr(ctx: RunbookContext, stack: string, options: Enab
   );
   if (disks.length === 0)
     throw new UserError(`${options.sourceDiskId} is not a disk of blueprint ${stack}.`, { code: "UnknownDisk" });
+  // Every disk's snapshot group is found before anything is attached: a refusal changes nothing.
+  const todo: { sourceDiskId: string; snapshotResourceGroup: string }[] = [];
+  const moved: { sourceDiskId: string; snapshotResourceGroup: string }[] = [];
   const enabled: Source[] = [];
   for (const d of disks) {
-    const existing = await ctx.store.get(d.sourceDiskId);
-    if (existing && existing.source.state !== "disabled") {
-      enabled.push(existing.source);
-      continue;
+    const existing = (await ctx.store.get(d.sourceDiskId))?.source;
+    const active = existing !== undefined && existing.state !== "disabled";
+    if (active && existing.snapshotResourceGroup !== undefined) enabled.push(existing);
+    else {
+      const group = {
+        sourceDiskId: d.sourceDiskId,
+        snapshotResourceGroup: await snapshotGroupOf(ctx, zone, d.sourceDiskId),
+      };
+      (active ? moved : todo).push(group);
     }
+  }
+  // Enabled before snapshot groups: its snapshots go to ferry's group from the next cycle on.
+  for (const d of moved) {
+    const stored = await setSnapshotResourceGroup(ctx.store, d.sourceDiskId, d.snapshotResourceGroup, ctx.now());
+    ctx.logger.warn(
+      { sourceDiskId: d.sourceDiskId, snapshotResourceGroup: d.snapshotResourceGroup },
+      "the sync's snapshots of this disk move to ferry's snapshot group; delete its older ones tagged " +
+        "ferry-role=sync in the disk's own group",
+    );
+    enabled.push(stored.source);
+  }
+  for (const d of todo) {
+    const existing = await ctx.store.get(d.sourceDiskId);
     const staging = await stagingDiskOf(ctx, stack, d.sourceDiskId);
     const lun = await attachToAppliance(ctx, zone.applianceId, staging);
     if (existing) await ctx.store.delete(existing);
@@ -58,13 +79,71 @@ export async function enableDr(ctx: RunbookContext, stack: string, options: Enab
         applianceId: zone.applianceId,
         applianceLun: lun,
         prepare,
+        snapshotResourceGroup: d.snapshotResourceGroup,
       },
       ctx.now(),
     );
-    ctx.logger.info({ sourceDiskId: d.sourceDiskId, stagingDiskId: staging, lun, prepare }, "DR enabled");
+    ctx.logger.info(
+      {
+        sourceDiskId: d.sourceDiskId,
+        stagingDiskId: staging,
+        lun,
+        prepare,
+        snapshotResourceGroup: d.snapshotResourceGroup,
+      },
+      "DR enabled",
+    );
     enabled.push(stored.source);
   }
   return enabled;
+}
+
+/**
+ * ferry's snapshot group for a source disk: the landing zone's group of the disk's region. The sync
+ * takes, and deletes, the disk's snapshots there and never in the disk's own group; Azure takes a
+ * disk's incremental snapshots in any group of the disk's subscription and region
+ * (https://learn.microsoft.com/azure/virtual-machines/disks-incremental-snapshots#restrictions).
+ */
+export async function snapshotGroupOf(
+  ctx: Pick<RunbookContext, "azure" | "config">,
+  zone: Pick<LandingZoneFacts, "subscriptionId" | "snapshotResourceGroups">,
+  sourceDiskId: string,
+): Promise<string> {
+  const stack = ctx.config.landingZoneStack;
+  const p = parseResourceId(sourceDiskId);
+  if (p.subscriptionId.toLowerCase() !== zone.subscriptionId.toLowerCase())
+    throw new UserError(
+      `${sourceDiskId} is a disk of subscription ${p.subscriptionId}, but the landing zone ${stack} and its ` +
+        `snapshot groups are in ${zone.subscriptionId}: Azure takes a disk's incremental snapshots only in the ` +
+        "disk's own subscription. Protect disks of the landing zone's subscription.",
+      { code: "SubscriptionMismatch" },
+    );
+  let location: string;
+  try {
+    location = (await ctx.azure.compute.disks.get(p.resourceGroup, p.name)).location;
+  } catch (e) {
+    if (!isNotFound(e)) throw e;
+    throw new UserError(
+      `The source disk ${sourceDiskId} does not exist. Check the id (az disk show --query id -o tsv).`,
+      {
+        code: "EnableRefused",
+        cause: e,
+      },
+    );
+  }
+  const region = location.toLowerCase().replace(/\s+/g, "");
+  const group = Object.hasOwn(zone.snapshotResourceGroups, region) ? zone.snapshotResourceGroups[region] : undefined;
+  if (group === undefined) {
+    const known = Object.keys(zone.snapshotResourceGroups);
+    throw new UserError(
+      `${nameOf(sourceDiskId)} is in ${region}, and the landing zone ${stack} has no snapshot group there` +
+        `${known.length ? ` (it has for ${known.join(", ")})` : ""}: the sync keeps a disk's snapshots in ferry's ` +
+        `group of the disk's region, never in the disk's own. Set ferry:snapshotResourceGroups.${region} in the ` +
+        `landing zone's stack file to a new group's name, deploy it (pulumi up -s ${stack}), and enable again.`,
+      { code: "NoSnapshotGroup" },
+    );
+  }
+  return group;
 }
 
 /** Disables DR for a source: sync stops, the staging disk is detached from the appliance and kept. */

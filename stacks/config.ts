@@ -66,8 +66,18 @@ export const LandingZoneConfigSchema = z.strictObject({
       .string()
       .regex(/^(ssh-(rsa|ed25519)|ecdsa-sha2-nistp\d+) /, "is not an OpenSSH public key (ssh-ed25519 AAAA…)"),
   }),
-  /** Resource groups (ARM ids) holding protected source disks, where the appliance takes snapshots. */
+  /**
+   * Resource groups (ARM ids, in the landing zone's subscription) holding protected source disks: the
+   * appliance may read their disks there, and nothing more.
+   */
   sourceScopes: z.array(resourceGroupIdSchema).default([]),
+  /**
+   * ferry's own resource group for the snapshots of each source region (region → group name), made
+   * by the landing zone in that region of its subscription: the sync takes, reads and deletes its
+   * snapshots there, and may delete nowhere else. Default: none (DR is refused for a disk of a region
+   * without one).
+   */
+  snapshotResourceGroups: z.record(azureRegion, resourceGroupName).default({}),
 });
 export type LandingZoneConfig = z.output<typeof LandingZoneConfigSchema>;
 

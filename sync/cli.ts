@@ -259,7 +259,9 @@ async function main(argv: string[]): Promise<number> {
           })
           .option("snapshot-resource-group", {
             type: "string",
-            describe: "Resource group for the snapshots (default: the source disk's)",
+            describe:
+              "ferry's snapshot group of the source's region (the landing zone's snapshotResourceGroups); " +
+              "without it, the disk's own group, where the appliance's roles allow no snapshots",
           }),
       async (a) => {
         const rt = await runtimeFor(a.config, { progress: false });

@@ -228,6 +228,19 @@ async function updateSource(
   }
 }
 
+/**
+ * Sets the group the sync takes a source's snapshots in, from its next cycle on (for a source enabled
+ * before snapshot groups). Its earlier snapshots stay where they are.
+ */
+export async function setSnapshotResourceGroup(
+  store: SourceStore,
+  sourceDiskId: string,
+  snapshotResourceGroup: string,
+  now = new Date(),
+): Promise<StoredSource> {
+  return updateSource(store, sourceDiskId, (s) => ({ ...s, snapshotResourceGroup, updatedAt: now.toISOString() }));
+}
+
 /** Asks the daemon for a sync cycle at its next tick instead of at the next interval. */
 export async function requestSync(store: SourceStore, sourceDiskId: string, now = new Date()): Promise<StoredSource> {
   return updateSource(store, sourceDiskId, (s) => ({

@@ -24,6 +24,12 @@ export const LandingZoneOutputsSchema = z.object({
   appliance: z.object({ vmId: virtualMachineId }),
   /** The source-state table the appliance's sync and the runbooks share. */
   stateStore: z.object({ url: z.url(), tableName: azureTableName }),
+  /**
+   * ferry's snapshot group of each source region (region → group name, in `subscriptionId`): where
+   * the sync keeps the snapshots of that region's disks. None from a landing zone deployed before
+   * they existed: enabling DR then names `ferry:snapshotResourceGroups`.
+   */
+  snapshotResourceGroups: z.record(azureRegion, resourceGroupName).default({}),
 });
 export type LandingZoneOutputs = z.output<typeof LandingZoneOutputsSchema>;
 

@@ -65,8 +65,9 @@ export const SourceSchema = z
     /** Size of the source disk in bytes when it was enabled; the staging disk is at least this large. */
     sourceSizeBytes: z.int().min(1),
     /**
-     * Resource group (in the source's subscription and region) that holds ferry's snapshots. Default: the source disk's
-     * group.
+     * Resource group (in the source's subscription and region) that holds ferry's snapshots: the landing
+     * zone's snapshot group of the disk's region, set by `ferry sources enable`. Default: the source
+     * disk's group (rows from before snapshot groups; the landing zone's roles allow no snapshots there).
      */
     snapshotResourceGroup: resourceGroupName.optional(),
     /** Set by a runbook to stop syncing at the next apply boundary (attach-as-is failover). */

@@ -286,6 +286,48 @@ describe("managed disks, incremental snapshots and the disk data plane", () => {
     expect(plainCopyAcross.statusCode).toBe(400);
   });
 
+  // Azure takes a disk's incremental snapshot into any resource group of the disk's subscription, in
+  // the disk's region (Snapshots - Create Or Update names the group in its path and the disk in
+  // creationData.sourceResourceId); ferry keeps its snapshots in a group of their own.
+  it("takes a disk's incremental snapshot into another group of its region, in the disk's family", async () => {
+    await createGroup(f.azure, "ferry-snapshots", LOC);
+    writeAt(device, 40 * C, pattern(41, C));
+    const own = await snapshot("own-group-1");
+    writeAt(device, 42 * C, pattern(42, C));
+    const other = await f.azure.compute.snapshots.createOrUpdate("ferry-snapshots", "other-group-2", {
+      location: LOC,
+      incremental: true,
+      creationData: { createOption: "Copy", sourceResourceId: diskId },
+    });
+    expect(other.id).toMatch(
+      /\/resourceGroups\/ferry-snapshots\/providers\/Microsoft\.Compute\/snapshots\/other-group-2$/,
+    );
+    expect(other.incrementalSnapshotFamilyId).toBe(own.incrementalSnapshotFamilyId);
+    const sasOther = (
+      await f.azure.compute.snapshots.grantAccess("ferry-snapshots", "other-group-2", {
+        access: "Read",
+        durationInSeconds: 600,
+      })
+    ).accessSAS!;
+    const diff = await f.azure.pageBlob(sasOther).getPageRangesDiffForManagedDisks(0, GiB, await grant("own-group-1"));
+    expect(diff.pageRange).toEqual([{ offset: 42 * C, count: C - 1 }]);
+    await f.azure.compute.snapshots.revokeAccess("ferry-snapshots", "other-group-2");
+    await f.azure.compute.snapshots.revokeAccess(RG, "own-group-1");
+  });
+
+  it("refuses a disk's snapshot (Copy) into a group of another region: only CopyStart crosses regions", async () => {
+    await createGroup(f.azure, "ferry-snapshots-westus", "westus");
+    const e = await refusal(
+      f.azure.compute.snapshots.createOrUpdate("ferry-snapshots-westus", "across", {
+        location: "westus",
+        incremental: true,
+        creationData: { createOption: "Copy", sourceResourceId: diskId },
+      }),
+    );
+    expect(e.statusCode).toBe(400);
+    expect(e.message).toContain(`must be in the region of its source ('${LOC}')`);
+  });
+
   it("accepts Put Page only on an upload disk's write SAS, 512-aligned and at most 4 MiB, until revoked", async () => {
     const uploadSizeBytes = 32 * 1024 * 1024 + 512;
     const disk = await f.azure.compute.disks.createOrUpdate(RG, "upload", {

@@ -7,12 +7,12 @@ import * as storage from "@pulumi/azure-native/storage";
 import * as pulumi from "@pulumi/pulumi";
 import { parseResourceId } from "../../core/resource-id";
 import type { LandingZoneConfig } from "../config";
-import { APPLIANCE_ACTIONS, APPLIANCE_DATA_ACTIONS, APPLIANCE_IMAGE, planLandingZone } from "../landing-zone-plan";
+import { APPLIANCE_IMAGE, planLandingZone } from "../landing-zone-plan";
 
 /**
  * `ferry:dr:LandingZone`: the shared DR infrastructure of a region — its resource group, an isolated
- * network for drills, the source-state table, and the sync appliance with its own identity and a
- * role holding exactly the actions ferry needs.
+ * network for drills, the source-state table, ferry's snapshot group in each source region, and the
+ * sync appliance with its own identity and roles holding exactly the actions ferry needs where it needs them.
  */
 export class LandingZone extends pulumi.ComponentResource {
   readonly outputs: Record<string, pulumi.Output<unknown>>;
@@ -77,32 +77,48 @@ export class LandingZone extends pulumi.ComponentResource {
       { resourceName: plan.identityName, resourceGroupName, location, tags: plan.tags },
       { parent: this },
     );
-    const role = new authorization.RoleDefinition(
-      "appliance-role",
-      {
-        roleDefinitionId: plan.roleDefinitionGuid,
-        roleName: plan.roleName,
-        description:
-          "What ferry's sync appliance needs: snapshots of source disks and their SAS, and the source-state table.",
-        scope: plan.resourceGroupId,
-        permissions: [{ actions: [...APPLIANCE_ACTIONS], dataActions: [...APPLIANCE_DATA_ACTIONS] }],
-        assignableScopes: plan.assignmentScopes.map((s) => s.scope),
-      },
-      { parent: this, dependsOn: [group] },
-    );
-    for (const a of plan.assignmentScopes) {
-      new authorization.RoleAssignment(
-        a.logicalName,
+    // ferry's snapshot groups, one per source region, in that region: the sync's snapshots of the
+    // region's disks live there, so the appliance deletes snapshots there and nowhere else.
+    const snapshotGroups = plan.snapshotGroups.map((g) => ({
+      region: g.region,
+      group: new resources.ResourceGroup(
+        g.logicalName,
+        { resourceGroupName: g.name, location: g.region, tags: { ...plan.tags, "ferry-snapshots": g.region } },
+        // Deleting a group deletes what it holds: the recovery points of every source of the region.
+        // A region dropped from the config leaves its group (and its role assignment goes).
+        { parent: this, retainOnDelete: true },
+      ),
+    }));
+
+    // One custom role per kind of scope, each assigned at its scopes only (landing-zone-plan.ts).
+    const roles = plan.roles.map((r) => {
+      const role = new authorization.RoleDefinition(
+        r.logicalName,
         {
-          roleAssignmentName: a.guid,
-          scope: a.scope,
-          principalId: identity.principalId,
-          principalType: authorization.PrincipalType.ServicePrincipal,
-          roleDefinitionId: role.id,
+          roleDefinitionId: r.guid,
+          roleName: r.roleName,
+          description: r.description,
+          scope: plan.resourceGroupId,
+          permissions: [{ actions: [...r.actions], dataActions: [...r.dataActions] }],
+          assignableScopes: r.assignments.map((a) => a.scope),
         },
-        { parent: this },
+        { parent: this, dependsOn: [group, ...snapshotGroups.map((g) => g.group)] },
       );
-    }
+      for (const a of r.assignments) {
+        new authorization.RoleAssignment(
+          a.logicalName,
+          {
+            roleAssignmentName: a.guid,
+            scope: a.scope,
+            principalId: identity.principalId,
+            principalType: authorization.PrincipalType.ServicePrincipal,
+            roleDefinitionId: role.id,
+          },
+          { parent: this },
+        );
+      }
+      return role;
+    });
 
     const nic = new network.NetworkInterface(
       "appliance-nic",
@@ -180,7 +196,8 @@ export class LandingZone extends pulumi.ComponentResource {
           identityClientId: clientId,
           identityPrincipalId: principalId,
         })),
-      roleDefinitionId: role.id,
+      roleDefinitionId: roles[0]!.id,
+      snapshotResourceGroups: pulumi.all(Object.fromEntries(snapshotGroups.map((g) => [g.region, g.group.name]))),
     };
     this.registerOutputs(this.outputs);
   }

@@ -448,7 +448,7 @@ describe("failover", () => {
     // The drill's recovery point is held while the test runs: the sync moved on without deleting it.
     const held = op.recoveryPoints![w.osDiskId]!;
     const snapshotExists = (id: string) =>
-      f.azure.compute.snapshots.get(PRIMARY.rg, parseResourceId(id).name).then(
+      f.azure.compute.snapshots.get(parseResourceId(id).resourceGroup, parseResourceId(id).name).then(
         () => true,
         () => false,
       );

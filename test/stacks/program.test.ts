@@ -351,15 +351,18 @@ describe("a bare up of a blueprint in failover mode, under mocks", () => {
 });
 
 describe("the landing-zone program, under mocks", () => {
-  it("declares the group, test network, locked-down state store, identity, role, assignments and appliance", async () => {
-    const subnet =
-      "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/dr-network-rg/providers/Microsoft.Network/virtualNetworks/dr-vnet/subnets/app";
-    const { declared, outputs } = await run(
+  const SUB = "22222222-2222-2222-2222-222222222222";
+  const DR_RG = `/subscriptions/${SUB}/resourceGroups/dr-rg`;
+  const PROD_RG = `/subscriptions/${SUB}/resourceGroups/prod-rg`;
+  const SNAPSHOT_RG = `/subscriptions/${SUB}/resourceGroups/ferry-snapshots-westeurope`;
+  const DR_NETWORK = `/subscriptions/${SUB}/resourceGroups/dr-network-rg/providers/Microsoft.Network`;
+  const deploy = () =>
+    run(
       {
         kind: "landing-zone",
         region: "northeurope",
         resourceGroup: "dr-rg",
-        targetSubnetId: subnet,
+        targetSubnetId: `${DR_NETWORK}/virtualNetworks/dr-vnet/subnets/app`,
         testNetwork: {
           name: "dr-test-vnet",
           addressPrefix: "10.99.0.0/16",
@@ -373,10 +376,25 @@ describe("the landing-zone program, under mocks", () => {
           adminUsername: "ferry",
           sshPublicKey: "ssh-ed25519 AAAAC3Nza test",
         },
-        sourceScopes: ["/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/prod-rg"],
+        sourceScopes: [PROD_RG],
+        snapshotResourceGroups: { westeurope: "ferry-snapshots-westeurope" },
       },
-      { subscriptionId: "22222222-2222-2222-2222-222222222222" },
+      { subscriptionId: SUB },
     );
+  /** Each role's actions and data actions, and the scopes it is assigned at (from the assignments declared). */
+  const rolesOf = (declared: Declared[]) =>
+    byType(declared, "azure-native:authorization:RoleDefinition").map((r) => ({
+      name: r.name,
+      actions: r.inputs.permissions[0].actions as string[],
+      dataActions: (r.inputs.permissions[0].dataActions ?? []) as string[],
+      assignableScopes: r.inputs.assignableScopes as string[],
+      assignedAt: byType(declared, "azure-native:authorization:RoleAssignment")
+        .filter((a) => a.inputs.roleDefinitionId === `${r.name}-id`)
+        .map((a) => a.inputs.scope as string),
+    }));
+
+  it("declares the group, test network, locked-down state store, identity, roles and appliance", async () => {
+    const { declared, outputs } = await deploy();
     const account = byType(declared, "azure-native:storage:StorageAccount")[0]!;
     expect(account.inputs).toMatchObject({
       allowBlobPublicAccess: false,
@@ -385,24 +403,16 @@ describe("the landing-zone program, under mocks", () => {
       enableHttpsTrafficOnly: true,
     });
     expect(byType(declared, "azure-native:storage:Table")[0]!.inputs.tableName).toBe("ferrySources");
-    const role = byType(declared, "azure-native:authorization:RoleDefinition")[0]!;
-    expect(role.inputs.permissions[0].actions).toContain("Microsoft.Compute/snapshots/beginGetAccess/action");
-    expect(role.inputs.permissions[0].actions).not.toContain("Microsoft.Compute/virtualMachines/write");
+    const dr = rolesOf(declared).find((r) => r.name === "appliance-role")!;
+    expect(dr.assignedAt).toEqual([DR_RG]);
     // The landing zone makes the table: the appliance reads and writes its entities, and manages no table.
-    const dataActions = role.inputs.permissions[0].dataActions as string[];
-    expect(dataActions.length).toBeGreaterThan(0);
-    for (const d of dataActions)
+    expect(dr.dataActions.length).toBeGreaterThan(0);
+    for (const d of dr.dataActions)
       expect(d).toMatch(/^Microsoft\.Storage\/storageAccounts\/tableServices\/tables\/entities\//);
-    expect((role.inputs.permissions[0].actions as string[]).filter((x) => x.startsWith("Microsoft.Storage/"))).toEqual(
-      [],
-    );
-    expect(role.inputs.assignableScopes).toEqual([
-      "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/dr-rg",
-      "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/prod-rg",
-    ]);
-    expect(byType(declared, "azure-native:authorization:RoleAssignment").map((a) => a.inputs.scope)).toEqual(
-      role.inputs.assignableScopes,
-    );
+    for (const r of rolesOf(declared))
+      expect(
+        r.actions.filter((x) => x.startsWith("Microsoft.Storage/") || x.endsWith("/virtualMachines/write")),
+      ).toEqual([]);
     const vm = byType(declared, "azure-native:compute:VirtualMachine")[0]!;
     expect(vm.inputs.osProfile.linuxConfiguration.disablePasswordAuthentication).toBe(true);
     expect(vm.inputs.identity.type).toBe("UserAssigned");
@@ -410,11 +420,68 @@ describe("the landing-zone program, under mocks", () => {
       "publicIPAddress",
     );
     expect(byType(declared, "azure-native:network:PublicIPAddress")).toEqual([]);
-    expect(outputs.subscriptionId).toBe("22222222-2222-2222-2222-222222222222");
+    expect(outputs.subscriptionId).toBe(SUB);
     expect(outputs.stateStore).toEqual({
       accountName: "ferrystate01",
       tableName: "ferrySources",
       url: "https://ferrystate01.table.core.windows.net",
     });
+  });
+
+  it("declares ferry's snapshot group in its source region and exports it by region", async () => {
+    const { declared, outputs } = await deploy();
+    const groups = byType(declared, "azure-native:resources:ResourceGroup").map((g) => ({
+      name: g.inputs.resourceGroupName,
+      location: g.inputs.location,
+    }));
+    expect(groups).toEqual([
+      { name: "dr-rg", location: "northeurope" },
+      { name: "ferry-snapshots-westeurope", location: "westeurope" },
+    ]);
+    expect(outputs.snapshotResourceGroups).toEqual({ westeurope: "ferry-snapshots-westeurope" });
+  });
+
+  it("grants each scope exactly its actions: delete in the snapshot group only, no write in production", async () => {
+    const { declared } = await deploy();
+    const roles = rolesOf(declared)
+      .map(({ name, actions, assignableScopes, assignedAt }) => ({ name, actions, assignableScopes, assignedAt }))
+      .sort((a, b) => a.name.localeCompare(b.name));
+    expect(roles).toEqual([
+      {
+        name: "appliance-role",
+        actions: [
+          "Microsoft.Resources/subscriptions/resourceGroups/read",
+          "Microsoft.Compute/disks/read",
+          "Microsoft.Compute/virtualMachines/read",
+          "Microsoft.Compute/snapshots/read",
+          "Microsoft.Compute/snapshots/beginGetAccess/action",
+          "Microsoft.Compute/snapshots/endGetAccess/action",
+        ],
+        assignableScopes: [DR_RG],
+        assignedAt: [DR_RG],
+      },
+      {
+        name: "appliance-snapshot-role",
+        actions: [
+          "Microsoft.Compute/snapshots/read",
+          "Microsoft.Compute/snapshots/write",
+          "Microsoft.Compute/snapshots/delete",
+          "Microsoft.Compute/snapshots/beginGetAccess/action",
+          "Microsoft.Compute/snapshots/endGetAccess/action",
+        ],
+        assignableScopes: [SNAPSHOT_RG],
+        assignedAt: [SNAPSHOT_RG],
+      },
+      {
+        name: "appliance-source-role",
+        actions: ["Microsoft.Compute/disks/read", "Microsoft.Compute/disks/beginGetAccess/action"],
+        assignableScopes: [PROD_RG],
+        assignedAt: [PROD_RG],
+      },
+    ]);
+    const deleters = roles.filter((r) => r.actions.some((a) => a.endsWith("/delete"))).flatMap((r) => r.assignedAt);
+    expect(deleters).toEqual([SNAPSHOT_RG]);
+    const writers = roles.filter((r) => r.actions.some((a) => a.endsWith("/write"))).flatMap((r) => r.assignedAt);
+    expect(writers).not.toContain(PROD_RG);
   });
 });

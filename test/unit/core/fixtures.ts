@@ -58,6 +58,7 @@ export function validLandingZoneOutputs(): Json {
       tableName: "ferrySources",
       url: "https://ferrystate01.table.core.windows.net",
     },
+    snapshotResourceGroups: { westeurope: "ferry-snapshots-westeurope" },
     roleDefinitionId:
       "/subscriptions/11111111-1111-4111-8111-111111111111/providers/Microsoft.Authorization/roleDefinitions/x",
   };

@@ -22,6 +22,7 @@ describe("parseLandingZoneOutputs", () => {
         "appliance",
         "location",
         "resourceGroupName",
+        "snapshotResourceGroups",
         "stateStore",
         "subscriptionId",
         "targetSubnetId",
@@ -37,6 +38,13 @@ describe("parseLandingZoneOutputs", () => {
       "dr-rg",
     ]);
     expect(zone.targetSubnetId).toBe(outputs.targetSubnetId);
+    expect(zone.snapshotResourceGroups).toEqual({ westeurope: "ferry-snapshots-westeurope" });
+  });
+
+  it("reads a landing zone deployed before snapshot groups as having none (enabling DR then names the key)", () => {
+    const outputs = validLandingZoneOutputs() as Record<string, unknown>;
+    delete outputs.snapshotResourceGroups;
+    expect(parseLandingZoneOutputs(outputs, "lz-ne").snapshotResourceGroups).toEqual({});
   });
 
   it.each([[{}], [undefined]])("refuses a landing zone with no outputs (%j): it is not deployed", (outputs) => {

@@ -16,6 +16,7 @@ describe("the ferry: keys of a stack file, from the schemas", () => {
       stateStore: "object",
       appliance: "object",
       sourceScopes: "object",
+      snapshotResourceGroups: "object",
       landingZoneStack: "string",
       blueprint: "object",
       stagingSku: "string",
