@@ -1,5 +1,6 @@
 import { sameResourceId } from "../core/resource-id";
 import { UserError } from "../core/errors";
+import { recoverySetFingerprint } from "../core/recovery-set";
 import type { Blueprint, BlueprintRow, DiskStrategy, OsType } from "../core/schemas/blueprint";
 import type { LandingZoneOutputs } from "../core/schemas/landing-zone";
 import type { BlueprintMode } from "../core/schemas/blueprint-state";
@@ -22,6 +23,8 @@ export const TAGS = {
   sourceDisk: "ferry-source-disk",
   sourceSizeGiB: "ferry-source-size-gib",
   recoveryPoint: "ferry-recovery-point",
+  /** The fingerprint of every recovery point of the blueprint (core/recovery-set.ts). */
+  recoverySet: "ferry-recovery-set",
   operation: "ferry-operation",
   mode: "ferry-mode",
   osStrategy: "ferry-os-strategy",
@@ -244,6 +247,13 @@ export function planBlueprint(blueprint: Blueprint, site: DrSite, options: PlanO
   // A drill never touches the staging disks: every disk comes from a snapshot, in the test network.
   const suffix = test ? "-test" : "";
   const subnet = test ? site.testSubnetId : site.targetSubnetId;
+  const recoverySet = recoverySetFingerprint(
+    Object.fromEntries(
+      blueprint.rows
+        .flatMap((r) => [r.osDisk.sourceDiskId, ...r.dataDisks.map((d) => d.sourceDiskId)])
+        .map((disk) => [disk, pointFor(blueprint, options, disk).snapshotId]),
+    ),
+  );
   for (const row of blueprint.rows) {
     const osStrategy: DiskStrategy = test ? "fromSnapshot" : row.osStrategy;
     const dataStrategy: DiskStrategy = test ? "fromSnapshot" : row.dataStrategy;
@@ -280,6 +290,7 @@ export function planBlueprint(blueprint: Blueprint, site: DrSite, options: PlanO
         [TAGS.role]: test ? "test" : "recovered",
         [TAGS.mode]: options.mode,
         [TAGS.recoveryPoint]: osPoint.snapshotId,
+        [TAGS.recoverySet]: recoverySet,
         [TAGS.operation]: options.operationId ?? "unspecified",
         [TAGS.osStrategy]: osStrategy,
         [TAGS.dataStrategy]: dataStrategy,

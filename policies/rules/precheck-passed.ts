@@ -1,4 +1,5 @@
 import type { ReportViolation, ResourceValidationPolicy } from "@pulumi/policy";
+import { recoverySetFingerprint } from "../../core/recovery-set";
 import { sameResourceId } from "../../core/resource-id";
 import { factsFromConfig, factsProblemMessage, type PrecheckFacts } from "../facts";
 import { TAGS, isRecoveredResource, label, tagOf, type Props } from "../resources";
@@ -78,6 +79,7 @@ export function precheckPassedPolicy(options: PrecheckPassedOptions = {}): Resou
       checkBinding(what, args.props, facts, run, report);
       checkAge(facts, config.maxAgeMinutes, now(), run, report);
       checkRecoveryPoint(what, args.props, facts.recoveryPoints, run, report);
+      checkRecoverySet(what, args.props, facts.recoveryPoints, run, report);
     },
   };
 }
@@ -164,6 +166,32 @@ function checkRecoveryPoint(
   if (!Object.values(points).some((p) => sameResourceId(p, point))) {
     report(
       `${what} is made from recovery point ${point}, which is not one of the recovery points the precheck approved. ${again}`,
+    );
+  }
+}
+
+/**
+ * The resource belongs to a stack whose every recovery point is one the precheck approved: its
+ * `ferry-recovery-set` tag is the fingerprint of all of them. Judged on each resource, so a point
+ * that differs on one disk refuses the first recovered resource of any row, before anything exists.
+ */
+function checkRecoverySet(
+  what: string,
+  props: Props,
+  points: Record<string, string>,
+  run: string,
+  report: ReportViolation,
+): void {
+  const set = tagOf(props, TAGS.recoverySet);
+  if (set === undefined) {
+    report(
+      `${what} carries no ${TAGS.recoverySet} tag, so the stack's recovery points cannot be checked against the precheck as a whole. Declare it through ferry's program, which tags every recovered resource with the fingerprint of its blueprint's points.`,
+    );
+    return;
+  }
+  if (set.toLowerCase() !== recoverySetFingerprint(points)) {
+    report(
+      `${what} belongs to a stack whose recovery points are not the ones the precheck approved (ferry-recovery-set ${set.slice(0, 12)}… differs from the facts' points): at least one disk of the blueprint would be recovered from another point. Run \`${run}\` again so the stack's recovery points and the facts name the same applied points.`,
     );
   }
 }

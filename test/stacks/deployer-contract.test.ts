@@ -107,6 +107,17 @@ function contract(h: () => Harness) {
       },
       /the precheck approved .*-ff00|not one of the recovery points the precheck approved/,
     ],
+    [
+      // Only the last disk's point differs: the rows judged before it must not be created either.
+      "for another recovery point of one disk",
+      () => {
+        const facts = factsOf(h());
+        const last = Object.keys(facts.recoveryPoints).sort().at(-1)!;
+        facts.recoveryPoints[last] = facts.recoveryPoints[last]!.replace(/-ab12$/, "-ff00");
+        return facts;
+      },
+      /recovery points are not the ones the precheck approved/,
+    ],
   ];
   for (const [what, facts, why] of refusals) {
     it(`refuses a failover whose precheck facts are ${what} before any VM, NIC or disk exists, exit 3`, async () => {

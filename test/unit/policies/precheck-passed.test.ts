@@ -187,9 +187,25 @@ describe("ferry-failover-precheck-passed", () => {
     const stack = blueprintStack("failover");
     const source = stack.blueprint.rows[0]!.dataDisks[0]!.sourceDiskId;
     delete stack.facts.recoveryPoints[source];
+    const messages = (await on(stack, "web1-lun0-snapshot")).map((v) => v.message);
+    expect(
+      messages.some((m) =>
+        m.includes(`recovers source disk ${source.toLowerCase()}, which the precheck did not check`),
+      ),
+    ).toBe(true);
+  });
+
+  it("refuses a resource whose own point is approved when another disk's point differs from the facts", async () => {
+    const stack = blueprintStack("failover");
+    const source = stack.blueprint.rows[0]!.dataDisks[0]!.sourceDiskId;
+    stack.facts.recoveryPoints[source] = stack.facts.recoveryPoints[source]!.replace(/.$/, (c) =>
+      c === "0" ? "1" : "0",
+    );
+    // The NIC names the OS disk's point, which the facts still approve: only the set gives it away.
     expectOne(
-      await on(stack, "web1-lun0-snapshot"),
-      `recovers source disk ${source.toLowerCase()}, which the precheck did not check`,
+      await on(stack, "web1-nic"),
+      "recovery points are not the ones the precheck approved",
+      "ferry precheck web",
     );
   });
 
