@@ -1,8 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { LocalWorkspace, type EngineEvent, type Stack } from "@pulumi/pulumi/automation";
 import type { Logger } from "pino";
+import { UserError } from "../../core/errors";
 import { redactSecrets } from "../../core/redact";
 import {
   policyRefusal,
@@ -55,6 +56,29 @@ export class PulumiDeployer implements Deployer {
   constructor(private readonly options: PulumiDeployerOptions) {
     this.workDir = resolve(options.workDir);
     this.policyPackDir = resolve(options.policyPackDir ?? join(this.workDir, "policies"));
+  }
+
+  /**
+   * The pack's folder, once its entry is built: Pulumi runs the `main` of its package.json, which
+   * `npm ci` (prepare) or `npm run build` writes. Refused with what to run when it is missing, so a
+   * break-glass run does not fail inside the engine with a module not found.
+   */
+  private builtPolicyPack(): string {
+    let main = "index.js";
+    try {
+      const pkg = JSON.parse(readFileSync(join(this.policyPackDir, "package.json"), "utf8")) as { main?: unknown };
+      if (typeof pkg.main === "string") main = pkg.main;
+    } catch {
+      // No package.json: Pulumi then looks for index.js, as checked below.
+    }
+    if (!existsSync(join(this.policyPackDir, main))) {
+      throw new UserError(
+        `The policy pack at ${this.policyPackDir} is not built (${main} is missing). Run \`npm ci\` or ` +
+          "`npm run build` in the project first: it builds the pack's entry.",
+        { code: "PolicyPackNotBuilt" },
+      );
+    }
+    return this.policyPackDir;
   }
 
   private stack(name: string): Promise<Stack> {
@@ -127,7 +151,7 @@ export class PulumiDeployer implements Deployer {
       result = await this.withPolicyConfig(options.policyConfig, (files) =>
         s.up({
           message: options.message,
-          policyPacks: [this.policyPackDir],
+          policyPacks: [this.builtPolicyPack()],
           policyPackConfigs: files,
           onOutput: this.onOutput(stack),
           onEvent: (e) => {
@@ -181,7 +205,7 @@ export class PulumiDeployer implements Deployer {
       const result = await this.withPolicyConfig(options.policyConfig, (files) =>
         s.preview({
           ...(options.message ? { message: options.message } : {}),
-          policyPacks: [this.policyPackDir],
+          policyPacks: [this.builtPolicyPack()],
           policyPackConfigs: files,
           onOutput: this.onOutput(stack),
           onEvent: (e) => collectPolicy(e, violations),

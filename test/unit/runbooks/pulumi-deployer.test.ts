@@ -1,9 +1,12 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { EngineEvent, Stack } from "@pulumi/pulumi/automation";
 import { describe, expect, it } from "vitest";
 import { isUserError } from "../../../core/errors";
 import { createLogger } from "../../../core/logger";
 import { exitCodeOf } from "../../../runbooks/cli";
 import { PulumiDeployer } from "../../../runbooks/deployers/pulumi";
+import { tempDir } from "../../helpers/emulator";
 import { thrownBy } from "../../helpers/errors";
 
 type Policy = { level: "mandatory" | "advisory"; message: string };
@@ -49,9 +52,19 @@ function fakeStack(policies: { preview?: Policy[]; up?: Policy[] }) {
   return { calls, stack: stack as unknown as Stack };
 }
 
-const deployerOn = (stack: Stack) =>
+/** A project folder whose policy pack is built (`built: false`: its entry is missing). */
+function project(built = true): string {
+  const workDir = tempDir("ferry-pulumi-deployer-");
+  const pack = join(workDir, "policies");
+  mkdirSync(join(pack, "dist"), { recursive: true });
+  writeFileSync(join(pack, "package.json"), JSON.stringify({ name: "@ferry/policies", main: "dist/index.cjs" }));
+  if (built) writeFileSync(join(pack, "dist", "index.cjs"), "");
+  return workDir;
+}
+
+const deployerOn = (stack: Stack, workDir = project()) =>
   new PulumiDeployer({
-    workDir: "/project",
+    workDir,
     logger: createLogger({ level: "silent" }),
     openStack: async () => stack,
   });
@@ -61,7 +74,10 @@ describe("the Pulumi deployer's gate", () => {
     const { calls, stack } = fakeStack({ preview: [{ level: "advisory", message: "Prefer fromSnapshot." }] });
     const r = await deployerOn(stack).up("web", { message: "failover web op-1" });
     // No config to set: a blueprint's mode and points are the state store's, read by the program.
-    expect(calls).toEqual(["preview /project/policies", "up"]);
+    expect(calls.map((c) => c.replace(/ \/.*\/policies$/, " <project>/policies"))).toEqual([
+      "preview <project>/policies",
+      "up",
+    ]);
     expect(r.version).toBe(7);
   });
 
@@ -86,5 +102,14 @@ describe("the Pulumi deployer's gate", () => {
     const { stack } = fakeStack({ preview: [{ level: "mandatory", message: "No precheck facts." }] });
     const r = await deployerOn(stack).preview("web", {});
     expect(r.violations.map((v) => [v.enforcementLevel, v.message])).toEqual([["mandatory", "No precheck facts."]]);
+  });
+
+  it("refuses an update while the pack's entry is not built, saying to build it", async () => {
+    const { calls, stack } = fakeStack({});
+    const e = await thrownBy(deployerOn(stack, project(false)).up("web", { message: "failover" }));
+    expect(isUserError(e)).toBe(true);
+    expect(e.message).toContain("dist/index.cjs is missing");
+    expect(e.message).toContain("npm run build");
+    expect(calls.filter((c) => c !== "setAllConfig")).toEqual([]);
   });
 });
