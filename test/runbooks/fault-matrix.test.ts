@@ -7,7 +7,7 @@ import { runLocalCli as runCli } from "../../local/ferry";
 import { EXIT, type CliIo } from "../../runbooks/commands/common";
 import { currentMode } from "../../runbooks/mode";
 import { useAzurite } from "../helpers/azurite";
-import { createDrWorld, type DrWorld, type Workload } from "../helpers/dr-env";
+import { createDrWorld, DR, PRIMARY, type DrWorld, type Workload } from "../helpers/dr-env";
 import { tempDir, useEmulator } from "../helpers/emulator";
 
 // The fault-injection matrix: each runbook, through the CLI as an operator runs it, under each of
@@ -210,6 +210,81 @@ describe("failover --test and cleanup under Azure's failures", () => {
       f.emu.faults.clear();
       expect((await ferry(["cleanup", w.stack, "--yes"])).code).toBe(EXIT.ok);
       expect(await currentMode(world.ctx, w.stack)).toBe("standby");
+    });
+  }
+});
+
+describe("failover --unplanned and --planned under Azure's failures", () => {
+  // A real failover cannot be undone without a failback: each cell fails over a workload of its own.
+  for (const fault of ["403", "503", "failed LRO", "dropped connection"] as const) {
+    it(`unplanned, ${fault} on the writes: exit 1, says to run it again, and the re-run continues it`, async () => {
+      const w = await world.workload(`fu${fault.replace(/\W/g, "").slice(0, 6).toLowerCase()}`);
+      await world.protect(w);
+      f.emu.faults.add(faultRule(fault, { plane: "arm", method: "PUT" }));
+      const run = () =>
+        world.whileSyncing(() => ferry(["failover", w.stack, "--unplanned", "--yes"]), world.sourcesOf(w));
+      const r = await run();
+      expect(r.code).toBe(EXIT.failed);
+      expectReadable(r, FIX[fault]);
+      // The staging disks' detach had begun (attach-as-is rows): the failover can only go forward.
+      expect(r.err).toMatch(/got past the detach of the staging disks: run the same failover again to continue it/);
+      const failed = (await world.ctx.journal.list(w.stack))[0]!;
+      expect([failed.status, failed.phase]).toEqual(["failed", "stagingDetached"]);
+      f.emu.faults.clear();
+      const again = await run();
+      expect(again.code).toBe(EXIT.ok);
+      expect((await world.ctx.journal.list(w.stack))[0]).toMatchObject({
+        status: "succeeded",
+        details: { resumes: failed.id },
+      });
+      expect(await currentMode(world.ctx, w.stack)).toBe("failover");
+    });
+  }
+
+  it("unplanned, state store down: one message naming the store, exit 1, nothing paused, a re-run succeeds", async () => {
+    const w = await world.workload("fustore");
+    await world.protect(w);
+    const run = (environment?: NodeJS.ProcessEnv) =>
+      world.whileSyncing(() => ferry(["failover", w.stack, "--unplanned", "--yes"], environment), world.sourcesOf(w));
+    const r = await run(storeDown());
+    expect(r.code).toBe(EXIT.failed);
+    expectReadable(r, FIX["state store down"]);
+    await expectNotPaused(w);
+    expect(await currentMode(world.ctx, w.stack)).toBe("standby");
+    expect((await run()).code).toBe(EXIT.ok);
+  });
+
+  it("planned, 503 on the power-off: exit 1, the sync goes on, a re-run succeeds", async () => {
+    const w = await world.workload("fplan");
+    await world.protect(w);
+    f.emu.faults.add(faultRule("503", { plane: "arm", operation: "VirtualMachines_PowerOff" }));
+    const run = () => world.whileSyncing(() => ferry(["failover", w.stack, "--planned", "--yes"]), world.sourcesOf(w));
+    const r = await run();
+    expect(r.code).toBe(EXIT.failed);
+    expectReadable(r, FIX["503"]);
+    expect(r.err).toMatch(/Nothing was failed over and the sync goes on/);
+    await expectNotPaused(w);
+    f.emu.faults.clear();
+    expect((await run()).code).toBe(EXIT.ok);
+    expect(await currentMode(world.ctx, w.stack)).toBe("failover");
+  });
+});
+
+describe("sources enable under Azure's failures", () => {
+  for (const fault of ["403", "503", "failed LRO", "dropped connection"] as const) {
+    it(`${fault} on every ARM call: exit 1, one message naming the fix, a re-run enables`, async () => {
+      const w = await world.workload(`fe${fault.replace(/\W/g, "").slice(0, 6).toLowerCase()}`);
+      // Every ARM call: a rule with a region fires once the emulator knows the request's region.
+      for (const region of [undefined, DR.location, PRIMARY.location])
+        f.emu.faults.add(faultRule(fault, { plane: "arm", ...(region ? { region } : {}) }));
+      const r = await ferry(["sources", "enable", w.stack, "--prepare", "empty"]);
+      expect(r.code).toBe(EXIT.failed);
+      expectReadable(r, FIX[fault]);
+      f.emu.faults.clear();
+      const again = await ferry(["sources", "enable", w.stack, "--prepare", "empty"]);
+      expect(again.code).toBe(EXIT.ok);
+      expect(again.out).toMatch(/enabled: /);
+      await expectNotPaused(w);
     });
   }
 });
