@@ -288,3 +288,21 @@ describe("sources enable under Azure's failures", () => {
     });
   }
 });
+
+describe("failback prepare under Azure's failures", () => {
+  for (const fault of ["403", "503"] as const) {
+    it(`${fault} on every ARM call: exit 1, one message naming the fix, a re-run prepares`, async () => {
+      const w = await world.workload(`fb${fault}`);
+      await world.protect(w);
+      await world.unplannedFailover(w);
+      for (const region of [undefined, DR.location, PRIMARY.location])
+        f.emu.faults.add(faultRule(fault, { plane: "arm", ...(region ? { region } : {}) }));
+      const r = await ferry(["failback", "prepare", w.stack]);
+      expect(r.code).toBe(EXIT.failed);
+      expectReadable(r, FIX[fault]);
+      f.emu.faults.clear();
+      const again = await ferry(["failback", "prepare", w.stack]);
+      expect(again.code).toBe(EXIT.ok);
+    });
+  }
+});
