@@ -18,7 +18,9 @@ async function newGroup(): Promise<{ rg: string; nicId: string }> {
     addressSpace: { addressPrefixes: ["10.0.0.0/16"] },
     subnets: [{ name: "default", addressPrefix: "10.0.0.0/24" }],
   });
-  const subnet = `/subscriptions/${fixture.emu.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Network/virtualNetworks/vnet/subnets/default`;
+  const subnet =
+    `/subscriptions/${fixture.emu.subscriptionId}/resourceGroups/${rg}` +
+    "/providers/Microsoft.Network/virtualNetworks/vnet/subnets/default";
   const nic = await fixture.azure.network.networkInterfaces.beginCreateOrUpdateAndWait(rg, "nic", {
     location: LOCATION,
     ipConfigurations: [{ name: "ipconfig1", subnet: { id: subnet } }],
