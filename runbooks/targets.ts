@@ -112,7 +112,7 @@ export async function offeredVmSizes(ctx: RunbookContext, region: string): Promi
 /**
  * The Hyper-V generations each VM size of a region boots, by lower-case name, from the Resource SKUs list
  * (capability `HyperVGenerations`, e.g. "V1,V2"; the VM sizes list does not carry it). A size whose SKU names
- * none boots V1, as Azure's own tools read it.
+ * none is read as V1 only, the generation Azure assumes where none is named; a Gen2 row on it is then refused.
  */
 export async function vmSizeGenerations(ctx: RunbookContext, region: string): Promise<Map<string, HyperVGeneration[]>> {
   const out = new Map<string, HyperVGeneration[]>();
