@@ -97,6 +97,8 @@ export interface VmRecord extends Base {
   zones: string[];
   vmSize: string;
   osDisk: VmOsDiskRef;
+  /** The Hyper-V generation it boots: its OS disk's (V1 for a disk that names none, as Azure assumes). */
+  hyperVGeneration?: "V1" | "V2";
   dataDisks: VmDiskRef[];
   nics: { id: string; primary?: boolean; deleteOption: "Delete" | "Detach" }[];
   osProfile?: Record<string, unknown>;

@@ -68,6 +68,8 @@ export interface WorkloadOptions {
   /** Size of each data disk, in GiB. Default 1. */
   dataDiskSizeGiB?: number;
   vmSize?: string;
+  /** Hyper-V generation of each source OS disk, stated in the blueprint too. Default: none (Gen1). */
+  hyperVGeneration?: "V1" | "V2";
   /** Writes each OS disk before the VM boots (a file system, say), by device path. */
   prepareOsDisk?: (devicePath: string, vm: string) => Promise<void>;
   /** Each row's readiness checks (RTO to OS ready, app ready). */
@@ -244,6 +246,7 @@ export async function createLocalWorld(o: LocalWorldOptions): Promise<LocalWorld
           const nic = await createNic(builder, PRIMARY.rg, PRIMARY.location, `${vmName}-nic`, primarySubnet);
           const os = await createEmptyDisk(builder, PRIMARY.rg, PRIMARY.location, `${vmName}-os`, osSize, {
             osType: "Linux",
+            ...(options.hyperVGeneration ? { hyperVGeneration: options.hyperVGeneration } : {}),
           });
           const data = new Map<number, string>();
           for (const lun of luns)
@@ -286,7 +289,12 @@ export async function createLocalWorld(o: LocalWorldOptions): Promise<LocalWorld
               name: v.vm,
               sourceVmId: v.vmId,
               sourceRegion: PRIMARY.location,
-              osDisk: { sourceDiskId: v.osDiskId, osType: "Linux", sizeGiB: osSize },
+              osDisk: {
+                sourceDiskId: v.osDiskId,
+                osType: "Linux",
+                sizeGiB: osSize,
+                ...(options.hyperVGeneration ? { hyperVGeneration: options.hyperVGeneration } : {}),
+              },
               dataDisks: [...v.dataDiskIds].map(([lun, sourceDiskId]) => ({ lun, sourceDiskId, sizeGiB: dataSize })),
               vmSize: options.vmSize ?? "Standard_D2s_v5",
               privateIpAddress: `10.1.${Math.floor(k / 250)}.${4 + (k % 250)}`,

@@ -10,7 +10,8 @@ import type { BlueprintStackConfig } from "../stacks/config";
 import { planBlueprint, recoveredVmName, sameRegionProblems, TAGS } from "../stacks/plan";
 import { diskLabel, landingZone, loadBlueprint, sourceDisks, type LandingZoneFacts } from "./blueprints";
 import type { RunbookContext } from "./context";
-import { coresQuota, offeredVmSizes } from "./targets";
+import { osDiskGeneration } from "../core/schemas/blueprint";
+import { coresQuota, offeredVmSizes, vmSizeGenerations, type OfferedVmSize } from "./targets";
 
 export interface PrecheckCheck {
   name: string;
@@ -200,7 +201,11 @@ async function capacityChecks(
   recoveredVm: (name: string) => Promise<VirtualMachine | undefined>,
 ): Promise<PrecheckCheck[]> {
   const checks: PrecheckCheck[] = [];
-  const [sizes, cores] = await Promise.all([offeredVmSizes(ctx, region), coresQuota(ctx, region)]);
+  const [sizes, cores, generations] = await Promise.all([
+    offeredVmSizes(ctx, region),
+    coresQuota(ctx, region),
+    vmSizeGenerations(ctx, region),
+  ]);
   let needed = 0;
   for (const r of b.rows) {
     const size = sizes.get(r.vmSize.toLowerCase());
@@ -223,6 +228,7 @@ async function capacityChecks(
         ? `${size.cores} vCPUs, up to ${size.maxDataDisks} data disks`
         : `${r.vmSize} takes ${size.maxDataDisks} data disks; the row has ${r.dataDisks.length}. Pick a larger size.`,
     });
+    checks.push(generationCheck(r, size, sizes, generations));
     if (!(await recoveredVm(recoveredVmName(r, mode)))) needed += size.cores;
   }
   if (cores) {
@@ -237,6 +243,45 @@ async function capacityChecks(
     });
   }
   return checks;
+}
+
+/** How many sizes a refused generation check names; the rest are counted. */
+const SIZES_NAMED = 8;
+
+/**
+ * A row's VM size boots its OS disk's Hyper-V generation: Azure refuses the VM otherwise (400 BadRequest,
+ * "cannot boot Hypervisor Generation"). A refusal names the region's sizes that boot it and take the row's data
+ * disks, nearest in vCPUs first. A size the SKU list does not name passes: the VM create is then the judge.
+ */
+function generationCheck(
+  r: BlueprintStackConfig["blueprint"]["rows"][number],
+  size: OfferedVmSize,
+  sizes: Map<string, OfferedVmSize>,
+  generations: Map<string, string[]>,
+): PrecheckCheck {
+  const gen = osDiskGeneration(r.osDisk);
+  const name = `${r.name}: Hyper-V generation ${gen}`;
+  const offered = generations.get(r.vmSize.toLowerCase());
+  if (!offered) return { name, ok: true, row: r.name, message: `${r.vmSize} is not in the SKU list; not checked` };
+  if (offered.includes(gen)) return { name, ok: true, row: r.name, message: `${r.vmSize} boots ${gen}` };
+  const working = [...sizes.entries()]
+    .filter(([key, s]) => generations.get(key)?.includes(gen) && s.maxDataDisks >= r.dataDisks.length)
+    .map(([, s]) => s)
+    .sort((x, y) => Math.abs(x.cores - size.cores) - Math.abs(y.cores - size.cores) || x.name.localeCompare(y.name))
+    .map((s) => s.name);
+  const named = working.slice(0, SIZES_NAMED).join(", ");
+  const more = working.length > SIZES_NAMED ? ` and ${working.length - SIZES_NAMED} more` : "";
+  return {
+    name,
+    ok: false,
+    row: r.name,
+    message:
+      `${r.vmSize} cannot boot Hyper-V generation ${gen} (it boots ${offered.join(", ") || "none"}), and the ` +
+      `row's OS disk is ${gen}: the recovered VM would be refused. ` +
+      (working.length > 0
+        ? `Pick a size that boots ${gen} for rows[].vmSize: ${named}${more}.`
+        : `No size offered in this region boots ${gen} with ${r.dataDisks.length} data disks.`),
+  };
 }
 
 function sourceChecks(

@@ -1,6 +1,7 @@
 import { nameOf, parseResourceId, sameResourceId } from "../core/resource-id";
 import { isNotFound, UserError } from "../core/errors";
 import { enableSource, setSnapshotResourceGroup, transitionSource } from "../adapters/state/admin";
+import { osDiskGeneration, type HyperVGeneration } from "../core/schemas/blueprint";
 import type { PrepareMode, Source } from "../core/schemas/source";
 import { attachToAppliance, detachFromAppliance } from "./appliance";
 import { landingZone, loadBlueprint, sourceDisks, stagingDiskOf, type LandingZoneFacts } from "./blueprints";
@@ -52,6 +53,10 @@ export async function enableDr(ctx: RunbookContext, stack: string, options: Enab
         sourceDiskId: d.sourceDiskId,
         snapshotResourceGroup: await snapshotGroupOf(ctx, zone, d.sourceDiskId),
       };
+      if (!active && d.role === "os") {
+        const row = config.blueprint.rows.find((r) => r.name === d.row)!;
+        await checkGeneration(ctx, stack, row.name, row.osDisk);
+      }
       (active ? moved : todo).push(group);
     }
   }
@@ -96,6 +101,30 @@ export async function enableDr(ctx: RunbookContext, stack: string, options: Enab
     enabled.push(stored.source);
   }
   return enabled;
+}
+
+/**
+ * Refuses to protect an OS disk whose Hyper-V generation the blueprint row does not state: its staging disk and
+ * the disks recovered from it would carry the wrong one, and the recovered VM would not boot (a Gen2 OS on a Gen1
+ * VM, or the reverse). A disk that names no generation is V1, as a row that states none.
+ */
+async function checkGeneration(
+  ctx: RunbookContext,
+  stack: string,
+  row: string,
+  osDisk: { sourceDiskId: string; hyperVGeneration?: HyperVGeneration | undefined },
+): Promise<void> {
+  const p = parseResourceId(osDisk.sourceDiskId);
+  const source = (await ctx.azure.compute.disks.get(p.resourceGroup, p.name)).hyperVGeneration ?? "V1";
+  const stated = osDiskGeneration(osDisk);
+  if (source.toUpperCase() === stated) return;
+  throw new UserError(
+    `The OS disk of row ${row} (${nameOf(osDisk.sourceDiskId)}) is Hyper-V generation ${source}, but the blueprint ` +
+      `${osDisk.hyperVGeneration ? `states ${stated}` : `states none, which means ${stated}`}: the recovered ` +
+      `VM would not boot. Set rows[].osDisk.hyperVGeneration: ${source} for row ${row} in stack ${stack}, deploy it ` +
+      `(pulumi up -s ${stack}), and enable again.`,
+    { code: "GenerationMismatch" },
+  );
 }
 
 /**

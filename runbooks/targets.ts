@@ -1,5 +1,6 @@
 import { isNotFound } from "../core/errors";
 import { parseResourceId } from "../core/resource-id";
+import { hyperVGenerations, type HyperVGeneration } from "../core/schemas/blueprint";
 import type { Target } from "../core/schemas/target";
 import type { LandingZoneFacts } from "./blueprints";
 import type { RunbookContext } from "./context";
@@ -88,6 +89,8 @@ export async function checkTarget(ctx: RunbookContext, t: Target, zone: LandingZ
 
 /** A VM size a region offers: its vCPUs and how many data disks it takes. */
 export interface OfferedVmSize {
+  /** The size's name as Azure spells it. */
+  name: string;
   cores: number;
   maxDataDisks: number;
 }
@@ -96,9 +99,33 @@ export interface OfferedVmSize {
 export async function offeredVmSizes(ctx: RunbookContext, region: string): Promise<Map<string, OfferedVmSize>> {
   const sizes = new Map<string, OfferedVmSize>();
   for await (const s of ctx.azure.compute.virtualMachineSizes.list(region)) {
-    if (s.name) sizes.set(s.name.toLowerCase(), { cores: s.numberOfCores ?? 0, maxDataDisks: s.maxDataDiskCount ?? 0 });
+    if (s.name)
+      sizes.set(s.name.toLowerCase(), {
+        name: s.name,
+        cores: s.numberOfCores ?? 0,
+        maxDataDisks: s.maxDataDiskCount ?? 0,
+      });
   }
   return sizes;
+}
+
+/**
+ * The Hyper-V generations each VM size of a region boots, by lower-case name, from the Resource SKUs list
+ * (capability `HyperVGenerations`, e.g. "V1,V2"; the VM sizes list does not carry it). A size whose SKU names
+ * none is read as V1 only, the generation Azure assumes where none is named; a Gen2 row on it is then refused.
+ */
+export async function vmSizeGenerations(ctx: RunbookContext, region: string): Promise<Map<string, HyperVGeneration[]>> {
+  const out = new Map<string, HyperVGeneration[]>();
+  for await (const sku of ctx.azure.compute.resourceSkus.list({ filter: `location eq '${region}'` })) {
+    if (sku.resourceType?.toLowerCase() !== "virtualmachines" || !sku.name) continue;
+    const value = sku.capabilities?.find((c) => c.name === "HyperVGenerations")?.value ?? "V1";
+    const gens = value
+      .split(",")
+      .map((g) => g.trim().toUpperCase())
+      .filter((g): g is HyperVGeneration => (hyperVGenerations as readonly string[]).includes(g));
+    out.set(sku.name.toLowerCase(), gens);
+  }
+  return out;
 }
 
 /** The region's vCPU quota (the `cores` usage), when the subscription reports one. */

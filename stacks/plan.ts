@@ -1,7 +1,7 @@
 import { sameResourceId } from "../core/resource-id";
 import { UserError } from "../core/errors";
 import { recoverySetFingerprint } from "../core/recovery-set";
-import type { Blueprint, BlueprintRow, DiskStrategy, OsType } from "../core/schemas/blueprint";
+import type { Blueprint, BlueprintRow, DiskStrategy, HyperVGeneration, OsType } from "../core/schemas/blueprint";
 import type { LandingZoneOutputs } from "../core/schemas/landing-zone";
 import type { BlueprintMode } from "../core/schemas/blueprint-state";
 import type { RecoveryPoint } from "../core/schemas/recovery-point";
@@ -43,6 +43,8 @@ export interface StagingDiskPlan {
   sizeGiB: number;
   sku: string;
   osType?: OsType;
+  /** OS disk whose row states a generation: the disk is created with it. */
+  hyperVGeneration?: HyperVGeneration;
   tags: Record<string, string>;
 }
 
@@ -72,6 +74,11 @@ export interface RecoveredRowPlan {
   vmName: string;
   vmSize: string;
   osType: OsType;
+  /**
+   * The generation the row states: a from-snapshot OS disk is created with it. Absent: the disk takes its
+   * snapshot's, which is the staging disk's.
+   */
+  hyperVGeneration?: HyperVGeneration;
   nic: { logicalName: string; name: string; subnetId: string; privateIpAddress?: string };
   osDisk: RecoveredDiskPlan;
   dataDisks: RecoveredDiskPlan[];
@@ -140,6 +147,8 @@ export function planStaging(blueprint: Blueprint, options: Pick<PlanOptions, "st
         sizeGiB: d.sizeGiB,
         sku,
         ...(d.role === "os" ? { osType: row.osDisk.osType } : {}),
+        // Stated only when the row states it: adding it to a disk created without one would change a retained disk.
+        ...(d.role === "os" && row.osDisk.hyperVGeneration ? { hyperVGeneration: row.osDisk.hyperVGeneration } : {}),
         tags: {
           [TAGS.blueprint]: blueprint.name,
           [TAGS.row]: row.name,
@@ -264,6 +273,7 @@ export function planBlueprint(blueprint: Blueprint, site: DrSite, options: PlanO
       vmName,
       vmSize: row.vmSize,
       osType: row.osDisk.osType,
+      ...(row.osDisk.hyperVGeneration ? { hyperVGeneration: row.osDisk.hyperVGeneration } : {}),
       nic: {
         logicalName: `${row.name}${suffix}-nic`,
         name: `${vmName}-nic`,

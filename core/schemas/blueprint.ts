@@ -19,14 +19,33 @@ export const osTypes = ["Linux", "Windows"] as const;
 export type OsType = (typeof osTypes)[number];
 export const OsTypeSchema = z.enum(osTypes);
 
+/** The generation a row's OS disk boots: the one the blueprint states, V1 where it states none. */
+export function osDiskGeneration(osDisk: { hyperVGeneration?: HyperVGeneration | undefined }): HyperVGeneration {
+  return osDisk.hyperVGeneration ?? "V1";
+}
+
 /** Largest hostname per OS: NetBIOS limits Windows computer names to 15 characters. */
 export const maxHostnameLength: Record<OsType, number> = { Windows: 15, Linux: 64 };
+
+/**
+ * Hyper-V generation of a VM's OS disk: V1 boots BIOS, V2 UEFI. A VM size boots only the generations it offers
+ * (Resource SKUs capability `HyperVGenerations`), and a disk of the wrong one does not boot.
+ */
+export const hyperVGenerations = ["V1", "V2"] as const;
+export type HyperVGeneration = (typeof hyperVGenerations)[number];
+export const HyperVGenerationSchema = z.enum(hyperVGenerations);
 
 export const OsDiskSchema = z.strictObject({
   sourceDiskId: diskId,
   osType: OsTypeSchema,
   /** Size in GiB; OS disks are at most 4095 GiB. */
   sizeGiB: z.int().min(1).max(4095),
+  /**
+   * The source OS disk's generation; `ferry sources enable` refuses a source whose disk says otherwise. Default
+   * V1 (what a blueprint written before generations were carried means, and what Azure boots a disk that names
+   * none as). Stated, it is set on the staging disk and the disks recovered from it.
+   */
+  hyperVGeneration: HyperVGenerationSchema.optional(),
 });
 
 export const DataDiskSchema = z.strictObject({

@@ -110,6 +110,8 @@ const BY_OPERATION_GROUP: Record<string, ServedType> = {
   VirtualMachines: compute("virtualMachines"),
   Usage: compute("locations/usages"),
   VirtualMachineSizes: compute("locations/vmSizes"),
+  // The Resource SKUs specification has a single published version.
+  ResourceSkus: compute("skus", ["2021-07-01"]),
 };
 
 /**

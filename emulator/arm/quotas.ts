@@ -1,7 +1,7 @@
 import { sendJson, type Ctx } from "../context";
 import { EmulatorError } from "../errors";
 import type { Router } from "../http/router";
-import { canonicalRegion } from "../regions";
+import { canonicalRegion, REGION_PAIRS } from "../regions";
 import { COMPUTE, requireSubscription } from "./common";
 import { VM_SIZES } from "./vm-sizes";
 
@@ -10,6 +10,7 @@ export const DEFAULT_REGIONAL_CORES = 10_000;
 const VIRTUAL_MACHINES_LIMIT = 25_000;
 
 const LOCATION = "/subscriptions/{subscriptionId}/providers/Microsoft.Compute/locations/{location}";
+const SKUS = "/subscriptions/{subscriptionId}/providers/Microsoft.Compute/skus";
 
 function region(ctx: Ctx, raw: string): string {
   const r = canonicalRegion(raw);
@@ -45,7 +46,25 @@ export function checkCoresQuota(ctx: Ctx, location: string, vmSize: string): voi
   }
 }
 
-/** Compute usages (vCPU quota) and the VM sizes of a region. */
+/**
+ * The regions a Resource SKUs list covers: the one its `$filter=location eq '…'` names (the only filter Azure
+ * supports), else every region the emulator knows.
+ */
+function skuRegions(ctx: Ctx): string[] {
+  const filter = ctx.url.searchParams.get("$filter");
+  if (!filter) return Object.keys(REGION_PAIRS);
+  const m = /^\s*location\s+eq\s+'([^']*)'\s*$/i.exec(filter);
+  if (!m)
+    throw new EmulatorError(
+      400,
+      "InvalidFilter",
+      `The filter '${filter}' is not supported. Only a location filter (location eq '<region>') is supported.`,
+    );
+  const r = canonicalRegion(m[1]!);
+  return r ? [r] : [];
+}
+
+/** Compute usages (vCPU quota), the VM sizes of a region and the Resource SKUs (virtualMachines only). */
 export function registerQuotas(router: Router<Ctx>): void {
   router.add("GET", `${LOCATION}/usages`, "Usage_List", (ctx, p) => {
     requireSubscription(ctx, p.subscriptionId!);
@@ -80,6 +99,30 @@ export function registerQuotas(router: Router<Ctx>): void {
         memoryInMB: s.memoryGiB * 1024,
         maxDataDiskCount: s.maxDataDisks,
       })),
+    });
+  });
+  router.add("GET", SKUS, "ResourceSkus_List", (ctx, p) => {
+    requireSubscription(ctx, p.subscriptionId!);
+    const regions = skuRegions(ctx);
+    sendJson(ctx, 200, {
+      value: regions.flatMap((location) =>
+        Object.entries(VM_SIZES).map(([name, s]) => ({
+          resourceType: "virtualMachines",
+          name,
+          tier: "Standard",
+          size: name.replace(/^Standard_/, ""),
+          locations: [location],
+          locationInfo: [{ location, zones: [], zoneDetails: [] }],
+          capabilities: [
+            { name: "vCPUs", value: String(s.vCPUs) },
+            { name: "MemoryGB", value: String(s.memoryGiB) },
+            { name: "MaxDataDiskCount", value: String(s.maxDataDisks) },
+            { name: "PremiumIO", value: s.premiumIO ? "True" : "False" },
+            { name: "HyperVGenerations", value: s.hyperVGenerations.join(",") },
+          ],
+          restrictions: [],
+        })),
+      ),
     });
   });
 }

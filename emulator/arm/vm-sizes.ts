@@ -1,32 +1,41 @@
-/** VM sizes the emulator knows: how many data disks each takes and whether it takes Premium SSD. */
+export type HyperVGeneration = "V1" | "V2";
+
+/**
+ * VM sizes the emulator knows: how many data disks each takes, whether it takes Premium SSD and which
+ * Hyper-V generations it boots (Resource SKUs capability `HyperVGenerations`; see the README).
+ */
 export interface VmSize {
   maxDataDisks: number;
   premiumIO: boolean;
   vCPUs: number;
   memoryGiB: number;
+  hyperVGenerations: readonly HyperVGeneration[];
 }
 
+const BOTH = ["V1", "V2"] as const;
+const GEN1_ONLY = ["V1"] as const;
+
 export const VM_SIZES: Record<string, VmSize> = {
-  Standard_B1s: { maxDataDisks: 2, premiumIO: true, vCPUs: 1, memoryGiB: 1 },
-  Standard_B2s: { maxDataDisks: 4, premiumIO: true, vCPUs: 2, memoryGiB: 4 },
-  Standard_B2ms: { maxDataDisks: 4, premiumIO: true, vCPUs: 2, memoryGiB: 8 },
-  Standard_A2_v2: { maxDataDisks: 4, premiumIO: false, vCPUs: 2, memoryGiB: 4 },
-  Standard_D2_v3: { maxDataDisks: 4, premiumIO: false, vCPUs: 2, memoryGiB: 8 },
-  Standard_D2s_v3: { maxDataDisks: 4, premiumIO: true, vCPUs: 2, memoryGiB: 8 },
-  Standard_D4s_v3: { maxDataDisks: 8, premiumIO: true, vCPUs: 4, memoryGiB: 16 },
-  Standard_DS1_v2: { maxDataDisks: 4, premiumIO: true, vCPUs: 1, memoryGiB: 3.5 },
-  Standard_DS2_v2: { maxDataDisks: 8, premiumIO: true, vCPUs: 2, memoryGiB: 7 },
-  Standard_D2s_v5: { maxDataDisks: 4, premiumIO: true, vCPUs: 2, memoryGiB: 8 },
-  Standard_D4s_v5: { maxDataDisks: 8, premiumIO: true, vCPUs: 4, memoryGiB: 16 },
-  Standard_D8s_v5: { maxDataDisks: 16, premiumIO: true, vCPUs: 8, memoryGiB: 32 },
-  Standard_D16s_v5: { maxDataDisks: 32, premiumIO: true, vCPUs: 16, memoryGiB: 64 },
-  Standard_D2as_v5: { maxDataDisks: 4, premiumIO: true, vCPUs: 2, memoryGiB: 8 },
-  Standard_D4as_v5: { maxDataDisks: 8, premiumIO: true, vCPUs: 4, memoryGiB: 16 },
-  Standard_E2s_v5: { maxDataDisks: 4, premiumIO: true, vCPUs: 2, memoryGiB: 16 },
-  Standard_E4s_v5: { maxDataDisks: 8, premiumIO: true, vCPUs: 4, memoryGiB: 32 },
-  Standard_E8s_v5: { maxDataDisks: 16, premiumIO: true, vCPUs: 8, memoryGiB: 64 },
-  Standard_F2s_v2: { maxDataDisks: 4, premiumIO: true, vCPUs: 2, memoryGiB: 4 },
-  Standard_F4s_v2: { maxDataDisks: 8, premiumIO: true, vCPUs: 4, memoryGiB: 8 },
+  Standard_B1s: { maxDataDisks: 2, premiumIO: true, vCPUs: 1, memoryGiB: 1, hyperVGenerations: BOTH },
+  Standard_B2s: { maxDataDisks: 4, premiumIO: true, vCPUs: 2, memoryGiB: 4, hyperVGenerations: BOTH },
+  Standard_B2ms: { maxDataDisks: 4, premiumIO: true, vCPUs: 2, memoryGiB: 8, hyperVGenerations: BOTH },
+  Standard_A2_v2: { maxDataDisks: 4, premiumIO: false, vCPUs: 2, memoryGiB: 4, hyperVGenerations: GEN1_ONLY },
+  Standard_D2_v3: { maxDataDisks: 4, premiumIO: false, vCPUs: 2, memoryGiB: 8, hyperVGenerations: GEN1_ONLY },
+  Standard_D2s_v3: { maxDataDisks: 4, premiumIO: true, vCPUs: 2, memoryGiB: 8, hyperVGenerations: BOTH },
+  Standard_D4s_v3: { maxDataDisks: 8, premiumIO: true, vCPUs: 4, memoryGiB: 16, hyperVGenerations: BOTH },
+  Standard_DS1_v2: { maxDataDisks: 4, premiumIO: true, vCPUs: 1, memoryGiB: 3.5, hyperVGenerations: BOTH },
+  Standard_DS2_v2: { maxDataDisks: 8, premiumIO: true, vCPUs: 2, memoryGiB: 7, hyperVGenerations: BOTH },
+  Standard_D2s_v5: { maxDataDisks: 4, premiumIO: true, vCPUs: 2, memoryGiB: 8, hyperVGenerations: BOTH },
+  Standard_D4s_v5: { maxDataDisks: 8, premiumIO: true, vCPUs: 4, memoryGiB: 16, hyperVGenerations: BOTH },
+  Standard_D8s_v5: { maxDataDisks: 16, premiumIO: true, vCPUs: 8, memoryGiB: 32, hyperVGenerations: BOTH },
+  Standard_D16s_v5: { maxDataDisks: 32, premiumIO: true, vCPUs: 16, memoryGiB: 64, hyperVGenerations: BOTH },
+  Standard_D2as_v5: { maxDataDisks: 4, premiumIO: true, vCPUs: 2, memoryGiB: 8, hyperVGenerations: BOTH },
+  Standard_D4as_v5: { maxDataDisks: 8, premiumIO: true, vCPUs: 4, memoryGiB: 16, hyperVGenerations: BOTH },
+  Standard_E2s_v5: { maxDataDisks: 4, premiumIO: true, vCPUs: 2, memoryGiB: 16, hyperVGenerations: BOTH },
+  Standard_E4s_v5: { maxDataDisks: 8, premiumIO: true, vCPUs: 4, memoryGiB: 32, hyperVGenerations: BOTH },
+  Standard_E8s_v5: { maxDataDisks: 16, premiumIO: true, vCPUs: 8, memoryGiB: 64, hyperVGenerations: BOTH },
+  Standard_F2s_v2: { maxDataDisks: 4, premiumIO: true, vCPUs: 2, memoryGiB: 4, hyperVGenerations: BOTH },
+  Standard_F4s_v2: { maxDataDisks: 8, premiumIO: true, vCPUs: 4, memoryGiB: 8, hyperVGenerations: BOTH },
 };
 
 export function findVmSize(name: string): [string, VmSize] | undefined {

@@ -38,7 +38,7 @@ import {
 } from "./input";
 import { validateName } from "./names";
 import { checkCoresQuota } from "./quotas";
-import { findVmSize, PREMIUM_SKUS, VM_SIZES, ZRS_SKUS } from "./vm-sizes";
+import { findVmSize, type HyperVGeneration, PREMIUM_SKUS, VM_SIZES, ZRS_SKUS } from "./vm-sizes";
 
 const VM =
   "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines/{vmName}";
@@ -62,6 +62,7 @@ function instanceView(emu: Emulator, vm: VmRecord) {
   });
   return {
     ...(vm.osProfile?.computerName ? { computerName: vm.osProfile.computerName } : {}),
+    hyperVGeneration: vm.hyperVGeneration ?? "V1",
     disks: [diskStatus(vm.osDisk.name), ...vm.dataDisks.map((d) => diskStatus(d.name))],
     vmAgent: vmAgent(emu, vm),
     statuses: [
@@ -333,6 +334,23 @@ function readVmSize(body: unknown): string {
   return found[0];
 }
 
+/**
+ * Refuses a size that cannot boot the OS disk's Hyper-V generation, with the code and message Azure answers
+ * (see the README: a Gen2 disk on a Gen1-only size such as Standard_D2_v3).
+ */
+function checkGeneration(vmSize: string, generation: HyperVGeneration): void {
+  if (VM_SIZES[vmSize]!.hyperVGenerations.includes(generation)) return;
+  const g = generation.slice(1);
+  throw new EmulatorError(
+    400,
+    "BadRequest",
+    `The selected VM size '${vmSize}' cannot boot Hypervisor Generation '${g}'. If this was a Create operation ` +
+      "please check that the Hypervisor Generation of the Image matches the Hypervisor Generation of the selected " +
+      `VM Size. If this was an Update operation please select a Hypervisor Generation '${g}' VM Size. ` +
+      "For more information, see https://aka.ms/azuregen2vm",
+  );
+}
+
 function checkDataDiskCount(vmSize: string, count: number): void {
   const max = VM_SIZES[vmSize]!.maxDataDisks;
   if (count > max)
@@ -533,6 +551,8 @@ async function createVm(ctx: Ctx, rgName: string, name: string, id: string): Pro
         `Disk '${osDisk.name}' holds a ${osDisk.osType} OS; it cannot be attached as the OS disk of a ${osType} VM.`,
       );
     }
+    vm.hyperVGeneration = osDisk.hyperVGeneration ?? "V1";
+    checkGeneration(vmSize, vm.hyperVGeneration);
     vm.osDisk = { name: osDisk.name, diskId: osDisk.id, osType, caching, createOption: "Attach", deleteOption };
   } else if (createOption === "FromImage") {
     if (!imageReference) throw missing("storageProfile.imageReference");
@@ -544,6 +564,8 @@ async function createVm(ctx: Ctx, rgName: string, name: string, id: string): Pro
       (VM_SIZES[vmSize]!.premiumIO ? "Premium_LRS" : "Standard_LRS");
     const diskName = optString(osDiskBody, "name") ?? `${name}_OsDisk_1_${randomBytes(16).toString("hex")}`;
     osDisk = await newManagedDisk(ctx, vm, diskName, sizeGB, sku, osType);
+    // Images are not modelled by generation: one made from an image boots Gen1, which every size offers.
+    vm.hyperVGeneration = "V1";
     vm.osDisk = { name: osDisk.name, diskId: osDisk.id, osType, caching, createOption: "FromImage", deleteOption };
     vm.imageReference = imageReference;
     vm.osProfile = osProfile!;
@@ -584,6 +606,7 @@ async function updateVm(ctx: Ctx, vm: VmRecord, patch: boolean): Promise<void> {
       if (osType !== vm.osDisk.osType)
         throw invalidParameter(`The OS type of VM '${vm.name}' cannot change from ${vm.osDisk.osType} to ${osType}.`);
       swapTo = checkAttachable(ctx, emu.state.get(newId, "disk"), newId, next);
+      next.hyperVGeneration = swapTo.hyperVGeneration ?? "V1";
       if (swapTo.osType && swapTo.osType !== vm.osDisk.osType) {
         throw invalidParameter(
           `Disk '${swapTo.name}' holds a ${swapTo.osType} OS; VM '${vm.name}' runs ${vm.osDisk.osType}.`,
@@ -591,6 +614,7 @@ async function updateVm(ctx: Ctx, vm: VmRecord, patch: boolean): Promise<void> {
       }
     }
   }
+  checkGeneration(vmSize, next.hyperVGeneration ?? "V1");
   const dataGiven = get(body, "properties.storageProfile.dataDisks") !== undefined || !patch;
   if (dataGiven) {
     const specs = readDataDisks(body);

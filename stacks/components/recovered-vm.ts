@@ -2,7 +2,7 @@ import * as compute from "@pulumi/azure-native/compute";
 import * as network from "@pulumi/azure-native/network";
 import * as pulumi from "@pulumi/pulumi";
 import { TAGS, type RecoveredDiskPlan, type RecoveredRowPlan } from "../plan";
-import type { StagingDisk } from "./staging-disk";
+import { generationOf, type StagingDisk } from "./staging-disk";
 
 /**
  * `ferry:dr:RecoveredVm`: one blueprint row brought up in the DR region — its NIC (no public IP),
@@ -75,6 +75,9 @@ export class RecoveredVm extends pulumi.ComponentResource {
           diskSizeGB: d.disk!.sizeGiB,
           sku: { name: d.disk!.sku },
           ...(d.role === "os" ? { osType: osTypeOf(plan) } : {}),
+          ...(d.role === "os" && plan.hyperVGeneration
+            ? { hyperVGeneration: generationOf(plan.hyperVGeneration) }
+            : {}),
           tags,
         },
         { parent: this },

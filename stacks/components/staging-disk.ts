@@ -1,6 +1,12 @@
 import * as compute from "@pulumi/azure-native/compute";
 import * as pulumi from "@pulumi/pulumi";
+import type { HyperVGeneration } from "../../core/schemas/blueprint";
 import type { StagingDiskPlan } from "../plan";
+
+/** The provider's value for a blueprint's generation. */
+export function generationOf(g: HyperVGeneration): compute.HyperVGeneration {
+  return g === "V2" ? compute.HyperVGeneration.V2 : compute.HyperVGeneration.V1;
+}
 
 /**
  * `ferry:dr:StagingDisk`: the DR copy of one source disk, kept current by the sync. Never destroyed
@@ -31,6 +37,7 @@ export class StagingDisk extends pulumi.ComponentResource {
                 plan.osType === "Windows" ? compute.OperatingSystemTypes.Windows : compute.OperatingSystemTypes.Linux,
             }
           : {}),
+        ...(plan.hyperVGeneration ? { hyperVGeneration: generationOf(plan.hyperVGeneration) } : {}),
         tags: plan.tags,
       },
       { parent: this, retainOnDelete: true },

@@ -477,4 +477,15 @@ describe("Microsoft.Compute: virtual machines", () => {
     );
     expect(at(sizes.ex.body, "$.value")).not.toHaveLength(0);
   });
+
+  it("ResourceSkus_List", async () => {
+    const filter = encodeURIComponent(`location eq '${REGION}'`);
+    const skus = await conform(
+      "ResourceSkus_List",
+      (s) => s.compute.resourceSkus.list({ filter: `location eq '${REGION}'` }),
+      "GET",
+      `${C}/skus?$filter=${filter}`,
+    );
+    expect(at(skus.ex.body, "$.value")).not.toHaveLength(0);
+  });
 });

@@ -132,7 +132,9 @@ describe("BlueprintSchema", () => {
       {
         path: "rows[0].osDisk.sizeGib",
         code: "unrecognized_keys",
-        message: 'is not a recognised key. Did you mean "sizeGiB"? Allowed keys here: sourceDiskId, osType, sizeGiB.',
+        message:
+          'is not a recognised key. Did you mean "sizeGiB"? ' +
+          "Allowed keys here: sourceDiskId, osType, sizeGiB, hyperVGeneration.",
       },
     ]);
   });

@@ -120,4 +120,22 @@ describe("planBlueprint", () => {
     const upper = Object.fromEntries(Object.entries(points).map(([k, v]) => [k.toUpperCase(), v]));
     expect(planBlueprint(b, zone, { mode: "failover", recoveryPoints: upper }).rows).toHaveLength(2);
   });
+
+  it("carries a stated Hyper-V generation to the OS staging disk and the recovered row, and none when unstated", () => {
+    const gen2 = blueprint();
+    gen2.rows[0]!.osDisk.hyperVGeneration = "V2";
+    const standby = planBlueprint(gen2, zone, { mode: "standby" });
+    expect(standby.staging.map((s) => [s.logicalName, s.hyperVGeneration ?? null])).toEqual([
+      ["web1-os-staging", "V2"],
+      ["web1-lun0-staging", null],
+      ["web1-lun1-staging", null],
+      ["db1-os-staging", null],
+      ["db1-lun0-staging", null],
+    ]);
+    const test = planBlueprint(gen2, zone, { mode: "test", recoveryPoints: recoveryPoints(gen2) });
+    expect(test.rows.map((r) => [r.row, r.hyperVGeneration ?? null])).toEqual([
+      ["web1", "V2"],
+      ["db1", null],
+    ]);
+  });
 });
