@@ -1,6 +1,7 @@
 import { writeSync } from "node:fs";
 import yargs from "yargs";
 import { formatErrorForCli, isFerryError, isUserError, UserError } from "../core/errors";
+import { azureProblemOf, formatAzureProblem } from "../core/azure-error";
 import { redactSecrets } from "../core/redact";
 import { versionLine } from "../core/version";
 import { blueprintsCommand, targetsCommand } from "./commands/blueprints";
@@ -71,9 +72,40 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     const e = isUserError(caught) && caught.code === "MissingArgument" ? await missingArgument(argv) : caught;
     const code = exitCodeOf(e);
     if (wantsJson(argv)) writeErr(io, `${JSON.stringify({ error: jsonError(e, code) })}\n`);
-    else writeErr(io, `ferry: ${formatErrorForCli(e)}\n`);
+    else writeErr(io, `ferry: ${renderError(e, verbose(argv, io.env))}\n`);
     return code;
   }
+}
+
+/**
+ * An error for the operator: what failed and what to do, in a few lines. Azure's and the network's
+ * errors (a RestError, a refused connection, an untrusted certificate) and ferry's own say that
+ * without a stack; only a bug (anything else) shows one, and `--log-level debug` shows it for all.
+ */
+export function renderError(e: unknown, withStack = false): string {
+  if (withStack || isUserError(e)) return formatErrorForCli(e);
+  if (isFerryError(e)) {
+    // Thrown on purpose: its message says what happened. A cause from Azure adds its fix.
+    const problem = azureProblemOf(e.cause);
+    const fix = problem && !saysAlready(e.message, problem.what) ? `\n${formatAzureProblem(problem)}` : "";
+    return redactSecrets(`${e.message}${fix}\n(code ${e.code})`);
+  }
+  const problem = azureProblemOf(e);
+  if (problem) return `${formatAzureProblem(problem)}\nRun with --log-level debug for the details.`;
+  return formatErrorForCli(e);
+}
+
+/** Whether `message` already names what Azure said in `what` (its errno, or its status and code). */
+function saysAlready(message: string, what: string): boolean {
+  const token = /E[A-Z]{4,}|\b[45]\d\d\b(?: \w+)?/.exec(what)?.[0];
+  return token !== undefined && message.includes(token);
+}
+
+/** Whether the operator asked for debug output (`--log-level debug|trace`, or FERRY_LOG_LEVEL). */
+function verbose(argv: string[], env: NodeJS.ProcessEnv): boolean {
+  const i = argv.findIndex((a) => a === "--log-level" || a.startsWith("--log-level="));
+  const level = i < 0 ? env.FERRY_LOG_LEVEL : argv[i]!.includes("=") ? argv[i]!.split("=")[1] : argv[i + 1];
+  return level === "debug" || level === "trace";
 }
 
 /** Global options that take a value: their value is not a command word. */
@@ -119,7 +151,9 @@ function wantsJson(argv: string[]): boolean {
 /** An error under `--json`: one object on stderr (stdout carries results only), never a stack trace. */
 function jsonError(e: unknown, exitCode: number): { code: string; message: string; exitCode: number } {
   const code = isFerryError(e) ? e.code : e instanceof Error ? e.name : "Error";
-  const message = isUserError(e) ? formatErrorForCli(e) : redactSecrets(e instanceof Error ? e.message : String(e));
+  // What the text would say (an Azure error's fix included), but never a bug's stack.
+  const message =
+    isFerryError(e) || azureProblemOf(e) ? renderError(e) : redactSecrets(e instanceof Error ? e.message : String(e));
   return { code, message, exitCode };
 }
 

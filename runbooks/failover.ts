@@ -1,5 +1,7 @@
 import { parseResourceId, sameResourceId } from "../core/resource-id";
-import { FerryError, UserError } from "../core/errors";
+import { azureProblemOf, formatAzureProblem } from "../core/azure-error";
+import { FerryError, isFerryError, isUserError, UserError } from "../core/errors";
+import { redactSecrets } from "../core/redact";
 import { holdPoint, releaseHolds, requestSync, setPaused } from "../adapters/state/admin";
 import { packConfigFromFacts } from "../policies/pack";
 import { planBlueprint } from "../stacks/plan";
@@ -317,19 +319,39 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
     await ctx.journal.end(op, "succeeded");
     return op;
   } catch (e) {
+    let stillPaused = 0;
     if (!detached) {
       if (previousMode) await restoreMode(ctx, b.name, op.id, previousMode.record).catch(() => undefined);
-      for (const d of disks) await setPaused(ctx.store, d.sourceDiskId, false, ctx.now()).catch(() => undefined);
+      for (const d of disks)
+        await setPaused(ctx.store, d.sourceDiskId, false, ctx.now()).catch(() => {
+          stillPaused++;
+        });
     }
     await ctx.journal.end(op, "failed", e);
-    log.error(
-      { err: e },
-      detached
-        ? "failover failed; run it again to continue from where it stopped"
-        : "failover failed before any change; the sync goes on",
-    );
-    throw e;
+    const next = detached
+      ? `The failover got past the detach of the staging disks: run the same failover again to continue it.`
+      : stillPaused
+        ? `The sync of ${stillPaused} disk(s) could not be given back (the state store did not answer): ` +
+          `run the same failover again once it answers, or \`ferry cleanup ${stack}\` for a drill.`
+        : "Nothing was failed over and the sync goes on: fix the cause and run the same failover again.";
+    // The stack goes to the debug log: the operator reads the message and what to do next.
+    log.debug({ err: e }, "failover failed");
+    log.error({ error: redactSecrets((e as Error).message), resumable: detached }, `failover failed. ${next}`);
+    throw withNextStep(e, next);
   }
+}
+
+/** `e` with what to do next added to its message, as an error of the same kind (same code, same exit code). */
+function withNextStep(e: unknown, next: string): Error {
+  const problem = azureProblemOf(e);
+  const message = `${isFerryError(e) || !problem ? (e as Error).message : formatAzureProblem(problem)}\n${next}`;
+  if (isUserError(e)) return new UserError(message, { code: e.code, cause: e, ...detailsOf(e) });
+  if (isFerryError(e)) return new FerryError(message, { code: e.code, cause: e, ...detailsOf(e) });
+  return new FerryError(message, { code: "FailoverFailed", cause: e });
+}
+
+function detailsOf(e: FerryError): { details?: Record<string, unknown> } {
+  return e.details ? { details: e.details } : {};
 }
 
 /** Ends a drill: the stack back to standby (the test VMs and their disks go), replication untouched. */
@@ -366,7 +388,8 @@ export async function cleanup(ctx: RunbookContext, stack: string): Promise<Opera
     return op;
   } catch (e) {
     await ctx.journal.end(op, "failed", e);
-    throw e;
+    // Replication was never paused by a drill's cleanup: a re-run takes the stack on to standby.
+    throw withNextStep(e, `The drill is not cleaned up yet: run \`ferry cleanup ${stack}\` again.`);
   }
 }
 

@@ -1,3 +1,4 @@
+import { azureProblemOf, formatAzureProblem } from "../core/azure-error";
 import { isNotFound, isUserError, unlessNotFound } from "../core/errors";
 import { escapeHtml as esc } from "../core/html";
 import type { VirtualMachine } from "@azure/arm-compute";
@@ -59,7 +60,7 @@ export async function precheck(
   } catch (e) {
     // A name that is no blueprint is bad input (exit 2, like every command), not a check that failed.
     if (isUserError(e) && e.code === "UnknownBlueprint") throw e;
-    checks.push({ name: "blueprint configuration", ok: false, message: (e as Error).message });
+    checks.push({ name: "blueprint configuration", ok: false, message: unreadable(e) });
     return { blueprint: stack, mode, passed: false, checkedAt, checks, recoveryPoints: {} };
   }
   const b = config.blueprint;
@@ -73,10 +74,20 @@ export async function precheck(
       message: `${config.landingZoneStack}: ${zone.location}, resource group ${zone.resourceGroupName}`,
     });
   } catch (e) {
-    checks.push({ name: "landing zone", ok: false, message: (e as Error).message });
+    checks.push({ name: "landing zone", ok: false, message: unreadable(e) });
     return { blueprint: stack, mode, passed: false, checkedAt, checks, recoveryPoints: {} };
   }
-  const rows = await ctx.store.list();
+  let rows: Awaited<ReturnType<typeof ctx.store.list>>;
+  try {
+    rows = await ctx.store.list();
+  } catch (e) {
+    checks.push({
+      name: "state store",
+      ok: false,
+      message: `Cannot read the sources: ${unreadable(e, "the state store")}`,
+    });
+    return { blueprint: b.name, mode, passed: false, checkedAt, checks, recoveryPoints: {} };
+  }
   const recoveryPoints: Record<string, RecoveryPoint> = {};
   for (const d of sourceDisks(b)) {
     const name = `${d.row} ${diskLabel(d)}`;
@@ -106,7 +117,7 @@ export async function precheck(
       message: missing
         ? `Subnet ${vnet}/${wantedSubnet.name} of the landing zone ${config.landingZoneStack} does not exist in ` +
           `${wantedSubnet.resourceGroup}. Create it, or deploy the landing zone again (pulumi up -s ${config.landingZoneStack}).`
-        : `Cannot read subnet ${vnet}/${wantedSubnet.name}: ${(e as Error).message}`,
+        : `Cannot read subnet ${vnet}/${wantedSubnet.name}: ${unreadable(e)}`,
     });
   }
 
@@ -122,7 +133,10 @@ export async function precheck(
     }
     return vm;
   };
-  const capacity = capacityChecks(ctx, b, zone.location, mode, recoveredVm);
+  // An Azure error in a check is that check's FAIL line, never the end of the precheck.
+  const capacity = capacityChecks(ctx, b, zone.location, mode, recoveredVm).catch((e: unknown) => [
+    { name: "VM sizes and vCPU quota", ok: false, message: `Cannot read them in ${zone.location}: ${unreadable(e)}` },
+  ]);
   if (Object.keys(recoveryPoints).length === sourceDisks(b).length) {
     const plan = planBlueprint(b, zone, {
       mode,
@@ -131,7 +145,17 @@ export async function precheck(
     });
     const names = await Promise.all(
       plan.rows.map(async (r): Promise<PrecheckCheck> => {
-        const existing = await recoveredVm(r.vmName);
+        let existing: VirtualMachine | undefined;
+        try {
+          existing = await recoveredVm(r.vmName);
+        } catch (e) {
+          return {
+            name: `VM name ${r.vmName} free`,
+            ok: false,
+            row: r.row,
+            message: `Cannot read VM ${r.vmName} in ${zone.resourceGroupName}: ${unreadable(e)}`,
+          };
+        }
         if (!existing) return { name: `VM name ${r.vmName} free`, ok: true, row: r.row, message: "free" };
         const ours = existing.tags?.[TAGS.blueprint] === b.name;
         return {
@@ -283,6 +307,12 @@ function sourceChecks(
     });
   }
   return out;
+}
+
+/** Why something could not be read, and what to do: Azure's answer and its fix, or the error's message. */
+function unreadable(e: unknown, where?: string): string {
+  const problem = azureProblemOf(e, where);
+  return problem ? formatAzureProblem(problem) : (e as Error).message;
 }
 
 /** The precheck for people: one line per check. */

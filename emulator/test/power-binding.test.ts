@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { useEmulator } from "./helpers/emulator";
+import { readAt } from "../testing";
 import { power as powerAction, vmWithDataDisk } from "./helpers/guest";
 
 const LOC = "eastus";
@@ -29,18 +30,6 @@ function errorOf(fn: () => unknown): string {
     return "none";
   } catch (e) {
     return (e as NodeJS.ErrnoException).code ?? String(e);
-  }
-}
-
-/** Reads `length` bytes at `offset` of a file (the disk's own file: readable whatever the VM's state). */
-function readFile(path: string, offset: number, length: number): Buffer {
-  const fd = openSync(path, "r");
-  try {
-    const buf = Buffer.alloc(length);
-    readSync(fd, buf, 0, length, offset);
-    return buf;
-  } finally {
-    closeSync(fd);
   }
 }
 
@@ -65,7 +54,7 @@ describe.skipIf(!fuseHere)("a VM that is not running has a guest that cannot wri
       expect(errorOf(() => writeSync(fd, Buffer.from("after"), 0, 5, 8192))).toBe("EIO");
       expect(errorOf(() => readSync(fd, Buffer.alloc(5), 0, 5, 8192))).toBe("EIO");
       expect(errorOf(() => openSync(device, "r+"))).toBe("ENOENT");
-      expect(readFile(diskFile, 8192, 20).toString()).toBe("before the power-off");
+      expect(readAt(diskFile, 8192, 20).toString()).toBe("before the power-off");
 
       // Started again: a new boot opens its device anew; what the dead one held stays dead.
       await power(rg, "start");
@@ -76,8 +65,8 @@ describe.skipIf(!fuseHere)("a VM that is not running has a guest that cannot wri
       } finally {
         closeSync(again);
       }
-      expect(readFile(diskFile, 16384, 15).toString()).toBe("after the start");
-      expect(readFile(diskFile, 8192, 20).toString()).toBe("before the power-off");
+      expect(readAt(diskFile, 16384, 15).toString()).toBe("after the start");
+      expect(readAt(diskFile, 8192, 20).toString()).toBe("before the power-off");
     } finally {
       closeSync(fd);
     }
