@@ -19,7 +19,9 @@ import { requestSync } from "../adapters/state/admin";
 import { startAzurite, type RunningAzurite } from "./azurite";
 import { startEmulator, type RunningEmulator } from "@ferry/emulator";
 import { loadBlueprint, sourceDisks } from "../runbooks/blueprints";
-import { DrillRecorder } from "../runbooks/drill-report";
+import { DrillRecorder, type DrillSummary } from "../runbooks/drill-report";
+import { isUserError } from "../core/errors";
+import { prepareReportDir } from "../runbooks/report-dir";
 import { prepareFailback } from "../runbooks/failback/prepare";
 import { cleanupFailback } from "../runbooks/failback/cleanup";
 import { failbackComplete } from "../runbooks/failback/complete";
@@ -48,11 +50,14 @@ import { verifyAgainstPoint } from "../runbooks/verify";
 
 const HELP = `npm run drill -- [--report-dir <dir>] [--speedup <n>] [--keep]
 
-  --report-dir  where the report goes (default drill-report)
+  --report-dir  where the report goes (default drill-report): a new or empty directory, or one an
+                earlier drill wrote (it replaces that report); any other is refused (exit 2)
   --speedup     divides the Azure-like latencies (default 10; 1 is Azure's own pace)
-  --keep        leave the local Azure and Azurite serving at the end, until Ctrl-C
+  --keep        leave the local Azure and Azurite serving at the end, until Ctrl-C (which then
+                stops them and keeps the drill's result and exit code)
 
-Exit 0 when every step passed and every recovered disk equals its recovery point; 1 otherwise; 130 on Ctrl-C.`;
+Exit 0 when every step passed and every recovered disk equals its recovery point; 1 otherwise; 2 for bad
+usage; 130 on Ctrl-C before the end.`;
 
 const MiB = 1024 * 1024;
 
@@ -246,9 +251,16 @@ async function main(): Promise<number> {
     return 2;
   }
   const reportDir = resolve(values["report-dir"]);
-  rmSync(reportDir, { recursive: true, force: true });
-  mkdirSync(reportDir, { recursive: true });
+  try {
+    prepareReportDir(reportDir);
+  } catch (e) {
+    if (!isUserError(e)) throw e;
+    process.stderr.write(`${e.message}\n`);
+    return 2;
+  }
   const work = mkdtempSync(join(tmpdir(), "ferry-drill-"));
+  // However the process ends through process.exit (Ctrl-C included), the disks' files do not stay.
+  process.once("exit", () => rmSync(work, { recursive: true, force: true }));
   const logger = createLogger({
     name: "ferry-drill",
     level: "debug",
@@ -260,20 +272,34 @@ async function main(): Promise<number> {
   let azurite: RunningAzurite | undefined;
   let world: LocalWorld | undefined;
   let stopped = false;
+  // Each server gets a bounded time to close: one that hangs must not keep the disks' files around.
+  const bounded = (p: Promise<unknown> | undefined) =>
+    Promise.race([p?.catch(() => undefined), new Promise((r) => setTimeout(r, 10_000).unref())]);
   const stop = async () => {
     if (stopped) return;
     stopped = true;
-    await world?.close().catch(() => undefined);
-    // The guests' file systems go before the devices under them.
-    unmountAllGuestFs();
-    await emu?.close().catch(() => undefined);
-    await azurite?.close().catch(() => undefined);
-    rmSync(work, { recursive: true, force: true });
+    try {
+      await bounded(world?.close());
+      // The guests' file systems go before the devices under them.
+      unmountAllGuestFs();
+      await bounded(emu?.close());
+      await bounded(azurite?.close());
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
   };
+  // The drill's result once it has one: a Ctrl-C after it (ending --keep) does not rewrite it.
+  const finished: { summary?: DrillSummary } = {};
   // Ctrl-C: the report says so, the servers stop, the exit is 130 — whichever of this handler and
   // the drill's own flow (failing as its servers go) gets to the end first.
   let interrupted: Promise<void> | undefined;
   const onSignal = (signal: string) => {
+    if (finished.summary) {
+      const result = finished.summary;
+      interrupted = stop().then(() => print(`servers stopped; the drill's report stays in ${reportDir}`));
+      void interrupted.finally(() => process.exit(result.ok ? 0 : 1));
+      return;
+    }
     rec.error = `interrupted (${signal})`;
     const summary = rec.write(reportDir);
     interrupted = stop().then(() =>
@@ -541,6 +567,7 @@ async function main(): Promise<number> {
     return 130;
   }
   const summary = rec.write(reportDir);
+  finished.summary = summary;
   print(`\n${rec.table(summary)}\nreport: ${join(reportDir, "index.html")}`);
   if (values.keep && emu && azurite) {
     print(`local Azure ${emu.endpoint} and Table storage ${azurite.tableEndpoint} keep serving until Ctrl-C`);

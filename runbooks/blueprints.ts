@@ -15,18 +15,24 @@ import { currentBlueprint } from "./mode";
  */
 export async function loadBlueprint(ctx: RunbookContext, stack: string): Promise<BlueprintStackConfig> {
   const raw = await ctx.deployer.getConfig(stack);
-  if (Object.keys(raw).length === 0) {
-    throw new UserError(
-      `Stack ${stack} has no ferry config. Create it (stacks/Pulumi.${stack}.yaml, or ferry blueprints init) first.`,
-      { code: "UnknownBlueprint" },
-    );
-  }
+  if (Object.keys(raw).length === 0) throw await unknownBlueprint(ctx, stack);
   const config = parseStackConfig(raw, stack);
   if (config.kind !== "blueprint")
     throw new UserError(`Stack ${stack} is a ${config.kind} stack, not a blueprint.`, { code: "NotABlueprint" });
   assertSameLandingZone(ctx, stack, config.landingZoneStack);
   // The disks a failback returned are in the store, not in the tracked file: read through it.
   return { ...config, blueprint: await currentBlueprint(ctx, config.blueprint) };
+}
+
+/** The error for a name that is no blueprint stack: it lists the known blueprints (exit 2). */
+export async function unknownBlueprint(ctx: Pick<RunbookContext, "deployer">, stack: string): Promise<UserError> {
+  const known = (await ctx.deployer.stacks()).filter((s) => s.kind === "blueprint").map((s) => s.name);
+  const list = known.length ? `The known blueprints: ${known.join(", ")}.` : "There are no blueprints yet.";
+  return new UserError(
+    `There is no blueprint ${stack}. ${list} A blueprint is a stack config file ` +
+      `(stacks/Pulumi.<name>.yaml with ferry:kind: blueprint; see stacks/README.md).`,
+    { code: "UnknownBlueprint", details: { known } },
+  );
 }
 
 /** Refuses a blueprint stack whose landing zone is not the one ferry.json names, saying both. */

@@ -51,13 +51,14 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       .example("$0 failover web --planned --yes", "A planned failover")
       .epilogue(EXIT_EPILOGUE)
       .strict()
+      .recommendCommands()
       .wrap(Math.min(120, process.stdout.columns ?? 100))
       .fail((msg, err) => {
-        throw (
-          err ??
-          new UserError(`${msg} Run \`ferry --help\`, or \`ferry <command> --help\`, for the commands and options.`, {
-            code: "Usage",
-          })
+        if (err) throw err;
+        if (/^Not enough non-option arguments/.test(msg)) throw new UserError(msg, { code: "MissingArgument" });
+        throw new UserError(
+          `${/[.?!]$/.test(msg) ? msg : `${msg}.`} Run \`ferry --help\`, or \`ferry <command> --help\`, for the commands and options.`,
+          { code: "Usage" },
         );
       })
       .help()
@@ -67,9 +68,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       });
     if (helpText) io.out(helpText);
     return state.code;
-  } catch (e) {
+  } catch (caught) {
+    const e = isUserError(caught) && caught.code === "MissingArgument" ? await missingArgument(argv) : caught;
     const code = exitCodeOf(e);
-    writeErr(io, `ferry: ${renderError(e, verbose(argv, io.env))}\n`);
+    if (wantsJson(argv)) writeErr(io, `${JSON.stringify({ error: jsonError(e, code) })}\n`);
+    else writeErr(io, `ferry: ${renderError(e, verbose(argv, io.env))}\n`);
     return code;
   }
 }
@@ -103,6 +106,55 @@ function verbose(argv: string[], env: NodeJS.ProcessEnv): boolean {
   const i = argv.findIndex((a) => a === "--log-level" || a.startsWith("--log-level="));
   const level = i < 0 ? env.FERRY_LOG_LEVEL : argv[i]!.includes("=") ? argv[i]!.split("=")[1] : argv[i + 1];
   return level === "debug" || level === "trace";
+}
+
+/** Global options that take a value: their value is not a command word. */
+const VALUED_GLOBALS = new Set(["--config", "--log-level", "--log-format"]);
+
+/** The words of `argv` that are commands and positionals, in order. */
+function wordsOf(argv: string[]): string[] {
+  const words: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const t = argv[i]!;
+    if (VALUED_GLOBALS.has(t)) i++;
+    else if (!t.startsWith("-")) words.push(t);
+  }
+  return words;
+}
+
+/**
+ * yargs says "Not enough non-option arguments: got 0, need at least 1": this says which argument is
+ * missing and how the command is called, from its own usage line (its help's first line).
+ */
+async function missingArgument(argv: string[]): Promise<UserError> {
+  const words = wordsOf(argv);
+  const help: string[] = [];
+  const sink = { write: () => true } as unknown as NodeJS.WritableStream;
+  await runCli([...words, "--help"], { out: (t) => help.push(t), logStream: sink, logIsTty: false, env: {} });
+  const usage = (help.join("\n").split("\n")[0] ?? "").trim();
+  const tokens = usage.split(/\s+/).slice(1);
+  const missing = tokens.slice(words.length).filter((t) => /^<.+>$/.test(t));
+  const command = tokens.filter((t) => !/^[<[]/.test(t)).join(" ");
+  const what = missing.length ? `missing ${missing.join(" ")}` : "an argument is missing";
+  return new UserError(
+    `ferry ${command}: ${what}. Usage: ${usage}. Run \`ferry ${command} --help\` for its arguments and options.`,
+    { code: "MissingArgument", details: { missing, usage } },
+  );
+}
+
+/** Whether the command line asks for JSON (then errors are JSON too). */
+function wantsJson(argv: string[]): boolean {
+  const last = argv.filter((t) => t === "--json" || t === "--no-json" || t.startsWith("--json=")).at(-1);
+  return last !== undefined && last !== "--no-json" && last !== "--json=false";
+}
+
+/** An error under `--json`: one object on stderr (stdout carries results only), never a stack trace. */
+function jsonError(e: unknown, exitCode: number): { code: string; message: string; exitCode: number } {
+  const code = isFerryError(e) ? e.code : e instanceof Error ? e.name : "Error";
+  // What the text would say (an Azure error's fix included), but never a bug's stack.
+  const message =
+    isFerryError(e) || azureProblemOf(e) ? renderError(e) : redactSecrets(e instanceof Error ? e.message : String(e));
+  return { code, message, exitCode };
 }
 
 function writeErr(io: CliIo, text: string): void {

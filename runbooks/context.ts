@@ -149,6 +149,7 @@ function lazyPulumiDeployer(options: PulumiDeployerOptions, signIn: StartPulumiS
   return {
     setConfig: async (stack, values) => (await deployer()).setConfig(stack, values),
     getConfig: async (stack) => (await deployer()).getConfig(stack),
+    stacks: async () => (await deployer()).stacks(),
     up: async (stack, o) => (await deployer()).up(stack, o),
     preview: async (stack, o) => (await deployer()).preview(stack, o),
     destroy: async (stack, o) => (await deployer()).destroy(stack, o),

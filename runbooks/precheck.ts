@@ -1,5 +1,5 @@
 import { azureProblemOf, formatAzureProblem } from "../core/azure-error";
-import { isNotFound, unlessNotFound } from "../core/errors";
+import { isNotFound, isUserError, unlessNotFound } from "../core/errors";
 import { escapeHtml as esc } from "../core/html";
 import type { VirtualMachine } from "@azure/arm-compute";
 import { parseResourceId, sameResourceId } from "../core/resource-id";
@@ -59,6 +59,8 @@ export async function precheck(
       message: "every row is complete (VM size, both disk strategies)",
     });
   } catch (e) {
+    // A name that is no blueprint is bad input (exit 2, like every command), not a check that failed.
+    if (isUserError(e) && e.code === "UnknownBlueprint") throw e;
     checks.push({ name: "blueprint configuration", ok: false, message: unreadable(e) });
     return { blueprint: stack, mode, passed: false, checkedAt, checks, recoveryPoints: {} };
   }

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "pino";
@@ -170,6 +170,17 @@ export class LocalDeployer implements Deployer {
 
   async getConfig(stack: string): Promise<Record<string, unknown>> {
     return this.load(stack).config;
+  }
+
+  async stacks(): Promise<{ name: string; kind?: string }[]> {
+    return readdirSync(this.options.stateDir)
+      .map((f) => /^(.+)\.json$/.exec(f)?.[1])
+      .filter((n): n is string => n !== undefined)
+      .sort()
+      .map((name) => {
+        const kind = this.load(name).config.kind;
+        return typeof kind === "string" ? { name, kind } : { name };
+      });
   }
 
   async history(stack: string): Promise<HistoryEntry[]> {

@@ -29,7 +29,7 @@ async function validateEach(
   const out: Verdict[] = [];
   for (const name of names) {
     try {
-      const { stack, raw, from } = await stackConfigOf(name, args, io);
+      const { stack, raw, from } = await stackConfigOf(name, args, io, { offline: args.offline });
       out.push({ stack, from, ...(await one(stack, raw)) });
     } catch (e) {
       if (!isUserError(e)) throw e;

@@ -49,7 +49,12 @@ export function globalOptions<T>(y: Argv<T>) {
       describe: "ferry's config file (default: $FERRY_CONFIG, else ./ferry.json)",
       global: true,
     })
-    .option("json", { type: "boolean", default: false, describe: "Print the result as JSON on stdout", global: true })
+    .option("json", {
+      type: "boolean",
+      default: false,
+      describe: "Print the result as JSON on stdout (an error: one JSON object on stderr)",
+      global: true,
+    })
     .option("log-level", {
       type: "string",
       describe: "trace, debug, info, warn, error or silent (default: $FERRY_LOG_LEVEL, else info)",

@@ -15,7 +15,9 @@ export function drillCommand(io: CliIo, state: { code: number }): CommandModule<
         .option("report-dir", {
           type: "string",
           default: "drill-report",
-          describe: "Where the report goes (index.html, summary.json, drill.json)",
+          describe:
+            "Where the report goes (index.html, summary.json, drill.json): a new or empty directory, or an " +
+            "earlier drill's report (replaced); any other is refused, exit 2",
         })
         .option("keep", {
           type: "boolean",
@@ -32,8 +34,11 @@ export function drillCommand(io: CliIo, state: { code: number }): CommandModule<
         ) as never,
     handler: async (a) => {
       const { drill } = await import("../drill");
+      const { prepareReportDir } = await import("../report-dir");
       const ctx = await contextFor(a, io);
       const reportDir = resolve(a["report-dir"]);
+      // Written only where it deletes nobody's files: new, empty, or an earlier drill's report.
+      prepareReportDir(reportDir);
       const { summary, recorder } = await drill(ctx, a.blueprint, {
         reportDir,
         keep: a.keep,

@@ -136,6 +136,11 @@ export function cleanupCommand(io: CliIo): CommandModule<GlobalArgs, CleanupArgs
         ) as never,
     handler: async (a) => {
       const ctx = await contextFor(a, io);
+      // A name that is no blueprint is said before a question about it.
+      if (Object.keys(await ctx.deployer.getConfig(a.blueprint)).length === 0) {
+        const { unknownBlueprint } = await import("../blueprints");
+        throw await unknownBlueprint(ctx, a.blueprint);
+      }
       if (a.failback) {
         if (
           !a.yes &&

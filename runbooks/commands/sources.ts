@@ -150,35 +150,51 @@ export function sourcesCommand(io: CliIo): CommandModule<GlobalArgs, SourcesArgs
           },
         )
         .command<SourcesArgs>(
-          ["retry-backfill <target>", "check-health <target>"],
-          "retry-backfill: copy everything again; check-health: verify each staging disk against its recovery point at the next tick",
-          (c) =>
-            c
-              .positional("target", {
-                type: "string",
-                demandOption: true,
-                describe: "Blueprint stack, or the ARM id of one source disk",
-              })
-              .option("disk", { type: "string", describe: "Only this source disk of the blueprint" }),
-          async (a) => {
-            const { transitionSource } = await import("../../adapters/state/admin");
-            const ctx = await contextFor(a, io);
-            const event =
-              String(a._[1]) === "retry-backfill"
-                ? ({ type: "retryBackfill" } as const)
-                : ({ type: "checkHealth" } as const);
-            const done: Source[] = [];
-            for (const d of await disksOf(ctx, a.target!, a.disk))
-              done.push((await transitionSource(ctx.store, d, event, ctx.now())).source);
-            emit(
-              io,
-              a,
-              done.map((s) => line(s, ctx.now())),
-              () => done.map((s) => `${nameOf(s.sourceDiskId)}: ${s.state}`).join("\n"),
-            );
-          },
+          transitionCommand(io, "retry-backfill", "Copy every disk again from the start", { type: "retryBackfill" }),
+        )
+        .command<SourcesArgs>(
+          transitionCommand(
+            io,
+            "check-health",
+            "Verify each staging disk against its recovery point at the next tick",
+            { type: "checkHealth" },
+          ),
         )
         .demandCommand(1, "Name an action: list, enable, disable, retry-backfill, check-health.") as never,
     handler: () => undefined,
+  };
+}
+
+/** `sources retry-backfill` and `sources check-health`: one state-machine event on each disk named. */
+function transitionCommand(
+  io: CliIo,
+  action: "retry-backfill" | "check-health",
+  describe: string,
+  event: { type: "retryBackfill" } | { type: "checkHealth" },
+): CommandModule<GlobalArgs, SourcesArgs> {
+  return {
+    command: `${action} <target>`,
+    describe,
+    builder: (c) =>
+      c
+        .positional("target", {
+          type: "string",
+          demandOption: true,
+          describe: "Blueprint stack, or the ARM id of one source disk",
+        })
+        .option("disk", { type: "string", describe: "Only this source disk of the blueprint" }) as never,
+    handler: async (a) => {
+      const { transitionSource } = await import("../../adapters/state/admin");
+      const ctx = await contextFor(a, io);
+      const done: Source[] = [];
+      for (const d of await disksOf(ctx, a.target!, a.disk))
+        done.push((await transitionSource(ctx.store, d, event, ctx.now())).source);
+      emit(
+        io,
+        a,
+        done.map((s) => line(s, ctx.now())),
+        () => done.map((s) => `${nameOf(s.sourceDiskId)}: ${s.state}`).join("\n"),
+      );
+    },
   };
 }

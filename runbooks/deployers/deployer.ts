@@ -82,11 +82,15 @@ export interface HistoryEntry {
 export interface Deployer {
   /** Sets `ferry:` config keys of a stack (creating the stack if needed). */
   setConfig(stack: string, values: Record<string, unknown>): Promise<void>;
+  /** A stack's `ferry:` config; `{}` for a stack that does not exist (a read never creates one). */
   getConfig(stack: string): Promise<Record<string, unknown>>;
+  /** The stacks that have config, each with its `ferry:kind` when it has one (to list the known blueprints). */
+  stacks(): Promise<{ name: string; kind?: string }[]>;
   up(stack: string, options: UpOptions): Promise<UpResult>;
   preview(stack: string, options: Omit<UpOptions, "message"> & { message?: string }): Promise<PreviewResult>;
   destroy(stack: string, options: { message: string }): Promise<{ version: number; changes: ResourceChanges }>;
-  /** Newest first, like `pulumi stack history`. */
+  /** Newest first, like `pulumi stack history`; none for a stack that does not exist. */
   history(stack: string): Promise<HistoryEntry[]>;
+  /** `{}` for a stack that does not exist. */
   outputs(stack: string): Promise<Record<string, unknown>>;
 }

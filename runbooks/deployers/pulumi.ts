@@ -1,7 +1,8 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { LocalWorkspace, type EngineEvent, type Stack } from "@pulumi/pulumi/automation";
+import { LocalWorkspace, StackNotFoundError, type EngineEvent, type Stack } from "@pulumi/pulumi/automation";
+import { load as loadYaml } from "js-yaml";
 import type { Logger } from "pino";
 import { UserError } from "../../core/errors";
 import { redactSecrets } from "../../core/redact";
@@ -89,6 +90,45 @@ export class PulumiDeployer implements Deployer {
     );
   }
 
+  /** The stack config file of `name` (`stackConfigDir: stacks` in Pulumi.yaml). */
+  private configFile(name: string): string {
+    return join(this.workDir, "stacks", `Pulumi.${name}.yaml`);
+  }
+
+  /**
+   * A stack to read, never created: a typo'd name must not leave an empty stack in the backend.
+   * A stack with a config file is a real one (created at its first read, as a write would);
+   * without one, only a stack the backend already has is selected, else undefined.
+   */
+  private async existingStack(name: string): Promise<Stack | undefined> {
+    if (this.options.openStack || existsSync(this.configFile(name))) return this.stack(name);
+    try {
+      return await LocalWorkspace.selectStack(
+        { stackName: name, workDir: this.workDir },
+        { ...(this.options.envVars ? { envVars: this.options.envVars } : {}) },
+      );
+    } catch (e) {
+      if (e instanceof StackNotFoundError) return undefined;
+      throw e;
+    }
+  }
+
+  async stacks(): Promise<{ name: string; kind?: string }[]> {
+    const dir = join(this.workDir, "stacks");
+    if (!existsSync(dir)) return [];
+    return readdirSync(dir)
+      .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
+      .filter((n): n is string => n !== undefined)
+      .sort()
+      .map((name) => {
+        const doc = loadYaml(readFileSync(this.configFile(name), "utf8")) as {
+          config?: Record<string, unknown>;
+        } | null;
+        const kind = doc?.config?.[`${CONFIG_PREFIX}kind`];
+        return typeof kind === "string" ? { name, kind } : { name };
+      });
+  }
+
   async setConfig(stack: string, values: Record<string, unknown>): Promise<void> {
     const s = await this.stack(stack);
     const config: Record<string, { value: string }> = {};
@@ -98,7 +138,9 @@ export class PulumiDeployer implements Deployer {
   }
 
   async getConfig(stack: string): Promise<Record<string, unknown>> {
-    const all = await (await this.stack(stack)).getAllConfig();
+    const s = await this.existingStack(stack);
+    if (!s) return {};
+    const all = await s.getAllConfig();
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(all)) {
       if (!k.startsWith(CONFIG_PREFIX)) continue;
@@ -226,7 +268,9 @@ export class PulumiDeployer implements Deployer {
   }
 
   async history(stack: string): Promise<HistoryEntry[]> {
-    const entries = await (await this.stack(stack)).history();
+    const s = await this.existingStack(stack);
+    if (!s) return [];
+    const entries = await s.history();
     return entries.map((h) => ({
       version: h.version,
       kind: h.kind === "destroy" ? "destroy" : "update",
@@ -244,7 +288,9 @@ export class PulumiDeployer implements Deployer {
   }
 
   async outputs(stack: string): Promise<Record<string, unknown>> {
-    const out = await (await this.stack(stack)).outputs();
+    const s = await this.existingStack(stack);
+    if (!s) return {};
+    const out = await s.outputs();
     return (out.outputs?.value as Record<string, unknown> | undefined) ?? {};
   }
 }

@@ -1,5 +1,5 @@
 import { spawnSync as runSync } from "node:child_process";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { parse, type DefaultTreeAdapterMap } from "parse5";
@@ -67,9 +67,23 @@ describe("npm run drill", () => {
   let summary: DrillSummary | undefined;
 
   it("fails over with each strategy, verifies every disk, writes the report and exits 0", async () => {
-    const run = spawnScript("local/drill.ts", ["--report-dir", reportDir, "--speedup", "20"]);
+    // --keep, then Ctrl-C once it has ended: the result stays (exit 0, PASSED) and its temp folder goes.
+    const tmp = tempDir("ferry-drill-tmp-");
+    const run = spawnScript("local/drill.ts", ["--report-dir", reportDir, "--speedup", "20", "--keep"], {
+      ...process.env,
+      TMPDIR: tmp,
+    });
+    await waitFor(
+      async () => run.stdout.some((l) => l.includes("keep serving until Ctrl-C")) || run.child.exitCode !== null,
+      "the drill's end",
+      330_000,
+      200,
+    );
+    run.child.kill("SIGINT");
     const { code } = await run.exited;
     const out = run.stdout.join("\n");
+    expect(out).toMatch(/servers stopped; the drill's report stays in/);
+    expect(readdirSync(tmp).filter((f) => f.startsWith("ferry-drill-"))).toEqual([]);
     expect(code, `${out}\n${run.stderr.join("")}`).toBe(0);
     expect(out).toMatch(/drill PASSED/);
     expect(out).toMatch(/attachAsIs +RTO +\d+\.\d s +data verified, byte for byte/);

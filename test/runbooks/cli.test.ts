@@ -90,6 +90,15 @@ describe("ferry CLI", () => {
     expect(noConfig).toBe(EXIT.usage);
   });
 
+  it("lists each action of sources in help on its own, with no aliases", async () => {
+    const help = await ferry("sources", "--help");
+    for (const action of ["list [target]", "enable <target>", "disable <target>"])
+      expect(help.out).toContain(`ferry sources ${action}`);
+    expect(help.out).toMatch(/ferry sources retry-backfill <target> +Copy every disk again/);
+    expect(help.out).toMatch(/ferry sources check-health <target> +Verify each staging disk/);
+    expect(help.out).not.toMatch(/\[aliases:/);
+  });
+
   it("validates stack files: every problem with its path and fix, exit 2; targets against the DR subscription", async () => {
     const dir = tempDir("ferry-stacks-");
     const good = readFileSync("stacks/Pulumi.web-linux.yaml", "utf8");
@@ -296,7 +305,7 @@ describe("ferry CLI", () => {
     expect(help.stdout).toContain("--junit");
     const bad = spawnSync("node", ["bin/ferry.mjs", "precheck"], { encoding: "utf8" });
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toMatch(/Not enough non-option arguments/);
+    expect(bad.stderr).toMatch(/ferry precheck: missing <blueprint>\. Usage: ferry precheck <blueprint>/);
     expect(execFileSync("node", ["--version"], { encoding: "utf8" })).toMatch(/^v2[2-9]\./);
   });
 });

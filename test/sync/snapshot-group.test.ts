@@ -87,7 +87,6 @@ describe("ferry's snapshot group: the sync's snapshots live there, never in a pr
     const stack = "bp-east";
     await world.ctx.deployer.setConfig(stack, {
       kind: "blueprint",
-      mode: "standby",
       landingZoneStack: world.config.landingZoneStack,
       blueprint: {
         name: stack,

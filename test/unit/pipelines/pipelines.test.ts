@@ -117,7 +117,7 @@ describe("Azure DevOps pipelines", () => {
     }
     // And the check does catch a command line the CLI refuses.
     expect((await parses("failover web-linux --planned --sideways --yes")).err).toMatch(/Unknown argument: sideways/);
-    expect((await parses("drill")).err).toMatch(/Not enough non-option arguments/);
+    expect((await parses("drill")).err).toMatch(/ferry drill: missing <blueprint>/);
   });
 
   it("sign in by workload identity federation through a service connection parameter, never a secret", () => {

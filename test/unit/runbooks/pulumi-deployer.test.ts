@@ -113,3 +113,20 @@ describe("the Pulumi deployer's gate", () => {
     expect(calls.filter((c) => c !== "setAllConfig")).toEqual([]);
   });
 });
+
+describe("the Pulumi deployer's stacks", () => {
+  it("lists the stack config files with their ferry:kind, read without the Pulumi CLI", async () => {
+    const workDir = project();
+    mkdirSync(join(workDir, "stacks"));
+    writeFileSync(join(workDir, "stacks", "Pulumi.web.yaml"), "config:\n  ferry:kind: blueprint\n");
+    writeFileSync(join(workDir, "stacks", "Pulumi.lz.yaml"), "config:\n  ferry:kind: landing-zone\n");
+    writeFileSync(join(workDir, "stacks", "Pulumi.bare.yaml"), "config: {}\n");
+    writeFileSync(join(workDir, "stacks", "notes.md"), "not a stack");
+    const deployer = new PulumiDeployer({ workDir, logger: createLogger({ level: "silent" }) });
+    expect(await deployer.stacks()).toEqual([
+      { name: "bare" },
+      { name: "lz", kind: "landing-zone" },
+      { name: "web", kind: "blueprint" },
+    ]);
+  });
+});
