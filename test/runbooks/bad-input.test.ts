@@ -1,14 +1,9 @@
 // Every row of the bad-input table in runbooks/README.md, run against the local Azure: the exit code,
 // the message, no stack trace, and nothing created by a lookup. The table is parsed from the README so
 // the two cannot drift.
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { PassThrough } from "node:stream";
+import { readdirSync, readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { CliIo } from "../../runbooks/commands/common";
-import { runLocalCli } from "../../local/ferry";
-import { tempDir } from "../helpers/emulator";
-import { useDrWorld } from "../helpers/dr-env";
+import { useCliWorld } from "../helpers/cli-world";
 
 interface Row {
   argv: string[];
@@ -32,31 +27,15 @@ function badInputTable(): Row[] {
 }
 
 const rows = badInputTable();
-const dr = useDrWorld();
-let configPath: string;
+const dr = useCliWorld({ logLevel: "silent" });
 let blueprint: string;
 
 beforeAll(async () => {
-  configPath = join(tempDir("ferry-bad-input-"), "ferry.json");
-  writeFileSync(configPath, JSON.stringify(dr.world.config));
   blueprint = (await dr.world.workload("bad1")).stack;
 });
 
 /** Runs `ferry` in-process on the local world: exit code, stdout and stderr. */
-async function ferry(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err = new PassThrough();
-  const chunks: Buffer[] = [];
-  err.on("data", (c: Buffer) => chunks.push(c));
-  const io: CliIo = {
-    out: (t) => out.push(t),
-    logStream: err,
-    logIsTty: false,
-    env: { ...dr.world.env, FERRY_LOG_LEVEL: "silent" },
-  };
-  const code = await runLocalCli([...argv, "--config", configPath], io);
-  return { code, out: out.join("\n"), err: Buffer.concat(chunks).toString() };
-}
+const ferry = (argv: string[]) => dr.ferry(argv);
 
 function stacks(): string[] {
   return readdirSync(dr.world.config.deployer.kind === "local" ? dr.world.config.deployer.stateDir : "").sort();

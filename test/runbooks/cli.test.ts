@@ -2,42 +2,26 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { FACTS_POLICY_NAMES } from "../../policies/pack";
-import { EXIT, type CliIo } from "../../runbooks/commands/common";
+import { EXIT } from "../../runbooks/commands/common";
 import { runLocalCli as runCli } from "../../local/ferry";
 import { currentMode } from "../../runbooks/mode";
-import { useAzurite } from "../helpers/azurite";
 import { pattern, writeAt } from "../helpers/bytes";
-import { createDrWorld, DR, type DrWorld, type Workload } from "../helpers/dr-env";
-import { tempDir, useEmulator } from "../helpers/emulator";
+import { useCliWorld } from "../helpers/cli-world";
+import { DR, type DrWorld, type Workload } from "../helpers/dr-env";
+import { tempDir } from "../helpers/emulator";
 
-const f = useEmulator();
-const a = useAzurite();
+const cli = useCliWorld();
+const f = cli.f;
 let world: DrWorld;
-let configPath: string;
-let env: NodeJS.ProcessEnv;
 
-beforeAll(async () => {
-  world = await createDrWorld(f, a);
-  configPath = join(tempDir("ferry-cli-"), "ferry.json");
-  writeFileSync(configPath, JSON.stringify(world.config));
-  env = { ...world.env, FERRY_LOG_LEVEL: "info" };
-});
-afterAll(async () => {
-  await world?.close();
+beforeAll(() => {
+  world = cli.world;
 });
 
-/** Runs `ferry` in-process: exit code, stdout, and the log/error stream. */
-async function ferry(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err = new PassThrough();
-  const chunks: Buffer[] = [];
-  err.on("data", (c: Buffer) => chunks.push(c));
-  const io: CliIo = { out: (t) => out.push(t), logStream: err, logIsTty: false, env };
-  const code = await runCli([...args, "--config", configPath], io);
-  return { code, out: out.join("\n"), err: Buffer.concat(chunks).toString() };
-}
+/** Runs `ferry` in-process on the world's config: exit code, stdout, and the log/error stream. */
+const ferry = (...args: string[]) => cli.ferry(args);
 
 function json<T>(r: { out: string }): T {
   return JSON.parse(r.out) as T;
@@ -85,7 +69,7 @@ describe("ferry CLI", () => {
       out: () => undefined,
       logStream: new PassThrough(),
       logIsTty: false,
-      env,
+      env: cli.env,
     });
     expect(noConfig).toBe(EXIT.usage);
   });

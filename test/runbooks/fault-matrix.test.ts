@@ -1,58 +1,32 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { FaultRule } from "../../emulator/faults";
-import { runLocalCli as runCli } from "../../local/ferry";
-import { EXIT, type CliIo } from "../../runbooks/commands/common";
+import { EXIT } from "../../runbooks/commands/common";
 import { currentMode } from "../../runbooks/mode";
-import { useAzurite } from "../helpers/azurite";
-import { createDrWorld, DR, PRIMARY, type DrWorld, type Workload } from "../helpers/dr-env";
-import { tempDir, useEmulator } from "../helpers/emulator";
+import { useCliWorld, type CliRun as Run } from "../helpers/cli-world";
+import { DR, PRIMARY, type DrWorld, type Workload } from "../helpers/dr-env";
+import { tempDir } from "../helpers/emulator";
 
 // The fault-injection matrix: each runbook, through the CLI as an operator runs it, under each of
 // Azure's failures. Every cell asserts the exit code, one readable message naming the fix, no stack
 // trace, the sources not left paused, and that the same command converges once the fault clears.
 
-const f = useEmulator();
-const a = useAzurite();
+const cli = useCliWorld();
+const f = cli.f;
+const ferry = cli.ferry;
 let world: DrWorld;
-let configPath: string;
-let env: NodeJS.ProcessEnv;
 
-beforeAll(async () => {
-  world = await createDrWorld(f, a);
-  configPath = join(tempDir("ferry-faults-"), "ferry.json");
-  writeFileSync(configPath, JSON.stringify(world.config));
-  env = { ...world.env, FERRY_LOG_LEVEL: "info" };
-});
-afterAll(async () => {
-  await world?.close();
+beforeAll(() => {
+  world = cli.world;
 });
 afterEach(() => {
   f.emu.faults.clear();
 });
 
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
-
-/** Runs `ferry` in-process, with the world's config unless `args` name one, in `environment`. */
-async function ferry(args: string[], environment: NodeJS.ProcessEnv = env): Promise<Run> {
-  const out: string[] = [];
-  const err = new PassThrough();
-  const chunks: Buffer[] = [];
-  err.on("data", (c: Buffer) => chunks.push(c));
-  const io: CliIo = { out: (t) => out.push(t), logStream: err, logIsTty: false, env: environment };
-  const code = await runCli(args.includes("--config") ? args : [...args, "--config", configPath], io);
-  return { code, out: out.join("\n"), err: Buffer.concat(chunks).toString() };
-}
-
 /** The state store's connection string pointed at a port where nothing listens. */
 const storeDown = (): NodeJS.ProcessEnv => ({
-  ...env,
+  ...cli.env,
   FERRY_LOCAL_TABLE:
     "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;" +
     "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFsMVTGa+Bx7LYRJB/Vw==;" +
