@@ -63,6 +63,41 @@ describe("sync: fenced writers", () => {
     return env;
   }
 
+  /**
+   * Starts the daemon on `env`'s own config and has it apply a delta (round 1, `seed`) with its reads
+   * slowed; resolves once the delta is being applied.
+   */
+  async function daemonMidDelta(env: SyncEnv, seed: number) {
+    const { path, env: procEnv } = env.configFile({ sync: daemonSync });
+    const daemon = spawnSync(["run", "--config", path], procEnv);
+    writeRound(env, 1, seed);
+    const slow = f.emu.faults.add({ match: { operation: "Blob_Download" }, action: { kind: "delay", ms: 150 } });
+    const readsBefore = reads();
+    await requestSync(env.store, env.sourceDiskId(0));
+    const point = await waitFor(async () => {
+      const s = await row(env);
+      return s.applying && reads() >= readsBefore + 2 ? s.applying : undefined;
+    }, "the daemon's delta to start");
+    return { path, env: procEnv, daemon, slow, point };
+  }
+
+  /** Lets the daemon finish that delta at full speed, stops it, and checks the disk is the applied point. */
+  async function finishDelta(
+    env: SyncEnv,
+    daemon: Awaited<ReturnType<typeof daemonMidDelta>>["daemon"],
+    slow: string,
+    point: { snapshotId: string },
+  ): Promise<void> {
+    f.emu.faults.remove(slow);
+    await waitFor(async () => {
+      const s = await row(env);
+      return s.applied?.snapshotId === point.snapshotId && !s.applying && !s.lease;
+    }, "the daemon to finish its delta");
+    daemon.child.kill("SIGTERM");
+    expect((await daemon.exited).code, daemon.stderr.join("")).toBe(0);
+    expect(await differenceFromApplied(env)).toBeUndefined();
+  }
+
   /** Waits until no cycle has run on the source for a second: no lease, nothing being applied. */
   async function idle(env: SyncEnv, what: string): Promise<void> {
     let since: number | undefined;
@@ -190,16 +225,7 @@ describe("sync: fenced writers", () => {
 
   it("refuses `once --source` with the daemon's own config while the daemon applies; the disk equals the applied point", async () => {
     const env = await healthy(2);
-    const { path, env: procEnv } = env.configFile({ sync: daemonSync });
-    const daemon = spawnSync(["run", "--config", path], procEnv);
-    writeRound(env, 1, 2000);
-    const slow = f.emu.faults.add({ match: { operation: "Blob_Download" }, action: { kind: "delay", ms: 150 } });
-    const readsBefore = reads();
-    await requestSync(env.store, env.sourceDiskId(0));
-    const point = await waitFor(async () => {
-      const s = await row(env);
-      return s.applying && reads() >= readsBefore + 2 ? s.applying : undefined;
-    }, "the daemon's delta to start");
+    const { path, env: procEnv, daemon, slow, point } = await daemonMidDelta(env, 2000);
 
     const once = spawnSync(["once", "--config", path, "--source", env.sourceDiskId(0)], procEnv);
     const exit = await once.exited;
@@ -209,28 +235,12 @@ describe("sync: fenced writers", () => {
     expect(err).toMatch(/check-health/);
     expect(err).not.toMatch(/\n\s+at /);
 
-    f.emu.faults.remove(slow);
-    await waitFor(async () => {
-      const s = await row(env);
-      return s.applied?.snapshotId === point.snapshotId && !s.applying && !s.lease;
-    }, "the daemon to finish its delta");
-    daemon.child.kill("SIGTERM");
-    expect((await daemon.exited).code, daemon.stderr.join("")).toBe(0);
-    expect(await differenceFromApplied(env)).toBeUndefined();
+    await finishDelta(env, daemon, slow, point);
   });
 
   it("refuses through the store a second process of the instance that does not share the run folder", async () => {
     const env = await healthy(4);
-    const { path, env: procEnv } = env.configFile({ sync: daemonSync });
-    const daemon = spawnSync(["run", "--config", path], procEnv);
-    writeRound(env, 1, 4000);
-    const slow = f.emu.faults.add({ match: { operation: "Blob_Download" }, action: { kind: "delay", ms: 150 } });
-    const readsBefore = reads();
-    await requestSync(env.store, env.sourceDiskId(0));
-    const point = await waitFor(async () => {
-      const s = await row(env);
-      return s.applying && reads() >= readsBefore + 2 ? s.applying : undefined;
-    }, "the daemon's delta to start");
+    const { daemon, slow, point } = await daemonMidDelta(env, 4000);
 
     // A copy of the config with its own run folder: the local registration cannot see the daemon.
     const stray = env.configFile({ sync: daemonSync, runDir: tempDir("ferry-sync-stray-") });
@@ -240,14 +250,7 @@ describe("sync: fenced writers", () => {
     expect(outcome?.kind).toBe("skipped");
     expect(outcome?.reason).toMatch(/leased by another process of instance/);
 
-    f.emu.faults.remove(slow);
-    await waitFor(async () => {
-      const s = await row(env);
-      return s.applied?.snapshotId === point.snapshotId && !s.applying && !s.lease;
-    }, "the daemon to finish its delta");
-    daemon.child.kill("SIGTERM");
-    expect((await daemon.exited).code, daemon.stderr.join("")).toBe(0);
-    expect(await differenceFromApplied(env)).toBeUndefined();
+    await finishDelta(env, daemon, slow, point);
   });
 
   it("refuses a second daemon, and `verify`, with the same instance while the daemon runs", async () => {
