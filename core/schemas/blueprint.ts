@@ -150,6 +150,17 @@ export const BlueprintSchema = z
   .strictObject({
     name: resourceName,
     target: TargetSchema,
+    /**
+     * Recovery point objective, in seconds: the oldest a recovery point may be when a failover starts. The
+     * precheck fails a point older than this (unless the operator accepts an older one), `ferry sources list`
+     * shows each disk's lag against it, and a drill fails on it. Unset: no target, nothing judged.
+     */
+    rpoTargetSeconds: z.int().min(1).optional(),
+    /**
+     * Recovery time objective, in seconds: from the failover's start to the last row's readiness (VM created,
+     * OS ready or app ready, as each row's readiness says). A drill fails on it. Unset: no target.
+     */
+    rtoTargetSeconds: z.int().min(1).optional(),
     rows: z.array(BlueprintRowSchema).min(1),
   })
   .superRefine((blueprint, ctx) => {
