@@ -254,13 +254,15 @@ function allocateIp(
     if (!usable(c, ip))
       throw badRequest(
         "PrivateIPAddressInReservedRange",
-        `Private static IP address ${requested} falls within reserved IP range of subnet prefix ${subnet.addressPrefix}.`,
+        `Private static IP address ${requested} falls within reserved IP range of subnet prefix ` +
+          `${subnet.addressPrefix}.`,
       );
     const holder = taken.get(ip);
     if (holder)
       throw badRequest(
         "PrivateIPAddressIsAllocated",
-        `IP configuration ${ipConfigId} is using the private IP address ${requested} which is already allocated to resource ${holder}.`,
+        `IP configuration ${ipConfigId} is using the private IP address ${requested} which is already allocated ` +
+          `to resource ${holder}.`,
       );
     return requested;
   }
@@ -363,7 +365,8 @@ function ipAvailability(ctx: Ctx, vnet: VnetRecord) {
       "InvalidRequestFormat",
       asked
         ? `'${asked}' is not a valid private IP address.`
-        : "Private IP address is null or empty in the CheckIpAddressAvailability call. Specify the ipAddress query parameter.",
+        : "Private IP address is null or empty in the CheckIpAddressAvailability call. Specify the ipAddress " +
+            "query parameter.",
     );
   const subnet = vnet.subnets.find((s) => {
     const c = parseCidr(s.addressPrefix)!;

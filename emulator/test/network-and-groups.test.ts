@@ -539,7 +539,7 @@ describe("network interfaces", () => {
     await newNic(rg, "highest", subnet, { static: "10.0.0.62" });
   });
 
-  it("refuses an address another NIC holds with PrivateIPAddressIsAllocated, naming both ip configurations", async () => {
+  it("refuses an address another NIC holds with PrivateIPAddressIsAllocated, naming both configurations", async () => {
     const rg = await newGroup();
     await newVnet(rg, "vnet", { subnets: { default: "10.0.0.0/24", other: "10.0.1.0/24" } });
     const subnet = subnetRef(rg, "vnet");
@@ -560,13 +560,14 @@ describe("network interfaces", () => {
     expect((await newNic(rg, "dynamic", subnet)).ipConfigurations?.[0]?.privateIPAddress).toBe("10.0.0.4");
   });
 
-  it("refuses a NIC whose subnet's vnet is in another region as Azure does: not found in the NIC's region", async () => {
+  it("refuses a NIC whose subnet's vnet is in another region as Azure does: not found", async () => {
     const rg = await newGroup();
     await newVnet(rg, "vnet");
     const far = await refusal(newNic(rg, "far", subnetRef(rg, "vnet"), undefined, "northeurope"));
     const nowhere = await refusal(newNic(rg, "nowhere", subnetRef(rg, "vnet", "missing")));
     const nicId = (name: string) =>
-      `/subscriptions/${fixture.emu.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Network/networkInterfaces/${name}`;
+      `/subscriptions/${fixture.emu.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Network/` +
+      `networkInterfaces/${name}`;
     const notFound = (subnet: string, nic: string) =>
       `Resource ${subnet} referenced by resource ${nicId(nic)} was not found. Please make sure that the ` +
       "referenced resource exists, and that both resources are in the same region.";

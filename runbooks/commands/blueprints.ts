@@ -176,7 +176,9 @@ export function targetsCommand(io: CliIo, state: { code: number }): CommandModul
       (y as Argv<GlobalArgs>)
         .command<ValidateArgs>(
           "validate [stacks..]",
-          "Validate each blueprint's target: the config (path and fix), then, unless --offline, its landing zone's group and subnets in the DR subscription, each row's static IPs in them, the VM sizes offered there and the vCPU quota",
+          "Validate each blueprint's target: the config (path and fix), then, unless --offline, its landing zone's " +
+            "group and subnets in the DR subscription, each row's static IPs in them, the VM sizes offered there and " +
+            "the vCPU quota",
           (c) =>
             c
               .positional("stacks", {

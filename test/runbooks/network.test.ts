@@ -74,7 +74,8 @@ describe("the precheck knows the network", () => {
       expect(c.ok).toBe(false);
       expect(c.message).toBe(
         `rows[].privateIpAddress ${ip} of row ${row} is one of the five addresses Azure reserves in dr-vnet/app ` +
-          "(10.1.0.0-10.1.0.3 and 10.1.3.255): Azure would refuse the recovered NIC (PrivateIPAddressInReservedRange). " +
+          "(10.1.0.0-10.1.0.3 and 10.1.3.255): Azure would refuse the recovered NIC " +
+          "(PrivateIPAddressInReservedRange). " +
           `Set rows[].privateIpAddress of ${row} to a free address from 10.1.0.4 to 10.1.3.254, or remove it for a ` +
           "dynamic one.",
       );
@@ -172,7 +173,10 @@ describe("the precheck knows the network", () => {
     expect(check(r, "iptest: test private IP 10.1.0.200")).toMatchObject({
       ok: false,
       message: expect.stringMatching(
-        /^rows\[\]\.testPrivateIpAddress 10\.1\.0\.200 of row iptest is outside the test subnet dr-test-vnet\/app \(10\.99\.0\.0\/22\): .* to a free address from 10\.99\.0\.4 to 10\.99\.3\.254/,
+        new RegExp(
+          "^rows\\[\\]\\.testPrivateIpAddress 10\\.1\\.0\\.200 of row iptest is outside the test subnet " +
+            "dr-test-vnet/app \\(10\\.99\\.0\\.0/22\\): .* to a free address from 10\\.99\\.0\\.4 to 10\\.99\\.3\\.254",
+        ),
       ),
     });
     // The production address is not a test failover's.
@@ -187,7 +191,10 @@ describe("targets validate knows the network", () => {
     const live = await cli.ferry(["targets", "validate", w.stack]);
     expect(live.code).toBe(EXIT.usage);
     expect(live.out).toMatch(
-      /FAIL +iptv: private IP 10\.1\.8\.8: rows\[\]\.privateIpAddress 10\.1\.8\.8 of row iptv is outside the target subnet dr-vnet\/app/,
+      new RegExp(
+        "FAIL +iptv: private IP 10\\.1\\.8\\.8: rows\\[\\]\\.privateIpAddress 10\\.1\\.8\\.8 of row iptv is " +
+          "outside the target subnet dr-vnet/app",
+      ),
     );
     expect(live.out).toMatch(/ok +target subnet NSG and route table: no NSG, no route table/);
 
