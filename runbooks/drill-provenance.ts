@@ -44,13 +44,18 @@ export function whoRan(credential: AzureConnection["credential"], env: NodeJS.Pr
   }
   const host = env.FERRY_HOST || hostname();
   const id = (clientId: string | undefined) => (clientId ? ` (client id ${clientId})` : "");
+  const serviceConnection =
+    (credential.kind === "azurePipelines" ? credential.serviceConnectionId : undefined) ??
+    env.AZURESUBSCRIPTION_SERVICE_CONNECTION_ID ??
+    "(from the job)";
   const identity =
     credential.kind === "managedIdentity"
       ? `managed identity${credential.clientId ? id(credential.clientId) : " (system-assigned)"}`
       : credential.kind === "default"
         ? `the DefaultAzureCredential chain${id(credential.clientId ?? env.AZURE_CLIENT_ID)}`
         : credential.kind === "azurePipelines"
-          ? `Azure DevOps service connection ${credential.serviceConnectionId ?? env.AZURESUBSCRIPTION_SERVICE_CONNECTION_ID ?? "(from the job)"}${id(credential.clientId ?? env.AZURESUBSCRIPTION_CLIENT_ID)}`
+          ? `Azure DevOps service connection ${serviceConnection}` +
+            id(credential.clientId ?? env.AZURESUBSCRIPTION_CLIENT_ID)
           : credential.kind === "workloadIdentity"
             ? `workload identity${id(credential.clientId ?? env.AZURE_CLIENT_ID)}`
             : "the local emulator's test token (no Azure identity)";

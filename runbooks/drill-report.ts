@@ -397,22 +397,27 @@ export class DrillRecorder {
   table(summary = this.summary()): string {
     const s = (n: number | null) => (n === null ? "—" : `${n.toFixed(1)} s`);
     const point = (p: ReadinessPoint) => ("seconds" in p ? s(p.seconds) : "—");
+    const data = (verified: boolean) => `data ${verified ? "verified, byte for byte" : "NOT VERIFIED"}`;
     const lines = summary.strategies.map(
-      (x) =>
-        `  ${x.strategy.padEnd(13)} RTO ${s(x.rtoSeconds).padStart(8)}   data ${x.verified ? "verified, byte for byte" : "NOT VERIFIED"}`,
+      (x) => `  ${x.strategy.padEnd(13)} RTO ${s(x.rtoSeconds).padStart(8)}   ${data(x.verified)}`,
     );
-    const rows = summary.rows.map(
-      (r) =>
+    const rows = summary.rows.map((r) => {
+      const judged = r.rtoMet === undefined ? "" : r.rtoMet ? ", RTO target met" : ", RTO TARGET MISSED";
+      return (
         `  row ${r.row} (${r.strategy}): VM created ${s(r.vmCreatedSeconds)}, OS ready ${point(r.osReady)}, ` +
-        `app ready ${point(r.appReady)}${r.rtoMet === undefined ? "" : r.rtoMet ? ", RTO target met" : ", RTO TARGET MISSED"}`,
-    );
-    const target = (name: string, t: TargetVerdict | null) =>
-      t === null
-        ? `  ${name} target: none set`
-        : `  ${name} target ${t.targetSeconds} s: ${t.met ? "met" : "MISSED"} (${s(t.judgedSeconds)}${summary.targets.scale === 1 ? "" : ` at Azure's pace, ${s(t.measuredSeconds)} measured`})`;
-    const failback = summary.failback
+        `app ready ${point(r.appReady)}${judged}`
+      );
+    });
+    const target = (name: string, t: TargetVerdict | null) => {
+      if (t === null) return `  ${name} target: none set`;
+      const pace = summary.targets.scale === 1 ? "" : ` at Azure's pace, ${s(t.measuredSeconds)} measured`;
+      return `  ${name} target ${t.targetSeconds} s: ${t.met ? "met" : "MISSED"} (${s(t.judgedSeconds)}${pace})`;
+    };
+    const fb = summary.failback;
+    const failback = fb
       ? [
-          `  failback      ${(summary.failback.bytesMoved / 1024 ** 2).toFixed(1)} MiB copied home in ${summary.failback.seconds.toFixed(1)} s, data ${summary.failback.verified ? "verified, byte for byte" : "NOT VERIFIED"}`,
+          `  failback      ${(fb.bytesMoved / 1024 ** 2).toFixed(1)} MiB copied home in ${fb.seconds.toFixed(1)} s, ` +
+            data(fb.verified),
         ]
       : [];
     const emulation = this.provenance?.emulation;

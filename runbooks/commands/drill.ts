@@ -30,7 +30,11 @@ export function drillCommand(io: CliIo, state: { code: number }): CommandModule<
           "From the scheduled pipeline",
         )
         .epilogue(
-          "Production is not touched: the test VMs come from snapshots of the staging disks, in the isolated test network, and replication goes on. Exit 0 when the drill passed; 3 when the precheck refused; 4 when a disk did not verify; 5 when it ran and verified but missed the blueprint's rpoTargetSeconds or rtoTargetSeconds; 1 otherwise. The report (index.html) opens offline and prints: its banner says which ferry ran it, where, by whom and when, and whether the latencies were emulated.",
+          "Production is not touched: the test VMs come from snapshots of the staging disks, in the isolated " +
+            "test network, and replication goes on. Exit 0 when the drill passed; 3 when the precheck refused; 4 " +
+            "when a disk did not verify; 5 when it ran and verified but missed the blueprint's rpoTargetSeconds " +
+            "or rtoTargetSeconds; 1 otherwise. The report (index.html) opens offline and prints: its banner says " +
+            "which ferry ran it, where, by whom and when, and whether the latencies were emulated.",
         ) as never,
     handler: async (a) => {
       const { drill } = await import("../drill");

@@ -178,7 +178,10 @@ describe("the drill report's provenance", () => {
       { FERRY_HOST: "agent-7", BUILD_REQUESTEDFOR: "Ada Lovelace", AZURE_FEDERATED_TOKEN: "eyJsecret" },
     );
     expect(who).toMatch(
-      /^\S+ on agent-7, signed in to Azure as workload identity \(client id 11111111-2222-3333-4444-555555555555\); pipeline run requested by Ada Lovelace$/,
+      new RegExp(
+        "^\\S+ on agent-7, signed in to Azure as workload identity " +
+          "\\(client id 11111111-2222-3333-4444-555555555555\\); pipeline run requested by Ada Lovelace$",
+      ),
     );
     expect(who).not.toContain("eyJ");
   });
