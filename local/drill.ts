@@ -376,6 +376,9 @@ async function main(): Promise<number> {
     const { blueprint } = await loadBlueprint(ctx, app.stack);
     // The report judges the drill against the blueprint's targets and each row's readiness checks.
     rec.blueprint = blueprint;
+    // Its unplanned failover exercises both strategies: only a drill that ends before it leaves one out.
+    const unfinished = "This drill ended before its unplanned failover, which exercises it: run `npm run drill` again.";
+    rec.howToExercise = { attachAsIs: unfinished, fromSnapshot: unfinished };
     const disks = sourceDisks(blueprint);
     await rec.step("drill", "enable DR (new staging disks)", () => enableDr(ctx, app.stack, { prepare: "empty" }));
     const allHealthyAfter = async (t: number) =>
