@@ -18,3 +18,19 @@ export function withNextStep(e: unknown, next: string, code = "FailoverFailed"):
 function detailsOf(e: FerryError): { details?: Record<string, unknown> } {
   return e.details ? { details: e.details } : {};
 }
+
+/**
+ * `e` with what Azure said and its fix added to its message when the message does not carry them (a
+ * deployment's failed resources name only Azure's message): for reports and step lines, which print
+ * an error's message where the CLI would render the whole error.
+ */
+export function withAzureFix(e: unknown): unknown {
+  const problem = azureProblemOf(e);
+  if (!problem || !(e instanceof Error) || e.message.includes(problem.fix)) return e;
+  const message = `${e.message}\n${formatAzureProblem(problem)}`;
+  const code = isFerryError(e) ? e.code : "AzureFailed";
+  const details = isFerryError(e) ? detailsOf(e) : {};
+  return isUserError(e)
+    ? new UserError(message, { code, cause: e, ...details })
+    : new FerryError(message, { code, cause: e, ...details });
+}
