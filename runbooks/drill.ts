@@ -1,3 +1,4 @@
+import { redactSecrets } from "../core/redact";
 import { formatResourceId } from "../core/resource-id";
 import { planBlueprint } from "../stacks/plan";
 import { landingZone, loadBlueprint } from "./blueprints";
@@ -6,6 +7,7 @@ import { DrillRecorder, type DrillSummary, type EmulatedLatency } from "./drill-
 import { drillProvenance } from "./drill-provenance";
 import { cleanup, failover } from "./failover";
 import type { Operation } from "./journal";
+import { withAzureFix } from "./next-step";
 import { formatPrecheck, precheck } from "./precheck";
 import { verifyAgainstPoint } from "./verify";
 
@@ -60,7 +62,11 @@ export async function drill(ctx: RunbookContext, stack: string, options: DrillOp
       if (!r.passed) throw new Error(`the precheck failed:\n${formatPrecheck(r)}`);
     });
     started = true;
-    operation = await rec.step("drill", "test failover", () => failover(ctx, stack, { kind: "test" }));
+    operation = await rec.step("drill", "test failover", () =>
+      failover(ctx, stack, { kind: "test" }).catch((e: unknown) => {
+        throw withAzureFix(e);
+      }),
+    );
     rec.addOperation(operation, "test failover", true);
     const op = operation;
     await rec.step("drill", "verify every test disk's snapshot against its recovery point", async () => {
@@ -105,7 +111,9 @@ export async function drill(ctx: RunbookContext, stack: string, options: DrillOp
     });
   } catch (e) {
     rec.error = (e as Error).message;
-    ctx.logger.error({ err: e, blueprint: blueprint.name }, "drill failed");
+    // The stack goes to the debug log only: the operator reads the step's FAIL line and the report.
+    ctx.logger.debug({ err: e, blueprint: blueprint.name }, "drill failed");
+    ctx.logger.error({ error: redactSecrets(rec.error), blueprint: blueprint.name }, "drill failed");
   } finally {
     if (started && !options.keep) {
       await rec

@@ -1,6 +1,5 @@
 import { parseResourceId, sameResourceId } from "../core/resource-id";
-import { azureProblemOf, formatAzureProblem } from "../core/azure-error";
-import { FerryError, isFerryError, isUserError, UserError } from "../core/errors";
+import { FerryError, UserError } from "../core/errors";
 import { redactSecrets } from "../core/redact";
 import { holdPoint, releaseHolds, requestSync, setPaused } from "../adapters/state/admin";
 import { packConfigFromFacts } from "../policies/pack";
@@ -12,6 +11,7 @@ import { pauseAtApplyBoundary, waitFor } from "./wait";
 import type { ResourceEvent } from "./deployers/deployer";
 import { failoverPhaseOf, failoverPhaseReached, failoverToResume, type FailoverPhase } from "./failover-phase";
 import type { Operation } from "./journal";
+import { withNextStep } from "./next-step";
 import { currentMode, modeRecord, recordDiskProgress, recordMode, restoreMode, type ModeRecord } from "./mode";
 import { formatPrecheck, precheck } from "./precheck";
 import { waitUntilReady } from "./readiness";
@@ -339,19 +339,6 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
     log.error({ error: redactSecrets((e as Error).message), resumable: detached }, `failover failed. ${next}`);
     throw withNextStep(e, next);
   }
-}
-
-/** `e` with what to do next added to its message, as an error of the same kind (same code, same exit code). */
-function withNextStep(e: unknown, next: string): Error {
-  const problem = azureProblemOf(e);
-  const message = `${isFerryError(e) || !problem ? (e as Error).message : formatAzureProblem(problem)}\n${next}`;
-  if (isUserError(e)) return new UserError(message, { code: e.code, cause: e, ...detailsOf(e) });
-  if (isFerryError(e)) return new FerryError(message, { code: e.code, cause: e, ...detailsOf(e) });
-  return new FerryError(message, { code: "FailoverFailed", cause: e });
-}
-
-function detailsOf(e: FerryError): { details?: Record<string, unknown> } {
-  return e.details ? { details: e.details } : {};
 }
 
 /** Ends a drill: the stack back to standby (the test VMs and their disks go), replication untouched. */

@@ -6,6 +6,7 @@ import { landingZone, loadBlueprint, nameOf } from "../blueprints";
 import type { RunbookContext } from "../context";
 import type { Operation } from "../journal";
 import { recordMode, recordReplacedSources } from "../mode";
+import { withNextStep } from "../next-step";
 import { waitUntilReady } from "../readiness";
 import { detachNewDisks, label, snapshots } from "./common";
 import { completeStepsFrom, nextCompletePhase, type CompleteStep } from "./complete-phase";
@@ -29,6 +30,41 @@ export async function failbackComplete(
   ctx: RunbookContext,
   stack: string,
 ): Promise<{ op: Operation; state: FailbackState }> {
+  const progress: { blueprint?: string; state?: FailbackState } = {};
+  try {
+    return await completeRun(ctx, stack, progress);
+  } catch (e) {
+    // Refused before its operation began: the refusal says it all.
+    if (progress.blueprint === undefined) throw e;
+    throw withNextStep(e, completeNextStep(progress.blueprint, progress.state?.complete), "FailbackCompleteFailed");
+  }
+}
+
+/**
+ * What a failed complete leaves and what to do: a re-run starts at the step after the recorded phase;
+ * before any swap a rollback is still possible (it starts the DR VMs again), after one it is not.
+ */
+export function completeNextStep(blueprint: string, c: FailbackCompleteState | undefined): string {
+  const again = `run \`ferry failback complete ${blueprint} --yes\` again to continue it`;
+  if (!c) return `Nothing was changed: ${again}.`;
+  if (c.swapped.length)
+    return (
+      `failback complete stopped after ${c.phase} (recorded), with the disks of ${c.swapped.join(", ")} swapped: ` +
+      `${again} from there (a rollback is no longer possible).`
+    );
+  const stopped = c.phase === "notStarted" ? "the DR VMs may be stopped" : "the DR VMs are stopped";
+  return (
+    `failback complete stopped after ${c.phase} (recorded); ${stopped} and the workload is down until it ` +
+    `finishes: ${again} from there, or \`ferry failback rollback ${blueprint}\` to abandon the failback ` +
+    "(it starts the DR VMs again)."
+  );
+}
+
+async function completeRun(
+  ctx: RunbookContext,
+  stack: string,
+  progress: { blueprint?: string; state?: FailbackState },
+): Promise<{ op: Operation; state: FailbackState }> {
   const b = (await loadBlueprint(ctx, stack)).blueprint;
   const store = failbackStateStore(ctx);
   const state = await store.read(b.name);
@@ -49,6 +85,7 @@ export async function failbackComplete(
       { code: "NotSynced" },
     );
   const { op } = await ctx.journal.run("failback-complete", b.name, async (op) => {
+    Object.assign(progress, { blueprint: b.name, state });
     op.details = { prepare: state.prepare };
     if (!state.complete) {
       // Recorded before the first step: rollback then knows complete began (it may have stopped DR VMs).

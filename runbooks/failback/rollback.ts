@@ -4,6 +4,7 @@ import { releaseHolds, setPaused } from "../../adapters/state/admin";
 import { loadBlueprint } from "../blueprints";
 import type { RunbookContext } from "../context";
 import type { Operation } from "../journal";
+import { withNextStep } from "../next-step";
 import { deleteFailbackSnapshots, detachNewDisks } from "./common";
 import { failbackStateStore } from "./state";
 
@@ -13,6 +14,27 @@ import { failbackStateStore } from "./state";
  * disks and failback snapshots go, the primary disks' sync resumes with its holds released.
  */
 export async function failbackRollback(ctx: RunbookContext, stack: string): Promise<{ op: Operation }> {
+  const progress: { blueprint?: string } = {};
+  try {
+    return await rollbackRun(ctx, stack, progress);
+  } catch (e) {
+    // Refused before its operation began: the refusal says it all.
+    if (progress.blueprint === undefined) throw e;
+    // Each step converges when run again: a started VM starts, a deleted disk or snapshot is gone.
+    throw withNextStep(
+      e,
+      `The rollback stopped part-way (the failback stays under way): run ` +
+        `\`ferry failback rollback ${progress.blueprint}\` again to finish it.`,
+      "FailbackRollbackFailed",
+    );
+  }
+}
+
+async function rollbackRun(
+  ctx: RunbookContext,
+  stack: string,
+  progress: { blueprint?: string },
+): Promise<{ op: Operation }> {
   const b = (await loadBlueprint(ctx, stack)).blueprint;
   const store = failbackStateStore(ctx);
   const state = await store.read(b.name);
@@ -26,6 +48,7 @@ export async function failbackRollback(ctx: RunbookContext, stack: string): Prom
     );
   }
   const { op } = await ctx.journal.run("failback-rollback", b.name, async (op) => {
+    progress.blueprint = b.name;
     // Once complete has begun it may have stopped some DR VMs, even if its stop step did not end;
     // starting one that runs changes nothing.
     if (state.complete) {

@@ -6,6 +6,7 @@ import { attachToAppliance } from "../appliance";
 import { landingZone, loadBlueprint } from "../blueprints";
 import type { RunbookContext } from "../context";
 import type { Operation } from "../journal";
+import { withNextStep } from "../next-step";
 import { pauseAtApplyBoundary } from "../wait";
 import { applianceFor, label, TAG_FAILBACK } from "./common";
 import { passDeltas, syncPass, takeDrSnapshot, type SyncPassOptions } from "./pass";
@@ -32,6 +33,37 @@ export async function failbackSync(
   ctx: RunbookContext,
   stack: string,
   options: FailbackSyncOptions = {},
+): Promise<{ op: Operation; state: FailbackState }> {
+  const progress: SyncProgress = {};
+  try {
+    return await syncRun(ctx, stack, options, progress);
+  } catch (e) {
+    // Refused before its operation began: the refusal says it all.
+    if (progress.blueprint === undefined) throw e;
+    const name = progress.blueprint;
+    throw withNextStep(
+      e,
+      progress.pausing
+        ? `The primary disks' sync stays paused for the failback, and what this run copied is kept: ` +
+            `run \`ferry failback sync ${name}\` again to continue it, or \`ferry failback rollback ${name}\` ` +
+            "to abandon the failback (the DR VMs go on running, the primary disks' sync resumes)."
+        : `Nothing was paused: run \`ferry failback sync ${name}\` again.`,
+      "FailbackSyncFailed",
+    );
+  }
+}
+
+/** How far a failback sync got: its operation began (for a blueprint), the primary disks' sync paused. */
+interface SyncProgress {
+  blueprint?: string;
+  pausing?: boolean;
+}
+
+async function syncRun(
+  ctx: RunbookContext,
+  stack: string,
+  options: FailbackSyncOptions,
+  progress: SyncProgress,
 ): Promise<{ op: Operation; state: FailbackState }> {
   const b = (await loadBlueprint(ctx, stack)).blueprint;
   const plan = await preparedFailback(ctx, b.name);
@@ -71,6 +103,7 @@ export async function failbackSync(
     );
   }
   const { op } = await ctx.journal.run("failback-sync", b.name, async (op) => {
+    progress.blueprint = b.name;
     op.details = { prepare: prepareOp.id };
     if (!state || state.phase !== "syncing") {
       state = {
@@ -84,6 +117,8 @@ export async function failbackSync(
       await store.save(state);
     }
     const st = state;
+    // From here the primary disks' sync stays paused until the failback ends or is rolled back.
+    progress.pausing = true;
     await ctx.journal.step(op, "pause the primary disks' sync and hold their last replicated points", () =>
       holdPrimaryPoints(ctx, plan.disks, prepareOp.id),
     );
