@@ -13,8 +13,28 @@ describe("BlueprintSchema", () => {
   });
 
   const cases: [string, (b: Json) => void, string, ...string[]][] = [
-    ["unknown top-level key", (b) => (b.mode = "failover"), "mode", "is not a recognised key", "name, target, rows"],
+    [
+      "unknown top-level key",
+      (b) => (b.mode = "failover"),
+      "mode",
+      "is not a recognised key",
+      "name, target, rpoTargetSeconds, rtoTargetSeconds, rows",
+    ],
     ["bad blueprint name", (b) => (b.name = "web app"), "name", "letters, digits and hyphens"],
+    ["zone that is none", (b) => (b.rows[0].zone = "4"), "rows[0].zone", '"1"'],
+    [
+      "Trusted Launch on a Gen1 disk",
+      (b) => (b.rows[0].osDisk.securityType = "TrustedLaunch"),
+      "rows[0].osDisk.securityType",
+      "V2 only",
+      "hyperVGeneration: V2",
+    ],
+    [
+      "UEFI settings without Trusted Launch",
+      (b) => (b.rows[0].osDisk.uefiSettings = { secureBootEnabled: true }),
+      "rows[0].osDisk.uefiSettings",
+      "Trusted Launch VM only",
+    ],
     ["no rows", (b) => (b.rows = []), "rows", "at least 1"],
     ["missing target", (b) => delete b.target, "target", 'Add "target"'],
     ["row name with underscore", (b) => (b.rows[0].name = "web_1"), "rows[0].name", "letters, digits and hyphens"],
@@ -134,7 +154,7 @@ describe("BlueprintSchema", () => {
         code: "unrecognized_keys",
         message:
           'is not a recognised key. Did you mean "sizeGiB"? ' +
-          "Allowed keys here: sourceDiskId, osType, sizeGiB, hyperVGeneration.",
+          "Allowed keys here: sourceDiskId, osType, sizeGiB, hyperVGeneration, securityType, uefiSettings.",
       },
     ]);
   });
@@ -157,7 +177,7 @@ describe("BlueprintSchema", () => {
       [
         "Invalid blueprint 'web' (2 problems):",
         '  rows[0].osStrategy: "attach" is not allowed. Use one of: "attachAsIs", "fromSnapshot".',
-        "  extra: is not a recognised key. Remove it; allowed keys here: name, target, rows.",
+        "  extra: is not a recognised key. Remove it; allowed keys here: name, target, rpoTargetSeconds, rtoTargetSeconds, rows.",
       ].join("\n"),
     );
   });
