@@ -268,13 +268,14 @@ function checkAttachable(
       `Disk '${disk.name}' is in location '${disk.location}'; VM '${vm.name}' in '${vm.location}' can only attach disks of its own location.`,
     );
   }
-  // A ZRS disk has no zone and attaches anywhere in its region; a zonal one only to a VM of its zone.
-  if (disk.zones.length && !ZRS_SKUS.has(disk.sku) && disk.zones[0] !== vm.zones[0]) {
+  // A ZRS disk has no zone and attaches anywhere in its region; any other disk only to a VM of its zone, a regional
+  // (zoneless) one only to a regional VM.
+  if (!ZRS_SKUS.has(disk.sku) && (disk.zones[0] ?? "") !== (vm.zones[0] ?? "")) {
     throw new EmulatorError(
       400,
       "BadRequest",
       `Disk ${disk.id} cannot be attached to the VM because it is not in the same zone as the VM. ` +
-        `VM zone: '${vm.zones[0] ?? ""}'. Disk zone: '${disk.zones[0]}'.`,
+        `VM zone: '${vm.zones[0] ?? ""}'. Disk zone: '${disk.zones[0] ?? ""}'.`,
     );
   }
   if (disk.upload === "ready")

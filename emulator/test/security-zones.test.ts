@@ -188,6 +188,17 @@ describe("zones", () => {
     );
   });
 
+  it("refuses a regional (zoneless) LRS disk on a zonal VM", async () => {
+    const { rg, nicId } = await newGroup();
+    const disk = await osDisk(rg, "os");
+    const message = await expectRefused(
+      fixture.azure.compute.virtualMachines.createOrUpdate(rg, "vm", vmOn(disk.id!, nicId, { zone: "1" })),
+      400,
+      "BadRequest",
+    );
+    expect(message).toContain("VM zone: '1'. Disk zone: ''.");
+  });
+
   it("attaches a ZRS disk to a VM in any zone", async () => {
     const { compute } = fixture.azure;
     const { rg, nicId } = await newGroup();
