@@ -29,7 +29,7 @@ export class StagingDisk extends pulumi.ComponentResource {
         resourceGroupName: args.resourceGroupName,
         location: args.location,
         // Azure makes no Trusted Launch disk Empty: UploadPreparedSecure is one, sealed (uploading nothing) by
-        // `ferry sources enable` before the appliance attaches it; the VHD footer's 512 bytes are not the disk's.
+        // `ferry sources enable` before the appliance attaches it. uploadSizeBytes counts the 512-byte VHD footer.
         ...(plan.securityType === "TrustedLaunch"
           ? {
               creationData: {
