@@ -50,6 +50,8 @@ export class Emulator {
   readonly manifests = new Map<string, Manifest>();
   /** Azure's 5-minute window for the snapshot rate limit, shortened by the profile's speed-up. */
   snapshotWindowInMs = 5 * 60_000;
+  /** What the profile's durations were divided by (1: the profile's own pace); `GET /_emulator/latency` says it. */
+  speedup = 1;
   private readonly timers = new Set<NodeJS.Timeout>();
   /** Operations still in progress: every request settles the due ones, so this stays small. */
   private readonly pending = new Set<OperationRecord>();

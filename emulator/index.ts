@@ -99,6 +99,7 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Runn
   faults.onOutageChange = (region) => guest.syncRegion(region);
   const emu = new Emulator(state, chunks, profile, faults, guest);
   emu.snapshotWindowInMs = (5 * 60_000) / speedup;
+  emu.speedup = speedup;
   // Operations in flight when the emulator stopped have no timers any more: they complete now.
   emu.settleAll();
   guest.syncAll();

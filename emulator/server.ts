@@ -325,11 +325,15 @@ export class EmulatorServer {
         return send(200, { regionOutages: faults.regionOutages });
       }
       if (path === "/_emulator/requests" && req.method === "GET") return send(200, { requests: this.emu.requestLog });
+      // What a client's report says of the times it measured here (the drill report's banner).
+      if (path === "/_emulator/latency" && req.method === "GET")
+        return send(200, { profile: this.emu.profile.name, speedup: this.emu.speedup });
       send(404, {
         error: {
           code: "NotFound",
           message:
-            "Admin routes: POST/GET/DELETE /_emulator/faults, PUT/DELETE /_emulator/regions/<region>/outage, GET /_emulator/requests.",
+            "Admin routes: POST/GET/DELETE /_emulator/faults, PUT/DELETE /_emulator/regions/<region>/outage, GET /_emulator/requests, " +
+            "GET /_emulator/latency.",
         },
       });
     } catch (e) {

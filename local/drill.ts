@@ -20,6 +20,7 @@ import { startAzurite, type RunningAzurite } from "./azurite";
 import { startEmulator, type RunningEmulator } from "@ferry/emulator";
 import { loadBlueprint, sourceDisks } from "../runbooks/blueprints";
 import { DrillRecorder, type DrillSummary } from "../runbooks/drill-report";
+import { drillProvenance } from "../runbooks/drill-provenance";
 import { isUserError } from "../core/errors";
 import { prepareReportDir } from "../runbooks/report-dir";
 import { prepareFailback } from "../runbooks/failback/prepare";
@@ -330,6 +331,11 @@ async function main(): Promise<number> {
       emu = await startEmulator({ dataDir: join(work, "azure"), latency: "azure", speedup });
       azurite = await startAzurite({ dataDir: join(work, "azurite") });
       print(`        local Azure ${emu.endpoint}, Table storage ${azurite.tableEndpoint}`);
+      rec.provenance = await drillProvenance(
+        { subscriptionId: emu.subscriptionId, credential: { kind: "emulator" }, pollIntervalInMs: 50 },
+        { sourceRegions: [PRIMARY.location], drRegion: DR.location },
+        { emulation: { profile: "azure", speedup } },
+      );
     });
     const noFs = guestFsUnavailable();
     const data: DataWriter = noFs ? rawWriter : fileSystemWriter();
@@ -367,7 +373,13 @@ async function main(): Promise<number> {
         return wl;
       },
     );
-    const disks = sourceDisks((await loadBlueprint(ctx, app.stack)).blueprint);
+    const { blueprint } = await loadBlueprint(ctx, app.stack);
+    // The report judges the drill against the blueprint's targets and each row's readiness checks.
+    rec.blueprint = blueprint;
+    // Its unplanned failover exercises both strategies: only a drill that ends before it leaves one out.
+    const unfinished = "This drill ended before its unplanned failover, which exercises it: run `npm run drill` again.";
+    rec.howToExercise = { attachAsIs: unfinished, fromSnapshot: unfinished };
+    const disks = sourceDisks(blueprint);
     await rec.step("drill", "enable DR (new staging disks)", () => enableDr(ctx, app.stack, { prepare: "empty" }));
     const allHealthyAfter = async (t: number) =>
       (await Promise.all(disks.map((d) => ctx.store.get(d.sourceDiskId)))).every(

@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { escapeHtml as esc } from "../core/html";
+import type { Blueprint, DiskStrategy, Readiness } from "../core/schemas/blueprint";
+import { emulationLine, renderDrillReport, rowLane, verdictWord } from "./drill-report-html";
 import type { Operation } from "./journal";
 
 /** One bar of the drill's timeline: a step of the drill, of a failover, or of one row. */
@@ -30,10 +31,100 @@ export interface DrillVerification {
   note?: string;
 }
 
+/** How the Azure a drill ran against answered in time, when it was the local emulator. */
+export interface EmulatedLatency {
+  /** The emulator's latency profile: `azure` (durations of the order Azure shows), `zero`, or `unknown`. */
+  profile: string;
+  /** What the profile's durations were divided by (1: the profile's own pace). Undefined when not known. */
+  speedup?: number;
+}
+
+/** Where, by whom and with which ferry a drill ran: the report's banner. Never a token or secret. */
+export interface DrillProvenance {
+  /** ferry's version (package.json) and the git commit it was built from, or `unknown`. */
+  ferry: { version: string; commit: string };
+  subscriptionId: string;
+  /** The primary regions of the blueprint's rows. */
+  sourceRegions: string[];
+  /** The landing zone's region. */
+  drRegion: string;
+  /** Who ran it: the OS user and host, and the Azure identity as configured. */
+  operator: string;
+  /** Set when the drill ran against the local emulator rather than Azure. */
+  emulation?: EmulatedLatency;
+}
+
+/** What a drill is judged against: the blueprint's targets and each row's readiness checks and strategies. */
+export type DrillBlueprint = Pick<Blueprint, "name" | "rpoTargetSeconds" | "rtoTargetSeconds"> & {
+  rows: { name: string; osStrategy: DiskStrategy; dataStrategy: DiskStrategy; readiness?: Readiness }[];
+};
+
+/** A readiness point of a row: when it was reached, or why the row does not check it. */
+export type ReadinessPoint = { seconds: number | null } | { notChecked: string };
+
+/** One blueprint row of a measured failover: its recovery times, in seconds from the failover's start. */
+export interface DrillRowResult {
+  failover: string;
+  row: string;
+  vm: string;
+  strategy: string;
+  /** null when the VM was never created. */
+  vmCreatedSeconds: number | null;
+  osReady: ReadinessPoint;
+  appReady: ReadinessPoint;
+  /** The row's RTO as its readiness defines it: app ready if checked, else OS ready if checked, else VM created. */
+  rtoSeconds: number | null;
+  /** Against `rtoTargetSeconds`; undefined when the blueprint sets none. */
+  rtoMet?: boolean;
+}
+
+/** One objective of the blueprint judged. */
+export interface TargetVerdict {
+  targetSeconds: number;
+  /** As measured (scaled, when the latencies were emulated and sped up); null when not measured. */
+  measuredSeconds: number | null;
+  /** What was compared with the target: measured × `scale`. */
+  judgedSeconds: number | null;
+  met: boolean;
+}
+
+/** The blueprint's targets and how the drill did against them. */
+export interface DrillTargets {
+  /**
+   * What measured times are multiplied by before they are judged: the emulator's speed-up (times measured against a
+   * sped-up emulator stand for that many times longer on Azure); 1 otherwise.
+   */
+  scale: number;
+  /** null: the blueprint sets no `rpoTargetSeconds`. */
+  rpo: TargetVerdict | null;
+  /** null: the blueprint sets no `rtoTargetSeconds`. The drill's RTO is its slowest row's. */
+  rto: TargetVerdict | null;
+}
+
+/** A disk strategy the blueprint uses that the drill did not exercise, and how to exercise it. */
+export interface NotExercised {
+  strategy: string;
+  rows: string[];
+  note: string;
+}
+
+/**
+ * `passed`: everything ran, every disk verified, every target met. `failed`: a step failed or a disk did not verify.
+ * `targetMissed`: everything ran and verified, but a target was missed.
+ */
+export type DrillVerdict = "passed" | "failed" | "targetMissed";
+
 export interface DrillSummary {
   ok: boolean;
+  verdict: DrillVerdict;
   strategies: { strategy: string; rtoSeconds: number | null; verified: boolean }[];
   rpoSeconds: number | null;
+  /** Each row of the failover the drill measures. */
+  rows: DrillRowResult[];
+  targets: DrillTargets;
+  /** Sentences saying which target was missed and by how much. */
+  targetsMissed: string[];
+  notExercised: NotExercised[];
   /**
    * The failback leg, when the drill ran one: every returned disk verified, bytes copied home, seconds from sync to
    * complete.
@@ -41,18 +132,41 @@ export interface DrillSummary {
   failback?: { verified: boolean; bytesMoved: number; seconds: number };
 }
 
+/** A failover added to the drill, for the timeline's markers. */
+export interface DrillFailover {
+  label: string;
+  /** Milliseconds from the drill's start. */
+  startMs: number;
+  rto: Operation["rto"];
+  /** Whether its times are the drill's measure (RTO, RPO, targets). */
+  measures: boolean;
+}
+
+const tenths = (n: number) => Math.round(n * 10) / 10;
+
 /** Records a drill as it runs (steps, failovers, verifications) and writes its report. */
 export class DrillRecorder {
   readonly startedAt = new Date();
+  endedAt?: Date;
   readonly steps: DrillStep[] = [];
   readonly verifications: DrillVerification[] = [];
   readonly operations: Operation[] = [];
+  readonly failovers: DrillFailover[] = [];
   /** RTO per strategy (seconds to VM created), from the failover the drill measures. */
   readonly rto = new Map<string, number>();
   rpoSeconds: number | null = null;
   /** Set by a drill that fails back (see DrillSummary.failback). */
   failback?: { bytesMoved: number; seconds: number };
   error?: string;
+  /** The banner's facts; a report without them says they are unknown. */
+  provenance?: DrillProvenance;
+  /** The blueprint drilled: its targets, each row's readiness checks and strategies. */
+  blueprint?: DrillBlueprint;
+  /**
+   * How a strategy the drill cannot exercise would be (the command to run), by strategy. Default: the `ferry`
+   * commands that do.
+   */
+  howToExercise?: Partial<Record<DiskStrategy, string>>;
   /** Told of each step run through `step()` as it ends (a printed line). */
   onStepEnd?: (step: DrillStep) => void;
 
@@ -87,6 +201,8 @@ export class DrillRecorder {
   addOperation(op: Operation, label: string, measuresRto: boolean): void {
     this.operations.push(op);
     const origin = Date.parse(op.startedAt) - this.startedAt.getTime();
+    if (op.rto.length || measuresRto)
+      this.failovers.push({ label, startMs: origin, rto: op.rto.map((r) => ({ ...r })), measures: measuresRto });
     for (const s of op.steps) {
       this.steps.push({
         lane: label,
@@ -100,9 +216,8 @@ export class DrillRecorder {
     for (const e of op.events ?? []) {
       if (e.action === "deleted") continue;
       const end = origin + e.atSeconds * 1000;
-      const strategy = op.rto.find((r) => r.row === e.row)?.strategy;
       this.steps.push({
-        lane: `${label}: ${e.row ?? "stack"}${strategy ? ` (${strategy})` : ""}`,
+        lane: rowLane(label, e.row, op.rto.find((r) => r.row === e.row)?.strategy),
         name: `${e.resource} ${e.name}`,
         startMs: Math.max(origin, end - (e.ms ?? 0)),
         endMs: end,
@@ -116,6 +231,84 @@ export class DrillRecorder {
       }
       if (op.rpoSeconds !== undefined) this.rpoSeconds = op.rpoSeconds;
     }
+  }
+
+  /** What measured times are multiplied by to be judged: the emulator's speed-up, when known. */
+  scale(): number {
+    return this.provenance?.emulation?.speedup ?? 1;
+  }
+
+  /** Each row of the measured failover, with its readiness points as the blueprint row defines them. */
+  private rowResults(): DrillRowResult[] {
+    const target = this.blueprint?.rtoTargetSeconds;
+    const scale = this.scale();
+    return this.failovers
+      .filter((f) => f.measures)
+      .flatMap((f) => {
+        const names = [...new Set([...(this.blueprint?.rows.map((r) => r.name) ?? []), ...f.rto.map((r) => r.row)])];
+        return names.map((name): DrillRowResult => {
+          const r = f.rto.find((x) => x.row === name);
+          const readiness = this.blueprint?.rows.find((x) => x.name === name)?.readiness;
+          const vmCreated = r?.vmCreatedSeconds ?? null;
+          const osReady: ReadinessPoint = readiness?.os
+            ? { seconds: r?.osReadySeconds ?? null }
+            : { notChecked: "the row does not check it (readiness.os is not set)" };
+          const appReady: ReadinessPoint = readiness?.app
+            ? { seconds: r?.appReadySeconds ?? null }
+            : { notChecked: "the row has no application probe (readiness.app is not set)" };
+          const rtoSeconds =
+            "seconds" in appReady ? appReady.seconds : "seconds" in osReady ? osReady.seconds : vmCreated;
+          return {
+            failover: f.label,
+            row: name,
+            vm: r?.vm ?? "—",
+            strategy: r?.strategy ?? "—",
+            vmCreatedSeconds: vmCreated,
+            osReady,
+            appReady,
+            rtoSeconds,
+            ...(target === undefined ? {} : { rtoMet: rtoSeconds !== null && rtoSeconds * scale <= target }),
+          };
+        });
+      });
+  }
+
+  /** The blueprint's strategies that no failover of the drill used, each with how it would be exercised. */
+  private notExercised(): NotExercised[] {
+    if (!this.blueprint) return [];
+    const used = new Set<string>([
+      ...this.verifications.filter((v) => v.failover !== "failback").map((v) => v.strategy),
+      ...this.failovers.flatMap((f) => f.rto.map((r) => r.strategy)),
+    ]);
+    const bp = this.blueprint.name;
+    const how: Record<DiskStrategy, string> = {
+      attachAsIs:
+        "A test drill never exercises attach-as-is: it creates every disk from a snapshot so that replication goes " +
+        `on. Only a real failover attaches the staging disks as they are: \`ferry failover ${bp} --planned\` (or ` +
+        "`--unplanned`), or `npm run drill` on the local Azure.",
+      fromSnapshot: `\`ferry drill ${bp}\` (a test failover) exercises it.`,
+      ...this.howToExercise,
+    };
+    const out: NotExercised[] = [];
+    for (const strategy of ["attachAsIs", "fromSnapshot"] as const) {
+      if (used.has(strategy)) continue;
+      const rows = this.blueprint.rows
+        .filter((r) => r.osStrategy === strategy || r.dataStrategy === strategy)
+        .map((r) => r.name);
+      if (rows.length) out.push({ strategy, rows, note: how[strategy] });
+    }
+    return out;
+  }
+
+  private judge(targetSeconds: number | undefined, measured: number | null): TargetVerdict | null {
+    if (targetSeconds === undefined) return null;
+    const judged = measured === null ? null : tenths(measured * this.scale());
+    return {
+      targetSeconds,
+      measuredSeconds: measured,
+      judgedSeconds: judged,
+      met: judged !== null && judged <= targetSeconds,
+    };
   }
 
   summary(): DrillSummary {
@@ -135,19 +328,45 @@ export class DrillRecorder {
       ? {
           verified: returned.length > 0 && returned.every((v) => v.ok),
           bytesMoved: this.failback.bytesMoved,
-          seconds: Math.round(this.failback.seconds * 10) / 10,
+          seconds: tenths(this.failback.seconds),
         }
       : undefined;
-    const ok =
+    const rpoSeconds = this.rpoSeconds === null ? null : tenths(this.rpoSeconds);
+    const rows = this.rowResults();
+    const slowest =
+      rows.length && rows.every((r) => r.rtoSeconds !== null)
+        ? tenths(Math.max(...rows.map((r) => r.rtoSeconds!)))
+        : null;
+    const targets: DrillTargets = {
+      scale: this.scale(),
+      rpo: this.judge(this.blueprint?.rpoTargetSeconds, rpoSeconds),
+      rto: this.judge(this.blueprint?.rtoTargetSeconds, slowest),
+    };
+    const targetsMissed = (["rpo", "rto"] as const).flatMap((k) => {
+      const t = targets[k];
+      if (!t || t.met) return [];
+      const name = k.toUpperCase();
+      if (t.judgedSeconds === null)
+        return [`${name} was not measured, so its target of ${t.targetSeconds} s (${k}TargetSeconds) is not shown met`];
+      const scaled = targets.scale === 1 ? "" : ` (${t.measuredSeconds} s measured × ${targets.scale})`;
+      return [`${name} ${t.judgedSeconds} s${scaled} is over the target of ${t.targetSeconds} s (${k}TargetSeconds)`];
+    });
+    const ran =
       !this.error &&
       this.steps.every((s) => s.status === "succeeded") &&
       strategies.length > 0 &&
       strategies.every((s) => s.verified && s.rtoSeconds !== null) &&
       (failback === undefined || failback.verified);
+    const verdict: DrillVerdict = !ran ? "failed" : targetsMissed.length ? "targetMissed" : "passed";
     return {
-      ok,
+      ok: verdict === "passed",
+      verdict,
       strategies,
-      rpoSeconds: this.rpoSeconds === null ? null : Math.round(this.rpoSeconds * 10) / 10,
+      rpoSeconds,
+      rows,
+      targets,
+      targetsMissed,
+      notExercised: this.notExercised(),
       ...(failback ? { failback } : {}),
     };
   }
@@ -155,128 +374,64 @@ export class DrillRecorder {
   /** Writes `index.html` (opens in a browser, no scripts, no network) and `summary.json` into `dir`. */
   write(dir: string): DrillSummary {
     mkdirSync(dir, { recursive: true });
+    this.endedAt ??= new Date(this.now());
     const summary = this.summary();
     writeFileSync(join(dir, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
-    writeFileSync(
-      join(dir, "drill.json"),
-      `${JSON.stringify({ title: this.title, startedAt: this.startedAt.toISOString(), summary, steps: this.steps, verifications: this.verifications, operations: this.operations, error: this.error }, null, 2)}\n`,
-    );
-    writeFileSync(join(dir, "index.html"), this.html(summary));
+    const record = {
+      title: this.title,
+      startedAt: this.startedAt.toISOString(),
+      endedAt: this.endedAt.toISOString(),
+      provenance: this.provenance,
+      summary,
+      steps: this.steps,
+      verifications: this.verifications,
+      operations: this.operations,
+      error: this.error,
+    };
+    writeFileSync(join(dir, "drill.json"), `${JSON.stringify(record, null, 2)}\n`);
+    writeFileSync(join(dir, "index.html"), renderDrillReport(this, summary));
     return summary;
   }
 
   /** The short table printed at the end. */
   table(summary = this.summary()): string {
+    const s = (n: number | null) => (n === null ? "—" : `${n.toFixed(1)} s`);
+    const point = (p: ReadinessPoint) => ("seconds" in p ? s(p.seconds) : "—");
+    const data = (verified: boolean) => `data ${verified ? "verified, byte for byte" : "NOT VERIFIED"}`;
     const lines = summary.strategies.map(
-      (s) =>
-        `  ${s.strategy.padEnd(13)} RTO ${s.rtoSeconds === null ? "—" : `${s.rtoSeconds.toFixed(1)} s`.padStart(8)}   data ${s.verified ? "verified, byte for byte" : "NOT VERIFIED"}`,
+      (x) => `  ${x.strategy.padEnd(13)} RTO ${s(x.rtoSeconds).padStart(8)}   ${data(x.verified)}`,
     );
-    const failback = summary.failback
+    const rows = summary.rows.map((r) => {
+      const judged = r.rtoMet === undefined ? "" : r.rtoMet ? ", RTO target met" : ", RTO TARGET MISSED";
+      return (
+        `  row ${r.row} (${r.strategy}): VM created ${s(r.vmCreatedSeconds)}, OS ready ${point(r.osReady)}, ` +
+        `app ready ${point(r.appReady)}${judged}`
+      );
+    });
+    const target = (name: string, t: TargetVerdict | null) => {
+      if (t === null) return `  ${name} target: none set`;
+      const pace = summary.targets.scale === 1 ? "" : ` at Azure's pace, ${s(t.measuredSeconds)} measured`;
+      return `  ${name} target ${t.targetSeconds} s: ${t.met ? "met" : "MISSED"} (${s(t.judgedSeconds)}${pace})`;
+    };
+    const fb = summary.failback;
+    const failback = fb
       ? [
-          `  failback      ${(summary.failback.bytesMoved / 1024 ** 2).toFixed(1)} MiB copied home in ${summary.failback.seconds.toFixed(1)} s, data ${summary.failback.verified ? "verified, byte for byte" : "NOT VERIFIED"}`,
+          `  failback      ${(fb.bytesMoved / 1024 ** 2).toFixed(1)} MiB copied home in ${fb.seconds.toFixed(1)} s, ` +
+            data(fb.verified),
         ]
       : [];
+    const emulation = this.provenance?.emulation;
     return [
-      `drill ${summary.ok ? "PASSED" : "FAILED"}`,
+      `drill ${verdictWord(summary.verdict)}`,
+      ...(emulation ? [`  ${emulationLine(emulation)}`] : []),
       ...lines,
-      `  RPO at failover: ${summary.rpoSeconds === null ? "—" : `${summary.rpoSeconds.toFixed(1)} s`}`,
+      ...rows,
+      `  RPO at failover: ${s(summary.rpoSeconds)}`,
+      target("RPO", summary.targets.rpo),
+      target("RTO", summary.targets.rto),
+      ...summary.targetsMissed.map((m) => `  target missed: ${m}`),
+      ...summary.notExercised.map((n) => `  not exercised: ${n.strategy} (rows ${n.rows.join(", ")}). ${n.note}`),
       ...failback,
     ].join("\n");
   }
-
-  private html(summary: DrillSummary): string {
-    const end = Math.max(1, ...this.steps.map((s) => s.endMs ?? s.startMs));
-    const lanes = [...new Set(this.steps.map((s) => s.lane))];
-    const laneHeight = 26;
-    const left = 260;
-    const width = 1000;
-    const x = (ms: number) => left + (ms / end) * (width - left - 10);
-    const bars = this.steps.map((s) => {
-      const y = lanes.indexOf(s.lane) * laneHeight + 24;
-      const x0 = x(s.startMs);
-      const w = Math.max(2, x(s.endMs ?? end) - x0);
-      const secs = (((s.endMs ?? end) - s.startMs) / 1000).toFixed(1);
-      return `<rect class="bar ${s.status}" x="${x0.toFixed(1)}" y="${y + 4}" width="${w.toFixed(1)}" height="${laneHeight - 8}"><title>${esc(`${s.name}: ${secs} s (${s.status})${s.detail ? ` — ${s.detail}` : ""}`)}</title></rect>`;
-    });
-    const labels = lanes.map(
-      (l, i) => `<text class="lane" x="4" y="${i * laneHeight + 24 + laneHeight / 2 + 4}">${esc(l)}</text>`,
-    );
-    const ticks: string[] = [];
-    const step = niceStep(end / 1000);
-    for (let t = 0; t <= end / 1000; t += step)
-      ticks.push(
-        `<line class="tick" x1="${x(t * 1000)}" y1="18" x2="${x(t * 1000)}" y2="${lanes.length * laneHeight + 24}"/><text class="tick" x="${x(t * 1000) + 2}" y="14">${t} s</text>`,
-      );
-    const height = lanes.length * laneHeight + 34;
-    const rows = this.steps
-      .map(
-        (s) =>
-          `<tr class="${s.status}"><td>${esc(s.lane)}</td><td>${esc(s.name)}</td><td class="num">${(s.startMs / 1000).toFixed(1)}</td><td class="num">${s.endMs === undefined ? "—" : ((s.endMs - s.startMs) / 1000).toFixed(1)}</td><td>${s.status}${s.detail ? `: ${esc(s.detail)}` : ""}</td></tr>`,
-      )
-      .join("\n");
-    const strategies = summary.strategies
-      .map(
-        (s) =>
-          `<tr class="${s.verified ? "succeeded" : "failed"}"><td>${esc(s.strategy)}</td><td class="num">${s.rtoSeconds === null ? "—" : s.rtoSeconds.toFixed(1)}</td><td>${s.verified ? "yes" : "no"}</td></tr>`,
-      )
-      .join("\n");
-    const verified = this.verifications
-      .map(
-        (v) =>
-          `<tr class="${v.ok ? "succeeded" : "failed"}"><td>${esc(v.failover)}</td><td>${esc(v.row)}</td><td>${esc(v.vm)}</td><td>${esc(v.disk)}</td><td>${esc(v.strategy)}</td><td class="id">${esc(v.recoveryPoint.split("/").pop() ?? v.recoveryPoint)}</td><td class="num">${(v.bytesCompared / 1024 ** 2).toFixed(0)} MiB</td><td>${v.ok ? "identical" : `differs at byte ${v.firstDifferenceAt}`}${v.note ? `; ${esc(v.note)}` : ""}</td></tr>`,
-      )
-      .join("\n");
-    return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>${esc(this.title)}</title>
-<style>
-body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }
-h1 .badge { font-size: 0.6em; padding: 0.2em 0.6em; border-radius: 0.3em; color: #fff; vertical-align: middle; }
-.badge.ok { background: #2e7d32; } .badge.failed { background: #c62828; }
-table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; } td.id { font-family: monospace; font-size: 0.9em; }
-tr.failed td { background: #fdecea; }
-svg { border: 1px solid #ddd; background: #fafafa; }
-rect.bar.succeeded { fill: #4a90d9; } rect.bar.failed { fill: #d9534f; } rect.bar.running { fill: #f0ad4e; }
-text.lane { font-size: 12px; } text.tick { font-size: 10px; fill: #666; } line.tick { stroke: #e3e3e3; }
-</style>
-</head>
-<body>
-<h1>${esc(this.title)} <span class="badge ${summary.ok ? "ok" : "failed"}">${summary.ok ? "PASSED" : "FAILED"}</span></h1>
-<p>Started ${esc(this.startedAt.toISOString())}; ${(end / 1000).toFixed(1)} s in all.${this.error ? ` <strong>Error: ${esc(this.error)}</strong>` : ""}</p>
-<h2>Recovery time per strategy</h2>
-<table id="strategies"><thead><tr><th>strategy</th><th>RTO (s, VM created)</th><th>data verified</th></tr></thead>
-<tbody>
-${strategies}
-</tbody></table>
-<p id="rpo">RPO at failover: ${summary.rpoSeconds === null ? "—" : `${summary.rpoSeconds.toFixed(1)} s`} (age of the recovery point when the failover began).</p>
-${summary.failback ? `<p id="failback">Failback: ${(summary.failback.bytesMoved / 1024 ** 2).toFixed(1)} MiB copied home (delta only) in ${summary.failback.seconds.toFixed(1)} s; returned disks ${summary.failback.verified ? "verified byte for byte" : "NOT verified"}.</p>` : ""}
-<h2>Timeline</h2>
-<svg id="timeline" xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">
-${ticks.join("\n")}
-${labels.join("\n")}
-${bars.join("\n")}
-</svg>
-<h2>Data verified</h2>
-<table id="verifications"><thead><tr><th>failover</th><th>row</th><th>VM</th><th>disk</th><th>strategy</th><th>recovery point</th><th>compared</th><th>result</th></tr></thead>
-<tbody>
-${verified}
-</tbody></table>
-<h2>Steps</h2>
-<table id="steps"><thead><tr><th>lane</th><th>step</th><th>start (s)</th><th>took (s)</th><th>status</th></tr></thead>
-<tbody>
-${rows}
-</tbody></table>
-</body>
-</html>
-`;
-  }
-}
-
-function niceStep(totalSeconds: number): number {
-  for (const s of [1, 2, 5, 10, 15, 30, 60, 120, 300, 600]) if (totalSeconds / s <= 12) return s;
-  return 1200;
 }

@@ -2,7 +2,8 @@ import { formatResourceId } from "../core/resource-id";
 import { planBlueprint } from "../stacks/plan";
 import { landingZone, loadBlueprint } from "./blueprints";
 import type { RunbookContext } from "./context";
-import { DrillRecorder, type DrillSummary } from "./drill-report";
+import { DrillRecorder, type DrillSummary, type EmulatedLatency } from "./drill-report";
+import { drillProvenance } from "./drill-provenance";
 import { cleanup, failover } from "./failover";
 import type { Operation } from "./journal";
 import { formatPrecheck, precheck } from "./precheck";
@@ -15,6 +16,10 @@ export interface DrillOptions {
   reportDir?: string;
   /** Called as each step ends (the CLI prints a line). */
   onStep?: (name: string, ok: boolean, seconds: number, detail?: string) => void;
+  /** Where the report's banner reads who ran the drill (the OS user, a pipeline's requester). Default: process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** How the Azure drilled answers in time. Default: what the emulator says, when ferry.json points at one. */
+  emulation?: EmulatedLatency;
 }
 
 export interface DrillResult {
@@ -34,6 +39,17 @@ export interface DrillResult {
 export async function drill(ctx: RunbookContext, stack: string, options: DrillOptions = {}): Promise<DrillResult> {
   const { blueprint } = await loadBlueprint(ctx, stack);
   const rec = new DrillRecorder(`ferry drill ${blueprint.name}`);
+  rec.blueprint = blueprint;
+  // The banner's facts: a landing zone that cannot be read is the precheck's to report, not this.
+  const drRegion = await landingZone(ctx).then(
+    (z) => z.location,
+    () => "unknown (the landing zone could not be read)",
+  );
+  rec.provenance = await drillProvenance(
+    ctx.config.azure,
+    { sourceRegions: blueprint.rows.map((r) => r.sourceRegion), drRegion },
+    { ...(options.env ? { env: options.env } : {}), ...(options.emulation ? { emulation: options.emulation } : {}) },
+  );
   rec.onStepEnd = (s) =>
     options.onStep?.(s.name, s.status === "succeeded", ((s.endMs ?? s.startMs) - s.startMs) / 1000, s.detail);
   let operation: Operation | undefined;

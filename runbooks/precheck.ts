@@ -11,6 +11,7 @@ import { planBlueprint, recoveredVmName, sameRegionProblems, TAGS } from "../sta
 import { diskLabel, landingZone, loadBlueprint, sourceDisks, type LandingZoneFacts } from "./blueprints";
 import type { RunbookContext } from "./context";
 import { osDiskGeneration } from "../core/schemas/blueprint";
+import { networkChecks } from "./network";
 import { coresQuota, offeredVmSizes, vmSizeSkus, type OfferedVmSize, type VmSizeSku } from "./targets";
 
 export interface PrecheckCheck {
@@ -43,8 +44,9 @@ export interface PrecheckResult {
  * The strict checks before a failover or a drill: DR enabled for every disk of the blueprint, every
  * source healthy, nothing being applied and the applied point the desired one, every row complete,
  * its landing zone deployed (in ferry.json's subscription, another region than the rows'), and
- * target-side checks (subnet exists, recovered VM names free, sizes and quota). It reads only the
- * state store, the landing zone's outputs and the DR region: it works while the primary region is down.
+ * target-side checks (subnet exists, in the landing zone's region, and takes each row's static IP: `network.ts`;
+ * recovered VM names free, sizes and quota). It reads only the state store, the landing zone's outputs and the
+ * DR region: it works while the primary region is down.
  */
 export async function precheck(
   ctx: RunbookContext,
@@ -106,6 +108,8 @@ export async function precheck(
   const wantedSubnet = parseResourceId(test ? zone.testSubnetId : zone.targetSubnetId);
   const vnet = wantedSubnet.parent!.name;
   const subnetCheck = `${test ? "test " : ""}subnet exists`;
+  // Side by side with the subnet's read; each Azure error there is its own FAIL line.
+  const network = networkChecks(ctx, b.rows, zone, { mode, landingZoneStack: config.landingZoneStack });
   let subnetId = "";
   try {
     const subnet = await ctx.azure.network.subnets.get(wantedSubnet.resourceGroup, vnet, wantedSubnet.name);
@@ -126,6 +130,8 @@ export async function precheck(
         : `Cannot read subnet ${vnet}/${wantedSubnet.name}: ${unreadable(e)}`,
     });
   }
+
+  checks.push(...(await network));
 
   // Recovered VM names must be free in the DR group, or belong to this blueprint already (a re-run).
   // The checks of Azure run side by side: a precheck is on every failover's critical path. Each

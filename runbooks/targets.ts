@@ -3,15 +3,21 @@ import { parseResourceId } from "../core/resource-id";
 import { hyperVGenerations, type HyperVGeneration } from "../core/schemas/blueprint";
 import type { Target } from "../core/schemas/target";
 import type { LandingZoneFacts } from "./blueprints";
+import { networkChecks, type NetworkRow } from "./network";
 import type { RunbookContext } from "./context";
 import type { PrecheckCheck } from "./precheck";
 
 /**
  * Checks a blueprint's target against the DR subscription as it is now: its landing zone's resource
- * group and subnets exist, the subnets in the landing zone's region, the VM sizes are offered there,
- * and how much vCPU quota is free. Read-only.
+ * group and subnets exist, the subnets in the landing zone's region, each row's static addresses fit
+ * them (`network.ts`), the VM sizes are offered there, and how much vCPU quota is free. Read-only.
  */
-export async function checkTarget(ctx: RunbookContext, t: Target, zone: LandingZoneFacts): Promise<PrecheckCheck[]> {
+export async function checkTarget(
+  ctx: RunbookContext,
+  t: Target,
+  zone: LandingZoneFacts,
+  rows: readonly NetworkRow[] = [],
+): Promise<PrecheckCheck[]> {
   const checks: PrecheckCheck[] = [];
   const stack = ctx.config.landingZoneStack;
   const redeploy = `deploy the landing zone again (pulumi up -s ${stack})`;
@@ -64,6 +70,9 @@ export async function checkTarget(ctx: RunbookContext, t: Target, zone: LandingZ
       });
     }
   }
+  // Each row's static addresses, in the subnet of each mode (the region is checked above).
+  for (const mode of ["failover", "test"] as const)
+    checks.push(...(await networkChecks(ctx, rows, zone, { mode, landingZoneStack: stack, regionCheck: false })));
   const offered = await offeredVmSizes(ctx, region);
   for (const size of t.vmSizes) {
     const o = offered.get(size.toLowerCase());

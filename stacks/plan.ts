@@ -302,6 +302,7 @@ export function planBlueprint(blueprint: Blueprint, site: DrSite, options: PlanO
     const osStrategy: DiskStrategy = test ? "fromSnapshot" : row.osStrategy;
     const dataStrategy: DiskStrategy = test ? "fromSnapshot" : row.dataStrategy;
     const vmName = recoveredVmName(row, options.mode);
+    const privateIpAddress = recoveredNicIp(row, options.mode);
     const osPoint = pointFor(blueprint, options, row.osDisk.sourceDiskId);
     plan.rows.push({
       row: row.name,
@@ -315,10 +316,10 @@ export function planBlueprint(blueprint: Blueprint, site: DrSite, options: PlanO
         : {}),
       nic: {
         logicalName: `${row.name}${suffix}-nic`,
-        name: `${vmName}-nic`,
+        name: recoveredNicName(row, options.mode),
         subnetId: subnet,
-        // A drill's isolated network need not share the production range: it takes what it gets.
-        ...(row.privateIpAddress && !test ? { privateIpAddress: row.privateIpAddress } : {}),
+        // A drill's isolated network need not share the production range: its own address, or what it gets.
+        ...(privateIpAddress ? { privateIpAddress } : {}),
       },
       osDisk: recoveredDisk(
         blueprint,
@@ -352,4 +353,17 @@ export function planBlueprint(blueprint: Blueprint, site: DrSite, options: PlanO
 /** The name of a row's recovered VM: its hostname (or row name), with `-test` in a drill. */
 export function recoveredVmName(row: Pick<BlueprintRow, "name" | "hostname">, mode: string): string {
   return `${row.hostname ?? row.name}${mode === "test" ? "-test" : ""}`;
+}
+
+/** The name of a row's recovered NIC in a mode (in the DR resource group). */
+export function recoveredNicName(row: Pick<BlueprintRow, "name" | "hostname">, mode: string): string {
+  return `${recoveredVmName(row, mode)}-nic`;
+}
+
+/** The static private IP a row's recovered NIC gets in a mode, or undefined for a dynamic one. */
+export function recoveredNicIp(
+  row: Pick<BlueprintRow, "privateIpAddress" | "testPrivateIpAddress">,
+  mode: string,
+): string | undefined {
+  return mode === "test" ? row.testPrivateIpAddress : row.privateIpAddress;
 }

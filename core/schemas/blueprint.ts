@@ -133,8 +133,16 @@ export const BlueprintRowSchema = z
     zone: z.enum(zones).optional(),
     /** Computer name of the recovered VM. Default: the source VM's. */
     hostname: z.string().optional(),
-    /** Static private IP of the recovered NIC. Default: dynamic. */
+    /**
+     * Static private IP of the recovered NIC, in the landing zone's target subnet (the precheck checks it is
+     * inside that subnet, not one of the five addresses Azure reserves there, and free). Default: dynamic.
+     */
     privateIpAddress: z.ipv4().optional(),
+    /**
+     * Static private IP of the NIC a test failover (drill) makes, in the landing zone's isolated test subnet,
+     * checked as `privateIpAddress` is. Default: dynamic (the test network need not share the target's range).
+     */
+    testPrivateIpAddress: z.ipv4().optional(),
     osStrategy: DiskStrategySchema,
     dataStrategy: DiskStrategySchema,
     /** Checks that extend the row's RTO past "VM created": OS ready, app ready. */

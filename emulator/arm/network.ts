@@ -20,7 +20,7 @@ import {
   type ResourceKind,
 } from "./common";
 import { invalid, missing, oneOf, optArray, optBoolean, optString, optTags, reqString, type Json } from "./input";
-import { contains, formatIp, overlaps, parseCidr, parseIp, usable, type Cidr } from "./ipv4";
+import { contains, formatIp, overlaps, parseCidr, parseIp, size, usable, type Cidr } from "./ipv4";
 import { validateName } from "./names";
 
 const BASE = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Network";
@@ -215,45 +215,71 @@ function checkSubnetChanges(ctx: Ctx, vnet: VnetRecord, next: SubnetRecord[]): v
   }
 }
 
+/** The address each ip configuration of another NIC holds in a subnet, with that configuration's id. */
+function heldAddresses(ctx: Ctx, subnetIdValue: string, exceptNicId?: string): Map<number, string> {
+  const held = new Map<number, string>();
+  for (const n of nicsInSubnet(ctx.emu, subnetIdValue)) {
+    if (exceptNicId && n.id.toLowerCase() === exceptNicId.toLowerCase()) continue;
+    for (const cfg of n.ipConfigurations)
+      if (cfg.subnetId.toLowerCase() === subnetIdValue.toLowerCase())
+        held.set(parseIp(cfg.privateIPAddress)!, `${n.id}/ipConfigurations/${cfg.name}`);
+  }
+  return held;
+}
+
+/**
+ * The address an ip configuration gets: the static one asked for, checked as Azure checks it (400, in this
+ * order: `PrivateIPAddressNotInSubnet`, `PrivateIPAddressInReservedRange`, `PrivateIPAddressIsAllocated`; codes
+ * and messages as Azure answers them, sources in emulator/README.md), or the lowest free one.
+ */
 function allocateIp(
   ctx: Ctx,
   subnetIdValue: string,
   subnet: SubnetRecord,
   requested: string | undefined,
+  ipConfigId: string,
   nicId: string,
 ): string {
   const c = parseCidr(subnet.addressPrefix)!;
-  const taken = new Set<number>();
-  for (const n of nicsInSubnet(ctx.emu, subnetIdValue)) {
-    if (n.id.toLowerCase() === nicId.toLowerCase()) continue;
-    for (const cfg of n.ipConfigurations) taken.add(parseIp(cfg.privateIPAddress)!);
-  }
+  const taken = heldAddresses(ctx, subnetIdValue, nicId);
   if (requested !== undefined) {
     const ip = parseIp(requested);
     if (ip === undefined) throw invalid("privateIPAddress", `'${requested}' is not an IPv4 address.`);
-    if (!(ip >= c.base && ip < c.base + 2 ** (32 - c.bits))) {
+    if (!(ip >= c.base && ip < c.base + size(c))) {
       throw badRequest(
         "PrivateIPAddressNotInSubnet",
-        `IP address ${requested} does not belong to subnet ${subnetIdValue} (${subnet.addressPrefix}).`,
+        `Private static IP address ${requested} does not belong to the range of subnet prefix ${subnet.addressPrefix}.`,
       );
     }
     if (!usable(c, ip))
       throw badRequest(
-        "PrivateIPAddressIsReserved",
-        `IP address ${requested} is reserved by Azure in subnet ${subnet.addressPrefix}.`,
+        "PrivateIPAddressInReservedRange",
+        `Private static IP address ${requested} falls within reserved IP range of subnet prefix ` +
+          `${subnet.addressPrefix}.`,
       );
-    if (taken.has(ip))
+    const holder = taken.get(ip);
+    if (holder)
       throw badRequest(
-        "PrivateIPAddressInUse",
-        `IP configuration ${nicId} is using the private IP address ${requested} which is already allocated to another resource.`,
+        "PrivateIPAddressIsAllocated",
+        `IP configuration ${ipConfigId} is using the private IP address ${requested} which is already allocated ` +
+          `to resource ${holder}.`,
       );
     return requested;
   }
-  for (let ip = c.base + 4; usable(c, ip); ip++) if (!taken.has(ip)) return formatIp(ip);
+  const free = freeAddresses(c, taken, 1);
+  if (free.length) return free[0]!;
   throw badRequest(
     "SubnetIsFull",
     `Subnet ${subnetIdValue} with address prefix ${subnet.addressPrefix} does not have enough capacity for 1 IP address.`,
   );
+}
+
+/** Up to `count` addresses of a subnet no ip configuration holds, lowest first (after `from`, if given). */
+function freeAddresses(c: Cidr, taken: Map<number, string>, count: number, from?: number): string[] {
+  const out: string[] = [];
+  for (let ip = Math.max(c.base + 4, from ?? 0); usable(c, ip) && out.length < count; ip++)
+    if (!taken.has(ip)) out.push(formatIp(ip));
+  return out;
 }
 
 function readIpConfigurations(
@@ -272,20 +298,16 @@ function readIpConfigurations(
     const m = /^(.*\/virtualNetworks\/[^/]+)\/subnets\/([^/]+)$/i.exec(sid);
     const vnet = m ? ctx.emu.state.get(m[1]!, "vnet") : undefined;
     const subnet = vnet?.subnets.find((s) => s.name.toLowerCase() === m![2]!.toLowerCase());
-    if (!vnet || !subnet)
+    // Azure answers a subnet of another region as it answers one that does not exist: a NIC sees only
+    // the virtual networks of its own region (sources in emulator/README.md).
+    if (!vnet || !subnet || vnet.location !== nic.location)
       throw new EmulatorError(
         400,
         "InvalidResourceReference",
-        `Resource ${sid} referenced by resource ${nic.id} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region.`,
+        `Resource ${sid} referenced by resource ${nic.id} was not found. Please make sure that the referenced ` +
+          "resource exists, and that both resources are in the same region.",
       );
     ctx.touchRegion(vnet.location);
-    if (vnet.location !== nic.location) {
-      throw new EmulatorError(
-        400,
-        "InvalidResourceReference",
-        `Resource ${sid} referenced by resource ${nic.id} is in region '${vnet.location}', not '${nic.location}'. Both resources must be in the same region.`,
-      );
-    }
     if (optString(c, "properties.publicIPAddress.id")) {
       throw badRequest(
         "NotSupported",
@@ -306,6 +328,7 @@ function readIpConfigurations(
       fullSubnetId,
       subnet,
       method === "Static" ? requested : prior?.privateIPAddress,
+      `${nic.id}/ipConfigurations/${name}`,
       nic.id,
     );
     return {
@@ -316,10 +339,49 @@ function readIpConfigurations(
       primary: optBoolean(c, "properties.primary") ?? i === 0,
     };
   });
-  const addresses = configs.map((c) => c.privateIPAddress);
-  if (new Set(addresses).size !== addresses.length)
-    throw badRequest("PrivateIPAddressInUse", "Two IP configurations of the NIC ask for the same private IP address.");
+  const twice = configs.find((c, i) => configs.findIndex((d) => d.privateIPAddress === c.privateIPAddress) !== i);
+  if (twice) {
+    const first = configs.find((c) => c.privateIPAddress === twice.privateIPAddress)!;
+    throw badRequest(
+      "PrivateIPAddressIsAllocated",
+      `IP configuration ${nic.id}/ipConfigurations/${twice.name} is using the private IP address ` +
+        `${twice.privateIPAddress} which is already allocated to resource ${nic.id}/ipConfigurations/${first.name}.`,
+    );
+  }
   return configs;
+}
+
+/**
+ * VirtualNetworks_CheckIPAddressAvailability: whether an address of the vnet is free. Taken (by an ip
+ * configuration, or reserved by Azure), the answer names up to five free addresses of its subnet from the
+ * asked one up, as the specification's example shows. An address of no subnet is answered not available
+ * (what Azure answers there is not documented; ferry checks the subnet's range before it asks).
+ */
+function ipAvailability(ctx: Ctx, vnet: VnetRecord) {
+  const asked = ctx.url.searchParams.get("ipAddress") ?? "";
+  const ip = parseIp(asked);
+  if (ip === undefined)
+    throw badRequest(
+      "InvalidRequestFormat",
+      asked
+        ? `'${asked}' is not a valid private IP address.`
+        : "Private IP address is null or empty in the CheckIpAddressAvailability call. Specify the ipAddress " +
+            "query parameter.",
+    );
+  const subnet = vnet.subnets.find((s) => {
+    const c = parseCidr(s.addressPrefix)!;
+    return ip >= c.base && ip < c.base + size(c);
+  });
+  if (!subnet) return { available: false };
+  const c = parseCidr(subnet.addressPrefix)!;
+  const taken = heldAddresses(ctx, subnetId(vnet, subnet.name));
+  const reserved = !usable(c, ip);
+  if (!reserved && !taken.has(ip)) return { available: true };
+  return {
+    available: false,
+    availableIPAddresses: freeAddresses(c, taken, 5, ip),
+    ...(reserved ? { isPlatformReserved: true } : {}),
+  };
 }
 
 const VNETS: ResourceKind<"vnet"> = { provider: NETWORK, type: "virtualNetworks", kind: "vnet", nameParam: "vnetName" };
@@ -382,6 +444,9 @@ export function registerNetwork(router: Router<Ctx>): void {
     ctx.mutated = true;
     answerAccepted(ctx, startNetworkOp(ctx, vnet.location));
   });
+  router.add("GET", `${VNET}/CheckIPAddressAvailability`, "VirtualNetworks_CheckIPAddressAvailability", (ctx, p) =>
+    sendJson(ctx, 200, ipAvailability(ctx, requireResource(ctx, p, VNETS))),
+  );
   registerLists(router, {
     provider: NETWORK,
     type: "virtualNetworks",

@@ -193,6 +193,22 @@ describe("fault injection", () => {
     expect(bad.status).toBe(400);
   });
 
+  it("says over HTTPS which latency profile and speed-up it runs with", async () => {
+    expect(await admin(f.emu.endpoint, f.emu.caCertPem, "GET", "/_emulator/latency")).toEqual({
+      status: 200,
+      json: { profile: "zero", speedup: 1 },
+    });
+    const emu = await startEmulator({ dataDir: join(tempDir(), "data"), latency: "azure", speedup: 20 });
+    try {
+      expect((await admin(emu.endpoint, emu.caCertPem, "GET", "/_emulator/latency")).json).toEqual({
+        profile: "azure",
+        speedup: 20,
+      });
+    } finally {
+      await emu.close();
+    }
+  });
+
   it("reads fault rules and outages from a fault file at start", async () => {
     const dir = tempDir();
     const file = join(dir, "faults.json");

@@ -504,30 +504,101 @@ describe("network interfaces", () => {
     expect((await newNic(rg, "pinned", subnet, { static: "10.0.0.5" })).macAddress).toBe(pinned.macAddress);
   });
 
-  it("refuses a static address already in use, outside the subnet, or reserved by Azure", async () => {
+  it("refuses a static address outside the NIC's subnet with PrivateIPAddressNotInSubnet", async () => {
+    const rg = await newGroup();
+    await newVnet(rg, "vnet", { subnets: { default: "10.0.0.0/24", other: "10.0.1.0/24" } });
+    // In the vnet's address space and in another of its subnets: still not this subnet's.
+    const message = await expectRefused(
+      newNic(rg, "outside", subnetRef(rg, "vnet"), { static: "10.0.1.20" }),
+      400,
+      "PrivateIPAddressNotInSubnet",
+    );
+    expect(message).toBe(
+      "Private static IP address 10.0.1.20 does not belong to the range of subnet prefix 10.0.0.0/24.",
+    );
+    await expectRefused(fixture.azure.network.networkInterfaces.get(rg, "outside"), 404, "ResourceNotFound");
+  });
+
+  it("refuses each of the five addresses Azure reserves with PrivateIPAddressInReservedRange", async () => {
+    const rg = await newGroup();
+    // A /27 whose last address is not .255: the broadcast is the subnet's last, whatever its size.
+    await newVnet(rg, "vnet", { subnets: { default: "10.0.0.32/27" } });
+    const subnet = subnetRef(rg, "vnet");
+    for (const ip of ["10.0.0.32", "10.0.0.33", "10.0.0.34", "10.0.0.35", "10.0.0.63"]) {
+      const message = await expectRefused(
+        newNic(rg, `reserved-${ip.split(".")[3]}`, subnet, { static: ip }),
+        400,
+        "PrivateIPAddressInReservedRange",
+      );
+      expect(message).toBe(
+        `Private static IP address ${ip} falls within reserved IP range of subnet prefix 10.0.0.32/27.`,
+      );
+    }
+    // The first and last addresses a NIC may hold.
+    await newNic(rg, "lowest", subnet, { static: "10.0.0.36" });
+    await newNic(rg, "highest", subnet, { static: "10.0.0.62" });
+  });
+
+  it("refuses an address another NIC holds with PrivateIPAddressIsAllocated, naming both configurations", async () => {
     const rg = await newGroup();
     await newVnet(rg, "vnet", { subnets: { default: "10.0.0.0/24", other: "10.0.1.0/24" } });
     const subnet = subnetRef(rg, "vnet");
-    await newNic(rg, "taken", subnet, { static: "10.0.0.20" });
-    await expectRefused(newNic(rg, "clash", subnet, { static: "10.0.0.20" }), 400, "PrivateIPAddressInUse");
-    await expectRefused(newNic(rg, "outside", subnet, { static: "10.0.1.20" }), 400, "PrivateIPAddressNotInSubnet");
-    await expectRefused(newNic(rg, "reserved", subnet, { static: "10.0.0.1" }), 400, "PrivateIPAddressIsReserved");
-    await expectRefused(newNic(rg, "broadcast", subnet, { static: "10.0.0.255" }), 400, "PrivateIPAddressIsReserved");
-    // The same address in another subnet is another address.
-    await newNic(rg, "elsewhere", subnetRef(rg, "vnet", "other"), { static: "10.0.1.20" });
+    const taken = await newNic(rg, "taken", subnet, { static: "10.0.0.20" });
+    const clashId = `${taken.id!.replace(/taken$/, "clash")}/ipConfigurations/ipconfig1`;
+    const message = await expectRefused(
+      newNic(rg, "clash", subnet, { static: "10.0.0.20" }),
+      400,
+      "PrivateIPAddressIsAllocated",
+    );
+    expect(message).toBe(
+      `IP configuration ${clashId} is using the private IP address 10.0.0.20 which is already allocated to ` +
+        `resource ${taken.id}/ipConfigurations/ipconfig1.`,
+    );
     await expectRefused(fixture.azure.network.networkInterfaces.get(rg, "clash"), 404, "ResourceNotFound");
+    // The NIC that holds it may be put again with it; a dynamic NIC never gets it.
+    await newNic(rg, "taken", subnet, { static: "10.0.0.20" });
+    expect((await newNic(rg, "dynamic", subnet)).ipConfigurations?.[0]?.privateIPAddress).toBe("10.0.0.4");
   });
 
-  it("refuses a NIC in another region than its vnet, or on a subnet that does not exist", async () => {
+  it("refuses a NIC whose subnet's vnet is in another region as Azure does: not found", async () => {
     const rg = await newGroup();
     await newVnet(rg, "vnet");
-    await expectRefused(
-      newNic(rg, "far", subnetRef(rg, "vnet"), undefined, "northeurope"),
-      400,
-      "InvalidResourceReference",
-    );
-    await expectRefused(newNic(rg, "nowhere", subnetRef(rg, "vnet", "missing")), 400, "InvalidResourceReference");
+    const far = await refusal(newNic(rg, "far", subnetRef(rg, "vnet"), undefined, "northeurope"));
+    const nowhere = await refusal(newNic(rg, "nowhere", subnetRef(rg, "vnet", "missing")));
+    const nicId = (name: string) =>
+      `/subscriptions/${fixture.emu.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Network/` +
+      `networkInterfaces/${name}`;
+    const notFound = (subnet: string, nic: string) =>
+      `Resource ${subnet} referenced by resource ${nicId(nic)} was not found. Please make sure that the ` +
+      "referenced resource exists, and that both resources are in the same region.";
+    expect(far).toEqual({
+      statusCode: 400,
+      code: "InvalidResourceReference",
+      message: notFound(subnetRef(rg, "vnet"), "far"),
+    });
+    expect(nowhere).toEqual({
+      statusCode: 400,
+      code: "InvalidResourceReference",
+      message: notFound(subnetRef(rg, "vnet", "missing"), "nowhere"),
+    });
     await expectRefused(fixture.azure.network.networkInterfaces.get(rg, "far"), 404, "ResourceNotFound");
+  });
+
+  it("answers CheckIPAddressAvailability: free, held (with free ones from there up) or reserved", async () => {
+    const { network } = fixture.azure;
+    const rg = await newGroup();
+    await newVnet(rg, "vnet", { subnets: { default: "10.0.0.0/24" } });
+    const subnet = subnetRef(rg, "vnet");
+    await newNic(rg, "a", subnet, { static: "10.0.0.10" });
+    await newNic(rg, "b", subnet, { static: "10.0.0.12" });
+    const check = (ip: string) => network.virtualNetworks.checkIPAddressAvailability(rg, "vnet", ip);
+    expect(await check("10.0.0.11")).toEqual({ available: true });
+    expect(await check("10.0.0.10")).toEqual({
+      available: false,
+      availableIPAddresses: ["10.0.0.11", "10.0.0.13", "10.0.0.14", "10.0.0.15", "10.0.0.16"],
+    });
+    expect(await check("10.0.0.255")).toMatchObject({ available: false, isPlatformReserved: true });
+    expect(await check("10.0.5.5")).toEqual({ available: false });
   });
 
   it("refuses to delete a NIC attached to a VM with NicInUse, and deletes it once the VM is gone", async () => {

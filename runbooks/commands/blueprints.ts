@@ -176,7 +176,9 @@ export function targetsCommand(io: CliIo, state: { code: number }): CommandModul
       (y as Argv<GlobalArgs>)
         .command<ValidateArgs>(
           "validate [stacks..]",
-          "Validate each blueprint's target: the config (path and fix), then, unless --offline, its landing zone's group and subnets in the DR subscription, the VM sizes offered there and the vCPU quota",
+          "Validate each blueprint's target: the config (path and fix), then, unless --offline, its landing zone's " +
+            "group and subnets in the DR subscription, each row's static IPs in them, the VM sizes offered there and " +
+            "the vCPU quota",
           (c) =>
             c
               .positional("stacks", {
@@ -196,6 +198,7 @@ export function targetsCommand(io: CliIo, state: { code: number }): CommandModul
             const { pulumiStackName } = await import("../../core/schemas/fields");
             const { parseWith } = await import("../../core/validate");
             const { checkTarget } = await import("../targets");
+            const { NetworkRowsSchema, offlineNetworkNote } = await import("../network");
             const { assertSameLandingZone, landingZone } = await import("../blueprints");
             const ctx = a.offline ? undefined : await contextFor(a, io);
             let zone: Promise<LandingZoneFacts> | undefined;
@@ -206,15 +209,20 @@ export function targetsCommand(io: CliIo, state: { code: number }): CommandModul
                   problems: [],
                   checks: [{ name: "kind", ok: true, message: `${String(raw.kind)} stack: no target` }],
                 };
-              const target = parseWith(TargetSchema, (raw.blueprint as { target?: unknown } | undefined)?.target, {
-                what: `blueprint.target of stack ${stack}`,
+              const blueprint = raw.blueprint as { target?: unknown; rows?: unknown } | undefined;
+              const target = parseWith(TargetSchema, blueprint?.target, { what: `blueprint.target of stack ${stack}` });
+              const rows = parseWith(NetworkRowsSchema, blueprint?.rows ?? [], {
+                what: `blueprint.rows of stack ${stack}`,
               });
-              if (!ctx) return { ok: true, problems: [] };
+              if (!ctx) {
+                const note = offlineNetworkNote(rows);
+                return { ok: true, problems: [], ...(note ? { checks: [note] } : {}) };
+              }
               const landingZoneStack = parseWith(pulumiStackName, raw.landingZoneStack, {
                 what: `ferry:landingZoneStack of stack ${stack}`,
               });
               assertSameLandingZone(ctx, stack, landingZoneStack);
-              const checks = await checkTarget(ctx, target, await (zone ??= landingZone(ctx)));
+              const checks = await checkTarget(ctx, target, await (zone ??= landingZone(ctx)), rows);
               return { ok: checks.every((c) => c.ok), problems: [], checks };
             });
             emit(io, a, verdicts, () => report(verdicts));

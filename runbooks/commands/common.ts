@@ -17,11 +17,13 @@ export const EXIT = {
   refused: 3,
   /** Data did not verify: a recovered disk differs from its recovery point. */
   mismatch: 4,
+  /** A drill ran and verified, but missed the blueprint's RPO or RTO target. */
+  targetMissed: 5,
   interrupted: 130,
 } as const;
 
 export const EXIT_EPILOGUE =
-  "Exit codes: 0 ok; 1 an operation failed (run it again once the cause is fixed: it continues); 2 bad usage or config (nothing changed); 3 the precheck or policy pack refused (nothing failed over); 4 a recovered disk differs from its recovery point; 130 interrupted.";
+  "Exit codes: 0 ok; 1 an operation failed (run it again once the cause is fixed: it continues); 2 bad usage or config (nothing changed); 3 the precheck or policy pack refused (nothing failed over); 4 a recovered disk differs from its recovery point; 5 a drill missed its RPO or RTO target; 130 interrupted.";
 
 /** Where a command writes: results on stdout, logs on stderr. Tests pass their own. */
 export interface CliIo {

@@ -30,7 +30,11 @@ export function drillCommand(io: CliIo, state: { code: number }): CommandModule<
           "From the scheduled pipeline",
         )
         .epilogue(
-          "Production is not touched: the test VMs come from snapshots of the staging disks, in the isolated test network, and replication goes on. Exit 0 when the drill passed; 3 when the precheck refused; 4 when a disk did not verify; 1 otherwise.",
+          "Production is not touched: the test VMs come from snapshots of the staging disks, in the isolated " +
+            "test network, and replication goes on. Exit 0 when the drill passed; 3 when the precheck refused; 4 " +
+            "when a disk did not verify; 5 when it ran and verified but missed the blueprint's rpoTargetSeconds " +
+            "or rtoTargetSeconds; 1 otherwise. The report (index.html) opens offline and prints: its banner says " +
+            "which ferry ran it, where, by whom and when, and whether the latencies were emulated.",
         ) as never,
     handler: async (a) => {
       const { drill } = await import("../drill");
@@ -42,13 +46,15 @@ export function drillCommand(io: CliIo, state: { code: number }): CommandModule<
       const { summary, recorder } = await drill(ctx, a.blueprint, {
         reportDir,
         keep: a.keep,
+        env: io.env,
         onStep: (name, ok, secs, detail) => {
           if (!a.json)
             io.out(`  ${ok ? "ok  " : "FAIL"}  ${name} (${secs.toFixed(1)} s)${detail && !ok ? `: ${detail}` : ""}`);
         },
       });
       emit(io, a, { ...summary, reportDir }, () => `\n${recorder.table(summary)}\nreport: ${reportDir}/index.html`);
-      if (!summary.ok) {
+      if (summary.verdict === "targetMissed") state.code = EXIT.targetMissed;
+      else if (!summary.ok) {
         const precheckFailed = recorder.steps.some((s) => s.name.startsWith("precheck") && s.status === "failed");
         state.code = recorder.verifications.some((v) => !v.ok)
           ? EXIT.mismatch

@@ -98,6 +98,15 @@ describe("npm run drill", () => {
       ],
       rpoSeconds: expect.any(Number),
       failback: { verified: true, bytesMoved: expect.any(Number), seconds: expect.any(Number) },
+      verdict: "passed",
+      rows: [
+        expect.objectContaining({ row: "weba", strategy: "attachAsIs", osReady: { seconds: expect.any(Number) } }),
+        expect.objectContaining({ row: "webb", strategy: "fromSnapshot", osReady: { seconds: expect.any(Number) } }),
+      ],
+      // The local blueprint sets no targets; its times are scaled by the speed-up.
+      targets: { scale: 20, rpo: null, rto: null },
+      targetsMissed: [],
+      notExercised: [],
     });
     for (const s of summary.strategies) expect(s.rtoSeconds).toBeGreaterThan(0);
     // Delta only: what the DR VMs wrote (32 + 4 blocks of 64 KiB per data disk, two VMs) and the
@@ -133,6 +142,7 @@ describe("npm run drill", () => {
       expect(r[2]).toBe("yes");
     }
     expect(text(byId(all, "rpo"))).toContain(`${summary!.rpoSeconds!.toFixed(1)} s`);
+    expect(text(byId(all, "emulated"))).toMatch(/profile azure\) and sped up 20×: every time in this report is/);
 
     expect(text(byId(all, "failback"))).toMatch(
       /copied home \(delta only\) in [\d.]+ s; returned disks verified byte for byte/,

@@ -17,7 +17,7 @@ import { pattern, readAt, writeAt } from "../helpers/bytes";
 import { firstDifference } from "../helpers/compare";
 import { DR, PRIMARY, useDrWorld, type DrWorld, type Workload } from "../helpers/dr-env";
 import { tempDir } from "../helpers/emulator";
-import { createEmptyDisk, createNic, createVm } from "../helpers/azure-env";
+import { createEmptyDisk, createVm } from "../helpers/azure-env";
 
 const env = useDrWorld();
 const f = env.f;
@@ -170,7 +170,19 @@ describe("precheck", () => {
     expect((await precheck(ctx, w.stack)).passed).toBe(true);
 
     // A VM of another owner holds the recovered VM's name.
-    const nic = await createNic(f.azure, DR.rg, DR.location, "squatter-nic", world.targetSubnetId);
+    // Its NIC holds an address no row names: a dynamic one takes the lowest free, which may be a row's static IP.
+    const squatter = await f.azure.network.networkInterfaces.beginCreateOrUpdateAndWait(DR.rg, "squatter-nic", {
+      location: DR.location,
+      ipConfigurations: [
+        {
+          name: "ipconfig1",
+          subnet: { id: world.targetSubnetId },
+          privateIPAllocationMethod: "Static",
+          privateIPAddress: "10.1.3.200",
+        },
+      ],
+    });
+    const nic = squatter.id!;
     const disk = await createEmptyDisk(f.azure, DR.rg, DR.location, "squatter-os", 1, { osType: "Linux" });
     await createVm(f.azure, DR.rg, DR.location, "pc", { osDiskId: disk, nicId: nic });
     r = await precheck(ctx, w.stack);

@@ -193,6 +193,19 @@ describe("Microsoft.Network", () => {
     await conform("VirtualNetworks_Delete", (s) => s.network.virtualNetworks.beginDelete(rg, "vnet"), "DELETE", path);
   });
 
+  it("VirtualNetworks_CheckIPAddressAvailability, free and held", async () => {
+    const rg = group();
+    const { subnetId } = await network(rg);
+    await createNic(fx.azure, rg, REGION, "nic", subnetId);
+    const check = (s: Specs) => s.network.virtualNetworks.checkIPAddressAvailability(rg, "vnet", "10.0.1.4");
+    const path = (ip: string) =>
+      `/resourceGroups/${rg}${N}/virtualNetworks/vnet/CheckIPAddressAvailability?ipAddress=${ip}`;
+    const held = await conform("VirtualNetworks_CheckIPAddressAvailability", check, "GET", path("10.0.1.4"));
+    expect(at(held.ex.body, "$.available")).toBe(false);
+    const free = await conform("VirtualNetworks_CheckIPAddressAvailability", check, "GET", path("10.0.1.9"));
+    expect(at(free.ex.body, "$.available")).toBe(true);
+  });
+
   it("Subnets_CreateOrUpdate, _Get, _List, _Delete", async () => {
     const rg = group();
     await network(rg);

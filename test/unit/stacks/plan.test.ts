@@ -64,6 +64,14 @@ describe("planBlueprint", () => {
     expect(plan.staging).toHaveLength(5);
   });
 
+  it("test: a row's test address, not its production one, on the test NIC", () => {
+    const row = { ...b.rows[0]!, testPrivateIpAddress: "10.99.0.10" };
+    const plan = planBlueprint({ ...b, rows: [row] }, zone, { mode: "test", recoveryPoints: points });
+    expect(plan.rows[0]!.nic).toMatchObject({ name: "web1-test-nic", privateIpAddress: "10.99.0.10" });
+    const failover = planBlueprint({ ...b, rows: [row] }, zone, { mode: "failover", recoveryPoints: points });
+    expect(failover.rows[0]!.nic.privateIpAddress).toBe("10.1.0.4");
+  });
+
   it("test: every disk from a snapshot, in the test subnet, named apart, with no static address", () => {
     const plan = planBlueprint(b, zone, { mode: "test", recoveryPoints: points, operationId: "drill-1" });
     const web = plan.rows.find((r) => r.row === "web1")!;

@@ -1,0 +1,206 @@
+import type { Subnet } from "@azure/arm-network";
+import { z } from "zod";
+import { azureProblemOf, formatAzureProblem } from "../core/azure-error";
+import { isNotFound, unlessNotFound } from "../core/errors";
+import { ipv4PlaceProblem, parseIpv4Cidr, reservedIpv4, usableIpv4, type Ipv4Range } from "../core/ipv4";
+import { parseResourceId } from "../core/resource-id";
+import type { BlueprintRow } from "../core/schemas/blueprint";
+import { recoveredNicIp, recoveredNicName } from "../stacks/plan";
+import type { LandingZoneFacts } from "./blueprints";
+import type { RunbookContext } from "./context";
+import type { PrecheckCheck } from "./precheck";
+
+/** What the network checks read of a row: its name and its static addresses. */
+export type NetworkRow = Pick<BlueprintRow, "name" | "hostname" | "privateIpAddress" | "testPrivateIpAddress">;
+
+/** Which of the landing zone's subnets the checks are about: the target's (failover) or the test's (drill). */
+export interface NetworkChecksOptions {
+  mode: "failover" | "test";
+  /** The landing-zone stack, named in the fixes. */
+  landingZoneStack: string;
+  /** Whether to check the subnet's region (`ferry targets validate` checks it with the subnet). Default true. */
+  regionCheck?: boolean;
+}
+
+/**
+ * What Azure would refuse of the recovered NICs, checked before a failover makes them: the subnet's
+ * virtual network is in the landing zone's region (a NIC joins a network of its own region only,
+ * `InvalidResourceReference`); each row's static address for this mode is inside the subnet
+ * (`PrivateIPAddressNotInSubnet`), not one of the five Azure reserves there (`PrivateIPAddressInReservedRange`),
+ * not another row's, and free, or held by the row's own recovered NIC already (`PrivateIPAddressIsAllocated`).
+ * The subnet's NSG and route table are reported, not judged: they are the network team's.
+ *
+ * Read-only. A subnet or network that does not exist gives no line here (the subnet check says so); an Azure
+ * error is the FAIL line of what it stopped.
+ */
+export async function networkChecks(
+  ctx: RunbookContext,
+  rows: readonly NetworkRow[],
+  zone: LandingZoneFacts,
+  options: NetworkChecksOptions,
+): Promise<PrecheckCheck[]> {
+  const test = options.mode === "test";
+  const which = test ? "test subnet" : "target subnet";
+  const field = test ? "testPrivateIpAddress" : "privateIpAddress";
+  const redeploy = `pulumi up -s ${options.landingZoneStack}`;
+  const wanted = parseResourceId(test ? zone.testSubnetId : zone.targetSubnetId);
+  const vnetName = wanted.parent!.name;
+  const where = `${vnetName}/${wanted.name}`;
+  const checks: PrecheckCheck[] = [];
+
+  let subnet: Subnet | undefined;
+  try {
+    const vnet = await ctx.azure.network.virtualNetworks.get(wanted.resourceGroup, vnetName);
+    const region = vnet.location ?? "?";
+    const inRegion = region.toLowerCase() === zone.location.toLowerCase();
+    if (options.regionCheck !== false)
+      checks.push({
+        name: `${which} region`,
+        ok: inRegion,
+        message: inRegion
+          ? `${vnetName} is in ${region}`
+          : `Virtual network ${vnetName} of the ${which} is in ${region}, not the landing zone's region ` +
+            `${zone.location}: Azure refuses a NIC on a subnet of another region (InvalidResourceReference), so no ` +
+            `recovered VM can join it. Give the landing zone ${options.landingZoneStack} a ${which} in ` +
+            `${zone.location} and deploy it again (${redeploy}).`,
+      });
+    subnet = vnet.subnets?.find((s) => s.name?.toLowerCase() === wanted.name.toLowerCase());
+  } catch (e) {
+    if (isNotFound(e)) return checks;
+    return [{ name: `${which} region`, ok: false, message: `Cannot read ${vnetName}: ${unreadable(e)}` }];
+  }
+  if (!subnet) return checks;
+
+  checks.push({ name: `${which} NSG and route table`, ok: true, message: attachments(subnet) });
+
+  const range = parseIpv4Cidr(subnet.addressPrefix ?? "");
+  const statics = rows.flatMap((row) => {
+    const ip = recoveredNicIp(row, options.mode);
+    return ip ? [{ row, ip }] : [];
+  });
+  const firstRowOf = new Map<string, string>();
+  for (const { row, ip } of statics) if (!firstRowOf.has(ip)) firstRowOf.set(ip, row.name);
+
+  const rowChecks = await Promise.all(
+    statics.map(async ({ row, ip }): Promise<PrecheckCheck> => {
+      const name = `${row.name}: ${test ? "test " : ""}private IP ${ip}`;
+      const base = { name, row: row.name };
+      const value = `rows[].${field} ${ip} of row ${row.name}`;
+      if (!range) {
+        return { ...base, ok: true, message: `${where} has no single addressPrefix to check it against; not checked` };
+      }
+      const pick = pickFix(range, field, row.name);
+      const place = ipv4PlaceProblem(ip, range);
+      if (place === "outside") {
+        return {
+          ...base,
+          ok: false,
+          message:
+            `${value} is outside the ${which} ${where} (${range.prefix}): Azure would refuse the recovered NIC ` +
+            `(PrivateIPAddressNotInSubnet). ${pick}`,
+        };
+      }
+      if (place === "reserved") {
+        return {
+          ...base,
+          ok: false,
+          message:
+            `${value} is one of the five addresses Azure reserves in ${where} (${reservedIpv4(range)}): Azure ` +
+            `would refuse the recovered NIC (PrivateIPAddressInReservedRange). ${pick}`,
+        };
+      }
+      const first = firstRowOf.get(ip)!;
+      if (first !== row.name) {
+        return {
+          ...base,
+          ok: false,
+          message:
+            `${value} is row ${first}'s too: Azure would refuse the second recovered NIC ` +
+            `(PrivateIPAddressIsAllocated). Give each row its own address in rows[].${field}.`,
+        };
+      }
+      try {
+        const free = await ctx.azure.network.virtualNetworks.checkIPAddressAvailability(
+          wanted.resourceGroup,
+          vnetName,
+          ip,
+        );
+        if (free.available) return { ...base, ok: true, message: `free in ${where} (${range.prefix})` };
+        const nicName = recoveredNicName(row, options.mode);
+        const own = await unlessNotFound(ctx.azure.network.networkInterfaces.get(zone.resourceGroupName, nicName));
+        if (own?.ipConfigurations?.some((c) => c.privateIPAddress === ip)) {
+          return {
+            ...base,
+            ok: true,
+            message: `held by the row's recovered NIC ${nicName} already (a re-run keeps it)`,
+          };
+        }
+        const others = (free.availableIPAddresses ?? []).filter((a) => !firstRowOf.has(a));
+        return {
+          ...base,
+          ok: false,
+          message:
+            `${value} is in use in ${where} by another resource: Azure would refuse the recovered NIC ` +
+            `(PrivateIPAddressIsAllocated). Free it, or set rows[].${field} of ${row.name} to a free address` +
+            (others.length ? ` (free: ${others.join(", ")}).` : "."),
+        };
+      } catch (e) {
+        return { ...base, ok: false, message: `Cannot check whether ${ip} is free in ${where}: ${unreadable(e)}` };
+      }
+    }),
+  );
+  return [...checks, ...rowChecks];
+}
+
+/** The fix of an address a subnet cannot give: the addresses it can, or that it has none. */
+function pickFix(range: Ipv4Range, field: string, row: string): string {
+  const usable = usableIpv4(range);
+  return usable
+    ? `Set rows[].${field} of ${row} to a free address from ${usable.first} to ${usable.last}, or remove it for a ` +
+        "dynamic one."
+    : `${range.prefix} has no address a NIC may hold: remove rows[].${field} of ${row}, or use a larger subnet.`;
+}
+
+/** The subnet's NSG and route table, by name, as the operator looks them up. */
+function attachments(subnet: Subnet): string {
+  const named = (id: string | undefined) => {
+    if (!id) return undefined;
+    const r = parseResourceId(id);
+    return `${r.name} (${r.resourceGroup})`;
+  };
+  const nsg = named(subnet.networkSecurityGroup?.id);
+  const routes = named(subnet.routeTable?.id);
+  return `${nsg ? `NSG ${nsg}` : "no NSG"}, ${routes ? `route table ${routes}` : "no route table"}`;
+}
+
+/** Why something could not be read: Azure's answer and its fix, or the error's message. */
+function unreadable(e: unknown): string {
+  const problem = azureProblemOf(e);
+  return problem ? formatAzureProblem(problem) : (e as Error).message;
+}
+
+/**
+ * The rows of a blueprint as the network checks read them, from a stack's raw config (`blueprint.rows`): what
+ * `ferry targets validate` checks without the rest of the blueprint being valid.
+ */
+export const NetworkRowsSchema = z.array(
+  z.object({
+    name: z.string().min(1),
+    hostname: z.string().optional(),
+    privateIpAddress: z.ipv4().optional(),
+    testPrivateIpAddress: z.ipv4().optional(),
+  }),
+);
+
+/** What `targets validate --offline` cannot say of a blueprint's static addresses, or undefined when it has none. */
+export function offlineNetworkNote(rows: readonly NetworkRow[]): PrecheckCheck | undefined {
+  const named = rows.filter((r) => r.privateIpAddress || r.testPrivateIpAddress).map((r) => r.name);
+  if (named.length === 0) return undefined;
+  return {
+    name: "static private IPs",
+    ok: true,
+    message:
+      `not checked offline (rows ${named.join(", ")}): whether each is inside its subnet, not reserved by Azure and ` +
+      "free is read from the landing zone's subnets in Azure. Run targets validate without --offline.",
+  };
+}
