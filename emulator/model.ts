@@ -21,7 +21,20 @@ export interface ResourceGroupRecord {
   provisioningState: string;
 }
 
-export type DiskCreateOption = "Empty" | "Copy" | "Upload" | "FromImage";
+export type DiskCreateOption = "Empty" | "Copy" | "Upload" | "UploadPreparedSecure" | "FromImage";
+
+/** `securityProfile.securityType` of a disk or snapshot (Azure's `DiskSecurityTypes`); absent is Standard. */
+export type DiskSecurityType =
+  | "TrustedLaunch"
+  | "ConfidentialVM_VMGuestStateOnlyEncryptedWithPlatformKey"
+  | "ConfidentialVM_DiskEncryptedWithPlatformKey"
+  | "ConfidentialVM_DiskEncryptedWithCustomerKey";
+
+/** A VM's `securityProfile`: its security type and UEFI settings, as the request stated them. */
+export interface VmSecurity {
+  securityType: "TrustedLaunch" | "ConfidentialVM";
+  uefiSettings?: { secureBootEnabled?: boolean; vTpmEnabled?: boolean };
+}
 
 export interface DiskRecord extends Base {
   kind: "disk";
@@ -32,6 +45,7 @@ export interface DiskRecord extends Base {
   sizeBytes: number;
   osType?: "Linux" | "Windows";
   hyperVGeneration?: "V1" | "V2";
+  securityType?: DiskSecurityType;
   createOption: DiskCreateOption;
   sourceResourceId?: string;
   sourceUniqueId?: string;
@@ -55,6 +69,7 @@ export interface SnapshotRecord extends Base {
   sizeBytes: number;
   osType?: "Linux" | "Windows";
   hyperVGeneration?: "V1" | "V2";
+  securityType?: DiskSecurityType;
   incremental: boolean;
   familyId?: string;
   createOption: "Copy" | "CopyStart";
@@ -99,6 +114,8 @@ export interface VmRecord extends Base {
   osDisk: VmOsDiskRef;
   /** The Hyper-V generation it boots: its OS disk's (V1 for a disk that names none, as Azure assumes). */
   hyperVGeneration?: "V1" | "V2";
+  /** Trusted Launch or Confidential VM; absent: Standard. */
+  securityProfile?: VmSecurity;
   dataDisks: VmDiskRef[];
   nics: { id: string; primary?: boolean; deleteOption: "Delete" | "Detach" }[];
   osProfile?: Record<string, unknown>;

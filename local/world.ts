@@ -12,7 +12,14 @@ import { loadBlueprint, sourceDisks } from "../runbooks/blueprints";
 import { FerryConfigSchema, type FerryConfig } from "../runbooks/config";
 import { createContext, type RunbookContext } from "../runbooks/context";
 import { localDeployer } from "./deployer/local-deployer";
-import { createEmptyDisk, createGroup, createNic, createSubnet, createVm } from "@ferry/emulator/testing";
+import {
+  createEmptyDisk,
+  createGroup,
+  createNic,
+  createSubnet,
+  createTrustedLaunchDisk,
+  createVm,
+} from "@ferry/emulator/testing";
 import { enableDr } from "../runbooks/sources";
 import { failover } from "../runbooks/failover";
 import type { Operation } from "../runbooks/journal";
@@ -70,6 +77,13 @@ export interface WorkloadOptions {
   vmSize?: string;
   /** Hyper-V generation of each source OS disk, stated in the blueprint too. Default: none (Gen1). */
   hyperVGeneration?: "V1" | "V2";
+  /**
+   * Trusted Launch sources (Gen2 OS disks made as Trusted Launch, VMs with Secure Boot and vTPM), stated in the
+   * blueprint too. Default: Standard.
+   */
+  trustedLaunch?: boolean;
+  /** Each row's zone in the DR region. Default: none. */
+  zone?: "1" | "2" | "3";
   /** Writes each OS disk before the VM boots (a file system, say), by device path. */
   prepareOsDisk?: (devicePath: string, vm: string) => Promise<void>;
   /** Each row's readiness checks (RTO to OS ready, app ready). */
@@ -244,10 +258,14 @@ export async function createLocalWorld(o: LocalWorldOptions): Promise<LocalWorld
       const vms = await Promise.all(
         names.map(async (vmName, i): Promise<WorkloadVm> => {
           const nic = await createNic(builder, PRIMARY.rg, PRIMARY.location, `${vmName}-nic`, primarySubnet);
-          const os = await createEmptyDisk(builder, PRIMARY.rg, PRIMARY.location, `${vmName}-os`, osSize, {
-            osType: "Linux",
-            ...(options.hyperVGeneration ? { hyperVGeneration: options.hyperVGeneration } : {}),
-          });
+          const os = options.trustedLaunch
+            ? await createTrustedLaunchDisk(builder, PRIMARY.rg, PRIMARY.location, `${vmName}-os`, osSize, {
+                osType: "Linux",
+              })
+            : await createEmptyDisk(builder, PRIMARY.rg, PRIMARY.location, `${vmName}-os`, osSize, {
+                osType: "Linux",
+                ...(options.hyperVGeneration ? { hyperVGeneration: options.hyperVGeneration } : {}),
+              });
           const data = new Map<number, string>();
           for (const lun of luns)
             data.set(
@@ -259,6 +277,14 @@ export async function createLocalWorld(o: LocalWorldOptions): Promise<LocalWorld
             nicId: nic,
             dataDisks: [...data].map(([lun, diskId]) => ({ lun, diskId })),
             ...(options.vmSize ? { vmSize: options.vmSize } : {}),
+            ...(options.trustedLaunch
+              ? {
+                  securityProfile: {
+                    securityType: "TrustedLaunch",
+                    uefiSettings: { secureBootEnabled: true, vTpmEnabled: true },
+                  },
+                }
+              : {}),
           });
           const strategies = options.strategies?.[i] ?? {
             os: options.osStrategy ?? "attachAsIs",
@@ -294,9 +320,11 @@ export async function createLocalWorld(o: LocalWorldOptions): Promise<LocalWorld
                 osType: "Linux",
                 sizeGiB: osSize,
                 ...(options.hyperVGeneration ? { hyperVGeneration: options.hyperVGeneration } : {}),
+                ...(options.trustedLaunch ? { hyperVGeneration: "V2", securityType: "TrustedLaunch" } : {}),
               },
               dataDisks: [...v.dataDiskIds].map(([lun, sourceDiskId]) => ({ lun, sourceDiskId, sizeGiB: dataSize })),
               vmSize: options.vmSize ?? "Standard_D2s_v5",
+              ...(options.zone ? { zone: options.zone } : {}),
               privateIpAddress: `10.1.${Math.floor(k / 250)}.${4 + (k % 250)}`,
               osStrategy: v.strategies.os,
               dataStrategy: v.strategies.data,

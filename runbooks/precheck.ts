@@ -12,11 +12,16 @@ import { diskLabel, landingZone, loadBlueprint, sourceDisks, type LandingZoneFac
 import type { RunbookContext } from "./context";
 import { osDiskGeneration } from "../core/schemas/blueprint";
 import { networkChecks } from "./network";
-import { coresQuota, offeredVmSizes, vmSizeGenerations, type OfferedVmSize } from "./targets";
+import { coresQuota, offeredVmSizes, vmSizeSkus, type OfferedVmSize, type VmSizeSku } from "./targets";
 
 export interface PrecheckCheck {
   name: string;
   ok: boolean;
+  /**
+   * Passes, but says what the recovery will not carry and what that means (e.g. a Trusted Launch row's vTPM
+   * contents). Printed as WARN; never fails the precheck.
+   */
+  warning?: boolean;
   /** What is wrong and what to do, or what was found. */
   message: string;
   row?: string;
@@ -209,11 +214,12 @@ async function capacityChecks(
   recoveredVm: (name: string) => Promise<VirtualMachine | undefined>,
 ): Promise<PrecheckCheck[]> {
   const checks: PrecheckCheck[] = [];
-  const [sizes, cores, generations] = await Promise.all([
+  const [sizes, cores, skus] = await Promise.all([
     offeredVmSizes(ctx, region),
     coresQuota(ctx, region),
-    vmSizeGenerations(ctx, region),
+    vmSizeSkus(ctx, region),
   ]);
+  const generations = new Map([...skus].map(([k, v]) => [k, v.generations as string[]]));
   let needed = 0;
   for (const r of b.rows) {
     const size = sizes.get(r.vmSize.toLowerCase());
@@ -237,6 +243,8 @@ async function capacityChecks(
         : `${r.vmSize} takes ${size.maxDataDisks} data disks; the row has ${r.dataDisks.length}. Pick a larger size.`,
     });
     checks.push(generationCheck(r, size, sizes, generations));
+    if (r.zone) checks.push(zoneCheck(r, r.zone, region, skus));
+    if (r.osDisk.securityType === "TrustedLaunch") checks.push(...trustedLaunchChecks(r, size, sizes, skus));
     if (!(await recoveredVm(recoveredVmName(r, mode)))) needed += size.cores;
   }
   if (cores) {
@@ -290,6 +298,87 @@ function generationCheck(
         ? `Pick a size that boots ${gen} for rows[].vmSize: ${named}${more}.`
         : `No size offered in this region boots ${gen} with ${r.dataDisks.length} data disks.`),
   };
+}
+
+type Row = BlueprintStackConfig["blueprint"]["rows"][number];
+
+/**
+ * A zonal row's VM size is offered in its zone (Resource SKUs: the zones of `locationInfo` less a `Zone`
+ * restriction): Azure refuses the VM otherwise (409 SkuNotAvailable). A refusal names the zones that offer it.
+ */
+function zoneCheck(r: Row, zone: string, region: string, skus: Map<string, VmSizeSku>): PrecheckCheck {
+  const name = `${r.name}: zone ${zone}`;
+  const sku = skus.get(r.vmSize.toLowerCase());
+  if (!sku) return { name, ok: true, row: r.name, message: `${r.vmSize} is not in the SKU list; not checked` };
+  if (sku.zones.includes(zone))
+    return { name, ok: true, row: r.name, message: `${r.vmSize} is offered in zone ${zone}` };
+  return {
+    name,
+    ok: false,
+    row: r.name,
+    message:
+      `${r.vmSize} is not offered in zone ${zone} of ${region}: the recovered VM would be refused ` +
+      `(SkuNotAvailable). ` +
+      (sku.zones.length
+        ? `Set rows[].zone to a zone that offers it (${sku.zones.join(", ")}), or pick another size for rows[].vmSize.`
+        : `No zone of ${region} offers it: pick another size for rows[].vmSize, or remove rows[].zone.`),
+  };
+}
+
+/**
+ * A Trusted Launch row: its size takes Trusted Launch (Azure refuses the VM otherwise, 400 BadRequest), naming the
+ * sizes that do; and a warning of what the recovery does not carry, the source's VM guest state.
+ */
+function trustedLaunchChecks(
+  r: Row,
+  size: OfferedVmSize,
+  sizes: Map<string, OfferedVmSize>,
+  skus: Map<string, VmSizeSku>,
+): PrecheckCheck[] {
+  const name = `${r.name}: Trusted Launch`;
+  const sku = skus.get(r.vmSize.toLowerCase());
+  let sizeCheck: PrecheckCheck;
+  if (!sku) sizeCheck = { name, ok: true, row: r.name, message: `${r.vmSize} is not in the SKU list; not checked` };
+  else if (sku.trustedLaunch) sizeCheck = { name, ok: true, row: r.name, message: `${r.vmSize} takes Trusted Launch` };
+  else {
+    const working = [...sizes.entries()]
+      .filter(([key, s]) => skus.get(key)?.trustedLaunch && s.maxDataDisks >= r.dataDisks.length)
+      .map(([, s]) => s)
+      .sort((x, y) => Math.abs(x.cores - size.cores) - Math.abs(y.cores - size.cores) || x.name.localeCompare(y.name))
+      .map((s) => s.name);
+    const more = working.length > SIZES_NAMED ? ` and ${working.length - SIZES_NAMED} more` : "";
+    sizeCheck = {
+      name,
+      ok: false,
+      row: r.name,
+      message:
+        `${r.vmSize} does not take Trusted Launch (Resource SKUs: TrustedLaunchDisabled, or no Gen2), and the row is ` +
+        "Trusted Launch: the recovered VM would be refused. " +
+        (working.length > 0
+          ? `Pick a size that takes it for rows[].vmSize: ${working.slice(0, SIZES_NAMED).join(", ")}${more}.`
+          : `No size offered in this region takes it with ${r.dataDisks.length} data disks.`),
+    };
+  }
+  const vTpm = r.osDisk.uefiSettings?.vTpmEnabled ?? true;
+  return [
+    sizeCheck,
+    {
+      name: `${r.name}: VM guest state`,
+      ok: true,
+      warning: true,
+      row: r.name,
+      message:
+        "The recovered VM boots with Trusted Launch but a new VM guest state: the source's UEFI variables " +
+        `${vTpm ? "and vTPM contents are" : "are"} not in the disk's pages, and ferry does not copy them. ` +
+        (vTpm
+          ? "Keys sealed to the vTPM do not unseal: Windows asks for the BitLocker recovery key (have it at hand), " +
+            "Linux disks unlocked by the TPM (LUKS, systemd-cryptenroll) ask for their passphrase, and attestation " +
+            "(Guest Attestation, Defender for Cloud) sees a new vTPM. "
+          : "") +
+        "Boot entries the guest added to UEFI are lost: the firmware boots the disk's fallback loader " +
+        "(\\EFI\\BOOT\\BOOTX64.EFI).",
+    },
+  ];
 }
 
 function sourceChecks(
@@ -369,7 +458,9 @@ function unreadable(e: unknown, where?: string): string {
 /** The precheck for people: one line per check. */
 export function formatPrecheck(r: PrecheckResult): string {
   const width = Math.max(...r.checks.map((c) => c.name.length));
-  const lines = r.checks.map((c) => `${c.ok ? "ok  " : "FAIL"}  ${c.name.padEnd(width)}  ${c.message}`);
+  const lines = r.checks.map(
+    (c) => `${c.ok ? (c.warning ? "WARN" : "ok  ") : "FAIL"}  ${c.name.padEnd(width)}  ${c.message}`,
+  );
   return [`precheck of ${r.blueprint} for ${r.mode}: ${r.passed ? "PASSED" : "FAILED"}`, ...lines].join("\n");
 }
 

@@ -1,7 +1,12 @@
 import { nameOf, parseResourceId, sameResourceId } from "../core/resource-id";
 import { isNotFound, UserError } from "../core/errors";
 import { enableSource, setSnapshotResourceGroup, transitionSource } from "../adapters/state/admin";
-import { osDiskGeneration, type HyperVGeneration } from "../core/schemas/blueprint";
+import {
+  osDiskGeneration,
+  osDiskSecurityType,
+  type BlueprintRow,
+  type HyperVGeneration,
+} from "../core/schemas/blueprint";
 import type { PrepareMode, Source } from "../core/schemas/source";
 import { attachToAppliance, detachFromAppliance } from "./appliance";
 import { landingZone, loadBlueprint, sourceDisks, stagingDiskOf, type LandingZoneFacts } from "./blueprints";
@@ -56,6 +61,7 @@ export async function enableDr(ctx: RunbookContext, stack: string, options: Enab
       if (!active && d.role === "os") {
         const row = config.blueprint.rows.find((r) => r.name === d.row)!;
         await checkGeneration(ctx, stack, row.name, row.osDisk);
+        await checkSecurityType(ctx, stack, row);
       }
       (active ? moved : todo).push(group);
     }
@@ -73,6 +79,7 @@ export async function enableDr(ctx: RunbookContext, stack: string, options: Enab
   for (const d of todo) {
     const existing = await ctx.store.get(d.sourceDiskId);
     const staging = await stagingDiskOf(ctx, stack, d.sourceDiskId);
+    await sealSecureUpload(ctx, staging);
     const lun = await attachToAppliance(ctx, zone.applianceId, staging);
     if (existing) await ctx.store.delete(existing);
     const stored = await enableSource(
@@ -124,6 +131,83 @@ async function checkGeneration(
       `VM would not boot. Set rows[].osDisk.hyperVGeneration: ${source} for row ${row} in stack ${stack}, deploy it ` +
       `(pulumi up -s ${stack}), and enable again.`,
     { code: "GenerationMismatch" },
+  );
+}
+
+/**
+ * Refuses to protect a row whose security type is not the source's: a Trusted Launch source recovered as Standard
+ * would silently lose Secure Boot and its vTPM, and a Standard source recovered as Trusted Launch may not boot
+ * (Secure Boot refuses an unsigned boot chain). The source VM's UEFI settings must be the row's too. Confidential
+ * VMs are refused: their OS disk (or its guest state) is encrypted with keys held in the VM guest state, which a
+ * block-by-block sync does not carry, so a recovered disk could not boot.
+ */
+async function checkSecurityType(ctx: RunbookContext, stack: string, row: BlueprintRow): Promise<void> {
+  const p = parseResourceId(row.osDisk.sourceDiskId);
+  const disk = await ctx.azure.compute.disks.get(p.resourceGroup, p.name);
+  const v = parseResourceId(row.sourceVmId);
+  const vm = await ctx.azure.compute.virtualMachines.get(v.resourceGroup, v.name).catch((e: unknown) => {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  });
+  const diskType = disk.securityProfile?.securityType;
+  const vmType = vm?.securityProfile?.securityType;
+  const where = `row ${row.name} (${nameOf(row.osDisk.sourceDiskId)})`;
+  if (diskType?.startsWith("ConfidentialVM") || vmType === "ConfidentialVM")
+    throw new UserError(
+      `The source of ${where} is a Confidential VM (${diskType ?? vmType}). ferry does not protect Confidential VMs: ` +
+        "their disk or VM guest state is encrypted with keys kept in the guest state, which a block-by-block sync " +
+        "does not carry, so the recovered disk would not boot. Remove the row from the blueprint and protect the VM " +
+        "another way.",
+      { code: "ConfidentialVmUnsupported" },
+    );
+  const source = diskType === "TrustedLaunch" || vmType === "TrustedLaunch" ? "TrustedLaunch" : "Standard";
+  const stated = osDiskSecurityType(row.osDisk);
+  const fix = `deploy it (pulumi up -s ${stack}), and enable again.`;
+  if (source !== stated)
+    throw new UserError(
+      `The source of ${where} is ${source}, but the blueprint states ${stated}: ` +
+        (source === "TrustedLaunch"
+          ? "the recovered VM would be a Standard VM, without Secure Boot and vTPM. "
+          : "a Trusted Launch VM on a disk that never booted with Secure Boot may not boot. ") +
+        `Set rows[].osDisk.securityType: ${source}` +
+        (source === "TrustedLaunch" ? " (and hyperVGeneration: V2)" : "") +
+        ` for row ${row.name} in stack ${stack}, ${fix}`,
+      { code: "SecurityTypeMismatch" },
+    );
+  if (source !== "TrustedLaunch" || !vm) return;
+  const uefi = vm.securityProfile?.uefiSettings;
+  const actual = { secureBootEnabled: uefi?.secureBootEnabled ?? false, vTpmEnabled: uefi?.vTpmEnabled ?? false };
+  const wanted = row.osDisk.uefiSettings ?? { secureBootEnabled: true, vTpmEnabled: true };
+  if (actual.secureBootEnabled === wanted.secureBootEnabled && actual.vTpmEnabled === wanted.vTpmEnabled) return;
+  throw new UserError(
+    `The source VM of ${where} runs with secureBootEnabled: ${actual.secureBootEnabled}, vTpmEnabled: ` +
+      `${actual.vTpmEnabled}, but the blueprint states secureBootEnabled: ${wanted.secureBootEnabled}, vTpmEnabled: ` +
+      `${wanted.vTpmEnabled}: the recovered VM would not be the source's. Set rows[].osDisk.uefiSettings to ` +
+      `{ secureBootEnabled: ${actual.secureBootEnabled}, vTpmEnabled: ${actual.vTpmEnabled} } for row ${row.name} ` +
+      `in stack ${stack}, ${fix}`,
+    { code: "SecurityTypeMismatch" },
+  );
+}
+
+/**
+ * Seals a staging disk made `UploadPreparedSecure` (a Trusted Launch row's OS disk): a write grant revoked at once
+ * ends its upload state, uploading nothing, so the appliance can attach it. Its VM guest state is then the fresh
+ * one Azure prepared, not the source's: the precheck warns what that means. A disk already sealed is left as it is.
+ */
+async function sealSecureUpload(ctx: RunbookContext, stagingDiskId: string): Promise<void> {
+  const p = parseResourceId(stagingDiskId);
+  const disk = await ctx.azure.compute.disks.get(p.resourceGroup, p.name);
+  if (disk.diskState !== "ReadyToUpload" && disk.diskState !== "ActiveUpload") return;
+  await ctx.azure.compute.disks.beginGrantAccessAndWait(
+    p.resourceGroup,
+    p.name,
+    { access: "Write", durationInSeconds: 300 },
+    ctx.poll,
+  );
+  await ctx.azure.compute.disks.beginRevokeAccessAndWait(p.resourceGroup, p.name, ctx.poll);
+  ctx.logger.info(
+    { stagingDiskId, securityType: disk.securityProfile?.securityType },
+    "sealed the staging disk's upload; its VM guest state is a fresh one, not the source's",
   );
 }
 

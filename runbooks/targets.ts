@@ -118,21 +118,47 @@ export async function offeredVmSizes(ctx: RunbookContext, region: string): Promi
   return sizes;
 }
 
+/** What the Resource SKUs list says of a VM size in a region. */
+export interface VmSizeSku {
+  /** The Hyper-V generations it boots (capability `HyperVGenerations`, e.g. "V1,V2"). */
+  generations: HyperVGeneration[];
+  /** The region's zones that offer it: `locationInfo[].zones` less the zones of a `Zone` restriction. */
+  zones: string[];
+  /** Whether it takes a Trusted Launch VM: Gen2, and no capability `TrustedLaunchDisabled: True`. */
+  trustedLaunch: boolean;
+}
+
 /**
- * The Hyper-V generations each VM size of a region boots, by lower-case name, from the Resource SKUs list
- * (capability `HyperVGenerations`, e.g. "V1,V2"; the VM sizes list does not carry it). A size whose SKU names
- * none is read as V1 only, the generation Azure assumes where none is named; a Gen2 row on it is then refused.
+ * The VM sizes of a region as the Resource SKUs list describes them, by lower-case name (the VM sizes list carries
+ * none of this). A size whose SKU names no generation is read as V1 only, the generation Azure assumes where none
+ * is named; a Gen2 row on it is then refused. An absent `TrustedLaunchDisabled` reads as False, as Azure's own
+ * tools read it.
  */
-export async function vmSizeGenerations(ctx: RunbookContext, region: string): Promise<Map<string, HyperVGeneration[]>> {
-  const out = new Map<string, HyperVGeneration[]>();
+export async function vmSizeSkus(ctx: RunbookContext, region: string): Promise<Map<string, VmSizeSku>> {
+  const out = new Map<string, VmSizeSku>();
   for await (const sku of ctx.azure.compute.resourceSkus.list({ filter: `location eq '${region}'` })) {
     if (sku.resourceType?.toLowerCase() !== "virtualmachines" || !sku.name) continue;
-    const value = sku.capabilities?.find((c) => c.name === "HyperVGenerations")?.value ?? "V1";
-    const gens = value
+    const capability = (name: string) => sku.capabilities?.find((c) => c.name === name)?.value;
+    const gens = (capability("HyperVGenerations") ?? "V1")
       .split(",")
       .map((g) => g.trim().toUpperCase())
       .filter((g): g is HyperVGeneration => (hyperVGenerations as readonly string[]).includes(g));
-    out.set(sku.name.toLowerCase(), gens);
+    const here = (l: string | undefined) => l?.toLowerCase().replace(/\s+/g, "") === region.toLowerCase();
+    const restricted = new Set(
+      (sku.restrictions ?? [])
+        .filter((r) => r.type === "Zone" && (r.restrictionInfo?.locations ?? [region]).some(here))
+        .flatMap((r) => r.restrictionInfo?.zones ?? []),
+    );
+    const zones = (sku.locationInfo ?? [])
+      .filter((l) => here(l.location))
+      .flatMap((l) => l.zones ?? [])
+      .filter((z) => !restricted.has(z))
+      .sort();
+    out.set(sku.name.toLowerCase(), {
+      generations: gens,
+      zones,
+      trustedLaunch: gens.includes("V2") && capability("TrustedLaunchDisabled")?.toLowerCase() !== "true",
+    });
   }
   return out;
 }

@@ -1,7 +1,15 @@
 import { sameResourceId } from "../core/resource-id";
 import { UserError } from "../core/errors";
 import { recoverySetFingerprint } from "../core/recovery-set";
-import type { Blueprint, BlueprintRow, DiskStrategy, HyperVGeneration, OsType } from "../core/schemas/blueprint";
+import type {
+  Blueprint,
+  BlueprintRow,
+  DiskStrategy,
+  HyperVGeneration,
+  OsType,
+  UefiSettings,
+  Zone,
+} from "../core/schemas/blueprint";
 import type { LandingZoneOutputs } from "../core/schemas/landing-zone";
 import type { BlueprintMode } from "../core/schemas/blueprint-state";
 import type { RecoveryPoint } from "../core/schemas/recovery-point";
@@ -45,6 +53,11 @@ export interface StagingDiskPlan {
   osType?: OsType;
   /** OS disk whose row states a generation: the disk is created with it. */
   hyperVGeneration?: HyperVGeneration;
+  /**
+   * OS disk of a Trusted Launch row: created `UploadPreparedSecure` (Azure makes no Trusted Launch disk `Empty`), and
+   * sealed by `ferry sources enable` before the appliance attaches it.
+   */
+  securityType?: "TrustedLaunch";
   tags: Record<string, string>;
 }
 
@@ -60,7 +73,7 @@ export interface RecoveredDiskPlan {
   recoveryPoint: RecoveryPoint;
   /** fromSnapshot: a snapshot of the staging disk, and the disk created from it. */
   snapshot?: { logicalName: string; name: string };
-  disk?: { logicalName: string; name: string; sizeGiB: number; sku: string };
+  disk?: { logicalName: string; name: string; sizeGiB: number; sku: string; zone?: Zone };
   /**
    * failover and failback: an incremental snapshot of the disk the VM gets, taken before the VM
    * starts. It opens that disk's own snapshot family, so a failback can diff what the DR VM wrote
@@ -79,6 +92,10 @@ export interface RecoveredRowPlan {
    * snapshot's, which is the staging disk's.
    */
   hyperVGeneration?: HyperVGeneration;
+  /** The zone the VM lands in (its from-snapshot disks too, unless zone-redundant). */
+  zone?: Zone;
+  /** Trusted Launch rows: the VM's security profile (its OS disk is Trusted Launch by creation or copy). */
+  trustedLaunch?: UefiSettings;
   nic: { logicalName: string; name: string; subnetId: string; privateIpAddress?: string };
   osDisk: RecoveredDiskPlan;
   dataDisks: RecoveredDiskPlan[];
@@ -102,6 +119,19 @@ export interface PlanOptions {
   operationId?: string;
   /** SKU of the staging disks. Default Premium_LRS (same or better than the sources). */
   stagingSku?: string;
+}
+
+/** The zone-redundant SKU of a disk SKU: ZRS disks attach to a VM in any zone of the region, and to a regional one. */
+export function zoneRedundantSku(sku: string): string {
+  if (sku.endsWith("_ZRS")) return sku;
+  const zrs = { Premium_LRS: "Premium_ZRS", StandardSSD_LRS: "StandardSSD_ZRS" }[sku];
+  if (zrs) return zrs;
+  throw new UserError(
+    `A zonal row's staging disks are zone-redundant, so that the regional sync appliance can attach them and the ` +
+      `recovered VM can use them in any zone, but ${sku} has no zone-redundant SKU. Set ferry:stagingSku to ` +
+      "Premium_LRS, StandardSSD_LRS or their _ZRS SKU, or remove the rows' zone.",
+    { code: "NoZoneRedundantSku" },
+  );
 }
 
 function stagingName(row: string, role: "os" | "data", lun?: number): string {
@@ -145,10 +175,12 @@ export function planStaging(blueprint: Blueprint, options: Pick<PlanOptions, "st
         ...(d.lun !== undefined ? { lun: d.lun } : {}),
         sourceDiskId: d.sourceDiskId,
         sizeGiB: d.sizeGiB,
-        sku,
+        // The appliance is regional: a zonal disk could not be attached to it.
+        sku: row.zone ? zoneRedundantSku(sku) : sku,
         ...(d.role === "os" ? { osType: row.osDisk.osType } : {}),
         // Stated only when the row states it: adding it to a disk created without one would change a retained disk.
         ...(d.role === "os" && row.osDisk.hyperVGeneration ? { hyperVGeneration: row.osDisk.hyperVGeneration } : {}),
+        ...(d.role === "os" && row.osDisk.securityType === "TrustedLaunch" ? { securityType: "TrustedLaunch" } : {}),
         tags: {
           [TAGS.blueprint]: blueprint.name,
           [TAGS.row]: row.name,
@@ -177,6 +209,7 @@ function recoveredDisk(
   const base = `${row.name}${suffix}-${role === "os" ? "os" : `lun${lun}`}`;
   const point = pointFor(blueprint, options, sourceDiskId);
   const returns = options.mode === "failover" || options.mode === "failback";
+  const sku = options.stagingSku ?? "Premium_LRS";
   return {
     role,
     ...(lun !== undefined ? { lun } : {}),
@@ -192,7 +225,9 @@ function recoveredDisk(
             logicalName: `${base}-disk`,
             name: `${base}-disk`,
             sizeGiB,
-            sku: options.stagingSku ?? "Premium_LRS",
+            sku,
+            // A zone-redundant disk has no zone; any other lands in the VM's.
+            ...(row.zone && !sku.endsWith("_ZRS") ? { zone: row.zone } : {}),
           },
         }
       : {}),
@@ -275,6 +310,10 @@ export function planBlueprint(blueprint: Blueprint, site: DrSite, options: PlanO
       vmSize: row.vmSize,
       osType: row.osDisk.osType,
       ...(row.osDisk.hyperVGeneration ? { hyperVGeneration: row.osDisk.hyperVGeneration } : {}),
+      ...(row.zone ? { zone: row.zone } : {}),
+      ...(row.osDisk.securityType === "TrustedLaunch"
+        ? { trustedLaunch: row.osDisk.uefiSettings ?? { secureBootEnabled: true, vTpmEnabled: true } }
+        : {}),
       nic: {
         logicalName: `${row.name}${suffix}-nic`,
         name: recoveredNicName(row, options.mode),

@@ -35,6 +35,32 @@ export const hyperVGenerations = ["V1", "V2"] as const;
 export type HyperVGeneration = (typeof hyperVGenerations)[number];
 export const HyperVGenerationSchema = z.enum(hyperVGenerations);
 
+/**
+ * Security type of a VM and its OS disk: Standard, or Trusted Launch (Secure Boot and a vTPM, Gen2 only). Azure keeps
+ * it on the OS disk (a copy of the disk keeps it, and a VM must match its OS disk), so the blueprint states it there.
+ * Confidential VMs are not protected: `ferry sources enable` refuses them (see runbooks/README.md).
+ */
+export const securityTypes = ["Standard", "TrustedLaunch"] as const;
+export type SecurityType = (typeof securityTypes)[number];
+
+/** A Trusted Launch VM's UEFI settings, as Azure's `securityProfile.uefiSettings`. */
+export const UefiSettingsSchema = z.strictObject({
+  /** Secure Boot: the firmware boots only a signed boot chain. Default true. */
+  secureBootEnabled: z.boolean().default(true),
+  /** A virtual TPM. Default true. */
+  vTpmEnabled: z.boolean().default(true),
+});
+export type UefiSettings = z.output<typeof UefiSettingsSchema>;
+
+/** The security type a row's OS disk and VM have: the one the blueprint states, Standard where it states none. */
+export function osDiskSecurityType(osDisk: { securityType?: SecurityType | undefined }): SecurityType {
+  return osDisk.securityType ?? "Standard";
+}
+
+/** Availability zones a row may name. */
+export const zones = ["1", "2", "3"] as const;
+export type Zone = (typeof zones)[number];
+
 export const OsDiskSchema = z.strictObject({
   sourceDiskId: diskId,
   osType: OsTypeSchema,
@@ -46,6 +72,14 @@ export const OsDiskSchema = z.strictObject({
    * none as). Stated, it is set on the staging disk and the disks recovered from it.
    */
   hyperVGeneration: HyperVGenerationSchema.optional(),
+  /**
+   * The source VM's and OS disk's security type; `ferry sources enable` refuses a source that says otherwise.
+   * Default Standard. TrustedLaunch needs hyperVGeneration V2; its staging disk is created as a Trusted Launch disk
+   * and the recovered VM gets Trusted Launch with `uefiSettings`.
+   */
+  securityType: z.enum(securityTypes).optional(),
+  /** UEFI settings of a Trusted Launch row's recovered VM, as the source VM has them. Default both enabled. */
+  uefiSettings: UefiSettingsSchema.optional(),
 });
 
 export const DataDiskSchema = z.strictObject({
@@ -91,6 +125,12 @@ export const BlueprintRowSchema = z
     osDisk: OsDiskSchema,
     dataDisks: z.array(DataDiskSchema),
     vmSize: vmSizeName,
+    /**
+     * Availability zone of the recovered VM and of the disks made for it; the VM size must be offered there (the
+     * precheck checks). Its staging disks are zone-redundant (ZRS) so that the regional appliance can sync them.
+     * Default: no zone (a regional VM).
+     */
+    zone: z.enum(zones).optional(),
     /** Computer name of the recovered VM. Default: the source VM's. */
     hostname: z.string().optional(),
     /**
@@ -109,6 +149,18 @@ export const BlueprintRowSchema = z
     readiness: ReadinessSchema.optional(),
   })
   .superRefine((row, ctx) => {
+    if (isRecord(row.osDisk) && row.osDisk.securityType === "TrustedLaunch" && row.osDisk.hyperVGeneration !== "V2")
+      ctx.addIssue({
+        code: "custom",
+        path: ["osDisk", "securityType"],
+        message: "TrustedLaunch boots Hyper-V generation V2 only. Set osDisk.hyperVGeneration: V2",
+      });
+    if (isRecord(row.osDisk) && row.osDisk.uefiSettings !== undefined && row.osDisk.securityType !== "TrustedLaunch")
+      ctx.addIssue({
+        code: "custom",
+        path: ["osDisk", "uefiSettings"],
+        message: "applies to a Trusted Launch VM only. Remove it, or set osDisk.securityType: TrustedLaunch",
+      });
     if (typeof row.hostname === "string") {
       const osType = isRecord(row.osDisk) ? row.osDisk.osType : undefined;
       const problem = hostnameProblem(row.hostname, osType === "Windows" || osType === "Linux" ? osType : undefined);

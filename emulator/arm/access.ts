@@ -1,4 +1,5 @@
 import { createHmac, randomUUID, timingSafeEqual } from "node:crypto";
+import { truncateSync } from "node:fs";
 import type { Ctx } from "../context";
 import { EmulatorError, notAllowed } from "../errors";
 import type { DiskRecord, GrantRecord, SnapshotRecord } from "../model";
@@ -148,7 +149,14 @@ export function revokeAll(emu: Emulator, resource: DiskRecord | SnapshotRecord):
     if (g.access === "Write") hadWrite = true;
     emu.state.grants.delete(id);
   }
-  if (resource.kind === "disk" && resource.upload === "ready" && hadWrite) resource.upload = "sealed";
+  if (resource.kind === "disk" && resource.upload === "ready" && hadWrite) {
+    resource.upload = "sealed";
+    // The VHD footer was the blob's, not the disk's: the sealed disk is its data, as Azure reports its size.
+    if (resource.uploadSizeBytes !== undefined) {
+      resource.sizeBytes = resource.uploadSizeBytes - 512;
+      truncateSync(emu.diskPath(resource.file), resource.sizeBytes);
+    }
+  }
 }
 
 /** Azure's `diskState` of a disk, derived from its attachments, grants and upload state. */

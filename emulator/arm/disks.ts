@@ -27,6 +27,7 @@ import {
 } from "./common";
 import { get, invalid, missing, oneOf, optArray, optInteger, optString, optTags, reqString } from "./input";
 import { validateName } from "./names";
+import { diskSecurityOnCreate } from "./security";
 import { DISK_SKUS, ZRS_SKUS } from "./vm-sizes";
 
 export const GiB = 1024 ** 3;
@@ -41,7 +42,8 @@ const DISK =
 const TYPE = "Microsoft.Compute/disks";
 
 export function diskSizeGB(d: { sizeBytes: number; upload?: unknown; uploadSizeBytes?: number }): number {
-  const bytes = d.uploadSizeBytes !== undefined ? d.uploadSizeBytes - 512 : d.sizeBytes;
+  // Until it is sealed an upload disk's blob holds the VHD footer too; the disk's size never counts it.
+  const bytes = d.upload === "ready" && d.uploadSizeBytes !== undefined ? d.uploadSizeBytes - 512 : d.sizeBytes;
   return Math.ceil(bytes / GiB);
 }
 
@@ -55,6 +57,7 @@ export function serializeDisk(emu: Emulator, d: DiskRecord) {
     properties: {
       ...(d.osType ? { osType: d.osType } : {}),
       ...(d.hyperVGeneration ? { hyperVGeneration: d.hyperVGeneration } : {}),
+      ...(d.securityType ? { securityProfile: { securityType: d.securityType } } : {}),
       creationData: {
         createOption: d.createOption,
         ...(d.sourceResourceId ? { sourceResourceId: d.sourceResourceId } : {}),
@@ -62,7 +65,7 @@ export function serializeDisk(emu: Emulator, d: DiskRecord) {
         ...(d.uploadSizeBytes !== undefined ? { uploadSizeBytes: d.uploadSizeBytes } : {}),
       },
       diskSizeGB: diskSizeGB(d),
-      diskSizeBytes: d.uploadSizeBytes !== undefined ? d.uploadSizeBytes : d.sizeBytes,
+      diskSizeBytes: d.upload === "ready" && d.uploadSizeBytes !== undefined ? d.uploadSizeBytes : d.sizeBytes,
       uniqueId: d.uniqueId,
       timeCreated: d.timeCreated,
       provisioningState: d.provisioningState,
@@ -121,13 +124,25 @@ async function createDisk(ctx: Ctx, rgName: string, name: string, id: string): P
   const createOption = oneOf(
     optString(body, "properties.creationData.createOption"),
     "properties.creationData.createOption",
-    ["Empty", "Copy", "Upload", "FromImage", "Import", "Restore", "Attach", "CopyStart"] as const,
+    [
+      "Empty",
+      "Copy",
+      "Upload",
+      "UploadPreparedSecure",
+      "FromImage",
+      "Import",
+      "ImportSecure",
+      "Restore",
+      "Attach",
+      "CopyStart",
+    ] as const,
   );
   if (!createOption) throw missing("properties.creationData.createOption");
-  if (!["Empty", "Copy", "Upload"].includes(createOption)) {
+  if (!["Empty", "Copy", "Upload", "UploadPreparedSecure"].includes(createOption)) {
     throw badRequest(
       "NotSupported",
-      `createOption '${createOption}' for disks is not supported by the ferry emulator; use Empty, Copy or Upload.`,
+      `createOption '${createOption}' for disks is not supported by the ferry emulator; use Empty, Copy, Upload or ` +
+        "UploadPreparedSecure.",
     );
   }
   const osType = oneOf(optString(body, "properties.osType"), "properties.osType", ["Linux", "Windows"] as const);
@@ -163,10 +178,13 @@ async function createDisk(ctx: Ctx, rgName: string, name: string, id: string): P
   };
   const sizeGB = readSizeGB(body);
   if (createOption === "Empty") {
+    diskSecurityOnCreate(body, createOption, hyperVGeneration);
     if (sizeGB === undefined) throw missing("properties.diskSizeGB");
     disk.sizeBytes = sizeGB * GiB;
     await createSparse(path, disk.sizeBytes);
-  } else if (createOption === "Upload") {
+  } else if (createOption === "Upload" || createOption === "UploadPreparedSecure") {
+    const securityType = diskSecurityOnCreate(body, createOption, hyperVGeneration);
+    if (securityType) disk.securityType = securityType;
     const upload = optInteger(body, "properties.creationData.uploadSizeBytes");
     if (upload === undefined) throw missing("properties.creationData.uploadSizeBytes");
     if (upload < MIN_UPLOAD || upload > MAX_UPLOAD || upload % 512 !== 0) {
@@ -201,6 +219,8 @@ async function createDisk(ctx: Ctx, rgName: string, name: string, id: string): P
     disk.sourceUniqueId = source.uniqueId;
     if (!disk.osType && source.osType) disk.osType = source.osType;
     if (!disk.hyperVGeneration && source.hyperVGeneration) disk.hyperVGeneration = source.hyperVGeneration;
+    const securityType = diskSecurityOnCreate(body, "Copy", disk.hyperVGeneration, source);
+    if (securityType) disk.securityType = securityType;
     const sourceBytes =
       source.kind === "disk" && source.uploadSizeBytes !== undefined ? source.uploadSizeBytes - 512 : source.sizeBytes;
     const minGB = Math.ceil(sourceBytes / GiB);

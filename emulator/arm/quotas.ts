@@ -3,7 +3,7 @@ import { EmulatorError } from "../errors";
 import type { Router } from "../http/router";
 import { canonicalRegion, REGION_PAIRS } from "../regions";
 import { COMPUTE, requireSubscription } from "./common";
-import { VM_SIZES } from "./vm-sizes";
+import { VM_SIZES, ZONES, zonesOf } from "./vm-sizes";
 
 /** The regional vCPU quota unless one is set (setCoresQuota): high, so that only tests of quotas meet it. */
 export const DEFAULT_REGIONAL_CORES = 10_000;
@@ -64,6 +64,20 @@ function skuRegions(ctx: Ctx): string[] {
   return r ? [r] : [];
 }
 
+/** The `Zone` restriction of a size some zones of a region do not offer, as Resource SKUs lists it. */
+function zoneRestrictions(location: string, offered: readonly string[]) {
+  const missing = ZONES.filter((z) => !offered.includes(z));
+  if (!missing.length) return [];
+  return [
+    {
+      type: "Zone",
+      values: [location],
+      restrictionInfo: { locations: [location], zones: missing },
+      reasonCode: "NotAvailableForSubscription",
+    },
+  ];
+}
+
 /** Compute usages (vCPU quota), the VM sizes of a region and the Resource SKUs (virtualMachines only). */
 export function registerQuotas(router: Router<Ctx>): void {
   router.add("GET", `${LOCATION}/usages`, "Usage_List", (ctx, p) => {
@@ -112,15 +126,17 @@ export function registerQuotas(router: Router<Ctx>): void {
           tier: "Standard",
           size: name.replace(/^Standard_/, ""),
           locations: [location],
-          locationInfo: [{ location, zones: [], zoneDetails: [] }],
+          locationInfo: [{ location, zones: [...zonesOf(s)], zoneDetails: [] }],
           capabilities: [
             { name: "vCPUs", value: String(s.vCPUs) },
             { name: "MemoryGB", value: String(s.memoryGiB) },
             { name: "MaxDataDiskCount", value: String(s.maxDataDisks) },
             { name: "PremiumIO", value: s.premiumIO ? "True" : "False" },
             { name: "HyperVGenerations", value: s.hyperVGenerations.join(",") },
+            // Azure lists it only where it is True; every other size takes Trusted Launch (see the README).
+            ...(s.trustedLaunchDisabled ? [{ name: "TrustedLaunchDisabled", value: "True" }] : []),
           ],
-          restrictions: [],
+          restrictions: zoneRestrictions(location, zonesOf(s)),
         })),
       ),
     });

@@ -77,6 +77,7 @@ export function serializeSnapshot(emu: Emulator, s: SnapshotRecord) {
     properties: {
       ...(s.osType ? { osType: s.osType } : {}),
       ...(s.hyperVGeneration ? { hyperVGeneration: s.hyperVGeneration } : {}),
+      ...(s.securityType ? { securityProfile: { securityType: s.securityType } } : {}),
       creationData: {
         createOption: s.createOption,
         sourceResourceId: s.sourceResourceId,
@@ -205,6 +206,8 @@ async function createSnapshot(ctx: Ctx, rgName: string, name: string, id: string
     manifest: manifestFile,
     ...(source.osType ? { osType: source.osType } : {}),
     ...(source.hyperVGeneration ? { hyperVGeneration: source.hyperVGeneration } : {}),
+    // A snapshot keeps its source's security type, and disks made from it get it back.
+    ...(source.securityType ? { securityType: source.securityType } : {}),
   };
   let snap: SnapshotRecord;
   let manifest: Manifest;

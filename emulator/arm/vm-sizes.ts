@@ -10,6 +10,21 @@ export interface VmSize {
   vCPUs: number;
   memoryGiB: number;
   hyperVGenerations: readonly HyperVGeneration[];
+  /**
+   * The availability zones of a region that offer it (Resource SKUs `locationInfo[].zones`; the others are listed
+   * as a `Zone` restriction). Default every zone, "1", "2" and "3".
+   */
+  zones?: readonly Zone[];
+  /** Resource SKUs capability `TrustedLaunchDisabled`: a Trusted Launch VM of this size is refused. Default false. */
+  trustedLaunchDisabled?: boolean;
+}
+
+export type Zone = "1" | "2" | "3";
+export const ZONES: readonly Zone[] = ["1", "2", "3"];
+
+/** The zones of a region that offer a size. */
+export function zonesOf(size: VmSize): readonly Zone[] {
+  return size.zones ?? ZONES;
 }
 
 const BOTH = ["V1", "V2"] as const;
@@ -19,8 +34,22 @@ export const VM_SIZES: Record<string, VmSize> = {
   Standard_B1s: { maxDataDisks: 2, premiumIO: true, vCPUs: 1, memoryGiB: 1, hyperVGenerations: BOTH },
   Standard_B2s: { maxDataDisks: 4, premiumIO: true, vCPUs: 2, memoryGiB: 4, hyperVGenerations: BOTH },
   Standard_B2ms: { maxDataDisks: 4, premiumIO: true, vCPUs: 2, memoryGiB: 8, hyperVGenerations: BOTH },
-  Standard_A2_v2: { maxDataDisks: 4, premiumIO: false, vCPUs: 2, memoryGiB: 4, hyperVGenerations: GEN1_ONLY },
-  Standard_D2_v3: { maxDataDisks: 4, premiumIO: false, vCPUs: 2, memoryGiB: 8, hyperVGenerations: GEN1_ONLY },
+  Standard_A2_v2: {
+    maxDataDisks: 4,
+    premiumIO: false,
+    vCPUs: 2,
+    memoryGiB: 4,
+    hyperVGenerations: GEN1_ONLY,
+    trustedLaunchDisabled: true,
+  },
+  Standard_D2_v3: {
+    maxDataDisks: 4,
+    premiumIO: false,
+    vCPUs: 2,
+    memoryGiB: 8,
+    hyperVGenerations: GEN1_ONLY,
+    trustedLaunchDisabled: true,
+  },
   Standard_D2s_v3: { maxDataDisks: 4, premiumIO: true, vCPUs: 2, memoryGiB: 8, hyperVGenerations: BOTH },
   Standard_D4s_v3: { maxDataDisks: 8, premiumIO: true, vCPUs: 4, memoryGiB: 16, hyperVGenerations: BOTH },
   Standard_DS1_v2: { maxDataDisks: 4, premiumIO: true, vCPUs: 1, memoryGiB: 3.5, hyperVGenerations: BOTH },
@@ -33,9 +62,26 @@ export const VM_SIZES: Record<string, VmSize> = {
   Standard_D4as_v5: { maxDataDisks: 8, premiumIO: true, vCPUs: 4, memoryGiB: 16, hyperVGenerations: BOTH },
   Standard_E2s_v5: { maxDataDisks: 4, premiumIO: true, vCPUs: 2, memoryGiB: 16, hyperVGenerations: BOTH },
   Standard_E4s_v5: { maxDataDisks: 8, premiumIO: true, vCPUs: 4, memoryGiB: 32, hyperVGenerations: BOTH },
-  Standard_E8s_v5: { maxDataDisks: 16, premiumIO: true, vCPUs: 8, memoryGiB: 64, hyperVGenerations: BOTH },
+  // Offered in two zones of each region only, as sizes often are (Resource SKUs `Zone` restriction).
+  Standard_E8s_v5: {
+    maxDataDisks: 16,
+    premiumIO: true,
+    vCPUs: 8,
+    memoryGiB: 64,
+    hyperVGenerations: BOTH,
+    zones: ["1", "2"],
+  },
   Standard_F2s_v2: { maxDataDisks: 4, premiumIO: true, vCPUs: 2, memoryGiB: 4, hyperVGenerations: BOTH },
   Standard_F4s_v2: { maxDataDisks: 8, premiumIO: true, vCPUs: 4, memoryGiB: 8, hyperVGenerations: BOTH },
+  // Boots Gen2 but not as Trusted Launch (MicrosoftDocs/azure-docs#122515).
+  Standard_NC6s_v3: {
+    maxDataDisks: 12,
+    premiumIO: true,
+    vCPUs: 6,
+    memoryGiB: 112,
+    hyperVGenerations: BOTH,
+    trustedLaunchDisabled: true,
+  },
 };
 
 export function findVmSize(name: string): [string, VmSize] | undefined {

@@ -38,7 +38,8 @@ import {
 } from "./input";
 import { validateName } from "./names";
 import { checkCoresQuota } from "./quotas";
-import { findVmSize, type HyperVGeneration, PREMIUM_SKUS, VM_SIZES, ZRS_SKUS } from "./vm-sizes";
+import { findVmSize, type HyperVGeneration, PREMIUM_SKUS, VM_SIZES, ZRS_SKUS, zonesOf } from "./vm-sizes";
+import { checkVmSecurity, readVmSecurity, serializeVmSecurity } from "./security";
 
 const VM =
   "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines/{vmName}";
@@ -118,6 +119,7 @@ export function serializeVm(emu: Emulator, vm: VmRecord, withInstanceView = fals
     properties: {
       vmId: vm.vmId,
       hardwareProfile: { vmSize: vm.vmSize },
+      ...(vm.securityProfile ? { securityProfile: serializeVmSecurity(vm.securityProfile) } : {}),
       storageProfile: {
         ...(vm.imageReference ? { imageReference: vm.imageReference } : {}),
         osDisk: {
@@ -266,14 +268,14 @@ function checkAttachable(
       `Disk '${disk.name}' is in location '${disk.location}'; VM '${vm.name}' in '${vm.location}' can only attach disks of its own location.`,
     );
   }
-  if (disk.zones.length && vm.zones.length && disk.zones[0] !== vm.zones[0] && !ZRS_SKUS.has(disk.sku)) {
-    throw invalidParameter(
-      `Disk '${disk.name}' is in zone ${disk.zones[0]} and VM '${vm.name}' in zone ${vm.zones[0]}; a zonal disk attaches only to VMs in its zone.`,
-    );
-  }
-  if (disk.zones.length && !vm.zones.length) {
-    throw invalidParameter(
-      `Disk '${disk.name}' is zonal (zone ${disk.zones[0]}); VM '${vm.name}' must be in the same zone to attach it.`,
+  // A ZRS disk has no zone and attaches anywhere in its region; any other disk only to a VM of its zone, a regional
+  // (zoneless) one only to a regional VM.
+  if (!ZRS_SKUS.has(disk.sku) && (disk.zones[0] ?? "") !== (vm.zones[0] ?? "")) {
+    throw new EmulatorError(
+      400,
+      "BadRequest",
+      `Disk ${disk.id} cannot be attached to the VM because it is not in the same zone as the VM. ` +
+        `VM zone: '${vm.zones[0] ?? ""}'. Disk zone: '${disk.zones[0] ?? ""}'.`,
     );
   }
   if (disk.upload === "ready")
@@ -332,6 +334,22 @@ function readVmSize(body: unknown): string {
     );
   }
   return found[0];
+}
+
+/**
+ * Refuses a size the VM's zone does not offer (Resource SKUs `Zone` restriction), with the code and message Azure
+ * answers (see the README).
+ */
+function checkZoneOffer(ctx: Ctx, vm: { id: string; location: string; zones: string[] }, vmSize: string): void {
+  const zone = vm.zones[0];
+  if (zone === undefined || (zonesOf(VM_SIZES[vmSize]!) as readonly string[]).includes(zone)) return;
+  throw new EmulatorError(
+    409,
+    "SkuNotAvailable",
+    `The requested size for resource '${vm.id}' is currently not available in location '${vm.location}' zones ` +
+      `'${zone}' for subscription '${ctx.emu.subscriptionId}'. Please try another size or deploy to a different ` +
+      "location or zones. See https://aka.ms/azureskunotavailable for details.",
+  );
 }
 
 /**
@@ -486,6 +504,8 @@ async function createVm(ctx: Ctx, rgName: string, name: string, id: string): Pro
   const zones = (optArray(body, "zones") ?? []) as string[];
   if (zones.length > 1 || zones.some((z) => !["1", "2", "3"].includes(z)))
     throw invalid("zones", 'A VM lives in at most one zone: "1", "2" or "3".');
+  checkZoneOffer(ctx, { id, location, zones }, vmSize);
+  const security = readVmSecurity(body);
   const osDiskBody = optObject(body, "properties.storageProfile.osDisk");
   if (!osDiskBody) throw missing("storageProfile.osDisk");
   const createOption = oneOf(optString(osDiskBody, "createOption"), "storageProfile.osDisk.createOption", [
@@ -513,6 +533,7 @@ async function createVm(ctx: Ctx, rgName: string, name: string, id: string): Pro
     power: "starting",
     timeCreated: nowIso(ctx),
     ...(optObject(body, "identity") ? { identity: optObject(body, "identity")! } : {}),
+    ...(security ? { securityProfile: security } : {}),
   };
   const dataSpecs = readDataDisks(body);
   checkDataDiskCount(vmSize, dataSpecs.length);
@@ -553,6 +574,7 @@ async function createVm(ctx: Ctx, rgName: string, name: string, id: string): Pro
     }
     vm.hyperVGeneration = osDisk.hyperVGeneration ?? "V1";
     checkGeneration(vmSize, vm.hyperVGeneration);
+    checkVmSecurity(vm.securityProfile, vmSize, osDisk);
     vm.osDisk = { name: osDisk.name, diskId: osDisk.id, osType, caching, createOption: "Attach", deleteOption };
   } else if (createOption === "FromImage") {
     if (!imageReference) throw missing("storageProfile.imageReference");
@@ -563,6 +585,11 @@ async function createVm(ctx: Ctx, rgName: string, name: string, id: string): Pro
       optString(osDiskBody, "managedDisk.storageAccountType") ??
       (VM_SIZES[vmSize]!.premiumIO ? "Premium_LRS" : "Standard_LRS");
     const diskName = optString(osDiskBody, "name") ?? `${name}_OsDisk_1_${randomBytes(16).toString("hex")}`;
+    if (security)
+      throw invalidParameter(
+        "The ferry emulator has no Trusted Launch or Confidential images: a VM with a securityProfile is created on " +
+          "an attached OS disk of its security type.",
+      );
     osDisk = await newManagedDisk(ctx, vm, diskName, sizeGB, sku, osType);
     // Images are not modelled by generation: one made from an image boots Gen1, which every size offers.
     vm.hyperVGeneration = "V1";
@@ -615,6 +642,9 @@ async function updateVm(ctx: Ctx, vm: VmRecord, patch: boolean): Promise<void> {
     }
   }
   checkGeneration(vmSize, next.hyperVGeneration ?? "V1");
+  if (sizeGiven) checkZoneOffer(ctx, vm, vmSize);
+  const osNow = swapTo ?? emu.state.get(vm.osDisk.diskId, "disk");
+  if (osNow && (swapTo || sizeGiven)) checkVmSecurity(vm.securityProfile, vmSize, osNow);
   const dataGiven = get(body, "properties.storageProfile.dataDisks") !== undefined || !patch;
   if (dataGiven) {
     const specs = readDataDisks(body);

@@ -90,6 +90,35 @@ export async function createEmptyDisk(
   return disk.id!;
 }
 
+/**
+ * A Trusted Launch (Gen2) disk, made as Azure makes one outside an image: created `UploadPreparedSecure`, then sealed
+ * by granting and revoking write access (nothing uploaded: its bytes are zero).
+ */
+export async function createTrustedLaunchDisk(
+  azure: ArmClients,
+  rg: string,
+  location: string,
+  name: string,
+  sizeGB = 1,
+  extra: Partial<Disk> = {},
+): Promise<string> {
+  await azure.compute.disks.createOrUpdate(
+    rg,
+    name,
+    {
+      location,
+      hyperVGeneration: "V2",
+      securityProfile: { securityType: "TrustedLaunch" },
+      creationData: { createOption: "UploadPreparedSecure", uploadSizeBytes: sizeGB * 1024 ** 3 + 512 },
+      ...extra,
+    },
+    POLL,
+  );
+  await azure.compute.disks.beginGrantAccessAndWait(rg, name, { access: "Write", durationInSeconds: 60 }, POLL);
+  await azure.compute.disks.beginRevokeAccessAndWait(rg, name, POLL);
+  return (await azure.compute.disks.get(rg, name)).id!;
+}
+
 /** What {@link createVm} attaches. */
 export interface CreateVmOptions {
   /** The OS disk, attached as a Linux disk. */
@@ -99,6 +128,8 @@ export interface CreateVmOptions {
   nicId: string;
   /** Default "Standard_D2s_v5". */
   vmSize?: string;
+  /** Trusted Launch and its UEFI settings. Default: none (Standard). */
+  securityProfile?: VirtualMachine["securityProfile"];
 }
 
 /** A running Linux VM with an attached OS disk and data disks at the given LUNs. */
@@ -124,6 +155,7 @@ export async function createVm(
         })),
       },
       networkProfile: { networkInterfaces: [{ id: options.nicId }] },
+      ...(options.securityProfile ? { securityProfile: options.securityProfile } : {}),
     },
     POLL,
   );

@@ -6,6 +6,7 @@
  */
 export {
   createEmptyDisk,
+  createTrustedLaunchDisk,
   createGroup,
   createNic,
   createSubnet,

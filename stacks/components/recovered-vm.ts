@@ -74,6 +74,7 @@ export class RecoveredVm extends pulumi.ComponentResource {
           creationData: { createOption: compute.DiskCreateOption.Copy, sourceResourceId: snapshot.id },
           diskSizeGB: d.disk!.sizeGiB,
           sku: { name: d.disk!.sku },
+          ...(d.disk!.zone ? { zones: [d.disk!.zone] } : {}),
           ...(d.role === "os" ? { osType: osTypeOf(plan) } : {}),
           ...(d.role === "os" && plan.hyperVGeneration
             ? { hyperVGeneration: generationOf(plan.hyperVGeneration) }
@@ -116,6 +117,19 @@ export class RecoveredVm extends pulumi.ComponentResource {
         resourceGroupName,
         location,
         hardwareProfile: { vmSize: plan.vmSize },
+        ...(plan.zone ? { zones: [plan.zone] } : {}),
+        // The OS disk is Trusted Launch (the staging disk, or a copy of its snapshot, which keeps the type).
+        ...(plan.trustedLaunch
+          ? {
+              securityProfile: {
+                securityType: compute.SecurityTypes.TrustedLaunch,
+                uefiSettings: {
+                  secureBootEnabled: plan.trustedLaunch.secureBootEnabled,
+                  vTpmEnabled: plan.trustedLaunch.vTpmEnabled,
+                },
+              },
+            }
+          : {}),
         storageProfile: {
           osDisk: {
             createOption: compute.DiskCreateOptionTypes.Attach,

@@ -28,7 +28,18 @@ export class StagingDisk extends pulumi.ComponentResource {
         diskName: plan.diskName,
         resourceGroupName: args.resourceGroupName,
         location: args.location,
-        creationData: { createOption: compute.DiskCreateOption.Empty },
+        // Azure makes no Trusted Launch disk Empty: UploadPreparedSecure is one, sealed (uploading nothing) by
+        // `ferry sources enable` before the appliance attaches it. uploadSizeBytes counts the 512-byte VHD footer.
+        ...(plan.securityType === "TrustedLaunch"
+          ? {
+              creationData: {
+                createOption: compute.DiskCreateOption.UploadPreparedSecure,
+                uploadSizeBytes: plan.sizeGiB * 1024 ** 3 + 512,
+              },
+              securityProfile: { securityType: compute.DiskSecurityTypes.TrustedLaunch },
+            }
+          : { creationData: { createOption: compute.DiskCreateOption.Empty } }),
+        // Stated for upload disks too: the policy pack checks every staging disk's size against its source's.
         diskSizeGB: plan.sizeGiB,
         sku: { name: plan.sku },
         ...(plan.osType

@@ -21,6 +21,20 @@ describe("BlueprintSchema", () => {
       "name, target, rpoTargetSeconds, rtoTargetSeconds, rows",
     ],
     ["bad blueprint name", (b) => (b.name = "web app"), "name", "letters, digits and hyphens"],
+    ["zone that is none", (b) => (b.rows[0].zone = "4"), "rows[0].zone", '"1"'],
+    [
+      "Trusted Launch on a Gen1 disk",
+      (b) => (b.rows[0].osDisk.securityType = "TrustedLaunch"),
+      "rows[0].osDisk.securityType",
+      "V2 only",
+      "hyperVGeneration: V2",
+    ],
+    [
+      "UEFI settings without Trusted Launch",
+      (b) => (b.rows[0].osDisk.uefiSettings = { secureBootEnabled: true }),
+      "rows[0].osDisk.uefiSettings",
+      "Trusted Launch VM only",
+    ],
     ["no rows", (b) => (b.rows = []), "rows", "at least 1"],
     ["missing target", (b) => delete b.target, "target", 'Add "target"'],
     ["row name with underscore", (b) => (b.rows[0].name = "web_1"), "rows[0].name", "letters, digits and hyphens"],
@@ -140,7 +154,7 @@ describe("BlueprintSchema", () => {
         code: "unrecognized_keys",
         message:
           'is not a recognised key. Did you mean "sizeGiB"? ' +
-          "Allowed keys here: sourceDiskId, osType, sizeGiB, hyperVGeneration.",
+          "Allowed keys here: sourceDiskId, osType, sizeGiB, hyperVGeneration, securityType, uefiSettings.",
       },
     ]);
   });

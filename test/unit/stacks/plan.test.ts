@@ -146,4 +146,53 @@ describe("planBlueprint", () => {
       ["db1", null],
     ]);
   });
+
+  it("makes a Trusted Launch row's OS staging disk Trusted Launch and gives its VM the stated UEFI settings", () => {
+    const tl = blueprint();
+    tl.rows[0]!.osDisk.hyperVGeneration = "V2";
+    tl.rows[0]!.osDisk.securityType = "TrustedLaunch";
+    tl.rows[0]!.osDisk.uefiSettings = { secureBootEnabled: false, vTpmEnabled: true };
+    const plan = planBlueprint(tl, zone, { mode: "failover", recoveryPoints: recoveryPoints(tl) });
+    expect(plan.staging.map((s) => [s.logicalName, s.securityType ?? null])).toEqual([
+      ["web1-os-staging", "TrustedLaunch"],
+      ["web1-lun0-staging", null],
+      ["web1-lun1-staging", null],
+      ["db1-os-staging", null],
+      ["db1-lun0-staging", null],
+    ]);
+    expect(plan.rows.map((r) => [r.row, r.trustedLaunch ?? null])).toEqual([
+      ["web1", { secureBootEnabled: false, vTpmEnabled: true }],
+      ["db1", null],
+    ]);
+  });
+
+  it("puts a zonal row's VM and from-snapshot disks in its zone, and its staging disks on the ZRS SKU", () => {
+    const zonal = blueprint();
+    zonal.rows[0]!.zone = "2";
+    const plan = planBlueprint(zonal, zone, { mode: "test", recoveryPoints: recoveryPoints(zonal) });
+    expect(plan.staging.map((s) => [s.logicalName, s.sku])).toEqual([
+      ["web1-os-staging", "Premium_ZRS"],
+      ["web1-lun0-staging", "Premium_ZRS"],
+      ["web1-lun1-staging", "Premium_ZRS"],
+      ["db1-os-staging", "Premium_LRS"],
+      ["db1-lun0-staging", "Premium_LRS"],
+    ]);
+    expect(plan.rows.map((r) => [r.row, r.zone ?? null, r.osDisk.disk?.zone ?? null, r.osDisk.disk?.sku])).toEqual([
+      ["web1", "2", "2", "Premium_LRS"],
+      ["db1", null, null, "Premium_LRS"],
+    ]);
+  });
+
+  it("refuses a zonal row when the staging SKU has no zone-redundant SKU", () => {
+    const zonal = blueprint();
+    zonal.rows[0]!.zone = "1";
+    let thrown: unknown;
+    try {
+      planBlueprint(zonal, zone, { mode: "standby", stagingSku: "Standard_LRS" });
+    } catch (e) {
+      thrown = e;
+    }
+    expect(isUserError(thrown) && thrown.code).toBe("NoZoneRedundantSku");
+    expect((thrown as Error).message).toContain("Standard_LRS has no zone-redundant SKU");
+  });
 });
