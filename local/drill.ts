@@ -29,6 +29,7 @@ import { failbackSync } from "../runbooks/failback/sync";
 import { cleanup, failover } from "../runbooks/failover";
 import type { Operation } from "../runbooks/journal";
 import { guestFsUnavailable, mountGuestFs, unmountAllGuestFs, type GuestMount } from "./guest-fs";
+import { onInterrupt } from "./signals";
 import { createLocalWorld, DR, PRIMARY, type LocalWorld, type Workload } from "./world";
 import { formatPrecheck, precheck } from "../runbooks/precheck";
 import { enableDr } from "../runbooks/sources";
@@ -300,15 +301,25 @@ async function main(): Promise<number> {
       void interrupted.finally(() => process.exit(result.ok ? 0 : 1));
       return;
     }
+    // The work in flight fails as its servers go: its late errors are the interruption's, not a crash
+    // (an unhandled one would end the process with exit 1 before the servers are stopped).
+    process.on("unhandledRejection", (e) => logger.warn({ err: e }, "after the interruption"));
+    process.on("uncaughtException", (e) => logger.warn({ err: e }, "after the interruption"));
     rec.error = `interrupted (${signal})`;
-    const summary = rec.write(reportDir);
+    let summary: DrillSummary | undefined;
+    try {
+      summary = rec.write(reportDir);
+    } catch (e) {
+      // Thrown out of a signal handler, it would exit 1 and leave the servers running.
+      process.stderr.write(`could not write the report: ${(e as Error).message}\n`);
+    }
     interrupted = stop().then(() =>
-      print(`\n${rec.table(summary)}\ninterrupted: servers stopped, report in ${reportDir}`),
+      print(`\n${summary ? rec.table(summary) : ""}\ninterrupted: servers stopped, report in ${reportDir}`),
     );
     void interrupted.finally(() => process.exit(130));
   };
-  process.once("SIGINT", () => onSignal("SIGINT"));
-  process.once("SIGTERM", () => onSignal("SIGTERM"));
+  // npm passes a terminal's Ctrl-C on once more: that copy is not a second Ctrl-C, which exits at once.
+  onInterrupt(onSignal, () => process.exit(130));
 
   rec.onStepEnd = (s) =>
     print(
