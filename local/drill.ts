@@ -30,6 +30,7 @@ import { cleanup, failover } from "../runbooks/failover";
 import type { Operation } from "../runbooks/journal";
 import { guestFsUnavailable, mountGuestFs, unmountAllGuestFs, type GuestMount } from "./guest-fs";
 import { onInterrupt } from "./signals";
+import { writeLocalCliFiles } from "./cli-files";
 import { createLocalWorld, DR, PRIMARY, type LocalWorld, type Workload } from "./world";
 import { formatPrecheck, precheck } from "../runbooks/precheck";
 import { enableDr } from "../runbooks/sources";
@@ -581,6 +582,17 @@ async function main(): Promise<number> {
   finished.summary = summary;
   print(`\n${rec.table(summary)}\nreport: ${join(reportDir, "index.html")}`);
   if (values.keep && emu && azurite) {
+    if (world) {
+      const files = writeLocalCliFiles({
+        dir: work,
+        config: world.config,
+        tableConnectionString: azurite.connectionString,
+        startedBy: "npm run drill -- --keep",
+      });
+      print(
+        `the ferry CLI against them (its daemon stopped), from this repository:\n  ${files.useLine("sources list")}`,
+      );
+    }
     print(`local Azure ${emu.endpoint} and Table storage ${azurite.tableEndpoint} keep serving until Ctrl-C`);
     await new Promise(() => undefined);
   }
