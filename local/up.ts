@@ -160,7 +160,8 @@ async function main(): Promise<number> {
     print("The ferry CLI against it, from this repository:");
     print(`  ${files.useLine("sources list")}`);
     print(
-      `  then: npm run ferry:local -- precheck ${app.stack} --test, failover ${app.stack} --test, history ${app.stack}…`,
+      `  then: npm run ferry:local -- precheck ${app.stack} --test, ` +
+        `failover ${app.stack} --test, history ${app.stack}…`,
     );
     print("");
     print(`serving until Ctrl-C (which stops the servers and removes ${dir})`);
