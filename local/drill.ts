@@ -262,7 +262,7 @@ async function main(): Promise<number> {
   }
   const work = mkdtempSync(join(tmpdir(), "ferry-drill-"));
   // However the process ends through process.exit (Ctrl-C included), the disks' files do not stay.
-  process.once("exit", () => rmSync(work, { recursive: true, force: true }));
+  process.once("exit", () => removeFolder(work));
   const logger = createLogger({
     name: "ferry-drill",
     level: "debug",
@@ -287,7 +287,7 @@ async function main(): Promise<number> {
       await bounded(emu?.close());
       await bounded(azurite?.close());
     } finally {
-      rmSync(work, { recursive: true, force: true });
+      removeFolder(work);
     }
   };
   // The drill's result once it has one: a Ctrl-C after it (ending --keep) does not rewrite it.
@@ -598,6 +598,19 @@ async function main(): Promise<number> {
   }
   await stop();
   return summary.ok ? 0 : 1;
+}
+
+/**
+ * Removes the drill's temporary folder, and never throws: thrown in the exit handler, an error
+ * aborted the `process.exit(130)` of a Ctrl-C, and the drill then ended with exit 1. A mount that is
+ * still busy (the local Azure's device file system, closing) gets a few seconds.
+ */
+function removeFolder(dir: string): void {
+  try {
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+  } catch (e) {
+    process.stderr.write(`could not remove the drill's temporary folder ${dir}: ${(e as Error).message}\n`);
+  }
 }
 
 main().then(

@@ -186,7 +186,7 @@ async function main(): Promise<number> {
 /** Removes the world's folder; one that cannot be removed is said, not thrown (the exit code stays). */
 function removeFolder(dir: string): void {
   try {
-    rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   } catch (e) {
     process.stderr.write(`ferry local world: could not remove ${dir}: ${(e as Error).message}\n`);
   }
