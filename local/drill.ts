@@ -30,6 +30,8 @@ import { failbackSync } from "../runbooks/failback/sync";
 import { cleanup, failover } from "../runbooks/failover";
 import type { Operation } from "../runbooks/journal";
 import { guestFsUnavailable, mountGuestFs, unmountAllGuestFs, type GuestMount } from "./guest-fs";
+import { onInterrupt } from "./signals";
+import { writeLocalCliFiles } from "./cli-files";
 import { createLocalWorld, DR, PRIMARY, type LocalWorld, type Workload } from "./world";
 import { formatPrecheck, precheck } from "../runbooks/precheck";
 import { enableDr } from "../runbooks/sources";
@@ -261,7 +263,7 @@ async function main(): Promise<number> {
   }
   const work = mkdtempSync(join(tmpdir(), "ferry-drill-"));
   // However the process ends through process.exit (Ctrl-C included), the disks' files do not stay.
-  process.once("exit", () => rmSync(work, { recursive: true, force: true }));
+  process.once("exit", () => removeFolder(work));
   const logger = createLogger({
     name: "ferry-drill",
     level: "debug",
@@ -286,7 +288,7 @@ async function main(): Promise<number> {
       await bounded(emu?.close());
       await bounded(azurite?.close());
     } finally {
-      rmSync(work, { recursive: true, force: true });
+      removeFolder(work);
     }
   };
   // The drill's result once it has one: a Ctrl-C after it (ending --keep) does not rewrite it.
@@ -301,15 +303,25 @@ async function main(): Promise<number> {
       void interrupted.finally(() => process.exit(result.ok ? 0 : 1));
       return;
     }
+    // The work in flight fails as its servers go: its late errors are the interruption's, not a crash
+    // (an unhandled one would end the process with exit 1 before the servers are stopped).
+    process.on("unhandledRejection", (e) => logger.warn({ err: e }, "after the interruption"));
+    process.on("uncaughtException", (e) => logger.warn({ err: e }, "after the interruption"));
     rec.error = `interrupted (${signal})`;
-    const summary = rec.write(reportDir);
+    let summary: DrillSummary | undefined;
+    try {
+      summary = rec.write(reportDir);
+    } catch (e) {
+      // Thrown out of a signal handler, it would exit 1 and leave the servers running.
+      process.stderr.write(`could not write the report: ${(e as Error).message}\n`);
+    }
     interrupted = stop().then(() =>
-      print(`\n${rec.table(summary)}\ninterrupted: servers stopped, report in ${reportDir}`),
+      print(`\n${summary ? rec.table(summary) : ""}\ninterrupted: servers stopped, report in ${reportDir}`),
     );
     void interrupted.finally(() => process.exit(130));
   };
-  process.once("SIGINT", () => onSignal("SIGINT"));
-  process.once("SIGTERM", () => onSignal("SIGTERM"));
+  // npm passes a terminal's Ctrl-C on once more: that copy is not a second Ctrl-C, which exits at once.
+  onInterrupt(onSignal, () => process.exit(130));
 
   rec.onStepEnd = (s) =>
     print(
@@ -582,11 +594,35 @@ async function main(): Promise<number> {
   finished.summary = summary;
   print(`\n${rec.table(summary)}\nreport: ${join(reportDir, "index.html")}`);
   if (values.keep && emu && azurite) {
+    if (world) {
+      const files = writeLocalCliFiles({
+        dir: work,
+        config: world.config,
+        tableConnectionString: azurite.connectionString,
+        startedBy: "npm run drill -- --keep",
+      });
+      print(
+        `the ferry CLI against them (its daemon stopped), from this repository:\n  ${files.useLine("sources list")}`,
+      );
+    }
     print(`local Azure ${emu.endpoint} and Table storage ${azurite.tableEndpoint} keep serving until Ctrl-C`);
     await new Promise(() => undefined);
   }
   await stop();
   return summary.ok ? 0 : 1;
+}
+
+/**
+ * Removes the drill's temporary folder, and never throws: thrown in the exit handler, an error
+ * aborted the `process.exit(130)` of a Ctrl-C, and the drill then ended with exit 1. A mount that is
+ * still busy (the local Azure's device file system, closing) gets a few seconds.
+ */
+function removeFolder(dir: string): void {
+  try {
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+  } catch (e) {
+    process.stderr.write(`could not remove the drill's temporary folder ${dir}: ${(e as Error).message}\n`);
+  }
 }
 
 main().then(

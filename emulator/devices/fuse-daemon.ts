@@ -251,6 +251,10 @@ async function main(): Promise<void> {
   const daemon = new Daemon(root!, tablePath!);
   process.on("disconnect", () => daemon.disconnected());
   process.on("message", (m) => daemon.handle(m as DaemonRequest));
+  // A Ctrl-C in a terminal reaches every process of the foreground group, this one too: it goes
+  // with its emulator (the disconnect above), never before it, so the emulator's captures and its
+  // guests' I/O do not fail while the emulator closes.
+  process.on("SIGINT", () => undefined);
   try {
     await daemon.start();
   } catch (e) {
