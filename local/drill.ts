@@ -30,7 +30,7 @@ import { failbackSync } from "../runbooks/failback/sync";
 import { cleanup, failover } from "../runbooks/failover";
 import type { Operation } from "../runbooks/journal";
 import { guestFsUnavailable, mountGuestFs, unmountAllGuestFs, type GuestMount } from "./guest-fs";
-import { onInterrupt } from "./signals";
+import { onInterrupt } from "../runbooks/signals";
 import { writeLocalCliFiles } from "./cli-files";
 import { createLocalWorld, DR, PRIMARY, type LocalWorld, type Workload } from "./world";
 import { formatPrecheck, precheck } from "../runbooks/precheck";

@@ -8,7 +8,7 @@ import { createLogger } from "../core/logger";
 import { sourceDisks, loadBlueprint } from "../runbooks/blueprints";
 import { startAzurite, type RunningAzurite } from "./azurite";
 import { writeLocalCliFiles } from "./cli-files";
-import { onInterrupt } from "./signals";
+import { onInterrupt } from "../runbooks/signals";
 import { createLocalWorld, DR, PRIMARY, type LocalWorld } from "./world";
 
 /**

@@ -172,15 +172,18 @@ export function processIo(): CliIo {
   };
 }
 
-/** Ctrl-C: operations of this process are marked canceled (a re-run continues them), then exit 130. */
+/** Ends the process after a Ctrl-C, saying how to go on. */
+export function exitInterrupted(): never {
+  process.stderr.write("\nferry: interrupted. Run the same command again: it continues where this one stopped.\n");
+  process.exit(EXIT.interrupted);
+}
+
+/**
+ * Ctrl-C (or SIGTERM, what a cancelled pipeline job gets): operations of this process are marked canceled (a
+ * re-run continues them), then exit 130. Recording the cancel takes a round trip to the state store: bounded, and
+ * a second Ctrl-C exits at once (an operation not recorded as canceled is taken over once its lease lapses).
+ */
 export function interrupted(): void {
-  const exit = () => {
-    process.stderr.write("\nferry: interrupted. Run the same command again: it continues where this one stopped.\n");
-    process.exit(EXIT.interrupted);
-  };
-  // Recording the cancel takes a round trip to the state store: bounded, and a second Ctrl-C exits
-  // at once (an operation not recorded as canceled is taken over once its lease lapses).
-  process.once("SIGINT", exit);
-  setTimeout(exit, 5000).unref();
-  void Journal.cancelOpenOperations("interrupted (Ctrl-C)").finally(exit);
+  setTimeout(exitInterrupted, 5000).unref();
+  void Journal.cancelOpenOperations("interrupted (Ctrl-C)").finally(exitInterrupted);
 }

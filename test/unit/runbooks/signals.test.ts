@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import { describe, expect, it } from "vitest";
-import { onInterrupt } from "../../../local/signals";
+import { onInterrupt } from "../../../runbooks/signals";
 
 describe("onInterrupt", () => {
   const setup = () => {
