@@ -11,6 +11,7 @@ type Args = GlobalArgs & {
   unplanned: boolean;
   test: boolean;
   "recovery-point"?: string;
+  "accept-older-point": boolean;
   yes: boolean;
 };
 
@@ -74,6 +75,12 @@ export function failoverCommand(io: CliIo): CommandModule<GlobalArgs, Args> {
           default: "latest",
           describe: "latest, or the snapshot id of the applied point (the staging disks hold no other)",
         })
+        .option("accept-older-point", {
+          type: "boolean",
+          default: false,
+          describe:
+            "Fail over even from recovery points older than the blueprint's rpoTargetSeconds (recorded in the operation)",
+        })
         .option("yes", {
           type: "boolean",
           default: false,
@@ -107,7 +114,11 @@ export function failoverCommand(io: CliIo): CommandModule<GlobalArgs, Args> {
           code: "NotConfirmed",
         });
       }
-      const op = await failover(ctx, a.blueprint, { kind, recoveryPoint: a["recovery-point"] ?? "latest" });
+      const op = await failover(ctx, a.blueprint, {
+        kind,
+        recoveryPoint: a["recovery-point"] ?? "latest",
+        acceptOlderPoint: a["accept-older-point"],
+      });
       emit(io, a, op, () => formatOperation(op));
     },
   };
