@@ -1,10 +1,10 @@
 import { nameOf, parseResourceId, sameResourceId } from "../core/resource-id";
 import { isNotFound, UserError } from "../core/errors";
-import { enableSource, setSnapshotResourceGroup, transitionSource } from "../adapters/state/admin";
+import { enableSource, setProtection, setSnapshotResourceGroup, transitionSource } from "../adapters/state/admin";
 import { osDiskGeneration, type HyperVGeneration } from "../core/schemas/blueprint";
-import type { PrepareMode, Source } from "../core/schemas/source";
+import type { PrepareMode, Source, SourceProtection } from "../core/schemas/source";
 import { attachToAppliance, detachFromAppliance } from "./appliance";
-import { landingZone, loadBlueprint, sourceDisks, stagingDiskOf, type LandingZoneFacts } from "./blueprints";
+import { diskRole, landingZone, loadBlueprint, sourceDisks, stagingDiskOf, type LandingZoneFacts } from "./blueprints";
 import type { RunbookContext } from "./context";
 
 export interface EnableOptions {
@@ -40,6 +40,16 @@ export async function enableDr(ctx: RunbookContext, stack: string, options: Enab
   );
   if (disks.length === 0)
     throw new UserError(`${options.sourceDiskId} is not a disk of blueprint ${stack}.`, { code: "UnknownDisk" });
+  const target = config.blueprint.rpoTargetSeconds;
+  const protectionOf = (id: string): SourceProtection => {
+    const d = disks.find((x) => sameResourceId(x.sourceDiskId, id))!;
+    return {
+      blueprint: config.blueprint.name,
+      row: d.row,
+      disk: diskRole(d),
+      ...(target !== undefined ? { rpoTargetSeconds: target } : {}),
+    };
+  };
   // Every disk's snapshot group is found before anything is attached: a refusal changes nothing.
   const todo: { sourceDiskId: string; snapshotResourceGroup: string }[] = [];
   const moved: { sourceDiskId: string; snapshotResourceGroup: string }[] = [];
@@ -47,7 +57,9 @@ export async function enableDr(ctx: RunbookContext, stack: string, options: Enab
   for (const d of disks) {
     const existing = (await ctx.store.get(d.sourceDiskId))?.source;
     const active = existing !== undefined && existing.state !== "disabled";
-    if (active && existing.snapshotResourceGroup !== undefined) enabled.push(existing);
+    if (active && existing.snapshotResourceGroup !== undefined)
+      // Enabled already: its labels and RPO target follow the blueprint as it is now.
+      enabled.push((await setProtection(ctx.store, d.sourceDiskId, protectionOf(d.sourceDiskId), ctx.now())).source);
     else {
       const group = {
         sourceDiskId: d.sourceDiskId,
@@ -62,7 +74,8 @@ export async function enableDr(ctx: RunbookContext, stack: string, options: Enab
   }
   // Enabled before snapshot groups: its snapshots go to ferry's group from the next cycle on.
   for (const d of moved) {
-    const stored = await setSnapshotResourceGroup(ctx.store, d.sourceDiskId, d.snapshotResourceGroup, ctx.now());
+    await setSnapshotResourceGroup(ctx.store, d.sourceDiskId, d.snapshotResourceGroup, ctx.now());
+    const stored = await setProtection(ctx.store, d.sourceDiskId, protectionOf(d.sourceDiskId), ctx.now());
     ctx.logger.warn(
       { sourceDiskId: d.sourceDiskId, snapshotResourceGroup: d.snapshotResourceGroup },
       "the sync's snapshots of this disk move to ferry's snapshot group; delete its older ones tagged " +
@@ -85,6 +98,7 @@ export async function enableDr(ctx: RunbookContext, stack: string, options: Enab
         applianceLun: lun,
         prepare,
         snapshotResourceGroup: d.snapshotResourceGroup,
+        protection: protectionOf(d.sourceDiskId),
       },
       ctx.now(),
     );
