@@ -13,7 +13,13 @@ describe("BlueprintSchema", () => {
   });
 
   const cases: [string, (b: Json) => void, string, ...string[]][] = [
-    ["unknown top-level key", (b) => (b.mode = "failover"), "mode", "is not a recognised key", "name, target, rows"],
+    [
+      "unknown top-level key",
+      (b) => (b.mode = "failover"),
+      "mode",
+      "is not a recognised key",
+      "name, target, rpoTargetSeconds, rtoTargetSeconds, rows",
+    ],
     ["bad blueprint name", (b) => (b.name = "web app"), "name", "letters, digits and hyphens"],
     ["no rows", (b) => (b.rows = []), "rows", "at least 1"],
     ["missing target", (b) => delete b.target, "target", 'Add "target"'],
@@ -157,7 +163,7 @@ describe("BlueprintSchema", () => {
       [
         "Invalid blueprint 'web' (2 problems):",
         '  rows[0].osStrategy: "attach" is not allowed. Use one of: "attachAsIs", "fromSnapshot".',
-        "  extra: is not a recognised key. Remove it; allowed keys here: name, target, rows.",
+        "  extra: is not a recognised key. Remove it; allowed keys here: name, target, rpoTargetSeconds, rtoTargetSeconds, rows.",
       ].join("\n"),
     );
   });
