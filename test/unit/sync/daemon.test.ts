@@ -258,6 +258,13 @@ describe("how the daemon is launched", () => {
     // SIGTERM's bound (30 s by default) fits in systemd's stop timeout.
     expect(Number(/TimeoutStopSec=(\d+)/.exec(unit)![1])).toBeGreaterThan(30);
   });
+
+  it("the systemd unit's documentation is the file the README's install steps put on the appliance", () => {
+    const unit = readFileSync("sync/ferry-sync.service", "utf8");
+    const doc = /^Documentation=file:(\S+)$/m.exec(unit)?.[1];
+    expect(doc).toBeDefined();
+    expect(readFileSync("sync/README.md", "utf8")).toContain(`install -m 0644 sync/README.md ${doc}`);
+  });
 });
 
 describe("heartbeat", () => {
