@@ -479,9 +479,15 @@ export function formatPrecheck(r: PrecheckResult): string {
 /** The precheck as a JUnit report, for the pipeline's test tab. */
 export function precheckJunit(r: PrecheckResult): string {
   const failures = r.checks.filter((c) => !c.ok).length;
+  // An accepted check passes; its warning goes to the test's output, where the pipeline's test tab shows it.
+  const body = (c: PrecheckCheck) =>
+    !c.ok
+      ? `<failure message="${esc(c.message)}"/>`
+      : c.accepted
+        ? `<system-out>WARN: ${esc(c.message)}</system-out>`
+        : "";
   const cases = r.checks.map(
-    (c) =>
-      `  <testcase classname="ferry.precheck.${esc(r.blueprint)}" name="${esc(c.name)}">${c.ok ? "" : `<failure message="${esc(c.message)}"/>`}</testcase>`,
+    (c) => `  <testcase classname="ferry.precheck.${esc(r.blueprint)}" name="${esc(c.name)}">${body(c)}</testcase>`,
   );
   return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="ferry precheck ${esc(r.blueprint)} (${r.mode})" tests="${r.checks.length}" failures="${failures}" timestamp="${r.checkedAt}">\n${cases.join("\n")}\n</testsuite>\n`;
 }

@@ -3,6 +3,7 @@ import { UserError } from "../../core/errors";
 import { nameOf } from "../../core/resource-id";
 import type { FailoverKind } from "../failover";
 import type { Operation } from "../journal";
+import type { AcceptedOlderPoint } from "../precheck";
 import { contextFor, emit, seconds, table, type CliIo, type GlobalArgs } from "./common";
 
 type Args = GlobalArgs & {
@@ -45,7 +46,13 @@ export function formatOperation(op: Operation): string {
       )}`
     : "";
   const rpo = op.rpoSeconds !== undefined ? `\nRPO at failover: ${op.rpoSeconds.toFixed(1)} s` : "";
-  return `${op.kind} of ${op.blueprint}: ${op.status} (${op.id})\n\n${steps}${rto}${rpo}`;
+  const accepted = (op.details?.acceptedOlderPoints ?? []) as AcceptedOlderPoint[];
+  const older = accepted.length
+    ? `\nAccepted older than the RPO target (--accept-older-point): ${accepted
+        .map((p) => `${p.row} ${p.disk} ${p.ageSeconds} s / ${p.targetSeconds} s`)
+        .join(", ")}`
+    : "";
+  return `${op.kind} of ${op.blueprint}: ${op.status} (${op.id})\n\n${steps}${rto}${rpo}${older}`;
 }
 
 export function failoverCommand(io: CliIo): CommandModule<GlobalArgs, Args> {

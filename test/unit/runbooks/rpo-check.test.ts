@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { formatPrecheck, rpoCheck, type PrecheckResult, type RpoCheckInput } from "../../../runbooks/precheck";
+import { formatOperation } from "../../../runbooks/commands/failover";
+import type { Operation } from "../../../runbooks/journal";
+import {
+  formatPrecheck,
+  precheckJunit,
+  rpoCheck,
+  type PrecheckResult,
+  type RpoCheckInput,
+} from "../../../runbooks/precheck";
 
 const disk = "/subscriptions/s/resourceGroups/prod/providers/Microsoft.Compute/disks/web-os";
 const now = new Date("2026-12-01T12:00:00Z");
@@ -75,5 +83,42 @@ describe("rpoCheck", () => {
       "precheck of web for failover: PASSED",
       `WARN  web OS disk: within the RPO target  ${r.check.message}`,
     ]);
+  });
+});
+
+describe("an accepted older point elsewhere", () => {
+  it("is a passing JUnit test case whose output carries the warning", () => {
+    const r = rpoCheck(input(328, true));
+    const xml = precheckJunit({
+      blueprint: "web",
+      mode: "failover",
+      passed: true,
+      checkedAt: now.toISOString(),
+      checks: [r.check],
+      recoveryPoints: {},
+      acceptedOlderPoints: [r.accepted!],
+    });
+    expect(xml).toContain('failures="0"');
+    expect(xml).toContain(
+      '<testcase classname="ferry.precheck.web" name="web OS disk: within the RPO target"><system-out>WARN: The ' +
+        "recovery point is 328 s old, older than the blueprint's RPO target of 300 s: accepted with " +
+        "--accept-older-point.</system-out></testcase>",
+    );
+  });
+
+  it("is named in the failover's summary with its age and the target", () => {
+    const op: Operation = {
+      id: "failover-test-1",
+      kind: "failover-test",
+      blueprint: "web",
+      startedAt: now.toISOString(),
+      status: "succeeded",
+      steps: [],
+      rto: [],
+      details: { acceptedOlderPoints: [rpoCheck(input(328, true)).accepted] },
+    };
+    expect(formatOperation(op).split("\n").at(-1)).toBe(
+      "Accepted older than the RPO target (--accept-older-point): web os 328 s / 300 s",
+    );
   });
 });
