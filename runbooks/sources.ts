@@ -360,7 +360,12 @@ export function formatSources(lines: SourceLine[]): string {
         l.disk,
         l.row,
         l.role,
-        `${l.health}${l.health === "stale" ? ` (was ${l.state})` : ""}${l.paused ? " (paused)" : ""}${l.applying ? " (applying)" : ""}`,
+        [
+          l.health,
+          l.health === "stale" ? ` (was ${l.state})` : "",
+          l.paused ? " (paused)" : "",
+          l.applying ? " (applying)" : "",
+        ].join(""),
         l.lun,
         lag(l),
         l.rpo,

@@ -86,7 +86,8 @@ export function failoverCommand(io: CliIo): CommandModule<GlobalArgs, Args> {
           type: "boolean",
           default: false,
           describe:
-            "Fail over even from recovery points older than the blueprint's rpoTargetSeconds (recorded in the operation)",
+            "Fail over even from recovery points older than the blueprint's rpoTargetSeconds " +
+            "(recorded in the operation)",
         })
         .option("yes", {
           type: "boolean",

@@ -56,7 +56,8 @@ describe("rpoCheck", () => {
       ok: true,
       accepted: true,
       message:
-        "The recovery point is 328 s old, older than the blueprint's RPO target of 300 s: accepted with --accept-older-point.",
+        "The recovery point is 328 s old, older than the blueprint's RPO target of 300 s: " +
+        "accepted with --accept-older-point.",
     });
     expect(r.accepted).toEqual({
       row: "web",
