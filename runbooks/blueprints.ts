@@ -71,6 +71,11 @@ export function diskLabel(d: { role: "os" | "data"; lun?: number | undefined }):
   return d.role === "os" ? "OS disk" : `data disk LUN ${d.lun}`;
 }
 
+/** A disk's short role, as metrics and JSON name it: `os`, or `lun-<n>` for a data disk (its LUN on the VM). */
+export function diskRole(d: { role: "os" | "data"; lun?: number | undefined }): string {
+  return d.role === "os" ? "os" : `lun-${d.lun}`;
+}
+
 export interface LandingZoneFacts {
   subscriptionId: string;
   /** The DR region. */

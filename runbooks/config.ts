@@ -38,6 +38,16 @@ export const FerryConfigSchema = z.strictObject({
     })
     .prefault({}),
   precheck: z.strictObject({ maxAgeMinutes: z.number().positive().default(30) }).prefault({}),
+  sources: z
+    .strictObject({
+      /**
+       * `ferry sources list` shows a source `stale` (not its recorded state) once the last heartbeat of its
+       * appliance's sync daemon is older than this, in seconds (or three of the daemon's heartbeat intervals, when
+       * that is longer), or the daemon said it stopped. Default 120.
+       */
+      staleDaemonSeconds: z.number().positive().default(120),
+    })
+    .prefault({}),
   failover: z
     .strictObject({
       /**

@@ -6,6 +6,7 @@ import { createLogger } from "../core/logger";
 import { hostname } from "node:os";
 import { connectAzure, stateStoreClient } from "../adapters/state/connect";
 import { RunStateStore } from "../adapters/state/run-state";
+import { HeartbeatStore } from "../adapters/state/heartbeat";
 import { SourceStore } from "../adapters/state/store";
 import type { createFerryPolicies } from "../policies/pack";
 import type { FerryConfig } from "./config";
@@ -25,6 +26,8 @@ export interface RunbookContext {
   store: SourceStore;
   /** What the runbooks record at run time: operations, leases, failback state, each blueprint's mode. */
   runState: RunStateStore;
+  /** The sync daemons' heartbeats: whether a source's daemon is alive. */
+  heartbeats: HeartbeatStore;
   deployer: Deployer;
   journal: Journal;
   /** Asks a yes/no question; the answer is no unless the person says yes. */
@@ -88,6 +91,7 @@ export async function createContext(config: FerryConfig, options: CreateContextO
     azure,
     store,
     runState,
+    heartbeats: new HeartbeatStore(client),
     deployer,
     journal: new Journal({
       store: runState,

@@ -22,6 +22,11 @@ export interface FailoverOptions {
   kind: FailoverKind;
   /** `latest` (default) or the snapshot id of a recovery point: only the applied point is on the staging disks. */
   recoveryPoint?: string;
+  /**
+   * Fail over even from recovery points older than the blueprint's `rpoTargetSeconds` (the precheck warns instead
+   * of failing; the operation records what was accepted, and on which host). Default false.
+   */
+  acceptOlderPoint?: boolean;
 }
 
 /**
@@ -139,7 +144,11 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
     await reached("syncPaused");
 
     const check = await ctx.journal.step(op, "precheck", async () => {
-      const r = await precheck(ctx, stack, { mode, operation: op.id });
+      const r = await precheck(ctx, stack, {
+        mode,
+        operation: op.id,
+        acceptOlderPoint: options.acceptOlderPoint ?? false,
+      });
       if (!r.passed)
         throw new UserError(`The precheck failed; nothing was failed over.\n${formatPrecheck(r)}`, {
           code: "PrecheckFailed",
@@ -147,6 +156,19 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
         });
       return r;
     });
+    if (check.acceptedOlderPoints.length) {
+      // The journal knows the host and process that ran the failover, not the person: recorded with what was accepted.
+      op.details = {
+        ...op.details,
+        acceptedOlderPoints: check.acceptedOlderPoints,
+        acceptedOn: { host: op.host, pid: op.pid, at: check.checkedAt },
+      };
+      log.warn(
+        { acceptedOlderPoints: check.acceptedOlderPoints },
+        "recovery points older than the RPO target accepted (--accept-older-point)",
+      );
+      await ctx.journal.save(op);
+    }
     op.recoveryPoints = check.facts!.recoveryPoints;
     op.rpoSeconds = Math.max(
       ...Object.values(check.recoveryPoints).map((p) => (ctx.now().getTime() - Date.parse(p.createdAt)) / 1000),

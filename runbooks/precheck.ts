@@ -8,7 +8,7 @@ import type { RecoveryPoint } from "../core/schemas/recovery-point";
 import type { PrecheckFacts } from "../policies/facts";
 import type { BlueprintStackConfig } from "../stacks/config";
 import { planBlueprint, recoveredVmName, sameRegionProblems, TAGS } from "../stacks/plan";
-import { diskLabel, landingZone, loadBlueprint, sourceDisks, type LandingZoneFacts } from "./blueprints";
+import { diskLabel, diskRole, landingZone, loadBlueprint, sourceDisks, type LandingZoneFacts } from "./blueprints";
 import type { RunbookContext } from "./context";
 import { osDiskGeneration } from "../core/schemas/blueprint";
 import { networkChecks } from "./network";
@@ -22,6 +22,10 @@ export interface PrecheckCheck {
    * contents). Printed as WARN; never fails the precheck.
    */
   warning?: boolean;
+  /**
+   * Passed only because the operator accepted it (`--accept-older-point`): shown as WARN, recorded in the operation.
+   */
+  accepted?: boolean;
   /** What is wrong and what to do, or what was found. */
   message: string;
   row?: string;
@@ -38,6 +42,34 @@ export interface PrecheckResult {
   facts?: PrecheckFacts;
   /** The applied recovery point of every source disk (by ARM id), recorded in the blueprint's mode record. */
   recoveryPoints: Record<string, RecoveryPoint>;
+  /** Points older than the blueprint's RPO target that the operator accepted (`--accept-older-point`). */
+  acceptedOlderPoints: AcceptedOlderPoint[];
+}
+
+/** A recovery point older than the RPO target, recovered anyway because the operator said so. */
+export interface AcceptedOlderPoint {
+  row: string;
+  /** `os` or `lun-<n>`, as in the sync daemon's metrics. */
+  disk: string;
+  sourceDiskId: string;
+  snapshotId: string;
+  /** Age of the point when the precheck ran, in seconds. */
+  ageSeconds: number;
+  /** The blueprint's `rpoTargetSeconds`. */
+  targetSeconds: number;
+}
+
+/** Options of {@link precheck}. */
+export interface PrecheckOptions {
+  /** What the failover would be: `failover` (planned or unplanned) or `test` (a drill). Default `failover`. */
+  mode?: "failover" | "test";
+  /** Binds the facts to this operation id. Default: none. */
+  operation?: string;
+  /**
+   * Accept recovery points older than the blueprint's `rpoTargetSeconds`: their check is a WARN that says so,
+   * not a FAIL. Default false.
+   */
+  acceptOlderPoint?: boolean;
 }
 
 /**
@@ -51,7 +83,7 @@ export interface PrecheckResult {
 export async function precheck(
   ctx: RunbookContext,
   stack: string,
-  options: { mode?: "failover" | "test"; operation?: string } = {},
+  options: PrecheckOptions = {},
 ): Promise<PrecheckResult> {
   const mode = options.mode ?? "failover";
   const checks: PrecheckCheck[] = [];
@@ -69,7 +101,7 @@ export async function precheck(
     // A name that is no blueprint is bad input (exit 2, like every command), not a check that failed.
     if (isUserError(e) && e.code === "UnknownBlueprint") throw e;
     checks.push({ name: "blueprint configuration", ok: false, message: unreadable(e) });
-    return { blueprint: stack, mode, passed: false, checkedAt, checks, recoveryPoints: {} };
+    return { blueprint: stack, mode, passed: false, checkedAt, checks, recoveryPoints: {}, acceptedOlderPoints: [] };
   }
   const b = config.blueprint;
   try {
@@ -83,7 +115,7 @@ export async function precheck(
     });
   } catch (e) {
     checks.push({ name: "landing zone", ok: false, message: unreadable(e) });
-    return { blueprint: stack, mode, passed: false, checkedAt, checks, recoveryPoints: {} };
+    return { blueprint: stack, mode, passed: false, checkedAt, checks, recoveryPoints: {}, acceptedOlderPoints: [] };
   }
   let rows: Awaited<ReturnType<typeof ctx.store.list>>;
   try {
@@ -94,14 +126,31 @@ export async function precheck(
       ok: false,
       message: `Cannot read the sources: ${unreadable(e, "the state store")}`,
     });
-    return { blueprint: b.name, mode, passed: false, checkedAt, checks, recoveryPoints: {} };
+    return { blueprint: b.name, mode, passed: false, checkedAt, checks, recoveryPoints: {}, acceptedOlderPoints: [] };
   }
   const recoveryPoints: Record<string, RecoveryPoint> = {};
+  const acceptedOlderPoints: AcceptedOlderPoint[] = [];
   for (const d of sourceDisks(b)) {
     const name = `${d.row} ${diskLabel(d)}`;
     const row = rows.find((r) => sameResourceId(r.source.sourceDiskId, d.sourceDiskId))?.source;
     checks.push(...sourceChecks(name, d.row, d.sourceDiskId, row, stack));
     if (row?.applied) recoveryPoints[d.sourceDiskId] = row.applied;
+    // The point a failover would recover is the applied one (an unplanned failover takes it as it is).
+    if (row?.applied && b.rpoTargetSeconds !== undefined) {
+      const rpo = rpoCheck({
+        name,
+        row: d.row,
+        disk: diskRole(d),
+        sourceDiskId: d.sourceDiskId,
+        point: row.applied,
+        targetSeconds: b.rpoTargetSeconds,
+        now: ctx.now(),
+        stack,
+        acceptOlderPoint: options.acceptOlderPoint ?? false,
+      });
+      checks.push(rpo.check);
+      if (rpo.accepted) acceptedOlderPoints.push(rpo.accepted);
+    }
   }
 
   const test = mode === "test";
@@ -199,7 +248,65 @@ export async function precheck(
     sourceSizesGiB: Object.fromEntries(sourceDisks(b).map((d) => [d.sourceDiskId, d.sizeGiB])),
     ...(passed ? {} : { problems: checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.message}`) }),
   };
-  return { blueprint: b.name, mode, passed, checkedAt, checks, facts, recoveryPoints };
+  return { blueprint: b.name, mode, passed, checkedAt, checks, facts, recoveryPoints, acceptedOlderPoints };
+}
+
+/** What {@link rpoCheck} judges: one disk's recovery point against its blueprint's RPO target. */
+export interface RpoCheckInput {
+  /** How the disk is named in check names: `<row> OS disk`, `<row> data disk LUN <n>`. */
+  name: string;
+  row: string;
+  /** `os` or `lun-<n>`. */
+  disk: string;
+  sourceDiskId: string;
+  /** The point a failover would recover: the applied one. */
+  point: RecoveryPoint;
+  /** The blueprint's `rpoTargetSeconds`. */
+  targetSeconds: number;
+  now: Date;
+  /** The blueprint stack, for the command the message suggests. */
+  stack: string;
+  /** The operator accepts an older point (`--accept-older-point`). */
+  acceptOlderPoint: boolean;
+}
+
+/**
+ * A disk's recovery point against the RPO target: ok within it; older, a FAIL that names the age, the target and
+ * both ways on, or (accepted by the operator) a WARN that says it was accepted.
+ */
+export function rpoCheck(input: RpoCheckInput): { check: PrecheckCheck; accepted?: AcceptedOlderPoint } {
+  const ageSeconds = Math.max(0, Math.round((input.now.getTime() - Date.parse(input.point.createdAt)) / 1000));
+  const base = { name: `${input.name}: within the RPO target`, row: input.row, sourceDiskId: input.sourceDiskId };
+  const age = `${ageSeconds} s old`;
+  const target = `the blueprint's RPO target of ${input.targetSeconds} s`;
+  if (ageSeconds <= input.targetSeconds) return { check: { ...base, ok: true, message: `${age}, within ${target}` } };
+  if (input.acceptOlderPoint) {
+    return {
+      check: {
+        ...base,
+        ok: true,
+        accepted: true,
+        message: `The recovery point is ${age}, older than ${target}: accepted with --accept-older-point.`,
+      },
+      accepted: {
+        row: input.row,
+        disk: input.disk,
+        sourceDiskId: input.sourceDiskId,
+        snapshotId: input.point.snapshotId,
+        ageSeconds,
+        targetSeconds: input.targetSeconds,
+      },
+    };
+  }
+  return {
+    check: {
+      ...base,
+      ok: false,
+      message:
+        `The recovery point of ${input.name} is ${age}, older than ${target}. Find why the sync lags ` +
+        `(\`ferry sources list ${input.stack}\`), or recover this point anyway with --accept-older-point.`,
+    },
+  };
 }
 
 /**
@@ -459,7 +566,7 @@ function unreadable(e: unknown, where?: string): string {
 export function formatPrecheck(r: PrecheckResult): string {
   const width = Math.max(...r.checks.map((c) => c.name.length));
   const lines = r.checks.map(
-    (c) => `${c.ok ? (c.warning ? "WARN" : "ok  ") : "FAIL"}  ${c.name.padEnd(width)}  ${c.message}`,
+    (c) => `${c.ok ? (c.warning || c.accepted ? "WARN" : "ok  ") : "FAIL"}  ${c.name.padEnd(width)}  ${c.message}`,
   );
   return [`precheck of ${r.blueprint} for ${r.mode}: ${r.passed ? "PASSED" : "FAILED"}`, ...lines].join("\n");
 }
@@ -467,9 +574,15 @@ export function formatPrecheck(r: PrecheckResult): string {
 /** The precheck as a JUnit report, for the pipeline's test tab. */
 export function precheckJunit(r: PrecheckResult): string {
   const failures = r.checks.filter((c) => !c.ok).length;
+  // An accepted check passes; its warning goes to the test's output, where the pipeline's test tab shows it.
+  const body = (c: PrecheckCheck) =>
+    !c.ok
+      ? `<failure message="${esc(c.message)}"/>`
+      : c.accepted
+        ? `<system-out>WARN: ${esc(c.message)}</system-out>`
+        : "";
   const cases = r.checks.map(
-    (c) =>
-      `  <testcase classname="ferry.precheck.${esc(r.blueprint)}" name="${esc(c.name)}">${c.ok ? "" : `<failure message="${esc(c.message)}"/>`}</testcase>`,
+    (c) => `  <testcase classname="ferry.precheck.${esc(r.blueprint)}" name="${esc(c.name)}">${body(c)}</testcase>`,
   );
   return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="ferry precheck ${esc(r.blueprint)} (${r.mode})" tests="${r.checks.length}" failures="${failures}" timestamp="${r.checkedAt}">\n${cases.join("\n")}\n</testsuite>\n`;
 }

@@ -1,16 +1,18 @@
 import { nameOf, parseResourceId, sameResourceId } from "../core/resource-id";
 import { isNotFound, UserError } from "../core/errors";
-import { enableSource, setSnapshotResourceGroup, transitionSource } from "../adapters/state/admin";
+import { enableSource, setProtection, setSnapshotResourceGroup, transitionSource } from "../adapters/state/admin";
 import {
   osDiskGeneration,
   osDiskSecurityType,
   type BlueprintRow,
   type HyperVGeneration,
 } from "../core/schemas/blueprint";
-import type { PrepareMode, Source } from "../core/schemas/source";
+import type { PrepareMode, Source, SourceProtection } from "../core/schemas/source";
 import { attachToAppliance, detachFromAppliance } from "./appliance";
-import { landingZone, loadBlueprint, sourceDisks, stagingDiskOf, type LandingZoneFacts } from "./blueprints";
+import { diskRole, landingZone, loadBlueprint, sourceDisks, stagingDiskOf, type LandingZoneFacts } from "./blueprints";
 import type { RunbookContext } from "./context";
+import type { DaemonHeartbeat } from "../core/schemas/heartbeat";
+import { table } from "./commands/common";
 
 export interface EnableOptions {
   /**
@@ -45,6 +47,16 @@ export async function enableDr(ctx: RunbookContext, stack: string, options: Enab
   );
   if (disks.length === 0)
     throw new UserError(`${options.sourceDiskId} is not a disk of blueprint ${stack}.`, { code: "UnknownDisk" });
+  const target = config.blueprint.rpoTargetSeconds;
+  const protectionOf = (id: string): SourceProtection => {
+    const d = disks.find((x) => sameResourceId(x.sourceDiskId, id))!;
+    return {
+      blueprint: config.blueprint.name,
+      row: d.row,
+      disk: diskRole(d),
+      ...(target !== undefined ? { rpoTargetSeconds: target } : {}),
+    };
+  };
   // Every disk's snapshot group is found before anything is attached: a refusal changes nothing.
   const todo: { sourceDiskId: string; snapshotResourceGroup: string }[] = [];
   const moved: { sourceDiskId: string; snapshotResourceGroup: string }[] = [];
@@ -52,7 +64,9 @@ export async function enableDr(ctx: RunbookContext, stack: string, options: Enab
   for (const d of disks) {
     const existing = (await ctx.store.get(d.sourceDiskId))?.source;
     const active = existing !== undefined && existing.state !== "disabled";
-    if (active && existing.snapshotResourceGroup !== undefined) enabled.push(existing);
+    if (active && existing.snapshotResourceGroup !== undefined)
+      // Enabled already: its labels and RPO target follow the blueprint as it is now.
+      enabled.push((await setProtection(ctx.store, d.sourceDiskId, protectionOf(d.sourceDiskId), ctx.now())).source);
     else {
       const group = {
         sourceDiskId: d.sourceDiskId,
@@ -68,7 +82,8 @@ export async function enableDr(ctx: RunbookContext, stack: string, options: Enab
   }
   // Enabled before snapshot groups: its snapshots go to ferry's group from the next cycle on.
   for (const d of moved) {
-    const stored = await setSnapshotResourceGroup(ctx.store, d.sourceDiskId, d.snapshotResourceGroup, ctx.now());
+    await setSnapshotResourceGroup(ctx.store, d.sourceDiskId, d.snapshotResourceGroup, ctx.now());
+    const stored = await setProtection(ctx.store, d.sourceDiskId, protectionOf(d.sourceDiskId), ctx.now());
     ctx.logger.warn(
       { sourceDiskId: d.sourceDiskId, snapshotResourceGroup: d.snapshotResourceGroup },
       "the sync's snapshots of this disk move to ferry's snapshot group; delete its older ones tagged " +
@@ -92,6 +107,7 @@ export async function enableDr(ctx: RunbookContext, stack: string, options: Enab
         applianceLun: lun,
         prepare,
         snapshotResourceGroup: d.snapshotResourceGroup,
+        protection: protectionOf(d.sourceDiskId),
       },
       ctx.now(),
     );
@@ -268,4 +284,193 @@ export async function disableDr(ctx: RunbookContext, sourceDiskId: string): Prom
     "DR disabled; the staging disk is kept",
   );
   return stored.source;
+}
+
+/** What `ferry sources list` shows of the sync daemon that keeps a source: when it last said it was alive. */
+export interface DaemonSeen {
+  instanceId: string;
+  /** When its last heartbeat was written (ISO 8601). */
+  lastSeenAt: string;
+  /** How old that heartbeat is, in seconds. */
+  ageSeconds: number;
+  /** Set when the daemon stopped cleanly (ISO 8601). */
+  stoppedAt?: string;
+}
+
+/** One line of `ferry sources list` (its `--json` is an array of these). */
+export interface SourceLine {
+  disk: string;
+  sourceDiskId: string;
+  /** The blueprint, row and role (`os`, `lun-<n>`) of the disk, when known. */
+  blueprint?: string;
+  row?: string;
+  role?: string;
+  stagingDisk: string;
+  lun: number;
+  /** The state the sync recorded. */
+  state: Source["state"];
+  /**
+   * What to believe: the recorded state, or `stale` when no live sync daemon keeps the source (its heartbeat is
+   * older than the threshold, says it stopped, or was never written), whatever the state says.
+   */
+  health: Source["state"] | "stale";
+  paused: boolean;
+  appliedAt?: string;
+  /** Age of the applied recovery point, in seconds. */
+  lagSeconds?: number;
+  /** The blueprint's `rpoTargetSeconds`, when it sets one. */
+  rpoTargetSeconds?: number;
+  /** `over` when the lag (or, with nothing applied yet, the lack of any point) exceeds the target. */
+  rpo?: "ok" | "over";
+  applying?: string;
+  bytesCopied: number;
+  lastError?: string;
+  /** The sync daemon of the source's appliance, as last seen; null when none ever wrote a heartbeat. */
+  daemon: DaemonSeen | null;
+}
+
+/** Options of {@link sourceLine}. */
+export interface SourceLineOptions {
+  now: Date;
+  /** The daemons' last heartbeats. */
+  heartbeats: DaemonHeartbeat[];
+  /**
+   * A heartbeat older than this makes the source `stale`, in seconds; at least three of the daemon's own heartbeat
+   * intervals are allowed. Default 120.
+   */
+  staleDaemonSeconds?: number;
+  /** The disk's place in its blueprint, as the blueprint is now. Default: the source's protection record. */
+  blueprint?: { blueprint: string; row: string; role: string; rpoTargetSeconds?: number };
+}
+
+/** A source as `ferry sources list` shows it: its lag against the RPO target, and `stale` when its daemon is dead. */
+export function sourceLine(s: Source, options: SourceLineOptions): SourceLine {
+  const now = options.now.getTime();
+  const where =
+    options.blueprint ??
+    (s.protection
+      ? {
+          blueprint: s.protection.blueprint,
+          row: s.protection.row,
+          role: s.protection.disk,
+          ...(s.protection.rpoTargetSeconds !== undefined ? { rpoTargetSeconds: s.protection.rpoTargetSeconds } : {}),
+        }
+      : undefined);
+  const lagSeconds = s.applied ? Math.max(0, Math.round((now - Date.parse(s.applied.createdAt)) / 1000)) : undefined;
+  const target = where?.rpoTargetSeconds;
+  const beat = options.heartbeats
+    .filter((h) => sameResourceId(h.applianceId, s.applianceId))
+    .sort((x, y) => Date.parse(y.at) - Date.parse(x.at))[0];
+  const daemon: DaemonSeen | null = beat
+    ? {
+        instanceId: beat.instanceId,
+        lastSeenAt: beat.at,
+        ageSeconds: Math.max(0, Math.round((now - Date.parse(beat.at)) / 1000)),
+        ...(beat.stoppedAt ? { stoppedAt: beat.stoppedAt } : {}),
+      }
+    : null;
+  const threshold = beat
+    ? Math.max(options.staleDaemonSeconds ?? 120, 3 * beat.intervalSeconds)
+    : (options.staleDaemonSeconds ?? 120);
+  const stale = !daemon || daemon.stoppedAt !== undefined || daemon.ageSeconds > threshold;
+  return {
+    disk: nameOf(s.sourceDiskId),
+    sourceDiskId: s.sourceDiskId,
+    ...(where ? { blueprint: where.blueprint, row: where.row, role: where.role } : {}),
+    stagingDisk: nameOf(s.stagingDiskId),
+    lun: s.applianceLun,
+    state: s.state,
+    // A disabled source has no daemon to be stale.
+    health: stale && s.state !== "disabled" ? "stale" : s.state,
+    paused: s.paused,
+    ...(s.applied ? { appliedAt: s.applied.createdAt } : {}),
+    ...(lagSeconds !== undefined ? { lagSeconds } : {}),
+    ...(target !== undefined
+      ? { rpoTargetSeconds: target, rpo: lagSeconds !== undefined && lagSeconds <= target ? "ok" : "over" }
+      : {}),
+    ...(s.applying ? { applying: s.applying.snapshotId } : {}),
+    bytesCopied: s.bytesCopied,
+    ...(s.lastError ? { lastError: `${s.lastError.code}: ${s.lastError.message}` } : {}),
+    daemon,
+  };
+}
+
+/**
+ * The sources of a blueprint (or every source) as `ferry sources list` shows them. A blueprint's target and rows
+ * are read from the blueprint as it is now; for every source, from what `ferry sources enable` recorded.
+ */
+export async function listSources(ctx: RunbookContext, stack?: string): Promise<SourceLine[]> {
+  const [rows, heartbeats] = await Promise.all([ctx.store.list(), ctx.heartbeats.list()]);
+  const base = { now: ctx.now(), heartbeats, staleDaemonSeconds: ctx.config.sources.staleDaemonSeconds };
+  let lines: SourceLine[];
+  if (stack) {
+    const b = (await loadBlueprint(ctx, stack)).blueprint;
+    const disks = sourceDisks(b);
+    lines = rows.flatMap(({ source: s }) => {
+      const d = disks.find((x) => sameResourceId(x.sourceDiskId, s.sourceDiskId));
+      if (!d) return [];
+      const target = b.rpoTargetSeconds;
+      return [
+        sourceLine(s, {
+          ...base,
+          blueprint: {
+            blueprint: b.name,
+            row: d.row,
+            role: diskRole(d),
+            ...(target !== undefined ? { rpoTargetSeconds: target } : {}),
+          },
+        }),
+      ];
+    });
+  } else lines = rows.map(({ source: s }) => sourceLine(s, base));
+  return lines.sort((x, y) => x.disk.localeCompare(y.disk));
+}
+
+/** `ferry sources list` for people: a table, and what to do about a stale daemon. */
+export function formatSources(lines: SourceLine[]): string {
+  if (lines.length === 0) return "No sources. Enable DR with `ferry sources enable <blueprint> --prepare empty`.";
+  const lag = (l: SourceLine) =>
+    l.lagSeconds === undefined
+      ? l.rpoTargetSeconds !== undefined
+        ? `— / ${l.rpoTargetSeconds} s target`
+        : undefined
+      : l.rpoTargetSeconds !== undefined
+        ? `${l.lagSeconds} s / ${l.rpoTargetSeconds} s target`
+        : `${l.lagSeconds} s`;
+  const out = [
+    table(
+      ["DISK", "ROW", "ROLE", "HEALTH", "LUN", "LAG", "RPO", "APPLIED", "LAST ERROR"],
+      lines.map((l) => [
+        l.disk,
+        l.row,
+        l.role,
+        [
+          l.health,
+          l.health === "stale" ? ` (was ${l.state})` : "",
+          l.paused ? " (paused)" : "",
+          l.applying ? " (applying)" : "",
+        ].join(""),
+        l.lun,
+        lag(l),
+        l.rpo,
+        l.appliedAt,
+        l.lastError,
+      ]),
+    ),
+  ];
+  const stale = lines.filter((l) => l.health === "stale");
+  const daemons = new Map(stale.map((l) => [l.daemon?.instanceId ?? "", l.daemon]));
+  for (const [, d] of daemons) {
+    out.push(
+      d === null
+        ? "stale: no sync daemon of these sources' appliance has ever written a heartbeat. Start ferry-sync on the " +
+            "appliance (systemctl enable --now ferry-sync)."
+        : d.stoppedAt
+          ? `stale: the sync daemon ${d.instanceId} stopped at ${d.stoppedAt}; nothing syncs. Start it on the ` +
+            "appliance (systemctl start ferry-sync)."
+          : `stale: the sync daemon ${d.instanceId} was last seen ${d.ageSeconds} s ago (${d.lastSeenAt}); nothing ` +
+            "syncs. Check it on the appliance (systemctl status ferry-sync; journalctl -u ferry-sync).",
+    );
+  }
+  return out.join("\n");
 }

@@ -61,6 +61,12 @@ export const SyncConfigSchema = z
         sampleCheckMiB: z.number().min(0).max(1024).default(8),
         /** How often the daemon looks for due sources and new rows, in seconds. Default 5. */
         tickSeconds: z.number().positive().default(5),
+        /**
+         * How often the daemon writes its heartbeat to the state store, in seconds. Default 15. `ferry sources list`
+         * shows a daemon's sources `stale` once its heartbeat is older than ferry.json's
+         * `sources.staleDaemonSeconds` (default 120) or three of these intervals, whichever is longer.
+         */
+        heartbeatSeconds: z.number().positive().default(15),
       })
       .prefault({}),
     metrics: z

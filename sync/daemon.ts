@@ -5,6 +5,19 @@ import { SyncMetrics } from "./metrics";
 import { leaseHolder } from "../adapters/state/lease";
 import { currentSession, sessionEnded } from "./process-identity";
 import type { StoredSource } from "../adapters/state/store";
+import type { DaemonHeartbeat } from "../core/schemas/heartbeat";
+
+/** Where and how often the daemon says it is alive (see {@link SchedulerOptions.heartbeat}). */
+export interface HeartbeatOptions {
+  /** Where heartbeats go: the state store's (`adapters/state/heartbeat.ts`). */
+  store: { write(heartbeat: DaemonHeartbeat): Promise<void> };
+  /** Time between two heartbeats, in milliseconds: at most one per interval, at ticks and between them. */
+  intervalInMs: number;
+  instanceId: string;
+  host: string;
+  pid: number;
+  version: string;
+}
 
 export interface SchedulerOptions {
   /** The appliance whose sources this daemon syncs. */
@@ -16,6 +29,11 @@ export interface SchedulerOptions {
   maxParallelSources: number;
   /** How often due sources are looked for, in milliseconds. */
   tickInMs: number;
+  /**
+   * Heartbeats in the state store: written at a tick that read the store, and on a timer between ticks (a tick
+   * waits for its cycles, and a backfill takes hours), then once more with `stoppedAt` on stop. Default: none.
+   */
+  heartbeat?: HeartbeatOptions;
 }
 
 type Outcome = CycleOutcome | { kind: "verified"; ok: boolean; firstDifferenceAt?: number };
@@ -32,11 +50,15 @@ function backoff(intervalInMs: number, failures: number): number {
  * failures) — at most `maxParallelSources` at a time. A failing source never stops the others.
  */
 export class SyncDaemon {
-  readonly metrics = new SyncMetrics();
+  readonly metrics: SyncMetrics;
   private readonly running = new Map<string, Promise<void>>();
   private readonly lastAttemptAt = new Map<string, number>();
   private readonly controller = new AbortController();
   private timer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  /** When the last heartbeat was sent (epoch ms), so that ticks and the timer write one per interval. */
+  private lastBeatAt = 0;
+  private readonly startedAt = new Date();
   private ticking: Promise<void> | undefined;
   private readonly log: Logger;
   /** The other daemon each source was last seen leased to, so that it is said once, not every tick. */
@@ -47,6 +69,7 @@ export class SyncDaemon {
     private readonly options: SchedulerOptions,
   ) {
     this.log = ctx.logger.child({ component: "scheduler" });
+    this.metrics = new SyncMetrics(ctx.owner ? { instanceId: ctx.owner } : {});
   }
 
   /** Whether a source needs a cycle now; `"verify"` when only a scheduled verification is due. */
@@ -94,13 +117,14 @@ export class SyncDaemon {
         },
       );
       this.metrics.lastStoreError = undefined;
+      this.metrics.lastTickAt = Date.now();
+      await this.beat();
     } catch (e) {
       this.metrics.lastStoreError = (e as Error).message;
       this.log.error({ err: e }, "cannot read the state store");
       return outcomes;
     }
     const now = this.ctx.now();
-    this.metrics.lastTickAt = Date.now();
     const started: Promise<void>[] = [];
     for (const stored of rows) {
       const source = stored.source;
@@ -165,8 +189,42 @@ export class SyncDaemon {
     }
   }
 
+  /**
+   * Writes a heartbeat if the last one is an interval old (or at once with `stoppedAt`). A store that does not
+   * answer is logged and tried again at the next chance: the heartbeat only ever says what is true.
+   */
+  private async beat(stoppedAt?: Date): Promise<void> {
+    const hb = this.options.heartbeat;
+    if (!hb) return;
+    const nowMs = Date.now();
+    if (!stoppedAt && nowMs - this.lastBeatAt < hb.intervalInMs) return;
+    this.lastBeatAt = nowMs;
+    const { store, intervalInMs, ...who } = hb;
+    const lastTick = this.metrics.lastTickAt;
+    try {
+      await store.write({
+        ...who,
+        applianceId: this.options.applianceId,
+        startedAt: this.startedAt.toISOString(),
+        at: this.ctx.now().toISOString(),
+        intervalSeconds: intervalInMs / 1000,
+        ...(lastTick !== undefined ? { lastTickAt: new Date(lastTick).toISOString() } : {}),
+        ...(stoppedAt ? { stoppedAt: stoppedAt.toISOString() } : {}),
+      });
+      this.metrics.lastHeartbeatAt = nowMs;
+    } catch (e) {
+      this.lastBeatAt = 0;
+      this.log.warn({ err: e }, "cannot write the heartbeat to the state store");
+    }
+  }
+
   /** Ticks every `tickInMs` until `stop()`. */
   start(): void {
+    const hb = this.options.heartbeat;
+    if (hb) {
+      this.heartbeatTimer = setInterval(() => void this.beat(), hb.intervalInMs);
+      this.heartbeatTimer.unref();
+    }
     const loop = () => {
       if (this.controller.signal.aborted) return;
       this.ticking = this.tick().then(() => undefined);
@@ -184,10 +242,15 @@ export class SyncDaemon {
    */
   async stop(timeoutInMs: number): Promise<boolean> {
     if (this.timer) clearTimeout(this.timer);
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.controller.abort(new Error("the sync daemon is stopping"));
     const all = Promise.all([...this.running.values(), this.ticking]).then(() => true);
     const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), timeoutInMs).unref());
-    return Promise.race([all, timeout]);
+    const clean = await Promise.race([all, timeout]);
+    // Said at once, so that `ferry sources list` shows the sources stale now rather than a threshold later. Bounded:
+    // a store that does not answer must not hold the shutdown up.
+    await Promise.race([this.beat(this.ctx.now()), new Promise((r) => setTimeout(r, 2000).unref())]);
+    return clean;
   }
 }
 

@@ -2,8 +2,12 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Source } from "../core/schemas/source";
 import { sourceStates } from "../core/schemas/source";
+import { nameOf } from "../core/resource-id";
+import { BUILD_INFO } from "../core/version";
 
 interface SourceMetrics {
+  labels: SourceLabels;
+  rpoTargetSeconds?: number;
   state: Source["state"];
   lagSeconds?: number;
   bytesCopied: number;
@@ -13,14 +17,115 @@ interface SourceMetrics {
   applying: boolean;
 }
 
+/**
+ * A source's labels: its blueprint, row and disk role (`os`, `lun-<n>`), short enough to read and alert on. A row
+ * enabled before ferry recorded them has no blueprint or row, and its disk's own name as `disk`.
+ */
+export interface SourceLabels {
+  blueprint: string;
+  row: string;
+  disk: string;
+}
+
+/** The labels of `source`: from its protection record, else the source disk's name. */
+export function sourceLabels(source: Source): SourceLabels {
+  const p = source.protection;
+  return p
+    ? { blueprint: p.blueprint, row: p.row, disk: p.disk }
+    : { blueprint: "", row: "", disk: nameOf(source.sourceDiskId) };
+}
+
+/** What the metrics are, for the README and its test: name, type, labels and meaning. */
+export const METRICS = {
+  ferry_sync_lag_seconds: {
+    type: "gauge",
+    labels: ["blueprint", "row", "disk"],
+    help: "Age of the recovery point on the staging disk, in seconds (the RPO a failover would get now).",
+  },
+  ferry_sync_rpo_target_seconds: {
+    type: "gauge",
+    labels: ["blueprint", "row"],
+    help: "The blueprint's RPO target (rpoTargetSeconds), in seconds; only for blueprints that set one.",
+  },
+  ferry_sync_bytes_copied_total: {
+    type: "counter",
+    labels: ["blueprint", "row", "disk"],
+    help: "Bytes copied to the staging disk since protection began.",
+  },
+  ferry_sync_state: {
+    type: "gauge",
+    labels: ["blueprint", "row", "disk", "state"],
+    help: "1 for the state the source is in, 0 for the others.",
+  },
+  ferry_sync_applying: {
+    type: "gauge",
+    labels: ["blueprint", "row", "disk"],
+    help: "1 while a recovery point is being written (the staging disk is torn).",
+  },
+  ferry_sync_cycles_total: {
+    type: "counter",
+    labels: ["blueprint", "row", "disk"],
+    help: "Sync cycles run by this process.",
+  },
+  ferry_sync_errors_total: {
+    type: "counter",
+    labels: ["blueprint", "row", "disk"],
+    help: "Sync cycles of this process that failed.",
+  },
+  ferry_sync_last_success_timestamp_seconds: {
+    type: "gauge",
+    labels: ["blueprint", "row", "disk"],
+    help: "When a cycle of this process last succeeded, in seconds since the epoch.",
+  },
+  ferry_sync_last_tick_timestamp_seconds: {
+    type: "gauge",
+    labels: [],
+    help: "When the daemon last read its sources from the state store, in seconds since the epoch.",
+  },
+  ferry_sync_heartbeat_timestamp_seconds: {
+    type: "gauge",
+    labels: [],
+    help: "When the daemon last wrote its heartbeat to the state store, in seconds since the epoch.",
+  },
+  ferry_sync_state_store_up: {
+    type: "gauge",
+    labels: [],
+    help: "1 when the daemon's last read of the state store succeeded, else 0.",
+  },
+  ferry_sync_info: {
+    type: "gauge",
+    labels: ["instance_id", "version"],
+    help: "Always 1: which daemon instance and version this is.",
+  },
+} as const satisfies Record<string, { type: "gauge" | "counter"; labels: readonly string[]; help: string }>;
+
+export type MetricName = keyof typeof METRICS;
+
+/** Options of {@link SyncMetrics}. */
+export interface SyncMetricsOptions {
+  /** The daemon's `instanceId`, in `ferry_sync_info`. Default: none (no info metric). */
+  instanceId?: string;
+  /** ferry-sync's version, in `ferry_sync_info`. Default: package.json's. */
+  version?: string;
+}
+
 /** What the daemon knows about its sources, in Prometheus' text format. */
 export class SyncMetrics {
   private readonly sources = new Map<string, SourceMetrics>();
+  /** When the daemon last read its sources (epoch milliseconds). */
   lastTickAt: number | undefined;
+  /** When the daemon last wrote its heartbeat to the state store (epoch milliseconds). */
+  lastHeartbeatAt: number | undefined;
   lastStoreError: string | undefined;
 
+  constructor(private readonly options: SyncMetricsOptions = {}) {}
+
   observe(source: Source, now: Date): void {
-    const m = this.entry(source.sourceDiskId);
+    const m = this.entry(source);
+    m.labels = sourceLabels(source);
+    const target = source.protection?.rpoTargetSeconds;
+    if (target !== undefined) m.rpoTargetSeconds = target;
+    else delete m.rpoTargetSeconds;
     m.state = source.state;
     m.bytesCopied = source.bytesCopied;
     m.applying = source.applying !== undefined;
@@ -28,77 +133,104 @@ export class SyncMetrics {
   }
 
   recordCycle(sourceDiskId: string, ok: boolean, at: Date): void {
-    const m = this.entry(sourceDiskId);
+    const m = this.sources.get(sourceDiskId.toLowerCase());
+    if (!m) return;
     m.cycles++;
     if (ok) m.lastSuccessAt = at.getTime() / 1000;
     else m.errors++;
   }
 
-  private entry(id: string): SourceMetrics {
+  private entry(source: Source): SourceMetrics {
+    const id = source.sourceDiskId.toLowerCase();
     let m = this.sources.get(id);
     if (!m) {
-      m = { state: "pending", bytesCopied: 0, errors: 0, cycles: 0, applying: false };
+      m = { labels: sourceLabels(source), state: "pending", bytesCopied: 0, errors: 0, cycles: 0, applying: false };
       this.sources.set(id, m);
     }
     return m;
   }
 
+  /**
+   * One series per label set: a disk replaced in its blueprint (a failback returns new source disks) leaves its
+   * disabled row behind with the same labels, and the live source is the one to show.
+   */
+  private series(): SourceMetrics[] {
+    const byLabels = new Map<string, SourceMetrics>();
+    for (const m of this.sources.values()) {
+      const k = JSON.stringify(m.labels);
+      const other = byLabels.get(k);
+      if (!other || (other.state === "disabled" && m.state !== "disabled")) byLabels.set(k, m);
+    }
+    return [...byLabels.values()];
+  }
+
   render(): string {
     const lines: string[] = [];
-    const metric = (name: string, type: string, help: string, rows: [Record<string, string>, number | undefined][]) => {
+    const metric = (name: MetricName, rows: [Record<string, string>, number | undefined][]) => {
+      const { type, help } = METRICS[name];
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
       for (const [labels, value] of rows) {
         if (value === undefined) continue;
+        // An empty label is no label in Prometheus: left out.
         const l = Object.entries(labels)
-          .map(([k, v]) => `${k}="${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`)
+          .filter(([, v]) => v !== "")
+          .map(([k, v]) => `${k}="${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`)
           .join(",");
-        lines.push(`${name}{${l}} ${value}`);
+        lines.push(l ? `${name}{${l}} ${value}` : `${name} ${value}`);
       }
     };
-    const all = [...this.sources.entries()];
+    const all = this.series();
+    const per = (value: (m: SourceMetrics) => number | undefined) =>
+      all.map((m): [Record<string, string>, number | undefined] => [{ ...m.labels }, value(m)]);
     metric(
       "ferry_sync_lag_seconds",
-      "gauge",
-      "Age of the recovery point on the staging disk.",
-      all.map(([id, m]) => [{ source: id }, m.lagSeconds]),
+      per((m) => m.lagSeconds),
     );
+    const targets = new Map<string, [Record<string, string>, number]>();
+    for (const m of all)
+      if (m.rpoTargetSeconds !== undefined && m.labels.blueprint !== "")
+        targets.set(`${m.labels.blueprint}\n${m.labels.row}`, [
+          { blueprint: m.labels.blueprint, row: m.labels.row },
+          m.rpoTargetSeconds,
+        ]);
+    metric("ferry_sync_rpo_target_seconds", [...targets.values()]);
     metric(
       "ferry_sync_bytes_copied_total",
-      "counter",
-      "Bytes copied to the staging disk since protection began.",
-      all.map(([id, m]) => [{ source: id }, m.bytesCopied]),
+      per((m) => m.bytesCopied),
     );
     metric(
       "ferry_sync_state",
-      "gauge",
-      "1 for the state the source is in.",
-      all.flatMap(([id, m]) =>
-        sourceStates.map((s) => [{ source: id, state: s }, m.state === s ? 1 : 0] as [Record<string, string>, number]),
+      all.flatMap((m) =>
+        sourceStates.map((s): [Record<string, string>, number] => [{ ...m.labels, state: s }, m.state === s ? 1 : 0]),
       ),
     );
     metric(
       "ferry_sync_applying",
-      "gauge",
-      "1 while a recovery point is being written (the staging disk is torn).",
-      all.map(([id, m]) => [{ source: id }, m.applying ? 1 : 0]),
+      per((m) => (m.applying ? 1 : 0)),
     );
     metric(
       "ferry_sync_cycles_total",
-      "counter",
-      "Sync cycles run.",
-      all.map(([id, m]) => [{ source: id }, m.cycles]),
+      per((m) => m.cycles),
     );
     metric(
       "ferry_sync_errors_total",
-      "counter",
-      "Sync cycles that failed.",
-      all.map(([id, m]) => [{ source: id }, m.errors]),
+      per((m) => m.errors),
     );
     metric(
       "ferry_sync_last_success_timestamp_seconds",
-      "gauge",
-      "When a cycle last succeeded.",
-      all.map(([id, m]) => [{ source: id }, m.lastSuccessAt]),
+      per((m) => m.lastSuccessAt),
+    );
+    const seconds = (ms: number | undefined) => (ms === undefined ? undefined : ms / 1000);
+    metric("ferry_sync_last_tick_timestamp_seconds", [[{}, seconds(this.lastTickAt)]]);
+    metric("ferry_sync_heartbeat_timestamp_seconds", [[{}, seconds(this.lastHeartbeatAt)]]);
+    metric("ferry_sync_state_store_up", [
+      [{}, this.lastStoreError !== undefined ? 0 : this.lastTickAt !== undefined ? 1 : undefined],
+    ]);
+    metric(
+      "ferry_sync_info",
+      this.options.instanceId === undefined
+        ? []
+        : [[{ instance_id: this.options.instanceId, version: this.options.version ?? BUILD_INFO.version }, 1]],
     );
     return `${lines.join("\n")}\n`;
   }

@@ -14,8 +14,11 @@ import { SyncDaemon } from "./daemon";
 import { openDevice, type Device } from "./device";
 import { DeviceFence, fencedDevice } from "./fence";
 import { wipeSignatures } from "./signatures";
-import { connectAzure, openStateStore } from "../adapters/state/connect";
-import type { SourceStore } from "../adapters/state/store";
+import { hostname } from "node:os";
+import { connectAzure, stateStoreClient } from "../adapters/state/connect";
+import { HeartbeatStore } from "../adapters/state/heartbeat";
+import { SourceStore } from "../adapters/state/store";
+import { BUILD_INFO } from "../core/version";
 import { checkTarget, type TargetCheckContext } from "./target-check";
 import { SnapshotService } from "./snapshots";
 
@@ -47,7 +50,9 @@ export async function createSyncRuntime(config: SyncConfig, options: SyncRuntime
   await prepareRunDir(config.runDir);
   const logger = options.logger ?? createLogger({ name: "ferry-sync", level: config.logLevel, env });
   const { azure, credential } = connectAzure(config.azure, "ferry-sync");
-  const store = await openStateStore(config.stateStore, credential, env);
+  // The sources and the daemons' heartbeats share the state store's table.
+  const client = stateStoreClient(config.stateStore, credential, env);
+  const store = await SourceStore.open({ client });
   const snapshots = new SnapshotService(azure, {
     pollIntervalInMs: config.azure.pollIntervalInMs,
     sasDurationInSeconds: config.sync.sasDurationInSeconds,
@@ -121,6 +126,14 @@ export async function createSyncRuntime(config: SyncConfig, options: SyncRuntime
     verifyIntervalInMs: config.sync.verifyIntervalInHours * 3_600_000,
     maxParallelSources: config.sync.maxParallelSources,
     tickInMs: config.sync.tickSeconds * 1000,
+    heartbeat: {
+      store: new HeartbeatStore(client),
+      intervalInMs: config.sync.heartbeatSeconds * 1000,
+      instanceId: config.instanceId,
+      host: hostname(),
+      pid: process.pid,
+      version: BUILD_INFO.version,
+    },
   });
   return { config, azure, store, ctx, daemon, logger };
 }

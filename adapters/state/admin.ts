@@ -2,7 +2,7 @@ import type { AzureClients } from "../azure/clients";
 import { parseResourceId, sameResourceId } from "../../core/resource-id";
 import { FerryError, isFerryError, isNotFound, UserError } from "../../core/errors";
 import { nextSourceState, type SourceEvent } from "../../core/source-state";
-import type { PrepareMode, Source } from "../../core/schemas/source";
+import type { PrepareMode, Source, SourceProtection } from "../../core/schemas/source";
 import type { SourceStore, StoredSource } from "./store";
 
 /** Changes a runbook or an operator makes to sources; the daemon picks them up at its next tick. */
@@ -14,6 +14,8 @@ export interface EnableSourceInput {
   applianceLun: number;
   prepare: PrepareMode;
   snapshotResourceGroup?: string;
+  /** Its blueprint, row, disk role and RPO target, for labels and listings. Default: none. */
+  protection?: SourceProtection;
 }
 
 /**
@@ -102,6 +104,7 @@ export async function enableSource(
     consecutiveFailures: 0,
     updatedAt: now.toISOString(),
     ...(input.snapshotResourceGroup ? { snapshotResourceGroup: input.snapshotResourceGroup } : {}),
+    ...(input.protection ? { protection: input.protection } : {}),
   });
 }
 
@@ -239,6 +242,22 @@ export async function setSnapshotResourceGroup(
   now = new Date(),
 ): Promise<StoredSource> {
   return updateSource(store, sourceDiskId, (s) => ({ ...s, snapshotResourceGroup, updatedAt: now.toISOString() }));
+}
+
+/**
+ * Records which blueprint disk a source is (and the blueprint's RPO target): the daemon's metrics carry it from its
+ * next tick. Unchanged labels are not written again.
+ */
+export async function setProtection(
+  store: SourceStore,
+  sourceDiskId: string,
+  protection: SourceProtection,
+  now = new Date(),
+): Promise<StoredSource> {
+  const same = (s: Source) => JSON.stringify(s.protection ?? null) === JSON.stringify(protection);
+  const current = await store.get(sourceDiskId);
+  if (current && same(current.source)) return current;
+  return updateSource(store, sourceDiskId, (s) => (same(s) ? s : { ...s, protection, updatedAt: now.toISOString() }));
 }
 
 /** Asks the daemon for a sync cycle at its next tick instead of at the next interval. */

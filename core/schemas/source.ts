@@ -36,6 +36,21 @@ export const SourceErrorSchema = z.strictObject({
 });
 export type SourceError = z.infer<typeof SourceErrorSchema>;
 
+/**
+ * Which disk of which blueprint a source is: short names for the sync daemon's metrics labels and for listings,
+ * where a full ARM id is too long to read or to alert on.
+ */
+export const SourceProtectionSchema = z.strictObject({
+  blueprint: z.string().min(1),
+  /** The blueprint row (the VM). */
+  row: z.string().min(1),
+  /** `os`, or `lun-<n>` for a data disk (its LUN on the recovered VM). */
+  disk: z.string().regex(/^(os|lun-\d+)$/, "is not a disk role. Use os or lun-<n>"),
+  /** The blueprint's RPO target when the source was last enabled, in seconds. Absent: no target. */
+  rpoTargetSeconds: z.int().min(1).optional(),
+});
+export type SourceProtection = z.infer<typeof SourceProtectionSchema>;
+
 /** A source disk under protection and where its staging disk stands (one state-store row). */
 export const SourceSchema = z
   .strictObject({
@@ -70,6 +85,11 @@ export const SourceSchema = z
      * disk's group (rows from before snapshot groups; the landing zone's roles allow no snapshots there).
      */
     snapshotResourceGroup: resourceGroupName.optional(),
+    /**
+     * Its blueprint, row and disk role (and the blueprint's RPO target), written by `ferry sources enable`, again on
+     * each enable of the blueprint. Absent on rows from before it: the daemon's labels then use the disk's name.
+     */
+    protection: SourceProtectionSchema.optional(),
     /** Set by a runbook to stop syncing at the next apply boundary (attach-as-is failover). */
     paused: z.boolean().default(false),
     /** Set by a runbook to ask for a sync cycle now instead of at the next interval (ISO 8601). */

@@ -3,6 +3,7 @@ import { UserError } from "../../core/errors";
 import { nameOf } from "../../core/resource-id";
 import type { FailoverKind } from "../failover";
 import type { Operation } from "../journal";
+import type { AcceptedOlderPoint } from "../precheck";
 import { contextFor, emit, seconds, table, type CliIo, type GlobalArgs } from "./common";
 
 type Args = GlobalArgs & {
@@ -11,6 +12,7 @@ type Args = GlobalArgs & {
   unplanned: boolean;
   test: boolean;
   "recovery-point"?: string;
+  "accept-older-point": boolean;
   yes: boolean;
 };
 
@@ -44,7 +46,13 @@ export function formatOperation(op: Operation): string {
       )}`
     : "";
   const rpo = op.rpoSeconds !== undefined ? `\nRPO at failover: ${op.rpoSeconds.toFixed(1)} s` : "";
-  return `${op.kind} of ${op.blueprint}: ${op.status} (${op.id})\n\n${steps}${rto}${rpo}`;
+  const accepted = (op.details?.acceptedOlderPoints ?? []) as AcceptedOlderPoint[];
+  const older = accepted.length
+    ? `\nAccepted older than the RPO target (--accept-older-point): ${accepted
+        .map((p) => `${p.row} ${p.disk} ${p.ageSeconds} s / ${p.targetSeconds} s`)
+        .join(", ")}`
+    : "";
+  return `${op.kind} of ${op.blueprint}: ${op.status} (${op.id})\n\n${steps}${rto}${rpo}${older}`;
 }
 
 export function failoverCommand(io: CliIo): CommandModule<GlobalArgs, Args> {
@@ -73,6 +81,13 @@ export function failoverCommand(io: CliIo): CommandModule<GlobalArgs, Args> {
           type: "string",
           default: "latest",
           describe: "latest, or the snapshot id of the applied point (the staging disks hold no other)",
+        })
+        .option("accept-older-point", {
+          type: "boolean",
+          default: false,
+          describe:
+            "Fail over even from recovery points older than the blueprint's rpoTargetSeconds " +
+            "(recorded in the operation)",
         })
         .option("yes", {
           type: "boolean",
@@ -107,7 +122,11 @@ export function failoverCommand(io: CliIo): CommandModule<GlobalArgs, Args> {
           code: "NotConfirmed",
         });
       }
-      const op = await failover(ctx, a.blueprint, { kind, recoveryPoint: a["recovery-point"] ?? "latest" });
+      const op = await failover(ctx, a.blueprint, {
+        kind,
+        recoveryPoint: a["recovery-point"] ?? "latest",
+        acceptOlderPoint: a["accept-older-point"],
+      });
       emit(io, a, op, () => formatOperation(op));
     },
   };

@@ -8,6 +8,7 @@ type Args = GlobalArgs & {
   junit?: string;
   policyConfig?: string;
   operation?: string;
+  acceptOlderPoint: boolean;
 };
 
 export function precheckCommand(io: CliIo, state: { code: number }): CommandModule<GlobalArgs, Args> {
@@ -35,6 +36,12 @@ export function precheckCommand(io: CliIo, state: { code: number }): CommandModu
             "Bind the facts to this operation id (the operation of the blueprint's mode record in the state " +
             "store, its resources' ferry-operation tag)",
         })
+        .option("accept-older-point", {
+          type: "boolean",
+          default: false,
+          describe:
+            "Accept recovery points older than the blueprint's rpoTargetSeconds: a WARN that says so instead of a FAIL",
+        })
         .example("$0 precheck web", "A table of checks")
         .example("$0 precheck web --json", "The facts the policy pack is handed")
         .example("$0 precheck web --junit precheck.xml", "For PublishTestResults in a pipeline")
@@ -45,6 +52,7 @@ export function precheckCommand(io: CliIo, state: { code: number }): CommandModu
       const r = await precheck(ctx, a.blueprint, {
         mode: a.test ? "test" : "failover",
         ...(a.operation ? { operation: a.operation } : {}),
+        acceptOlderPoint: a.acceptOlderPoint,
       });
       if (a.junit) writeFileSync(a.junit, precheckJunit(r));
       // Written whether or not the precheck passed: a failed one replaces older facts that passed, and the
@@ -56,7 +64,17 @@ export function precheckCommand(io: CliIo, state: { code: number }): CommandModu
         // An existing file keeps its mode through writeFileSync.
         chmodSync(a.policyConfig, 0o600);
       }
-      emit(io, a, { passed: r.passed, checks: r.checks, facts: r.facts }, () => formatPrecheck(r));
+      if (r.acceptedOlderPoints.length)
+        ctx.logger.warn(
+          { blueprint: r.blueprint, acceptedOlderPoints: r.acceptedOlderPoints },
+          "recovery points older than the RPO target accepted (--accept-older-point)",
+        );
+      emit(
+        io,
+        a,
+        { passed: r.passed, checks: r.checks, facts: r.facts, acceptedOlderPoints: r.acceptedOlderPoints },
+        () => formatPrecheck(r),
+      );
       if (!r.passed) state.code = EXIT.refused;
     },
   };

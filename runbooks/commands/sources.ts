@@ -3,7 +3,7 @@ import { UserError } from "../../core/errors";
 import { nameOf } from "../../core/resource-id";
 import type { Source } from "../../core/schemas/source";
 import type { RunbookContext } from "../context";
-import { contextFor, emit, table, type CliIo, type GlobalArgs } from "./common";
+import { contextFor, emit, type CliIo, type GlobalArgs } from "./common";
 
 /** The source disks a command names: one ARM id, or every disk of a blueprint stack. */
 async function disksOf(ctx: RunbookContext, target: string, disk?: string): Promise<string[]> {
@@ -47,31 +47,16 @@ export function sourcesCommand(io: CliIo): CommandModule<GlobalArgs, SourcesArgs
       (y as Argv<GlobalArgs>)
         .command<SourcesArgs>(
           "list [target]",
-          "List sources (of one blueprint, or all) with state, lag and last error",
+          "List sources (of one blueprint, or all) with health, lag against the RPO target and last error",
           (c) => c.positional("target", { type: "string", describe: "Blueprint stack (default: every source)" }),
           async (a) => {
+            const { formatSources, listSources } = await import("../sources");
             const ctx = await contextFor(a, io);
-            const rows = (await ctx.store.list()).map((r) => r.source);
-            const wanted = a.target ? new Set((await disksOf(ctx, a.target)).map((d) => d.toLowerCase())) : undefined;
-            const lines = rows
-              .filter((s) => !wanted || wanted.has(s.sourceDiskId.toLowerCase()))
-              .map((s) => line(s, ctx.now()))
-              .sort((x, y) => x.disk.localeCompare(y.disk));
-            emit(io, a, lines, () =>
-              lines.length === 0
-                ? "No sources. Enable DR with `ferry sources enable <blueprint> --prepare empty`."
-                : table(
-                    ["DISK", "STATE", "LUN", "LAG", "APPLIED", "LAST ERROR"],
-                    lines.map((l) => [
-                      l.disk,
-                      `${l.state}${l.paused ? " (paused)" : ""}${l.applying ? " (applying)" : ""}`,
-                      l.lun,
-                      l.lagSeconds === undefined ? undefined : `${l.lagSeconds} s`,
-                      l.appliedAt,
-                      l.lastError,
-                    ]),
-                  ),
-            );
+            // An ARM id names one source: it is listed with what its row recorded.
+            const lines = a.target?.startsWith("/subscriptions/")
+              ? (await listSources(ctx)).filter((l) => l.sourceDiskId.toLowerCase() === a.target!.toLowerCase())
+              : await listSources(ctx, a.target);
+            emit(io, a, lines, () => formatSources(lines));
           },
         )
         .command<SourcesArgs>(

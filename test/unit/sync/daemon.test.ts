@@ -3,6 +3,7 @@ import { request } from "node:http";
 import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { createLogger } from "../../../core/logger";
+import type { DaemonHeartbeat } from "../../../core/schemas/heartbeat";
 import type { Source } from "../../../core/schemas/source";
 import type { SyncContext } from "../../../sync/cycle";
 import { SyncDaemon } from "../../../sync/daemon";
@@ -35,6 +36,9 @@ function source(overrides: Partial<Source> = {}): Source {
     ...overrides,
   };
 }
+
+/** The protection record of a disk of row web1 of blueprint web. */
+const web = (role: string) => ({ blueprint: "web", row: "web1", disk: role });
 
 const daemon = new SyncDaemon({ logger: createLogger({ level: "silent" }) } as unknown as SyncContext, {
   applianceId: "x",
@@ -116,16 +120,73 @@ describe("when a source is due", () => {
 describe("metrics and health", () => {
   it("renders per-source lag, bytes, state and errors in Prometheus' text format", () => {
     const m = new SyncMetrics();
-    m.observe(source({ applied: point("2026-01-01T00:58:00.000Z"), bytesCopied: 4096 }), new Date(T));
+    m.observe(
+      source({ applied: point("2026-01-01T00:58:00.000Z"), bytesCopied: 4096, protection: web("os") }),
+      new Date(T),
+    );
     m.recordCycle(disk("d1"), true, new Date(T));
     m.recordCycle(disk("d1"), false, new Date(T));
     const text = m.render();
-    expect(text).toContain(`ferry_sync_lag_seconds{source="${disk("d1")}"} 120`);
-    expect(text).toContain(`ferry_sync_bytes_copied_total{source="${disk("d1")}"} 4096`);
-    expect(text).toContain(`ferry_sync_state{source="${disk("d1")}",state="healthy"} 1`);
-    expect(text).toContain(`ferry_sync_state{source="${disk("d1")}",state="degraded"} 0`);
-    expect(text).toContain(`ferry_sync_errors_total{source="${disk("d1")}"} 1`);
+    expect(text).toContain('ferry_sync_lag_seconds{blueprint="web",row="web1",disk="os"} 120');
+    expect(text).toContain('ferry_sync_bytes_copied_total{blueprint="web",row="web1",disk="os"} 4096');
+    expect(text).toContain('ferry_sync_state{blueprint="web",row="web1",disk="os",state="healthy"} 1');
+    expect(text).toContain('ferry_sync_state{blueprint="web",row="web1",disk="os",state="degraded"} 0');
+    expect(text).toContain('ferry_sync_errors_total{blueprint="web",row="web1",disk="os"} 1');
     expect(text).toContain("# TYPE ferry_sync_cycles_total counter");
+  });
+
+  it("never puts an ARM id in a label", () => {
+    const m = new SyncMetrics({ instanceId: "appliance-1" });
+    m.observe(source({ protection: web("lun-2"), applied: point("2026-01-01T00:58:00.000Z") }), new Date(T));
+    m.lastTickAt = T;
+    expect(m.render()).not.toContain("/subscriptions/");
+  });
+
+  it("labels a source enabled before protection records with its disk's name", () => {
+    const m = new SyncMetrics();
+    m.observe(source({ applied: point("2026-01-01T00:58:00.000Z") }), new Date(T));
+    expect(m.render()).toContain('ferry_sync_lag_seconds{disk="d1"} 120');
+  });
+
+  it("exports the RPO target once per blueprint row, and none for a blueprint without one", () => {
+    const m = new SyncMetrics();
+    m.observe(source({ protection: { ...web("os"), rpoTargetSeconds: 300 } }), new Date(T));
+    m.observe(
+      source({ sourceDiskId: disk("d2"), protection: { ...web("lun-0"), rpoTargetSeconds: 300 } }),
+      new Date(T),
+    );
+    m.observe(
+      source({ sourceDiskId: disk("d3"), protection: { blueprint: "db", row: "db1", disk: "os" } }),
+      new Date(T),
+    );
+    const lines = m.render().split("\n");
+    expect(lines.filter((l) => l.startsWith("ferry_sync_rpo_target_seconds"))).toEqual([
+      'ferry_sync_rpo_target_seconds{blueprint="web",row="web1"} 300',
+    ]);
+  });
+
+  it("shows the live source when a disabled one has the same labels", () => {
+    const m = new SyncMetrics();
+    m.observe(source({ state: "disabled", protection: web("os"), bytesCopied: 1 }), new Date(T));
+    m.observe(source({ sourceDiskId: disk("d1-returned"), protection: web("os"), bytesCopied: 2 }), new Date(T));
+    const lines = m.render().split("\n");
+    expect(lines.filter((l) => l.startsWith("ferry_sync_bytes_copied_total{"))).toEqual([
+      'ferry_sync_bytes_copied_total{blueprint="web",row="web1",disk="os"} 2',
+    ]);
+  });
+
+  it("exports the last tick, the last heartbeat, the state store's reachability and the instance", () => {
+    const m = new SyncMetrics({ instanceId: "appliance-1", version: "1.2.3" });
+    m.lastTickAt = T;
+    m.lastHeartbeatAt = T + 500;
+    let text = m.render();
+    expect(text).toContain(`ferry_sync_last_tick_timestamp_seconds ${T / 1000}`);
+    expect(text).toContain(`ferry_sync_heartbeat_timestamp_seconds ${(T + 500) / 1000}`);
+    expect(text).toContain("ferry_sync_state_store_up 1");
+    expect(text).toContain('ferry_sync_info{instance_id="appliance-1",version="1.2.3"} 1');
+    m.lastStoreError = "connection refused";
+    text = m.render();
+    expect(text).toContain("ferry_sync_state_store_up 0");
   });
 
   it("answers /healthz 200 while the daemon ticks and 503 when it stalled or lost the state store", async () => {
@@ -196,5 +257,74 @@ describe("how the daemon is launched", () => {
     for (const [k, v] of Object.entries(DAEMON_ENV)) expect(unit).toContain(`Environment=${k}=${v}`);
     // SIGTERM's bound (30 s by default) fits in systemd's stop timeout.
     expect(Number(/TimeoutStopSec=(\d+)/.exec(unit)![1])).toBeGreaterThan(30);
+  });
+
+  it("the systemd unit's documentation is the file the README's install steps put on the appliance", () => {
+    const unit = readFileSync("sync/ferry-sync.service", "utf8");
+    const doc = /^Documentation=file:(\S+)$/m.exec(unit)?.[1];
+    expect(doc).toBeDefined();
+    expect(readFileSync("sync/README.md", "utf8")).toContain(`install -m 0644 sync/README.md ${doc}`);
+  });
+});
+
+describe("heartbeat", () => {
+  /** A daemon on a state store with no sources (or one that refuses), whose heartbeats land in `beats`. */
+  function beating(options: { storeDown?: boolean } = {}) {
+    const beats: DaemonHeartbeat[] = [];
+    const ctx = {
+      logger: createLogger({ level: "silent" }),
+      owner: "appliance-1",
+      now: () => new Date(T),
+      store: {
+        list: () => (options.storeDown ? Promise.reject(new Error("connection refused")) : Promise.resolve([])),
+      },
+    } as unknown as SyncContext;
+    const d = new SyncDaemon(ctx, {
+      applianceId: source().applianceId,
+      intervalInMs: 60_000,
+      verifyIntervalInMs: 0,
+      maxParallelSources: 1,
+      tickInMs: 1000,
+      heartbeat: {
+        store: { write: (hb) => (beats.push(hb), Promise.resolve()) },
+        intervalInMs: 15_000,
+        instanceId: "appliance-1",
+        host: "vm1",
+        pid: 4242,
+        version: "1.2.3",
+      },
+    });
+    return { d, beats };
+  }
+
+  it("is written at a tick that read the state store, at most once per interval", async () => {
+    const { d, beats } = beating();
+    await d.tick();
+    await d.tick();
+    expect(beats).toHaveLength(1);
+    expect(beats[0]).toMatchObject({
+      instanceId: "appliance-1",
+      applianceId: source().applianceId,
+      host: "vm1",
+      pid: 4242,
+      version: "1.2.3",
+      at: new Date(T).toISOString(),
+      intervalSeconds: 15,
+    });
+    expect(beats[0]!.lastTickAt).toBeDefined();
+    expect(beats[0]!.stoppedAt).toBeUndefined();
+  });
+
+  it("is not written by a tick that could not read the state store", async () => {
+    const { d, beats } = beating({ storeDown: true });
+    await d.tick();
+    expect(beats).toEqual([]);
+  });
+
+  it("says the daemon stopped when it stops", async () => {
+    const { d, beats } = beating();
+    await d.tick();
+    await d.stop(1000);
+    expect(beats.at(-1)).toMatchObject({ instanceId: "appliance-1", stoppedAt: new Date(T).toISOString() });
   });
 });
