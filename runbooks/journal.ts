@@ -137,11 +137,13 @@ export class Journal {
     let opId = id ?? stampAt(this.now().getTime());
     for (let n = 1; id === undefined && (await store.get(blueprint, opKey(opId))); n++)
       opId = stampAt(this.now().getTime() + n * 1000);
+    // One instant for the operation's start and its lease's `since`: a refusal names both as one.
+    const startedAt = this.now();
     const op: Operation = {
       id: opId,
       kind,
       blueprint,
-      startedAt: this.now().toISOString(),
+      startedAt: startedAt.toISOString(),
       status: "running",
       steps: [],
       rto: [],
@@ -153,7 +155,7 @@ export class Journal {
       kind,
       host,
       pid: process.pid,
-      now: this.now(),
+      now: startedAt,
       leaseInMs,
     });
     let etag: string;
