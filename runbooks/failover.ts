@@ -15,6 +15,7 @@ import { withNextStep } from "./next-step";
 import { currentMode, modeRecord, recordDiskProgress, recordMode, restoreMode, type ModeRecord } from "./mode";
 import { formatPrecheck, precheck } from "./precheck";
 import { waitUntilReady } from "./readiness";
+import { settleAll } from "../core/settle";
 
 export type FailoverKind = "planned" | "unplanned" | "test";
 
@@ -189,7 +190,7 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
       ctx.now().getTime() +
         (options.kind === "test" ? ctx.config.failover.holdRecoveryPointsHours * 3_600_000 : 10 * 365 * 24 * 3_600_000),
     );
-    await Promise.all(
+    await settleAll(
       disks.map(async (d) => {
         const point = check.recoveryPoints[d.sourceDiskId]!;
         // Kept for verification and inspection while the sync goes on (state store only: no primary-region call).

@@ -15,6 +15,7 @@ import { syncPass } from "./pass";
 import { reprotect } from "./reprotect";
 import { failbackStateStore, type FailbackCompleteState, type FailbackState, type FailbackStateStore } from "./state";
 import { swapPrimaryDisks, tagPrevious } from "./swap";
+import { settleAll } from "../../core/settle";
 
 /**
  * `ferry failback complete`: stops the DR VMs, copies the last delta, takes the returned disks off
@@ -143,8 +144,8 @@ function completeSteps(run: CompleteRun): Record<CompleteStep, () => Promise<voi
     copyFinalPass: () =>
       ctx.journal.step(op, "final delta", async () => {
         // A pass left half-way is finished first; then one more from the stopped DR disks.
-        await Promise.all(state.disks.filter((d) => d.applying).map((d) => syncPass(ctx, store, state, d, {})));
-        await Promise.all(state.disks.map((d) => syncPass(ctx, store, state, d, {})));
+        await settleAll(state.disks.filter((d) => d.applying).map((d) => syncPass(ctx, store, state, d, {})));
+        await settleAll(state.disks.map((d) => syncPass(ctx, store, state, d, {})));
       }),
     detachNewDisks: () =>
       ctx.journal.step(op, "detach the synced disks from the primary appliance", () => detachNewDisks(ctx, state)),
@@ -166,7 +167,7 @@ function completeSteps(run: CompleteRun): Record<CompleteStep, () => Promise<voi
       }),
     // Every primary VM at once, one journal step each; a row is recorded as soon as it is swapped.
     swapDisks: async () => {
-      await Promise.all(
+      await settleAll(
         rows
           .filter((r) => !c.swapped.includes(r))
           .map((row) =>

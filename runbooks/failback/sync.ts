@@ -13,6 +13,7 @@ import { passDeltas, syncPass, takeDrSnapshot, type SyncPassOptions } from "./pa
 import { preparedFailback, type FailbackDisk } from "./prepare";
 import { completePhaseReached } from "./complete-phase";
 import { failbackStateStore, type FailbackDiskState, type FailbackState } from "./state";
+import { settleAll } from "../../core/settle";
 
 /** Options for {@link failbackSync}. */
 export type FailbackSyncOptions = SyncPassOptions;
@@ -125,7 +126,7 @@ async function syncRun(
     const zone = await landingZone(ctx);
     await ctx.journal.step(op, "new primary disks from the last replicated points, on the primary appliance", () =>
       // Every disk at once, and each DR disk's first pass snapshot taken while its new disk is made.
-      Promise.all(
+      settleAll(
         plan.disks.map(async (d) => {
           if (st.disks.some((x) => x.primaryDiskId === d.primaryDiskId)) return;
           const [entry, snap] = await Promise.all([
@@ -151,7 +152,7 @@ async function syncRun(
     );
     for (let pass = 1; pass <= ctx.config.failback.maxPasses; pass++) {
       const results = await ctx.journal.step(op, `pass ${pass}: copy the union of the deltas`, () =>
-        Promise.all(st.disks.map((d) => syncPass(ctx, store, st, d, options))),
+        settleAll(st.disks.map((d) => syncPass(ctx, store, st, d, options))),
       );
       const left = Math.max(...results.map((r) => r.unionBytes));
       if (left <= ctx.config.failback.smallDeltaMiB * 1024 ** 2) break;
