@@ -10,13 +10,17 @@ import { FerryError, isFerryError, isUserError, UserError } from "../core/errors
 export function withNextStep(e: unknown, next: string, code = "FailoverFailed"): Error {
   const problem = azureProblemOf(e);
   const message = `${isFerryError(e) || !problem ? (e as Error).message : formatAzureProblem(problem)}\n${next}`;
-  if (isUserError(e)) return new UserError(message, { code: e.code, cause: e, ...detailsOf(e) });
-  if (isFerryError(e)) return new FerryError(message, { code: e.code, cause: e, ...detailsOf(e) });
-  return new FerryError(message, { code, cause: e });
+  return withMessage(e, message, code);
 }
 
-function detailsOf(e: FerryError): { details?: Record<string, unknown> } {
-  return e.details ? { details: e.details } : {};
+/**
+ * `e` again with another message: a UserError or FerryError keeps its kind, code and details; any other error
+ * becomes a FerryError with `code`. The original is the cause.
+ */
+function withMessage(e: unknown, message: string, code: string): Error {
+  if (!isFerryError(e)) return new FerryError(message, { code, cause: e });
+  const options = { code: e.code, cause: e, ...(e.details ? { details: e.details } : {}) };
+  return isUserError(e) ? new UserError(message, options) : new FerryError(message, options);
 }
 
 /**
@@ -27,10 +31,5 @@ function detailsOf(e: FerryError): { details?: Record<string, unknown> } {
 export function withAzureFix(e: unknown): unknown {
   const problem = azureProblemOf(e);
   if (!problem || !(e instanceof Error) || e.message.includes(problem.fix)) return e;
-  const message = `${e.message}\n${formatAzureProblem(problem)}`;
-  const code = isFerryError(e) ? e.code : "AzureFailed";
-  const details = isFerryError(e) ? detailsOf(e) : {};
-  return isUserError(e)
-    ? new UserError(message, { code, cause: e, ...details })
-    : new FerryError(message, { code, cause: e, ...details });
+  return withMessage(e, `${e.message}\n${formatAzureProblem(problem)}`, "AzureFailed");
 }
