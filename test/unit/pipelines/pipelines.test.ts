@@ -105,11 +105,10 @@ describe("Azure DevOps pipelines", () => {
       new Set(["precheck", "failover", "history", "drill", "cleanup", "failback"]),
     );
     // Each kind of failover the pipeline offers is a command line of its own.
-    expect(calls.filter((c) => c.line.startsWith("failover")).map((c) => c.line.split(" ")[2])).toEqual([
-      "--planned",
-      "--unplanned",
-      "--test",
-    ]);
+    const failovers = calls.filter((c) => c.line.startsWith("failover"));
+    expect(new Set(failovers.map((c) => c.line.split(" ")[2]))).toEqual(
+      new Set(["--planned", "--unplanned", "--test"]),
+    );
     for (const c of calls) {
       const r = await parses(c.line);
       expect(r.code, `${c.file}: ferry ${c.line}\n${r.err}`).toBe(EXIT.usage);
@@ -158,6 +157,19 @@ describe("Azure DevOps pipelines", () => {
       const text = readFileSync(f, "utf8");
       expect(text, f).not.toMatch(/\.ferry\/|FERRY_JOURNAL|journalStorageAccount|download-batch|blob upload/);
     }
+  });
+
+  it("let the failover accept an older recovery point in its precheck and its failover alike", () => {
+    const failover = load(join(ROOT, "failover.yml"));
+    const parameters = (failover.parameters ?? []) as Parameter[];
+    expect(parameters.find((p) => p.name === "acceptOlderPoint")).toMatchObject({ type: "boolean", default: false });
+    const lines = ferryArgs(failover).map((a) => a.replace(/\s+/g, " ").trim());
+    const accepting = lines.filter((l) => l.includes("--accept-older-point"));
+    expect(new Set(accepting.map((l) => l.split(" ")[0]))).toEqual(new Set(["precheck", "failover"]));
+    // Without the parameter, neither passes the option: the RPO target still fails a stale point.
+    expect(lines.filter((l) => !l.includes("--accept-older-point")).map((l) => l.split(" ")[0])).toEqual(
+      expect.arrayContaining(["precheck", "failover"]),
+    );
   });
 
   it("gate the failover on an approval environment and publish the precheck's JUnit result and the drill report", () => {
