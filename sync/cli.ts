@@ -68,6 +68,9 @@ function summary(s: Source) {
     sourceDiskId: s.sourceDiskId,
     stagingDiskId: s.stagingDiskId,
     lun: s.applianceLun,
+    blueprint: s.protection?.blueprint ?? null,
+    row: s.protection?.row ?? null,
+    disk: s.protection?.disk ?? null,
     state: s.state,
     paused: s.paused,
     applied: s.applied?.snapshotId ?? null,
@@ -240,7 +243,8 @@ async function main(argv: string[]): Promise<number> {
         else
           for (const r of rows)
             print(
-              `${r.sourceDiskId.split("/").pop()}  lun${r.lun}  ${r.state}${r.paused ? " (paused)" : ""}  lag ${r.lagSeconds ?? "—"} s  ${r.lastError ?? ""}`,
+              `${r.blueprint ? `${r.blueprint}/${r.row}/${r.disk}  ` : ""}${r.sourceDiskId.split("/").pop()}  ` +
+                `lun${r.lun}  ${r.state}${r.paused ? " (paused)" : ""}  lag ${r.lagSeconds ?? "—"} s  ${r.lastError ?? ""}`,
             );
       },
     )
