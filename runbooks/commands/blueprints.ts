@@ -43,6 +43,20 @@ async function validateEach(
   return out;
 }
 
+/** One line of `ferry blueprints list --json`: a blueprint's standing, or why its stack could not be read. */
+interface BlueprintLine {
+  stack: string;
+  mode?: string;
+  rows?: number;
+  disks?: number;
+  healthy?: number;
+  /** Age of the oldest disk's applied point; null until every disk has one. */
+  oldestPointAgeSeconds?: number | null;
+  rpoTargetSeconds?: number | null;
+  /** Set when the stack's config could not be read: what is wrong with it. */
+  problem?: string;
+}
+
 /** `<virtual network>/<subnet>` of a subnet's ARM id. */
 function subnetName(id: string): string {
   const subnet = parseResourceId(id);
@@ -71,7 +85,7 @@ export function blueprintsCommand(
 ): CommandModule<GlobalArgs, ValidateArgs & { blueprint?: string }> {
   return {
     command: "blueprints <action>",
-    describe: "Blueprint stacks: validate their config, show one",
+    describe: "Blueprint stacks: list them, validate their config, show one",
     builder: (y) =>
       (y as Argv<GlobalArgs>)
         .command<ValidateArgs>(
@@ -163,7 +177,67 @@ export function blueprintsCommand(
             );
           },
         )
-        .demandCommand(1, "Name an action: validate, show.") as never,
+        .command<GlobalArgs>(
+          "list",
+          "Every blueprint stack: mode, rows, how many source disks are healthy, the oldest applied point's age",
+          (c) => c.example("$0 blueprints list --json", "As JSON"),
+          async (a) => {
+            const { loadBlueprint, sourceDisks } = await import("../blueprints");
+            const { currentMode } = await import("../mode");
+            const ctx = await contextFor(a, io);
+            const stacks = (await ctx.deployer.stacks()).filter((s) => s.kind === "blueprint").map((s) => s.name);
+            const sources = await ctx.store.list();
+            const now = ctx.now().getTime();
+            const view: BlueprintLine[] = [];
+            for (const stack of stacks.sort()) {
+              try {
+                const b = (await loadBlueprint(ctx, stack)).blueprint;
+                const disks = sourceDisks(b).map(
+                  (d) =>
+                    sources.find((r) => r.source.sourceDiskId.toLowerCase() === d.sourceDiskId.toLowerCase())?.source,
+                );
+                const applied = disks.flatMap((s) => (s?.applied ? [Date.parse(s.applied.createdAt)] : []));
+                view.push({
+                  stack,
+                  mode: await currentMode(ctx, b.name),
+                  rows: b.rows.length,
+                  disks: disks.length,
+                  healthy: disks.filter((s) => s?.state === "healthy").length,
+                  // The blueprint's recovery point is as old as its oldest disk's; unknown until every disk has one.
+                  oldestPointAgeSeconds:
+                    applied.length === disks.length && applied.length > 0
+                      ? Math.round((now - Math.min(...applied)) / 1000)
+                      : null,
+                  rpoTargetSeconds: b.rpoTargetSeconds ?? null,
+                });
+              } catch (e) {
+                if (!isUserError(e)) throw e;
+                view.push({ stack, problem: e.message });
+              }
+            }
+            emit(io, a, view, () =>
+              view.length === 0
+                ? "No blueprint stacks yet: add stacks/Pulumi.<name>.yaml with ferry:kind: blueprint " +
+                  "(see stacks/README.md)."
+                : table(
+                    ["BLUEPRINT", "MODE", "ROWS", "HEALTHY", "POINT AGE", "RPO TARGET"],
+                    view.map((v) =>
+                      v.mode !== undefined
+                        ? [
+                            v.stack,
+                            v.mode,
+                            String(v.rows),
+                            `${v.healthy}/${v.disks}`,
+                            v.oldestPointAgeSeconds == null ? "—" : `${v.oldestPointAgeSeconds} s`,
+                            v.rpoTargetSeconds == null ? "—" : `${v.rpoTargetSeconds} s`,
+                          ]
+                        : [v.stack, `unreadable: ${v.problem ?? ""}`, "", "", "", ""],
+                    ),
+                  ),
+            );
+          },
+        )
+        .demandCommand(1, "Name an action: list, validate, show.") as never,
     handler: () => undefined,
   };
 }

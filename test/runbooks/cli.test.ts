@@ -229,6 +229,23 @@ describe("ferry CLI", () => {
     );
   });
 
+  it("lists every blueprint with its mode, healthy disks and the age of its oldest applied point", async () => {
+    const w = await world.workload("lst");
+    writeAt(w.sourceDevice("os"), 0, pattern(11, 1024 * 1024));
+    const before = json<{ stack: string; healthy: number; disks: number; oldestPointAgeSeconds: number | null }[]>(
+      await ferry("blueprints", "list", "--json"),
+    ).find((l) => l.stack === w.stack);
+    expect(before).toMatchObject({ healthy: 0, disks: 2, oldestPointAgeSeconds: null });
+    await ferry("sources", "enable", w.stack, "--prepare", "empty");
+    await synced(w);
+    const after = json<{ stack: string; mode: string; rows: number; healthy: number; oldestPointAgeSeconds: number }[]>(
+      await ferry("blueprints", "list", "--json"),
+    ).find((l) => l.stack === w.stack);
+    expect(after).toMatchObject({ mode: "standby", rows: 1, healthy: 2 });
+    expect(after?.oldestPointAgeSeconds).toBeGreaterThanOrEqual(0);
+    expect((await ferry("blueprints", "list")).out).toMatch(new RegExp(`^${w.stack} +standby +1 +2/2 +\\d+ s `, "m"));
+  });
+
   it("drills a blueprint: precheck, test failover, each test disk's snapshot verified, cleanup, report; refuses an unready one with exit 3", async () => {
     const w = await world.workload("dr1", { dataLuns: [0, 1] });
     writeAt(w.sourceDevice("os"), 4096, pattern(11, 2 * 1024 * 1024));
