@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { request } from "node:https";
 import { hostname, userInfo } from "node:os";
+import type { TokenCredential } from "@azure/core-auth";
 import type { AzureConnection } from "../core/schemas/connection";
 import { BUILD_INFO, type BuildInfo } from "../core/version";
 import type { DrillProvenance, EmulatedLatency } from "./drill-report";
@@ -34,7 +35,11 @@ export function ferryBuild(sourceDir: string = import.meta.dirname, built: Build
  * Who ran a drill, for its report: the OS user and host, the Azure identity as ferry.json configures it
  * (kind and client id: never a token or secret), and in an Azure DevOps job who queued the run.
  */
-export function whoRan(credential: AzureConnection["credential"], env: NodeJS.ProcessEnv = process.env): string {
+export function whoRan(
+  credential: AzureConnection["credential"],
+  env: NodeJS.ProcessEnv = process.env,
+  token?: string,
+): string {
   let user: string;
   try {
     user = userInfo().username;
@@ -60,7 +65,41 @@ export function whoRan(credential: AzureConnection["credential"], env: NodeJS.Pr
             ? `workload identity${id(credential.clientId ?? env.AZURE_CLIENT_ID)}`
             : "the local emulator's test token (no Azure identity)";
   const requested = env.BUILD_REQUESTEDFOR ? `; pipeline run requested by ${env.BUILD_REQUESTEDFOR}` : "";
-  return `${user} on ${host}, signed in to Azure as ${identity}${requested}`;
+  const claimed = token ? `; the token names ${token}` : "";
+  return `${user} on ${host}, signed in to Azure as ${identity}${claimed}${requested}`;
+}
+
+/**
+ * Who Azure's token says signed in: a person's sign-in name, or an application's (service principal's or
+ * managed identity's) app id, with its object id — read from the claims of an access token for `scope`
+ * (Microsoft Entra's access-token claims: `upn`/`preferred_username`/`unique_name` for users, `appid`/`azp`
+ * for applications, `oid`, `idtyp`, `xms_mirid` for a managed identity's resource id). Only those claims are
+ * read; the token is never kept or returned. Undefined when no token comes, or it is not a JWT (the local
+ * emulator's test token): the report then names the configured identity alone.
+ */
+export async function signedInAs(credential: TokenCredential, scope: string): Promise<string | undefined> {
+  let token: string | undefined;
+  try {
+    token = (await credential.getToken(scope))?.token;
+  } catch {
+    return undefined;
+  }
+  const payload = token?.split(".")[1];
+  if (!payload) return undefined;
+  let claims: Record<string, unknown>;
+  try {
+    claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  const text = (k: string) => (typeof claims[k] === "string" && claims[k] !== "" ? claims[k] : undefined);
+  const objectId = text("oid") ? ` (object id ${text("oid")})` : "";
+  const user = text("upn") ?? text("preferred_username") ?? text("unique_name");
+  if (user && text("idtyp") !== "app") return `user ${user}${objectId}`;
+  const app = text("appid") ?? text("azp");
+  if (!app) return undefined;
+  const mi = text("xms_mirid");
+  return mi ? `managed identity ${mi.split("/").pop()} (app id ${app})` : `application ${app}${objectId}`;
 }
 
 /** Options of {@link emulatedLatency}. */
@@ -116,6 +155,8 @@ export interface DrillProvenanceOptions {
   env?: NodeJS.ProcessEnv;
   /** Overrides what the emulator says (the local drill, which started it, knows). */
   emulation?: EmulatedLatency;
+  /** The credential ferry signs in with: the report names who its token says signed in. Default: not read. */
+  credential?: TokenCredential;
 }
 
 /** The facts of a drill report's banner, from ferry.json's connection and the blueprint's landing zone. */
@@ -125,13 +166,15 @@ export async function drillProvenance(
   options: DrillProvenanceOptions = {},
 ): Promise<DrillProvenance> {
   const emulation = options.emulation ?? (await emulatedLatency(azure));
+  const arm = (azure.armEndpoint ?? "https://management.azure.com").replace(/\/+$/, "");
+  const token = options.credential ? await signedInAs(options.credential, `${arm}/.default`) : undefined;
   const build = ferryBuild();
   return {
     ferry: { version: build.version, commit: build.commit },
     subscriptionId: azure.subscriptionId,
     sourceRegions: [...new Set(where.sourceRegions)].sort(),
     drRegion: where.drRegion,
-    operator: whoRan(azure.credential, options.env),
+    operator: whoRan(azure.credential, options.env, token),
     ...(emulation ? { emulation } : {}),
   };
 }

@@ -50,7 +50,11 @@ export async function drill(ctx: RunbookContext, stack: string, options: DrillOp
   rec.provenance = await drillProvenance(
     ctx.config.azure,
     { sourceRegions: blueprint.rows.map((r) => r.sourceRegion), drRegion },
-    { ...(options.env ? { env: options.env } : {}), ...(options.emulation ? { emulation: options.emulation } : {}) },
+    {
+      credential: ctx.azure.credential,
+      ...(options.env ? { env: options.env } : {}),
+      ...(options.emulation ? { emulation: options.emulation } : {}),
+    },
   );
   rec.onStepEnd = (s) =>
     options.onStep?.(s.name, s.status === "succeeded", ((s.endMs ?? s.startMs) - s.startMs) / 1000, s.detail);

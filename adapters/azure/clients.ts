@@ -51,6 +51,8 @@ export interface AzureClients {
   subscriptionId: string;
   /** Without a trailing slash. */
   armEndpoint: string;
+  /** What signs the ARM requests (for a report to say who signed in; never to log a token). */
+  credential: TokenCredential;
 }
 
 /** Builds the ARM and data-plane clients for real Azure or the local emulator. */
@@ -104,5 +106,5 @@ export function createAzureClients(options: AzureClientsOptions): AzureClients {
       }),
     );
 
-  return { compute, network, resources, pageBlob, subscriptionId, armEndpoint };
+  return { compute, network, resources, pageBlob, subscriptionId, armEndpoint, credential };
 }

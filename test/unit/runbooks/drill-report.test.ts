@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { DrillRecorder, type DrillBlueprint, type DrillProvenance } from "../../../runbooks/drill-report";
-import { ferryBuild, whoRan } from "../../../runbooks/drill-provenance";
+import { ferryBuild, signedInAs, whoRan } from "../../../runbooks/drill-provenance";
 import type { Operation } from "../../../runbooks/journal";
 
 const made: string[] = [];
@@ -183,6 +183,40 @@ describe("the drill report's provenance", () => {
           "\\(client id 11111111-2222-3333-4444-555555555555\\); pipeline run requested by Ada Lovelace$",
       ),
     );
+    expect(who).not.toContain("eyJ");
+  });
+
+  /** A credential whose token is an unsigned JWT with these claims. */
+  const tokenWith = (claims: Record<string, string>) => ({
+    getToken: () =>
+      Promise.resolve({
+        token: `eyJhbGciOiJub25lIn0.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.c2ln`,
+        expiresOnTimestamp: Date.now() + 3_600_000,
+      }),
+  });
+
+  it("names the person a user token was issued to, with their object id", async () => {
+    const who = await signedInAs(tokenWith({ upn: "ada@contoso.com", oid: "o-1", idtyp: "user" }), "s/.default");
+    expect(who).toBe("user ada@contoso.com (object id o-1)");
+  });
+
+  it("names the application of an app-only token, and a managed identity by its resource name", async () => {
+    expect(await signedInAs(tokenWith({ appid: "a-1", oid: "o-2", idtyp: "app" }), "s")).toBe(
+      "application a-1 (object id o-2)",
+    );
+    const mirid = "/subscriptions/s/resourcegroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/ferry";
+    expect(await signedInAs(tokenWith({ appid: "a-2", xms_mirid: mirid }), "s")).toBe(
+      "managed identity ferry (app id a-2)",
+    );
+  });
+
+  it("says nothing from a token that is not a JWT or does not come, and never repeats the token", async () => {
+    expect(
+      await signedInAs({ getToken: () => Promise.resolve({ token: "ferry-local", expiresOnTimestamp: 0 }) }, "s"),
+    ).toBeUndefined();
+    expect(await signedInAs({ getToken: () => Promise.reject(new Error("no sign-in")) }, "s")).toBeUndefined();
+    const who = whoRan({ kind: "default" }, { FERRY_HOST: "h" }, "user ada@contoso.com (object id o-1)");
+    expect(who).toMatch(/signed in to Azure as the DefaultAzureCredential chain; the token names user ada@contoso.com/);
     expect(who).not.toContain("eyJ");
   });
 
