@@ -142,7 +142,9 @@ describe("the SDK clients wait as Retry-After says", () => {
 
   it("sped up, the wait is also sent in milliseconds", async () => {
     const agent = new Agent({ ca: f.emu.caCertPem });
-    const url = `${f.emu.endpoint}/subscriptions/${f.emu.subscriptionId}/resourceGroups/sdk/providers/Microsoft.Compute/virtualMachines/c`;
+    const url =
+      `${f.emu.endpoint}/subscriptions/${f.emu.subscriptionId}` +
+      "/resourceGroups/sdk/providers/Microsoft.Compute/virtualMachines/c";
     let refused;
     for (let i = 0; i < 5 && !refused; i++) {
       const ex = await send(agent, "PATCH", url, { apiVersion: "2026-03-01", body: { tags: {} } });
