@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { checkApiVersion } from "./arm/api-versions";
-import { registerBlob } from "./data/blob";
+import { registerBlob, serviceHeaders } from "./data/blob";
 import { registerDisks } from "./arm/disks";
 import { registerNetwork } from "./arm/network";
 import { registerOperations } from "./arm/operations";
@@ -56,15 +56,15 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 }
 
 function sendStorageError(ctx: Ctx, e: EmulatorError): void {
-  const requestId = `emu-${Date.now().toString(36)}`;
+  const service = serviceHeaders(ctx);
+  const requestId = service["x-ms-request-id"]!;
   const xml = `<?xml version="1.0" encoding="utf-8"?><Error><Code>${e.code}</Code><Message>${escapeXml(e.message)}\nRequestId:${requestId}\nTime:${new Date().toISOString()}</Message></Error>`;
   const head = ctx.req.method === "HEAD";
   ctx.res.writeHead(e.status, {
     "content-type": "application/xml",
     "content-length": head ? 0 : Buffer.byteLength(xml),
     "x-ms-error-code": e.code,
-    "x-ms-request-id": requestId,
-    "x-ms-version": "2025-01-05",
+    ...service,
     ...e.headers,
   });
   ctx.res.end(head ? undefined : xml);
