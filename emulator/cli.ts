@@ -4,7 +4,7 @@ import { startEmulator } from "./index";
 
 /**
  * `npm run emulator -- --data <dir> [--port <n>] [--latency zero|azure] [--speedup <x>] [--faults <file>]
- *   [--guest-devices auto|fuse|links]`
+ *   [--guest-devices auto|fuse|links] [--throttling azure|off]`
  * Prints one JSON line when ready and serves until SIGTERM or SIGINT.
  */
 async function main(): Promise<void> {
@@ -21,6 +21,11 @@ async function main(): Promise<void> {
     .option("port", { type: "number", default: 0, describe: "Port on 127.0.0.1 (0: any free port)" })
     .option("latency", { choices: ["zero", "azure"] as const, default: "zero" as const, describe: "Latency profile" })
     .option("speedup", { type: "number", default: 1, describe: "Divide the profile's durations by this factor (≥ 1)" })
+    .option("throttling", {
+      choices: ["off", "azure"] as const,
+      default: "off" as const,
+      describe: "Throttle requests as Azure does (429 with Retry-After; refill rates times --speedup)",
+    })
     .option("faults", { type: "string", describe: 'JSON fault file: {"rules":[…],"regionOutages":[…]}' })
     .option("subscription", { type: "string", describe: "Subscription id for a new data folder" })
     .option("guest-devices", {
@@ -42,6 +47,7 @@ async function main(): Promise<void> {
     port: argv.port,
     latency: argv.latency,
     speedup: argv.speedup,
+    throttling: argv.throttling,
     ...(argv.faults ? { faults: argv.faults } : {}),
     ...(argv.subscription ? { subscriptionId: argv.subscription } : {}),
     guestDevices: argv["guest-devices"],

@@ -10,6 +10,7 @@ import type { State } from "./state";
 import type { ChunkStore } from "./storage/chunks";
 import type { Manifest } from "./storage/manifest";
 import type { Guest } from "./guest";
+import { Throttling } from "./throttling";
 
 /** One line of the request log. Paths carry no query string, so no SAS signature is ever kept. */
 export interface RequestLogEntry {
@@ -52,6 +53,8 @@ export class Emulator {
   snapshotWindowInMs = 5 * 60_000;
   /** What the profile's durations were divided by (1: the profile's own pace); `GET /_emulator/latency` says it. */
   speedup = 1;
+  /** ARM's and Compute's request throttling (off unless asked for). */
+  throttling = new Throttling();
   private readonly timers = new Set<NodeJS.Timeout>();
   /** Operations still in progress: every request settles the due ones, so this stays small. */
   private readonly pending = new Set<OperationRecord>();

@@ -10,12 +10,14 @@ import { latencyProfile, spedUp, type LatencyProfileName } from "./latency";
 import { EmulatorServer } from "./server";
 import { State } from "./state";
 import { ChunkStore } from "./storage/chunks";
+import { Throttling, type BucketLimit, type ThrottlingMode, type ThrottlingStats } from "./throttling";
 import { loadOrCreateTls } from "./tls";
 
 export type { FaultAction, FaultFile, FaultRule } from "./faults";
 export type { RequestLogEntry } from "./emulator";
 export type { GuestDeviceMode } from "./devices/types";
 export { AZURE_PROFILE, ZERO_PROFILE, type LatencyProfile, type LatencyProfileName } from "./latency";
+export type { BucketLimit, ThrottlingMode, ThrottlingStats } from "./throttling";
 
 export interface StartEmulatorOptions {
   /** Folder for state, disk files, snapshots and the TLS material. Created when missing. */
@@ -26,6 +28,18 @@ export interface StartEmulatorOptions {
   latency?: LatencyProfileName;
   /** Divides every duration of the profile (≥ 1). Default 1. */
   speedup?: number;
+  /**
+   * Request throttling: `azure` refuses with 429 and `Retry-After` as Azure Resource Manager and the Compute
+   * resource provider do (token buckets per subscription, region and resource; refill rates multiplied by
+   * `speedup`), and sends the remaining counts on every ARM answer; `off` throttles nothing. Default `off`, also
+   * with the `azure` latency profile: a test or drill that wants it says so.
+   */
+  throttling?: ThrottlingMode;
+  /**
+   * Bucket sizes to use instead of Azure's (`{"PutVM.Resource": {capacity: 2, refillPerMinute: 60}}`; keys in
+   * emulator/README.md, "Throttling"). Default: Azure's.
+   */
+  throttlingLimits?: Record<string, BucketLimit>;
   /** Fault rules and region outages to start with (or a path to a JSON fault file). */
   faults?: FaultFile | string;
   /** Subscription id for a new data folder. Default: a random one, kept in the folder. */
@@ -62,6 +76,12 @@ export interface RunningEmulator extends EmulatorInfo {
     clear(): void;
     setRegionOutage(region: string, down: boolean): void;
     stats(): { id: string; fired: number }[];
+  };
+  throttling: {
+    /** The mode and every 429 answered because a bucket was empty (as `GET /_emulator/throttling`). */
+    stats(): ThrottlingStats;
+    /** Switches throttling on (buckets start full) or off. */
+    setMode(mode: ThrottlingMode): void;
   };
   /** Sets a region's vCPU quota (default 10000), as a quota request would. */
   setCoresQuota(region: string, vCPUs: number): void;
@@ -100,6 +120,11 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Runn
   const emu = new Emulator(state, chunks, profile, faults, guest);
   emu.snapshotWindowInMs = (5 * 60_000) / speedup;
   emu.speedup = speedup;
+  emu.throttling = new Throttling({
+    mode: options.throttling ?? "off",
+    speedup,
+    ...(options.throttlingLimits ? { limits: options.throttlingLimits } : {}),
+  });
   // Operations in flight when the emulator stopped have no timers any more: they complete now.
   emu.settleAll();
   guest.syncAll();
@@ -122,6 +147,10 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Runn
       clear: () => faults.clear(),
       setRegionOutage: (region, down) => faults.setRegionOutage(region, down),
       stats: () => faults.stats(),
+    },
+    throttling: {
+      stats: () => emu.throttling.snapshot(),
+      setMode: (mode) => emu.throttling.setMode(mode),
     },
     setCoresQuota: (region, vCPUs) => emu.setCoresQuota(region, vCPUs),
     get requests() {

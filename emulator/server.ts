@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { checkApiVersion } from "./arm/api-versions";
-import { registerBlob } from "./data/blob";
+import { registerBlob, serviceHeaders } from "./data/blob";
 import { registerDisks } from "./arm/disks";
 import { registerNetwork } from "./arm/network";
 import { registerOperations } from "./arm/operations";
@@ -56,15 +56,15 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 }
 
 function sendStorageError(ctx: Ctx, e: EmulatorError): void {
-  const requestId = `emu-${Date.now().toString(36)}`;
+  const service = serviceHeaders(ctx);
+  const requestId = service["x-ms-request-id"]!;
   const xml = `<?xml version="1.0" encoding="utf-8"?><Error><Code>${e.code}</Code><Message>${escapeXml(e.message)}\nRequestId:${requestId}\nTime:${new Date().toISOString()}</Message></Error>`;
   const head = ctx.req.method === "HEAD";
   ctx.res.writeHead(e.status, {
     "content-type": "application/xml",
     "content-length": head ? 0 : Buffer.byteLength(xml),
     "x-ms-error-code": e.code,
-    "x-ms-request-id": requestId,
-    "x-ms-version": "2025-01-05",
+    ...service,
     ...e.headers,
   });
   ctx.res.end(head ? undefined : xml);
@@ -272,7 +272,11 @@ export class EmulatorServer {
       } else if (req.method === "PUT") {
         ctx.raw = await readBody(req, MAX_DATA_BODY);
       }
-      if (plane === "arm") checkApiVersion(ctx, matched.params);
+      if (plane === "arm") {
+        checkApiVersion(ctx, matched.params);
+        const refusal = emu.throttling.check(ctx, matched.params);
+        if (refusal) return sendJson(ctx, refusal.status, refusal.body, refusal.headers);
+      }
       ctx.handlingStartedAt = emu.now();
       await matched.route.handle(ctx, matched.params);
     } catch (e) {
@@ -325,6 +329,13 @@ export class EmulatorServer {
         return send(200, { regionOutages: faults.regionOutages });
       }
       if (path === "/_emulator/requests" && req.method === "GET") return send(200, { requests: this.emu.requestLog });
+      // Benchmarks read how often Azure's limits refused them; the local world switches them on once it is built.
+      if (path === "/_emulator/throttling" && req.method === "GET") return send(200, this.emu.throttling.snapshot());
+      if (path === "/_emulator/throttling" && req.method === "PUT") {
+        const body = JSON.parse((await readBody(req, 65_536)).toString("utf8")) as { mode?: unknown };
+        this.emu.throttling.setMode(body.mode as "azure" | "off");
+        return send(200, this.emu.throttling.snapshot());
+      }
       // What a client's report says of the times it measured here (the drill report's banner).
       if (path === "/_emulator/latency" && req.method === "GET")
         return send(200, { profile: this.emu.profile.name, speedup: this.emu.speedup });
@@ -333,7 +344,7 @@ export class EmulatorServer {
           code: "NotFound",
           message:
             "Admin routes: POST/GET/DELETE /_emulator/faults, PUT/DELETE /_emulator/regions/<region>/outage, GET /_emulator/requests, " +
-            "GET /_emulator/latency.",
+            "GET /_emulator/latency, GET/PUT /_emulator/throttling.",
         },
       });
     } catch (e) {

@@ -60,6 +60,11 @@ export interface LocalWorldOptions {
    * snapshots faster than 7 per disk per 5 minutes, divided by its speed-up).
    */
   syncIntervalSeconds?: number;
+  /**
+   * The emulator's request throttling from the moment the landing zone is up (building it is not what a drill or
+   * a benchmark measures): `azure` as Azure throttles, `off` none. Default: as the emulator was started.
+   */
+  throttling?: "azure" | "off";
 }
 
 export interface WorkloadOptions {
@@ -222,6 +227,7 @@ export async function createLocalWorld(o: LocalWorldOptions): Promise<LocalWorld
     snapshotResourceGroups: { [PRIMARY.location]: PRIMARY.snapshotRg },
   });
   const lz = await ctx.deployer.up(config.landingZoneStack, { message: "landing zone" });
+  if (o.throttling) emu.throttling.setMode(o.throttling);
   const applianceId = (lz.outputs.appliance as { vmId: string }).vmId;
   const sync = await createSyncRuntime(
     SyncConfigSchema.parse({

@@ -3,73 +3,28 @@ import { EmulatorError } from "../errors";
 import { canonicalRegion, REGION_PAIRS } from "../regions";
 
 /**
- * The api-versions the emulator serves, per resource type. Every one is a published version of the type's
- * specification in azure-rest-api-specs (`specification/compute/…/ComputeRP` and `…/DiskRP`,
- * `specification/network/…`, `specification/resources/…/Microsoft.Resources`), newest last; the newest is
- * the one the SDK clients ferry uses send. Azure serves older ones too: the emulator refuses them, as it
- * would refuse a version that never existed, because it answers only with the schemas of these.
+ * The api-versions the emulator serves, per resource type: exactly the published versions that the SDK clients of
+ * ferry and of its tests send (`emulator/test/conformance/client-versions.test.ts` reads them from the installed
+ * packages and fails when one is not served). Each is a folder of azure-rest-api-specs, under
+ * `specification/`. Azure serves older versions too: the emulator refuses them, as it refuses a version that never
+ * existed, because it answers only with the schemas of these.
  */
 const COMPUTE_RP = [
-  "2021-03-01",
-  "2021-04-01",
-  "2021-07-01",
-  "2021-11-01",
-  "2022-03-01",
-  "2022-08-01",
-  "2022-11-01",
-  "2023-03-01",
-  "2023-07-01",
-  "2023-09-01",
-  "2024-03-01",
-  "2024-07-01",
-  "2024-11-01",
+  // compute/resource-manager/Microsoft.Compute/ComputeRP/stable/2025-04-01 (virtualMachine.json, …): the last
+  // AutoRest @azure/arm-compute (23.3), whose specs the conformance tier checks against.
   "2025-04-01",
+  // …/ComputeRP/stable/2026-03-01 (ComputeRP.json): the modular @azure/arm-compute 24.x ferry uses.
   "2026-03-01",
 ] as const;
 
-const DISK_RP = [
-  "2021-04-01",
-  "2021-08-01",
-  "2021-12-01",
-  "2022-03-02",
-  "2022-07-02",
-  "2023-01-02",
-  "2023-04-02",
-  "2023-10-02",
-  "2024-03-02",
-  "2025-01-02",
-] as const;
+// compute/resource-manager/Microsoft.Compute/DiskRP/stable/2025-01-02 (disk.json, snapshot.json): both clients.
+const DISK_RP = ["2025-01-02"] as const;
 
-const NETWORK_RP = [
-  "2022-01-01",
-  "2022-05-01",
-  "2022-07-01",
-  "2022-09-01",
-  "2022-11-01",
-  "2023-02-01",
-  "2023-04-01",
-  "2023-05-01",
-  "2023-06-01",
-  "2023-09-01",
-  "2023-11-01",
-  "2024-01-01",
-  "2024-03-01",
-  "2024-05-01",
-  "2024-07-01",
-  "2024-10-01",
-  "2025-01-01",
-  "2025-05-01",
-] as const;
+// network/resource-manager/Microsoft.Network/stable/2025-05-01 (virtualNetwork.json, networkInterface.json, …).
+const NETWORK_RP = ["2025-05-01"] as const;
 
-const RESOURCES_RP = [
-  "2021-04-01",
-  "2022-09-01",
-  "2023-07-01",
-  "2024-03-01",
-  "2024-07-01",
-  "2024-11-01",
-  "2025-04-01",
-] as const;
+// resources/resource-manager/Microsoft.Resources/resources/stable/2025-04-01 (resources.json).
+const RESOURCES_RP = ["2025-04-01"] as const;
 
 /** How ARM refuses an api-version a type does not serve. */
 type Refusal = "NoRegisteredProviderFound" | "InvalidApiVersionParameter";
@@ -110,7 +65,7 @@ const BY_OPERATION_GROUP: Record<string, ServedType> = {
   VirtualMachines: compute("virtualMachines"),
   Usage: compute("locations/usages"),
   VirtualMachineSizes: compute("locations/vmSizes"),
-  // The Resource SKUs specification has a single published version.
+  // compute/resource-manager/Microsoft.Compute/Skus/stable/2021-07-01 (skus.json): its only published version.
   ResourceSkus: compute("skus", ["2021-07-01"]),
 };
 

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { statSync } from "node:fs";
 import { open } from "node:fs/promises";
 import type { Ctx } from "../context";
@@ -95,11 +96,30 @@ function parseRange(ctx: Ctx, size: number): { start: number; end: number } | un
   return { start, end };
 }
 
-function commonHeaders(c: Content): Record<string, string> {
+/**
+ * What every Blob service answer carries, errors included (the REST reference of each operation): a request id,
+ * the version that served it (the request's `x-ms-version`, else its SAS's `sv`), and the caller's
+ * `x-ms-client-request-id` echoed.
+ */
+export function serviceHeaders(ctx: Ctx): Record<string, string> {
+  const version = ctx.req.headers["x-ms-version"] ?? ctx.url.searchParams.get("sv") ?? VERSION;
+  const clientRequestId = ctx.req.headers["x-ms-client-request-id"];
   return {
-    etag: c.etag,
-    "last-modified": c.lastModified,
-    "x-ms-version": VERSION,
+    "x-ms-request-id": randomUUID(),
+    "x-ms-version": String(version),
+    ...(clientRequestId === undefined ? {} : { "x-ms-client-request-id": String(clientRequestId) }),
+  };
+}
+
+/** The headers of an answer about the blob itself; each operation adds the ones its specification lists. */
+function blobHeaders(ctx: Ctx, c: Content): Record<string, string> {
+  return { ...serviceHeaders(ctx), etag: c.etag, "last-modified": c.lastModified };
+}
+
+/** Get Blob and Get Blob Properties describe the blob: its type, encryption, sequence number, ranges. */
+function propertyHeaders(ctx: Ctx, c: Content): Record<string, string> {
+  return {
+    ...blobHeaders(ctx, c),
     "x-ms-blob-type": "PageBlob",
     "x-ms-server-encrypted": "true",
     "x-ms-blob-sequence-number": "0",
@@ -146,7 +166,8 @@ function pageListXml(items: { clear: boolean; r: PageRange }[], nextMarker: stri
       ? `<ClearRange><Start>${r.start}</Start><End>${r.end}</End></ClearRange>`
       : `<PageRange><Start>${r.start}</Start><End>${r.end}</End></PageRange>`,
   );
-  return `<?xml version="1.0" encoding="utf-8"?><PageList>${parts.join("")}${nextMarker ? `<NextMarker>${nextMarker}</NextMarker>` : "<NextMarker />"}</PageList>`;
+  const marker = nextMarker ? `<NextMarker>${nextMarker}</NextMarker>` : "<NextMarker />";
+  return `<?xml version="1.0" encoding="utf-8"?><PageList>${parts.join("")}${marker}</PageList>`;
 }
 
 /** Finds the content behind an `x-ms-previous-snapshot-url` and checks it can be diffed against `current`. */
@@ -181,7 +202,8 @@ function previousSnapshot(ctx: Ctx, current: Content, prevUrl: string): Content 
     throw storageError(
       409,
       "PreviousSnapshotOperationNotSupported",
-      "Changed ranges are only available between incremental snapshots of the same disk (the same incrementalSnapshotFamilyId, in the same region).",
+      "Changed ranges are only available between incremental snapshots of the same disk " +
+        "(the same incrementalSnapshotFamilyId, in the same region).",
     );
   }
   if (cur.kind === "snapshot" && prev.timeCreated > cur.timeCreated) {
@@ -199,7 +221,7 @@ export function registerBlob(router: Router<Ctx>): void {
     const c = resolve(ctx, p, false);
     checkConditions(ctx, c);
     ctx.res.writeHead(200, {
-      ...commonHeaders(c),
+      ...propertyHeaders(ctx, c),
       "content-length": c.sizeBytes,
       "content-type": "application/octet-stream",
     });
@@ -244,7 +266,7 @@ export function registerBlob(router: Router<Ctx>): void {
       }
       const xml = pageListXml(items, next);
       ctx.res.writeHead(200, {
-        ...commonHeaders(c),
+        ...blobHeaders(ctx, c),
         "content-type": "application/xml",
         "content-length": Buffer.byteLength(xml),
         "x-ms-blob-content-length": String(c.sizeBytes),
@@ -261,7 +283,7 @@ export function registerBlob(router: Router<Ctx>): void {
     const start = range?.start ?? 0;
     const end = range?.end ?? c.sizeBytes - 1;
     ctx.res.writeHead(range ? 206 : 200, {
-      ...commonHeaders(c),
+      ...propertyHeaders(ctx, c),
       "content-type": "application/octet-stream",
       "content-length": end - start + 1,
       ...(range ? { "content-range": `bytes ${start}-${end}/${c.sizeBytes}` } : {}),
@@ -314,7 +336,13 @@ export function registerBlob(router: Router<Ctx>): void {
         await fh.close();
       }
       const after = contentOf(ctx.emu, disk);
-      ctx.res.writeHead(201, { ...commonHeaders(after), "content-length": 0, "x-ms-request-server-encrypted": "true" });
+      // Put Page's answer (Clear Pages has no x-ms-request-server-encrypted: nothing was written to encrypt).
+      ctx.res.writeHead(201, {
+        ...blobHeaders(ctx, after),
+        "x-ms-blob-sequence-number": "0",
+        "content-length": 0,
+        ...(mode === "update" ? { "x-ms-request-server-encrypted": "true" } : {}),
+      });
       ctx.res.end();
     },
     { comp: "page" },

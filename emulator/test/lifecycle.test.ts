@@ -215,7 +215,7 @@ describe("emulator lifecycle", () => {
     expect(info.dataDir).toBe(dataDir);
     const status = await new Promise<number>((resolve, reject) => {
       httpsGet(
-        `${info.endpoint}/subscriptions/${info.subscriptionId}/resourcegroups?api-version=2021-04-01`,
+        `${info.endpoint}/subscriptions/${info.subscriptionId}/resourcegroups?api-version=2025-04-01`,
         { ca: readFileSync(info.caCertPath), headers: { authorization: "Bearer x" } },
         (res) => {
           res.resume();

@@ -273,7 +273,7 @@ describe("resource groups", () => {
 });
 
 describe("request checks", () => {
-  const path = () => `/subscriptions/${fixture.emu.subscriptionId}/resourcegroups?api-version=2021-04-01`;
+  const path = () => `/subscriptions/${fixture.emu.subscriptionId}/resourcegroups?api-version=2025-04-01`;
 
   it("answers 401 AuthenticationFailed without a bearer token", async () => {
     const none = await rawGet(path(), {});

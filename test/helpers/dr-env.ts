@@ -11,6 +11,7 @@ import {
   type WorkloadVm,
 } from "../../local/world";
 import { useAzurite, type AzuriteFixture } from "./azurite";
+import type { StartEmulatorOptions } from "@ferry/emulator";
 import { tempDir, useEmulator, type EmulatorFixture } from "./emulator";
 
 export { DR, PRIMARY, type Workload, type WorkloadVm };
@@ -20,8 +21,11 @@ export interface DrWorld extends LocalWorld {
   logLines: string[];
 }
 
-/** Options of the world a test builds: the sync interval, say (everything else is the test's fixtures). */
-export type DrWorldOptions = Pick<LocalWorldOptions, "syncIntervalSeconds">;
+/**
+ * Options of the world a test builds: the sync interval, throttling, the SDKs' retries (everything else is the
+ * test's fixtures).
+ */
+export type DrWorldOptions = Pick<LocalWorldOptions, "syncIntervalSeconds" | "throttling" | "retry">;
 
 export async function createDrWorld(
   f: EmulatorFixture,
@@ -50,12 +54,15 @@ export async function createDrWorld(
  * A test file's DR world: the emulator and Azurite fixtures, and the world built on them before the
  * file's tests (closed after them). `world` is set once the tests run.
  */
-export function useDrWorld(options: DrWorldOptions = {}): {
+export function useDrWorld(
+  options: DrWorldOptions = {},
+  emulatorOptions: Partial<StartEmulatorOptions> = {},
+): {
   f: EmulatorFixture;
   a: AzuriteFixture;
   readonly world: DrWorld;
 } {
-  const f = useEmulator();
+  const f = useEmulator(emulatorOptions);
   const a = useAzurite();
   let world: DrWorld | undefined;
   beforeAll(async () => {
