@@ -95,6 +95,29 @@ describe("Windows rows", () => {
       expect({ vm: v.vm, ...(await windowsFacts(PRIMARY.rg, v.vm)) }).toEqual({ vm: v.vm, ...windows(v.vm) });
   });
 
+  it("a failback into a new VM, the primary VM being gone, gives it the row's licence and the guest's own name", async () => {
+    const w = await world.workload("winnew", { osType: "Windows", licenseType: "Windows_Server", dataLuns: [0] });
+    await world.protect(w);
+    expect((await world.unplannedFailover(w)).status).toBe("succeeded");
+    await f.azure.compute.virtualMachines.beginDeleteAndWait(PRIMARY.rg, w.vm, { updateIntervalInMs: 10 });
+    const subnet =
+      `/subscriptions/${f.emu.subscriptionId}/resourceGroups/${PRIMARY.rg}` +
+      "/providers/Microsoft.Network/virtualNetworks/prod-vnet/subnets/app";
+    await prepareFailback(world.ctx, w.stack, { toNewVm: true, subnetId: subnet });
+    await world.whileSyncing(() => failbackSync(world.ctx, w.stack), world.sourcesOf(w));
+    await world.whileSyncing(() => failbackComplete(world.ctx, w.stack));
+    expect(await windowsFacts(PRIMARY.rg, w.vm)).toEqual({
+      osType: "Windows",
+      createOption: "Attach",
+      osProfile: undefined,
+      licenseType: "Windows_Server",
+      computerName: "WINNEW",
+      osName: "Windows Server 2022 Datacenter",
+      generation: "V1",
+      agent: "Ready",
+    });
+  });
+
   it("the precheck refuses a Windows row whose VM name is no Windows computer name, saying how to fix it", async () => {
     const w = await world.workload("windows-database01", { osType: "Windows" });
     const r = await precheck(world.ctx, w.stack);
