@@ -119,6 +119,8 @@ export interface VmRecord extends Base {
   dataDisks: VmDiskRef[];
   nics: { id: string; primary?: boolean; deleteOption: "Delete" | "Detach" }[];
   osProfile?: Record<string, unknown>;
+  /** The on-premises licence its OS runs under (`Windows_Server`, `RHEL_BYOS`, …); absent: pay as you go. */
+  licenseType?: string;
   imageReference?: Record<string, unknown>;
   identity?: Record<string, unknown>;
   power: PowerState;

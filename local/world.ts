@@ -19,6 +19,8 @@ import {
   createSubnet,
   createTrustedLaunchDisk,
   createVm,
+  writeGuestIdentity,
+  type GuestIdentity,
 } from "@ferry/emulator/testing";
 import { enableDr } from "../runbooks/sources";
 import { failover } from "../runbooks/failover";
@@ -87,12 +89,24 @@ export interface WorkloadOptions {
    * blueprint too. Default: Standard.
    */
   trustedLaunch?: boolean;
+  /**
+   * The OS of every source VM. Default Linux. A Windows source's OS disk holds a Windows Server guest (its computer
+   * name the VM's, upper-cased: {@link windowsGuestOf}) unless `prepareOsDisk` writes it.
+   */
+  osType?: "Linux" | "Windows";
+  /** Each source VM's licence (`Windows_Server`, …), stated in the blueprint too. Default: none. */
+  licenseType?: string;
   /** Each row's zone in the DR region. Default: none. */
   zone?: "1" | "2" | "3";
   /** Writes each OS disk before the VM boots (a file system, say), by device path. */
   prepareOsDisk?: (devicePath: string, vm: string) => Promise<void>;
   /** Each row's readiness checks (RTO to OS ready, app ready). */
   readiness?: Readiness;
+}
+
+/** The Windows Server guest of a Windows source VM's OS disk, as its VM agent reports it. */
+export function windowsGuestOf(vm: string): GuestIdentity {
+  return { computerName: vm.toUpperCase(), osName: "Windows Server 2022 Datacenter", osVersion: "10.0.20348.2849" };
 }
 
 /** A primary VM of a workload: one blueprint row. */
@@ -260,16 +274,17 @@ export async function createLocalWorld(o: LocalWorldOptions): Promise<LocalWorld
       const names =
         count === 1 ? [name] : Array.from({ length: count }, (_, i) => `${name}${String.fromCharCode(97 + i)}`);
       const osSize = options.osDiskSizeGiB ?? 1;
+      const osType = options.osType ?? "Linux";
       const dataSize = options.dataDiskSizeGiB ?? 1;
       const vms = await Promise.all(
         names.map(async (vmName, i): Promise<WorkloadVm> => {
           const nic = await createNic(builder, PRIMARY.rg, PRIMARY.location, `${vmName}-nic`, primarySubnet);
           const os = options.trustedLaunch
             ? await createTrustedLaunchDisk(builder, PRIMARY.rg, PRIMARY.location, `${vmName}-os`, osSize, {
-                osType: "Linux",
+                osType,
               })
             : await createEmptyDisk(builder, PRIMARY.rg, PRIMARY.location, `${vmName}-os`, osSize, {
-                osType: "Linux",
+                osType,
                 ...(options.hyperVGeneration ? { hyperVGeneration: options.hyperVGeneration } : {}),
               });
           const data = new Map<number, string>();
@@ -283,6 +298,8 @@ export async function createLocalWorld(o: LocalWorldOptions): Promise<LocalWorld
             nicId: nic,
             dataDisks: [...data].map(([lun, diskId]) => ({ lun, diskId })),
             ...(options.vmSize ? { vmSize: options.vmSize } : {}),
+            osType,
+            ...(options.licenseType ? { licenseType: options.licenseType } : {}),
             ...(options.trustedLaunch
               ? {
                   securityProfile: {
@@ -305,6 +322,7 @@ export async function createLocalWorld(o: LocalWorldOptions): Promise<LocalWorld
             sourceDevice: (lun) => emu.devicePath(PRIMARY.rg, vmName, lun),
           };
           if (options.prepareOsDisk) await options.prepareOsDisk(w.sourceDevice("os"), vmName);
+          else if (osType === "Windows") writeGuestIdentity(w.sourceDevice("os"), windowsGuestOf(vmName));
           return w;
         }),
       );
@@ -323,8 +341,9 @@ export async function createLocalWorld(o: LocalWorldOptions): Promise<LocalWorld
               sourceRegion: PRIMARY.location,
               osDisk: {
                 sourceDiskId: v.osDiskId,
-                osType: "Linux",
+                osType,
                 sizeGiB: osSize,
+                ...(options.licenseType ? { licenseType: options.licenseType } : {}),
                 ...(options.hyperVGeneration ? { hyperVGeneration: options.hyperVGeneration } : {}),
                 ...(options.trustedLaunch ? { hyperVGeneration: "V2", securityType: "TrustedLaunch" } : {}),
               },

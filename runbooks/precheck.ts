@@ -10,7 +10,7 @@ import type { BlueprintStackConfig } from "../stacks/config";
 import { planBlueprint, recoveredVmName, sameRegionProblems, TAGS } from "../stacks/plan";
 import { diskLabel, diskRole, landingZone, loadBlueprint, sourceDisks, type LandingZoneFacts } from "./blueprints";
 import type { RunbookContext } from "./context";
-import { osDiskGeneration } from "../core/schemas/blueprint";
+import { hostnameProblem, osDiskGeneration } from "../core/schemas/blueprint";
 import { networkChecks } from "./network";
 import { coresQuota, offeredVmSizes, vmSizeSkus, type OfferedVmSize, type VmSizeSku } from "./targets";
 
@@ -152,6 +152,8 @@ export async function precheck(
       if (rpo.accepted) acceptedOlderPoints.push(rpo.accepted);
     }
   }
+
+  checks.push(...b.rows.flatMap((r) => windowsChecks(r, mode, stack)));
 
   const test = mode === "test";
   const wantedSubnet = parseResourceId(test ? zone.testSubnetId : zone.targetSubnetId);
@@ -486,6 +488,50 @@ function trustedLaunchChecks(
         "(\\EFI\\BOOT\\BOOTX64.EFI).",
     },
   ];
+}
+
+/**
+ * A Windows row: its recovered VM's name is a valid Windows computer name (15 characters, letters, digits and hyphens,
+ * not all digits, not a reserved word), and an OS disk attached as-is is named with the advice of the policy
+ * `ferry-windows-os-from-snapshot` (a WARN: the pack only advises). The guest keeps the computer name on its disk
+ * either way: the recovered VM is made on a specialized disk, without `osProfile`. A drill's VM (`-test`) is checked
+ * by its row's name, which is the one that counts after a failover.
+ */
+export function windowsChecks(r: Row, mode: "failover" | "test", stack: string): PrecheckCheck[] {
+  if (r.osDisk.osType !== "Windows") return [];
+  const vmName = r.hostname ?? r.name;
+  const problem = hostnameProblem(vmName, "Windows");
+  const checks: PrecheckCheck[] = [
+    problem === undefined
+      ? {
+          name: `${r.name}: Windows computer name`,
+          ok: true,
+          row: r.name,
+          message: `VM ${vmName}; its guest keeps the computer name on its disk`,
+        }
+      : {
+          name: `${r.name}: Windows computer name`,
+          ok: false,
+          row: r.name,
+          message:
+            `The recovered VM's name ${vmName} ${problem}: a Windows VM's name must be a valid Windows computer ` +
+            `name. Set rows[].hostname for row ${r.name} in stack ${stack} to one (the guest keeps the computer ` +
+            "name on its disk whatever the VM is called).",
+        },
+  ];
+  // A drill makes every disk from a snapshot: the advice is for a real failover.
+  if (mode !== "test" && r.osStrategy === "attachAsIs")
+    checks.push({
+      name: `${r.name}: Windows OS disk from a snapshot`,
+      ok: true,
+      warning: true,
+      row: r.name,
+      message:
+        "The recovered VM boots Windows from its staging disk attached as-is (osStrategy attachAsIs). Prefer " +
+        `osStrategy fromSnapshot for row ${r.name} (policy ferry-windows-os-from-snapshot advises it): the staging ` +
+        "disk then keeps syncing, and a Windows boot that fails in the DR region leaves it untouched for another try.",
+    });
+  return checks;
 }
 
 function sourceChecks(

@@ -1,5 +1,5 @@
 import { nameOf, parseResourceId, sameResourceId } from "../core/resource-id";
-import { isNotFound, UserError } from "../core/errors";
+import { isNotFound, unlessNotFound, UserError } from "../core/errors";
 import { enableSource, setProtection, setSnapshotResourceGroup, transitionSource } from "../adapters/state/admin";
 import {
   osDiskGeneration,
@@ -76,6 +76,7 @@ export async function enableDr(ctx: RunbookContext, stack: string, options: Enab
         const row = config.blueprint.rows.find((r) => r.name === d.row)!;
         await checkGeneration(ctx, stack, row.name, row.osDisk);
         await checkSecurityType(ctx, stack, row);
+        await checkLicenseType(ctx, stack, row);
       }
       (active ? moved : todo).push(group);
     }
@@ -202,6 +203,31 @@ async function checkSecurityType(ctx: RunbookContext, stack: string, row: Bluepr
       `{ secureBootEnabled: ${actual.secureBootEnabled}, vTpmEnabled: ${actual.vTpmEnabled} } for row ${row.name} ` +
       `in stack ${stack}, ${fix}`,
     { code: "SecurityTypeMismatch" },
+  );
+}
+
+/**
+ * Refuses to protect a row whose licence type is not its source VM's: the recovered VM gets the row's, so it would be
+ * billed otherwise than the source (paying again for a Windows licence the source brings, or claiming Azure Hybrid
+ * Benefit the source does not). The row carries it because an unplanned failover reads nothing of the primary region.
+ * A source VM that is gone is not judged (its disks may still be protected).
+ */
+async function checkLicenseType(ctx: RunbookContext, stack: string, row: BlueprintRow): Promise<void> {
+  const v = parseResourceId(row.sourceVmId);
+  const vm = await unlessNotFound(ctx.azure.compute.virtualMachines.get(v.resourceGroup, v.name));
+  if (!vm) return;
+  const source = vm.licenseType === undefined || vm.licenseType === "None" ? undefined : vm.licenseType;
+  const stated = row.osDisk.licenseType;
+  if (source === stated) return;
+  const say = (t: string | undefined) => (t === undefined ? "none" : t);
+  throw new UserError(
+    `The source VM of row ${row.name} (${v.name}) has licenseType ${say(source)}, but the blueprint states ` +
+      `${say(stated)}: the recovered VM would be billed otherwise than the source. ` +
+      (source === undefined
+        ? `Remove rows[].osDisk.licenseType for row ${row.name}`
+        : `Set rows[].osDisk.licenseType: ${source} for row ${row.name}`) +
+      ` in stack ${stack}, deploy it (pulumi up -s ${stack}), and enable again.`,
+    { code: "LicenseTypeMismatch" },
   );
 }
 

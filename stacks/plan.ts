@@ -96,6 +96,8 @@ export interface RecoveredRowPlan {
   zone?: Zone;
   /** Trusted Launch rows: the VM's security profile (its OS disk is Trusted Launch by creation or copy). */
   trustedLaunch?: UefiSettings;
+  /** The source VM's licence (Azure Hybrid Benefit), as the row carries it: the VM is billed as the source is. */
+  licenseType?: string;
   nic: { logicalName: string; name: string; subnetId: string; privateIpAddress?: string };
   osDisk: RecoveredDiskPlan;
   dataDisks: RecoveredDiskPlan[];
@@ -314,6 +316,7 @@ export function planBlueprint(blueprint: Blueprint, site: DrSite, options: PlanO
       ...(row.osDisk.securityType === "TrustedLaunch"
         ? { trustedLaunch: row.osDisk.uefiSettings ?? { secureBootEnabled: true, vTpmEnabled: true } }
         : {}),
+      ...(row.osDisk.licenseType ? { licenseType: row.osDisk.licenseType } : {}),
       nic: {
         logicalName: `${row.name}${suffix}-nic`,
         name: recoveredNicName(row, options.mode),

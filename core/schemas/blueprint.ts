@@ -28,6 +28,31 @@ export function osDiskGeneration(osDisk: { hyperVGeneration?: HyperVGeneration |
 export const maxHostnameLength: Record<OsType, number> = { Windows: 15, Linux: 64 };
 
 /**
+ * Names Windows reserves, which a computer name cannot be: the one-word entries of the "Table of reserved words" in
+ * Microsoft's "Naming conventions in Active Directory for computers, domains, sites, and OUs" (KB 909264); the others
+ * hold a space, which a hostname never does.
+ */
+export const windowsReservedNames = [
+  "ANONYMOUS",
+  "BATCH",
+  "BUILTIN",
+  "DIALUP",
+  "INTERACTIVE",
+  "INTERNET",
+  "LOCAL",
+  "NETWORK",
+  "NULL",
+  "PROXY",
+  "RESTRICTED",
+  "SELF",
+  "SERVER",
+  "SERVICE",
+  "SYSTEM",
+  "USERS",
+  "WORLD",
+] as const;
+
+/**
  * Hyper-V generation of a VM's OS disk: V1 boots BIOS, V2 UEFI. A VM size boots only the generations it offers
  * (Resource SKUs capability `HyperVGenerations`), and a disk of the wrong one does not boot.
  */
@@ -80,7 +105,33 @@ export const OsDiskSchema = z.strictObject({
   securityType: z.enum(securityTypes).optional(),
   /** UEFI settings of a Trusted Launch row's recovered VM, as the source VM has them. Default both enabled. */
   uefiSettings: UefiSettingsSchema.optional(),
+  /**
+   * The on-premises licence the source VM's OS runs under (its `licenseType`: Azure Hybrid Benefit), given to the
+   * recovered VM so that it is billed as the source is. `Windows_Server` or `Windows_Client` on a Windows row; a Linux
+   * subscription (`RHEL_BYOS`, `SLES_BYOS`, …) on a Linux row. `ferry sources enable` refuses a row that says otherwise
+   * than its source VM. Default: none (the source pays for its OS licence with the VM, and so does the recovered VM).
+   */
+  licenseType: z
+    .string()
+    .regex(/^[A-Za-z0-9_]+$/, "is not a licence type. Use Azure's name, e.g. Windows_Server or RHEL_BYOS")
+    .optional(),
 });
+
+/** Licence types of a Windows OS (Azure Hybrid Benefit); every other one is a Linux subscription's. */
+export const windowsLicenseTypes = ["Windows_Server", "Windows_Client"] as const;
+
+/** Why a row's licence type does not fit its OS, or undefined when it does (or there is none). */
+export function licenseTypeProblem(osType: OsType, licenseType: string | undefined): string | undefined {
+  if (licenseType === undefined) return undefined;
+  const windows = (windowsLicenseTypes as readonly string[]).includes(licenseType);
+  if (licenseType === "None")
+    return "None is no licence type. Remove osDisk.licenseType: the recovered VM then pays for its OS as the source does";
+  if (osType === "Windows" && !windows)
+    return `${licenseType} is not a Windows licence. Use Windows_Server or Windows_Client, as the source VM's licenseType says`;
+  if (osType === "Linux" && windows)
+    return `${licenseType} is a Windows licence and the row's OS is Linux. Use the source VM's licenseType (RHEL_BYOS, SLES_BYOS, …)`;
+  return undefined;
+}
 
 export const DataDiskSchema = z.strictObject({
   lun,
@@ -131,7 +182,10 @@ export const BlueprintRowSchema = z
      * Default: no zone (a regional VM).
      */
     zone: z.enum(zones).optional(),
-    /** Computer name of the recovered VM. Default: the source VM's. */
+    /**
+     * Name of the recovered VM (and of its NIC). Its guest keeps the computer name on its disk (an attached OS disk is
+     * specialized); on a Windows row it must still be a valid Windows computer name. Default: the row's name.
+     */
     hostname: z.string().optional(),
     /**
      * Static private IP of the recovered NIC, in the landing zone's target subnet (the precheck checks it is
@@ -161,6 +215,12 @@ export const BlueprintRowSchema = z
         path: ["osDisk", "uefiSettings"],
         message: "applies to a Trusted Launch VM only. Remove it, or set osDisk.securityType: TrustedLaunch",
       });
+    if (isRecord(row.osDisk) && typeof row.osDisk.licenseType === "string") {
+      const osType = row.osDisk.osType;
+      const problem =
+        osType === "Windows" || osType === "Linux" ? licenseTypeProblem(osType, row.osDisk.licenseType) : undefined;
+      if (problem !== undefined) ctx.addIssue({ code: "custom", path: ["osDisk", "licenseType"], message: problem });
+    }
     if (typeof row.hostname === "string") {
       const osType = isRecord(row.osDisk) ? row.osDisk.osType : undefined;
       const problem = hostnameProblem(row.hostname, osType === "Windows" || osType === "Linux" ? osType : undefined);
@@ -197,6 +257,9 @@ export function hostnameProblem(hostname: string, osType: OsType | undefined): s
   }
   if (osType === "Windows" && /^\d+$/.test(hostname)) {
     return "is all digits, which Windows refuses. Add at least one letter";
+  }
+  if (osType === "Windows" && (windowsReservedNames as readonly string[]).includes(hostname.toUpperCase())) {
+    return "is a name Windows reserves (KB 909264). Pick another";
   }
   return undefined;
 }

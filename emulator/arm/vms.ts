@@ -40,6 +40,7 @@ import { validateName } from "./names";
 import { checkCoresQuota } from "./quotas";
 import { findVmSize, type HyperVGeneration, PREMIUM_SKUS, VM_SIZES, ZRS_SKUS, zonesOf } from "./vm-sizes";
 import { checkVmSecurity, readVmSecurity, serializeVmSecurity } from "./security";
+import { readGuestRecord } from "../guest-identity";
 
 const VM =
   "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines/{vmName}";
@@ -62,7 +63,7 @@ function instanceView(emu: Emulator, vm: VmRecord) {
     statuses: [{ code: "ProvisioningState/succeeded", level: "Info", displayStatus: "Provisioning succeeded", time }],
   });
   return {
-    ...(vm.osProfile?.computerName ? { computerName: vm.osProfile.computerName } : {}),
+    ...guestFacts(emu, vm),
     hyperVGeneration: vm.hyperVGeneration ?? "V1",
     disks: [diskStatus(vm.osDisk.name), ...vm.dataDisks.map((d) => diskStatus(d.name))],
     vmAgent: vmAgent(emu, vm),
@@ -78,12 +79,30 @@ function instanceView(emu: Emulator, vm: VmRecord) {
   };
 }
 
+/**
+ * What the guest agent reports of its guest once it is Ready: the computer name, OS name and version of the guest
+ * record on the OS disk (see guest-identity.ts), the guest's own, whatever the VM is called. Without a record, the name
+ * the VM's `osProfile` gave (a VM made from an image), and no OS facts.
+ */
+function guestFacts(emu: Emulator, vm: VmRecord): { computerName?: string; osName?: string; osVersion?: string } {
+  const given = typeof vm.osProfile?.computerName === "string" ? { computerName: vm.osProfile.computerName } : {};
+  if (!agentReady(emu, vm)) return given;
+  const disk = emu.state.get(vm.osDisk.diskId, "disk");
+  const guest = disk ? readGuestRecord(emu.diskPath(disk.file)) : undefined;
+  return guest ?? given;
+}
+
+function agentReady(emu: Emulator, vm: VmRecord): boolean {
+  const bootInMs = emu.profile.operationsInMs.GuestAgent_Ready ?? 0;
+  return vm.power === "running" && vm.runningSince !== undefined && emu.now() - vm.runningSince >= bootInMs;
+}
+
 /** The guest agent: Ready once the VM has been running for the profile's `GuestAgent_Ready` (the guest OS booted). */
 function vmAgent(emu: Emulator, vm: VmRecord) {
-  const bootInMs = emu.profile.operationsInMs.GuestAgent_Ready ?? 0;
-  const ready = vm.power === "running" && vm.runningSince !== undefined && emu.now() - vm.runningSince >= bootInMs;
+  const ready = agentReady(emu, vm);
   return {
-    vmAgentVersion: ready ? "2.12.0.2" : "Unknown",
+    // The Windows guest agent and the Linux one (WALinuxAgent) number their versions apart.
+    vmAgentVersion: ready ? (vm.osDisk.osType === "Windows" ? "2.7.41491.1102" : "2.12.0.2") : "Unknown",
     statuses: [
       ready
         ? {
@@ -119,6 +138,7 @@ export function serializeVm(emu: Emulator, vm: VmRecord, withInstanceView = fals
     properties: {
       vmId: vm.vmId,
       hardwareProfile: { vmSize: vm.vmSize },
+      ...(vm.licenseType ? { licenseType: vm.licenseType } : {}),
       ...(vm.securityProfile ? { securityProfile: serializeVmSecurity(vm.securityProfile) } : {}),
       storageProfile: {
         ...(vm.imageReference ? { imageReference: vm.imageReference } : {}),
@@ -323,6 +343,17 @@ function validateOsProfile(profile: Json | undefined, osType: "Linux" | "Windows
     );
   }
   reqString(profile, "adminUsername");
+}
+
+/**
+ * `properties.licenseType`: the on-premises licence the OS runs under (Azure Hybrid Benefit), as given. Azure lists
+ * Windows_Server and Windows_Client for Windows and the Linux subscriptions (RHEL_BYOS, SLES_BYOS, …), a list that
+ * grows; it publishes no refusal of one on the other OS, so none is checked here.
+ */
+function readLicenseType(body: unknown): string | undefined {
+  const value = optString(body, "properties.licenseType");
+  if (value === "") throw invalid("licenseType", "Name a licence type, or None.");
+  return value;
 }
 
 function readVmSize(body: unknown): string {
@@ -535,6 +566,8 @@ async function createVm(ctx: Ctx, rgName: string, name: string, id: string): Pro
     ...(optObject(body, "identity") ? { identity: optObject(body, "identity")! } : {}),
     ...(security ? { securityProfile: security } : {}),
   };
+  const licenseType = readLicenseType(body);
+  if (licenseType !== undefined && licenseType !== "None") vm.licenseType = licenseType;
   const dataSpecs = readDataDisks(body);
   checkDataDiskCount(vmSize, dataSpecs.length);
   for (const nic of vm.nics) {
@@ -560,10 +593,8 @@ async function createVm(ctx: Ctx, rgName: string, name: string, id: string): Pro
     if (!osType) throw missing("osDisk.osType");
     if (imageReference)
       throw invalidParameter("Cannot attach an existing OS disk if the VM is created from a platform or user image.");
-    if (osProfile)
-      throw invalidParameter(
-        "Parameter 'osProfile' is not allowed when the OS disk is attached (createOption Attach): the VM keeps the identity of its disk.",
-      );
+    // Azure's words (see the README, "Windows and specialized OS disks"): the VM keeps its disk's guest identity.
+    if (osProfile) throw invalidParameter("Parameter 'osProfile' is not allowed.");
     const diskId = optString(osDiskBody, "managedDisk.id");
     if (!diskId) throw missing("osDisk.managedDisk.id");
     osDisk = checkAttachable(ctx, ctx.emu.state.get(diskId, "disk"), diskId, vm);
@@ -681,8 +712,14 @@ async function updateVm(ctx: Ctx, vm: VmRecord, patch: boolean): Promise<void> {
       if (rec) delete rec.virtualMachineId;
     }
   for (const n of next.nics) emu.state.get(n.id, "nic")!.virtualMachineId = vm.id;
+  // The licence may change on a running VM (Azure Hybrid Benefit turned on or off); "None" removes it, and a request
+  // that names none keeps it.
+  const licenseType = readLicenseType(body);
+  if (licenseType === "None") delete next.licenseType;
+  else if (licenseType !== undefined) next.licenseType = licenseType;
   const tags = optTags(body);
   Object.assign(vm, next, { tags: tags ?? (patch ? vm.tags : {}), provisioningState: "Updating" });
+  if (licenseType === "None") delete vm.licenseType;
   emu.guest.sync(vm);
 }
 

@@ -130,9 +130,13 @@ export interface CreateVmOptions {
   vmSize?: string;
   /** Trusted Launch and its UEFI settings. Default: none (Standard). */
   securityProfile?: VirtualMachine["securityProfile"];
+  /** The OS the attached OS disk holds. Default "Linux". */
+  osType?: "Linux" | "Windows";
+  /** The on-premises licence of its OS (`Windows_Server`, …). Default: none. */
+  licenseType?: string;
 }
 
-/** A running Linux VM with an attached OS disk and data disks at the given LUNs. */
+/** A running VM (Linux unless `osType` says otherwise) with an attached OS disk and data disks at the given LUNs. */
 export async function createVm(
   azure: ArmClients,
   rg: string,
@@ -147,7 +151,7 @@ export async function createVm(
       location,
       hardwareProfile: { vmSize: options.vmSize ?? "Standard_D2s_v5" },
       storageProfile: {
-        osDisk: { createOption: "Attach", osType: "Linux", managedDisk: { id: options.osDiskId } },
+        osDisk: { createOption: "Attach", osType: options.osType ?? "Linux", managedDisk: { id: options.osDiskId } },
         dataDisks: (options.dataDisks ?? []).map((d) => ({
           lun: d.lun,
           createOption: "Attach",
@@ -156,6 +160,7 @@ export async function createVm(
       },
       networkProfile: { networkInterfaces: [{ id: options.nicId }] },
       ...(options.securityProfile ? { securityProfile: options.securityProfile } : {}),
+      ...(options.licenseType ? { licenseType: options.licenseType } : {}),
     },
     POLL,
   );

@@ -16,5 +16,6 @@ export {
   type SubnetLayout,
 } from "./azure-env";
 export { pattern, readAt, writeAt } from "./bytes";
+export { writeGuestIdentity, type GuestIdentity } from "./guest";
 export { thrownBy } from "./errors";
 export { tempDir } from "./temp-dir";

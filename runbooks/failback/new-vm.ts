@@ -53,6 +53,8 @@ export async function restoreIntoNewVm(
     {
       location: region,
       hardwareProfile: { vmSize: row.vmSize },
+      // The licence the VM it replaces had, as the blueprint carries it.
+      ...(row.osDisk.licenseType ? { licenseType: row.osDisk.licenseType } : {}),
       storageProfile: {
         osDisk: { createOption: "Attach", osType: row.osDisk.osType, managedDisk: { id: os.newDiskId } },
         dataDisks: disks

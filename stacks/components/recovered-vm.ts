@@ -117,6 +117,8 @@ export class RecoveredVm extends pulumi.ComponentResource {
         resourceGroupName,
         location,
         hardwareProfile: { vmSize: plan.vmSize },
+        // The source's licence, carried in the blueprint: nothing is read from the primary region here.
+        ...(plan.licenseType ? { licenseType: plan.licenseType } : {}),
         ...(plan.zone ? { zones: [plan.zone] } : {}),
         // The OS disk is Trusted Launch (the staging disk, or a copy of its snapshot, which keeps the type).
         ...(plan.trustedLaunch

@@ -97,6 +97,18 @@ describe("BlueprintSchema", () => {
       "longer than Windows allows (15)",
     ],
     [
+      "Windows licence on a Linux row",
+      (b) => (b.rows[0].osDisk.licenseType = "Windows_Server"),
+      "rows[0].osDisk.licenseType",
+      "Windows_Server is a Windows licence and the row's OS is Linux",
+    ],
+    [
+      "Linux licence on a Windows row",
+      (b) => (b.rows[1].osDisk.licenseType = "RHEL_BYOS"),
+      "rows[1].osDisk.licenseType",
+      "RHEL_BYOS is not a Windows licence. Use Windows_Server or Windows_Client",
+    ],
+    [
       "hostname with a dot",
       (b) => (b.rows[0].hostname = "web1.contoso.com"),
       "rows[0].hostname",
@@ -154,7 +166,7 @@ describe("BlueprintSchema", () => {
         code: "unrecognized_keys",
         message:
           'is not a recognised key. Did you mean "sizeGiB"? ' +
-          "Allowed keys here: sourceDiskId, osType, sizeGiB, hyperVGeneration, securityType, uefiSettings.",
+          "Allowed keys here: sourceDiskId, osType, sizeGiB, hyperVGeneration, securityType, uefiSettings, licenseType.",
       },
     ]);
   });
@@ -207,5 +219,11 @@ describe("hostnameProblem", () => {
     expect(hostnameProblem("web-", "Linux")).toContain("starting and ending");
     expect(hostnameProblem("12345", "Windows")).toContain("all digits");
     expect(hostnameProblem("12345", "Linux")).toBeUndefined();
+  });
+
+  it("refuses a name Windows reserves on Windows only, in any case", () => {
+    expect(hostnameProblem("Server", "Windows")).toBe("is a name Windows reserves (KB 909264). Pick another");
+    expect(hostnameProblem("server", "Linux")).toBeUndefined();
+    expect(hostnameProblem("server1", "Windows")).toBeUndefined();
   });
 });

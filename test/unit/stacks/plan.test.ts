@@ -64,6 +64,17 @@ describe("planBlueprint", () => {
     expect(plan.staging).toHaveLength(5);
   });
 
+  it("gives a row's recovered VM the licence the row carries, and none where it carries none", () => {
+    const licensed = blueprint((raw) => {
+      (raw.rows[1] as { osDisk: Record<string, unknown> }).osDisk.licenseType = "Windows_Server";
+    });
+    const plan = planBlueprint(licensed, zone, { mode: "failover", recoveryPoints: recoveryPoints(licensed) });
+    expect(plan.rows.map((r) => [r.row, r.licenseType ?? null])).toEqual([
+      ["web1", null],
+      ["db1", "Windows_Server"],
+    ]);
+  });
+
   it("test: a row's test address, not its production one, on the test NIC", () => {
     const row = { ...b.rows[0]!, testPrivateIpAddress: "10.99.0.10" };
     const plan = planBlueprint({ ...b, rows: [row] }, zone, { mode: "test", recoveryPoints: points });
