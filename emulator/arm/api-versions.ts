@@ -71,6 +71,9 @@ const RESOURCES_RP = [
   "2025-04-01",
 ] as const;
 
+/** Private DNS (`specification/privatedns`): its own versions, though its types are under Microsoft.Network. */
+const PRIVATE_DNS_RP = ["2018-09-01", "2020-01-01", "2020-06-01", "2024-06-01"] as const;
+
 /** How ARM refuses an api-version a type does not serve. */
 type Refusal = "NoRegisteredProviderFound" | "InvalidApiVersionParameter";
 
@@ -105,6 +108,13 @@ const BY_OPERATION_GROUP: Record<string, ServedType> = {
   Subnets: network("virtualNetworks/subnets"),
   NetworkSecurityGroups: network("networkSecurityGroups"),
   NetworkInterfaces: network("networkInterfaces"),
+  PrivateZones: { type: "privateDnsZones", versions: PRIVATE_DNS_RP, refusal: "NoRegisteredProviderFound" },
+  RecordSets: { type: "privateDnsZones", versions: PRIVATE_DNS_RP, refusal: "NoRegisteredProviderFound" },
+  VirtualNetworkLinks: {
+    type: "privateDnsZones/virtualNetworkLinks",
+    versions: PRIVATE_DNS_RP,
+    refusal: "NoRegisteredProviderFound",
+  },
   Disks: compute("disks", DISK_RP),
   Snapshots: compute("snapshots", DISK_RP),
   VirtualMachines: compute("virtualMachines"),
@@ -120,7 +130,11 @@ const BY_OPERATION_GROUP: Record<string, ServedType> = {
  */
 const OPERATIONS: Record<string, ServedType> = {
   "microsoft.compute": compute("locations/operations", [...DISK_RP, ...COMPUTE_RP].sort()),
-  "microsoft.network": network("locations/operations"),
+  "microsoft.network": {
+    type: "locations/operations",
+    versions: [...NETWORK_RP, ...PRIVATE_DNS_RP].sort(),
+    refusal: "NoRegisteredProviderFound",
+  },
 };
 
 /** The served type of an ARM request, or undefined for a request the router did not match. */
