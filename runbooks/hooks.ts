@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { createInterface } from "node:readline";
 import { UserError } from "../core/errors";
+import type { AzureConnection } from "../core/schemas/connection";
 import { redactSecrets } from "../core/redact";
 
 /**
@@ -97,6 +98,20 @@ export interface HookAzureOptions {
    * (DefaultAzureCredential).
    */
   credential?: "default" | "emulator";
+}
+
+/**
+ * Where ferry's own clients go (`azure` of ferry.json), as a hook is to be told: the same subscription, ARM
+ * endpoint and CA; the fixed token where ferry uses the emulator's credential (the local Azure), else
+ * DefaultAzureCredential, which signs a hook in from the identity variables of its environment.
+ */
+export function hookAzureFor(azure: AzureConnection): HookAzureOptions {
+  return {
+    subscriptionId: azure.subscriptionId,
+    ...(azure.armEndpoint !== undefined ? { armEndpoint: azure.armEndpoint } : {}),
+    ...(azure.caCertPath !== undefined ? { caCertPath: azure.caCertPath } : {}),
+    credential: azure.credential.kind === "emulator" ? "emulator" : "default",
+  };
 }
 
 export interface RunHookOptions {

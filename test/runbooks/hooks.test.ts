@@ -7,10 +7,14 @@ import { createDefaultHttpClient } from "@azure/core-rest-pipeline";
 import { Agent } from "node:https";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isUserError } from "../../core/errors";
-import { checkHook, runHook, type HookContext, type RunHookOptions } from "../../runbooks/hooks";
+import { checkHook, hookAzureFor, runHook, type HookContext, type RunHookOptions } from "../../runbooks/hooks";
 import { tempDir, useEmulator } from "../helpers/emulator";
+import { createEmptyDisk, createGroup, createNic, createSubnet, createVm } from "@ferry/emulator/testing";
 
-// Hooks run as real child processes (zx under Node), in a repository of their own per file.
+// Hooks run as real child processes (zx under Node), in a repository of their own per file; the example hooks
+// run from this repository against a local Azure of the file's own.
+const fixture = useEmulator();
+const root = resolve(import.meta.dirname, "../..");
 const repo = tempDir("ferry-hooks-repo-");
 mkdirSync(join(repo, "hooks"));
 afterAll(() => rmSync(repo, { recursive: true, force: true }));
@@ -53,6 +57,16 @@ function collect(): { lines: { line: string; stream: string }[]; options: RunHoo
     },
   };
 }
+
+/** The local Azure as ferry's config states it, handed to a hook as ferry hands it. */
+const localAzure = () =>
+  hookAzureFor({
+    subscriptionId: fixture.emu.subscriptionId,
+    armEndpoint: fixture.emu.endpoint,
+    caCertPath: fixture.emu.caCertPath,
+    credential: { kind: "emulator" },
+    pollIntervalInMs: 10,
+  });
 
 function alive(pid: number): boolean {
   try {
@@ -211,7 +225,6 @@ describe("checkHook", () => {
 });
 
 describe("hooks/health-check.mjs", () => {
-  const root = resolve(import.meta.dirname, "../..");
   let app: Server;
   let healthy = true;
   let port: number;
@@ -252,8 +265,6 @@ describe("hooks/health-check.mjs", () => {
 });
 
 describe("hooks/dns-switch.mjs", () => {
-  const root = resolve(import.meta.dirname, "../..");
-  const fixture = useEmulator();
   let dns: PrivateDnsManagementClient;
   const zone = "contoso.internal";
   let rg = "";
@@ -288,12 +299,7 @@ describe("hooks/dns-switch.mjs", () => {
         context,
         log: (l) => lines.push(l),
         env: { PATH: process.env.PATH },
-        azure: {
-          armEndpoint: fixture.emu.endpoint,
-          caCertPath: fixture.emu.caCertPath,
-          subscriptionId: fixture.emu.subscriptionId,
-          credential: "emulator",
-        },
+        azure: localAzure(),
       },
     );
 
@@ -331,5 +337,48 @@ describe("hooks/dns-switch.mjs", () => {
     await newZone();
     const result = await switchRecord([]);
     expect(result.exitCode).toBe(2);
+  });
+});
+
+describe("hooks/health-check.mjs --vm-agent", () => {
+  const rg = "agent-rg";
+  const vms: Record<string, string> = {};
+  beforeAll(async () => {
+    await createGroup(fixture.azure, rg, "northeurope");
+    const subnet = await createSubnet(fixture.azure, rg, "northeurope", "v", { subnetPrefix: "10.0.1.0/24" });
+    for (const name of ["up", "down"]) {
+      const vm = await createVm(fixture.azure, rg, "northeurope", name, {
+        osDiskId: await createEmptyDisk(fixture.azure, rg, "northeurope", `${name}-os`, 1, { osType: "Linux" }),
+        nicId: await createNic(fixture.azure, rg, "northeurope", `${name}-nic`, subnet),
+      });
+      vms[name] = vm.id!;
+    }
+    await fixture.azure.compute.virtualMachines.beginDeallocateAndWait(rg, "down");
+  });
+
+  const check = (vm: string, lines: string[]) =>
+    runHook(
+      { script: "hooks/health-check.mjs", args: ["--vm-agent", "--no-http", "--timeout", "3", "--interval", "0.2"] },
+      {
+        repoRoot: root,
+        context: { ...context, vms: [{ ...context.vms[0]!, name: vm, id: vms[vm]! }] },
+        log: (l) => lines.push(l),
+        env: { PATH: process.env.PATH },
+        azure: localAzure(),
+      },
+    );
+
+  it("passes when the recovered VM's agent reports Ready", async () => {
+    const lines: string[] = [];
+    expect((await check("up", lines)).exitCode).toBe(0);
+    expect(lines.join("\n")).toContain("healthy, its VM agent answered");
+  });
+
+  it("fails within its timeout for a VM that is not running", async () => {
+    const lines: string[] = [];
+    const result = await check("down", lines);
+    expect(result.exitCode).toBe(1);
+    expect(result.durationMs).toBeLessThan(3000 + 3000);
+    expect(lines.join("\n")).toContain("last: VM agent Not Ready");
   });
 });

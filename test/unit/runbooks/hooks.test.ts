@@ -1,7 +1,13 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { isUserError } from "../../../core/errors";
-import { HOOK_ENV_ALLOW_LIST, hookEnvironment, resolveHookScript, type HookContext } from "../../../runbooks/hooks";
+import {
+  HOOK_ENV_ALLOW_LIST,
+  hookAzureFor,
+  hookEnvironment,
+  resolveHookScript,
+  type HookContext,
+} from "../../../runbooks/hooks";
 
 const context: HookContext = {
   plan: "p",
@@ -83,5 +89,32 @@ describe("resolveHookScript", () => {
       thrown = e;
     }
     expect(isUserError(thrown) && thrown.code).toBe("HookOutsideRepository");
+  });
+});
+
+describe("hookAzureFor", () => {
+  const sub = "00000000-0000-0000-0000-000000000001";
+
+  it("tells a hook the local Azure's endpoint, CA and fixed token when ferry uses them", () => {
+    expect(
+      hookAzureFor({
+        subscriptionId: sub,
+        armEndpoint: "https://127.0.0.1:4443",
+        caCertPath: "/ca.pem",
+        credential: { kind: "emulator" },
+        pollIntervalInMs: 10,
+      }),
+    ).toEqual({
+      subscriptionId: sub,
+      armEndpoint: "https://127.0.0.1:4443",
+      caCertPath: "/ca.pem",
+      credential: "emulator",
+    });
+  });
+
+  it("leaves a hook on public Azure with DefaultAzureCredential for any real credential", () => {
+    expect(
+      hookAzureFor({ subscriptionId: sub, credential: { kind: "managedIdentity" }, pollIntervalInMs: 2000 }),
+    ).toEqual({ subscriptionId: sub, credential: "default" });
   });
 });
