@@ -154,6 +154,8 @@ export const HOOK_ENV_ALLOW_LIST: readonly string[] = [
   "HTTPS_PROXY",
   "HTTP_PROXY",
   "NO_PROXY",
+  // A proxy's or a company's CA the agent trusts; azure.caCertPath, when set, takes its place.
+  "NODE_EXTRA_CA_CERTS",
   "AZURE_CLIENT_ID",
   "AZURE_TENANT_ID",
   "AZURE_FEDERATED_TOKEN_FILE",
