@@ -173,7 +173,43 @@ export interface NsgRecord extends Base {
   resourceGuid: string;
 }
 
-export type ResourceRecord = DiskRecord | SnapshotRecord | VmRecord | NicRecord | VnetRecord | NsgRecord;
+/** An A record set of a Private DNS zone (the only record type the emulator writes; `@` is the apex). */
+export interface PrivateDnsRecordSet {
+  /** Lower case, as Azure returns it. */
+  name: string;
+  etag: string;
+  ttl: number;
+  metadata?: Record<string, string>;
+  ipv4Addresses: string[];
+}
+
+/** A virtual network linked to a Private DNS zone. */
+export interface PrivateDnsLink {
+  name: string;
+  etag: string;
+  virtualNetworkId: string;
+  registrationEnabled: boolean;
+  resolutionPolicy: "Default" | "NxDomainRedirect";
+  tags: Tags;
+}
+
+/** A Private DNS zone (location `global`) with its A record sets and virtual network links inline. */
+export interface PrivateDnsZoneRecord extends Base {
+  kind: "privateDnsZone";
+  etag: string;
+  internalId: string;
+  recordSets: PrivateDnsRecordSet[];
+  links: PrivateDnsLink[];
+}
+
+export type ResourceRecord =
+  | DiskRecord
+  | SnapshotRecord
+  | VmRecord
+  | NicRecord
+  | VnetRecord
+  | NsgRecord
+  | PrivateDnsZoneRecord;
 
 export interface OperationRecord {
   id: string;

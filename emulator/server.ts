@@ -6,6 +6,7 @@ import { registerBlob, serviceHeaders } from "./data/blob";
 import { registerDisks } from "./arm/disks";
 import { registerNetwork } from "./arm/network";
 import { registerOperations } from "./arm/operations";
+import { registerPrivateDns } from "./arm/private-dns";
 import { registerResourceGroups } from "./arm/resource-groups";
 import { registerSnapshots } from "./arm/snapshots";
 import { registerQuotas } from "./arm/quotas";
@@ -24,6 +25,7 @@ function armRouter(): Router<Ctx> {
   const r = new Router<Ctx>();
   registerResourceGroups(r);
   registerNetwork(r);
+  registerPrivateDns(r);
   registerDisks(r);
   registerSnapshots(r);
   registerVms(r);

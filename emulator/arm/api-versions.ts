@@ -26,6 +26,12 @@ const NETWORK_RP = ["2025-05-01"] as const;
 // resources/resource-manager/Microsoft.Resources/resources/stable/2025-04-01 (resources.json).
 const RESOURCES_RP = ["2025-04-01"] as const;
 
+/**
+ * Private DNS: its own versions, though its types are under Microsoft.Network. The one @azure/arm-privatedns 4.x
+ * sends (the example hooks'): privatedns/resource-manager/Microsoft.Network/PrivateDns/stable/2024-06-01.
+ */
+const PRIVATE_DNS_RP = ["2024-06-01"] as const;
+
 /** How ARM refuses an api-version a type does not serve. */
 type Refusal = "NoRegisteredProviderFound" | "InvalidApiVersionParameter";
 
@@ -60,6 +66,13 @@ const BY_OPERATION_GROUP: Record<string, ServedType> = {
   Subnets: network("virtualNetworks/subnets"),
   NetworkSecurityGroups: network("networkSecurityGroups"),
   NetworkInterfaces: network("networkInterfaces"),
+  PrivateZones: { type: "privateDnsZones", versions: PRIVATE_DNS_RP, refusal: "NoRegisteredProviderFound" },
+  RecordSets: { type: "privateDnsZones", versions: PRIVATE_DNS_RP, refusal: "NoRegisteredProviderFound" },
+  VirtualNetworkLinks: {
+    type: "privateDnsZones/virtualNetworkLinks",
+    versions: PRIVATE_DNS_RP,
+    refusal: "NoRegisteredProviderFound",
+  },
   Disks: compute("disks", DISK_RP),
   Snapshots: compute("snapshots", DISK_RP),
   VirtualMachines: compute("virtualMachines"),
@@ -75,7 +88,11 @@ const BY_OPERATION_GROUP: Record<string, ServedType> = {
  */
 const OPERATIONS: Record<string, ServedType> = {
   "microsoft.compute": compute("locations/operations", [...DISK_RP, ...COMPUTE_RP].sort()),
-  "microsoft.network": network("locations/operations"),
+  "microsoft.network": {
+    type: "locations/operations",
+    versions: [...NETWORK_RP, ...PRIVATE_DNS_RP].sort(),
+    refusal: "NoRegisteredProviderFound",
+  },
 };
 
 /** The served type of an ARM request, or undefined for a request the router did not match. */

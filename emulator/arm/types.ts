@@ -8,4 +8,5 @@ export const RESOURCE_TYPES: Record<ResourceRecord["kind"], string> = {
   nic: "Microsoft.Network/networkInterfaces",
   vnet: "Microsoft.Network/virtualNetworks",
   nsg: "Microsoft.Network/networkSecurityGroups",
+  privateDnsZone: "Microsoft.Network/privateDnsZones",
 };

@@ -1,6 +1,7 @@
 import { Agent } from "node:https";
 import { ComputeManagementClient } from "@azure/arm-compute";
 import { NetworkManagementClient } from "@azure/arm-network";
+import { PrivateDnsManagementClient } from "@azure/arm-privatedns";
 import { ResourceManagementClient } from "@azure/arm-resources";
 import type { TokenCredential } from "@azure/core-auth";
 import { createHttpHeaders, type HttpClient } from "@azure/core-rest-pipeline";
@@ -53,6 +54,12 @@ async function sentVersions(): Promise<{ group: string; client: string; version:
     httpClient,
     retryOptions,
   });
+  const privateDns = new PrivateDnsManagementClient(token, "s", {
+    endpoint,
+    credentials: { scopes },
+    httpClient,
+    retryOptions,
+  });
   const coreClient = { endpoint, $host: endpoint, credentialScopes: scopes, httpClient, retryOptions };
   const autorest = new AutoRestComputeClient(token, "s", coreClient);
   const network = new NetworkManagementClient(token, "s", coreClient);
@@ -87,6 +94,17 @@ async function sentVersions(): Promise<{ group: string; client: string; version:
     { group: "Subnets", client: "arm-network", call: () => network.subnets.get("r", "v", "s") },
     { group: "NetworkSecurityGroups", client: "arm-network", call: () => network.networkSecurityGroups.get("r", "n") },
     { group: "NetworkInterfaces", client: "arm-network", call: () => network.networkInterfaces.get("r", "n") },
+    { group: "PrivateZones", client: "arm-privatedns", call: () => privateDns.privateZones.get("r", "z.internal") },
+    {
+      group: "RecordSets",
+      client: "arm-privatedns",
+      call: () => privateDns.recordSets.get("r", "z.internal", "A", "app"),
+    },
+    {
+      group: "VirtualNetworkLinks",
+      client: "arm-privatedns",
+      call: () => privateDns.virtualNetworkLinks.get("r", "z.internal", "l"),
+    },
     { group: "ResourceGroups", client: "arm-resources", call: () => resources.resourceGroups.get("r") },
     { group: "Resources", client: "arm-resources", call: () => first(resources.resources.list()) },
   ];
