@@ -258,3 +258,56 @@ export function offlineNetworkNote(rows: readonly NetworkRow[]): PrecheckCheck |
       "free is read from the landing zone's subnets in Azure. Run targets validate without --offline.",
   };
 }
+
+/** A source VM's NIC, as ferry reads it at enable time (the primary region is up then). */
+export interface SourceNic {
+  name: string;
+  primary: boolean;
+  /** Its static private IP; undefined when the address is dynamic. */
+  staticIp?: string;
+  acceleratedNetworking: boolean;
+}
+
+/**
+ * Where a row's NICs differ from its source VM's, as sentences that say what the recovered VM gets and which key
+ * keeps the source's shape. The row wins (its values are the override); nothing here is refused. Static addresses
+ * compare by value: a DR network that mirrors the source's ranges keeps them, any other has its own.
+ */
+export function nicDifferences(row: NetworkRow, source: readonly SourceNic[]): string[] {
+  const nics = rowNics(row);
+  const out: string[] = [];
+  if (source.length !== nics.length) {
+    out.push(
+      `the source VM has ${source.length} NIC${source.length === 1 ? "" : "s"} and the row ${nics.length}: the ` +
+        `recovered VM gets ${nics.length}. List the source's in rows[].nics, in its order, to keep them`,
+    );
+  }
+  const sourcePrimary = source.findIndex((n) => n.primary);
+  const rowPrimary = nics.findIndex((n) => n.primary);
+  if (sourcePrimary >= 0 && sourcePrimary !== rowPrimary && sourcePrimary < nics.length) {
+    out.push(
+      `the source's primary NIC is its NIC ${sourcePrimary + 1} (${source[sourcePrimary]!.name}), the row's its ` +
+        `NIC ${rowPrimary + 1}: set rows[].nics[${sourcePrimary}].primary: true to keep the source's default route`,
+    );
+  }
+  source.forEach((s, i) => {
+    const nic = nics[i];
+    if (!nic) return;
+    const key = nic.keyPrefix ? `rows[].${nic.keyPrefix}` : "rows[].";
+    if (s.acceleratedNetworking !== nic.acceleratedNetworking) {
+      out.push(
+        `the source's NIC ${i + 1} (${s.name}) has accelerated networking ${s.acceleratedNetworking ? "on" : "off"}, ` +
+          `the row's ${nic.acceleratedNetworking ? "on" : "off"}: set rows[].nics[${i}].acceleratedNetworking: ` +
+          `${s.acceleratedNetworking} to keep it`,
+      );
+    }
+    if (s.staticIp && s.staticIp !== nic.privateIpAddress) {
+      out.push(
+        `the source's NIC ${i + 1} (${s.name}) has the static address ${s.staticIp}, the row's ` +
+          `${nic.privateIpAddress ?? "a dynamic one"}: set ${key}privateIpAddress: ${s.staticIp} to keep it, where ` +
+          "the DR subnet has that range",
+      );
+    }
+  });
+  return out;
+}
