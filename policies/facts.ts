@@ -42,7 +42,10 @@ export const PrecheckFactsSchema = z.strictObject({
   targetRegion: azureRegion,
   /** The regions the blueprint's source VMs live in: never a place to recover into. */
   sourceRegions: z.array(azureRegion),
-  /** ARM ids of the subnets recovered NICs may join (the target subnet, or the test subnet of a drill). */
+  /**
+   * ARM ids of the subnets recovered NICs may join: the target subnet (the test subnet of a drill) and the subnets
+   * of that network the rows' NICs name (`nics[].subnet`, `testSubnet`).
+   */
   allowedSubnetIds: z.array(
     armResourceId("Microsoft.Network/virtualNetworks/subnets", "az network vnet subnet show --query id -o tsv"),
   ),

@@ -4,14 +4,14 @@ import { azureProblemOf, formatAzureProblem } from "../core/azure-error";
 import { isNotFound, unlessNotFound } from "../core/errors";
 import { ipv4PlaceProblem, parseIpv4Cidr, reservedIpv4, usableIpv4, type Ipv4Range } from "../core/ipv4";
 import { parseResourceId } from "../core/resource-id";
-import type { BlueprintRow } from "../core/schemas/blueprint";
+import { rowNics, type BlueprintRow, type RowNic } from "../core/schemas/blueprint";
 import { recoveredNicIp, recoveredNicName } from "../stacks/plan";
 import type { LandingZoneFacts } from "./blueprints";
 import type { RunbookContext } from "./context";
 import type { PrecheckCheck } from "./precheck";
 
-/** What the network checks read of a row: its name and its static addresses. */
-export type NetworkRow = Pick<BlueprintRow, "name" | "hostname" | "privateIpAddress" | "testPrivateIpAddress">;
+/** What the network checks read of a row: its name, its NICs and their static addresses. */
+export type NetworkRow = Pick<BlueprintRow, "name" | "hostname" | "privateIpAddress" | "testPrivateIpAddress" | "nics">;
 
 /** Which of the landing zone's subnets the checks are about: the target's (failover) or the test's (drill). */
 export interface NetworkChecksOptions {
@@ -25,9 +25,11 @@ export interface NetworkChecksOptions {
 /**
  * What Azure would refuse of the recovered NICs, checked before a failover makes them: the subnet's
  * virtual network is in the landing zone's region (a NIC joins a network of its own region only,
- * `InvalidResourceReference`); each row's static address for this mode is inside the subnet
- * (`PrivateIPAddressNotInSubnet`), not one of the five Azure reserves there (`PrivateIPAddressInReservedRange`),
- * not another row's, and free, or held by the row's own recovered NIC already (`PrivateIPAddressIsAllocated`).
+ * `InvalidResourceReference`); a subnet a row's NIC names is in that network (a VM's NICs share one network,
+ * and a subnet that is not there is `InvalidResourceReference`); each NIC's static address for this mode is
+ * inside its subnet (`PrivateIPAddressNotInSubnet`), not one of the five Azure reserves there
+ * (`PrivateIPAddressInReservedRange`), not another row's, and free, or held by the row's own recovered NIC
+ * already (`PrivateIPAddressIsAllocated`).
  * The subnet's NSG and route table are reported, not judged: they are the network team's.
  *
  * Read-only. A subnet or network that does not exist gives no line here (the subnet check says so); an Azure
@@ -41,14 +43,14 @@ export async function networkChecks(
 ): Promise<PrecheckCheck[]> {
   const test = options.mode === "test";
   const which = test ? "test subnet" : "target subnet";
-  const field = test ? "testPrivateIpAddress" : "privateIpAddress";
+  const addressField = test ? "testPrivateIpAddress" : "privateIpAddress";
   const redeploy = `pulumi up -s ${options.landingZoneStack}`;
   const wanted = parseResourceId(test ? zone.testSubnetId : zone.targetSubnetId);
   const vnetName = wanted.parent!.name;
-  const where = `${vnetName}/${wanted.name}`;
   const checks: PrecheckCheck[] = [];
 
   let subnet: Subnet | undefined;
+  let vnetSubnets: Subnet[] = [];
   try {
     const vnet = await ctx.azure.network.virtualNetworks.get(wanted.resourceGroup, vnetName);
     const region = vnet.location ?? "?";
@@ -64,7 +66,8 @@ export async function networkChecks(
             `recovered VM can join it. Give the landing zone ${options.landingZoneStack} a ${which} in ` +
             `${zone.location} and deploy it again (${redeploy}).`,
       });
-    subnet = vnet.subnets?.find((s) => s.name?.toLowerCase() === wanted.name.toLowerCase());
+    vnetSubnets = vnet.subnets ?? [];
+    subnet = vnetSubnets.find((s) => s.name?.toLowerCase() === wanted.name.toLowerCase());
   } catch (e) {
     if (isNotFound(e)) return checks;
     return [{ name: `${which} region`, ok: false, message: `Cannot read ${vnetName}: ${unreadable(e)}` }];
@@ -73,19 +76,55 @@ export async function networkChecks(
 
   checks.push({ name: `${which} NSG and route table`, ok: true, message: attachments(subnet) });
 
-  const range = parseIpv4Cidr(subnet.addressPrefix ?? "");
-  const statics = rows.flatMap((row) => {
-    const ip = recoveredNicIp(row, options.mode);
-    return ip ? [{ row, ip }] : [];
+  const subnetField = test ? "testSubnet" : "subnet";
+  const nics = rows.flatMap((row) =>
+    rowNics(row).map((nic) => ({ row, nic, subnetName: (test ? nic.testSubnet : nic.subnet) ?? subnet.name! })),
+  );
+  const subnetNamed = (name: string) => vnetSubnets.find((x) => x.name?.toLowerCase() === name.toLowerCase());
+  for (const { row, nic, subnetName } of nics) {
+    if (subnetName.toLowerCase() === subnet.name!.toLowerCase()) continue;
+    const found = subnetNamed(subnetName);
+    const checkName = `${row.name}: NIC ${nic.index + 1} ${test ? "test " : ""}subnet ${subnetName}`;
+    checks.push(
+      found
+        ? {
+            name: checkName,
+            row: row.name,
+            ok: true,
+            message: `${vnetName}/${subnetName} (${found.addressPrefix ?? "?"}): ${attachments(found)}`,
+          }
+        : {
+            name: checkName,
+            row: row.name,
+            ok: false,
+            message:
+              `rows[].${nic.keyPrefix}${subnetField} ${subnetName} of row ${row.name} is not a subnet of ${vnetName}, ` +
+              `the virtual network of the landing zone's ${which}: Azure would refuse the recovered NIC ` +
+              `(InvalidResourceReference), and a VM's NICs share one virtual network. Create ${subnetName} in ` +
+              `${vnetName}, or set rows[].${nic.keyPrefix}${subnetField} of ${row.name} to one of its subnets: ` +
+              `${vnetSubnets.map((x) => x.name).join(", ")}.`,
+          },
+    );
+  }
+
+  const statics = nics.flatMap(({ row, nic, subnetName }) => {
+    const ip = recoveredNicIp(nic, options.mode);
+    const inSubnet = subnetNamed(subnetName);
+    return ip && inSubnet ? [{ row, nic, ip, subnet: inSubnet }] : [];
   });
+  const key = (subnetName: string, ip: string) => `${subnetName.toLowerCase()}|${ip}`;
   const firstRowOf = new Map<string, string>();
-  for (const { row, ip } of statics) if (!firstRowOf.has(ip)) firstRowOf.set(ip, row.name);
+  for (const { row, ip, subnet: s } of statics)
+    if (!firstRowOf.has(key(s.name!, ip))) firstRowOf.set(key(s.name!, ip), row.name);
 
   const rowChecks = await Promise.all(
-    statics.map(async ({ row, ip }): Promise<PrecheckCheck> => {
+    statics.map(async ({ row, nic, ip, subnet: s }): Promise<PrecheckCheck> => {
       const name = `${row.name}: ${test ? "test " : ""}private IP ${ip}`;
       const base = { name, row: row.name };
+      const field = `${nic.keyPrefix}${addressField}`;
       const value = `rows[].${field} ${ip} of row ${row.name}`;
+      const where = `${vnetName}/${s.name}`;
+      const range = parseIpv4Cidr(s.addressPrefix ?? "");
       if (!range) {
         return { ...base, ok: true, message: `${where} has no single addressPrefix to check it against; not checked` };
       }
@@ -96,7 +135,8 @@ export async function networkChecks(
           ...base,
           ok: false,
           message:
-            `${value} is outside the ${which} ${where} (${range.prefix}): Azure would refuse the recovered NIC ` +
+            `${value} is outside the ${s === subnet ? which : "subnet"} ${where} (${range.prefix}): Azure would ` +
+            "refuse the recovered NIC " +
             `(PrivateIPAddressNotInSubnet). ${pick}`,
         };
       }
@@ -109,7 +149,7 @@ export async function networkChecks(
             `would refuse the recovered NIC (PrivateIPAddressInReservedRange). ${pick}`,
         };
       }
-      const first = firstRowOf.get(ip)!;
+      const first = firstRowOf.get(key(s.name!, ip))!;
       if (first !== row.name) {
         return {
           ...base,
@@ -126,7 +166,7 @@ export async function networkChecks(
           ip,
         );
         if (free.available) return { ...base, ok: true, message: `free in ${where} (${range.prefix})` };
-        const nicName = recoveredNicName(row, options.mode);
+        const nicName = recoveredNicName(row, options.mode, nic.index);
         const own = await unlessNotFound(ctx.azure.network.networkInterfaces.get(zone.resourceGroupName, nicName));
         if (own?.ipConfigurations?.some((c) => c.privateIPAddress === ip)) {
           return {
@@ -135,7 +175,7 @@ export async function networkChecks(
             message: `held by the row's recovered NIC ${nicName} already (a re-run keeps it)`,
           };
         }
-        const others = (free.availableIPAddresses ?? []).filter((a) => !firstRowOf.has(a));
+        const others = (free.availableIPAddresses ?? []).filter((a) => !firstRowOf.has(key(s.name!, a)));
         return {
           ...base,
           ok: false,
@@ -189,12 +229,26 @@ export const NetworkRowsSchema = z.array(
     hostname: z.string().optional(),
     privateIpAddress: z.ipv4().optional(),
     testPrivateIpAddress: z.ipv4().optional(),
+    nics: z
+      .array(
+        z.object({
+          subnet: z.string().min(1).optional(),
+          testSubnet: z.string().min(1).optional(),
+          privateIpAddress: z.ipv4().optional(),
+          testPrivateIpAddress: z.ipv4().optional(),
+          acceleratedNetworking: z.boolean().optional(),
+          primary: z.boolean().optional(),
+        }),
+      )
+      .optional(),
   }),
 );
 
 /** What `targets validate --offline` cannot say of a blueprint's static addresses, or undefined when it has none. */
 export function offlineNetworkNote(rows: readonly NetworkRow[]): PrecheckCheck | undefined {
-  const named = rows.filter((r) => r.privateIpAddress || r.testPrivateIpAddress).map((r) => r.name);
+  const named = rows
+    .filter((r) => rowNics(r).some((n: RowNic) => n.privateIpAddress || n.testPrivateIpAddress))
+    .map((r) => r.name);
   if (named.length === 0) return undefined;
   return {
     name: "static private IPs",
@@ -203,4 +257,57 @@ export function offlineNetworkNote(rows: readonly NetworkRow[]): PrecheckCheck |
       `not checked offline (rows ${named.join(", ")}): whether each is inside its subnet, not reserved by Azure and ` +
       "free is read from the landing zone's subnets in Azure. Run targets validate without --offline.",
   };
+}
+
+/** A source VM's NIC, as ferry reads it at enable time (the primary region is up then). */
+export interface SourceNic {
+  name: string;
+  primary: boolean;
+  /** Its static private IP; undefined when the address is dynamic. */
+  staticIp?: string;
+  acceleratedNetworking: boolean;
+}
+
+/**
+ * Where a row's NICs differ from its source VM's, as sentences that say what the recovered VM gets and which key
+ * keeps the source's shape. The row wins (its values are the override); nothing here is refused. Static addresses
+ * compare by value: a DR network that mirrors the source's ranges keeps them, any other has its own.
+ */
+export function nicDifferences(row: NetworkRow, source: readonly SourceNic[]): string[] {
+  const nics = rowNics(row);
+  const out: string[] = [];
+  if (source.length !== nics.length) {
+    out.push(
+      `the source VM has ${source.length} NIC${source.length === 1 ? "" : "s"} and the row ${nics.length}: the ` +
+        `recovered VM gets ${nics.length}. List the source's in rows[].nics, in its order, to keep them`,
+    );
+  }
+  const sourcePrimary = source.findIndex((n) => n.primary);
+  const rowPrimary = nics.findIndex((n) => n.primary);
+  if (sourcePrimary >= 0 && sourcePrimary !== rowPrimary && sourcePrimary < nics.length) {
+    out.push(
+      `the source's primary NIC is its NIC ${sourcePrimary + 1} (${source[sourcePrimary]!.name}), the row's its ` +
+        `NIC ${rowPrimary + 1}: set rows[].nics[${sourcePrimary}].primary: true to keep the source's default route`,
+    );
+  }
+  source.forEach((s, i) => {
+    const nic = nics[i];
+    if (!nic) return;
+    const key = nic.keyPrefix ? `rows[].${nic.keyPrefix}` : "rows[].";
+    if (s.acceleratedNetworking !== nic.acceleratedNetworking) {
+      out.push(
+        `the source's NIC ${i + 1} (${s.name}) has accelerated networking ${s.acceleratedNetworking ? "on" : "off"}, ` +
+          `the row's ${nic.acceleratedNetworking ? "on" : "off"}: set rows[].nics[${i}].acceleratedNetworking: ` +
+          `${s.acceleratedNetworking} to keep it`,
+      );
+    }
+    if (s.staticIp && s.staticIp !== nic.privateIpAddress) {
+      out.push(
+        `the source's NIC ${i + 1} (${s.name}) has the static address ${s.staticIp}, the row's ` +
+          `${nic.privateIpAddress ?? "a dynamic one"}: set ${key}privateIpAddress: ${s.staticIp} to keep it, where ` +
+          "the DR subnet has that range",
+      );
+    }
+  });
+  return out;
 }

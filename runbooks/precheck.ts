@@ -7,10 +7,10 @@ import type { Source } from "../core/schemas/source";
 import type { RecoveryPoint } from "../core/schemas/recovery-point";
 import type { PrecheckFacts } from "../policies/facts";
 import type { BlueprintStackConfig } from "../stacks/config";
-import { planBlueprint, recoveredVmName, sameRegionProblems, TAGS } from "../stacks/plan";
+import { planBlueprint, recoveredNicSubnetId, recoveredVmName, sameRegionProblems, TAGS } from "../stacks/plan";
 import { diskLabel, diskRole, landingZone, loadBlueprint, sourceDisks, type LandingZoneFacts } from "./blueprints";
 import type { RunbookContext } from "./context";
-import { hostnameProblem, osDiskGeneration } from "../core/schemas/blueprint";
+import { hostnameProblem, osDiskGeneration, rowNics } from "../core/schemas/blueprint";
 import { networkChecks } from "./network";
 import { coresQuota, offeredVmSizes, vmSizeSkus, type OfferedVmSize, type VmSizeSku } from "./targets";
 
@@ -245,7 +245,17 @@ export async function precheck(
     ...(options.operation ? { operation: options.operation } : {}),
     targetRegion: zone.location,
     sourceRegions: [...new Set(b.rows.map((r) => r.sourceRegion))],
-    allowedSubnetIds: subnetId ? [subnetId] : [],
+    // The landing zone's subnet as Azure spells its id, and the other subnets of the rows' NICs (checked above).
+    allowedSubnetIds: subnetId
+      ? [
+          ...new Set([
+            subnetId,
+            ...b.rows
+              .flatMap((r) => rowNics(r).map((n) => recoveredNicSubnetId(n, zone, mode)))
+              .filter((id) => !sameResourceId(id, subnetId)),
+          ]),
+        ]
+      : [],
     recoveryPoints: Object.fromEntries(Object.entries(recoveryPoints).map(([disk, p]) => [disk, p.snapshotId])),
     sourceSizesGiB: Object.fromEntries(sourceDisks(b).map((d) => [d.sourceDiskId, d.sizeGiB])),
     ...(passed ? {} : { problems: checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.message}`) }),
@@ -354,6 +364,7 @@ async function capacityChecks(
     checks.push(generationCheck(r, size, sizes, generations));
     if (r.zone) checks.push(zoneCheck(r, r.zone, region, skus));
     if (r.osDisk.securityType === "TrustedLaunch") checks.push(...trustedLaunchChecks(r, size, sizes, skus));
+    checks.push(...nicChecks(r, size, sizes, skus));
     if (!(await recoveredVm(recoveredVmName(r, mode)))) needed += size.cores;
   }
   if (cores) {
@@ -531,6 +542,77 @@ export function windowsChecks(r: Row, mode: "failover" | "test", stack: string):
         `osStrategy fromSnapshot for row ${r.name} (policy ferry-windows-os-from-snapshot advises it): the staging ` +
         "disk then keeps syncing, and a Windows boot that fails in the DR region leaves it untouched for another try.",
     });
+  return checks;
+}
+
+/**
+ * A row's NICs fit its size: as many as the size takes (Resource SKUs `MaxNetworkInterfaces`; Azure refuses the VM
+ * otherwise, NetworkInterfaceCountExceeded), and accelerated networking only on a size that has it
+ * (`AcceleratedNetworkingEnabled`; else VMSizeIsNotPermittedToEnableAcceleratedNetworking). A refusal names the
+ * region's sizes that would do, nearest in vCPUs first. A single NIC without accelerated networking has no line:
+ * every size takes it.
+ */
+function nicChecks(
+  r: Row,
+  size: OfferedVmSize,
+  sizes: Map<string, OfferedVmSize>,
+  skus: Map<string, VmSizeSku>,
+): PrecheckCheck[] {
+  const nics = rowNics(r);
+  const accelerated = nics.filter((n) => n.acceleratedNetworking).map((n) => n.index + 1);
+  const sku = skus.get(r.vmSize.toLowerCase());
+  const checks: PrecheckCheck[] = [];
+  const fits = (s: VmSizeSku | undefined) =>
+    (s?.maxNics ?? 1) >= nics.length && (accelerated.length === 0 || s?.acceleratedNetworking === true);
+  const working = () => {
+    const list = [...sizes.entries()]
+      .filter(([key, s]) => fits(skus.get(key)) && s.maxDataDisks >= r.dataDisks.length)
+      .map(([, s]) => s)
+      .sort((x, y) => Math.abs(x.cores - size.cores) - Math.abs(y.cores - size.cores) || x.name.localeCompare(y.name))
+      .map((s) => s.name);
+    const more = list.length > SIZES_NAMED ? ` and ${list.length - SIZES_NAMED} more` : "";
+    const what = `${nics.length} NIC${nics.length > 1 ? "s" : ""}${accelerated.length ? " with accelerated networking" : ""}`;
+    return list.length > 0
+      ? `Pick a size that takes ${what} for rows[].vmSize: ${list.slice(0, SIZES_NAMED).join(", ")}${more}.`
+      : `No size offered in this region takes ${what} with ${r.dataDisks.length} data disks.`;
+  };
+  if (nics.length > 1) {
+    const name = `${r.name}: ${nics.length} NICs`;
+    if (!sku || sku.maxNics === undefined)
+      checks.push({
+        name,
+        ok: true,
+        row: r.name,
+        message: `${r.vmSize} does not say how many NICs it takes; not checked`,
+      });
+    else if (sku.maxNics >= nics.length)
+      checks.push({ name, ok: true, row: r.name, message: `${r.vmSize} takes up to ${sku.maxNics}` });
+    else
+      checks.push({
+        name,
+        ok: false,
+        row: r.name,
+        message:
+          `${r.vmSize} takes ${sku.maxNics} NIC${sku.maxNics === 1 ? "" : "s"}, and the row has ${nics.length} ` +
+          `(rows[].nics): the recovered VM would be refused (NetworkInterfaceCountExceeded). ${working()}`,
+      });
+  }
+  if (accelerated.length > 0) {
+    const name = `${r.name}: accelerated networking`;
+    if (!sku) checks.push({ name, ok: true, row: r.name, message: `${r.vmSize} is not in the SKU list; not checked` });
+    else if (sku.acceleratedNetworking) checks.push({ name, ok: true, row: r.name, message: `${r.vmSize} takes it` });
+    else
+      checks.push({
+        name,
+        ok: false,
+        row: r.name,
+        message:
+          `${r.vmSize} does not take accelerated networking (Resource SKUs: AcceleratedNetworkingEnabled False), and ` +
+          `NIC${accelerated.length > 1 ? "s" : ""} ${accelerated.join(", ")} of the row ` +
+          `ask${accelerated.length > 1 ? "" : "s"} for it (rows[].nics[].acceleratedNetworking): the recovered VM ` +
+          `would be refused (VMSizeIsNotPermittedToEnableAcceleratedNetworking). ${working()}`,
+      });
+  }
   return checks;
 }
 

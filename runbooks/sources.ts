@@ -13,6 +13,7 @@ import { diskRole, landingZone, loadBlueprint, sourceDisks, stagingDiskOf, type 
 import type { RunbookContext } from "./context";
 import type { DaemonHeartbeat } from "../core/schemas/heartbeat";
 import { table } from "./commands/common";
+import { nicDifferences, type SourceNic } from "./network";
 
 export interface EnableOptions {
   /**
@@ -77,6 +78,7 @@ export async function enableDr(ctx: RunbookContext, stack: string, options: Enab
         await checkGeneration(ctx, stack, row.name, row.osDisk);
         await checkSecurityType(ctx, stack, row);
         await checkLicenseType(ctx, stack, row);
+        await warnNicDifferences(ctx, stack, row);
       }
       (active ? moved : todo).push(group);
     }
@@ -229,6 +231,42 @@ async function checkLicenseType(ctx: RunbookContext, stack: string, row: Bluepri
       ` in stack ${stack}, deploy it (pulumi up -s ${stack}), and enable again.`,
     { code: "LicenseTypeMismatch" },
   );
+}
+
+/**
+ * Reads the source VM's NICs (count, order, primary, static addresses, accelerated networking) and warns where the
+ * row differs: the row is the override, so nothing is refused, but a difference the operator did not mean shows
+ * here, while the primary region can still be read (a failover never reads it). A NIC or VM that cannot be read
+ * gives a warning that says so.
+ */
+async function warnNicDifferences(ctx: RunbookContext, stack: string, row: BlueprintRow): Promise<void> {
+  const log = ctx.logger.child({ stack, row: row.name, sourceVmId: row.sourceVmId });
+  let source: SourceNic[];
+  try {
+    const v = parseResourceId(row.sourceVmId);
+    const vm = await ctx.azure.compute.virtualMachines.get(v.resourceGroup, v.name);
+    const refs = vm.networkProfile?.networkInterfaces ?? [];
+    source = await Promise.all(
+      refs.map(async (ref, i): Promise<SourceNic> => {
+        const n = parseResourceId(ref.id!);
+        const nic = await ctx.azure.network.networkInterfaces.get(n.resourceGroup, n.name);
+        const ip = nic.ipConfigurations?.find((c) => c.primary) ?? nic.ipConfigurations?.[0];
+        return {
+          name: n.name,
+          primary: ref.primary ?? (refs.length === 1 || i === 0),
+          ...(ip?.privateIPAllocationMethod === "Static" && ip.privateIPAddress
+            ? { staticIp: ip.privateIPAddress }
+            : {}),
+          acceleratedNetworking: nic.enableAcceleratedNetworking ?? false,
+        };
+      }),
+    );
+  } catch (e) {
+    log.warn({ err: e }, "cannot read the source VM's NICs to compare them with the row's; not compared");
+    return;
+  }
+  for (const difference of nicDifferences(row, source))
+    log.warn({ difference }, `row ${row.name}'s NICs differ from its source VM's: ${difference}`);
 }
 
 /**

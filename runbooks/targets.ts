@@ -126,13 +126,17 @@ export interface VmSizeSku {
   zones: string[];
   /** Whether it takes a Trusted Launch VM: Gen2, and no capability `TrustedLaunchDisabled: True`. */
   trustedLaunch: boolean;
+  /** How many NICs a VM of it takes (capability `MaxNetworkInterfaces`); undefined when the SKU does not say. */
+  maxNics?: number;
+  /** Whether its VMs may have NICs with accelerated networking (capability `AcceleratedNetworkingEnabled: True`). */
+  acceleratedNetworking: boolean;
 }
 
 /**
  * The VM sizes of a region as the Resource SKUs list describes them, by lower-case name (the VM sizes list carries
  * none of this). A size whose SKU names no generation is read as V1 only, the generation Azure assumes where none
  * is named; a Gen2 row on it is then refused. An absent `TrustedLaunchDisabled` reads as False, as Azure's own
- * tools read it.
+ * tools read it; an absent `AcceleratedNetworkingEnabled` as False (Azure lists it on every size, True or False).
  */
 export async function vmSizeSkus(ctx: RunbookContext, region: string): Promise<Map<string, VmSizeSku>> {
   const out = new Map<string, VmSizeSku>();
@@ -154,10 +158,14 @@ export async function vmSizeSkus(ctx: RunbookContext, region: string): Promise<M
       .flatMap((l) => l.zones ?? [])
       .filter((z) => !restricted.has(z))
       .sort();
+    const nicCount = capability("MaxNetworkInterfaces");
+    const maxNics = nicCount === undefined ? undefined : Number(nicCount);
     out.set(sku.name.toLowerCase(), {
       generations: gens,
       zones,
       trustedLaunch: gens.includes("V2") && capability("TrustedLaunchDisabled")?.toLowerCase() !== "true",
+      ...(maxNics !== undefined && Number.isInteger(maxNics) ? { maxNics } : {}),
+      acceleratedNetworking: capability("AcceleratedNetworkingEnabled")?.toLowerCase() === "true",
     });
   }
   return out;

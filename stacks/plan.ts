@@ -1,14 +1,16 @@
 import { sameResourceId } from "../core/resource-id";
 import { UserError } from "../core/errors";
 import { recoverySetFingerprint } from "../core/recovery-set";
-import type {
-  Blueprint,
-  BlueprintRow,
-  DiskStrategy,
-  HyperVGeneration,
-  OsType,
-  UefiSettings,
-  Zone,
+import {
+  rowNics,
+  type Blueprint,
+  type BlueprintRow,
+  type RowNic,
+  type DiskStrategy,
+  type HyperVGeneration,
+  type OsType,
+  type UefiSettings,
+  type Zone,
 } from "../core/schemas/blueprint";
 import type { LandingZoneOutputs } from "../core/schemas/landing-zone";
 import type { BlueprintMode } from "../core/schemas/blueprint-state";
@@ -98,10 +100,24 @@ export interface RecoveredRowPlan {
   trustedLaunch?: UefiSettings;
   /** The source VM's licence (Azure Hybrid Benefit), as the row carries it: the VM is billed as the source is. */
   licenseType?: string;
-  nic: { logicalName: string; name: string; subnetId: string; privateIpAddress?: string };
+  /** The row's NICs, in the row's order. */
+  nics: RecoveredNicPlan[];
+  /** The primary one of `nics`: the VM's default route and the address its readiness probes. */
+  nic: RecoveredNicPlan;
   osDisk: RecoveredDiskPlan;
   dataDisks: RecoveredDiskPlan[];
   tags: Record<string, string>;
+}
+
+export interface RecoveredNicPlan {
+  /** Pulumi resource name: `<row>-nic` for the first (the name a single-NIC row always had), `<row>-nic<n>` after. */
+  logicalName: string;
+  /** Azure name, after the recovered VM's. */
+  name: string;
+  subnetId: string;
+  privateIpAddress?: string;
+  primary: boolean;
+  acceleratedNetworking: boolean;
 }
 
 export interface BlueprintPlan {
@@ -292,7 +308,6 @@ export function planBlueprint(blueprint: Blueprint, site: DrSite, options: PlanO
   const test = options.mode === "test";
   // A drill never touches the staging disks: every disk comes from a snapshot, in the test network.
   const suffix = test ? "-test" : "";
-  const subnet = test ? site.testSubnetId : site.targetSubnetId;
   const recoverySet = recoverySetFingerprint(
     Object.fromEntries(
       blueprint.rows
@@ -304,7 +319,15 @@ export function planBlueprint(blueprint: Blueprint, site: DrSite, options: PlanO
     const osStrategy: DiskStrategy = test ? "fromSnapshot" : row.osStrategy;
     const dataStrategy: DiskStrategy = test ? "fromSnapshot" : row.dataStrategy;
     const vmName = recoveredVmName(row, options.mode);
-    const privateIpAddress = recoveredNicIp(row, options.mode);
+    const nics = rowNics(row).map((n): RecoveredNicPlan => ({
+      logicalName: `${row.name}${suffix}-nic${nicSuffix(n.index)}`,
+      name: recoveredNicName(row, options.mode, n.index),
+      subnetId: recoveredNicSubnetId(n, site, options.mode),
+      // A drill's isolated network need not share the production range: its own address, or what it gets.
+      ...(recoveredNicIp(n, options.mode) ? { privateIpAddress: recoveredNicIp(n, options.mode)! } : {}),
+      primary: n.primary,
+      acceleratedNetworking: n.acceleratedNetworking,
+    }));
     const osPoint = pointFor(blueprint, options, row.osDisk.sourceDiskId);
     plan.rows.push({
       row: row.name,
@@ -317,13 +340,8 @@ export function planBlueprint(blueprint: Blueprint, site: DrSite, options: PlanO
         ? { trustedLaunch: row.osDisk.uefiSettings ?? { secureBootEnabled: true, vTpmEnabled: true } }
         : {}),
       ...(row.osDisk.licenseType ? { licenseType: row.osDisk.licenseType } : {}),
-      nic: {
-        logicalName: `${row.name}${suffix}-nic`,
-        name: recoveredNicName(row, options.mode),
-        subnetId: subnet,
-        // A drill's isolated network need not share the production range: its own address, or what it gets.
-        ...(privateIpAddress ? { privateIpAddress } : {}),
-      },
+      nics,
+      nic: nics.find((n) => n.primary)!,
       osDisk: recoveredDisk(
         blueprint,
         row,
@@ -358,15 +376,35 @@ export function recoveredVmName(row: Pick<BlueprintRow, "name" | "hostname">, mo
   return `${row.hostname ?? row.name}${mode === "test" ? "-test" : ""}`;
 }
 
-/** The name of a row's recovered NIC in a mode (in the DR resource group). */
-export function recoveredNicName(row: Pick<BlueprintRow, "name" | "hostname">, mode: string): string {
-  return `${recoveredVmName(row, mode)}-nic`;
+/** The name of a row's recovered NIC in a mode (in the DR resource group): `<vm>-nic`, `<vm>-nic2`, … */
+export function recoveredNicName(row: Pick<BlueprintRow, "name" | "hostname">, mode: string, index = 0): string {
+  return `${recoveredVmName(row, mode)}-nic${nicSuffix(index)}`;
 }
 
-/** The static private IP a row's recovered NIC gets in a mode, or undefined for a dynamic one. */
+/** The first NIC has no number: its names are those a row had before rows had several NICs. */
+function nicSuffix(index: number): string {
+  return index === 0 ? "" : String(index + 1);
+}
+
+/** The static private IP a row's NIC gets in a mode, or undefined for a dynamic one. */
 export function recoveredNicIp(
-  row: Pick<BlueprintRow, "privateIpAddress" | "testPrivateIpAddress">,
+  nic: Pick<RowNic, "privateIpAddress" | "testPrivateIpAddress">,
   mode: string,
 ): string | undefined {
-  return mode === "test" ? row.testPrivateIpAddress : row.privateIpAddress;
+  return mode === "test" ? nic.testPrivateIpAddress : nic.privateIpAddress;
+}
+
+/**
+ * The subnet a row's NIC joins in a mode: the subnet it names, in the virtual network of the landing zone's target
+ * (or test) subnet, else that subnet itself.
+ */
+export function recoveredNicSubnetId(
+  nic: Pick<RowNic, "subnet" | "testSubnet">,
+  site: Pick<DrSite, "targetSubnetId" | "testSubnetId">,
+  mode: string,
+): string {
+  const test = mode === "test";
+  const base = test ? site.testSubnetId : site.targetSubnetId;
+  const name = test ? nic.testSubnet : nic.subnet;
+  return name ? `${base.replace(/\/subnets\/[^/]+$/i, "")}/subnets/${name}` : base;
 }

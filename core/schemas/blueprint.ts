@@ -166,6 +166,37 @@ export const ReadinessSchema = z.strictObject({
 });
 export type Readiness = z.output<typeof ReadinessSchema>;
 
+/** An Azure subnet name: 1-80 letters, digits, `_`, `.` and `-`, from a letter or digit, not ending in `.`/`-`. */
+const subnetName = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,78}[A-Za-z0-9_])?$/,
+    "is not a subnet name: 1-80 letters, digits, _, . and -, starting with a letter or digit and not ending in . or -",
+  );
+
+/**
+ * One network interface of a recovered VM, as the source VM has it (the row's `nics` keep the source's order).
+ * `ferry sources enable` warns where a row's NICs differ from its source VM's; the row's values win.
+ */
+export const NicSchema = z.strictObject({
+  /**
+   * Subnet of the NIC, by name, in the virtual network of the landing zone's target subnet (every NIC of a VM is in
+   * one virtual network). Default: the landing zone's target subnet.
+   */
+  subnet: subnetName.optional(),
+  /** Subnet of the NIC a test failover (drill) makes, by name, in the test subnet's network. Default: that subnet. */
+  testSubnet: subnetName.optional(),
+  /** Static private IP in the NIC's subnet, checked by the precheck as a row's `privateIpAddress`. Default: dynamic. */
+  privateIpAddress: z.ipv4().optional(),
+  /** Static private IP of the NIC a drill makes, in its test subnet. Default: dynamic. */
+  testPrivateIpAddress: z.ipv4().optional(),
+  /** Accelerated networking (SR-IOV); the VM size must take it (the precheck checks). Default false. */
+  acceleratedNetworking: z.boolean().optional(),
+  /** The VM's primary NIC (its default route and primary address). Default: the first NIC. At most one. */
+  primary: z.boolean().optional(),
+});
+export type Nic = z.infer<typeof NicSchema>;
+
 /** One VM of a blueprint: where it comes from and how it is recovered. */
 export const BlueprintRowSchema = z
   .strictObject({
@@ -197,6 +228,12 @@ export const BlueprintRowSchema = z
      * checked as `privateIpAddress` is. Default: dynamic (the test network need not share the target's range).
      */
     testPrivateIpAddress: z.ipv4().optional(),
+    /**
+     * The recovered VM's network interfaces, in the source VM's order; the VM size must take that many (the precheck
+     * checks). Default: one NIC on the target subnet with the row's `privateIpAddress` (a row without `nics` keeps
+     * the NIC it always had). A row with `nics` gives each NIC its own addresses: it has no row-level ones.
+     */
+    nics: z.array(NicSchema).min(1, "needs at least one NIC. Remove nics for the default one").optional(),
     osStrategy: DiskStrategySchema,
     dataStrategy: DiskStrategySchema,
     /** Checks that extend the row's RTO past "VM created": OS ready, app ready. */
@@ -221,6 +258,7 @@ export const BlueprintRowSchema = z
         osType === "Windows" || osType === "Linux" ? licenseTypeProblem(osType, row.osDisk.licenseType) : undefined;
       if (problem !== undefined) ctx.addIssue({ code: "custom", path: ["osDisk", "licenseType"], message: problem });
     }
+    if (Array.isArray(row.nics)) nicIssues(row.nics, row, ctx);
     if (typeof row.hostname === "string") {
       const osType = isRecord(row.osDisk) ? row.osDisk.osType : undefined;
       const problem = hostnameProblem(row.hostname, osType === "Windows" || osType === "Linux" ? osType : undefined);
@@ -245,6 +283,95 @@ export const BlueprintRowSchema = z
     }
   }, evenWithFieldIssues);
 export type BlueprintRow = z.infer<typeof BlueprintRowSchema>;
+
+/** What is wrong with a row's `nics` as a whole: addresses beside them, two primaries, an address twice. */
+function nicIssues(nics: unknown[], row: Record<string, unknown>, ctx: z.core.$RefinementCtx): void {
+  const records = nics.map((n) => (isRecord(n) ? n : {}));
+  const primaryAt = Math.max(
+    0,
+    records.findIndex((n) => n.primary === true),
+  );
+  for (const field of ["privateIpAddress", "testPrivateIpAddress"] as const) {
+    if (row[field] === undefined) continue;
+    ctx.addIssue({
+      code: "custom",
+      path: [field],
+      message:
+        `is set beside nics, where each NIC has its own address. Move it to nics[${primaryAt}].${field} ` +
+        `(the primary NIC), or remove it`,
+    });
+  }
+  const firstPrimary = records.findIndex((n) => n.primary === true);
+  records.forEach((n, i) => {
+    if (n.primary === true && i !== firstPrimary)
+      ctx.addIssue({
+        code: "custom",
+        path: ["nics", i, "primary"],
+        message: `nics[${firstPrimary}] is the primary NIC already. Mark one NIC primary: true (default: the first)`,
+      });
+  });
+  for (const field of ["privateIpAddress", "testPrivateIpAddress"] as const) {
+    const firstWith = new Map<unknown, number>();
+    records.forEach((n, i) => {
+      if (typeof n[field] !== "string") return;
+      const first = firstWith.get(n[field]);
+      if (first === undefined) firstWith.set(n[field], i);
+      else
+        ctx.addIssue({
+          code: "custom",
+          path: ["nics", i, field],
+          message: `is nics[${first}].${field} too. Give each NIC its own address, or remove it for a dynamic one`,
+        });
+    });
+  }
+}
+
+/** A row's NIC as the plan and the checks read it: the row's `nics`, or the one NIC of a row without them. */
+export interface RowNic {
+  /** Its place in the row's NICs, from 0. */
+  index: number;
+  primary: boolean;
+  subnet?: string;
+  testSubnet?: string;
+  privateIpAddress?: string;
+  testPrivateIpAddress?: string;
+  acceleratedNetworking: boolean;
+  /** Where its addresses are in the row, for messages: `nics[1].` or `` (the row's own fields). */
+  keyPrefix: string;
+}
+
+/**
+ * A row's NICs: the `nics` it lists (the first is primary unless one says so), or one NIC with the row's own static
+ * addresses.
+ */
+export function rowNics(row: Pick<BlueprintRow, "nics" | "privateIpAddress" | "testPrivateIpAddress">): RowNic[] {
+  if (!row.nics) {
+    return [
+      {
+        index: 0,
+        primary: true,
+        ...(row.privateIpAddress ? { privateIpAddress: row.privateIpAddress } : {}),
+        ...(row.testPrivateIpAddress ? { testPrivateIpAddress: row.testPrivateIpAddress } : {}),
+        acceleratedNetworking: false,
+        keyPrefix: "",
+      },
+    ];
+  }
+  const primaryAt = Math.max(
+    0,
+    row.nics.findIndex((n) => n.primary === true),
+  );
+  return row.nics.map((n, index) => ({
+    index,
+    primary: index === primaryAt,
+    ...(n.subnet ? { subnet: n.subnet } : {}),
+    ...(n.testSubnet ? { testSubnet: n.testSubnet } : {}),
+    ...(n.privateIpAddress ? { privateIpAddress: n.privateIpAddress } : {}),
+    ...(n.testPrivateIpAddress ? { testPrivateIpAddress: n.testPrivateIpAddress } : {}),
+    acceleratedNetworking: n.acceleratedNetworking ?? false,
+    keyPrefix: `nics[${index}].`,
+  }));
+}
 
 /** Why a hostname is unusable for this OS, or undefined when it is fine. */
 export function hostnameProblem(hostname: string, osType: OsType | undefined): string | undefined {

@@ -22,6 +22,7 @@ import {
 import { invalid, missing, oneOf, optArray, optBoolean, optString, optTags, reqString, type Json } from "./input";
 import { contains, formatIp, overlaps, parseCidr, parseIp, size, usable, type Cidr } from "./ipv4";
 import { validateName } from "./names";
+import { checkAcceleratedNetworking } from "./vm-nics";
 
 const BASE = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Network";
 const VNET = `${BASE}/virtualNetworks/{vnetName}`;
@@ -105,7 +106,16 @@ function serializeNsg(emu: Emulator, n: NsgRecord) {
   };
 }
 
-function serializeNic(n: NicRecord) {
+/** Whether a NIC is its VM's primary: the VM's flag, or its only NIC. */
+function isPrimaryNic(emu: Emulator, n: NicRecord): boolean | undefined {
+  if (!n.virtualMachineId) return undefined;
+  const vm = emu.state.get(n.virtualMachineId, "vm");
+  const ref = vm?.nics.find((m) => m.id.toLowerCase() === n.id.toLowerCase());
+  return ref ? (ref.primary ?? vm!.nics.length === 1) : undefined;
+}
+
+function serializeNic(emu: Emulator, n: NicRecord) {
+  const primary = isPrimaryNic(emu, n);
   return {
     ...envelope(n, "Microsoft.Network/networkInterfaces"),
     etag: etag(),
@@ -132,7 +142,7 @@ function serializeNic(n: NicRecord) {
       enableAcceleratedNetworking: n.enableAcceleratedNetworking,
       enableIPForwarding: false,
       nicType: "Standard",
-      ...(n.virtualMachineId ? { primary: true } : {}),
+      ...(primary !== undefined ? { primary } : {}),
     },
   };
 }
@@ -581,11 +591,15 @@ export function registerNetwork(router: Router<Ctx>): void {
       ...(nsg ? { networkSecurityGroupId: nsg } : {}),
       ...(existing?.virtualMachineId ? { virtualMachineId: existing.virtualMachineId } : {}),
     };
+    if (nic.enableAcceleratedNetworking && nic.virtualMachineId) {
+      const vm = ctx.emu.state.get(nic.virtualMachineId, "vm");
+      if (vm) checkAcceleratedNetworking(vm.vmSize, vm.id, [nic]);
+    }
     ctx.emu.state.put(nic);
-    answerPut(ctx, startNetworkOp(ctx, location, id), !existing, serializeNic(nic));
+    answerPut(ctx, startNetworkOp(ctx, location, id), !existing, serializeNic(ctx.emu, nic));
   });
   router.add("GET", NIC, "NetworkInterfaces_Get", (ctx, p) =>
-    sendJson(ctx, 200, serializeNic(requireResource(ctx, p, NICS))),
+    sendJson(ctx, 200, serializeNic(ctx.emu, requireResource(ctx, p, NICS))),
   );
   router.add("DELETE", NIC, "NetworkInterfaces_Delete", (ctx, p) => {
     const nic = findResource(ctx, p, NICS);
@@ -606,6 +620,6 @@ export function registerNetwork(router: Router<Ctx>): void {
     kind: "nic",
     byGroup: "NetworkInterfaces_List",
     bySubscription: "NetworkInterfaces_ListAll",
-    serialize: (_emu, r) => serializeNic(r),
+    serialize: (emu, r) => serializeNic(emu, r),
   });
 }

@@ -133,6 +133,8 @@ export function registerQuotas(router: Router<Ctx>): void {
             { name: "MaxDataDiskCount", value: String(s.maxDataDisks) },
             { name: "PremiumIO", value: s.premiumIO ? "True" : "False" },
             { name: "HyperVGenerations", value: s.hyperVGenerations.join(",") },
+            { name: "MaxNetworkInterfaces", value: String(s.maxNics) },
+            { name: "AcceleratedNetworkingEnabled", value: s.acceleratedNetworking ? "True" : "False" },
             // Azure lists it only where it is True; every other size takes Trusted Launch (see the README).
             ...(s.trustedLaunchDisabled ? [{ name: "TrustedLaunchDisabled", value: "True" }] : []),
           ],

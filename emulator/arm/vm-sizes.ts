@@ -17,6 +17,13 @@ export interface VmSize {
   zones?: readonly Zone[];
   /** Resource SKUs capability `TrustedLaunchDisabled`: a Trusted Launch VM of this size is refused. Default false. */
   trustedLaunchDisabled?: boolean;
+  /** Resource SKUs capability `MaxNetworkInterfaces`: how many NICs a VM of this size takes. */
+  maxNics: number;
+  /**
+   * Resource SKUs capability `AcceleratedNetworkingEnabled`: whether a VM of this size may have a NIC with accelerated
+   * networking (see the README).
+   */
+  acceleratedNetworking: boolean;
 }
 
 export type Zone = "1" | "2" | "3";
@@ -31,9 +38,33 @@ const BOTH = ["V1", "V2"] as const;
 const GEN1_ONLY = ["V1"] as const;
 
 export const VM_SIZES: Record<string, VmSize> = {
-  Standard_B1s: { maxDataDisks: 2, premiumIO: true, vCPUs: 1, memoryGiB: 1, hyperVGenerations: BOTH },
-  Standard_B2s: { maxDataDisks: 4, premiumIO: true, vCPUs: 2, memoryGiB: 4, hyperVGenerations: BOTH },
-  Standard_B2ms: { maxDataDisks: 4, premiumIO: true, vCPUs: 2, memoryGiB: 8, hyperVGenerations: BOTH },
+  Standard_B1s: {
+    maxDataDisks: 2,
+    premiumIO: true,
+    vCPUs: 1,
+    memoryGiB: 1,
+    hyperVGenerations: BOTH,
+    maxNics: 2,
+    acceleratedNetworking: false,
+  },
+  Standard_B2s: {
+    maxDataDisks: 4,
+    premiumIO: true,
+    vCPUs: 2,
+    memoryGiB: 4,
+    hyperVGenerations: BOTH,
+    maxNics: 3,
+    acceleratedNetworking: false,
+  },
+  Standard_B2ms: {
+    maxDataDisks: 4,
+    premiumIO: true,
+    vCPUs: 2,
+    memoryGiB: 8,
+    hyperVGenerations: BOTH,
+    maxNics: 3,
+    acceleratedNetworking: false,
+  },
   Standard_A2_v2: {
     maxDataDisks: 4,
     premiumIO: false,
@@ -41,6 +72,8 @@ export const VM_SIZES: Record<string, VmSize> = {
     memoryGiB: 4,
     hyperVGenerations: GEN1_ONLY,
     trustedLaunchDisabled: true,
+    maxNics: 2,
+    acceleratedNetworking: false,
   },
   Standard_D2_v3: {
     maxDataDisks: 4,
@@ -49,19 +82,117 @@ export const VM_SIZES: Record<string, VmSize> = {
     memoryGiB: 8,
     hyperVGenerations: GEN1_ONLY,
     trustedLaunchDisabled: true,
+    maxNics: 2,
+    acceleratedNetworking: false,
   },
-  Standard_D2s_v3: { maxDataDisks: 4, premiumIO: true, vCPUs: 2, memoryGiB: 8, hyperVGenerations: BOTH },
-  Standard_D4s_v3: { maxDataDisks: 8, premiumIO: true, vCPUs: 4, memoryGiB: 16, hyperVGenerations: BOTH },
-  Standard_DS1_v2: { maxDataDisks: 4, premiumIO: true, vCPUs: 1, memoryGiB: 3.5, hyperVGenerations: BOTH },
-  Standard_DS2_v2: { maxDataDisks: 8, premiumIO: true, vCPUs: 2, memoryGiB: 7, hyperVGenerations: BOTH },
-  Standard_D2s_v5: { maxDataDisks: 4, premiumIO: true, vCPUs: 2, memoryGiB: 8, hyperVGenerations: BOTH },
-  Standard_D4s_v5: { maxDataDisks: 8, premiumIO: true, vCPUs: 4, memoryGiB: 16, hyperVGenerations: BOTH },
-  Standard_D8s_v5: { maxDataDisks: 16, premiumIO: true, vCPUs: 8, memoryGiB: 32, hyperVGenerations: BOTH },
-  Standard_D16s_v5: { maxDataDisks: 32, premiumIO: true, vCPUs: 16, memoryGiB: 64, hyperVGenerations: BOTH },
-  Standard_D2as_v5: { maxDataDisks: 4, premiumIO: true, vCPUs: 2, memoryGiB: 8, hyperVGenerations: BOTH },
-  Standard_D4as_v5: { maxDataDisks: 8, premiumIO: true, vCPUs: 4, memoryGiB: 16, hyperVGenerations: BOTH },
-  Standard_E2s_v5: { maxDataDisks: 4, premiumIO: true, vCPUs: 2, memoryGiB: 16, hyperVGenerations: BOTH },
-  Standard_E4s_v5: { maxDataDisks: 8, premiumIO: true, vCPUs: 4, memoryGiB: 32, hyperVGenerations: BOTH },
+  Standard_D2s_v3: {
+    maxDataDisks: 4,
+    premiumIO: true,
+    vCPUs: 2,
+    memoryGiB: 8,
+    hyperVGenerations: BOTH,
+    maxNics: 2,
+    acceleratedNetworking: true,
+  },
+  Standard_D4s_v3: {
+    maxDataDisks: 8,
+    premiumIO: true,
+    vCPUs: 4,
+    memoryGiB: 16,
+    hyperVGenerations: BOTH,
+    maxNics: 2,
+    acceleratedNetworking: true,
+  },
+  Standard_DS1_v2: {
+    maxDataDisks: 4,
+    premiumIO: true,
+    vCPUs: 1,
+    memoryGiB: 3.5,
+    hyperVGenerations: BOTH,
+    maxNics: 2,
+    acceleratedNetworking: false,
+  },
+  Standard_DS2_v2: {
+    maxDataDisks: 8,
+    premiumIO: true,
+    vCPUs: 2,
+    memoryGiB: 7,
+    hyperVGenerations: BOTH,
+    maxNics: 2,
+    acceleratedNetworking: true,
+  },
+  Standard_D2s_v5: {
+    maxDataDisks: 4,
+    premiumIO: true,
+    vCPUs: 2,
+    memoryGiB: 8,
+    hyperVGenerations: BOTH,
+    maxNics: 2,
+    acceleratedNetworking: true,
+  },
+  Standard_D4s_v5: {
+    maxDataDisks: 8,
+    premiumIO: true,
+    vCPUs: 4,
+    memoryGiB: 16,
+    hyperVGenerations: BOTH,
+    maxNics: 2,
+    acceleratedNetworking: true,
+  },
+  Standard_D8s_v5: {
+    maxDataDisks: 16,
+    premiumIO: true,
+    vCPUs: 8,
+    memoryGiB: 32,
+    hyperVGenerations: BOTH,
+    maxNics: 4,
+    acceleratedNetworking: true,
+  },
+  Standard_D16s_v5: {
+    maxDataDisks: 32,
+    premiumIO: true,
+    vCPUs: 16,
+    memoryGiB: 64,
+    hyperVGenerations: BOTH,
+    maxNics: 8,
+    acceleratedNetworking: true,
+  },
+  Standard_D2as_v5: {
+    maxDataDisks: 4,
+    premiumIO: true,
+    vCPUs: 2,
+    memoryGiB: 8,
+    hyperVGenerations: BOTH,
+    maxNics: 2,
+    acceleratedNetworking: true,
+  },
+  Standard_D4as_v5: {
+    maxDataDisks: 8,
+    premiumIO: true,
+    vCPUs: 4,
+    memoryGiB: 16,
+    hyperVGenerations: BOTH,
+    maxNics: 2,
+    acceleratedNetworking: true,
+  },
+  Standard_E2s_v5: {
+    maxDataDisks: 4,
+    premiumIO: true,
+    vCPUs: 2,
+    memoryGiB: 16,
+    hyperVGenerations: BOTH,
+    maxNics: 2,
+    acceleratedNetworking: true,
+  },
+  Standard_E4s_v5: {
+    maxDataDisks: 8,
+    premiumIO: true,
+    vCPUs: 4,
+    memoryGiB: 32,
+    hyperVGenerations: BOTH,
+    maxNics: 2,
+    acceleratedNetworking: true,
+  },
   // Offered in two zones of each region only, as sizes often are (Resource SKUs `Zone` restriction).
   Standard_E8s_v5: {
     maxDataDisks: 16,
@@ -70,9 +201,27 @@ export const VM_SIZES: Record<string, VmSize> = {
     memoryGiB: 64,
     hyperVGenerations: BOTH,
     zones: ["1", "2"],
+    maxNics: 4,
+    acceleratedNetworking: true,
   },
-  Standard_F2s_v2: { maxDataDisks: 4, premiumIO: true, vCPUs: 2, memoryGiB: 4, hyperVGenerations: BOTH },
-  Standard_F4s_v2: { maxDataDisks: 8, premiumIO: true, vCPUs: 4, memoryGiB: 8, hyperVGenerations: BOTH },
+  Standard_F2s_v2: {
+    maxDataDisks: 4,
+    premiumIO: true,
+    vCPUs: 2,
+    memoryGiB: 4,
+    hyperVGenerations: BOTH,
+    maxNics: 2,
+    acceleratedNetworking: true,
+  },
+  Standard_F4s_v2: {
+    maxDataDisks: 8,
+    premiumIO: true,
+    vCPUs: 4,
+    memoryGiB: 8,
+    hyperVGenerations: BOTH,
+    maxNics: 2,
+    acceleratedNetworking: true,
+  },
   // Boots Gen2 but not as Trusted Launch (MicrosoftDocs/azure-docs#122515).
   Standard_NC6s_v3: {
     maxDataDisks: 12,
@@ -81,6 +230,8 @@ export const VM_SIZES: Record<string, VmSize> = {
     memoryGiB: 112,
     hyperVGenerations: BOTH,
     trustedLaunchDisabled: true,
+    maxNics: 4,
+    acceleratedNetworking: false,
   },
 };
 

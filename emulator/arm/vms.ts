@@ -41,6 +41,7 @@ import { checkCoresQuota } from "./quotas";
 import { findVmSize, type HyperVGeneration, PREMIUM_SKUS, VM_SIZES, ZRS_SKUS, zonesOf } from "./vm-sizes";
 import { checkVmSecurity, readVmSecurity, serializeVmSecurity } from "./security";
 import { readGuestRecord } from "../guest-identity";
+import { checkVmNics } from "./vm-nics";
 
 const VM =
   "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines/{vmName}";
@@ -266,12 +267,18 @@ function readNics(ctx: Ctx, body: unknown, location: string): VmRecord["nics"] {
       ] as const) ?? "Detach";
     return { id: nic.id, deleteOption, ...(primary !== undefined ? { primary } : {}) };
   });
-  if (nics.length > 1 && nics.filter((n) => n.primary).length !== 1) {
-    throw invalidParameter(
-      "Virtual machine with more than one network interface must have exactly one marked as primary.",
-    );
-  }
   return nics;
+}
+
+/** Checks a VM's NICs against each other and its size (vm-nics.ts). */
+function checkNicsOf(ctx: Ctx, vm: { id: string; name: string; vmSize: string }, nics: VmRecord["nics"]): void {
+  checkVmNics(
+    vm,
+    nics.map((n) => ({
+      record: ctx.emu.state.get(n.id, "nic")!,
+      ...(n.primary !== undefined ? { primary: n.primary } : {}),
+    })),
+  );
 }
 
 /** Checks that a disk can be attached to a VM, as Azure checks it. */
@@ -570,6 +577,7 @@ async function createVm(ctx: Ctx, rgName: string, name: string, id: string): Pro
   if (licenseType !== undefined && licenseType !== "None") vm.licenseType = licenseType;
   const dataSpecs = readDataDisks(body);
   checkDataDiskCount(vmSize, dataSpecs.length);
+  checkNicsOf(ctx, vm, vm.nics);
   for (const nic of vm.nics) {
     const rec = ctx.emu.state.get(nic.id, "nic")!;
     if (rec.virtualMachineId && rec.virtualMachineId.toLowerCase() !== id.toLowerCase()) {
@@ -695,6 +703,8 @@ async function updateVm(ctx: Ctx, vm: VmRecord, patch: boolean): Promise<void> {
     }
     next.nics = nics;
   }
+  // A resize is checked against the NICs the VM keeps, new NICs against the size it gets.
+  if (sizeGiven || get(body, "properties.networkProfile") !== undefined) checkNicsOf(ctx, next, next.nics);
   // Apply: detach what left, attach what came, swap the OS disk.
   for (const old of vm.dataDisks) {
     if (!next.dataDisks.some((d) => d.diskId.toLowerCase() === old.diskId.toLowerCase()))

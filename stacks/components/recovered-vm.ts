@@ -5,13 +5,16 @@ import { TAGS, type RecoveredDiskPlan, type RecoveredRowPlan } from "../plan";
 import { generationOf, type StagingDisk } from "./staging-disk";
 
 /**
- * `ferry:dr:RecoveredVm`: one blueprint row brought up in the DR region — its NIC (no public IP),
+ * `ferry:dr:RecoveredVm`: one blueprint row brought up in the DR region — its NICs (no public IP, one primary),
  * its disks (the staging disks attached as they are, or new disks from snapshots of them), and the
  * VM on its existing OS disk (`createOption: Attach`: the VM keeps the disk's identity; a Windows
  * disk is attached specialized, never treated as a generalized image).
  */
 export class RecoveredVm extends pulumi.ComponentResource {
   readonly vm: compute.VirtualMachine;
+  /** The row's NICs, in its order. */
+  readonly nics: network.NetworkInterface[];
+  /** The primary one of `nics`. */
   readonly nic: network.NetworkInterface;
   readonly id: pulumi.Output<string>;
 
@@ -86,27 +89,33 @@ export class RecoveredVm extends pulumi.ComponentResource {
       return disk.id;
     };
 
-    this.nic = new network.NetworkInterface(
-      plan.nic.logicalName,
-      {
-        networkInterfaceName: plan.nic.name,
-        resourceGroupName,
-        location,
-        ipConfigurations: [
+    this.nics = plan.nics.map(
+      (nic) =>
+        new network.NetworkInterface(
+          nic.logicalName,
           {
-            name: "ipconfig1",
-            subnet: { id: plan.nic.subnetId },
-            primary: true,
-            privateIPAllocationMethod: plan.nic.privateIpAddress
-              ? network.IPAllocationMethod.Static
-              : network.IPAllocationMethod.Dynamic,
-            ...(plan.nic.privateIpAddress ? { privateIPAddress: plan.nic.privateIpAddress } : {}),
+            networkInterfaceName: nic.name,
+            resourceGroupName,
+            location,
+            ipConfigurations: [
+              {
+                name: "ipconfig1",
+                subnet: { id: nic.subnetId },
+                primary: true,
+                privateIPAllocationMethod: nic.privateIpAddress
+                  ? network.IPAllocationMethod.Static
+                  : network.IPAllocationMethod.Dynamic,
+                ...(nic.privateIpAddress ? { privateIPAddress: nic.privateIpAddress } : {}),
+              },
+            ],
+            // Stated only when asked: a NIC declared before NICs carried it keeps its inputs, and is not updated.
+            ...(nic.acceleratedNetworking ? { enableAcceleratedNetworking: true } : {}),
+            tags: plan.tags,
           },
-        ],
-        tags: plan.tags,
-      },
-      { parent: this },
+          { parent: this },
+        ),
     );
+    this.nic = this.nics[plan.nics.indexOf(plan.nic)]!;
 
     const osDiskId = diskId(plan.osDisk);
     const dataDiskIds = plan.dataDisks.map((d) => diskId(d));
@@ -149,7 +158,11 @@ export class RecoveredVm extends pulumi.ComponentResource {
           })),
         },
         networkProfile: {
-          networkInterfaces: [{ id: this.nic.id, primary: true, deleteOption: compute.DeleteOptions.Detach }],
+          networkInterfaces: this.nics.map((nic, i) => ({
+            id: nic.id,
+            primary: plan.nics[i]!.primary,
+            deleteOption: compute.DeleteOptions.Detach,
+          })),
         },
         tags: plan.tags,
       },

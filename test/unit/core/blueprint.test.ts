@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BlueprintRowSchema, BlueprintSchema, hostnameProblem } from "../../../core/schemas";
+import { BlueprintRowSchema, BlueprintSchema, hostnameProblem, rowNics } from "../../../core/schemas";
 import { parseWith } from "../../../core/validate";
 import { diskIdOf, expectOneProblem, problemsOf, validBlueprint, validRow } from "./fixtures";
 import type { Json } from "./fixtures";
@@ -36,6 +36,62 @@ describe("BlueprintSchema", () => {
       "Trusted Launch VM only",
     ],
     ["no rows", (b) => (b.rows = []), "rows", "at least 1"],
+    [
+      "a row-level address beside nics",
+      (b) => (b.rows[0].nics = [{ subnet: "app" }, { primary: true }]),
+      "rows[0].privateIpAddress",
+      "is set beside nics",
+      "Move it to nics[1].privateIpAddress (the primary NIC)",
+    ],
+    [
+      "two primary NICs",
+      (b) => {
+        delete b.rows[0].privateIpAddress;
+        b.rows[0].nics = [{ primary: true }, { primary: true }];
+      },
+      "rows[0].nics[1].primary",
+      "nics[0] is the primary NIC already",
+      "Mark one NIC primary: true",
+    ],
+    [
+      "one address on two NICs",
+      (b) => {
+        delete b.rows[0].privateIpAddress;
+        b.rows[0].nics = [{ privateIpAddress: "10.1.0.9" }, { subnet: "data", privateIpAddress: "10.1.0.9" }];
+      },
+      "rows[0].nics[1].privateIpAddress",
+      "is nics[0].privateIpAddress too",
+      "Give each NIC its own address",
+    ],
+    [
+      "a NIC's subnet that is no subnet name",
+      (b) => {
+        delete b.rows[0].privateIpAddress;
+        b.rows[0].nics = [{ subnet: "dr-vnet/app" }];
+      },
+      "rows[0].nics[0].subnet",
+      "is not a subnet name",
+    ],
+    [
+      "empty nics",
+      (b) => {
+        delete b.rows[0].privateIpAddress;
+        b.rows[0].nics = [];
+      },
+      "rows[0].nics",
+      "needs at least one NIC",
+      "Remove nics for the default one",
+    ],
+    [
+      "an unknown key of a NIC",
+      (b) => {
+        delete b.rows[0].privateIpAddress;
+        b.rows[0].nics = [{ accelerated: true }];
+      },
+      "rows[0].nics[0].accelerated",
+      "is not a recognised key",
+      "acceleratedNetworking",
+    ],
     ["missing target", (b) => delete b.target, "target", 'Add "target"'],
     ["row name with underscore", (b) => (b.rows[0].name = "web_1"), "rows[0].name", "letters, digits and hyphens"],
     [
@@ -203,6 +259,41 @@ describe("BlueprintRowSchema", () => {
     delete row.privateIpAddress;
     row.dataDisks = [];
     expect(parseWith(BlueprintRowSchema, row).dataDisks).toEqual([]);
+  });
+});
+
+describe("rowNics", () => {
+  const row = (extra: Json) => parseWith(BlueprintRowSchema, { ...validRow(), ...extra });
+
+  it("gives a row without nics one primary NIC with the row's own addresses", () => {
+    expect(rowNics(row({ testPrivateIpAddress: "10.99.0.4" }))).toEqual([
+      {
+        index: 0,
+        primary: true,
+        privateIpAddress: "10.1.0.4",
+        testPrivateIpAddress: "10.99.0.4",
+        acceleratedNetworking: false,
+        keyPrefix: "",
+      },
+    ]);
+  });
+
+  it("makes the first NIC primary when none says so", () => {
+    const nics = rowNics(row({ privateIpAddress: undefined, nics: [{}, { subnet: "data" }] }));
+    expect(nics.map((n) => [n.index, n.primary, n.keyPrefix])).toEqual([
+      [0, true, "nics[0]."],
+      [1, false, "nics[1]."],
+    ]);
+  });
+
+  it("keeps the NIC that says primary, and each NIC's accelerated networking", () => {
+    const nics = rowNics(
+      row({ privateIpAddress: undefined, nics: [{}, { primary: true, acceleratedNetworking: true }] }),
+    );
+    expect(nics.map((n) => [n.primary, n.acceleratedNetworking])).toEqual([
+      [false, false],
+      [true, true],
+    ]);
   });
 });
 

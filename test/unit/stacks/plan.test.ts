@@ -41,12 +41,18 @@ describe("planBlueprint", () => {
       [0, "fromSnapshot", "web1-lun0-snapshot", "web1-lun0-disk", 128],
       [1, "fromSnapshot", "web1-lun1-snapshot", "web1-lun1-disk", 256],
     ]);
-    expect(web.nic).toEqual({
-      logicalName: "web1-nic",
-      name: "web1-nic",
-      subnetId: zone.targetSubnetId,
-      privateIpAddress: "10.1.0.4",
-    });
+    // A row without nics: one primary NIC, named as it always was (an upgraded stack keeps it).
+    expect(web.nics).toEqual([
+      {
+        logicalName: "web1-nic",
+        name: "web1-nic",
+        subnetId: zone.targetSubnetId,
+        privateIpAddress: "10.1.0.4",
+        primary: true,
+        acceleratedNetworking: false,
+      },
+    ]);
+    expect(web.nic).toBe(web.nics[0]);
     expect(web.tags).toMatchObject({
       [TAGS.mode]: "failover",
       [TAGS.role]: "recovered",
@@ -98,6 +104,52 @@ describe("planBlueprint", () => {
       [TAGS.osStrategy]: "fromSnapshot",
       [TAGS.dataStrategy]: "fromSnapshot",
     });
+  });
+
+  it("a row's nics: one NIC each in its order, the first keeps the single NIC's names, the primary flagged", () => {
+    const row = {
+      ...b.rows[0]!,
+      privateIpAddress: undefined,
+      nics: [
+        { privateIpAddress: "10.1.0.4", testPrivateIpAddress: "10.99.0.4" },
+        { subnet: "data", privateIpAddress: "10.1.8.9", acceleratedNetworking: true, primary: true },
+      ],
+    };
+    const plan = planBlueprint({ ...b, rows: [row] }, zone, { mode: "failover", recoveryPoints: points });
+    const vnet = zone.targetSubnetId.replace(/\/subnets\/[^/]+$/, "");
+    expect(plan.rows[0]!.nics).toEqual([
+      {
+        logicalName: "web1-nic",
+        name: "web1-nic",
+        subnetId: zone.targetSubnetId,
+        privateIpAddress: "10.1.0.4",
+        primary: false,
+        acceleratedNetworking: false,
+      },
+      {
+        logicalName: "web1-nic2",
+        name: "web1-nic2",
+        subnetId: `${vnet}/subnets/data`,
+        privateIpAddress: "10.1.8.9",
+        primary: true,
+        acceleratedNetworking: true,
+      },
+    ]);
+    expect(plan.rows[0]!.nic.name).toBe("web1-nic2");
+  });
+
+  it("test: a row's NICs in the test network, on their test subnet or the landing zone's, with test addresses", () => {
+    const row = {
+      ...b.rows[0]!,
+      privateIpAddress: undefined,
+      nics: [{ testPrivateIpAddress: "10.99.0.4" }, { subnet: "data", testSubnet: "isolated-data" }],
+    };
+    const plan = planBlueprint({ ...b, rows: [row] }, zone, { mode: "test", recoveryPoints: points });
+    const testVnet = zone.testSubnetId.replace(/\/subnets\/[^/]+$/, "");
+    expect(plan.rows[0]!.nics.map((n) => [n.logicalName, n.name, n.subnetId, n.privateIpAddress])).toEqual([
+      ["web1-test-nic", "web1-test-nic", zone.testSubnetId, "10.99.0.4"],
+      ["web1-test-nic2", "web1-test-nic2", `${testVnet}/subnets/isolated-data`, undefined],
+    ]);
   });
 
   it("failback keeps the recovered VMs as they are", () => {
