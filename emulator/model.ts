@@ -203,13 +203,7 @@ export interface PrivateDnsZoneRecord extends Base {
 }
 
 export type ResourceRecord =
-  | DiskRecord
-  | SnapshotRecord
-  | VmRecord
-  | NicRecord
-  | VnetRecord
-  | NsgRecord
-  | PrivateDnsZoneRecord;
+  DiskRecord | SnapshotRecord | VmRecord | NicRecord | VnetRecord | NsgRecord | PrivateDnsZoneRecord;
 
 export interface OperationRecord {
   id: string;
