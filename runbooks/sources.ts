@@ -1,6 +1,12 @@
 import { nameOf, parseResourceId, sameResourceId } from "../core/resource-id";
 import { isNotFound, UserError } from "../core/errors";
-import { enableSource, setProtection, setSnapshotResourceGroup, transitionSource } from "../adapters/state/admin";
+import {
+  enableSource,
+  setDrSnapshotResourceGroup,
+  setProtection,
+  setSnapshotResourceGroup,
+  transitionSource,
+} from "../adapters/state/admin";
 import {
   osDiskGeneration,
   osDiskSecurityType,
@@ -48,6 +54,7 @@ export async function enableDr(ctx: RunbookContext, stack: string, options: Enab
   if (disks.length === 0)
     throw new UserError(`${options.sourceDiskId} is not a disk of blueprint ${stack}.`, { code: "UnknownDisk" });
   const target = config.blueprint.rpoTargetSeconds;
+  const retention = config.blueprint.retention;
   const protectionOf = (id: string): SourceProtection => {
     const d = disks.find((x) => sameResourceId(x.sourceDiskId, id))!;
     return {
@@ -55,8 +62,16 @@ export async function enableDr(ctx: RunbookContext, stack: string, options: Enab
       row: d.row,
       disk: diskRole(d),
       ...(target !== undefined ? { rpoTargetSeconds: target } : {}),
+      ...(retention !== undefined ? { retention } : {}),
     };
   };
+  const drGroup = drSnapshotGroupOf(zone);
+  if (drGroup === undefined)
+    ctx.logger.warn(
+      { region: zone.location },
+      `the landing zone has no snapshot group in the DR region, so no recovery points are kept there: set ` +
+        `ferry:snapshotResourceGroups.${zone.location} in the landing zone's stack file, deploy it, and enable again`,
+    );
   // Every disk's snapshot group is found before anything is attached: a refusal changes nothing.
   const todo: { sourceDiskId: string; snapshotResourceGroup: string }[] = [];
   const moved: { sourceDiskId: string; snapshotResourceGroup: string }[] = [];
@@ -64,10 +79,11 @@ export async function enableDr(ctx: RunbookContext, stack: string, options: Enab
   for (const d of disks) {
     const existing = (await ctx.store.get(d.sourceDiskId))?.source;
     const active = existing !== undefined && existing.state !== "disabled";
-    if (active && existing.snapshotResourceGroup !== undefined)
-      // Enabled already: its labels and RPO target follow the blueprint as it is now.
+    if (active && existing.snapshotResourceGroup !== undefined) {
+      // Enabled already: its labels, RPO target, retention and points' group follow the blueprint and zone as now.
+      await setDrSnapshotResourceGroup(ctx.store, d.sourceDiskId, drGroup, ctx.now());
       enabled.push((await setProtection(ctx.store, d.sourceDiskId, protectionOf(d.sourceDiskId), ctx.now())).source);
-    else {
+    } else {
       const group = {
         sourceDiskId: d.sourceDiskId,
         snapshotResourceGroup: await snapshotGroupOf(ctx, zone, d.sourceDiskId),
@@ -83,6 +99,7 @@ export async function enableDr(ctx: RunbookContext, stack: string, options: Enab
   // Enabled before snapshot groups: its snapshots go to ferry's group from the next cycle on.
   for (const d of moved) {
     await setSnapshotResourceGroup(ctx.store, d.sourceDiskId, d.snapshotResourceGroup, ctx.now());
+    await setDrSnapshotResourceGroup(ctx.store, d.sourceDiskId, drGroup, ctx.now());
     const stored = await setProtection(ctx.store, d.sourceDiskId, protectionOf(d.sourceDiskId), ctx.now());
     ctx.logger.warn(
       { sourceDiskId: d.sourceDiskId, snapshotResourceGroup: d.snapshotResourceGroup },
@@ -107,6 +124,7 @@ export async function enableDr(ctx: RunbookContext, stack: string, options: Enab
         applianceLun: lun,
         prepare,
         snapshotResourceGroup: d.snapshotResourceGroup,
+        ...(drGroup !== undefined ? { drSnapshotResourceGroup: drGroup } : {}),
         protection: protectionOf(d.sourceDiskId),
       },
       ctx.now(),
@@ -273,6 +291,17 @@ export async function snapshotGroupOf(
     );
   }
   return group;
+}
+
+/**
+ * ferry's snapshot group of the DR region (the landing zone's `ferry:snapshotResourceGroups` entry for its own
+ * region), where the daemon keeps the staging disks' recovery points; undefined when the zone has none there.
+ */
+export function drSnapshotGroupOf(
+  zone: Pick<LandingZoneFacts, "location" | "snapshotResourceGroups">,
+): string | undefined {
+  const region = zone.location.toLowerCase().replace(/\s+/g, "");
+  return Object.hasOwn(zone.snapshotResourceGroups, region) ? zone.snapshotResourceGroups[region] : undefined;
 }
 
 /** Disables DR for a source: sync stops, the staging disk is detached from the appliance and kept. */

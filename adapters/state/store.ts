@@ -166,6 +166,7 @@ const columns: { [K in keyof Source]-?: Column } = {
   applianceId: "string",
   sourceSizeBytes: "int64",
   snapshotResourceGroup: "string",
+  drSnapshotResourceGroup: "string",
   protection: "json",
   paused: "boolean",
   syncRequestedAt: "string",
