@@ -162,6 +162,7 @@ const columns: { [K in keyof Source]-?: Column } = {
   bytesCopied: "int64",
   lagInMs: "double",
   lastError: "json",
+  pointError: "json",
   updatedAt: "string",
   applianceId: "string",
   sourceSizeBytes: "int64",

@@ -76,6 +76,11 @@ export const SourceSchema = z
     /** Age of `applied` when last measured, in milliseconds. */
     lagInMs: z.number().min(0).optional(),
     lastError: SourceErrorSchema.optional(),
+    /**
+     * Why the daemon could not take the last recovery point in the DR region (the sync itself went on); cleared
+     * by the next point it takes.
+     */
+    pointError: SourceErrorSchema.optional(),
     /** When this record last changed (ISO 8601). */
     updatedAt: isoDateTime,
     /** ARM id of the sync appliance VM whose daemon keeps this source in sync. */
