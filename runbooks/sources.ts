@@ -354,6 +354,10 @@ export interface SourceLine {
   applying?: string;
   bytesCopied: number;
   lastError?: string;
+  /** Its recovery points in the DR region: how many, and the newest one's time and age (seconds). */
+  points?: { count: number; newestPointTime?: string; newestAgeSeconds?: number };
+  /** Why the daemon could not take the last recovery point (the sync went on). */
+  pointError?: string;
   /** The sync daemon of the source's appliance, as last seen; null when none ever wrote a heartbeat. */
   daemon: DaemonSeen | null;
 }
@@ -420,6 +424,7 @@ export function sourceLine(s: Source, options: SourceLineOptions): SourceLine {
     ...(s.applying ? { applying: s.applying.snapshotId } : {}),
     bytesCopied: s.bytesCopied,
     ...(s.lastError ? { lastError: `${s.lastError.code}: ${s.lastError.message}` } : {}),
+    ...(s.pointError ? { pointError: `${s.pointError.code}: ${s.pointError.message}` } : {}),
     daemon,
   };
 }
@@ -452,6 +457,22 @@ export async function listSources(ctx: RunbookContext, stack?: string): Promise<
       ];
     });
   } else lines = rows.map(({ source: s }) => sourceLine(s, base));
+  // One partition query per source: the recovery points of each disk.
+  await Promise.all(
+    lines.map(async (l) => {
+      const points = await ctx.points.list(l.sourceDiskId);
+      const newest = points.at(-1)?.point.pointTime;
+      l.points = {
+        count: points.length,
+        ...(newest !== undefined
+          ? {
+              newestPointTime: newest,
+              newestAgeSeconds: Math.max(0, Math.round((base.now.getTime() - Date.parse(newest)) / 1000)),
+            }
+          : {}),
+      };
+    }),
+  );
   return lines.sort((x, y) => x.disk.localeCompare(y.disk));
 }
 
@@ -468,7 +489,7 @@ export function formatSources(lines: SourceLine[]): string {
         : `${l.lagSeconds} s`;
   const out = [
     table(
-      ["DISK", "ROW", "ROLE", "HEALTH", "LUN", "LAG", "RPO", "APPLIED", "LAST ERROR"],
+      ["DISK", "ROW", "ROLE", "HEALTH", "LUN", "LAG", "RPO", "APPLIED", "POINTS", "LAST ERROR"],
       lines.map((l) => [
         l.disk,
         l.row,
@@ -483,7 +504,10 @@ export function formatSources(lines: SourceLine[]): string {
         lag(l),
         l.rpo,
         l.appliedAt,
-        l.lastError,
+        l.points === undefined
+          ? undefined
+          : `${l.points.count}${l.points.newestAgeSeconds !== undefined ? `, newest ${l.points.newestAgeSeconds} s` : ""}`,
+        [l.lastError, l.pointError && `point: ${l.pointError}`].filter(Boolean).join("; ") || undefined,
       ]),
     ),
   ];
