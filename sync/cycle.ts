@@ -284,10 +284,11 @@ async function runCycle(
       // The diff cannot be had, or the point vanished mid-apply: the device may be torn anywhere, so
       // start over from a new snapshot with a full backfill that also zeroes everything else.
       log.warn({ err: e }, "restarting with a full backfill");
-      if (e.code === "SnapshotGone")
+      if (e.code === "SnapshotGone") {
         point = (await takeNext(row, ctx, device, { forceFull: true, reason: e.message, log })).point;
-      if (e.code === "SnapshotGone") inGroup = undefined;
-      else
+        // Taken alone, after the row's other disks took theirs.
+        inGroup = undefined;
+      } else
         await row.save({
           applyingMode: "full",
           prepare: "keep",
