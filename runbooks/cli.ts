@@ -10,6 +10,7 @@ import { drillCommand } from "./commands/drill";
 import { failbackCommand } from "./commands/failback";
 import { cleanupCommand, failoverCommand } from "./commands/failover";
 import { historyCommand } from "./commands/history";
+import { pointsCommand } from "./commands/points";
 import { precheckCommand } from "./commands/precheck";
 import { sourcesCommand } from "./commands/sources";
 import { Journal } from "./journal";
@@ -42,6 +43,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       .command(failoverCommand(io))
       .command(cleanupCommand(io))
       .command(historyCommand(io))
+      .command(pointsCommand(io))
       .command(drillCommand(io, state))
       .command(failbackCommand(io, state))
       .demandCommand(1, "Name a command.")

@@ -1,6 +1,12 @@
 import { nameOf, parseResourceId, sameResourceId } from "../core/resource-id";
 import { isNotFound, unlessNotFound, UserError } from "../core/errors";
-import { enableSource, setProtection, setSnapshotResourceGroup, transitionSource } from "../adapters/state/admin";
+import {
+  enableSource,
+  setDrSnapshotResourceGroup,
+  setProtection,
+  setSnapshotResourceGroup,
+  transitionSource,
+} from "../adapters/state/admin";
 import {
   osDiskGeneration,
   osDiskSecurityType,
@@ -49,6 +55,7 @@ export async function enableDr(ctx: RunbookContext, stack: string, options: Enab
   if (disks.length === 0)
     throw new UserError(`${options.sourceDiskId} is not a disk of blueprint ${stack}.`, { code: "UnknownDisk" });
   const target = config.blueprint.rpoTargetSeconds;
+  const retention = config.blueprint.retention;
   const protectionOf = (id: string): SourceProtection => {
     const d = disks.find((x) => sameResourceId(x.sourceDiskId, id))!;
     return {
@@ -56,8 +63,16 @@ export async function enableDr(ctx: RunbookContext, stack: string, options: Enab
       row: d.row,
       disk: diskRole(d),
       ...(target !== undefined ? { rpoTargetSeconds: target } : {}),
+      ...(retention !== undefined ? { retention } : {}),
     };
   };
+  const drGroup = drSnapshotGroupOf(zone);
+  if (drGroup === undefined)
+    ctx.logger.warn(
+      { region: zone.location },
+      `the landing zone has no snapshot group in the DR region, so no recovery points are kept there: set ` +
+        `ferry:snapshotResourceGroups.${zone.location} in the landing zone's stack file, deploy it, and enable again`,
+    );
   // Every disk's snapshot group is found before anything is attached: a refusal changes nothing.
   const todo: { sourceDiskId: string; snapshotResourceGroup: string }[] = [];
   const moved: { sourceDiskId: string; snapshotResourceGroup: string }[] = [];
@@ -65,10 +80,11 @@ export async function enableDr(ctx: RunbookContext, stack: string, options: Enab
   for (const d of disks) {
     const existing = (await ctx.store.get(d.sourceDiskId))?.source;
     const active = existing !== undefined && existing.state !== "disabled";
-    if (active && existing.snapshotResourceGroup !== undefined)
-      // Enabled already: its labels and RPO target follow the blueprint as it is now.
+    if (active && existing.snapshotResourceGroup !== undefined) {
+      // Enabled already: its labels, RPO target, retention and points' group follow the blueprint and zone as now.
+      await setDrSnapshotResourceGroup(ctx.store, d.sourceDiskId, drGroup, ctx.now());
       enabled.push((await setProtection(ctx.store, d.sourceDiskId, protectionOf(d.sourceDiskId), ctx.now())).source);
-    else {
+    } else {
       const group = {
         sourceDiskId: d.sourceDiskId,
         snapshotResourceGroup: await snapshotGroupOf(ctx, zone, d.sourceDiskId),
@@ -86,6 +102,7 @@ export async function enableDr(ctx: RunbookContext, stack: string, options: Enab
   // Enabled before snapshot groups: its snapshots go to ferry's group from the next cycle on.
   for (const d of moved) {
     await setSnapshotResourceGroup(ctx.store, d.sourceDiskId, d.snapshotResourceGroup, ctx.now());
+    await setDrSnapshotResourceGroup(ctx.store, d.sourceDiskId, drGroup, ctx.now());
     const stored = await setProtection(ctx.store, d.sourceDiskId, protectionOf(d.sourceDiskId), ctx.now());
     ctx.logger.warn(
       { sourceDiskId: d.sourceDiskId, snapshotResourceGroup: d.snapshotResourceGroup },
@@ -110,6 +127,7 @@ export async function enableDr(ctx: RunbookContext, stack: string, options: Enab
         applianceLun: lun,
         prepare,
         snapshotResourceGroup: d.snapshotResourceGroup,
+        ...(drGroup !== undefined ? { drSnapshotResourceGroup: drGroup } : {}),
         protection: protectionOf(d.sourceDiskId),
       },
       ctx.now(),
@@ -339,6 +357,17 @@ export async function snapshotGroupOf(
   return group;
 }
 
+/**
+ * ferry's snapshot group of the DR region (the landing zone's `ferry:snapshotResourceGroups` entry for its own
+ * region), where the daemon keeps the staging disks' recovery points; undefined when the zone has none there.
+ */
+export function drSnapshotGroupOf(
+  zone: Pick<LandingZoneFacts, "location" | "snapshotResourceGroups">,
+): string | undefined {
+  const region = zone.location.toLowerCase().replace(/\s+/g, "");
+  return Object.hasOwn(zone.snapshotResourceGroups, region) ? zone.snapshotResourceGroups[region] : undefined;
+}
+
 /** Disables DR for a source: sync stops, the staging disk is detached from the appliance and kept. */
 export async function disableDr(ctx: RunbookContext, sourceDiskId: string): Promise<Source> {
   const stored = await transitionSource(ctx.store, sourceDiskId, { type: "disable" }, ctx.now());
@@ -389,6 +418,10 @@ export interface SourceLine {
   applying?: string;
   bytesCopied: number;
   lastError?: string;
+  /** Its recovery points in the DR region: how many, and the newest one's time and age (seconds). */
+  points?: { count: number; newestPointTime?: string; newestAgeSeconds?: number };
+  /** Why the daemon could not take the last recovery point (the sync went on). */
+  pointError?: string;
   /** The sync daemon of the source's appliance, as last seen; null when none ever wrote a heartbeat. */
   daemon: DaemonSeen | null;
 }
@@ -455,6 +488,7 @@ export function sourceLine(s: Source, options: SourceLineOptions): SourceLine {
     ...(s.applying ? { applying: s.applying.snapshotId } : {}),
     bytesCopied: s.bytesCopied,
     ...(s.lastError ? { lastError: `${s.lastError.code}: ${s.lastError.message}` } : {}),
+    ...(s.pointError ? { pointError: `${s.pointError.code}: ${s.pointError.message}` } : {}),
     daemon,
   };
 }
@@ -487,6 +521,22 @@ export async function listSources(ctx: RunbookContext, stack?: string): Promise<
       ];
     });
   } else lines = rows.map(({ source: s }) => sourceLine(s, base));
+  // One partition query per source: the recovery points of each disk.
+  await Promise.all(
+    lines.map(async (l) => {
+      const points = await ctx.points.list(l.sourceDiskId);
+      const newest = points.at(-1)?.point.pointTime;
+      l.points = {
+        count: points.length,
+        ...(newest !== undefined
+          ? {
+              newestPointTime: newest,
+              newestAgeSeconds: Math.max(0, Math.round((base.now.getTime() - Date.parse(newest)) / 1000)),
+            }
+          : {}),
+      };
+    }),
+  );
   return lines.sort((x, y) => x.disk.localeCompare(y.disk));
 }
 
@@ -503,7 +553,7 @@ export function formatSources(lines: SourceLine[]): string {
         : `${l.lagSeconds} s`;
   const out = [
     table(
-      ["DISK", "ROW", "ROLE", "HEALTH", "LUN", "LAG", "RPO", "APPLIED", "LAST ERROR"],
+      ["DISK", "ROW", "ROLE", "HEALTH", "LUN", "LAG", "RPO", "APPLIED", "POINTS", "LAST ERROR"],
       lines.map((l) => [
         l.disk,
         l.row,
@@ -518,7 +568,10 @@ export function formatSources(lines: SourceLine[]): string {
         lag(l),
         l.rpo,
         l.appliedAt,
-        l.lastError,
+        l.points === undefined
+          ? undefined
+          : `${l.points.count}${l.points.newestAgeSeconds !== undefined ? `, newest ${l.points.newestAgeSeconds} s` : ""}`,
+        [l.lastError, l.pointError && `point: ${l.pointError}`].filter(Boolean).join("; ") || undefined,
       ]),
     ),
   ];

@@ -200,7 +200,8 @@ export function planLandingZone(config: LandingZoneConfig, subscriptionId: strin
 
 /**
  * The snapshot groups of `ferry:snapshotResourceGroups`, checked: each is a group of its own (the
- * appliance may delete snapshots there), in a source region, one region per group.
+ * appliance may delete snapshots there), one region per group. A source region's holds the sync's snapshots of
+ * the region's disks; the DR region's holds the recovery points the sync takes of the staging disks.
  */
 function planSnapshotGroups(config: LandingZoneConfig, subscriptionId: string): SnapshotGroupPlan[] {
   const key = "ferry:snapshotResourceGroups";
@@ -208,12 +209,6 @@ function planSnapshotGroups(config: LandingZoneConfig, subscriptionId: string): 
   return Object.entries(config.snapshotResourceGroups).map(([region, name]) => {
     const id = `/subscriptions/${subscriptionId}/resourceGroups/${name}`;
     const fix = `Name a new group for ${region} in ${key}: the landing zone makes it.`;
-    if (region === config.region)
-      throw new UserError(
-        `${key}.${region} is the DR region (ferry:region): snapshots are taken of protected disks in their own, ` +
-          `other regions. Remove ${region} from ${key}, and give each region of protected disks its group.`,
-        { code: "InvalidConfig" },
-      );
     if (name.toLowerCase() === config.resourceGroup.toLowerCase())
       throw new UserError(
         `${key}.${region} is ${name}, the DR resource group (ferry:resourceGroup): a snapshot group holds ferry's ` +

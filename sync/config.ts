@@ -67,6 +67,11 @@ export const SyncConfigSchema = z
          * `sources.staleDaemonSeconds` (default 120) or three of these intervals, whichever is longer.
          */
         heartbeatSeconds: z.number().positive().default(15),
+        /**
+         * How old a recovery point's snapshot in the DR region must be before the daemon deletes it for having no
+         * record (a crash between the snapshot and its record), in seconds. Default 900.
+         */
+        pointSweepGraceSeconds: z.number().min(0).default(900),
       })
       .prefault({}),
     metrics: z

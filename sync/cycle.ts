@@ -14,6 +14,8 @@ import type { SourceStore, StoredSource } from "../adapters/state/store";
 import { copyUnion } from "./union-copy";
 import { checkSample } from "./sample-check";
 import { verifyDevice, type VerifyResult } from "./verify";
+import type { DrPointService } from "./points";
+import type { SnapshotGroup } from "./row-group";
 
 /** A staging device as the cycle uses it (see sync/device.ts). */
 export interface StagingDevice {
@@ -58,6 +60,14 @@ export interface SyncContext {
   now: () => Date;
   tuning: SyncTuning;
   onProgress?: (sourceDiskId: string, progress: { bytesDone: number; bytesTotal: number }) => void;
+  /** Recovery points in the DR region, taken after each applied point (sync/points.ts). Default: none taken. */
+  points?: DrPointService;
+}
+
+/** Options of {@link syncSource}. */
+export interface SyncSourceOptions {
+  /** The row's disks whose source snapshots are requested together with this one's. Default: on its own. */
+  group?: SnapshotGroup;
 }
 
 export interface SyncTuning {
@@ -96,6 +106,21 @@ export async function syncSource(
   stored: StoredSource,
   ctx: SyncContext,
   abortSignal?: AbortSignal,
+  options: SyncSourceOptions = {},
+): Promise<CycleOutcome> {
+  try {
+    return await syncSourceIn(stored, ctx, abortSignal, options.group);
+  } finally {
+    // However the cycle went, the row's other disks stop waiting for this one.
+    options.group?.leave(stored.source.sourceDiskId);
+  }
+}
+
+async function syncSourceIn(
+  stored: StoredSource,
+  ctx: SyncContext,
+  abortSignal: AbortSignal | undefined,
+  group: SnapshotGroup | undefined,
 ): Promise<CycleOutcome> {
   const src = stored.source;
   if (src.state === "disabled") return { kind: "skipped", reason: "disabled" };
@@ -114,7 +139,7 @@ export async function syncSource(
   const row = new Row(stored, ctx.store, ctx.owner, ctx.tuning.leaseMs, ctx.now);
   const taken = await begin(row, log);
   if (taken !== true) return taken;
-  return underLease(row, log, abortSignal, (signal) => runCycle(row, ctx, log, signal));
+  return underLease(row, log, abortSignal, (signal) => runCycle(row, ctx, log, signal, group));
 }
 
 /** Takes the row for a cycle (lease and a new fencing token); a skip when someone else holds it. */
@@ -197,7 +222,13 @@ async function releaseLease(row: Row, log: Logger): Promise<void> {
   await row.release().catch((e: unknown) => log.debug({ err: e }, "lease not released; it expires on its own"));
 }
 
-async function runCycle(row: Row, ctx: SyncContext, log: Logger, signal: AbortSignal): Promise<CycleOutcome> {
+async function runCycle(
+  row: Row,
+  ctx: SyncContext,
+  log: Logger,
+  signal: AbortSignal,
+  group: SnapshotGroup | undefined,
+): Promise<CycleOutcome> {
   const path = ctx.devicePath(row.source);
   if (row.source.state === "pending") {
     await ctx.checkTarget(row.source, path);
@@ -217,15 +248,18 @@ async function runCycle(row: Row, ctx: SyncContext, log: Logger, signal: AbortSi
   try {
     let point = row.source.applying;
     let mode: "full" | "delta" | "seed" = row.source.applyingMode ?? (row.source.applied ? "delta" : "full");
+    // The row group this cycle's source snapshot was taken in; none for a point an earlier run left.
+    let inGroup: SnapshotGroup | undefined;
     if (point) {
       log.info(
         { snapshotId: point.snapshotId, mode },
         "re-applying the recovery point an earlier run left half-written",
       );
     } else {
-      const next = await takeNext(row, ctx, device, { log });
+      const next = await takeNext(row, ctx, device, { log, ...(group ? { group } : {}) });
       point = next.point;
       mode = next.mode;
+      inGroup = next.inGroup;
     }
     let result: ApplyResult;
     try {
@@ -250,9 +284,11 @@ async function runCycle(row: Row, ctx: SyncContext, log: Logger, signal: AbortSi
       // The diff cannot be had, or the point vanished mid-apply: the device may be torn anywhere, so
       // start over from a new snapshot with a full backfill that also zeroes everything else.
       log.warn({ err: e }, "restarting with a full backfill");
-      if (e.code === "SnapshotGone")
+      if (e.code === "SnapshotGone") {
         point = (await takeNext(row, ctx, device, { forceFull: true, reason: e.message, log })).point;
-      else
+        // Taken alone, after the row's other disks took theirs.
+        inGroup = undefined;
+      } else
         await row.save({
           applyingMode: "full",
           prepare: "keep",
@@ -286,13 +322,63 @@ async function runCycle(row: Row, ctx: SyncContext, log: Logger, signal: AbortSi
     // is done with, so the lease goes now. The clean-up below touches no device and needs no lease
     // (it keeps the applied point the failover is about to hold). A backfill still has its
     // verification to read the device: that keeps the lease to the end.
+    // The DR-side point is taken here, at the apply boundary: the device holds exactly `point` and this cycle
+    // writes nothing more. A backfill's waits for its verification (which only reads): a point is never taken of
+    // a disk that may not equal its source. Before the lease goes, so that no other writer can begin meanwhile.
+    const drPoint = () => takeDrPoint(row, ctx, point, inGroup, signal, log);
+    if (row.source.state !== "verifying") await drPoint();
     if (row.source.paused && row.source.state !== "verifying") await releaseLease(row, log);
     await cleanUp(row, ctx, point, base, log);
     let verified: boolean | undefined;
-    if (row.source.state === "verifying") verified = await verifyAndRecord(row, ctx, device, signal, log);
+    if (row.source.state === "verifying") {
+      verified = await verifyAndRecord(row, ctx, device, signal, log);
+      if (verified) await drPoint();
+    }
     return { kind: "applied", mode, point, result, ...(verified !== undefined ? { verified } : {}) };
   } finally {
     await device.close();
+  }
+}
+
+/**
+ * The recovery point of the DR region for the point just applied (sync/points.ts): never fails the cycle. It is
+ * recorded only if, once the snapshot exists, this cycle still holds the row (its fencing token: no other process
+ * began writing the disk) and the row still names `point` as applied with nothing being applied.
+ */
+async function takeDrPoint(
+  row: Row,
+  ctx: SyncContext,
+  point: RecoveryPoint,
+  group: SnapshotGroup | undefined,
+  signal: AbortSignal,
+  log: Logger,
+): Promise<void> {
+  if (!ctx.points) return;
+  const outcome = await ctx.points.afterApply({
+    source: row.source,
+    point,
+    group: group ? { id: group.id, spreadInMs: group.spreadInMs() } : undefined,
+    confirm: async () => {
+      const now = await row.save({});
+      return !now.applying && now.applied?.snapshotId.toLowerCase() === point.snapshotId.toLowerCase();
+    },
+    logger: log.child({ component: "points" }),
+    abortSignal: signal,
+  });
+  // Surfaced on the row for `ferry sources list`: the sync went on, but the DR region has no point of this apply.
+  const pointError =
+    outcome.kind === "failed"
+      ? errorOf(
+          isFerryError(outcome.error) ? outcome.error.code : "PointFailed",
+          `The recovery point of ${point.snapshotId} in the DR region could not be taken: ` +
+            `${(outcome.error as Error).message ?? String(outcome.error)}. The next applied point is tried again.`,
+          ctx,
+        )
+      : undefined;
+  if (pointError || (outcome.kind === "taken" && row.source.pointError)) {
+    await row
+      .save({ pointError })
+      .catch((e: unknown) => log.debug({ err: e }, "could not record the recovery point's outcome on the row"));
   }
 }
 
@@ -301,8 +387,8 @@ async function takeNext(
   row: Row,
   ctx: SyncContext,
   device: StagingDevice,
-  options: { forceFull?: boolean; reason?: string; log: Logger },
-): Promise<{ point: RecoveryPoint; mode: "full" | "delta" }> {
+  options: { forceFull?: boolean; reason?: string; log: Logger; group?: SnapshotGroup },
+): Promise<{ point: RecoveryPoint; mode: "full" | "delta"; inGroup?: SnapshotGroup }> {
   // A process that was paused learns here, before it takes a snapshot, whether it still holds the row.
   await row.save({});
   const source = row.source;
@@ -313,7 +399,16 @@ async function takeNext(
       { code: "TargetTooSmall" },
     );
   }
-  const snap = await ctx.snapshots.take(source);
+  // The row's disks ask for their snapshots at once (sync/row-group.ts).
+  const inGroup = options.group && (await options.group.arrive(source.sourceDiskId)) ? options.group : undefined;
+  let snap;
+  try {
+    snap = await ctx.snapshots.take(source);
+  } catch (e) {
+    options.group?.leave(source.sourceDiskId);
+    throw e;
+  }
+  inGroup?.report(source.sourceDiskId, snap.createdAt);
   if (!source.applying) {
     // A failover paused the source while the snapshot was being taken. Nothing is written yet:
     // the cycle ends here rather than apply a point the failover would have to wait for.
@@ -361,7 +456,7 @@ async function takeNext(
       ? { lastError: errorOf("FullBackfillRestarted", `${reason} Restarting with a full backfill.`, ctx) }
       : {}),
   });
-  return { point, mode };
+  return { point, mode, ...(inGroup ? { inGroup } : {}) };
 }
 
 /** Copies a recovery point onto the device: its data ranges (full), or the diff from `applied` (delta). */

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { Source } from "../core/schemas/source";
 import { checkHealth, syncSource, type CycleOutcome, type SyncContext } from "./cycle";
+import { groupId, SnapshotGroup } from "./row-group";
 import { SyncMetrics } from "./metrics";
 import { leaseHolder } from "../adapters/state/lease";
 import { currentSession, sessionEnded } from "./process-identity";
@@ -126,6 +127,7 @@ export class SyncDaemon {
     }
     const now = this.ctx.now();
     const started: Promise<void>[] = [];
+    const dueNow = new Map<string, boolean | "verify">();
     for (const stored of rows) {
       const source = stored.source;
       this.metrics.observe(source, now);
@@ -133,15 +135,22 @@ export class SyncDaemon {
       const k = key(source);
       this.noteHolder(source, now);
       if (this.running.has(k) || this.controller.signal.aborted) continue;
-      const due = force && source.state !== "disabled" ? true : this.due(source, now.getTime());
+      dueNow.set(k, force && source.state !== "disabled" ? true : this.due(source, now.getTime()));
+    }
+    const groups = this.rowGroups(rows, dueNow, now);
+    for (const stored of rows) {
+      const source = stored.source;
+      const k = key(source);
+      const due = dueNow.get(k);
       if (!due) continue;
       if (this.running.size >= this.options.maxParallelSources) break;
+      const group = due === true ? groups.get(k) : undefined;
       this.lastAttemptAt.set(k, now.getTime());
       const work = (async () => {
         const outcome =
           due === "verify"
             ? await checkHealth(stored, this.ctx, this.controller.signal)
-            : await syncSource(stored, this.ctx, this.controller.signal);
+            : await syncSource(stored, this.ctx, this.controller.signal, group ? { group } : {});
         outcomes.set(source.sourceDiskId, outcome);
         if (outcome.kind !== "skipped" && outcome.kind !== "interrupted" && outcome.kind !== "fenced") {
           this.metrics.recordCycle(
@@ -158,8 +167,47 @@ export class SyncDaemon {
       this.running.set(k, work);
       started.push(work);
     }
+    // A row's disk left out (no free slot) is not waited for by the others.
+    for (const [k, group] of groups) if (!this.running.has(k)) group.leave(k);
     await Promise.all(started);
     return outcomes;
+  }
+
+  /**
+   * The disks of one blueprint row sync together, so that their source snapshots are requested at once: when one is
+   * due, every other healthy disk of its row that is free joins it now (`dueNow` is changed), and each row's
+   * disks that will take a snapshot share a {@link SnapshotGroup}. Sources without a row, or re-applying a point,
+   * or still pending, go on their own.
+   */
+  private rowGroups(
+    rows: StoredSource[],
+    dueNow: Map<string, boolean | "verify">,
+    now: Date,
+  ): Map<string, SnapshotGroup> {
+    const rowOf = (s: Source) => (s.protection ? `${s.protection.blueprint}\n${s.protection.row}` : undefined);
+    const byRow = new Map<string, Source[]>();
+    for (const { source } of rows) {
+      const r = rowOf(source);
+      if (r !== undefined && dueNow.has(key(source))) byRow.set(r, [...(byRow.get(r) ?? []), source]);
+    }
+    const out = new Map<string, SnapshotGroup>();
+    for (const sources of byRow.values()) {
+      if (!sources.some((s) => dueNow.get(key(s)) === true)) continue;
+      const takers = sources.filter((s) => {
+        const free = s.state === "healthy" && !s.paused && !s.applying;
+        const holder = leaseHolder(s, now);
+        if (free && (holder === undefined || holder === this.ctx.owner)) dueNow.set(key(s), true);
+        // A pending or backfilling source, or one re-applying, takes no snapshot at the start of its cycle.
+        return dueNow.get(key(s)) === true && !s.applying && s.state !== "pending";
+      });
+      if (takers.length === 0) continue;
+      const group = new SnapshotGroup(
+        groupId(takers[0]!.protection!.row, now),
+        takers.map((s) => s.sourceDiskId),
+      );
+      for (const s of takers) out.set(key(s), group);
+    }
+    return out;
   }
 
   /** Says when another daemon holds a source (once per holder), and when it no longer does. */

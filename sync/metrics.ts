@@ -4,6 +4,7 @@ import type { Source } from "../core/schemas/source";
 import { sourceStates } from "../core/schemas/source";
 import { nameOf } from "../core/resource-id";
 import { BUILD_INFO } from "../core/version";
+import type { PointMetricsSink, PointOutcome } from "./points";
 
 interface SourceMetrics {
   labels: SourceLabels;
@@ -15,6 +16,8 @@ interface SourceMetrics {
   cycles: number;
   lastSuccessAt?: number;
   applying: boolean;
+  /** Recovery points in the DR region: what this process did, and what the store holds (once known). */
+  points: { taken: number; skipped: number; failed: number; pruned: number; count?: number; newestAt?: number };
 }
 
 /**
@@ -77,6 +80,36 @@ export const METRICS = {
     labels: ["blueprint", "row", "disk"],
     help: "When a cycle of this process last succeeded, in seconds since the epoch.",
   },
+  ferry_sync_points_taken_total: {
+    type: "counter",
+    labels: ["blueprint", "row", "disk"],
+    help: "Recovery points this process took of the staging disk in the DR region and recorded.",
+  },
+  ferry_sync_points_skipped_total: {
+    type: "counter",
+    labels: ["blueprint", "row", "disk"],
+    help: "Applied points this process took no recovery point of on purpose (Azure's snapshot rate, no DR group).",
+  },
+  ferry_sync_points_failed_total: {
+    type: "counter",
+    labels: ["blueprint", "row", "disk"],
+    help: "Recovery points this process failed to take or record (the sync went on).",
+  },
+  ferry_sync_points_pruned_total: {
+    type: "counter",
+    labels: ["blueprint", "row", "disk"],
+    help: "Recovery points this process deleted by the blueprint's retention.",
+  },
+  ferry_sync_points: {
+    type: "gauge",
+    labels: ["blueprint", "row", "disk"],
+    help: "Recovery points of the disk kept in the DR region, as last counted.",
+  },
+  ferry_sync_newest_point_age_seconds: {
+    type: "gauge",
+    labels: ["blueprint", "row", "disk"],
+    help: "Age of the disk's newest recovery point in the DR region (its source snapshot's time), in seconds.",
+  },
   ferry_sync_last_tick_timestamp_seconds: {
     type: "gauge",
     labels: [],
@@ -107,10 +140,12 @@ export interface SyncMetricsOptions {
   instanceId?: string;
   /** ferry-sync's version, in `ferry_sync_info`. Default: package.json's. */
   version?: string;
+  /** The clock the newest point's age is measured by, in epoch milliseconds. Default: Date.now. */
+  now?: () => number;
 }
 
 /** What the daemon knows about its sources, in Prometheus' text format. */
-export class SyncMetrics {
+export class SyncMetrics implements PointMetricsSink {
   private readonly sources = new Map<string, SourceMetrics>();
   /** When the daemon last read its sources (epoch milliseconds). */
   lastTickAt: number | undefined;
@@ -140,11 +175,37 @@ export class SyncMetrics {
     else m.errors++;
   }
 
+  recordPoint(sourceDiskId: string, outcome: PointOutcome["kind"]): void {
+    const m = this.sources.get(sourceDiskId.toLowerCase());
+    if (m) m.points[outcome]++;
+  }
+
+  recordPruned(sourceDiskId: string, count: number): void {
+    const m = this.sources.get(sourceDiskId.toLowerCase());
+    if (m) m.points.pruned += count;
+  }
+
+  observePoints(sourceDiskId: string, count: number, newestPointTime: string | undefined): void {
+    const m = this.sources.get(sourceDiskId.toLowerCase());
+    if (!m) return;
+    m.points.count = count;
+    if (newestPointTime !== undefined) m.points.newestAt = Date.parse(newestPointTime);
+    else delete m.points.newestAt;
+  }
+
   private entry(source: Source): SourceMetrics {
     const id = source.sourceDiskId.toLowerCase();
     let m = this.sources.get(id);
     if (!m) {
-      m = { labels: sourceLabels(source), state: "pending", bytesCopied: 0, errors: 0, cycles: 0, applying: false };
+      m = {
+        labels: sourceLabels(source),
+        state: "pending",
+        bytesCopied: 0,
+        errors: 0,
+        cycles: 0,
+        applying: false,
+        points: { taken: 0, skipped: 0, failed: 0, pruned: 0 },
+      };
       this.sources.set(id, m);
     }
     return m;
@@ -219,6 +280,31 @@ export class SyncMetrics {
     metric(
       "ferry_sync_last_success_timestamp_seconds",
       per((m) => m.lastSuccessAt),
+    );
+    metric(
+      "ferry_sync_points_taken_total",
+      per((m) => m.points.taken),
+    );
+    metric(
+      "ferry_sync_points_skipped_total",
+      per((m) => m.points.skipped),
+    );
+    metric(
+      "ferry_sync_points_failed_total",
+      per((m) => m.points.failed),
+    );
+    metric(
+      "ferry_sync_points_pruned_total",
+      per((m) => m.points.pruned),
+    );
+    metric(
+      "ferry_sync_points",
+      per((m) => m.points.count),
+    );
+    const nowMs = (this.options.now ?? Date.now)();
+    metric(
+      "ferry_sync_newest_point_age_seconds",
+      per((m) => (m.points.newestAt === undefined ? undefined : Math.max(0, (nowMs - m.points.newestAt) / 1000))),
     );
     const seconds = (ms: number | undefined) => (ms === undefined ? undefined : ms / 1000);
     metric("ferry_sync_last_tick_timestamp_seconds", [[{}, seconds(this.lastTickAt)]]);

@@ -21,6 +21,8 @@ import { SourceStore } from "../adapters/state/store";
 import { BUILD_INFO } from "../core/version";
 import { checkTarget, type TargetCheckContext } from "./target-check";
 import { SnapshotService } from "./snapshots";
+import { DrPointStore } from "../adapters/state/points";
+import { DrPointService } from "./points";
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -57,6 +59,12 @@ export async function createSyncRuntime(config: SyncConfig, options: SyncRuntime
     pollIntervalInMs: config.azure.pollIntervalInMs,
     sasDurationInSeconds: config.sync.sasDurationInSeconds,
     applianceId: config.applianceId,
+    ...(options.now ? { now: options.now } : {}),
+  });
+  const points = new DrPointService(azure, new DrPointStore(client), {
+    applianceId: config.applianceId,
+    pollIntervalInMs: config.azure.pollIntervalInMs,
+    sweepGraceInMs: config.sync.pointSweepGraceSeconds * 1000,
     ...(options.now ? { now: options.now } : {}),
   });
   const deviceLogger = logger.child({ component: "device" });
@@ -119,6 +127,7 @@ export async function createSyncRuntime(config: SyncConfig, options: SyncRuntime
       sampleBytes: Math.round(config.sync.sampleCheckMiB * MiB),
     },
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    points,
   };
   const daemon = new SyncDaemon(ctx, {
     applianceId: config.applianceId,
@@ -135,6 +144,7 @@ export async function createSyncRuntime(config: SyncConfig, options: SyncRuntime
       version: BUILD_INFO.version,
     },
   });
+  points.metrics = daemon.metrics;
   return { config, azure, store, ctx, daemon, logger };
 }
 

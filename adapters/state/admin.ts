@@ -14,6 +14,8 @@ export interface EnableSourceInput {
   applianceLun: number;
   prepare: PrepareMode;
   snapshotResourceGroup?: string;
+  /** The group of the DR region the daemon takes the staging disk's recovery points in. Default: none (no points). */
+  drSnapshotResourceGroup?: string;
   /** Its blueprint, row, disk role and RPO target, for labels and listings. Default: none. */
   protection?: SourceProtection;
 }
@@ -104,6 +106,7 @@ export async function enableSource(
     consecutiveFailures: 0,
     updatedAt: now.toISOString(),
     ...(input.snapshotResourceGroup ? { snapshotResourceGroup: input.snapshotResourceGroup } : {}),
+    ...(input.drSnapshotResourceGroup ? { drSnapshotResourceGroup: input.drSnapshotResourceGroup } : {}),
     ...(input.protection ? { protection: input.protection } : {}),
   });
 }
@@ -242,6 +245,28 @@ export async function setSnapshotResourceGroup(
   now = new Date(),
 ): Promise<StoredSource> {
   return updateSource(store, sourceDiskId, (s) => ({ ...s, snapshotResourceGroup, updatedAt: now.toISOString() }));
+}
+
+/**
+ * Sets (or, with undefined, clears) the group of the DR region the daemon takes a source's recovery points in, from
+ * its next applied point on. An unchanged group is not written again.
+ */
+export async function setDrSnapshotResourceGroup(
+  store: SourceStore,
+  sourceDiskId: string,
+  drSnapshotResourceGroup: string | undefined,
+  now = new Date(),
+): Promise<StoredSource> {
+  const current = await store.get(sourceDiskId);
+  if (current && current.source.drSnapshotResourceGroup === drSnapshotResourceGroup) return current;
+  return updateSource(store, sourceDiskId, (s) => {
+    const { drSnapshotResourceGroup: _old, ...rest } = s;
+    return {
+      ...rest,
+      ...(drSnapshotResourceGroup !== undefined ? { drSnapshotResourceGroup } : {}),
+      updatedAt: now.toISOString(),
+    };
+  });
 }
 
 /**

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { RetentionSchema } from "./retention";
 import { normalizeResourceId } from "../resource-id";
 import { formatIssuePath } from "../validate";
 import { azureRegion, resourceName, vmSizeName } from "./fields";
@@ -412,6 +413,11 @@ export const BlueprintSchema = z
      */
     rtoTargetSeconds: z.int().min(1).optional(),
     rows: z.array(BlueprintRowSchema).min(1),
+    /**
+     * How long the recovery points in the DR region are kept (core/schemas/retention.ts). Default: every point of
+     * the last hour, one an hour for a day, one a day for a week. `ferry sources enable` carries it to the daemon.
+     */
+    retention: RetentionSchema.optional(),
   })
   .superRefine((blueprint, ctx) => {
     if (!Array.isArray(blueprint.rows)) return;

@@ -27,6 +27,11 @@ export const DrPointSchema = z.strictObject({
    * row-level point id an operator names (`--recovery-point <id>`). Absent: a point taken on its own.
    */
   group: z.string().min(1).optional(),
+  /**
+   * With `group`: how far apart the source snapshot times of the group's disks were (max - min, in milliseconds),
+   * as the daemon saw them when it took this point; absent when it did not see them all.
+   */
+  spreadInMs: z.int().min(0).optional(),
   /** Blueprint, row and disk role of the source when the point was taken. */
   protection: SourceProtectionSchema.optional(),
   /**

@@ -4,6 +4,7 @@ export * from "./ids";
 export * from "./landing-zone";
 export * from "./dr-point";
 export * from "./recovery-point";
+export * from "./retention";
 export * from "./source";
 export * from "./target";
 export { evenWithFieldIssues } from "./refine";

@@ -4,6 +4,7 @@ import { isoDateTime } from "./fields";
 import { diskId, snapshotId, virtualMachineId } from "./ids";
 import { resourceGroupName } from "./fields";
 import { RecoveryPointSchema } from "./recovery-point";
+import { RetentionSchema } from "./retention";
 import { evenWithFieldIssues } from "./refine";
 
 /** Life cycle of a protected source disk; see core/source-state.ts for the transitions. */
@@ -48,6 +49,8 @@ export const SourceProtectionSchema = z.strictObject({
   disk: z.string().regex(/^(os|lun-\d+)$/, "is not a disk role. Use os or lun-<n>"),
   /** The blueprint's RPO target when the source was last enabled, in seconds. Absent: no target. */
   rpoTargetSeconds: z.int().min(1).optional(),
+  /** The blueprint's retention of recovery points when the source was last enabled. Absent: the defaults. */
+  retention: RetentionSchema.optional(),
 });
 export type SourceProtection = z.infer<typeof SourceProtectionSchema>;
 
@@ -73,6 +76,11 @@ export const SourceSchema = z
     /** Age of `applied` when last measured, in milliseconds. */
     lagInMs: z.number().min(0).optional(),
     lastError: SourceErrorSchema.optional(),
+    /**
+     * Why the daemon could not take the last recovery point in the DR region (the sync itself went on); cleared
+     * by the next point it takes.
+     */
+    pointError: SourceErrorSchema.optional(),
     /** When this record last changed (ISO 8601). */
     updatedAt: isoDateTime,
     /** ARM id of the sync appliance VM whose daemon keeps this source in sync. */
@@ -85,6 +93,12 @@ export const SourceSchema = z
      * disk's group (rows from before snapshot groups; the landing zone's roles allow no snapshots there).
      */
     snapshotResourceGroup: resourceGroupName.optional(),
+    /**
+     * Resource group (in the staging disk's subscription and region, the DR region) that holds the recovery points
+     * the daemon takes of the staging disk: the landing zone's snapshot group of the DR region
+     * (`ferry:snapshotResourceGroups.<DR region>`), set by `ferry sources enable`. Absent: no points are taken.
+     */
+    drSnapshotResourceGroup: resourceGroupName.optional(),
     /**
      * Its blueprint, row and disk role (and the blueprint's RPO target), written by `ferry sources enable`, again on
      * each enable of the blueprint. Absent on rows from before it: the daemon's labels then use the disk's name.

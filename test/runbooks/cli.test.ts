@@ -51,6 +51,7 @@ describe("ferry CLI", () => {
       "failover",
       "cleanup",
       "history",
+      "points",
       "drill",
       "failback",
     ])
@@ -159,6 +160,23 @@ describe("ferry CLI", () => {
       ["cli-data0", "healthy"],
       ["cli-os", "healthy"],
     ]);
+    // Each disk's backfill gave it a recovery point in the DR region; the state store alone answers.
+    const points = json<{ blueprint: string; rows: { row: string; disks: { disk: string; points: number }[] }[] }>(
+      await ferry("points", w.stack, "--json"),
+    );
+    expect(points).toMatchObject({
+      blueprint: w.stack,
+      rows: [
+        {
+          row: "cli",
+          disks: [
+            { disk: "os", points: 1 },
+            { disk: "lun-0", points: 1 },
+          ],
+        },
+      ],
+    });
+    expect((await ferry("points", w.stack)).out).toMatch(/row cli: os 1 point, lun-0 1 point\n +point +time +age/);
     const ok = await ferry("precheck", w.stack, "--test", "--json");
     expect(ok.code).toBe(EXIT.ok);
     expect(

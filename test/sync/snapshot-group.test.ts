@@ -111,7 +111,7 @@ describe("ferry's snapshot group: the sync's snapshots live there, never in a pr
     const e = await thrownBy(enableDr(world.ctx, stack, { prepare: "empty" }));
     expect(isUserError(e)).toBe(true);
     expect(e.message).toMatch(
-      /east-os is in eastus, and the landing zone lz has no snapshot group there \(it has for westeurope\)/,
+      /east-os is in eastus, and the landing zone lz has no snapshot group there \(it has for westeurope, northeurope\)/,
     );
     expect(e.message).toMatch(/Set ferry:snapshotResourceGroups\.eastus in the landing zone's stack file/);
     const p = parseResourceId(staging);

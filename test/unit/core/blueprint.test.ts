@@ -246,7 +246,7 @@ describe("BlueprintSchema", () => {
         "Invalid blueprint 'web' (2 problems):",
         '  rows[0].osStrategy: "attach" is not allowed. Use one of: "attachAsIs", "fromSnapshot".',
         "  extra: is not a recognised key. Remove it; allowed keys here: name, target, rpoTargetSeconds, " +
-          "rtoTargetSeconds, rows.",
+          "rtoTargetSeconds, rows, retention.",
       ].join("\n"),
     );
   });

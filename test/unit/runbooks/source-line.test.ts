@@ -104,7 +104,7 @@ describe("sources list: a source's line", () => {
   it("prints the lag against the target, the rpo column and what to do about a stale daemon", () => {
     const text = formatSources([sourceLine(source(328), options([heartbeat(600)]))]);
     const [header, row, advice] = text.split("\n");
-    expect(header).toMatch(/^DISK +ROW +ROLE +HEALTH +LUN +LAG +RPO +APPLIED +LAST ERROR$/);
+    expect(header).toMatch(/^DISK +ROW +ROLE +HEALTH +LUN +LAG +RPO +APPLIED +POINTS +LAST ERROR$/);
     expect(row).toMatch(/^web1-os +web1 +os +stale \(was healthy\) +0 +328 s \/ 300 s target +over /);
     expect(advice).toBe(
       `stale: the sync daemon appliance-1 was last seen 600 s ago (${ago(600)}); nothing syncs. Check it on the ` +

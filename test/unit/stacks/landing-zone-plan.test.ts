@@ -80,10 +80,10 @@ describe("planLandingZone", () => {
     expect(planLandingZone(config(DR), DR).roles.map((r) => r.logicalName)).toEqual(["appliance-role"]);
   });
 
-  it("refuses a snapshot group for the DR region, naming the key", () => {
-    expect(refusal({ snapshotResourceGroups: { northeurope: "ferry-snaps" } })).toMatch(
-      /^ferry:snapshotResourceGroups\.northeurope is the DR region \(ferry:region\)/,
-    );
+  it("gives the DR region's snapshot group (the recovery points) the snapshot role as any other", () => {
+    const plan = planLandingZone(config(DR, { snapshotResourceGroups: { northeurope: "ferry-points" } }), DR);
+    const scopes = plan.roles.find((r) => r.logicalName === "appliance-snapshot-role")!.assignments.map((a) => a.scope);
+    expect(scopes).toEqual([`/subscriptions/${DR}/resourceGroups/ferry-points`]);
   });
 
   it("refuses the DR resource group as a snapshot group", () => {
