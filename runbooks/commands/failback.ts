@@ -154,7 +154,7 @@ export function failbackCommand(io: CliIo, state: { code: number }): CommandModu
                 describe: "Complete the failback of every blueprint of a recovery plan, its groups in reverse order",
               })
               .option("yes", { type: "boolean", default: false, describe: "Do not ask" })
-              .check((x) => blueprintOrPlan(x))
+              .check((x) => blueprintOrPlan("failback complete", x))
               .example("$0 failback complete web --yes", "In a pipeline, behind an approval")
               .example("$0 failback complete --plan shop --yes", "Every blueprint of plan shop, web tier first"),
           async (a) => {

@@ -103,7 +103,7 @@ export function failoverCommand(io: CliIo): CommandModule<GlobalArgs, Args> {
             throw new UserError("Say which failover: exactly one of --planned, --unplanned or --test.", {
               code: "Usage",
             });
-          return blueprintOrPlan(a);
+          return blueprintOrPlan("failover", a);
         })
         .example("$0 failover web --test", "A drill in the test network")
         .example("$0 failover web --planned --yes", "A planned failover, from a pipeline")
@@ -167,7 +167,7 @@ export function cleanupCommand(io: CliIo): CommandModule<GlobalArgs, CleanupArgs
           describe: "After ferry failback complete: delete the primary's previous disks and the failback's snapshots",
         })
         .check((a) => {
-          blueprintOrPlan(a);
+          blueprintOrPlan("cleanup", a);
           if (a.plan !== undefined && a.failback)
             throw new UserError("--failback cleans up one blueprint: name it instead of --plan.", { code: "Usage" });
           return true;

@@ -71,10 +71,12 @@ export const planOption = {
   describe: "Run a recovery plan (plans/<plan>.yaml) instead of one blueprint",
 } as const;
 
-/** Exactly one of a blueprint and `--plan`. */
-export function blueprintOrPlan(a: { blueprint?: string; plan?: string }): true {
+/** Exactly one of a blueprint and `--plan`, for `command` (`precheck`, `failback complete`). */
+export function blueprintOrPlan(command: string, a: { blueprint?: string; plan?: string }): true {
   if ((a.blueprint === undefined) === (a.plan === undefined))
-    throw new UserError("Name a blueprint, or a plan with --plan <plan> (one of the two).", { code: "Usage" });
+    throw new UserError(`ferry ${command}: name a blueprint, or a plan with --plan <plan> (one of the two).`, {
+      code: "Usage",
+    });
   return true;
 }
 

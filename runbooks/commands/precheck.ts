@@ -51,7 +51,7 @@ export function precheckCommand(io: CliIo, state: { code: number }): CommandModu
             "Accept recovery points older than the blueprint's rpoTargetSeconds: a WARN that says so instead of a FAIL",
         })
         .check((a) => {
-          blueprintOrPlan(a);
+          blueprintOrPlan("precheck", a);
           if (a.plan !== undefined && (a.operation !== undefined || a.policyConfig !== undefined))
             throw new UserError("--operation and --policy-config are one blueprint's: name it instead of --plan.", {
               code: "Usage",

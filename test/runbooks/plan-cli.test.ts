@@ -65,7 +65,7 @@ describe("ferry with recovery plans", () => {
   it("refuses a blueprint and --plan together, and neither, with exit 2", async () => {
     const both = await ferry("failover", "bp-x", "--plan", "shop", "--test");
     expect(both.code).toBe(EXIT.usage);
-    expect(both.err).toMatch(/Name a blueprint, or a plan with --plan <plan> \(one of the two\)/);
+    expect(both.err).toMatch(/ferry failover: name a blueprint, or a plan with --plan <plan> \(one of the two\)/);
     expect((await ferry("cleanup")).code).toBe(EXIT.usage);
   });
 
