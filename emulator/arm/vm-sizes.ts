@@ -58,6 +58,8 @@ export const VM_SIZES: Record<string, VmSize> = {
   Standard_D4s_v5: { maxDataDisks: 8, premiumIO: true, vCPUs: 4, memoryGiB: 16, hyperVGenerations: BOTH },
   Standard_D8s_v5: { maxDataDisks: 16, premiumIO: true, vCPUs: 8, memoryGiB: 32, hyperVGenerations: BOTH },
   Standard_D16s_v5: { maxDataDisks: 32, premiumIO: true, vCPUs: 16, memoryGiB: 64, hyperVGenerations: BOTH },
+  // 64 data disks: an appliance that syncs more than 32 staging disks (the plan benchmark's 55).
+  Standard_M64s: { maxDataDisks: 64, premiumIO: true, vCPUs: 64, memoryGiB: 1024, hyperVGenerations: BOTH },
   Standard_D2as_v5: { maxDataDisks: 4, premiumIO: true, vCPUs: 2, memoryGiB: 8, hyperVGenerations: BOTH },
   Standard_D4as_v5: { maxDataDisks: 8, premiumIO: true, vCPUs: 4, memoryGiB: 16, hyperVGenerations: BOTH },
   Standard_E2s_v5: { maxDataDisks: 4, premiumIO: true, vCPUs: 2, memoryGiB: 16, hyperVGenerations: BOTH },

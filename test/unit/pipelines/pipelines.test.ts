@@ -73,12 +73,13 @@ const files = ymlFiles(ROOT);
 const pipelines = files.filter((f) => !f.includes("/templates/"));
 
 describe("Azure DevOps pipelines", () => {
-  it("are the five the runbooks need, and every file parses as YAML", () => {
+  it("are the six the runbooks need, and every file parses as YAML", () => {
     expect(pipelines.map((f) => relative(ROOT, f)).sort()).toEqual([
       "cleanup.yml",
       "drill.yml",
       "failback.yml",
       "failover.yml",
+      "plan.yml",
       "precheck.yml",
     ]);
     for (const f of files) expect(() => load(f), f).not.toThrow();
@@ -102,14 +103,11 @@ describe("Azure DevOps pipelines", () => {
       });
     }
     expect(new Set(calls.map((c) => c.line.split(" ")[0]))).toEqual(
-      new Set(["precheck", "failover", "history", "drill", "cleanup", "failback"]),
+      new Set(["precheck", "failover", "history", "drill", "cleanup", "failback", "plan"]),
     );
     // Each kind of failover the pipeline offers is a command line of its own.
-    expect(calls.filter((c) => c.line.startsWith("failover")).map((c) => c.line.split(" ")[2])).toEqual([
-      "--planned",
-      "--unplanned",
-      "--test",
-    ]);
+    const failovers = calls.filter((c) => c.file === join(ROOT, "failover.yml") && c.line.startsWith("failover"));
+    expect(failovers.map((c) => c.line.split(" ")[2])).toEqual(["--planned", "--unplanned", "--test"]);
     for (const c of calls) {
       const r = await parses(c.line);
       expect(r.code, `${c.file}: ferry ${c.line}\n${r.err}`).toBe(EXIT.usage);
@@ -158,6 +156,22 @@ describe("Azure DevOps pipelines", () => {
       const text = readFileSync(f, "utf8");
       expect(text, f).not.toMatch(/\.ferry\/|FERRY_JOURNAL|journalStorageAccount|download-batch|blob upload/);
     }
+  });
+
+  it("run a plan up to its manual step, then resume it in a stage behind the approval environment", () => {
+    const text = readFileSync(join(ROOT, "plan.yml"), "utf8");
+    const deployments: Record<string, Yaml>[] = [];
+    walk(load(join(ROOT, "plan.yml")), (o) => {
+      if (typeof o.deployment === "string") deployments.push(o);
+    });
+    expect(deployments.map((d) => [d.deployment, d.environment])).toEqual([
+      ["failover", "ferry-failover"],
+      ["resume", "ferry-plan-approval"],
+    ]);
+    // One resume stage per manual step the pipeline is given.
+    expect(text).toMatch(
+      /\$\{\{ each group in parameters\.manualSteps \}\}:[\s\S]*args: plan resume \$\{\{ parameters\.plan \}\}/,
+    );
   });
 
   it("gate the failover on an approval environment and publish the precheck's JUnit result and the drill report", () => {
