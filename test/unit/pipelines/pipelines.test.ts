@@ -115,7 +115,7 @@ describe("Azure DevOps pipelines", () => {
     }
     // And the check does catch a command line the CLI refuses.
     expect((await parses("failover web-linux --planned --sideways --yes")).err).toMatch(/Unknown argument: sideways/);
-    expect((await parses("drill")).err).toMatch(/ferry drill: missing <blueprint>/);
+    expect((await parses("drill")).err).toMatch(/ferry drill: name a blueprint, or a plan with --plan <plan>/);
   });
 
   it("sign in by workload identity federation through a service connection parameter, never a secret", () => {
