@@ -173,6 +173,24 @@ describe("recovery plans", () => {
     expect(state.groups[0]!.approval).toMatchObject({ by: "alice", message: "check the database replicas" });
   });
 
+  it("fails over the blueprints of one group at once, each into its own stack", async () => {
+    const { ctx } = planContext();
+    const [a, b] = await protectedWorkloads("c", ["a", "b"]);
+    writeFileSync(
+      join((ctx.config.plans as { dir: string }).dir, "c.yaml"),
+      `groups:\n  - { name: both, concurrency: 2, blueprints: [${a!.stack}, ${b!.stack}] }\n`,
+    );
+    const { state } = await world.whileSyncing(() => runPlan(ctx, "c", { kind: "failover-test" }));
+    expect(state.groups[0]!.members.map((m) => m.status)).toEqual(["succeeded", "succeeded"]);
+    for (const [m, w] of [
+      [state.groups[0]!.members[0]!, a!],
+      [state.groups[0]!.members[1]!, b!],
+    ] as const) {
+      const op = (await ctx.journal.get(m.blueprint, m.operationId!))!;
+      expect(op.rto.map((r) => r.vm)).toEqual([`${w.vm}-test`]);
+    }
+  });
+
   it("refuses a plan naming an unknown blueprint, an unknown row and a missing hook, each with its key", async () => {
     const { ctx } = planContext();
     const [a] = await protectedWorkloads("v", ["a"]);
