@@ -5,11 +5,12 @@ import { printResults, type BenchResult } from "./report";
 import { runCliBenches } from "./cli-start";
 import { runFailbackBenches } from "./failback";
 import { runFailoverBenches } from "./failover";
+import { runPlanBenches } from "./plan";
 import { runSyncBenches } from "./sync";
 
 /**
- * `npm run bench -- [sync] [failover] [failback] [cli] [--disk-gib <n>] [--only backfill,delta,memory] [--speedup <n>]
- * [--json] [--keep]`:
+ * `npm run bench -- [sync] [failover] [failback] [cli] [plan] [--disk-gib <n>] [--only backfill,delta,memory]
+ * [--speedup <n>] [--json] [--keep]`:
  * benchmarks with their references (tools, or the critical path of Azure's latencies), measured in the same run.
  */
 async function main(): Promise<void> {
@@ -33,7 +34,7 @@ async function main(): Promise<void> {
       (speedupAt < 0 || i !== speedupAt + 1) &&
       (diskAt < 0 || i !== diskAt + 1),
   );
-  const known = ["sync", "failover", "failback", "cli"];
+  const known = ["sync", "failover", "failback", "cli", "plan"];
   const unknown = suites.filter((s) => !known.includes(s));
   if (unknown.length) throw new Error(`Unknown benchmark suite ${unknown.join(", ")}. Suites: ${known.join(", ")}.`);
   const workDir = mkdtempSync(join(tmpdir(), "ferry-bench-"));
@@ -50,6 +51,9 @@ async function main(): Promise<void> {
       results.push(
         ...(await runFailbackBenches({ workDir: join(workDir, "failback"), log, ...(diskGiB ? { diskGiB } : {}) })),
       );
+    // 55 VMs: only when asked for (`npm run bench -- plan`).
+    if (suites.includes("plan"))
+      results.push(...(await runPlanBenches({ workDir: join(workDir, "plan"), log, ...(speedup ? { speedup } : {}) })));
     if (suites.length === 0 || suites.includes("cli"))
       results.push(...(await runCliBenches({ workDir: join(workDir, "cli"), log })));
   } finally {

@@ -32,6 +32,7 @@ import type { Operation } from "../runbooks/journal";
 import { guestFsUnavailable, mountGuestFs, unmountAllGuestFs, type GuestMount } from "./guest-fs";
 import { onInterrupt } from "../runbooks/signals";
 import { writeLocalCliFiles } from "./cli-files";
+import { runLocalPlanDrill } from "./plan-drill";
 import { createLocalWorld, DR, PRIMARY, type LocalWorld, type Workload } from "./world";
 import { formatPrecheck, precheck } from "../runbooks/precheck";
 import { enableDr } from "../runbooks/sources";
@@ -51,13 +52,16 @@ import { verifyAgainstPoint } from "../runbooks/verify";
  * writes the data disks' raw devices, and the drill says so.
  */
 
-const HELP = `npm run drill -- [--report-dir <dir>] [--speedup <n>] [--keep]
+const HELP = `npm run drill -- [--report-dir <dir>] [--speedup <n>] [--keep] [--plan]
 
   --report-dir  where the report goes (default drill-report): a new or empty directory, or one an
                 earlier drill wrote (it replaces that report); any other is refused (exit 2)
   --speedup     divides the Azure-like latencies (default 10; 1 is Azure's own pace)
   --keep        leave the local Azure and Azurite serving at the end, until Ctrl-C (which then
                 stops them and keeps the drill's result and exit code)
+  --plan        drill a recovery plan instead: three blueprints (database, application, web) in three
+                groups behind an OS-ready and a health-check gate, a DNS hook after the web tier
+                (ferry drill --plan); its report shows the groups, gates and hooks
 
 Exit 0 when every step passed and every recovered disk equals its recovery point; 1 otherwise; 2 for bad
 usage; 130 on Ctrl-C before the end.`;
@@ -241,6 +245,7 @@ async function main(): Promise<number> {
       "report-dir": { type: "string", default: "drill-report" },
       speedup: { type: "string", default: "10" },
       keep: { type: "boolean", default: false },
+      plan: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
   });
@@ -365,6 +370,19 @@ async function main(): Promise<number> {
     );
     const w = world;
     const ctx = w.ctx;
+    if (values.plan) {
+      const { summary, recorder } = await runLocalPlanDrill({
+        world: w,
+        dir: work,
+        reportDir,
+        speedup,
+        print,
+      });
+      finished.summary = summary;
+      print(`\n${recorder.table(summary)}\nreport: ${join(reportDir, "index.html")}`);
+      await stop();
+      return summary.ok ? 0 : 1;
+    }
     const only = (wl: Workload) => w.sourcesOf(wl);
     const app = await rec.step(
       "drill",

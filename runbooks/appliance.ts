@@ -4,6 +4,24 @@ import type { RunbookContext } from "./context";
 
 /** The sync appliance's data disks: staging disks are attached and detached at run time, by LUN. */
 
+// An attach or detach reads the appliance's data-disk list and writes it back whole: two at once (a plan's
+// blueprints failing over together) would each write back the other's disks. One at a time per appliance in this
+// process. (Two hosts at once could still race: the VM's ETag with If-Match would close that.)
+const turns = new Map<string, Promise<void>>();
+
+function onAppliance<T>(applianceId: string, fn: () => Promise<T>): Promise<T> {
+  const key = applianceId.toLowerCase();
+  const turn = (turns.get(key) ?? Promise.resolve()).then(fn);
+  turns.set(
+    key,
+    turn.then(
+      () => undefined,
+      () => undefined,
+    ),
+  );
+  return turn;
+}
+
 async function dataDisks(ctx: RunbookContext, applianceId: string) {
   const a = parseResourceId(applianceId);
   const vm = await ctx.azure.compute.virtualMachines.get(a.resourceGroup, a.name);
@@ -21,6 +39,10 @@ export async function attachToAppliance(
   diskId: string,
   lun?: number,
 ): Promise<number> {
+  return onAppliance(applianceId, () => attachAlone(ctx, applianceId, diskId, lun));
+}
+
+async function attachAlone(ctx: RunbookContext, applianceId: string, diskId: string, lun?: number): Promise<number> {
   const disks = await dataDisks(ctx, applianceId);
   const already = disks.find((d) => sameResourceId(d.managedDisk.id, diskId));
   if (already) return already.lun;
@@ -47,6 +69,10 @@ export async function detachFromAppliance(
   applianceId: string,
   diskIds: string[],
 ): Promise<number> {
+  return onAppliance(applianceId, () => detachAlone(ctx, applianceId, diskIds));
+}
+
+async function detachAlone(ctx: RunbookContext, applianceId: string, diskIds: string[]): Promise<number> {
   const disks = await dataDisks(ctx, applianceId);
   const keep = disks.filter((d) => !diskIds.some((id) => sameResourceId(id, d.managedDisk.id)));
   if (keep.length === disks.length) return 0;

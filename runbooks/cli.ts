@@ -8,6 +8,7 @@ import { blueprintsCommand, targetsCommand } from "./commands/blueprints";
 import { EXIT, EXIT_EPILOGUE, globalOptions, type CliIo } from "./commands/common";
 import { drillCommand } from "./commands/drill";
 import { failbackCommand } from "./commands/failback";
+import { planCommand } from "./commands/plan";
 import { cleanupCommand, failoverCommand } from "./commands/failover";
 import { historyCommand } from "./commands/history";
 import { pointsCommand } from "./commands/points";
@@ -46,6 +47,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       .command(pointsCommand(io))
       .command(drillCommand(io, state))
       .command(failbackCommand(io, state))
+      .command(planCommand(io))
       .demandCommand(1, "Name a command.")
       .example("$0 sources enable web --prepare empty", "Protect the disks of blueprint web")
       .example("$0 precheck web --junit precheck.xml", "Check before a failover (exit 3 when it fails)")

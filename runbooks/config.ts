@@ -37,6 +37,17 @@ export const FerryConfigSchema = z.strictObject({
       leaseSeconds: z.number().positive().default(120),
     })
     .prefault({}),
+  plans: z
+    .strictObject({
+      /** Where recovery plans are (`<dir>/<plan>.yaml`), relative to the working directory. Default `plans`. */
+      dir: z.string().min(1).default("plans"),
+      /**
+       * The repository a plan's hook scripts are named relative to (a hook must stay inside it), relative to the
+       * working directory. Default `.` (ferry runs at the repository's root, as a pipeline does).
+       */
+      repoDir: z.string().min(1).default("."),
+    })
+    .prefault({}),
   precheck: z.strictObject({ maxAgeMinutes: z.number().positive().default(30) }).prefault({}),
   sources: z
     .strictObject({

@@ -157,6 +157,7 @@ ${notExercised(summary)}
 ${table("strategies", ["strategy", "RTO (s, VM created)", "data verified"], strategies)}
 <p id="rpo">RPO at failover: ${time(summary.rpoSeconds)} (age of the recovery point when the failover began).</p>
 ${failback}
+${planTable(summary, time)}
 ${timeline(d, summary)}
 <h2>Data verified</h2>
 ${table("verifications", VERIFIED_COLUMNS, verified)}
@@ -201,6 +202,38 @@ ${facts.map(([k, v]) => `<tr><th scope="row">${esc(k)}</th><td>${esc(v)}</td></t
 </tbody></table>
 <p id="verdict" class="${ok ? "ok" : "failed"}">${esc(verdict)}</p>
 </header>`;
+}
+
+/** A plan drill's groups: blueprints, gate, each hook's exit status and duration, RTO per group and for the plan. */
+function planTable(summary: DrillSummary, time: (n: number | null) => string): string {
+  const p = summary.plan;
+  if (!p) return "";
+  const rows = p.groups.map((g) =>
+    tr(g.status === "succeeded" ? "succeeded" : "failed", [
+      td(esc(g.name)),
+      td(esc(g.blueprints.join(", "))),
+      td(
+        g.gate
+          ? `${esc(g.gate.kind)} ${esc(g.gate.status)}${g.gate.seconds === null ? "" : ` (${tenth(g.gate.seconds)} s)`}`
+          : "—",
+      ),
+      td(
+        g.hooks.length
+          ? g.hooks
+              .map(
+                (h) =>
+                  `${esc(h.when)} ${esc(h.script)}: ${h.timedOut ? "timed out" : `exit ${h.exitCode}`}, ` +
+                  `${tenth(h.seconds)} s`,
+              )
+              .join("<br>")
+          : "—",
+      ),
+      td(time(g.rtoSeconds), "num"),
+    ]),
+  );
+  return `<h2>Recovery plan ${esc(p.plan)}</h2>
+<p id="plan-rto">${esc(p.kind)} by plan ${esc(p.plan)}: ${esc(p.phase)}; RTO of the plan ${time(p.rtoSeconds)} (from its start to its last group's gate passed).</p>
+${table("plan-groups", ["group", "blueprints", "gate", "hooks", "RTO"], rows)}`;
 }
 
 function targetsTable(summary: DrillSummary, time: (n: number | null) => string): string {

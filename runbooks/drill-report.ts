@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { Blueprint, DiskStrategy, Readiness } from "../core/schemas/blueprint";
 import { emulationLine, renderDrillReport, rowLane, verdictWord } from "./drill-report-html";
 import type { Operation } from "./journal";
+import type { PlanRunState } from "./plan-state";
 
 /** One bar of the drill's timeline: a step of the drill, of a failover, or of one row. */
 export interface DrillStep {
@@ -130,6 +131,33 @@ export interface DrillSummary {
    * complete.
    */
   failback?: { verified: boolean; bytesMoved: number; seconds: number };
+  /** The recovery plan a plan drill ran: each group with its gate, hooks and RTO, and the plan's RTO. */
+  plan?: DrillPlanSummary;
+}
+
+/** A plan drill's plan: what the report shows of each group. */
+export interface DrillPlanSummary {
+  plan: string;
+  kind: string;
+  phase: string;
+  /** Seconds from the plan's start to its last group recovered (gate passed). */
+  rtoSeconds: number | null;
+  groups: {
+    name: string;
+    status: string;
+    blueprints: string[];
+    /** Seconds from the plan's start to the group's gate passed (or its failovers' end without a gate). */
+    rtoSeconds: number | null;
+    gate: { kind: string; status: string; seconds: number | null } | null;
+    hooks: {
+      when: string;
+      script: string;
+      exitCode: number | null;
+      timedOut: boolean;
+      seconds: number;
+      passed: boolean;
+    }[];
+  }[];
 }
 
 /** A failover added to the drill, for the timeline's markers. */
@@ -177,6 +205,79 @@ export class DrillRecorder {
 
   private ms(): number {
     return this.now() - this.startedAt.getTime();
+  }
+
+  /** The plan a plan drill ran (its groups, gates and hooks go on the timeline too). */
+  plan?: PlanRunState;
+
+  /** Adds a plan's run: each group, its gate and its hooks as steps of the plan's lane on the timeline. */
+  addPlan(state: PlanRunState): void {
+    this.plan = state;
+    const at = (iso: string | undefined) =>
+      iso === undefined ? undefined : Date.parse(iso) - this.startedAt.getTime();
+    const lane = `plan ${state.plan}`;
+    const status = (s: string): DrillStep["status"] =>
+      s === "succeeded" || s === "passed" ? "succeeded" : s === "running" ? "running" : "failed";
+    for (const g of state.groups) {
+      if (g.startedAt === undefined) continue;
+      const end = at(g.recoveredAt ?? g.endedAt);
+      this.steps.push({
+        lane,
+        name: `group ${g.name}: ${g.members.map((m) => m.blueprint).join(", ")}`,
+        startMs: at(g.startedAt)!,
+        ...(end !== undefined ? { endMs: end } : {}),
+        status: g.status === "awaitingApproval" ? "succeeded" : status(g.status),
+      });
+      if (g.gate) {
+        const gateEnd = at(g.gate.endedAt);
+        this.steps.push({
+          lane,
+          name: `group ${g.name}: gate ${g.gate.kind}`,
+          startMs: at(g.gate.startedAt)!,
+          ...(gateEnd !== undefined ? { endMs: gateEnd } : {}),
+          status: status(g.gate.status),
+          ...(g.gate.detail ? { detail: g.gate.detail } : {}),
+        });
+      }
+      for (const h of g.hooks)
+        this.steps.push({
+          lane,
+          name: `group ${g.name}: ${h.when} hook ${h.result.script} (${h.result.timedOut ? "timed out" : `exit ${h.result.exitCode}`})`,
+          startMs: at(h.result.startedAt)!,
+          endMs: at(h.result.endedAt)!,
+          status: h.passed || h.onFailure === "continue" ? "succeeded" : "failed",
+        });
+    }
+  }
+
+  private planSummary(): DrillPlanSummary | undefined {
+    const p = this.plan;
+    if (!p) return undefined;
+    const secs = (from: string | undefined, to: string | undefined) =>
+      from === undefined || to === undefined ? null : tenths((Date.parse(to) - Date.parse(from)) / 1000);
+    return {
+      plan: p.plan,
+      kind: p.kind,
+      phase: p.phase,
+      rtoSeconds: p.rtoSeconds ?? null,
+      groups: p.groups.map((g) => ({
+        name: g.name,
+        status: g.status,
+        blueprints: g.members.map((m) => m.blueprint),
+        rtoSeconds: g.rtoSeconds ?? null,
+        gate: g.gate
+          ? { kind: g.gate.kind, status: g.gate.status, seconds: secs(g.gate.startedAt, g.gate.endedAt) }
+          : null,
+        hooks: g.hooks.map((h) => ({
+          when: h.when,
+          script: h.result.script,
+          exitCode: h.result.exitCode,
+          timedOut: h.result.timedOut,
+          seconds: tenths(h.result.durationMs / 1000),
+          passed: h.passed,
+        })),
+      })),
+    };
   }
 
   /** Runs `fn` as a step of the timeline. */
@@ -356,7 +457,8 @@ export class DrillRecorder {
       this.steps.every((s) => s.status === "succeeded") &&
       strategies.length > 0 &&
       strategies.every((s) => s.verified && s.rtoSeconds !== null) &&
-      (failback === undefined || failback.verified);
+      (failback === undefined || failback.verified) &&
+      (this.plan === undefined || this.plan.phase === "succeeded");
     const verdict: DrillVerdict = !ran ? "failed" : targetsMissed.length ? "targetMissed" : "passed";
     return {
       ok: verdict === "passed",
@@ -368,6 +470,7 @@ export class DrillRecorder {
       targetsMissed,
       notExercised: this.notExercised(),
       ...(failback ? { failback } : {}),
+      ...(this.plan ? { plan: this.planSummary()! } : {}),
     };
   }
 

@@ -1,4 +1,6 @@
 import { redactSecrets } from "../core/redact";
+import type { Blueprint } from "../core/schemas/blueprint";
+import { memberBlueprint } from "../core/schemas/plan";
 import { formatResourceId } from "../core/resource-id";
 import { planBlueprint } from "../stacks/plan";
 import { landingZone, loadBlueprint } from "./blueprints";
@@ -73,46 +75,9 @@ export async function drill(ctx: RunbookContext, stack: string, options: DrillOp
     );
     rec.addOperation(operation, "test failover", true);
     const op = operation;
-    await rec.step("drill", "verify every test disk's snapshot against its recovery point", async () => {
-      // The plan names each test disk's snapshot; the points are the ones the failover used.
-      const points = Object.fromEntries(
-        Object.entries(op.recoveryPoints ?? {}).map(([sourceDiskId, snapshotId]) => [
-          sourceDiskId,
-          { snapshotId, sourceDiskId, createdAt: op.startedAt },
-        ]),
-      );
-      const zone = await landingZone(ctx);
-      const plan = planBlueprint(blueprint, zone, { mode: "test", recoveryPoints: points, operationId: op.id });
-      const bad: string[] = [];
-      for (const row of plan.rows) {
-        for (const d of [row.osDisk, ...row.dataDisks]) {
-          const point = op.recoveryPoints?.[d.sourceDiskId];
-          if (!point || !d.snapshot) continue;
-          const snapshotId = formatResourceId({
-            subscriptionId: zone.subscriptionId,
-            resourceGroup: zone.resourceGroupName,
-            provider: "Microsoft.Compute",
-            type: "snapshots",
-            name: d.snapshot.name,
-          });
-          const r = await verifyAgainstPoint(ctx, { snapshotId }, point);
-          const disk = d.role === "os" ? "OS" : `LUN ${d.lun}`;
-          rec.verifications.push({
-            failover: "test",
-            row: row.row,
-            vm: row.vmName,
-            disk,
-            strategy: d.strategy,
-            recoveryPoint: point,
-            ...r,
-            note: `compared through ${d.snapshot.name}`,
-          });
-          if (!r.ok)
-            bad.push(`${row.row} ${disk}: ${d.snapshot.name} differs from ${point} at byte ${r.firstDifferenceAt}`);
-        }
-      }
-      if (bad.length) throw new Error(bad.join("; "));
-    });
+    await rec.step("drill", "verify every test disk's snapshot against its recovery point", () =>
+      verifyTestDisks(ctx, rec, blueprint, op),
+    );
   } catch (e) {
     rec.error = (e as Error).message;
     // The stack goes to the debug log only: the operator reads the step's FAIL line and the report.
@@ -129,4 +94,126 @@ export async function drill(ctx: RunbookContext, stack: string, options: DrillOp
   }
   const summary = options.reportDir ? rec.write(options.reportDir) : rec.summary();
   return { summary, recorder: rec, ...(operation ? { operation } : {}) };
+}
+
+/**
+ * Compares each test disk's snapshot of a test failover (what the test disks were created from) byte for byte with
+ * the recovery point it was taken at, recording each comparison; throws naming the disks that differ.
+ */
+async function verifyTestDisks(
+  ctx: RunbookContext,
+  rec: DrillRecorder,
+  blueprint: Blueprint,
+  op: Operation,
+): Promise<void> {
+  // The plan names each test disk's snapshot; the points are the ones the failover used.
+  const points = Object.fromEntries(
+    Object.entries(op.recoveryPoints ?? {}).map(([sourceDiskId, snapshotId]) => [
+      sourceDiskId,
+      { snapshotId, sourceDiskId, createdAt: op.startedAt },
+    ]),
+  );
+  const zone = await landingZone(ctx);
+  const plan = planBlueprint(blueprint, zone, { mode: "test", recoveryPoints: points, operationId: op.id });
+  const bad: string[] = [];
+  for (const row of plan.rows) {
+    for (const d of [row.osDisk, ...row.dataDisks]) {
+      const point = op.recoveryPoints?.[d.sourceDiskId];
+      if (!point || !d.snapshot) continue;
+      const snapshotId = formatResourceId({
+        subscriptionId: zone.subscriptionId,
+        resourceGroup: zone.resourceGroupName,
+        provider: "Microsoft.Compute",
+        type: "snapshots",
+        name: d.snapshot.name,
+      });
+      const r = await verifyAgainstPoint(ctx, { snapshotId }, point);
+      const disk = d.role === "os" ? "OS" : `LUN ${d.lun}`;
+      rec.verifications.push({
+        failover: "test",
+        row: row.row,
+        vm: row.vmName,
+        disk,
+        strategy: d.strategy,
+        recoveryPoint: point,
+        ...r,
+        note: `compared through ${d.snapshot.name}`,
+      });
+      if (!r.ok)
+        bad.push(`${row.row} ${disk}: ${d.snapshot.name} differs from ${point} at byte ${r.firstDifferenceAt}`);
+    }
+  }
+  if (bad.length) throw new Error(bad.join("; "));
+}
+
+/**
+ * `ferry drill --plan <plan>`: the plan's precheck for the test network, its test failover group after group
+ * (gates and hooks as in a failover, with kind `test`), each blueprint's test disks verified byte for byte, then
+ * the plan's cleanup (groups in reverse order). The report shows the groups on the timeline with their gates and
+ * hooks, each hook's exit status and duration, and the RTO per group and for the plan.
+ */
+export async function drillPlan(ctx: RunbookContext, name: string, options: DrillOptions = {}): Promise<DrillResult> {
+  const { loadPlan, runPlan, latestPlanRun } = await import("./plan");
+  const { precheckPlan, formatPlanPrecheck } = await import("./plan-precheck");
+  const loaded = loadPlan(ctx, name);
+  const rec = new DrillRecorder(`ferry drill --plan ${name}`);
+  const blueprints = new Map<string, Blueprint>();
+  for (const g of loaded.plan.groups)
+    for (const m of g.blueprints) {
+      const stack = memberBlueprint(m);
+      blueprints.set(stack, (await loadBlueprint(ctx, stack)).blueprint);
+    }
+  const drRegion = await landingZone(ctx).then(
+    (z) => z.location,
+    () => "unknown (the landing zone could not be read)",
+  );
+  rec.provenance = await drillProvenance(
+    ctx.config.azure,
+    {
+      sourceRegions: [...new Set([...blueprints.values()].flatMap((b) => b.rows.map((r) => r.sourceRegion)))],
+      drRegion,
+    },
+    { ...(options.env ? { env: options.env } : {}), ...(options.emulation ? { emulation: options.emulation } : {}) },
+  );
+  rec.onStepEnd = (s) =>
+    options.onStep?.(s.name, s.status === "succeeded", ((s.endMs ?? s.startMs) - s.startMs) / 1000, s.detail);
+  let started = false;
+  try {
+    await rec.step("drill", `precheck of plan ${name} (test network)`, async () => {
+      const r = await precheckPlan(ctx, name, { mode: "test" });
+      if (!r.passed) throw new Error(`the precheck failed:\n${formatPlanPrecheck(r)}`);
+    });
+    started = true;
+    const run = await rec
+      .step("drill", `test failover by plan ${name}`, () => runPlan(ctx, name, { kind: "failover-test" }))
+      .catch(async (e: unknown) => {
+        const latest = await latestPlanRun(ctx, name).catch(() => undefined);
+        if (latest?.state.kind === "failover-test") rec.addPlan(latest.state);
+        throw withAzureFix(e);
+      });
+    rec.addPlan(run.state);
+    for (const g of run.state.groups)
+      for (const m of g.members) {
+        const op = m.operationId ? await ctx.journal.get(m.blueprint, m.operationId) : undefined;
+        if (!op) continue;
+        rec.addOperation(op, `${m.blueprint} test failover`, true);
+        await rec.step("drill", `verify the test disks of ${m.blueprint}`, () =>
+          verifyTestDisks(ctx, rec, blueprints.get(m.blueprint)!, op),
+        );
+      }
+  } catch (e) {
+    rec.error = (e as Error).message;
+    ctx.logger.debug({ err: e, plan: name }, "drill failed");
+    ctx.logger.error({ error: redactSecrets(rec.error), plan: name }, "drill failed");
+  } finally {
+    if (started && !options.keep) {
+      await rec
+        .step("drill", `clean up the test failover of plan ${name}`, () => runPlan(ctx, name, { kind: "cleanup" }))
+        .catch((e: unknown) => {
+          rec.error = [rec.error, `cleanup: ${(e as Error).message}`].filter(Boolean).join("; ");
+        });
+    }
+  }
+  const summary = options.reportDir ? rec.write(options.reportDir) : rec.summary();
+  return { summary, recorder: rec };
 }

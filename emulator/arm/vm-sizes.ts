@@ -193,6 +193,16 @@ export const VM_SIZES: Record<string, VmSize> = {
     maxNics: 2,
     acceleratedNetworking: true,
   },
+  // 64 data disks: an appliance that syncs more than 32 staging disks (the plan benchmark's 55).
+  Standard_M64s: {
+    maxDataDisks: 64,
+    premiumIO: true,
+    vCPUs: 64,
+    memoryGiB: 1024,
+    hyperVGenerations: BOTH,
+    maxNics: 8,
+    acceleratedNetworking: true,
+  },
   // Offered in two zones of each region only, as sizes often are (Resource SKUs `Zone` restriction).
   Standard_E8s_v5: {
     maxDataDisks: 16,

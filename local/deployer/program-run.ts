@@ -111,6 +111,24 @@ export async function runProgram(
   stack: string,
   options: RunProgramOptions,
 ): Promise<{ declared: DeclaredResource[]; outputs: Props }> {
+  // Pulumi's runtime (its mocks, its stack and settings) is one per process: two programs running at once register
+  // each other's resources (a plan's blueprints failing over together did). One program at a time, in call order.
+  const turn = programs.then(() => runProgramAlone(config, stack, options));
+  programs = turn.then(
+    () => undefined,
+    () => undefined,
+  );
+  return turn;
+}
+
+/** The end of the last program run started in this process: the next one waits for it. */
+let programs: Promise<void> = Promise.resolve();
+
+async function runProgramAlone(
+  config: StackConfig,
+  stack: string,
+  options: RunProgramOptions,
+): Promise<{ declared: DeclaredResource[]; outputs: Props }> {
   const { preview, resolve } = options;
   const declared: DeclaredResource[] = [];
   const pending = new Set<Promise<unknown>>();

@@ -1,17 +1,24 @@
 import { resolve } from "node:path";
 import type { CommandModule } from "yargs";
+import type { DrillOptions } from "../drill";
 import { contextFor, emit, EXIT, type CliIo, type GlobalArgs } from "./common";
+import { blueprintOrPlan, planOption } from "./plan";
 
-type Args = GlobalArgs & { blueprint: string; "report-dir": string; keep: boolean };
+type Args = GlobalArgs & { blueprint?: string; plan?: string; "report-dir": string; keep: boolean };
 
 export function drillCommand(io: CliIo, state: { code: number }): CommandModule<GlobalArgs, Args> {
   return {
-    command: "drill <blueprint>",
+    command: "drill [blueprint]",
     describe:
       "The whole cycle on one blueprint, measured, with a report: precheck, test failover, byte-for-byte verification, cleanup",
     builder: (y) =>
       y
-        .positional("blueprint", { type: "string", demandOption: true, describe: "Blueprint stack" })
+        .positional("blueprint", { type: "string", describe: "Blueprint stack" })
+        .option("plan", {
+          ...planOption,
+          describe: "Drill a recovery plan: its groups in order with their gates and hooks, then its cleanup",
+        })
+        .check((a) => blueprintOrPlan("drill", a))
         .option("report-dir", {
           type: "string",
           default: "drill-report",
@@ -25,6 +32,7 @@ export function drillCommand(io: CliIo, state: { code: number }): CommandModule<
           describe: "Leave the test VMs up at the end; ferry cleanup removes them",
         })
         .example("$0 drill web", "A drill of web in its test network; report in drill-report/")
+        .example("$0 drill --plan shop", "Every blueprint of plan shop, group after group, with its hooks")
         .example(
           "$0 drill web --report-dir $(Build.ArtifactStagingDirectory)/drill --json",
           "From the scheduled pipeline",
@@ -37,13 +45,17 @@ export function drillCommand(io: CliIo, state: { code: number }): CommandModule<
             "which ferry ran it, where, by whom and when, and whether the latencies were emulated.",
         ) as never,
     handler: async (a) => {
-      const { drill } = await import("../drill");
+      const { drill, drillPlan } = await import("../drill");
       const { prepareReportDir } = await import("../report-dir");
       const ctx = await contextFor(a, io);
       const reportDir = resolve(a["report-dir"]);
       // Written only where it deletes nobody's files: new, empty, or an earlier drill's report.
       prepareReportDir(reportDir);
-      const { summary, recorder } = await drill(ctx, a.blueprint, {
+      const run =
+        a.plan !== undefined
+          ? (o: DrillOptions) => drillPlan(ctx, a.plan!, o)
+          : (o: DrillOptions) => drill(ctx, a.blueprint!, o);
+      const { summary, recorder } = await run({
         reportDir,
         keep: a.keep,
         env: io.env,

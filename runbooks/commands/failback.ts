@@ -3,9 +3,11 @@ import { UserError } from "../../core/errors";
 import { nameOf } from "../../core/resource-id";
 import type { FailbackState } from "../failback/state";
 import { contextFor, emit, EXIT, table, type CliIo, type GlobalArgs } from "./common";
+import { blueprintOrPlan, planOption, runPlanCommand } from "./plan";
 
 type FailbackArgs = GlobalArgs & {
   blueprint: string;
+  plan?: string;
   operation?: string;
   "to-new-vm": boolean;
   subnet?: string;
@@ -142,14 +144,24 @@ export function failbackCommand(io: CliIo, state: { code: number }): CommandModu
           },
         )
         .command<FailbackArgs>(
-          "complete <blueprint>",
+          "complete [blueprint]",
           "Stop the DR VMs, copy the final delta, swap the primary VMs' disks for the synced ones, start them, back to standby, and reprotect without a full backfill",
           (c) =>
             c
-              .positional("blueprint", { type: "string", demandOption: true, describe: "Blueprint stack (synced)" })
+              .positional("blueprint", { type: "string", describe: "Blueprint stack (synced)" })
+              .option("plan", {
+                ...planOption,
+                describe: "Complete the failback of every blueprint of a recovery plan, its groups in reverse order",
+              })
               .option("yes", { type: "boolean", default: false, describe: "Do not ask" })
-              .example("$0 failback complete web --yes", "In a pipeline, behind an approval"),
+              .check((x) => blueprintOrPlan("failback complete", x))
+              .example("$0 failback complete web --yes", "In a pipeline, behind an approval")
+              .example("$0 failback complete --plan shop --yes", "Every blueprint of plan shop, web tier first"),
           async (a) => {
+            if (a.plan !== undefined) {
+              await runPlanCommand(io, a, "failback-complete", "Stop the DR VMs and move the workload home");
+              return;
+            }
             const { failbackComplete } = await import("../failback/complete");
             const ctx = await contextFor(a, io);
             if (

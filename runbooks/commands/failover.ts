@@ -5,9 +5,11 @@ import type { FailoverKind } from "../failover";
 import type { Operation } from "../journal";
 import type { AcceptedOlderPoint } from "../precheck";
 import { contextFor, emit, seconds, table, type CliIo, type GlobalArgs } from "./common";
+import { blueprintOrPlan, planOption, runPlanCommand } from "./plan";
 
 type Args = GlobalArgs & {
-  blueprint: string;
+  blueprint?: string;
+  plan?: string;
   planned: boolean;
   unplanned: boolean;
   test: boolean;
@@ -57,11 +59,12 @@ export function formatOperation(op: Operation): string {
 
 export function failoverCommand(io: CliIo): CommandModule<GlobalArgs, Args> {
   return {
-    command: "failover <blueprint>",
-    describe: "Fail a blueprint over to the DR region: --planned, --unplanned or --test",
+    command: "failover [blueprint]",
+    describe: "Fail a blueprint (or a recovery plan's, --plan) over to the DR region: --planned, --unplanned or --test",
     builder: (y) =>
       y
-        .positional("blueprint", { type: "string", demandOption: true, describe: "Blueprint stack" })
+        .positional("blueprint", { type: "string", describe: "Blueprint stack" })
+        .option("plan", planOption)
         .option("planned", {
           type: "boolean",
           default: false,
@@ -100,18 +103,29 @@ export function failoverCommand(io: CliIo): CommandModule<GlobalArgs, Args> {
             throw new UserError("Say which failover: exactly one of --planned, --unplanned or --test.", {
               code: "Usage",
             });
-          return true;
+          return blueprintOrPlan("failover", a);
         })
         .example("$0 failover web --test", "A drill in the test network")
         .example("$0 failover web --planned --yes", "A planned failover, from a pipeline")
         .example("$0 failover web --unplanned --yes", "The primary region is down")
-        .example("$0 failover web --unplanned --yes  # again", "After a failure: continues where it stopped") as never,
+        .example("$0 failover web --unplanned --yes  # again", "After a failure: continues where it stopped")
+        .example(
+          "$0 failover --plan shop --unplanned --yes",
+          "Every blueprint of plan shop, group after group",
+        ) as never,
     handler: async (a) => {
+      const kind: FailoverKind = a.planned ? "planned" : a.unplanned ? "unplanned" : "test";
+      if (a.plan !== undefined) {
+        await runPlanCommand(io, a, `failover-${kind}`, `A ${kind} failover: ${WHAT[kind]},`, {
+          acceptOlderPoint: a["accept-older-point"],
+        });
+        return;
+      }
       const { loadBlueprint } = await import("../blueprints");
       const { failover } = await import("../failover");
       const ctx = await contextFor(a, io);
-      const kind: FailoverKind = a.planned ? "planned" : a.unplanned ? "unplanned" : "test";
-      const b = (await loadBlueprint(ctx, a.blueprint)).blueprint;
+      const blueprint = a.blueprint!;
+      const b = (await loadBlueprint(ctx, blueprint)).blueprint;
       if (
         !a.yes &&
         !(await ctx.confirm(
@@ -122,7 +136,7 @@ export function failoverCommand(io: CliIo): CommandModule<GlobalArgs, Args> {
           code: "NotConfirmed",
         });
       }
-      const op = await failover(ctx, a.blueprint, {
+      const op = await failover(ctx, blueprint, {
         kind,
         recoveryPoint: a["recovery-point"] ?? "latest",
         acceptOlderPoint: a["accept-older-point"],
@@ -132,53 +146,69 @@ export function failoverCommand(io: CliIo): CommandModule<GlobalArgs, Args> {
   };
 }
 
-type CleanupArgs = GlobalArgs & { blueprint: string; yes: boolean; failback: boolean };
+type CleanupArgs = GlobalArgs & { blueprint?: string; plan?: string; yes: boolean; failback: boolean };
 
 export function cleanupCommand(io: CliIo): CommandModule<GlobalArgs, CleanupArgs> {
   return {
-    command: "cleanup <blueprint>",
+    command: "cleanup [blueprint]",
     describe:
       "End a test failover: remove the test VMs, NICs, disks and snapshots (replication is untouched); with --failback, remove the primary's previous disks after a failback",
     builder: (y) =>
       y
-        .positional("blueprint", { type: "string", demandOption: true })
+        .positional("blueprint", { type: "string", describe: "Blueprint stack" })
+        .option("plan", {
+          ...planOption,
+          describe: "End the test failover of a recovery plan, groups in reverse order",
+        })
         .option("yes", { type: "boolean", default: false, describe: "Do not ask" })
         .option("failback", {
           type: "boolean",
           default: false,
           describe: "After ferry failback complete: delete the primary's previous disks and the failback's snapshots",
         })
+        .check((a) => {
+          blueprintOrPlan("cleanup", a);
+          if (a.plan !== undefined && a.failback)
+            throw new UserError("--failback cleans up one blueprint: name it instead of --plan.", { code: "Usage" });
+          return true;
+        })
         .example("$0 cleanup web", "After ferry failover web --test")
+        .example("$0 cleanup --plan shop --yes", "After ferry failover --plan shop --test")
         .example(
           "$0 cleanup web --failback",
           "After ferry failback complete web, once the primary is trusted",
         ) as never,
     handler: async (a) => {
+      if (a.plan !== undefined) {
+        await runPlanCommand(io, a, "cleanup", "Remove what the test failover created, group after group in reverse,");
+        return;
+      }
       const ctx = await contextFor(a, io);
+      const blueprint = a.blueprint!;
       // A name that is no blueprint is said before a question about it.
-      if (Object.keys(await ctx.deployer.getConfig(a.blueprint)).length === 0) {
+      if (Object.keys(await ctx.deployer.getConfig(blueprint)).length === 0) {
         const { unknownBlueprint } = await import("../blueprints");
-        throw await unknownBlueprint(ctx, a.blueprint);
+        throw await unknownBlueprint(ctx, blueprint);
       }
       if (a.failback) {
         if (
           !a.yes &&
-          !(await ctx.confirm(`Delete the previous primary disks of ${a.blueprint} (replaced by the failback)?`))
+          !(await ctx.confirm(`Delete the previous primary disks of ${blueprint} (replaced by the failback)?`))
         ) {
           throw new UserError("Not confirmed: nothing was removed. Add --yes in a pipeline.", { code: "NotConfirmed" });
         }
         const { cleanupFailback } = await import("../failback/cleanup");
-        const { op, deleted } = await cleanupFailback(ctx, a.blueprint);
+        const { op, deleted } = await cleanupFailback(ctx, blueprint);
         emit(io, a, { ...op, deleted }, () =>
           [formatOperation(op), "", `deleted: ${deleted.map(nameOf).join(", ") || "nothing"}`].join("\n"),
         );
         return;
       }
-      if (!a.yes && !(await ctx.confirm(`Remove what the test failover of ${a.blueprint} created?`))) {
+      if (!a.yes && !(await ctx.confirm(`Remove what the test failover of ${blueprint} created?`))) {
         throw new UserError("Not confirmed: nothing was removed. Add --yes in a pipeline.", { code: "NotConfirmed" });
       }
       const { cleanup } = await import("../failover");
-      const op = await cleanup(ctx, a.blueprint);
+      const op = await cleanup(ctx, blueprint);
       emit(io, a, op, () => formatOperation(op));
     },
   };

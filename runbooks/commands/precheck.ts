@@ -1,9 +1,12 @@
 import { chmodSync, writeFileSync } from "node:fs";
+import { UserError } from "../../core/errors";
 import type { CommandModule } from "yargs";
 import { contextFor, emit, EXIT, type CliIo, type GlobalArgs } from "./common";
+import { blueprintOrPlan, planOption } from "./plan";
 
 type Args = GlobalArgs & {
-  blueprint: string;
+  blueprint?: string;
+  plan?: string;
   test: boolean;
   junit?: string;
   policyConfig?: string;
@@ -13,11 +16,16 @@ type Args = GlobalArgs & {
 
 export function precheckCommand(io: CliIo, state: { code: number }): CommandModule<GlobalArgs, Args> {
   return {
-    command: "precheck <blueprint>",
+    command: "precheck [blueprint]",
     describe: "The strict checks before a failover; exit 0 only when every one passes",
     builder: (y) =>
       y
-        .positional("blueprint", { type: "string", demandOption: true, describe: "Blueprint stack" })
+        .positional("blueprint", { type: "string", describe: "Blueprint stack" })
+        .option("plan", {
+          ...planOption,
+          describe:
+            "Check a recovery plan: the precheck of each of its blueprints, and its hooks present and parseable",
+        })
         .option("test", {
           type: "boolean",
           default: false,
@@ -42,14 +50,34 @@ export function precheckCommand(io: CliIo, state: { code: number }): CommandModu
           describe:
             "Accept recovery points older than the blueprint's rpoTargetSeconds: a WARN that says so instead of a FAIL",
         })
+        .check((a) => {
+          blueprintOrPlan("precheck", a);
+          if (a.plan !== undefined && (a.operation !== undefined || a.policyConfig !== undefined))
+            throw new UserError("--operation and --policy-config are one blueprint's: name it instead of --plan.", {
+              code: "Usage",
+            });
+          return true;
+        })
         .example("$0 precheck web", "A table of checks")
+        .example("$0 precheck --plan shop --test", "Every blueprint of plan shop, and its hooks")
         .example("$0 precheck web --json", "The facts the policy pack is handed")
         .example("$0 precheck web --junit precheck.xml", "For PublishTestResults in a pipeline")
         .example("$0 precheck web --policy-config facts.json", "For a break-glass pulumi up with the pack") as never,
     handler: async (a) => {
       const { formatPrecheck, precheck, precheckJunit } = await import("../precheck");
       const ctx = await contextFor(a, io);
-      const r = await precheck(ctx, a.blueprint, {
+      if (a.plan !== undefined) {
+        const { precheckPlan, formatPlanPrecheck, planPrecheckJunit } = await import("../plan-precheck");
+        const p = await precheckPlan(ctx, a.plan, {
+          mode: a.test ? "test" : "failover",
+          acceptOlderPoint: a.acceptOlderPoint,
+        });
+        if (a.junit) writeFileSync(a.junit, planPrecheckJunit(p));
+        emit(io, a, p, () => formatPlanPrecheck(p));
+        if (!p.passed) state.code = EXIT.refused;
+        return;
+      }
+      const r = await precheck(ctx, a.blueprint!, {
         mode: a.test ? "test" : "failover",
         ...(a.operation ? { operation: a.operation } : {}),
         acceptOlderPoint: a.acceptOlderPoint,

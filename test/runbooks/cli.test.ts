@@ -324,7 +324,7 @@ describe("ferry CLI", () => {
     expect(help.stdout).toContain("--junit");
     const bad = spawnSync("node", ["bin/ferry.mjs", "precheck"], { encoding: "utf8" });
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toMatch(/ferry precheck: missing <blueprint>\. Usage: ferry precheck <blueprint>/);
+    expect(bad.stderr).toMatch(/ferry precheck: name a blueprint, or a plan with --plan <plan>/);
     expect(execFileSync("node", ["--version"], { encoding: "utf8" })).toMatch(/^v2[2-9]\./);
   });
 });

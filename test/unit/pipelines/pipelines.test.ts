@@ -73,12 +73,13 @@ const files = ymlFiles(ROOT);
 const pipelines = files.filter((f) => !f.includes("/templates/"));
 
 describe("Azure DevOps pipelines", () => {
-  it("are the five the runbooks need, and every file parses as YAML", () => {
+  it("are the six the runbooks need, and every file parses as YAML", () => {
     expect(pipelines.map((f) => relative(ROOT, f)).sort()).toEqual([
       "cleanup.yml",
       "drill.yml",
       "failback.yml",
       "failover.yml",
+      "plan.yml",
       "precheck.yml",
     ]);
     for (const f of files) expect(() => load(f), f).not.toThrow();
@@ -102,10 +103,10 @@ describe("Azure DevOps pipelines", () => {
       });
     }
     expect(new Set(calls.map((c) => c.line.split(" ")[0]))).toEqual(
-      new Set(["precheck", "failover", "history", "drill", "cleanup", "failback"]),
+      new Set(["precheck", "failover", "history", "drill", "cleanup", "failback", "plan"]),
     );
     // Each kind of failover the pipeline offers is a command line of its own.
-    const failovers = calls.filter((c) => c.line.startsWith("failover"));
+    const failovers = calls.filter((c) => c.file === join(ROOT, "failover.yml") && c.line.startsWith("failover"));
     expect(new Set(failovers.map((c) => c.line.split(" ")[2]))).toEqual(
       new Set(["--planned", "--unplanned", "--test"]),
     );
@@ -116,7 +117,7 @@ describe("Azure DevOps pipelines", () => {
     }
     // And the check does catch a command line the CLI refuses.
     expect((await parses("failover web-linux --planned --sideways --yes")).err).toMatch(/Unknown argument: sideways/);
-    expect((await parses("drill")).err).toMatch(/ferry drill: missing <blueprint>/);
+    expect((await parses("drill")).err).toMatch(/ferry drill: name a blueprint, or a plan with --plan <plan>/);
   });
 
   it("sign in by workload identity federation through a service connection parameter, never a secret", () => {
@@ -169,6 +170,22 @@ describe("Azure DevOps pipelines", () => {
     // Without the parameter, neither passes the option: the RPO target still fails a stale point.
     expect(lines.filter((l) => !l.includes("--accept-older-point")).map((l) => l.split(" ")[0])).toEqual(
       expect.arrayContaining(["precheck", "failover"]),
+    );
+  });
+
+  it("run a plan up to its manual step, then resume it in a stage behind the approval environment", () => {
+    const text = readFileSync(join(ROOT, "plan.yml"), "utf8");
+    const deployments: Record<string, Yaml>[] = [];
+    walk(load(join(ROOT, "plan.yml")), (o) => {
+      if (typeof o.deployment === "string") deployments.push(o);
+    });
+    expect(deployments.map((d) => [d.deployment, d.environment])).toEqual([
+      ["failover", "ferry-failover"],
+      ["resume", "ferry-plan-approval"],
+    ]);
+    // One resume stage per manual step the pipeline is given.
+    expect(text).toMatch(
+      /\$\{\{ each group in parameters\.manualSteps \}\}:[\s\S]*args: plan resume \$\{\{ parameters\.plan \}\}/,
     );
   });
 
