@@ -38,7 +38,14 @@ export const PRIMARY = {
   /** ferry's snapshot group of the primary region (the landing zone makes it). */
   snapshotRg: "ferry-snapshots-westeurope",
 };
-export const DR = { rg: "dr-rg", networkRg: "dr-network-rg", location: "northeurope", appliance: "ferry-appliance" };
+export const DR = {
+  rg: "dr-rg",
+  networkRg: "dr-network-rg",
+  location: "northeurope",
+  appliance: "ferry-appliance",
+  /** ferry's snapshot group of the DR region: the recovery points of the staging disks. */
+  snapshotRg: "ferry-snapshots-northeurope",
+};
 
 export interface LocalWorldOptions {
   emu: RunningEmulator;
@@ -219,7 +226,7 @@ export async function createLocalWorld(o: LocalWorldOptions): Promise<LocalWorld
     },
     sourceScopes: [`/subscriptions/${emu.subscriptionId}/resourceGroups/${PRIMARY.rg}`],
     // As in production: the sync's snapshots of the primary region's disks live in ferry's own group there.
-    snapshotResourceGroups: { [PRIMARY.location]: PRIMARY.snapshotRg },
+    snapshotResourceGroups: { [PRIMARY.location]: PRIMARY.snapshotRg, [DR.location]: DR.snapshotRg },
   });
   const lz = await ctx.deployer.up(config.landingZoneStack, { message: "landing zone" });
   const applianceId = (lz.outputs.appliance as { vmId: string }).vmId;

@@ -7,6 +7,7 @@ import { hostname } from "node:os";
 import { connectAzure, stateStoreClient } from "../adapters/state/connect";
 import { RunStateStore } from "../adapters/state/run-state";
 import { HeartbeatStore } from "../adapters/state/heartbeat";
+import { DrPointStore } from "../adapters/state/points";
 import { SourceStore } from "../adapters/state/store";
 import type { createFerryPolicies } from "../policies/pack";
 import type { FerryConfig } from "./config";
@@ -28,6 +29,8 @@ export interface RunbookContext {
   runState: RunStateStore;
   /** The sync daemons' heartbeats: whether a source's daemon is alive. */
   heartbeats: HeartbeatStore;
+  /** The recovery points in the DR region the daemon records (adapters/state/points.ts). */
+  points: DrPointStore;
   deployer: Deployer;
   journal: Journal;
   /** Asks a yes/no question; the answer is no unless the person says yes. */
@@ -92,6 +95,7 @@ export async function createContext(config: FerryConfig, options: CreateContextO
     store,
     runState,
     heartbeats: new HeartbeatStore(client),
+    points: new DrPointStore(client),
     deployer,
     journal: new Journal({
       store: runState,
