@@ -226,7 +226,7 @@ export async function createLocalWorld(o: LocalWorldOptions): Promise<LocalWorld
     },
     sourceScopes: [`/subscriptions/${emu.subscriptionId}/resourceGroups/${PRIMARY.rg}`],
     // As in production: the sync's snapshots of the primary region's disks live in ferry's own group there.
-    snapshotResourceGroups: { [PRIMARY.location]: PRIMARY.snapshotRg, [DR.location]: DR.snapshotRg },
+    snapshotResourceGroups: { [PRIMARY.location]: PRIMARY.snapshotRg },
   });
   const lz = await ctx.deployer.up(config.landingZoneStack, { message: "landing zone" });
   const applianceId = (lz.outputs.appliance as { vmId: string }).vmId;
