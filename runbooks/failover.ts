@@ -291,7 +291,7 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
       log.info({ row, spreadInMs }, `${row}: its disks' points are ${spreadInMs} ms apart (each crash-consistent)`);
     op.details = {
       ...op.details,
-      recoveryPoint: options.recoveryPoint ?? "latest",
+      ...(options.recoveryPoint && options.recoveryPoint !== "latest" ? { recoveryPoint: options.recoveryPoint } : {}),
       ...(Object.keys(resolved.spreadInMs).length ? { spreadInMs: resolved.spreadInMs } : {}),
       ...(Object.keys(resolved.chosen).length
         ? {

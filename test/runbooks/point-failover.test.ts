@@ -10,7 +10,7 @@ import { TAGS } from "../../stacks/plan";
 import { pattern, writeAt } from "../helpers/bytes";
 import { firstDifference } from "../helpers/compare";
 import { DR, PRIMARY, useDrWorld, type DrWorld, type Workload } from "../helpers/dr-env";
-import { takeDrPoints } from "../helpers/dr-points";
+import { takeDrPoints } from "../../local/dr-points";
 import { tempDir } from "../helpers/emulator";
 
 const env = useDrWorld();

@@ -1,7 +1,7 @@
-import type { StoredDrPoint } from "../../adapters/state/points";
-import { parseResourceId } from "../../core/resource-id";
-import type { RunbookContext } from "../../runbooks/context";
-import { DR } from "./dr-env";
+import type { StoredDrPoint } from "../adapters/state/points";
+import { parseResourceId } from "../core/resource-id";
+import type { RunbookContext } from "../runbooks/context";
+import { DR } from "./world";
 
 /** Options of {@link takeDrPoints}. */
 export interface TakeDrPointsOptions {
@@ -14,7 +14,8 @@ export interface TakeDrPointsOptions {
 let serial = 0;
 
 /**
- * What the sync daemon does after an apply, for disks that are at an apply boundary: an incremental snapshot of each
+ * What the sync daemon does after an apply (until its points land, the local harness and the tests do it
+ * here), for disks that are at an apply boundary: an incremental snapshot of each
  * staging disk in the DR region through the Azure SDK, requested together, then one {@link DrPointStore} record per
  * snapshot. Refuses a disk that is being applied (its staging disk is torn).
  */
