@@ -1,4 +1,6 @@
 import { execFileSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { isUserError } from "../../core/errors";
@@ -11,6 +13,7 @@ import { pattern, writeAt } from "../helpers/bytes";
 import { firstDifference } from "../helpers/compare";
 import { DR, PRIMARY, useDrWorld, type DrWorld, type Workload } from "../helpers/dr-env";
 import { takeDrPoints } from "../../local/dr-points";
+import { guestFsUnavailable, mountGuestFs } from "../../local/guest-fs";
 import { tempDir } from "../helpers/emulator";
 
 const env = useDrWorld();
@@ -198,4 +201,86 @@ describe("failover to a recovery point", () => {
       expect((await world.ctx.points.get(p.point.sourceDiskId, p.key))!.point.holds).toBeUndefined();
     expect(parseResourceId(points[0]!.point.drSnapshotId).resourceGroup).toBe(DR.snapshotRg);
   });
+});
+
+const noGuestFs = guestFsUnavailable();
+if (noGuestFs) console.log(`ransomware drill skipped: ${noGuestFs}`);
+
+describe.skipIf(noGuestFs !== undefined)("ransomware drill", () => {
+  const FILES = 12;
+  const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+
+  /** Writes FILES files of `seed`-free random bytes into the guest's ext4 on `device`; their hashes by name. */
+  function writeFiles(device: string, format: boolean): Map<string, string> {
+    const m = mountGuestFs(device, { format });
+    try {
+      const out = new Map<string, string>();
+      for (let i = 0; i < FILES; i++) {
+        const data = randomBytes(96 * 1024 + i * 512);
+        writeFileSync(join(m.dir, `ledger-${i}.dat`), data);
+        out.set(`ledger-${i}.dat`, sha(data));
+      }
+      execFileSync("sync");
+      return out;
+    } finally {
+      // The workload closes its files and the guest unmounts: each point holds a clean file system.
+      m.unmount();
+    }
+  }
+
+  /** fsck (read-only) and the file hashes of a recovered disk, read from a copy of its file. */
+  function readRecovered(diskId: string): { fsck: number; files: Map<string, string> } {
+    const copy = join(tempDir("ferry-ransom-"), "disk");
+    execFileSync("cp", ["--sparse=always", f.emu.diskFile(diskId)!, copy]);
+    let fsck = 0;
+    try {
+      execFileSync("e2fsck", ["-fn", copy], { stdio: "pipe" });
+    } catch (e) {
+      fsck = (e as { status?: number }).status ?? -1;
+    }
+    const m = mountGuestFs(copy, { readOnly: true });
+    try {
+      const files = new Map<string, string>();
+      for (let i = 0; i < FILES; i++) files.set(`ledger-${i}.dat`, sha(readFileSync(join(m.dir, `ledger-${i}.dat`))));
+      return { fsck, files };
+    } finally {
+      m.unmount();
+    }
+  }
+
+  async function drill(w: Workload, recoveryPoint: string): Promise<{ fsck: number; files: Map<string, string> }> {
+    const op = await failover(world.ctx, w.stack, { kind: "test", recoveryPoint });
+    expect(op.status).toBe("succeeded");
+    const vm = await drVm("rw-test");
+    const data = vm.storageProfile!.dataDisks!.find((d) => d.lun === 0)!.managedDisk!.id!;
+    try {
+      return readRecovered(data);
+    } finally {
+      await cleanup(world.ctx, w.stack);
+    }
+  }
+
+  it("a failover to a time before the damage recovers the good files; latest has the garbage", async () => {
+    const w = await world.workload("rw", { dataLuns: [0] });
+    const good = writeFiles(w.sourceDevice(0), true);
+    await world.protect(w);
+    const goodPoints = await takeDrPoints(world.ctx, diskIds(w), { group: "rw-good" });
+    // The attack: every file overwritten in place with garbage.
+    const bad = writeFiles(w.sourceDevice(0), false);
+    expect([...bad.values()].some((h, i) => h === [...good.values()][i])).toBe(false);
+    await syncNow(w);
+    const badPoints = await takeDrPoints(world.ctx, diskIds(w), { group: "rw-bad" });
+    // Points on both sides of the damage.
+    for (const id of diskIds(w)) expect((await world.ctx.points.list(id)).length).toBe(2);
+
+    const before = new Date(Math.min(...badPoints.map((p) => Date.parse(p.point.pointTime))) - 1).toISOString();
+    expect(Date.parse(before)).toBeGreaterThanOrEqual(Date.parse(goodPoints[1]!.point.pointTime));
+    const restored = await drill(w, before);
+    expect(restored.fsck).toBe(0);
+    expect(restored.files).toEqual(good);
+
+    const latest = await drill(w, "latest");
+    expect(latest.fsck).toBe(0);
+    expect(latest.files).toEqual(bad);
+  }, 300_000);
 });
