@@ -1,9 +1,11 @@
 import { redactSecrets } from "../core/redact";
 import type { Blueprint } from "../core/schemas/blueprint";
 import { memberBlueprint } from "../core/schemas/plan";
-import { formatResourceId } from "../core/resource-id";
+import { isFerryError } from "../core/errors";
+import { parsePointRequest } from "../core/point-choice";
+import { formatResourceId, sameResourceId } from "../core/resource-id";
 import { planBlueprint } from "../stacks/plan";
-import { landingZone, loadBlueprint } from "./blueprints";
+import { landingZone, loadBlueprint, sourceDisks } from "./blueprints";
 import type { RunbookContext } from "./context";
 import { DrillRecorder, type DrillSummary, type EmulatedLatency } from "./drill-report";
 import { drillProvenance } from "./drill-provenance";
@@ -11,9 +13,15 @@ import { cleanup, failover } from "./failover";
 import type { Operation } from "./journal";
 import { withAzureFix } from "./next-step";
 import { formatPrecheck, precheck } from "./precheck";
+import { drillPoints } from "./recovery-points";
 import { verifyAgainstPoint } from "./verify";
 
 export interface DrillOptions {
+  /**
+   * `latest` (default), an ISO 8601 time or a point id: the DR-side recovery points the test failover recovers
+   * (see {@link import("./failover").FailoverOptions.recoveryPoint}).
+   */
+  recoveryPoint?: string;
   /** Leave the test VMs up at the end (for a look inside); `ferry cleanup` removes them later. */
   keep?: boolean;
   /** Where the report goes: index.html, summary.json, drill.json. */
@@ -64,12 +72,18 @@ export async function drill(ctx: RunbookContext, stack: string, options: DrillOp
   let started = false;
   try {
     await rec.step("drill", "precheck (test network)", async () => {
-      const r = await precheck(ctx, stack, { mode: "test" });
+      // Judged on the points the drill recovers: a disk taken from its DR-side point is not read while it syncs.
+      const chosen = await drillPoints(ctx, sourceDisks(blueprint), parsePointRequest(options.recoveryPoint));
+      const r = await precheck(ctx, stack, {
+        mode: "test",
+        recoveryPoints: chosen.points,
+        deliberatePoint: chosen.deliberate,
+      });
       if (!r.passed) throw new Error(`the precheck failed:\n${formatPrecheck(r)}`);
     });
     started = true;
     operation = await rec.step("drill", "test failover", () =>
-      failover(ctx, stack, { kind: "test" }).catch((e: unknown) => {
+      failover(ctx, stack, { kind: "test", recoveryPoint: options.recoveryPoint ?? "latest" }).catch((e: unknown) => {
         throw withAzureFix(e);
       }),
     );
@@ -107,10 +121,17 @@ async function verifyTestDisks(
   op: Operation,
 ): Promise<void> {
   // The plan names each test disk's snapshot; the points are the ones the failover used.
+  const fromDr = (op.details?.drPoints ?? {}) as Record<string, { drSnapshotId: string }>;
+  const drOf = (id: string) => Object.entries(fromDr).find(([k]) => sameResourceId(k, id))?.[1]?.drSnapshotId;
   const points = Object.fromEntries(
     Object.entries(op.recoveryPoints ?? {}).map(([sourceDiskId, snapshotId]) => [
       sourceDiskId,
-      { snapshotId, sourceDiskId, createdAt: op.startedAt },
+      {
+        snapshotId,
+        sourceDiskId,
+        createdAt: op.startedAt,
+        ...(drOf(sourceDiskId) ? { drSnapshotId: drOf(sourceDiskId) } : {}),
+      },
     ]),
   );
   const zone = await landingZone(ctx);
@@ -119,15 +140,29 @@ async function verifyTestDisks(
   for (const row of plan.rows) {
     for (const d of [row.osDisk, ...row.dataDisks]) {
       const point = op.recoveryPoints?.[d.sourceDiskId];
-      if (!point || !d.snapshot) continue;
-      const snapshotId = formatResourceId({
-        subscriptionId: zone.subscriptionId,
-        resourceGroup: zone.resourceGroupName,
-        provider: "Microsoft.Compute",
-        type: "snapshots",
-        name: d.snapshot.name,
-      });
-      const r = await verifyAgainstPoint(ctx, { snapshotId }, point);
+      const dr = d.recoveryPoint.drSnapshotId;
+      if (!point || (!d.snapshot && !dr)) continue;
+      // What the test disk was created from: its DR-side point, or the snapshot the failover took.
+      const snapshotId =
+        dr ??
+        formatResourceId({
+          subscriptionId: zone.subscriptionId,
+          resourceGroup: zone.resourceGroupName,
+          provider: "Microsoft.Compute",
+          type: "snapshots",
+          name: d.snapshot!.name,
+        });
+      const through = dr ? `DR-side point ${dr.split("/").pop()}` : d.snapshot!.name;
+      let r: Awaited<ReturnType<typeof verifyAgainstPoint>>;
+      try {
+        r = await verifyAgainstPoint(ctx, { snapshotId }, point);
+      } catch (e) {
+        // An older point's source snapshot is gone from the primary region (the sync deletes each after the
+        // next apply): its DR-side point is the only copy, and there is nothing to compare it with.
+        if (!(dr && isFerryError(e) && e.code === "SnapshotGone")) throw e;
+        ctx.logger.info({ row: row.row, point, drSnapshotId: dr }, "not verified: the source point is gone");
+        continue;
+      }
       const disk = d.role === "os" ? "OS" : `LUN ${d.lun}`;
       rec.verifications.push({
         failover: "test",
@@ -137,10 +172,9 @@ async function verifyTestDisks(
         strategy: d.strategy,
         recoveryPoint: point,
         ...r,
-        note: `compared through ${d.snapshot.name}`,
+        note: `compared through ${through}`,
       });
-      if (!r.ok)
-        bad.push(`${row.row} ${disk}: ${d.snapshot.name} differs from ${point} at byte ${r.firstDifferenceAt}`);
+      if (!r.ok) bad.push(`${row.row} ${disk}: ${through} differs from ${point} at byte ${r.firstDifferenceAt}`);
     }
   }
   if (bad.length) throw new Error(bad.join("; "));

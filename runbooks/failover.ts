@@ -16,12 +16,21 @@ import { currentMode, modeRecord, recordDiskProgress, recordMode, restoreMode, t
 import { formatPrecheck, precheck } from "./precheck";
 import { waitUntilReady } from "./readiness";
 import { settleAll } from "../core/settle";
+import { parsePointRequest, spreadOf } from "../core/point-choice";
+import type { RecoveryPoint } from "../core/schemas/recovery-point";
+import type { Source } from "../core/schemas/source";
+import { rowDiskIds } from "../stacks/plan";
+import { asRecoveryPoint, matchApplied, releaseDrPoints, resolvePoints } from "./recovery-points";
 
 export type FailoverKind = "planned" | "unplanned" | "test";
 
 export interface FailoverOptions {
   kind: FailoverKind;
-  /** `latest` (default) or the snapshot id of a recovery point: only the applied point is on the staging disks. */
+  /**
+   * `latest` (default), an ISO 8601 time (each disk at its newest DR-side point at or before it), or an id (a row's
+   * point group, or a DR-side snapshot): see core/point-choice.ts. A point older than what a staging disk holds is
+   * recovered from its DR-side snapshot: its row behaves as from-snapshot.
+   */
   recoveryPoint?: string;
   /**
    * Fail over even from recovery points older than the blueprint's `rpoTargetSeconds` (the precheck warns instead
@@ -39,6 +48,8 @@ export interface FailoverOptions {
  * timing, and each row's RTO (VM created) recorded. A failed run can be run again: it converges.
  */
 export async function failover(ctx: RunbookContext, stack: string, options: FailoverOptions): Promise<Operation> {
+  // Bad input is refused before anything is recorded.
+  let request = parsePointRequest(options.recoveryPoint);
   const config = await loadBlueprint(ctx, stack);
   const b = config.blueprint;
   const mode = options.kind === "test" ? "test" : "failover";
@@ -135,20 +146,82 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
       await reached("finalSynced");
     }
 
-    await ctx.journal.step(op, "pause the sync at an apply boundary", () =>
-      pauseAtApplyBoundary(
-        ctx,
-        disks.map((d) => d.sourceDiskId),
-        "the failover",
-      ),
+    // Which DR-side points the run recovers from (state store only: nothing is read from the primary region). A
+    // disk recovered from one needs no pause: its staging disk is not read, and its sync goes on.
+    const sources = new Map<string, Source>();
+    const readSources = async () => {
+      for (const d of disks) sources.set(d.sourceDiskId, await sourceOf(d.sourceDiskId));
+    };
+    await readSources();
+    // The id of the source point a staging disk holds names the latest point (as before DR-side points existed).
+    const named = request.kind === "id" ? request.id : undefined;
+    if (named && [...sources.values()].some((s) => s.applied && sameResourceId(s.applied.snapshotId, named)))
+      request = { kind: "latest" };
+    let resolved = await resolvePoints(ctx, disks, request, mode);
+    const rowOlder = (row: string) =>
+      disks
+        .filter((d) => d.row === row)
+        .some((d) => {
+          const c = resolved.chosen[d.sourceDiskId];
+          return c !== undefined && asRecoveryPoint(c, sources.get(d.sourceDiskId)).older === true;
+        });
+    // Paused: disks with no DR-side point, and the disks of rows that attach their staging disks (a failover to
+    // the latest point, or to a point the staging disks still hold).
+    const toPause = disks.filter(
+      (d) =>
+        !resolved.chosen[d.sourceDiskId] ||
+        (attachAsIs.has(d.sourceDiskId.toLowerCase()) && !rowOlder(d.row)) ||
+        (mode === "failover" && request.kind !== "latest" && !rowOlder(d.row)),
     );
+    if (toPause.length) {
+      await ctx.journal.step(op, "pause the sync at an apply boundary", () =>
+        pauseAtApplyBoundary(
+          ctx,
+          toPause.map((d) => d.sourceDiskId),
+          "the failover",
+        ),
+      );
+    } else {
+      log.info("every disk is recovered from a DR-side point: the sync is not paused");
+    }
     await reached("syncPaused");
+    await readSources();
+    if (mode === "failover" && request.kind === "latest") {
+      // The latest point is what the staging disks hold: its DR-side point, where the daemon took one, spares the
+      // failover every snapshot (a from-snapshot disk is copied from it, an attach-as-is disk has it as its base).
+      const applied: Record<string, RecoveryPoint> = {};
+      for (const d of disks) {
+        const a = sources.get(d.sourceDiskId)?.applied;
+        if (a) applied[d.sourceDiskId] = a;
+      }
+      const chosen = await matchApplied(ctx, disks, applied);
+      resolved = {
+        deliberate: false,
+        chosen,
+        spreadInMs: spreadOf(
+          disks.map((d) => ({ row: d.row, sourceDiskId: d.sourceDiskId, label: d.sourceDiskId })),
+          chosen,
+        ),
+      };
+    }
+    const chosenPoints: Record<string, RecoveryPoint> = {};
+    for (const d of disks) {
+      const c = resolved.chosen[d.sourceDiskId];
+      if (c) chosenPoints[d.sourceDiskId] = asRecoveryPoint(c, sources.get(d.sourceDiskId));
+    }
+    // A row with an older point comes whole from its DR-side snapshots: none of its disks is attached as-is.
+    for (const r of b.rows) {
+      if (rowDiskIds(r).some((id) => chosenPoints[id]?.older))
+        for (const id of rowDiskIds(r)) attachAsIs.delete(id.toLowerCase());
+    }
 
     const check = await ctx.journal.step(op, "precheck", async () => {
       const r = await precheck(ctx, stack, {
         mode,
         operation: op.id,
         acceptOlderPoint: options.acceptOlderPoint ?? false,
+        recoveryPoints: chosenPoints,
+        deliberatePoint: resolved.deliberate,
       });
       if (!r.passed)
         throw new UserError(`The precheck failed; nothing was failed over.\n${formatPrecheck(r)}`, {
@@ -174,46 +247,97 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
     op.rpoSeconds = Math.max(
       ...Object.values(check.recoveryPoints).map((p) => (ctx.now().getTime() - Date.parse(p.createdAt)) / 1000),
     );
-    if (
-      options.recoveryPoint &&
-      options.recoveryPoint !== "latest" &&
-      !Object.values(op.recoveryPoints).some((id) => sameResourceId(id, options.recoveryPoint!))
-    ) {
-      throw new UserError(
-        `Recovery point ${options.recoveryPoint} is not on the staging disks (they hold the applied points: ${Object.values(op.recoveryPoints).join(", ")}). Use --recovery-point latest.`,
-        { code: "UnknownRecoveryPoint" },
-      );
-    }
     // A drill's points are kept for its verification; a failover's until the failback is done with
     // them (the base of both of its deltas), however long the primary is away.
     const holdUntil = new Date(
       ctx.now().getTime() +
         (options.kind === "test" ? ctx.config.failover.holdRecoveryPointsHours * 3_600_000 : 10 * 365 * 24 * 3_600_000),
     );
+    // The DR-side points used are held for as long as this operation needs them (released by cleanup, or by the
+    // failback's completion): retention never prunes them under it. A point pruned since it was listed is a
+    // UserError here, before anything is changed.
+    const drHoldUntil = new Date(ctx.now().getTime() + 10 * 365 * 24 * 3_600_000);
+    await settleAll(
+      Object.entries(resolved.chosen).map(([id, p]) => ctx.points.hold(id, p.key, op.id, drHoldUntil, ctx.now())),
+    );
+    const failbackBases: Record<string, string> = {};
     await settleAll(
       disks.map(async (d) => {
         const point = check.recoveryPoints[d.sourceDiskId]!;
         // Kept for verification and inspection while the sync goes on (state store only: no primary-region call).
         if (options.kind !== "test" || ctx.config.failover.holdRecoveryPointsHours > 0)
           await holdPoint(ctx.store, d.sourceDiskId, point.snapshotId, op.id, holdUntil, ctx.now());
+        const fromDr = point.drSnapshotId !== undefined;
+        if (mode === "failover" && fromDr && attachAsIs.has(d.sourceDiskId.toLowerCase()))
+          failbackBases[d.sourceDiskId.toLowerCase()] = point.drSnapshotId!;
         log.info(
-          { row: d.row, sourceDiskId: d.sourceDiskId, recoveryPoint: point.snapshotId, createdAt: point.createdAt },
-          "source selected",
+          {
+            row: d.row,
+            sourceDiskId: d.sourceDiskId,
+            recoveryPoint: point.snapshotId,
+            createdAt: point.createdAt,
+            ...(fromDr ? { drSnapshotId: point.drSnapshotId } : {}),
+            ...(point.older ? { older: true } : {}),
+          },
+          point.older
+            ? "source selected: an older point, recovered from its DR-side snapshot (the row behaves as from-snapshot)"
+            : fromDr
+              ? "source selected: its DR-side point"
+              : "source selected",
         );
       }),
     );
+    for (const [row, spreadInMs] of Object.entries(resolved.spreadInMs))
+      log.info({ row, spreadInMs }, `${row}: its disks' points are ${spreadInMs} ms apart (each crash-consistent)`);
+    op.details = {
+      ...op.details,
+      ...(options.recoveryPoint && options.recoveryPoint !== "latest" ? { recoveryPoint: options.recoveryPoint } : {}),
+      ...(Object.keys(resolved.spreadInMs).length ? { spreadInMs: resolved.spreadInMs } : {}),
+      ...(Object.keys(resolved.chosen).length
+        ? {
+            drPoints: Object.fromEntries(
+              Object.entries(chosenPoints).map(([id, p]) => [
+                id,
+                { drSnapshotId: p.drSnapshotId, pointTime: p.createdAt, ...(p.older ? { older: true } : {}) },
+              ]),
+            ),
+            olderRows: b.rows.filter((r) => rowDiskIds(r).some((id) => chosenPoints[id]?.older)).map((r) => r.name),
+          }
+        : {}),
+      ...(Object.keys(failbackBases).length ? { failbackBases } : {}),
+    };
+    await ctx.journal.save(op);
     await reached("prechecked");
     // The mode, points and pause go to the store now, each true from here: the program (a runbook's
     // `up` or a bare `pulumi up`) recovers these points and nothing else. Put back if this run fails
     // before a staging disk leaves the appliance, as the sync is.
     previousMode = { record: await modeRecord(ctx, b.name) };
+    const paused = new Set(toPause.map((d) => d.sourceDiskId.toLowerCase()));
     await recordMode(ctx, b.name, mode, op.id, {
       operationKind: op.kind,
       recoveryPoints: check.recoveryPoints,
       disks: Object.fromEntries(
-        disks.map((d) => [d.sourceDiskId, { pausedAt: check.recoveryPoints[d.sourceDiskId]!.snapshotId }]),
+        disks
+          .filter((d) => paused.has(d.sourceDiskId.toLowerCase()))
+          .map((d) => [d.sourceDiskId, { pausedAt: check.recoveryPoints[d.sourceDiskId]!.snapshotId }]),
       ),
     });
+    // Disks copied from their DR-side point need their staging disk no more: their sync goes on now.
+    const fromPointPaused = disks.filter(
+      (d) =>
+        paused.has(d.sourceDiskId.toLowerCase()) &&
+        !attachAsIs.has(d.sourceDiskId.toLowerCase()) &&
+        check.recoveryPoints[d.sourceDiskId]!.drSnapshotId !== undefined,
+    );
+    if (fromPointPaused.length) {
+      await recordDiskProgress(
+        ctx,
+        b.name,
+        op.id,
+        Object.fromEntries(fromPointPaused.map((d) => [d.sourceDiskId, { pausedAt: undefined }])),
+      );
+      await Promise.all(fromPointPaused.map((d) => setPaused(ctx.store, d.sourceDiskId, false, ctx.now())));
+    }
 
     const zone = await landingZone(ctx);
     if (attachAsIs.size) {
@@ -246,11 +370,18 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
         [r.osDisk, ...r.dataDisks].filter((d) => d.snapshot).map((d) => d.snapshot!.logicalName),
       ),
     );
-    const resumeAfterSnapshots = disks.filter((d) => !attachAsIs.has(d.sourceDiskId.toLowerCase()));
+    // Disks snapshotted at failover time (no DR-side point): their sync resumes once the snapshots exist.
+    const resumeAfterSnapshots = disks.filter(
+      (d) =>
+        paused.has(d.sourceDiskId.toLowerCase()) &&
+        !attachAsIs.has(d.sourceDiskId.toLowerCase()) &&
+        check.recoveryPoints[d.sourceDiskId]!.drSnapshotId === undefined,
+    );
     let resumed = false;
     const resume = async () => {
       if (resumed) return;
       resumed = true;
+      if (!resumeAfterSnapshots.length) return;
       // Recorded before the sync moves on: a later `up` may then recreate nothing from the live disk,
       // and needs no pause for these disks.
       await recordDiskProgress(
@@ -382,6 +513,8 @@ export async function cleanup(ctx: RunbookContext, stack: string): Promise<Opera
   const op = await ctx.journal.start("cleanup", config.blueprint.name);
   try {
     await assertDrill();
+    // The drill's DR-side points, read before the record goes back to standby: their holds end below.
+    const drill = await modeRecord(ctx, config.blueprint.name);
     await recordMode(ctx, config.blueprint.name, "standby", op.id, { operationKind: op.kind });
     await ctx.journal.step(op, "pulumi up (mode standby)", () =>
       ctx.deployer.up(stack, { message: `cleanup of ${config.blueprint.name} (${op.id}; mode standby)` }),
@@ -394,6 +527,7 @@ export async function cleanup(ctx: RunbookContext, stack: string): Promise<Opera
       if (s.source.holds?.length)
         await releaseHolds(ctx.store, d.sourceDiskId, (by) => by.startsWith("failover-test-"), ctx.now());
     }
+    if (drill?.mode === "test") await releaseDrPoints(ctx, drill.operation, Object.values(drill.recoveryPoints));
     await ctx.journal.end(op, "succeeded");
     return op;
   } catch (e) {

@@ -70,6 +70,18 @@ export interface PrecheckOptions {
    * not a FAIL. Default false.
    */
   acceptOlderPoint?: boolean;
+  /**
+   * The points the operation recovers, by source disk ARM id, chosen from the DR-side recovery points
+   * (core/point-choice.ts). Default: each disk's applied point on its staging disk. A disk whose point has a
+   * DR-side snapshot is recovered from it: its staging disk need not be at an apply boundary.
+   */
+  recoveryPoints?: Record<string, RecoveryPoint>;
+  /**
+   * The points were chosen by time or id (`--recovery-point`), not as the latest: their age is the operator's
+   * choice and is reported, not judged; the RPO target is then judged on each staging disk's applied point
+   * (is the sync keeping up). Default false.
+   */
+  deliberatePoint?: boolean;
 }
 
 /**
@@ -133,16 +145,30 @@ export async function precheck(
   for (const d of sourceDisks(b)) {
     const name = `${d.row} ${diskLabel(d)}`;
     const row = rows.find((r) => sameResourceId(r.source.sourceDiskId, d.sourceDiskId))?.source;
-    checks.push(...sourceChecks(name, d.row, d.sourceDiskId, row, stack));
-    if (row?.applied) recoveryPoints[d.sourceDiskId] = row.applied;
-    // The point a failover would recover is the applied one (an unplanned failover takes it as it is).
-    if (row?.applied && b.rpoTargetSeconds !== undefined) {
+    const chosen = Object.entries(options.recoveryPoints ?? {}).find(([k]) => sameResourceId(k, d.sourceDiskId))?.[1];
+    checks.push(...sourceChecks(name, d.row, d.sourceDiskId, row, stack, chosen));
+    const point = chosen ?? row?.applied;
+    if (point) recoveryPoints[d.sourceDiskId] = point;
+    if (chosen && options.deliberatePoint) {
+      const ageSeconds = Math.max(0, Math.round((ctx.now().getTime() - Date.parse(chosen.createdAt)) / 1000));
+      checks.push({
+        name: `${name}: recovery point chosen`,
+        ok: true,
+        row: d.row,
+        sourceDiskId: d.sourceDiskId,
+        message: `${chosen.createdAt} (${ageSeconds} s old, chosen with --recovery-point; not an RPO failure)`,
+      });
+    }
+    // The point judged against the RPO target: the one recovered (an unplanned failover takes it as it is), or,
+    // when the operator chose an older one on purpose, the staging disk's applied point (is the sync keeping up).
+    const judged = options.deliberatePoint ? row?.applied : point;
+    if (judged && b.rpoTargetSeconds !== undefined) {
       const rpo = rpoCheck({
         name,
         row: d.row,
         disk: diskRole(d),
         sourceDiskId: d.sourceDiskId,
-        point: row.applied,
+        point: judged,
         targetSeconds: b.rpoTargetSeconds,
         now: ctx.now(),
         stack,
@@ -622,6 +648,7 @@ function sourceChecks(
   sourceDiskId: string,
   s: Source | undefined,
   stack: string,
+  chosen?: RecoveryPoint,
 ): PrecheckCheck[] {
   const base = { row, sourceDiskId };
   if (!s || s.state === "disabled") {
@@ -652,7 +679,15 @@ function sourceChecks(
           message: `The source is ${s.state}${s.lastError ? ` (${s.lastError.code}: ${s.lastError.message})` : ""}. Wait for the sync${s.state === "degraded" ? ", or fix the cause and run `ferry sources retry-backfill`" : ""}.`,
         },
   );
-  if (s.applying) {
+  if (chosen?.drSnapshotId) {
+    // Recovered from its DR-side point, a whole snapshot: what the sync does to the staging disk now is no matter.
+    out.push({
+      ...base,
+      name: `${name}: at a recovery point`,
+      ok: true,
+      message: `DR-side point ${parseResourceId(chosen.drSnapshotId).name} (${chosen.snapshotId} of ${chosen.createdAt})`,
+    });
+  } else if (s.applying) {
     out.push({
       ...base,
       name: `${name}: at a recovery point`,

@@ -73,15 +73,21 @@ export interface RecoveredDiskPlan {
   /** The staging disk it comes from. */
   staging: string;
   recoveryPoint: RecoveryPoint;
-  /** fromSnapshot: a snapshot of the staging disk, and the disk created from it. */
+  /**
+   * fromSnapshot without a DR-side point: a snapshot of the staging disk, taken at failover time (its sync paused
+   * at the point); the disk is created from it.
+   */
   snapshot?: { logicalName: string; name: string };
+  /** fromSnapshot: the disk created from {@link snapshot}, or straight from the DR-side point when there is one. */
   disk?: { logicalName: string; name: string; sizeGiB: number; sku: string; zone?: Zone };
   /**
    * failover and failback: an incremental snapshot of the disk the VM gets, taken before the VM
    * starts. It opens that disk's own snapshot family, so a failback can diff what the DR VM wrote
-   * (Get Page Ranges diffs only snapshots of the same disk).
+   * (Get Page Ranges diffs only snapshots of the same disk). An attach-as-is disk whose point has a
+   * DR-side snapshot has one already (`existingId`, a snapshot of that very staging disk): nothing is
+   * taken before its VM.
    */
-  failbackBase?: { logicalName: string; name: string };
+  failbackBase?: { logicalName: string; name: string; existingId?: string };
 }
 
 export interface RecoveredRowPlan {
@@ -238,7 +244,8 @@ function recoveredDisk(
     recoveryPoint: point,
     ...(strategy === "fromSnapshot"
       ? {
-          snapshot: { logicalName: `${base}-snapshot`, name: `${base}-snapshot` },
+          // A DR-side point is a snapshot already: the disk is copied from it, nothing is taken now.
+          ...(point.drSnapshotId ? {} : { snapshot: { logicalName: `${base}-snapshot`, name: `${base}-snapshot` } }),
           disk: {
             logicalName: `${base}-disk`,
             name: `${base}-disk`,
@@ -254,6 +261,10 @@ function recoveredDisk(
           failbackBase: {
             logicalName: failbackBaseName(row.name, role, lun),
             name: failbackBaseName(row.name, role, lun),
+            // The DR-side point is a snapshot of this staging disk at the point it holds: the base already.
+            ...(strategy === "attachAsIs" && point.drSnapshotId && !point.older
+              ? { existingId: point.drSnapshotId }
+              : {}),
           },
         }
       : {}),
@@ -316,8 +327,10 @@ export function planBlueprint(blueprint: Blueprint, site: DrSite, options: PlanO
     ),
   );
   for (const row of blueprint.rows) {
-    const osStrategy: DiskStrategy = test ? "fromSnapshot" : row.osStrategy;
-    const dataStrategy: DiskStrategy = test ? "fromSnapshot" : row.dataStrategy;
+    // A row recovered at a point older than its staging disks hold comes from its DR-side snapshots.
+    const older = rowDiskIds(row).some((id) => pointFor(blueprint, options, id).older === true);
+    const osStrategy: DiskStrategy = test || older ? "fromSnapshot" : row.osStrategy;
+    const dataStrategy: DiskStrategy = test || older ? "fromSnapshot" : row.dataStrategy;
     const vmName = recoveredVmName(row, options.mode);
     const nics = rowNics(row).map((n): RecoveredNicPlan => ({
       logicalName: `${row.name}${suffix}-nic${nicSuffix(n.index)}`,
@@ -369,6 +382,11 @@ export function planBlueprint(blueprint: Blueprint, site: DrSite, options: PlanO
     });
   }
   return plan;
+}
+
+/** The source disk ids of a row, OS disk first. */
+export function rowDiskIds(row: Pick<BlueprintRow, "osDisk" | "dataDisks">): string[] {
+  return [row.osDisk.sourceDiskId, ...row.dataDisks.map((d) => d.sourceDiskId)];
 }
 
 /** The name of a row's recovered VM: its hostname (or row name), with `-test` in a drill. */

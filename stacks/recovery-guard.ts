@@ -41,6 +41,8 @@ function problemOf(d: RecoveredDiskPlan, state: BlueprintRunState): string | und
   const progress = diskProgressOf(state.mode, d.sourceDiskId);
   const point = d.recoveryPoint.snapshotId;
   if (d.strategy === "fromSnapshot" && progress.snapshotTaken) return undefined;
+  // Copied from its DR-side point: the staging disk is not read, whatever its sync does.
+  if (d.strategy === "fromSnapshot" && d.recoveryPoint.drSnapshotId) return undefined;
   const sync = state.sync[d.sourceDiskId.toLowerCase()];
   let notPaused: string | undefined;
   if (!sync) notPaused = "has no source row in the state store (DR is not enabled for it)";

@@ -13,5 +13,16 @@ export const RecoveryPointSchema = z.strictObject({
   sourceDiskId: diskId,
   /** When the snapshot was taken (ISO 8601). */
   createdAt: isoDateTime,
+  /**
+   * The DR-side recovery point of this source point (an incremental snapshot of the staging disk, core/schemas/
+   * dr-point.ts) a failover or drill recovers the disk from: a from-snapshot disk is copied from it, an attach-as-is
+   * disk takes it as its failback base. Absent: the staging disk is snapshotted at the point instead.
+   */
+  drSnapshotId: snapshotId.optional(),
+  /**
+   * The point is older than the one the staging disk holds (chosen by time or id): its row is recovered from
+   * DR-side snapshots whatever its strategy, and its staging disks are not touched. Default false.
+   */
+  older: z.boolean().optional(),
 });
 export type RecoveryPoint = z.infer<typeof RecoveryPointSchema>;

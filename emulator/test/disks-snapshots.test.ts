@@ -86,6 +86,39 @@ describe("managed disks, incremental snapshots and the disk data plane", () => {
     await f.azure.compute.snapshots.revokeAccess(RG, "snap-2");
   });
 
+  it("keeps diffs and copies of a family working after a snapshot in its middle is deleted", async () => {
+    // A running VM's attached disk: its incremental snapshots, as the DR-side recovery points of a staging disk.
+    writeAt(device, 40 * C, pattern(41, 2 * C));
+    await snapshot("mid-1");
+    writeAt(device, 44 * C, pattern(42, C));
+    await snapshot("mid-2");
+    writeAt(device, 46 * C, pattern(43, C));
+    writeAt(device, 40 * C, Buffer.alloc(C));
+    await snapshot("mid-3");
+    // Retention prunes the middle point: its changes live on in the newer snapshot.
+    await f.azure.compute.snapshots.beginDeleteAndWait(RG, "mid-2", { updateIntervalInMs: 10 });
+    const sas1 = await grant("mid-1");
+    const sas3 = await grant("mid-3");
+    const diff = await f.azure.pageBlob(sas3).getPageRangesDiffForManagedDisks(40 * C, 8 * C, sas1);
+    expect(diff.pageRange).toEqual([
+      { offset: 44 * C, count: C - 1 },
+      { offset: 46 * C, count: C - 1 },
+    ]);
+    expect(diff.clearRange).toEqual([{ offset: 40 * C, count: C - 1 }]);
+    expect((await f.azure.pageBlob(sas3).downloadToBuffer(44 * C, C)).equals(pattern(42, C))).toBe(true);
+    await f.azure.compute.snapshots.revokeAccess(RG, "mid-1");
+    await f.azure.compute.snapshots.revokeAccess(RG, "mid-3");
+    // A disk made from the newest point holds every change of the family, the deleted snapshot's included.
+    const copy = await f.azure.compute.disks.createOrUpdate(RG, "from-mid-3", {
+      location: LOC,
+      creationData: { createOption: "Copy", sourceResourceId: (await f.azure.compute.snapshots.get(RG, "mid-3")).id! },
+    });
+    const file = f.emu.diskFile(copy.id!)!;
+    expect(readAt(file, 44 * C, C).equals(pattern(42, C))).toBe(true);
+    expect(readAt(file, 41 * C, C).equals(pattern(41, 2 * C).subarray(C))).toBe(true);
+    expect(readAt(file, 40 * C, C).equals(Buffer.alloc(C))).toBe(true);
+  });
+
   it("reports a small unaligned write as the whole 64 KiB chunk around it (a superset, never a subset)", async () => {
     const a = await snapshot("unaligned-a");
     writeAt(device, 30 * C + 4096, pattern(6, 512));

@@ -4,7 +4,13 @@ import type { DrillOptions } from "../drill";
 import { contextFor, emit, EXIT, type CliIo, type GlobalArgs } from "./common";
 import { blueprintOrPlan, planOption } from "./plan";
 
-type Args = GlobalArgs & { blueprint?: string; plan?: string; "report-dir": string; keep: boolean };
+type Args = GlobalArgs & {
+  blueprint?: string;
+  plan?: string;
+  "report-dir": string;
+  keep: boolean;
+  "recovery-point": string;
+};
 
 export function drillCommand(io: CliIo, state: { code: number }): CommandModule<GlobalArgs, Args> {
   return {
@@ -25,6 +31,13 @@ export function drillCommand(io: CliIo, state: { code: number }): CommandModule<
           describe:
             "Where the report goes (index.html, summary.json, drill.json): a new or empty directory, or an " +
             "earlier drill's report (replaced); any other is refused, exit 2",
+        })
+        .option("recovery-point", {
+          type: "string",
+          default: "latest",
+          describe:
+            "latest, an ISO 8601 time (each disk at its newest DR-side point at or before it) or a point id " +
+            "(ferry points <blueprint> lists them)",
         })
         .option("keep", {
           type: "boolean",
@@ -58,6 +71,7 @@ export function drillCommand(io: CliIo, state: { code: number }): CommandModule<
       const { summary, recorder } = await run({
         reportDir,
         keep: a.keep,
+        recoveryPoint: a["recovery-point"],
         env: io.env,
         onStep: (name, ok, secs, detail) => {
           if (!a.json)

@@ -54,7 +54,20 @@ export function formatOperation(op: Operation): string {
         .map((p) => `${p.row} ${p.disk} ${p.ageSeconds} s / ${p.targetSeconds} s`)
         .join(", ")}`
     : "";
-  return `${op.kind} of ${op.blueprint}: ${op.status} (${op.id})\n\n${steps}${rto}${rpo}${older}`;
+  const spread = (op.details?.spreadInMs ?? {}) as Record<string, number>;
+  const point = op.details?.recoveryPoint as string | undefined;
+  const olderRows = (op.details?.olderRows ?? []) as string[];
+  const points =
+    (point && point !== "latest" ? `\nRecovery point: ${point}` : "") +
+    (olderRows.length
+      ? `\nRecovered from DR-side snapshots (older points, as from-snapshot): ${olderRows.join(", ")}`
+      : "") +
+    (Object.keys(spread).length
+      ? `\nSpread of each row's disk points: ${Object.entries(spread)
+          .map(([row, ms]) => `${row} ${ms} ms`)
+          .join(", ")}`
+      : "");
+  return `${op.kind} of ${op.blueprint}: ${op.status} (${op.id})\n\n${steps}${rto}${rpo}${points}${older}`;
 }
 
 export function failoverCommand(io: CliIo): CommandModule<GlobalArgs, Args> {
@@ -83,7 +96,9 @@ export function failoverCommand(io: CliIo): CommandModule<GlobalArgs, Args> {
         .option("recovery-point", {
           type: "string",
           default: "latest",
-          describe: "latest, or the snapshot id of the applied point (the staging disks hold no other)",
+          describe:
+            "latest, an ISO 8601 time (each disk at its newest DR-side point at or before it; an older point " +
+            "is recovered from its DR-side snapshot, from-snapshot) or a point id (ferry points <blueprint>)",
         })
         .option("accept-older-point", {
           type: "boolean",

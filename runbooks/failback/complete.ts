@@ -16,6 +16,7 @@ import { reprotect } from "./reprotect";
 import { failbackStateStore, type FailbackCompleteState, type FailbackState, type FailbackStateStore } from "./state";
 import { swapPrimaryDisks, tagPrevious } from "./swap";
 import { settleAll } from "../../core/settle";
+import { drPointsOf, releaseDrPoints } from "../recovery-points";
 
 /**
  * `ferry failback complete`: stops the DR VMs, copies the last delta, takes the returned disks off
@@ -248,6 +249,9 @@ function completeSteps(run: CompleteRun): Record<CompleteStep, () => Promise<voi
       await ctx.journal.step(op, "pulumi up (mode standby)", () =>
         ctx.deployer.up(stack, { message: `failback of ${b.name} complete (${op.id}; mode standby)` }),
       );
+      // The failover's DR-side points (its from-snapshot sources, its attach-as-is bases) are no longer needed.
+      const failover = (await ctx.journal.list(b.name)).find((o) => o.id === state.failover);
+      await releaseDrPoints(ctx, state.failover, drPointsOf(failover));
     },
     reattachStaging: () =>
       ctx.journal.step(op, "reprotect: the staging disks the DR VMs ran on back on the appliance", async () => {

@@ -21,6 +21,11 @@ export interface FailbackDisk {
   basePointId: string;
   /** `newVm`: the primary VM or disk is gone; the disk is restored into a new VM in the primary region. */
   restore: "inPlace" | "newVm";
+  /**
+   * The DR disk's failback base when the failover took none: the DR-side recovery point of the staging disk it
+   * attached as-is (the same disk, at the point the VM started from). Absent: the base the failover took.
+   */
+  drBaseId?: string;
 }
 
 export interface FailbackPlan {
@@ -80,6 +85,8 @@ export async function prepareFailback(
     );
   }
 
+  // Attach-as-is disks whose failover found a DR-side point took no base of their own: that point is it.
+  const bases = (failover.details?.failbackBases ?? {}) as Record<string, string>;
   const op = await ctx.journal.start("failback-prepare", b.name);
   try {
     const plan = await ctx.journal.step(op, "map the DR VMs' disks to the primary source disks", async () => {
@@ -156,6 +163,7 @@ export async function prepareFailback(
             primaryDiskId: w.sourceDiskId,
             basePointId,
             restore: gone ? "newVm" : "inPlace",
+            ...(bases[w.sourceDiskId.toLowerCase()] ? { drBaseId: bases[w.sourceDiskId.toLowerCase()] } : {}),
           });
         }
       }

@@ -233,8 +233,9 @@ async function newPrimaryDisk(
   // Attaches rewrite the appliance's whole disk list: one at a time.
   const applianceLun = await oneAtATime(() => attachToAppliance(ctx, appliance.vmId, disk.id!));
   const drBase =
+    d.drBaseId ??
     `/subscriptions/${parseResourceId(d.drDiskId).subscriptionId}/resourceGroups/${drResourceGroup}` +
-    `/providers/Microsoft.Compute/snapshots/${failbackBaseName(d.row, d.role, d.lun)}`;
+      `/providers/Microsoft.Compute/snapshots/${failbackBaseName(d.row, d.role, d.lun)}`;
   ctx.logger.info(
     { disk: label(d), newDiskId: disk.id, madeFrom: madeFrom.snapshotId, lun: applianceLun },
     "new primary disk made from the last replicated point",

@@ -28,7 +28,8 @@ export class RecoveredVm extends pulumi.ComponentResource {
     const bases: compute.Snapshot[] = [];
     const diskId = (d: RecoveredDiskPlan): pulumi.Output<string> => {
       const id = recoveredDiskId(d);
-      if (d.failbackBase) {
+      // A base that exists already (the DR-side point of an attach-as-is staging disk) is not the VM's to wait for.
+      if (d.failbackBase && !d.failbackBase.existingId) {
         bases.push(
           new compute.Snapshot(
             d.failbackBase.logicalName,
@@ -56,25 +57,29 @@ export class RecoveredVm extends pulumi.ComponentResource {
         [TAGS.sourceDisk]: d.sourceDiskId.toLowerCase(),
         [TAGS.sourceSizeGiB]: String(d.sizeGiB),
       };
-      const snapshot = new compute.Snapshot(
-        d.snapshot!.logicalName,
-        {
-          snapshotName: d.snapshot!.name,
-          resourceGroupName,
-          location,
-          incremental: true,
-          creationData: { createOption: compute.DiskCreateOption.Copy, sourceResourceId: staging.id },
-          tags,
-        },
-        { parent: this },
-      );
+      // The DR-side point when there is one: the disk comes straight from it, with no snapshot on the critical path
+      // and the staging disk untouched. Otherwise a snapshot of the staging disk, at its paused point.
+      const from: pulumi.Input<string> = d.recoveryPoint.drSnapshotId
+        ? d.recoveryPoint.drSnapshotId
+        : new compute.Snapshot(
+            d.snapshot!.logicalName,
+            {
+              snapshotName: d.snapshot!.name,
+              resourceGroupName,
+              location,
+              incremental: true,
+              creationData: { createOption: compute.DiskCreateOption.Copy, sourceResourceId: staging.id },
+              tags,
+            },
+            { parent: this },
+          ).id;
       const disk = new compute.Disk(
         d.disk!.logicalName,
         {
           diskName: d.disk!.name,
           resourceGroupName,
           location,
-          creationData: { createOption: compute.DiskCreateOption.Copy, sourceResourceId: snapshot.id },
+          creationData: { createOption: compute.DiskCreateOption.Copy, sourceResourceId: from },
           diskSizeGB: d.disk!.sizeGiB,
           sku: { name: d.disk!.sku },
           ...(d.disk!.zone ? { zones: [d.disk!.zone] } : {}),

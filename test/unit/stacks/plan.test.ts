@@ -259,3 +259,41 @@ describe("planBlueprint", () => {
     expect((thrown as Error).message).toContain("Standard_LRS has no zone-redundant SKU");
   });
 });
+
+describe("plan from DR-side points", () => {
+  const withDr = (older: boolean) => {
+    const b = blueprint();
+    const points = recoveryPoints(b);
+    for (const [id, p] of Object.entries(points))
+      points[id] = {
+        ...p,
+        drSnapshotId: p.snapshotId.replace("/snapshots/", "/snapshots/dr-"),
+        ...(older && id === b.rows[0]!.osDisk.sourceDiskId ? { older: true } : {}),
+      };
+    return { b, points };
+  };
+
+  it("copies from-snapshot disks straight from the point, and takes it as an attach-as-is disk's failback base", () => {
+    const { b, points } = withDr(false);
+    const plan = planBlueprint(b, landingZone(), { mode: "failover", recoveryPoints: points });
+    const web = plan.rows[0]!;
+    expect(web.osDisk.strategy).toBe("attachAsIs");
+    expect(web.osDisk.failbackBase?.existingId).toBe(points[web.osDisk.sourceDiskId]!.drSnapshotId);
+    const data = web.dataDisks[0]!;
+    expect(data.strategy).toBe("fromSnapshot");
+    expect(data.snapshot).toBeUndefined();
+    expect(data.disk).toBeDefined();
+    // A disk made from a point is a new disk: its own failback base is taken before the VM.
+    expect(data.failbackBase?.existingId).toBeUndefined();
+  });
+
+  it("recovers a row whose point is older than its staging disks from snapshots, whatever its strategy", () => {
+    const { b, points } = withDr(true);
+    const plan = planBlueprint(b, landingZone(), { mode: "failover", recoveryPoints: points });
+    const web = plan.rows[0]!;
+    expect(web.osDisk.strategy).toBe("fromSnapshot");
+    expect(web.tags[TAGS.osStrategy]).toBe("fromSnapshot");
+    expect(web.osDisk.snapshot).toBeUndefined();
+    expect(plan.rows[1]!.osDisk.strategy).toBe(b.rows[1]!.osStrategy);
+  });
+});

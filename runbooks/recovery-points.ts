@@ -1,0 +1,142 @@
+import { pointKey } from "../adapters/state/points";
+import { sameResourceId } from "../core/resource-id";
+import { settleAll } from "../core/settle";
+import { choosePoints, type ListedPoint, type PointChoice, type PointRequest } from "../core/point-choice";
+import type { Source } from "../core/schemas/source";
+import type { RecoveryPoint } from "../core/schemas/recovery-point";
+import { diskLabel, type sourceDisks } from "./blueprints";
+import type { RunbookContext } from "./context";
+import type { Operation } from "./journal";
+
+// The DR-side recovery points a failover or drill recovers from: read from the state store only (never the
+// primary region), chosen by core/point-choice.ts, held for the operation while it needs them.
+
+type Disk = ReturnType<typeof sourceDisks>[number];
+
+/** Every recorded DR-side point of each disk, oldest first (by source disk id as the blueprint spells it). */
+export async function listDrPoints(ctx: RunbookContext, disks: Disk[]): Promise<Map<string, ListedPoint[]>> {
+  const lists = await Promise.all(disks.map(async (d) => [d.sourceDiskId, await ctx.points.list(d.sourceDiskId)]));
+  return new Map(
+    lists.map(([id, list]) => [id as string, (list as ListedPoint[]).map((p) => ({ point: p.point, key: p.key }))]),
+  );
+}
+
+/** What the operation recovers each disk at, and from where. */
+export interface ResolvedPoints {
+  /** The request was a time or an id: the operator chose the point, its age is not an RPO failure. */
+  deliberate: boolean;
+  /** The DR-side point of each disk that has one to recover from (by source disk id). */
+  chosen: Record<string, ListedPoint>;
+  /** Per row, the spread of its disks' point times, in milliseconds (rows all of whose disks have a point). */
+  spreadInMs: Record<string, number>;
+}
+
+/**
+ * The DR-side points a run recovers from, before any pause. For a time or an id: every disk's (or a
+ * {@link import("../core/errors").UserError} that says why not). For `latest` in a drill: each disk's newest point,
+ * for disks that have one (the others are snapshotted at an apply boundary, as before points existed). For `latest`
+ * in a failover: none yet (the point must be the staging disk's applied one: see {@link matchApplied}).
+ */
+export async function resolvePoints(
+  ctx: RunbookContext,
+  disks: Disk[],
+  request: PointRequest,
+  mode: "failover" | "test",
+): Promise<ResolvedPoints> {
+  const choiceDisks = disks.map((d) => ({
+    row: d.row,
+    sourceDiskId: d.sourceDiskId,
+    label: `${d.row} ${diskLabel(d)}`,
+  }));
+  if (request.kind === "latest" && mode === "failover") return { deliberate: false, chosen: {}, spreadInMs: {} };
+  const lists = await listDrPoints(ctx, disks);
+  if (request.kind !== "latest") {
+    const c: PointChoice = choosePoints(choiceDisks, lists, request);
+    return { deliberate: true, chosen: c.disks, spreadInMs: c.spreadInMs };
+  }
+  const having = choiceDisks.filter((d) => (lists.get(d.sourceDiskId) ?? []).length > 0);
+  const c = choosePoints(having, lists, request);
+  return { deliberate: false, chosen: c.disks, spreadInMs: c.spreadInMs };
+}
+
+/**
+ * For a failover to `latest`, once the sync is paused: the DR-side point of each disk taken at exactly the point its
+ * staging disk holds (the daemon's point of its last apply), where there is one.
+ */
+export async function matchApplied(
+  ctx: RunbookContext,
+  disks: Disk[],
+  applied: Record<string, RecoveryPoint>,
+): Promise<Record<string, ListedPoint>> {
+  const lists = await listDrPoints(ctx, disks);
+  const out: Record<string, ListedPoint> = {};
+  for (const d of disks) {
+    const point = Object.entries(applied).find(([k]) => sameResourceId(k, d.sourceDiskId))?.[1];
+    const match = (lists.get(d.sourceDiskId) ?? []).findLast(
+      (p) => point !== undefined && sameResourceId(p.point.sourceSnapshotId, point.snapshotId),
+    );
+    if (match) out[d.sourceDiskId] = match;
+  }
+  return out;
+}
+
+/** A DR-side point as the recovery point a plan recovers: its source point, with its DR snapshot. */
+export function asRecoveryPoint(p: ListedPoint, source: Source | undefined): RecoveryPoint {
+  const applied = source?.applied;
+  // Older than the staging disk: any point but the one it holds now (the row then comes from DR-side snapshots).
+  const older = !applied || !sameResourceId(applied.snapshotId, p.point.sourceSnapshotId);
+  return {
+    snapshotId: p.point.sourceSnapshotId,
+    sourceDiskId: p.point.sourceDiskId,
+    createdAt: p.point.pointTime,
+    drSnapshotId: p.point.drSnapshotId,
+    ...(older ? { older: true } : {}),
+  };
+}
+
+/** Ends operation `by`'s holds on the DR-side points it recovered from (a point already gone is fine). */
+export async function releaseDrPoints(ctx: RunbookContext, by: string, points: RecoveryPoint[]): Promise<void> {
+  await settleAll(
+    points
+      .filter((p) => p.drSnapshotId !== undefined)
+      .map((p) =>
+        ctx.points.release(
+          p.sourceDiskId,
+          pointKey({ pointTime: p.createdAt, drSnapshotId: p.drSnapshotId! }),
+          by,
+          ctx.now(),
+        ),
+      ),
+  );
+}
+
+/** The DR-side points an operation recorded it recovered from (its `details.drPoints`), as recovery points. */
+export function drPointsOf(op: Pick<Operation, "details"> | undefined): RecoveryPoint[] {
+  const recorded = (op?.details?.drPoints ?? {}) as Record<string, { drSnapshotId?: string; pointTime?: string }>;
+  return Object.entries(recorded)
+    .filter(([, p]) => p.drSnapshotId && p.pointTime)
+    .map(([sourceDiskId, p]) => ({
+      sourceDiskId,
+      snapshotId: p.drSnapshotId!,
+      createdAt: p.pointTime!,
+      drSnapshotId: p.drSnapshotId!,
+    }));
+}
+
+/**
+ * The points a drill's precheck judges: the DR-side points the test failover would recover (`request`), each as a
+ * recovery point; disks without one are judged on their staging disk, as the failover then pauses them.
+ */
+export async function drillPoints(
+  ctx: RunbookContext,
+  disks: Disk[],
+  request: PointRequest,
+): Promise<{ points: Record<string, RecoveryPoint>; deliberate: boolean }> {
+  const resolved = await resolvePoints(ctx, disks, request, "test");
+  const points: Record<string, RecoveryPoint> = {};
+  for (const d of disks) {
+    const c = resolved.chosen[d.sourceDiskId];
+    if (c) points[d.sourceDiskId] = asRecoveryPoint(c, (await ctx.store.get(d.sourceDiskId))?.source);
+  }
+  return { points, deliberate: resolved.deliberate };
+}
