@@ -5,7 +5,7 @@ import { startAzurite } from "../local/azurite";
 import { startEmulator } from "@ferry/emulator";
 import { AZURE_PROFILE } from "@ferry/emulator";
 import { failover } from "../runbooks/failover";
-import { takeDrPoints } from "../local/dr-points";
+import { daemonPoints } from "../local/dr-points";
 import { createLocalWorld, type Workload } from "../local/world";
 import type { BenchResult } from "./report";
 
@@ -95,8 +95,8 @@ async function runScaled(options: FailoverBenchOptions): Promise<BenchResult[]> 
         const w = await world.workload(name, { vms: n, osStrategy: strategy, dataStrategy: strategy, dataLuns: [0] });
         const ctx = world.ctx;
         await world.protect(w, 600_000);
-        // The DR-side points the daemon takes after each apply.
-        await takeDrPoints(ctx, disksOf(w));
+        // The DR-side points the daemon took after the last apply.
+        await daemonPoints(ctx, disksOf(w));
         log(`failover: ${strategy}, ${n} VM${n === 1 ? "" : "s"}: unplanned failover`);
         const op = await world.whileSyncing(() => failover(ctx, w.stack, { kind: "unplanned" }), world.sourcesOf(w));
         const seconds = Math.max(...op.rto.map((r) => r.vmCreatedSeconds ?? Number.POSITIVE_INFINITY));
@@ -185,7 +185,7 @@ async function runAbsolute(options: FailoverBenchOptions): Promise<BenchResult[]
         dataDiskSizeGiB: 4,
       });
       await world.protect(w, 1_200_000);
-      await takeDrPoints(world.ctx, disksOf(w));
+      await daemonPoints(world.ctx, disksOf(w));
       log(`failover (speed-up 1): ${strategy}: unplanned failover`);
       const op = await world.whileSyncing(
         () => failover(world.ctx, w.stack, { kind: "unplanned" }),

@@ -12,7 +12,7 @@ import { TAGS } from "../../stacks/plan";
 import { pattern, writeAt } from "../helpers/bytes";
 import { firstDifference } from "../helpers/compare";
 import { DR, PRIMARY, useDrWorld, type DrWorld, type Workload } from "../helpers/dr-env";
-import { takeDrPoints } from "../../local/dr-points";
+import { daemonPoints } from "../../local/dr-points";
 import { guestFsUnavailable, mountGuestFs } from "../../local/guest-fs";
 import { tempDir } from "../helpers/emulator";
 
@@ -70,10 +70,10 @@ describe("failover to a recovery point", () => {
     write(w, 1);
     await world.protect(w);
     const good = copies(w);
-    const first = await takeDrPoints(world.ctx, diskIds(w), { group: "pit-g1" });
+    const first = await daemonPoints(world.ctx, diskIds(w));
     write(w, 2);
     await syncNow(w);
-    const second = await takeDrPoints(world.ctx, diskIds(w), { group: "pit-g2" });
+    const second = await daemonPoints(world.ctx, diskIds(w));
     // Before any disk's second point (each disk's source snapshot has its own time).
     const at = new Date(Math.min(...second.map((p) => Date.parse(p.point.pointTime))) - 1).toISOString();
 
@@ -125,7 +125,7 @@ describe("failover to a recovery point", () => {
     const w = await world.workload("pbad");
     write(w, 5);
     await world.protect(w);
-    const [p] = await takeDrPoints(world.ctx, diskIds(w), { group: "pbad-g1" });
+    const [p] = await daemonPoints(world.ctx, diskIds(w));
     const before = new Date(Date.parse(p!.point.pointTime) - 60_000).toISOString();
     for (const [recoveryPoint, code] of [
       [before, "NoPointBefore"],
@@ -145,7 +145,7 @@ describe("failover to a recovery point", () => {
     const w = await world.workload("live", { osStrategy: "attachAsIs", dataStrategy: "fromSnapshot" });
     write(w, 11);
     await world.protect(w);
-    const points = await takeDrPoints(world.ctx, diskIds(w), { group: "live-g1" });
+    const points = await daemonPoints(world.ctx, diskIds(w));
 
     let done = false;
     let seed = 20;
@@ -264,14 +264,19 @@ describe.skipIf(noGuestFs !== undefined)("ransomware drill", () => {
     const w = await world.workload("rw", { dataLuns: [0] });
     const good = writeFiles(w.sourceDevice(0), true);
     await world.protect(w);
-    const goodPoints = await takeDrPoints(world.ctx, diskIds(w), { group: "rw-good" });
+    const goodPoints = await daemonPoints(world.ctx, diskIds(w));
     // The attack: every file overwritten in place with garbage.
     const bad = writeFiles(w.sourceDevice(0), false);
     expect([...bad.values()].some((h, i) => h === [...good.values()][i])).toBe(false);
     await syncNow(w);
-    const badPoints = await takeDrPoints(world.ctx, diskIds(w), { group: "rw-bad" });
+    const badPoints = await daemonPoints(world.ctx, diskIds(w));
     // Points on both sides of the damage.
-    for (const id of diskIds(w)) expect((await world.ctx.points.list(id)).length).toBe(2);
+    for (const [i, id] of diskIds(w).entries()) {
+      const times = (await world.ctx.points.list(id)).map((p) => Date.parse(p.point.pointTime));
+      expect(times.some((t) => t <= Date.parse(goodPoints[i]!.point.pointTime))).toBe(true);
+      expect(times.some((t) => t >= Date.parse(badPoints[i]!.point.pointTime))).toBe(true);
+    }
+    expect(badPoints.map((p) => p.key)).not.toEqual(goodPoints.map((p) => p.key));
 
     const before = new Date(Math.min(...badPoints.map((p) => Date.parse(p.point.pointTime))) - 1).toISOString();
     expect(Date.parse(before)).toBeGreaterThanOrEqual(Date.parse(goodPoints[1]!.point.pointTime));
