@@ -1,7 +1,6 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { hostname, userInfo } from "node:os";
 import { join, resolve } from "node:path";
-import { load } from "js-yaml";
 import { FerryError, isUserError, unlessNotFound, UserError } from "../core/errors";
 import { parseResourceId } from "../core/resource-id";
 import type { BlueprintRow } from "../core/schemas/blueprint";
@@ -15,6 +14,7 @@ import {
   type RecoveryPlan,
 } from "../core/schemas/plan";
 import { parseWith } from "../core/validate";
+import { readYamlFile } from "../stacks/config";
 import { recoveredNicName, recoveredVmName } from "../stacks/plan";
 import { landingZone, loadBlueprint } from "./blueprints";
 import type { RunbookContext } from "./context";
@@ -70,16 +70,11 @@ export function loadPlan(ctx: Pick<RunbookContext, "config">, name: string): Loa
       { code: "UnknownPlan", details: { known: list } },
     );
   }
-  let doc: unknown;
-  try {
-    doc = load(readFileSync(path, "utf8"));
-  } catch (e) {
-    throw new UserError(
-      `${path} is not valid YAML: ${(e as Error).message.split("\n")[0]}. Fix the indentation or quoting there.`,
-      { code: "InvalidConfig", cause: e },
-    );
-  }
-  return { name, path, plan: parseWith(RecoveryPlanSchema, doc, { what: `plan ${name} (${path})` }) };
+  return {
+    name,
+    path,
+    plan: parseWith(RecoveryPlanSchema, readYamlFile(path), { what: `plan ${name} (${path})` }),
+  };
 }
 
 /** Options for {@link checkPlan}. */

@@ -171,6 +171,21 @@ export function configKeysOf(schema: z.ZodDiscriminatedUnion<z.ZodObject[]>): Re
 export const CONFIG_KEYS: Readonly<Record<string, ConfigValueShape>> = configKeysOf(StackConfigSchema);
 
 /**
+ * A YAML (or JSON) file the operator writes (a stack file, a plan), loaded; {@link UserError} "InvalidConfig" naming
+ * the file and the parser's first line when it does not parse.
+ */
+export function readYamlFile(path: string): unknown {
+  try {
+    return load(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw new UserError(
+      `${path} is not valid YAML: ${(e as Error).message.split("\n")[0]}. Fix the indentation or quoting there.`,
+      { code: "InvalidConfig", cause: e },
+    );
+  }
+}
+
+/**
  * The `ferry:` keys of a stack file (`stacks/Pulumi.<stack>.yaml`), unparsed, and the stack's name.
  * Values may be YAML structures, or JSON strings as `pulumi config set` writes them.
  */
@@ -179,16 +194,7 @@ export function readStackFile(path: string): { stack: string; raw: Record<string
     throw new UserError(`No stack file at ${path}. Stack files are stacks/Pulumi.<stack>.yaml.`, {
       code: "InvalidConfig",
     });
-  let doc: unknown;
-  try {
-    doc = load(readFileSync(path, "utf8"));
-  } catch (e) {
-    throw new UserError(
-      `${path} is not valid YAML: ${(e as Error).message.split("\n")[0]}. Fix the indentation or quoting there.`,
-      { code: "InvalidConfig", cause: e },
-    );
-  }
-  const config = (doc as { config?: unknown } | null)?.config;
+  const config = (readYamlFile(path) as { config?: unknown } | null)?.config;
   if (!config || typeof config !== "object")
     throw new UserError(`${path} has no config: section. A stack file holds \`config:\` with ferry:* keys.`, {
       code: "InvalidConfig",
