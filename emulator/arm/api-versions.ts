@@ -27,10 +27,11 @@ const NETWORK_RP = ["2025-05-01"] as const;
 const RESOURCES_RP = ["2025-04-01"] as const;
 
 /**
- * Private DNS: its own versions, though its types are under Microsoft.Network. The one @azure/arm-privatedns 4.x
- * sends (the example hooks'): privatedns/resource-manager/Microsoft.Network/PrivateDns/stable/2024-06-01.
+ * Private DNS: its own versions, though its types are under Microsoft.Network. 2024-06-01, which @azure/arm-privatedns
+ * 4.x sends (the example hooks), and 2020-06-01, which its last AutoRest build (3.2.0) sends: the conformance tier's
+ * specs. privatedns/resource-manager/Microsoft.Network/PrivateDns/stable/{2020-06-01,2024-06-01}.
  */
-const PRIVATE_DNS_RP = ["2024-06-01"] as const;
+const PRIVATE_DNS_RP = ["2020-06-01", "2024-06-01"] as const;
 
 /** How ARM refuses an api-version a type does not serve. */
 type Refusal = "NoRegisteredProviderFound" | "InvalidApiVersionParameter";

@@ -165,7 +165,12 @@ function serializeSoa(zone: PrivateDnsZoneRecord) {
   };
 }
 
-function serializeLink(zone: PrivateDnsZoneRecord, l: PrivateDnsLink) {
+/**
+ * A link as the request's api-version has it: `resolutionPolicy` came with 2024-06-01, and Azure answers each
+ * version with that version's schema, so a 2020-06-01 client never reads it.
+ */
+function serializeLink(ctx: Ctx, zone: PrivateDnsZoneRecord, l: PrivateDnsLink) {
+  const withPolicy = (ctx.url.searchParams.get("api-version") ?? "") >= "2024-06-01";
   return {
     id: `${zone.id}/virtualNetworkLinks/${l.name}`,
     name: l.name,
@@ -176,7 +181,7 @@ function serializeLink(zone: PrivateDnsZoneRecord, l: PrivateDnsLink) {
     properties: {
       virtualNetwork: { id: l.virtualNetworkId },
       registrationEnabled: l.registrationEnabled,
-      resolutionPolicy: l.resolutionPolicy,
+      ...(withPolicy ? { resolutionPolicy: l.resolutionPolicy } : {}),
       virtualNetworkLinkState: "Completed",
       provisioningState: "Succeeded",
     },
@@ -309,7 +314,7 @@ export function registerPrivateDns(router: Router<Ctx>): void {
   // Virtual network links (before `{recordType}/{relativeRecordSetName}`, which their paths would match too).
   router.add("GET", `${ZONE}/virtualNetworkLinks`, "VirtualNetworkLinks_List", (ctx, p) => {
     const zone = requireResource(ctx, p, ZONES);
-    sendJson(ctx, 200, listBody(zone.links.map((l) => serializeLink(zone, l))));
+    sendJson(ctx, 200, listBody(zone.links.map((l) => serializeLink(ctx, zone, l))));
   });
   router.add("PUT", LINK, "VirtualNetworkLinks_CreateOrUpdate", (ctx, p) => {
     const zone = requireResource(ctx, p, ZONES);
@@ -347,13 +352,13 @@ export function registerPrivateDns(router: Router<Ctx>): void {
     };
     zone.links = [...zone.links.filter((l) => l !== existing), link];
     ctx.mutated = true;
-    answerPut(ctx, zoneOp(ctx, zone, true), !existing, serializeLink(zone, link));
+    answerPut(ctx, zoneOp(ctx, zone, true), !existing, serializeLink(ctx, zone, link));
   });
   router.add("GET", LINK, "VirtualNetworkLinks_Get", (ctx, p) => {
     const zone = requireResource(ctx, p, ZONES);
     const link = zone.links.find((l) => l.name.toLowerCase() === p.linkName!.toLowerCase());
     if (!link) throw resourceNotFound(`${ZONE_TYPE}/virtualNetworkLinks`, p.linkName!, p.resourceGroupName!);
-    sendJson(ctx, 200, serializeLink(zone, link));
+    sendJson(ctx, 200, serializeLink(ctx, zone, link));
   });
   router.add("DELETE", LINK, "VirtualNetworkLinks_Delete", (ctx, p) => {
     const zone = requireResource(ctx, p, ZONES);

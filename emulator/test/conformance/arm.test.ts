@@ -502,3 +502,128 @@ describe("Microsoft.Compute: virtual machines", () => {
     expect(at(skus.ex.body, "$.value")).not.toHaveLength(0);
   });
 });
+
+describe("Microsoft.Network: Private DNS", () => {
+  const N = "/providers/Microsoft.Network";
+
+  it("PrivateZones_CreateOrUpdate, _Update, _Get, _List, _ListByResourceGroup", async () => {
+    const rg = group();
+    await createGroup(fx.azure, rg, REGION);
+    const path = `/resourceGroups/${rg}${N}/privateDnsZones/app.internal`;
+    const returned = { returned: [...TRACKED, "$.etag", "$.properties.provisioningState"] };
+    const put = (s: Specs) => s.privateDns.privateZones.beginCreateOrUpdate(rg, "app.internal", {});
+    const created = await conform("PrivateZones_CreateOrUpdate", put, "PUT", path, { location: "global" }, returned);
+    expect(created.ex.status).toBe(201);
+    const patch = (s: Specs) => s.privateDns.privateZones.beginUpdate(rg, "app.internal", {});
+    await conform("PrivateZones_Update", patch, "PATCH", path, { tags: { tier: "dns" } });
+    const got = await conform(
+      "PrivateZones_Get",
+      (s) => s.privateDns.privateZones.get(rg, "app.internal"),
+      "GET",
+      path,
+      undefined,
+      returned,
+    );
+    expect(at(got.ex.body, "$.tags")).toEqual({ tier: "dns" });
+    await conform(
+      "PrivateZones_ListByResourceGroup",
+      (s) => s.privateDns.privateZones.listByResourceGroup(rg),
+      "GET",
+      `/resourceGroups/${rg}${N}/privateDnsZones`,
+    );
+    await conform("PrivateZones_List", (s) => s.privateDns.privateZones.list(), "GET", `${N}/privateDnsZones`);
+  });
+
+  it("RecordSets_CreateOrUpdate, _Update, _Get, _ListByType, _List, _Delete (A records)", async () => {
+    const rg = group();
+    await createGroup(fx.azure, rg, REGION);
+    const zone = `/resourceGroups/${rg}${N}/privateDnsZones/app.internal`;
+    await conform(
+      "PrivateZones_CreateOrUpdate",
+      (s) => s.privateDns.privateZones.beginCreateOrUpdate(rg, "app.internal", {}),
+      "PUT",
+      zone,
+      { location: "global" },
+    );
+    const path = `${zone}/A/web`;
+    const body = { properties: { ttl: 60, aRecords: [{ ipv4Address: "10.1.0.4" }] } };
+    const returned = { returned: ["$.id", "$.name", "$.type", "$.etag", "$.properties.fqdn"] };
+    const put = (s: Specs) => s.privateDns.recordSets.createOrUpdate(rg, "app.internal", "A", "web", {});
+    expect((await conform("RecordSets_CreateOrUpdate", put, "PUT", path, body, returned)).ex.status).toBe(201);
+    expect((await conform("RecordSets_CreateOrUpdate", put, "PUT", path, body, returned)).ex.status).toBe(200);
+    await conform(
+      "RecordSets_Update",
+      (s) => s.privateDns.recordSets.update(rg, "app.internal", "A", "web", {}),
+      "PATCH",
+      path,
+      { properties: { aRecords: [{ ipv4Address: "10.1.0.5" }] } },
+    );
+    const got = await conform(
+      "RecordSets_Get",
+      (s) => s.privateDns.recordSets.get(rg, "app.internal", "A", "web"),
+      "GET",
+      path,
+      undefined,
+      returned,
+    );
+    expect(at(got.ex.body, "$.properties.aRecords")).toEqual([{ ipv4Address: "10.1.0.5" }]);
+    await conform(
+      "RecordSets_ListByType",
+      (s) => s.privateDns.recordSets.listByType(rg, "app.internal", "A"),
+      "GET",
+      `${zone}/A`,
+    );
+    await conform("RecordSets_List", (s) => s.privateDns.recordSets.list(rg, "app.internal"), "GET", `${zone}/ALL`);
+    await conform(
+      "RecordSets_Delete",
+      (s) => s.privateDns.recordSets.delete(rg, "app.internal", "A", "web"),
+      "DELETE",
+      path,
+    );
+  });
+
+  it("VirtualNetworkLinks_CreateOrUpdate, _Get, _List, _Delete, then PrivateZones_Delete", async () => {
+    const rg = group();
+    await network(rg);
+    const zone = `/resourceGroups/${rg}${N}/privateDnsZones/app.internal`;
+    await conform(
+      "PrivateZones_CreateOrUpdate",
+      (s) => s.privateDns.privateZones.beginCreateOrUpdate(rg, "app.internal", {}),
+      "PUT",
+      zone,
+      { location: "global" },
+    );
+    const vnetId = `/subscriptions/${fx.emu.subscriptionId}/resourceGroups/${rg}${N}/virtualNetworks/vnet`;
+    const path = `${zone}/virtualNetworkLinks/link`;
+    const body = { location: "global", properties: { virtualNetwork: { id: vnetId }, registrationEnabled: false } };
+    const returned = { returned: [...TRACKED, "$.etag", "$.properties.provisioningState"] };
+    const put = (s: Specs) => s.privateDns.virtualNetworkLinks.beginCreateOrUpdate(rg, "app.internal", "link", {});
+    expect((await conform("VirtualNetworkLinks_CreateOrUpdate", put, "PUT", path, body, returned)).ex.status).toBe(201);
+    await conform(
+      "VirtualNetworkLinks_Get",
+      (s) => s.privateDns.virtualNetworkLinks.get(rg, "app.internal", "link"),
+      "GET",
+      path,
+      undefined,
+      returned,
+    );
+    await conform(
+      "VirtualNetworkLinks_List",
+      (s) => s.privateDns.virtualNetworkLinks.list(rg, "app.internal"),
+      "GET",
+      `${zone}/virtualNetworkLinks`,
+    );
+    await conform(
+      "VirtualNetworkLinks_Delete",
+      (s) => s.privateDns.virtualNetworkLinks.beginDelete(rg, "app.internal", "link"),
+      "DELETE",
+      path,
+    );
+    await conform(
+      "PrivateZones_Delete",
+      (s) => s.privateDns.privateZones.beginDelete(rg, "app.internal"),
+      "DELETE",
+      zone,
+    );
+  });
+});

@@ -6,6 +6,7 @@ import { ResourceManagementClient } from "@azure/arm-resources";
 import type { TokenCredential } from "@azure/core-auth";
 import { createHttpHeaders, type HttpClient } from "@azure/core-rest-pipeline";
 import { ComputeManagementClient as AutoRestComputeClient } from "azure-arm-compute-autorest";
+import { PrivateDnsManagementClient as AutoRestPrivateDnsClient } from "azure-arm-privatedns-autorest";
 import { beforeAll, describe, expect, it } from "vitest";
 import { servedApiVersions } from "../../arm/api-versions";
 import { createEmptyDisk, createGroup, createNic, createSubnet, createVm } from "../../testing";
@@ -62,6 +63,7 @@ async function sentVersions(): Promise<{ group: string; client: string; version:
   });
   const coreClient = { endpoint, $host: endpoint, credentialScopes: scopes, httpClient, retryOptions };
   const autorest = new AutoRestComputeClient(token, "s", coreClient);
+  const autorestDns = new AutoRestPrivateDnsClient(token, "s", coreClient);
   const network = new NetworkManagementClient(token, "s", coreClient);
   const resources = new ResourceManagementClient(token, "s", coreClient);
   const first = (pages: AsyncIterable<unknown>) => pages[Symbol.asyncIterator]().next();
@@ -104,6 +106,21 @@ async function sentVersions(): Promise<{ group: string; client: string; version:
       group: "VirtualNetworkLinks",
       client: "arm-privatedns",
       call: () => privateDns.virtualNetworkLinks.get("r", "z.internal", "l"),
+    },
+    {
+      group: "PrivateZones",
+      client: "arm-privatedns 3 (AutoRest)",
+      call: () => autorestDns.privateZones.get("r", "z.internal"),
+    },
+    {
+      group: "RecordSets",
+      client: "arm-privatedns 3 (AutoRest)",
+      call: () => autorestDns.recordSets.get("r", "z.internal", "A", "app"),
+    },
+    {
+      group: "VirtualNetworkLinks",
+      client: "arm-privatedns 3 (AutoRest)",
+      call: () => autorestDns.virtualNetworkLinks.get("r", "z.internal", "l"),
     },
     { group: "ResourceGroups", client: "arm-resources", call: () => resources.resourceGroups.get("r") },
     { group: "Resources", client: "arm-resources", call: () => first(resources.resources.list()) },

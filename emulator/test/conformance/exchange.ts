@@ -97,6 +97,12 @@ const LRO_DOCUMENTED: Record<string, Record<number, Carries>> = {
   NetworkInterfaces_CreateOrUpdate: PUT,
   NetworkInterfaces_Delete: DELETE,
   ResourceGroups_Delete: { 200: "empty", 202: "empty" },
+  // Private DNS 2020-06-01 (privatedns.json): a zone's or link's 202 carries no body.
+  PrivateZones_CreateOrUpdate: { 200: "body", 201: "body", 202: "empty" },
+  PrivateZones_Update: { 200: "body", 202: "empty" },
+  PrivateZones_Delete: DELETE,
+  VirtualNetworkLinks_CreateOrUpdate: { 200: "body", 201: "body", 202: "empty" },
+  VirtualNetworkLinks_Delete: DELETE,
 };
 
 /** The codes the specification documents for an operation's success. */
