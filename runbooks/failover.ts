@@ -278,12 +278,14 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
             createdAt: point.createdAt,
             ...(fromDr ? { drSnapshotId: point.drSnapshotId } : {}),
             ...(point.older ? { older: true } : {}),
+            // One message for every source, so a log query finds them all; where it comes from is a field.
+            from: point.older
+              ? "an older point, recovered from its DR-side snapshot (the row behaves as from-snapshot)"
+              : fromDr
+                ? "its DR-side point"
+                : "the staging disk",
           },
-          point.older
-            ? "source selected: an older point, recovered from its DR-side snapshot (the row behaves as from-snapshot)"
-            : fromDr
-              ? "source selected: its DR-side point"
-              : "source selected",
+          "source selected",
         );
       }),
     );

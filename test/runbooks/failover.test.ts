@@ -518,7 +518,7 @@ describe("failover", () => {
       world.sourcesOf(w),
     );
     expect(again.status).toBe("succeeded");
-    expect(again.details).toEqual({ resumes: failed.id });
+    expect(again.details).toMatchObject({ resumes: failed.id });
     expect((await drVms(w.stack)).map((v) => v.name).sort()).toEqual(["mixa", "mixb"]);
     await expectRecovered(w, "", expected);
     const plan = planBlueprint((await loadBlueprint(world.ctx, w.stack)).blueprint, await landingZone(world.ctx), {

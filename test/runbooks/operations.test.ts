@@ -146,7 +146,7 @@ describe("operations in the state store", () => {
       world.sourcesOf(w),
     );
     expect(again.status).toBe("succeeded");
-    expect(again.details).toEqual({ resumes: dead.id });
+    expect(again.details).toMatchObject({ resumes: dead.id });
     // The resumed run skipped nothing it needed and did not hand the detached disk back to the sync.
     const abandoned = (await world.ctx.journal.list(w.stack)).find((o) => o.id === dead.id)!;
     expect(abandoned.status).toBe("failed");
