@@ -55,6 +55,16 @@ export async function restoreIntoNewVm(
       hardwareProfile: { vmSize: row.vmSize },
       // The licence the VM it replaces had, as the blueprint carries it.
       ...(row.osDisk.licenseType ? { licenseType: row.osDisk.licenseType } : {}),
+      // A Trusted Launch OS disk boots only in a Trusted Launch VM (Azure refuses the VM otherwise), with the
+      // row's UEFI settings: never a weaker security type than the source had.
+      ...(row.osDisk.securityType === "TrustedLaunch"
+        ? {
+            securityProfile: {
+              securityType: "TrustedLaunch" as const,
+              uefiSettings: row.osDisk.uefiSettings ?? { secureBootEnabled: true, vTpmEnabled: true },
+            },
+          }
+        : {}),
       storageProfile: {
         osDisk: { createOption: "Attach", osType: row.osDisk.osType, managedDisk: { id: os.newDiskId } },
         dataDisks: disks
