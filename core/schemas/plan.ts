@@ -16,6 +16,11 @@ export const PlanHookSchema = z.strictObject({
   /** How long it may run, in seconds, before it is killed and counted as failed. Default 300. */
   timeoutSeconds: z.int().min(1).max(86_400).optional(),
   /**
+   * The script's arguments, as written (`["--zone", "app.internal"]`): its settings, never a secret (a plan is a
+   * tracked file; a hook signs in to Azure as the pipeline's identity). Default none.
+   */
+  args: z.array(z.string()).max(64).optional(),
+  /**
    * What its failure (exit code not 0, or timed out) does: `stop` stops the plan with a resumable state;
    * `continue` records it and goes on. Default stop.
    */
@@ -36,6 +41,8 @@ export const PlanGateSchema = z.discriminatedUnion("kind", [
     script: PlanHookSchema.shape.script,
     /** How long the gate hook may run, in seconds. Default 300. */
     timeoutSeconds: PlanHookSchema.shape.timeoutSeconds,
+    /** The gate hook's arguments. Default none. */
+    args: PlanHookSchema.shape.args,
   }),
 ]);
 export type PlanGate = z.output<typeof PlanGateSchema>;
@@ -139,6 +146,7 @@ export function planHooks(plan: RecoveryPlan): { group: string; when: "before" |
             hook: {
               script: g.gate.script,
               ...(g.gate.timeoutSeconds !== undefined ? { timeoutSeconds: g.gate.timeoutSeconds } : {}),
+              ...(g.gate.args !== undefined ? { args: g.gate.args } : {}),
             },
           },
         ]

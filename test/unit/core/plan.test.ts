@@ -92,6 +92,22 @@ describe("recovery plan schema", () => {
     ]);
   });
 
+  it("hands a hook its arguments, a gate hook's too", () => {
+    const plan = parse({
+      groups: [
+        {
+          name: "a",
+          blueprints: ["bp-a"],
+          gate: { kind: "hook", script: "hooks/g.mjs", args: ["--vm-agent"] },
+          after: [{ script: "hooks/d.mjs", args: ["--zone", "app.internal"] }],
+        },
+      ],
+    });
+    expect(planHooks(plan).map((h) => h.hook.args)).toEqual([["--vm-agent"], ["--zone", "app.internal"]]);
+    const refused = problems({ groups: [{ name: "a", blueprints: ["b"], after: [{ script: "h.mjs", args: "--x" }] }] });
+    expect(refused).toMatch(/groups\[0\]\.after\[0\]\.args/);
+  });
+
   it("the example plan parses and names the example blueprint stacks", () => {
     const plan = parse(load(readFileSync("plans/example.yaml", "utf8")));
     for (const g of plan.groups)
