@@ -2,13 +2,11 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { isFerryError } from "../../core/errors";
 import { parseResourceId } from "../../core/resource-id";
 import { createTrustedLaunchDisk } from "@ferry/emulator/testing";
-import { failbackComplete } from "../../runbooks/failback/complete";
-import { prepareFailback } from "../../runbooks/failback/prepare";
-import { failbackSync } from "../../runbooks/failback/sync";
 import { failover } from "../../runbooks/failover";
 import { formatPrecheck, precheck } from "../../runbooks/precheck";
 import { enableDr } from "../../runbooks/sources";
 import { TAGS } from "../../stacks/plan";
+import { failBackIntoNewVm } from "../helpers/failback";
 import { DR, PRIMARY, useDrWorld, type DrWorld } from "../helpers/dr-env";
 
 const env = useDrWorld();
@@ -85,14 +83,7 @@ describe("Trusted Launch", () => {
   it("a failback into a new VM, the primary VM being gone, makes it Trusted Launch as the row states", async () => {
     const w = await world.workload("tlnew", { trustedLaunch: true });
     await world.protect(w);
-    expect((await world.unplannedFailover(w)).status).toBe("succeeded");
-    await f.azure.compute.virtualMachines.beginDeleteAndWait(PRIMARY.rg, w.vm, { updateIntervalInMs: 10 });
-    const subnet =
-      `/subscriptions/${f.emu.subscriptionId}/resourceGroups/${PRIMARY.rg}` +
-      "/providers/Microsoft.Network/virtualNetworks/prod-vnet/subnets/app";
-    await prepareFailback(world.ctx, w.stack, { toNewVm: true, subnetId: subnet });
-    await world.whileSyncing(() => failbackSync(world.ctx, w.stack), world.sourcesOf(w));
-    await world.whileSyncing(() => failbackComplete(world.ctx, w.stack));
+    await failBackIntoNewVm(world, w);
     const vm = await f.azure.compute.virtualMachines.get(PRIMARY.rg, w.vm);
     expect(vm.securityProfile).toEqual({
       securityType: "TrustedLaunch",

@@ -6,6 +6,7 @@ import { failbackSync } from "../../runbooks/failback/sync";
 import { precheck } from "../../runbooks/precheck";
 import { enableDr } from "../../runbooks/sources";
 import { windowsGuestOf } from "../../local/world";
+import { failBackIntoNewVm } from "../helpers/failback";
 import { DR, PRIMARY, useDrWorld, type DrWorld } from "../helpers/dr-env";
 
 const env = useDrWorld();
@@ -98,14 +99,7 @@ describe("Windows rows", () => {
   it("a failback into a new VM, the primary VM being gone, gives it the row's licence and the guest's own name", async () => {
     const w = await world.workload("winnew", { osType: "Windows", licenseType: "Windows_Server", dataLuns: [0] });
     await world.protect(w);
-    expect((await world.unplannedFailover(w)).status).toBe("succeeded");
-    await f.azure.compute.virtualMachines.beginDeleteAndWait(PRIMARY.rg, w.vm, { updateIntervalInMs: 10 });
-    const subnet =
-      `/subscriptions/${f.emu.subscriptionId}/resourceGroups/${PRIMARY.rg}` +
-      "/providers/Microsoft.Network/virtualNetworks/prod-vnet/subnets/app";
-    await prepareFailback(world.ctx, w.stack, { toNewVm: true, subnetId: subnet });
-    await world.whileSyncing(() => failbackSync(world.ctx, w.stack), world.sourcesOf(w));
-    await world.whileSyncing(() => failbackComplete(world.ctx, w.stack));
+    await failBackIntoNewVm(world, w);
     expect(await windowsFacts(PRIMARY.rg, w.vm)).toEqual({
       osType: "Windows",
       createOption: "Attach",
