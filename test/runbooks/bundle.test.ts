@@ -39,8 +39,12 @@ describe("the ferry bundle", () => {
   it("prints help with every command and the exit codes", () => {
     const help = run(ferry, ["--help"]);
     expect(help.status).toBe(0);
-    for (const c of ["sources", "targets", "blueprints", "precheck", "failover", "cleanup", "history", "drill"])
+    for (const c of ["sources", "targets", "blueprints", "history", "points"])
       expect(help.stdout).toContain(`ferry ${c} <`);
+    // A blueprint, or a recovery plan with --plan.
+    for (const c of ["precheck", "failover", "cleanup", "drill"])
+      expect(help.stdout).toContain(`ferry ${c} [blueprint]`);
+    expect(help.stdout).toContain("ferry plan <action>");
     expect(help.stdout).toContain("ferry failback <action>");
     expect(help.stdout).toMatch(/Exit codes: 0 ok; 1 .*; 2 .*; 3 .*; 4 .*/s);
     expect(help.stdout).toContain("--version");

@@ -28,13 +28,21 @@ async function protectedWorkload(name: string, rpoTargetSeconds?: number): Promi
   return w;
 }
 
-/** Makes the recovery point of every disk of `w` `seconds` old, as a sync that lags would leave it. */
+/**
+ * Makes the recovery point of every disk of `w` `seconds` old, as a sync that lags would leave it: the applied
+ * point, and the DR-side points the daemon took of it (a point's time is its source snapshot's).
+ */
 async function age(w: Workload, seconds: number): Promise<void> {
   const createdAt = new Date(Date.now() - seconds * 1000).toISOString();
   for (const id of [w.osDiskId, ...w.dataDiskIds.values()]) {
     const row = (await world.ctx.store.get(id))!;
     const applied = { ...row.source.applied!, createdAt };
     await world.ctx.store.update(row, { ...row.source, applied, desired: applied });
+    for (const p of await world.ctx.points.list(id)) {
+      if (p.point.sourceSnapshotId.toLowerCase() !== applied.snapshotId.toLowerCase()) continue;
+      await world.ctx.points.delete(p);
+      await world.ctx.points.add({ ...p.point, pointTime: createdAt });
+    }
   }
 }
 
