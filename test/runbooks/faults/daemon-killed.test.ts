@@ -130,22 +130,18 @@ const CELL = { timeout: 240_000 };
 
 describe("the sync daemon killed mid-apply", () => {
   it(
-    "failover --test: exit 1, says to start the daemon, gives the sync back; converges once it runs again",
+    "failover --test: succeeds from the DR-side points, waiting for no daemon and pausing nothing; the sync converges",
     CELL,
     async () => {
       const w = await world.workload("dkt");
       await world.protect(w);
       const point = await killedMidApply(w, 1);
-      const r = await ferry(["failover", w.stack, "--test", "--yes", "--config", shortPause]);
-      expect(r.code).toBe(EXIT.failed);
-      expectReadable(r, DAEMON_DEAD);
-      expect(messageOf(r)).toMatch(/Nothing was failed over and the sync goes on/);
-      await expectFailedOperation(world, w, "failover-test", /stopped half-way/);
-      await expectNotPaused(world, w);
-      await restartedDaemonConverges(w, point);
+      // The torn staging disks are not read: a drill's disks come from the points the daemon took before.
       expectOk(await ferry(["failover", w.stack, "--test", "--yes", "--config", shortPause]));
+      await expectNotPaused(world, w);
       expectOk(await ferry(["cleanup", w.stack, "--yes"]));
       expect(await currentMode(world.ctx, w.stack)).toBe("standby");
+      await restartedDaemonConverges(w, point);
     },
   );
 
