@@ -411,6 +411,29 @@ async function capacityChecks(
 const SIZES_NAMED = 8;
 
 /**
+ * What a refusal of a row's size tells to pick instead: the region's sizes that `fit` (by lowercase name) and take
+ * the row's data disks, nearest in vCPUs to the row's size first, the first {@link SIZES_NAMED} by name.
+ * `does` completes "a size that …" (e.g. "boots V2").
+ */
+function sizesThatWork(
+  r: Row,
+  size: OfferedVmSize,
+  sizes: Map<string, OfferedVmSize>,
+  fits: (key: string) => boolean,
+  does: string,
+): string {
+  const working = [...sizes.entries()]
+    .filter(([key, s]) => fits(key) && s.maxDataDisks >= r.dataDisks.length)
+    .map(([, s]) => s)
+    .sort((x, y) => Math.abs(x.cores - size.cores) - Math.abs(y.cores - size.cores) || x.name.localeCompare(y.name))
+    .map((s) => s.name);
+  const more = working.length > SIZES_NAMED ? ` and ${working.length - SIZES_NAMED} more` : "";
+  return working.length > 0
+    ? `Pick a size that ${does} for rows[].vmSize: ${working.slice(0, SIZES_NAMED).join(", ")}${more}.`
+    : `No size offered in this region ${does} with ${r.dataDisks.length} data disks.`;
+}
+
+/**
  * A row's VM size boots its OS disk's Hyper-V generation: Azure refuses the VM otherwise (400 BadRequest,
  * "cannot boot Hypervisor Generation"). A refusal names the region's sizes that boot it and take the row's data
  * disks, nearest in vCPUs first. A size the SKU list does not name passes: the VM create is then the judge.
@@ -426,13 +449,6 @@ function generationCheck(
   const offered = generations.get(r.vmSize.toLowerCase());
   if (!offered) return { name, ok: true, row: r.name, message: `${r.vmSize} is not in the SKU list; not checked` };
   if (offered.includes(gen)) return { name, ok: true, row: r.name, message: `${r.vmSize} boots ${gen}` };
-  const working = [...sizes.entries()]
-    .filter(([key, s]) => generations.get(key)?.includes(gen) && s.maxDataDisks >= r.dataDisks.length)
-    .map(([, s]) => s)
-    .sort((x, y) => Math.abs(x.cores - size.cores) - Math.abs(y.cores - size.cores) || x.name.localeCompare(y.name))
-    .map((s) => s.name);
-  const named = working.slice(0, SIZES_NAMED).join(", ");
-  const more = working.length > SIZES_NAMED ? ` and ${working.length - SIZES_NAMED} more` : "";
   return {
     name,
     ok: false,
@@ -440,9 +456,7 @@ function generationCheck(
     message:
       `${r.vmSize} cannot boot Hyper-V generation ${gen} (it boots ${offered.join(", ") || "none"}), and the ` +
       `row's OS disk is ${gen}: the recovered VM would be refused. ` +
-      (working.length > 0
-        ? `Pick a size that boots ${gen} for rows[].vmSize: ${named}${more}.`
-        : `No size offered in this region boots ${gen} with ${r.dataDisks.length} data disks.`),
+      sizesThatWork(r, size, sizes, (key) => generations.get(key)?.includes(gen) === true, `boots ${gen}`),
   };
 }
 
@@ -487,12 +501,6 @@ function trustedLaunchChecks(
   if (!sku) sizeCheck = { name, ok: true, row: r.name, message: `${r.vmSize} is not in the SKU list; not checked` };
   else if (sku.trustedLaunch) sizeCheck = { name, ok: true, row: r.name, message: `${r.vmSize} takes Trusted Launch` };
   else {
-    const working = [...sizes.entries()]
-      .filter(([key, s]) => skus.get(key)?.trustedLaunch && s.maxDataDisks >= r.dataDisks.length)
-      .map(([, s]) => s)
-      .sort((x, y) => Math.abs(x.cores - size.cores) - Math.abs(y.cores - size.cores) || x.name.localeCompare(y.name))
-      .map((s) => s.name);
-    const more = working.length > SIZES_NAMED ? ` and ${working.length - SIZES_NAMED} more` : "";
     sizeCheck = {
       name,
       ok: false,
@@ -500,9 +508,7 @@ function trustedLaunchChecks(
       message:
         `${r.vmSize} does not take Trusted Launch (Resource SKUs: TrustedLaunchDisabled, or no Gen2), and the row is ` +
         "Trusted Launch: the recovered VM would be refused. " +
-        (working.length > 0
-          ? `Pick a size that takes it for rows[].vmSize: ${working.slice(0, SIZES_NAMED).join(", ")}${more}.`
-          : `No size offered in this region takes it with ${r.dataDisks.length} data disks.`),
+        sizesThatWork(r, size, sizes, (key) => skus.get(key)?.trustedLaunch === true, "takes it"),
     };
   }
   const vTpm = r.osDisk.uefiSettings?.vTpmEnabled ?? true;
@@ -590,18 +596,8 @@ function nicChecks(
   const checks: PrecheckCheck[] = [];
   const fits = (s: VmSizeSku | undefined) =>
     (s?.maxNics ?? 1) >= nics.length && (accelerated.length === 0 || s?.acceleratedNetworking === true);
-  const working = () => {
-    const list = [...sizes.entries()]
-      .filter(([key, s]) => fits(skus.get(key)) && s.maxDataDisks >= r.dataDisks.length)
-      .map(([, s]) => s)
-      .sort((x, y) => Math.abs(x.cores - size.cores) - Math.abs(y.cores - size.cores) || x.name.localeCompare(y.name))
-      .map((s) => s.name);
-    const more = list.length > SIZES_NAMED ? ` and ${list.length - SIZES_NAMED} more` : "";
-    const what = `${nics.length} NIC${nics.length > 1 ? "s" : ""}${accelerated.length ? " with accelerated networking" : ""}`;
-    return list.length > 0
-      ? `Pick a size that takes ${what} for rows[].vmSize: ${list.slice(0, SIZES_NAMED).join(", ")}${more}.`
-      : `No size offered in this region takes ${what} with ${r.dataDisks.length} data disks.`;
-  };
+  const what = `${nics.length} NIC${nics.length > 1 ? "s" : ""}${accelerated.length ? " with accelerated networking" : ""}`;
+  const working = () => sizesThatWork(r, size, sizes, (key) => fits(skus.get(key)), `takes ${what}`);
   if (nics.length > 1) {
     const name = `${r.name}: ${nics.length} NICs`;
     if (!sku || sku.maxNics === undefined)
