@@ -1,3 +1,4 @@
+import { editBlueprint } from "../helpers/blueprint-edit";
 import { beforeAll, describe, expect, it } from "vitest";
 import { isFerryError } from "../../core/errors";
 import { parseResourceId } from "../../core/resource-id";
@@ -15,17 +16,6 @@ beforeAll(() => {
   world = env.world;
 });
 
-/** A workload's blueprint, changed by `edit` and stored again. */
-async function editBlueprint(
-  stack: string,
-  edit: (b: { rows: Record<string, unknown>[]; target: { vmSizes: string[] } }) => void,
-): Promise<void> {
-  const config = await world.ctx.deployer.getConfig(stack);
-  const blueprint = config.blueprint as { rows: Record<string, unknown>[]; target: { vmSizes: string[] } };
-  edit(blueprint);
-  await world.ctx.deployer.setConfig(stack, { ...config, blueprint });
-}
-
 describe("Hyper-V generation", () => {
   it("a Gen2 Linux source recovers as a Gen2 VM that boots, from its staging disk and from a snapshot", async () => {
     const w = await world.workload("g2", {
@@ -35,7 +25,7 @@ describe("Hyper-V generation", () => {
         { os: "fromSnapshot", data: "fromSnapshot" },
       ],
     });
-    await editBlueprint(w.stack, (b) => {
+    await editBlueprint(world, w.stack, (b) => {
       for (const row of b.rows) row.readiness = { os: true };
     });
     await world.protect(w);
@@ -61,7 +51,7 @@ describe("Hyper-V generation", () => {
 
   it("the precheck refuses a Gen2 row whose VM size boots only Gen1, naming sizes that boot Gen2", async () => {
     const w = await world.workload("g2size", { hyperVGeneration: "V2" });
-    await editBlueprint(w.stack, (b) => {
+    await editBlueprint(world, w.stack, (b) => {
       b.rows[0]!.vmSize = "Standard_D2_v3";
       b.target.vmSizes = ["Standard_D2_v3"];
     });
@@ -91,7 +81,7 @@ describe("Hyper-V generation", () => {
 
   it("enable refuses a Gen2 source whose row states no generation, and enables nothing", async () => {
     const w = await world.workload("g2none", { hyperVGeneration: "V2" });
-    await editBlueprint(w.stack, (b) => {
+    await editBlueprint(world, w.stack, (b) => {
       delete (b.rows[0]!.osDisk as Record<string, unknown>).hyperVGeneration;
     });
     const refused = await enableDr(world.ctx, w.stack, { prepare: "empty" }).then(

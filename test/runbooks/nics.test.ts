@@ -1,3 +1,4 @@
+import { editBlueprint } from "../helpers/blueprint-edit";
 import { beforeAll, describe, expect, it } from "vitest";
 import { failover } from "../../runbooks/failover";
 import { precheck, type PrecheckResult } from "../../runbooks/precheck";
@@ -16,14 +17,6 @@ beforeAll(() => {
 });
 
 type Blueprint = { target: { vmSizes: string[] }; rows: Record<string, unknown>[] };
-
-/** A workload's blueprint, changed by `edit` and stored again. */
-async function editBlueprint(stack: string, edit: (b: Blueprint) => void): Promise<void> {
-  const config = await world.ctx.deployer.getConfig(stack);
-  const blueprint = config.blueprint as Blueprint;
-  edit(blueprint);
-  await world.ctx.deployer.setConfig(stack, { ...config, blueprint });
-}
 
 /** dr-vnet's subnet `data`: made if missing (a PUT of the same subnet changes nothing). */
 async function dataSubnet(): Promise<void> {
@@ -75,7 +68,7 @@ describe("a row with two NICs and accelerated networking", () => {
         { os: "fromSnapshot", data: "fromSnapshot" },
       ],
     });
-    await editBlueprint(w.stack, (b) =>
+    await editBlueprint<Blueprint>(world, w.stack, (b) =>
       b.rows.forEach((row, k) => {
         delete row.privateIpAddress;
         row.nics = twoNics(k);
@@ -120,7 +113,7 @@ describe("a row with two NICs and accelerated networking", () => {
   it("a drill puts both NICs in the test network, with the row's test address", async () => {
     await dataSubnet();
     const w = await world.workload("twonictest", { vmSize: "Standard_D8s_v5" });
-    await editBlueprint(w.stack, (b) => {
+    await editBlueprint<Blueprint>(world, w.stack, (b) => {
       delete b.rows[0]!.privateIpAddress;
       b.rows[0]!.nics = twoNics(0);
     });
@@ -138,7 +131,7 @@ describe("the precheck knows a row's NICs", () => {
   it("fails a size without accelerated networking, naming sizes of the region that take it", async () => {
     await dataSubnet();
     const w = await world.workload("nican");
-    await editBlueprint(w.stack, (b) => {
+    await editBlueprint<Blueprint>(world, w.stack, (b) => {
       b.target.vmSizes = ["Standard_B2s"];
       b.rows[0]!.vmSize = "Standard_B2s";
       delete b.rows[0]!.privateIpAddress;
@@ -164,7 +157,7 @@ describe("the precheck knows a row's NICs", () => {
   it("fails a size that takes fewer NICs than the row has, naming sizes that take them", async () => {
     await dataSubnet();
     const w = await world.workload("nicmany");
-    await editBlueprint(w.stack, (b) => {
+    await editBlueprint<Blueprint>(world, w.stack, (b) => {
       delete b.rows[0]!.privateIpAddress;
       b.rows[0]!.nics = [{}, { subnet: "data" }, { subnet: "data" }];
     });
@@ -181,7 +174,7 @@ describe("the precheck knows a row's NICs", () => {
   it("fails a NIC whose subnet is not in the target network, naming the subnets there", async () => {
     await dataSubnet();
     const w = await world.workload("nicsub");
-    await editBlueprint(w.stack, (b) => {
+    await editBlueprint<Blueprint>(world, w.stack, (b) => {
       delete b.rows[0]!.privateIpAddress;
       b.rows[0]!.nics = [{}, { subnet: "backend", privateIpAddress: "10.1.9.9" }];
     });
@@ -203,7 +196,7 @@ describe("the precheck knows a row's NICs", () => {
   it("checks a second NIC's static address against its own subnet, naming the NIC's key", async () => {
     await dataSubnet();
     const w = await world.workload("nicip");
-    await editBlueprint(w.stack, (b) => {
+    await editBlueprint<Blueprint>(world, w.stack, (b) => {
       delete b.rows[0]!.privateIpAddress;
       b.rows[0]!.nics = [{}, { subnet: "data", privateIpAddress: "10.1.0.50" }];
     });

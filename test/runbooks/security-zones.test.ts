@@ -7,6 +7,7 @@ import { formatPrecheck, precheck } from "../../runbooks/precheck";
 import { enableDr } from "../../runbooks/sources";
 import { TAGS } from "../../stacks/plan";
 import { failBackIntoNewVm } from "../helpers/failback";
+import { editBlueprint } from "../helpers/blueprint-edit";
 import { DR, PRIMARY, useDrWorld, type DrWorld } from "../helpers/dr-env";
 
 const env = useDrWorld();
@@ -16,16 +17,6 @@ let world: DrWorld;
 beforeAll(() => {
   world = env.world;
 });
-
-type EditableBlueprint = { rows: Record<string, unknown>[]; target: { vmSizes: string[] } };
-
-/** A workload's blueprint, changed by `edit` and stored again. */
-async function editBlueprint(stack: string, edit: (b: EditableBlueprint) => void): Promise<void> {
-  const config = await world.ctx.deployer.getConfig(stack);
-  const blueprint = config.blueprint as EditableBlueprint;
-  edit(blueprint);
-  await world.ctx.deployer.setConfig(stack, { ...config, blueprint });
-}
 
 /** The error a call was refused with (fails the test when it succeeds). */
 async function refusal(call: Promise<unknown>): Promise<Error> {
@@ -53,7 +44,7 @@ describe("Trusted Launch", () => {
         { os: "fromSnapshot", data: "fromSnapshot" },
       ],
     });
-    await editBlueprint(w.stack, (b) => {
+    await editBlueprint(world, w.stack, (b) => {
       for (const row of b.rows) row.readiness = { os: true };
     });
     await world.protect(w);
@@ -108,7 +99,7 @@ describe("Trusted Launch", () => {
 
   it("the precheck refuses a Trusted Launch row on a size without Trusted Launch, naming sizes with it", async () => {
     const w = await world.workload("tlsize", { trustedLaunch: true });
-    await editBlueprint(w.stack, (b) => {
+    await editBlueprint(world, w.stack, (b) => {
       b.rows[0]!.vmSize = "Standard_NC6s_v3";
       b.target.vmSizes = ["Standard_NC6s_v3"];
     });
@@ -127,7 +118,7 @@ describe("Trusted Launch", () => {
 
   it("enable refuses a Trusted Launch source whose row states Standard, and enables nothing", async () => {
     const w = await world.workload("tlnone", { trustedLaunch: true });
-    await editBlueprint(w.stack, (b) => {
+    await editBlueprint(world, w.stack, (b) => {
       delete (b.rows[0]!.osDisk as Record<string, unknown>).securityType;
     });
     const refused = await refusal(enableDr(world.ctx, w.stack, { prepare: "empty" }));
@@ -139,7 +130,7 @@ describe("Trusted Launch", () => {
 
   it("enable refuses a row whose UEFI settings are not the source VM's", async () => {
     const w = await world.workload("tluefi", { trustedLaunch: true });
-    await editBlueprint(w.stack, (b) => {
+    await editBlueprint(world, w.stack, (b) => {
       (b.rows[0]!.osDisk as Record<string, unknown>).uefiSettings = { secureBootEnabled: false, vTpmEnabled: true };
     });
     const refused = await refusal(enableDr(world.ctx, w.stack, { prepare: "empty" }));
@@ -153,7 +144,7 @@ describe("Trusted Launch", () => {
       osType: "Linux",
       securityProfile: { securityType: "ConfidentialVM_VMGuestStateOnlyEncryptedWithPlatformKey" },
     });
-    await editBlueprint(w.stack, (b) => {
+    await editBlueprint(world, w.stack, (b) => {
       (b.rows[0]!.osDisk as Record<string, unknown>).sourceDiskId = cvmDisk;
     });
     const refused = await refusal(enableDr(world.ctx, w.stack, { prepare: "empty" }));

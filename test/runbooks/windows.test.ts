@@ -7,6 +7,7 @@ import { precheck } from "../../runbooks/precheck";
 import { enableDr } from "../../runbooks/sources";
 import { windowsGuestOf } from "../../local/world";
 import { failBackIntoNewVm } from "../helpers/failback";
+import { editBlueprint } from "../helpers/blueprint-edit";
 import { DR, PRIMARY, useDrWorld, type DrWorld } from "../helpers/dr-env";
 
 const env = useDrWorld();
@@ -16,14 +17,6 @@ let world: DrWorld;
 beforeAll(() => {
   world = env.world;
 });
-
-/** A workload's blueprint, changed by `edit` and stored again. */
-async function editBlueprint(stack: string, edit: (b: { rows: Record<string, unknown>[] }) => void): Promise<void> {
-  const config = await world.ctx.deployer.getConfig(stack);
-  const blueprint = config.blueprint as { rows: Record<string, unknown>[] };
-  edit(blueprint);
-  await world.ctx.deployer.setConfig(stack, { ...config, blueprint });
-}
 
 /** What a VM says of its Windows guest: its model (OS disk, licence, osProfile) and its instance view. */
 async function windowsFacts(rg: string, vm: string) {
@@ -53,7 +46,7 @@ describe("Windows rows", () => {
         { os: "fromSnapshot", data: "fromSnapshot" },
       ],
     });
-    await editBlueprint(w.stack, (b) => {
+    await editBlueprint<{ rows: Record<string, unknown>[] }>(world, w.stack, (b) => {
       for (const row of b.rows) row.readiness = { os: true };
     });
     await world.protect(w);
@@ -128,7 +121,7 @@ describe("Windows rows", () => {
 
   it("the precheck refuses a Windows row named as Windows reserves, in its blueprint check", async () => {
     const w = await world.workload("winres", { osType: "Windows" });
-    await editBlueprint(w.stack, (b) => {
+    await editBlueprint<{ rows: Record<string, unknown>[] }>(world, w.stack, (b) => {
       b.rows[0]!.hostname = "server";
     });
     const r = await precheck(world.ctx, w.stack);
@@ -139,7 +132,7 @@ describe("Windows rows", () => {
 
   it("enable refuses a Windows row whose licence is not its source VM's, and enables nothing", async () => {
     const w = await world.workload("winlic", { osType: "Windows", licenseType: "Windows_Server" });
-    await editBlueprint(w.stack, (b) => {
+    await editBlueprint<{ rows: Record<string, unknown>[] }>(world, w.stack, (b) => {
       delete (b.rows[0]!.osDisk as Record<string, unknown>).licenseType;
     });
     const refused = await enableDr(world.ctx, w.stack, { prepare: "empty" }).then(
