@@ -1,4 +1,6 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import * as pulumi from "@pulumi/pulumi";
+import * as pulumiState from "@pulumi/pulumi/runtime/state";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import { setMockOptions } from "@pulumi/pulumi/runtime/settings";
 import type { Mocks, MockResourceArgs } from "@pulumi/pulumi/runtime/mocks";
@@ -111,18 +113,45 @@ export async function runProgram(
   stack: string,
   options: RunProgramOptions,
 ): Promise<{ declared: DeclaredResource[]; outputs: Props }> {
-  // Pulumi's runtime (its mocks, its stack and settings) is one per process: two programs running at once register
-  // each other's resources (a plan's blueprints failing over together did). One program at a time, in call order.
-  const turn = programs.then(() => runProgramAlone(config, stack, options));
-  programs = turn.then(
-    () => undefined,
-    () => undefined,
-  );
-  return turn;
+  // Pulumi's runtime state (its monitor, settings, stack, leak tracking) is one per process unless a run has its own
+  // store: two programs sharing it registered each other's resources. Each run gets a store of its own, as the
+  // Automation API's inline programs do, so stacks declare and apply in parallel as under the engine, where each
+  // `pulumi up` is a process of its own. (A child process or worker per stack would load @pulumi/pulumi again each
+  // time: seconds of CPU per stack, on the critical path of every failover.)
+  return withPulumiStore(() => runProgramAlone(config, stack, options));
 }
 
-/** The end of the last program run started in this process: the next one waits for it. */
-let programs: Promise<void> = Promise.resolve();
+/** Pulumi's own per-run state store (`withLocalStorage`, internal to @pulumi/pulumi and left out of its types). */
+const withPulumiStore: <T>(run: () => T) => T = (() => {
+  const fn = (pulumiState as unknown as { withLocalStorage?: <T>(run: () => T) => T }).withLocalStorage;
+  if (typeof fn !== "function")
+    throw new Error(
+      "@pulumi/pulumi/runtime/state has no withLocalStorage: this version of @pulumi/pulumi cannot run programs " +
+        "side by side. Pin the version in package.json that has it (3.248.0 does).",
+    );
+  return fn;
+})();
+
+/** The run whose asynchronous context this is: Node reports an unhandled rejection in the context of its promise. */
+const currentRun = new AsyncLocalStorage<{ failures: ResourceFailure[] }>();
+let runsInFlight = 0;
+
+/**
+ * A resource that fails to register rejects promises deep inside Pulumi's runtime that nothing awaits: they are
+ * failures of the run they belong to, not of the process. One listener while any run is in flight; a rejection
+ * outside every run is left to the process's other listeners, or thrown as Node would without this one.
+ */
+function onUnhandled(reason: unknown): void {
+  const run = currentRun.getStore();
+  if (run) {
+    if (run.failures.length === 0) run.failures.push({ error: reason });
+    return;
+  }
+  if (process.listenerCount("unhandledRejection") > 1) return;
+  process.nextTick(() => {
+    throw reason;
+  });
+}
 
 async function runProgramAlone(
   config: StackConfig,
@@ -175,19 +204,18 @@ async function runProgramAlone(
       return work;
     },
   };
-  // A resource that fails to register rejects promises deep inside Pulumi's runtime that nothing
-  // awaits: while the program runs they are failures of this run, not of the process.
-  const onUnhandled = (reason: unknown) => {
-    if (failures.length === 0) failures.push({ error: reason });
-  };
-  process.on("unhandledRejection", onUnhandled);
+  if (runsInFlight++ === 0) process.on("unhandledRejection", onUnhandled);
   try {
-    return await run(config, stack, preview, mocks, declared, pending, failures, (m) => (monitor = m), {
-      readBlueprintState: options.readBlueprintState,
-    });
+    return await currentRun.run({ failures }, () =>
+      run(config, stack, preview, mocks, declared, pending, failures, (m) => (monitor = m), {
+        readBlueprintState: options.readBlueprintState,
+      }),
+    );
   } finally {
     // Late rejections of this run still land here for a moment.
-    setTimeout(() => process.off("unhandledRejection", onUnhandled), 100).unref();
+    setTimeout(() => {
+      if (--runsInFlight === 0) process.off("unhandledRejection", onUnhandled);
+    }, 100).unref();
   }
 }
 

@@ -51,3 +51,83 @@ describe("running the program for the local deployer", () => {
     for (const d of declared.filter((x) => x.custom)) expect(urnOf({ ...d, urn: undefined }, "t"), d.key).toBe(d.urn);
   });
 });
+
+describe("two stacks' programs at once", () => {
+  /** One row of the fixture blueprint (`web1` or `db1`), in failover mode. */
+  const oneRow = (row: "web1" | "db1") => {
+    const b = blueprint((raw) => {
+      const rows = raw.rows as { name: string }[];
+      raw.rows = rows.filter((r) => r.name === row);
+    });
+    return {
+      config: {
+        kind: "blueprint" as const,
+        landingZoneStack: LANDING_ZONE_STACK,
+        blueprint: b,
+        stagingSku: "Premium_LRS" as const,
+      },
+      state: readyRunState("failover", recoveryPoints(b)),
+    };
+  };
+
+  it("run side by side, each declaring only its own resources", async () => {
+    // Each stack's first resource waits until the other has one in flight: one program at a time never gets there.
+    const arrived = { a: false, b: false };
+    let wake: () => void = () => undefined;
+    const both = new Promise<void>((r) => (wake = r));
+    const timeout = new Promise<never>((_, j) =>
+      setTimeout(() => j(new Error("the programs ran one at a time")), 10_000),
+    );
+    const run = (stack: "a" | "b", row: "web1" | "db1") => {
+      const { config, state } = oneRow(row);
+      return runProgram(config, stack, {
+        preview: true,
+        resolve: async (r) => {
+          arrived[stack] = true;
+          if (arrived.a && arrived.b) wake();
+          await Promise.race([both, timeout]);
+          return { id: `/fake/${stack}/${r.name}`, outputs: { ...r.inputs } };
+        },
+        stackOutputs: async () => ({ outputs: landingZone() }),
+        subscriptionId: landingZone().subscriptionId,
+        readBlueprintState: async () => state,
+      });
+    };
+    const [a, b] = await Promise.all([run("a", "web1"), run("b", "db1")]);
+    const names = (d: typeof a.declared) => d.filter((r) => r.custom).map((r) => r.name.toLowerCase());
+    expect(names(a.declared)).toContain("web1");
+    expect(names(a.declared).filter((n) => n.startsWith("db1"))).toEqual([]);
+    expect(names(b.declared).filter((n) => n.startsWith("db1"))).not.toEqual([]);
+    expect(names(b.declared).filter((n) => n.startsWith("web1"))).toEqual([]);
+    for (const d of b.declared.filter((r) => r.custom)) expect(d.urn, d.key).toMatch(/^urn:pulumi:b::ferry::/);
+  });
+
+  it("fail apart: a program whose landing zone is missing does not fail the one beside it", async () => {
+    const good = oneRow("web1");
+    const bad = oneRow("db1");
+    const [failed, fine] = await Promise.allSettled([
+      runProgram(bad.config, "bad", {
+        preview: true,
+        resolve: async (r) => ({ id: `/fake/${r.name}`, outputs: { ...r.inputs } }),
+        stackOutputs: async (name) => {
+          throw new Error(`no stack ${name}`);
+        },
+        subscriptionId: landingZone().subscriptionId,
+        readBlueprintState: async () => bad.state,
+      }),
+      runProgram(good.config, "good", {
+        preview: true,
+        resolve: async (r) => {
+          await new Promise((w) => setTimeout(w, 20));
+          return { id: `/fake/${r.name}`, outputs: { ...r.inputs } };
+        },
+        stackOutputs: async () => ({ outputs: landingZone() }),
+        subscriptionId: landingZone().subscriptionId,
+        readBlueprintState: async () => good.state,
+      }),
+    ]);
+    expect(failed.status).toBe("rejected");
+    expect(String((failed as PromiseRejectedResult).reason)).toContain(`no stack ${LANDING_ZONE_STACK}`);
+    expect(fine.status).toBe("fulfilled");
+  });
+});
