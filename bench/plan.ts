@@ -78,7 +78,9 @@ export async function runPlanBenches(options: PlanBenchOptions): Promise<BenchRe
     );
 
     log(`plan: one blueprint of ${vms} VMs, unplanned failover`);
+    const oneWindow = traffic(emu);
     const op: Operation = await world.whileSyncing(() => failover(world.ctx, single.stack, { kind: "unplanned" }));
+    const oneTraffic = oneWindow.end();
     const one = Math.max(...op.rto.map((r) => r.vmCreatedSeconds ?? Number.POSITIVE_INFINITY));
     if (op.rto.length !== vms || !Number.isFinite(one))
       throw new Error(`the failover of ${single.stack} recovered ${op.rto.length} of ${vms} VMs`);
@@ -90,12 +92,16 @@ export async function runPlanBenches(options: PlanBenchOptions): Promise<BenchRe
     );
     const ctx = { ...world.ctx, config: { ...world.ctx.config, plans: { dir: join(repo, "plans"), repoDir: repo } } };
     log(`plan: ${count} blueprints of ${vms} VMs in one group, unplanned failover`);
+    const manyWindow = traffic(emu);
     const { state } = await world.whileSyncing(() => runPlan(ctx, "bench", { kind: "failover-unplanned" }));
+    const manyTraffic = manyWindow.end();
     const start = Date.parse(state.startedAt);
     let last = 0;
     let created = 0;
+    const memberOps: Operation[] = [];
     for (const m of state.groups[0]!.members) {
       const mop = (await world.ctx.journal.get(m.blueprint, m.operationId!))!;
+      memberOps.push(mop);
       for (const r of mop.rto) {
         created++;
         last = Math.max(last, Date.parse(mop.startedAt) + (r.vmCreatedSeconds ?? Infinity) * 1000 - start);
@@ -106,6 +112,11 @@ export async function runPlanBenches(options: PlanBenchOptions): Promise<BenchRe
     const many = last / 1000;
     log(`plan: one blueprint ${one.toFixed(2)} s; ${count} at once ${many.toFixed(2)} s (azure profile ÷ ${speedup})`);
     const ratio = many / one;
+    // Where the time went: each step of the one blueprint's failover against the slowest of the plan's, and what
+    // each run asked of Azure (per VM) and how often Azure said 429.
+    for (const line of stepBreakdown(op, memberOps, start)) log(`plan:   ${line}`);
+    log(`plan: one blueprint: ${describeTraffic(oneTraffic, vms)}`);
+    log(`plan: ${count} at once: ${describeTraffic(manyTraffic, count * vms)}`);
     return [
       {
         bench: `rto-plan-${count}x${vms}vm`,
@@ -122,6 +133,92 @@ export async function runPlanBenches(options: PlanBenchOptions): Promise<BenchRe
     await emu.close().catch(() => undefined);
     await azurite.close().catch(() => undefined);
   }
+}
+
+/** The steps of the single failover and, per step name, the slowest of the plan's (seconds, and where it began). */
+function stepBreakdown(one: Operation, many: Operation[], planStart: number): string[] {
+  const seconds = (s: { startedAt: string; endedAt?: string }) =>
+    ((s.endedAt ? Date.parse(s.endedAt) : Date.now()) - Date.parse(s.startedAt)) / 1000;
+  const lines = [`${"step".padEnd(58)} one (s)  plan slowest (s, began at)`];
+  const firstStart = Math.min(...many.map((m) => Date.parse(m.startedAt)));
+  lines.push(
+    `${"operation started after the plan began".padEnd(58)} ${"0".padStart(7)}  ` +
+      `${((firstStart - planStart) / 1000).toFixed(2)} .. ` +
+      `${((Math.max(...many.map((m) => Date.parse(m.startedAt))) - planStart) / 1000).toFixed(2)}`,
+  );
+  for (const step of one.steps) {
+    const theirs = many.flatMap((m) => m.steps.filter((s) => s.name === step.name && s.row === step.row));
+    const slowest = theirs.reduce<(typeof theirs)[number] | undefined>(
+      (a, b) => (a && seconds(a) >= seconds(b) ? a : b),
+      undefined,
+    );
+    const name = `${step.name}${step.row ? ` (${step.row})` : ""}`.slice(0, 58).padEnd(58);
+    lines.push(
+      `${name} ${seconds(step).toFixed(2).padStart(7)}  ` +
+        (slowest
+          ? `${seconds(slowest).toFixed(2)} at ${((Date.parse(slowest.startedAt) - planStart) / 1000).toFixed(2)}`
+          : "—"),
+    );
+  }
+  return lines;
+}
+
+interface Traffic {
+  requests: number;
+  byAgent: Record<string, number>;
+  byOperation: Record<string, number>;
+  throttled: number;
+  throttledByBucket: Record<string, number>;
+  /** The emulator's request log dropped some of the window's requests (it keeps the last 20,000). */
+  truncated: boolean;
+}
+
+/** Counts the ARM requests the emulator serves from now until `end()`, and its 429s. */
+function traffic(emu: Awaited<ReturnType<typeof startEmulator>>): { end(): Traffic } {
+  const from = emu.requests.length;
+  const first = emu.requests.at(-1);
+  const before = emu.throttling.stats();
+  return {
+    end() {
+      const all = emu.requests;
+      // The log is a window of the last 20,000: find where this one began.
+      const at = first ? all.lastIndexOf(first) : 0;
+      const mine = all.slice(first ? at + 1 : from).filter((r) => r.plane === "arm");
+      const after = emu.throttling.stats();
+      const byAgent: Record<string, number> = {};
+      const byOperation: Record<string, number> = {};
+      for (const r of mine) {
+        const agent = r.userAgent.split(/[\s/]/)[0] || "?";
+        byAgent[agent] = (byAgent[agent] ?? 0) + 1;
+        byOperation[r.operationId] = (byOperation[r.operationId] ?? 0) + 1;
+      }
+      const throttledByBucket: Record<string, number> = {};
+      for (const [k, v] of Object.entries(after.byBucket)) {
+        const d = v - (before.byBucket[k] ?? 0);
+        if (d) throttledByBucket[k] = d;
+      }
+      return {
+        requests: mine.length,
+        byAgent,
+        byOperation,
+        throttled: after.throttled - before.throttled,
+        throttledByBucket,
+        truncated: first !== undefined && at < 0,
+      };
+    },
+  };
+}
+
+function describeTraffic(t: Traffic, vms: number): string {
+  const top = Object.entries(t.byOperation)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 8)
+    .map(([k, v]) => `${k} ${(v / vms).toFixed(1)}`)
+    .join(", ");
+  return (
+    `${t.requests} ARM requests (${(t.requests / vms).toFixed(1)} per VM${t.truncated ? ", log truncated" : ""}; ` +
+    `by agent ${JSON.stringify(t.byAgent)}); per VM: ${top}; 429s: ${t.throttled} ${JSON.stringify(t.throttledByBucket)}`
+  );
 }
 
 function round(n: number): number {
