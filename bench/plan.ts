@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { createLogger } from "../core/logger";
 import { startAzurite } from "../local/azurite";
 import { startEmulator } from "@ferry/emulator";
@@ -170,6 +171,11 @@ interface Traffic {
   throttledByBucket: Record<string, number>;
   /** The emulator's request log dropped some of the window's requests (it keeps the last 20,000). */
   truncated: boolean;
+  /** CPU time of this process (ferry, the in-process emulator and daemon) over the window's wall time. */
+  cpuShare: number;
+  /** The event loop's delay, 99th percentile and most, in milliseconds: how long a ready callback waited. */
+  loopDelayP99InMs: number;
+  loopDelayMaxInMs: number;
 }
 
 /** Counts the ARM requests the emulator serves from now until `end()`, and its 429s. */
@@ -177,8 +183,14 @@ function traffic(emu: Awaited<ReturnType<typeof startEmulator>>): { end(): Traff
   const from = emu.requests.length;
   const first = emu.requests.at(-1);
   const before = emu.throttling.stats();
+  const cpu = process.cpuUsage();
+  const wallStart = performance.now();
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
   return {
     end() {
+      loop.disable();
+      const used = process.cpuUsage(cpu);
       const all = emu.requests;
       // The log is a window of the last 20,000: find where this one began.
       const at = first ? all.lastIndexOf(first) : 0;
@@ -203,6 +215,9 @@ function traffic(emu: Awaited<ReturnType<typeof startEmulator>>): { end(): Traff
         throttled: after.throttled - before.throttled,
         throttledByBucket,
         truncated: first !== undefined && at < 0,
+        cpuShare: (used.user + used.system) / 1000 / (performance.now() - wallStart),
+        loopDelayP99InMs: loop.percentile(99) / 1e6,
+        loopDelayMaxInMs: loop.max / 1e6,
       };
     },
   };
@@ -216,7 +231,9 @@ function describeTraffic(t: Traffic, vms: number): string {
     .join(", ");
   return (
     `${t.requests} ARM requests (${(t.requests / vms).toFixed(1)} per VM${t.truncated ? ", log truncated" : ""}; ` +
-    `by agent ${JSON.stringify(t.byAgent)}); per VM: ${top}; 429s: ${t.throttled} ${JSON.stringify(t.throttledByBucket)}`
+    `by agent ${JSON.stringify(t.byAgent)}); per VM: ${top}; 429s: ${t.throttled} ${JSON.stringify(t.throttledByBucket)}; ` +
+    `CPU ${(t.cpuShare * 100).toFixed(0)}% of a core; event-loop delay p99 ${t.loopDelayP99InMs.toFixed(0)} ms, ` +
+    `max ${t.loopDelayMaxInMs.toFixed(0)} ms`
   );
 }
 
