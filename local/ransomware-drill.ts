@@ -97,7 +97,9 @@ export async function runLocalRansomwareDrill(o: LocalRansomwareDrillOptions): P
   );
   print(`        damage from ${damageAt}`);
 
-  const listed = await rec.step("drill", `ferry points ${app.stack}: points on both sides of the damage`, async () => {
+  // What the report states, filled in as the scenario goes: a drill that fails still says how far it got.
+  const checks: RansomwareCheck[] = [];
+  await rec.step("drill", `ferry points ${app.stack}: points on both sides of the damage`, async () => {
     const text = await ferry(["points", app.stack]);
     const report = JSON.parse(await ferry(["points", app.stack, "--json"])) as PointsReport;
     const row = report.rows.find((r) => r.row === ROW);
@@ -105,22 +107,18 @@ export async function runLocalRansomwareDrill(o: LocalRansomwareDrillOptions): P
     const before = complete.filter((p) => Date.parse(p.time) < Date.parse(damageAt)).length;
     const after = complete.filter((p) => Date.parse(p.time) > Date.parse(damageAt)).length;
     for (const line of text.split("\n")) print(line ? `        ${line}` : "");
+    rec.ransomware = {
+      row: ROW,
+      damageAt,
+      requested: damageAt,
+      pointsBefore: before,
+      pointsAfter: after,
+      pointsListing: text,
+      checks,
+    };
     if (!before || !after)
       throw new Error(`ferry points lists ${before} point(s) of ${ROW} before the damage and ${after} after`);
-    return { text, before, after };
   });
-
-  // What the report states, filled in as the scenario goes: a drill that fails still says how far it got.
-  const checks: RansomwareCheck[] = [];
-  rec.ransomware = {
-    row: ROW,
-    damageAt,
-    requested: damageAt,
-    pointsBefore: listed.before,
-    pointsAfter: listed.after,
-    pointsListing: listed.text,
-    checks,
-  };
 
   /** The point a restore recovered, as `ferry points` lists it: the row's point made of the disks' points it used. */
   const chosenPoint = async (op: Operation) => {
