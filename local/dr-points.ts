@@ -1,6 +1,8 @@
 import type { StoredDrPoint } from "../adapters/state/points";
 import { sameResourceId } from "../core/resource-id";
 import type { RunbookContext } from "../runbooks/context";
+import { requestSync } from "../adapters/state/admin";
+import type { LocalWorld, Workload } from "./world";
 
 /** Options of {@link daemonPoints}. */
 export interface DaemonPointsOptions {
@@ -38,4 +40,35 @@ export async function daemonPoints(
     }
     await new Promise((r) => setTimeout(r, options.intervalInMs ?? 100));
   }
+}
+
+/** The source disks of a workload: each VM's OS disk, then its data disks by LUN. */
+export function workloadDiskIds(w: Workload): string[] {
+  return w.vms.flatMap((v) => [v.osDiskId, ...v.dataDiskIds.values()]);
+}
+
+/**
+ * Syncs what a workload wrote since its last points: asks the daemon for a cycle of each of its disks now (rather
+ * than at its interval), runs the daemon until every disk has applied a point other than the one it held, and returns
+ * the DR-side points of those (in {@link workloadDiskIds} order). `timeoutInMs` bounds each of the two waits.
+ */
+export async function syncNewPoints(
+  world: Pick<LocalWorld, "ctx" | "syncUntil" | "sourcesOf">,
+  w: Workload,
+  options: DaemonPointsOptions = {},
+): Promise<StoredDrPoint[]> {
+  const { store } = world.ctx;
+  const ids = workloadDiskIds(w);
+  const before = await Promise.all(ids.map(async (id) => (await store.get(id))?.source.applied?.snapshotId));
+  for (const id of ids) await requestSync(store, id, new Date());
+  await world.syncUntil(
+    async () =>
+      (await Promise.all(ids.map((id) => store.get(id)))).every(
+        (r, i) => r !== undefined && !r.source.applying && r.source.applied?.snapshotId !== before[i],
+      ),
+    `a new point of every disk of ${w.stack}`,
+    world.sourcesOf(w),
+    options.timeoutInMs ?? 60_000,
+  );
+  return daemonPoints(world.ctx, ids, options);
 }

@@ -33,6 +33,7 @@ import { guestFsUnavailable, mountGuestFs, unmountAllGuestFs, type GuestMount } 
 import { onInterrupt } from "../runbooks/signals";
 import { writeLocalCliFiles } from "./cli-files";
 import { runLocalPlanDrill } from "./plan-drill";
+import { runLocalRansomwareDrill } from "./ransomware-drill";
 import { createLocalWorld, DR, PRIMARY, type LocalWorld, type Workload } from "./world";
 import { formatPrecheck, precheck } from "../runbooks/precheck";
 import { enableDr } from "../runbooks/sources";
@@ -52,7 +53,7 @@ import { verifyAgainstPoint } from "../runbooks/verify";
  * writes the data disks' raw devices, and the drill says so.
  */
 
-const HELP = `npm run drill -- [--report-dir <dir>] [--speedup <n>] [--keep] [--plan]
+const HELP = `npm run drill -- [--report-dir <dir>] [--speedup <n>] [--keep] [--plan | --scenario ransomware]
 
   --report-dir  where the report goes (default drill-report): a new or empty directory, or one an
                 earlier drill wrote (it replaces that report); any other is refused (exit 2)
@@ -62,6 +63,11 @@ const HELP = `npm run drill -- [--report-dir <dir>] [--speedup <n>] [--keep] [--
   --plan        drill a recovery plan instead: three blueprints (database, application, web) in three
                 groups behind an OS-ready and a health-check gate, a DNS hook after the web tier
                 (ferry drill --plan); its report shows the groups, gates and hooks
+  --scenario    ransomware: an application writes files on an ext4 data disk, points are taken, ransomware
+                overwrites the files, more points; \`ferry points\` must list points on both sides, a test
+                failover to the time of the damage (--recovery-point) must recover the good files and one to
+                latest the garbage (e2fsck, every file compared by hash). Needs root (loop mounts): without, it
+                says why and exits 1 before starting anything
 
 Exit 0 when every step passed and every recovered disk equals its recovery point; 1 otherwise; 2 for bad
 usage; 130 on Ctrl-C before the end.`;
@@ -246,6 +252,7 @@ async function main(): Promise<number> {
       speedup: { type: "string", default: "10" },
       keep: { type: "boolean", default: false },
       plan: { type: "boolean", default: false },
+      scenario: { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
@@ -257,6 +264,23 @@ async function main(): Promise<number> {
   if (!(speedup >= 1)) {
     process.stderr.write(`--speedup must be a number ≥ 1 (got ${values.speedup}).\n`);
     return 2;
+  }
+  const scenario = values.scenario;
+  if (scenario !== undefined && (scenario !== "ransomware" || values.plan)) {
+    process.stderr.write(
+      values.plan
+        ? "--plan and --scenario are two different drills: give one of them.\n"
+        : `--scenario takes ransomware (got ${scenario}).\n`,
+    );
+    return 2;
+  }
+  const noMounts = scenario === "ransomware" ? guestFsUnavailable() : undefined;
+  if (noMounts) {
+    // Its proof is the files of a mounted file system: raw writes, as the default drill falls back to, prove nothing.
+    process.stderr.write(
+      `The ransomware scenario mounts ext4 file systems and cannot run here: ${noMounts}. Run it as root.\n`,
+    );
+    return 1;
   }
   const reportDir = resolve(values["report-dir"]);
   try {
@@ -275,7 +299,7 @@ async function main(): Promise<number> {
     destination: pino.destination({ dest: join(reportDir, "drill.log"), sync: true }),
     env: {},
   });
-  const rec = new DrillRecorder("ferry local drill");
+  const rec = new DrillRecorder(scenario === "ransomware" ? "ferry local drill: ransomware" : "ferry local drill");
   let emu: RunningEmulator | undefined;
   let azurite: RunningAzurite | undefined;
   let world: LocalWorld | undefined;
@@ -383,221 +407,242 @@ async function main(): Promise<number> {
       await stop();
       return summary.ok ? 0 : 1;
     }
-    const only = (wl: Workload) => w.sourcesOf(wl);
-    const app = await rec.step(
-      "drill",
-      noFs
-        ? "create the primary VMs (ext4 OS disks with files, data disks) and the blueprint"
-        : "create the primary VMs (ext4 OS disks with files, ext4 data disks) and the blueprint",
-      async () => {
-        const wl = await w.workload("web", {
-          strategies: [
-            { os: "attachAsIs", data: "attachAsIs" },
-            { os: "fromSnapshot", data: "fromSnapshot" },
-          ],
-          dataLuns: [0],
-          prepareOsDisk: makeRootFs,
-          readiness: { os: true, timeoutSeconds: 600 },
-        });
-        for (const v of wl.vms) data.prepare(v.sourceDevice(0));
-        return wl;
-      },
-    );
-    const { blueprint } = await loadBlueprint(ctx, app.stack);
-    // The report judges the drill against the blueprint's targets and each row's readiness checks.
-    rec.blueprint = blueprint;
-    // Its unplanned failover exercises both strategies: only a drill that ends before it leaves one out.
-    const unfinished = "This drill ended before its unplanned failover, which exercises it: run `npm run drill` again.";
-    rec.howToExercise = { attachAsIs: unfinished, fromSnapshot: unfinished };
-    const disks = sourceDisks(blueprint);
-    await rec.step("drill", "enable DR (new staging disks)", () => enableDr(ctx, app.stack, { prepare: "empty" }));
-    const allHealthyAfter = async (t: number) =>
-      (await Promise.all(disks.map((d) => ctx.store.get(d.sourceDiskId)))).every(
-        (r) =>
-          r?.source.state === "healthy" &&
-          !r.source.applying &&
-          r.source.applied &&
-          Date.parse(r.source.applied.createdAt) >= t,
+    if (scenario === "ransomware") {
+      await runLocalRansomwareDrill({
+        world: w,
+        emu: emu!,
+        tableConnectionString: azurite!.connectionString,
+        rec,
+        dir: work,
+        cliLog: pino.destination({
+          dest: join(reportDir, "drill.log"),
+          sync: true,
+        }) as unknown as NodeJS.WritableStream,
+        print,
+      });
+      await rec.step("drill", "stop the sync daemon", () => w.close());
+    } else {
+      const only = (wl: Workload) => w.sourcesOf(wl);
+      const app = await rec.step(
+        "drill",
+        noFs
+          ? "create the primary VMs (ext4 OS disks with files, data disks) and the blueprint"
+          : "create the primary VMs (ext4 OS disks with files, ext4 data disks) and the blueprint",
+        async () => {
+          const wl = await w.workload("web", {
+            strategies: [
+              { os: "attachAsIs", data: "attachAsIs" },
+              { os: "fromSnapshot", data: "fromSnapshot" },
+            ],
+            dataLuns: [0],
+            prepareOsDisk: makeRootFs,
+            readiness: { os: true, timeoutSeconds: 600 },
+          });
+          for (const v of wl.vms) data.prepare(v.sourceDevice(0));
+          return wl;
+        },
       );
-    await rec.step("drill", "backfill the staging disks", () =>
-      w.syncUntil(() => allHealthyAfter(0), "every disk backfilled", only(app), 600_000),
-    );
-
-    const workload = startWorkload(app, !noFs);
-    const writes = noFs
-      ? "sync while the workload writes"
-      : "sync while the workload appends records to its file systems";
-    await rec.step("drill", writes, async () => {
-      for (let round = 0; round < 2; round++) {
-        await new Promise((r) => setTimeout(r, 1000));
-        const asked = Date.now();
-        for (const d of disks) await requestSync(ctx.store, d.sourceDiskId, new Date());
-        await w.syncUntil(
-          () => allHealthyAfter(asked - 1000),
-          "a recovery point of every disk after the writes",
-          only(app),
-          600_000,
+      const { blueprint } = await loadBlueprint(ctx, app.stack);
+      // The report judges the drill against the blueprint's targets and each row's readiness checks.
+      rec.blueprint = blueprint;
+      // Its unplanned failover exercises both strategies: only a drill that ends before it leaves one out.
+      const unfinished =
+        "This drill ended before its unplanned failover, which exercises it: run `npm run drill` again.";
+      rec.howToExercise = { attachAsIs: unfinished, fromSnapshot: unfinished };
+      const disks = sourceDisks(blueprint);
+      await rec.step("drill", "enable DR (new staging disks)", () => enableDr(ctx, app.stack, { prepare: "empty" }));
+      const allHealthyAfter = async (t: number) =>
+        (await Promise.all(disks.map((d) => ctx.store.get(d.sourceDiskId)))).every(
+          (r) =>
+            r?.source.state === "healthy" &&
+            !r.source.applying &&
+            r.source.applied &&
+            Date.parse(r.source.applied.createdAt) >= t,
         );
-      }
-    });
-    await rec.step("drill", "precheck", async () => {
-      const r = await precheck(ctx, app.stack, { mode: "test" });
-      logger.info({ precheck: r.checks }, "precheck");
-      if (!r.passed) throw new Error(formatPrecheck(r));
-    });
+      await rec.step("drill", "backfill the staging disks", () =>
+        w.syncUntil(() => allHealthyAfter(0), "every disk backfilled", only(app), 600_000),
+      );
 
-    const verifyRecovered = async (op: Operation, label: string, suffix: string) => {
-      for (const v of app.vms) {
-        for (const lun of ["os" as const, ...v.dataDiskIds.keys()]) {
-          const sourceDiskId = lun === "os" ? v.osDiskId : v.dataDiskIds.get(lun)!;
-          const point = op.recoveryPoints![sourceDiskId]!;
-          const device = emu!.devicePath(DR.rg, `${v.vm}${suffix}`, lun);
-          const r = await verifyAgainstPoint(ctx, { devicePath: device }, point);
-          const strategy = suffix ? "fromSnapshot" : lun === "os" ? v.strategies.os : v.strategies.data;
-          // After the comparison: mounting a data disk replays its journal, as its recovered VM would.
+      const workload = startWorkload(app, !noFs);
+      const writes = noFs
+        ? "sync while the workload writes"
+        : "sync while the workload appends records to its file systems";
+      await rec.step("drill", writes, async () => {
+        for (let round = 0; round < 2; round++) {
+          await new Promise((r) => setTimeout(r, 1000));
+          const asked = Date.now();
+          for (const d of disks) await requestSync(ctx.store, d.sourceDiskId, new Date());
+          await w.syncUntil(
+            () => allHealthyAfter(asked - 1000),
+            "a recovery point of every disk after the writes",
+            only(app),
+            600_000,
+          );
+        }
+      });
+      await rec.step("drill", "precheck", async () => {
+        const r = await precheck(ctx, app.stack, { mode: "test" });
+        logger.info({ precheck: r.checks }, "precheck");
+        if (!r.passed) throw new Error(formatPrecheck(r));
+      });
+
+      const verifyRecovered = async (op: Operation, label: string, suffix: string) => {
+        for (const v of app.vms) {
+          for (const lun of ["os" as const, ...v.dataDiskIds.keys()]) {
+            const sourceDiskId = lun === "os" ? v.osDiskId : v.dataDiskIds.get(lun)!;
+            const point = op.recoveryPoints![sourceDiskId]!;
+            const device = emu!.devicePath(DR.rg, `${v.vm}${suffix}`, lun);
+            const r = await verifyAgainstPoint(ctx, { devicePath: device }, point);
+            const strategy = suffix ? "fromSnapshot" : lun === "os" ? v.strategies.os : v.strategies.data;
+            // After the comparison: mounting a data disk replays its journal, as its recovered VM would.
+            const note = !r.ok ? undefined : lun === "os" ? await checkRootFs(device) : data.check(device);
+            rec.verifications.push({
+              failover: label,
+              row: v.vm,
+              vm: `${v.vm}${suffix}`,
+              disk: lun === "os" ? "OS" : `LUN ${lun}`,
+              strategy,
+              recoveryPoint: point,
+              ...r,
+              ...(note ? { note } : {}),
+            });
+            if (!r.ok)
+              throw new Error(
+                `${v.vm}${suffix} ${lun}: differs from recovery point ${point} at byte ${r.firstDifferenceAt}`,
+              );
+          }
+        }
+      };
+
+      const test = await rec.step(
+        "test failover",
+        "test failover into the isolated network (replication goes on)",
+        () => w.whileSyncing(() => failover(ctx, app.stack, { kind: "test" }), only(app)),
+      );
+      addOp(test, "test failover", false);
+      await rec.step("test failover", "verify the test VMs' disks against their recovery points", () =>
+        verifyRecovered(test, "test", "-test"),
+      );
+      await rec.step("test failover", "clean up the test failover", () => cleanup(ctx, app.stack));
+
+      await rec.step("unplanned failover", `outage of the primary region (${PRIMARY.location})`, async () => {
+        emu!.faults.setRegionOutage(PRIMARY.location, true);
+        // The applications were writing up to here; their disks are gone with the region.
+        const written = workload.stop();
+        logger.info({ bytesWritten: written }, "workload stopped by the outage");
+      });
+      const real = await rec.step("unplanned failover", "unplanned failover: attach-as-is and from-snapshot rows", () =>
+        w.whileSyncing(() => failover(ctx, app.stack, { kind: "unplanned" }), only(app)),
+      );
+      addOp(real, "unplanned failover", true);
+      await rec.step("unplanned failover", "the primary region is back (to read the recovery points)", async () =>
+        emu!.faults.setRegionOutage(PRIMARY.location, false),
+      );
+      await rec.step("unplanned failover", "verify every recovered disk against its recovery point", () =>
+        verifyRecovered(real, "unplanned", ""),
+      );
+
+      // Failback: the DR VMs write, the workload comes home delta only, the primary writes, and
+      // forward replication resumes from the returned disks without a full backfill.
+      const dataDisksOf = (v: Workload["vms"][number]) => [...v.dataDiskIds.keys()];
+      await rec.step("failback", "the DR VMs write while the primary is away", async () => {
+        for (const v of app.vms)
+          for (const lun of dataDisksOf(v)) data.write(emu!.devicePath(DR.rg, v.vm, lun), 32, `dr ${v.vm}`);
+      });
+      const failbackStarted = Date.now();
+      await rec.step("failback", "failback prepare: map the DR disks back to the primary disks", () =>
+        prepareFailback(ctx, app.stack),
+      );
+      const synced = await rec.step(
+        "failback",
+        "failback sync: the union of the two deltas into new primary disks",
+        () => failbackSync(ctx, app.stack),
+      );
+      rec.addOperation(synced.op, "failback sync", false);
+      await rec.step("failback", "the DR VMs write on until complete stops them", async () => {
+        for (const v of app.vms)
+          for (const lun of dataDisksOf(v)) data.write(emu!.devicePath(DR.rg, v.vm, lun), 4, `dr-late ${v.vm}`);
+      });
+      const completed = await rec.step(
+        "failback",
+        "failback complete: final delta, disks swapped, primary started, standby, reprotect",
+        () => w.whileSyncing(() => failbackComplete(ctx, app.stack)),
+      );
+      rec.addOperation(completed.op, "failback complete", false);
+      const returned = completed.state.disks;
+      rec.failback = {
+        bytesMoved: returned.reduce((n, d) => n + d.passes.reduce((m, p) => m + p.bytesRead + p.bytesZeroed, 0), 0),
+        seconds: (Date.now() - failbackStarted) / 1000,
+      };
+      await rec.step("failback", "verify every returned disk against the DR disk's final snapshot", async () => {
+        for (const d of returned) {
+          const lun = d.role === "os" ? ("os" as const) : d.lun!;
+          const device = emu!.devicePath(PRIMARY.rg, d.row, lun);
+          const r = await verifyAgainstPoint(ctx, { devicePath: device }, d.applied!);
           const note = !r.ok ? undefined : lun === "os" ? await checkRootFs(device) : data.check(device);
           rec.verifications.push({
-            failover: label,
-            row: v.vm,
-            vm: `${v.vm}${suffix}`,
+            failover: "failback",
+            row: d.row,
+            vm: d.row,
             disk: lun === "os" ? "OS" : `LUN ${lun}`,
-            strategy,
-            recoveryPoint: point,
+            strategy: "failback",
+            recoveryPoint: d.applied!,
             ...r,
             ...(note ? { note } : {}),
           });
           if (!r.ok)
             throw new Error(
-              `${v.vm}${suffix} ${lun}: differs from recovery point ${point} at byte ${r.firstDifferenceAt}`,
+              `${d.row} ${lun}: the returned disk differs from the DR disk's final snapshot at byte ${r.firstDifferenceAt}`,
             );
         }
-      }
-    };
-
-    const test = await rec.step("test failover", "test failover into the isolated network (replication goes on)", () =>
-      w.whileSyncing(() => failover(ctx, app.stack, { kind: "test" }), only(app)),
-    );
-    addOp(test, "test failover", false);
-    await rec.step("test failover", "verify the test VMs' disks against their recovery points", () =>
-      verifyRecovered(test, "test", "-test"),
-    );
-    await rec.step("test failover", "clean up the test failover", () => cleanup(ctx, app.stack));
-
-    await rec.step("unplanned failover", `outage of the primary region (${PRIMARY.location})`, async () => {
-      emu!.faults.setRegionOutage(PRIMARY.location, true);
-      // The applications were writing up to here; their disks are gone with the region.
-      const written = workload.stop();
-      logger.info({ bytesWritten: written }, "workload stopped by the outage");
-    });
-    const real = await rec.step("unplanned failover", "unplanned failover: attach-as-is and from-snapshot rows", () =>
-      w.whileSyncing(() => failover(ctx, app.stack, { kind: "unplanned" }), only(app)),
-    );
-    addOp(real, "unplanned failover", true);
-    await rec.step("unplanned failover", "the primary region is back (to read the recovery points)", async () =>
-      emu!.faults.setRegionOutage(PRIMARY.location, false),
-    );
-    await rec.step("unplanned failover", "verify every recovered disk against its recovery point", () =>
-      verifyRecovered(real, "unplanned", ""),
-    );
-
-    // Failback: the DR VMs write, the workload comes home delta only, the primary writes, and
-    // forward replication resumes from the returned disks without a full backfill.
-    const dataDisksOf = (v: Workload["vms"][number]) => [...v.dataDiskIds.keys()];
-    await rec.step("failback", "the DR VMs write while the primary is away", async () => {
-      for (const v of app.vms)
-        for (const lun of dataDisksOf(v)) data.write(emu!.devicePath(DR.rg, v.vm, lun), 32, `dr ${v.vm}`);
-    });
-    const failbackStarted = Date.now();
-    await rec.step("failback", "failback prepare: map the DR disks back to the primary disks", () =>
-      prepareFailback(ctx, app.stack),
-    );
-    const synced = await rec.step("failback", "failback sync: the union of the two deltas into new primary disks", () =>
-      failbackSync(ctx, app.stack),
-    );
-    rec.addOperation(synced.op, "failback sync", false);
-    await rec.step("failback", "the DR VMs write on until complete stops them", async () => {
-      for (const v of app.vms)
-        for (const lun of dataDisksOf(v)) data.write(emu!.devicePath(DR.rg, v.vm, lun), 4, `dr-late ${v.vm}`);
-    });
-    const completed = await rec.step(
-      "failback",
-      "failback complete: final delta, disks swapped, primary started, standby, reprotect",
-      () => w.whileSyncing(() => failbackComplete(ctx, app.stack)),
-    );
-    rec.addOperation(completed.op, "failback complete", false);
-    const returned = completed.state.disks;
-    rec.failback = {
-      bytesMoved: returned.reduce((n, d) => n + d.passes.reduce((m, p) => m + p.bytesRead + p.bytesZeroed, 0), 0),
-      seconds: (Date.now() - failbackStarted) / 1000,
-    };
-    await rec.step("failback", "verify every returned disk against the DR disk's final snapshot", async () => {
-      for (const d of returned) {
-        const lun = d.role === "os" ? ("os" as const) : d.lun!;
-        const device = emu!.devicePath(PRIMARY.rg, d.row, lun);
-        const r = await verifyAgainstPoint(ctx, { devicePath: device }, d.applied!);
-        const note = !r.ok ? undefined : lun === "os" ? await checkRootFs(device) : data.check(device);
-        rec.verifications.push({
-          failover: "failback",
-          row: d.row,
-          vm: d.row,
-          disk: lun === "os" ? "OS" : `LUN ${lun}`,
-          strategy: "failback",
-          recoveryPoint: d.applied!,
-          ...r,
-          ...(note ? { note } : {}),
-        });
-        if (!r.ok)
-          throw new Error(
-            `${d.row} ${lun}: the returned disk differs from the DR disk's final snapshot at byte ${r.firstDifferenceAt}`,
-          );
-      }
-    });
-    await rec.step("failback", "the primary writes; forward sync resumes from the returned disks", async () => {
-      for (const v of app.vms)
-        for (const lun of dataDisksOf(v)) data.write(emu!.devicePath(PRIMARY.rg, v.vm, lun), 8, `home ${v.vm}`);
-      const asked = Date.now();
-      for (const d of returned) await requestSync(ctx.store, d.newDiskId, new Date());
-      await w.syncUntil(
-        async () =>
-          (await Promise.all(returned.map((d) => ctx.store.get(d.newDiskId)))).every(
-            (r) =>
-              r?.source.state === "healthy" &&
-              !r.source.applying &&
-              r.source.applied &&
-              Date.parse(r.source.applied.createdAt) >= asked - 1000,
-          ),
-        "a forward recovery point of every returned disk",
-        undefined,
-        600_000,
-      );
-    });
-    await rec.step("failback", "verify every staging disk against its returned disk's recovery point", async () => {
-      for (const d of returned) {
-        const s = (await ctx.store.get(d.newDiskId))!.source;
-        const r = await verifyAgainstPoint(
-          ctx,
-          { devicePath: emu!.devicePath(DR.rg, DR.appliance, s.applianceLun) },
-          s.applied!.snapshotId,
+      });
+      await rec.step("failback", "the primary writes; forward sync resumes from the returned disks", async () => {
+        for (const v of app.vms)
+          for (const lun of dataDisksOf(v)) data.write(emu!.devicePath(PRIMARY.rg, v.vm, lun), 8, `home ${v.vm}`);
+        const asked = Date.now();
+        for (const d of returned) await requestSync(ctx.store, d.newDiskId, new Date());
+        await w.syncUntil(
+          async () =>
+            (await Promise.all(returned.map((d) => ctx.store.get(d.newDiskId)))).every(
+              (r) =>
+                r?.source.state === "healthy" &&
+                !r.source.applying &&
+                r.source.applied &&
+                Date.parse(r.source.applied.createdAt) >= asked - 1000,
+            ),
+          "a forward recovery point of every returned disk",
+          undefined,
+          600_000,
         );
-        rec.verifications.push({
-          failover: "failback",
-          row: d.row,
-          vm: DR.appliance,
-          disk: `staging of ${d.role === "os" ? "OS" : `LUN ${d.lun}`}`,
-          strategy: "failback",
-          recoveryPoint: s.applied!.snapshotId,
-          ...r,
-        });
-        if (!r.ok)
-          throw new Error(
-            `${d.row}: the staging disk differs from the returned disk's point at byte ${r.firstDifferenceAt}`,
+      });
+      await rec.step("failback", "verify every staging disk against its returned disk's recovery point", async () => {
+        for (const d of returned) {
+          const s = (await ctx.store.get(d.newDiskId))!.source;
+          const r = await verifyAgainstPoint(
+            ctx,
+            { devicePath: emu!.devicePath(DR.rg, DR.appliance, s.applianceLun) },
+            s.applied!.snapshotId,
           );
-      }
-    });
-    await rec.step("failback", "cleanup --failback: the previous primary disks go", () =>
-      cleanupFailback(ctx, app.stack),
-    );
-    await rec.step("drill", "stop the sync daemon", () => w.close());
+          rec.verifications.push({
+            failover: "failback",
+            row: d.row,
+            vm: DR.appliance,
+            disk: `staging of ${d.role === "os" ? "OS" : `LUN ${d.lun}`}`,
+            strategy: "failback",
+            recoveryPoint: s.applied!.snapshotId,
+            ...r,
+          });
+          if (!r.ok)
+            throw new Error(
+              `${d.row}: the staging disk differs from the returned disk's point at byte ${r.firstDifferenceAt}`,
+            );
+        }
+      });
+      await rec.step("failback", "cleanup --failback: the previous primary disks go", () =>
+        cleanupFailback(ctx, app.stack),
+      );
+      await rec.step("drill", "stop the sync daemon", () => w.close());
+    }
   } catch (e) {
     if (!interrupted) {
       rec.error = (e as Error).message;

@@ -2,6 +2,7 @@ import { escapeHtml as esc } from "../core/html";
 import type {
   DrillFailover,
   DrillProvenance,
+  DrillRansomware,
   DrillStep,
   DrillSummary,
   DrillVerdict,
@@ -22,6 +23,8 @@ export interface DrillReportSource {
   error?: string;
   provenance?: DrillProvenance;
   blueprint?: { rtoTargetSeconds?: number | undefined };
+  /** The ransomware scenario's listing of points (its facts are in the summary). */
+  ransomware?: Pick<DrillRansomware, "pointsListing">;
 }
 
 /** The lane of a row's resources on the timeline. */
@@ -157,6 +160,7 @@ ${notExercised(summary)}
 ${table("strategies", ["strategy", "RTO (s, VM created)", "data verified"], strategies)}
 <p id="rpo">RPO at failover: ${time(summary.rpoSeconds)} (age of the recovery point when the failover began).</p>
 ${failback}
+${ransomwareSection(d, summary)}
 ${planTable(summary, time)}
 ${timeline(d, summary)}
 <h2>Data verified</h2>
@@ -202,6 +206,39 @@ ${facts.map(([k, v]) => `<tr><th scope="row">${esc(k)}</th><td>${esc(v)}</td></t
 </tbody></table>
 <p id="verdict" class="${ok ? "ok" : "failed"}">${esc(verdict)}</p>
 </header>`;
+}
+
+/** The ransomware scenario: the damage, the point chosen before it, each recovered disk's files, `ferry points`. */
+function ransomwareSection(d: DrillReportSource, summary: DrillSummary): string {
+  const r = summary.ransomware;
+  if (!r) return "";
+  const c = r.chosen;
+  const rows = r.checks.map((x) =>
+    tr(x.ok ? "succeeded" : "failed", [
+      td(esc(x.failover)),
+      td(esc(x.recoveryPoint), "id"),
+      td(`${x.fsckClean ? "clean" : "errors"}<span class="why">${esc(x.fsck)}</span>`),
+      td(String(x.files), "num"),
+      td(String(x.good), "num"),
+      td(String(x.garbage), "num"),
+      td(x.other.length ? esc(x.other.join(", ")) : "—"),
+      td(x.ok ? `as expected (${x.expected})` : `NOT ${x.expected}`, x.ok ? "pass" : "fail"),
+    ]),
+  );
+  const listing = d.ransomware?.pointsListing ?? "";
+  const restored = c
+    ? `The restore (<code>--recovery-point ${esc(r.requested)}</code>) recovered point <code>${esc(c.id)}</code> ` +
+      `of ${esc(c.time)}: taken ${tenth(c.beforeDamageSeconds)} s before the damage, ${tenth(c.ageSeconds)} s old ` +
+      `when its failover began, its disks ${c.spreadMs} ms apart.`
+    : "The drill ended before a point was restored.";
+  return (
+    `<h2>Ransomware drill</h2>
+<p id="ransomware-damage">The ransomware overwrote the files of row ${esc(r.row)} from ${esc(r.damageAt)}. ` +
+    `<code>ferry points</code> listed ${r.pointsBefore} point(s) of the row before the damage and ${r.pointsAfter} after. ` +
+    `${restored}</p>
+${table("ransomware-files", ["failover", "recovery point", "e2fsck -fn", "files", "good", "garbage", "other", "result"], rows)}
+${listing ? `<pre id="ransomware-points">${esc(listing)}</pre>` : ""}`
+  );
 }
 
 /** A plan drill's groups: blueprints, gate, each hook's exit status and duration, RTO per group and for the plan. */

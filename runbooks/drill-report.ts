@@ -133,6 +133,8 @@ export interface DrillSummary {
   failback?: { verified: boolean; bytesMoved: number; seconds: number };
   /** The recovery plan a plan drill ran: each group with its gate, hooks and RTO, and the plan's RTO. */
   plan?: DrillPlanSummary;
+  /** The ransomware scenario, when the drill ran it. */
+  ransomware?: DrillRansomwareSummary;
 }
 
 /** A plan drill's plan: what the report shows of each group. */
@@ -158,6 +160,74 @@ export interface DrillPlanSummary {
       passed: boolean;
     }[];
   }[];
+}
+
+/** One recovered data disk of a ransomware drill: its file system checked, its files compared by hash. */
+export interface RansomwareCheck {
+  /** Which failover: `before the damage` or `latest`. */
+  failover: string;
+  /** The `--recovery-point` it asked for. */
+  recoveryPoint: string;
+  /** What its files must be: the application's (`good`) or the ransomware's (`garbage`). */
+  expected: "good" | "garbage";
+  /** `e2fsck -fn` found nothing to fix. */
+  fsckClean: boolean;
+  /** e2fsck's summary. */
+  fsck: string;
+  /** Files compared. */
+  files: number;
+  /** Files with the hash the application wrote. */
+  good: number;
+  /** Files with the hash the ransomware wrote. */
+  garbage: number;
+  /** Files missing or with neither hash. */
+  other: string[];
+  /** The file system is clean and every file is as expected. */
+  ok: boolean;
+}
+
+/** The ransomware scenario of a drill: when the damage began, the point chosen before it, and what each disk held. */
+export interface DrillRansomware {
+  /** The blueprint row whose data disk was attacked. */
+  row: string;
+  /** When the ransomware began overwriting the files (ISO 8601). */
+  damageAt: string;
+  /** The `--recovery-point` of the restore. */
+  requested: string;
+  /** The row-level point the restore recovered, as `ferry points` lists it (unset: the drill did not get that far). */
+  chosen?: {
+    id: string;
+    /** The newest of its disks' point times (ISO 8601). */
+    time: string;
+    /** Its age when the restore's failover began, in seconds. */
+    ageSeconds: number;
+    /** How long before the damage it was taken, in seconds. */
+    beforeDamageSeconds: number;
+    /** Between its disks' point times, in milliseconds. */
+    spreadMs: number;
+  };
+  /** The row's complete points before and after the damage, in `ferry points`. */
+  pointsBefore: number;
+  pointsAfter: number;
+  /** `ferry points <blueprint>` as it printed, after the damage. */
+  pointsListing: string;
+  checks: RansomwareCheck[];
+}
+
+/** A ransomware drill in the summary: {@link DrillRansomware} without the listing, and whether it all held. */
+export type DrillRansomwareSummary = Omit<DrillRansomware, "pointsListing"> & { ok: boolean };
+
+/** Whether a ransomware drill proved its case: points on both sides, the restore good, `latest` damaged. */
+function ransomwareHeld(r: DrillRansomware): boolean {
+  const expected = (x: RansomwareCheck) => (x.expected === "good" ? x.good : x.garbage) === x.files;
+  return (
+    r.pointsBefore > 0 &&
+    r.pointsAfter > 0 &&
+    r.chosen !== undefined &&
+    Date.parse(r.chosen.time) < Date.parse(r.damageAt) &&
+    (["good", "garbage"] as const).every((e) => r.checks.some((x) => x.expected === e)) &&
+    r.checks.every((x) => x.ok && x.fsckClean && x.files > 0 && expected(x))
+  );
 }
 
 /** A failover added to the drill, for the timeline's markers. */
@@ -197,6 +267,8 @@ export class DrillRecorder {
   howToExercise?: Partial<Record<DiskStrategy, string>>;
   /** Told of each step run through `step()` as it ends (a printed line). */
   onStepEnd?: (step: DrillStep) => void;
+  /** Set by a drill that plays the ransomware scenario. */
+  ransomware?: DrillRansomware;
 
   constructor(
     readonly title: string,
@@ -434,6 +506,7 @@ export class DrillRecorder {
       : undefined;
     const rpoSeconds = this.rpoSeconds === null ? null : tenths(this.rpoSeconds);
     const rows = this.rowResults();
+    const ransomware = this.ransomwareSummary();
     const slowest =
       rows.length && rows.every((r) => r.rtoSeconds !== null)
         ? tenths(Math.max(...rows.map((r) => r.rtoSeconds!)))
@@ -458,7 +531,8 @@ export class DrillRecorder {
       strategies.length > 0 &&
       strategies.every((s) => s.verified && s.rtoSeconds !== null) &&
       (failback === undefined || failback.verified) &&
-      (this.plan === undefined || this.plan.phase === "succeeded");
+      (this.plan === undefined || this.plan.phase === "succeeded") &&
+      (ransomware === undefined || ransomware.ok);
     const verdict: DrillVerdict = !ran ? "failed" : targetsMissed.length ? "targetMissed" : "passed";
     return {
       ok: verdict === "passed",
@@ -471,7 +545,14 @@ export class DrillRecorder {
       notExercised: this.notExercised(),
       ...(failback ? { failback } : {}),
       ...(this.plan ? { plan: this.planSummary()! } : {}),
+      ...(ransomware ? { ransomware } : {}),
     };
+  }
+
+  private ransomwareSummary(): DrillRansomwareSummary | undefined {
+    if (!this.ransomware) return undefined;
+    const { pointsListing: _, ...rest } = this.ransomware;
+    return { ...rest, ok: ransomwareHeld(this.ransomware) };
   }
 
   /** Writes `index.html` (opens in a browser, no scripts, no network) and `summary.json` into `dir`. */
@@ -524,6 +605,23 @@ export class DrillRecorder {
         ]
       : [];
     const emulation = this.provenance?.emulation;
+    const rw = summary.ransomware;
+    const ransomware = rw
+      ? [
+          `  ransomware    damage from ${rw.damageAt}; ${rw.pointsBefore} point(s) before it, ${rw.pointsAfter} after`,
+          rw.chosen
+            ? `  ransomware    restored point ${rw.chosen.id} of ${rw.chosen.time}: ` +
+              `${rw.chosen.beforeDamageSeconds.toFixed(1)} s before the damage, ` +
+              `${rw.chosen.ageSeconds.toFixed(1)} s old at the failover, spread ${rw.chosen.spreadMs} ms`
+            : "  ransomware    no point restored: the drill ended before",
+          ...rw.checks.map(
+            (c) =>
+              `  ransomware    ${c.failover} (${c.recoveryPoint}): e2fsck ${c.fsckClean ? "clean" : "FOUND ERRORS"}, ` +
+              `${c.good}/${c.files} files good, ${c.garbage}/${c.files} garbage` +
+              `${c.other.length ? `, ${c.other.length} other` : ""}: ${c.ok ? "as expected" : `NOT ${c.expected}`}`,
+          ),
+        ]
+      : [];
     return [
       `drill ${verdictWord(summary.verdict)}`,
       ...(emulation ? [`  ${emulationLine(emulation)}`] : []),
@@ -535,6 +633,7 @@ export class DrillRecorder {
       ...summary.targetsMissed.map((m) => `  target missed: ${m}`),
       ...summary.notExercised.map((n) => `  not exercised: ${n.strategy} (rows ${n.rows.join(", ")}). ${n.note}`),
       ...failback,
+      ...ransomware,
     ].join("\n");
   }
 }

@@ -2,42 +2,11 @@ import { spawnSync as runSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
-import { parse, type DefaultTreeAdapterMap } from "parse5";
 import { describe, expect, it } from "vitest";
 import type { DrillSummary } from "../../runbooks/drill-report";
 import { tempDir } from "../helpers/emulator";
+import { attr, bodyRows, byId, elements, parseReport, text } from "../helpers/html";
 import { spawnScript, waitFor } from "../helpers/processes";
-
-type Node = DefaultTreeAdapterMap["node"];
-type Element = DefaultTreeAdapterMap["element"];
-
-function elements(node: Node, out: Element[] = []): Element[] {
-  if ("tagName" in node) out.push(node);
-  const children = "childNodes" in node ? node.childNodes : [];
-  for (const c of children) elements(c, out);
-  if ("content" in node && node.content) elements(node.content as Node, out);
-  return out;
-}
-const attr = (e: Element, name: string) => e.attrs.find((a) => a.name === name)?.value;
-const text = (n: Node): string =>
-  "value" in n && n.nodeName === "#text"
-    ? (n.value as string)
-    : "childNodes" in n
-      ? n.childNodes.map(text).join("")
-      : "";
-const byId = (all: Element[], id: string) => {
-  const e = all.find((x) => attr(x, "id") === id);
-  if (!e) throw new Error(`no element #${id} in the report`);
-  return e;
-};
-const bodyRows = (table: Element) =>
-  elements(table)
-    .filter((e) => e.tagName === "tr" && elements(e).some((c) => c.tagName === "td"))
-    .map((tr) =>
-      elements(tr)
-        .filter((c) => c.tagName === "td")
-        .map((td) => text(td).trim()),
-    );
 
 function chromium(): string | undefined {
   for (const name of ["chromium", "chromium-browser"]) {
@@ -128,12 +97,8 @@ describe("npm run drill", () => {
 
   it("writes an HTML report that parses cleanly: RTO per strategy, RPO, the timeline and every verified disk", () => {
     expect(summary, "the drill above must have run").toBeDefined();
-    const errors: string[] = [];
-    const doc = parse(readFileSync(join(reportDir, "index.html"), "utf8"), {
-      onParseError: (e) => errors.push(`${e.code} at line ${e.startLine}`),
-    });
+    const { all, errors } = parseReport(readFileSync(join(reportDir, "index.html"), "utf8"));
     expect(errors).toEqual([]);
-    const all = elements(doc as unknown as Node);
 
     const strategies = bodyRows(byId(all, "strategies"));
     expect(strategies.map((r) => r[0])).toEqual(["attachAsIs", "fromSnapshot"]);

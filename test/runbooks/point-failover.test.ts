@@ -1,6 +1,4 @@
 import { execFileSync } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { isUserError } from "../../core/errors";
@@ -12,8 +10,15 @@ import { TAGS } from "../../stacks/plan";
 import { pattern, writeAt } from "../helpers/bytes";
 import { firstDifference } from "../helpers/compare";
 import { DR, PRIMARY, useDrWorld, type DrWorld, type Workload } from "../helpers/dr-env";
-import { daemonPoints } from "../../local/dr-points";
-import { guestFsUnavailable, mountGuestFs } from "../../local/guest-fs";
+import { daemonPoints, syncNewPoints } from "../../local/dr-points";
+import { guestFsUnavailable } from "../../local/guest-fs";
+import {
+  compareLedger,
+  LEDGER_FILES,
+  readLedgerFiles,
+  writeLedgerFiles,
+  type LedgerRead,
+} from "../../local/ledger-files";
 import { tempDir } from "../helpers/emulator";
 
 const env = useDrWorld();
@@ -46,18 +51,9 @@ function copies(w: Workload): Map<string, string> {
   return out;
 }
 
-/** Syncs the workload's new writes to its staging disks (one forced cycle per disk). */
+/** Syncs the workload's new writes to its staging disks (a new point of every disk). */
 async function syncNow(w: Workload): Promise<void> {
-  const before = new Map<string, string | undefined>();
-  for (const id of diskIds(w)) before.set(id, (await world.ctx.store.get(id))!.source.applied?.snapshotId);
-  await world.syncUntil(
-    async () =>
-      (await Promise.all(diskIds(w).map((id) => world.ctx.store.get(id)))).every(
-        (r, i) => !r!.source.applying && r!.source.applied?.snapshotId !== before.get(diskIds(w)[i]!),
-      ),
-    `a new point of every disk of ${w.stack}`,
-    world.sourcesOf(w),
-  );
+  await syncNewPoints(world, w);
 }
 
 async function drVm(name: string) {
@@ -207,48 +203,14 @@ const noGuestFs = guestFsUnavailable();
 if (noGuestFs) console.log(`ransomware drill skipped: ${noGuestFs}`);
 
 describe.skipIf(noGuestFs !== undefined)("ransomware drill", () => {
-  const FILES = 12;
-  const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
-
-  /** Writes FILES files of `seed`-free random bytes into the guest's ext4 on `device`; their hashes by name. */
-  function writeFiles(device: string, format: boolean): Map<string, string> {
-    const m = mountGuestFs(device, { format });
-    try {
-      const out = new Map<string, string>();
-      for (let i = 0; i < FILES; i++) {
-        const data = randomBytes(96 * 1024 + i * 512);
-        writeFileSync(join(m.dir, `ledger-${i}.dat`), data);
-        out.set(`ledger-${i}.dat`, sha(data));
-      }
-      execFileSync("sync");
-      return out;
-    } finally {
-      // The workload closes its files and the guest unmounts: each point holds a clean file system.
-      m.unmount();
-    }
-  }
-
-  /** fsck (read-only) and the file hashes of a recovered disk, read from a copy of its file. */
-  function readRecovered(diskId: string): { fsck: number; files: Map<string, string> } {
+  /** fsck and the ledger of a recovered disk, read from a copy of its file (the disk itself stays as it was made). */
+  function readRecovered(diskId: string): LedgerRead {
     const copy = join(tempDir("ferry-ransom-"), "disk");
     execFileSync("cp", ["--sparse=always", f.emu.diskFile(diskId)!, copy]);
-    let fsck = 0;
-    try {
-      execFileSync("e2fsck", ["-fn", copy], { stdio: "pipe" });
-    } catch (e) {
-      fsck = (e as { status?: number }).status ?? -1;
-    }
-    const m = mountGuestFs(copy, { readOnly: true });
-    try {
-      const files = new Map<string, string>();
-      for (let i = 0; i < FILES; i++) files.set(`ledger-${i}.dat`, sha(readFileSync(join(m.dir, `ledger-${i}.dat`))));
-      return { fsck, files };
-    } finally {
-      m.unmount();
-    }
+    return readLedgerFiles(copy);
   }
 
-  async function drill(w: Workload, recoveryPoint: string): Promise<{ fsck: number; files: Map<string, string> }> {
+  async function drill(w: Workload, recoveryPoint: string): Promise<LedgerRead> {
     const op = await failover(world.ctx, w.stack, { kind: "test", recoveryPoint });
     expect(op.status).toBe("succeeded");
     const vm = await drVm("rw-test");
@@ -262,14 +224,13 @@ describe.skipIf(noGuestFs !== undefined)("ransomware drill", () => {
 
   it("a failover to a time before the damage recovers the good files; latest has the garbage", async () => {
     const w = await world.workload("rw", { dataLuns: [0] });
-    const good = writeFiles(w.sourceDevice(0), true);
+    const good = writeLedgerFiles(w.sourceDevice(0), { format: true });
     await world.protect(w);
     const goodPoints = await daemonPoints(world.ctx, diskIds(w));
     // The attack: every file overwritten in place with garbage.
-    const bad = writeFiles(w.sourceDevice(0), false);
-    expect([...bad.values()].some((h, i) => h === [...good.values()][i])).toBe(false);
-    await syncNow(w);
-    const badPoints = await daemonPoints(world.ctx, diskIds(w));
+    const bad = writeLedgerFiles(w.sourceDevice(0));
+    expect(compareLedger(bad, good, bad)).toEqual({ files: LEDGER_FILES, good: 0, garbage: LEDGER_FILES, other: [] });
+    const badPoints = await syncNewPoints(world, w);
     // Points on both sides of the damage.
     for (const [i, id] of diskIds(w).entries()) {
       const times = (await world.ctx.points.list(id)).map((p) => Date.parse(p.point.pointTime));
@@ -281,11 +242,11 @@ describe.skipIf(noGuestFs !== undefined)("ransomware drill", () => {
     const before = new Date(Math.min(...badPoints.map((p) => Date.parse(p.point.pointTime))) - 1).toISOString();
     expect(Date.parse(before)).toBeGreaterThanOrEqual(Date.parse(goodPoints[1]!.point.pointTime));
     const restored = await drill(w, before);
-    expect(restored.fsck).toBe(0);
+    expect(restored.fsckExitCode).toBe(0);
     expect(restored.files).toEqual(good);
 
     const latest = await drill(w, "latest");
-    expect(latest.fsck).toBe(0);
+    expect(latest.fsckExitCode).toBe(0);
     expect(latest.files).toEqual(bad);
   }, 300_000);
 });

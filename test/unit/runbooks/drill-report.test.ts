@@ -2,7 +2,12 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { DrillRecorder, type DrillBlueprint, type DrillProvenance } from "../../../runbooks/drill-report";
+import {
+  DrillRecorder,
+  type DrillBlueprint,
+  type DrillProvenance,
+  type RansomwareCheck,
+} from "../../../runbooks/drill-report";
 import { ferryBuild, signedInAs, whoRan } from "../../../runbooks/drill-provenance";
 import type { Operation } from "../../../runbooks/journal";
 
@@ -229,5 +234,72 @@ describe("the drill report's provenance", () => {
     expect(ferryBuild(import.meta.dirname, { version: "1.0.0", commit: "unknown" }).commit).toMatch(
       /^[0-9a-f]{40}(-dirty)?$/,
     );
+  });
+});
+
+describe("the drill report's ransomware scenario", () => {
+  const check = (expected: "good" | "garbage", good: number, garbage: number): RansomwareCheck => ({
+    failover: expected === "good" ? "before the damage" : "latest",
+    recoveryPoint: expected === "good" ? "2026-12-02T05:00:00.000Z" : "latest",
+    expected,
+    fsckClean: true,
+    fsck: "/dev/loop0: 23/65536 files",
+    files: 12,
+    good,
+    garbage,
+    other: [],
+    ok: (expected === "good" ? good : garbage) === 12,
+  });
+  const attacked = async (latest = check("garbage", 0, 12)): Promise<DrillRecorder> => {
+    const rec = await drilled(blueprint());
+    rec.ransomware = {
+      row: "web",
+      damageAt: "2026-12-02T05:00:00.000Z",
+      requested: "2026-12-02T05:00:00.000Z",
+      chosen: {
+        id: "web-20261202T045955Z-ab12",
+        time: "2026-12-02T04:59:57.000Z",
+        ageSeconds: 9.5,
+        beforeDamageSeconds: 3,
+        spreadMs: 12,
+      },
+      pointsBefore: 2,
+      pointsAfter: 2,
+      pointsListing: "row web: os 4 points <lun-0>",
+      checks: [check("good", 12, 0), latest],
+    };
+    return rec;
+  };
+
+  it("carries the scenario in the summary (without the listing) and passes when it all held", async () => {
+    const s = (await attacked()).summary();
+    expect(s.verdict).toBe("passed");
+    expect(s.ransomware).toMatchObject({ ok: true, damageAt: "2026-12-02T05:00:00.000Z", pointsBefore: 2 });
+    expect(s.ransomware).not.toHaveProperty("pointsListing");
+  });
+
+  it("fails when latest does not hold the garbage: the drill proved nothing", async () => {
+    const s = (await attacked(check("garbage", 12, 0))).summary();
+    expect(s.ransomware!.ok).toBe(false);
+    expect(s.verdict).toBe("failed");
+  });
+
+  it("fails when no point was restored", async () => {
+    const rec = await attacked();
+    delete rec.ransomware!.chosen;
+    expect(rec.summary().verdict).toBe("failed");
+    expect(rec.table()).toContain("no point restored");
+  });
+
+  it("shows the damage, the point chosen, each comparison and the listing, escaped", async () => {
+    const dir = scratch();
+    const rec = await attacked();
+    rec.write(dir);
+    const html = readFileSync(join(dir, "index.html"), "utf8");
+    expect(html).toContain("recovered point <code>web-20261202T045955Z-ab12</code> of 2026-12-02T04:59:57.000Z");
+    expect(html).toContain("taken 3.0 s before the damage, 9.5 s old when its failover began, its disks 12 ms apart");
+    expect(html).toContain('<pre id="ransomware-points">row web: os 4 points &lt;lun-0&gt;</pre>');
+    expect(html).toMatch(/<td>latest<\/td>.*<td class="num">0<\/td><td class="num">12<\/td>/);
+    expect(rec.table()).toMatch(/ransomware {4}latest \(latest\): e2fsck clean, 0\/12 files good, 12\/12 garbage/);
   });
 });
