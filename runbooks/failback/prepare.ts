@@ -4,6 +4,7 @@ import { recoveredVmName } from "../../stacks/plan";
 import { diskLabel, landingZone, loadBlueprint } from "../blueprints";
 import type { RunbookContext } from "../context";
 import type { Operation } from "../journal";
+import type { FailbackBridge } from "../recovery-points";
 import { currentMode } from "../mode";
 
 /** One disk on its way home: the DR VM's disk, and the primary source disk it goes back into. */
@@ -26,6 +27,13 @@ export interface FailbackDisk {
    * attached as-is (the same disk, at the point the VM started from). Absent: the base the failover took.
    */
   drBaseId?: string;
+  /**
+   * The failover recovered an older point than the staging disk held (its DR-side snapshot `pointDrSnapshotId`),
+   * so `basePointId`, the primary-side snapshot of that point, is usually gone. What the primary changed since it is
+   * read in the DR region instead: the diff from that snapshot to `bridge`, the newest DR-side point of the same
+   * staging disk at failover (absent: the failover held none, so the failback copies the whole disk).
+   */
+  older?: { pointDrSnapshotId: string; bridge?: FailbackBridge };
 }
 
 export interface FailbackPlan {
@@ -87,6 +95,15 @@ export async function prepareFailback(
 
   // Attach-as-is disks whose failover found a DR-side point took no base of their own: that point is it.
   const bases = (failover.details?.failbackBases ?? {}) as Record<string, string>;
+  // Disks recovered at an older point: that point's DR snapshot, and the newest point held for the failback.
+  const olderPoints = (failover.details?.drPoints ?? {}) as Record<string, { drSnapshotId?: string; older?: boolean }>;
+  const bridges = (failover.details?.failbackBridges ?? {}) as Record<string, FailbackBridge>;
+  const olderOf = (sourceDiskId: string): FailbackDisk["older"] => {
+    const p = Object.entries(olderPoints).find(([k]) => sameResourceId(k, sourceDiskId))?.[1];
+    if (!p?.older || !p.drSnapshotId) return undefined;
+    const bridge = bridges[sourceDiskId.toLowerCase()];
+    return { pointDrSnapshotId: p.drSnapshotId, ...(bridge ? { bridge } : {}) };
+  };
   const op = await ctx.journal.start("failback-prepare", b.name);
   try {
     const plan = await ctx.journal.step(op, "map the DR VMs' disks to the primary source disks", async () => {
@@ -153,6 +170,7 @@ export async function prepareFailback(
             );
             continue;
           }
+          const older = olderOf(w.sourceDiskId);
           disks.push({
             row: row.name,
             role: w.role,
@@ -164,6 +182,7 @@ export async function prepareFailback(
             basePointId,
             restore: gone ? "newVm" : "inPlace",
             ...(bases[w.sourceDiskId.toLowerCase()] ? { drBaseId: bases[w.sourceDiskId.toLowerCase()] } : {}),
+            ...(older ? { older } : {}),
           });
         }
       }
