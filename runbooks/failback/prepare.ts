@@ -5,6 +5,8 @@ import { diskLabel, landingZone, loadBlueprint } from "../blueprints";
 import type { RunbookContext } from "../context";
 import type { Operation } from "../journal";
 import type { FailbackBridge } from "../recovery-points";
+import { rowNics, type BlueprintRow } from "../../core/schemas/blueprint";
+import { virtualNetworkOf } from "./new-vm";
 import { currentMode } from "../mode";
 
 /** One disk on its way home: the DR VM's disk, and the primary source disk it goes back into. */
@@ -205,6 +207,14 @@ export async function prepareFailback(
               problems.push(
                 `${r}: the subnet is in ${region}, not in the primary region ${want}. Name a subnet there.`,
               );
+            else
+              problems.push(
+                ...(await nicSubnetProblems(
+                  ctx,
+                  b.rows.find((x) => x.name === r)!,
+                  options.subnetId,
+                )),
+              );
           }
         }
       }
@@ -239,6 +249,26 @@ export async function preparedFailback(ctx: RunbookContext, blueprint: string): 
       code: "NotPrepared",
     });
   return plan;
+}
+
+/**
+ * What a new VM of `row` would be refused for its NICs: each NIC that names a subnet gets the subnet of that name in
+ * the virtual network of `subnetId` (a VM's NICs share one network), which must be there.
+ */
+async function nicSubnetProblems(ctx: RunbookContext, row: BlueprintRow, subnetId: string): Promise<string[]> {
+  const vnet = parseResourceId(virtualNetworkOf(subnetId));
+  const problems: string[] = [];
+  for (const n of rowNics(row)) {
+    if (!n.subnet) continue;
+    const there = await unlessNotFound(ctx.azure.network.subnets.get(vnet.resourceGroup, vnet.name, n.subnet));
+    if (!there)
+      problems.push(
+        `${row.name}: NIC ${n.index + 1} names the subnet ${n.subnet} (rows[].${n.keyPrefix}subnet), and ${vnet.name}, ` +
+          `the virtual network of --subnet, has none: a new VM's NICs share that network. Create ${n.subnet} in ` +
+          `${vnet.name}, or name with --subnet a subnet of a network that has it.`,
+      );
+  }
+  return problems;
 }
 
 /** The region of a subnet's virtual network, or why it cannot be read. */
