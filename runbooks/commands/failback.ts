@@ -95,7 +95,7 @@ export function failbackCommand(io: CliIo, state: { code: number }): CommandModu
                     d.role === "os" ? "OS" : `LUN ${d.lun}`,
                     nameOf(d.drDiskId),
                     nameOf(d.primaryDiskId),
-                    nameOf(d.basePointId),
+                    d.older ? `${nameOf(d.older.pointDrSnapshotId)} (older point)` : nameOf(d.basePointId),
                     d.restore === "inPlace" ? "in place" : "new VM",
                   ]),
                 ),

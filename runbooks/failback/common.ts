@@ -49,6 +49,13 @@ export function applianceFor(ctx: RunbookContext, region: string): { vmId: strin
  * (its bridge) are the diff of the two DR-side points of the staging disk, and only those after the
  * bridge are diffed on the primary's snapshots. `undefined`: an older point without a bridge (the
  * failover held none), so no delta is known.
+ *
+ * Azure diffs any two incremental snapshots of one disk, the older given as the previous snapshot
+ * ("Create an incremental snapshot for managed disks", learn.microsoft.com/azure/virtual-machines/
+ * disks-incremental-snapshots; Get Page Ranges, `x-ms-previous-snapshot-url`), and each incremental
+ * snapshot is a whole point in time, so points pruned between the two do not matter (the emulator
+ * serves it so: emulator/README.md, "a family's middle"). A snapshot of the pair itself gone is
+ * what `planPass` checks for.
  */
 export function sinceFailover(d: FailbackDiskState, to: string): Delta[] | undefined {
   const primarySince = (from: string) =>

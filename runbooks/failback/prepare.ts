@@ -230,6 +230,12 @@ export async function prepareFailback(
         ...(vmGone.length ? { newVmSubnetId: options.subnetId! } : {}),
       } satisfies FailbackPlan;
     });
+    for (const d of plan.disks.filter((x) => x.older && !x.older.bridge))
+      ctx.logger.warn(
+        { row: d.row, disk: diskLabel(d), older: d.older },
+        `${d.row} ${diskLabel(d)}: failed over to an older point with no newer DR-side point held ` +
+          "(a failover by an older ferry): failback sync copies the whole disk",
+      );
     op.details = { failback: plan };
     await ctx.journal.end(op, "succeeded");
     ctx.logger.info({ blueprint: b.name, failover: failover.id, disks: plan.disks.length }, "failback prepared");
