@@ -145,28 +145,35 @@ export interface FailbackBridge {
  * Holds, for the failover `by`, what its failback needs of each disk recovered at an older point: the newest DR-side
  * point of the disk (retention then keeps it) and the primary-side snapshot of that point (the sync then keeps it
  * as it applies newer ones). Reads the state store only: nothing of the primary region. Returns each disk's
- * bridge, by source disk id in lower case; a disk whose newest point is the one it recovered has none.
+ * bridge, by source disk id in lower case; a disk whose newest point is the one it recovered has none. A re-run of
+ * the failover passes the bridges it recorded (`recorded`): those are held again, not replaced by newer points
+ * (which nothing would release).
  */
 export async function holdFailbackBridges(
   ctx: RunbookContext,
   by: string,
   chosen: Record<string, RecoveryPoint>,
   until: Date,
+  recorded: Record<string, FailbackBridge> = {},
 ): Promise<Record<string, FailbackBridge>> {
   const out: Record<string, FailbackBridge> = {};
   await settleAll(
     Object.entries(chosen)
       .filter(([, p]) => p.older && p.drSnapshotId)
       .map(async ([sourceDiskId, p]) => {
-        const newest = (await ctx.points.list(sourceDiskId)).at(-1);
-        if (!newest || sameResourceId(newest.point.drSnapshotId, p.drSnapshotId!)) return;
-        await ctx.points.hold(sourceDiskId, newest.key, by, until, ctx.now());
-        await holdPoint(ctx.store, sourceDiskId, newest.point.sourceSnapshotId, by, until, ctx.now());
-        out[sourceDiskId.toLowerCase()] = {
-          drSnapshotId: newest.point.drSnapshotId,
-          pointTime: newest.point.pointTime,
-          sourceSnapshotId: newest.point.sourceSnapshotId,
-        };
+        let bridge = recorded[sourceDiskId.toLowerCase()];
+        if (!bridge) {
+          const newest = (await ctx.points.list(sourceDiskId)).at(-1);
+          if (!newest || sameResourceId(newest.point.drSnapshotId, p.drSnapshotId!)) return;
+          bridge = {
+            drSnapshotId: newest.point.drSnapshotId,
+            pointTime: newest.point.pointTime,
+            sourceSnapshotId: newest.point.sourceSnapshotId,
+          };
+        }
+        await ctx.points.hold(sourceDiskId, pointKey(bridge), by, until, ctx.now());
+        await holdPoint(ctx.store, sourceDiskId, bridge.sourceSnapshotId, by, until, ctx.now());
+        out[sourceDiskId.toLowerCase()] = bridge;
       }),
   );
   return out;
