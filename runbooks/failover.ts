@@ -20,7 +20,14 @@ import { parsePointRequest, spreadOf } from "../core/point-choice";
 import type { RecoveryPoint } from "../core/schemas/recovery-point";
 import type { Source } from "../core/schemas/source";
 import { rowDiskIds } from "../stacks/plan";
-import { asRecoveryPoint, matchApplied, releaseDrPoints, resolvePoints } from "./recovery-points";
+import {
+  asRecoveryPoint,
+  holdFailbackBridges,
+  matchApplied,
+  releaseDrPoints,
+  resolvePoints,
+  type FailbackBridge,
+} from "./recovery-points";
 
 export type FailoverKind = "planned" | "unplanned" | "test";
 
@@ -289,6 +296,17 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
         );
       }),
     );
+    // A failback from an older point diffs it against the newest DR-side point of the same staging disk: held too.
+    const failbackBridges =
+      mode === "failover"
+        ? await holdFailbackBridges(
+            ctx,
+            op.id,
+            check.recoveryPoints,
+            drHoldUntil,
+            (op.details?.failbackBridges ?? {}) as Record<string, FailbackBridge>,
+          )
+        : {};
     for (const [row, spreadInMs] of Object.entries(resolved.spreadInMs))
       log.info({ row, spreadInMs }, `${row}: its disks' points are ${spreadInMs} ms apart (each crash-consistent)`);
     op.details = {
@@ -307,6 +325,7 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
           }
         : {}),
       ...(Object.keys(failbackBases).length ? { failbackBases } : {}),
+      ...(Object.keys(failbackBridges).length ? { failbackBridges } : {}),
     };
     await ctx.journal.save(op);
     await reached("prechecked");

@@ -1,3 +1,4 @@
+import { holdPoint } from "../adapters/state/admin";
 import { pointKey } from "../adapters/state/points";
 import { sameResourceId } from "../core/resource-id";
 import { settleAll } from "../core/settle";
@@ -110,10 +111,14 @@ export async function releaseDrPoints(ctx: RunbookContext, by: string, points: R
   );
 }
 
-/** The DR-side points an operation recorded it recovered from (its `details.drPoints`), as recovery points. */
+/**
+ * The DR-side points an operation recorded it recovered from (its `details.drPoints`), and those a failover to an
+ * older point holds for its failback (`details.failbackBridges`), as recovery points.
+ */
 export function drPointsOf(op: Pick<Operation, "details"> | undefined): RecoveryPoint[] {
   const recorded = (op?.details?.drPoints ?? {}) as Record<string, { drSnapshotId?: string; pointTime?: string }>;
-  return Object.entries(recorded)
+  const bridges = (op?.details?.failbackBridges ?? {}) as Record<string, Partial<FailbackBridge>>;
+  return [...Object.entries(recorded), ...Object.entries(bridges)]
     .filter(([, p]) => p.drSnapshotId && p.pointTime)
     .map(([sourceDiskId, p]) => ({
       sourceDiskId,
@@ -121,6 +126,57 @@ export function drPointsOf(op: Pick<Operation, "details"> | undefined): Recovery
       createdAt: p.pointTime!,
       drSnapshotId: p.drSnapshotId!,
     }));
+}
+
+/**
+ * For a disk failed over to an older point: the newest DR-side point of its staging disk when the failover ran. The
+ * diff of the older point's DR snapshot to this one is what the primary changed between them, read in the DR region
+ * (both are snapshots of one staging disk: one incremental family); from this one on, the failback diffs the
+ * primary's own snapshots, from `sourceSnapshotId` to its last replicated point, as after any failover.
+ */
+export interface FailbackBridge {
+  drSnapshotId: string;
+  pointTime: string;
+  /** The primary-side snapshot the staging disk held at this point (held on the source row for the failback). */
+  sourceSnapshotId: string;
+}
+
+/**
+ * Holds, for the failover `by`, what its failback needs of each disk recovered at an older point: the newest DR-side
+ * point of the disk (retention then keeps it) and the primary-side snapshot of that point (the sync then keeps it
+ * as it applies newer ones). Reads the state store only: nothing of the primary region. Returns each disk's
+ * bridge, by source disk id in lower case; a disk whose newest point is the one it recovered has none. A re-run of
+ * the failover passes the bridges it recorded (`recorded`): those are held again, not replaced by newer points
+ * (which nothing would release).
+ */
+export async function holdFailbackBridges(
+  ctx: RunbookContext,
+  by: string,
+  chosen: Record<string, RecoveryPoint>,
+  until: Date,
+  recorded: Record<string, FailbackBridge> = {},
+): Promise<Record<string, FailbackBridge>> {
+  const out: Record<string, FailbackBridge> = {};
+  await settleAll(
+    Object.entries(chosen)
+      .filter(([, p]) => p.older && p.drSnapshotId)
+      .map(async ([sourceDiskId, p]) => {
+        let bridge = recorded[sourceDiskId.toLowerCase()];
+        if (!bridge) {
+          const newest = (await ctx.points.list(sourceDiskId)).at(-1);
+          if (!newest || sameResourceId(newest.point.drSnapshotId, p.drSnapshotId!)) return;
+          bridge = {
+            drSnapshotId: newest.point.drSnapshotId,
+            pointTime: newest.point.pointTime,
+            sourceSnapshotId: newest.point.sourceSnapshotId,
+          };
+        }
+        await ctx.points.hold(sourceDiskId, pointKey(bridge), by, until, ctx.now());
+        await holdPoint(ctx.store, sourceDiskId, bridge.sourceSnapshotId, by, until, ctx.now());
+        out[sourceDiskId.toLowerCase()] = bridge;
+      }),
+  );
+  return out;
 }
 
 /**

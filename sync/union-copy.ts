@@ -40,6 +40,8 @@ export interface UnionCopyResult extends ApplyResult {
   unionBytes: number;
   /** Whether a delta could not be had (a snapshot gone), so the whole disk was copied instead. */
   full: boolean;
+  /** With `full` where deltas were given: why a delta could not be had. */
+  fullReason?: string;
 }
 
 /**
@@ -66,6 +68,7 @@ export async function copyUnion(o: UnionCopyOptions): Promise<UnionCopyResult> {
       throw new FerryError(`The snapshot to copy from, ${o.copyFrom}, no longer exists.`, { code: "SnapshotGone" });
     let sas = await grant(o.copyFrom);
     let union: Range[] | undefined;
+    let fullReason: string | undefined;
     if (o.deltas) {
       try {
         const parts: Range[] = [];
@@ -86,6 +89,7 @@ export async function copyUnion(o: UnionCopyOptions): Promise<UnionCopyResult> {
         if (!isFerryError(e) || e.code !== "DiffUnavailable") throw e;
         o.logger?.warn({ err: e }, "a delta cannot be had; copying the whole disk instead");
         union = undefined;
+        fullReason = e.message;
       }
     }
     const full = union === undefined;
@@ -111,7 +115,7 @@ export async function copyUnion(o: UnionCopyOptions): Promise<UnionCopyResult> {
       ...(o.abortSignal ? { abortSignal: o.abortSignal } : {}),
       ...(o.onProgress ? { onProgress: o.onProgress } : {}),
     });
-    return { ...result, unionBytes: totalBytes(scope), full };
+    return { ...result, unionBytes: totalBytes(scope), full, ...(fullReason ? { fullReason } : {}) };
   } finally {
     // Only 5 snapshots of a family may hold a SAS at once: end every one this copy opened.
     await revokeQuietly(o.snapshots, o.logger, ...new Set(granted));

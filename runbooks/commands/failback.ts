@@ -33,6 +33,16 @@ function formatState(state: FailbackState, title: string): string {
         d.passes.reduce((n, p) => n + p.seconds, 0).toFixed(1),
       ]),
     ),
+    // A whole disk copied instead of a delta is never silent.
+    ...state.disks.flatMap((d) =>
+      d.passes
+        .filter((p) => p.full)
+        .map(
+          (p) =>
+            `${d.row} ${d.role === "os" ? "OS disk" : `data disk LUN ${d.lun}`}: a full copy, ` +
+            `${(p.bytesRead / MiB).toFixed(1)} MiB to move (${p.fullReason ?? "no delta could be had"}), not a delta`,
+        ),
+    ),
   ].join("\n");
 }
 
@@ -85,7 +95,7 @@ export function failbackCommand(io: CliIo, state: { code: number }): CommandModu
                     d.role === "os" ? "OS" : `LUN ${d.lun}`,
                     nameOf(d.drDiskId),
                     nameOf(d.primaryDiskId),
-                    nameOf(d.basePointId),
+                    d.older ? `${nameOf(d.older.pointDrSnapshotId)} (older point)` : nameOf(d.basePointId),
                     d.restore === "inPlace" ? "in place" : "new VM",
                   ]),
                 ),

@@ -44,14 +44,31 @@ export function applianceFor(ctx: RunbookContext, region: string): { vmId: strin
 /**
  * Where a disk at the primary's last replicated point differs from the DR disk's snapshot `to`:
  * what the DR VM wrote since its failback base, and what the primary wrote between the failover's
- * point and that last replicated one.
+ * point and that last replicated one. After a failover to an older point the primary-side snapshot
+ * of that point is usually gone: the primary's changes up to the newest DR-side point at failover
+ * (its bridge) are the diff of the two DR-side points of the staging disk, and only those after the
+ * bridge are diffed on the primary's snapshots. `undefined`: an older point without a bridge (the
+ * failover held none), so no delta is known.
+ *
+ * Azure diffs any two incremental snapshots of one disk, the older given as the previous snapshot
+ * ("Create an incremental snapshot for managed disks", learn.microsoft.com/azure/virtual-machines/
+ * disks-incremental-snapshots; Get Page Ranges, `x-ms-previous-snapshot-url`), and each incremental
+ * snapshot is a whole point in time, so points pruned between the two do not matter (the emulator
+ * serves it so: emulator/README.md, "a family's middle"). A snapshot of the pair itself gone is
+ * what `planPass` checks for.
  */
-export function sinceFailover(d: FailbackDiskState, to: string): Delta[] {
+export function sinceFailover(d: FailbackDiskState, to: string): Delta[] | undefined {
+  const primarySince = (from: string) =>
+    sameResourceId(d.madeFrom.snapshotId, from) ? [] : [{ from, to: d.madeFrom.snapshotId }];
+  if (!d.older) return [{ from: d.drBase, to }, ...primarySince(d.basePointId)];
+  const bridge = d.older.bridge;
+  if (!bridge) return undefined;
   return [
     { from: d.drBase, to },
-    ...(sameResourceId(d.madeFrom.snapshotId, d.basePointId)
+    ...(sameResourceId(bridge.drSnapshotId, d.older.pointDrSnapshotId)
       ? []
-      : [{ from: d.basePointId, to: d.madeFrom.snapshotId }]),
+      : [{ from: d.older.pointDrSnapshotId, to: bridge.drSnapshotId }]),
+    ...primarySince(bridge.sourceSnapshotId),
   ];
 }
 

@@ -1,13 +1,15 @@
 import { UserError, unlessNotFound } from "../../core/errors";
-import type { Blueprint } from "../../core/schemas/blueprint";
+import { rowNics, type Blueprint } from "../../core/schemas/blueprint";
 import type { RunbookContext } from "../context";
 import { TAG_FAILBACK } from "./common";
 import type { FailbackDiskState } from "./state";
 
 /**
  * `--to-new-vm`: the primary VM is gone, so a new one is made in its place, with its name, in its
- * resource group, on the returned disks (the OS disk attached, never an image), with a NIC in the
- * subnet prepare was given. It is created running.
+ * resource group, on the returned disks (the OS disk attached, never an image), with every NIC the
+ * row names, in its order and with its primary and accelerated networking: a NIC's `subnet` is a
+ * subnet of that name in the virtual network of the subnet prepare was given, else that subnet
+ * itself. It is created running.
  */
 export async function restoreIntoNewVm(
   ctx: RunbookContext,
@@ -30,23 +32,20 @@ export async function restoreIntoNewVm(
     });
   const region = disks[0]!.region;
   const tags = { [TAG_FAILBACK]: by, "ferry-failback-restored": "newVm" };
-  // The NIC the deleted VM left behind (its name, unattached) keeps its address; otherwise a new one.
-  const left = await unlessNotFound(ctx.azure.network.networkInterfaces.get(vm.resourceGroup, `${vm.name}-nic`));
-  const nic =
-    left && !left.virtualMachine
-      ? left
-      : await ctx.azure.network.networkInterfaces.beginCreateOrUpdateAndWait(
-          vm.resourceGroup,
-          left ? `${vm.name}-nic-failback` : `${vm.name}-nic`,
-          {
-            location: region,
-            ipConfigurations: [
-              { name: "ipconfig1", primary: true, subnet: { id: subnetId }, privateIPAllocationMethod: "Dynamic" },
-            ],
-            tags,
-          },
-          { updateIntervalInMs: ctx.poll.updateIntervalInMs },
-        );
+  // Every NIC the row names, in its order (the guest names its interfaces in that order), each in the subnet of
+  // its name in the virtual network of --subnet (a VM's NICs share one network), else in --subnet itself.
+  const nics: { id: string; primary: boolean }[] = [];
+  for (const n of rowNics(row)) {
+    const name = n.index === 0 ? `${vm.name}-nic` : `${vm.name}-nic${n.index + 1}`;
+    const subnet = n.subnet ? `${virtualNetworkOf(subnetId)}/subnets/${n.subnet}` : subnetId;
+    const nic = await newVmNic(ctx, vm.resourceGroup, name, {
+      region,
+      subnetId: subnet,
+      acceleratedNetworking: n.acceleratedNetworking,
+      tags,
+    });
+    nics.push({ id: nic, primary: n.primary });
+  }
   await ctx.azure.compute.virtualMachines.createOrUpdate(
     vm.resourceGroup,
     vm.name,
@@ -71,13 +70,57 @@ export async function restoreIntoNewVm(
           .filter((d) => d.role === "data")
           .map((d) => ({ lun: d.lun!, createOption: "Attach" as const, managedDisk: { id: d.newDiskId } })),
       },
-      networkProfile: { networkInterfaces: [{ id: nic.id!, primary: true }] },
+      networkProfile: { networkInterfaces: nics },
       tags,
     },
     ctx.poll,
   );
   ctx.logger.info(
-    { row: row.name, vm: vm.name, nic: nic.id },
+    { row: row.name, vm: vm.name, nics: nics.map((n) => n.id) },
     `${row.name}: restored into a new VM on the returned disks`,
   );
+}
+
+/** The virtual network a subnet id is in (the id up to `/subnets/`). */
+export function virtualNetworkOf(subnetId: string): string {
+  return subnetId.replace(/\/subnets\/[^/]+\/?$/i, "");
+}
+
+/**
+ * One NIC of a new VM: the one the deleted VM left behind under that name (unattached: it keeps its address), with
+ * accelerated networking as the row says; otherwise a new one (`<name>-failback` when the name is taken by a NIC
+ * still attached elsewhere). Returns its id.
+ */
+async function newVmNic(
+  ctx: RunbookContext,
+  resourceGroup: string,
+  name: string,
+  o: { region: string; subnetId: string; acceleratedNetworking: boolean; tags: Record<string, string> },
+): Promise<string> {
+  const poll = { updateIntervalInMs: ctx.poll.updateIntervalInMs };
+  const left = await unlessNotFound(ctx.azure.network.networkInterfaces.get(resourceGroup, name));
+  if (left && !left.virtualMachine) {
+    if ((left.enableAcceleratedNetworking ?? false) === o.acceleratedNetworking) return left.id!;
+    const nic = await ctx.azure.network.networkInterfaces.beginCreateOrUpdateAndWait(
+      resourceGroup,
+      name,
+      { ...left, enableAcceleratedNetworking: o.acceleratedNetworking },
+      poll,
+    );
+    return nic.id!;
+  }
+  const nic = await ctx.azure.network.networkInterfaces.beginCreateOrUpdateAndWait(
+    resourceGroup,
+    left ? `${name}-failback` : name,
+    {
+      location: o.region,
+      ipConfigurations: [
+        { name: "ipconfig1", primary: true, subnet: { id: o.subnetId }, privateIPAllocationMethod: "Dynamic" },
+      ],
+      ...(o.acceleratedNetworking ? { enableAcceleratedNetworking: true } : {}),
+      tags: o.tags,
+    },
+    poll,
+  );
+  return nic.id!;
 }

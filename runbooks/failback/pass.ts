@@ -1,13 +1,13 @@
 import { join } from "node:path";
-import { parseResourceId, sameResourceId } from "../../core/resource-id";
+import { nameOf, parseResourceId, sameResourceId } from "../../core/resource-id";
 import { FerryError } from "../../core/errors";
 import { ByteBudget } from "../../sync/budget";
 import { openDevice } from "../../sync/device";
 import { snapshotName, TAG_ROLE } from "../../sync/snapshots";
-import { copyUnion, type Delta } from "../../sync/union-copy";
+import { copyUnion } from "../../sync/union-copy";
 import type { RunbookContext } from "../context";
 import { applianceFor, label, sinceFailover, snapshots, TAG_FAILBACK } from "./common";
-import type { FailbackDiskState, FailbackPass, FailbackState, FailbackStateStore } from "./state";
+import type { FailbackDiskState, FailbackPass, FailbackState, FailbackStateStore, PassPlan } from "./state";
 
 // One pass of failback sync over one disk: what failback sync repeats and complete's final delta ends with.
 
@@ -94,22 +94,40 @@ export async function takeDrSnapshot(ctx: RunbookContext, prepare: string, drDis
 }
 
 /**
- * Where the new disk may differ from the DR disk's snapshot `to`: after a pass, what the DR disk
- * changed since; before the first, what the DR VM wrote since its failback base ∪ what the primary
- * wrote between the failover's point and the point the new disk was made from. `null`: no base
- * (a failover by an older ferry, or the base deleted): the whole disk.
+ * What a pass copies into the new disk to make it equal to the DR disk's snapshot `to`: after a
+ * pass, what the DR disk changed since; before the first, what the DR VM wrote since its failback
+ * base ∪ what the primary changed between the failover's point and the point the new disk was made
+ * from ({@link sinceFailover}). Every snapshot those deltas start or end at must still exist: where
+ * one is gone (a failover by an older ferry, a base or point deleted), no delta is known and the
+ * pass copies the whole disk, said in the log and, with the reason, in the pass's record.
  */
-export async function passDeltas(ctx: RunbookContext, d: FailbackDiskState, to: string): Promise<Delta[] | null> {
-  if (d.applied) return [{ from: d.applied, to }];
-  if (!(await snapshots(ctx).get(d.drBase))) {
+export async function planPass(ctx: RunbookContext, d: FailbackDiskState, to: string): Promise<PassPlan> {
+  if (d.applied) return { snapshotId: to, deltas: [{ from: d.applied, to }] };
+  const full = (fullReason: string, fields: Record<string, unknown>): PassPlan => {
     ctx.logger.warn(
-      { disk: label(d), drBase: d.drBase },
-      "the DR disk has no failback base (failed over by an older ferry, or deleted): " +
-        "the first pass copies the whole disk",
+      { disk: label(d), ...fields, fullReason },
+      `${label(d)}: ${fullReason}: the first pass copies the whole disk`,
     );
-    return null;
+    return { snapshotId: to, deltas: null, fullReason };
+  };
+  const deltas = sinceFailover(d, to);
+  if (!deltas)
+    return full(
+      `the failover to an older point held no newer DR-side point of ${nameOf(d.stagingDiskId)} to diff it to`,
+      { older: d.older },
+    );
+  const snaps = snapshots(ctx);
+  const needed = [...new Set(deltas.flatMap((x) => [x.from, x.to]).filter((id) => !sameResourceId(id, to)))];
+  for (const id of needed) {
+    if (await snaps.get(id)) continue;
+    const what = sameResourceId(id, d.drBase)
+      ? "the DR disk's failback base"
+      : d.older && [d.older.pointDrSnapshotId, d.older.bridge?.drSnapshotId].some((x) => x && sameResourceId(x, id))
+        ? "a DR-side recovery point the failback diffs"
+        : "a primary-side point the failback diffs";
+    return full(`${what}, ${id}, no longer exists`, { missing: id });
   }
-  return sinceFailover(d, to);
+  return { snapshotId: to, deltas };
 }
 
 /**
@@ -126,7 +144,7 @@ export async function syncPass(
   const snaps = snapshots(ctx);
   if (!d.applying) {
     const snap = await takeDrSnapshot(ctx, state.prepare, d.drDiskId);
-    d.applying = { snapshotId: snap, deltas: await passDeltas(ctx, d, snap) };
+    d.applying = await planPass(ctx, d, snap);
     await store.save(state);
   }
   const applying = d.applying;
@@ -185,7 +203,7 @@ export async function syncPass(
       bytesRead: r.bytesRead,
       bytesZeroed: r.bytesZeroed,
       seconds: Math.round((Date.now() - started) / 100) / 10,
-      ...(r.full ? { full: true } : {}),
+      ...(r.full ? { full: true, fullReason: applying.fullReason ?? r.fullReason ?? "no delta could be had" } : {}),
     };
     d.applied = applying.snapshotId;
     delete d.applying;

@@ -4,6 +4,9 @@ import { recoveredVmName } from "../../stacks/plan";
 import { diskLabel, landingZone, loadBlueprint } from "../blueprints";
 import type { RunbookContext } from "../context";
 import type { Operation } from "../journal";
+import type { FailbackBridge } from "../recovery-points";
+import { rowNics, type BlueprintRow } from "../../core/schemas/blueprint";
+import { virtualNetworkOf } from "./new-vm";
 import { currentMode } from "../mode";
 
 /** One disk on its way home: the DR VM's disk, and the primary source disk it goes back into. */
@@ -26,6 +29,13 @@ export interface FailbackDisk {
    * attached as-is (the same disk, at the point the VM started from). Absent: the base the failover took.
    */
   drBaseId?: string;
+  /**
+   * The failover recovered an older point than the staging disk held (its DR-side snapshot `pointDrSnapshotId`),
+   * so `basePointId`, the primary-side snapshot of that point, is usually gone. What the primary changed since it is
+   * read in the DR region instead: the diff from that snapshot to `bridge`, the newest DR-side point of the same
+   * staging disk at failover (absent: the failover held none, so the failback copies the whole disk).
+   */
+  older?: { pointDrSnapshotId: string; bridge?: FailbackBridge };
 }
 
 export interface FailbackPlan {
@@ -87,6 +97,15 @@ export async function prepareFailback(
 
   // Attach-as-is disks whose failover found a DR-side point took no base of their own: that point is it.
   const bases = (failover.details?.failbackBases ?? {}) as Record<string, string>;
+  // Disks recovered at an older point: that point's DR snapshot, and the newest point held for the failback.
+  const olderPoints = (failover.details?.drPoints ?? {}) as Record<string, { drSnapshotId?: string; older?: boolean }>;
+  const bridges = (failover.details?.failbackBridges ?? {}) as Record<string, FailbackBridge>;
+  const olderOf = (sourceDiskId: string): FailbackDisk["older"] => {
+    const p = Object.entries(olderPoints).find(([k]) => sameResourceId(k, sourceDiskId))?.[1];
+    if (!p?.older || !p.drSnapshotId) return undefined;
+    const bridge = bridges[sourceDiskId.toLowerCase()];
+    return { pointDrSnapshotId: p.drSnapshotId, ...(bridge ? { bridge } : {}) };
+  };
   const op = await ctx.journal.start("failback-prepare", b.name);
   try {
     const plan = await ctx.journal.step(op, "map the DR VMs' disks to the primary source disks", async () => {
@@ -153,6 +172,7 @@ export async function prepareFailback(
             );
             continue;
           }
+          const older = olderOf(w.sourceDiskId);
           disks.push({
             row: row.name,
             role: w.role,
@@ -164,6 +184,7 @@ export async function prepareFailback(
             basePointId,
             restore: gone ? "newVm" : "inPlace",
             ...(bases[w.sourceDiskId.toLowerCase()] ? { drBaseId: bases[w.sourceDiskId.toLowerCase()] } : {}),
+            ...(older ? { older } : {}),
           });
         }
       }
@@ -186,6 +207,14 @@ export async function prepareFailback(
               problems.push(
                 `${r}: the subnet is in ${region}, not in the primary region ${want}. Name a subnet there.`,
               );
+            else
+              problems.push(
+                ...(await nicSubnetProblems(
+                  ctx,
+                  b.rows.find((x) => x.name === r)!,
+                  options.subnetId,
+                )),
+              );
           }
         }
       }
@@ -201,6 +230,12 @@ export async function prepareFailback(
         ...(vmGone.length ? { newVmSubnetId: options.subnetId! } : {}),
       } satisfies FailbackPlan;
     });
+    for (const d of plan.disks.filter((x) => x.older && !x.older.bridge))
+      ctx.logger.warn(
+        { row: d.row, disk: diskLabel(d), older: d.older },
+        `${d.row} ${diskLabel(d)}: failed over to an older point with no newer DR-side point held ` +
+          "(a failover by an older ferry): failback sync copies the whole disk",
+      );
     op.details = { failback: plan };
     await ctx.journal.end(op, "succeeded");
     ctx.logger.info({ blueprint: b.name, failover: failover.id, disks: plan.disks.length }, "failback prepared");
@@ -220,6 +255,26 @@ export async function preparedFailback(ctx: RunbookContext, blueprint: string): 
       code: "NotPrepared",
     });
   return plan;
+}
+
+/**
+ * What a new VM of `row` would be refused for its NICs: each NIC that names a subnet gets the subnet of that name in
+ * the virtual network of `subnetId` (a VM's NICs share one network), which must be there.
+ */
+async function nicSubnetProblems(ctx: RunbookContext, row: BlueprintRow, subnetId: string): Promise<string[]> {
+  const vnet = parseResourceId(virtualNetworkOf(subnetId));
+  const problems: string[] = [];
+  for (const n of rowNics(row)) {
+    if (!n.subnet) continue;
+    const there = await unlessNotFound(ctx.azure.network.subnets.get(vnet.resourceGroup, vnet.name, n.subnet));
+    if (!there)
+      problems.push(
+        `${row.name}: NIC ${n.index + 1} names the subnet ${n.subnet} (rows[].${n.keyPrefix}subnet), and ${vnet.name}, ` +
+          `the virtual network of --subnet, has none: a new VM's NICs share that network. Create ${n.subnet} in ` +
+          `${vnet.name}, or name with --subnet a subnet of a network that has it.`,
+      );
+  }
+  return problems;
 }
 
 /** The region of a subnet's virtual network, or why it cannot be read. */

@@ -30,8 +30,13 @@ export async function reprotect(ctx: RunbookContext, state: FailbackState, disks
       );
     const point = points[d.newDiskId.toLowerCase()]!;
     const attachedAsIs = sameResourceId(d.stagingDiskId, d.drDiskId);
-    // The staging disk is at the primary's last replicated point, like the new disk was when made.
-    const deltas: Delta[] = attachedAsIs ? [] : sinceFailover(d, d.applied!);
+    // The staging disk is at the primary's last replicated point, like the new disk was when made. Where the first
+    // pass could have no delta (a snapshot gone), neither can the seed: it copies the whole snapshot.
+    const deltas: Delta[] | undefined = attachedAsIs
+      ? []
+      : d.passes[0]?.full
+        ? undefined
+        : sinceFailover(d, d.applied!);
     const {
       applied: _a,
       applying: _p,
@@ -53,7 +58,7 @@ export async function reprotect(ctx: RunbookContext, state: FailbackState, disks
       applying: point,
       desired: point,
       applyingMode: "seed",
-      seed: { copyFrom: d.applied!, deltas },
+      seed: { copyFrom: d.applied!, ...(deltas ? { deltas } : {}) },
       bytesCopied: 0,
       paused: false,
       consecutiveFailures: 0,
@@ -64,7 +69,7 @@ export async function reprotect(ctx: RunbookContext, state: FailbackState, disks
     await ctx.store.create(next);
     await ctx.store.delete(old);
     ctx.logger.info(
-      { disk: label(d), sourceDiskId: d.newDiskId, seedFrom: d.applied, deltas: deltas.length },
+      { disk: label(d), sourceDiskId: d.newDiskId, seedFrom: d.applied, deltas: deltas?.length ?? "whole disk" },
       `${label(d)}: handed to the DR sync (seeded, no full backfill)`,
     );
   }

@@ -18,6 +18,8 @@ export interface FailbackPass {
   seconds: number;
   /** No delta could be had (a snapshot gone): the whole disk was copied. */
   full?: boolean;
+  /** With `full`: why no delta could be had (the snapshot that is gone). */
+  fullReason?: string;
 }
 
 export interface FailbackDiskState extends FailbackDisk {
@@ -39,8 +41,18 @@ export interface FailbackDiskState extends FailbackDisk {
   /** The DR disk snapshot the new disk durably equals. */
   applied?: string;
   /** A pass under way: the new disk is torn on the union of these deltas until it ends. */
-  applying?: { snapshotId: string; deltas: Delta[] | null };
+  applying?: PassPlan;
   passes: FailbackPass[];
+}
+
+/**
+ * What one pass copies: into the new disk, the DR disk's snapshot `snapshotId`, on the union of `deltas`; `null`:
+ * no delta is known, so the whole disk, for the reason `fullReason` says.
+ */
+export interface PassPlan {
+  snapshotId: string;
+  deltas: Delta[] | null;
+  fullReason?: string;
 }
 
 /**

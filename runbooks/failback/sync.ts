@@ -9,7 +9,7 @@ import type { Operation } from "../journal";
 import { withNextStep } from "../next-step";
 import { pauseAtApplyBoundary } from "../wait";
 import { applianceFor, label, TAG_FAILBACK } from "./common";
-import { passDeltas, syncPass, takeDrSnapshot, type SyncPassOptions } from "./pass";
+import { planPass, syncPass, takeDrSnapshot, type SyncPassOptions } from "./pass";
 import { preparedFailback, type FailbackDisk } from "./prepare";
 import { completePhaseReached } from "./complete-phase";
 import { failbackStateStore, type FailbackDiskState, type FailbackState } from "./state";
@@ -139,7 +139,7 @@ async function syncRun(
             ),
             takeDrSnapshot(ctx, prepareOp.id, d.drDiskId),
           ]);
-          entry.applying = { snapshotId: snap, deltas: await passDeltas(ctx, entry, snap) };
+          entry.applying = await planPass(ctx, entry, snap);
           st.disks.push(entry);
           await store.save(st);
         }),
@@ -158,13 +158,31 @@ async function syncRun(
       if (left <= ctx.config.failback.smallDeltaMiB * 1024 ** 2) break;
     }
     const bytesMoved = st.disks.reduce((n, d) => n + d.passes.reduce((m, p) => m + p.bytesRead + p.bytesZeroed, 0), 0);
+    const fullCopies = fullCopiesOf(st);
     op.details = {
       prepare: prepareOp.id,
       bytesMoved,
+      ...(fullCopies.length ? { fullCopies } : {}),
       disks: st.disks.map((d) => ({ disk: label(d), newDiskId: d.newDiskId, passes: d.passes })),
     };
   });
   return { op, state: state! };
+}
+
+/** A disk a pass copied whole (no delta could be had), why, and the bytes it read from the DR side. */
+export interface FullCopy {
+  disk: string;
+  reason: string;
+  bytesToMove: number;
+}
+
+/** The passes of a failback that copied a whole disk instead of a delta. */
+export function fullCopiesOf(state: FailbackState): FullCopy[] {
+  return state.disks.flatMap((d) =>
+    d.passes
+      .filter((p) => p.full)
+      .map((p) => ({ disk: label(d), reason: p.fullReason ?? "no delta could be had", bytesToMove: p.bytesRead })),
+  );
 }
 
 /**

@@ -3,7 +3,11 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { failover } from "../../runbooks/failover";
 import { precheck, type PrecheckResult } from "../../runbooks/precheck";
 import { useCliWorld } from "../helpers/cli-world";
-import { DR, type DrWorld } from "../helpers/dr-env";
+import { DR, PRIMARY, type DrWorld } from "../helpers/dr-env";
+import { isUserError } from "../../core/errors";
+import { failbackComplete } from "../../runbooks/failback/complete";
+import { prepareFailback } from "../../runbooks/failback/prepare";
+import { failbackSync } from "../../runbooks/failback/sync";
 
 // The world's target network is dr-vnet (10.1.0.0/16) with subnet app (10.1.0.0/22); its test network dr-test-vnet
 // with app (10.99.0.0/22). These tests give dr-vnet a second subnet, data (10.1.8.0/24), for second NICs.
@@ -39,12 +43,12 @@ function twoNics(k: number) {
   ];
 }
 
-/** A recovered VM's NICs as Azure has them: name, primary, subnet, allocation, address, accelerated networking. */
-async function nicsOf(vmName: string) {
-  const vm = await f.azure.compute.virtualMachines.get(DR.rg, vmName);
+/** A VM's NICs as Azure has them: name, primary, subnet, allocation, address, accelerated networking. */
+async function nicsOf(vmName: string, rg = DR.rg) {
+  const vm = await f.azure.compute.virtualMachines.get(rg, vmName);
   return Promise.all(
     vm.networkProfile!.networkInterfaces!.map(async (ref) => {
-      const nic = await f.azure.network.networkInterfaces.get(DR.rg, ref.id!.split("/").at(-1)!);
+      const nic = await f.azure.network.networkInterfaces.get(rg, ref.id!.split("/").at(-1)!);
       const ip = nic.ipConfigurations![0]!;
       return {
         name: nic.name,
@@ -208,5 +212,49 @@ describe("the precheck knows a row's NICs", () => {
         "Azure would refuse the recovered NIC (PrivateIPAddressNotInSubnet). Set rows[].nics[1].privateIpAddress " +
         "of nicip to a free address from 10.1.8.4 to 10.1.8.254, or remove it for a dynamic one.",
     });
+  });
+});
+
+describe("failback into a new VM of a row with two NICs", () => {
+  it("gives the new VM every NIC of the row, in order, with its primary and accelerated networking", async () => {
+    await dataSubnet();
+    const w = await world.workload("nicfb", { vmSize: "Standard_D8s_v5" });
+    await editBlueprint<Blueprint>(world, w.stack, (b) => {
+      delete b.rows[0]!.privateIpAddress;
+      b.rows[0]!.nics = twoNics(5);
+    });
+    await world.protect(w);
+    expect((await world.unplannedFailover(w)).status).toBe("succeeded");
+    // The primary VM is lost with its region; its NIC is left behind, unattached.
+    await f.azure.compute.virtualMachines.beginDeleteAndWait(PRIMARY.rg, w.vm, { updateIntervalInMs: 10 });
+    const vnet = `/subscriptions/${f.emu.subscriptionId}/resourceGroups/${PRIMARY.rg}/providers/Microsoft.Network/virtualNetworks/prod-vnet`;
+
+    // The second NIC's subnet, data, is not in the primary network yet: refused before anything is made.
+    const e = await prepareFailback(world.ctx, w.stack, { toNewVm: true, subnetId: `${vnet}/subnets/app` }).catch(
+      (x: unknown) => x,
+    );
+    expect(isUserError(e)).toBe(true);
+    expect((e as Error).message).toContain(
+      "nicfb: NIC 2 names the subnet data (rows[].nics[1].subnet), and prod-vnet, the virtual network of --subnet, " +
+        "has none: a new VM's NICs share that network. Create data in prod-vnet",
+    );
+
+    await world.builder.network.subnets.beginCreateOrUpdateAndWait(PRIMARY.rg, "prod-vnet", "data", {
+      addressPrefix: "10.0.8.0/24",
+    });
+    await prepareFailback(world.ctx, w.stack, { toNewVm: true, subnetId: `${vnet}/subnets/app` });
+    await world.whileSyncing(() => failbackSync(world.ctx, w.stack), world.sourcesOf(w));
+    await world.whileSyncing(() => failbackComplete(world.ctx, w.stack));
+
+    // As the recovered VM had them: the row's order, its second NIC primary, both with accelerated networking;
+    // the first is the NIC the lost VM left behind (its address kept), the second new, in the primary's data subnet.
+    expect((await nicsOf(w.vm, PRIMARY.rg)).map((n) => [n.name, n.primary, n.subnet, n.acceleratedNetworking])).toEqual(
+      [
+        [`${w.vm}-nic`, false, "prod-vnet/subnets/app", true],
+        [`${w.vm}-nic2`, true, "prod-vnet/subnets/data", true],
+      ],
+    );
+    const vm = await f.azure.compute.virtualMachines.get(PRIMARY.rg, w.vm, { expand: "instanceView" });
+    expect(vm.instanceView!.statuses!.some((s) => s.code === "PowerState/running")).toBe(true);
   });
 });
