@@ -10,8 +10,9 @@ const env = useDrWorld(
   { throttling: "azure", retry: { maxRetries: 8, retryDelayInMs: 20, maxRetryDelayInMs: 200 } },
   {
     throttlingLimits: {
-      // One new VM a second in the whole subscription; two disk or snapshot writes at once, four a second.
-      "PutVM.Subscription": { capacity: 1, refillPerMinute: 60 },
+      // One new VM every 20 s in the whole subscription (the blueprint's two VM creates land within that, however
+      // busy the machine); two disk or snapshot writes at once, four a second.
+      "PutVM.Subscription": { capacity: 1, refillPerMinute: 3 },
       "CreateUpdateDisks.3Min": { capacity: 2, refillPerMinute: 240 },
       "UpdateVM.Resource": { capacity: 2, refillPerMinute: 120 },
     },
