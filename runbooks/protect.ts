@@ -269,21 +269,21 @@ export function formatProtect(results: ProtectResult[]): string {
         ? `${r.stack}: stack updated (version ${r.update.version ?? "?"}: ${c.create} created, ${c.update} updated, ` +
           `${c.delete} deleted)`
         : `${r.stack}: stack up to date`;
-      const width = Math.max(0, ...r.disks.map((d) => d.action.length));
+      const width = Math.max(r.released.length > 0 ? "released".length : 0, ...r.disks.map((d) => d.action.length));
       const lines = r.disks.map((d) => {
         const what =
           d.action === "enabled"
-            ? `→ ${d.stagingDisk} at appliance LUN ${d.lun} (${d.state}; prepare ${d.prepare})`
+            ? `${d.stagingDisk} at appliance LUN ${d.lun} (${d.state}; prepare ${d.prepare})`
             : d.action === "updated"
               ? `${d.changed?.join(", ")}`
               : d.action === "disabled"
                 ? `left disabled; protect it again with \`ferry sources enable ${r.stack} --disk ${d.disk} --prepare keep\``
                 : `${d.state}`;
-        return `  ${d.action.padEnd(width)}  ${d.disk} (${d.row}, ${d.role}) ${what}`;
+        return `  ${d.action.padEnd(width)}  ${d.disk} (${d.row}, ${d.role}): ${what}`;
       });
       const released = r.released.map(
         (x) =>
-          `  released  ${nameOf(x.stagingDiskId)}: its row is gone; the staging disk left the stack and is kept in ` +
+          `  ${"released".padEnd(width)}  ${nameOf(x.stagingDiskId)}: its row is gone; the staging disk left the stack and is kept in ` +
           "Azure (delete it when its data is no longer wanted)",
       );
       return [head, ...lines, ...released].join("\n");

@@ -188,4 +188,47 @@ describe("ferry protect", () => {
       expect((await world.builder.compute.disks.get(p.resourceGroup, p.name)).id).toBe(x.stagingDiskId);
     }
   });
+
+  it("enables a staging disk that existed but was never enabled as keep, never as empty", async () => {
+    // The stack was updated by hand (world.workload's `up`) and never enabled.
+    const w = await world.workload("pr-keep");
+    const result = await protect(w.stack);
+    expect(result.update.ran).toBe(false);
+    expect(result.disks.map((d) => [d.role, d.action, d.prepare])).toEqual([
+      ["os", "enabled", "keep"],
+      ["lun-0", "enabled", "keep"],
+    ]);
+    for (const id of disksOf(w)) expect((await world.ctx.store.get(id))!.source.prepare).toBe("keep");
+  });
+
+  it("leaves a disk disabled by hand disabled", async () => {
+    const w = await protectedWorkload("pr-off");
+    const data = w.dataDiskIds.get(0)!;
+    expect((await ferry("sources", "disable", data, "--yes")).code).toBe(EXIT.ok);
+    const result = await protect(w.stack);
+    expect(result.disks.map((d) => [d.role, d.action])).toEqual([
+      ["os", "unchanged"],
+      ["lun-0", "disabled"],
+    ]);
+    expect((await world.ctx.store.get(data))!.source.state).toBe("disabled");
+  });
+
+  it("--all protects every blueprint stack, and one refused does not stop the others", async () => {
+    const ok = await protectedWorkload("pr-all-ok");
+    const refused = await protectedWorkload("pr-all-no");
+    for (const w of [ok, refused])
+      await editBlueprint<{ rpoTargetSeconds?: number }>(world, w.stack, (b) => {
+        b.rpoTargetSeconds = 240;
+      });
+    await recordMode(world.ctx, refused.stack, "failover", "failover-unplanned-20260101T000000Z");
+
+    const r = await ferry("protect", "--all", "--json");
+    expect(r.code).not.toBe(EXIT.ok);
+    expect(r.err).toContain(`${refused.stack}: Blueprint ${refused.stack} is in failover mode`);
+    const results = JSON.parse(r.out) as ProtectResult[];
+    expect(results.map((x) => x.stack)).toContain(ok.stack);
+    expect(results.map((x) => x.stack)).not.toContain(refused.stack);
+    expect((await world.ctx.store.get(ok.osDiskId))!.source.protection?.rpoTargetSeconds).toBe(240);
+    expect((await world.ctx.store.get(refused.osDiskId))!.source.protection?.rpoTargetSeconds).toBeUndefined();
+  });
 });
