@@ -13,6 +13,7 @@ import { cleanupCommand, failoverCommand } from "./commands/failover";
 import { historyCommand } from "./commands/history";
 import { pointsCommand } from "./commands/points";
 import { precheckCommand } from "./commands/precheck";
+import { protectCommand } from "./commands/protect";
 import { sourcesCommand } from "./commands/sources";
 import { Journal } from "./journal";
 import { takeJobToken } from "../adapters/azure/job-token";
@@ -38,6 +39,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         "$0 <command> [options]\n\nAzure-to-Azure disaster recovery: protect disks, check, fail over, drill.\nConfig: --config, $FERRY_CONFIG, or ./ferry.json (see README).",
       )
       .command(sourcesCommand(io))
+      .command(protectCommand(io))
       .command(targetsCommand(io, state))
       .command(blueprintsCommand(io, state))
       .command(precheckCommand(io, state))
@@ -50,6 +52,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       .command(planCommand(io))
       .demandCommand(1, "Name a command.")
       .example("$0 sources enable web --prepare empty", "Protect the disks of blueprint web")
+      .example("$0 protect web", "Protect blueprint web as its stack file says (staging disks, DR, RPO, retention)")
       .example("$0 precheck web --junit precheck.xml", "Check before a failover (exit 3 when it fails)")
       .example("$0 failover web --test", "A drill in the test network (then: ferry cleanup web)")
       .example("$0 failover web --planned --yes", "A planned failover")

@@ -29,6 +29,8 @@ export interface EnableOptions {
   prepare?: PrepareMode;
   /** Only this source disk of the blueprint. Default: every one. */
   sourceDiskId?: string;
+  /** Only these source disks of the blueprint (with `sourceDiskId`, the one both name). Default: every one. */
+  sourceDiskIds?: readonly string[];
 }
 
 /**
@@ -50,10 +52,15 @@ export async function enableDr(ctx: RunbookContext, stack: string, options: Enab
     prepare = answer as PrepareMode;
   }
   const disks = sourceDisks(config.blueprint).filter(
-    (d) => !options.sourceDiskId || sameResourceId(d.sourceDiskId, options.sourceDiskId),
+    (d) =>
+      (!options.sourceDiskId || sameResourceId(d.sourceDiskId, options.sourceDiskId)) &&
+      (!options.sourceDiskIds || options.sourceDiskIds.some((id) => sameResourceId(d.sourceDiskId, id))),
   );
   if (disks.length === 0)
-    throw new UserError(`${options.sourceDiskId} is not a disk of blueprint ${stack}.`, { code: "UnknownDisk" });
+    throw new UserError(
+      `${options.sourceDiskId ?? options.sourceDiskIds?.join(", ")} is not a disk of blueprint ${stack}.`,
+      { code: "UnknownDisk" },
+    );
   const target = config.blueprint.rpoTargetSeconds;
   const retention = config.blueprint.retention;
   const protectionOf = (id: string): SourceProtection => {
@@ -89,13 +96,12 @@ export async function enableDr(ctx: RunbookContext, stack: string, options: Enab
         sourceDiskId: d.sourceDiskId,
         snapshotResourceGroup: await snapshotGroupOf(ctx, zone, d.sourceDiskId),
       };
-      if (!active && d.role === "os") {
-        const row = config.blueprint.rows.find((r) => r.name === d.row)!;
-        await checkGeneration(ctx, stack, row.name, row.osDisk);
-        await checkSecurityType(ctx, stack, row);
-        await checkLicenseType(ctx, stack, row);
-        await warnNicDifferences(ctx, stack, row);
-      }
+      if (!active && d.role === "os")
+        await checkSourceVm(
+          ctx,
+          stack,
+          config.blueprint.rows.find((r) => r.name === d.row)!,
+        );
       (active ? moved : todo).push(group);
     }
   }
@@ -145,6 +151,18 @@ export async function enableDr(ctx: RunbookContext, stack: string, options: Enab
     enabled.push(stored.source);
   }
   return enabled;
+}
+
+/**
+ * What enabling a row's OS disk checks of its source VM: its generation, security type and licence as the row states
+ * them (a refusal is a UserError that names the fix), and its NICs against the row's (warnings only). Reads the
+ * primary region only.
+ */
+export async function checkSourceVm(ctx: RunbookContext, stack: string, row: BlueprintRow): Promise<void> {
+  await checkGeneration(ctx, stack, row.name, row.osDisk);
+  await checkSecurityType(ctx, stack, row);
+  await checkLicenseType(ctx, stack, row);
+  await warnNicDifferences(ctx, stack, row);
 }
 
 /**

@@ -73,7 +73,7 @@ const files = ymlFiles(ROOT);
 const pipelines = files.filter((f) => !f.includes("/templates/"));
 
 describe("Azure DevOps pipelines", () => {
-  it("are the six the runbooks need, and every file parses as YAML", () => {
+  it("are the seven the runbooks need, and every file parses as YAML", () => {
     expect(pipelines.map((f) => relative(ROOT, f)).sort()).toEqual([
       "cleanup.yml",
       "drill.yml",
@@ -81,6 +81,7 @@ describe("Azure DevOps pipelines", () => {
       "failover.yml",
       "plan.yml",
       "precheck.yml",
+      "protect.yml",
     ]);
     for (const f of files) expect(() => load(f), f).not.toThrow();
   });
@@ -103,7 +104,7 @@ describe("Azure DevOps pipelines", () => {
       });
     }
     expect(new Set(calls.map((c) => c.line.split(" ")[0]))).toEqual(
-      new Set(["precheck", "failover", "history", "drill", "cleanup", "failback", "plan"]),
+      new Set(["precheck", "failover", "history", "drill", "cleanup", "failback", "plan", "protect"]),
     );
     // Each kind of failover the pipeline offers is a command line of its own.
     const failovers = calls.filter((c) => c.file === join(ROOT, "failover.yml") && c.line.startsWith("failover"));
@@ -171,6 +172,26 @@ describe("Azure DevOps pipelines", () => {
     expect(lines.filter((l) => !l.includes("--accept-older-point")).map((l) => l.split(" ")[0])).toEqual(
       expect.arrayContaining(["precheck", "failover"]),
     );
+  });
+
+  it("protect every blueprint on a push to main that changes a stack file, and one blueprint by hand", () => {
+    const protect = load(join(ROOT, "protect.yml"));
+    expect(protect.trigger).toMatchObject({
+      batch: true,
+      branches: { include: ["main"] },
+      paths: { include: ["stacks/Pulumi.*.yaml"] },
+    });
+    expect(protect.pr).toBe("none");
+    // A push runs with the parameters' defaults: the default is the branch that protects every blueprint.
+    const blueprint = ((protect.parameters ?? []) as Parameter[]).find((p) => p.name === "blueprint")!;
+    const steps: Record<string, Yaml>[] = [];
+    walk(protect, (o) => {
+      if (o.template === "templates/ferry.yml") steps.push(o);
+    });
+    expect(steps).toHaveLength(1);
+    const branches = steps[0]!.parameters as Record<string, Record<string, string>>;
+    expect(branches[`\${{ if eq(parameters.blueprint, '${String(blueprint.default)}') }}`]?.args).toBe("protect --all");
+    expect(branches["${{ else }}"]?.args).toBe("protect ${{ parameters.blueprint }}");
   });
 
   it("run a plan up to its manual step, then resume it in a stage behind the approval environment", () => {
