@@ -178,3 +178,24 @@ export function spreadOf(disks: PointChoiceDisk[], chosen: Record<string, Listed
   }
   return Object.fromEntries([...times].map(([row, t]) => [row, Math.max(...t) - Math.min(...t)]));
 }
+
+/** A {@link PointRequest} as it is recorded in an operation (JSON) and written back on the command line. */
+export type RecordedPointRequest = { kind: "latest" } | { kind: "time"; at: string } | { kind: "id"; id: string };
+
+/** The request as an operation records it. */
+export function recordPointRequest(request: PointRequest): RecordedPointRequest {
+  if (request.kind === "time") return { kind: "time", at: request.at.toISOString() };
+  return request.kind === "id" ? { kind: "id", id: request.id } : { kind: "latest" };
+}
+
+/** The `--recovery-point` value that asks for a recorded request again. */
+export function formatPointRequest(request: RecordedPointRequest): string {
+  return request.kind === "time" ? request.at : request.kind === "id" ? request.id : "latest";
+}
+
+/** Whether a request asks for what a recorded one asked: the same instant, or the same id (ARM ids in any case). */
+export function samePointRequest(request: PointRequest, recorded: RecordedPointRequest): boolean {
+  if (request.kind === "latest" || recorded.kind === "latest") return request.kind === recorded.kind;
+  if (request.kind === "time") return recorded.kind === "time" && request.at.getTime() === Date.parse(recorded.at);
+  return recorded.kind === "id" && sameResourceId(request.id, recorded.id);
+}

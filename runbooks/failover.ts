@@ -16,17 +16,29 @@ import { currentMode, modeRecord, recordDiskProgress, recordMode, restoreMode, t
 import { formatPrecheck, precheck } from "./precheck";
 import { waitUntilReady } from "./readiness";
 import { settleAll } from "../core/settle";
-import { parsePointRequest, spreadOf } from "../core/point-choice";
+import {
+  formatPointRequest,
+  parsePointRequest,
+  recordPointRequest,
+  samePointRequest,
+  spreadOf,
+  type PointRequest,
+} from "../core/point-choice";
 import type { RecoveryPoint } from "../core/schemas/recovery-point";
 import type { Source } from "../core/schemas/source";
 import { rowDiskIds } from "../stacks/plan";
+import type { ListedPoint } from "../core/point-choice";
 import {
   asRecoveryPoint,
   holdFailbackBridges,
+  latestDrPoints,
   matchApplied,
+  recordedDrPoints,
+  recordedPointsOf,
+  type FailbackBridge,
+  type RecordedPoints,
   releaseDrPoints,
   resolvePoints,
-  type FailbackBridge,
 } from "./recovery-points";
 
 export type FailoverKind = "planned" | "unplanned" | "test";
@@ -56,7 +68,8 @@ export interface FailoverOptions {
  */
 export async function failover(ctx: RunbookContext, stack: string, options: FailoverOptions): Promise<Operation> {
   // Bad input is refused before anything is recorded.
-  let request = parsePointRequest(options.recoveryPoint);
+  const asked = parsePointRequest(options.recoveryPoint);
+  let request = asked;
   const config = await loadBlueprint(ctx, stack);
   const b = config.blueprint;
   const mode = options.kind === "test" ? "test" : "failover";
@@ -76,12 +89,21 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
     op.phase = phase;
     await ctx.journal.save(op);
   };
-  if (resumes) op.details = { resumes: resumes.id };
-  await reached(resumes ? failoverPhaseOf(resumes) : "notStarted");
+  // What the run it continues recovered: a resumed run recovers exactly that (recorded again, for a run after it).
+  const recorded = resumes ? recordedPointsOf(resumes) : undefined;
+  if (resumes)
+    op.details = {
+      resumes: resumes.id,
+      ...(recorded ? { pointRequest: recorded.request, resolvedPoints: recorded.points } : {}),
+    };
+  op.phase = resumes ? failoverPhaseOf(resumes) : "notStarted";
   await ctx.journal.save(op);
   const started = Date.now();
   const log = ctx.logger.child({ blueprint: b.name, operation: op.id, kind: options.kind });
   const disks = sourceDisks(b);
+  // The landing zone's outputs, read while the run does other things.
+  const zoneRead = landingZone(ctx);
+  zoneRead.catch(() => undefined);
   const attachAsIs = new Set<string>();
   if (mode === "failover") {
     for (const r of b.rows) {
@@ -102,7 +124,15 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
   // The mode record this run replaced, until its `up` starts: put back if the run fails before any
   // detach or update.
   let previousMode: { record: ModeRecord | undefined } | undefined;
+  // A planned failover's power-off, in ms since the epoch: its final sync is of points taken after it.
+  let poweredOffAt: number | undefined;
+  // Set when this run refuses to continue with another point: its message says how to go on.
+  let refusedPoint = false;
   try {
+    if (recorded && !samePointRequest(asked, recorded.request)) {
+      refusedPoint = true;
+      throw pointChangedError(stack, options.kind, resumes!.id, asked, recorded);
+    }
     if (resumes)
       log.info({ resumes: resumes.id }, "continuing the failed failover: its final sync and detach are done");
     if (options.kind === "planned" && !resumes) {
@@ -116,7 +146,7 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
         ),
       );
       await reached("sourcesStopped");
-      const poweredOffAt = ctx.now().getTime();
+      poweredOffAt = ctx.now().getTime();
       await ctx.journal.step(op, "final sync", async () => {
         // Points known now were taken before the power-off ended; the final one is any other,
         // taken after it (the clock check covers a snapshot not yet recorded as applying).
@@ -145,7 +175,7 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
                 !s.applying &&
                 s.applied &&
                 !before.get(d.sourceDiskId)!.has(s.applied.snapshotId.toLowerCase()) &&
-                Date.parse(s.applied.createdAt) >= poweredOffAt - 1000,
+                Date.parse(s.applied.createdAt) >= poweredOffAt! - 1000,
             );
           },
         );
@@ -156,29 +186,53 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
     // Which DR-side points the run recovers from (state store only: nothing is read from the primary region). A
     // disk recovered from one needs no pause: its staging disk is not read, and its sync goes on.
     const sources = new Map<string, Source>();
+    // Side by side: on the critical path, one round trip whatever the number of disks.
     const readSources = async () => {
-      for (const d of disks) sources.set(d.sourceDiskId, await sourceOf(d.sourceDiskId));
+      const read = await Promise.all(disks.map(async (d) => [d.sourceDiskId, await sourceOf(d.sourceDiskId)] as const));
+      for (const [id, s] of read) sources.set(id, s);
     };
     await readSources();
     // The id of the source point a staging disk holds names the latest point (as before DR-side points existed).
     const named = request.kind === "id" ? request.id : undefined;
     if (named && [...sources.values()].some((s) => s.applied && sameResourceId(s.applied.snapshotId, named)))
       request = { kind: "latest" };
-    let resolved = await resolvePoints(ctx, disks, request, mode);
+    const latestFailover = mode === "failover" && request.kind === "latest";
+    // A failover to `latest`: a disk copied from a point (not attached as-is) takes the newest DR-side point, with no
+    // pause; a planned failover's only if taken after the power-off, so that its final sync is in.
+    let resolved = recorded
+      ? await recordedDrPoints(ctx, disks, recorded.points)
+      : latestFailover
+        ? await latestDrPoints(
+            ctx,
+            disks.filter((d) => !attachAsIs.has(d.sourceDiskId.toLowerCase())),
+            poweredOffAt === undefined ? {} : { takenSince: new Date(poweredOffAt - 1000) },
+          )
+        : await resolvePoints(ctx, disks, request, mode);
+    // The newest point is never older than the staging disk for the plan, even where the sync applied a newer one
+    // since (its DR-side point not yet recorded): the row keeps its strategies.
+    const pointOf = (id: string, c: ListedPoint) => {
+      const was = recorded && Object.entries(recorded.points).find(([k]) => sameResourceId(k, id))?.[1];
+      if (was) return was;
+      const p = asRecoveryPoint(c, sources.get(id));
+      if (latestFailover) delete p.older;
+      return p;
+    };
     const rowOlder = (row: string) =>
       disks
         .filter((d) => d.row === row)
         .some((d) => {
           const c = resolved.chosen[d.sourceDiskId];
-          return c !== undefined && asRecoveryPoint(c, sources.get(d.sourceDiskId)).older === true;
+          return c !== undefined && pointOf(d.sourceDiskId, c).older === true;
         });
     // Paused: disks with no DR-side point, and the disks of rows that attach their staging disks (a failover to
     // the latest point, or to a point the staging disks still hold).
-    const toPause = disks.filter(
-      (d) =>
-        !resolved.chosen[d.sourceDiskId] ||
-        (attachAsIs.has(d.sourceDiskId.toLowerCase()) && !rowOlder(d.row)) ||
-        (mode === "failover" && request.kind !== "latest" && !rowOlder(d.row)),
+    // A resumed run: its attach-as-is disks without a DR-side point are paused and detached already; nothing else is.
+    const toPause = disks.filter((d) =>
+      recorded
+        ? !resolved.chosen[d.sourceDiskId] && attachAsIs.has(d.sourceDiskId.toLowerCase())
+        : !resolved.chosen[d.sourceDiskId] ||
+          (attachAsIs.has(d.sourceDiskId.toLowerCase()) && !rowOlder(d.row)) ||
+          (mode === "failover" && request.kind !== "latest" && !rowOlder(d.row)),
     );
     if (toPause.length) {
       await ctx.journal.step(op, "pause the sync at an apply boundary", () =>
@@ -193,15 +247,16 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
     }
     await reached("syncPaused");
     await readSources();
-    if (mode === "failover" && request.kind === "latest") {
-      // The latest point is what the staging disks hold: its DR-side point, where the daemon took one, spares the
-      // failover every snapshot (a from-snapshot disk is copied from it, an attach-as-is disk has it as its base).
+    if (!recorded && latestFailover && toPause.length) {
+      // A paused disk's latest point is what its staging disk holds: its DR-side point, where the daemon took one,
+      // spares the failover every snapshot (an attach-as-is disk has it as its failback base; a disk copied from a
+      // point is copied from it).
       const applied: Record<string, RecoveryPoint> = {};
-      for (const d of disks) {
+      for (const d of toPause) {
         const a = sources.get(d.sourceDiskId)?.applied;
         if (a) applied[d.sourceDiskId] = a;
       }
-      const chosen = await matchApplied(ctx, disks, applied);
+      const chosen = { ...resolved.chosen, ...(await matchApplied(ctx, toPause, applied)) };
       resolved = {
         deliberate: false,
         chosen,
@@ -214,7 +269,9 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
     const chosenPoints: Record<string, RecoveryPoint> = {};
     for (const d of disks) {
       const c = resolved.chosen[d.sourceDiskId];
-      if (c) chosenPoints[d.sourceDiskId] = asRecoveryPoint(c, sources.get(d.sourceDiskId));
+      const was = recorded && Object.entries(recorded.points).find(([k]) => sameResourceId(k, d.sourceDiskId))?.[1];
+      if (was) chosenPoints[d.sourceDiskId] = was;
+      else if (c) chosenPoints[d.sourceDiskId] = pointOf(d.sourceDiskId, c);
     }
     // A row with an older point comes whole from its DR-side snapshots: none of its disks is attached as-is.
     for (const r of b.rows) {
@@ -264,12 +321,13 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
     // failback's completion): retention never prunes them under it. A point pruned since it was listed is a
     // UserError here, before anything is changed.
     const drHoldUntil = new Date(ctx.now().getTime() + 10 * 365 * 24 * 3_600_000);
-    await settleAll(
-      Object.entries(resolved.chosen).map(([id, p]) => ctx.points.hold(id, p.key, op.id, drHoldUntil, ctx.now())),
-    );
+    // The record this run replaces, read beside the holds (every store write here is on the critical path).
+    const previousRecord = modeRecord(ctx, b.name);
+    previousRecord.catch(() => undefined);
     const failbackBases: Record<string, string> = {};
-    await settleAll(
-      disks.map(async (d) => {
+    await settleAll<unknown>([
+      ...Object.entries(resolved.chosen).map(([id, p]) => ctx.points.hold(id, p.key, op.id, drHoldUntil, ctx.now())),
+      ...disks.map(async (d) => {
         const point = check.recoveryPoints[d.sourceDiskId]!;
         // Kept for verification and inspection while the sync goes on (state store only: no primary-region call).
         if (options.kind !== "test" || ctx.config.failover.holdRecoveryPointsHours > 0)
@@ -295,7 +353,7 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
           "source selected",
         );
       }),
-    );
+    ]);
     // A failback from an older point diffs it against the newest DR-side point of the same staging disk: held too.
     const failbackBridges =
       mode === "failover"
@@ -326,14 +384,26 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
         : {}),
       ...(Object.keys(failbackBases).length ? { failbackBases } : {}),
       ...(Object.keys(failbackBridges).length ? { failbackBridges } : {}),
+      // What a re-run that continues this one must recover: the request and the points it resolved to.
+      pointRequest: recorded?.request ?? recordPointRequest(asked),
+      resolvedPoints: check.recoveryPoints,
     };
-    await ctx.journal.save(op);
-    await reached("prechecked");
+    if (failoverPhaseReached(failoverPhaseOf(op), "prechecked")) await ctx.journal.save(op);
+    else await reached("prechecked");
     // The mode, points and pause go to the store now, each true from here: the program (a runbook's
     // `up` or a bare `pulumi up`) recovers these points and nothing else. Put back if this run fails
     // before a staging disk leaves the appliance, as the sync is.
-    previousMode = { record: await modeRecord(ctx, b.name) };
+    previousMode = { record: await previousRecord };
     const paused = new Set(toPause.map((d) => d.sourceDiskId.toLowerCase()));
+    // Disks copied from their DR-side point need their staging disk no more: recorded as not paused, and their sync
+    // goes on (beside the detach: nothing waits for it).
+    const fromPointPaused = disks.filter(
+      (d) =>
+        paused.has(d.sourceDiskId.toLowerCase()) &&
+        !attachAsIs.has(d.sourceDiskId.toLowerCase()) &&
+        check.recoveryPoints[d.sourceDiskId]!.drSnapshotId !== undefined,
+    );
+    for (const d of fromPointPaused) paused.delete(d.sourceDiskId.toLowerCase());
     await recordMode(ctx, b.name, mode, op.id, {
       operationKind: op.kind,
       recoveryPoints: check.recoveryPoints,
@@ -343,27 +413,15 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
           .map((d) => [d.sourceDiskId, { pausedAt: check.recoveryPoints[d.sourceDiskId]!.snapshotId }]),
       ),
     });
-    // Disks copied from their DR-side point need their staging disk no more: their sync goes on now.
-    const fromPointPaused = disks.filter(
-      (d) =>
-        paused.has(d.sourceDiskId.toLowerCase()) &&
-        !attachAsIs.has(d.sourceDiskId.toLowerCase()) &&
-        check.recoveryPoints[d.sourceDiskId]!.drSnapshotId !== undefined,
-    );
-    if (fromPointPaused.length) {
-      await recordDiskProgress(
-        ctx,
-        b.name,
-        op.id,
-        Object.fromEntries(fromPointPaused.map((d) => [d.sourceDiskId, { pausedAt: undefined }])),
-      );
-      await Promise.all(fromPointPaused.map((d) => setPaused(ctx.store, d.sourceDiskId, false, ctx.now())));
-    }
+    const unpaused = settleAll(fromPointPaused.map((d) => setPaused(ctx.store, d.sourceDiskId, false, ctx.now())));
+    unpaused.catch(() => undefined);
 
-    const zone = await landingZone(ctx);
+    const zone = await zoneRead;
     if (attachAsIs.size) {
       await ctx.journal.step(op, "detach attach-as-is staging disks from the appliance", async () => {
-        const staging = (await Promise.all([...attachAsIs].map((id) => sourceOf(id)))).map((s) => s.stagingDiskId);
+        const staging = [...attachAsIs].map(
+          (id) => [...sources].find(([k]) => sameResourceId(k, id))![1].stagingDiskId,
+        );
         detached = true;
         // Recorded before the first detach: from here a re-run must go forward, not hand back to the sync.
         await reached("stagingDetached");
@@ -378,6 +436,7 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
       });
     }
 
+    await unpaused;
     const plan = planBlueprint(b, zone, { mode, recoveryPoints: check.recoveryPoints, operationId: op.id });
     const rowOf = (name: string) =>
       plan.rows.find(
@@ -503,6 +562,10 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
         });
     }
     await ctx.journal.end(op, "failed", e);
+    if (refusedPoint) {
+      log.error({ error: (e as Error).message }, "failover refused");
+      throw e;
+    }
     const next = detached
       ? `The failover got past the detach of the staging disks: run the same failover again to continue it.`
       : stillPaused
@@ -556,6 +619,33 @@ export async function cleanup(ctx: RunbookContext, stack: string): Promise<Opera
     // Replication was never paused by a drill's cleanup: a re-run takes the stack on to standby.
     throw withNextStep(e, `The drill is not cleaned up yet: run \`ferry cleanup ${stack}\` again.`);
   }
+}
+
+/**
+ * The refusal of a re-run that asks for another point than the failed run it would continue: that run's attach-as-is
+ * staging disks are off the appliance at its point, so it can only go on there.
+ */
+function pointChangedError(
+  stack: string,
+  kind: FailoverKind,
+  failed: string,
+  asked: PointRequest,
+  recorded: RecordedPoints,
+): UserError {
+  const used = formatPointRequest(recorded.request);
+  const times = [...new Set(Object.values(recorded.points).map((p) => p.createdAt))].sort();
+  const at = times.length === 1 ? times[0]! : `${times[0]} to ${times.at(-1)}`;
+  return new UserError(
+    `Failover ${failed} of ${stack} failed after its staging disks left the appliance; it recovers recovery point ` +
+      `${used} (points of ${at}), and this run asks for ${formatPointRequest(recordPointRequest(asked))}. A ` +
+      `failover that got this far goes on only at the point it started with. Continue it with \`ferry failover ` +
+      `${stack} --${kind} --recovery-point ${used}\`. To recover another point, finish it with that command, fail ` +
+      `back (\`ferry failback prepare ${stack}\`), and fail over again to the point you want.`,
+    {
+      code: "RecoveryPointChanged",
+      details: { resumes: failed, recoveryPoint: used, points: recorded.points },
+    },
+  );
 }
 
 function kindOf(type: string): string {

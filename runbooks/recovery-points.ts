@@ -2,7 +2,14 @@ import { holdPoint } from "../adapters/state/admin";
 import { pointKey } from "../adapters/state/points";
 import { sameResourceId } from "../core/resource-id";
 import { settleAll } from "../core/settle";
-import { choosePoints, type ListedPoint, type PointChoice, type PointRequest } from "../core/point-choice";
+import {
+  choosePoints,
+  spreadOf,
+  type ListedPoint,
+  type PointChoice,
+  type PointRequest,
+  type RecordedPointRequest,
+} from "../core/point-choice";
 import type { Source } from "../core/schemas/source";
 import type { RecoveryPoint } from "../core/schemas/recovery-point";
 import { diskLabel, type sourceDisks } from "./blueprints";
@@ -57,6 +64,31 @@ export async function resolvePoints(
   }
   const having = choiceDisks.filter((d) => (lists.get(d.sourceDiskId) ?? []).length > 0);
   const c = choosePoints(having, lists, request);
+  return { deliberate: false, chosen: c.disks, spreadInMs: c.spreadInMs };
+}
+
+/** Options of {@link latestDrPoints}. */
+export interface LatestDrPointsOptions {
+  /** Only points of source snapshots taken at or after this time (a planned failover's power-off). Default: any. */
+  takenSince?: Date;
+}
+
+/**
+ * For a failover to `latest`, before any pause: each disk's newest DR-side point (of a source snapshot taken since
+ * `takenSince`, when given). An unplanned failover's latest point is the newest one recorded in the DR region; a disk
+ * with none is left out (the failover pauses it and recovers what its staging disk holds).
+ */
+export async function latestDrPoints(
+  ctx: RunbookContext,
+  disks: Disk[],
+  options: LatestDrPointsOptions = {},
+): Promise<ResolvedPoints> {
+  const lists = await listDrPoints(ctx, disks);
+  const since = options.takenSince?.getTime() ?? Number.NEGATIVE_INFINITY;
+  const choiceDisks = disks
+    .map((d) => ({ row: d.row, sourceDiskId: d.sourceDiskId, label: `${d.row} ${diskLabel(d)}` }))
+    .filter((d) => (lists.get(d.sourceDiskId) ?? []).some((p) => Date.parse(p.point.pointTime) >= since));
+  const c = choosePoints(choiceDisks, lists, { kind: "latest" });
   return { deliberate: false, chosen: c.disks, spreadInMs: c.spreadInMs };
 }
 
@@ -195,4 +227,43 @@ export async function drillPoints(
     if (c) points[d.sourceDiskId] = asRecoveryPoint(c, (await ctx.store.get(d.sourceDiskId))?.source);
   }
   return { points, deliberate: resolved.deliberate };
+}
+
+/** What a failover recorded it recovers: the request as asked and the point each disk resolved to. */
+export interface RecordedPoints {
+  request: RecordedPointRequest;
+  /** By source disk ARM id: the recovery point the run recovers (as its precheck judged it). */
+  points: Record<string, RecoveryPoint>;
+}
+
+/**
+ * The request and points a failover recorded (`details.pointRequest`, `details.resolvedPoints`), or undefined for an
+ * operation recorded before they were (a re-run of it resolves its points again).
+ */
+export function recordedPointsOf(op: Pick<Operation, "details">): RecordedPoints | undefined {
+  const request = op.details?.pointRequest as RecordedPointRequest | undefined;
+  const points = op.details?.resolvedPoints as Record<string, RecoveryPoint> | undefined;
+  return request && points ? { request, points } : undefined;
+}
+
+/**
+ * The DR-side points a resumed failover holds again: those its recorded points name (the run it continues holds them,
+ * so retention has kept them). A disk whose point has no DR-side snapshot is left out.
+ */
+export async function recordedDrPoints(
+  ctx: RunbookContext,
+  disks: Disk[],
+  points: Record<string, RecoveryPoint>,
+): Promise<ResolvedPoints> {
+  const lists = await listDrPoints(ctx, disks);
+  const chosen: Record<string, ListedPoint> = {};
+  for (const d of disks) {
+    const p = Object.entries(points).find(([k]) => sameResourceId(k, d.sourceDiskId))?.[1];
+    const match = p?.drSnapshotId
+      ? (lists.get(d.sourceDiskId) ?? []).find((x) => sameResourceId(x.point.drSnapshotId, p.drSnapshotId!))
+      : undefined;
+    if (match) chosen[d.sourceDiskId] = match;
+  }
+  const choiceDisks = disks.map((d) => ({ row: d.row, sourceDiskId: d.sourceDiskId, label: d.sourceDiskId }));
+  return { deliberate: false, chosen, spreadInMs: spreadOf(choiceDisks, chosen) };
 }

@@ -12,6 +12,7 @@ import { formatHistory, history } from "../../runbooks/history";
 import type { Operation } from "../../runbooks/journal";
 import { precheck } from "../../runbooks/precheck";
 import { enableDr } from "../../runbooks/sources";
+import { requestSync } from "../../adapters/state/admin";
 import { planBlueprint, TAGS } from "../../stacks/plan";
 import { pattern, readAt, writeAt } from "../helpers/bytes";
 import { firstDifference } from "../helpers/compare";
@@ -392,6 +393,9 @@ describe("failover", () => {
     const expected = snapshotFiles(w);
     // Lost with the region: written after the last recovery point.
     writeWorkload(w, 22);
+    // The data disk is copied from its DR-side point and never paused: a sync asked for now makes the daemon's
+    // next cycle meet the outage while the failover runs.
+    await requestSync(world.ctx.store, w.dataDiskIds.get(0)!, new Date());
 
     f.emu.faults.setRegionOutage(PRIMARY.location, true);
     const from = f.emu.requests.length;

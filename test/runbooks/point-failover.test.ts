@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { isUserError } from "../../core/errors";
+import { isUserError, unlessNotFound } from "../../core/errors";
 import { parseResourceId } from "../../core/resource-id";
 import { cleanup, failover } from "../../runbooks/failover";
 import { currentMode } from "../../runbooks/mode";
@@ -60,6 +60,10 @@ async function drVm(name: string) {
   return f.azure.compute.virtualMachines.get(DR.rg, name);
 }
 
+async function drVmOrNone(name: string) {
+  return unlessNotFound(drVm(name));
+}
+
 describe("failover to a recovery point", () => {
   it("recovers an older point by time, from its DR-side snapshots, byte for byte, during a primary outage", async () => {
     const w = await world.workload("pit", { osStrategy: "attachAsIs", dataStrategy: "attachAsIs" });
@@ -116,6 +120,67 @@ describe("failover to a recovery point", () => {
     }
     expect(world.logLines.some((l) => l.includes("an older point, recovered from its DR-side snapshot"))).toBe(true);
   });
+
+  it("a re-run past the detach recovers the failed run's points, and refuses another point, naming it", async () => {
+    const w = await world.workload("presume", { osStrategy: "attachAsIs", dataStrategy: "fromSnapshot" });
+    write(w, 31);
+    await world.protect(w);
+    await daemonPoints(world.ctx, diskIds(w));
+    // The VM is refused once the staging disks are off the appliance: the failover can only go forward.
+    f.emu.faults.add({
+      match: { plane: "arm", operation: "VirtualMachines_CreateOrUpdate" },
+      action: { kind: "error", status: 403, code: "AuthorizationFailed", message: "The client has no role here." },
+    });
+    let failedRun: unknown;
+    try {
+      failedRun = await world
+        .whileSyncing(() => failover(world.ctx, w.stack, { kind: "unplanned" }), world.sourcesOf(w))
+        .catch((e: unknown) => e);
+    } finally {
+      f.emu.faults.clear();
+    }
+    expect(failedRun).toBeInstanceOf(Error);
+    const failed = (await world.ctx.journal.list(w.stack))[0]!;
+    expect(failed.status).toBe("failed");
+    expect(failed.phase).toBe("stagingDetached");
+    expect(failed.details?.pointRequest).toEqual({ kind: "latest" });
+    const used = failed.details!.resolvedPoints as Record<string, { snapshotId: string; drSnapshotId?: string }>;
+    const dataId = [...w.dataDiskIds.values()][0]!;
+    const dataPoint = Object.entries(used).find(([k]) => k.toLowerCase() === dataId.toLowerCase())![1];
+
+    // The data disk, copied from its DR-side point, syncs on: it gets a newer point than the one the run recovers.
+    writeAt(w.sourceDevice([...w.dataDiskIds.keys()][0]!), 0, pattern(32, MiB));
+    await world.syncUntil(
+      async () => (await world.ctx.points.list(dataId)).some((p) => p.point.sourceSnapshotId !== dataPoint.snapshotId),
+      "a newer DR-side point of the data disk",
+      world.sourcesOf(w),
+    );
+    const newer = (await world.ctx.points.list(dataId)).at(-1)!;
+
+    // Another point: refused before anything changes, naming the run's point and how to go on.
+    const refused = await failover(world.ctx, w.stack, {
+      kind: "unplanned",
+      recoveryPoint: newer.point.pointTime,
+    }).catch((e: unknown) => e);
+    expect(isUserError(refused)).toBe(true);
+    expect((refused as { code: string }).code).toBe("RecoveryPointChanged");
+    expect((refused as Error).message).toContain(`Failover ${failed.id} of ${w.stack}`);
+    expect((refused as Error).message).toContain(`ferry failover ${w.stack} --unplanned --recovery-point latest`);
+    expect((refused as Error).message).toContain("fail back");
+    expect(await drVmOrNone("presume")).toBeUndefined();
+
+    // The same request continues at the recorded points, not at the newer one.
+    const op = await world.whileSyncing(() => failover(world.ctx, w.stack, { kind: "unplanned" }), world.sourcesOf(w));
+    expect(op.status).toBe("succeeded");
+    expect(op.recoveryPoints![dataId]).toBe(dataPoint.snapshotId);
+    expect(op.recoveryPoints![dataId]).not.toBe(newer.point.sourceSnapshotId);
+    const vm = await drVm("presume");
+    const disk = await f.azure.compute.disks.get(
+      DR.rg,
+      parseResourceId(vm.storageProfile!.dataDisks![0]!.managedDisk!.id!).name,
+    );
+    expect(disk.creationData?.sourceResourceId?.toLowerCase()).toBe(dataPoint.drSnapshotId!.toLowerCase());
+  }, 180_000);
 
   it("refuses a time before the first point and an unknown id, naming `ferry points`, and changes nothing", async () => {
     const w = await world.workload("pbad");

@@ -1,6 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { isUserError } from "../../../core/errors";
-import { choosePoints, parsePointRequest, type ListedPoint, type PointChoiceDisk } from "../../../core/point-choice";
+import {
+  choosePoints,
+  formatPointRequest,
+  parsePointRequest,
+  recordPointRequest,
+  samePointRequest,
+  type ListedPoint,
+  type PointChoiceDisk,
+} from "../../../core/point-choice";
 
 const SUB = "/subscriptions/00000000-0000-0000-0000-000000000001";
 const disk = (name: string) => `${SUB}/resourceGroups/prod/providers/Microsoft.Compute/disks/${name}`;
@@ -131,5 +139,31 @@ describe("choosePoints", () => {
     const e = userErrorOf(() => choosePoints(DISKS, l, { kind: "latest" }));
     expect(e.code).toBe("NoRecoveryPoints");
     expect(e.message).toContain("db OS disk");
+  });
+});
+
+describe("a recorded point request (what a resumed failover must ask for again)", () => {
+  it("is the same request for the same instant in another zone, and for an ARM id in another case", () => {
+    const time = recordPointRequest(parsePointRequest("2026-12-02T01:30:00Z"));
+    expect(samePointRequest(parsePointRequest("2026-12-02T02:30:00+01:00"), time)).toBe(true);
+    const id = recordPointRequest(parsePointRequest(snap("web-os-1")));
+    expect(samePointRequest(parsePointRequest(snap("web-os-1").toUpperCase()), id)).toBe(true);
+    expect(samePointRequest(parsePointRequest(undefined), { kind: "latest" })).toBe(true);
+  });
+
+  it("is another request for latest against a time, another instant, or another id", () => {
+    const time = recordPointRequest(parsePointRequest("2026-12-02T01:30:00Z"));
+    expect(samePointRequest(parsePointRequest("latest"), time)).toBe(false);
+    expect(samePointRequest(parsePointRequest("2026-12-02T01:30:01Z"), time)).toBe(false);
+    expect(samePointRequest(parsePointRequest("2026-12-02T01:30:00Z"), { kind: "latest" })).toBe(false);
+    expect(samePointRequest(parsePointRequest("web-os-2"), { kind: "id", id: "web-os-1" })).toBe(false);
+  });
+
+  it("is written back as the --recovery-point value that asks for it", () => {
+    expect(formatPointRequest(recordPointRequest(parsePointRequest("2026-12-02T02:30:00+01:00")))).toBe(
+      "2026-12-02T01:30:00.000Z",
+    );
+    expect(formatPointRequest({ kind: "latest" })).toBe("latest");
+    expect(formatPointRequest({ kind: "id", id: "web-os-1" })).toBe("web-os-1");
   });
 });
