@@ -56,6 +56,7 @@ export const AZURE_PROFILE: LatencyProfile = {
     Snapshots_RevokeAccess: 1_000,
     VirtualMachines_CreateOrUpdate: 30_000,
     VirtualMachines_Update: 8_000,
+    VirtualMachines_AttachDetachDataDisks: 8_000,
     VirtualMachines_Start: 20_000,
     VirtualMachines_PowerOff: 10_000,
     VirtualMachines_Deallocate: 30_000,

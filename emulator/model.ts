@@ -132,6 +132,8 @@ export interface VmRecord extends Base {
    * the create does.
    */
   neverBooted?: boolean;
+  /** Grows by one on every write of its model (arm/vm-etag.ts); absent in a state written before etags: 1. */
+  etag?: number;
 }
 
 export interface NicIpConfig {

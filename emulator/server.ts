@@ -11,6 +11,7 @@ import { registerResourceGroups } from "./arm/resource-groups";
 import { registerSnapshots } from "./arm/snapshots";
 import { registerQuotas } from "./arm/quotas";
 import { registerVms } from "./arm/vms";
+import { registerVmAttachDetach } from "./arm/vm-attach-detach";
 import { faultHeaders, RegionOutage, sendJson, type Ctx } from "./context";
 import type { Emulator } from "./emulator";
 import { EmulatorError } from "./errors";
@@ -29,6 +30,7 @@ function armRouter(): Router<Ctx> {
   registerDisks(r);
   registerSnapshots(r);
   registerVms(r);
+  registerVmAttachDetach(r);
   registerQuotas(r);
   registerOperations(r);
   return r;

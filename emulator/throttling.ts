@@ -91,6 +91,7 @@ function computePolicy(ctx: Ctx, resourceId: string | undefined): Policy | undef
     case "VirtualMachines_CreateOrUpdate":
       return resourceId && ctx.emu.state.get(resourceId, "vm") ? UPDATE_VM : PUT_VM;
     case "VirtualMachines_Update":
+    case "VirtualMachines_AttachDetachDataDisks":
     case "VirtualMachines_Start":
     case "VirtualMachines_PowerOff":
     case "VirtualMachines_Restart":

@@ -1,87 +1,109 @@
 import { parseResourceId, sameResourceId } from "../core/resource-id";
-import { UserError } from "../core/errors";
+import { FerryError, UserError } from "../core/errors";
 import type { RunbookContext } from "./context";
 
-/** The sync appliance's data disks: staging disks are attached and detached at run time, by LUN. */
+/**
+ * The sync appliance's data disks: staging disks are attached and detached at run time, by LUN.
+ *
+ * Every attach and detach is one `attachDetachDataDisks` call (Compute api-version 2024-03-01 and later) that names
+ * only its own disks, never a write of the VM's whole data-disk list. So two hosts at once (a plan's blueprints on two
+ * pipeline agents, the daemon's host and a runbook) cannot undo each other's change, and no lock is needed: Azure
+ * applies each call to the VM as it is when the call arrives. See emulator/README.md ("virtual machines") for the
+ * operation's request, answer and refusals.
+ */
 
-// An attach or detach reads the appliance's data-disk list and writes it back whole: two at once (a plan's
-// blueprints failing over together) would each write back the other's disks. One at a time per appliance in this
-// process. (Two hosts at once could still race: the VM's ETag with If-Match would close that.)
-const turns = new Map<string, Promise<void>>();
+/** What an attach or detach needs of a runbook's context: its Azure clients and their polling. */
+export type ApplianceContext = Pick<RunbookContext, "azure" | "poll">;
 
-function onAppliance<T>(applianceId: string, fn: () => Promise<T>): Promise<T> {
-  const key = applianceId.toLowerCase();
-  const turn = (turns.get(key) ?? Promise.resolve()).then(fn);
-  turns.set(
-    key,
-    turn.then(
-      () => undefined,
-      () => undefined,
-    ),
-  );
-  return turn;
+interface DataDisk {
+  lun: number;
+  diskId: string;
 }
 
-async function dataDisks(ctx: RunbookContext, applianceId: string) {
+async function dataDisks(ctx: ApplianceContext, applianceId: string): Promise<DataDisk[]> {
   const a = parseResourceId(applianceId);
   const vm = await ctx.azure.compute.virtualMachines.get(a.resourceGroup, a.name);
-  return (vm.storageProfile?.dataDisks ?? []).map((d) => ({
-    lun: d.lun,
-    createOption: "Attach" as const,
-    managedDisk: { id: d.managedDisk!.id! },
-  }));
+  return (vm.storageProfile?.dataDisks ?? []).map((d) => ({ lun: d.lun, diskId: d.managedDisk!.id! }));
 }
 
-/** Attaches a disk to the appliance (at the lowest free LUN unless one is given); returns its LUN. */
+function attachDetach(
+  ctx: ApplianceContext,
+  applianceId: string,
+  request: { attach?: { diskId: string; lun?: number }; detach?: string[] },
+) {
+  const a = parseResourceId(applianceId);
+  return ctx.azure.compute.virtualMachines.attachDetachDataDisks(
+    a.resourceGroup,
+    a.name,
+    {
+      ...(request.attach ? { dataDisksToAttach: [request.attach] } : {}),
+      ...(request.detach ? { dataDisksToDetach: request.detach.map((diskId) => ({ diskId })) } : {}),
+    },
+    ctx.poll,
+  );
+}
+
+function lunTaken(lun: number): UserError {
+  return new UserError(`LUN ${lun} of the appliance is taken. Pick another --lun, or leave it out.`, {
+    code: "LunTaken",
+  });
+}
+
+/** Azure's refusal of an attach at a LUN in use: 400 InvalidParameter, "A disk at LUN {n} already exists." */
+function isLunInUse(e: unknown): boolean {
+  const err = e as { statusCode?: unknown; message?: unknown };
+  return (
+    err.statusCode === 400 && typeof err.message === "string" && /A disk at LUN \d+ already exists/.test(err.message)
+  );
+}
+
+/** Attaches a disk to the appliance (at a LUN Azure picks unless one is given); returns its LUN. */
 export async function attachToAppliance(
-  ctx: RunbookContext,
+  ctx: ApplianceContext,
   applianceId: string,
   diskId: string,
   lun?: number,
 ): Promise<number> {
-  return onAppliance(applianceId, () => attachAlone(ctx, applianceId, diskId, lun));
-}
-
-async function attachAlone(ctx: RunbookContext, applianceId: string, diskId: string, lun?: number): Promise<number> {
   const disks = await dataDisks(ctx, applianceId);
-  const already = disks.find((d) => sameResourceId(d.managedDisk.id, diskId));
+  const already = disks.find((d) => sameResourceId(d.diskId, diskId));
   if (already) return already.lun;
-  const used = new Set(disks.map((d) => d.lun));
-  let chosen = lun;
-  if (chosen === undefined) for (chosen = 0; used.has(chosen); chosen++);
-  if (used.has(chosen))
-    throw new UserError(`LUN ${chosen} of the appliance is taken. Pick another --lun, or leave it out.`, {
-      code: "LunTaken",
+  if (lun !== undefined && disks.some((d) => d.lun === lun)) throw lunTaken(lun);
+  const profile = await attachDetach(ctx, applianceId, {
+    attach: { diskId, ...(lun !== undefined ? { lun } : {}) },
+  }).catch((e: unknown) => {
+    // Another host took the LUN between the read and the attach.
+    if (lun !== undefined && isLunInUse(e)) throw lunTaken(lun);
+    throw e;
+  });
+  const at = profile.dataDisks?.find((d) => sameResourceId(d.managedDisk?.id ?? "", diskId));
+  if (!at)
+    throw new FerryError(`Azure attached ${diskId} to the appliance but does not list it among its data disks.`, {
+      code: "AttachNotListed",
     });
-  const a = parseResourceId(applianceId);
-  await ctx.azure.compute.virtualMachines.update(
-    a.resourceGroup,
-    a.name,
-    { storageProfile: { dataDisks: [...disks, { lun: chosen, createOption: "Attach", managedDisk: { id: diskId } }] } },
-    ctx.poll,
-  );
-  return chosen;
+  return at.lun;
 }
 
-/** Detaches disks from the appliance (the disks stay); returns how many were attached. */
+/** Detaches disks from the appliance (the disks stay); returns how many of them were attached. */
 export async function detachFromAppliance(
-  ctx: RunbookContext,
+  ctx: ApplianceContext,
   applianceId: string,
   diskIds: string[],
 ): Promise<number> {
-  return onAppliance(applianceId, () => detachAlone(ctx, applianceId, diskIds));
-}
-
-async function detachAlone(ctx: RunbookContext, applianceId: string, diskIds: string[]): Promise<number> {
-  const disks = await dataDisks(ctx, applianceId);
-  const keep = disks.filter((d) => !diskIds.some((id) => sameResourceId(id, d.managedDisk.id)));
-  if (keep.length === disks.length) return 0;
-  const a = parseResourceId(applianceId);
-  await ctx.azure.compute.virtualMachines.update(
-    a.resourceGroup,
-    a.name,
-    { storageProfile: { dataDisks: keep } },
-    ctx.poll,
+  const attached = (await dataDisks(ctx, applianceId)).filter((d) =>
+    diskIds.some((id) => sameResourceId(id, d.diskId)),
   );
-  return disks.length - keep.length;
+  if (attached.length === 0) return 0;
+  try {
+    await attachDetach(ctx, applianceId, { detach: attached.map((d) => d.diskId) });
+  } catch (e) {
+    // Azure refuses the whole call when one disk named is no longer attached: another host detached it since the
+    // read. What is still attached is detached again; a disk gone meanwhile is what was asked for.
+    if ((e as { statusCode?: unknown }).statusCode !== 400) throw e;
+    const still = (await dataDisks(ctx, applianceId)).filter((d) =>
+      attached.some((a) => sameResourceId(a.diskId, d.diskId)),
+    );
+    if (still.length === attached.length) throw e;
+    if (still.length) await attachDetach(ctx, applianceId, { detach: still.map((d) => d.diskId) });
+  }
+  return attached.length;
 }

@@ -87,6 +87,7 @@ tr.failed td { background: #fdecea; }
 td.pass { color: #2e7d32; font-weight: bold; } td.fail { color: #c62828; font-weight: bold; }
 svg { border: 1px solid #ddd; background: #fafafa; max-width: 100%; height: auto; }
 rect.bar.succeeded { fill: #4a90d9; } rect.bar.failed { fill: #d9534f; } rect.bar.running { fill: #f0ad4e; }
+rect.bar.waiting { fill: #9e9e9e; } tr.waiting td { background: #fff8e1; }
 text.lane { font-size: 12px; } text.tick { font-size: 10px; fill: #666; } line.tick { stroke: #e3e3e3; }
 line.start { stroke: #333; stroke-width: 1.5; } line.target { stroke: #c62828; stroke-width: 2; stroke-dasharray: 6 4; }
 text.target { font-size: 10px; fill: #c62828; } text.start { font-size: 10px; fill: #333; }
@@ -246,7 +247,7 @@ function planTable(summary: DrillSummary, time: (n: number | null) => string): s
   const p = summary.plan;
   if (!p) return "";
   const rows = p.groups.map((g) =>
-    tr(g.status === "succeeded" ? "succeeded" : "failed", [
+    tr(g.status === "succeeded" ? "succeeded" : g.status === "awaitingApproval" ? "waiting" : "failed", [
       td(esc(g.name)),
       td(esc(g.blueprints.join(", "))),
       td(

@@ -12,7 +12,8 @@ export interface DrillStep {
   /** Milliseconds from the drill's start. */
   startMs: number;
   endMs?: number;
-  status: "running" | "succeeded" | "failed";
+  /** `waiting`: a plan's group stopped at its manual step for a person (neither done nor failed). */
+  status: "running" | "waiting" | "succeeded" | "failed";
   detail?: string;
 }
 
@@ -298,7 +299,7 @@ export class DrillRecorder {
         name: `group ${g.name}: ${g.members.map((m) => m.blueprint).join(", ")}`,
         startMs: at(g.startedAt)!,
         ...(end !== undefined ? { endMs: end } : {}),
-        status: g.status === "awaitingApproval" ? "succeeded" : status(g.status),
+        status: g.status === "awaitingApproval" ? "waiting" : status(g.status),
       });
       if (g.gate) {
         const gateEnd = at(g.gate.endedAt);

@@ -52,7 +52,10 @@ export interface Operation {
   blueprint: string;
   startedAt: string;
   endedAt?: string;
-  status: "notStarted" | "running" | "succeeded" | "failed" | "canceled";
+  /**
+   * `waiting`: stopped on purpose for a person (a plan at a manual step), neither done nor failed; a resume goes on.
+   */
+  status: "notStarted" | "running" | "waiting" | "succeeded" | "failed" | "canceled";
   /**
    * How far the operation got, in its kind's own typed phases (a failover's are in
    * failover-phase.ts): a re-run resumes on the phase, never on step names.
@@ -257,8 +260,8 @@ export class Journal {
     }
   }
 
-  /** Records the end of `op` and gives its blueprint's lease up. */
-  async end(op: Operation, status: "succeeded" | "failed" | "canceled", error?: unknown): Promise<void> {
+  /** Records the end of `op` (or its stop to wait for a person) and gives its blueprint's lease up. */
+  async end(op: Operation, status: "waiting" | "succeeded" | "failed" | "canceled", error?: unknown): Promise<void> {
     Journal.open.delete(op);
     op.status = status;
     op.endedAt = this.now().toISOString();

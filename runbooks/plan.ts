@@ -246,7 +246,8 @@ export async function runPlan(ctx: RunbookContext, name: string, options: RunPla
           `plan ${name} stops for approval after group ${group.name}: ${group.manualStep.message}. ` +
             `Run \`ferry plan resume ${name}\` once it is done.`,
         );
-        await ctx.journal.end(op, "succeeded");
+        // Neither done nor failed: the operation waits for a person, and `ferry plan resume` goes on.
+        await ctx.journal.end(op, "waiting");
         return { state: run, op };
       }
       rec.status = "succeeded";

@@ -42,6 +42,7 @@ import { findVmSize, type HyperVGeneration, PREMIUM_SKUS, VM_SIZES, ZRS_SKUS, zo
 import { checkVmSecurity, readVmSecurity, serializeVmSecurity } from "./security";
 import { readGuestRecord } from "../guest-identity";
 import { checkVmNics } from "./vm-nics";
+import { bumpVmEtag, checkVmPreconditions, vmEtag } from "./vm-etag";
 
 const VM =
   "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachines/{vmName}";
@@ -134,6 +135,7 @@ export function serializeVm(emu: Emulator, vm: VmRecord, withInstanceView = fals
   const { adminPassword: _secret, ...osProfile } = (vm.osProfile ?? {}) as Json;
   return {
     ...envelope(vm, TYPE),
+    etag: vmEtag(vm),
     ...(vm.zones.length ? { zones: vm.zones } : {}),
     ...(vm.identity ? { identity: vm.identity } : {}),
     properties: {
@@ -282,7 +284,7 @@ function checkNicsOf(ctx: Ctx, vm: { id: string; name: string; vmSize: string },
 }
 
 /** Checks that a disk can be attached to a VM, as Azure checks it. */
-function checkAttachable(
+export function checkAttachable(
   ctx: Ctx,
   disk: DiskRecord | undefined,
   diskId: string,
@@ -407,7 +409,7 @@ function checkGeneration(vmSize: string, generation: HyperVGeneration): void {
   );
 }
 
-function checkDataDiskCount(vmSize: string, count: number): void {
+export function checkDataDiskCount(vmSize: string, count: number): void {
   const max = VM_SIZES[vmSize]!.maxDataDisks;
   if (count > max)
     throw notAllowed(`The maximum number of data disks allowed to be attached to a VM of this size is ${max}.`);
@@ -467,11 +469,11 @@ async function newManagedDisk(
   return disk;
 }
 
-function attach(disk: DiskRecord, vmId: string): void {
+export function attach(disk: DiskRecord, vmId: string): void {
   if (!disk.managedBy.some((id) => id.toLowerCase() === vmId.toLowerCase())) disk.managedBy.push(vmId);
 }
 
-function detach(ctx: Ctx, diskId: string, vmId: string): DiskRecord | undefined {
+export function detach(ctx: Ctx, diskId: string, vmId: string): DiskRecord | undefined {
   const disk = ctx.emu.state.get(diskId, "disk");
   if (disk) disk.managedBy = disk.managedBy.filter((id) => id.toLowerCase() !== vmId.toLowerCase());
   return disk;
@@ -562,6 +564,7 @@ async function createVm(ctx: Ctx, rgName: string, name: string, id: string): Pro
     location,
     tags: optTags(body) ?? {},
     provisioningState: "Creating",
+    etag: 1,
     vmId: randomUUID(),
     zones,
     vmSize,
@@ -754,7 +757,7 @@ export function deleteVmRecord(ctx: Ctx, vm: VmRecord, options: { forceDeleteDis
 }
 
 const VMS: ResourceKind<"vm"> = { provider: COMPUTE, type: "virtualMachines", kind: "vm", nameParam: "vmName" };
-const requireVm = (ctx: Ctx, p: Record<string, string>) => requireResource(ctx, p, VMS);
+export const requireVm = (ctx: Ctx, p: Record<string, string>) => requireResource(ctx, p, VMS);
 
 const BUSY: ReadonlySet<PowerState> = new Set<PowerState>(["starting", "stopping", "deallocating"]);
 
@@ -805,10 +808,12 @@ export function registerVms(router: Router<Ctx>): void {
     const rg = requireResourceGroup(ctx, p.subscriptionId!, p.resourceGroupName!);
     const id = resourceId(ctx, rg.name, COMPUTE, "virtualMachines", p.vmName!);
     const existing = ctx.emu.state.get(id, "vm");
+    if (existing) ctx.touchRegion(existing.location);
+    checkVmPreconditions(ctx, existing, p.vmName!);
     if (existing) {
-      ctx.touchRegion(existing.location);
       requireSameLocation(existing, ctx.body);
       await undoDisksOnError(ctx, () => updateVm(ctx, existing, false));
+      bumpVmEtag(existing);
       if (existing.neverBooted && existing.power === "stopped") existing.power = "starting";
       const op = ctx.emu.startOperation(ctx, {
         provider: COMPUTE,
@@ -831,8 +836,10 @@ export function registerVms(router: Router<Ctx>): void {
 
   router.add("PATCH", VM, "VirtualMachines_Update", async (ctx, p) => {
     const vm = requireVm(ctx, p);
+    checkVmPreconditions(ctx, vm, vm.name);
     if (get(ctx.body, "location") !== undefined) requireSameLocation(vm, ctx.body);
     await undoDisksOnError(ctx, () => updateVm(ctx, vm, true));
+    bumpVmEtag(vm);
     const op = ctx.emu.startOperation(ctx, {
       provider: COMPUTE,
       location: vm.location,

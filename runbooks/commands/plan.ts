@@ -3,8 +3,11 @@ import { UserError } from "../../core/errors";
 import type { PlanOperationKind, PlanRunState } from "../plan-state";
 import { contextFor, emit, seconds, table, type CliIo, type GlobalArgs } from "./common";
 
-/** A plan run for people: one line per group (status, blueprints, gate, hooks, RTO), then the plan's RTO. */
-export function formatPlanRun(s: PlanRunState, operationId?: string): string {
+/**
+ * A plan run for people: its operation's status (`waiting` at a manual step: neither done nor failed), one line per
+ * group (status, blueprints, gate, hooks, RTO), then the plan's RTO.
+ */
+export function formatPlanRun(s: PlanRunState, op?: { id: string; status: string }): string {
   const rows = s.groups.map((g) => [
     g.name,
     g.status,
@@ -34,7 +37,8 @@ export function formatPlanRun(s: PlanRunState, operationId?: string): string {
         ? `\n\nStopped: fix the cause, then ferry plan resume ${s.plan}`
         : "";
   return (
-    `plan ${s.plan}, ${s.kind}: ${s.phase}${operationId ? ` (${operationId})` : ""}\n\n` +
+    `plan ${s.plan}, ${s.kind}: ${op && op.status !== s.phase ? `${op.status}, ` : ""}${s.phase}` +
+    `${op ? ` (${op.id})` : ""}\n\n` +
     table(["GROUP", "STATUS", "BLUEPRINTS", "GATE", "HOOKS", "RTO"], rows) +
     (s.rtoSeconds !== undefined ? `\n\nRTO of the plan: ${seconds(s.rtoSeconds)}` : "") +
     approvals +
@@ -62,7 +66,7 @@ export async function runPlanCommand(
     kind,
     ...(options.acceptOlderPoint ? { acceptOlderPoint: true } : {}),
   });
-  emit(io, a, { operation: op.id, ...state }, () => formatPlanRun(state, op.id));
+  emit(io, a, { operation: op.id, status: op.status, ...state }, () => formatPlanRun(state, op));
 }
 
 /** The `--plan` option of the commands that run a plan. */
@@ -104,7 +108,9 @@ export function planCommand(io: CliIo): CommandModule<GlobalArgs, PlanArgs> {
               emit(io, a, { plan: a.plan, phase: "neverRun" }, () => `plan ${a.plan}: never run`);
               return;
             }
-            emit(io, a, { operation: latest.op.id, ...latest.state }, () => formatPlanRun(latest.state, latest.op.id));
+            emit(io, a, { operation: latest.op.id, status: latest.op.status, ...latest.state }, () =>
+              formatPlanRun(latest.state, latest.op),
+            );
           },
         )
         .command<PlanArgs>(
@@ -127,7 +133,7 @@ export function planCommand(io: CliIo): CommandModule<GlobalArgs, PlanArgs> {
             const ctx = await contextFor(a, io);
             const by = a["approved-by"] ?? io.env.FERRY_APPROVED_BY;
             const { state, op } = await resumePlan(ctx, a.plan, by ? { approvedBy: by } : {});
-            emit(io, a, { operation: op.id, ...state }, () => formatPlanRun(state, op.id));
+            emit(io, a, { operation: op.id, status: op.status, ...state }, () => formatPlanRun(state, op));
           },
         )
         .demandCommand(1, "Name an action: status or resume.") as never,

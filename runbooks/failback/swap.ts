@@ -1,6 +1,7 @@
 import { parseResourceId } from "../../core/resource-id";
 import { FerryError, unlessNotFound } from "../../core/errors";
 import type { RunbookContext } from "../context";
+import { updateVmIfUnchanged } from "../vm-update";
 import { TAG_PREVIOUS } from "./common";
 import type { FailbackDiskState } from "./state";
 
@@ -23,26 +24,24 @@ export async function swapPrimaryDisks(
         `could run. Deallocate it, then run failback complete again.`,
       { code: "PrimaryRunning" },
     );
-  const current = await ctx.azure.compute.virtualMachines.get(vm.resourceGroup, vm.name);
   const os = disks.find((d) => d.role === "os");
-  const attached = current.storageProfile?.dataDisks ?? [];
-  const data = [
-    ...attached.map((x) => {
-      const next = disks.find((d) => d.role === "data" && d.lun === x.lun);
-      return {
-        lun: x.lun,
-        createOption: "Attach" as const,
-        managedDisk: { id: next ? next.newDiskId : x.managedDisk!.id! },
-      };
-    }),
-    ...disks
-      .filter((d) => d.role === "data" && !attached.some((x) => x.lun === d.lun))
-      .map((d) => ({ lun: d.lun!, createOption: "Attach" as const, managedDisk: { id: d.newDiskId } })),
-  ];
-  await ctx.azure.compute.virtualMachines.update(
-    vm.resourceGroup,
-    vm.name,
-    {
+  // The whole data-disk list is written: with If-Match, so a disk another host attached meanwhile is not dropped.
+  await updateVmIfUnchanged(ctx, vm, (current) => {
+    const attached = current.storageProfile?.dataDisks ?? [];
+    const data = [
+      ...attached.map((x) => {
+        const next = disks.find((d) => d.role === "data" && d.lun === x.lun);
+        return {
+          lun: x.lun,
+          createOption: "Attach" as const,
+          managedDisk: { id: next ? next.newDiskId : x.managedDisk!.id! },
+        };
+      }),
+      ...disks
+        .filter((d) => d.role === "data" && !attached.some((x) => x.lun === d.lun))
+        .map((d) => ({ lun: d.lun!, createOption: "Attach" as const, managedDisk: { id: d.newDiskId } })),
+    ];
+    return {
       storageProfile: {
         ...(os
           ? {
@@ -55,9 +54,8 @@ export async function swapPrimaryDisks(
           : {}),
         dataDisks: data,
       },
-    },
-    ctx.poll,
-  );
+    };
+  });
 }
 
 /** Tags the primary disks a failback replaced (those that still exist): cleanup --failback deletes only these. */

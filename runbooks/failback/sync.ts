@@ -248,8 +248,7 @@ async function newPrimaryDisk(
     },
     ctx.poll,
   );
-  // Attaches rewrite the appliance's whole disk list: one at a time.
-  const applianceLun = await oneAtATime(() => attachToAppliance(ctx, appliance.vmId, disk.id!));
+  const applianceLun = await attachToAppliance(ctx, appliance.vmId, disk.id!);
   const drBase =
     d.drBaseId ??
     `/subscriptions/${parseResourceId(d.drDiskId).subscriptionId}/resourceGroups/${drResourceGroup}` +
@@ -270,11 +269,4 @@ async function newPrimaryDisk(
     drBase,
     passes: [],
   };
-}
-
-let attaching: Promise<unknown> = Promise.resolve();
-function oneAtATime<T>(fn: () => Promise<T>): Promise<T> {
-  const next = attaching.then(fn, fn);
-  attaching = next.catch(() => undefined);
-  return next;
 }

@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { isUserError } from "../../core/errors";
 import type { RunbookContext } from "../../runbooks/context";
-import { latestPlanRun, resumePlan, runPlan } from "../../runbooks/plan";
+import { formatPlanRun } from "../../runbooks/commands/plan";
+import { latestPlanRun, planPartition, resumePlan, runPlan } from "../../runbooks/plan";
 import { useDrWorld, type DrWorld, type Workload } from "../helpers/dr-env";
 import { tempDir } from "../helpers/emulator";
 
@@ -171,6 +172,31 @@ describe("recovery plans", () => {
     const { state } = await world.whileSyncing(() => resumePlan(ctx, "m", { approvedBy: "alice" }));
     expect(state.phase).toBe("succeeded");
     expect(state.groups[0]!.approval).toMatchObject({ by: "alice", message: "check the database replicas" });
+  });
+
+  it("records a run stopped at a manual step as waiting: neither succeeded nor failed", async () => {
+    const { ctx } = planContext();
+    const [a, b] = await protectedWorkloads("w", ["a", "b"]);
+    writeFileSync(
+      join((ctx.config.plans as { dir: string }).dir, "w.yaml"),
+      [
+        "groups:",
+        `  - name: first`,
+        `    blueprints: [${a!.stack}]`,
+        `    manualStep: { waitFor: approval, message: check the replicas }`,
+        `  - { name: second, blueprints: [${b!.stack}] }`,
+      ].join("\n"),
+    );
+    const { op } = await world.whileSyncing(() => runPlan(ctx, "w", { kind: "failover-test" }));
+    const recorded = (await ctx.journal.get(planPartition("w"), op.id))!;
+    expect({ status: recorded.status, phase: recorded.phase }).toEqual({
+      status: "waiting",
+      phase: "awaitingApproval",
+    });
+    const latest = (await latestPlanRun(ctx, "w"))!;
+    expect(formatPlanRun(latest.state, latest.op).split("\n")[0]).toBe(
+      `plan w, failover-test: waiting, awaitingApproval (${op.id})`,
+    );
   });
 
   it("fails over the blueprints of one group at once, each into its own stack", async () => {

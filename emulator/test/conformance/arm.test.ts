@@ -398,7 +398,7 @@ describe("Microsoft.Compute: disks and snapshots", () => {
 
 describe("Microsoft.Compute: virtual machines", () => {
   const C = "/providers/Microsoft.Compute";
-  const VM_RETURNED = [...PROVISIONED, "$.properties.vmId", "$.properties.timeCreated"];
+  const VM_RETURNED = [...PROVISIONED, "$.properties.vmId", "$.properties.timeCreated", "$.etag"];
 
   it("VirtualMachines_CreateOrUpdate: 201 for a new VM, 200 for an existing one", async () => {
     const rg = group();
@@ -464,6 +464,21 @@ describe("Microsoft.Compute: virtual machines", () => {
       `/resourceGroups/${rg}${C}/virtualMachines`,
     );
     await conform("VirtualMachines_ListAll", (s) => s.compute.virtualMachines.listAll(), "GET", `${C}/virtualMachines`);
+  });
+
+  it("VirtualMachines_AttachDetachDataDisks: 202, the storage profile through Location", async () => {
+    const rg = group();
+    await vmEnv(rg);
+    const diskId = await createEmptyDisk(fx.azure, rg, REGION, "data", 1);
+    const path = `/resourceGroups/${rg}${C}/virtualMachines/vm/attachDetachDataDisks`;
+    const call = (s: Specs) => s.compute.virtualMachines.beginAttachDetachDataDisks(rg, "vm", {});
+    const attached = await conform("VirtualMachines_AttachDetachDataDisks", call, "POST", path, {
+      dataDisksToAttach: [{ diskId, lun: 1 }],
+    });
+    expect(attached.ex.status).toBe(202);
+    const result = await send(agent, "GET", attached.ex.headers.location!);
+    expect(at(result.body, "$.dataDisks")).toMatchObject([{ lun: 1, managedDisk: { id: diskId } }]);
+    await conform("VirtualMachines_AttachDetachDataDisks", call, "POST", path, { dataDisksToDetach: [{ diskId }] });
   });
 
   it("VirtualMachines_PowerOff, _Start, _Restart, _Deallocate, _Delete", async () => {

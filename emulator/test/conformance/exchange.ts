@@ -88,6 +88,8 @@ const LRO_DOCUMENTED: Record<string, Record<number, Carries>> = {
   VirtualMachines_PowerOff: ACTION,
   VirtualMachines_Deallocate: ACTION,
   VirtualMachines_Restart: ACTION,
+  // ComputeRP 2024-03-01 and later: 200 with the StorageProfile, 202 with Location (final-state-via location).
+  VirtualMachines_AttachDetachDataDisks: { 200: "body", 202: "empty" },
   VirtualNetworks_CreateOrUpdate: PUT,
   VirtualNetworks_Delete: DELETE,
   Subnets_CreateOrUpdate: PUT,
