@@ -31,13 +31,13 @@ type Strategy = "attachAsIs" | "fromSnapshot";
  * profile: what no implementation can beat. Each counts its own request's latency too. Every disk
  * has a DR-side recovery point (the daemon takes one after each apply), so no snapshot of a staging
  * disk is taken at failover time.
- * - attach-as-is: the staging disks leave the appliance (one VM update for all of them), then the VM
+ * - attach-as-is: the staging disks leave the appliance (one attachDetachDataDisks call for all of them), then the VM
  *   on them; the DR-side point of each is its failback base already. The NIC is made meanwhile.
  * - from-snapshot: a disk copied from the DR-side point, its failback base snapshot (a new disk opens
  *   its own family; the VM must not write before it), then the VM; the NIC is made meanwhile.
  */
 export const CRITICAL_PATH: Record<Strategy, string[]> = {
-  attachAsIs: ["VirtualMachines_Update", "VirtualMachines_CreateOrUpdate"],
+  attachAsIs: ["VirtualMachines_AttachDetachDataDisks", "VirtualMachines_CreateOrUpdate"],
   fromSnapshot: ["Disks_CreateOrUpdate:Copy", "Snapshots_CreateOrUpdate", "VirtualMachines_CreateOrUpdate"],
 };
 

@@ -99,7 +99,10 @@ describe("operations in the state store", () => {
     );
     // The detach of the attach-as-is disk hangs: the process is killed in that phase.
     const slow = f.emu.faults.add({
-      match: { operation: "VirtualMachines_CreateOrUpdate", pathIncludes: "/virtualMachines/ferry-appliance" },
+      match: {
+        operation: ["VirtualMachines_AttachDetachDataDisks", "VirtualMachines_CreateOrUpdate"],
+        pathIncludes: "/virtualMachines/ferry-appliance",
+      },
       action: { kind: "delay", ms: 20_000 },
     });
     const child = spawn(

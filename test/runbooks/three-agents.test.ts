@@ -129,14 +129,18 @@ describe("three pipeline runs on three agents", () => {
     const w = await world.workload("twohosts");
     await world.protect(w);
     const clone = freshClone("hosts");
-    // agent-a's detach from the appliance hangs a while: agent-b starts while agent-a holds the
-    // blueprint, however slowly either process starts on a loaded machine.
+    // agent-a's detach from the appliance hangs two minutes: agent-b starts while agent-a holds the
+    // blueprint, however slowly either process starts on a loaded machine (30 s was not enough at a load of 20).
     const slow = f.emu.faults.add({
       match: {
-        operation: ["VirtualMachines_CreateOrUpdate", "VirtualMachines_Update"],
+        operation: [
+          "VirtualMachines_AttachDetachDataDisks",
+          "VirtualMachines_CreateOrUpdate",
+          "VirtualMachines_Update",
+        ],
         pathIncludes: "/virtualMachines/ferry-appliance",
       },
-      action: { kind: "delay", ms: 30_000 },
+      action: { kind: "delay", ms: 120_000 },
     });
     let b: Awaited<ReturnType<typeof agent>>;
     const a = agent(clone, ["failover", w.stack, "--unplanned", "--yes"], { host: "agent-a" });
