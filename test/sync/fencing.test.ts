@@ -71,7 +71,9 @@ describe("sync: fenced writers", () => {
     const { path, env: procEnv } = env.configFile({ sync: daemonSync });
     const daemon = spawnSync(["run", "--config", path], procEnv);
     writeRound(env, 1, seed);
-    const slow = f.emu.faults.add({ match: { operation: "Blob_Download" }, action: { kind: "delay", ms: 150 } });
+    // Each read of the delta waits 2 s until finishDelta lifts it: a second process started meanwhile finds the
+    // delta still running however slowly it starts (150 ms a read let the delta end first at a load of 20).
+    const slow = f.emu.faults.add({ match: { operation: "Blob_Download" }, action: { kind: "delay", ms: 2000 } });
     const readsBefore = reads();
     await requestSync(env.store, env.sourceDiskId(0));
     const point = await waitFor(async () => {
@@ -134,7 +136,9 @@ describe("sync: fenced writers", () => {
         if (round > RUNS * 2) throw new Error(`only ${done} of ${RUNS} runs stopped a daemon mid-delta`);
         const before = await row(env);
         writeRound(env, round, round * 1000);
-        const slow = f.emu.faults.add({ match: { operation: "Blob_Download" }, action: { kind: "delay", ms: 150 } });
+        // Each read of the delta waits 2 s until finishDelta lifts it: a second process started meanwhile finds the
+        // delta still running however slowly it starts (150 ms a read let the delta end first at a load of 20).
+        const slow = f.emu.faults.add({ match: { operation: "Blob_Download" }, action: { kind: "delay", ms: 2000 } });
         const readsBefore = reads();
         await requestSync(env.store, env.sourceDiskId(0));
         // A delta under way: its point recorded as `applying`, some of its reads served, more to come.
@@ -236,7 +240,7 @@ describe("sync: fenced writers", () => {
     expect(err).not.toMatch(/\n\s+at /);
 
     await finishDelta(env, daemon, slow, point);
-  });
+  }, 180_000);
 
   it("refuses through the store a second process of the instance that does not share the run folder", async () => {
     const env = await healthy(4);
@@ -251,7 +255,7 @@ describe("sync: fenced writers", () => {
     expect(outcome?.reason).toMatch(/leased by another process of instance/);
 
     await finishDelta(env, daemon, slow, point);
-  });
+  }, 180_000);
 
   it("refuses a second daemon, and `verify`, with the same instance while the daemon runs", async () => {
     const env = await healthy(3);
@@ -268,5 +272,5 @@ describe("sync: fenced writers", () => {
     expect((await row(env)).state).toBe("healthy");
     daemon.child.kill("SIGTERM");
     expect((await daemon.exited).code, daemon.stderr.join("")).toBe(0);
-  });
+  }, 180_000);
 });
