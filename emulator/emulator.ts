@@ -119,7 +119,7 @@ export class Emulator {
       const timer = setTimeout(() => {
         this.timers.delete(timer);
         this.settle(op);
-        this.state.save();
+        this.state.saveInBackground();
       }, op.endsAt - now);
       timer.unref();
       this.timers.add(timer);
@@ -223,7 +223,7 @@ export class Emulator {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     this.settleAll();
-    this.state.save();
+    await this.state.save();
     await this.chunks.close();
   }
 }

@@ -128,7 +128,7 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Runn
   // Operations in flight when the emulator stopped have no timers any more: they complete now.
   emu.settleAll();
   guest.syncAll();
-  state.save();
+  await state.save();
   const server = new EmulatorServer(emu);
   const port = await server.listen(tls, options.port ?? 0);
   emu.endpoint = `https://127.0.0.1:${port}`;
