@@ -120,6 +120,7 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Runn
   const emu = new Emulator(state, chunks, profile, faults, guest);
   emu.snapshotWindowInMs = (5 * 60_000) / speedup;
   emu.speedup = speedup;
+  emu.operationRetentionInMs = (24 * 3_600_000) / speedup;
   emu.throttling = new Throttling({
     mode: options.throttling ?? "off",
     speedup,

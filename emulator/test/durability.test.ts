@@ -10,6 +10,18 @@ import { clientsFor } from "./helpers/emulator";
 
 const CLI = fileURLToPath(new URL("../cli.ts", import.meta.url));
 
+/** GETs a URL with a bearer token; resolves with the status. */
+function getStatus(url: string, ca: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    request(url, { ca, headers: { authorization: "Bearer x" } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    })
+      .on("error", reject)
+      .end();
+  });
+}
+
 /** PUTs a resource group; resolves with the status as soon as the answer's head arrives. */
 function putGroup(info: { endpoint: string; subscriptionId: string; ca: Buffer }, name: string): Promise<number> {
   const body = JSON.stringify({ location: "westeurope" });
@@ -93,6 +105,40 @@ describe("emulator durability", () => {
       for (let i = 0; i < 40; i++) expect(tags.get(`rg${i}`)).toBe(String(i));
     } finally {
       await again.close();
+    }
+  });
+
+  it("keeps a finished operation's status for Azure's 24 hours (scaled by the speed-up), then drops it", async () => {
+    // 24 h divided by 86,400: one second of retention.
+    const emu = await startEmulator({
+      dataDir: tempDir(),
+      speedup: 86_400,
+      guestDevices: "links",
+      warn: () => undefined,
+    });
+    try {
+      const { resources, compute } = clientsFor(emu);
+      await resources.resourceGroups.createOrUpdate("rg", { location: "westeurope" });
+      let statusUrl = "";
+      await compute.disks.createOrUpdate(
+        "rg",
+        "d",
+        { location: "westeurope", creationData: { createOption: "Empty" }, diskSizeGB: 1 },
+        {
+          updateIntervalInMs: 10,
+          onResponse: (raw) => {
+            statusUrl ||= raw.headers.get("azure-asyncoperation") ?? "";
+          },
+        },
+      );
+      expect(statusUrl).not.toBe("");
+      expect(await getStatus(statusUrl, emu.caCertPem)).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      // The first request after the retention prunes; the status is gone from then on.
+      await resources.resourceGroups.get("rg");
+      expect(await getStatus(statusUrl, emu.caCertPem)).toBe(404);
+    } finally {
+      await emu.close();
     }
   });
 });
