@@ -51,6 +51,14 @@ export class Emulator {
   readonly manifests = new Map<string, Manifest>();
   /** Azure's 5-minute window for the snapshot rate limit, shortened by the profile's speed-up. */
   snapshotWindowInMs = 5 * 60_000;
+  /**
+   * How long a finished operation's status stays readable. Azure's guidelines ask for at least 24 hours after the
+   * operation completes (microsoft/api-guidelines, azure/Guidelines.md, "lro-status-monitor-retention"); shortened by
+   * the profile's speed-up, as every other duration. Older ones are dropped, so state does not grow without bound.
+   */
+  operationRetentionInMs = 24 * 3_600_000;
+  /** When settleDue next looks for operations past their retention (a scan of them all: at most once a minute). */
+  private nextPruneAt = 0;
   /** What the profile's durations were divided by (1: the profile's own pace); `GET /_emulator/latency` says it. */
   speedup = 1;
   /** ARM's and Compute's request throttling (off unless asked for). */
@@ -119,7 +127,7 @@ export class Emulator {
       const timer = setTimeout(() => {
         this.timers.delete(timer);
         this.settle(op);
-        this.state.save();
+        this.state.saveInBackground();
       }, op.endsAt - now);
       timer.unref();
       this.timers.add(timer);
@@ -127,9 +135,11 @@ export class Emulator {
     return op;
   }
 
-  /** Settles every operation whose time has come (timers can lag; requests call this first). */
+  /**
+   * Settles every operation whose time has come (timers can lag; requests call this first), and drops finished ones
+   * past their retention. Returns whether the state changed.
+   */
   settleDue(): boolean {
-    if (this.pending.size === 0) return false;
     const now = this.now();
     let any = false;
     for (const op of this.pending) {
@@ -138,14 +148,30 @@ export class Emulator {
         any = true;
       }
     }
+    if (now >= this.nextPruneAt) {
+      this.nextPruneAt = now + Math.min(60_000, this.operationRetentionInMs / 10);
+      if (this.pruneOperations(now)) any = true;
+    }
     return any;
   }
 
   /** Settles every operation at once (after a restart: the timers are gone). */
   settleAll(): void {
     for (const op of this.state.operations.values()) if (op.status === "InProgress") this.settle(op);
-    const cutoff = this.now() - 3_600_000;
-    for (const [id, op] of this.state.operations) if (op.endsAt < cutoff) this.state.operations.delete(id);
+    this.pruneOperations(this.now());
+  }
+
+  /** Drops finished operations older than the retention; returns whether it dropped any. */
+  private pruneOperations(now: number): boolean {
+    const cutoff = now - this.operationRetentionInMs;
+    let any = false;
+    for (const [id, op] of this.state.operations) {
+      if (op.status !== "InProgress" && op.endsAt < cutoff) {
+        this.state.operations.delete(id);
+        any = true;
+      }
+    }
+    return any;
   }
 
   private settle(op: OperationRecord): void {
@@ -223,7 +249,7 @@ export class Emulator {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     this.settleAll();
-    this.state.save();
+    await this.state.save();
     await this.chunks.close();
   }
 }

@@ -120,6 +120,7 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Runn
   const emu = new Emulator(state, chunks, profile, faults, guest);
   emu.snapshotWindowInMs = (5 * 60_000) / speedup;
   emu.speedup = speedup;
+  emu.operationRetentionInMs = (24 * 3_600_000) / speedup;
   emu.throttling = new Throttling({
     mode: options.throttling ?? "off",
     speedup,
@@ -128,7 +129,7 @@ export async function startEmulator(options: StartEmulatorOptions): Promise<Runn
   // Operations in flight when the emulator stopped have no timers any more: they complete now.
   emu.settleAll();
   guest.syncAll();
-  state.save();
+  await state.save();
   const server = new EmulatorServer(emu);
   const port = await server.listen(tls, options.port ?? 0);
   emu.endpoint = `https://127.0.0.1:${port}`;

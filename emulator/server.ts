@@ -138,6 +138,26 @@ function applyFault(ctx: Ctx, action: FaultAction): boolean {
 class FaultAnswered extends Error {}
 
 /**
+ * Holds a response's `end` until `release()`. Azure's 2xx means the change is durable, so no answer leaves before
+ * the state it may show is on disk; handlers answer as they always did, and the server releases the answer once
+ * the state's write has landed. Headers go out with the body, so nothing of a held answer is sent.
+ */
+function holdAnswer(res: ServerResponse): { release(): void } {
+  const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+  let held: unknown[] | undefined;
+  res.end = ((...args: unknown[]) => {
+    held = args;
+    return res;
+  }) as typeof res.end;
+  return {
+    release() {
+      res.end = end as typeof res.end;
+      if (held) end(...held);
+    },
+  };
+}
+
+/**
  * The HTTPS front of the emulator: ARM under `/subscriptions`, the disk data plane under `/md-<region>`, admin under
  * `/_emulator`.
  */
@@ -217,6 +237,7 @@ export class EmulatorServer {
     res.on("close", () => {
       if (!res.writableFinished) emu.log(entry(0));
     });
+    const answer = holdAnswer(res);
     try {
       if (emu.settleDue()) ctx.mutated = true;
       if (plane === "arm") {
@@ -300,11 +321,27 @@ export class EmulatorServer {
         new EmulatorError(500, "InternalServerError", `The ferry emulator failed: ${(e as Error).message}`),
       );
     } finally {
-      if (ctx.mutated) {
-        emu.state.save();
-        emu.chunks.save();
-      }
+      await this.answerWhenDurable(ctx, answer);
     }
+  }
+
+  /**
+   * Sends the held answer once `state.json` and the chunk index hold every change made so far: this request's, and
+   * any other this answer may show (a settled operation, a concurrent request's). When they cannot be written the
+   * connection is dropped rather than answered: the change is in memory only, as if the server had failed.
+   */
+  private async answerWhenDurable(ctx: Ctx, answer: { release(): void }): Promise<void> {
+    const emu = this.emu;
+    try {
+      await Promise.all([ctx.mutated ? emu.state.save() : emu.state.durable(), emu.chunks.save()]);
+    } catch (e) {
+      process.stderr.write(
+        `ferry emulator: cannot write the state for ${ctx.req.method} ${ctx.url.pathname}: ${String(e)}\n`,
+      );
+      ctx.res.destroy();
+      return;
+    }
+    answer.release();
   }
 
   /** Run-time control: fault rules, region outages, the request log. Loopback only, like everything else. */

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { writeJsonAtomic } from "./storage/files";
+import { JsonFileWriter } from "./storage/files";
 import type { GrantRecord, OperationRecord, ResourceGroupRecord, ResourceRecord } from "./model";
 
 interface Saved {
@@ -16,8 +16,8 @@ interface Saved {
 }
 
 /**
- * Everything the emulator knows, kept in memory and written to `<data>/state.json` (atomically)
- * after each change, so a restart with the same data folder finds it again.
+ * Everything the emulator knows, kept in memory and written to `<data>/state.json` (atomically, off the event
+ * loop, coalesced) after each change, so a restart with the same data folder finds it again.
  */
 export class State {
   readonly resourceGroups = new Map<string, ResourceGroupRecord>();
@@ -26,20 +26,22 @@ export class State {
   readonly grants = new Map<string, GrantRecord>();
   /** Creation times of incremental snapshots per family, for Azure's rate limit. */
   readonly snapshotTimes = new Map<string, number[]>();
+  private readonly file: JsonFileWriter;
 
   private constructor(
     readonly dataDir: string,
     readonly subscriptionId: string,
     readonly sasSecret: Buffer,
-  ) {}
+  ) {
+    this.file = new JsonFileWriter(join(dataDir, "state.json"), () => this.serialisable());
+  }
 
   static load(dataDir: string, subscriptionId?: string): State {
     mkdirSync(dataDir, { recursive: true });
     const path = join(dataDir, "state.json");
     if (!existsSync(path)) {
-      const state = new State(dataDir, subscriptionId ?? randomUUID(), randomBytes(32));
-      state.save();
-      return state;
+      // Written by the caller's first save (startEmulator's, before it listens).
+      return new State(dataDir, subscriptionId ?? randomUUID(), randomBytes(32));
     }
     const saved = JSON.parse(readFileSync(path, "utf8")) as Saved;
     if (subscriptionId && subscriptionId !== saved.subscriptionId) {
@@ -56,8 +58,36 @@ export class State {
     return state;
   }
 
-  save(): void {
-    const saved: Saved = {
+  /**
+   * Records that the state changed; resolves once `state.json` holds the change. Saves are coalesced (see
+   * JsonFileWriter), so calling it after every change is cheap.
+   */
+  save(): Promise<void> {
+    return this.file.save();
+  }
+
+  /**
+   * Saves without a caller to wait for it (a timer settling an operation): a failed write is reported on standard
+   * error, and the next save writes the change again.
+   */
+  saveInBackground(): void {
+    this.save().catch((e: unknown) =>
+      process.stderr.write(`ferry emulator: cannot write ${join(this.dataDir, "state.json")}: ${String(e)}\n`),
+    );
+  }
+
+  /** Resolves once every change saved so far is on disk: an answer that may show a change waits for this. */
+  durable(): Promise<void> {
+    return this.file.durable();
+  }
+
+  /** Whether a saved change is not yet on disk. */
+  get dirty(): boolean {
+    return this.file.dirty;
+  }
+
+  private serialisable(): Saved {
+    return {
       version: 1,
       subscriptionId: this.subscriptionId,
       sasSecret: this.sasSecret.toString("base64"),
@@ -67,8 +97,6 @@ export class State {
       grants: [...this.grants.values()],
       snapshotTimes: [...this.snapshotTimes.entries()],
     };
-    const path = join(this.dataDir, "state.json");
-    writeJsonAtomic(path, saved);
   }
 
   get<K extends ResourceRecord["kind"]>(id: string, kind: K): Extract<ResourceRecord, { kind: K }> | undefined {

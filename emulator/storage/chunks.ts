@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync, readSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
-import { nonZeroChunks, writeJsonAtomic } from "./files";
+import { JsonFileWriter, nonZeroChunks } from "./files";
 import { CHUNK_SIZE, HASH_SIZE, Manifest, chunkLength } from "./manifest";
 
 interface Entry {
@@ -21,11 +21,17 @@ export class ChunkStore {
   private nextSlot = 0;
   private readonly pending = new Map<string, Promise<void>>();
   private dirty = false;
+  private readonly indexFile: JsonFileWriter;
 
   private constructor(
-    private readonly dir: string,
+    dir: string,
     private readonly file: FileHandle,
-  ) {}
+  ) {
+    this.indexFile = new JsonFileWriter(join(dir, "index.json"), () => ({
+      nextSlot: this.nextSlot,
+      entries: [...this.index.entries()].map(([h, e]) => [h, e.slot, e.refs]),
+    }));
+  }
 
   static async open(dir: string): Promise<ChunkStore> {
     const file = await open(join(dir, "store.bin"), existsSync(join(dir, "store.bin")) ? "r+" : "w+");
@@ -54,17 +60,18 @@ export class ChunkStore {
 
   async close(): Promise<void> {
     await Promise.all(this.pending.values());
-    this.save();
+    await this.save();
     await this.file.close();
   }
 
-  /** Writes the index if it changed since the last save (atomic rename). */
-  save(): void {
-    if (!this.dirty) return;
-    const entries = [...this.index.entries()].map(([h, e]) => [h, e.slot, e.refs]);
-    const path = join(this.dir, "index.json");
-    writeJsonAtomic(path, { nextSlot: this.nextSlot, entries });
+  /**
+   * Writes the index if it changed since the last save (atomic rename, coalesced, off the event loop); resolves once
+   * the file holds every change made before the call.
+   */
+  save(): Promise<void> {
+    if (!this.dirty) return this.indexFile.durable();
     this.dirty = false;
+    return this.indexFile.save();
   }
 
   /** Adds one reference to a chunk, storing its bytes when they are new. */

@@ -1,5 +1,4 @@
-import { renameSync, writeFileSync } from "node:fs";
-import { open, rm, truncate } from "node:fs/promises";
+import { open, rename, rm, truncate, writeFile } from "node:fs/promises";
 import { alignExtents, dataExtents } from "@ferry/sparse";
 import { CHUNK_SIZE } from "./manifest";
 
@@ -27,15 +26,54 @@ export async function growSparse(path: string, sizeBytes: number): Promise<void>
 }
 
 /**
- * Replaces `path` with `value` as JSON through a temporary file and a rename, so a crash of the
- * emulator leaves the old file or the new one, never half of one. No fsync (see
- * ChunkStore.materialize): the emulator outlives its process, not the machine, and it saves after
- * every change.
+ * Keeps one JSON file in step with an in-memory value without stalling the event loop: `save()` marks the value
+ * changed and resolves once a write that includes the change is on disk. Writes are coalesced: at most one is in
+ * flight, and the next one takes every change made meanwhile. Each write goes to a temporary file that is then
+ * renamed over the old one, so a crash leaves the old file or the new one, never half of one. No fsync (see
+ * ChunkStore.materialize): the emulator outlives its process, not the machine, and disk bytes are not synced either.
  */
-export function writeJsonAtomic(path: string, value: unknown): void {
-  const temp = `${path}.${process.pid}.tmp`;
-  writeFileSync(temp, JSON.stringify(value));
-  renameSync(temp, path);
+export class JsonFileWriter {
+  /** Changes made so far (every `save()` is one). */
+  private changes = 0;
+  /** Changes included in the file on disk. */
+  private written = 0;
+  private inFlight: Promise<void> | undefined;
+
+  /** @param value what to write, read when a write starts (so it holds every change made until then) */
+  constructor(
+    private readonly path: string,
+    private readonly value: () => unknown,
+  ) {}
+
+  /** Whether a change is not yet on disk. */
+  get dirty(): boolean {
+    return this.written < this.changes;
+  }
+
+  /** Records a change; resolves once it is on disk, rejects when the write that should hold it failed. */
+  save(): Promise<void> {
+    this.changes++;
+    return this.durable();
+  }
+
+  /** Resolves once every change recorded so far is on disk (at once when there is none). */
+  async durable(): Promise<void> {
+    const target = this.changes;
+    while (this.written < target) {
+      this.inFlight ??= this.writeOnce().finally(() => (this.inFlight = undefined));
+      await this.inFlight;
+    }
+  }
+
+  private async writeOnce(): Promise<void> {
+    const includes = this.changes;
+    // Serialised synchronously, before any await: the file holds exactly the changes counted in `includes`.
+    const text = JSON.stringify(this.value());
+    const temp = `${this.path}.${process.pid}.tmp`;
+    await writeFile(temp, text);
+    await rename(temp, this.path);
+    this.written = Math.max(this.written, includes);
+  }
 }
 
 export async function removeFile(path: string): Promise<void> {
