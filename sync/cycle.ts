@@ -409,21 +409,6 @@ async function takeNext(
     throw e;
   }
   inGroup?.report(source.sourceDiskId, snap.createdAt);
-  if (!source.applying) {
-    // A failover paused the source while the snapshot was being taken. Nothing is written yet:
-    // the cycle ends here rather than apply a point the failover would have to wait for.
-    const latest = await ctx.store.get(source.sourceDiskId).catch(() => undefined);
-    if (latest?.source.paused) {
-      await ctx.snapshots
-        .delete(snap.snapshotId)
-        .catch((e: unknown) =>
-          options.log.debug({ err: e, snapshotId: snap.snapshotId }, "snapshot left for the orphan clean-up"),
-        );
-      throw new FerryError("Paused by a runbook before the apply began; the new snapshot was deleted.", {
-        code: "PausedBeforeApply",
-      });
-    }
-  }
   const point: RecoveryPoint = {
     snapshotId: snap.snapshotId,
     sourceDiskId: snap.sourceDiskId,
@@ -446,16 +431,34 @@ async function takeNext(
     options.log.warn({ snapshotId: point.snapshotId }, `${reason} Restarting with a full backfill.`);
   // Anything but the very first backfill of a known-empty disk must zero what the snapshot does not hold.
   const touched = source.applied !== undefined || source.applying !== undefined || source.bytesCopied > 0;
-  await row.save({
-    applying: point,
-    applyingMode: mode,
-    desired: point,
-    ...(mode === "full" ? { state: "backfilling" as const } : {}),
-    ...(mode === "full" && touched ? { prepare: "keep" as const } : {}),
-    ...(reason
-      ? { lastError: errorOf("FullBackfillRestarted", `${reason} Restarting with a full backfill.`, ctx) }
-      : {}),
-  });
+  try {
+    await row.save(
+      {
+        applying: point,
+        applyingMode: mode,
+        desired: point,
+        ...(mode === "full" ? { state: "backfilling" as const } : {}),
+        ...(mode === "full" && touched ? { prepare: "keep" as const } : {}),
+        ...(reason
+          ? { lastError: errorOf("FullBackfillRestarted", `${reason} Restarting with a full backfill.`, ctx) }
+          : {}),
+      },
+      // A failover paused the source before this point was marked applying (while the snapshot was being
+      // taken, or even while this very write was on its way: the write is conditional on the row's ETag, and the
+      // check is made on the row it replaces). Nothing is written yet: the cycle ends here rather than apply a
+      // point the failover would have to wait for. A point already applying (re-taken after it vanished) goes on.
+      { refuseIfPaused: !source.applying },
+    );
+  } catch (e) {
+    if (isFerryError(e) && e.code === "PausedBeforeApply") {
+      await ctx.snapshots
+        .delete(snap.snapshotId)
+        .catch((err: unknown) =>
+          options.log.debug({ err, snapshotId: snap.snapshotId }, "snapshot left for the orphan clean-up"),
+        );
+    }
+    throw e;
+  }
   return { point, mode, ...(inGroup ? { inGroup } : {}) };
 }
 

@@ -4,6 +4,23 @@ import { claim } from "../adapters/state/lease";
 import type { SourceStore, StoredSource } from "../adapters/state/store";
 import { currentSession, sessionEnded } from "./process-identity";
 
+/** Options of {@link Row.save}. */
+export interface RowSaveOptions {
+  /**
+   * Refuse the write (FerryError `PausedBeforeApply`) when the row it would replace is paused. The check is made
+   * on the row the write is conditional on (its ETag), so a pause written before this write always wins, and one
+   * written after it finds this write's result. Default false.
+   */
+  refuseIfPaused?: boolean;
+}
+
+function refuseIfPaused(s: Source): void {
+  if (s.paused)
+    throw new FerryError("Paused by a runbook before the apply began; the new snapshot was deleted.", {
+      code: "PausedBeforeApply",
+    });
+}
+
 /**
  * One source's row as a cycle holds it: every change is written under the row's ETag and renews
  * the cycle's lease, one write at a time (the lease renewal timer and the cycle share it). A cycle
@@ -64,14 +81,15 @@ export class Row {
    * longer this cycle's (another process took the source, retry-backfill), it throws Fenced; when
    * the source was disabled, SourceDisabled; LeaseHeld or ConcurrentUpdate otherwise.
    */
-  save(patch: Partial<Source>): Promise<Source> {
-    return this.write(patch);
+  save(patch: Partial<Source>, options: RowSaveOptions = {}): Promise<Source> {
+    return this.write(patch, options);
   }
 
-  private write(patch: Partial<Source>): Promise<Source> {
+  private write(patch: Partial<Source>, options: RowSaveOptions = {}): Promise<Source> {
     const write = this.chain.then(async () => {
       const sentAt = Date.now();
       try {
+        if (options.refuseIfPaused) refuseIfPaused(this.stored.source);
         this.stored = await this.store.update(this.stored, this.next(patch));
       } catch (e) {
         if (!isFerryError(e) || e.code !== "ConcurrentUpdate" || this.token === undefined) throw e;
@@ -86,6 +104,8 @@ export class Row {
         if ((fresh.source.fence ?? 0) !== this.token || (fresh.source.lease && fresh.source.lease.owner !== this.owner))
           throw this.fencedBy(fresh.source, e);
         this.stored = fresh;
+        // The row changed since it was read: a pause that got there first wins over this write.
+        if (options.refuseIfPaused) refuseIfPaused(fresh.source);
         this.stored = await this.store.update(this.stored, this.next(patch));
       }
       if (!this.released) this.renewedAt = sentAt;

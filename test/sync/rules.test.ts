@@ -2,6 +2,7 @@ import { statSync } from "node:fs";
 import { realpathSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { requestSync, setPaused } from "../../adapters/state/admin";
+import { Row } from "../../sync/row";
 import { pattern, readAt, writeAt } from "../helpers/bytes";
 import { useAzurite } from "../helpers/azurite";
 import { filesEqual } from "../helpers/compare";
@@ -124,6 +125,45 @@ describe("sync: faults, rules and refusals", () => {
     await setPaused(env.store, env.sourceDiskId(0), false);
     expect((await rt.daemon.tick()).get(env.sourceDiskId(0))?.kind).toBe("applied");
     expect(await filesEqual(env.sourceDevice(0), env.stagingDevice(0))).toBe(true);
+  });
+
+  it("refuses to mark a point applying over a pause written after the cycle last read the row", async () => {
+    const env = await make([{ lun: 0 }]);
+    await env.store.create(env.sourceRow(0));
+    const id = env.sourceDiskId(0);
+    const row = new Row((await env.store.get(id))!, env.store, "appliance-x", 30_000, () => new Date());
+    await row.begin();
+    // The pause lands after the cycle's last read: the cycle's write is conditional on a stale ETag.
+    await setPaused(env.store, id, true);
+    const point = {
+      snapshotId: id.replace(/\/disks\//i, "/snapshots/") + "-snap",
+      sourceDiskId: id,
+      createdAt: new Date().toISOString(),
+    };
+    await expect(row.save({ applying: point, applyingMode: "delta" }, { refuseIfPaused: true })).rejects.toMatchObject({
+      code: "PausedBeforeApply",
+    });
+    const after = await state(env);
+    expect(after.paused).toBe(true);
+    expect(after.applying).toBeUndefined();
+  });
+
+  it("a point marked applying before the pause stays applying under it: the failover waits for its apply", async () => {
+    const env = await make([{ lun: 0 }]);
+    await env.store.create(env.sourceRow(0));
+    const id = env.sourceDiskId(0);
+    const row = new Row((await env.store.get(id))!, env.store, "appliance-x", 30_000, () => new Date());
+    await row.begin();
+    const point = {
+      snapshotId: id.replace(/\/disks\//i, "/snapshots/") + "-snap",
+      sourceDiskId: id,
+      createdAt: new Date().toISOString(),
+    };
+    await row.save({ applying: point, applyingMode: "delta" }, { refuseIfPaused: true });
+    await setPaused(env.store, id, true);
+    const after = await state(env);
+    expect(after.paused).toBe(true);
+    expect(after.applying?.snapshotId).toBe(point.snapshotId);
   });
 
   it("paused during a delta's apply, gives the lease up as soon as the point is applied, before its clean-up", async () => {
