@@ -210,8 +210,11 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
         : await resolvePoints(ctx, disks, request, mode);
     // The newest point is never older than the staging disk for the plan, even where the sync applied a newer one
     // since (its DR-side point not yet recorded): the row keeps its strategies.
+    // The point the resumed run recorded for a disk, if any: it wins over what is listed now.
+    const recordedPoint = (id: string) =>
+      recorded && Object.entries(recorded.points).find(([k]) => sameResourceId(k, id))?.[1];
     const pointOf = (id: string, c: ListedPoint) => {
-      const was = recorded && Object.entries(recorded.points).find(([k]) => sameResourceId(k, id))?.[1];
+      const was = recordedPoint(id);
       if (was) return was;
       const p = asRecoveryPoint(c, sources.get(id));
       if (latestFailover) delete p.older;
@@ -269,7 +272,7 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
     const chosenPoints: Record<string, RecoveryPoint> = {};
     for (const d of disks) {
       const c = resolved.chosen[d.sourceDiskId];
-      const was = recorded && Object.entries(recorded.points).find(([k]) => sameResourceId(k, d.sourceDiskId))?.[1];
+      const was = recordedPoint(d.sourceDiskId);
       if (was) chosenPoints[d.sourceDiskId] = was;
       else if (c) chosenPoints[d.sourceDiskId] = pointOf(d.sourceDiskId, c);
     }
