@@ -25,6 +25,7 @@ import {
   type PointRequest,
 } from "../core/point-choice";
 import type { RecoveryPoint } from "../core/schemas/recovery-point";
+import type { DiskProgress } from "../core/schemas/blueprint-state";
 import type { Source } from "../core/schemas/source";
 import { rowDiskIds } from "../stacks/plan";
 import type { ListedPoint } from "../core/point-choice";
@@ -57,6 +58,13 @@ export interface FailoverOptions {
    */
   acceptOlderPoint?: boolean;
 }
+
+/**
+ * How long the program of a failover's `up` may wait for the runbook's detach of a staging disk before it refuses
+ * the VM on it, in milliseconds. Azure's attachDetachDataDisks takes seconds; a runbook that died mid-way leaves the
+ * record behind, and a bare `pulumi up` after it refuses once this has passed.
+ */
+const DETACH_WINDOW_MS = 10 * 60_000;
 
 /**
  * Fails a blueprint over to the DR region — planned (source VMs powered off, a final sync: no data
@@ -420,26 +428,6 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
     unpaused.catch(() => undefined);
 
     const zone = await zoneRead;
-    if (attachAsIs.size) {
-      await ctx.journal.step(op, "detach attach-as-is staging disks from the appliance", async () => {
-        const staging = [...attachAsIs].map(
-          (id) => [...sources].find(([k]) => sameResourceId(k, id))![1].stagingDiskId,
-        );
-        detached = true;
-        // Recorded before the first detach: from here a re-run must go forward, not hand back to the sync.
-        await reached("stagingDetached");
-        const n = await detachFromAppliance(ctx, zone.applianceId, staging);
-        log.info({ detached: n }, "staging disks detached");
-        await recordDiskProgress(
-          ctx,
-          b.name,
-          op.id,
-          Object.fromEntries([...attachAsIs].map((id) => [id, { detached: true }])),
-        );
-      });
-    }
-
-    await unpaused;
     const plan = planBlueprint(b, zone, { mode, recoveryPoints: check.recoveryPoints, operationId: op.id });
     const rowOf = (name: string) =>
       plan.rows.find(
@@ -511,16 +499,45 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
         if (snapshotsLeft.size === 0) pendingResume.push(resume());
       }
     };
+    // The staging disks leave the appliance beside the `up`: the program declares the rows' NICs at once and holds
+    // each VM on such a disk until the store records its detach (stacks/recovery-guard.ts, awaitDetached).
+    let detach: Promise<void> | undefined;
+    if (attachAsIs.size) {
+      const staging = [...attachAsIs].map((id) => [...sources].find(([k]) => sameResourceId(k, id))![1].stagingDiskId);
+      detached = true;
+      // Recorded before the first detach: from here a re-run must go forward, not hand back to the sync.
+      await reached("stagingDetached");
+      const until = new Date(ctx.now().getTime() + DETACH_WINDOW_MS).toISOString();
+      const progress = (p: DiskProgress) => Object.fromEntries([...attachAsIs].map((id) => [id, p]));
+      await recordDiskProgress(ctx, b.name, op.id, progress({ detachingUntil: until }));
+      detach = ctx.journal.step(op, "detach attach-as-is staging disks from the appliance", async () => {
+        try {
+          const n = await detachFromAppliance(ctx, zone.applianceId, staging);
+          log.info({ detached: n }, "staging disks detached");
+        } catch (e) {
+          // Withdrawn: the VMs waiting for it in the `up` fail at once instead of at the recorded time.
+          await recordDiskProgress(ctx, b.name, op.id, progress({ detachingUntil: undefined })).catch(() => undefined);
+          throw e;
+        }
+        await recordDiskProgress(ctx, b.name, op.id, progress({ detached: true, detachingUntil: undefined }));
+      });
+      detach.catch(() => undefined);
+    }
+    await unpaused;
     // From the `up` on, the stack may hold recovered resources: a failed run leaves the blueprint in
     // the new mode, for the guards of cleanup and failback, and for the next run to continue.
     previousMode = undefined;
-    await ctx.journal.step(op, `pulumi up (mode ${mode})`, () =>
+    const up = ctx.journal.step(op, `pulumi up (mode ${mode})`, () =>
       ctx.deployer.up(stack, {
         message: `${options.kind} failover of ${b.name} (${op.id}; mode ${mode})`,
         policyConfig: packConfigFromFacts(check.facts!, { maxAgeMinutes: ctx.config.precheck.maxAgeMinutes }),
         onResource,
       }),
     );
+    // Both settle before the run goes on or fails: the detach's failure is the cause of the `up`'s.
+    const [detachDone, upDone] = await Promise.allSettled([detach, up]);
+    if (detachDone.status === "rejected") throw detachDone.reason;
+    if (upDone.status === "rejected") throw upDone.reason;
     await reached("up");
     await Promise.all(pendingResume);
     await resume();

@@ -131,8 +131,9 @@ export async function recordDiskProgress(
   const disks = { ...current.doc.disks };
   for (const [id, p] of Object.entries(progress)) {
     const merged: DiskProgress = { ...disks[id.toLowerCase()], ...p };
-    // A resumed sync is no longer paused at the point: the key goes, not an undefined value.
-    if (p.pausedAt === undefined && "pausedAt" in p) delete merged.pausedAt;
+    // A progress cleared (a resumed sync no longer paused, a detach done or withdrawn): the key goes, not an
+    // undefined value.
+    for (const [k, v] of Object.entries(p)) if (v === undefined) delete merged[k as keyof DiskProgress];
     disks[id.toLowerCase()] = merged;
   }
   await ctx.runState.replace(blueprint, MODE_RECORD_KEY, { ...current.doc, disks }, current.etag);

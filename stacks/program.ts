@@ -8,7 +8,7 @@ import { LandingZone } from "./components/landing-zone";
 import { RecoveredVm } from "./components/recovered-vm";
 import { StagingDisk } from "./components/staging-disk";
 import { planBlueprint, type DrSite } from "./plan";
-import { assertRecordedPoints, assertSafeToRecover } from "./recovery-guard";
+import { assertRecordedPoints, assertSafeToRecover, awaitDetached } from "./recovery-guard";
 
 /**
  * What a stack's program takes from outside its own config: the subscription its azure-native
@@ -25,6 +25,13 @@ export interface ProgramInputs {
    * progress of each disk, its current sources. None: never switched (standby), tracked sources.
    */
   runState?: BlueprintRunState;
+  /**
+   * Reads a blueprint's run state again: how a VM waits for a detach its runbook does beside the `up`
+   * ({@link awaitDetached}). None: no wait, such a disk is refused.
+   */
+  rereadRunState?: () => Promise<BlueprintRunState>;
+  /** Time between those reads, in milliseconds. Default 500. */
+  rereadIntervalInMs?: number;
 }
 
 /** Options of {@link readProgramInputs}. */
@@ -36,6 +43,8 @@ export interface ReadProgramInputsOptions {
    * on the same store.
    */
   readBlueprintState?: BlueprintStateReader;
+  /** Time between reads of the run state while a VM waits for its runbook's detach, in milliseconds. Default 500. */
+  rereadIntervalInMs?: number;
 }
 
 /**
@@ -82,7 +91,14 @@ export async function readProgramInputs(
       { code: "StateStoreUnavailable", cause: e },
     );
   });
-  return { subscriptionId: client.subscriptionId, landingZone, runState };
+  const reread = () => reader(config.blueprint, landingZone.stateStore);
+  return {
+    subscriptionId: client.subscriptionId,
+    landingZone,
+    runState,
+    rereadRunState: reread,
+    ...(options.rereadIntervalInMs !== undefined ? { rereadIntervalInMs: options.rereadIntervalInMs } : {}),
+  };
 }
 
 /**
@@ -108,13 +124,14 @@ export function declareProgram(
     return new LandingZone("landing-zone", config, { subscriptionId: inputs.subscriptionId }, opts).outputs;
   }
   if (!inputs.landingZone) throw new Error("a blueprint is declared with its landing zone's outputs");
-  return blueprintProgram(config, inputs.landingZone, inputs.runState ?? { sync: {} }, opts);
+  return blueprintProgram(config, inputs.landingZone, inputs.runState ?? { sync: {} }, inputs, opts);
 }
 
 function blueprintProgram(
   config: BlueprintStackConfig,
   site: DrSite,
   state: BlueprintRunState,
+  inputs: Pick<ProgramInputs, "rereadRunState" | "rereadIntervalInMs">,
   opts?: pulumi.ComponentResourceOptions,
 ): Record<string, pulumi.Output<unknown>> {
   // The tracked blueprint with the disks a failback returned: a fresh clone sees the current ones.
@@ -129,14 +146,15 @@ function blueprintProgram(
     ...(record && record.mode !== "standby" ? { operationId: record.operation } : {}),
   });
   // Before any recovered resource is declared: never a VM on a half-applied or attached disk.
-  assertSafeToRecover(plan, stack, state);
+  const { detaching } = assertSafeToRecover(plan, stack, state);
+  const detached = detachGate(stack, state, detaching, inputs);
   const resourceGroupName = plan.resourceGroup;
   const staging = new Map<string, StagingDisk>();
   for (const s of plan.staging)
     staging.set(s.logicalName, new StagingDisk(s, { resourceGroupName, location: plan.location }, opts));
   const recovered = plan.rows.map((row) => ({
     row: row.row,
-    vm: new RecoveredVm(row, { resourceGroupName, location: plan.location, staging }, opts),
+    vm: new RecoveredVm(row, { resourceGroupName, location: plan.location, staging, detached }, opts),
   }));
   return {
     blueprint: pulumi.output(plan.blueprint),
@@ -160,5 +178,41 @@ function blueprintProgram(
           .apply(([id, nicId, name]) => ({ row: r.row, id, nicId, name })),
       ),
     ),
+  };
+}
+
+/**
+ * What a VM on an attach-as-is disk its runbook is detaching now waits for: the store recording the detach. Its
+ * NICs (and the rest of the stack) are declared meanwhile, so the engine creates them during the detach: it
+ * handles each registration as it arrives, and a resource whose input is still a promise is registered once the
+ * promise resolves (Pulumi's "Inputs & outputs" concept page; developer-docs/architecture/resource-registration.md
+ * in pulumi/pulumi). A preview does not wait: it shows the VM the update will create. Undefined when no disk of
+ * the stack is being detached.
+ */
+function detachGate(
+  stack: string,
+  state: BlueprintRunState,
+  detaching: string[],
+  inputs: Pick<ProgramInputs, "rereadRunState" | "rereadIntervalInMs">,
+): ((sourceDiskId: string) => Promise<void> | undefined) | undefined {
+  if (!detaching.length || pulumi.runtime.isDryRun()) return undefined;
+  const read = inputs.rereadRunState;
+  const operation = state.mode!.operation;
+  let gate: Promise<void> | undefined;
+  return (sourceDiskId) => {
+    if (!detaching.includes(sourceDiskId.toLowerCase())) return undefined;
+    gate ??= read
+      ? awaitDetached(stack, operation, detaching, {
+          read,
+          ...(inputs.rereadIntervalInMs !== undefined ? { intervalInMs: inputs.rereadIntervalInMs } : {}),
+          // The engine's log (the CLI shows it); a program under mocks has none.
+          onWait: (message) => {
+            if (pulumi.runtime.hasEngine()) void pulumi.log.info(message);
+          },
+        })
+      : Promise.reject(
+          new Error(`the program of ${stack} was given no reader of its run state to wait for a detach with`),
+        );
+    return gate;
   };
 }

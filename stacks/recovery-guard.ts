@@ -36,8 +36,11 @@ export function assertRecordedPoints(blueprint: Blueprint, stack: string, mode: 
   );
 }
 
-/** Why a disk may not be recovered now, or undefined when it may. */
-function problemOf(d: RecoveredDiskPlan, state: BlueprintRunState): string | undefined {
+/**
+ * Why a disk may not be recovered now, or undefined when it may; "detaching" when a runbook is detaching its
+ * staging disk now (its VM waits for the detach).
+ */
+function problemOf(d: RecoveredDiskPlan, state: BlueprintRunState, now: Date): string | "detaching" | undefined {
   const progress = diskProgressOf(state.mode, d.sourceDiskId);
   const point = d.recoveryPoint.snapshotId;
   if (d.strategy === "fromSnapshot" && progress.snapshotTaken) return undefined;
@@ -55,33 +58,53 @@ function problemOf(d: RecoveredDiskPlan, state: BlueprintRunState): string | und
       ? `its sync ${notPaused}, and the store does not record its DR snapshot at ${point} as taken`
       : `its sync ${notPaused}; attached as-is it must stay paused at ${point}`;
   }
-  if (d.strategy === "attachAsIs" && !progress.detached)
+  if (d.strategy === "attachAsIs" && !progress.detached) {
+    if (progress.detachingUntil && Date.parse(progress.detachingUntil) > now.getTime()) return "detaching";
     return "the store does not record its staging disk as detached from the sync appliance";
+  }
   return undefined;
+}
+
+/** What {@link assertSafeToRecover} found: every disk ready, or a runbook detaching some now. */
+export interface RecoveryReadiness {
+  /**
+   * Source disk ids (lower case) of the attach-as-is disks a runbook is detaching from the appliance now: the
+   * program declares their rows' other resources and holds each such row's VM until the store records the detach
+   * ({@link awaitDetached}).
+   */
+  detaching: string[];
 }
 
 /**
  * Refuses to declare recovered resources unless the store shows every disk ready for its strategy:
  * a from-snapshot disk's snapshot of the staging disk is taken only while its sync is paused at
  * exactly the recorded point and not applying (or once the record says it was taken); an
- * attach-as-is disk only while paused there and detached from the appliance. Throws
+ * attach-as-is disk only while paused there and detached from the appliance, or being detached by a runbook now
+ * (until the time it recorded: the VM then waits, see {@link RecoveryReadiness}). Throws
  * {@link UserError} "NotReadyToRecover", naming each disk, what is wrong, and the command to run.
  */
-export function assertSafeToRecover(plan: BlueprintPlan, stack: string, state: BlueprintRunState): void {
+export function assertSafeToRecover(
+  plan: BlueprintPlan,
+  stack: string,
+  state: BlueprintRunState,
+  now: Date = new Date(),
+): RecoveryReadiness {
   const mode = state.mode;
-  if (plan.mode === "standby" || !mode) return;
+  const detaching: string[] = [];
+  if (plan.mode === "standby" || !mode) return { detaching };
   const problems: string[] = [];
   for (const row of plan.rows) {
     for (const d of [row.osDisk, ...row.dataDisks]) {
-      const problem = problemOf(d, state);
-      if (problem)
+      const problem = problemOf(d, state, now);
+      if (problem === "detaching") detaching.push(d.sourceDiskId.toLowerCase());
+      else if (problem)
         problems.push(
           `${row.row} ${d.role === "os" ? "OS disk" : `data disk LUN ${d.lun}`} (${d.sourceDiskId}, ` +
             `${d.strategy}): ${problem}`,
         );
     }
   }
-  if (!problems.length) return;
+  if (!problems.length) return { detaching };
   throw new UserError(
     `Blueprint ${stack} is in ${mode.mode} (operation ${mode.operation}, in the state store), but not every disk ` +
       `can be recovered at its recorded point; nothing was recovered:\n  ${problems.join("\n  ")}\n` +
@@ -89,4 +112,73 @@ export function assertSafeToRecover(plan: BlueprintPlan, stack: string, state: B
       "as-is and runs the update.",
     { code: "NotReadyToRecover", details: { problems } },
   );
+}
+
+/** Options of {@link awaitDetached}. */
+export interface AwaitDetachedOptions {
+  /** Reads the blueprint's run state from the state store again. */
+  read: () => Promise<BlueprintRunState>;
+  /** Time between reads, in milliseconds. Default 500. */
+  intervalInMs?: number;
+  /** Said once, when the first read finds a detach still under way (the program's log). */
+  onWait?: (message: string) => void;
+  /** The clock. Default: the system's. */
+  now?: () => Date;
+}
+
+/**
+ * Waits until the state store records each of `detaching` (source disk ids) detached from the appliance by
+ * `operation`: what a recovered VM on those disks waits for when the runbook detaches them beside its `up`.
+ * Throws {@link UserError} "NotReadyToRecover" when another operation set the mode, when the runbook withdrew the
+ * detach (it failed), or when the time it recorded passes with the disk still attached.
+ */
+export async function awaitDetached(
+  stack: string,
+  operation: string,
+  detaching: string[],
+  options: AwaitDetachedOptions,
+): Promise<void> {
+  const now = options.now ?? (() => new Date());
+  let said = false;
+  for (;;) {
+    const state = await options.read();
+    const mode = state.mode;
+    if (!mode || mode.operation !== operation) {
+      throw new UserError(
+        `Blueprint ${stack}: operation ${operation} was detaching staging disks for this update, but the state store ` +
+          `now records ${mode ? `${mode.mode} by operation ${mode.operation}` : "no mode"}. Nothing was ` +
+          `recovered on those disks. Run \`ferry history ${stack}\` to see which operation holds the blueprint.`,
+        { code: "NotReadyToRecover", details: { operation, now: mode?.operation } },
+      );
+    }
+    const waiting: string[] = [];
+    const problems: string[] = [];
+    for (const id of detaching) {
+      const p = diskProgressOf(mode, id);
+      if (p.detached) continue;
+      if (p.detachingUntil && Date.parse(p.detachingUntil) > now().getTime()) waiting.push(id);
+      else
+        problems.push(
+          p.detachingUntil
+            ? `${id}: not recorded detached by ${p.detachingUntil}, the time its runbook set`
+            : `${id}: its detach was withdrawn (the runbook's detach failed)`,
+        );
+    }
+    if (problems.length) {
+      throw new UserError(
+        `Blueprint ${stack} (operation ${operation}): the staging disks of these attach-as-is disks did not leave ` +
+          `the sync appliance, so their VMs were not created:\n  ${problems.join("\n  ")}\n` +
+          `Run \`${commandFor(stack, mode)}\`: it detaches them and continues the update.`,
+        { code: "NotReadyToRecover", details: { problems } },
+      );
+    }
+    if (!waiting.length) return;
+    if (!said) {
+      said = true;
+      options.onWait?.(
+        `waiting for the runbook to detach ${waiting.length} staging disk(s) from the appliance before their VMs`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, options.intervalInMs ?? 500));
+  }
 }

@@ -27,6 +27,12 @@ export const DiskProgressSchema = z.object({
   pausedAt: z.string().optional(),
   /** The staging disk has left the appliance (attach-as-is disks of a failover). */
   detached: z.boolean().optional(),
+  /**
+   * A runbook is detaching the staging disk from the appliance now, beside its `up`, and records it detached by
+   * this time (ISO 8601): until then the program declares the row's other resources and holds its VM for the
+   * detach. Cleared when the detach is recorded, or withdrawn when it fails.
+   */
+  detachingUntil: isoDateTime.optional(),
   /** The DR snapshot of the staging disk at the recovery point exists (from-snapshot disks). */
   snapshotTaken: z.boolean().optional(),
 });

@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import * as pulumi from "@pulumi/pulumi";
 import * as pulumiState from "@pulumi/pulumi/runtime/state";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
-import { setMockOptions } from "@pulumi/pulumi/runtime/settings";
+import * as pulumiSettings from "@pulumi/pulumi/runtime/settings";
 import type { Mocks, MockResourceArgs } from "@pulumi/pulumi/runtime/mocks";
 import { FerryError } from "../../core/errors";
 import type { StackConfig } from "../../stacks/config";
@@ -132,6 +132,20 @@ const withPulumiStore: <T>(run: () => T) => T = (() => {
   return fn;
 })();
 
+/**
+ * Resolves once the current run's registrations have all been sent or failed (`waitForRPCs`, internal to
+ * @pulumi/pulumi and left out of its types; what its runtime waits for before it disconnects from the engine).
+ */
+const waitForRegistrations: () => Promise<void> = (() => {
+  const fn = (pulumiSettings as unknown as { waitForRPCs?: () => Promise<void> }).waitForRPCs;
+  if (typeof fn !== "function")
+    throw new Error(
+      "@pulumi/pulumi/runtime/settings has no waitForRPCs: this version of @pulumi/pulumi cannot be run by the " +
+        "local deployer. Pin the version in package.json that has it (3.248.0 does).",
+    );
+  return fn;
+})();
+
 /** The run whose asynchronous context this is: Node reports an unhandled rejection in the context of its promise. */
 const currentRun = new AsyncLocalStorage<{ failures: ResourceFailure[] }>();
 let runsInFlight = 0;
@@ -233,7 +247,7 @@ async function run(
   await pulumi.runtime.setMocks(mocks, PROJECT, stack, preview);
   const monitor = new RecordingMonitor(mocks);
   setMonitor(monitor);
-  setMockOptions(monitor, PROJECT, stack, preview);
+  pulumiSettings.setMockOptions(monitor, PROJECT, stack, preview);
 
   // The reads the program makes first (a landing zone's outputs, the provider's subscription, a
   // blueprint's run state in the state store). A
@@ -272,12 +286,21 @@ async function run(
     });
   });
   // Outputs resolve once what they name exists; other registrations may still be in flight, and a
-  // failed one leaves the outputs (and whatever depends on it) waiting forever: wait for quiet.
+  // failed one leaves the outputs (and whatever depends on it) waiting forever: wait for quiet. As the
+  // engine does, the run also waits for every registration the program has begun, including one whose
+  // inputs are still promises (a VM waiting for its disks' detach): Pulumi's runtime counts each until
+  // it is sent or fails.
+  let drained = false;
+  const rpcs = waitForRegistrations().then(() => {
+    drained = true;
+  });
   for (;;) {
     await new Promise((r) => setImmediate(r));
     if (pending.size === 0) {
       await new Promise((r) => setTimeout(r, 5));
-      if (pending.size === 0) break;
+      if (pending.size !== 0) continue;
+      if (drained || failures.length) break;
+      await Promise.race([rpcs, new Promise((r) => setTimeout(r, 50))]);
       continue;
     }
     await Promise.race([Promise.allSettled([...pending]), settled]);

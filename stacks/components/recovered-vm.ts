@@ -20,7 +20,13 @@ export class RecoveredVm extends pulumi.ComponentResource {
 
   constructor(
     plan: RecoveredRowPlan,
-    args: { resourceGroupName: pulumi.Input<string>; location: string; staging: Map<string, StagingDisk> },
+    args: {
+      resourceGroupName: pulumi.Input<string>;
+      location: string;
+      staging: Map<string, StagingDisk>;
+      /** What the VM waits for before it attaches an attach-as-is disk (its detach from the appliance), if anything. */
+      detached?: ((sourceDiskId: string) => Promise<void> | undefined) | undefined;
+    },
     opts?: pulumi.ComponentResourceOptions,
   ) {
     super("ferry:dr:RecoveredVm", plan.row + (plan.tags[TAGS.role] === "test" ? "-test" : ""), {}, opts);
@@ -50,7 +56,11 @@ export class RecoveredVm extends pulumi.ComponentResource {
     const recoveredDiskId = (d: RecoveredDiskPlan): pulumi.Output<string> => {
       const staging = args.staging.get(d.staging);
       if (!staging) throw new Error(`no staging disk ${d.staging} for row ${plan.row}`);
-      if (d.strategy === "attachAsIs") return staging.id;
+      if (d.strategy === "attachAsIs") {
+        // The id once the disk has left the appliance: the VM is registered then, its NICs before.
+        const gate = args.detached?.(d.sourceDiskId);
+        return gate ? pulumi.all([staging.id, gate]).apply(([id]) => id) : staging.id;
+      }
       const tags = {
         ...plan.tags,
         [TAGS.recoveryPoint]: d.recoveryPoint.snapshotId,

@@ -115,4 +115,49 @@ describe("a bare up of a blueprint in failover mode", () => {
     const snapshot = await f.azure.compute.snapshots.get(DR.rg, "bare3-lun0-snapshot");
     expect(snapshot.creationData?.sourceResourceId?.toLowerCase()).toBe(dataStaging.stagingDiskId.toLowerCase());
   });
+
+  it("while the store shows a runbook detaching the disk, creates the NIC and holds the VM until the detach", async () => {
+    const w = await world.workload("bare4", { osStrategy: "attachAsIs", dataStrategy: "fromSnapshot" });
+    await world.protect(w);
+    const { policyConfig } = await recordFailover(w, "hand-4", { pause: true });
+    const until = new Date(Date.now() + 600_000).toISOString();
+    await recordDiskProgress(world.ctx, w.stack, "hand-4", { [w.osDiskId]: { detachingUntil: until } });
+    const up = world.ctx.deployer.up(w.stack, { message: "pulumi up by hand", policyConfig });
+    up.catch(() => undefined);
+    await expect
+      .poll(
+        () =>
+          f.azure.network.networkInterfaces.get(DR.rg, "bare4-nic").then(
+            () => true,
+            () => false,
+          ),
+        {
+          timeout: 30_000,
+        },
+      )
+      .toBe(true);
+    expect(await vmExists("bare4")).toBe(false);
+
+    const source = (await world.ctx.store.get(w.osDiskId))!.source;
+    await detachFromAppliance(world.ctx, (await landingZone(world.ctx)).applianceId, [source.stagingDiskId]);
+    await recordDiskProgress(world.ctx, w.stack, "hand-4", {
+      [w.osDiskId]: { detached: true, detachingUntil: undefined },
+    });
+    expect((await up).changes.create).toBeGreaterThan(0);
+    const vm = await f.azure.compute.virtualMachines.get(DR.rg, "bare4");
+    expect(vm.storageProfile?.osDisk?.managedDisk?.id?.toLowerCase()).toBe(source.stagingDiskId.toLowerCase());
+  });
+
+  it("fails, with no VM, when the runbook withdraws the detach it recorded", async () => {
+    const w = await world.workload("bare5", { osStrategy: "attachAsIs", dataStrategy: "fromSnapshot" });
+    await world.protect(w);
+    const { policyConfig } = await recordFailover(w, "hand-5", { pause: true });
+    const until = new Date(Date.now() + 600_000).toISOString();
+    await recordDiskProgress(world.ctx, w.stack, "hand-5", { [w.osDiskId]: { detachingUntil: until } });
+    const up = thrownBy(world.ctx.deployer.up(w.stack, { message: "pulumi up by hand", policyConfig }));
+    await recordDiskProgress(world.ctx, w.stack, "hand-5", { [w.osDiskId]: { detachingUntil: undefined } });
+    const e = await up;
+    expect(e.message).toMatch(/its detach was withdrawn/);
+    expect(await vmExists("bare5")).toBe(false);
+  });
 });
