@@ -192,11 +192,16 @@ export class LocalDeployer implements Deployer {
   }
 
   /** What the program reads besides its config: other stacks' outputs, its subscription, a blueprint's run state. */
-  private reads(): Pick<RunProgramOptions, "stackOutputs" | "subscriptionId" | "readBlueprintState"> {
+  private reads(): Pick<
+    RunProgramOptions,
+    "stackOutputs" | "subscriptionId" | "readBlueprintState" | "rereadIntervalInMs"
+  > {
     return {
       stackOutputs: async (name) => this.referencedOutputs(name),
       subscriptionId: this.options.azure.subscriptionId,
       readBlueprintState: this.options.readBlueprintState,
+      // A VM waiting for its detach reads the store at the pace this deployer polls Azure.
+      rereadIntervalInMs: this.options.pollIntervalInMs ?? 10,
     };
   }
 

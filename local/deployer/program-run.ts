@@ -56,6 +56,8 @@ export interface RunProgramOptions {
   subscriptionId: string;
   /** Reads a blueprint's run state from the state store (the program's input beside its config). */
   readBlueprintState: BlueprintStateReader;
+  /** Time between reads of the run state while a VM waits for its runbook's detach, in milliseconds. Default 500. */
+  rereadIntervalInMs?: number;
 }
 
 /** What this monitor reads of the engine's RegisterResourceRequest (a protobuf message). */
@@ -223,6 +225,7 @@ async function runProgramAlone(
     return await currentRun.run({ failures }, () =>
       run(config, stack, preview, mocks, declared, pending, failures, (m) => (monitor = m), {
         readBlueprintState: options.readBlueprintState,
+        ...(options.rereadIntervalInMs !== undefined ? { rereadIntervalInMs: options.rereadIntervalInMs } : {}),
       }),
     );
   } finally {
