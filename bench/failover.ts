@@ -212,17 +212,17 @@ async function runAbsolute(options: FailoverBenchOptions): Promise<BenchResult[]
 /** Where the seconds of a failover went: its steps, the time before its `up`, and its resources as they were done. */
 function logBreakdown(log: (message: string) => void, op: Operation): void {
   const t0 = Date.parse(op.startedAt);
-  // What the reference has no part of: the time before the `up` less the detach (on the path for attach-as-is).
+  // What the reference has no part of: the time before the `up` (the detach of attach-as-is rows runs beside it).
   const up = op.steps.find((st) => st.name.startsWith("pulumi up"));
   const detach = op.steps.find((st) => st.name.startsWith("detach"));
   const spanOf = (st: (typeof op.steps)[number] | undefined) =>
     st?.endedAt ? (Date.parse(st.endedAt) - Date.parse(st.startedAt)) / 1000 : 0;
+  const at = (st: (typeof op.steps)[number]) => ((Date.parse(st.startedAt) - t0) / 1000).toFixed(2);
   if (up)
     log(
-      `  before the up: ${((Date.parse(up.startedAt) - t0) / 1000).toFixed(2)} s, of which the detach ` +
-        `${spanOf(detach).toFixed(2)} s`,
+      `  before the up: ${at(up)} s` +
+        (detach ? `; the detach beside it ${at(detach)}–${(Number(at(detach)) + spanOf(detach)).toFixed(2)} s` : ""),
     );
-  const at = (st: (typeof op.steps)[number]) => ((Date.parse(st.startedAt) - t0) / 1000).toFixed(2);
   log(`  steps: ${op.steps.map((st) => `${st.name} ${at(st)}+${spanOf(st).toFixed(2)} s`).join("; ")}`);
   const byKind = new Map<string, number[]>();
   for (const e of op.events ?? [])

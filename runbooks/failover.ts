@@ -415,13 +415,24 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
         check.recoveryPoints[d.sourceDiskId]!.drSnapshotId !== undefined,
     );
     for (const d of fromPointPaused) paused.delete(d.sourceDiskId.toLowerCase());
+    // The attach-as-is disks are recorded as detaching with the mode (one write less on the critical path): the
+    // detach follows, beside the `up`, and a run failing before it puts the previous record back.
+    const detachingUntil = new Date(ctx.now().getTime() + DETACH_WINDOW_MS).toISOString();
     await recordMode(ctx, b.name, mode, op.id, {
       operationKind: op.kind,
       recoveryPoints: check.recoveryPoints,
       disks: Object.fromEntries(
         disks
-          .filter((d) => paused.has(d.sourceDiskId.toLowerCase()))
-          .map((d) => [d.sourceDiskId, { pausedAt: check.recoveryPoints[d.sourceDiskId]!.snapshotId }]),
+          .filter((d) => paused.has(d.sourceDiskId.toLowerCase()) || attachAsIs.has(d.sourceDiskId.toLowerCase()))
+          .map((d) => [
+            d.sourceDiskId,
+            {
+              ...(paused.has(d.sourceDiskId.toLowerCase())
+                ? { pausedAt: check.recoveryPoints[d.sourceDiskId]!.snapshotId }
+                : {}),
+              ...(attachAsIs.has(d.sourceDiskId.toLowerCase()) ? { detachingUntil } : {}),
+            },
+          ]),
       ),
     });
     const unpaused = settleAll(fromPointPaused.map((d) => setPaused(ctx.store, d.sourceDiskId, false, ctx.now())));
@@ -507,9 +518,7 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
       detached = true;
       // Recorded before the first detach: from here a re-run must go forward, not hand back to the sync.
       await reached("stagingDetached");
-      const until = new Date(ctx.now().getTime() + DETACH_WINDOW_MS).toISOString();
       const progress = (p: DiskProgress) => Object.fromEntries([...attachAsIs].map((id) => [id, p]));
-      await recordDiskProgress(ctx, b.name, op.id, progress({ detachingUntil: until }));
       detach = ctx.journal.step(op, "detach attach-as-is staging disks from the appliance", async () => {
         try {
           const n = await detachFromAppliance(ctx, zone.applianceId, staging);
