@@ -89,21 +89,18 @@ export async function detachFromAppliance(
   applianceId: string,
   diskIds: string[],
 ): Promise<number> {
-  const attached = (await dataDisks(ctx, applianceId)).filter((d) =>
-    diskIds.some((id) => sameResourceId(id, d.diskId)),
-  );
-  if (attached.length === 0) return 0;
+  if (diskIds.length === 0) return 0;
+  // Asked at once, with no read of the VM first: a failover's detach is on its critical path.
   try {
-    await attachDetach(ctx, applianceId, { detach: attached.map((d) => d.diskId) });
+    await attachDetach(ctx, applianceId, { detach: diskIds });
+    return diskIds.length;
   } catch (e) {
-    // Azure refuses the whole call when one disk named is no longer attached: another host detached it since the
-    // read. What is still attached is detached again; a disk gone meanwhile is what was asked for.
+    // Azure refuses the whole call when one disk named is not attached (a re-run, or another host detached it):
+    // what is still attached is detached again; a disk gone already is what was asked for.
     if ((e as { statusCode?: unknown }).statusCode !== 400) throw e;
-    const still = (await dataDisks(ctx, applianceId)).filter((d) =>
-      attached.some((a) => sameResourceId(a.diskId, d.diskId)),
-    );
-    if (still.length === attached.length) throw e;
+    const still = (await dataDisks(ctx, applianceId)).filter((d) => diskIds.some((id) => sameResourceId(id, d.diskId)));
+    if (still.length === diskIds.length) throw e;
     if (still.length) await attachDetach(ctx, applianceId, { detach: still.map((d) => d.diskId) });
+    return still.length;
   }
-  return attached.length;
 }

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { attachToAppliance } from "../../runbooks/appliance";
+import { attachToAppliance, detachFromAppliance } from "../../runbooks/appliance";
 import { createEmptyDisk, createGroup, createNic, createSubnet, createVm } from "../helpers/azure-env";
 import { useEmulator } from "../helpers/emulator";
 import { waitFor } from "../helpers/processes";
@@ -91,5 +91,13 @@ describe("the appliance's disks, from two hosts at once", () => {
     slowWrites();
     await hosts("detach", a.id, [[a.disks[0]!], [a.disks[1]!]]);
     expect(await attachedTo(a.rg)).toEqual([a.disks[2]!.toLowerCase()]);
+  });
+
+  it("a detach naming a disk already gone detaches the others and counts only them", async () => {
+    const a = await appliance(3);
+    const ctx = { azure: f.azure, poll: { updateIntervalInMs: 10 } };
+    for (const d of a.disks.slice(0, 2)) await attachToAppliance(ctx, a.id, d);
+    expect(await detachFromAppliance(ctx, a.id, a.disks)).toBe(2);
+    expect(await attachedTo(a.rg)).toEqual([]);
   });
 });
