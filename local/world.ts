@@ -142,8 +142,11 @@ export interface LocalWorld {
   builder: AzureClients;
   targetSubnetId: string;
   workload(name: string, options?: WorkloadOptions): Promise<Workload>;
-  /** Runs `fn` while the daemon ticks in the background (for the sources `only` keeps). */
-  whileSyncing<T>(fn: () => Promise<T>, only?: (s: Source) => boolean): Promise<T>;
+  /**
+   * Runs `fn` while the daemon ticks in the background (for the sources `only` keeps), `tickInMs` apart (default
+   * 20: tests want the sync to move at once; a benchmark passes the daemon's own pace).
+   */
+  whileSyncing<T>(fn: () => Promise<T>, only?: (s: Source) => boolean, tickInMs?: number): Promise<T>;
   /** Runs the daemon's ticks until `until` holds (or fails after `timeoutInMs`, default 60 s). */
   syncUntil(
     until: () => Promise<boolean>,
@@ -368,18 +371,24 @@ export async function createLocalWorld(o: LocalWorldOptions): Promise<LocalWorld
       await ctx.deployer.up(stack, { message: `standby ${stack}` });
       return { stack, ...vms[0]!, vms };
     },
-    async whileSyncing(fn, only) {
+    async whileSyncing(fn, only, tickInMs = 20) {
       let done = false;
+      let wake: (() => void) | undefined;
       const loop = (async () => {
         while (!done) {
           await sync.daemon.tick(only ? { filter: only } : {});
-          await new Promise((r) => setTimeout(r, 20));
+          if (done) break;
+          await new Promise<void>((r) => {
+            wake = r;
+            setTimeout(r, tickInMs);
+          });
         }
       })();
       try {
         return await fn();
       } finally {
         done = true;
+        wake?.();
         await loop;
       }
     },
