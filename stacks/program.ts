@@ -26,8 +26,8 @@ export interface ProgramInputs {
    */
   runState?: BlueprintRunState;
   /**
-   * Reads a blueprint's run state again: how a VM waits for a detach its runbook does beside the `up`
-   * ({@link awaitDetached}). None: no wait, such a disk is refused.
+   * Reads a blueprint's mode record again (the rest of the run state left out): how a VM waits for a detach its
+   * runbook does beside the `up` ({@link awaitDetached}). None: no wait, such a disk is refused.
    */
   rereadRunState?: () => Promise<BlueprintRunState>;
   /** Time between those reads, in milliseconds. Default 500. */
@@ -91,7 +91,7 @@ export async function readProgramInputs(
       { code: "StateStoreUnavailable", cause: e },
     );
   });
-  const reread = () => reader(config.blueprint, landingZone.stateStore);
+  const reread = () => reader(config.blueprint, landingZone.stateStore, { modeOnly: true });
   return {
     subscriptionId: client.subscriptionId,
     landingZone,

@@ -11,6 +11,7 @@ import {
   SourcesRecordSchema,
   type BlueprintRunState,
   type BlueprintStateReader,
+  type ReadRunStateOptions,
   type SourceSyncStatus,
 } from "../../core/schemas/blueprint-state";
 import type { z } from "zod";
@@ -22,14 +23,19 @@ import { SourceStore, sourceStoreClient } from "./store";
 // signs in with table data rights, and never writes what the runbooks record.
 
 /** Reads a blueprint's run state through `client` (the sources' table, which the runbooks' records share). */
-export async function readBlueprintRunState(client: TableClient, blueprint: Blueprint): Promise<BlueprintRunState> {
+export async function readBlueprintRunState(
+  client: TableClient,
+  blueprint: Blueprint,
+  options: ReadRunStateOptions = {},
+): Promise<BlueprintRunState> {
   const runState = new RunStateStore(client);
   const [mode, sources] = await Promise.all([
     runState.get<unknown>(blueprint.name, MODE_RECORD_KEY),
-    runState.get<unknown>(blueprint.name, SOURCES_RECORD_KEY),
+    options.modeOnly ? undefined : runState.get<unknown>(blueprint.name, SOURCES_RECORD_KEY),
   ]);
   const state: BlueprintRunState = { sync: {} };
   if (mode) state.mode = parseRecord(ModeRecordSchema, mode.doc, blueprint.name, MODE_RECORD_KEY, client);
+  if (options.modeOnly) return state;
   if (sources)
     state.sources = parseRecord(SourcesRecordSchema, sources.doc, blueprint.name, SOURCES_RECORD_KEY, client);
   const store = SourceStore.existing(client);
@@ -77,9 +83,9 @@ export interface AzureBlueprintStateReaderOptions {
  */
 export function azureBlueprintStateReader(options: AzureBlueprintStateReaderOptions = {}): BlueprintStateReader {
   let credential = options.credential;
-  return (blueprint, location) => {
+  return (blueprint, location, readOptions) => {
     credential ??= new DefaultAzureCredential();
     const client = sourceStoreClient({ url: location.url, tableName: location.tableName, credential });
-    return readBlueprintRunState(client, blueprint);
+    return readBlueprintRunState(client, blueprint, readOptions);
   };
 }

@@ -136,4 +136,14 @@ export interface StateStoreLocation {
 }
 
 /** Reads a blueprint's run state from the state store at `stateStore`. */
-export type BlueprintStateReader = (blueprint: Blueprint, stateStore: StateStoreLocation) => Promise<BlueprintRunState>;
+/** What a read of a blueprint's run state may leave out. */
+export interface ReadRunStateOptions {
+  /** The mode record only (no current sources, no source rows): what a wait on the runbook's progress reads. */
+  modeOnly?: boolean;
+}
+
+export type BlueprintStateReader = (
+  blueprint: Blueprint,
+  stateStore: StateStoreLocation,
+  options?: ReadRunStateOptions,
+) => Promise<BlueprintRunState>;

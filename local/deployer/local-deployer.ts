@@ -108,14 +108,14 @@ export const localDeployer: NonNullable<CreateContextOptions["localDeployer"]> =
  * the same table, or the program would read another store than the runbooks write.
  */
 export function tableStateReader(client: TableClient): BlueprintStateReader {
-  return (blueprint, location) => {
+  return (blueprint, location, readOptions) => {
     if (location.tableName.toLowerCase() !== client.tableName.toLowerCase())
       throw new UserError(
         `The landing zone's state store is table ${location.tableName}, but the runbooks use ${client.tableName} ` +
           "(ferry.json's stateStore): set the same table in both.",
         { code: "StateStoreMismatch" },
       );
-    return readBlueprintRunState(client, blueprint);
+    return readBlueprintRunState(client, blueprint, readOptions);
   };
 }
 
