@@ -104,6 +104,10 @@ export class RecoveredVm extends pulumi.ComponentResource {
       return disk.id;
     };
 
+    // The disks first: they are on the critical path (a copy, then its failback base, then the VM), the NICs are not.
+    const osDiskId = diskId(plan.osDisk);
+    const dataDiskIds = plan.dataDisks.map((d) => diskId(d));
+
     this.nics = plan.nics.map(
       (nic) =>
         new network.NetworkInterface(
@@ -132,8 +136,6 @@ export class RecoveredVm extends pulumi.ComponentResource {
     );
     this.nic = this.nics[plan.nics.indexOf(plan.nic)]!;
 
-    const osDiskId = diskId(plan.osDisk);
-    const dataDiskIds = plan.dataDisks.map((d) => diskId(d));
     this.vm = new compute.VirtualMachine(
       plan.vmName,
       {
