@@ -149,13 +149,23 @@ function blueprintProgram(
   const { detaching } = assertSafeToRecover(plan, stack, state);
   const detached = detachGate(stack, state, detaching, inputs);
   const resourceGroupName = plan.resourceGroup;
+  // A staging disk is declared when a recovered row first needs it, the rest after the rows: a row's disks copied
+  // from DR-side points (the critical path) are registered before the staging disks an update leaves as they are.
   const staging = new Map<string, StagingDisk>();
-  for (const s of plan.staging)
-    staging.set(s.logicalName, new StagingDisk(s, { resourceGroupName, location: plan.location }, opts));
+  const stagingOf = (logicalName: string): StagingDisk | undefined => {
+    const known = staging.get(logicalName);
+    if (known) return known;
+    const s = plan.staging.find((x) => x.logicalName === logicalName);
+    if (!s) return undefined;
+    const disk = new StagingDisk(s, { resourceGroupName, location: plan.location }, opts);
+    staging.set(logicalName, disk);
+    return disk;
+  };
   const recovered = plan.rows.map((row) => ({
     row: row.row,
-    vm: new RecoveredVm(row, { resourceGroupName, location: plan.location, staging, detached }, opts),
+    vm: new RecoveredVm(row, { resourceGroupName, location: plan.location, staging: stagingOf, detached }, opts),
   }));
+  for (const s of plan.staging) stagingOf(s.logicalName);
   return {
     blueprint: pulumi.output(plan.blueprint),
     mode: pulumi.output(plan.mode),

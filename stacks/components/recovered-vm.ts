@@ -23,7 +23,8 @@ export class RecoveredVm extends pulumi.ComponentResource {
     args: {
       resourceGroupName: pulumi.Input<string>;
       location: string;
-      staging: Map<string, StagingDisk>;
+      /** The staging disk of a logical name (declared on first use). */
+      staging: (logicalName: string) => StagingDisk | undefined;
       /** What the VM waits for before it attaches an attach-as-is disk (its detach from the appliance), if anything. */
       detached?: ((sourceDiskId: string) => Promise<void> | undefined) | undefined;
     },
@@ -54,12 +55,16 @@ export class RecoveredVm extends pulumi.ComponentResource {
       return id;
     };
     const recoveredDiskId = (d: RecoveredDiskPlan): pulumi.Output<string> => {
-      const staging = args.staging.get(d.staging);
-      if (!staging) throw new Error(`no staging disk ${d.staging} for row ${plan.row}`);
+      // Asked for only where it is read: a disk copied from its DR-side point does not touch its staging disk.
+      const staging = (): StagingDisk => {
+        const s = args.staging(d.staging);
+        if (!s) throw new Error(`no staging disk ${d.staging} for row ${plan.row}`);
+        return s;
+      };
       if (d.strategy === "attachAsIs") {
         // The id once the disk has left the appliance: the VM is registered then, its NICs before.
         const gate = args.detached?.(d.sourceDiskId);
-        return gate ? pulumi.all([staging.id, gate]).apply(([id]) => id) : staging.id;
+        return gate ? pulumi.all([staging().id, gate]).apply(([id]) => id) : staging().id;
       }
       const tags = {
         ...plan.tags,
@@ -78,7 +83,7 @@ export class RecoveredVm extends pulumi.ComponentResource {
               resourceGroupName,
               location,
               incremental: true,
-              creationData: { createOption: compute.DiskCreateOption.Copy, sourceResourceId: staging.id },
+              creationData: { createOption: compute.DiskCreateOption.Copy, sourceResourceId: staging().id },
               tags,
             },
             { parent: this },
