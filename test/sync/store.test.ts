@@ -234,6 +234,20 @@ describe("SourceStore", () => {
     await expectFerryError(store.delete(updated), "ConcurrentUpdate");
   });
 
+  it("gives each read a source of its own: a caller's change to one is not in the next read", async () => {
+    const store = await az.newStore();
+    const source = fullSource();
+    await store.create(source);
+    // The first read parses the row, the second finds it unchanged: each one's source is changed by its caller.
+    for (const read of [await store.get(source.sourceDiskId), await store.get(source.sourceDiskId)]) {
+      read!.source.state = "degraded";
+      read!.source.applied!.snapshotId = snapshotIdOf("changed");
+    }
+    const [listed] = await store.list();
+    expect(listed!.source).toEqual(source);
+    expect((await store.get(source.sourceDiskId))!.source).toEqual(source);
+  });
+
   describe("a row edited behind the store's back", () => {
     const tamper = async (changes: Record<string, unknown>, source = fullSource()) => {
       const store = await az.newStore();
@@ -274,6 +288,21 @@ describe("SourceStore", () => {
         expect(e.message).toContain(hint);
         expect((e.details!["issues"] as { path: string }[]).map((i) => i.path)).toContain(field);
       }
+    });
+
+    it("is refused after the same store read it intact: no read is answered from an earlier one", async () => {
+      const store = await az.newStore();
+      const source = fullSource();
+      await store.create(source);
+      expect((await store.list())[0]!.source).toEqual(source);
+      await az
+        .tableClient(store.tableName)
+        .updateEntity(
+          { partitionKey: "source", rowKey: sourceRowKey(source.sourceDiskId), state: "sleeping" },
+          "Merge",
+        );
+      await expectFerryError(store.get(source.sourceDiskId), "CorruptSourceRow");
+      await expectFerryError(store.list(), "CorruptSourceRow");
     });
 
     it("still reads a row whose numbers were rewritten as Int32", async () => {
