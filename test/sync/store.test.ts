@@ -219,6 +219,28 @@ describe("SourceStore", () => {
     ]);
   });
 
+  it("pauses a source from the row the caller read, and reads it again when the daemon wrote it since", async () => {
+    const runbook = await az.newStore();
+    const daemon = await az.newStore(runbook.tableName);
+    const source = sourceWithoutPoints("listed");
+    await runbook.create(source);
+    const listed = (await runbook.list())[0]!;
+    const fresh = await setPaused(runbook, source.sourceDiskId, true, new Date("2025-03-01T11:00:01Z"), listed);
+    expect(fresh.source.paused).toBe(true);
+
+    // Read before the daemon's write: the pause is written on the daemon's row, not over it.
+    const stale = (await runbook.get(source.sourceDiskId))!;
+    await daemon.update((await daemon.get(source.sourceDiskId))!, {
+      ...stale.source,
+      paused: false,
+      bytesCopied: stale.source.bytesCopied + 1000,
+      updatedAt: "2025-03-01T11:00:02Z",
+    });
+    const after = await setPaused(runbook, source.sourceDiskId, true, new Date("2025-03-01T11:00:03Z"), stale);
+    expect(after.source).toMatchObject({ paused: true, bytesCopied: source.bytesCopied + 1000 });
+    expect((await runbook.get(source.sourceDiskId))!.source).toEqual(after.source);
+  });
+
   it("refuses a stale delete, and an update or delete of a row deleted since", async () => {
     const store = await az.newStore();
     const source = fullSource();
