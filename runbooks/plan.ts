@@ -209,11 +209,13 @@ export async function runPlan(ctx: RunbookContext, name: string, options: RunPla
     state = run;
     if (run !== fresh) op.details = { ...op.details, resumes: previous!.id };
     if (approval) log.info({ group: waiting!.name, approvedBy: approval.by }, `approved: ${waiting!.awaiting ?? ""}`);
-    const save = async () => {
+    // A group's blueprints start together, each recorded running first: their writes of the plan's record are
+    // coalesced, so that the last to start waits for two writes, not for one per blueprint before it.
+    const save = coalesced(async () => {
       op.details = { ...op.details, plan: run };
       op.phase = run.phase;
       await ctx.journal.save(op);
-    };
+    });
     await save();
     const planStart = Date.parse(run.startedAt);
     for (const [index, group] of ordered.entries()) {
@@ -278,6 +280,32 @@ export async function runPlan(ctx: RunbookContext, name: string, options: RunPla
       "PlanFailed",
     );
   }
+}
+
+/**
+ * `write` wrapped so that calls while a write is under way share one more write, started once that one ends: each
+ * call resolves after a write that began after it (and so holds what the caller changed before calling).
+ */
+export function coalesced(write: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  let queued: Promise<void> | undefined;
+  const start = () => {
+    running = write().finally(() => {
+      running = undefined;
+    });
+    return running;
+  };
+  return () => {
+    if (queued) return queued;
+    if (!running) return start();
+    queued = running
+      .catch(() => undefined)
+      .then(() => {
+        queued = undefined;
+        return start();
+      });
+    return queued;
+  };
 }
 
 /** Options for {@link resumePlan}. */

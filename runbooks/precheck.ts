@@ -102,6 +102,12 @@ export async function precheck(
   const checkedAt = ctx.now().toISOString();
   let config: BlueprintStackConfig;
   let zone: LandingZoneFacts;
+  // The three reads of the store and the stacks start together (each judged below in its turn): a precheck is on
+  // every failover's critical path, and a plan runs ten at once, where each round trip waits longer.
+  const zoneRead = landingZone(ctx);
+  const sourcesRead = ctx.store.list();
+  zoneRead.catch(() => undefined);
+  sourcesRead.catch(() => undefined);
   try {
     config = await loadBlueprint(ctx, stack);
     checks.push({
@@ -117,7 +123,7 @@ export async function precheck(
   }
   const b = config.blueprint;
   try {
-    zone = await landingZone(ctx);
+    zone = await zoneRead;
     const problems = sameRegionProblems(b, zone.location);
     if (problems.length) throw new Error(`${problems.join(". ")}.`);
     checks.push({
@@ -131,7 +137,7 @@ export async function precheck(
   }
   let rows: Awaited<ReturnType<typeof ctx.store.list>>;
   try {
-    rows = await ctx.store.list();
+    rows = await sourcesRead;
   } catch (e) {
     checks.push({
       name: "state store",
@@ -185,8 +191,58 @@ export async function precheck(
   const wantedSubnet = parseResourceId(test ? zone.testSubnetId : zone.targetSubnetId);
   const vnet = wantedSubnet.parent!.name;
   const subnetCheck = `${test ? "test " : ""}subnet exists`;
-  // Side by side with the subnet's read; each Azure error there is its own FAIL line.
+  // Every check of Azure below starts now, side by side (the subnet's read, the network's, the recovered VM names',
+  // sizes' and quota's); their lines are added in this order. Each Azure error is its own FAIL line, never the end
+  // of the precheck.
   const network = networkChecks(ctx, b.rows, zone, { mode, landingZoneStack: config.landingZoneStack });
+  network.catch(() => undefined);
+  // Recovered VM names must be free in the DR group, or belong to this blueprint already (a re-run). Each
+  // recovered VM is read once, for its name and for the quota it already takes.
+  const recoveredVms = new Map<string, Promise<VirtualMachine | undefined>>();
+  const recoveredVm = (name: string) => {
+    let vm = recoveredVms.get(name);
+    if (!vm) {
+      vm = unlessNotFound(ctx.azure.compute.virtualMachines.get(zone.resourceGroupName, name));
+      recoveredVms.set(name, vm);
+    }
+    return vm;
+  };
+  const capacity = capacityChecks(ctx, b, zone.location, mode, recoveredVm).catch((e: unknown) => [
+    { name: "VM sizes and vCPU quota", ok: false, message: `Cannot read them in ${zone.location}: ${unreadable(e)}` },
+  ]);
+  const names =
+    Object.keys(recoveryPoints).length === sourceDisks(b).length
+      ? Promise.all(
+          planBlueprint(b, zone, {
+            mode,
+            recoveryPoints,
+            ...(options.operation ? { operationId: options.operation } : {}),
+          }).rows.map(async (r): Promise<PrecheckCheck> => {
+            let existing: VirtualMachine | undefined;
+            try {
+              existing = await recoveredVm(r.vmName);
+            } catch (e) {
+              return {
+                name: `VM name ${r.vmName} free`,
+                ok: false,
+                row: r.row,
+                message: `Cannot read VM ${r.vmName} in ${zone.resourceGroupName}: ${unreadable(e)}`,
+              };
+            }
+            if (!existing) return { name: `VM name ${r.vmName} free`, ok: true, row: r.row, message: "free" };
+            const ours = existing.tags?.[TAGS.blueprint] === b.name;
+            return {
+              name: `VM name ${r.vmName} free`,
+              ok: ours,
+              row: r.row,
+              message: ours
+                ? "held by this blueprint already (a re-run continues it)"
+                : `A VM named ${r.vmName} already exists in ${zone.resourceGroupName} and is not this blueprint's. ` +
+                  "Rename the row (hostname) or remove that VM.",
+            };
+          }),
+        )
+      : Promise.resolve([]);
   let subnetId = "";
   try {
     const subnet = await ctx.azure.network.subnets.get(wantedSubnet.resourceGroup, vnet, wantedSubnet.name);
@@ -209,57 +265,7 @@ export async function precheck(
   }
 
   checks.push(...(await network));
-
-  // Recovered VM names must be free in the DR group, or belong to this blueprint already (a re-run).
-  // The checks of Azure run side by side: a precheck is on every failover's critical path. Each
-  // recovered VM is read once, for its name and for the quota it already takes.
-  const recoveredVms = new Map<string, Promise<VirtualMachine | undefined>>();
-  const recoveredVm = (name: string) => {
-    let vm = recoveredVms.get(name);
-    if (!vm) {
-      vm = unlessNotFound(ctx.azure.compute.virtualMachines.get(zone.resourceGroupName, name));
-      recoveredVms.set(name, vm);
-    }
-    return vm;
-  };
-  // An Azure error in a check is that check's FAIL line, never the end of the precheck.
-  const capacity = capacityChecks(ctx, b, zone.location, mode, recoveredVm).catch((e: unknown) => [
-    { name: "VM sizes and vCPU quota", ok: false, message: `Cannot read them in ${zone.location}: ${unreadable(e)}` },
-  ]);
-  if (Object.keys(recoveryPoints).length === sourceDisks(b).length) {
-    const plan = planBlueprint(b, zone, {
-      mode,
-      recoveryPoints,
-      ...(options.operation ? { operationId: options.operation } : {}),
-    });
-    const names = await Promise.all(
-      plan.rows.map(async (r): Promise<PrecheckCheck> => {
-        let existing: VirtualMachine | undefined;
-        try {
-          existing = await recoveredVm(r.vmName);
-        } catch (e) {
-          return {
-            name: `VM name ${r.vmName} free`,
-            ok: false,
-            row: r.row,
-            message: `Cannot read VM ${r.vmName} in ${zone.resourceGroupName}: ${unreadable(e)}`,
-          };
-        }
-        if (!existing) return { name: `VM name ${r.vmName} free`, ok: true, row: r.row, message: "free" };
-        const ours = existing.tags?.[TAGS.blueprint] === b.name;
-        return {
-          name: `VM name ${r.vmName} free`,
-          ok: ours,
-          row: r.row,
-          message: ours
-            ? "held by this blueprint already (a re-run continues it)"
-            : `A VM named ${r.vmName} already exists in ${zone.resourceGroupName} and is not this blueprint's. Rename the row (hostname) or remove that VM.`,
-        };
-      }),
-    );
-    checks.push(...names);
-  }
-
+  checks.push(...(await names));
   checks.push(...(await capacity));
 
   const passed = checks.every((c) => c.ok);

@@ -37,12 +37,18 @@ export async function waitFor(
  * left half-way that no daemon holds (the daemon died or was killed mid-copy, and is not running).
  */
 export async function pauseAtApplyBoundary(ctx: RunbookContext, sourceDiskIds: string[], rerun: string): Promise<void> {
-  await Promise.all(sourceDiskIds.map((id) => setPaused(ctx.store, id, true, ctx.now())));
   const ids = new Set(sourceDiskIds.map((id) => id.toLowerCase()));
-  // One query for all the disks, however many.
+  const atBoundary = (s: Source) => !s.applying && leaseHolder(s, ctx.now()) === undefined;
+  // One query for all the disks, however many: it gives each pause its ETag (a row changed since is read again).
+  const listed = new Map((await ctx.store.list()).map((r) => [r.source.sourceDiskId.toLowerCase(), r]));
+  const written = await Promise.all(
+    sourceDiskIds.map((id) => setPaused(ctx.store, id, true, ctx.now(), listed.get(id.toLowerCase()))),
+  );
+  // A row written paused with no copy under way and no lease is at a boundary, and stays there: a daemon starting a
+  // cycle since would have changed the row, and the conditional write would have been refused and done again.
+  if (written.every((r) => atBoundary(r.source))) return;
   const rows = async () =>
     (await ctx.store.list()).map((r) => r.source).filter((s) => ids.has(s.sourceDiskId.toLowerCase()));
-  const atBoundary = (s: Source) => !s.applying && leaseHolder(s, ctx.now()) === undefined;
   try {
     await waitFor(ctx, ctx.config.timeouts.pauseSeconds, "the sync to stop at an apply boundary", rerun, async () => {
       const all = await rows();

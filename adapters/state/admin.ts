@@ -164,19 +164,28 @@ export async function transitionSource(
   }
 }
 
-/** Sets `paused` (and, when resuming, asks for a sync at once). */
+/**
+ * Sets `paused` (and, when resuming, asks for a sync at once). `read`, the row as the caller read it, spares the
+ * first read: a write refused because the row changed since reads it again, as always.
+ */
 export async function setPaused(
   store: SourceStore,
   sourceDiskId: string,
   paused: boolean,
   now = new Date(),
+  read?: StoredSource,
 ): Promise<StoredSource> {
-  return updateSource(store, sourceDiskId, (s) => ({
-    ...s,
-    paused,
-    ...(paused ? {} : { syncRequestedAt: now.toISOString() }),
-    updatedAt: now.toISOString(),
-  }));
+  return updateSource(
+    store,
+    sourceDiskId,
+    (s) => ({
+      ...s,
+      paused,
+      ...(paused ? {} : { syncRequestedAt: now.toISOString() }),
+      updatedAt: now.toISOString(),
+    }),
+    read,
+  );
 }
 
 /**
@@ -222,9 +231,10 @@ async function updateSource(
   store: SourceStore,
   sourceDiskId: string,
   change: (s: Source) => Source,
+  read?: StoredSource,
 ): Promise<StoredSource> {
   for (let attempt = 0; ; attempt++) {
-    const current = await store.get(sourceDiskId);
+    const current = attempt === 0 && read ? read : await store.get(sourceDiskId);
     if (!current) throw new UserError(`No source ${sourceDiskId} is registered.`, { code: "SourceNotFound" });
     try {
       return await store.update(current, change(current.source));

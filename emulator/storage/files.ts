@@ -25,6 +25,11 @@ export async function growSparse(path: string, sizeBytes: number): Promise<void>
   await truncate(path, sizeBytes);
 }
 
+/** JSON already serialised: a {@link JsonFileWriter}'s value that is written as it is. */
+export class JsonText {
+  constructor(readonly text: string) {}
+}
+
 /**
  * Keeps one JSON file in step with an in-memory value without stalling the event loop: `save()` marks the value
  * changed and resolves once a write that includes the change is on disk. Writes are coalesced: at most one is in
@@ -39,7 +44,10 @@ export class JsonFileWriter {
   private written = 0;
   private inFlight: Promise<void> | undefined;
 
-  /** @param value what to write, read when a write starts (so it holds every change made until then) */
+  /**
+   * @param value what to write, read when a write starts (so it holds every change made until then): a value to
+   * serialise, or a {@link JsonText} its owner serialised (reusing the text of parts that did not change)
+   */
   constructor(
     private readonly path: string,
     private readonly value: () => unknown,
@@ -68,7 +76,8 @@ export class JsonFileWriter {
   private async writeOnce(): Promise<void> {
     const includes = this.changes;
     // Serialised synchronously, before any await: the file holds exactly the changes counted in `includes`.
-    const text = JSON.stringify(this.value());
+    const value = this.value();
+    const text = value instanceof JsonText ? value.text : JSON.stringify(value);
     const temp = `${this.path}.${process.pid}.tmp`;
     await writeFile(temp, text);
     await rename(temp, this.path);

@@ -157,15 +157,15 @@ export class LocalDeployer implements Deployer {
     return JSON.parse(readFileSync(p, "utf8")) as StackState;
   }
 
-  private save(stack: string, state: StackState): void {
+  private async save(stack: string, state: StackState): Promise<void> {
     const p = this.path(stack);
-    writeJsonAtomic(p, state);
+    await writeJsonAtomic(p, state);
   }
 
   async setConfig(stack: string, values: Record<string, unknown>): Promise<void> {
     const state = this.load(stack);
     state.config = { ...state.config, ...values };
-    this.save(stack, state);
+    await this.save(stack, state);
   }
 
   async getConfig(stack: string): Promise<Record<string, unknown>> {
@@ -277,7 +277,7 @@ export class LocalDeployer implements Deployer {
     const version = (state.history.at(-1)?.version ?? 0) + 1;
     const changes = none();
     let raw: Record<string, unknown> = { ...state.config, ...options.config };
-    const finish = (result: "succeeded" | "failed", error?: unknown) => {
+    const finish = async (result: "succeeded" | "failed", error?: unknown) => {
       state.history.push({
         version,
         kind: "update",
@@ -289,7 +289,7 @@ export class LocalDeployer implements Deployer {
         config: raw,
         ...(error ? { error: redactSecrets((error as Error).message) } : {}),
       });
-      this.save(stack, state);
+      await this.save(stack, state);
     };
     const policies = this.options.policies;
     const policyConfig = options.policyConfig ?? {};
@@ -357,11 +357,11 @@ export class LocalDeployer implements Deployer {
       }
       await this.deleteUndeclared(state, declared, changes, log, options.onResource);
       state.outputs = outputs;
-      finish("succeeded");
+      await finish("succeeded");
       log.info({ version, changes }, "stack updated");
       return { version, changes, outputs, advisories: advisories.map(toReport) };
     } catch (e) {
-      finish("failed", e);
+      await finish("failed", e);
       throw e;
     }
   }
@@ -389,7 +389,7 @@ export class LocalDeployer implements Deployer {
       config: state.config,
       ...(error ? { error: redactSecrets((error as Error).message) } : {}),
     });
-    this.save(stack, state);
+    await this.save(stack, state);
     if (error) throw error;
     return { version, changes };
   }

@@ -219,6 +219,28 @@ describe("SourceStore", () => {
     ]);
   });
 
+  it("pauses a source from the row the caller read, and reads it again when the daemon wrote it since", async () => {
+    const runbook = await az.newStore();
+    const daemon = await az.newStore(runbook.tableName);
+    const source = sourceWithoutPoints("listed");
+    await runbook.create(source);
+    const listed = (await runbook.list())[0]!;
+    const fresh = await setPaused(runbook, source.sourceDiskId, true, new Date("2025-03-01T11:00:01Z"), listed);
+    expect(fresh.source.paused).toBe(true);
+
+    // Read before the daemon's write: the pause is written on the daemon's row, not over it.
+    const stale = (await runbook.get(source.sourceDiskId))!;
+    await daemon.update((await daemon.get(source.sourceDiskId))!, {
+      ...stale.source,
+      paused: false,
+      bytesCopied: stale.source.bytesCopied + 1000,
+      updatedAt: "2025-03-01T11:00:02Z",
+    });
+    const after = await setPaused(runbook, source.sourceDiskId, true, new Date("2025-03-01T11:00:03Z"), stale);
+    expect(after.source).toMatchObject({ paused: true, bytesCopied: source.bytesCopied + 1000 });
+    expect((await runbook.get(source.sourceDiskId))!.source).toEqual(after.source);
+  });
+
   it("refuses a stale delete, and an update or delete of a row deleted since", async () => {
     const store = await az.newStore();
     const source = fullSource();
@@ -232,6 +254,20 @@ describe("SourceStore", () => {
     const e = await expectFerryError(store.update(updated, source), "ConcurrentUpdate");
     expect(e.details).toMatchObject({ reason: "deleted" });
     await expectFerryError(store.delete(updated), "ConcurrentUpdate");
+  });
+
+  it("gives each read a source of its own: a caller's change to one is not in the next read", async () => {
+    const store = await az.newStore();
+    const source = fullSource();
+    await store.create(source);
+    // The first read parses the row, the second finds it unchanged: each one's source is changed by its caller.
+    for (const read of [await store.get(source.sourceDiskId), await store.get(source.sourceDiskId)]) {
+      read!.source.state = "degraded";
+      read!.source.applied!.snapshotId = snapshotIdOf("changed");
+    }
+    const [listed] = await store.list();
+    expect(listed!.source).toEqual(source);
+    expect((await store.get(source.sourceDiskId))!.source).toEqual(source);
   });
 
   describe("a row edited behind the store's back", () => {
@@ -274,6 +310,21 @@ describe("SourceStore", () => {
         expect(e.message).toContain(hint);
         expect((e.details!["issues"] as { path: string }[]).map((i) => i.path)).toContain(field);
       }
+    });
+
+    it("is refused after the same store read it intact: no read is answered from an earlier one", async () => {
+      const store = await az.newStore();
+      const source = fullSource();
+      await store.create(source);
+      expect((await store.list())[0]!.source).toEqual(source);
+      await az
+        .tableClient(store.tableName)
+        .updateEntity(
+          { partitionKey: "source", rowKey: sourceRowKey(source.sourceDiskId), state: "sleeping" },
+          "Merge",
+        );
+      await expectFerryError(store.get(source.sourceDiskId), "CorruptSourceRow");
+      await expectFerryError(store.list(), "CorruptSourceRow");
     });
 
     it("still reads a row whose numbers were rewritten as Int32", async () => {

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { JsonFileWriter } from "../../storage/files";
+import { JsonFileWriter, JsonText } from "../../storage/files";
 import { tempDir } from "../../testing";
 
 describe("JsonFileWriter", () => {
@@ -46,5 +46,12 @@ describe("JsonFileWriter", () => {
     mkdirSync(dir);
     await writer.durable();
     expect(JSON.parse(readFileSync(join(dir, "state.json"), "utf8"))).toEqual({ value: 1 });
+  });
+
+  it("writes a value serialised by its owner as it is", async () => {
+    const path = join(tempDir(), "state.json");
+    const writer = new JsonFileWriter(path, () => new JsonText('{"a":[1, 2]}'));
+    await writer.save();
+    expect(readFileSync(path, "utf8")).toBe('{"a":[1, 2]}');
   });
 });

@@ -9,11 +9,11 @@ import { writeJsonAtomic } from "../../../adapters/files/atomic-json";
 const dirFor = () => mkdtempSync(join(tmpdir(), "ferry-atomic-json-"));
 
 describe("writeJsonAtomic", () => {
-  it("replaces the file with the new value and leaves nothing else in the folder", () => {
+  it("replaces the file with the new value and leaves nothing else in the folder", async () => {
     const dir = dirFor();
     const path = join(dir, "state.json");
-    writeJsonAtomic(path, { version: 1 });
-    writeJsonAtomic(path, { version: 2, rows: ["a"] });
+    await writeJsonAtomic(path, { version: 1 });
+    await writeJsonAtomic(path, { version: 2, rows: ["a"] });
     expect(JSON.parse(readFileSync(path, "utf8"))).toEqual({ version: 2, rows: ["a"] });
     expect(readdirSync(dir)).toEqual(["state.json"]);
   });
@@ -27,7 +27,7 @@ describe("writeJsonAtomic", () => {
     const module = pathToFileURL(resolve("adapters/files/atomic-json.ts")).href;
     const script =
       `const { writeJsonAtomic } = await import(${JSON.stringify(module)});` +
-      `writeJsonAtomic(${JSON.stringify(path)}, { version: 2, filler: "x".repeat(4 * 1024 * 1024) });`;
+      `await writeJsonAtomic(${JSON.stringify(path)}, { version: 2, filler: "x".repeat(4 * 1024 * 1024) });`;
     const child = spawnSync(
       "bash",
       ["-c", 'ulimit -f 256 && exec "$0" --import tsx --input-type=module -e "$1"', process.execPath, script],
