@@ -5,6 +5,7 @@ import { createLogger } from "../core/logger";
 import { startAzurite } from "../local/azurite";
 import { startEmulator } from "@ferry/emulator";
 import { failover } from "../runbooks/failover";
+import { daemonTickInMs } from "./failover";
 import type { Operation } from "../runbooks/journal";
 import { runPlan } from "../runbooks/plan";
 import { enableDr } from "../runbooks/sources";
@@ -72,14 +73,19 @@ export async function runPlanBenches(options: PlanBenchOptions): Promise<BenchRe
       1_800_000,
     );
 
-    // Fair both ways: both runs fail over with the daemon ticking over every source (no filter), the other
+    // Fair both ways: both runs fail over with the daemon ticking over every source (no filter) at its own pace
+    // (its default tick, sped up as the profile is: see daemonTickInMs), the other
     // blueprints' sources idle at their applied points in both; both RTOs count from the start of what the operator
     // ran (the failover, the plan) to its last VM created; the throttling buckets are the same emulator's, refilled
     // between the runs (the reference's 65 requests are a fraction of one bucket). Checked with the step and traffic
     // breakdown below: no 429 in either run, and the same ARM requests per VM.
     log(`plan: one blueprint of ${vms} VMs, unplanned failover`);
     const oneWindow = traffic(emu);
-    const op: Operation = await world.whileSyncing(() => failover(world.ctx, single.stack, { kind: "unplanned" }));
+    const op: Operation = await world.whileSyncing(
+      () => failover(world.ctx, single.stack, { kind: "unplanned" }),
+      undefined,
+      daemonTickInMs(speedup),
+    );
     const oneTraffic = oneWindow.end();
     const one = Math.max(...op.rto.map((r) => r.vmCreatedSeconds ?? Number.POSITIVE_INFINITY));
     if (op.rto.length !== vms || !Number.isFinite(one))
@@ -93,7 +99,11 @@ export async function runPlanBenches(options: PlanBenchOptions): Promise<BenchRe
     const ctx = { ...world.ctx, config: { ...world.ctx.config, plans: { dir: join(repo, "plans"), repoDir: repo } } };
     log(`plan: ${count} blueprints of ${vms} VMs in one group, unplanned failover`);
     const manyWindow = traffic(emu);
-    const { state } = await world.whileSyncing(() => runPlan(ctx, "bench", { kind: "failover-unplanned" }));
+    const { state } = await world.whileSyncing(
+      () => runPlan(ctx, "bench", { kind: "failover-unplanned" }),
+      undefined,
+      daemonTickInMs(speedup),
+    );
     const manyTraffic = manyWindow.end();
     const start = Date.parse(state.startedAt);
     let last = 0;
