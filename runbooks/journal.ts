@@ -1,5 +1,4 @@
-import { randomBytes } from "node:crypto";
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import {
@@ -12,6 +11,7 @@ import {
   type OperationLease,
 } from "../adapters/state/operation-lease";
 import type { RunStateStore } from "../adapters/state/run-state";
+import { writeJsonAtomic } from "../adapters/files/atomic-json";
 import { FerryError } from "../core/errors";
 import { redactDeep, redactSecrets } from "../core/redact";
 
@@ -382,15 +382,9 @@ export class Journal {
       copy.next = undefined;
       try {
         const folder = join(dir, op.blueprint);
-        const path = join(folder, `${op.id}.json`);
-        // Renamed over the last copy: a reader never sees half a file. A name of its own: never another writer's.
-        const temp = join(folder, `.${op.id}.json.${randomBytes(6).toString("hex")}.tmp`);
         await mkdir(folder, { recursive: true });
-        await writeFile(temp, JSON.stringify(redactDeep(op), null, 2));
-        await rename(temp, path).catch(async (e: unknown) => {
-          await rm(temp, { force: true });
-          throw e;
-        });
+        // Renamed over the last copy (a reader never sees half a file), not flushed.
+        await writeJsonAtomic(join(folder, `${op.id}.json`), redactDeep(op), { flush: false });
       } catch (e) {
         // A copy for people: its loss is not the operation's.
         this.options.logger?.warn({ err: e, operation: op.id }, "could not write the local copy of the operation");

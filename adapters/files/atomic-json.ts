@@ -2,6 +2,15 @@ import { randomBytes } from "node:crypto";
 import { open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
+/** Options of {@link writeJsonAtomic}. */
+export interface WriteJsonAtomicOptions {
+  /**
+   * Flush the file and its folder to disk. Default true. Without: never half a file, but a power loss may keep the
+   * old content (for a copy the process never reads back).
+   */
+  flush?: boolean;
+}
+
 /**
  * Writes `value` as JSON (two-space indented) to `path` so that the file is always either the old
  * content or the new, whole, even if the process or the machine stops half-way: the JSON goes to a
@@ -11,7 +20,12 @@ import { basename, dirname, join } from "node:path";
  * Asynchronous: the writes and flushes run on libuv's thread pool. Written synchronously, each flush
  * held the event loop for ~5 ms, and a process applying ten stacks at once stalled on them.
  */
-export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+export async function writeJsonAtomic(
+  path: string,
+  value: unknown,
+  options: WriteJsonAtomicOptions = {},
+): Promise<void> {
+  const flush = options.flush ?? true;
   const text = JSON.stringify(value, null, 2);
   const dir = dirname(path);
   // A name of its own (never `path`, never another writer's): "wx" refuses an existing file.
@@ -20,7 +34,7 @@ export async function writeJsonAtomic(path: string, value: unknown): Promise<voi
   try {
     try {
       await file.writeFile(text);
-      await file.sync();
+      if (flush) await file.sync();
     } finally {
       await file.close();
     }
@@ -29,7 +43,7 @@ export async function writeJsonAtomic(path: string, value: unknown): Promise<voi
     await rm(temp, { force: true });
     throw e;
   }
-  await fsyncDirectory(dir);
+  if (flush) await fsyncDirectory(dir);
 }
 
 async function fsyncDirectory(dir: string): Promise<void> {
