@@ -1,7 +1,12 @@
 import { UserError } from "../core/errors";
 import { sameResourceId } from "../core/resource-id";
 import type { Blueprint } from "../core/schemas/blueprint";
-import { diskProgressOf, type BlueprintRunState, type ModeRecord } from "../core/schemas/blueprint-state";
+import {
+  diskProgressOf,
+  type BlueprintRunState,
+  type DiskProgress,
+  type ModeRecord,
+} from "../core/schemas/blueprint-state";
 import type { BlueprintPlan, RecoveredDiskPlan } from "./plan";
 
 // A bare `pulumi up` of a blueprint in failover (or test, or failback) mode must be safe by itself:
@@ -36,6 +41,11 @@ export function assertRecordedPoints(blueprint: Blueprint, stack: string, mode: 
   );
 }
 
+/** Whether a runbook is detaching the disk's staging disk now: recorded as detaching, within the time it set. */
+function detachUnderWay(progress: DiskProgress, now: Date): boolean {
+  return progress.detachingUntil !== undefined && Date.parse(progress.detachingUntil) > now.getTime();
+}
+
 /**
  * Why a disk may not be recovered now, or undefined when it may; "detaching" when a runbook is detaching its
  * staging disk now (its VM waits for the detach).
@@ -59,7 +69,7 @@ function problemOf(d: RecoveredDiskPlan, state: BlueprintRunState, now: Date): s
       : `its sync ${notPaused}; attached as-is it must stay paused at ${point}`;
   }
   if (d.strategy === "attachAsIs" && !progress.detached) {
-    if (progress.detachingUntil && Date.parse(progress.detachingUntil) > now.getTime()) return "detaching";
+    if (detachUnderWay(progress, now)) return "detaching";
     return "the store does not record its staging disk as detached from the sync appliance";
   }
   return undefined;
@@ -156,7 +166,7 @@ export async function awaitDetached(
     for (const id of detaching) {
       const p = diskProgressOf(mode, id);
       if (p.detached) continue;
-      if (p.detachingUntil && Date.parse(p.detachingUntil) > now().getTime()) waiting.push(id);
+      if (detachUnderWay(p, now())) waiting.push(id);
       else
         problems.push(
           p.detachingUntil
