@@ -5,7 +5,7 @@ import { overlaySources, type BlueprintRunState, type BlueprintStateReader } fro
 import { parseLandingZoneOutputs, type LandingZoneOutputs } from "../core/schemas/landing-zone";
 import type { BlueprintStackConfig, StackConfig } from "./config";
 import { LandingZone } from "./components/landing-zone";
-import { RecoveredVm } from "./components/recovered-vm";
+import { RecoveredVm, type RecoveredMachine } from "./components/recovered-vm";
 import { StagingDisk } from "./components/staging-disk";
 import { planBlueprint, type DrSite } from "./plan";
 import { assertRecordedPoints, assertSafeToRecover, awaitDetached } from "./recovery-guard";
@@ -111,29 +111,54 @@ export async function ferryProgram(
   opts?: pulumi.ComponentResourceOptions,
   inputOptions: ReadProgramInputsOptions = {},
 ): Promise<Record<string, pulumi.Output<unknown>>> {
-  return declareProgram(config, await readProgramInputs(config, inputOptions), opts);
+  return declareInTurns(declareProgram(config, await readProgramInputs(config, inputOptions), opts));
 }
 
-/** Declares what a stack holds, from its config and inputs: synchronous, every value known. */
-export function declareProgram(
+export type ProgramOutputs = Record<string, pulumi.Output<unknown>>;
+
+/** A stack's declaration in steps: each `yield` is where what was declared so far may register before the rest. */
+export type ProgramDeclaration = Generator<void, ProgramOutputs, void>;
+
+/**
+ * Declares what a stack holds, from its config and inputs, every value known, in steps ({@link declareInTurns}
+ * runs them). Declaring is synchronous CPU work (a blueprint of ten rows declares about a hundred resources), and
+ * nothing registers until the code declaring it lets the event loop turn: a blueprint declares its recovered disks
+ * first, the start of a failover's critical path, and the engine starts them while the rest is declared.
+ */
+export function* declareProgram(
   config: StackConfig,
   inputs: ProgramInputs,
   opts?: pulumi.ComponentResourceOptions,
-): Record<string, pulumi.Output<unknown>> {
+): ProgramDeclaration {
   if (config.kind === "landing-zone") {
     return new LandingZone("landing-zone", config, { subscriptionId: inputs.subscriptionId }, opts).outputs;
   }
   if (!inputs.landingZone) throw new Error("a blueprint is declared with its landing zone's outputs");
-  return blueprintProgram(config, inputs.landingZone, inputs.runState ?? { sync: {} }, inputs, opts);
+  return yield* blueprintProgram(config, inputs.landingZone, inputs.runState ?? { sync: {} }, inputs, opts);
 }
 
-function blueprintProgram(
+/**
+ * Runs a declaration's steps with a turn of the event loop between two (`setImmediate`: every registration the
+ * step began, a chain of promises, is sent before the next step runs). `around` wraps each step's synchronous run.
+ */
+export async function declareInTurns(
+  declaration: ProgramDeclaration,
+  around: <T>(step: () => T) => T = (step) => step(),
+): Promise<ProgramOutputs> {
+  for (;;) {
+    const step = around(() => declaration.next());
+    if (step.done) return step.value;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+function* blueprintProgram(
   config: BlueprintStackConfig,
   site: DrSite,
   state: BlueprintRunState,
   inputs: Pick<ProgramInputs, "rereadRunState" | "rereadIntervalInMs">,
   opts?: pulumi.ComponentResourceOptions,
-): Record<string, pulumi.Output<unknown>> {
+): ProgramDeclaration {
   // The tracked blueprint with the disks a failback returned: a fresh clone sees the current ones.
   const blueprint = overlaySources(config.blueprint, state.sources);
   const stack = pulumi.getStack();
@@ -161,10 +186,16 @@ function blueprintProgram(
     staging.set(logicalName, disk);
     return disk;
   };
-  const recovered = plan.rows.map((row) => ({
-    row: row.row,
-    vm: new RecoveredVm(row, { resourceGroupName, location: plan.location, staging: stagingOf, detached }, opts),
-  }));
+  // The rows' disks first (with the staging disks they read), registered while their NICs and VMs are declared.
+  const rows = plan.rows.map(
+    (row) => new RecoveredVm(row, { resourceGroupName, location: plan.location, staging: stagingOf, detached }, opts),
+  );
+  if (rows.length) yield;
+  const recovered: { row: string; vm: RecoveredMachine }[] = [];
+  for (const [i, vm] of rows.entries()) {
+    if (i > 0) yield;
+    recovered.push({ row: plan.rows[i]!.row, vm: vm.declareMachine() });
+  }
   for (const s of plan.staging) stagingOf(s.logicalName);
   return {
     blueprint: pulumi.output(plan.blueprint),

@@ -8,6 +8,7 @@ import { FerryError } from "../../core/errors";
 import type { StackConfig } from "../../stacks/config";
 import type { BlueprintStateReader } from "../../core/schemas/blueprint-state";
 import {
+  declareInTurns,
   declareProgram,
   readProgramInputs,
   type ProgramInputs,
@@ -267,20 +268,16 @@ async function run(
   let outputs: Props = {};
   // Declaring ten VMs took two seconds of a failover's RTO, for two things this run has no use for.
   // Pulumi keeps a stack trace of every output property it registers (for its report of leaked
-  // promises), formatted through source maps: the declaration is one synchronous call, so traces
-  // are off only while no other code can run. And azure-native gives each resource an alias per
-  // older API version (about fifty), each turned into URN outputs: this deployer keeps no URN
+  // promises), formatted through source maps: each step of the declaration is one synchronous call,
+  // so traces are off only while no other code can run. And azure-native gives each resource an alias
+  // per older API version (about fifty), each turned into URN outputs: this deployer keeps no URN
   // history for them to match, so they are dropped.
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  let program: ReturnType<typeof declareProgram>;
-  try {
-    program = declareProgram(config, inputs, {
+  const program = await declareInTurns(
+    declareProgram(config, inputs, {
       transformations: [({ props, opts }) => ({ props, opts: { ...opts, aliases: [] } })],
-    });
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
+    }),
+    untraced,
+  );
   const result = pulumi.output(program);
   const settled = new Promise<void>((resolveOutputs) => {
     result.apply((o) => {
@@ -316,6 +313,17 @@ async function run(
     if (urn) d.urn = urn;
   }
   return { declared, outputs };
+}
+
+/** Runs `step` with no stack traces taken (`Error.stackTraceLimit` 0): for synchronous work only. */
+function untraced<T>(step: () => T): T {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return step();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
 }
 
 export interface ResourceFailure {

@@ -4,23 +4,36 @@ import * as pulumi from "@pulumi/pulumi";
 import { TAGS, type RecoveredDiskPlan, type RecoveredRowPlan } from "../plan";
 import { generationOf, type StagingDisk } from "./staging-disk";
 
+/** A recovered row's machine: its NICs and the VM on its disks. */
+export interface RecoveredMachine {
+  vm: compute.VirtualMachine;
+  /** The row's NICs, in its order. */
+  nics: network.NetworkInterface[];
+  /** The primary one of `nics`. */
+  nic: network.NetworkInterface;
+  id: pulumi.Output<string>;
+}
+
 /**
  * `ferry:dr:RecoveredVm`: one blueprint row brought up in the DR region — its NICs (no public IP, one primary),
  * its disks (the staging disks attached as they are, or new disks from snapshots of them), and the
  * VM on its existing OS disk (`createOption: Attach`: the VM keeps the disk's identity; a Windows
  * disk is attached specialized, never treated as a generalized image).
+ *
+ * Declared in two steps: the constructor declares the disks (the start of a failover's critical path: a copy, its
+ * failback base, then the VM), {@link declareMachine} the failback bases, the NICs and the VM, once the program has
+ * let the disks' registrations go out.
  */
 export class RecoveredVm extends pulumi.ComponentResource {
-  readonly vm: compute.VirtualMachine;
-  /** The row's NICs, in its order. */
-  readonly nics: network.NetworkInterface[];
-  /** The primary one of `nics`. */
-  readonly nic: network.NetworkInterface;
-  readonly id: pulumi.Output<string>;
+  private readonly osDiskId: pulumi.Output<string>;
+  private readonly dataDiskIds: pulumi.Output<string>[];
+  /** Each disk the constructor declared (or named), with its id. */
+  private readonly disks: { plan: RecoveredDiskPlan; id: pulumi.Output<string> }[] = [];
+  private machine: RecoveredMachine | undefined;
 
   constructor(
-    plan: RecoveredRowPlan,
-    args: {
+    private readonly plan: RecoveredRowPlan,
+    private readonly args: {
       resourceGroupName: pulumi.Input<string>;
       location: string;
       /** The staging disk of a logical name (declared on first use). */
@@ -32,26 +45,9 @@ export class RecoveredVm extends pulumi.ComponentResource {
   ) {
     super("ferry:dr:RecoveredVm", plan.row + (plan.tags[TAGS.role] === "test" ? "-test" : ""), {}, opts);
     const { resourceGroupName, location } = args;
-    const bases: compute.Snapshot[] = [];
     const diskId = (d: RecoveredDiskPlan): pulumi.Output<string> => {
       const id = recoveredDiskId(d);
-      // A base that exists already (the DR-side point of an attach-as-is staging disk) is not the VM's to wait for.
-      if (d.failbackBase && !d.failbackBase.existingId) {
-        bases.push(
-          new compute.Snapshot(
-            d.failbackBase.logicalName,
-            {
-              snapshotName: d.failbackBase.name,
-              resourceGroupName,
-              location,
-              incremental: true,
-              creationData: { createOption: compute.DiskCreateOption.Copy, sourceResourceId: id },
-              tags: { ...plan.tags, [TAGS.role]: "failback-base", [TAGS.sourceDisk]: d.sourceDiskId.toLowerCase() },
-            },
-            { parent: this },
-          ),
-        );
-      }
+      this.disks.push({ plan: d, id });
       return id;
     };
     const recoveredDiskId = (d: RecoveredDiskPlan): pulumi.Output<string> => {
@@ -109,11 +105,38 @@ export class RecoveredVm extends pulumi.ComponentResource {
       return disk.id;
     };
 
-    // The disks first: they are on the critical path (a copy, then its failback base, then the VM), the NICs are not.
-    const osDiskId = diskId(plan.osDisk);
-    const dataDiskIds = plan.dataDisks.map((d) => diskId(d));
+    this.osDiskId = diskId(plan.osDisk);
+    this.dataDiskIds = plan.dataDisks.map((d) => diskId(d));
+  }
 
-    this.nics = plan.nics.map(
+  /**
+   * Declares the disks' failback bases, the row's NICs and its VM on the disks the constructor declared (once: a second
+   * call returns them).
+   */
+  declareMachine(): RecoveredMachine {
+    if (this.machine) return this.machine;
+    const { plan, osDiskId, dataDiskIds } = this;
+    const { resourceGroupName, location } = this.args;
+    // Each new disk's failback base, taken once the disk exists (registered then, whenever it is declared). A base
+    // that exists already (the DR-side point of an attach-as-is staging disk) is not the VM's to wait for.
+    const bases = this.disks
+      .filter(({ plan: d }) => d.failbackBase && !d.failbackBase.existingId)
+      .map(
+        ({ plan: d, id }) =>
+          new compute.Snapshot(
+            d.failbackBase!.logicalName,
+            {
+              snapshotName: d.failbackBase!.name,
+              resourceGroupName,
+              location,
+              incremental: true,
+              creationData: { createOption: compute.DiskCreateOption.Copy, sourceResourceId: id },
+              tags: { ...plan.tags, [TAGS.role]: "failback-base", [TAGS.sourceDisk]: d.sourceDiskId.toLowerCase() },
+            },
+            { parent: this },
+          ),
+      );
+    const nics = plan.nics.map(
       (nic) =>
         new network.NetworkInterface(
           nic.logicalName,
@@ -139,9 +162,8 @@ export class RecoveredVm extends pulumi.ComponentResource {
           { parent: this },
         ),
     );
-    this.nic = this.nics[plan.nics.indexOf(plan.nic)]!;
-
-    this.vm = new compute.VirtualMachine(
+    const nic = nics[plan.nics.indexOf(plan.nic)]!;
+    const vm = new compute.VirtualMachine(
       plan.vmName,
       {
         vmName: plan.vmName,
@@ -180,8 +202,8 @@ export class RecoveredVm extends pulumi.ComponentResource {
           })),
         },
         networkProfile: {
-          networkInterfaces: this.nics.map((nic, i) => ({
-            id: nic.id,
+          networkInterfaces: nics.map((n, i) => ({
+            id: n.id,
             primary: plan.nics[i]!.primary,
             deleteOption: compute.DeleteOptions.Detach,
           })),
@@ -191,8 +213,9 @@ export class RecoveredVm extends pulumi.ComponentResource {
       // The VM starts only once each disk's failback base is taken: nothing it writes is missed.
       { parent: this, dependsOn: bases },
     );
-    this.id = this.vm.id;
-    this.registerOutputs({ id: this.id, nicId: this.nic.id });
+    this.machine = { vm, nics, nic, id: vm.id };
+    this.registerOutputs({ id: vm.id, nicId: nic.id });
+    return this.machine;
   }
 }
 

@@ -50,6 +50,33 @@ describe("running the program for the local deployer", () => {
     // Before registration (a resource policy judges it then) the URN is built as the engine builds it.
     for (const d of declared.filter((x) => x.custom)) expect(urnOf({ ...d, urn: undefined }, "t"), d.key).toBe(d.urn);
   });
+  it("registers the rows' disks copied from DR-side points before any NIC, VM or failback base is declared", async () => {
+    const b = blueprint((raw) => {
+      for (const row of raw.rows as Record<string, unknown>[]) row.osStrategy = "fromSnapshot";
+    });
+    const points = Object.fromEntries(
+      Object.entries(recoveryPoints(b)).map(([id, p]) => [
+        id,
+        { ...p, drSnapshotId: p.snapshotId.replace("/snapshots/ferry-", "/snapshots/ferry-pt-") },
+      ]),
+    );
+    const { declared } = await runProgram(
+      { kind: "blueprint", landingZoneStack: LANDING_ZONE_STACK, blueprint: b, stagingSku: "Premium_LRS" },
+      "t",
+      {
+        preview: false,
+        resolve: async (r) => ({ id: `/fake/${r.type}/${r.name}`, outputs: { ...r.inputs } }),
+        stackOutputs: async () => ({ outputs: landingZone() }),
+        subscriptionId: landingZone().subscriptionId,
+        readBlueprintState: async () => readyRunState("failover", points),
+      },
+    );
+    const custom = declared.filter((d) => d.custom).sort((x, y) => x.order - y.order);
+    const copies = custom.filter((d) => d.type === "azure-native:compute:Disk" && !d.name.endsWith("-staging"));
+    expect(copies).toHaveLength(Object.keys(points).length);
+    // Registered as the first custom resources: the program's first step declared nothing else of the stack.
+    expect(custom.slice(0, copies.length)).toEqual(copies);
+  });
 });
 
 describe("two stacks' programs at once", () => {
