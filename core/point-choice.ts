@@ -36,6 +36,8 @@ export function parsePointRequest(value: string | undefined): PointRequest {
 export interface ListedPoint {
   point: DrPoint;
   key: string;
+  /** The row's ETag as it was read: a hold written from this listing needs no second read. */
+  etag?: string;
 }
 
 /** One disk of the blueprint the choice is made for. */

@@ -27,6 +27,7 @@ import {
 import type { RecoveryPoint } from "../core/schemas/recovery-point";
 import type { DiskProgress } from "../core/schemas/blueprint-state";
 import type { Source } from "../core/schemas/source";
+import type { StoredSource } from "../adapters/state/store";
 import { rowDiskIds } from "../stacks/plan";
 import type { ListedPoint } from "../core/point-choice";
 import {
@@ -119,14 +120,15 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
       if (r.dataStrategy === "attachAsIs") for (const d of r.dataDisks) attachAsIs.add(d.sourceDiskId.toLowerCase());
     }
   }
-  const sourceOf = async (id: string) => {
+  const storedOf = async (id: string) => {
     const s = await ctx.store.get(id);
     if (!s)
       throw new UserError(`DR is not enabled for ${id}. Run \`ferry sources enable ${stack}\`.`, {
         code: "NotEnabled",
       });
-    return s.source;
+    return s;
   };
+  const sourceOf = async (id: string) => (await storedOf(id)).source;
   // Until staging disks leave the appliance, a failed failover gives the disks back to the sync.
   let detached = resumes !== undefined;
   // The mode record this run replaced, until its `up` starts: put back if the run fails before any
@@ -194,27 +196,37 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
     // Which DR-side points the run recovers from (state store only: nothing is read from the primary region). A
     // disk recovered from one needs no pause: its staging disk is not read, and its sync goes on.
     const sources = new Map<string, Source>();
+    // The rows as last read, with their ETags: the holds below are written on them without another read.
+    const stored = new Map<string, StoredSource>();
     // Side by side: on the critical path, one round trip whatever the number of disks.
     const readSources = async () => {
-      const read = await Promise.all(disks.map(async (d) => [d.sourceDiskId, await sourceOf(d.sourceDiskId)] as const));
-      for (const [id, s] of read) sources.set(id, s);
+      const read = await Promise.all(disks.map(async (d) => [d.sourceDiskId, await storedOf(d.sourceDiskId)] as const));
+      for (const [id, s] of read) {
+        sources.set(id, s.source);
+        stored.set(id, s);
+      }
     };
+    // A failover to the latest point lists the DR-side points beside that read (each is a round trip before the
+    // `up`): a disk copied from a point (not attached as-is) takes its newest, with no pause; a planned failover's
+    // only if taken after the power-off, so that its final sync is in.
+    const latestOf = () =>
+      latestDrPoints(
+        ctx,
+        disks.filter((d) => !attachAsIs.has(d.sourceDiskId.toLowerCase())),
+        poweredOffAt === undefined ? {} : { takenSince: new Date(poweredOffAt - 1000) },
+      );
+    const listed = !recorded && mode === "failover" && request.kind === "latest" ? latestOf() : undefined;
+    listed?.catch(() => undefined);
     await readSources();
     // The id of the source point a staging disk holds names the latest point (as before DR-side points existed).
     const named = request.kind === "id" ? request.id : undefined;
     if (named && [...sources.values()].some((s) => s.applied && sameResourceId(s.applied.snapshotId, named)))
       request = { kind: "latest" };
     const latestFailover = mode === "failover" && request.kind === "latest";
-    // A failover to `latest`: a disk copied from a point (not attached as-is) takes the newest DR-side point, with no
-    // pause; a planned failover's only if taken after the power-off, so that its final sync is in.
     let resolved = recorded
       ? await recordedDrPoints(ctx, disks, recorded.points)
       : latestFailover
-        ? await latestDrPoints(
-            ctx,
-            disks.filter((d) => !attachAsIs.has(d.sourceDiskId.toLowerCase())),
-            poweredOffAt === undefined ? {} : { takenSince: new Date(poweredOffAt - 1000) },
-          )
+        ? await (listed ?? latestOf())
         : await resolvePoints(ctx, disks, request, mode);
     // The newest point is never older than the staging disk for the plan, even where the sync applied a newer one
     // since (its DR-side point not yet recorded): the row keeps its strategies.
@@ -257,7 +269,8 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
       log.info("every disk is recovered from a DR-side point: the sync is not paused");
     }
     await reached("syncPaused");
-    await readSources();
+    // Paused rows are read again: what each staging disk holds now is what a paused disk recovers.
+    if (toPause.length) await readSources();
     if (!recorded && latestFailover && toPause.length) {
       // A paused disk's latest point is what its staging disk holds: its DR-side point, where the daemon took one,
       // spares the failover every snapshot (an attach-as-is disk has it as its failback base; a disk copied from a
@@ -337,12 +350,18 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
     previousRecord.catch(() => undefined);
     const failbackBases: Record<string, string> = {};
     await settleAll<unknown>([
-      ...Object.entries(resolved.chosen).map(([id, p]) => ctx.points.hold(id, p.key, op.id, drHoldUntil, ctx.now())),
+      ...Object.entries(resolved.chosen).map(([id, p]) =>
+        ctx.points.hold(id, p.key, op.id, drHoldUntil, ctx.now(), {
+          ...(p.etag ? { read: { point: p.point, key: p.key, etag: p.etag } } : {}),
+        }),
+      ),
       ...disks.map(async (d) => {
         const point = check.recoveryPoints[d.sourceDiskId]!;
         // Kept for verification and inspection while the sync goes on (state store only: no primary-region call).
         if (options.kind !== "test" || ctx.config.failover.holdRecoveryPointsHours > 0)
-          await holdPoint(ctx.store, d.sourceDiskId, point.snapshotId, op.id, holdUntil, ctx.now());
+          await holdPoint(ctx.store, d.sourceDiskId, point.snapshotId, op.id, holdUntil, ctx.now(), {
+            read: stored.get(d.sourceDiskId),
+          });
         const fromDr = point.drSnapshotId !== undefined;
         if (mode === "failover" && fromDr && attachAsIs.has(d.sourceDiskId.toLowerCase()))
           failbackBases[d.sourceDiskId.toLowerCase()] = point.drSnapshotId!;

@@ -23,10 +23,10 @@ type Disk = ReturnType<typeof sourceDisks>[number];
 
 /** Every recorded DR-side point of each disk, oldest first (by source disk id as the blueprint spells it). */
 export async function listDrPoints(ctx: RunbookContext, disks: Disk[]): Promise<Map<string, ListedPoint[]>> {
-  const lists = await Promise.all(disks.map(async (d) => [d.sourceDiskId, await ctx.points.list(d.sourceDiskId)]));
-  return new Map(
-    lists.map(([id, list]) => [id as string, (list as ListedPoint[]).map((p) => ({ point: p.point, key: p.key }))]),
+  const lists = await Promise.all(
+    disks.map(async (d) => [d.sourceDiskId, await ctx.points.list(d.sourceDiskId)] as const),
   );
+  return new Map(lists.map(([id, list]) => [id, list.map(({ point, key, etag }) => ({ point, key, etag }))]));
 }
 
 /** What the operation recovers each disk at, and from where. */

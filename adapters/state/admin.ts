@@ -199,15 +199,24 @@ export async function holdPoint(
   by: string,
   until: Date,
   now = new Date(),
+  options: {
+    /** The row as the caller read it, with its ETag: written on with no read first (read again if it changed). */
+    read?: StoredSource | undefined;
+  } = {},
 ): Promise<StoredSource> {
-  return updateSource(store, sourceDiskId, (s) => {
-    const others = (s.holds ?? []).filter(
-      (h) =>
-        !(h.by === by && h.snapshotId.toLowerCase() === snapshotId.toLowerCase()) &&
-        Date.parse(h.until) > now.getTime(),
-    );
-    return { ...s, holds: [...others, { snapshotId, by, until: until.toISOString() }], updatedAt: now.toISOString() };
-  });
+  return updateSource(
+    store,
+    sourceDiskId,
+    (s) => {
+      const others = (s.holds ?? []).filter(
+        (h) =>
+          !(h.by === by && h.snapshotId.toLowerCase() === snapshotId.toLowerCase()) &&
+          Date.parse(h.until) > now.getTime(),
+      );
+      return { ...s, holds: [...others, { snapshotId, by, until: until.toISOString() }], updatedAt: now.toISOString() };
+    },
+    options.read,
+  );
 }
 
 /** Ends the holds whose operation `by` matches (the daemon may then delete those points). */

@@ -95,12 +95,21 @@ export class DrPointStore {
     by: string,
     until: Date,
     now = new Date(),
-    options: DrPointStoreOperationOptions = {},
+    options: DrPointStoreOperationOptions & {
+      /** The point as listed with its ETag: the hold is written on it, with no read first (read if it changed). */
+      read?: StoredDrPoint;
+    } = {},
   ): Promise<StoredDrPoint> {
-    return this.change(sourceDiskId, key, options, (p) => {
-      const others = liveHolds(p, now).filter((h) => h.by !== by);
-      return { ...p, holds: [...others, { by, until: until.toISOString() }] };
-    });
+    return this.change(
+      sourceDiskId,
+      key,
+      options,
+      (p) => {
+        const others = liveHolds(p, now).filter((h) => h.by !== by);
+        return { ...p, holds: [...others, { by, until: until.toISOString() }] };
+      },
+      options.read,
+    );
   }
 
   /** Ends operation `by`'s hold on a point (a point already gone is fine: nothing holds it). */
@@ -158,9 +167,10 @@ export class DrPointStore {
     key: string,
     options: DrPointStoreOperationOptions,
     edit: (p: DrPoint) => DrPoint,
+    read?: StoredDrPoint,
   ): Promise<StoredDrPoint> {
     for (let attempt = 0; ; attempt++) {
-      const current = await this.get(sourceDiskId, key, options);
+      const current = attempt === 0 && read ? read : await this.get(sourceDiskId, key, options);
       if (!current) {
         throw new UserError(
           `Recovery point ${key} of ${sourceDiskId} is not recorded (retention removed it, or it never was). ` +

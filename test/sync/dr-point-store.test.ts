@@ -85,6 +85,22 @@ describe("the DR recovery points in the state store", () => {
     expect(again.point.holds).toEqual([{ by: "drill-1", until: new Date(T0 + 120_000).toISOString() }]);
   });
 
+  it("holds a point from its listing with no read first, and over a hold written since", async () => {
+    const store = await fresh();
+    await store.add(point(1));
+    const [listed] = await store.list(disk("web-os"));
+    await store.hold(disk("web-os"), listed!.key, "drill-1", new Date(T0 + 60_000), new Date(T0));
+    // The listing is older than the drill's hold: the failover's is added beside it, not over it.
+    const held = await store.hold(disk("web-os"), listed!.key, "failover-1", new Date(T0 + 120_000), new Date(T0), {
+      read: listed!,
+    });
+    expect(held.point.holds).toEqual([
+      { by: "drill-1", until: new Date(T0 + 60_000).toISOString() },
+      { by: "failover-1", until: new Date(T0 + 120_000).toISOString() },
+    ]);
+    expect((await store.get(disk("web-os"), listed!.key))!.point.holds).toEqual(held.point.holds);
+  });
+
   it("says which point is gone when a hold comes after its prune, and what to do", async () => {
     const store = await fresh();
     const e = await thrownBy(store.hold(disk("web-os"), pointKey(point(9)), "drill-1", new Date(T0 + 60_000)));

@@ -241,6 +241,34 @@ describe("SourceStore", () => {
     expect((await runbook.get(source.sourceDiskId))!.source).toEqual(after.source);
   });
 
+  it("holds a point from the row the caller read, and reads it again when the daemon wrote it since", async () => {
+    const runbook = await az.newStore();
+    const daemon = await az.newStore(runbook.tableName);
+    const source = sourceWithoutPoints("held");
+    await runbook.create(source);
+    const stale = (await runbook.get(source.sourceDiskId))!;
+    await daemon.update((await daemon.get(source.sourceDiskId))!, {
+      ...stale.source,
+      bytesCopied: stale.source.bytesCopied + 1000,
+      updatedAt: "2025-03-01T11:00:02Z",
+    });
+    const until = new Date("2025-03-02T11:00:00Z");
+    const after = await holdPoint(
+      runbook,
+      source.sourceDiskId,
+      snapshotIdOf("held-0001"),
+      "failover-unplanned-2",
+      until,
+      new Date("2025-03-01T11:00:03Z"),
+      { read: stale },
+    );
+    expect(after.source).toMatchObject({
+      bytesCopied: source.bytesCopied + 1000,
+      holds: [{ snapshotId: snapshotIdOf("held-0001"), by: "failover-unplanned-2", until: until.toISOString() }],
+    });
+    expect((await runbook.get(source.sourceDiskId))!.source).toEqual(after.source);
+  });
+
   it("refuses a stale delete, and an update or delete of a row deleted since", async () => {
     const store = await az.newStore();
     const source = fullSource();
