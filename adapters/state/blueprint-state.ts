@@ -29,29 +29,39 @@ export async function readBlueprintRunState(
   options: ReadRunStateOptions = {},
 ): Promise<BlueprintRunState> {
   const runState = new RunStateStore(client);
-  const [mode, sources] = await Promise.all([
+  const store = SourceStore.existing(client);
+  // The blueprint's own disks are read beside its records (one round trip, not two); a disk a failback put in
+  // place of one (the sources record) is read after them.
+  const syncOf = async (id: string): Promise<[string, SourceSyncStatus] | undefined> => {
+    const stored = await store.get(id);
+    if (!stored) return undefined;
+    const s = stored.source;
+    const sync: SourceSyncStatus = { paused: s.paused };
+    if (s.applying) sync.applying = s.applying.snapshotId;
+    if (s.applied) sync.applied = s.applied.snapshotId;
+    return [id.toLowerCase(), sync];
+  };
+  const diskIds = (b: Blueprint) =>
+    b.rows.flatMap((r) => [r.osDisk.sourceDiskId, ...r.dataDisks.map((d) => d.sourceDiskId)]);
+  const tracked = options.modeOnly ? [] : diskIds(blueprint).map((id) => [id.toLowerCase(), syncOf(id)] as const);
+  const [mode, sources, ...read] = await Promise.all([
     runState.get<unknown>(blueprint.name, MODE_RECORD_KEY),
     options.modeOnly ? undefined : runState.get<unknown>(blueprint.name, SOURCES_RECORD_KEY),
+    ...tracked.map(([, r]) => r),
   ]);
   const state: BlueprintRunState = { sync: {} };
   if (mode) state.mode = parseRecord(ModeRecordSchema, mode.doc, blueprint.name, MODE_RECORD_KEY, client);
   if (options.modeOnly) return state;
   if (sources)
     state.sources = parseRecord(SourcesRecordSchema, sources.doc, blueprint.name, SOURCES_RECORD_KEY, client);
-  const store = SourceStore.existing(client);
-  const current = overlaySources(blueprint, state.sources);
-  const ids = current.rows.flatMap((r) => [r.osDisk.sourceDiskId, ...r.dataDisks.map((d) => d.sourceDiskId)]);
-  await Promise.all(
-    ids.map(async (id) => {
-      const stored = await store.get(id);
-      if (!stored) return;
-      const s = stored.source;
-      const sync: SourceSyncStatus = { paused: s.paused };
-      if (s.applying) sync.applying = s.applying.snapshotId;
-      if (s.applied) sync.applied = s.applied.snapshotId;
-      state.sync[id.toLowerCase()] = sync;
-    }),
-  );
+  const known = new Map(tracked.map(([id], i) => [id, read[i]]));
+  const current = diskIds(overlaySources(blueprint, state.sources));
+  const more = await Promise.all(current.filter((id) => !known.has(id.toLowerCase())).map(syncOf));
+  for (const id of current) {
+    const entry = known.get(id.toLowerCase());
+    if (entry) state.sync[entry[0]] = entry[1];
+  }
+  for (const entry of more) if (entry) state.sync[entry[0]] = entry[1];
   return state;
 }
 
