@@ -20,6 +20,8 @@ export interface RetryOptions {
   random?: () => number;
   /** Clock for HTTP-date Retry-After headers, in milliseconds since the epoch. Default: Date.now. */
   now?: () => number;
+  /** Which failures are worth another attempt. Default: {@link isRetryableError}. */
+  retryable?: (error: unknown) => boolean;
 }
 
 export const defaultRetryOptions = {
@@ -52,7 +54,7 @@ const retryableAzureCodes = new Set(["RetryableErrorDueToAnotherOperation"]);
  */
 export function decideRetry({ attempt, error, options = {} }: DecideRetryInput): RetryDecision {
   const maxRetries = options.maxRetries ?? defaultRetryOptions.maxRetries;
-  if (attempt > maxRetries || !isRetryableError(error)) return { errorToThrow: error };
+  if (attempt > maxRetries || !(options.retryable ?? isRetryableError)(error)) return { errorToThrow: error };
 
   const serverDelay = retryAfterInMs(error, options.now ?? Date.now);
   if (serverDelay !== undefined) return { retryAfterInMs: serverDelay };
@@ -79,6 +81,29 @@ export function isRetryableError(error: unknown): boolean {
   if (typeof e.statusCode === "number") return retryableStatusCodes.has(e.statusCode);
   if (code !== undefined && networkErrorCodes.has(code)) return true;
   return typeof e.message === "string" && /socket hang up/i.test(e.message);
+}
+
+// Compute's 409s for a write that arrived while another write holds the same VM (an attach or detach of another host,
+// a disk still being detached): they clear once that write ends. Azure/azure-cli#15765 and kubernetes/kubernetes#50150
+// ("Conflict": "The request failed due to conflict with a concurrent request"), Azure-Samples/azuresandbox#553
+// ("ConflictingConcurrentWriteNotAllowed": "... Please retry later"), kubernetes/kubernetes#78657
+// ("AttachDiskWhileBeingDetached").
+const concurrentWriteCodes = new Set([
+  "Conflict",
+  "ConflictingConcurrentWriteNotAllowed",
+  "AttachDiskWhileBeingDetached",
+]);
+
+/**
+ * True for Compute's refusal of a write to a VM another write holds (409 Conflict,
+ * ConflictingConcurrentWriteNotAllowed, AttachDiskWhileBeingDetached): the SDKs do not retry a 409, and a second host
+ * writing the same VM (the appliance's disks, from a plan's blueprints on two agents) gets one.
+ */
+export function isConcurrentWriteConflict(error: unknown): boolean {
+  if (typeof error !== "object" || error === null) return false;
+  const e = error as RestErrorLike;
+  const code = errorCodeOf(e);
+  return e.statusCode === 409 && code !== undefined && concurrentWriteCodes.has(code);
 }
 
 /** The fields of a RestError (or Node system error) the policy reads. */

@@ -1,5 +1,6 @@
 import { parseResourceId, sameResourceId } from "../core/resource-id";
 import { FerryError, UserError } from "../core/errors";
+import { isConcurrentWriteConflict, withRetry } from "../core/retry";
 import type { RunbookContext } from "./context";
 
 /**
@@ -8,8 +9,10 @@ import type { RunbookContext } from "./context";
  * Every attach and detach is one `attachDetachDataDisks` call (Compute api-version 2024-03-01 and later) that names
  * only its own disks, never a write of the VM's whole data-disk list. So two hosts at once (a plan's blueprints on two
  * pipeline agents, the daemon's host and a runbook) cannot undo each other's change, and no lock is needed: Azure
- * applies each call to the VM as it is when the call arrives. See emulator/README.md ("virtual machines") for the
- * operation's request, answer and refusals.
+ * applies each call to the VM as it is when the call arrives. A call that arrives while another write holds the VM
+ * may be refused with a 409 (see {@link isConcurrentWriteConflict}): it is made again after a poll interval, doubling,
+ * for a few minutes at most (Azure's attach or detach takes seconds). See emulator/README.md ("virtual machines")
+ * for the operation's request, answer and refusals.
  */
 
 /** What an attach or detach needs of a runbook's context: its Azure clients and their polling. */
@@ -32,16 +35,30 @@ function attachDetach(
   request: { attach?: { diskId: string; lun?: number }; detach?: string[] },
 ) {
   const a = parseResourceId(applianceId);
-  return ctx.azure.compute.virtualMachines.attachDetachDataDisks(
-    a.resourceGroup,
-    a.name,
+  const interval = ctx.poll.updateIntervalInMs;
+  return withRetry(
+    () =>
+      ctx.azure.compute.virtualMachines.attachDetachDataDisks(
+        a.resourceGroup,
+        a.name,
+        {
+          ...(request.attach ? { dataDisksToAttach: [request.attach] } : {}),
+          ...(request.detach ? { dataDisksToDetach: request.detach.map((diskId) => ({ diskId })) } : {}),
+        },
+        ctx.poll,
+      ),
+    // Only the refusals of a concurrent write: the SDK's own policy has retried everything else already.
     {
-      ...(request.attach ? { dataDisksToAttach: [request.attach] } : {}),
-      ...(request.detach ? { dataDisksToDetach: request.detach.map((diskId) => ({ diskId })) } : {}),
+      retryable: isConcurrentWriteConflict,
+      maxRetries: CONFLICT_RETRIES,
+      retryDelayInMs: interval,
+      maxRetryDelayInMs: interval * 16,
     },
-    ctx.poll,
   );
 }
+
+/** Attempts after a concurrent write's 409: at most 79 poll intervals of waiting, half that on average (jitter). */
+const CONFLICT_RETRIES = 8;
 
 function lunTaken(lun: number): UserError {
   return new UserError(`LUN ${lun} of the appliance is taken. Pick another --lun, or leave it out.`, {

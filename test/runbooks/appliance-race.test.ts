@@ -100,4 +100,23 @@ describe("the appliance's disks, from two hosts at once", () => {
     expect(await detachFromAppliance(ctx, a.id, a.disks)).toBe(2);
     expect(await attachedTo(a.rg)).toEqual([]);
   });
+
+  it("a detach refused while another write holds the appliance (409) is made again, and lands", async () => {
+    const a = await appliance(2);
+    const ctx = { azure: f.azure, poll: { updateIntervalInMs: 10 } };
+    for (const d of a.disks) await attachToAppliance(ctx, a.id, d);
+    const id = f.emu.faults.add({
+      match: { operation: "VirtualMachines_AttachDetachDataDisks" },
+      action: {
+        kind: "error",
+        status: 409,
+        code: "Conflict",
+        message: "The request failed due to conflict with a concurrent request.",
+      },
+      times: 2,
+    });
+    expect(await detachFromAppliance(ctx, a.id, a.disks)).toBe(2);
+    expect(f.emu.faults.stats().find((s) => s.id === id)?.fired).toBe(2);
+    expect(await attachedTo(a.rg)).toEqual([]);
+  });
 });

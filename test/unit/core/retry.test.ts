@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { FerryError, UserError } from "../../../core/errors";
-import { decideRetry, isRetryableError, withRetry } from "../../../core/retry";
+import { decideRetry, isConcurrentWriteConflict, isRetryableError, withRetry } from "../../../core/retry";
 
 /** The shape of a RestError from @azure/core-rest-pipeline, headers included. */
 function restError(
@@ -53,6 +53,17 @@ describe("decideRetry", () => {
       ),
     ).toBe(true);
     expect(isRetryableError(restError(409, { code: "Conflict" }))).toBe(false);
+  });
+
+  it("retries Compute's refusals of a concurrent write to a VM only when asked to (retryable)", () => {
+    const conflict = restError(409, { code: "ConflictingConcurrentWriteNotAllowed" });
+    expect(decideRetry({ attempt: 1, error: conflict })).toEqual({ errorToThrow: conflict });
+    const options = { ...half, retryable: isConcurrentWriteConflict };
+    for (const code of ["Conflict", "ConflictingConcurrentWriteNotAllowed", "AttachDiskWhileBeingDetached"])
+      expect(decideRetry({ attempt: 1, error: restError(409, { code }), options })).toEqual({ retryAfterInMs: 400 });
+    // Another 409, and the same code with another status, are not a concurrent write.
+    for (const error of [restError(409, { code: "OperationNotAllowed" }), restError(400, { code: "Conflict" })])
+      expect(decideRetry({ attempt: 1, error, options })).toEqual({ errorToThrow: error });
   });
 
   it("never retries a UserError, an abort, a plain bug or a non-object", () => {
