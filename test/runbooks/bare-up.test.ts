@@ -155,6 +155,17 @@ describe("a bare up of a blueprint in failover mode", () => {
     const until = new Date(Date.now() + 600_000).toISOString();
     await recordDiskProgress(world.ctx, w.stack, "hand-5", { [w.osDiskId]: { detachingUntil: until } });
     const up = thrownBy(world.ctx.deployer.up(w.stack, { message: "pulumi up by hand", policyConfig }));
+    // Withdrawn once the program has read the record and its VM waits (its NIC exists), not before its first read.
+    await expect
+      .poll(
+        () =>
+          f.azure.network.networkInterfaces.get(DR.rg, "bare5-nic").then(
+            () => true,
+            () => false,
+          ),
+        { timeout: 30_000 },
+      )
+      .toBe(true);
     await recordDiskProgress(world.ctx, w.stack, "hand-5", { [w.osDiskId]: { detachingUntil: undefined } });
     const e = await up;
     expect(e.message).toMatch(/its detach was withdrawn/);
