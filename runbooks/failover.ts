@@ -13,7 +13,7 @@ import { failoverPhaseOf, failoverPhaseReached, failoverToResume, type FailoverP
 import type { Operation } from "./journal";
 import { withNextStep } from "./next-step";
 import { currentMode, modeRecord, recordDiskProgress, recordMode, restoreMode, type ModeRecord } from "./mode";
-import { formatPrecheck, precheck, readPrecheck } from "./precheck";
+import { formatPrecheck, precheck } from "./precheck";
 import { waitUntilReady } from "./readiness";
 import { settleAll } from "../core/settle";
 import {
@@ -195,8 +195,6 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
 
     // Which DR-side points the run recovers from (state store only: nothing is read from the primary region). A
     // disk recovered from one needs no pause: its staging disk is not read, and its sync goes on.
-    // The precheck's reads of Azure need no recovery point: they start now, beside the choice of the points.
-    const precheckReads = readPrecheck(ctx, stack, { mode });
     const sources = new Map<string, Source>();
     // The rows as last read, with their ETags: the holds below are written on them without another read.
     const stored = new Map<string, StoredSource>();
@@ -312,8 +310,6 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
         acceptOlderPoint: options.acceptOlderPoint ?? false,
         recoveryPoints: chosenPoints,
         deliberatePoint: resolved.deliberate,
-        reads: precheckReads,
-        sources: [...stored.values()],
       });
       if (!r.passed)
         throw new UserError(`The precheck failed; nothing was failed over.\n${formatPrecheck(r)}`, {

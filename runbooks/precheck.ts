@@ -4,11 +4,10 @@ import { escapeHtml as esc } from "../core/html";
 import type { VirtualMachine } from "@azure/arm-compute";
 import { parseResourceId, sameResourceId } from "../core/resource-id";
 import type { Source } from "../core/schemas/source";
-import type { StoredSource } from "../adapters/state/store";
 import type { RecoveryPoint } from "../core/schemas/recovery-point";
 import type { PrecheckFacts } from "../policies/facts";
 import type { BlueprintStackConfig } from "../stacks/config";
-import { recoveredNicSubnetId, recoveredVmName, sameRegionProblems, TAGS } from "../stacks/plan";
+import { planBlueprint, recoveredNicSubnetId, recoveredVmName, sameRegionProblems, TAGS } from "../stacks/plan";
 import { diskLabel, diskRole, landingZone, loadBlueprint, sourceDisks, type LandingZoneFacts } from "./blueprints";
 import type { RunbookContext } from "./context";
 import { hostnameProblem, osDiskGeneration, rowNics } from "../core/schemas/blueprint";
@@ -83,74 +82,6 @@ export interface PrecheckOptions {
    * (is the sync keeping up). Default false.
    */
   deliberatePoint?: boolean;
-  /** Its reads, started before the points were chosen ({@link readPrecheck}). Default: started now. */
-  reads?: PrecheckReads;
-  /** The source rows as the caller read them, after any pause. Default: listed now. */
-  sources?: StoredSource[];
-}
-
-/**
- * What a precheck reads before it judges a recovery point: the blueprint, its landing zone, and every check of Azure
- * (the subnet's read, the network's, the recovered VM names', sizes' and quota's), all started at once. A failover
- * starts it with its first reads and hands it to {@link precheck} (`reads`) with the points it chose: none of it
- * depends on them, and all of it is on the RTO's path.
- */
-export type PrecheckReads = Promise<
-  | { refused: PrecheckCheck[]; blueprint: string }
-  | { checks: PrecheckCheck[]; config: BlueprintStackConfig; zone: LandingZoneFacts; azure: Promise<AzureChecks> }
->;
-
-/** Azure's checks of a precheck, each in its place in the output. */
-interface AzureChecks {
-  subnet: PrecheckCheck;
-  /** The landing zone's subnet as Azure spells its id ("" when it could not be read). */
-  subnetId: string;
-  network: PrecheckCheck[];
-  names: PrecheckCheck[];
-  capacity: PrecheckCheck[];
-}
-
-/** Starts a precheck's reads (see {@link PrecheckReads}). */
-export function readPrecheck(
-  ctx: RunbookContext,
-  stack: string,
-  options: Pick<PrecheckOptions, "mode"> = {},
-): PrecheckReads {
-  const mode = options.mode ?? "failover";
-  const reads = (async () => {
-    const zoneRead = landingZone(ctx);
-    zoneRead.catch(() => undefined);
-    let config: BlueprintStackConfig;
-    try {
-      config = await loadBlueprint(ctx, stack);
-    } catch (e) {
-      // A name that is no blueprint is bad input (exit 2, like every command), not a check that failed.
-      if (isUserError(e) && e.code === "UnknownBlueprint") throw e;
-      return { refused: [{ name: "blueprint configuration", ok: false, message: unreadable(e) }], blueprint: stack };
-    }
-    const checks: PrecheckCheck[] = [
-      { name: "blueprint configuration", ok: true, message: "every row is complete (VM size, both disk strategies)" },
-    ];
-    const b = config.blueprint;
-    let zone: LandingZoneFacts;
-    try {
-      zone = await zoneRead;
-      const problems = sameRegionProblems(b, zone.location);
-      if (problems.length) throw new Error(`${problems.join(". ")}.`);
-      checks.push({
-        name: "landing zone",
-        ok: true,
-        message: `${config.landingZoneStack}: ${zone.location}, resource group ${zone.resourceGroupName}`,
-      });
-    } catch (e) {
-      return { refused: [...checks, { name: "landing zone", ok: false, message: unreadable(e) }], blueprint: stack };
-    }
-    const azure = azureChecks(ctx, config, zone, mode);
-    azure.catch(() => undefined);
-    return { checks, config, zone, azure };
-  })();
-  reads.catch(() => undefined);
-  return reads;
 }
 
 /**
@@ -167,25 +98,43 @@ export async function precheck(
   options: PrecheckOptions = {},
 ): Promise<PrecheckResult> {
   const mode = options.mode ?? "failover";
+  const checks: PrecheckCheck[] = [];
   const checkedAt = ctx.now().toISOString();
-  // The reads of the store and the stacks start together (each judged below in its turn): a precheck is on every
-  // failover's critical path, and a plan runs ten at once, where each round trip waits longer.
-  const sourcesRead = options.sources ? Promise.resolve(options.sources) : ctx.store.list();
+  let config: BlueprintStackConfig;
+  let zone: LandingZoneFacts;
+  // The three reads of the store and the stacks start together (each judged below in its turn): a precheck is on
+  // every failover's critical path, and a plan runs ten at once, where each round trip waits longer.
+  const zoneRead = landingZone(ctx);
+  const sourcesRead = ctx.store.list();
+  zoneRead.catch(() => undefined);
   sourcesRead.catch(() => undefined);
-  const read = await (options.reads ?? readPrecheck(ctx, stack, { mode }));
-  if ("refused" in read)
-    return {
-      blueprint: read.blueprint,
-      mode,
-      passed: false,
-      checkedAt,
-      checks: read.refused,
-      recoveryPoints: {},
-      acceptedOlderPoints: [],
-    };
-  const { config, zone } = read;
-  const checks = [...read.checks];
+  try {
+    config = await loadBlueprint(ctx, stack);
+    checks.push({
+      name: "blueprint configuration",
+      ok: true,
+      message: "every row is complete (VM size, both disk strategies)",
+    });
+  } catch (e) {
+    // A name that is no blueprint is bad input (exit 2, like every command), not a check that failed.
+    if (isUserError(e) && e.code === "UnknownBlueprint") throw e;
+    checks.push({ name: "blueprint configuration", ok: false, message: unreadable(e) });
+    return { blueprint: stack, mode, passed: false, checkedAt, checks, recoveryPoints: {}, acceptedOlderPoints: [] };
+  }
   const b = config.blueprint;
+  try {
+    zone = await zoneRead;
+    const problems = sameRegionProblems(b, zone.location);
+    if (problems.length) throw new Error(`${problems.join(". ")}.`);
+    checks.push({
+      name: "landing zone",
+      ok: true,
+      message: `${config.landingZoneStack}: ${zone.location}, resource group ${zone.resourceGroupName}`,
+    });
+  } catch (e) {
+    checks.push({ name: "landing zone", ok: false, message: unreadable(e) });
+    return { blueprint: stack, mode, passed: false, checkedAt, checks, recoveryPoints: {}, acceptedOlderPoints: [] };
+  }
   let rows: Awaited<ReturnType<typeof ctx.store.list>>;
   try {
     rows = await sourcesRead;
@@ -238,12 +187,86 @@ export async function precheck(
 
   checks.push(...b.rows.flatMap((r) => windowsChecks(r, mode, stack)));
 
-  const azure = await read.azure;
-  const subnetId = azure.subnetId;
-  checks.push(azure.subnet, ...azure.network);
-  // Names are judged once every disk has a point (a blueprint that fails before that is not recovered anyway).
-  if (Object.keys(recoveryPoints).length === sourceDisks(b).length) checks.push(...azure.names);
-  checks.push(...azure.capacity);
+  const test = mode === "test";
+  const wantedSubnet = parseResourceId(test ? zone.testSubnetId : zone.targetSubnetId);
+  const vnet = wantedSubnet.parent!.name;
+  const subnetCheck = `${test ? "test " : ""}subnet exists`;
+  // Every check of Azure below starts now, side by side (the subnet's read, the network's, the recovered VM names',
+  // sizes' and quota's); their lines are added in this order. Each Azure error is its own FAIL line, never the end
+  // of the precheck.
+  const network = networkChecks(ctx, b.rows, zone, { mode, landingZoneStack: config.landingZoneStack });
+  network.catch(() => undefined);
+  // Recovered VM names must be free in the DR group, or belong to this blueprint already (a re-run). Each
+  // recovered VM is read once, for its name and for the quota it already takes.
+  const recoveredVms = new Map<string, Promise<VirtualMachine | undefined>>();
+  const recoveredVm = (name: string) => {
+    let vm = recoveredVms.get(name);
+    if (!vm) {
+      vm = unlessNotFound(ctx.azure.compute.virtualMachines.get(zone.resourceGroupName, name));
+      recoveredVms.set(name, vm);
+    }
+    return vm;
+  };
+  const capacity = capacityChecks(ctx, b, zone.location, mode, recoveredVm).catch((e: unknown) => [
+    { name: "VM sizes and vCPU quota", ok: false, message: `Cannot read them in ${zone.location}: ${unreadable(e)}` },
+  ]);
+  const names =
+    Object.keys(recoveryPoints).length === sourceDisks(b).length
+      ? Promise.all(
+          planBlueprint(b, zone, {
+            mode,
+            recoveryPoints,
+            ...(options.operation ? { operationId: options.operation } : {}),
+          }).rows.map(async (r): Promise<PrecheckCheck> => {
+            let existing: VirtualMachine | undefined;
+            try {
+              existing = await recoveredVm(r.vmName);
+            } catch (e) {
+              return {
+                name: `VM name ${r.vmName} free`,
+                ok: false,
+                row: r.row,
+                message: `Cannot read VM ${r.vmName} in ${zone.resourceGroupName}: ${unreadable(e)}`,
+              };
+            }
+            if (!existing) return { name: `VM name ${r.vmName} free`, ok: true, row: r.row, message: "free" };
+            const ours = existing.tags?.[TAGS.blueprint] === b.name;
+            return {
+              name: `VM name ${r.vmName} free`,
+              ok: ours,
+              row: r.row,
+              message: ours
+                ? "held by this blueprint already (a re-run continues it)"
+                : `A VM named ${r.vmName} already exists in ${zone.resourceGroupName} and is not this blueprint's. ` +
+                  "Rename the row (hostname) or remove that VM.",
+            };
+          }),
+        )
+      : Promise.resolve([]);
+  let subnetId = "";
+  try {
+    const subnet = await ctx.azure.network.subnets.get(wantedSubnet.resourceGroup, vnet, wantedSubnet.name);
+    subnetId = subnet.id!;
+    checks.push({
+      name: subnetCheck,
+      ok: true,
+      message: `${vnet}/${wantedSubnet.name} (${subnet.addressPrefix ?? "?"})`,
+    });
+  } catch (e) {
+    const missing = isNotFound(e);
+    checks.push({
+      name: subnetCheck,
+      ok: false,
+      message: missing
+        ? `Subnet ${vnet}/${wantedSubnet.name} of the landing zone ${config.landingZoneStack} does not exist in ` +
+          `${wantedSubnet.resourceGroup}. Create it, or deploy the landing zone again (pulumi up -s ${config.landingZoneStack}).`
+        : `Cannot read subnet ${vnet}/${wantedSubnet.name}: ${unreadable(e)}`,
+    });
+  }
+
+  checks.push(...(await network));
+  checks.push(...(await names));
+  checks.push(...(await capacity));
 
   const passed = checks.every((c) => c.ok);
   const facts: PrecheckFacts = {
@@ -270,84 +293,6 @@ export async function precheck(
     ...(passed ? {} : { problems: checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.message}`) }),
   };
   return { blueprint: b.name, mode, passed, checkedAt, checks, facts, recoveryPoints, acceptedOlderPoints };
-}
-
-/**
- * Azure's checks of a precheck, started side by side: the subnet's read, the network's, the recovered VM names',
- * sizes' and quota's. Each Azure error is its own FAIL line, never the end of the precheck.
- */
-async function azureChecks(
-  ctx: RunbookContext,
-  config: BlueprintStackConfig,
-  zone: LandingZoneFacts,
-  mode: "failover" | "test",
-): Promise<AzureChecks> {
-  const b = config.blueprint;
-  const test = mode === "test";
-  const wantedSubnet = parseResourceId(test ? zone.testSubnetId : zone.targetSubnetId);
-  const vnet = wantedSubnet.parent!.name;
-  const subnetCheck = `${test ? "test " : ""}subnet exists`;
-  const network = networkChecks(ctx, b.rows, zone, { mode, landingZoneStack: config.landingZoneStack });
-  network.catch(() => undefined);
-  // Recovered VM names must be free in the DR group, or belong to this blueprint already (a re-run). Each
-  // recovered VM is read once, for its name and for the quota it already takes.
-  const recoveredVms = new Map<string, Promise<VirtualMachine | undefined>>();
-  const recoveredVm = (name: string) => {
-    let vm = recoveredVms.get(name);
-    if (!vm) {
-      vm = unlessNotFound(ctx.azure.compute.virtualMachines.get(zone.resourceGroupName, name));
-      recoveredVms.set(name, vm);
-    }
-    return vm;
-  };
-  const capacity = capacityChecks(ctx, b, zone.location, mode, recoveredVm).catch((e: unknown) => [
-    { name: "VM sizes and vCPU quota", ok: false, message: `Cannot read them in ${zone.location}: ${unreadable(e)}` },
-  ]);
-  const names = Promise.all(
-    b.rows.map(async (r): Promise<PrecheckCheck> => {
-      const vmName = recoveredVmName(r, mode);
-      let existing: VirtualMachine | undefined;
-      try {
-        existing = await recoveredVm(vmName);
-      } catch (e) {
-        return {
-          name: `VM name ${vmName} free`,
-          ok: false,
-          row: r.name,
-          message: `Cannot read VM ${vmName} in ${zone.resourceGroupName}: ${unreadable(e)}`,
-        };
-      }
-      if (!existing) return { name: `VM name ${vmName} free`, ok: true, row: r.name, message: "free" };
-      const ours = existing.tags?.[TAGS.blueprint] === b.name;
-      return {
-        name: `VM name ${vmName} free`,
-        ok: ours,
-        row: r.name,
-        message: ours
-          ? "held by this blueprint already (a re-run continues it)"
-          : `A VM named ${vmName} already exists in ${zone.resourceGroupName} and is not this blueprint's. ` +
-            "Rename the row (hostname) or remove that VM.",
-      };
-    }),
-  );
-  let subnetId = "";
-  let subnet: PrecheckCheck;
-  try {
-    const found = await ctx.azure.network.subnets.get(wantedSubnet.resourceGroup, vnet, wantedSubnet.name);
-    subnetId = found.id!;
-    subnet = { name: subnetCheck, ok: true, message: `${vnet}/${wantedSubnet.name} (${found.addressPrefix ?? "?"})` };
-  } catch (e) {
-    const missing = isNotFound(e);
-    subnet = {
-      name: subnetCheck,
-      ok: false,
-      message: missing
-        ? `Subnet ${vnet}/${wantedSubnet.name} of the landing zone ${config.landingZoneStack} does not exist in ` +
-          `${wantedSubnet.resourceGroup}. Create it, or deploy the landing zone again (pulumi up -s ${config.landingZoneStack}).`
-        : `Cannot read subnet ${vnet}/${wantedSubnet.name}: ${unreadable(e)}`,
-    };
-  }
-  return { subnet, subnetId, network: await network, names: await names, capacity: await capacity };
 }
 
 /** What {@link rpoCheck} judges: one disk's recovery point against its blueprint's RPO target. */

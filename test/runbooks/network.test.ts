@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createSubnet } from "@ferry/emulator/testing";
 import { failover } from "../../runbooks/failover";
-import { precheck, readPrecheck, type PrecheckResult } from "../../runbooks/precheck";
+import { precheck, type PrecheckResult } from "../../runbooks/precheck";
 import type { RunbookContext } from "../../runbooks/context";
 import { EXIT } from "../../runbooks/commands/common";
 import { useCliWorld } from "../helpers/cli-world";
@@ -57,21 +57,6 @@ describe("the precheck knows the network", () => {
     expect(run.out).toMatch(
       /FAIL +ipout: private IP 10\.2\.0\.10 +rows\[\]\.privateIpAddress 10\.2\.0\.10 of row ipout/,
     );
-  });
-
-  it("judges reads started before it (a failover's, beside its choice of points) with no Azure request of its own", async () => {
-    const w = await world.workload("early");
-    const alone = await precheck(world.ctx, w.stack);
-    const reads = readPrecheck(world.ctx, w.stack);
-    const r = await reads;
-    if ("refused" in r) throw new Error(`refused: ${JSON.stringify(r.refused)}`);
-    await r.azure;
-    const before = f.emu.requests.filter((q) => q.plane === "arm").length;
-    const judged = await precheck(world.ctx, w.stack, { reads });
-    expect(f.emu.requests.filter((q) => q.plane === "arm").length).toBe(before);
-    expect(judged.checks.map((c) => [c.name, c.ok])).toEqual(alone.checks.map((c) => [c.name, c.ok]));
-    // Azure's checks are in it, from the reads.
-    expect(judged.checks.map((c) => c.name)).toContain("subnet exists");
   });
 
   it("refuses an address Azure reserves in the subnet: its first four and its last", async () => {
