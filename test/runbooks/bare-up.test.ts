@@ -26,6 +26,19 @@ const vmExists = (name: string) =>
     () => false,
   );
 
+/** Waits until the row's NIC exists: the program has read the run state and its VM waits for the detach. */
+const nicCreated = (name: string) =>
+  expect
+    .poll(
+      () =>
+        f.azure.network.networkInterfaces.get(DR.rg, name).then(
+          () => true,
+          () => false,
+        ),
+      { timeout: 30_000 },
+    )
+    .toBe(true);
+
 /**
  * What a failover that died right after its precheck leaves in the store: the mode, the points and
  * the operation recorded; `pause` decides whether the sync was paused at an apply boundary first.
@@ -124,18 +137,7 @@ describe("a bare up of a blueprint in failover mode", () => {
     await recordDiskProgress(world.ctx, w.stack, "hand-4", { [w.osDiskId]: { detachingUntil: until } });
     const up = world.ctx.deployer.up(w.stack, { message: "pulumi up by hand", policyConfig });
     up.catch(() => undefined);
-    await expect
-      .poll(
-        () =>
-          f.azure.network.networkInterfaces.get(DR.rg, "bare4-nic").then(
-            () => true,
-            () => false,
-          ),
-        {
-          timeout: 30_000,
-        },
-      )
-      .toBe(true);
+    await nicCreated("bare4-nic");
     expect(await vmExists("bare4")).toBe(false);
 
     const source = (await world.ctx.store.get(w.osDiskId))!.source;
@@ -155,17 +157,8 @@ describe("a bare up of a blueprint in failover mode", () => {
     const until = new Date(Date.now() + 600_000).toISOString();
     await recordDiskProgress(world.ctx, w.stack, "hand-5", { [w.osDiskId]: { detachingUntil: until } });
     const up = thrownBy(world.ctx.deployer.up(w.stack, { message: "pulumi up by hand", policyConfig }));
-    // Withdrawn once the program has read the record and its VM waits (its NIC exists), not before its first read.
-    await expect
-      .poll(
-        () =>
-          f.azure.network.networkInterfaces.get(DR.rg, "bare5-nic").then(
-            () => true,
-            () => false,
-          ),
-        { timeout: 30_000 },
-      )
-      .toBe(true);
+    // Withdrawn once the program has read the record and its VM waits, not before its first read.
+    await nicCreated("bare5-nic");
     await recordDiskProgress(world.ctx, w.stack, "hand-5", { [w.osDiskId]: { detachingUntil: undefined } });
     const e = await up;
     expect(e.message).toMatch(/its detach was withdrawn/);
