@@ -26,7 +26,7 @@ export async function listDrPoints(ctx: RunbookContext, disks: Disk[]): Promise<
   const lists = await Promise.all(
     disks.map(async (d) => [d.sourceDiskId, await ctx.points.list(d.sourceDiskId)] as const),
   );
-  return new Map(lists.map(([id, list]) => [id, list.map(({ point, key, etag }) => ({ point, key, etag }))]));
+  return new Map(lists);
 }
 
 /** What the operation recovers each disk at, and from where. */

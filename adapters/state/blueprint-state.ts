@@ -43,25 +43,21 @@ export async function readBlueprintRunState(
   };
   const diskIds = (b: Blueprint) =>
     b.rows.flatMap((r) => [r.osDisk.sourceDiskId, ...r.dataDisks.map((d) => d.sourceDiskId)]);
-  const tracked = options.modeOnly ? [] : diskIds(blueprint).map((id) => [id.toLowerCase(), syncOf(id)] as const);
-  const [mode, sources, ...read] = await Promise.all([
+  // Each tracked disk's read, by lower-case id: started now, awaited (for its failure too) beside the records.
+  const tracked = new Map(options.modeOnly ? [] : diskIds(blueprint).map((id) => [id.toLowerCase(), syncOf(id)]));
+  const [mode, sources] = await Promise.all([
     runState.get<unknown>(blueprint.name, MODE_RECORD_KEY),
     options.modeOnly ? undefined : runState.get<unknown>(blueprint.name, SOURCES_RECORD_KEY),
-    ...tracked.map(([, r]) => r),
+    ...tracked.values(),
   ]);
   const state: BlueprintRunState = { sync: {} };
   if (mode) state.mode = parseRecord(ModeRecordSchema, mode.doc, blueprint.name, MODE_RECORD_KEY, client);
   if (options.modeOnly) return state;
   if (sources)
     state.sources = parseRecord(SourcesRecordSchema, sources.doc, blueprint.name, SOURCES_RECORD_KEY, client);
-  const known = new Map(tracked.map(([id], i) => [id, read[i]]));
   const current = diskIds(overlaySources(blueprint, state.sources));
-  const more = await Promise.all(current.filter((id) => !known.has(id.toLowerCase())).map(syncOf));
-  for (const id of current) {
-    const entry = known.get(id.toLowerCase());
-    if (entry) state.sync[entry[0]] = entry[1];
-  }
-  for (const entry of more) if (entry) state.sync[entry[0]] = entry[1];
+  const entries = await Promise.all(current.map((id) => tracked.get(id.toLowerCase()) ?? syncOf(id)));
+  for (const entry of entries) if (entry) state.sync[entry[0]] = entry[1];
   return state;
 }
 

@@ -25,10 +25,8 @@ export interface RecoveredMachine {
  * let the disks' registrations go out.
  */
 export class RecoveredVm extends pulumi.ComponentResource {
-  private readonly osDiskId: pulumi.Output<string>;
-  private readonly dataDiskIds: pulumi.Output<string>[];
-  /** Each disk the constructor declared (or named), with its id. */
-  private readonly disks: { plan: RecoveredDiskPlan; id: pulumi.Output<string> }[] = [];
+  /** The row's disks, the OS disk first then the data disks in the row's order, each with its id. */
+  private readonly disks: { plan: RecoveredDiskPlan; id: pulumi.Output<string> }[];
   private machine: RecoveredMachine | undefined;
 
   constructor(
@@ -45,11 +43,6 @@ export class RecoveredVm extends pulumi.ComponentResource {
   ) {
     super("ferry:dr:RecoveredVm", plan.row + (plan.tags[TAGS.role] === "test" ? "-test" : ""), {}, opts);
     const { resourceGroupName, location } = args;
-    const diskId = (d: RecoveredDiskPlan): pulumi.Output<string> => {
-      const id = recoveredDiskId(d);
-      this.disks.push({ plan: d, id });
-      return id;
-    };
     const recoveredDiskId = (d: RecoveredDiskPlan): pulumi.Output<string> => {
       // Asked for only where it is read: a disk copied from its DR-side point does not touch its staging disk.
       const staging = (): StagingDisk => {
@@ -105,8 +98,7 @@ export class RecoveredVm extends pulumi.ComponentResource {
       return disk.id;
     };
 
-    this.osDiskId = diskId(plan.osDisk);
-    this.dataDiskIds = plan.dataDisks.map((d) => diskId(d));
+    this.disks = [plan.osDisk, ...plan.dataDisks].map((d) => ({ plan: d, id: recoveredDiskId(d) }));
   }
 
   /**
@@ -115,7 +107,8 @@ export class RecoveredVm extends pulumi.ComponentResource {
    */
   declareMachine(): RecoveredMachine {
     if (this.machine) return this.machine;
-    const { plan, osDiskId, dataDiskIds } = this;
+    const { plan } = this;
+    const [os, ...data] = this.disks;
     const { resourceGroupName, location } = this.args;
     // Each new disk's failback base, taken once the disk exists (registered then, whenever it is declared). A base
     // that exists already (the DR-side point of an attach-as-is staging disk) is not the VM's to wait for.
@@ -189,15 +182,15 @@ export class RecoveredVm extends pulumi.ComponentResource {
           osDisk: {
             createOption: compute.DiskCreateOptionTypes.Attach,
             osType: osTypeOf(plan),
-            managedDisk: { id: osDiskId },
+            managedDisk: { id: os!.id },
             // ferry owns its disks: deleting the VM never deletes a staging disk or a recovered disk behind Pulumi's
             // back.
             deleteOption: compute.DiskDeleteOptionTypes.Detach,
           },
-          dataDisks: plan.dataDisks.map((d, i) => ({
+          dataDisks: data.map(({ plan: d, id }) => ({
             lun: d.lun!,
             createOption: compute.DiskCreateOptionTypes.Attach,
-            managedDisk: { id: dataDiskIds[i]! },
+            managedDisk: { id },
             deleteOption: compute.DiskDeleteOptionTypes.Detach,
           })),
         },
