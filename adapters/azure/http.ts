@@ -1,4 +1,5 @@
 import { Agent } from "node:https";
+import { createSecureContext } from "node:tls";
 import { createDefaultHttpClient } from "@azure/core-rest-pipeline";
 import type { HttpClient, PipelineRequest } from "@azure/core-rest-pipeline";
 
@@ -21,7 +22,8 @@ export interface CreateHttpClientOptions {
 export function createHttpClient(options: CreateHttpClientOptions = {}): HttpClient {
   const inner = options.inner ?? createDefaultHttpClient();
   if (options.caCertPem === undefined) return inner;
-  const agent = new Agent({ ca: options.caCertPem, keepAlive: true });
+  // One secure context for every connection: an agent given `ca` alone parses the PEM again for each new one.
+  const agent = new Agent({ secureContext: createSecureContext({ ca: options.caCertPem }), keepAlive: true });
   return {
     sendRequest(request: PipelineRequest) {
       // Plain http (Azurite) cannot use an https agent; an agent set by the caller wins.
