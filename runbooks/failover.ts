@@ -1,7 +1,7 @@
-import { parseResourceId, sameResourceId } from "../core/resource-id";
+import { normalizeResourceId, parseResourceId, sameResourceId } from "../core/resource-id";
 import { FerryError, UserError } from "../core/errors";
 import { redactSecrets } from "../core/redact";
-import { holdPoint, releaseHolds, requestSync, setPaused } from "../adapters/state/admin";
+import { holdPoints, releaseHolds, requestSync, setPaused } from "../adapters/state/admin";
 import { packConfigFromFacts } from "../policies/pack";
 import { planBlueprint } from "../stacks/plan";
 import { detachFromAppliance } from "./appliance";
@@ -196,14 +196,19 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
     // Which DR-side points the run recovers from (state store only: nothing is read from the primary region). A
     // disk recovered from one needs no pause: its staging disk is not read, and its sync goes on.
     const sources = new Map<string, Source>();
-    // The rows as last read, with their ETags: the holds below are written on them without another read.
-    const stored = new Map<string, StoredSource>();
-    // Side by side: on the critical path, one round trip whatever the number of disks.
+    // The rows as last read (by normalized id), with their ETags: the holds below are written on them without
+    // another read.
+    let stored: Map<string, StoredSource> = new Map();
+    // Together: on the critical path, one query for up to 14 disks.
     const readSources = async () => {
-      const read = await Promise.all(disks.map(async (d) => [d.sourceDiskId, await storedOf(d.sourceDiskId)] as const));
-      for (const [id, s] of read) {
-        sources.set(id, s.source);
-        stored.set(id, s);
+      stored = await ctx.store.getMany(disks.map((d) => d.sourceDiskId));
+      for (const d of disks) {
+        const s = stored.get(normalizeResourceId(d.sourceDiskId));
+        if (!s)
+          throw new UserError(`DR is not enabled for ${d.sourceDiskId}. Run \`ferry sources enable ${stack}\`.`, {
+            code: "NotEnabled",
+          });
+        sources.set(d.sourceDiskId, s.source);
       }
     };
     // A failover to the latest point lists the DR-side points beside that read (each is a round trip before the
@@ -355,35 +360,45 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
           ...(p.etag ? { read: { point: p.point, key: p.key, etag: p.etag } } : {}),
         }),
       ),
-      ...disks.map(async (d) => {
-        const point = check.recoveryPoints[d.sourceDiskId]!;
-        // Kept for verification and inspection while the sync goes on (state store only: no primary-region call).
-        if (options.kind !== "test" || ctx.config.failover.holdRecoveryPointsHours > 0)
-          await holdPoint(ctx.store, d.sourceDiskId, point.snapshotId, op.id, holdUntil, ctx.now(), {
-            read: stored.get(d.sourceDiskId),
-          });
-        const fromDr = point.drSnapshotId !== undefined;
-        if (mode === "failover" && fromDr && attachAsIs.has(d.sourceDiskId.toLowerCase()))
-          failbackBases[d.sourceDiskId.toLowerCase()] = point.drSnapshotId!;
-        log.info(
-          {
-            row: d.row,
-            sourceDiskId: d.sourceDiskId,
-            recoveryPoint: point.snapshotId,
-            createdAt: point.createdAt,
-            ...(fromDr ? { drSnapshotId: point.drSnapshotId } : {}),
-            ...(point.older ? { older: true } : {}),
-            // One message for every source, so a log query finds them all; where it comes from is a field.
-            from: point.older
-              ? "an older point, recovered from its DR-side snapshot (the row behaves as from-snapshot)"
-              : fromDr
-                ? "its DR-side point"
-                : "the staging disk",
-          },
-          "source selected",
-        );
-      }),
+      // Kept for verification and inspection while the sync goes on (state store only: no primary-region call), all
+      // in one write on the rows as read.
+      options.kind !== "test" || ctx.config.failover.holdRecoveryPointsHours > 0
+        ? holdPoints(
+            ctx.store,
+            disks.map((d) => ({
+              sourceDiskId: d.sourceDiskId,
+              snapshotId: check.recoveryPoints[d.sourceDiskId]!.snapshotId,
+            })),
+            op.id,
+            holdUntil,
+            ctx.now(),
+            stored,
+          )
+        : Promise.resolve(),
     ]);
+    for (const d of disks) {
+      const point = check.recoveryPoints[d.sourceDiskId]!;
+      const fromDr = point.drSnapshotId !== undefined;
+      if (mode === "failover" && fromDr && attachAsIs.has(d.sourceDiskId.toLowerCase()))
+        failbackBases[d.sourceDiskId.toLowerCase()] = point.drSnapshotId!;
+      log.info(
+        {
+          row: d.row,
+          sourceDiskId: d.sourceDiskId,
+          recoveryPoint: point.snapshotId,
+          createdAt: point.createdAt,
+          ...(fromDr ? { drSnapshotId: point.drSnapshotId } : {}),
+          ...(point.older ? { older: true } : {}),
+          // One message for every source, so a log query finds them all; where it comes from is a field.
+          from: point.older
+            ? "an older point, recovered from its DR-side snapshot (the row behaves as from-snapshot)"
+            : fromDr
+              ? "its DR-side point"
+              : "the staging disk",
+        },
+        "source selected",
+      );
+    }
     // A failback from an older point diffs it against the newest DR-side point of the same staging disk: held too.
     const failbackBridges =
       mode === "failover"

@@ -2,8 +2,9 @@ import { azureProblemOf, formatAzureProblem } from "../core/azure-error";
 import { isNotFound, isUserError, unlessNotFound } from "../core/errors";
 import { escapeHtml as esc } from "../core/html";
 import type { VirtualMachine } from "@azure/arm-compute";
-import { parseResourceId, sameResourceId } from "../core/resource-id";
+import { normalizeResourceId, parseResourceId, sameResourceId } from "../core/resource-id";
 import type { Source } from "../core/schemas/source";
+import type { StoredSource } from "../adapters/state/store";
 import type { RecoveryPoint } from "../core/schemas/recovery-point";
 import type { PrecheckFacts } from "../policies/facts";
 import type { BlueprintStackConfig } from "../stacks/config";
@@ -105,11 +106,13 @@ export async function precheck(
   // The three reads of the store and the stacks start together (each judged below in its turn): a precheck is on
   // every failover's critical path, and a plan runs ten at once, where each round trip waits longer.
   const zoneRead = landingZone(ctx);
-  const sourcesRead = ctx.store.list();
   zoneRead.catch(() => undefined);
-  sourcesRead.catch(() => undefined);
+  let sourcesRead: Promise<Map<string, StoredSource>>;
   try {
     config = await loadBlueprint(ctx, stack);
+    // The blueprint's own sources, not every source of the store.
+    sourcesRead = ctx.store.getMany(sourceDisks(config.blueprint).map((d) => d.sourceDiskId));
+    sourcesRead.catch(() => undefined);
     checks.push({
       name: "blueprint configuration",
       ok: true,
@@ -135,7 +138,7 @@ export async function precheck(
     checks.push({ name: "landing zone", ok: false, message: unreadable(e) });
     return { blueprint: stack, mode, passed: false, checkedAt, checks, recoveryPoints: {}, acceptedOlderPoints: [] };
   }
-  let rows: Awaited<ReturnType<typeof ctx.store.list>>;
+  let rows: Map<string, StoredSource>;
   try {
     rows = await sourcesRead;
   } catch (e) {
@@ -150,7 +153,7 @@ export async function precheck(
   const acceptedOlderPoints: AcceptedOlderPoint[] = [];
   for (const d of sourceDisks(b)) {
     const name = `${d.row} ${diskLabel(d)}`;
-    const row = rows.find((r) => sameResourceId(r.source.sourceDiskId, d.sourceDiskId))?.source;
+    const row = rows.get(normalizeResourceId(d.sourceDiskId))?.source;
     const chosen = Object.entries(options.recoveryPoints ?? {}).find(([k]) => sameResourceId(k, d.sourceDiskId))?.[1];
     checks.push(...sourceChecks(name, d.row, d.sourceDiskId, row, stack, chosen));
     const point = chosen ?? row?.applied;

@@ -1,5 +1,5 @@
 import type { AzureClients } from "../azure/clients";
-import { parseResourceId, sameResourceId } from "../../core/resource-id";
+import { normalizeResourceId, parseResourceId, sameResourceId } from "../../core/resource-id";
 import { FerryError, isFerryError, isNotFound, UserError } from "../../core/errors";
 import { nextSourceState, type SourceEvent } from "../../core/source-state";
 import type { PrepareMode, Source, SourceProtection } from "../../core/schemas/source";
@@ -204,19 +204,41 @@ export async function holdPoint(
     read?: StoredSource | undefined;
   } = {},
 ): Promise<StoredSource> {
-  return updateSource(
+  return updateSource(store, sourceDiskId, withHold(snapshotId, by, until, now), options.read);
+}
+
+/**
+ * Holds a point of each of several sources for `by` until `until`, as {@link holdPoint} does one: written together
+ * (one transaction per hundred rows) on the rows as the caller read them (`read`, by normalized disk id), or as read
+ * now. When one of them changed since (the daemon wrote it), they are read again together and the holds re-applied.
+ */
+export async function holdPoints(
+  store: SourceStore,
+  points: { sourceDiskId: string; snapshotId: string }[],
+  by: string,
+  until: Date,
+  now = new Date(),
+  read?: ReadonlyMap<string, StoredSource>,
+): Promise<StoredSource[]> {
+  const snapshots = new Map(points.map((p) => [normalizeResourceId(p.sourceDiskId), p.snapshotId]));
+  return updateSources(
     store,
-    sourceDiskId,
-    (s) => {
-      const others = (s.holds ?? []).filter(
-        (h) =>
-          !(h.by === by && h.snapshotId.toLowerCase() === snapshotId.toLowerCase()) &&
-          Date.parse(h.until) > now.getTime(),
-      );
-      return { ...s, holds: [...others, { snapshotId, by, until: until.toISOString() }], updatedAt: now.toISOString() };
-    },
-    options.read,
+    points.map((p) => p.sourceDiskId),
+    (s) => withHold(snapshots.get(normalizeResourceId(s.sourceDiskId))!, by, until, now)(s),
+    read,
   );
+}
+
+/** A source with `by`'s hold on `snapshotId` until `until` (renewed, not repeated), and without its lapsed holds. */
+function withHold(snapshotId: string, by: string, until: Date, now: Date): (s: Source) => Source {
+  return (s) => {
+    const others = (s.holds ?? []).filter(
+      (h) =>
+        !(h.by === by && h.snapshotId.toLowerCase() === snapshotId.toLowerCase()) &&
+        Date.parse(h.until) > now.getTime(),
+    );
+    return { ...s, holds: [...others, { snapshotId, by, until: until.toISOString() }], updatedAt: now.toISOString() };
+  };
 }
 
 /** Ends the holds whose operation `by` matches (the daemon may then delete those points). */
@@ -249,6 +271,36 @@ async function updateSource(
       return await store.update(current, change(current.source));
     } catch (e) {
       if (!(isFerryError(e) && e.code === "ConcurrentUpdate") || attempt >= 5) throw e;
+    }
+  }
+}
+
+/**
+ * {@link updateSource} for several rows at once: read together (unless `read` has them all, by normalized disk id),
+ * written together (SourceStore.updateMany). When one row changed since it was read, every row is read again and the
+ * change re-applied: `change` must be one that can be applied twice (a transaction of an earlier chunk may have
+ * landed).
+ */
+async function updateSources(
+  store: SourceStore,
+  sourceDiskIds: string[],
+  change: (s: Source) => Source,
+  read?: ReadonlyMap<string, StoredSource>,
+): Promise<StoredSource[]> {
+  const ids = sourceDiskIds.map(normalizeResourceId);
+  let rows = read && ids.every((id) => read.has(id)) ? read : undefined;
+  for (let attempt = 0; ; attempt++) {
+    rows ??= await store.getMany(ids);
+    const current = ids.map((id) => {
+      const row = rows!.get(id);
+      if (!row) throw new UserError(`No source ${id} is registered.`, { code: "SourceNotFound" });
+      return row;
+    });
+    try {
+      return await store.updateMany(current.map((c) => ({ current: c, next: change(c.source) })));
+    } catch (e) {
+      if (!(isFerryError(e) && e.code === "ConcurrentUpdate") || attempt >= 5) throw e;
+      rows = undefined;
     }
   }
 }

@@ -16,7 +16,8 @@ import {
 } from "../../core/schemas/blueprint-state";
 import type { z } from "zod";
 import { RunStateStore } from "./run-state";
-import { SourceStore, sourceStoreClient } from "./store";
+import { SourceStore, sourceStoreClient, type StoredSource } from "./store";
+import { normalizeResourceId } from "../../core/resource-id";
 
 // What a blueprint's Pulumi program reads from the state store (see core/schemas/blueprint-state):
 // its mode record, its current sources, and the sync of each source disk. Reads only: the program
@@ -30,34 +31,34 @@ export async function readBlueprintRunState(
 ): Promise<BlueprintRunState> {
   const runState = new RunStateStore(client);
   const store = SourceStore.existing(client);
-  // The blueprint's own disks are read beside its records (one round trip, not two); a disk a failback put in
-  // place of one (the sources record) is read after them.
-  const syncOf = async (id: string): Promise<[string, SourceSyncStatus] | undefined> => {
-    const stored = await store.get(id);
-    if (!stored) return undefined;
+  // The blueprint's own disks are read beside its records (one round trip, not two; one query for up to 14 disks); a
+  // disk a failback put in place of one (the sources record) is read after them.
+  const syncOf = (stored: StoredSource): SourceSyncStatus => {
     const s = stored.source;
     const sync: SourceSyncStatus = { paused: s.paused };
     if (s.applying) sync.applying = s.applying.snapshotId;
     if (s.applied) sync.applied = s.applied.snapshotId;
-    return [id.toLowerCase(), sync];
+    return sync;
   };
   const diskIds = (b: Blueprint) =>
     b.rows.flatMap((r) => [r.osDisk.sourceDiskId, ...r.dataDisks.map((d) => d.sourceDiskId)]);
-  // Each tracked disk's read, by lower-case id: started now, awaited (for its failure too) beside the records.
-  const tracked = new Map(options.modeOnly ? [] : diskIds(blueprint).map((id) => [id.toLowerCase(), syncOf(id)]));
-  const [mode, sources] = await Promise.all([
+  const [mode, sources, tracked] = await Promise.all([
     runState.get<unknown>(blueprint.name, MODE_RECORD_KEY),
     options.modeOnly ? undefined : runState.get<unknown>(blueprint.name, SOURCES_RECORD_KEY),
-    ...tracked.values(),
+    options.modeOnly ? undefined : store.getMany(diskIds(blueprint)),
   ]);
   const state: BlueprintRunState = { sync: {} };
   if (mode) state.mode = parseRecord(ModeRecordSchema, mode.doc, blueprint.name, MODE_RECORD_KEY, client);
   if (options.modeOnly) return state;
   if (sources)
     state.sources = parseRecord(SourcesRecordSchema, sources.doc, blueprint.name, SOURCES_RECORD_KEY, client);
-  const current = diskIds(overlaySources(blueprint, state.sources));
-  const entries = await Promise.all(current.map((id) => tracked.get(id.toLowerCase()) ?? syncOf(id)));
-  for (const entry of entries) if (entry) state.sync[entry[0]] = entry[1];
+  const current = diskIds(overlaySources(blueprint, state.sources)).map(normalizeResourceId);
+  const returned = current.filter((id) => !tracked!.has(id));
+  const rows = returned.length ? new Map([...tracked!, ...(await store.getMany(returned))]) : tracked!;
+  for (const id of current) {
+    const row = rows.get(id);
+    if (row) state.sync[id] = syncOf(row);
+  }
   return state;
 }
 

@@ -1,6 +1,12 @@
 import type { TokenCredential } from "@azure/core-auth";
 import { isRestError, type RestError } from "@azure/core-rest-pipeline";
-import { TableClient, odata, type TableEntity } from "@azure/data-tables";
+import {
+  TableClient,
+  odata,
+  type TableEntity,
+  type TableTransactionResponse,
+  type TransactionAction,
+} from "@azure/data-tables";
 import type { AzureRetryOptions } from "../azure/clients";
 import { normalizeResourceId } from "../../core/resource-id";
 import { FerryError, UserError, isUserError } from "../../core/errors";
@@ -290,6 +296,34 @@ export class SourceStore {
   }
 
   /**
+   * The sources of these disks (ARM ids, any case), by normalized id; a disk with no row is absent. One query per
+   * {@link ROW_KEYS_PER_QUERY} disks, side by side: a failover reads every disk of its blueprint on its critical path,
+   * where a read per disk would be a request per disk. A row that does not parse fails the call, as in `get`.
+   */
+  async getMany(
+    sourceDiskIds: string[],
+    options: SourceStoreOperationOptions = {},
+  ): Promise<Map<string, StoredSource>> {
+    const keys = [...new Set(sourceDiskIds.map(sourceRowKey))];
+    const found = new Map<string, StoredSource>();
+    const pages = await Promise.all(
+      chunksOf(keys, ROW_KEYS_PER_QUERY).map(async (chunk) => {
+        const rows: StoredSource[] = [];
+        const entities = this.client.listEntities<Record<string, unknown>>({
+          ...operationOptions(options),
+          queryOptions: {
+            filter: `${odata`PartitionKey eq ${partitionKey}`} and (${chunk.map((k) => odata`RowKey eq ${k}`).join(" or ")})`,
+          },
+        });
+        for await (const entity of entities) rows.push(this.fromEntity(entity));
+        return rows;
+      }),
+    );
+    for (const rows of pages) for (const row of rows) found.set(normalizeResourceId(row.source.sourceDiskId), row);
+    return found;
+  }
+
+  /**
    * The store on `client`'s table as it is, for a reader that must not create it (a Pulumi program
    * signed in with table data rights only). A missing table fails its first read.
    */
@@ -350,6 +384,74 @@ export class SourceStore {
     }
   }
 
+  /**
+   * Replaces several rows at once, each on condition that nobody wrote it since it was read: one entity group
+   * transaction per {@link ROWS_PER_TRANSACTION} rows (every source row is in one partition), so that a change to every
+   * disk of a blueprint is one request, not one per disk. A transaction is all or nothing: when one of its rows
+   * changed since it was read, none of its rows is written, and the call throws {@link FerryError}
+   * "ConcurrentUpdate" (read again, and redo the change). Transactions of more than one chunk are independent: an
+   * earlier one may have landed when a later one is refused. Returns the rows as written, in the order given.
+   */
+  async updateMany(
+    changes: { current: StoredSource; next: Source }[],
+    options: SourceStoreOperationOptions = {},
+  ): Promise<StoredSource[]> {
+    const valid = changes.map(({ current, next }) => {
+      const v = this.validate(next);
+      if (normalizeResourceId(v.sourceDiskId) !== normalizeResourceId(current.source.sourceDiskId))
+        throw new FerryError(
+          `An update of source ${current.source.sourceDiskId} cannot change its sourceDiskId to ${v.sourceDiskId}`,
+          { code: "InvalidSource", details: { sourceDiskId: current.source.sourceDiskId } },
+        );
+      return { current, next: v };
+    });
+    const keys = new Set(valid.map((c) => sourceRowKey(c.current.source.sourceDiskId)));
+    if (keys.size !== valid.length)
+      throw new FerryError("An update of several sources names one disk twice", { code: "InvalidSource" });
+    // Within both limits of a transaction: 100 entities, and 4 MiB of payload (counted here as the entities' JSON,
+    // with room for the batch's own framing).
+    const entities = valid.map((c) => ({ ...c, entity: this.toEntity(c.next) }));
+    const chunks: (typeof entities)[] = [];
+    let bytes = 0;
+    for (const c of entities) {
+      const size = Buffer.byteLength(
+        JSON.stringify(c.entity, (_k, v: unknown) => (typeof v === "bigint" ? `${v}` : v)),
+      );
+      const last = chunks.at(-1);
+      if (!last || last.length >= ROWS_PER_TRANSACTION || bytes + size > TRANSACTION_PAYLOAD_BYTES) {
+        chunks.push([c]);
+        bytes = size;
+      } else {
+        last.push(c);
+        bytes += size;
+      }
+    }
+    const written = await Promise.all(
+      chunks.map(async (chunk) => {
+        let response: TableTransactionResponse;
+        try {
+          response = await this.client.submitTransaction(
+            chunk.map(({ current, entity }) => [
+              "update",
+              entity,
+              "Replace",
+              { etag: current.etag },
+            ]) as TransactionAction[],
+            operationOptions(options),
+          );
+        } catch (e) {
+          throw this.concurrentOr(e, "update", chunk[0]!.current, chunk.length);
+        }
+        // The change set's responses come in the order of its operations; an update's names no row key.
+        return chunk.map(({ next }, i) => ({
+          source: next,
+          etag: requireEtag(response.subResponses[i]?.etag, "update"),
+        }));
+      }),
+    );
+    return written.flat();
+  }
+
   /** Deletes the row of `current`, on the same condition as {@link SourceStore.update}. */
   async delete(current: StoredSource, options: SourceStoreOperationOptions = {}): Promise<void> {
     try {
@@ -362,14 +464,18 @@ export class SourceStore {
     }
   }
 
-  private concurrentOr(e: unknown, operation: "update" | "delete", current: StoredSource): unknown {
+  private concurrentOr(e: unknown, operation: "update" | "delete", current: StoredSource, rows = 1): unknown {
     // 412: written since it was read; 404: deleted since. Either way the caller decided on a stale
     // row. (A missing table is a 404 too, but not a race.)
     if (!isRestError(e) || !(e.statusCode === 412 || (e.statusCode === 404 && serviceCode(e) !== "TableNotFound")))
       return e;
     const what = e.statusCode === 412 ? "changed" : "deleted";
+    const which =
+      rows === 1
+        ? `source ${current.source.sourceDiskId}: its row was`
+        : `${rows} sources (from ${current.source.sourceDiskId}): one of their rows was`;
     return new FerryError(
-      `Cannot ${operation} source ${current.source.sourceDiskId}: its row was ${what} by another writer since it was read. ` +
+      `Cannot ${operation} ${which} ${what} by another writer since it was read. ` +
         "Read it again and redo the change on what is there now",
       {
         code: "ConcurrentUpdate",
@@ -499,6 +605,27 @@ function encode(column: Column, value: unknown): unknown {
     default:
       return value;
   }
+}
+
+/**
+ * Row keys one query names: Table storage allows at most 15 discrete comparisons in a `$filter` ("Querying tables and
+ * entities", Azure Storage REST reference); the partition's is one.
+ */
+export const ROW_KEYS_PER_QUERY = 14;
+
+/**
+ * Rows one entity group transaction writes: at most 100 entities, all of one partition ("Performing entity group
+ * transactions", Azure Storage REST reference).
+ */
+export const ROWS_PER_TRANSACTION = 100;
+
+/** What ferry puts in one transaction at most: below the 4 MiB Azure allows, for the batch's own framing. */
+const TRANSACTION_PAYLOAD_BYTES = 3 * 1024 * 1024;
+
+function chunksOf<T>(items: T[], size: number): T[][] {
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
+  return chunks;
 }
 
 function operationOptions(options: SourceStoreOperationOptions): { abortSignal?: AbortSignal } {

@@ -3,7 +3,8 @@ import { AZURITE_ACCOUNT_KEY } from "../../local/azurite";
 import { isFerryError, isUserError } from "../../core/errors";
 import { SourceSchema, type Source } from "../../core/schemas/source";
 import { parseWith } from "../../core/validate";
-import { holdPoint, requestSync, setPaused } from "../../adapters/state/admin";
+import { holdPoint, holdPoints, requestSync, setPaused } from "../../adapters/state/admin";
+import { normalizeResourceId } from "../../core/resource-id";
 import { SourceStore, sourceRowKey, sourceStoreClient, type StoredSource } from "../../adapters/state/store";
 import { useAzurite } from "../helpers/azurite";
 import { thrownBy } from "../helpers/errors";
@@ -267,6 +268,81 @@ describe("SourceStore", () => {
       holds: [{ snapshotId: snapshotIdOf("held-0001"), by: "failover-unplanned-2", until: until.toISOString() }],
     });
     expect((await runbook.get(source.sourceDiskId))!.source).toEqual(after.source);
+  });
+
+  it("reads the rows of many disks at once, named in any case, leaving out a disk with no row", async () => {
+    const store = await az.newStore();
+    const sources = Array.from({ length: 31 }, (_, i) => sourceWithoutPoints(`many${i}`));
+    for (const s of sources) await store.create(s);
+    const missing = diskIdOf("never-enabled");
+    const read = await store.getMany([...sources.map((s) => s.sourceDiskId.toUpperCase()), missing]);
+    expect(read.size).toBe(31);
+    for (const s of sources)
+      expect(read.get(normalizeResourceId(s.sourceDiskId))).toEqual(await store.get(s.sourceDiskId));
+    expect(read.has(normalizeResourceId(missing))).toBe(false);
+  });
+
+  it("never names more than 15 comparisons in one query, the most Table storage allows", async () => {
+    const store = await az.newStore();
+    const filters: string[] = [];
+    const client = az.tableClient(store.tableName);
+    const listEntities = client.listEntities.bind(client);
+    client.listEntities = ((options?: { queryOptions?: { filter?: string } }) => {
+      filters.push(options?.queryOptions?.filter ?? "");
+      return listEntities(options);
+    }) as typeof client.listEntities;
+    await SourceStore.existing(client).getMany(Array.from({ length: 40 }, (_, i) => diskIdOf(`cmp${i}`)));
+    expect(filters.length).toBe(3);
+    for (const f of filters) expect(f.split(/ (?:and|or) /).length).toBeLessThanOrEqual(15);
+  });
+
+  it("writes many rows in one transaction, and none of them when one changed since it was read", async () => {
+    const runbook = await az.newStore();
+    const daemon = await az.newStore(runbook.tableName);
+    const sources = Array.from({ length: 3 }, (_, i) => sourceWithoutPoints(`tx${i}`));
+    for (const s of sources) await runbook.create(s);
+    const read = await runbook.getMany(sources.map((s) => s.sourceDiskId));
+    const change = (r: StoredSource) => ({ current: r, next: { ...r.source, paused: true } });
+    const written = await runbook.updateMany([...read.values()].map(change));
+    expect(written.map((w) => w.source.paused)).toEqual([true, true, true]);
+    for (const w of written) expect(await runbook.get(w.source.sourceDiskId)).toEqual(w);
+
+    // The daemon writes the second row: a transaction from rows read before that writes nothing.
+    const stale = await runbook.getMany(sources.map((s) => s.sourceDiskId));
+    const second = (await daemon.get(sources[1]!.sourceDiskId))!;
+    await daemon.update(second, { ...second.source, bytesCopied: 4096, updatedAt: "2025-03-01T11:00:02Z" });
+    await expectFerryError(
+      runbook.updateMany([...stale.values()].map((r) => ({ current: r, next: { ...r.source, paused: false } }))),
+      "ConcurrentUpdate",
+    );
+    for (const s of sources) expect((await runbook.get(s.sourceDiskId))!.source.paused).toBe(true);
+  });
+
+  it("holds points of many sources from the rows the caller read, and reads them again when the daemon wrote one since", async () => {
+    const runbook = await az.newStore();
+    const daemon = await az.newStore(runbook.tableName);
+    const sources = Array.from({ length: 3 }, (_, i) => sourceWithoutPoints(`mheld${i}`));
+    for (const s of sources) await runbook.create(s);
+    const stale = await runbook.getMany(sources.map((s) => s.sourceDiskId));
+    const first = (await daemon.get(sources[0]!.sourceDiskId))!;
+    await daemon.update(first, { ...first.source, bytesCopied: 1000, updatedAt: "2025-03-01T11:00:02Z" });
+    const until = new Date("2025-03-02T11:00:00Z");
+    const held = await holdPoints(
+      runbook,
+      sources.map((s, i) => ({ sourceDiskId: s.sourceDiskId, snapshotId: snapshotIdOf(`mheld-${i}`) })),
+      "failover-unplanned-3",
+      until,
+      new Date("2025-03-01T11:00:03Z"),
+      stale,
+    );
+    expect(held[0]!.source.bytesCopied).toBe(1000);
+    for (const [i, s] of sources.entries()) {
+      const now = (await runbook.get(s.sourceDiskId))!.source;
+      expect(now.holds).toEqual([
+        { snapshotId: snapshotIdOf(`mheld-${i}`), by: "failover-unplanned-3", until: until.toISOString() },
+      ]);
+      expect(now).toEqual(held[i]!.source);
+    }
   });
 
   it("refuses a stale delete, and an update or delete of a row deleted since", async () => {
