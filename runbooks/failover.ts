@@ -138,6 +138,10 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
   let poweredOffAt: number | undefined;
   // Set when this run refuses to continue with another point: its message says how to go on.
   let refusedPoint = false;
+  // This run's holds on the points it recovers (DR-side, by key, and on the source rows), given back if it fails
+  // before a staging disk leaves the appliance: a run that gets no further needs none of them.
+  let holding: Promise<unknown> | undefined;
+  let heldDrPoints: { sourceDiskId: string; key: string }[] = [];
   try {
     if (recorded && !samePointRequest(asked, recorded.request)) {
       refusedPoint = true;
@@ -340,6 +344,10 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
     op.rpoSeconds = Math.max(
       ...Object.values(check.recoveryPoints).map((p) => (ctx.now().getTime() - Date.parse(p.createdAt)) / 1000),
     );
+    // The record this run replaces, read beside the holds (every store write here is on the critical path).
+    const previousRecord = modeRecord(ctx, b.name);
+    previousRecord.catch(() => undefined);
+    const failbackBases: Record<string, string> = {};
     // A drill's points are kept for its verification; a failover's until the failback is done with
     // them (the base of both of its deltas), however long the primary is away.
     const holdUntil = new Date(
@@ -348,13 +356,11 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
     );
     // The DR-side points used are held for as long as this operation needs them (released by cleanup, or by the
     // failback's completion): retention never prunes them under it. A point pruned since it was listed is a
-    // UserError here, before anything is changed.
+    // UserError here, before anything is changed. Given back if this run fails before a staging disk leaves the
+    // appliance.
     const drHoldUntil = new Date(ctx.now().getTime() + 10 * 365 * 24 * 3_600_000);
-    // The record this run replaces, read beside the holds (every store write here is on the critical path).
-    const previousRecord = modeRecord(ctx, b.name);
-    previousRecord.catch(() => undefined);
-    const failbackBases: Record<string, string> = {};
-    await settleAll<unknown>([
+    heldDrPoints = Object.entries(resolved.chosen).map(([id, p]) => ({ sourceDiskId: id, key: p.key }));
+    holding = settleAll<unknown>([
       ...Object.entries(resolved.chosen).map(([id, p]) =>
         ctx.points.hold(id, p.key, op.id, drHoldUntil, ctx.now(), {
           ...(p.etag ? { read: { point: p.point, key: p.key, etag: p.etag } } : {}),
@@ -376,6 +382,7 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
           )
         : Promise.resolve(),
     ]);
+    await holding;
     for (const d of disks) {
       const point = check.recoveryPoints[d.sourceDiskId]!;
       const fromDr = point.drSnapshotId !== undefined;
@@ -619,6 +626,16 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
     let stillPaused = 0;
     if (!detached) {
       if (previousMode) await restoreMode(ctx, b.name, op.id, previousMode.record).catch(() => undefined);
+      if (holding) {
+        // Once every hold is written or refused; a release that fails leaves a hold of an operation that failed.
+        await holding.catch(() => undefined);
+        await settleAll<unknown>([
+          ...heldDrPoints.map((p) => ctx.points.release(p.sourceDiskId, p.key, op.id, ctx.now())),
+          ...disks.map((d) => releaseHolds(ctx.store, d.sourceDiskId, (by) => by === op.id, ctx.now())),
+        ]).catch((err: unknown) =>
+          log.warn({ error: redactSecrets((err as Error).message) }, "the failed run's holds were not all released"),
+        );
+      }
       for (const d of disks)
         await setPaused(ctx.store, d.sourceDiskId, false, ctx.now()).catch(() => {
           stillPaused++;

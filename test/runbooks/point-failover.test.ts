@@ -182,6 +182,35 @@ describe("failover to a recovery point", () => {
     expect(disk.creationData?.sourceResourceId?.toLowerCase()).toBe(dataPoint.drSnapshotId!.toLowerCase());
   }, 180_000);
 
+  it("a failover that fails before any detach gives back its holds on the points it chose", async () => {
+    const w = await world.workload("pgiveback", { osStrategy: "fromSnapshot", dataStrategy: "fromSnapshot" });
+    write(w, 41);
+    await world.protect(w);
+    await daemonPoints(world.ctx, diskIds(w));
+    f.emu.faults.add({
+      match: { plane: "arm", operation: "VirtualMachines_CreateOrUpdate" },
+      action: { kind: "error", status: 403, code: "AuthorizationFailed", message: "The client has no role here." },
+    });
+    try {
+      const failedRun = await failover(world.ctx, w.stack, { kind: "unplanned" }).catch((e: unknown) => e);
+      expect(failedRun).toBeInstanceOf(Error);
+    } finally {
+      f.emu.faults.clear();
+    }
+    const failed = (await world.ctx.journal.list(w.stack))[0]!;
+    expect(failed.status).toBe("failed");
+    // It chose a DR-side point of every disk, and holds none of them, nor any source point.
+    const used = failed.details!.resolvedPoints as Record<string, { drSnapshotId?: string }>;
+    expect(Object.values(used).every((p) => p.drSnapshotId !== undefined)).toBe(true);
+    for (const id of diskIds(w)) {
+      for (const p of await world.ctx.points.list(id))
+        expect((p.point.holds ?? []).map((h) => h.by)).not.toContain(failed.id);
+      const row = (await world.ctx.store.get(id))!.source;
+      expect((row.holds ?? []).map((h) => h.by)).not.toContain(failed.id);
+      expect(row.paused).toBe(false);
+    }
+  }, 120_000);
+
   it("refuses a time before the first point and an unknown id, naming `ferry points`, and changes nothing", async () => {
     const w = await world.workload("pbad");
     write(w, 5);
