@@ -64,6 +64,14 @@ async function drVmOrNone(name: string) {
   return unlessNotFound(drVm(name));
 }
 
+/** Azure refuses every VM create until the faults are cleared. */
+function refuseVmCreates(): void {
+  f.emu.faults.add({
+    match: { plane: "arm", operation: "VirtualMachines_CreateOrUpdate" },
+    action: { kind: "error", status: 403, code: "AuthorizationFailed", message: "The client has no role here." },
+  });
+}
+
 describe("failover to a recovery point", () => {
   it("recovers an older point by time, from its DR-side snapshots, byte for byte, during a primary outage", async () => {
     const w = await world.workload("pit", { osStrategy: "attachAsIs", dataStrategy: "attachAsIs" });
@@ -127,10 +135,7 @@ describe("failover to a recovery point", () => {
     await world.protect(w);
     await daemonPoints(world.ctx, diskIds(w));
     // The VM is refused once the staging disks are off the appliance: the failover can only go forward.
-    f.emu.faults.add({
-      match: { plane: "arm", operation: "VirtualMachines_CreateOrUpdate" },
-      action: { kind: "error", status: 403, code: "AuthorizationFailed", message: "The client has no role here." },
-    });
+    refuseVmCreates();
     let failedRun: unknown;
     try {
       failedRun = await world
@@ -187,10 +192,7 @@ describe("failover to a recovery point", () => {
     write(w, 41);
     await world.protect(w);
     await daemonPoints(world.ctx, diskIds(w));
-    f.emu.faults.add({
-      match: { plane: "arm", operation: "VirtualMachines_CreateOrUpdate" },
-      action: { kind: "error", status: 403, code: "AuthorizationFailed", message: "The client has no role here." },
-    });
+    refuseVmCreates();
     try {
       const failedRun = await failover(world.ctx, w.stack, { kind: "unplanned" }).catch((e: unknown) => e);
       expect(failedRun).toBeInstanceOf(Error);
