@@ -120,12 +120,11 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
       if (r.dataStrategy === "attachAsIs") for (const d of r.dataDisks) attachAsIs.add(d.sourceDiskId.toLowerCase());
     }
   }
+  const notEnabled = (id: string) =>
+    new UserError(`DR is not enabled for ${id}. Run \`ferry sources enable ${stack}\`.`, { code: "NotEnabled" });
   const storedOf = async (id: string) => {
     const s = await ctx.store.get(id);
-    if (!s)
-      throw new UserError(`DR is not enabled for ${id}. Run \`ferry sources enable ${stack}\`.`, {
-        code: "NotEnabled",
-      });
+    if (!s) throw notEnabled(id);
     return s;
   };
   const sourceOf = async (id: string) => (await storedOf(id)).source;
@@ -208,10 +207,7 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
       stored = await ctx.store.getMany(disks.map((d) => d.sourceDiskId));
       for (const d of disks) {
         const s = stored.get(normalizeResourceId(d.sourceDiskId));
-        if (!s)
-          throw new UserError(`DR is not enabled for ${d.sourceDiskId}. Run \`ferry sources enable ${stack}\`.`, {
-            code: "NotEnabled",
-          });
+        if (!s) throw notEnabled(d.sourceDiskId);
         sources.set(d.sourceDiskId, s.source);
       }
     };

@@ -361,17 +361,7 @@ export class SourceStore {
    * another disk. `updatedAt` is the caller's to set.
    */
   async update(current: StoredSource, next: Source, options: SourceStoreOperationOptions = {}): Promise<StoredSource> {
-    const valid = this.validate(next);
-    if (normalizeResourceId(valid.sourceDiskId) !== normalizeResourceId(current.source.sourceDiskId)) {
-      throw new FerryError(
-        `An update of source ${current.source.sourceDiskId} cannot change its sourceDiskId to ${valid.sourceDiskId}: ` +
-          "the disk id is the row's identity. Delete the row and create one for the other disk",
-        {
-          code: "InvalidSource",
-          details: { sourceDiskId: current.source.sourceDiskId, nextSourceDiskId: valid.sourceDiskId },
-        },
-      );
-    }
+    const valid = this.validateChange(current, next);
     try {
       // Replace, not Merge: a field cleared in `next` (applying, lease, lastError) must go.
       const response = await this.client.updateEntity(this.toEntity(valid), "Replace", {
@@ -396,15 +386,7 @@ export class SourceStore {
     changes: { current: StoredSource; next: Source }[],
     options: SourceStoreOperationOptions = {},
   ): Promise<StoredSource[]> {
-    const valid = changes.map(({ current, next }) => {
-      const v = this.validate(next);
-      if (normalizeResourceId(v.sourceDiskId) !== normalizeResourceId(current.source.sourceDiskId))
-        throw new FerryError(
-          `An update of source ${current.source.sourceDiskId} cannot change its sourceDiskId to ${v.sourceDiskId}`,
-          { code: "InvalidSource", details: { sourceDiskId: current.source.sourceDiskId } },
-        );
-      return { current, next: v };
-    });
+    const valid = changes.map(({ current, next }) => ({ current, next: this.validateChange(current, next) }));
     const keys = new Set(valid.map((c) => sourceRowKey(c.current.source.sourceDiskId)));
     if (keys.size !== valid.length)
       throw new FerryError("An update of several sources names one disk twice", { code: "InvalidSource" });
@@ -483,6 +465,22 @@ export class SourceStore {
         details: { table: this.tableName, sourceDiskId: current.source.sourceDiskId, operation, reason: what },
       },
     );
+  }
+
+  /** `next` validated as the next state of `current`'s row: it must parse and name the same disk. */
+  private validateChange(current: StoredSource, next: Source): Source {
+    const valid = this.validate(next);
+    if (normalizeResourceId(valid.sourceDiskId) !== normalizeResourceId(current.source.sourceDiskId)) {
+      throw new FerryError(
+        `An update of source ${current.source.sourceDiskId} cannot change its sourceDiskId to ${valid.sourceDiskId}: ` +
+          "the disk id is the row's identity. Delete the row and create one for the other disk",
+        {
+          code: "InvalidSource",
+          details: { sourceDiskId: current.source.sourceDiskId, nextSourceDiskId: valid.sourceDiskId },
+        },
+      );
+    }
+    return valid;
   }
 
   private validate(source: Source): Source {
