@@ -358,9 +358,22 @@ export async function setProtection(
 
 /** Asks the daemon for a sync cycle at its next tick instead of at the next interval. */
 export async function requestSync(store: SourceStore, sourceDiskId: string, now = new Date()): Promise<StoredSource> {
-  return updateSource(store, sourceDiskId, (s) => ({
-    ...s,
-    syncRequestedAt: now.toISOString(),
-    updatedAt: now.toISOString(),
-  }));
+  return updateSource(store, sourceDiskId, syncRequested(now));
+}
+
+/**
+ * {@link requestSync} for many disks, in one transaction per 100 rows, written on the rows as the caller read them
+ * (`read`, by normalized id) when it has every one; read again when one changed since.
+ */
+export async function requestSyncs(
+  store: SourceStore,
+  sourceDiskIds: string[],
+  now = new Date(),
+  read?: ReadonlyMap<string, StoredSource>,
+): Promise<StoredSource[]> {
+  return updateSources(store, sourceDiskIds, syncRequested(now), read);
+}
+
+function syncRequested(now: Date): (s: Source) => Source {
+  return (s) => ({ ...s, syncRequestedAt: now.toISOString(), updatedAt: now.toISOString() });
 }

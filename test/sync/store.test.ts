@@ -3,7 +3,7 @@ import { AZURITE_ACCOUNT_KEY } from "../../local/azurite";
 import { isFerryError, isUserError } from "../../core/errors";
 import { SourceSchema, type Source } from "../../core/schemas/source";
 import { parseWith } from "../../core/validate";
-import { holdPoint, holdPoints, requestSync, setPaused } from "../../adapters/state/admin";
+import { holdPoint, holdPoints, requestSync, requestSyncs, setPaused } from "../../adapters/state/admin";
 import { normalizeResourceId } from "../../core/resource-id";
 import { SourceStore, sourceRowKey, sourceStoreClient, type StoredSource } from "../../adapters/state/store";
 import { useAzurite } from "../helpers/azurite";
@@ -343,6 +343,26 @@ describe("SourceStore", () => {
       ]);
       expect(now).toEqual(held[i]!.source);
     }
+  });
+
+  it("asks for a sync of many sources in one write, keeping what the daemon wrote since the caller read them", async () => {
+    const runbook = await az.newStore();
+    const daemon = await az.newStore(runbook.tableName);
+    const sources = Array.from({ length: 3 }, (_, i) => sourceWithoutPoints(`msync${i}`));
+    for (const s of sources) await runbook.create(s);
+    const stale = await runbook.getMany(sources.map((s) => s.sourceDiskId));
+    const last = (await daemon.get(sources[2]!.sourceDiskId))!;
+    await daemon.update(last, { ...last.source, bytesCopied: 2048, updatedAt: "2025-03-01T11:00:02Z" });
+    const now = new Date("2025-03-01T11:00:05Z");
+    const asked = await requestSyncs(
+      runbook,
+      sources.map((s) => s.sourceDiskId),
+      now,
+      stale,
+    );
+    expect(asked.map((a) => a.source.syncRequestedAt)).toEqual(sources.map(() => now.toISOString()));
+    expect(asked[2]!.source.bytesCopied).toBe(2048);
+    for (const [i, s] of sources.entries()) expect(await runbook.get(s.sourceDiskId)).toEqual(asked[i]);
   });
 
   it("refuses a stale delete, and an update or delete of a row deleted since", async () => {
