@@ -42,6 +42,21 @@ function fullSource(name = "os1"): Source {
   return parseWith(SourceSchema, raw);
 }
 
+/**
+ * Three sources as a runbook read them, then the daemon's write of `bytesCopied` on the one at `index`: the runbook's
+ * rows are stale for it.
+ */
+async function readThenDaemonWrites(prefix: string, index: number, bytesCopied: number) {
+  const runbook = await az.newStore();
+  const daemon = await az.newStore(runbook.tableName);
+  const sources = Array.from({ length: 3 }, (_, i) => sourceWithoutPoints(`${prefix}${i}`));
+  for (const s of sources) await runbook.create(s);
+  const stale = await runbook.getMany(sources.map((s) => s.sourceDiskId));
+  const row = (await daemon.get(sources[index]!.sourceDiskId))!;
+  await daemon.update(row, { ...row.source, bytesCopied, updatedAt: "2025-03-01T11:00:02Z" });
+  return { runbook, sources, stale };
+}
+
 async function expectFerryError(
   call: PromiseLike<unknown>,
   code: string,
@@ -319,13 +334,7 @@ describe("SourceStore", () => {
   });
 
   it("holds points of many sources from the rows the caller read, and reads them again when the daemon wrote one since", async () => {
-    const runbook = await az.newStore();
-    const daemon = await az.newStore(runbook.tableName);
-    const sources = Array.from({ length: 3 }, (_, i) => sourceWithoutPoints(`mheld${i}`));
-    for (const s of sources) await runbook.create(s);
-    const stale = await runbook.getMany(sources.map((s) => s.sourceDiskId));
-    const first = (await daemon.get(sources[0]!.sourceDiskId))!;
-    await daemon.update(first, { ...first.source, bytesCopied: 1000, updatedAt: "2025-03-01T11:00:02Z" });
+    const { runbook, sources, stale } = await readThenDaemonWrites("mheld", 0, 1000);
     const until = new Date("2025-03-02T11:00:00Z");
     const held = await holdPoints(
       runbook,
@@ -346,13 +355,7 @@ describe("SourceStore", () => {
   });
 
   it("asks for a sync of many sources in one write, keeping what the daemon wrote since the caller read them", async () => {
-    const runbook = await az.newStore();
-    const daemon = await az.newStore(runbook.tableName);
-    const sources = Array.from({ length: 3 }, (_, i) => sourceWithoutPoints(`msync${i}`));
-    for (const s of sources) await runbook.create(s);
-    const stale = await runbook.getMany(sources.map((s) => s.sourceDiskId));
-    const last = (await daemon.get(sources[2]!.sourceDiskId))!;
-    await daemon.update(last, { ...last.source, bytesCopied: 2048, updatedAt: "2025-03-01T11:00:02Z" });
+    const { runbook, sources, stale } = await readThenDaemonWrites("msync", 2, 2048);
     const now = new Date("2025-03-01T11:00:05Z");
     const asked = await requestSyncs(
       runbook,
