@@ -133,8 +133,9 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
   // The mode record this run replaced, until its `up` starts: put back if the run fails before any
   // detach or update.
   let previousMode: { record: ModeRecord | undefined } | undefined;
-  // A planned failover's power-off, in ms since the epoch: its final sync is of points taken after it.
-  let poweredOffAt: number | undefined;
+  // A planned failover's final sync: the time (Azure's, ms since the epoch) of each disk's point taken after the
+  // power-off, by normalized id. Its from-snapshot disks are copied from a DR-side point of that point or a later one.
+  let finalPoints: Map<string, number> | undefined;
   // Set when this run refuses to continue with another point: its message says how to go on.
   let refusedPoint = false;
   // This run's holds on the points it recovers (DR-side, by key, and on the source rows), given back if it fails
@@ -159,43 +160,34 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
         ),
       );
       await reached("sourcesStopped");
-      poweredOffAt = ctx.now().getTime();
       await ctx.journal.step(op, "final sync", async () => {
-        // Points known now were taken before the power-off ended; the final one is any other,
-        // taken after it (the clock check covers a snapshot not yet recorded as applying).
-        // Every row at once (one query per 14 disks, one write per 100), at every poll too.
+        // The final point of a disk is one whose snapshot the daemon asked for after it read this run's sync
+        // request (the point carries the request it saw): written once the power-off ended, so the snapshot holds
+        // every write the guest made. Causal, not a clock comparison: the daemon's, this machine's and Azure's
+        // clocks may differ. Every row at once (one query per 14 disks, one write per 100), at every poll too.
         const ids = disks.map((d) => d.sourceDiskId);
-        const read = await readRows();
-        const before = new Map<string, Set<string>>();
-        for (const id of ids) {
-          const s = read.get(normalizeResourceId(id))!.source;
-          before.set(
-            id,
-            new Set(
-              [s.applied?.snapshotId, s.applying?.snapshotId, s.desired?.snapshotId]
-                .filter((x): x is string => !!x)
-                .map((x) => x.toLowerCase()),
-            ),
-          );
-        }
-        await requestSyncs(ctx.store, ids, ctx.now(), read);
+        const requestedAt = ctx.now();
+        await requestSyncs(ctx.store, ids, requestedAt, await readRows());
+        // This very request, not any later in time: another host's request with a clock ahead may stand on a
+        // row from before the power-off (a later request overwriting this one makes the run wait, never lose).
+        const request = requestedAt.toISOString();
+        const final = (s: Source) => !s.applying && s.applied?.afterSyncRequest === request;
+        let rows: Map<string, StoredSource> = new Map();
         await waitFor(
           ctx,
           ctx.config.timeouts.finalSyncSeconds,
           "the final sync of every disk",
           "the failover",
           async () => {
-            const rows = await readRows();
-            return ids.every((id) => {
-              const s = rows.get(normalizeResourceId(id))!.source;
-              return (
-                !s.applying &&
-                s.applied &&
-                !before.get(id)!.has(s.applied.snapshotId.toLowerCase()) &&
-                Date.parse(s.applied.createdAt) >= poweredOffAt! - 1000
-              );
-            });
+            rows = await readRows();
+            return ids.every((id) => final(rows.get(normalizeResourceId(id))!.source));
           },
+        );
+        finalPoints = new Map(
+          ids.map((id) => {
+            const k = normalizeResourceId(id);
+            return [k, Date.parse(rows.get(k)!.source.applied!.createdAt)];
+          }),
         );
       });
       await reached("finalSynced");
@@ -214,12 +206,12 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
     };
     // A failover to the latest point lists the DR-side points beside that read (each is a round trip before the
     // `up`): a disk copied from a point (not attached as-is) takes its newest, with no pause; a planned failover's
-    // only if taken after the power-off, so that its final sync is in.
+    // no older than its final point, so that its final sync is in.
     const latestOf = () =>
       latestDrPoints(
         ctx,
         disks.filter((d) => !attachAsIs.has(d.sourceDiskId.toLowerCase())),
-        poweredOffAt === undefined ? {} : { takenSince: new Date(poweredOffAt - 1000) },
+        finalPoints === undefined ? {} : { pointTimeAtLeast: finalPoints },
       );
     const listed = !recorded && mode === "failover" && request.kind === "latest" ? latestOf() : undefined;
     listed?.catch(() => undefined);

@@ -1,6 +1,6 @@
 import { holdPoint } from "../adapters/state/admin";
 import { pointKey } from "../adapters/state/points";
-import { sameResourceId } from "../core/resource-id";
+import { normalizeResourceId, sameResourceId } from "../core/resource-id";
 import { settleAll } from "../core/settle";
 import {
   choosePoints,
@@ -69,14 +69,17 @@ export async function resolvePoints(
 
 /** Options of {@link latestDrPoints}. */
 export interface LatestDrPointsOptions {
-  /** Only points of source snapshots taken at or after this time (a planned failover's power-off). Default: any. */
-  takenSince?: Date;
+  /**
+   * By normalized source disk id: only points whose source snapshot was taken at or after this time (Azure's, ms since
+   * the epoch): a planned failover's final point of the disk. A disk not in it has no such bound. Default: none.
+   */
+  pointTimeAtLeast?: ReadonlyMap<string, number>;
 }
 
 /**
- * For a failover to `latest`, before any pause: each disk's newest DR-side point (of a source snapshot taken since
- * `takenSince`, when given). An unplanned failover's latest point is the newest one recorded in the DR region; a disk
- * with none is left out (the failover pauses it and recovers what its staging disk holds).
+ * For a failover to `latest`, before any pause: each disk's newest DR-side point (no older than its bound in
+ * `pointTimeAtLeast`, when given). An unplanned failover's latest point is the newest one recorded in the DR region; a
+ * disk with none is left out (the failover pauses it and recovers what its staging disk holds).
  */
 export async function latestDrPoints(
   ctx: RunbookContext,
@@ -84,10 +87,12 @@ export async function latestDrPoints(
   options: LatestDrPointsOptions = {},
 ): Promise<ResolvedPoints> {
   const lists = await listDrPoints(ctx, disks);
-  const since = options.takenSince?.getTime() ?? Number.NEGATIVE_INFINITY;
+  const since = (id: string) => options.pointTimeAtLeast?.get(normalizeResourceId(id)) ?? Number.NEGATIVE_INFINITY;
   const choiceDisks = disks
     .map((d) => ({ row: d.row, sourceDiskId: d.sourceDiskId, label: `${d.row} ${diskLabel(d)}` }))
-    .filter((d) => (lists.get(d.sourceDiskId) ?? []).some((p) => Date.parse(p.point.pointTime) >= since));
+    .filter((d) =>
+      (lists.get(d.sourceDiskId) ?? []).some((p) => Date.parse(p.point.pointTime) >= since(d.sourceDiskId)),
+    );
   const c = choosePoints(choiceDisks, lists, { kind: "latest" });
   return { deliberate: false, chosen: c.disks, spreadInMs: c.spreadInMs };
 }

@@ -409,10 +409,12 @@ async function takeNext(
     throw e;
   }
   inGroup?.report(source.sourceDiskId, snap.createdAt);
+  // The row as written just before the snapshot was asked for: a request it holds was written before the snapshot.
   const point: RecoveryPoint = {
     snapshotId: snap.snapshotId,
     sourceDiskId: snap.sourceDiskId,
     createdAt: snap.createdAt,
+    ...(source.syncRequestedAt ? { afterSyncRequest: source.syncRequestedAt } : {}),
   };
   let mode: "full" | "delta" = source.applied && !options.forceFull ? "delta" : "full";
   let reason = options.reason;

@@ -20,6 +20,12 @@ export const RecoveryPointSchema = z.strictObject({
    */
   drSnapshotId: snapshotId.optional(),
   /**
+   * The row's sync request (its `syncRequestedAt`) that stood when the daemon asked for this point's snapshot: the
+   * snapshot was taken after that request was written. A planned failover knows its final sync by it, with no
+   * clock compared across machines. Absent: no request stood.
+   */
+  afterSyncRequest: isoDateTime.optional(),
+  /**
    * The point is older than the one the staging disk holds (chosen by time or id): its row is recovered from
    * DR-side snapshots whatever its strategy, and its staging disks are not touched. Default false.
    */

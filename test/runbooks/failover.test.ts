@@ -385,6 +385,52 @@ describe("planned failover", () => {
   });
 });
 
+describe("planned failover racing the daemon", () => {
+  it("takes as its final sync no snapshot the daemon asked for before the power-off ended", async () => {
+    const w = await world.workload("late", { osStrategy: "fromSnapshot", dataStrategy: "fromSnapshot", dataLuns: [] });
+    await protect(w);
+    const writer = startCounterWriter(w.vms[0]!.sourceDevice("os"), 40 * MiB);
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    // The power-off takes 1.5 s, the guest writing all along; meanwhile the daemon snapshots the running disk and
+    // records the point only 2.5 s later, after the failover has read the rows and asked for its final sync.
+    f.emu.faults.add({
+      match: { operation: "VirtualMachines_PowerOff" },
+      action: { kind: "delay", ms: 1500 },
+      times: 1,
+    });
+    const fo = failover(world.ctx, w.stack, { kind: "planned" });
+    let op: Operation;
+    try {
+      await sleep(800);
+      const slowRecord = f.emu.faults.add({
+        match: { operation: "Snapshots_Get" },
+        action: { kind: "delay", ms: 2500 },
+        times: 1,
+      });
+      const early = world.sync.daemon.tick({ filter: world.sourcesOf(w), force: true });
+      op = await world.whileSyncing(() => fo, world.sourcesOf(w));
+      await early;
+      expect(f.emu.faults.stats().find((r) => r.id === slowRecord)?.fired).toBe(1);
+    } finally {
+      await writer.stop();
+    }
+    expect(op.status).toBe("succeeded");
+    // The race took place: a snapshot of the source disk was asked for while the power-off was under way.
+    const powerOff = op.steps.find((s) => s.name === "power off the source VMs")!;
+    const snapshotsDuring = f.emu.requests.filter(
+      (r) =>
+        r.operationId === "Snapshots_CreateOrUpdate" &&
+        r.path.toLowerCase().includes("late-os") &&
+        Date.parse(r.at) > Date.parse(powerOff.startedAt) &&
+        Date.parse(r.at) < Date.parse(powerOff.endedAt!),
+    );
+    expect(snapshotsDuring.length).toBeGreaterThan(0);
+    // Every write the guest acknowledged, the last one too, is on the recovered disk.
+    const recovered = readAt(f.emu.devicePath(DR.rg, "late", "os"), 40 * MiB, 8).readBigUInt64LE();
+    expect(Number(recovered)).toBe(writer.acked.at(-1)!.n);
+  }, 120_000);
+});
+
 describe("failover", () => {
   it("unplanned: fails over from the last applied point during an outage of the primary region, with no call to it", async () => {
     const w = await world.workload("db", { osStrategy: "attachAsIs", dataStrategy: "fromSnapshot" });

@@ -30,6 +30,37 @@ describe("sync: a daemon notices what others do to its source", () => {
     return { env, rt };
   }
 
+  it("records on a point the sync request that stood when its snapshot was asked for", async () => {
+    const { env, rt } = await withDelta(31);
+    const asked = new Date(Date.now() + 5);
+    await requestSync(env.store, env.sourceDiskId(0), asked);
+    expect((await rt.daemon.tick()).get(env.sourceDiskId(0))?.kind).toBe("applied");
+    expect((await row(env)).source.applied?.afterSyncRequest).toBe(asked.toISOString());
+  });
+
+  it("does not claim for a point a request written after its snapshot was taken", async () => {
+    const { env, rt } = await withDelta(41);
+    const before = (await row(env)).source.syncRequestedAt;
+    // The snapshot is taken, then its record waits 1.5 s: a request written meanwhile came after it.
+    const slow = f.emu.faults.add({
+      match: { operation: "Snapshots_Get" },
+      action: { kind: "delay", ms: 1500 },
+      times: 1,
+    });
+    const cycle = rt.daemon.tick();
+    await waitFor(
+      async () => f.emu.faults.stats().find((r) => r.id === slow)?.fired === 1,
+      "the snapshot's record on its way",
+      10_000,
+    );
+    const later = new Date();
+    await requestSync(env.store, env.sourceDiskId(0), later);
+    expect((await cycle).get(env.sourceDiskId(0))?.kind).toBe("applied");
+    const applied = (await row(env)).source.applied!;
+    expect(applied.afterSyncRequest).toBe(before);
+    expect(Date.parse(applied.createdAt)).toBeLessThan(later.getTime());
+  });
+
   it("says once, not every tick, that another daemon holds a source", async () => {
     const env = await createSyncEnv(f, a, [{ lun: 0 }]);
     const until = new Date(Date.now() + 60_000).toISOString();
