@@ -1,11 +1,12 @@
 import { normalizeResourceId, parseResourceId, sameResourceId } from "../core/resource-id";
-import { FerryError, UserError } from "../core/errors";
+import { FerryError, UserError, isFerryError } from "../core/errors";
 import { redactSecrets } from "../core/redact";
 import { holdPoints, releaseHolds, requestSyncs, setPaused } from "../adapters/state/admin";
 import { packConfigFromFacts } from "../policies/pack";
 import { planBlueprint } from "../stacks/plan";
 import { detachFromAppliance } from "./appliance";
-import { landingZone, loadBlueprint, sourceDisks } from "./blueprints";
+import { diskLabel, landingZone, loadBlueprint, sourceDisks } from "./blueprints";
+import { finalSyncShortfall } from "./final-sync";
 import type { RunbookContext } from "./context";
 import { pauseAtApplyBoundary, waitFor } from "./wait";
 import type { ResourceEvent } from "./deployers/deployer";
@@ -171,18 +172,33 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
         // This very request, not any later in time: another host's request with a clock ahead may stand on a
         // row from before the power-off (a later request overwriting this one makes the run wait, never lose).
         const request = requestedAt.toISOString();
-        const final = (s: Source) => !s.applying && s.applied?.afterSyncRequest === request;
         let rows: Map<string, StoredSource> = new Map();
-        await waitFor(
-          ctx,
-          ctx.config.timeouts.finalSyncSeconds,
-          "the final sync of every disk",
-          "the failover",
-          async () => {
-            rows = await readRows();
-            return ids.every((id) => final(rows.get(normalizeResourceId(id))!.source));
-          },
-        );
+        const sourceOf = (id: string) => rows.get(normalizeResourceId(id))!.source;
+        try {
+          await waitFor(
+            ctx,
+            ctx.config.timeouts.finalSyncSeconds,
+            "the final sync of every disk",
+            "the failover",
+            async () => {
+              rows = await readRows();
+              return ids.every((id) => finalSyncShortfall(sourceOf(id), request) === undefined);
+            },
+          );
+        } catch (e) {
+          if (!isFerryError(e) || e.code !== "Timeout" || rows.size === 0) throw e;
+          // Each disk short of its final point, and why.
+          const short = disks.flatMap((d) => {
+            const why = finalSyncShortfall(sourceOf(d.sourceDiskId), request);
+            return why ? [`${d.row} ${diskLabel(d)}: ${why}`] : [];
+          });
+          throw new FerryError(
+            `Timed out after ${ctx.config.timeouts.finalSyncSeconds} s waiting for the final sync (a recovery point ` +
+              `of each disk taken after the power-off). The source VMs are off and replication goes on.\n` +
+              short.map((l) => `  ${l}`).join("\n"),
+            { code: "Timeout", cause: e },
+          );
+        }
         finalPoints = new Map(
           ids.map((id) => {
             const k = normalizeResourceId(id);

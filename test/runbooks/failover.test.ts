@@ -431,6 +431,29 @@ describe("planned failover racing the daemon", () => {
   }, 120_000);
 });
 
+describe("planned failover without a final point", () => {
+  it("runs out of time naming each disk short of its final point and why; replication is left running", async () => {
+    const w = await world.workload("nofinal", { dataLuns: [0] });
+    await protect(w);
+    // No daemon runs: nothing answers the run's sync request.
+    const ctx = {
+      ...world.ctx,
+      config: { ...world.ctx.config, timeouts: { ...world.ctx.config.timeouts, finalSyncSeconds: 1 } },
+    };
+    const e = await failover(ctx, w.stack, { kind: "planned" }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(isFerryError(e) && e.code).toBe("Timeout");
+    const message = (e as Error).message;
+    expect(message).toMatch(/Timed out after 1 s waiting for the final sync/);
+    expect(message).toMatch(/nofinal OS disk: no recovery point answering this run's request .*ferry-sync list/);
+    expect(message).toMatch(/nofinal data disk LUN 0: no recovery point answering/);
+    for (const id of [w.osDiskId, w.dataDiskIds.get(0)!])
+      expect((await world.ctx.store.get(id))!.source.paused ?? false).toBe(false);
+  }, 120_000);
+});
+
 describe("failover", () => {
   it("unplanned: fails over from the last applied point during an outage of the primary region, with no call to it", async () => {
     const w = await world.workload("db", { osStrategy: "attachAsIs", dataStrategy: "fromSnapshot" });
