@@ -201,6 +201,7 @@ export class Emulator {
         const vm = this.state.get(c.vmId, "vm");
         if (vm && vm.power === transitional(c.to)) {
           vm.power = failed ? c.from : c.to;
+          delete vm.shuttingDown;
           if (vm.power === "running") vm.runningSince = this.now();
           else delete vm.runningSince;
           this.guest.sync(vm);

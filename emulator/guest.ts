@@ -33,7 +33,7 @@ export class Guest {
 
   /** Makes the VM's devices match its disks, its power state and its region. */
   sync(vm: VmRecord): void {
-    const up = vm.power === "running" && !this.isRegionDown(vm.location);
+    const up = (vm.power === "running" || vm.shuttingDown === true) && !this.isRegionDown(vm.location);
     const key = vm.id.toLowerCase();
     const was = this.boots.get(key) ?? { boot: 0, up: false };
     const now = { boot: up && !was.up ? was.boot + 1 : was.boot, up };

@@ -126,6 +126,11 @@ export interface VmRecord extends Base {
   power: PowerState;
   /** Emulator time it last became running: its guest agent reports Ready a profile's while later. */
   runningSince?: number;
+  /**
+   * A graceful shutdown is under way (a power-off or deallocate without `skipShutdown=true`, Azure's default): the
+   * guest OS still runs, and writes its disks, until the operation ends.
+   */
+  shuttingDown?: boolean;
   timeCreated: string;
   /**
    * Its create failed before it ever booted (e.g. AllocationFailed): a PUT that succeeds boots it, as Azure's retry of

@@ -789,9 +789,16 @@ function powerAction(ctx: Ctx, vm: VmRecord, to: PowerState, action: string): vo
     return;
   }
   if (!ctx.lroFault) {
-    // A stopping guest loses its devices at once: nothing writes a stopping VM's disks after this answer.
+    // Power-off and deallocate shut the guest OS down gracefully unless forced (`skipShutdown=true` on
+    // VirtualMachines_PowerOff, `forceDeallocate=true` on VirtualMachines_Deallocate): a guest that was running goes
+    // on writing its disks until the operation ends. Forced, it loses its devices at once.
+    const forced = ["skipShutdown", "forceDeallocate"].some(
+      (q) => ctx.url.searchParams.get(q)?.toLowerCase() === "true",
+    );
+    const graceful = from === "running" && !forced;
     vm.power = transitional(to);
     delete vm.runningSince;
+    if (to !== "running" && graceful) vm.shuttingDown = true;
     emu.guest.sync(vm);
   }
   ctx.mutated = true;

@@ -143,3 +143,44 @@ describe.skipIf(!fuseHere)("a VM that is not running has a guest that cannot wri
     }
   });
 });
+
+describe.skipIf(!fuseHere)("a power-off shuts the guest down gracefully unless told to skip it", () => {
+  // Azure's power-off takes its while (10 s in the azure profile, 0.5 s here): the guest is shut down, not cut off.
+  const f = useEmulator({ latency: "azure", speedup: 20 });
+  let n = 0;
+  const newVm = async () => {
+    const rg = `graceful${++n}`;
+    return { rg, ...(await vmWithDataDisk(f.azure, f.emu, rg, LOC, 1)) };
+  };
+
+  it("lets the guest write until the operation ends, and keeps what it wrote then", async () => {
+    const { rg, diskFile, device } = await newVm();
+    const fd = openSync(device, "r+");
+    try {
+      const poller = await f.azure.compute.virtualMachines.beginPowerOff(rg, "vm", { updateIntervalInMs: 10 });
+      const view = await f.azure.compute.virtualMachines.instanceView(rg, "vm");
+      expect(view.statuses?.map((s) => s.code)).toContain("PowerState/stopping");
+      expect(errorOf(() => writeSync(fd, Buffer.from("while shutting down"), 0, 19, 8192))).toBe("none");
+      await poller.pollUntilDone();
+      expect(errorOf(() => writeSync(fd, Buffer.from("after"), 0, 5, 8192))).toBe("EIO");
+      expect(readAt(diskFile, 8192, 19).toString()).toBe("while shutting down");
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  it("cuts the guest off at the answer with skipShutdown=true", async () => {
+    const { rg, device } = await newVm();
+    const fd = openSync(device, "r+");
+    try {
+      const poller = await f.azure.compute.virtualMachines.beginPowerOff(rg, "vm", {
+        skipShutdown: true,
+        updateIntervalInMs: 10,
+      });
+      expect(errorOf(() => writeSync(fd, Buffer.from("after"), 0, 5, 8192))).toBe("EIO");
+      await poller.pollUntilDone();
+    } finally {
+      closeSync(fd);
+    }
+  });
+});
