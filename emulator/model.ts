@@ -127,8 +127,8 @@ export interface VmRecord extends Base {
   /** Emulator time it last became running: its guest agent reports Ready a profile's while later. */
   runningSince?: number;
   /**
-   * A graceful shutdown is under way (a power-off or deallocate without `skipShutdown=true`, Azure's default): the
-   * guest OS still runs, and writes its disks, until the operation ends.
+   * A graceful shutdown is under way (a power-off or deallocate not forced by `skipShutdown=true` or
+   * `forceDeallocate=true`, Azure's default): the guest OS still runs, and writes its disks, until the operation ends.
    */
   shuttingDown?: boolean;
   timeCreated: string;

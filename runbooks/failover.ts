@@ -186,7 +186,7 @@ export async function failover(ctx: RunbookContext, stack: string, options: Fail
             },
           );
         } catch (e) {
-          if (!isFerryError(e) || e.code !== "Timeout" || rows.size === 0) throw e;
+          if (!isFerryError(e) || e.code !== "Timeout") throw e;
           // Each disk short of its final point, and why.
           const short = disks.flatMap((d) => {
             const why = finalSyncShortfall(sourceOf(d.sourceDiskId), request);

@@ -87,12 +87,12 @@ export async function latestDrPoints(
   options: LatestDrPointsOptions = {},
 ): Promise<ResolvedPoints> {
   const lists = await listDrPoints(ctx, disks);
-  const since = (id: string) => options.pointTimeAtLeast?.get(normalizeResourceId(id)) ?? Number.NEGATIVE_INFINITY;
   const choiceDisks = disks
     .map((d) => ({ row: d.row, sourceDiskId: d.sourceDiskId, label: `${d.row} ${diskLabel(d)}` }))
-    .filter((d) =>
-      (lists.get(d.sourceDiskId) ?? []).some((p) => Date.parse(p.point.pointTime) >= since(d.sourceDiskId)),
-    );
+    .filter((d) => {
+      const since = options.pointTimeAtLeast?.get(normalizeResourceId(d.sourceDiskId)) ?? Number.NEGATIVE_INFINITY;
+      return (lists.get(d.sourceDiskId) ?? []).some((p) => Date.parse(p.point.pointTime) >= since);
+    });
   const c = choosePoints(choiceDisks, lists, { kind: "latest" });
   return { deliberate: false, chosen: c.disks, spreadInMs: c.spreadInMs };
 }

@@ -795,10 +795,10 @@ function powerAction(ctx: Ctx, vm: VmRecord, to: PowerState, action: string): vo
     const forced = ["skipShutdown", "forceDeallocate"].some(
       (q) => ctx.url.searchParams.get(q)?.toLowerCase() === "true",
     );
-    const graceful = from === "running" && !forced;
     vm.power = transitional(to);
     delete vm.runningSince;
-    if (to !== "running" && graceful) vm.shuttingDown = true;
+    // A start never gets here from "running" (answered above), so only a stop or deallocate shuts a guest down.
+    if (from === "running" && !forced) vm.shuttingDown = true;
     emu.guest.sync(vm);
   }
   ctx.mutated = true;
